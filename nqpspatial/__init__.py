@@ -1,0 +1,23 @@
+"""nqpspatial: spatial co-evolution analysis of two regional subsystems.
+
+Importing the package is light: it loads no plugin, no geopandas and no
+esda.  Submodules are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ._version import __version__
+
+__all__ = ["__version__"]
+
+_LAZY = {}
+
+
+def __getattr__(name):  # pragma: no cover - thin lazy loader
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'nqpspatial' has no attribute {name!r}")
+    module, attr = target
+    return getattr(importlib.import_module(module), attr)
