@@ -1,0 +1,108 @@
+"""Command-line interface: ``nqpspatial run | validate | plugins``.
+
+Exit codes: 0 success (including runs whose findings are negative), 2 bad
+input or config, 1 unexpected internal error.  Tracebacks are shown only
+with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+
+from ._version import __version__
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nqpspatial", description="Spatial co-evolution analysis of two regional "
+                                "subsystems (indicator weighting, Haken model, spatial statistics).")
+    p.add_argument("--version", action="version", version=f"nqpspatial {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    r = sub.add_parser("run", help="run a study (no CONFIG: the bundled demo study)")
+    r.add_argument("config", nargs="?", help="TOML config file")
+    r.add_argument("--out", help="output folder (default: output/<name>)")
+    r.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
+    r.add_argument("--seed", type=int, help="random seed (overrides [run] seed)")
+    r.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    r.add_argument("--no-report", action="store_true", help="skip figures and the HTML report")
+    r.add_argument("--workers", type=int, help="start a local Dask cluster with N workers for Monte Carlo work")
+    r.add_argument("--scheduler", help="address of a running Dask scheduler")
+    r.add_argument("--debug", action="store_true", help="show tracebacks")
+    v = sub.add_parser("validate", help="check a config and its data")
+    v.add_argument("config", help="TOML config file")
+    v.add_argument("--debug", action="store_true", help="show tracebacks")
+    pl = sub.add_parser("plugins", help="list installed plugins")
+    pl.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``nqpspatial`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    from .errors import InputError, NqpError, PluginError
+
+    try:
+        if args.command == "run":
+            from .pipeline import run
+
+            run(args.config, out=args.out, force=args.force, seed=args.seed, quiet=args.quiet,
+                report=not args.no_report, workers=args.workers, scheduler=args.scheduler)
+        elif args.command == "validate":
+            from .pipeline import validate
+
+            facts = validate(args.config)
+            print(f"{args.config}: OK ({facts['regions']} regions, {facts['periods']} periods, subsystems "
+                  f"{', '.join(facts['subsystems'])})")
+        elif args.command == "plugins":
+            from . import registry
+
+            rows = registry.describe()
+            width = max((len(r["name"]) for r in rows), default=4)
+            for r in rows:
+                print(f"{r['kind']:<12} {r['name']:<{width}}  {r['package']} {r['version']}  {r['entry_point']}")
+        return 0
+    except InputError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except PluginError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"plugin error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI turns any crash into one line
+        if args.debug:
+            traceback.print_exc()
+        else:
+            where = ""
+            tb = traceback.extract_tb(exc.__traceback__)
+            if tb:
+                where = f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})"
+            print(f"internal error: {type(exc).__name__}: {exc}{where}. Please report it; rerun with --debug "
+                  "for the traceback.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

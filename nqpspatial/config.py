@@ -1,0 +1,183 @@
+"""Study configuration: TOML loading, defaults and key checking.
+
+A config is a TOML document with a few top-level keys and one table per
+stage.  Core tables are declared here; analysis plugins declare their own
+tables through their ``config_keys``.  Unknown tables and keys are errors
+that name the key and suggest the nearest valid one.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+__all__ = ["CORE_SCHEMA", "CHOICES", "load_config", "resolve_config", "parse_toml"]
+
+_MISSING = object()
+
+#: Core tables and their keys with defaults. ``None`` means "no default / optional".
+CORE_SCHEMA: dict[str, dict[str, Any]] = {
+    "": {"name": "nqpspatial study", "description": ""},
+    "data": {
+        "panel": None, "indicators": None, "region": "region", "year": "year", "missing": "error",
+        "ignore": [], "indices": False, "subsystems": [], "form": "auto", "indicator_column": "indicator",
+        "value_column": "value", "encoding": "utf-8-sig", "sheet": None, "synthetic": False,
+    },
+    "weighting": {
+        "method": "critic", "normalization": "pooled", "critic_conflict": "signed",
+        "critic_cost": "reverse-first", "levels": 1, "zero_variance": "error", "shift": None,
+    },
+    "run": {"seed": 12345, "workers": None, "scheduler": None},
+    "geometry": {"source": None, "id": None, "crs": None, "enabled": True},
+    "regions": {"scheme": None},
+    "report": {"enabled": True, "language": "en", "years": [], "title": None},
+}
+
+#: Allowed values of enumerated keys, by (table, key).
+CHOICES: dict[tuple[str, str], tuple] = {
+    ("data", "missing"): ("error", "interpolate"),
+    ("data", "form"): ("auto", "wide", "long"),
+    ("weighting", "method"): ("critic", "entropy", "equal", "fixed", "critic-entropy"),
+    ("weighting", "normalization"): ("pooled", "by-year"),
+    ("weighting", "critic_conflict"): ("signed", "absolute"),
+    ("weighting", "critic_cost"): ("reverse-first", "benefit-all"),
+    ("weighting", "levels"): (1, 2),
+    ("weighting", "zero_variance"): ("error", "zero-weight"),
+    ("report", "language"): ("en", "zh"),
+}
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.4)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def parse_toml(text: str, source: str = "config") -> dict:
+    """Parse TOML text, turning syntax errors into :class:`ConfigError`."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}. Check quotes, brackets and '=' signs on that line.",
+                          source=source) from None
+
+
+def load_config(path) -> tuple[dict, Path]:
+    """Read a TOML config file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The config file.
+
+    Returns
+    -------
+    (dict, pathlib.Path)
+        The raw config and the folder that relative paths are resolved from.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError("config file not found. Give the path of a TOML file, or run `nqpspatial run` "
+                          "without arguments for the bundled demo.", source=str(p))
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the config: {exc}. Save it as UTF-8 text.", source=str(p)) from None
+    return parse_toml(text, source=str(p)), p.resolve().parent
+
+
+def _check_value(table: str, key: str, value: Any, default: Any, where: str) -> None:
+    label = f"[{table}] {key}" if table else key
+    choices = CHOICES.get((table, key))
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{label} = {value!r} is not allowed; use one of {', '.join(map(repr, choices))}."
+                          f"{_suggest(str(value), map(str, choices))}", source=where)
+    if default is None or value is None:
+        return
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{label} must be true or false, not {value!r}.", source=where)
+    elif isinstance(default, (int, float)) and not isinstance(default, bool):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{label} must be a number, not {value!r}.", source=where)
+        if isinstance(default, int) and isinstance(value, float) and not value.is_integer():
+            raise ConfigError(f"{label} must be a whole number, not {value!r}.", source=where)
+    elif isinstance(default, list):
+        if not isinstance(value, list):
+            raise ConfigError(f"{label} must be a list such as [\"a\", \"b\"], not {value!r}.", source=where)
+    elif isinstance(default, str) and not isinstance(value, str):
+        raise ConfigError(f"{label} must be a string, not {value!r}.", source=where)
+
+
+def resolve_config(raw: Mapping[str, Any], stage_keys: Mapping[str, Mapping[str, Any]] | None = None,
+                   *, where: str = "config") -> dict:
+    """Fill defaults and check every table and key.
+
+    Parameters
+    ----------
+    raw : mapping
+        The parsed TOML.
+    stage_keys : mapping of str to mapping, optional
+        Tables declared by analysis plugins: table name -> accepted keys with
+        defaults (``enabled`` is always accepted).
+    where : str
+        Source named in messages.
+
+    Returns
+    -------
+    dict
+        A new dict: top-level keys, core tables with defaults filled in, and
+        each plugin table present in ``raw`` with its defaults filled in.
+        ``_present`` lists the tables the user wrote.
+
+    Raises
+    ------
+    ConfigError
+        Unknown table or key (with a suggestion), wrongly typed value, or a
+        value outside its allowed set.
+    """
+    stage_keys = dict(stage_keys or {})
+    tables = {k: v for k, v in CORE_SCHEMA.items() if k}
+    for name, keys in stage_keys.items():
+        tables[name] = {"enabled": True, **dict(keys)}
+    out: dict[str, Any] = {}
+    present = []
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            if key not in tables:
+                raise ConfigError(f"unknown table [{key}].{_suggest(key, tables)} Known tables: "
+                                  f"{', '.join(sorted(tables))}.", source=where)
+            present.append(key)
+        elif key not in CORE_SCHEMA[""]:
+            if key in tables:
+                raise ConfigError(f"'{key}' must be a table ([{key}]), not a value.", source=where)
+            raise ConfigError(f"unknown top-level key '{key}'.{_suggest(key, list(CORE_SCHEMA[''])+list(tables))} "
+                              f"Top-level keys: {', '.join(CORE_SCHEMA[''])}; everything else goes in a table.",
+                              source=where)
+    for key, default in CORE_SCHEMA[""].items():
+        value = raw.get(key, default)
+        _check_value("", key, value, default, where)
+        out[key] = value
+    for tname, keys in tables.items():
+        given = raw.get(tname)
+        if given is None and tname not in CORE_SCHEMA:
+            continue
+        given = given or {}
+        for k in given:
+            if k not in keys:
+                raise ConfigError(f"unknown key '{k}' in [{tname}].{_suggest(k, keys)} Valid keys: "
+                                  f"{', '.join(sorted(keys))}.", source=where)
+        resolved = {}
+        for k, default in keys.items():
+            value = given.get(k, copy.deepcopy(default))
+            _check_value(tname, k, value, default, where)
+            resolved[k] = value
+        if tname == "weighting":
+            resolved["_shift_given"] = "shift" in given
+        out[tname] = resolved
+    out["_present"] = present
+    return out

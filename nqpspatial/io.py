@@ -1,0 +1,156 @@
+"""Reading user tables and writing the output folder's tables.
+
+Readers accept CSV (UTF-8, with or without BOM, or an explicit encoding),
+Excel (.xlsx, .xlsm) and Stata (.dta).  Every failure raises
+:class:`~nqpspatial.errors.InputError` naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+
+from .errors import InputError
+
+__all__ = ["read_table", "write_csv", "write_workbook", "excel_sheet_name", "EXCEL_MAX_ROWS"]
+
+EXCEL_MAX_ROWS = 1_048_576
+_SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".xlsx": "excel", ".xlsm": "excel",
+             ".xls": "excel", ".dta": "stata"}
+
+
+def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "table") -> pd.DataFrame:
+    """Read a CSV, Excel or Stata file into a DataFrame.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.  Its suffix decides the format: ``.csv``/``.txt``
+        (comma-separated), ``.tsv``, ``.xlsx``/``.xlsm``/``.xls``, ``.dta``.
+    encoding : str, default "utf-8-sig"
+        Text encoding of CSV files; the default reads UTF-8 with or without
+        the byte-order mark that Excel writes.
+    sheet : str or int, optional
+        Excel sheet (default: the first).
+    what : str
+        What the file is (used in messages, e.g. "panel").
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table as read; no rows are dropped.  Cells that are empty in
+        the file are NaN.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, unknown format, bad encoding.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"the {what} file does not exist. Check the path (relative paths in a config "
+                         f"are resolved from the config file's folder).", source=str(p))
+    if p.is_dir():
+        raise InputError(f"expected a {what} file but found a folder.", source=str(p))
+    kind = _SUFFIXES.get(p.suffix.lower())
+    if kind is None:
+        raise InputError(f"unknown file type '{p.suffix}' for the {what}; use .csv, .xlsx or .dta.",
+                         source=str(p))
+    try:
+        if kind in ("csv", "tsv"):
+            try:
+                return pd.read_csv(p, encoding=encoding, sep="\t" if kind == "tsv" else ",",
+                                   skipinitialspace=True)
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"the {what} is not valid {encoding} text ({exc.reason} at byte {exc.start}). "
+                    "Save it as UTF-8 (Excel: 'CSV UTF-8'), or set the file's encoding with "
+                    "`encoding = \"gb18030\"` (for example) in the [data] table.", source=str(p)) from None
+        if kind == "excel":
+            return pd.read_excel(p, sheet_name=0 if sheet is None else sheet)
+        return pd.read_stata(p)
+    except InputError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise InputError(f"the {what} file is empty.", source=str(p)) from None
+    except (ValueError, OSError, KeyError, pd.errors.ParserError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot read the {what}: {msg}. Check that the file is a valid "
+                         f"{kind.upper() if kind != 'excel' else 'Excel'} file.", source=str(p)) from None
+
+
+def write_csv(table: pd.DataFrame, path) -> None:
+    """Write a table as UTF-8 with BOM (so Excel shows Chinese text).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Written without its index.
+    path : str or pathlib.Path
+        Target file.
+    """
+    table.to_csv(path, index=False, encoding="utf-8-sig")
+
+
+_BAD_SHEET = re.compile(r"[\[\]:*?/\\]")
+
+
+def excel_sheet_name(name: str, taken: set[str]) -> str:
+    """A valid, unique Excel sheet name: at most 31 characters, none of ``[]:*?/\\``.
+
+    Parameters
+    ----------
+    name : str
+        Desired name.
+    taken : set of str
+        Names already used (compared case-insensitively, as Excel does).
+
+    Returns
+    -------
+    str
+    """
+    base = _BAD_SHEET.sub("_", name)[:31] or "sheet"
+    candidate, i = base, 1
+    lowered = {t.lower() for t in taken}
+    while candidate.lower() in lowered:
+        suffix = f"~{i}"
+        candidate = base[: 31 - len(suffix)] + suffix
+        i += 1
+    return candidate
+
+
+def write_workbook(tables: Mapping[str, pd.DataFrame], path) -> dict[str, str]:
+    """Write tables to one Excel workbook, one sheet per table.
+
+    Tables longer than Excel's row limit are left out.
+
+    Parameters
+    ----------
+    tables : mapping of str to pandas.DataFrame
+        Table name -> table.
+    path : str or pathlib.Path
+        The ``.xlsx`` file.
+
+    Returns
+    -------
+    dict
+        ``{"sheets": {table: sheet}, "left_out": {table: reason}}``.
+    """
+    sheets: dict[str, str] = {}
+    left_out: dict[str, str] = {}
+    taken: set[str] = set()
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        for name, tab in tables.items():
+            if len(tab) + 1 > EXCEL_MAX_ROWS:
+                left_out[name] = f"{len(tab)} rows exceed Excel's limit of {EXCEL_MAX_ROWS - 1} data rows"
+                continue
+            sheet = excel_sheet_name(name, taken)
+            taken.add(sheet)
+            tab.to_excel(xw, sheet_name=sheet, index=False)
+            sheets[name] = sheet
+        if not sheets:
+            pd.DataFrame({"note": ["no table fits in a workbook"]}).to_excel(xw, sheet_name="note", index=False)
+    return {"sheets": sheets, "left_out": left_out}

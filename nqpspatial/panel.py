@@ -1,0 +1,470 @@
+"""Indicator panels: reading, reshaping and validation.
+
+A *panel* is a region-year table with one column per indicator (wide form)
+or one row per region, year and indicator (long form).  An *indicator list*
+names each indicator's subsystem and direction.  :func:`load_panel` turns
+both into a validated :class:`PanelData`; every problem is reported as an
+:class:`~nqpspatial.errors.InputError` naming the file, the row or column,
+and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .io import read_table
+from .results import Results, Summary
+
+__all__ = ["parse_direction", "read_indicators", "load_panel", "PanelData", "DIRECTION_WORDS"]
+
+DIRECTION_WORDS = {
+    "+": 1, "+1": 1, "1": 1, "positive": 1, "benefit": 1, "pos": 1, "正向": 1, "正": 1, "max": 1,
+    "-": -1, "-1": -1, "negative": -1, "cost": -1, "neg": -1, "负向": -1, "负": -1, "逆向": -1, "min": -1,
+}
+
+_MAX_LISTED = 20
+
+
+def _listing(items: Sequence[str], limit: int = _MAX_LISTED) -> str:
+    items = list(items)
+    shown = ", ".join(str(x) for x in items[:limit])
+    if len(items) > limit:
+        shown += f", ... ({len(items) - limit} more)"
+    return shown
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=3, cutoff=0.5)
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def parse_direction(value: Any) -> int | None:
+    """Map a direction word to +1 (benefit) or -1 (cost).
+
+    Parameters
+    ----------
+    value : object
+        One of ``+``/``-``, ``+1``/``-1``, ``positive``/``negative``,
+        ``benefit``/``cost``, ``正向``/``负向`` (case-insensitive).
+
+    Returns
+    -------
+    int or None
+        +1 or -1, or None when the word is not recognised.
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value in (1, -1):
+        return int(value)
+    if isinstance(value, float) and value in (1.0, -1.0):
+        return int(value)
+    text = str(value).strip().lower()
+    return DIRECTION_WORDS.get(text)
+
+
+def read_indicators(source, *, where: str | None = None) -> pd.DataFrame:
+    """Read and check an indicator list.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path, pandas.DataFrame or list of dict
+        A CSV/XLSX file, a DataFrame, or inline records (from TOML).
+        Required columns: ``indicator``, ``subsystem``, ``direction``;
+        optional ``dimension``, ``label``, ``unit``, ``weight``.
+    where : str, optional
+        Name of the source used in messages (defaults to the file path).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``indicator, subsystem, dimension, direction, label, unit,
+        weight`` with ``direction`` as +1/-1 and ``dimension`` "" when absent.
+    """
+    if isinstance(source, (str, Path)):
+        where = where or str(source)
+        table = read_table(source, what="indicator list")
+    elif isinstance(source, pd.DataFrame):
+        where = where or "indicator list"
+        table = source.copy()
+    else:
+        where = where or "config [data] indicators"
+        try:
+            table = pd.DataFrame(list(source))
+        except Exception:  # noqa: BLE001 - any malformed inline list
+            raise InputError("the inline indicator list must be a list of tables with keys "
+                             "indicator, subsystem and direction.", source=where) from None
+    table.columns = [str(c).strip() for c in table.columns]
+    lower = {c.lower(): c for c in table.columns}
+    table = table.rename(columns={v: k for k, v in lower.items()})
+    missing = [c for c in ("indicator", "subsystem", "direction") if c not in table.columns]
+    if missing:
+        hint = "; ".join(f"'{m}'{_suggest(m, table.columns)}" for m in missing)
+        raise InputError(f"the indicator list lacks the required column(s) {hint}. Required: indicator, "
+                         f"subsystem, direction (optional: dimension, label, unit, weight).", source=where)
+    known = {"indicator", "subsystem", "direction", "dimension", "label", "unit", "weight"}
+    extra = [c for c in table.columns if c not in known]
+    if extra:
+        raise InputError(f"unknown column(s) in the indicator list: {_listing(extra)}."
+                         f"{_suggest(extra[0], known)} Allowed: {', '.join(sorted(known))}.", source=where)
+    if len(table) == 0:
+        raise InputError("the indicator list has no rows.", source=where)
+    out = pd.DataFrame({"indicator": table["indicator"].astype(object)})
+    blank = [i + 2 for i, v in enumerate(out["indicator"]) if pd.isna(v) or str(v).strip() == ""]
+    if blank:
+        raise InputError(f"empty indicator name on row(s) {_listing(map(str, blank))} (row 1 is the header).",
+                         source=where)
+    out["indicator"] = [str(v).strip() for v in out["indicator"]]
+    dup = out["indicator"][out["indicator"].duplicated()].unique().tolist()
+    if dup:
+        raise InputError(f"indicator(s) listed more than once: {_listing(dup)}. Each indicator belongs to "
+                         "one subsystem; remove the repeated rows.", source=where)
+    sub = table["subsystem"]
+    bad_sub = [i + 2 for i, v in enumerate(sub) if pd.isna(v) or str(v).strip() == ""]
+    if bad_sub:
+        raise InputError(f"empty subsystem on row(s) {_listing(map(str, bad_sub))}; every indicator needs a "
+                         "subsystem (e.g. NQP or NTU).", source=where)
+    out["subsystem"] = [str(v).strip() for v in sub]
+    dirs, bad = [], []
+    for i, v in enumerate(table["direction"]):
+        d = parse_direction(v)
+        if d is None:
+            bad.append(f"row {i + 2} ({out['indicator'].iat[i]}): {v!r}")
+        dirs.append(d)
+    if bad:
+        raise InputError(f"unknown direction word(s): {_listing(bad)}. Use + or - (also positive/negative, "
+                         "benefit/cost, 正向/负向).", source=where)
+    out["direction"] = np.asarray(dirs, dtype=int)
+    if "dimension" in table.columns:
+        out["dimension"] = ["" if pd.isna(v) else str(v).strip() for v in table["dimension"]]
+    else:
+        out["dimension"] = ""
+    for col in ("label", "unit"):
+        out[col] = ["" if (col not in table.columns or pd.isna(v)) else str(v) for v in
+                    (table[col] if col in table.columns else [None] * len(table))]
+    if "weight" in table.columns:
+        w = pd.to_numeric(table["weight"], errors="coerce")
+        bad_w = [f"row {i + 2}" for i, (raw, num) in enumerate(zip(table["weight"], w))
+                 if not pd.isna(raw) and str(raw).strip() != "" and pd.isna(num)]
+        if bad_w:
+            raise InputError(f"non-numeric weight on {_listing(bad_w)}; give a number or leave it empty.",
+                             source=where)
+        if (w.dropna() < 0).any():
+            raise InputError("negative fixed weight(s); weights must be >= 0.", source=where)
+        out["weight"] = w.astype(float).to_numpy()
+    else:
+        out["weight"] = np.nan
+    reserved = {"region", "year"}
+    clash = [s for s in out["subsystem"].unique() if s in reserved or "." in s]
+    if clash:
+        raise InputError(f"subsystem name(s) {_listing(clash)} cannot be used (reserved or containing '.').",
+                         source=where)
+    return out[["indicator", "subsystem", "dimension", "direction", "label", "unit", "weight"]]
+
+
+class PanelData(Results):
+    """A validated region-year panel.
+
+    Attributes
+    ----------
+    values : pandas.DataFrame
+        ``region, year`` and one float column per indicator (or per
+        subsystem index when ``indices=True``), sorted by region (first
+        appearance in the file) and year.
+    indicators : pandas.DataFrame or None
+        The indicator list (see :func:`read_indicators`); None for
+        precomputed indices.
+    subsystems : list of str
+        Subsystem names in order of first appearance.
+    regions : list
+        Region ids as in the input, in order of first appearance.
+    years : list of int
+        Sorted periods.
+    filled : pandas.DataFrame
+        Cells filled by interpolation (``region, year, indicator, value``).
+    source : str
+        The panel's file name (or "DataFrame").
+    """
+
+    def __init__(self, values, indicators, subsystems, regions, years, filled, source, region, year,
+                 indices_given):
+        self._set("values", values)
+        self._set("indicators", indicators)
+        self._set("subsystems", list(subsystems))
+        self._set("regions", list(regions))
+        self._set("years", list(years))
+        self._set("filled", filled)
+        self._set("source", source)
+        self._set("region", region)
+        self._set("year", year)
+        self._set("indices_given", bool(indices_given))
+        self._freeze()
+
+    def summary(self) -> Summary:
+        """Summary of the panel: size, periods and subsystems."""
+        facts = {"source": self.source, "regions": len(self.regions), "periods": len(self.years),
+                 "first period": self.years[0], "last period": self.years[-1],
+                 "subsystems": ", ".join(self.subsystems), "filled cells": len(self.filled)}
+        tables = {}
+        if self.indicators is not None:
+            tables["indicators per subsystem"] = (self.indicators.groupby("subsystem", sort=False)
+                                                  .size().rename("indicators").reset_index())
+        return Summary("Panel", facts, tables)
+
+
+def _reshape_long(raw: pd.DataFrame, region: str, year: str, indicator_col: str, value_col: str,
+                  where: str) -> pd.DataFrame:
+    extra = [c for c in raw.columns if c not in (region, year, indicator_col, value_col)]
+    if extra:
+        raise InputError(f"a long-form panel has exactly the columns {region}, {year}, {indicator_col}, "
+                         f"{value_col}; found also {_listing(extra)}. Remove them or use the wide form.",
+                         source=where)
+    key = [region, year, indicator_col]
+    dup = raw[raw.duplicated(key, keep=False)]
+    if len(dup):
+        rows = [f"row {i + 2} ({r}, {y}, {k})" for i, (r, y, k) in
+                zip(dup.index, dup[key].itertuples(index=False))]
+        raise InputError(f"duplicate {region}-{year}-{indicator_col} rows: {_listing(rows)}. Keep one value "
+                         "per region, year and indicator.", source=where)
+    wide = raw.pivot(index=[region, year], columns=indicator_col, values=value_col)
+    wide.columns = [str(c) for c in wide.columns]
+    wide = wide.reset_index()
+    return wide
+
+
+def _check_years(years: pd.Series, where: str, year: str) -> pd.Series:
+    num = pd.to_numeric(years, errors="coerce")
+    bad = [f"row {i + 2} ({v!r})" for i, (v, n) in enumerate(zip(years, num)) if pd.isna(n)]
+    if bad:
+        raise InputError(f"non-numeric or missing value(s) in the year column '{year}': {_listing(bad)}. "
+                         "Years must be whole numbers such as 2014.", source=where)
+    frac = [f"row {i + 2} ({v})" for i, v in enumerate(num) if float(v) != int(v)]
+    if frac:
+        raise InputError(f"year column '{year}' has non-integer values: {_listing(frac)}.", source=where)
+    return num.astype(int)
+
+
+def load_panel(panel, indicators=None, *, region: str = "region", year: str = "year",
+               missing: str = "error", ignore: Sequence[str] = (), indices: bool = False,
+               subsystems: Sequence[str] | None = None, form: str = "auto",
+               indicator_column: str = "indicator", value_column: str = "value",
+               encoding: str = "utf-8-sig", sheet=None, indicators_where: str | None = None) -> PanelData:
+    """Read and validate a region-year panel.
+
+    Parameters
+    ----------
+    panel : str, pathlib.Path or pandas.DataFrame
+        The panel file (CSV, Excel, Stata) or DataFrame; never modified.
+    indicators : str, pathlib.Path, pandas.DataFrame or list of dict, optional
+        The indicator list (required unless ``indices=True``).
+    region, year : str
+        Names of the region and year columns.
+    missing : {"error", "interpolate"}
+        Missing cells are an error, or are filled linearly within a region
+        between observed years (never extrapolated); filled cells are
+        recorded in :attr:`PanelData.filled`.
+    ignore : sequence of str
+        Panel columns that are not indicators.
+    indices : bool
+        True when the panel holds subsystem indices in [0, 1] already.
+    subsystems : sequence of str, optional
+        With ``indices=True``: the index columns (default: every column that
+        is not region, year or ignored).
+    form : {"auto", "wide", "long"}
+        Long form has columns region, year, ``indicator_column``,
+        ``value_column``; "auto" detects it from those names.
+    indicator_column, value_column : str
+        Column names of the long form.
+    encoding : str
+        Text encoding of CSV files.
+    sheet : str or int, optional
+        Excel sheet.
+
+    Returns
+    -------
+    PanelData
+
+    Raises
+    ------
+    InputError
+        For every validation failure listed in docs/input-formats.md.
+    """
+    if isinstance(panel, pd.DataFrame):
+        where = "panel (DataFrame)"
+        raw = panel.copy()
+    else:
+        where = str(panel)
+        raw = read_table(panel, encoding=encoding, sheet=sheet, what="panel")
+    raw.columns = [str(c).strip() for c in raw.columns]
+    for col in (region, year):
+        if col not in raw.columns:
+            role = "region" if col == region else "year"
+            raise InputError(f"no {role} column '{col}'.{_suggest(col, raw.columns)} Columns found: "
+                             f"{_listing(raw.columns)}. Set `{role} = \"<column>\"` in the [data] table.",
+                             source=where)
+    if len(raw) == 0:
+        raise InputError("the panel has no data rows.", source=where)
+    if form not in ("auto", "wide", "long"):
+        raise InputError(f"form must be 'auto', 'wide' or 'long', not {form!r}.", source="config [data]")
+    is_long = form == "long" or (form == "auto" and indicator_column in raw.columns
+                                 and value_column in raw.columns and not indices)
+    # region ids: keep the input's ids; blank ids are errors
+    blank = [i + 2 for i, v in enumerate(raw[region]) if pd.isna(v) or str(v).strip() == ""]
+    if blank:
+        raise InputError(f"empty region id on row(s) {_listing(map(str, blank))} (row 1 is the header).",
+                         source=where)
+    if raw[region].dtype == object or pd.api.types.is_string_dtype(raw[region]):
+        raw[region] = [str(v).strip() for v in raw[region]]
+    raw[year] = _check_years(raw[year], where, year)
+    if is_long:
+        raw = _reshape_long(raw, region, year, indicator_column, value_column, where)
+        line_of = None
+    else:
+        dup = raw[raw.duplicated([region, year], keep=False)]
+        if len(dup):
+            rows = [f"row {i + 2} ({r}, {y})" for i, (r, y) in zip(dup.index, dup[[region, year]].itertuples(index=False))]
+            raise InputError(f"duplicate {region}-{year} rows: {_listing(rows)}. Each region and year must "
+                             "appear once; remove or merge the repeated rows.", source=where)
+        line_of = {idx: idx + 2 for idx in raw.index}
+    ignore = list(ignore)
+    not_there = [c for c in ignore if c not in raw.columns]
+    if not_there:
+        raise InputError(f"[data] ignore names column(s) not in the panel: {_listing(not_there)}.",
+                         source=where)
+    data_cols = [c for c in raw.columns if c not in (region, year) and c not in ignore]
+
+    ind_table = None
+    if indices:
+        subs = list(subsystems) if subsystems else data_cols
+        absent = [s for s in subs if s not in raw.columns]
+        if absent:
+            raise InputError(f"index column(s) {_listing(absent)} not in the panel.{_suggest(absent[0], data_cols)}",
+                             source=where)
+        unused = [c for c in data_cols if c not in subs]
+        if unused:
+            raise InputError(f"panel column(s) {_listing(unused)} are neither subsystem indices nor ignored. "
+                             "List them in [data] ignore, or name the index columns in [data] subsystems.",
+                             source=where)
+        value_cols = subs
+        subsystem_names = subs
+    else:
+        if indicators is None:
+            raise InputError("no indicator list given. Set [data] indicators to a CSV/XLSX file or an inline "
+                             "list, or set [data] indices = true if the panel holds subsystem indices.",
+                             source="config [data]")
+        ind_table = read_indicators(indicators, where=indicators_where)
+        listed = ind_table["indicator"].tolist()
+        absent = [c for c in listed if c not in raw.columns]
+        if absent:
+            hints = "".join(f" '{a}':{_suggest(a, data_cols)}" for a in absent[:3] if _suggest(a, data_cols))
+            raise InputError(f"indicator(s) in the indicator list but not in the panel: {_listing(absent)}."
+                             f"{hints} Fix the names in the indicator list or add the columns.", source=where)
+        unlisted = [c for c in data_cols if c not in listed]
+        if unlisted:
+            raise InputError(f"panel column(s) not in the indicator list: {_listing(unlisted)}. Add them to the "
+                             "indicator list, or name them in [data] ignore = [...] if they are not indicators.",
+                             source=where)
+        value_cols = listed
+        subsystem_names = list(dict.fromkeys(ind_table["subsystem"]))
+        # Each subsystem needs at least one indicator: implied by construction, but a subsystem named
+        # only with empty rows cannot occur. Guard when all indicators of a subsystem are ignored.
+
+    # numeric cells
+    problems_nonnum, problems_missing = [], []
+    values = {}
+    for col in value_cols:
+        s = raw[col]
+        num = pd.to_numeric(s, errors="coerce")
+        is_missing = s.isna() | s.astype(str).str.strip().eq("")
+        nonnum = num.isna() & ~is_missing
+        for idx in raw.index[nonnum.to_numpy()]:
+            loc = f"row {line_of[idx]}" if line_of else f"{raw.at[idx, region]} {raw.at[idx, year]}"
+            problems_nonnum.append(f"{col} at {loc} ({s[idx]!r})")
+        for idx in raw.index[is_missing.to_numpy()]:
+            loc = f"row {line_of[idx]}" if line_of else f"{raw.at[idx, region]} {raw.at[idx, year]}"
+            problems_missing.append((col, idx, f"{col} at {loc} ({raw.at[idx, region]}, {raw.at[idx, year]})"))
+        values[col] = num.astype(float)
+    if problems_nonnum:
+        raise InputError(f"non-numeric cell(s): {_listing(problems_nonnum)}. Enter numbers (no units, "
+                         "thousands separators or notes) or leave the cell empty.", source=where)
+    table = pd.DataFrame({region: raw[region].to_numpy(), year: raw[year].to_numpy()})
+    for col in value_cols:
+        table[col] = values[col].to_numpy()
+    inf_cells = [f"{c} ({r}, {y})" for c in value_cols for r, y, v in
+                 zip(table[region], table[year], table[c]) if np.isinf(v)]
+    if inf_cells:
+        raise InputError(f"infinite value(s): {_listing(inf_cells)}.", source=where)
+
+    # balance and spacing
+    regions = list(dict.fromkeys(table[region]))
+    years = sorted(set(int(y) for y in table[year]))
+    if len(years) < 3:
+        raise InputError(f"the panel has {len(years)} period(s) ({_listing(map(str, years))}); at least 3 are "
+                         "needed (dynamics are estimated from consecutive periods).", source=where)
+    steps = np.diff(years)
+    step = int(steps.min())
+    if (steps != step).any():
+        expected = list(range(years[0], years[-1] + 1, step))
+        gaps = [y for y in expected if y not in years]
+        if gaps and all((y - years[0]) % step == 0 for y in years):
+            raise InputError(f"years are not equally spaced: missing year(s) {_listing(map(str, gaps))} between "
+                             f"{years[0]} and {years[-1]} (step {step}). Add the missing periods.", source=where)
+        raise InputError(f"years are not equally spaced: {_listing(map(str, years))}. Use annual, decadal or "
+                         "other equally spaced periods.", source=where)
+    present = set(zip(table[region], table[year]))
+    holes = [f"{r} {y}" for r in regions for y in years if (r, y) not in present]
+    if holes:
+        raise InputError(f"unbalanced panel: region-year row(s) missing: {_listing(holes)}. Every region needs a "
+                         f"row for every period {years[0]}-{years[-1]} (cells may be empty with "
+                         "missing = \"interpolate\").", source=where)
+
+    order = {r: i for i, r in enumerate(regions)}
+    table = table.assign(_o=table[region].map(order)).sort_values(["_o", year], kind="stable") \
+        .drop(columns="_o").reset_index(drop=True)
+
+    filled = pd.DataFrame(columns=[region, year, "indicator", "value"])
+    if problems_missing:
+        if missing == "error":
+            raise InputError(f"missing cell(s): {_listing([p[2] for p in problems_missing])}. Fill them in, or "
+                             "set missing = \"interpolate\" in [data] to fill them linearly within each region "
+                             "(filled cells are listed in tables/filled_cells.csv).", source=where)
+        if missing != "interpolate":
+            raise InputError(f"missing must be 'error' or 'interpolate', not {missing!r}.", source="config [data]")
+        table, filled = _interpolate(table, value_cols, region, year, where)
+    return PanelData(table, ind_table, subsystem_names, regions, years, filled, where, region, year, indices)
+
+
+def _interpolate(table: pd.DataFrame, cols, region, year, where):
+    out = table.copy()
+    rows = []
+    edge = []
+    for col in cols:
+        for r, grp in out.groupby(region, sort=False):
+            s = grp[col]
+            if not s.isna().any():
+                continue
+            yrs = grp[year].to_numpy(dtype=float)
+            ok = ~s.isna().to_numpy()
+            if ok.sum() == 0:
+                edge.append(f"{col} for {r} (no observed value)")
+                continue
+            lo, hi = yrs[ok].min(), yrs[ok].max()
+            for idx, y, isna in zip(grp.index, yrs, ~ok):
+                if isna and (y < lo or y > hi):
+                    edge.append(f"{col} at ({r}, {int(y)})")
+            if any(isna and lo <= y <= hi for y, isna in zip(yrs, ~ok)):
+                filled_vals = np.interp(yrs, yrs[ok], s.to_numpy()[ok])
+                for idx, y, isna, v in zip(grp.index, yrs, ~ok, filled_vals):
+                    if isna and lo <= y <= hi:
+                        out.at[idx, col] = v
+                        rows.append((r, int(y), col, float(v)))
+    if edge:
+        raise InputError(f"missing cell(s) that interpolation cannot fill (before the first or after the last "
+                         f"observed year of the region, never extrapolated): {_listing(edge)}. Fill them in "
+                         "the data.", source=where)
+    filled = pd.DataFrame(rows, columns=[region, year, "indicator", "value"])
+    return out, filled
