@@ -24,10 +24,10 @@ from .errors import InputError
 
 __all__ = ["normalize"]
 
-_ZERO_RANGE_FIX = (
-    "remove it from the indicator list, or set the weighting option "
-    "zero_variance = \"zero-weight\" to give it weight 0"
-)
+def _zero_range_fix(n: int) -> str:
+    it = "it" if n == 1 else "them"
+    return (f"remove {it} from the indicator list, or set the weighting option "
+            f"zero_variance = \"zero-weight\" to give {it} weight 0")
 
 
 def _as_float_matrix(values: pd.DataFrame) -> np.ndarray:
@@ -146,7 +146,7 @@ def _zero_range_message(problems: dict, group_name: str = "group") -> str:
             more = f" and {len(groups) - 8} more" if len(groups) > 8 else ""
             parts.append(f"{col!r} (the same value in every row of {group_name} {shown}{more})")
     return ("zero range, so no information and no min-max normalization possible, in indicator(s) "
-            + "; ".join(parts) + ": " + _ZERO_RANGE_FIX)
+            + "; ".join(parts) + ": " + _zero_range_fix(len(parts)))
 
 
 def normalize(values: pd.DataFrame, directions: Mapping[str, int], *,
