@@ -63,7 +63,7 @@ def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "ta
         if kind in ("csv", "tsv"):
             try:
                 return pd.read_csv(p, encoding=encoding, sep="\t" if kind == "tsv" else ",",
-                                   skipinitialspace=True)
+                                   skipinitialspace=True, keep_default_na=False, na_values=[""])
             except UnicodeDecodeError as exc:
                 raise InputError(
                     f"the {what} is not valid {encoding} text ({exc.reason} at byte {exc.start}). "

@@ -368,10 +368,24 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
             raise InputError(f"panel column(s) not in the indicator list: {_listing(unlisted)}. Add them to the "
                              "indicator list, or name them in [data] ignore = [...] if they are not indicators.",
                              source=where)
+        also_ignored = [c for c in listed if c in ignore]
+        if also_ignored:
+            raise InputError(f"column(s) {_listing(also_ignored)} are both in the indicator list and in [data] "
+                             "ignore; remove them from one of the two.", source=where)
         value_cols = listed
         subsystem_names = list(dict.fromkeys(ind_table["subsystem"]))
-        # Each subsystem needs at least one indicator: implied by construction, but a subsystem named
-        # only with empty rows cannot occur. Guard when all indicators of a subsystem are ignored.
+        if subsystems:
+            empty = [s for s in subsystems if s not in subsystem_names]
+            if empty:
+                raise InputError(f"subsystem(s) {_listing(empty)} named in [data] subsystems have no indicators in "
+                                 f"the indicator list (its subsystems: {_listing(subsystem_names)}). Add indicators "
+                                 "for them or correct the names.", source=indicators_where or "indicator list")
+            unnamed = [s for s in subsystem_names if s not in subsystems]
+            if unnamed:
+                raise InputError(f"the indicator list has subsystem(s) {_listing(unnamed)} that [data] subsystems "
+                                 "does not name; list every subsystem there, or leave subsystems empty.",
+                                 source="config [data]")
+            subsystem_names = list(subsystems)
 
     # numeric cells
     problems_nonnum, problems_missing = [], []

@@ -1,0 +1,229 @@
+"""Every validation case of the foundation issue: message content and exit code of `nqpspatial run`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import small_panel
+
+
+def _err(run_cli, study):
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
+    assert "Traceback" not in err
+    return code, err
+
+
+def test_missing_panel_file(study, run_cli):
+    study.write()
+    (study.root / "panel.csv").unlink()
+    code, err = _err(run_cli, study)
+    assert code == 2
+    assert "panel.csv" in err and "does not exist" in err
+
+
+def test_unreadable_panel_file(study, run_cli):
+    study.write(panel_name="panel.xlsx")
+    (study.root / "panel.xlsx").write_bytes(b"this is not a zip file")
+    code, err = _err(run_cli, study)
+    assert code == 2
+    assert "panel.xlsx" in err and "cannot read the panel" in err
+
+
+def test_missing_config_file(tmp_path, run_cli):
+    code, out, err = run_cli("run", tmp_path / "nope.toml", "--out", tmp_path / "o")
+    assert code == 2 and "nope.toml" in err and "not found" in err
+
+
+def test_missing_region_column(study, run_cli):
+    p, ind = small_panel()
+    study.write(panel=p.rename(columns={"region": "province"}))
+    code, err = _err(run_cli, study)
+    assert code == 2
+    assert "no region column 'region'" in err and "province" in err and 'region = "<column>"' in err
+
+
+def test_missing_year_column(study, run_cli):
+    p, ind = small_panel()
+    study.write(panel=p.rename(columns={"year": "yr"}))
+    code, err = _err(run_cli, study)
+    assert code == 2 and "no year column 'year'" in err and "yr" in err
+
+
+def test_duplicate_region_year_rows(study, run_cli):
+    p, ind = small_panel()
+    p = pd.concat([p, p.iloc[[3]]], ignore_index=True)
+    study.write(panel=p)
+    code, err = _err(run_cli, study)
+    assert code == 2
+    # row 5 is the original (header is row 1), the copy is the last row
+    assert "duplicate region-year rows" in err and "row 5 (R1, 2018)" in err and f"row {len(p) + 1} (R1, 2018)" in err
+
+
+def test_missing_cells_listed(study, run_cli):
+    p, ind = small_panel()
+    p.loc[7, "a2"] = np.nan
+    study.write(panel=p)
+    code, err = _err(run_cli, study)
+    assert code == 2
+    assert "missing cell(s): a2 at row 9 (R2, 2016)" in err and 'missing = "interpolate"' in err
+
+
+def test_non_numeric_cells_listed(study, run_cli):
+    p, ind = small_panel()
+    p = p.astype({"b1": object})
+    p.loc[2, "b1"] = "n/a"
+    study.write(panel=p)
+    code, err = _err(run_cli, study)
+    assert code == 2
+    assert "non-numeric cell(s): b1 at row 4 ('n/a')" in err
+
+
+def test_indicator_absent_from_panel(study, run_cli):
+    p, ind = small_panel()
+    study.write(panel=p.drop(columns=["a2"]))
+    code, err = _err(run_cli, study)
+    assert code == 2 and "not in the panel: a2" in err
+
+
+def test_panel_column_not_listed_and_ignore(study, run_cli):
+    p, ind = small_panel()
+    p["population"] = 1.0
+    study.write(panel=p)
+    code, err = _err(run_cli, study)
+    assert code == 2 and "not in the indicator list: population" in err and "ignore" in err
+    study.write(panel=p, data_extra='ignore = ["population"]\n')
+    code, out, err = run_cli("validate", study.config)
+    assert code == 0, err
+
+
+def test_unknown_direction_word(study, run_cli):
+    p, ind = small_panel()
+    ind.loc[1, "direction"] = "good"
+    study.write(indicators=ind)
+    code, err = _err(run_cli, study)
+    assert code == 2 and "unknown direction word(s): row 3 (a2): 'good'" in err and "indicators.csv" in err
+
+
+@pytest.mark.parametrize("word,expected", [("+", 1), ("positive", 1), ("benefit", 1), ("正向", 1),
+                                           ("-", -1), ("negative", -1), ("cost", -1), ("负向", -1)])
+def test_direction_words(word, expected):
+    from nqpspatial.panel import parse_direction
+
+    assert parse_direction(word) == expected
+
+
+def test_subsystem_without_indicators(study, run_cli):
+    study.write(data_extra='subsystems = ["A", "B", "C"]\n')
+    code, err = _err(run_cli, study)
+    assert code == 2 and "subsystem(s) C" in err and "have no indicators" in err
+
+
+def test_zero_variance_indicator(study, run_cli):
+    p, ind = small_panel()
+    p["a1"] = 3.0
+    study.write(panel=p)
+    code, err = _err(run_cli, study)
+    assert code == 2 and "a1" in err and "zero-weight" in err
+
+
+def test_unbalanced_panel(study, run_cli):
+    p, ind = small_panel()
+    p = p.drop(index=[8]).reset_index(drop=True)  # R2 2017
+    study.write(panel=p)
+    code, err = _err(run_cli, study)
+    assert code == 2 and "unbalanced panel" in err and "R2 2017" in err
+
+
+def test_years_not_equally_spaced(study, run_cli):
+    p, ind = small_panel(years=[2015, 2016, 2018, 2019])
+    study.write(panel=p)
+    code, err = _err(run_cli, study)
+    assert code == 2 and "not equally spaced" in err and "missing year(s) 2017" in err
+
+
+def test_decadal_series_accepted(study, run_cli):
+    p, ind = small_panel(years=[1980, 1990, 2000, 2010])
+    study.write(panel=p)
+    code, out, err = run_cli("validate", study.config)
+    assert code == 0, err
+
+
+def test_fewer_than_three_periods(study, run_cli):
+    p, ind = small_panel(years=[2019, 2020])
+    study.write(panel=p)
+    code, err = _err(run_cli, study)
+    assert code == 2 and "2 period(s)" in err and "at least 3" in err
+
+
+def test_interpolation_fills_and_records(study, run_cli):
+    p, ind = small_panel()
+    v0, v2 = p.loc[6, "a1"], p.loc[8, "a1"]
+    p.loc[7, "a1"] = np.nan  # R2 2016, between 2015 and 2017
+    study.write(panel=p, data_extra='missing = "interpolate"\n', extra="[haken]\nenabled = false\n")
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
+    assert code == 0, err
+    filled = pd.read_csv(study.out / "tables" / "filled_cells.csv", encoding="utf-8-sig")
+    assert filled.to_dict("records") == [{"region": "R2", "year": 2016, "indicator": "a1",
+                                          "value": pytest.approx((v0 + v2) / 2)}]
+
+
+def test_interpolation_never_extrapolates(study, run_cli):
+    p, ind = small_panel()
+    p.loc[0, "a1"] = np.nan  # R1 2015 is the first year
+    study.write(panel=p, data_extra='missing = "interpolate"\n')
+    code, err = _err(run_cli, study)
+    assert code == 2 and "never extrapolated" in err and "a1 at (R1, 2015)" in err
+
+
+def test_unknown_config_key_suggests(study, run_cli):
+    study.write(extra="[weighting]\nmethdo = \"critic\"\n")
+    code, err = _err(run_cli, study)
+    assert code == 2 and "unknown key 'methdo' in [weighting]" in err and "Did you mean 'method'" in err
+
+
+def test_unknown_config_table_suggests(study, run_cli):
+    study.write(extra="[weigthing]\nmethod = \"critic\"\n")
+    code, err = _err(run_cli, study)
+    assert code == 2 and "unknown table [weigthing]" in err and "weighting" in err
+
+
+def test_bad_config_value(study, run_cli):
+    study.write(extra="[weighting]\nmethod = \"ahp\"\n")
+    code, err = _err(run_cli, study)
+    assert code == 2 and "[weighting] method = 'ahp'" in err and "critic" in err
+
+
+def test_invalid_toml(study, run_cli):
+    study.write()
+    study.config.write_text("name = \n[data\n", encoding="utf-8")
+    code, err = _err(run_cli, study)
+    assert code == 2 and "invalid TOML" in err
+
+
+def test_existing_output_refused_without_force(study, run_cli):
+    study.write(extra="[haken]\nenabled = false\n")
+    study.out.mkdir()
+    (study.out / "something.txt").write_text("x")
+    code, err = _err(run_cli, study)
+    assert code == 2 and "not empty" in err and "--force" in err
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet", "--force")
+    assert code == 0, err
+    assert (study.out / "run.json").exists()
+
+
+def test_no_traceback_from_subprocess(study):
+    """The installed console script exits 2 with a one-line message and no traceback."""
+    import subprocess
+    import sys
+
+    study.write()
+    (study.root / "panel.csv").unlink()
+    proc = subprocess.run([sys.executable, "-m", "nqpspatial.cli", "run", str(study.config), "--out",
+                           str(study.out)], capture_output=True, text=True, cwd=study.root)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "does not exist" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "nqpspatial.cli", "run", str(study.config), "--out",
+                           str(study.out), "--debug"], capture_output=True, text=True, cwd=study.root)
+    assert proc.returncode == 2 and "Traceback" in proc.stderr
