@@ -10,9 +10,26 @@ import importlib
 
 from ._version import __version__
 
-__all__ = ["__version__"]
+_LAZY = {
+    "run": ("nqpspatial.pipeline", "run"),
+    "validate": ("nqpspatial.pipeline", "validate"),
+    "RunResult": ("nqpspatial.pipeline", "RunResult"),
+    "load_panel": ("nqpspatial.panel", "load_panel"),
+    "read_indicators": ("nqpspatial.panel", "read_indicators"),
+    "PanelData": ("nqpspatial.panel", "PanelData"),
+    "compute_weights": ("nqpspatial.weighting", "compute_weights"),
+    "normalize": ("nqpspatial.weighting", "normalize"),
+    "InputError": ("nqpspatial.errors", "InputError"),
+    "ConfigError": ("nqpspatial.errors", "ConfigError"),
+    "ModelError": ("nqpspatial.errors", "ModelError"),
+    "PluginError": ("nqpspatial.errors", "PluginError"),
+}
 
-_LAZY = {}
+__all__ = ["__version__", *_LAZY]
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def __getattr__(name):  # pragma: no cover - thin lazy loader
