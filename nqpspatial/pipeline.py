@@ -402,6 +402,7 @@ def run(config=None, *, out=None, force: bool = False, seed: int | None = None, 
     ctx.results["weights"] = wtable
     ctx.results["normalized"] = normalized
     ctx.results["panel"] = panel
+    ctx.tables = tables
 
     for stage in analyses:
         name = stage.name

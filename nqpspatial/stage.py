@@ -97,6 +97,8 @@ class StageContext:
         bar on a terminal and nothing otherwise.
     results : dict
         Objects published by earlier stages (e.g. ``"haken"``).
+    tables : dict
+        Output tables written so far, by name (read them; do not modify).
     """
 
     config: dict
@@ -115,6 +117,7 @@ class StageContext:
     quiet: bool = False
     progress: Callable = field(default=lambda it, total=None, desc=None: it)
     results: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def rng(self, stage: str) -> np.random.Generator:
         """A Generator for ``stage``, derived from the run seed.
