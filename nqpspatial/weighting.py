@@ -211,6 +211,10 @@ class WeightingResult(Results):
     dimension_weights : pandas.DataFrame
         ``subsystem, dimension, weight, n_indicators`` (empty without
         dimensions); ``weight`` is the dimension's share of the subsystem.
+        With ``levels=2`` also the diagnostics of the method applied to
+        the dimension sub-indices (``sigma, conflict, information`` for
+        CRITIC, ``entropy, divergence`` for entropy, all of these and
+        ``weight_critic, weight_entropy`` for CRITIC-entropy).
     normalized : pandas.DataFrame
         ``region, year`` and one direction-aware normalized column per
         indicator: the values the indices are built from (by-year normalized
@@ -649,8 +653,10 @@ def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: st
         "note": note,
     })
     dw_cols = ["subsystem", "dimension", "weight", "n_indicators"]
-    dimension_weights = pd.DataFrame(dim_rows).reindex(columns=dw_cols + (
-        list(diag_cols) if levels == 2 and method != "fixed" else []))
+    relevant = {"critic": ("sigma", "conflict", "information"),
+                "entropy": ("entropy", "divergence"),
+                "critic-entropy": diag_cols}.get(method, ()) if levels == 2 else ()
+    dimension_weights = pd.DataFrame(dim_rows).reindex(columns=dw_cols + list(relevant))
     if not len(dim_rows):
         dimension_weights = pd.DataFrame({c: pd.Series(dtype=object if i < 2 else float)
                                           for i, c in enumerate(dw_cols)})
