@@ -401,3 +401,38 @@ def test_benefit_all_changes_weights_only():
     R = pd.DataFrame({c: brute_minmax(panel[c], 1) for c in ["x0", "x1", "x2", "x3"]})
     got = b.weights.set_index("indicator").loc[R.columns, "weight"]
     np.testing.assert_allclose(got, critic_weights(R), rtol=1e-12)
+
+
+def test_levels2_zero_weight_inside_dimension():
+    panel = make_panel(11)
+    panel["x2"] = 2.0                                   # one of the two "forms" indicators
+    res = compute_weights(panel, make_indicators(), levels=2, zero_variance="zero-weight")
+    w = res.weights.set_index("indicator")
+    assert w.loc["x2", "weight"] == 0.0
+    assert w.loc["x3", "weight_in_dimension"] == 1.0
+    np.testing.assert_allclose(res.indices["NQP.forms"], res.normalized["x3"])
+    np.testing.assert_allclose(w.groupby("subsystem")["weight"].sum(), 1.0, rtol=1e-12)
+    panel["x3"] = 5.0                                   # now the whole dimension is constant
+    with pytest.raises(InputError, match=r"dimension 'forms'"):
+        compute_weights(panel, make_indicators(), levels=2, zero_variance="zero-weight")
+
+
+def test_fixed_with_zero_weight_policy():
+    panel = make_panel(12)
+    panel["x0"] = 1.0
+    ind = make_indicators()
+    ind["weight"] = [1.0, 3.0, 1.0, 1.0, 2.0, 1.0, 1.0]
+    res = compute_weights(panel, ind, method="fixed", zero_variance="zero-weight")
+    w = res.weights.set_index("indicator")
+    np.testing.assert_allclose(w.loc[["x0", "x1", "x2", "x3"], "weight"], [0, 0.25, 0.25, 0.5])
+
+
+def test_non_default_panel_index_and_years_as_strings():
+    panel = make_panel(13)
+    ind = make_indicators()
+    a = compute_weights(panel, ind, normalization="by-year")
+    moved = panel.set_axis(np.arange(len(panel))[::-1] * 3).assign(year=panel["year"].astype(str).to_numpy())
+    b = compute_weights(moved, ind, normalization="by-year")
+    np.testing.assert_allclose(b.weights["weight"], a.weights["weight"], rtol=1e-12)
+    np.testing.assert_allclose(b.indices.iloc[:, 2:], a.indices.iloc[:, 2:], rtol=1e-12)
+    assert b.indices["year"].tolist() == panel["year"].astype(str).tolist()
