@@ -22,7 +22,7 @@ import pandas as pd
 
 from .errors import InputError
 
-__all__ = ["normalize"]
+__all__ = ["normalize", "zero_range_columns"]
 
 def _zero_range_fix(n: int) -> str:
     it = "it" if n == 1 else "them"
