@@ -1,0 +1,362 @@
+"""Immutable results of the Haken model."""
+
+from __future__ import annotations
+
+import math
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..results import Results, Summary
+from .potential import Potential
+from .system import HakenSystem
+
+__all__ = ["HakenResults", "HakenByResults", "BootstrapResults", "adiabatic_verdict",
+           "IDENTIFICATION_COLUMNS", "ESTIMATE_COLUMNS", "POTENTIAL_COLUMNS"]
+
+IDENTIFICATION_COLUMNS = ["q1", "q2", "gamma1", "a", "gamma2", "b", "se_gamma1", "se_a", "se_gamma2",
+                          "se_b", "p_gamma1", "p_a", "p_gamma2", "p_b", "r2_q1", "r2_q2", "n_obs",
+                          "ratio", "adiabatic", "chosen", "reason"]
+ESTIMATE_COLUMNS = ["q1", "q2", "term", "estimate", "std_err", "t", "p", "ci_low", "ci_high"]
+POTENTIAL_COLUMNS = ["q1", "q2", "case", "q1_star", "V_star", "map_stable"]
+
+
+def adiabatic_verdict(gamma1: float, gamma2: float, p_gamma2: float, *, alpha: float = 0.05,
+                      min_ratio: float = 1.0):
+    """The adiabatic-approximation verdict of one ordering.
+
+    Holds when ``gamma2 > 0``, ``|gamma2| > min_ratio * |gamma1|`` and
+    gamma2 is significant at ``alpha``.
+
+    Returns
+    -------
+    tuple
+        ``(ratio, holds, reason)`` with ``ratio = |gamma2| / |gamma1|``.
+    """
+    ratio = abs(gamma2) / abs(gamma1) if gamma1 != 0 else float("inf")
+    fails = []
+    if not gamma2 > 0:
+        fails.append(f"gamma2 = {gamma2:.4g} is not > 0 (the servo variable is not damped)")
+    if not ratio > min_ratio:
+        fails.append(f"|gamma2|/|gamma1| = {ratio:.3g} is not > {min_ratio:g}")
+    if not p_gamma2 < alpha:
+        fails.append(f"gamma2 is not significant (p = {p_gamma2:.3g} >= {alpha:g})")
+    if fails:
+        return ratio, False, "fails: " + "; ".join(fails)
+    return ratio, True, (f"passes: gamma2 = {gamma2:.4g} > 0, |gamma2|/|gamma1| = {ratio:.3g} > "
+                         f"{min_ratio:g}, gamma2 significant (p = {p_gamma2:.3g})")
+
+
+class BootstrapResults(Results):
+    """Cluster-bootstrap draws of the Haken parameters.
+
+    Attributes
+    ----------
+    draws : pandas.DataFrame
+        One row per resample: gamma1, a, gamma2, b (k1, k2), ratio.
+    intervals : pandas.DataFrame
+        ``term, ci_low, ci_high, std_err`` (percentile intervals at
+        ``1 - alpha``; std_err is the standard deviation of the draws).
+    verdict_share : float
+        Share of resamples with ``gamma2 > 0`` and
+        ``|gamma2| > min_ratio |gamma1|`` (the sign and ratio parts of the
+        verdict; significance is read from the interval of gamma2).
+    B, alpha, n_clusters
+    """
+
+    def __init__(self, draws: pd.DataFrame, *, alpha: float, min_ratio: float, n_clusters: int):
+        d = draws.copy()
+        with np.errstate(divide="ignore"):
+            d["ratio"] = np.abs(d["gamma2"]) / np.abs(d["gamma1"])
+        self.draws = d
+        self.B = len(d)
+        self.alpha = alpha
+        self.min_ratio = min_ratio
+        self.n_clusters = n_clusters
+        q = np.quantile(d.to_numpy(), [alpha / 2, 1 - alpha / 2], axis=0)
+        self.intervals = pd.DataFrame({"term": d.columns, "ci_low": q[0], "ci_high": q[1],
+                                       "std_err": d.std(ddof=1).to_numpy()})
+        ok = (d["gamma2"] > 0) & (np.abs(d["gamma2"]) > min_ratio * np.abs(d["gamma1"]))
+        self.verdict_share = float(ok.mean())
+        self._freeze()
+
+    def summary(self) -> Summary:
+        """Intervals and the verdict share."""
+        return Summary("Cluster bootstrap over regions",
+                       {"resamples": self.B, "regions": self.n_clusters,
+                        "verdict share": self.verdict_share},
+                       {"percentile intervals": self.intervals})
+
+
+def _r2(res) -> float:
+    return float(1.0 - res.ssr / res.centered_tss)
+
+
+class HakenResults(Results):
+    """Results of one Haken fit (one ordering, one unit).
+
+    Attributes
+    ----------
+    q1, q2 : str
+        Names of the order-parameter candidate and the servo variable.
+    unit : object or None
+        Region or group label for per-unit fits, None for a pooled fit.
+    params, bse, tvalues, pvalues : pandas.Series
+        gamma1, a, gamma2, b (and k1, k2 with an intercept).
+    conf_int : pandas.DataFrame
+        ``ci_low, ci_high`` per term: bootstrap percentile intervals when
+        ``bootstrap > 0``, else t intervals from the standard errors.
+    ci_method : str
+    estimates : pandas.DataFrame
+        Tidy table (``haken_estimates.csv``).
+    rsquared : pandas.Series
+        Centered R^2 of the q1 and q2 equations (also without intercept).
+    nobs, n_regions, periods : int
+    ratio : float
+        |gamma2| / |gamma1|.
+    adiabatic : bool
+        The adiabatic verdict; ``reason`` explains it.
+    potential : Potential or None
+        The potential when common to all regions (None with region effects;
+        see :meth:`potentials`).
+    region_effects : pandas.DataFrame or None
+        ``region, k1, k2`` with region fixed effects.
+    bootstrap : BootstrapResults or None
+    jackknife : dict or None
+        Full, half-panel and corrected coefficients of each equation.
+    options : dict
+    """
+
+    def __init__(self, model, panel, design, res1, res2, c1, c2, params, boot, jk, opts, unit=None):
+        self.q1, self.q2 = model.q1, model.q2
+        self.unit = unit
+        self.options = MappingProxyType(dict(
+            intercept=model.intercept, effects=model.effects, se=model.se, window=model.window,
+            by=model.by, **opts))
+        self._res = (res1, res2)
+        self.panel = panel.rename(columns={"q1": self.q1, "q2": self.q2})
+        self._panel_std = panel.copy()
+        terms = list(params.index)
+        self.params = params["estimate"].astype(float).rename("estimate")
+        self.bse = params["std_err"].astype(float).rename("std_err")
+        self.tvalues = params["t"].astype(float).rename("t")
+        self.pvalues = params["p"].astype(float).rename("p")
+        self.nobs = int(design.nobs)
+        self.n_regions = len(design.regions)
+        self.periods = int(panel["year"].nunique())
+        self.years = (int(panel["year"].min()), int(panel["year"].max()))
+        self.rsquared = pd.Series({"q1": _r2(res1), "q2": _r2(res2)}, name="r2")
+        self.bootstrap = boot
+        self.jackknife = MappingProxyType(jk) if jk is not None else None
+        alpha = opts["alpha"]
+        if boot is not None:
+            iv = boot.intervals.set_index("term")
+            ci = iv.loc[terms, ["ci_low", "ci_high"]]
+            self.ci_method = f"cluster bootstrap percentile (B = {boot.B})"
+        else:
+            q = stats.t.ppf(1 - alpha / 2, params["df"].astype(float))
+            ci = pd.DataFrame({"ci_low": self.params - q * self.bse, "ci_high": self.params + q * self.bse})
+            self.ci_method = "t interval from the standard errors"
+        self.conf_int = ci.astype(float)
+        self.ratio, self.adiabatic, self.reason = adiabatic_verdict(
+            self.params["gamma1"], self.params["gamma2"], self.pvalues["gamma2"], alpha=alpha,
+            min_ratio=opts["min_ratio"])
+        est = pd.DataFrame({"q1": self.q1, "q2": self.q2, "term": terms,
+                            "estimate": self.params.to_numpy(), "std_err": self.bse.to_numpy(),
+                            "t": self.tvalues.to_numpy(), "p": self.pvalues.to_numpy(),
+                            "ci_low": ci["ci_low"].to_numpy(), "ci_high": ci["ci_high"].to_numpy(),
+                            "ci_method": self.ci_method})
+        if opts["jackknife"]:
+            est["note"] = "split-panel jackknife estimate; std_err from the full-panel fit"
+        self.estimates = est
+        p = self.params
+        k1 = float(p.get("k1", 0.0))
+        k2 = float(p.get("k2", 0.0))
+        base = dict(gamma1=float(p["gamma1"]), a=float(p["a"]), gamma2=float(p["gamma2"]), b=float(p["b"]))
+        systems = {}
+        if model.effects == "region":
+            rows = []
+            for r in design.regions:
+                e1, e2 = float(c1[f"region[{r}]"]), float(c2[f"region[{r}]"])
+                rows.append({"region": r, "k1": e1, "k2": e2})
+                systems[r] = HakenSystem(**base, k1=e1, k2=e2)
+            self.region_effects = pd.DataFrame(rows)
+        else:
+            self.region_effects = None
+            common = HakenSystem(**base, k1=k1, k2=k2)
+            systems = {r: common for r in design.regions}
+        self._systems = MappingProxyType(systems)
+        legacy = opts["legacy_stable_point"]
+        pots = {}
+        cache = {}
+        for r, s in systems.items():
+            if s not in cache:
+                cache[s] = s.potential(legacy_stable_point=legacy)
+            pots[r] = cache[s]
+        self._potentials = MappingProxyType(pots)
+        self.potential = next(iter(cache.values())) if len(cache) == 1 else None
+        self._freeze()
+
+    # ----------------------------------------------------------------- access
+    @property
+    def equation_results(self):
+        """The two statsmodels results (q1 equation, q2 equation) of the full-panel fit."""
+        return self._res
+
+    def systems(self) -> dict:
+        """Region -> :class:`HakenSystem` (region-specific with region effects)."""
+        return dict(self._systems)
+
+    def potentials(self) -> dict:
+        """Region -> :class:`Potential`."""
+        return dict(self._potentials)
+
+    def identification_row(self, chosen: bool = False) -> pd.DataFrame:
+        """One row of ``haken_identification.csv`` (documented columns first)."""
+        p, s, pv = self.params, self.bse, self.pvalues
+        row = {"q1": self.q1, "q2": self.q2, "gamma1": p["gamma1"], "a": p["a"], "gamma2": p["gamma2"],
+               "b": p["b"], "se_gamma1": s["gamma1"], "se_a": s["a"], "se_gamma2": s["gamma2"],
+               "se_b": s["b"], "p_gamma1": pv["gamma1"], "p_a": pv["a"], "p_gamma2": pv["gamma2"],
+               "p_b": pv["b"], "r2_q1": self.rsquared["q1"], "r2_q2": self.rsquared["q2"],
+               "n_obs": self.nobs, "ratio": self.ratio, "adiabatic": self.adiabatic,
+               "chosen": bool(chosen), "reason": self.reason}
+        b = self.bootstrap
+        if b is not None:
+            iv = b.intervals.set_index("term")
+            row.update(ratio_ci_low=iv.at["ratio", "ci_low"], ratio_ci_high=iv.at["ratio", "ci_high"],
+                       verdict_share=b.verdict_share)
+        else:
+            row.update(ratio_ci_low=np.nan, ratio_ci_high=np.nan, verdict_share=np.nan)
+        pot = self.potential
+        row["case"] = pot.case if pot is not None else np.nan
+        return pd.DataFrame([row])
+
+    def potential_table(self) -> pd.DataFrame:
+        """``haken_potential.csv`` rows (a region column with region effects)."""
+        if self.potential is not None:
+            return pd.DataFrame([{"q1": self.q1, "q2": self.q2, **self.potential.row()}])
+        rows = [{"q1": self.q1, "q2": self.q2, **pot.row(), "region": r}
+                for r, pot in self._potentials.items()]
+        return pd.DataFrame(rows)
+
+    def coevolution(self, strategy: str = "auto", *, domain="unit", grades=None, labels=None,
+                    labels_zh=None):
+        """Co-evolution level h per region-year (see :mod:`nqpspatial.haken.coevolution`)."""
+        from .coevolution import coevolution
+
+        return coevolution(self._panel_std, self.potentials(), strategy=strategy, domain=domain,
+                           grades=grades, labels=labels, labels_zh=labels_zh, names=(self.q1, self.q2))
+
+    def summary(self):
+        """Text/HTML/LaTeX summary: fit facts, estimates, potential and verdict."""
+        o = self.options
+        facts = {"q1 (order parameter)": self.q1, "q2 (servo)": self.q2}
+        if self.unit is not None:
+            facts["unit"] = str(self.unit)
+        facts.update({
+            "observations (transitions)": self.nobs, "regions": self.n_regions,
+            "years": f"{self.years[0]}-{self.years[1]}",
+            "standard errors": o["se"], "intercept": str(o["intercept"]), "effects": o["effects"],
+            "R2 q1 equation": self.rsquared["q1"], "R2 q2 equation": self.rsquared["q2"],
+            "ratio |gamma2|/|gamma1|": self.ratio, "adiabatic verdict": self.reason,
+            "intervals": self.ci_method,
+        })
+        if self.bootstrap is not None:
+            facts["bootstrap verdict share"] = self.bootstrap.verdict_share
+        tables = {"parameters": self.estimates.drop(columns=["q1", "q2", "ci_method"]
+                                                     + (["note"] if "note" in self.estimates else []))}
+        notes = []
+        pot = self.potential
+        if pot is not None:
+            facts["stability case"] = f"{pot.case}: {pot.case_label}"
+            if pot.stable_point is None:
+                facts["stable point"] = "none exists"
+            else:
+                facts["stable point (q1*, V*)"] = f"({pot.stable_point[0]:.6g}, {pot.stable_point[1]:.6g})"
+                facts["annual map stable"] = str(pot.map_stable)
+            if pot.stable_point_source == "legacy":
+                notes.append("legacy stable point sqrt(|g1 g2/(ab)|): not necessarily a stationary point")
+        else:
+            tables["potential by region"] = self.potential_table()[["region", "case", "q1_star", "V_star",
+                                                                    "map_stable"]]
+        if o["jackknife"]:
+            notes.append("split-panel jackknife (Dhaene & Jochmans 2015) estimates; standard errors "
+                         "from the full-panel fit")
+        if o["effects"] == "region" and self.periods < 20 and not o["jackknife"]:
+            notes.append(f"region effects with {self.periods} periods: Nickell bias in gamma1, gamma2")
+        notes.append("gamma = 1 - coefficient on the own lag; a = -coefficient on q1*q2; "
+                     "b = coefficient on q1^2; R2 is centered")
+        return Summary("Haken model (discrete form, OLS)", facts, tables, tuple(notes))
+
+
+class HakenByResults(Results):
+    """Per-unit (region or group) Haken fits.
+
+    Attributes
+    ----------
+    by : str
+        "region" or "group".
+    units : mapping
+        Unit label -> :class:`HakenResults`.
+    estimates : pandas.DataFrame
+        Tidy estimates with a ``region`` or ``group`` column.
+    notes : tuple of str
+    """
+
+    def __init__(self, model, fits: dict, notes):
+        self.by = model.by
+        self.q1, self.q2 = model.q1, model.q2
+        self.units = MappingProxyType(dict(fits))
+        self.notes = tuple(notes)
+        col = self.by
+        self.estimates = pd.concat([f.estimates.assign(**{col: u}) for u, f in fits.items()],
+                                   ignore_index=True)
+        if model.by == "group":
+            self._unit_of = {r: g for g in fits for r in fits[g]._systems}
+        else:
+            self._unit_of = {r: r for r in fits}
+        self._panel_std = pd.concat([f._panel_std for f in fits.values()], ignore_index=True)
+        self.options = next(iter(fits.values())).options
+        self.potential = None
+        self._freeze()
+
+    def systems(self) -> dict:
+        """Region -> :class:`HakenSystem` of its unit."""
+        out = {}
+        for u, f in self.units.items():
+            out.update(f.systems())
+        return out
+
+    def potentials(self) -> dict:
+        """Region -> :class:`Potential` of its unit."""
+        out = {}
+        for u, f in self.units.items():
+            out.update(f.potentials())
+        return out
+
+    def identification_table(self) -> pd.DataFrame:
+        """Identification rows of every unit (with a ``region``/``group`` column)."""
+        return pd.concat([f.identification_row().assign(**{self.by: u}) for u, f in self.units.items()],
+                         ignore_index=True)
+
+    def potential_table(self) -> pd.DataFrame:
+        """``haken_potential.csv`` rows, one per unit (``region`` or ``group`` column)."""
+        return pd.concat([f.potential_table().assign(**{self.by: u}) for u, f in self.units.items()],
+                         ignore_index=True)
+
+    def coevolution(self, strategy: str = "auto", *, domain="unit", grades=None, labels=None,
+                    labels_zh=None):
+        """Co-evolution level h per region-year with each region's unit potential."""
+        from .coevolution import coevolution
+
+        return coevolution(self._panel_std, self.potentials(), strategy=strategy, domain=domain,
+                           grades=grades, labels=labels, labels_zh=labels_zh, names=(self.q1, self.q2))
+
+    def summary(self):
+        """Summary: one row of key estimates per unit."""
+        tab = self.identification_table()
+        cols = [self.by, "gamma1", "a", "gamma2", "b", "p_gamma2", "ratio", "adiabatic", "case"]
+        return Summary(f"Haken model by {self.by}", {"q1": self.q1, "q2": self.q2, "units": len(self.units)},
+                       {"estimates by unit": tab[cols]}, self.notes)
