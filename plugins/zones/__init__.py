@@ -33,7 +33,7 @@ from .dagum import DagumCrossSection, DagumResults, dagum_decomposition, dagum_g
 from .density import DensityResults, count_modes, kernel_density
 from .markov import MarkovResults, markov_chains
 from .obstacles import ObstacleResults, obstacle_degree
-from .stage import ZonesStage
+from .stage import ZonesStage, zones_stage
 from .summary import haken_by_zone, zones_summary
 from .theil import TheilResults, theil_decomposition
 
@@ -46,5 +46,5 @@ __all__ = [
     "kernel_density", "count_modes", "DensityResults",
     "convergence", "beta_convergence", "ConvergenceResults",
     "obstacle_degree", "ObstacleResults",
-    "ZonesStage",
+    "ZonesStage", "zones_stage",
 ]

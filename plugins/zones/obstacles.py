@@ -115,11 +115,12 @@ def obstacle_degree(normalized: pd.DataFrame, weights: pd.DataFrame, *, region: 
         levels = [("indicator", names, O)]
         if has_dim:
             dims = wsub["dimension"]
-            if dims.notna().all() and (dims.astype(str).str.strip() != "").all():
+            named = dims.notna() & (dims.astype(str).str.strip() != "")
+            if named.all():
                 dnames = list(dict.fromkeys(dims))
                 D = np.column_stack([O[:, (dims == d).to_numpy()].sum(axis=1) for d in dnames])
                 levels.append(("dimension", dnames, D))
-            elif dims.notna().any():
+            elif named.any():
                 notes.append(f"subsystem '{sub}': some indicators have no dimension; dimension "
                              "obstacle degrees not computed")
         for level, lnames, M in levels:

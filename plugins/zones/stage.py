@@ -22,7 +22,7 @@ from .obstacles import obstacle_degree
 from .summary import haken_by_zone, zones_summary
 from .theil import theil_decomposition
 
-__all__ = ["ZonesStage", "ANALYSES"]
+__all__ = ["ZonesStage", "zones_stage", "ANALYSES"]
 
 ANALYSES = ("summary", "dagum", "clusters", "markov", "density", "convergence", "obstacles")
 _HAKEN_COLUMNS = ("q1", "q2", "V", "d", "h")
@@ -101,10 +101,12 @@ def _spatial_graph(ctx: StageContext, ids: list) -> tuple[Any, dict]:
 
         obj = build_weights("queen", ids, geometry=ctx.geometry, islands="nearest", transform="b")
         g = obj.graph
-        if sorted(map(str, g.unique_ids)) == sorted(map(str, ids)) and g.n_components == 1:
+        if list(g.unique_ids) == list(ids) and g.n_components == 1:
+            links = [{"region": r.island, "neighbor": r.neighbor, "distance": 1000.0 * r.km}
+                     for r in obj.links.itertuples()]
             return g, {"source": "nqpspatial.plugins.weights: queen contiguity, islands linked to "
-                                 "the nearest region", "links": []}
-    except Exception:
+                                 "the nearest region by boundary distance", "links": links}
+    except Exception:  # plugin absent or not usable here: build our own graph below
         pass
     g, links = contiguity_graph(ctx.geometry, ids)
     return g, {"source": "zones.contiguity_graph: queen contiguity, islands linked to the nearest "
@@ -195,9 +197,12 @@ class ZonesStage(Analysis):
         if needs_graph and ctx.geometry is not None:
             graph, ginfo = _spatial_graph(ctx, ids)
             out.info["graph"] = ginfo
+            has_crs = getattr(ctx.geometry, "crs", None) is not None
             for link in ginfo["links"]:
+                d = (f"{link['distance'] / 1000:.1f} km" if has_crs
+                     else f"{link['distance']:.4g} layer units")
                 out.notes.append(f"zones: island '{link['region']}' linked to '{link['neighbor']}' "
-                                 f"(boundary distance {link['distance']:.0f})")
+                                 f"(boundary distance {d})")
 
         def per_variable(label, fn):
             """Run fn(v) per variable; a user-fixable data problem skips that variable with a note."""
@@ -285,3 +290,7 @@ class ZonesStage(Analysis):
                 put("obstacles", res.table)
                 out.notes.extend(f"zones obstacles: {n}" for n in res.notes)
         return out
+
+
+#: The instance registered under the ``nqpspatial.analyses`` entry-point group.
+zones_stage = ZonesStage()
