@@ -122,7 +122,7 @@ def contiguity_graph(geometry, ids: Iterable | None = None, *, rook: bool = Fals
     adj = adj[adj > 0]
     focal = list(adj.index.get_level_values(0))
     neigh = list(adj.index.get_level_values(1))
-    comp = base.component_labels.reindex(ids).to_numpy()
+    comp = base.component_labels.reindex(ids).to_numpy().copy()
     pos = {r: i for i, r in enumerate(ids)}
     metric = None
     links = []
@@ -215,6 +215,7 @@ def _run_method(method: str, Z: pd.DataFrame, graph, geoms, k: int, min_region_s
         frame["__count"] = 1.0
         with global_numpy_seed(seed), warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=FutureWarning, module="spopt")
+            warnings.filterwarnings("ignore", message=".*inplace keyword.*", module="spopt")
             model = MaxPHeuristic(frame.reset_index(drop=True), w, attrs, "__count",
                                   float(min_region_size), top_n=2)
             model.solve()
