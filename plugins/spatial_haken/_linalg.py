@@ -1,0 +1,352 @@
+"""Linear algebra of spatial filters ``A = I - sum_j rho_j W_j``.
+
+Log-determinants (eigenvalues for a single small W, dense for small N,
+sparse LU otherwise), traces for the information matrix, and the averaged
+quantities that LeSage-Pace effects need, vectorized over simulation draws.
+No dense ``N x N`` inverse is formed in the sparse path.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+__all__ = ["SpatialFilter", "DENSE_MAX"]
+
+#: Largest N handled by dense algebra when ``method="auto"``.
+DENSE_MAX = 1000
+#: Largest N for which multi-matrix effects use a dense inverse per draw.
+DENSE_DRAW_MAX = 300
+#: Relative truncation of power series.
+SERIES_TOL = 1e-13
+SERIES_MAX = 4000
+
+
+def _is_binary_row_std(W: sp.csr_array) -> np.ndarray | None:
+    """Degrees ``c`` when ``W = D^-1 C`` with ``C`` binary symmetric, else None."""
+    W = sp.csr_array(W)
+    if (W != W.T).nnz == 0:
+        return np.ones(W.shape[0])
+    pattern = sp.csr_array((np.ones_like(W.data), W.indices, W.indptr), shape=W.shape)
+    if (pattern != pattern.T).nnz:
+        return None
+    counts = np.diff(W.indptr)
+    rows = np.repeat(np.arange(W.shape[0]), counts)
+    rowval = np.zeros(W.shape[0])
+    np.maximum.at(rowval, rows, W.data)
+    if not np.allclose(W.data, rowval[rows], rtol=1e-12, atol=0):
+        return None
+    return counts.astype(float)
+
+
+def _eigenvalues(W: sp.csr_array) -> np.ndarray:
+    """Eigenvalues of W (real when W is similar to a symmetric matrix)."""
+    deg = _is_binary_row_std(W)
+    dense = W.toarray()
+    if deg is not None:
+        d = np.sqrt(np.where(deg > 0, deg, 1.0))
+        sym = dense * d[:, None] / d[None, :]
+        sym = 0.5 * (sym + sym.T)
+        return np.linalg.eigvalsh(sym).astype(complex)
+    return np.linalg.eigvals(dense)
+
+
+class SpatialFilter:
+    """The filter ``A(rho) = I - sum_j rho_j W_j`` of a SAR or SEM equation.
+
+    Parameters
+    ----------
+    Ws : list of scipy.sparse arrays
+        The ``N x N`` weights matrices that carry a spatial parameter.
+    method : {"auto", "dense", "sparse"}
+        ``"dense"`` uses eigenvalues (one W) or dense determinants and
+        inverses; ``"sparse"`` uses sparse LU factorizations, power series
+        and stochastic (Hutchinson) traces.  ``"auto"`` is dense for
+        ``N <= 1000``.
+    probes : int
+        Number of Rademacher probe vectors for stochastic traces.
+    seed : int
+        Seed of the probe vectors (the variance is then reproducible).
+    """
+
+    def __init__(self, Ws, method: str = "auto", probes: int = 64, seed: int = 0):
+        self.Ws = [sp.csr_array(W, dtype=float) for W in Ws]
+        self.m = len(self.Ws)
+        self.N = self.Ws[0].shape[0] if self.Ws else 0
+        if method not in ("auto", "dense", "sparse"):
+            raise ValueError(f"method must be auto, dense or sparse, got {method!r}")
+        if method == "auto":
+            method = "dense" if self.N <= DENSE_MAX else "sparse"
+        self.method = method
+        self.probes = probes
+        self.seed = seed
+        self._eig = None
+        self._ptr = None  # cached power traces
+        self._V = None
+        if self.m == 1 and method == "dense":
+            self._eig = _eigenvalues(self.Ws[0])
+        self._I = sp.identity(self.N, format="csc") if self.N else None
+
+    # -- basic pieces -------------------------------------------------------
+    @property
+    def logdet_method(self) -> str:
+        """Name of the log-determinant method in use."""
+        if self._eig is not None:
+            return "eigenvalues"
+        return "dense" if self.method == "dense" else "sparse LU"
+
+    def bounds(self) -> tuple[float, float]:
+        """Search interval for a single spatial parameter."""
+        lo, hi = -0.999, 0.999
+        if self._eig is not None:
+            re = self._eig.real
+            if re.min() < 0:
+                lo = max(lo, 1.0 / re.min() + 1e-9)
+            if re.max() > 0:
+                hi = min(hi, 1.0 / re.max() - 1e-9)
+        return lo, hi
+
+    def matrix(self, rho) -> sp.csc_array:
+        """Sparse ``A(rho)``."""
+        rho = np.atleast_1d(np.asarray(rho, dtype=float))
+        A = sp.csc_array(self._I)
+        for r, W in zip(rho, self.Ws):
+            A = A - r * W
+        return sp.csc_array(A)
+
+    def probes_matrix(self) -> np.ndarray:
+        if self._V is None:
+            rng = np.random.default_rng(self.seed)
+            self._V = rng.choice([-1.0, 1.0], size=(self.N, self.probes))
+        return self._V
+
+    def logdet(self, rho) -> float:
+        """``log|det A(rho)|``."""
+        rho = np.atleast_1d(np.asarray(rho, dtype=float))
+        if self._eig is not None:
+            return float(np.sum(np.log(np.abs(1.0 - rho[0] * self._eig))))
+        if self.method == "dense":
+            A = self.matrix(rho).toarray()
+            sign, val = np.linalg.slogdet(A)
+            return float(val)
+        lu = spla.splu(self.matrix(rho), permc_spec="COLAMD")
+        return float(np.sum(np.log(np.abs(lu.U.diagonal()))))
+
+    def solver(self, rho):
+        """A function solving ``A(rho) X = B`` for ``(N, k)`` arrays ``B``."""
+        A = self.matrix(rho)
+        if self.method == "dense":
+            fac = sla.lu_factor(A.toarray())
+            return lambda B: sla.lu_solve(fac, B)
+        lu = spla.splu(A, permc_spec="COLAMD")
+        return lambda B: lu.solve(np.asarray(B, dtype=float))
+
+    # -- power traces ---------------------------------------------------------
+    def power_traces(self, P: int) -> np.ndarray:
+        """``tr(W^p)`` for p = 0..P of the single filter matrix.
+
+        Exact from eigenvalues in the dense path; in the sparse path exact for
+        p <= 2 and Hutchinson estimates for p >= 3.
+        """
+        if self.m != 1:  # pragma: no cover
+            raise ValueError("power traces need a single weights matrix")
+        if self._ptr is not None and len(self._ptr) > P:
+            return self._ptr[: P + 1]
+        W = self.Ws[0]
+        out = np.empty(P + 1)
+        out[0] = self.N
+        if self._eig is not None:
+            lam = self._eig
+            acc = np.ones_like(lam)
+            for p in range(1, P + 1):
+                acc = acc * lam
+                out[p] = acc.sum().real
+        else:
+            V = self.probes_matrix()
+            X = V
+            for p in range(1, P + 1):
+                X = W @ X
+                out[p] = np.mean(np.einsum("ij,ij->j", V, X))
+            if P >= 1:
+                out[1] = W.diagonal().sum()
+            if P >= 2:
+                out[2] = W.multiply(W.T).sum()
+        self._ptr = out
+        return out
+
+    # -- traces for the information matrix --------------------------------------
+    def traces(self, rho) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Traces of ``G_j = W_j A^-1``.
+
+        Returns
+        -------
+        trG : (m,) array
+            ``tr(G_j)``.
+        trGG : (m, m) array
+            ``tr(G_j G_k)``.
+        trGtG : (m, m) array
+            ``tr(G_j' G_k)``.
+        """
+        rho = np.atleast_1d(np.asarray(rho, dtype=float))
+        m = self.m
+        if self.method == "dense":
+            A = self.matrix(rho).toarray()
+            Ainv = np.linalg.inv(A)
+            G = [np.asarray(W @ Ainv) for W in self.Ws]
+            trG = np.array([np.trace(g) for g in G])
+            trGG = np.array([[np.sum(G[j] * G[k].T) for k in range(m)] for j in range(m)])
+            trGtG = np.array([[np.sum(G[j] * G[k]) for k in range(m)] for j in range(m)])
+            return trG, trGG, trGtG
+        solve = self.solver(rho)
+        V = self.probes_matrix()
+        Z = solve(V)
+        GV = [np.asarray(W @ Z) for W in self.Ws]
+        trGtG = np.array([[np.mean(np.einsum("ij,ij->j", GV[j], GV[k])) for k in range(m)]
+                          for j in range(m)])
+        if m == 1:
+            r = abs(rho[0])
+            P = _series_length(r)
+            tau = self.power_traces(P + 2)
+            pw = rho[0] ** np.arange(P + 1)
+            trG = np.array([np.sum(pw * tau[1:P + 2])])
+            trGG = np.array([[np.sum((np.arange(P + 1) + 1) * pw * tau[2:P + 3])]])
+            return trG, trGG, trGtG
+        trG = np.array([np.mean(np.einsum("ij,ij->j", V, g)) for g in GV])
+        AiGV = [solve(g) for g in GV]
+        trGG = np.array([[np.mean(np.einsum("ij,ij->j", V, np.asarray(self.Ws[j] @ AiGV[k])))
+                          for k in range(m)] for j in range(m)])
+        return trG, trGG, trGtG
+
+    # -- effects ------------------------------------------------------------------
+    def effect_stats(self, rhos: np.ndarray, slx_ws, groups=None) -> dict:
+        """Averaged filter quantities for LeSage-Pace effects, per draw.
+
+        For ``M = A(rho)^-1`` and the SLX matrices ``W_j`` (with ``W_0 = I``),
+        returns per draw the mean diagonal ``d_j = tr(M W_j)/N``, the mean row
+        sum ``t_j = 1' M W_j 1 / N`` and, when ``groups`` is given, the mean
+        same-group row sum ``w_j = sum_i sum_{l in g(i)} (M W_j)_{il} / N``.
+
+        Parameters
+        ----------
+        rhos : (D, m) array
+            Draws of the spatial parameters (m may be 0).
+        slx_ws : list of sparse arrays
+            The SLX matrices (may be empty).
+        groups : array of int codes, optional
+            Group of each region for the within/across decomposition.
+
+        Returns
+        -------
+        dict with arrays ``d``, ``t`` and ``w`` of shape ``(D, 1 + J)``.
+        """
+        rhos = np.asarray(rhos, dtype=float).reshape(len(rhos), -1)
+        D = rhos.shape[0]
+        mats = [None] + [sp.csr_array(W) for W in slx_ws]
+        N = self.N if self.N else (mats[1].shape[0] if len(mats) > 1 else 0)
+        Z = None
+        if groups is not None:
+            g = np.asarray(groups)
+            Z = np.zeros((len(g), g.max() + 1))
+            Z[np.arange(len(g)), g] = 1.0
+        if self.m == 0 or rhos.shape[1] == 0:
+            d, t, w = _stats_identity(mats, N, Z, groups)
+            return {"d": np.tile(d, (D, 1)), "t": np.tile(t, (D, 1)), "w": np.tile(w, (D, 1))}
+        same_single = self.m == 1 and all(_same(W, self.Ws[0]) for W in mats[1:])
+        if same_single:
+            return self._series_stats(rhos[:, 0], len(mats), Z, groups)
+        return self._per_draw_stats(rhos, mats, Z, groups)
+
+    def _series_stats(self, rho: np.ndarray, nm: int, Z, groups) -> dict:
+        W = self.Ws[0]
+        N = self.N
+        P = _series_length(float(np.max(np.abs(rho))))
+        tau = self.power_traces(P + nm)
+        ones = np.ones(N)
+        s = np.empty(P + nm + 1)
+        gsum = np.zeros(P + nm + 1)
+        x = ones.copy()
+        zx = Z.copy() if Z is not None else None
+        gi = np.asarray(groups) if groups is not None else None
+        for p in range(P + nm + 1):
+            s[p] = x.sum()
+            if zx is not None:
+                gsum[p] = zx[np.arange(N), gi].sum()
+                zx = np.asarray(W @ zx)
+            x = np.asarray(W @ x)
+        pw = rho[:, None] ** np.arange(P + 1)[None, :]
+        d = np.column_stack([pw @ tau[j:j + P + 1] for j in range(nm)]) / N
+        t = np.column_stack([pw @ s[j:j + P + 1] for j in range(nm)]) / N
+        w = np.column_stack([pw @ gsum[j:j + P + 1] for j in range(nm)]) / N
+        return {"d": d, "t": t, "w": w}
+
+    def _per_draw_stats(self, rhos, mats, Z, groups) -> dict:
+        N = self.N
+        D = rhos.shape[0]
+        nm = len(mats)
+        d = np.empty((D, nm))
+        t = np.empty((D, nm))
+        w = np.zeros((D, nm))
+        ones = np.ones((N, 1))
+        gi = np.asarray(groups) if groups is not None else None
+        rhs = [ones] + [np.asarray(M @ ones) for M in mats[1:]]
+        zr = None
+        if Z is not None:
+            zr = [Z] + [np.asarray(M @ Z) for M in mats[1:]]
+        dense = N <= DENSE_DRAW_MAX or self.method == "dense" and N <= DENSE_DRAW_MAX
+        V = None if dense else self.probes_matrix()
+        for k in range(D):
+            if dense:
+                Minv = np.linalg.inv(self.matrix(rhos[k]).toarray())
+                for j, M in enumerate(mats):
+                    MW = Minv if M is None else np.asarray((M.T @ Minv.T).T)
+                    d[k, j] = np.trace(MW) / N
+                    t[k, j] = MW.sum() / N
+                    if Z is not None:
+                        w[k, j] = (MW @ Z)[np.arange(N), gi].sum() / N
+                continue
+            solve = self.solver(rhos[k])
+            AiV = solve(V)  # A^-1 V
+            # tr(A^-1 W_j) = E[v' A^-1 W_j v] = E[(A^-T v)' W_j v]; use solves on W_j v instead
+            for j, M in enumerate(mats):
+                WV = V if M is None else np.asarray(M @ V)
+                AiWV = AiV if M is None else solve(WV)
+                d[k, j] = np.mean(np.einsum("ij,ij->j", V, AiWV)) / N
+                t[k, j] = solve(rhs[j]).sum() / N
+                if Z is not None:
+                    w[k, j] = solve(zr[j])[np.arange(N), gi].sum() / N
+        return {"d": d, "t": t, "w": w}
+
+
+def _same(A, B) -> bool:
+    if A.shape != B.shape:
+        return False
+    return (sp.csr_array(A) != sp.csr_array(B)).nnz == 0
+
+
+def _stats_identity(mats, N, Z, groups):
+    nm = len(mats)
+    d = np.empty(nm)
+    t = np.empty(nm)
+    w = np.zeros(nm)
+    gi = np.asarray(groups) if groups is not None else None
+    for j, M in enumerate(mats):
+        if M is None:
+            d[j], t[j], w[j] = 1.0, 1.0, 1.0
+            continue
+        d[j] = M.diagonal().sum() / N
+        t[j] = M.sum() / N
+        if Z is not None:
+            w[j] = np.asarray(M @ Z)[np.arange(N), gi].sum() / N
+    return d, t, w
+
+
+def _series_length(r: float) -> int:
+    if r <= 0:
+        return 2
+    if r >= 1:
+        raise ValueError("spatial parameter outside the unit interval; the power series diverges")
+    return int(min(SERIES_MAX, max(4, math.ceil(math.log(SERIES_TOL) / math.log(r)))))
