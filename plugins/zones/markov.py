@@ -10,8 +10,10 @@ co-evolution grades.  Everything is computed by PySAL's ``giddy``:
   conditioned on the class of the spatial lag, with the Bickenbach & Bode
   ``Q`` and ``LR`` homogeneity tests and Rey's per-lag chi-square tests);
 * LISA Markov: :class:`giddy.markov.LISA_Markov` (transitions between the
-  local Moran quadrants 1 HH, 2 LH, 3 LL, 4 HL, with the chi-square test of
-  independence of own and neighbours' moves).
+  local Moran quadrants 1 HH, 2 LH, 3 LL, 4 HL).  giddy's accompanying
+  chi-square test of independence of own and neighbours' moves is not
+  reported: in giddy 2.3 it builds its chains on the transposed array, so it
+  changes with the order of the regions.
 
 Reference: Rey, S. J. (2001). Spatial empirics for economic growth and
 convergence. *Geographical Analysis* 33(3): 195-214.
@@ -119,8 +121,8 @@ class MarkovResults(Results):
         dof, p_value``.  ``row_type = "transition"`` rows give the
         transitions conditioned on the lag class; ``row_type = "test"`` rows
         give ``Q`` and ``LR`` (Bickenbach-Bode homogeneity), ``chi2`` per lag
-        class and ``chi2_total`` (Rey's tests against the pooled matrix), and
-        ``lisa_independence`` (LISA Markov).  None without a graph.
+        class and ``chi2_total`` (Rey's tests against the pooled matrix).
+        None without a graph.
     classes : pandas.DataFrame
         ``variable, class, label, lower, upper`` of the states.
     """
@@ -274,9 +276,6 @@ def markov_chains(data: pd.DataFrame, variables: str | Iterable[str], graph=None
                 r["from"] = int(lm.classes[r["from"]])
                 r["to"] = int(lm.classes[r["to"]])
                 t_rows.append(r)
-            stat, p, d = lm.chi_2
-            s_rows.append(dict(variable=v, row_type="test", test="lisa_independence",
-                               statistic=float(stat), dof=int(d), p_value=float(p)))
     if w is None:
         notes.append("no spatial graph: spatial and LISA Markov chains skipped")
     transitions = pd.DataFrame(t_rows)
