@@ -1,7 +1,7 @@
 """Haken verdict, potential and co-evolution level for the spatial variants.
 
 The aspatial package ``nqpspatial.haken`` owns these rules.  This module
-uses its functions when they exist (looked up lazily by name) and otherwise
+uses its ``adiabatic_verdict`` and ``Potential`` (imported lazily) and
 falls back to a private implementation of the same rules (methods note,
 section 3): the adiabatic verdict gamma2 > 0, |gamma2| > min_ratio |gamma1|
 and gamma2 significant at alpha; the potential
@@ -50,6 +50,10 @@ def verdict(gamma1: float, gamma2: float, p_gamma2: float, *, alpha: float = 0.0
     (bool, str)
         Whether the approximation holds, and the reason in words.
     """
+    shared = _aspatial("adiabatic_verdict")
+    if shared is not None:
+        _, holds, reason = shared(gamma1, gamma2, p_gamma2, alpha=alpha, min_ratio=min_ratio)
+        return bool(holds), reason
     reasons = []
     if not gamma2 > 0:
         reasons.append(f"gamma2 = {gamma2:.4g} is not positive")
@@ -81,6 +85,14 @@ def potential(g1: float, a: float, g2: float, b: float) -> dict:
         fixed point is stable: -1 < g1 < 0 for the reduced map and
         0 < g2 < 2 for the servo equation; None when there is no such point).
     """
+    Potential = _aspatial("Potential")
+    if Potential is not None:
+        pot = Potential(g1, a, g2, b)
+        sp_ = pot.stable_point
+        return {"case": pot.case_label,
+                "q1_star": math.nan if sp_ is None else float(sp_[0]),
+                "V_star": math.nan if sp_ is None else float(sp_[1]),
+                "map_stable": pot.map_stable}
     if not g2 > 0:
         return {"case": "gamma2 <= 0: adiabatic elimination does not apply", "q1_star": math.nan,
                 "V_star": math.nan, "map_stable": None}

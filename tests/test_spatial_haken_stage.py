@@ -1,0 +1,74 @@
+"""Stage and plugin-contract tests of the spatial Haken plugin."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nqpspatial.plugins.spatial_haken import sar, sdm, sem, slx
+from nqpspatial.plugins.spatial_haken._haken import potential
+from nqpspatial.plugins.spatial_haken.stage import SpatialHakenStage, stage
+from nqpspatial.testing import check_plugin, make_context
+
+
+@pytest.mark.parametrize("plugin", [slx, sar, sem, sdm], ids=lambda p: p.name)
+def test_models_plugin_contract(plugin):
+    check_plugin("models", plugin)
+
+
+def test_analysis_plugin_contract():
+    check_plugin("analyses", stage)
+    assert stage.name == "spatial_haken" and stage.optional and stage.order == 80
+    assert stage.requires == ("pair",)
+
+
+def test_stage_outputs_exact_tables_and_columns():
+    ctx = make_context(side=4, periods=8)
+    cfg = {**SpatialHakenStage.config_keys, "models": ["slx", "sar", "sem", "sdm"],
+           "effects_draws": 50, "split_by_zone": True}
+    out = stage.run(ctx, cfg)
+    assert set(out.tables) == {"spatial_haken_estimates", "spatial_haken_effects",
+                               "spatial_haken_diagnostics", "spatial_haken_identification"}
+    est = out.tables["spatial_haken_estimates"]
+    assert list(est.columns[:10]) == ["model", "weights", "q1", "q2", "equation", "term",
+                                      "estimate", "std_err", "z", "p"]
+    assert set(est["equation"]) == {"q1", "q2"}
+    assert {"rho_within", "rho_across", "lambda_within", "theta_q1_within",
+            "theta_q1sq_across"} <= set(est["term"])
+    eff = out.tables["spatial_haken_effects"]
+    assert set(eff["effect"]) == {"direct", "indirect", "total"}
+    ident = out.tables["spatial_haken_identification"]
+    assert len(ident) == 4 * 2  # models x orderings (no Haken stage result: both orderings)
+    assert ident.groupby("model")["chosen"].sum().max() <= 1
+    diag = out.tables["spatial_haken_diagnostics"]
+    assert {"lm_lag", "lm_error", "rlm_lag", "rlm_error", "moran_residuals", "loglik", "aic",
+            "lr_sdm_vs_sar", "lr_sdm_vs_slx"} <= set(diag["test"])
+    # same run seed -> same output
+    again = stage.run(ctx, cfg)
+    for k in out.tables:
+        np.testing.assert_array_equal(out.tables[k].select_dtypes("number").to_numpy(),
+                                      again.tables[k].select_dtypes("number").to_numpy())
+
+
+def test_stage_uses_haken_ordering_and_warns_on_short_fe_panel():
+    ctx = make_context(side=4, periods=8)
+    ctx.results["haken"] = {"order": ("A", "B")}
+    cfg = {**SpatialHakenStage.config_keys, "models": ["sar"], "effects": "region",
+           "effects_draws": 20}
+    out = stage.run(ctx, cfg)
+    ident = out.tables["spatial_haken_identification"]
+    assert list(zip(ident["q1"], ident["q2"])) == [("A", "B")]
+    assert any("periods" in w for w in out.warnings)
+
+
+def test_stage_skips_without_geometry():
+    ctx = make_context(geometry=False)
+    out = stage.run(ctx, {**SpatialHakenStage.config_keys})
+    assert not out.tables and "skipped" in out.notes[0]
+
+
+def test_potential_matches_methods_note_vector():
+    # methods note section 3 test vector: g1=-0.2, g2=0.8, a=0.5, b=0.4 -> q1*=0.894427, V*=-0.04
+    pot = potential(-0.2, 0.5, 0.8, 0.4)
+    assert pot["q1_star"] == pytest.approx(0.894427, abs=1e-6)
+    assert pot["V_star"] == pytest.approx(-0.04, abs=1e-12)
