@@ -204,8 +204,7 @@ def _run_method(method: str, Z: pd.DataFrame, graph, geoms, k: int, min_region_s
     if method == "skater":
         from spopt.region import Skater
 
-        with global_numpy_seed(seed), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=FutureWarning, module="spopt")
+        with global_numpy_seed(seed):
             model = Skater(frame.reset_index(drop=True), w, attrs, n_clusters=k)
             model.solve()
         return np.asarray(model.labels_)
@@ -214,7 +213,6 @@ def _run_method(method: str, Z: pd.DataFrame, graph, geoms, k: int, min_region_s
 
         frame["__count"] = 1.0
         with global_numpy_seed(seed), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=FutureWarning, module="spopt")
             warnings.filterwarnings("ignore", message=".*inplace keyword.*", module="spopt")
             model = MaxPHeuristic(frame.reset_index(drop=True), w, attrs, "__count",
                                   float(min_region_size), top_n=2)
@@ -406,6 +404,4 @@ def _positional_w(graph, ids):
     adj = adj[adj > 0]
     for f, nb in adj.index:
         neighbors[pos[f]].append(pos[nb])
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*disconnected.*", module="libpysal")
-        return W(neighbors, id_order=list(range(len(ids))), silence_warnings=True)
+    return W(neighbors, id_order=list(range(len(ids))), silence_warnings=True)

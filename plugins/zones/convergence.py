@@ -79,8 +79,7 @@ def _ml_lag(g: np.ndarray, lx0: np.ndarray, w, T: float) -> dict:
     from spreg import ML_Lag
 
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=RuntimeWarning, module="spreg")
-        warnings.filterwarnings("ignore", category=UserWarning, module="spreg")
+        warnings.filterwarnings("ignore", message=".*inplace keyword.*", module="spreg")
         m = ML_Lag(g.reshape(-1, 1), lx0.reshape(-1, 1), w, name_y="growth", name_x=["ln_x0"])
     b = np.asarray(m.betas).ravel()
     se = np.asarray(m.std_err).ravel()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import warnings
 from typing import Iterable
 
 import numpy as np
@@ -243,8 +242,7 @@ def markov_chains(data: pd.DataFrame, variables: str | Iterable[str], graph=None
         if w is None:
             continue
         y = Y.loc[ids].to_numpy(dtype=float)
-        with global_numpy_seed(s), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=RuntimeWarning, module="giddy")
+        with global_numpy_seed(s):
             if discrete:
                 sm = _quiet(Spatial_Markov, cid, w, discrete=True)
                 lag_labels = labels
@@ -267,8 +265,7 @@ def markov_chains(data: pd.DataFrame, variables: str | Iterable[str], graph=None
         s_rows.append(dict(variable=v, row_type="test", test="chi2_total", statistic=float(x2),
                            dof=int(x2dof), p_value=float(x2p)))
         if lisa:
-            with global_numpy_seed(s), warnings.catch_warnings():
-                warnings.filterwarnings("ignore", category=RuntimeWarning, module="giddy")
+            with global_numpy_seed(s):
                 lm = _quiet(LISA_Markov, y, w, permutations=0)
             T = np.asarray(lm.transitions)
             qlab = [QUADRANTS[q] for q in lm.classes]
