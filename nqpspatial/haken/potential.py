@@ -112,7 +112,7 @@ class Potential(Results):
             B = a * b / g2
         else:
             A = B = float("nan")
-        self.quadratic, self.quartic, self.linear = A, B, -k1
+        self.quadratic, self.quartic, self.linear = A, B, 0.0 - k1
         ab = a * b
         if not self.valid or A == 0 or ab == 0:
             case = 0

@@ -1,0 +1,394 @@
+"""Pipeline stages of the Haken model (``[haken]``) and of scenarios (``[scenarios]``).
+
+``HakenStage`` writes ``haken_identification``, ``haken_estimates``,
+``haken_potential``, ``coevolution``, ``coupling_coordination``, ``stages``
+and ``stages_tests``, and publishes ``ctx.results["haken"]``: a
+:class:`HakenAnalysisResults` (or None when no ordering passes, in which case
+only ``haken_identification`` is written and the run still succeeds).
+``ScenarioStage`` (optional) writes ``scenarios``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, InputError, ModelError
+from ..results import Results, Summary
+from ..stage import Analysis, StageContext, StageOutput
+from .coevolution import STRATEGIES
+from .coupling import coupling_coordination
+from .grades import DEFAULT_EDGES, validate_edges
+from .identification import identify
+from .model import BY, EFFECTS, SE_TYPES, HakenModel, ShortPanelWarning
+from .potential import LegacyStablePointWarning
+from .results import ESTIMATE_COLUMNS, POTENTIAL_COLUMNS
+from .scenarios import scenarios, validate_shocks
+from .stages import break_tests, trajectories
+
+__all__ = ["HakenStage", "ScenarioStage", "HakenAnalysisResults", "HAKEN_CONFIG", "SCENARIO_CONFIG",
+           "validate_haken_config"]
+
+#: Keys of the ``[haken]`` table and their defaults.
+HAKEN_CONFIG = MappingProxyType({
+    "order": "auto",                 # "auto" or [q1, q2]
+    "coevolution": "auto",           # auto | potential | distance | potential-normalized | distance-normalized
+    "bootstrap": 999,                # cluster-bootstrap resamples (0: none)
+    "se": "classical",               # classical | hc1 | cluster
+    "alpha": 0.05,
+    "min_ratio": 1.0,
+    "intercept": False,
+    "effects": "none",               # none | region
+    "window": [],                    # [first, last]; [] = all years
+    "by": "none",                    # none | region | group
+    "grades": list(DEFAULT_EDGES),   # bin edges of the [0, 1] grades
+    "break_year": None,              # Chow test year; None = sup-F search only
+    "jackknife": False,              # split-panel jackknife with effects = "region"
+    "legacy_stable_point": False,    # warned legacy sqrt(|g1 g2/(ab)|)
+    "h_domain": "unit",              # unit | panel: q1 interval of normalized h
+    "grade_labels": [],              # [] = default English labels
+    "grade_labels_zh": [],           # [] = default Chinese labels
+    "trim": 0.15,                    # sup-F trimming
+    "break_bootstrap": 999,          # sup-F bootstrap resamples
+    "coupling_weights": [0.5, 0.5],  # weights of T = a U1 + b U2
+})
+
+#: Keys of the optional ``[scenarios]`` table.
+SCENARIO_CONFIG = MappingProxyType({"periods": 5, "shocks": []})
+
+
+def _err(key, value, fix, table="haken"):
+    return ConfigError(f"[{table}] {key} = {value!r}: {fix}", source="config")
+
+
+def validate_haken_config(cfg: dict, subsystems) -> dict:
+    """Validate a resolved ``[haken]`` table.
+
+    Returns
+    -------
+    dict
+        Normalized options.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key and the fix.
+    """
+    c = {**HAKEN_CONFIG, **{k: v for k, v in (cfg or {}).items() if k != "enabled"}}
+    subs = [str(s) for s in subsystems]
+    order = c["order"]
+    if isinstance(order, str):
+        if order != "auto":
+            raise _err("order", order, f"use \"auto\" or a list of two subsystems, e.g. {subs[:2]}")
+    else:
+        if not isinstance(order, (list, tuple)) or len(order) != 2 or any(str(o) not in subs for o in order) \
+                or str(order[0]) == str(order[1]):
+            raise _err("order", order, f"give two different subsystems among {subs}, e.g. {subs[:2]}")
+        order = [str(o) for o in order]
+    if c["coevolution"] != "auto" and c["coevolution"] not in STRATEGIES:
+        raise _err("coevolution", c["coevolution"], f"use \"auto\" or one of {list(STRATEGIES)}")
+    for key in ("bootstrap", "break_bootstrap"):
+        v = c[key]
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise _err(key, v, "give a non-negative whole number of resamples (e.g. 999; 0 = none)")
+    if c["se"] not in SE_TYPES:
+        raise _err("se", c["se"], f"use one of {list(SE_TYPES)}")
+    for key, lo, hi in (("alpha", 0.0, 1.0), ("trim", 0.0, 0.5)):
+        v = c[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo < v < hi:
+            raise _err(key, v, f"give a number strictly between {lo:g} and {hi:g}")
+    v = c["min_ratio"]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+        raise _err("min_ratio", v, "give a number >= 0 (default 1)")
+    for key in ("intercept", "jackknife", "legacy_stable_point"):
+        if not isinstance(c[key], bool):
+            raise _err(key, c[key], "use true or false")
+    if c["effects"] not in EFFECTS:
+        raise _err("effects", c["effects"], f"use one of {list(EFFECTS)}")
+    if c["intercept"] and c["effects"] == "region":
+        raise _err("intercept", True, "region effects already contain the intercept; set intercept = false "
+                   "or effects = \"none\"")
+    if c["by"] not in BY:
+        raise _err("by", c["by"], f"use one of {list(BY)}")
+    if c["by"] == "region" and c["effects"] == "region":
+        raise _err("by", "region", "a fit of one region cannot have region effects; set effects = \"none\"")
+    w = c["window"]
+    if w is None or (isinstance(w, (list, tuple)) and len(w) == 0):
+        window = None
+    elif isinstance(w, (list, tuple)) and len(w) == 2 and all(isinstance(x, int) and not isinstance(x, bool)
+                                                             for x in w) and w[0] < w[1]:
+        window = (int(w[0]), int(w[1]))
+    else:
+        raise _err("window", w, "give [first_year, last_year] with first < last, or [] for all years")
+    by_ = c["break_year"]
+    if by_ is not None and (isinstance(by_, bool) or not isinstance(by_, int)):
+        raise _err("break_year", by_, "give a year such as 2020 (or leave it out for the sup-F search only)")
+    try:
+        edges, labels, labels_zh = validate_edges(c["grades"], c["grade_labels"] or None,
+                                                  c["grade_labels_zh"] or None, key="[haken] grades")
+    except InputError as exc:
+        raise ConfigError(exc.detail, source="config") from None
+    if c["h_domain"] not in ("unit", "panel"):
+        raise _err("h_domain", c["h_domain"], "use \"unit\" ([0, 1]) or \"panel\" (observed q1 range)")
+    cw = c["coupling_weights"]
+    if (not isinstance(cw, (list, tuple)) or len(cw) != 2 or any(isinstance(x, bool) or x < 0 for x in cw)
+            or not math.isclose(sum(cw), 1.0)):
+        raise _err("coupling_weights", cw, "give two non-negative weights summing to 1, e.g. [0.5, 0.5]")
+    return {**c, "order": order, "window": window, "grades": edges, "grade_labels": labels,
+            "grade_labels_zh": labels_zh, "coupling_weights": tuple(float(x) for x in cw)}
+
+
+class HakenAnalysisResults(Results):
+    """What the Haken stage publishes as ``ctx.results["haken"]``.
+
+    Attributes
+    ----------
+    q1, q2 : str
+        Names of the order parameter and the servo variable.
+    identification : IdentificationResults
+    results : HakenResults or HakenByResults
+        Fit of the chosen ordering (per unit when ``by`` is set).
+    potential : Potential or None
+        Common potential (None when it differs by region or unit; see
+        :meth:`potentials`).
+    coevolution : CoevolutionResults or None
+    coevolution_table : pandas.DataFrame or None
+        ``coevolution.csv``.
+    strategy, strategy_reason : str or None
+    domain : tuple of float
+    grading : tuple
+        ``(edges, labels, labels_zh)``.
+    breaks : BreakTestResults or None
+    """
+
+    def __init__(self, identification, results, coev, breaks, domain, grading):
+        self.q1, self.q2 = identification.chosen
+        self.identification = identification
+        self.results = results
+        self.potential = results.potential
+        self.coevolution = coev
+        self.coevolution_table = coev.table if coev is not None else None
+        self.strategy = coev.strategy if coev is not None else None
+        self.strategy_reason = coev.reason if coev is not None else None
+        self.domain = domain
+        self.grading = grading
+        self.breaks = breaks
+        self._freeze()
+
+    def potentials(self) -> dict:
+        """Region -> :class:`Potential`."""
+        return self.results.potentials()
+
+    def systems(self) -> dict:
+        """Region -> :class:`HakenSystem`."""
+        return self.results.systems()
+
+    def summary(self) -> Summary:
+        """The chosen fit's summary with the identification verdict."""
+        s = self.results.summary()
+        facts = {"verdict": self.identification.verdict, **dict(s.facts)}
+        if self.strategy:
+            facts["co-evolution h"] = f"{self.strategy} ({self.strategy_reason})"
+        return Summary(s.title, facts, s.tables, s.notes)
+
+
+def _indices(ctx: StageContext) -> pd.DataFrame:
+    idx = ctx.indices
+    if idx is None:
+        raise InputError("the Haken stage needs subsystem indices (ctx.indices is empty)")
+    rc = ctx.region if ctx.region in idx.columns else "region"
+    yc = ctx.year if ctx.year in idx.columns else "year"
+    cols = [rc, yc] + [s for s in ctx.subsystems]
+    missing = [c for c in cols if c not in idx.columns]
+    if missing:
+        raise InputError(f"indices table lacks column(s) {missing}")
+    out = idx[cols].copy()
+    out.columns = ["region", "year"] + [str(s) for s in ctx.subsystems]
+    return out
+
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return None if not np.isfinite(v) else float(v)
+    return v
+
+
+def _run_collecting(fn, out: StageOutput):
+    """Run fn, turning our own warnings into StageOutput.warnings (others re-emitted)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ShortPanelWarning)
+        warnings.simplefilter("always", LegacyStablePointWarning)
+        value = fn()
+    seen = set()
+    for w in caught:
+        if issubclass(w.category, (ShortPanelWarning, LegacyStablePointWarning)):
+            msg = str(w.message)
+            if msg not in seen:
+                seen.add(msg)
+                out.warnings.append(msg)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return value
+
+
+class HakenStage(Analysis):
+    """Order parameter, potential, co-evolution level, coupling coordination and stages.
+
+    Reads ``ctx.indices``, ``ctx.subsystems``, ``ctx.scheme`` and
+    ``ctx.rng("haken")``; config table ``[haken]`` (keys in
+    :data:`HAKEN_CONFIG`).
+    """
+
+    name = "haken"
+    requires = ("pair",)
+    optional = False
+    order = 30
+    config_keys = HAKEN_CONFIG
+
+    def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
+        o = validate_haken_config(cfg, ctx.subsystems)
+        data = _indices(ctx)
+        out = StageOutput()
+        rng = ctx.rng("haken")
+        r_ident, r_by, r_break = rng.spawn(3)
+        ident = _run_collecting(lambda: identify(
+            data, [str(s) for s in ctx.subsystems], order=o["order"], intercept=o["intercept"],
+            effects=o["effects"], se=o["se"], window=o["window"], bootstrap=o["bootstrap"], seed=r_ident,
+            alpha=o["alpha"], min_ratio=o["min_ratio"], jackknife=o["jackknife"],
+            legacy_stable_point=o["legacy_stable_point"], progress=ctx.progress), out)
+        out.tables["haken_identification"] = ident.table
+        out.notes.append(ident.verdict)
+        info = {"identification": ident.info()}
+        if ident.chosen is None:
+            out.notes.append("skipped haken_estimates, haken_potential, coevolution, coupling_coordination "
+                             "and stages: no ordering satisfies the adiabatic condition")
+            info["skipped"] = ["haken_estimates", "haken_potential", "coevolution", "coupling_coordination",
+                               "stages"]
+            out.info = _jsonable(info)
+            out.publish = {"haken": None}
+            return out
+        q1, q2 = ident.chosen
+        if o["by"] == "none":
+            fit = ident.chosen_results
+        else:
+            if o["by"] == "group" and ctx.scheme is None:
+                raise ConfigError("[haken] by = \"group\" needs a region scheme: set [regions] scheme (a CSV "
+                                  "with columns region,group) or use by = \"none\"", source="config")
+            fit = _run_collecting(lambda: HakenModel(
+                data, q1, q2, intercept=o["intercept"], effects=o["effects"], se=o["se"], window=o["window"],
+                by=o["by"], groups=ctx.scheme).fit(
+                bootstrap=o["bootstrap"], seed=r_by, alpha=o["alpha"], min_ratio=o["min_ratio"],
+                jackknife=o["jackknife"], legacy_stable_point=o["legacy_stable_point"]), out)
+            out.notes.extend(fit.notes)
+        est = fit.estimates
+        out.tables["haken_estimates"] = est[ESTIMATE_COLUMNS + [c for c in est.columns if c not in ESTIMATE_COLUMNS]]
+        pot = fit.potential_table()
+        out.tables["haken_potential"] = pot[POTENTIAL_COLUMNS + [c for c in pot.columns if c not in POTENTIAL_COLUMNS]]
+        grading = (o["grades"], o["grade_labels"], o["grade_labels_zh"])
+        coev = None
+        try:
+            coev = fit.coevolution(o["coevolution"], domain=o["h_domain"], grades=o["grades"],
+                                   labels=o["grade_labels"], labels_zh=o["grade_labels_zh"])
+            out.tables["coevolution"] = coev.table
+            out.notes.append(f"co-evolution level h: {coev.strategy} ({coev.reason})")
+        except ModelError as exc:
+            out.warnings.append(f"coevolution.csv not written: {exc}")
+        # coupling coordination beside h (U1 = order parameter)
+        sub = fit._panel_std
+        try:
+            cc = coupling_coordination(sub[["q1", "q2"]].to_numpy(float), o["coupling_weights"],
+                                       grades=o["grades"], labels=o["grade_labels"],
+                                       labels_zh=o["grade_labels_zh"])
+            cct = pd.DataFrame({"region": sub["region"].to_numpy(), "year": sub["year"].to_numpy(),
+                                "U1": sub["q1"].to_numpy(float), "U2": sub["q2"].to_numpy(float)})
+            cct = pd.concat([cct, cc.reset_index(drop=True)], axis=1)
+            first = ["region", "year", "U1", "U2", "C", "C_corrected", "T", "D", "D_corrected", "grade"]
+            out.tables["coupling_coordination"] = cct[first + [c for c in cct.columns if c not in first]]
+        except InputError as exc:
+            out.warnings.append(f"coupling_coordination.csv not written: {exc}")
+        # stages
+        traj_src = coev.table if coev is not None else fit._panel_std
+        out.tables["stages"] = trajectories(traj_src, ctx.scheme)
+        breaks = None
+        try:
+            breaks = break_tests(data, q1, q2, intercept=o["intercept"], effects=o["effects"], window=o["window"],
+                                 break_year=o["break_year"], trim=o["trim"], bootstrap=o["break_bootstrap"],
+                                 seed=r_break)
+            out.tables["stages_tests"] = breaks.table()
+            out.notes.append(f"sup-F turning point {breaks.turning_point} (bootstrap p = {breaks.p_value:.3g})")
+        except InputError as exc:
+            out.warnings.append(f"break tests not run: {exc}")
+        main = fit if o["by"] == "none" else None
+        pstar = main.potential if main is not None else None
+        info.update({
+            "q1": q1, "q2": q2, "by": o["by"],
+            "strategy": coev.strategy if coev else None, "strategy_reason": coev.reason if coev else None,
+            "case": pstar.case if pstar is not None else None,
+            "stable_point": list(pstar.stable_point) if pstar is not None and pstar.stable_point else None,
+            "stable_point_exists": (pstar.has_stable_point if pstar is not None else None),
+            "map_stable": pstar.map_stable if pstar is not None else None,
+            "turning_point": breaks.turning_point if breaks else None,
+            "sup_f_p": breaks.p_value if breaks else None,
+        })
+        if pstar is not None and not pstar.has_stable_point:
+            out.notes.append(f"no stable point exists (case {pstar.case}: {pstar.case_label})")
+        out.info = _jsonable(info)
+        out.publish = {"haken": HakenAnalysisResults(ident, fit, coev, breaks, coev.domain if coev else (0.0, 1.0),
+                                                     grading)}
+        return out
+
+
+class ScenarioStage(Analysis):
+    """Forward projections of the fitted Haken system (optional ``[scenarios]`` table).
+
+    Keys: ``periods`` (steps ahead, default 5) and ``shocks`` (list of
+    tables ``{name, regions = [...] | group = "...", q1_growth = s}``).
+    """
+
+    name = "scenarios"
+    requires = ("haken",)
+    optional = True
+    order = 35
+    config_keys = SCENARIO_CONFIG
+
+    def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
+        c = {**SCENARIO_CONFIG, **{k: v for k, v in (cfg or {}).items() if k != "enabled"}}
+        p = c["periods"]
+        if isinstance(p, bool) or not isinstance(p, int) or p < 1:
+            raise _err("periods", p, "give a positive whole number of periods", table="scenarios")
+        if not isinstance(c["shocks"], (list, tuple)):
+            raise _err("shocks", c["shocks"], "give a list of tables [[scenarios.shocks]]", table="scenarios")
+        out = StageOutput()
+        h = ctx.results.get("haken")
+        if h is None:
+            out.notes.append("scenarios skipped: no order parameter was identified")
+            return out
+        try:
+            validate_shocks(c["shocks"], list(pd.unique(h.results._panel_std["region"])), ctx.scheme,
+                            key="[scenarios] shocks")
+        except InputError as exc:
+            raise ConfigError(exc.detail, source="config") from None
+        edges, labels, labels_zh = h.grading
+        strategy = h.strategy or "potential"
+        res = scenarios(h.results, p, c["shocks"], groups=ctx.scheme, strategy=strategy, domain=h.domain,
+                        grades=edges, labels=labels, labels_zh=labels_zh)
+        out.tables["scenarios"] = res.table
+        n_out = int((~res.table["in_domain"]).sum())
+        if n_out:
+            out.notes.append(f"{n_out} projected region-years leave the q1 domain {h.domain}: their grade is "
+                             "left empty")
+        out.info = _jsonable({"periods": p, "scenarios": list(pd.unique(res.table["scenario"])),
+                              "strategy": res.strategy})
+        return out

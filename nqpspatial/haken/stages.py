@@ -1,0 +1,256 @@
+"""Development stages: trajectories, Chow test and sup-F search for a turning point.
+
+Break convention: a break at year ``tau`` lets the parameters of both Haken
+equations change for the transitions ``t -> t+1`` with ``t >= tau`` (so a
+2020 break separates 2014-2020 from 2020-2023).
+
+* Chow test (Chow 1960) at a given year, per equation:
+  ``F = ((SSR_r - SSR_u)/k) / (SSR_u/(N - 2k - f))`` with ``k`` coefficients
+  per equation and ``f`` region effects; the joint statistic of both
+  equations is the Wald sum ``W = k F_1 + k F_2`` (chi-square with ``2k``
+  degrees of freedom asymptotically).
+* sup-F (Andrews 1993): the largest joint ``W(tau)`` over interior years,
+  trimming 15 % of the transition years at each end.  Its p-value comes
+  from a fixed-regressor wild cluster bootstrap (Hansen 2000, J.
+  Econometrics 97: 93-115): regressors are held fixed, the restricted
+  residuals of each region are multiplied by one Rademacher draw per region
+  (the same draw in both equations), and ``sup W`` is recomputed;
+  ``p = (1 + #{sup W* >= sup W}) / (B + 1)``.  With so few candidate years
+  Andrews' asymptotic critical values are conservative, hence the bootstrap.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import InputError
+from ..results import Results, Summary
+from .model import _as_rng, _Design, _prepare_panel
+
+__all__ = ["trajectories", "break_tests", "BreakTestResults"]
+
+
+def trajectories(table: pd.DataFrame, scheme=None, *, columns=("q1", "q2", "h")) -> pd.DataFrame:
+    """National and group mean trajectories per year.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``region, year`` and the value columns (e.g. the coevolution table).
+    scheme : pandas.Series or mapping, optional
+        Region -> group; adds one trajectory per group.
+    columns : sequence of str
+        Value columns averaged over regions.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``scope ("national"|"group"), group, year, n_regions``, the means of
+        ``columns`` and their year-on-year changes ``<col>_change``.
+    """
+    cols = [c for c in columns if c in table.columns]
+
+    def agg(df, scope, group):
+        g = df.groupby("year", sort=True)
+        out = g[cols].mean()
+        out.insert(0, "n_regions", g["region"].nunique())
+        for c in cols:
+            out[f"{c}_change"] = out[c].diff()
+        out = out.reset_index()
+        out.insert(0, "group", group)
+        out.insert(0, "scope", scope)
+        return out
+
+    parts = [agg(table, "national", "national")]
+    if scheme is not None:
+        sch = pd.Series(scheme) if not isinstance(scheme, pd.Series) else scheme
+        lab = table["region"].map(sch)
+        if lab.isna().any():
+            miss = sorted(set(table.loc[lab.isna(), "region"]), key=str)[:10]
+            raise InputError(f"regions {miss} have no group in the scheme; add them to the scheme CSV")
+        for gname, sub in table.groupby(lab, sort=True):
+            parts.append(agg(sub, "group", gname))
+    return pd.concat(parts, ignore_index=True)
+
+
+class BreakTestResults(Results):
+    """Chow and sup-F tests of the Haken equations.
+
+    Attributes
+    ----------
+    chow : pandas.DataFrame or None
+        ``equation (q1 | q2 | joint), break_year, statistic, df1, df2, p``.
+    path : pandas.DataFrame
+        ``break_year, F_q1, F_q2, W`` for every candidate year.
+    sup_f : float
+        Largest joint Wald statistic.
+    turning_point : int
+        Its year.
+    p_value : float
+        Bootstrap p-value of sup-F (NaN when ``bootstrap = 0``).
+    B, trim
+    """
+
+    def __init__(self, chow, path, sup_f, turning_point, p_value, B, trim, names):
+        self.chow = chow
+        self.path = path
+        self.sup_f = sup_f
+        self.turning_point = turning_point
+        self.p_value = p_value
+        self.B = B
+        self.trim = trim
+        self.names = names
+        self._freeze()
+
+    def table(self) -> pd.DataFrame:
+        """Long table of every test (``stages_tests.csv``)."""
+        rows = []
+        if self.chow is not None:
+            for r in self.chow.itertuples(index=False):
+                rows.append({"test": "chow", "equation": r.equation, "break_year": r.break_year,
+                             "statistic": r.statistic, "df1": r.df1, "df2": r.df2, "p": r.p,
+                             "method": "F" if r.equation != "joint" else "Wald chi2"})
+        rows.append({"test": "sup-F", "equation": "joint", "break_year": self.turning_point,
+                     "statistic": self.sup_f, "df1": np.nan, "df2": np.nan, "p": self.p_value,
+                     "method": f"fixed-regressor wild cluster bootstrap (B = {self.B}), trim {self.trim:g}"})
+        for r in self.path.itertuples(index=False):
+            rows.append({"test": "F-path", "equation": "joint", "break_year": r.break_year,
+                         "statistic": r.W, "df1": np.nan, "df2": np.nan, "p": np.nan,
+                         "method": "joint Wald statistic at this candidate year"})
+        return pd.DataFrame(rows)
+
+    def summary(self) -> Summary:
+        """Summary of the break tests."""
+        facts = {"turning point (sup-F)": self.turning_point, "sup-F (joint Wald)": self.sup_f,
+                 "bootstrap p-value": self.p_value, "resamples": self.B}
+        tabs = {"statistic by candidate year": self.path}
+        if self.chow is not None:
+            tabs = {"Chow test": self.chow, **tabs}
+        return Summary("Structural break of the Haken equations", facts, tabs)
+
+
+def _demean(M, codes, n):
+    cnt = np.bincount(codes, minlength=n).astype(float)
+    if M.ndim == 1:
+        return M - (np.bincount(codes, M, minlength=n) / cnt)[codes]
+    means = np.stack([np.bincount(codes, M[:, j], minlength=n) for j in range(M.shape[1])], 1) / cnt[:, None]
+    return M - means[codes]
+
+
+def _qr(M):
+    q, r = np.linalg.qr(M)
+    keep = np.abs(np.diag(r)) > 1e-10 * max(1.0, np.abs(np.diag(r)).max())
+    return q[:, keep]
+
+
+def break_tests(data, q1, q2, *, region="region", year="year", intercept=False, effects="none",
+                window=None, break_year=None, trim=0.15, bootstrap=999, seed=None) -> BreakTestResults:
+    """Chow test at ``break_year`` and sup-F search over interior years.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Region-year table with the two indices.
+    q1, q2 : str
+        Order parameter and servo variable.
+    region, year, intercept, effects, window
+        As in :class:`~nqpspatial.haken.HakenModel`.
+    break_year : int, optional
+        Year of the Chow test (transitions from this year on form the
+        second regime).
+    trim : float, default 0.15
+        Share of transition years excluded at each end of the sup-F search
+        (at least one year per regime is kept).
+    bootstrap : int, default 999
+        Resamples of the sup-F p-value (0: no p-value).
+    seed : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    BreakTestResults
+    """
+    if effects not in ("none", "region"):
+        raise InputError(f"effects={effects!r}: use 'none' or 'region'")
+    if not 0 <= trim < 0.5:
+        raise InputError(f"trim = {trim!r} must lie in [0, 0.5)")
+    panel = _prepare_panel(data, q1, q2, region, year, window)
+    d = _Design(panel, intercept, effects)
+    n = len(d.regions)
+    years = np.unique(d.year)
+    m = len(years)
+    n_min = max(1, math.ceil(trim * m))
+    cands = [int(y) for y in years[n_min: m - n_min + 1]]
+    if not cands:
+        raise InputError(f"{m} transition years are too few for a break search with trim {trim}")
+    k = len(d.slope_cols())
+    f = n if effects == "region" else 0
+    eqs = []
+    for X, y in ((d.X1, d.y1), (d.X2, d.y2)):
+        Xs = X[d.slope_cols()].to_numpy(float)
+        yv = np.asarray(y, float)
+        if effects == "region":
+            Xs_d, y_d = _demean(Xs, d.codes, n), _demean(yv, d.codes, n)
+        else:
+            Xs_d, y_d = Xs, yv
+        Qr = _qr(Xs_d)
+        e = y_d - Qr @ (Qr.T @ y_d)
+        eqs.append((Xs, Xs_d, y_d, Qr, e))
+
+    def stat_for(tau, E_list):
+        """Per-equation F for a list of (N,) or (N,B) 'dependent' arrays (one per equation)."""
+        D = (d.year >= tau).astype(float)
+        Fs = []
+        for (Xs, Xs_d, y_d, Qr, e), E in zip(eqs, E_list):
+            Z = Xs * D[:, None]
+            if effects == "region":
+                Z = _demean(Z, d.codes, n)
+            Qu = _qr(np.column_stack([Xs_d, Z]))
+            tot = (E * E).sum(axis=0)
+            ssr_r = tot - ((Qr.T @ E) ** 2).sum(axis=0)
+            ssr_u = tot - ((Qu.T @ E) ** 2).sum(axis=0)
+            df_u = d.nobs - Qu.shape[1] - f
+            q = Qu.shape[1] - Qr.shape[1]
+            Fs.append(((ssr_r - ssr_u) / q) / (ssr_u / df_u))
+        return Fs, q, df_u
+
+    ys = [eq[2] for eq in eqs]
+    path = []
+    for tau in cands:
+        (F1, F2), q, dfu = stat_for(tau, ys)
+        path.append({"break_year": tau, "F_q1": float(F1), "F_q2": float(F2), "W": float(q * F1 + q * F2)})
+    path = pd.DataFrame(path)
+    i = int(path["W"].to_numpy().argmax())
+    sup_f, tp = float(path["W"].iloc[i]), int(path["break_year"].iloc[i])
+    chow = None
+    if break_year is not None:
+        by = int(break_year)
+        if not (years[0] < by <= years[-1]):
+            raise InputError(f"break_year = {by} must lie after the first transition year {years[0]} "
+                             f"and not after {years[-1]}")
+        (F1, F2), q, dfu = stat_for(by, ys)
+        W = q * F1 + q * F2
+        chow = pd.DataFrame([
+            {"equation": q1, "break_year": by, "statistic": float(F1), "df1": q, "df2": dfu,
+             "p": float(stats.f.sf(F1, q, dfu))},
+            {"equation": q2, "break_year": by, "statistic": float(F2), "df1": q, "df2": dfu,
+             "p": float(stats.f.sf(F2, q, dfu))},
+            {"equation": "joint", "break_year": by, "statistic": float(W), "df1": 2 * q, "df2": np.nan,
+             "p": float(stats.chi2.sf(W, 2 * q))},
+        ])
+    p = float("nan")
+    B = int(bootstrap)
+    if B > 0:
+        rng = _as_rng(seed)
+        v = rng.choice(np.array([-1.0, 1.0]), size=(B, n))
+        Vr = v[:, d.codes].T  # (N, B)
+        Es = [eq[4][:, None] * Vr for eq in eqs]
+        sup_star = np.full(B, -np.inf)
+        for tau in cands:
+            (F1, F2), q, _ = stat_for(tau, Es)
+            sup_star = np.maximum(sup_star, q * F1 + q * F2)
+        p = float((1 + np.sum(sup_star >= sup_f)) / (B + 1))
+    return BreakTestResults(chow, path, sup_f, tp, p, B, trim, (q1, q2))
