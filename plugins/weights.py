@@ -1001,17 +1001,26 @@ def _coo(mat):
 
 
 def _link_islands(raw, ids, rows):
-    mat = sparse.lil_array(raw.sparse.astype(float))
+    """Add symmetric links island <-> nearest region to the raw graph.
+
+    The link weight is 1 in a binary graph; in a weighted graph it is the
+    largest weight in the neighbour's row (the island counts as the
+    neighbour's strongest link), or the largest weight of the whole graph
+    when that row is empty too.
+    """
+    base = sparse.csr_array(raw.sparse.astype(float))
+    mat = sparse.lil_array(base)
     pos = {i: k for k, i in enumerate(ids)}
-    data = raw.sparse.data
+    data = base.data[base.data != 0]
     binary = data.size == 0 or bool(np.all(data == 1.0))
+    top = float(data.max()) if data.size else 1.0
     for isl, nb, _ in rows:
         a, b = pos[isl], pos[nb]
         if binary:
             w = 1.0
         else:
-            row = raw.sparse[[b], :].toarray().ravel() if hasattr(raw.sparse, "toarray") else None
-            w = float(row.max()) if row is not None and row.max() > 0 else 1.0
+            row = base[[b], :].toarray().ravel()
+            w = float(row.max()) if row.max() > 0 else top
         mat[a, b] = w
         mat[b, a] = w
     return _graph_from_coo(*_coo(mat.tocsr()), ids)
