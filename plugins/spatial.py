@@ -44,19 +44,22 @@ def _get_statistic(name: str):
         from nqpspatial import registry  # type: ignore[attr-defined]
     except ImportError:
         registry = None
+    known = dict.fromkeys(first_party.STATISTICS)
     if registry is not None and hasattr(registry, "get"):
         try:
             return registry.get("statistics", name)
         except PluginError:
             raise
-        except Exception:  # noqa: BLE001 - fall back to the first-party list
-            if name not in first_party.STATISTICS:
-                raise
+        except Exception:  # noqa: BLE001 - unknown to the registry: try the first-party list
+            try:
+                known.update(dict.fromkeys(registry.names("statistics")))
+            except Exception:  # noqa: BLE001
+                pass
     if name not in first_party.STATISTICS:
-        hint = difflib.get_close_matches(name, list(first_party.STATISTICS), n=1, cutoff=0.0)
+        hint = difflib.get_close_matches(name, list(known), n=1, cutoff=0.0)
         raise ConfigError(f"statistics: unknown statistic '{name}'"
                           + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                          + f"; available: {', '.join(first_party.STATISTICS)}", source=_SRC)
+                          + f"; available: {', '.join(map(str, known))}", source=_SRC)
     return first_party.STATISTICS[name]
 
 
@@ -173,6 +176,15 @@ def _add_dropped(frame, dropped, years):
     return pd.concat([frame, rows], ignore_index=True)
 
 
+def _canonical_ids(column):
+    """Sorted distinct region ids: the graph order never depends on the panel's row order."""
+    uniq = list(pd.unique(column))
+    try:
+        return sorted(uniq)
+    except TypeError:
+        return sorted(uniq, key=str)
+
+
 class SpatialStage(Analysis):
     """Spatial weights, global and local spatial autocorrelation for every period.
 
@@ -240,7 +252,7 @@ class SpatialStage(Analysis):
         for v in variables:
             _check_variable(v, sources)
         pairs = _pairs(cfg["bivariate"], ctx, sources) if any(p.bivariate for p in plugins) else []
-        ids = list(pd.unique(ctx.panel[r]))
+        ids = _canonical_ids(ctx.panel[r])
         years = sorted(pd.unique(ctx.panel[y]).tolist())
 
         notes: list[str] = []

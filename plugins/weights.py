@@ -770,17 +770,20 @@ def _get_builder(name: str):
         from nqpspatial import registry  # type: ignore[attr-defined]
     except ImportError:
         registry = None
+    known = dict.fromkeys(BUILDERS)
     if registry is not None and hasattr(registry, "get"):
         try:
             return registry.get("weights", name)
         except PluginError:
             raise
-        except Exception:  # noqa: BLE001 - unknown name: fall through to the local list
-            if name not in BUILDERS:
-                raise
+        except Exception:  # noqa: BLE001 - unknown to the registry: try the first-party list
+            try:
+                known.update(dict.fromkeys(registry.names("weights")))
+            except Exception:  # noqa: BLE001
+                pass
     if name not in BUILDERS:
-        raise ConfigError(f"unknown weights builder '{name}' (did you mean '{_nearest(name, BUILDERS)}'?); "
-                          f"available: {', '.join(BUILDERS)}", source="config [spatial] weights")
+        raise ConfigError(f"unknown weights builder '{name}' (did you mean '{_nearest(name, known)}'?); "
+                          f"available: {', '.join(map(str, known))}", source="config [spatial] weights")
     return BUILDERS[name]
 
 
