@@ -183,8 +183,8 @@ class DagumResults(Results):
     Attributes
     ----------
     gini : pandas.DataFrame
-        ``variable, scheme, year, n, mean, G, G_within, G_between,
-        G_transvariation, share_within, share_between, share_transvariation``.
+        ``variable, scheme, year, G, G_within, G_between, G_transvariation,
+        share_within, share_between, share_transvariation, n, mean``.
     pairs : pandas.DataFrame
         ``variable, scheme, year`` plus the columns of
         :attr:`DagumCrossSection.pairs`.
@@ -258,8 +258,9 @@ def dagum_decomposition(data: pd.DataFrame, variables: str | Iterable[str], grou
             pairs.insert(0, "scheme", scheme_name)
             pairs.insert(0, "variable", v)
             p_rows.append(pairs)
-    gini = pd.DataFrame(g_rows)
+    gini = pd.DataFrame(g_rows).rename(columns={year: "year"})
     gini["n"] = gini["n"].astype(int)
-    gini = gini.rename(columns={year: "year"})
+    gini = gini[["variable", "scheme", "year", "G", "G_within", "G_between", "G_transvariation",
+                 "share_within", "share_between", "share_transvariation", "n", "mean"]]
     pairs = pd.concat(p_rows, ignore_index=True).rename(columns={year: "year"})
     return DagumResults(gini, pairs, scheme_name)

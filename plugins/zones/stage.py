@@ -34,12 +34,16 @@ def _haken_table(ctx: StageContext) -> pd.DataFrame | None:
     haken = ctx.results.get("haken")
     if haken is None:
         return None
-    try:
-        tab = getattr(haken, "coevolution", None)
-        if callable(tab):
-            tab = tab()
-    except Exception:  # the Haken results could not provide it (e.g. no ordering)
-        return None
+    tab = None
+    for name in ("coevolution_table", "coevolution"):
+        try:
+            obj = getattr(haken, name, None)
+        except Exception:  # the Haken results could not provide it
+            continue
+        obj = getattr(obj, "table", obj)  # CoevolutionResults.table
+        if isinstance(obj, pd.DataFrame):
+            tab = obj
+            break
     if not isinstance(tab, pd.DataFrame):
         return None
     tab = tab.copy()
@@ -229,7 +233,8 @@ class ZonesStage(Analysis):
         for a in ctx.progress(cfg["analyses"], total=len(cfg["analyses"]), desc="zones"):
             if a == "summary":
                 put("zones_summary", zones_summary(data, variables, scheme, scheme_name=sname, **kw))
-                tabs, notes = haken_by_zone(ctx.results.get("haken"), scheme)
+                tabs, notes = haken_by_zone(ctx.results.get("haken"), scheme, ctx.indices,
+                                            region=R, year=Y, seed=seed)
                 out.tables.update(tabs)
                 out.notes.extend(f"zones: {n}" for n in notes)
             elif a == "dagum":

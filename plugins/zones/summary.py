@@ -7,6 +7,7 @@ the Haken module is optional for this plugin).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Iterable
 
 import numpy as np
@@ -87,7 +88,7 @@ def zones_summary(data: pd.DataFrame, variables: str | Iterable[str], groups: pd
 
 
 _FIT_NAMES = ("group_fits", "fits_by_group", "by_group", "group_estimates")
-_TURN_NAMES = ("group_turning_points", "turning_points", "stages", "breaks")
+_TURN_NAMES = ("group_turning_points", "turning_points")
 
 
 def _find_table(haken: Any, names: tuple[str, ...], groups: pd.Series | None) -> tuple[pd.DataFrame | None, str | None]:
@@ -102,48 +103,142 @@ def _find_table(haken: Any, names: tuple[str, ...], groups: pd.Series | None) ->
             try:
                 obj = obj(groups) if groups is not None else obj()
             except Exception:
-                try:
-                    obj = obj()
-                except Exception:
-                    continue
-        if hasattr(obj, "to_frame") and not isinstance(obj, pd.DataFrame):
-            obj = obj.to_frame()
+                continue
         if isinstance(obj, pd.DataFrame) and "group" in obj.columns:
             return obj.copy(), name
     return None, None
 
 
-def haken_by_zone(haken: Any, groups: pd.Series | None = None) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """Per-zone Haken fits and turning points, when the Haken results offer them.
+def _options(haken: Any) -> dict:
+    res = getattr(haken, "results", None)
+    opts = dict(getattr(res, "options", {}) or {})
+    return {k: opts[k] for k in ("intercept", "effects", "se", "window") if k in opts}
+
+
+def _group_fits(haken, groups, data, region, year):
+    """Per-group Haken identification rows: the stage's own, else a fresh by-group fit."""
+    res = getattr(haken, "results", None)
+    if getattr(res, "by", None) == "group" and hasattr(res, "identification_table"):
+        return res.identification_table(), "the Haken stage's per-group fit ([haken] by = \"group\")"
+    q1, q2 = getattr(haken, "q1", None), getattr(haken, "q2", None)
+    if data is not None and groups is not None and q1 and q2:
+        from nqpspatial.haken import HakenModel
+
+        from nqpspatial.haken import ShortPanelWarning
+
+        opts = _options(haken)
+        with warnings.catch_warnings():
+            # the Haken stage already warned about short panels with region effects
+            warnings.filterwarnings("ignore", category=ShortPanelWarning)
+            fit = HakenModel(data, q1, q2, region=region, year=year, by="group", groups=groups,
+                             **opts).fit(bootstrap=0)
+        return fit.identification_table(), (f"per-group fits of {q1} -> {q2} with the Haken stage's "
+                                            "options (no bootstrap)")
+    tab, name = _find_table(haken, _FIT_NAMES, groups)
+    return tab, (f"the Haken results' '{name}'" if name else None)
+
+
+def _group_turning_points(haken, groups, data, region, year, seed, bootstrap, trim):
+    from nqpspatial.haken.stages import break_tests
+
+    q1, q2 = haken.q1, haken.q2
+    opts = _options(haken)
+    opts.pop("se", None)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for g in sorted(groups.unique()):
+        members = groups.index[groups == g]
+        sub = data[data[region].isin(members)]
+        row = {"group": g, "q1": q1, "q2": q2, "n_regions": int(sub[region].nunique())}
+        try:
+            bt = break_tests(sub, q1, q2, region=region, year=year, trim=trim, bootstrap=bootstrap,
+                             seed=rng, **opts)
+            row.update(turning_point=bt.turning_point, sup_f=bt.sup_f, p_value=bt.p_value,
+                       bootstrap=bootstrap, trim=trim, note="")
+        except Exception as exc:  # too few regions or years in this group
+            row.update(note=f"no break test: {exc}")
+        rows.append(row)
+    cols = ["group", "q1", "q2", "n_regions", "turning_point", "sup_f", "p_value", "bootstrap", "trim",
+            "note"]
+    return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def haken_by_zone(haken: Any, groups: pd.Series | None = None, data: pd.DataFrame | None = None, *,
+                  region: str = "region", year: str = "year", seed: int | np.random.Generator | None = 0,
+                  bootstrap: int = 999, trim: float = 0.15) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Per-zone Haken fits and turning points, when the Haken module offers them.
 
     Parameters
     ----------
     haken : object
-        The Haken results (``ctx.results["haken"]``) or None.
+        The Haken results published by the Haken stage (``ctx.results["haken"]``)
+        or None.
     groups : pandas.Series, optional
-        Region id -> group, passed to the Haken object's per-group methods
-        when those are callables.
+        Region id -> group.
+    data : pandas.DataFrame, optional
+        Region-year table holding the two subsystem indices named by
+        ``haken.q1`` and ``haken.q2`` (``ctx.indices``); needed to fit each
+        group and to search each group's turning point.
+    region, year : str
+        Column names of ``data``.
+    seed : int or numpy.random.Generator, default 0
+        Seeds the sup-F bootstraps.
+    bootstrap : int, default 999
+        Resamples of each group's sup-F p-value.
+    trim : float, default 0.15
+        Trimming of the sup-F search.
 
     Returns
     -------
     tables : dict of str to pandas.DataFrame
-        ``zones_haken_fits`` and ``zones_turning_points`` (each only when
-        found): the Haken object's per-group tables (any attribute among
-        ``group_fits``, ``fits_by_group``, ``by_group``, ``group_estimates``
-        and ``group_turning_points``, ``turning_points``, ``stages``,
-        ``breaks`` holding a table with a ``group`` column), sorted by group.
+        ``zones_haken_fits``: one identification row per group (``group,
+        q1, q2, gamma1, a, gamma2, b, ...`` as in
+        ``haken_identification.csv``), taken from the Haken stage when it
+        was run with ``by = "group"``, else fitted here per group with the
+        stage's options and no bootstrap.  ``zones_turning_points``:
+        ``group, q1, q2, n_regions, turning_point, sup_f, p_value,
+        bootstrap, trim, note`` from
+        :func:`nqpspatial.haken.stages.break_tests` run on each group's
+        regions.  A table is missing when the Haken module cannot provide it.
     notes : list of str
-        What was found or why nothing was tabulated.
+        What was tabulated, or why not.
+
+    Notes
+    -----
+    The Haken module is imported lazily and every failure becomes a note,
+    never an error: these tables are a convenience beside the Haken stage's
+    own outputs.
     """
-    notes: list[str] = []
     tables: dict[str, pd.DataFrame] = {}
     if haken is None:
         return tables, ["no Haken results published: per-zone Haken fits not tabulated"]
-    for out_name, names in (("zones_haken_fits", _FIT_NAMES), ("zones_turning_points", _TURN_NAMES)):
-        tab, found = _find_table(haken, names, groups)
-        if tab is None:
-            notes.append(f"the Haken results offer no per-group table for {out_name}")
-        else:
-            tables[out_name] = tab.sort_values("group", kind="mergesort").reset_index(drop=True)
-            notes.append(f"{out_name} taken from the Haken results' '{found}'")
+    notes: list[str] = []
+    try:
+        tab, how = _group_fits(haken, groups, data, region, year)
+    except Exception as exc:  # the Haken module is optional here
+        tab, how = None, None
+        notes.append(f"per-zone Haken fits not tabulated: {exc}")
+    if tab is not None:
+        tables["zones_haken_fits"] = _group_first(tab)
+        notes.append(f"zones_haken_fits: {how}")
+    elif not notes:
+        notes.append("the Haken results offer no per-group fits")
+    turn = None
+    if data is not None and groups is not None and getattr(haken, "q1", None):
+        try:
+            turn = _group_turning_points(haken, groups, data, region, year, seed, bootstrap, trim)
+            notes.append(f"zones_turning_points: sup-F search per group (bootstrap B = {bootstrap})")
+        except Exception as exc:
+            notes.append(f"per-zone turning points not tabulated: {exc}")
+    if turn is None:
+        turn, name = _find_table(haken, _TURN_NAMES, groups)
+        if turn is not None:
+            notes.append(f"zones_turning_points taken from the Haken results' '{name}'")
+    if turn is not None:
+        tables["zones_turning_points"] = _group_first(turn)
     return tables, notes
+
+
+def _group_first(tab: pd.DataFrame) -> pd.DataFrame:
+    cols = ["group"] + [c for c in tab.columns if c != "group"]
+    return tab[cols].sort_values("group", kind="mergesort").reset_index(drop=True)

@@ -1,0 +1,136 @@
+"""The optional [zones] pipeline stage (plugins/zones/stage.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nqpspatial.errors import ConfigError
+from nqpspatial.plugins.zones import ZonesStage, zones_stage
+from nqpspatial.testing import check_plugin, make_context
+
+ISSUE_TABLES = {"zones_summary", "dagum_gini", "dagum_pairs", "clusters", "clusters_vs_zones",
+                "markov_transitions", "spatial_markov", "convergence", "obstacles"}
+
+
+def _cfg(**kw):
+    return {"enabled": True, **dict(ZonesStage.config_keys), **kw}
+
+
+@pytest.fixture(scope="module")
+def default_run():
+    ctx = make_context(side=4, periods=8, seed=1)
+    return ctx, zones_stage.run(ctx, _cfg())
+
+
+def test_contract():
+    check_plugin("analyses", zones_stage)
+    assert zones_stage.name == "zones" and zones_stage.optional and zones_stage.order == 70
+    assert zones_stage.requires == ("scheme",)
+
+
+def test_default_run_writes_the_issue_tables(default_run):
+    ctx, out = default_run
+    assert ISSUE_TABLES <= set(out.tables)
+    assert list(out.tables["dagum_gini"].columns[:10]) == [
+        "variable", "scheme", "year", "G", "G_within", "G_between", "G_transvariation", "share_within",
+        "share_between", "share_transvariation"]
+    assert list(out.tables["clusters"].columns) == ["variable", "region", "method", "cluster"]
+    assert set(out.tables["clusters"]["method"]) == {"skater", "ward", "maxp", "kmeans"}
+    assert list(out.tables["obstacles"].columns) == ["region", "year", "subsystem", "level", "name",
+                                                     "obstacle", "rank"]
+    assert out.info["variables"] == ["A", "B"]  # subsystem indices; no Haken published
+    # values as stored: the summary's national mean equals the raw mean of the index
+    s = out.tables["zones_summary"]
+    row = s[(s["variable"] == "A") & (s["level"] == "national") & (s["year"] == 2012)].iloc[0]
+    assert row["mean"] == pytest.approx(ctx.indices.loc[ctx.indices["year"] == 2012, "A"].mean())
+
+
+def test_same_seed_same_tables(default_run):
+    ctx, out = default_run
+    again = zones_stage.run(make_context(side=4, periods=8, seed=1), _cfg())
+    for name in ("clusters", "clusters_vs_zones", "spatial_markov", "dagum_gini"):
+        pd.testing.assert_frame_equal(out.tables[name], again.tables[name])
+
+
+def test_no_geometry_skips_spatial_parts_with_notes():
+    ctx = make_context(geometry=False)
+    out = zones_stage.run(ctx, _cfg(analyses=["clusters", "markov", "convergence"], spatial_lag=True))
+    assert "clusters" not in out.tables and "spatial_markov" not in out.tables
+    assert "markov_transitions" in out.tables and "convergence" in out.tables
+    text = " ".join(out.notes)
+    assert "clusters skipped" in text and "spatial and LISA Markov skipped" in text
+    assert "spatial-lag convergence skipped" in text
+
+
+def test_kmeans_alone_runs_without_geometry():
+    out = zones_stage.run(make_context(geometry=False), _cfg(analyses=["clusters"], cluster_methods=["kmeans"],
+                                                             clusters=3))
+    assert set(out.tables["clusters"]["method"]) == {"kmeans"}
+
+
+def test_config_errors():
+    ctx = make_context()
+    with pytest.raises(ConfigError, match="unknown.*'gini'"):
+        zones_stage.run(ctx, _cfg(analyses=["gini"]))
+    with pytest.raises(ConfigError, match="cluster_methods"):
+        zones_stage.run(ctx, _cfg(cluster_methods=["dbscan"]))
+    with pytest.raises(ConfigError, match="'nope'.*available"):
+        zones_stage.run(ctx, _cfg(variables=["nope"]))
+    with pytest.raises(ConfigError, match="clusters"):
+        zones_stage.run(ctx, _cfg(clusters=0))
+
+
+def test_raw_panel_column_as_variable():
+    ctx = make_context()
+    out = zones_stage.run(ctx, _cfg(variables=["a"], analyses=["summary", "dagum"]))
+    assert out.info["variable_sources"] == {"a": "panel"}
+    assert set(out.tables["dagum_gini"]["variable"]) == {"a"}
+
+
+class _FakeHaken:
+    """Stands in for ctx.results["haken"]: a co-evolution table with h (a 0 in it) and grades."""
+
+    q1, q2 = "A", "B"
+
+    def __init__(self, ctx):
+        idx = ctx.indices
+        h = (idx["A"] - idx["A"].min()) / (idx["A"].max() - idx["A"].min())  # min-max: has an exact 0
+        grade = pd.cut(h, [-0.01, 0.3, 0.6, 1.0], labels=["low", "mid", "high"]).astype(str)
+        self.coevolution_table = pd.DataFrame({"region": idx["region"], "year": idx["year"], "q1": idx["A"],
+                                               "q2": idx["B"], "V": -h, "d": 1 - h, "h": h, "grade": grade,
+                                               "strategy": "test"})
+
+
+def test_haken_variables_grades_and_log_refusals_become_notes():
+    ctx = make_context(side=4, periods=8, seed=2)
+    ctx.results["haken"] = _FakeHaken(ctx)
+    out = zones_stage.run(ctx, _cfg(analyses=["summary", "dagum", "markov", "convergence"]))
+    assert out.info["variables"] == ["A", "B", "h"]
+    classes = out.tables["markov_classes"]
+    assert list(classes.loc[classes["variable"] == "h", "label"]) == ["low", "mid", "high"]
+    # Dagum accepts the 0; Theil and beta convergence refuse it, naming variable/region/year, as notes
+    assert "h" in set(out.tables["dagum_gini"]["variable"])
+    assert "h" not in set(out.tables["theil"]["variable"])
+    notes = " ".join(out.notes)
+    assert "Theil skipped for 'h'" in notes and "convergence skipped for 'h'" in notes
+    zero = ctx.indices.loc[ctx.indices["A"].idxmin()]
+    assert f"'{zero['region']}' in year {zero['year']}" in notes
+
+
+def test_with_the_real_haken_stage():
+    haken_stage = pytest.importorskip("nqpspatial.haken.stage")
+    ctx = make_context(side=4, periods=10, seed=0)
+    hs = haken_stage.HakenStage()
+    cfg = {**dict(hs.config_keys), "bootstrap": 0, "break_bootstrap": 0}
+    ctx.results.update(hs.run(ctx, cfg).publish)
+    if ctx.results.get("haken") is None:
+        pytest.skip("no ordering identified on the synthetic panel")
+    out = zones_stage.run(ctx, _cfg(analyses=["summary", "markov"]))
+    assert "h" in out.info["variables"]
+    fits = out.tables["zones_haken_fits"]
+    assert set(fits["group"]) == set(ctx.scheme) and {"gamma1", "a", "gamma2", "b"} <= set(fits.columns)
+    turns = out.tables["zones_turning_points"]
+    assert set(turns["group"]) == set(ctx.scheme)
+    assert turns["turning_point"].between(2010, 2019).all()
