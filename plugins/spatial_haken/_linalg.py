@@ -19,8 +19,9 @@ __all__ = ["SpatialFilter", "DENSE_MAX"]
 
 #: Largest N handled by dense algebra when ``method="auto"``.
 DENSE_MAX = 1000
-#: Largest N for which multi-matrix effects use a dense inverse per draw.
-DENSE_DRAW_MAX = 300
+#: Largest N for which determinants, solves and per-draw effects use dense algebra
+#: (above it sparse LU is faster even when traces are dense).
+DENSE_DRAW_MAX = 150
 #: Relative truncation of power series.
 SERIES_TOL = 1e-13
 SERIES_MAX = 4000
@@ -97,7 +98,7 @@ class SpatialFilter:
         """Name of the log-determinant method in use."""
         if self._eig is not None:
             return "eigenvalues"
-        return "dense" if self.method == "dense" else "sparse LU"
+        return "dense" if self.N <= DENSE_DRAW_MAX else "sparse LU"
 
     def bounds(self) -> tuple[float, float]:
         """Search interval for a single spatial parameter."""
@@ -129,7 +130,7 @@ class SpatialFilter:
         rho = np.atleast_1d(np.asarray(rho, dtype=float))
         if self._eig is not None:
             return float(np.sum(np.log(np.abs(1.0 - rho[0] * self._eig))))
-        if self.method == "dense":
+        if self.N <= DENSE_DRAW_MAX:
             A = self.matrix(rho).toarray()
             sign, val = np.linalg.slogdet(A)
             return float(val)
@@ -139,7 +140,7 @@ class SpatialFilter:
     def solver(self, rho):
         """A function solving ``A(rho) X = B`` for ``(N, k)`` arrays ``B``."""
         A = self.matrix(rho)
-        if self.method == "dense":
+        if self.N <= DENSE_DRAW_MAX:
             fac = sla.lu_factor(A.toarray())
             return lambda B: sla.lu_solve(fac, B)
         lu = spla.splu(A, permc_spec="COLAMD")
@@ -296,7 +297,7 @@ class SpatialFilter:
         zr = None
         if Z is not None:
             zr = [Z] + [np.asarray(M @ Z) for M in mats[1:]]
-        dense = N <= DENSE_DRAW_MAX or self.method == "dense" and N <= DENSE_DRAW_MAX
+        dense = N <= DENSE_DRAW_MAX
         V = None if dense else self.probes_matrix()
         for k in range(D):
             if dense:
