@@ -25,7 +25,7 @@ import importlib
 import warnings
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from .errors import InputError, PluginError
 
@@ -201,12 +201,12 @@ def load_all(kind: str) -> dict[str, Any]:
 
 
 _REQUIRED = {
-    "weights": (("name", str), ("params", dict), ("build", callable)),
+    "weights": (("name", str), ("params", Mapping), ("build", callable)),
     "statistics": (("name", str), ("table", str), ("compute", callable)),
     "models": (("name", str), ("fit", callable)),
     "schemes": (("name", str), ("load", callable)),
     "coevolution": (("name", str), ("supports", callable), ("__call__", callable)),
-    "analyses": (("name", str), ("config_keys", dict), ("run", callable)),
+    "analyses": (("name", str), ("config_keys", Mapping), ("run", callable)),
 }
 
 

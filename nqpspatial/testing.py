@@ -116,8 +116,10 @@ def check_analysis(obj, ctx=None) -> None:
     JSON-serialisable info, and that the context's inputs were not mutated.
     """
     assert re.match(r"^[a-z][a-z0-9_]*$", obj.name), f"name {obj.name!r} must be lower_snake_case"
-    assert isinstance(obj.config_keys, dict), "config_keys must be a dict of key -> default"
-    _jsonable(obj.config_keys, "config_keys defaults")
+    from collections.abc import Mapping
+
+    assert isinstance(obj.config_keys, Mapping), "config_keys must be a mapping of key -> default"
+    _jsonable(dict(obj.config_keys), "config_keys defaults")
     for k in obj.config_keys:
         assert re.match(r"^[a-z][a-z0-9_]*$", k), f"config key {k!r} must be lower_snake_case"
     req = set(getattr(obj, "requires", ()))
@@ -128,7 +130,7 @@ def check_analysis(obj, ctx=None) -> None:
 
     ctx = ctx if ctx is not None else make_context()
     before_panel, before_idx = ctx.panel.copy(), ctx.indices.copy()
-    cfg = {"enabled": True, **copy.deepcopy(obj.config_keys)}
+    cfg = {"enabled": True, **copy.deepcopy(dict(obj.config_keys))}
     out = obj.run(ctx, cfg)
     assert isinstance(out, StageOutput), f"run() must return a StageOutput, got {type(out).__name__}"
     for name, tab in out.tables.items():
