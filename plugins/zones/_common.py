@@ -112,7 +112,7 @@ def check_positive(frame: pd.DataFrame, variable: str, region: str, year: str,
         r, y = frame[region].iloc[i], frame[year].iloc[i]
         need = "positive" if strict else "non-negative"
         raise InputError(
-            f"{analysis} needs {need} values, but variable '{variable}' is {vals[i]!r} for region "
+            f"{analysis} needs {need} values, but variable '{variable}' is {vals[i]:g} for region "
             f"'{r}' in year {y} ({int(bad.sum())} such cell(s)); values are used as stored: choose "
             "a variable with positive values or set [weighting] shift > 0 so that indices stay "
             "above 0", source=SOURCE)

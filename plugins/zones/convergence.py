@@ -223,6 +223,6 @@ def _check_ends(ends: pd.DataFrame, v: str, region: str, year: str) -> None:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(
-            f"beta convergence takes logarithms, but variable '{v}' is {vals[i]!r} for region "
+            f"beta convergence takes logarithms, but variable '{v}' is {vals[i]:g} for region "
             f"'{ends[region].iloc[i]}' in year {ends[year].iloc[i]}; values are used as stored: "
             "choose a variable with positive values or set [weighting] shift > 0", source=SOURCE)

@@ -1,8 +1,9 @@
 """Distribution dynamics: Gaussian kernel density of a variable by period and group.
 
 The density of each period's cross-section (all regions, and each group of
-the scheme) is estimated with :class:`scipy.stats.gaussian_kde` using
-Silverman's rule of thumb, ``h = (3 n / 4)^(-1/5) s`` with ``s`` the sample
+the scheme) is a Gaussian kernel density (equal to
+:class:`scipy.stats.gaussian_kde`, evaluated directly) using Silverman's
+rule of thumb, ``h = (3 n / 4)^(-1/5) s`` with ``s`` the sample
 standard deviation (Silverman 1986, eq. 3.28 with the normal reference; this
 is SciPy's ``bw_method="silverman"`` in one dimension).  Each curve is
 evaluated on one grid per variable, shared by all periods and groups, so
@@ -23,7 +24,7 @@ from nqpspatial.results import Results, Summary
 
 from ._common import as_list, check_data, check_groups
 
-__all__ = ["kernel_density", "DensityResults", "count_modes"]
+__all__ = ["kernel_density", "DensityResults", "count_modes", "silverman_bandwidth", "gaussian_density"]
 
 #: local maxima lower than this fraction of the highest peak are not counted as modes
 MODE_FLOOR = 0.01
@@ -67,6 +68,28 @@ def count_modes(density: np.ndarray, floor: float = MODE_FLOOR) -> int:
     if len(nz) and nz[0] < 0 and f[0] >= floor * f.max():  # peak at the left edge
         peaks += 1
     return peaks
+
+
+def silverman_bandwidth(y) -> float:
+    """Silverman's (1986) normal-reference bandwidth ``(3 n / 4)^(-1/5) s`` (s: sample sd).
+
+    This is the bandwidth of ``scipy.stats.gaussian_kde(y, bw_method="silverman")``
+    in one dimension.
+    """
+    y = np.asarray(y, dtype=float)
+    return float((3.0 * y.size / 4.0) ** (-0.2) * y.std(ddof=1))
+
+
+def gaussian_density(y, grid, bandwidth: float) -> np.ndarray:
+    """Gaussian kernel density of ``y`` evaluated on ``grid``.
+
+    ``f(x) = (1 / n) sum_i phi((x - y_i) / h) / h``; equal to
+    ``scipy.stats.gaussian_kde`` with the same bandwidth (a test checks it),
+    without its per-call linear-algebra overhead in one dimension.
+    """
+    y = np.asarray(y, dtype=float)
+    z = (np.asarray(grid, dtype=float)[:, None] - y[None, :]) / bandwidth
+    return np.exp(-0.5 * z * z).sum(axis=1) / (y.size * bandwidth * np.sqrt(2.0 * np.pi))
 
 
 def _half_max_width(x: np.ndarray, f: np.ndarray) -> float:
@@ -141,8 +164,6 @@ def kernel_density(data: pd.DataFrame, variables: str | Iterable[str], groups: p
     InputError
         Missing columns or cells, or a region without group.
     """
-    from scipy.stats import gaussian_kde
-
     variables = as_list(variables)
     frame = check_data(data, variables, region, year)
     if groups is not None:
@@ -156,23 +177,20 @@ def kernel_density(data: pd.DataFrame, variables: str | Iterable[str], groups: p
             if groups is not None:
                 for gname, gsub in sub.groupby("__group", sort=True):
                     cells.append((t, "group", gname, gsub[v].to_numpy(dtype=float)))
-        kdes = []
-        for t, level, gname, y in cells:
-            kde = gaussian_kde(y, bw_method="silverman") if np.unique(y).size >= 2 else None
-            kdes.append(kde)
-        bws = [np.sqrt(k.covariance[0, 0]) for k in kdes if k is not None]
+        bws = [silverman_bandwidth(y) if np.unique(y).size >= 2 else None for _, _, _, y in cells]
+        valid = [b for b in bws if b is not None]
         allv = frame[v].to_numpy(dtype=float)
-        pad = 3 * max(bws) if bws else 0.0
+        pad = 3 * max(valid) if valid else 0.0
         grid = np.linspace(allv.min() - pad, allv.max() + pad, int(grid_size))
-        for (t, level, gname, y), kde in zip(cells, kdes):
+        for (t, level, gname, y), bw in zip(cells, bws):
             base = {"variable": v, "year": t, "level": level, "group": gname, "n": y.size}
-            if kde is None:
+            if bw is None:
                 rows.append({**base, "mean": float(y.mean()), "note": "fewer than two distinct values: "
                              "no density"})
                 continue
-            f = kde(grid)
+            f = gaussian_density(y, grid, bw)
             i = int(np.argmax(f))
-            rows.append({**base, "bandwidth": float(np.sqrt(kde.covariance[0, 0])),
+            rows.append({**base, "bandwidth": float(bw),
                          "mean": float(y.mean()), "sd": float(y.std(ddof=1)),
                          "location": float(grid[i]), "peak": float(f[i]),
                          "width_half_max": _half_max_width(grid, f), "modes": count_modes(f),
