@@ -1,0 +1,45 @@
+"""Coupling coordination degree against the printed mathmodels example."""
+
+import numpy as np
+import pytest
+
+from nqpspatial.errors import InputError
+from nqpspatial.haken import coupling_coordination
+
+# methods note section 4 (R package mathmodels, printed example): three subsystems over six units
+S1 = [0.0162, 0.1782, 0.5490, 0.6730, 0.0207, 0.9875]
+S2 = [0.2720, 0.6824, 0.0593, 0.4812, 0.8891, 0.5573]
+S3 = [0.2655, 0.3721, 0.5729, 0.9082, 0.2017, 0.8984]
+U = np.column_stack([S1, S2, S3])
+
+
+def test_standard_equal_weights():
+    out = coupling_coordination(U)
+    assert np.allclose(out["C"], [.571, .867, .674, .967, .418, .971], atol=5e-4)
+    assert np.allclose(out["T"], [.185, .411, .394, .687, .370, .814], atol=5e-4)
+    assert np.allclose(out["D"], [.325, .597, .515, .815, .393, .889], atol=5e-4)
+
+
+def test_corrected_weights_040_030_030():
+    out = coupling_coordination(U, [0.4, 0.3, 0.3])
+    assert np.allclose(out["C_corrected"], [.447, .501, .455, .669, .175, .715], atol=5e-4)
+    assert np.allclose(out["T"], [.168, .388, .409, .686, .336, .832], atol=5e-4)
+    assert np.allclose(out["D_corrected"], [.274, .440, .432, .678, .242, .771], atol=5e-4)
+
+
+def test_two_subsystems_closed_forms():
+    u = np.array([[0.3, 0.6], [0.5, 0.5], [0.9, 0.1]])
+    out = coupling_coordination(u)
+    C = 2 * np.sqrt(u[:, 0] * u[:, 1]) / u.sum(1)
+    Cc = np.sqrt((1 - np.abs(u[:, 0] - u[:, 1])) * u.min(1) / u.max(1))
+    assert np.allclose(out["C"], C) and np.allclose(out["C_corrected"], Cc)
+    assert out["grade"].notna().all()
+
+
+def test_bad_input():
+    with pytest.raises(InputError, match=r"\[0, 1\]"):
+        coupling_coordination([[0.2, 1.5]])
+    with pytest.raises(InputError, match="weights"):
+        coupling_coordination([[0.2, 0.5]], [0.7, 0.7])
+    with pytest.raises(InputError, match="all zero"):
+        coupling_coordination([[0.0, 0.0]])
