@@ -1,0 +1,390 @@
+"""Figures of the report (matplotlib, Agg backend).
+
+Each function takes tidy tables (the pipeline's output contract) and returns
+a :class:`matplotlib.figure.Figure`, or None when the table does not hold
+what the figure needs.  :class:`FigureWriter` saves figures to ``figures/``
+in the requested formats and hands back PNG bytes for the HTML report.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .labels import label
+
+__all__ = ["FigureWriter", "weights_figure", "potential_figure", "trajectories_figure", "density_figure",
+           "dagum_figure", "markov_figure", "moran_figure", "potential_curve"]
+
+_DPI = 110
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+class FigureWriter:
+    """Save figures to a folder in several formats and keep PNG bytes.
+
+    Parameters
+    ----------
+    folder : pathlib.Path or None
+        Target folder (created when needed); None writes nothing.
+    formats : sequence of str
+        Any of ``png``, ``svg``, ``pdf``.
+    font : str or None
+        Font family for the labels (a CJK font for Chinese), put first in
+        matplotlib's ``font.family`` while a figure is saved.
+    """
+
+    def __init__(self, folder, formats=("png", "svg"), font: str | None = None):
+        self.folder = Path(folder) if folder is not None else None
+        self.formats = tuple(formats)
+        self.font = font
+        self.written: list[str] = []
+
+    def rc(self) -> dict:
+        """matplotlib rc settings for the figures (font, sizes, SVG text as paths)."""
+        rc = {"font.size": 9, "axes.titlesize": 10, "svg.fonttype": "path", "axes.unicode_minus": False,
+              "figure.dpi": _DPI, "savefig.dpi": _DPI}
+        if self.font:
+            rc["font.family"] = [self.font, "DejaVu Sans"]
+        return rc
+
+    def save(self, fig, name: str) -> bytes:
+        """Write ``fig`` as ``<name>.<format>`` and close it.
+
+        Returns
+        -------
+        bytes
+            The PNG rendering (for inlining in the HTML report).
+        """
+        plt = _plt()
+        name = re.sub(r"[^0-9A-Za-z_.-]+", "_", name).strip("_") or "figure"
+        buf = io.BytesIO()
+        try:
+            fig.savefig(buf, format="png", dpi=_DPI)
+            png = buf.getvalue()
+            if self.folder is not None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                for fmt in self.formats:
+                    path = self.folder / f"{name}.{fmt}"
+                    if fmt == "png":
+                        path.write_bytes(png)
+                    else:
+                        fig.savefig(path, format=fmt, dpi=_DPI)
+                    self.written.append(path.name)
+        finally:
+            plt.close(fig)
+        return png
+
+
+def weights_figure(weights: pd.DataFrame, lang: str = "en", labels: dict | None = None):
+    """Horizontal bars of the indicator weights, grouped and coloured by subsystem.
+
+    Parameters
+    ----------
+    weights : pandas.DataFrame
+        ``indicator_weights``: ``subsystem, indicator, weight`` (and more).
+    labels : dict, optional
+        Indicator -> display label.
+    """
+    need = {"subsystem", "indicator", "weight"}
+    if not need <= set(weights.columns) or weights.empty:
+        return None
+    plt = _plt()
+    from matplotlib import colormaps
+
+    w = weights.reset_index(drop=True)
+    subs = list(pd.unique(w["subsystem"]))
+    cmap = colormaps["tab10"]
+    colours = {s: cmap(i % 10) for i, s in enumerate(subs)}
+    labels = labels or {}
+    names = [f"{labels.get(i) or i}" for i in w["indicator"]]
+    fig, ax = plt.subplots(figsize=(6.4, 0.8 + 0.22 * len(w)))
+    y = np.arange(len(w))[::-1]
+    ax.barh(y, w["weight"].astype(float), color=[colours[s] for s in w["subsystem"]])
+    ax.set_yticks(y, names, fontsize=7.5)
+    ax.set_xlabel(label("weight", lang))
+    ax.set_ylim(-0.7, len(w) - 0.3)
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=colours[s], label=str(s)) for s in subs], loc="lower right", fontsize=8,
+              title=label("subsystems", lang), title_fontsize=8)
+    ax.set_title(label("s_weights", lang))
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def potential_curve(row: pd.Series, q: np.ndarray) -> np.ndarray | None:
+    """V(q) from a ``haken_potential`` row (``linear, quadratic, quartic``), or None."""
+    if not {"quadratic", "quartic"} <= set(row.index):
+        return None
+    lin = float(row["linear"]) if "linear" in row.index and pd.notna(row["linear"]) else 0.0
+    A, B = float(row["quadratic"]), float(row["quartic"])
+    if not (np.isfinite(A) and np.isfinite(B)):
+        return None
+    return lin * q + 0.5 * A * q ** 2 + 0.25 * B * q ** 4
+
+
+def potential_figure(curves: list[tuple[str, np.ndarray, np.ndarray]], stationary: pd.DataFrame,
+                     points: pd.DataFrame | None, *, title: str, lang: str = "en", names: dict | None = None):
+    """The potential V(q1), its stationary points and the regions placed on it.
+
+    Parameters
+    ----------
+    curves : list of (label, q, V)
+        Curves to draw (one, or one per unit when effects differ).
+    stationary : pandas.DataFrame
+        ``q1, V, stable`` of the stationary points.
+    points : pandas.DataFrame, optional
+        ``region, q1, V`` of the regions in one period.
+    names : dict, optional
+        Region id -> display name (labels are drawn when there are few regions).
+    """
+    if not curves:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, (lab, q, v) in enumerate(curves):
+        ax.plot(q, v, color="#225ea8" if len(curves) == 1 else None, lw=1.6 if len(curves) == 1 else 0.9,
+                label=lab if len(curves) <= 8 else None)
+    if points is not None and len(points):
+        ax.scatter(points["q1"], points["V"], s=18, color="#fd8d3c", edgecolor="#7f2704", linewidth=0.5,
+                   zorder=3, label=label("regions_last", lang))
+        if names is not None and len(points) <= 16:
+            for r, x, yv in zip(points["region"], points["q1"], points["V"]):
+                ax.annotate(str(names.get(str(r), r)), (x, yv), fontsize=6.5, xytext=(3, 3),
+                            textcoords="offset points")
+    if stationary is not None and len(stationary):
+        st = stationary[stationary["stable"].astype(bool)]
+        un = stationary[~stationary["stable"].astype(bool)]
+        if len(st):
+            ax.scatter(st["q1"], st["V"], s=60, marker="o", color="#238b45", edgecolor="black", zorder=4,
+                       label=label("stable", lang))
+        if len(un):
+            ax.scatter(un["q1"], un["V"], s=60, marker="o", facecolor="white", edgecolor="black", zorder=4,
+                       label=label("unstable", lang))
+    ax.axhline(0, color="#999999", lw=0.5)
+    ax.set_xlabel("q1")
+    ax.set_ylabel("V(q1)")
+    ax.set_title(title)
+    ax.legend(fontsize=7.5, loc="best")
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def trajectories_figure(traj: pd.DataFrame, columns: list[str], *, lang: str = "en", turning=None,
+                        titles: dict | None = None):
+    """National (thick) and zone trajectories of the mean of each column per year.
+
+    Parameters
+    ----------
+    traj : pandas.DataFrame
+        ``scope ("national"|"group"), group, year`` and the value columns.
+    columns : list of str
+        Value columns, one panel each.
+    turning : int, optional
+        Turning year, drawn as a dashed vertical line.
+    """
+    cols = [c for c in columns if c in traj.columns]
+    if not cols or "year" not in traj.columns:
+        return None
+    plt = _plt()
+    titles = titles or {}
+    fig, axes = plt.subplots(1, len(cols), figsize=(3.3 * len(cols) + 0.4, 3.4), squeeze=False)
+    scope = traj["scope"] if "scope" in traj.columns else pd.Series("national", index=traj.index)
+    nat = traj[scope == "national"]
+    grp = traj[scope != "national"]
+    for ax, c in zip(axes[0], cols):
+        if "group" in grp.columns:
+            for g, sub in grp.groupby("group", sort=True):
+                ax.plot(sub["year"], sub[c], lw=0.9, alpha=0.85, label=str(g))
+        if len(nat):
+            ax.plot(nat["year"], nat[c], lw=2.4, color="black", label=label("national", lang))
+        if turning is not None:
+            ax.axvline(turning, color="#cb181d", ls="--", lw=1, label=label("turning", lang))
+        ax.set_title(titles.get(c, c))
+        ax.set_xlabel(label("year", lang))
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    handles, labs = axes[0][-1].get_legend_handles_labels()
+    fig.legend(handles, labs, loc="lower center", ncol=min(len(labs), 6), fontsize=7.5, frameon=False)
+    nrow = int(np.ceil(len(labs) / 6))
+    fig.suptitle(label("trajectories", lang), fontsize=11)
+    fig.tight_layout(rect=(0, 0.05 + 0.045 * nrow, 1, 0.95))
+    return fig
+
+
+def density_figure(curves: pd.DataFrame, variable: str, *, lang: str = "en", title: str | None = None):
+    """National kernel density curves of one variable, one line per period.
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        ``density_curves``: ``variable, year, level, group, x, density``.
+    """
+    need = {"variable", "year", "x", "density"}
+    if not need <= set(curves.columns):
+        return None
+    sub = curves[curves["variable"] == variable]
+    if "level" in sub.columns:
+        sub = sub[sub["level"] == "national"]
+    if sub.empty:
+        return None
+    plt = _plt()
+    from matplotlib import colormaps
+
+    years = sorted(sub["year"].unique())
+    cmap = colormaps["viridis"]
+    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    for i, y in enumerate(years):
+        s = sub[sub["year"] == y]
+        ax.plot(s["x"], s["density"], color=cmap(i / max(len(years) - 1, 1)), lw=1.2, label=str(y))
+    ax.set_xlabel(variable)
+    ax.set_ylabel(label("density", lang))
+    ax.set_title(title or f"{label('density', lang)}: {variable}")
+    ax.legend(fontsize=7, ncol=2 if len(years) > 6 else 1)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def dagum_figure(gini: pd.DataFrame, variable: str, *, lang: str = "en", title: str | None = None):
+    """Stacked bars of the Dagum contribution shares per year, with the overall Gini.
+
+    Parameters
+    ----------
+    gini : pandas.DataFrame
+        ``dagum_gini``: ``variable, year, G, share_within, share_between,
+        share_transvariation``.
+    """
+    parts = ["share_within", "share_between", "share_transvariation"]
+    if not {"variable", "year", *parts} <= set(gini.columns):
+        return None
+    sub = gini[gini["variable"] == variable].sort_values("year")
+    if sub.empty:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    x = np.arange(len(sub))
+    bottom = np.zeros(len(sub))
+    colours = ["#1b9e77", "#d95f02", "#7570b3"]
+    for p, c in zip(parts, colours):
+        vals = sub[p].astype(float).to_numpy()
+        vals = vals * 100 if np.nanmax(np.abs(vals)) <= 1.0 + 1e-9 else vals
+        ax.bar(x, vals, bottom=bottom, color=c, label=label(p, lang), width=0.7)
+        bottom += np.nan_to_num(vals)
+    ax.set_xticks(x, [str(y) for y in sub["year"]], fontsize=7.5, rotation=45 if len(sub) > 8 else 0)
+    ax.set_ylabel(f"{label('share', lang)} (%)")
+    ax.set_ylim(0, 100)
+    if "G" in sub.columns:
+        ax2 = ax.twinx()
+        ax2.plot(x, sub["G"].astype(float), color="black", marker="o", ms=3, lw=1.2, label="G")
+        ax2.set_ylabel("G")
+        ax2.set_ylim(0, max(float(sub["G"].max()) * 1.3, 1e-6))
+        h2, l2 = ax2.get_legend_handles_labels()
+    else:
+        h2, l2 = [], []
+    h1, l1 = ax.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4,
+              frameon=False)
+    ax.set_title(title or f"{label('dagum', lang)}: {variable}")
+    fig.tight_layout()
+    return fig
+
+
+def markov_figure(trans: pd.DataFrame, variable: str, kind: str = "classic", *, lang: str = "en",
+                  title: str | None = None):
+    """Heatmap of a Markov transition-probability matrix.
+
+    Parameters
+    ----------
+    trans : pandas.DataFrame
+        ``markov_transitions``: ``variable, kind, from, to, from_label,
+        to_label, count, probability``.
+    """
+    need = {"variable", "from", "to", "probability"}
+    if not need <= set(trans.columns):
+        return None
+    sub = trans[trans["variable"] == variable]
+    if "kind" in sub.columns:
+        sub = sub[sub["kind"] == kind]
+    if sub.empty:
+        return None
+    states = sorted(set(sub["from"]) | set(sub["to"]), key=lambda s: (str(type(s)), s))
+    lab = {}
+    if "from_label" in sub.columns:
+        lab.update(dict(zip(sub["from"], sub["from_label"])))
+    if "to_label" in sub.columns:
+        lab.update(dict(zip(sub["to"], sub["to_label"])))
+    M = sub.pivot_table(index="from", columns="to", values="probability", aggfunc="first").reindex(
+        index=states, columns=states)
+    plt = _plt()
+    n = len(states)
+    fig, ax = plt.subplots(figsize=(1.6 + 0.62 * n, 1.3 + 0.55 * n))
+    im = ax.imshow(M.to_numpy(dtype=float), cmap="Blues", vmin=0, vmax=1)
+    names = [str(lab.get(s, s)) for s in states]
+    ax.set_xticks(range(n), names, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(n), names, fontsize=7)
+    vals = M.to_numpy(dtype=float)
+    for i in range(n):
+        for j in range(n):
+            if np.isfinite(vals[i, j]):
+                ax.text(j, i, f"{vals[i, j]:.2f}", ha="center", va="center", fontsize=6.5,
+                        color="white" if vals[i, j] > 0.6 else "black")
+    ax.set_xlabel(label("to", lang))
+    ax.set_ylabel(label("from", lang))
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_title(title or f"{label('markov', lang)}: {variable}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def moran_figure(moran: pd.DataFrame, weights: str, *, lang: str = "en", alpha: float = 0.05):
+    """Global Moran's I per year, one line per variable; filled markers where significant.
+
+    Parameters
+    ----------
+    moran : pandas.DataFrame
+        ``moran_global``: ``variable, weights, year, I`` and ``p_sim`` or ``p_norm``.
+    weights : str
+        Which weights specification to draw.
+    """
+    if not {"variable", "year", "I"} <= set(moran.columns):
+        return None
+    sub = moran[moran["weights"] == weights] if "weights" in moran.columns else moran
+    if sub.empty:
+        return None
+    pcol = "p_sim" if "p_sim" in sub.columns else ("p_norm" if "p_norm" in sub.columns else None)
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.0, 3.5))
+    for v, s in sub.groupby("variable", sort=False):
+        s = s.sort_values("year")
+        line, = ax.plot(s["year"], s["I"].astype(float), lw=1.2, label=str(v))
+        if pcol is not None:
+            sig = s[pcol].astype(float) < alpha
+            ax.scatter(s["year"][sig], s["I"][sig], color=line.get_color(), s=22, zorder=3)
+            ax.scatter(s["year"][~sig], s["I"][~sig], facecolor="white", edgecolor=line.get_color(), s=22,
+                       zorder=3)
+    ax.axhline(0, color="#999999", lw=0.5)
+    ax.set_xlabel(label("year", lang))
+    ax.set_ylabel("I")
+    ax.set_title(f"{label('moran', lang)} ({weights}); ● {label('significant', lang)}, ○ "
+                 f"{label('not_significant', lang)}", fontsize=9)
+    ax.legend(fontsize=7.5)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig

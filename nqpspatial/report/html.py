@@ -1,0 +1,338 @@
+"""Building blocks of the self-contained HTML report.
+
+Everything the page needs is inline: the style sheet, the script of the
+interactive map, the figures (base64 PNG) and the region boundaries (SVG
+paths).  The page makes no network request.  All user-supplied text (region
+names, labels, table cells, the study name) goes through :func:`html.escape`;
+the map's data is embedded as JSON in a ``<script type="application/json">``
+element with ``<``, ``>`` and ``&`` written as ``\\u`` escapes, and the
+script writes names into the page with ``textContent`` only.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .labels import label
+
+__all__ = ["Section", "esc", "table_html", "figure_html", "facts_html", "text_html", "map_html",
+           "json_for_script", "render_page", "CSS", "MAP_JS"]
+
+
+def esc(text) -> str:
+    """HTML-escape any value's text (quotes included)."""
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+@dataclass
+class Section:
+    """One section of the report.
+
+    Attributes
+    ----------
+    key : str
+        Anchor id (letters and ``_``).
+    title : str
+        Heading (escaped when rendered).
+    blocks : list of str
+        HTML fragments, already escaped.
+    """
+
+    key: str
+    title: str
+    blocks: list[str] = field(default_factory=list)
+
+
+def _cell(v, digits: int) -> str:
+    if v is None or v is pd.NA:
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (float, np.floating)):
+        if not math.isfinite(float(v)):
+            return "" if v != v else str(v)
+        a = abs(float(v))
+        return f"{float(v):.{digits}g}" if (a >= 1e5 or 0 < a < 1e-3) else f"{float(v):.{digits}f}"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    try:
+        if pd.isna(v):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(v)
+
+
+def table_html(table: pd.DataFrame, *, name: str | None = None, max_rows: int = 30, digits: int = 4,
+               lang: str = "en", caption: str | None = None, highlight=None) -> str:
+    """An escaped HTML table (at most ``max_rows`` rows, with a note when cut).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The table (index not shown).
+    name : str, optional
+        Output table name, mentioned in the note when rows are cut.
+    max_rows : int
+        Rows shown.
+    digits : int
+        Decimals (significant digits for very small or large numbers).
+    highlight : array-like of bool, optional
+        Rows to emphasise.
+    """
+    n = len(table)
+    shown = table.head(max_rows)
+    hl = None if highlight is None else list(np.asarray(highlight, dtype=bool)[:max_rows])
+    out = ["<div class='tbl'><table>"]
+    if caption:
+        out.append(f"<caption>{esc(caption)}</caption>")
+    out.append("<thead><tr>" + "".join(f"<th>{esc(c)}</th>" for c in shown.columns) + "</tr></thead><tbody>")
+    numeric = [pd.api.types.is_numeric_dtype(shown[c]) and not pd.api.types.is_bool_dtype(shown[c])
+               for c in shown.columns]
+    for i, row in enumerate(shown.itertuples(index=False)):
+        cls = " class='hl'" if hl is not None and hl[i] else ""
+        cells = "".join(f"<td class='num'>{esc(_cell(v, digits))}</td>" if isnum else f"<td>{esc(_cell(v, digits))}</td>"
+                        for v, isnum in zip(row, numeric))
+        out.append(f"<tr{cls}>{cells}</tr>")
+    out.append("</tbody></table></div>")
+    if n > max_rows:
+        out.append(f"<p class='note'>{esc(label('rows_shown', lang, shown=max_rows, total=n, name=name or '...'))}</p>")
+    return "".join(out)
+
+
+def figure_html(png: bytes, caption: str, *, name: str | None = None) -> str:
+    """A figure as an inline base64 PNG with an escaped caption."""
+    data = base64.b64encode(png).decode("ascii")
+    file_note = f" <span class='file'>(figures/{esc(name)}.*)</span>" if name else ""
+    return (f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{data}'>"
+            f"<figcaption>{esc(caption)}{file_note}</figcaption></figure>")
+
+
+def facts_html(facts: dict) -> str:
+    """A two-column table of key facts (escaped)."""
+    rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facts.items())
+    return f"<table class='facts'>{rows}</table>"
+
+
+def text_html(text: str, cls: str | None = None) -> str:
+    """A paragraph of escaped text."""
+    c = f" class='{esc(cls)}'" if cls else ""
+    return f"<p{c}>{esc(text)}</p>"
+
+
+def json_for_script(obj) -> str:
+    """JSON safe to place inside a ``<script type="application/json">`` element."""
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def map_html(data: dict, paths: list[str], width: float, height: float, *, lang: str = "en") -> str:
+    """The interactive map: inline SVG, a period slider, a variable selector and a tooltip.
+
+    Parameters
+    ----------
+    data : dict
+        ``regions`` (list of ``{"id", "name"}``), ``periods`` (list),
+        ``variables`` (dict key -> ``{"label", "kind", "values"[period][region],
+        ...}``; ``kind`` "numeric" or "categorical" with ``categories`` and
+        ``colours``), ``initial`` (variable key).
+    paths : list of str
+        SVG path data per region (same order as ``data["regions"]``).
+    """
+    periods = data["periods"]
+    options = "".join(f"<option value='{esc(k)}'{' selected' if k == data.get('initial') else ''}>"
+                      f"{esc(v['label'])}</option>" for k, v in data["variables"].items())
+    svg_paths = "".join(f"<path data-i='{i}' d='{d}'></path>" for i, d in enumerate(paths))
+    last = len(periods) - 1
+    return (
+        "<div class='nqp-map-wrap'>"
+        "<div class='controls'>"
+        f"<label>{esc(label('variable', lang))} <select id='nqp-variable'>{options}</select></label>"
+        f"<label>{esc(label('period', lang))} <input type='range' id='nqp-period' min='0' max='{last}' "
+        f"step='1' value='{last}'></label> <output id='nqp-period-label'>{esc(periods[last])}</output>"
+        "</div>"
+        f"<svg id='nqp-map' viewBox='0 0 {width} {height}' role='img' aria-label='map' "
+        f"preserveAspectRatio='xMidYMid meet'>{svg_paths}</svg>"
+        "<div id='nqp-legend' class='legend'></div>"
+        f"<p class='note'>{esc(label('hover', lang))}</p>"
+        "<div id='nqp-tip' class='tip' role='tooltip'></div>"
+        f"<script type='application/json' id='nqp-map-data'>{json_for_script(data)}</script>"
+        f"<script>{MAP_JS}</script>"
+        "</div>"
+    )
+
+
+def render_page(*, title: str, sections: list[Section], missing: list[str], banner: str | None,
+                lang: str = "en", footer: str = "") -> str:
+    """The complete HTML document (a string)."""
+    toc = "".join(f"<li><a href='#{esc(s.key)}'>{esc(s.title)}</a></li>" for s in sections)
+    body = []
+    for s in sections:
+        body.append(f"<section id='{esc(s.key)}'><h2>{esc(s.title)}</h2>{''.join(s.blocks)}</section>")
+    miss = ""
+    if missing:
+        miss = (f"<p class='note'>{esc(label('no_data', lang))}: "
+                f"{esc(', '.join(missing))}</p>")
+    ban = f"<div class='banner' role='alert'>{esc(banner)}</div>" if banner else ""
+    return (
+        "<!DOCTYPE html>\n"
+        f"<html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+        f"{ban}<header><h1>{esc(title)}</h1></header>"
+        f"<nav><h2>{esc(label('contents', lang))}</h2><ol>{toc}</ol>{miss}</nav>"
+        f"<main>{''.join(body)}</main>"
+        f"<footer>{esc(footer)}</footer></body></html>\n"
+    )
+
+
+CSS = """
+*{box-sizing:border-box}
+body{margin:0 auto;max-width:1120px;padding:0 18px 40px;color:#222;background:#fff;
+font:15px/1.5 system-ui,-apple-system,"Segoe UI","Noto Sans","Noto Sans CJK SC","Microsoft YaHei",sans-serif}
+h1{font-size:1.7em;margin:.6em 0 .2em}h2{font-size:1.3em;border-bottom:2px solid #225ea8;padding-bottom:.15em;
+margin-top:1.8em}h3{font-size:1.05em;margin:1.2em 0 .4em}
+nav ol{columns:2;padding-left:1.4em}nav a{color:#225ea8}
+.banner{background:#fff3cd;border:2px solid #e0a800;color:#6b4e00;padding:.7em 1em;margin:1em 0 0;
+font-weight:600;border-radius:4px}
+.tbl{overflow-x:auto;margin:.4em 0 .8em}
+table{border-collapse:collapse;font-size:.85em}
+th,td{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left;white-space:nowrap}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+thead th{background:#f0f4f8;border-bottom:2px solid #9fb3c8}
+tr.hl td{background:#e5f5e0;font-weight:600}
+caption{text-align:left;font-weight:600;padding:.3em 0}
+table.facts th{background:none;font-weight:600}
+figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.85em;color:#555}.file{color:#888}
+.note{font-size:.85em;color:#666}
+.nqp-map-wrap{position:relative}
+.controls{display:flex;gap:1.2em;align-items:center;flex-wrap:wrap;margin:.5em 0}
+#nqp-period{width:260px;vertical-align:middle}
+#nqp-map{width:100%;max-height:560px;display:block;background:#fafcff;border:1px solid #e3e8ee}
+#nqp-map path{stroke:#555;stroke-width:.5;fill:#d9d9d9;fill-rule:evenodd;vector-effect:non-scaling-stroke}
+#nqp-map path:hover{stroke:#000;stroke-width:1.6}
+.legend{display:flex;flex-wrap:wrap;gap:.2em .8em;font-size:.8em;margin:.4em 0}
+.legend span.sw{display:inline-block;width:14px;height:12px;border:1px solid #777;margin-right:4px;
+vertical-align:middle}
+.legend .bar{display:inline-block;width:180px;height:12px;border:1px solid #777;vertical-align:middle;
+margin:0 6px}
+.tip{position:fixed;display:none;pointer-events:none;background:rgba(255,255,255,.97);border:1px solid #888;
+padding:.4em .6em;font-size:.8em;box-shadow:0 2px 6px rgba(0,0,0,.2);z-index:10;max-width:320px}
+.tip div{white-space:nowrap}
+footer{margin-top:3em;font-size:.8em;color:#888}
+"""
+
+MAP_JS = r"""
+(function () {
+  "use strict";
+  var src = document.getElementById("nqp-map-data");
+  if (!src) { return; }
+  var data = JSON.parse(src.textContent);
+  var svg = document.getElementById("nqp-map");
+  var paths = Array.prototype.slice.call(svg.querySelectorAll("path[data-i]"));
+  var slider = document.getElementById("nqp-period");
+  var out = document.getElementById("nqp-period-label");
+  var select = document.getElementById("nqp-variable");
+  var legend = document.getElementById("nqp-legend");
+  var tip = document.getElementById("nqp-tip");
+  var MISSING = "#d9d9d9";
+  var STOPS = [[255, 255, 204], [199, 233, 180], [127, 205, 187], [65, 182, 196],
+               [29, 145, 192], [34, 94, 168], [12, 44, 132]];
+  function ramp(t) {
+    t = Math.max(0, Math.min(1, t)) * (STOPS.length - 1);
+    var i = Math.min(Math.floor(t), STOPS.length - 2), f = t - i, a = STOPS[i], b = STOPS[i + 1];
+    return "rgb(" + [0, 1, 2].map(function (k) { return Math.round(a[k] + f * (b[k] - a[k])); }).join(",") + ")";
+  }
+  function range(v) {
+    if (v._range) { return v._range; }
+    var lo = Infinity, hi = -Infinity;
+    v.values.forEach(function (row) { row.forEach(function (x) {
+      if (x !== null && isFinite(x)) { lo = Math.min(lo, x); hi = Math.max(hi, x); } }); });
+    v._range = [lo, hi];
+    return v._range;
+  }
+  function colour(v, x) {
+    if (x === null || x === undefined) { return MISSING; }
+    if (v.kind === "categorical") { return v.colours[x] || MISSING; }
+    var r = range(v);
+    return ramp(r[1] > r[0] ? (x - r[0]) / (r[1] - r[0]) : 0.5);
+  }
+  function fmt(v, x) {
+    if (x === null || x === undefined) { return "\u2013"; }
+    if (v.kind === "categorical") { return String(v.categories[x]); }
+    var a = Math.abs(x);
+    return (a !== 0 && (a >= 1e5 || a < 1e-3)) ? x.toExponential(3) : x.toFixed(a >= 100 ? 1 : 3);
+  }
+  function swatch(text, fill) {
+    var item = document.createElement("span");
+    var sw = document.createElement("span");
+    sw.className = "sw"; sw.style.background = fill;
+    item.appendChild(sw); item.appendChild(document.createTextNode(text));
+    legend.appendChild(item);
+  }
+  function drawLegend(v, p) {
+    legend.textContent = "";
+    if (v.kind === "categorical") {
+      var seen = {};
+      v.values.forEach(function (row) { row.forEach(function (x) { if (x !== null) { seen[x] = true; } }); });
+      v.categories.forEach(function (c, k) { if (seen[k]) { swatch(String(c), v.colours[k]); } });
+    } else {
+      var r = range(v);
+      var lo = document.createElement("span"); lo.textContent = fmt(v, r[0]);
+      var bar = document.createElement("span"); bar.className = "bar";
+      bar.style.background = "linear-gradient(to right," + [0, .17, .33, .5, .67, .83, 1].map(ramp).join(",") + ")";
+      var hi = document.createElement("span"); hi.textContent = fmt(v, r[1]);
+      var item = document.createElement("span");
+      item.appendChild(lo); item.appendChild(bar); item.appendChild(hi);
+      legend.appendChild(item);
+      if (v.unit) { var u = document.createElement("span"); u.textContent = v.unit; legend.appendChild(u); }
+    }
+  }
+  function draw() {
+    var v = data.variables[select.value];
+    var p = parseInt(slider.value, 10);
+    out.textContent = String(data.periods[p]);
+    var row = v.values[p] || [];
+    paths.forEach(function (el) { el.setAttribute("fill", colour(v, row[parseInt(el.getAttribute("data-i"), 10)])); });
+    drawLegend(v, p);
+  }
+  function line(text, bold) {
+    var d = document.createElement(bold ? "strong" : "div");
+    d.textContent = text;
+    tip.appendChild(d);
+  }
+  function show(evt) {
+    var i = parseInt(evt.currentTarget.getAttribute("data-i"), 10);
+    var p = parseInt(slider.value, 10);
+    tip.textContent = "";
+    line(data.regions[i].name, true);
+    line(data.labels.period + ": " + data.periods[p]);
+    Object.keys(data.variables).forEach(function (k) {
+      var v = data.variables[k];
+      line(v.label + ": " + fmt(v, (v.values[p] || [])[i]));
+    });
+    tip.style.display = "block";
+    var x = evt.clientX + 14, y = evt.clientY + 14;
+    var w = tip.offsetWidth, h = tip.offsetHeight;
+    if (x + w > window.innerWidth) { x = evt.clientX - w - 10; }
+    if (y + h > window.innerHeight) { y = evt.clientY - h - 10; }
+    tip.style.left = x + "px"; tip.style.top = y + "px";
+  }
+  function hide() { tip.style.display = "none"; }
+  paths.forEach(function (el) {
+    el.addEventListener("mousemove", show);
+    el.addEventListener("mouseleave", hide);
+  });
+  slider.addEventListener("input", draw);
+  select.addEventListener("change", draw);
+  draw();
+})();
+"""
