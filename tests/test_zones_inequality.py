@@ -185,3 +185,27 @@ def test_summary_renders(mexico):
     s = dagum_decomposition(long, "pcgdp", groups, scheme_name="hanson98").summary()
     assert "dagum_gini" in s.as_text() and "\\toprule" in s.as_latex()
     assert "Theil" in theil_decomposition(long, "pcgdp", groups).summary().as_text()
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.0, 1e3, allow_nan=False), st.integers(0, 4)), min_size=2, max_size=40),
+       st.floats(0.01, 100.0))
+def test_dagum_properties(cells, scale):
+    y = np.array([c[0] for c in cells])
+    g = np.array([f"g{c[1]}" for c in cells])
+    if y.mean() <= 0:
+        return
+    r = dagum_gini(y, g)
+    p = r.parts
+    assert p["G_within"] + p["G_between"] + p["G_transvariation"] == pytest.approx(p["G"], abs=1e-10)
+    D = r.pairs.loc[r.pairs["kind"] == "between", "D_jh"].dropna()
+    assert ((D >= -1e-12) & (D <= 1 + 1e-12)).all()
+    # scale invariance and invariance to the order of the observations
+    r2 = dagum_gini(scale * y[::-1], g[::-1])
+    np.testing.assert_allclose(r2.parts[["G", "G_within", "G_between", "G_transvariation"]].to_numpy(float),
+                               p[["G", "G_within", "G_between", "G_transvariation"]].to_numpy(float),
+                               rtol=1e-9, atol=1e-12)

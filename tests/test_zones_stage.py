@@ -134,3 +134,30 @@ def test_with_the_real_haken_stage():
     turns = out.tables["zones_turning_points"]
     assert set(turns["group"]) == set(ctx.scheme)
     assert turns["turning_point"].between(2010, 2019).all()
+
+
+def test_pipeline_writes_zone_tables(study):
+    """End to end through nqpspatial.pipeline.run with the stage registered in-process."""
+    from nqpspatial import registry
+    from nqpspatial.pipeline import run
+
+    pd.DataFrame({"region": [f"R{i}" for i in range(1, 7)],
+                  "group": ["g1", "g1", "g1", "g2", "g2", "g2"]}).to_csv(study.root / "scheme.csv", index=False)
+    study.write(extra="""
+        [regions]
+        scheme = "scheme.csv"
+        [zones]
+        analyses = ["summary", "dagum", "markov", "obstacles"]
+        classes = 3
+        """)
+    with registry.registered("analyses", "zones", zones_stage):
+        run(study.config, out=study.out, quiet=True, report=False)
+    tables = study.out / "tables"
+    for name in ("zones_summary", "dagum_gini", "dagum_pairs", "markov_transitions", "obstacles"):
+        assert (tables / f"{name}.csv").exists(), name
+    obstacles = pd.read_csv(tables / "obstacles.csv", encoding="utf-8-sig")
+    sums = obstacles.dropna(subset=["obstacle"]).groupby(["region", "year", "subsystem", "level"])["obstacle"].sum()
+    np.testing.assert_allclose(sums.to_numpy(), 100.0, atol=1e-9)
+    gini = pd.read_csv(tables / "dagum_gini.csv", encoding="utf-8-sig")
+    parts = gini[["G_within", "G_between", "G_transvariation"]].sum(axis=1)
+    np.testing.assert_allclose(parts, gini["G"], atol=1e-12)
