@@ -161,3 +161,15 @@ def test_pipeline_writes_zone_tables(study):
     gini = pd.read_csv(tables / "dagum_gini.csv", encoding="utf-8-sig")
     parts = gini[["G_within", "G_between", "G_transvariation"]].sum(axis=1)
     np.testing.assert_allclose(parts, gini["G"], atol=1e-12)
+
+
+def test_haken_window_keeps_each_variable_its_own_coverage():
+    ctx = make_context(side=4, periods=8, seed=2)
+    fake = _FakeHaken(ctx)
+    fake.coevolution_table = fake.coevolution_table[fake.coevolution_table["year"] >= 2012]  # a window
+    ctx.results["haken"] = fake
+    out = zones_stage.run(ctx, _cfg(analyses=["summary", "dagum"]))
+    s = out.tables["zones_summary"]
+    assert set(s.loc[s["variable"] == "h", "year"]) == set(range(2012, 2018))
+    assert set(s.loc[s["variable"] == "A", "year"]) == set(range(2010, 2018))
+    assert "h" in set(out.tables["dagum_gini"]["variable"])

@@ -75,27 +75,31 @@ def _default_variables(ctx: StageContext, haken: pd.DataFrame | None) -> list[st
 
 
 def _gather(ctx: StageContext, variables: list[str], haken: pd.DataFrame | None):
-    """Region-year table holding the requested variables (plus h's grade when known)."""
+    """One region-year table per variable, taken whole from the variable's source.
+
+    Each variable keeps the coverage of its source (the Haken table may span
+    a sub-period window), so no merge ever introduces empty cells.  ``h``
+    carries its Haken grade in an extra column when every row is graded.
+    """
     src = _available(ctx, haken)
     keys = [ctx.region, ctx.year]
-    data = None
-    origin = {}
+    frames, origin = {}, {}
     for v in variables:
         for name, tab in src.items():
             if v in tab.columns and v not in keys:
                 origin[v] = name
-                part = tab[keys + [v]]
-                data = part if data is None else data.merge(part, on=keys, how="outer",
-                                                            validate="one_to_one")
+                cols = keys + [v]
+                if (name == "haken" and v == "h" and "grade" in tab.columns
+                        and tab["grade"].notna().all()):
+                    frames[v] = tab[cols + ["grade"]].rename(columns={"grade": _GRADE})
+                else:
+                    frames[v] = tab[cols]
                 break
         else:
             avail = sorted({c for t in src.values() for c in t.columns if c not in keys})
             raise ConfigError(f"[zones] variables: '{v}' is not a panel, index or Haken column "
                               f"(available: {', '.join(map(str, avail))})", source="config")
-    if origin.get("h") == "haken" and "grade" in haken.columns and haken["grade"].notna().all():
-        data = data.merge(haken[keys + ["grade"]].rename(columns={"grade": _GRADE}), on=keys,
-                          how="left", validate="one_to_one")
-    return data, origin
+    return frames, origin
 
 
 def _spatial_graph(ctx: StageContext, ids: list) -> tuple[Any, dict]:
@@ -187,10 +191,10 @@ class ZonesStage(Analysis):
         if not variables:
             raise ConfigError("[zones] variables: no subsystem index to analyse; name panel "
                               "columns in `variables`", source="config")
-        data, origin = _gather(ctx, variables, haken)
+        frames, origin = _gather(ctx, variables, haken)
         R, Y = ctx.region, ctx.year
         scheme, sname = ctx.scheme, ctx.scheme_name
-        ids = sorted(data[R].unique())
+        ids = sorted({r for f in frames.values() for r in f[R].unique()})
         out.info.update(variables=variables, variable_sources=origin, scheme=sname,
                         analyses=cfg["analyses"])
         rng = ctx.rng("zones")
@@ -209,21 +213,21 @@ class ZonesStage(Analysis):
                                  f"(boundary distance {d})")
 
         def per_variable(label, fn):
-            """Run fn(v) per variable; a user-fixable data problem skips that variable with a note."""
+            """Run fn(v, table) per variable; a user-fixable data problem skips it with a note."""
             res = []
             for v in variables:
                 try:
-                    res.append(fn(v))
+                    res.append(fn(v, frames[v]))
                 except InputError as exc:
                     if isinstance(exc, ConfigError):
                         raise
                     out.notes.append(f"zones {label} skipped for '{v}': {exc.detail}")
             return res
 
-        def cat(frames, attr):
-            frames = [getattr(f, attr) if attr else f for f in frames]
-            frames = [f for f in frames if f is not None and len(f)]
-            return pd.concat(frames, ignore_index=True) if frames else None
+        def cat(results, attr):
+            parts = [getattr(r, attr) if attr else r for r in results]
+            parts = [p for p in parts if p is not None and len(p)]
+            return pd.concat(parts, ignore_index=True) if parts else None
 
         def put(name, table):
             if table is not None:
@@ -232,18 +236,20 @@ class ZonesStage(Analysis):
         kw = dict(region=R, year=Y)
         for a in ctx.progress(cfg["analyses"], total=len(cfg["analyses"]), desc="zones"):
             if a == "summary":
-                put("zones_summary", zones_summary(data, variables, scheme, scheme_name=sname, **kw))
+                res = per_variable("summary", lambda v, d: zones_summary(
+                    d, v, scheme, scheme_name=sname, **kw))
+                put("zones_summary", cat(res, None))
                 tabs, notes = haken_by_zone(ctx.results.get("haken"), scheme, ctx.indices,
                                             region=R, year=Y, seed=seed)
                 out.tables.update(tabs)
                 out.notes.extend(f"zones: {n}" for n in notes)
             elif a == "dagum":
-                res = per_variable("Dagum Gini", lambda v: dagum_decomposition(
-                    data, v, scheme, scheme_name=sname, **kw))
+                res = per_variable("Dagum Gini", lambda v, d: dagum_decomposition(
+                    d, v, scheme, scheme_name=sname, **kw))
                 put("dagum_gini", cat(res, "gini"))
                 put("dagum_pairs", cat(res, "pairs"))
-                res = per_variable("Theil", lambda v: theil_decomposition(
-                    data, v, scheme, scheme_name=sname, **kw))
+                res = per_variable("Theil", lambda v, d: theil_decomposition(
+                    d, v, scheme, scheme_name=sname, **kw))
                 put("theil", cat(res, "theil"))
                 put("theil_groups", cat(res, "groups"))
             elif a == "clusters":
@@ -253,8 +259,8 @@ class ZonesStage(Analysis):
                 if cfg["clusters"] > len(ids) or cfg["min_region_size"] > len(ids):
                     raise ConfigError(f"[zones] clusters and min_region_size must not exceed the "
                                       f"number of regions ({len(ids)})", source="config")
-                res = per_variable("clustering", lambda v: cluster_regions(
-                    data, v, ctx.geometry, graph=graph, groups=scheme, k=cfg["clusters"],
+                res = per_variable("clustering", lambda v, d: cluster_regions(
+                    d, v, ctx.geometry, graph=graph, groups=scheme, k=cfg["clusters"],
                     methods=cfg["cluster_methods"], min_region_size=cfg["min_region_size"],
                     seed=seed, scheme_name=sname, **kw))
                 put("clusters", cat(res, "clusters"))
@@ -264,9 +270,9 @@ class ZonesStage(Analysis):
                     out.notes.append("zones spatial and LISA Markov skipped: no boundaries "
                                      "(ctx.geometry is None); classical chain only")
 
-                def mk(v):
-                    cc = _GRADE if (v == "h" and _GRADE in data.columns) else None
-                    return markov_chains(data, v, graph, classes=cfg["classes"], class_column=cc,
+                def mk(v, d):
+                    cc = _GRADE if _GRADE in d.columns else None
+                    return markov_chains(d, v, graph, classes=cfg["classes"], class_column=cc,
                                          seed=seed, **kw)
 
                 res = per_variable("Markov", mk)
@@ -274,15 +280,15 @@ class ZonesStage(Analysis):
                 put("markov_classes", cat(res, "classes"))
                 put("spatial_markov", cat(res, "spatial"))
             elif a == "density":
-                res = per_variable("density", lambda v: kernel_density(
-                    data, v, scheme, scheme_name=sname, **kw))
+                res = per_variable("density", lambda v, d: kernel_density(
+                    d, v, scheme, scheme_name=sname, **kw))
                 put("density", cat(res, "density"))
                 put("density_curves", cat(res, "curves"))
             elif a == "convergence":
                 if cfg["spatial_lag"] and graph is None:
                     out.notes.append("zones spatial-lag convergence skipped: no boundaries")
-                res = per_variable("convergence", lambda v: convergence(
-                    data, v, scheme, graph=graph, spatial_lag=cfg["spatial_lag"] and graph is not None,
+                res = per_variable("convergence", lambda v, d: convergence(
+                    d, v, scheme, graph=graph, spatial_lag=cfg["spatial_lag"] and graph is not None,
                     scheme_name=sname, **kw))
                 put("convergence", cat(res, "table"))
             elif a == "obstacles":
