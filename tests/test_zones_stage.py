@@ -80,6 +80,10 @@ def test_config_errors():
         zones_stage.run(ctx, _cfg(variables=["nope"]))
     with pytest.raises(ConfigError, match="clusters"):
         zones_stage.run(ctx, _cfg(clusters=0))
+    with pytest.raises(ConfigError, match="classes = 1"):
+        zones_stage.run(ctx, _cfg(classes=1))
+    with pytest.raises(ConfigError, match="number of regions"):
+        zones_stage.run(ctx, _cfg(analyses=["clusters"], clusters=40))
 
 
 def test_raw_panel_column_as_variable():

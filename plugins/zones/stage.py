@@ -170,9 +170,9 @@ class ZonesStage(Analysis):
         if bad:
             raise ConfigError(f"[zones] cluster_methods: unknown {bad}; use any of {list(METHODS)}",
                               source="config")
-        for key in ("clusters", "min_region_size", "classes"):
-            if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < 1:
-                raise ConfigError(f"[zones] {key} = {cfg[key]!r} must be a positive integer",
+        for key, low in (("clusters", 2), ("min_region_size", 1), ("classes", 2)):
+            if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < low:
+                raise ConfigError(f"[zones] {key} = {cfg[key]!r} must be a whole number >= {low}",
                                   source="config")
         if not isinstance(cfg["spatial_lag"], bool):
             raise ConfigError("[zones] spatial_lag must be true or false", source="config")
