@@ -63,7 +63,8 @@ __all__ = [
     "fdr_threshold",
 ]
 
-_CHUNK_ELEMENTS = 8_000_000  # floats per working block (64 MB)
+_CHUNK_ELEMENTS = 8_000_000  # floats per working block of global statistics (64 MB)
+_LOCAL_CHUNK_ELEMENTS = 8_000_000  # floats per block of local statistics (64 MB)
 QUADRANTS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
 
 
@@ -209,8 +210,9 @@ def _conditional_lags(X: np.ndarray, nb: _Neighbors, rng, permutations: int, red
     region i uses its first k_i entries, with the entry k_i substituted where
     i itself was drawn (this gives an exact uniform sample of the others).
 
-    ``reduce(start, stop, lags)`` receives lags of shape (c, permutations, T)
-    for regions start..stop-1.
+    ``reduce(start, stop, lags)`` receives lags of shape (c, T, permutations)
+    for regions start..stop-1 (permutations last, so that reductions run
+    over contiguous memory).
     """
     n, t = X.shape
     K = nb.kmax
@@ -218,7 +220,7 @@ def _conditional_lags(X: np.ndarray, nb: _Neighbors, rng, permutations: int, red
     if P.shape[1] < K + 1:  # K = n - 1: pad with a dummy column never used
         P = np.column_stack([P, np.zeros((permutations, K + 1 - P.shape[1]), dtype=np.int64)])
     G = X[P[:, :K]]                                                  # (perms, K, T)
-    Gk = np.ascontiguousarray(np.transpose(G, (1, 0, 2))).reshape(max(K, 1), permutations * t) if K else None
+    Gk = np.ascontiguousarray(np.transpose(G, (1, 2, 0))).reshape(max(K, 1), t * permutations) if K else None
     # corrections: region i drawn at position m < k_i in permutation p
     pp, mm = np.nonzero(P[:, :K] >= 0) if K else (np.array([], int), np.array([], int))
     ii = P[pp, mm]
@@ -228,20 +230,54 @@ def _conditional_lags(X: np.ndarray, nb: _Neighbors, rng, permutations: int, red
     order = np.argsort(ii, kind="stable")
     pp, mm, ii, repl = pp[order], mm[order], ii[order], repl[order]
     bounds = np.searchsorted(ii, np.arange(n + 1))
-    chunk = int(max(1, min(n, _CHUNK_ELEMENTS // max(1, permutations * t))))
+    has_self = bool(np.any(nb.self_w != 0))
+    chunk = int(max(1, min(n, _LOCAL_CHUNK_ELEMENTS // max(1, permutations * t))))
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
         c = stop - start
         if K:
-            lags = (nb.wpad[start:stop, :K] @ Gk).reshape(c, permutations, t)
+            lags = (nb.wpad[start:stop, :K] @ Gk).reshape(c, t, permutations)
         else:
-            lags = np.zeros((c, permutations, t))
+            lags = np.zeros((c, t, permutations))
         a, b = bounds[start], bounds[stop]
         if b > a:
             li = ii[a:b]
-            lags[li - start, pp[a:b], :] += nb.wpad[li, mm[a:b]][:, None] * (X[repl[a:b]] - X[li])
-        lags += (nb.self_w[start:stop, None] * X[start:stop])[:, None, :]
+            lags[li - start, :, pp[a:b]] += nb.wpad[li, mm[a:b]][:, None] * (X[repl[a:b]] - X[li])
+        if has_self:
+            lags += (nb.self_w[start:stop, None] * X[start:stop])[:, :, None]
         reduce(start, stop, lags)
+
+
+def _affine_summary(lags, lag_obs, a):
+    """Permutation summaries of statistics that are ``a * lag`` (per region and period).
+
+    Parameters
+    ----------
+    lags : ndarray (c, T, perms)
+        Conditional-permutation lags (modified in place).
+    lag_obs : ndarray (c, T)
+        Observed lags.
+    a : ndarray (c, T)
+        Factor turning a lag into the statistic.
+
+    Returns
+    -------
+    larger : ndarray (c, T)
+        Number of permuted statistics >= the observed one (ties by value count).
+    mean, std : ndarray (c, T)
+        Mean and standard deviation of the permuted statistics.
+    """
+    perms = lags.shape[2]
+    lags -= lag_obs[:, :, None]
+    tol = (1e-12 * (np.abs(lag_obs) + 1e-300))[:, :, None]
+    ge = np.count_nonzero(lags >= -tol, axis=2)
+    le = np.count_nonzero(lags <= tol, axis=2)
+    larger = np.where(a > 0, ge, np.where(a < 0, le, perms))
+    md = lags.sum(2) / perms
+    var = np.einsum("ctp,ctp->ct", lags, lags) / perms - md * md
+    mean = a * (md + lag_obs)
+    std = np.abs(a) * np.sqrt(np.maximum(var, 0.0))
+    return larger, mean, std
 
 
 def fdr_threshold(pvalues, alpha: float) -> float:
@@ -494,14 +530,12 @@ class _Lisa(StatisticPlugin):
         EI_sim = np.full((n, t), np.nan)
         if permutations:
             def reduce(a, b, lags):
-                sim = scale[None, None, :] * Z[a:b, None, :] * lags      # (c, perms, T)
-                obs = Ii[a:b, None, :]
-                larger = _geq(sim, obs).sum(1)
+                # I_i under permutation = scale_t z_it lag: affine in the lag
+                larger, m, sd = _affine_summary(lags, lag[a:b], scale[None, :] * Z[a:b])
                 p_sim[a:b] = _fold_p(larger, permutations)
-                m = sim.mean(1)
                 EI_sim[a:b] = m
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    z_sim[a:b] = (Ii[a:b] - m) / sim.std(1)
+                    z_sim[a:b] = (Ii[a:b] - m) / sd
 
             _conditional_lags(Z, nb, rng, permutations, reduce)
         p_sim[nb.islands] = np.nan
@@ -560,12 +594,14 @@ class _GiStar(StatisticPlugin):
         p_sim = np.full((n, t), np.nan)
         z_sim = np.full((n, t), np.nan)
         if permutations:
+            lag_obs = star @ X
+
             def reduce(a, b, lags):
-                sim = lags / total[None, None, :]
-                obs = Gs[a:b, None, :]
-                p_sim[a:b] = _fold_p(_geq(sim, obs).sum(1), permutations)
+                larger, m, sd = _affine_summary(lags, lag_obs[a:b],
+                                                np.broadcast_to(1.0 / total, (b - a, t)))
+                p_sim[a:b] = _fold_p(larger, permutations)
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    z_sim[a:b] = (Gs[a:b] - sim.mean(1)) / sim.std(1)
+                    z_sim[a:b] = (Gs[a:b] - m) / sd
 
             _conditional_lags(X, nb, rng, permutations, reduce)
         p_norm = stats.norm.sf(np.abs(Zs))
