@@ -392,3 +392,8 @@ class ScenarioStage(Analysis):
         out.info = _jsonable({"periods": p, "scenarios": list(pd.unique(res.table["scenario"])),
                               "strategy": res.strategy})
         return out
+
+
+#: Instances registered under the ``nqpspatial.analyses`` entry-point group.
+haken_stage = HakenStage()
+scenario_stage = ScenarioStage()
