@@ -173,6 +173,17 @@ def test_by_group_and_region(panel):
     assert len(byr.units) == 31 and "region" in byr.estimates
 
 
+def test_fixed_effects_coefficients_recorded_by_jackknife_equal_plain_fit():
+    rng = np.random.default_rng(8)
+    eff = (rng.normal(0, 0.005, 31), rng.normal(0, 0.005, 31))
+    df = simulate_panel(-0.03, 0.2, 0.5, 0.3, n_periods=10, q1_start=(0.3, 0.6), region_effects=eff, seed=rng)
+    jk = HakenModel(df, "q1", "q2", effects="region").fit(bootstrap=0, jackknife=True)
+    with pytest.warns(ShortPanelWarning):
+        fe = HakenModel(df, "q1", "q2", effects="region").fit(bootstrap=0)
+    assert abs(fe.params["gamma1"] - (1 - jk.jackknife["eq1"]["full"]["lag"])) < 1e-12
+    assert abs(fe.params["b"] - jk.jackknife["eq2"]["full"]["inter"]) < 1e-12
+
+
 def test_jackknife_removes_most_of_the_nickell_bias():
     """Region effects, 31 x 10, 50 panels.
 
@@ -192,11 +203,11 @@ def test_jackknife_removes_most_of_the_nickell_bias():
         rng = np.random.default_rng(s)
         eff = (rng.normal(0, 0.005, 31), rng.normal(0, 0.005, 31))
         df = simulate_panel(**tr, n_periods=10, q1_start=(0.3, 0.6), region_effects=eff, seed=rng)
-        m = HakenModel(df, "q1", "q2", effects="region")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ShortPanelWarning)
-            fe.append(m.fit(bootstrap=0).params[tr.index])
-        jk.append(m.fit(bootstrap=0, jackknife=True).params[tr.index])
+        res = HakenModel(df, "q1", "q2", effects="region").fit(bootstrap=0, jackknife=True)
+        jk.append(res.params[tr.index])
+        # the fixed-effects (full-panel) coefficients behind the correction
+        c1, c2 = res.jackknife["eq1"]["full"], res.jackknife["eq2"]["full"]
+        fe.append(pd.Series(dict(gamma1=1 - c1["lag"], a=-c1["inter"], gamma2=1 - c2["lag"], b=c2["inter"])))
     bias_fe = (pd.DataFrame(fe).mean() - tr).abs()
     bias_jk = (pd.DataFrame(jk).mean() - tr).abs()
     assert (pd.DataFrame(fe)["gamma1"] > 0).mean() > 0.5  # the problem is real

@@ -1,7 +1,6 @@
 """Potential, stationary points, stability cases, strategies and grades."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from nqpspatial.errors import InputError, ModelError

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from types import MappingProxyType
 
 import numpy as np
@@ -10,7 +9,6 @@ import pandas as pd
 from scipy import stats
 
 from ..results import Results, Summary
-from .potential import Potential
 from .system import HakenSystem
 
 __all__ = ["HakenResults", "HakenByResults", "BootstrapResults", "adiabatic_verdict",
