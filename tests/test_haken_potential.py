@@ -13,6 +13,7 @@ def test_methods_note_test_vector():
     # q1* = 0.894427, V(q1*) = -0.04, V(0.5) = -0.02109375
     p = Potential(-0.2, 0.5, 0.8, 0.4)
     assert p.case == 1
+    assert Potential.from_params(gamma1=-0.2, a=0.5, gamma2=0.8, b=0.4).stable_point == p.stable_point
     assert p.stable_point[0] == pytest.approx(0.894427, abs=1e-6)
     assert p.stable_point[1] == pytest.approx(-0.04, abs=1e-12)
     assert p(0.5) == pytest.approx(-0.02109375, abs=1e-15)

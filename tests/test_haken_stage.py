@@ -69,7 +69,10 @@ def test_stage_contract(good):
     assert list(out.tables["haken_estimates"].columns[:9]) == ["q1", "q2", "term", "estimate", "std_err", "t", "p",
                                                                "ci_low", "ci_high"]
     h = out.publish["haken"]
-    assert (h.q1, h.q2) == ("NQP", "NTU") and h.potential.case == 1
+    assert (h.q1, h.q2) == ("NQP", "NTU") and h.order == ("NQP", "NTU") and h.potential.case == 1
+    # what later stages read: the coevolution table and the fit options
+    pd.testing.assert_frame_equal(h.coevolution, out.tables["coevolution"])
+    assert {"intercept", "effects", "se", "window"} <= set(h.results.options)
     assert h.strategy == "distance-normalized" and out.info["strategy"] == "distance-normalized"
     assert out.tables["coevolution"]["h"].between(0, 1).all()
     # U1 of coupling = chosen order parameter values

@@ -181,6 +181,11 @@ class Potential(Results):
             self.map_stable_2d = None
         self._freeze()
 
+    @classmethod
+    def from_params(cls, *, gamma1, a, gamma2, b, k1=0.0, k2=0.0, legacy_stable_point=False) -> "Potential":
+        """Keyword-only constructor (``Potential.from_params(gamma1=..., a=..., gamma2=..., b=...)``)."""
+        return cls(gamma1, a, gamma2, b, k1=k1, k2=k2, legacy_stable_point=legacy_stable_point)
+
     # ------------------------------------------------------------------ values
     def _v(self, q):
         return self.linear * q + 0.5 * self.quadratic * q * q + 0.25 * self.quartic * q ** 4

@@ -149,15 +149,17 @@ class HakenAnalysisResults(Results):
     ----------
     q1, q2 : str
         Names of the order parameter and the servo variable.
+    order : tuple of str
+        ``(q1, q2)``.
     identification : IdentificationResults
     results : HakenResults or HakenByResults
         Fit of the chosen ordering (per unit when ``by`` is set).
     potential : Potential or None
         Common potential (None when it differs by region or unit; see
         :meth:`potentials`).
-    coevolution : CoevolutionResults or None
-    coevolution_table : pandas.DataFrame or None
-        ``coevolution.csv``.
+    coevolution : pandas.DataFrame or None
+        The ``coevolution.csv`` table (``coevolution_table`` is an alias).
+    coevolution_results : CoevolutionResults or None
     strategy, strategy_reason : str or None
     domain : tuple of float
     grading : tuple
@@ -170,8 +172,10 @@ class HakenAnalysisResults(Results):
         self.identification = identification
         self.results = results
         self.potential = results.potential
-        self.coevolution = coev
-        self.coevolution_table = coev.table if coev is not None else None
+        self.order = (self.q1, self.q2)
+        self.coevolution_results = coev
+        self.coevolution = coev.table if coev is not None else None
+        self.coevolution_table = self.coevolution
         self.strategy = coev.strategy if coev is not None else None
         self.strategy_reason = coev.reason if coev is not None else None
         self.domain = domain
