@@ -177,6 +177,14 @@ def _sample_without_replacement(rng: np.random.Generator, n: int, size: int, per
     return rng.permuted(chosen, axis=1)
 
 
+def _off_diagonal(mat: sparse.csr_array) -> sparse.csr_array:
+    coo = sparse.coo_array(mat)
+    keep = (coo.row != coo.col) & (coo.data != 0)
+    off = sparse.csr_array((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=mat.shape)
+    off.sort_indices()
+    return off
+
+
 class _Neighbors:
     """Padded off-diagonal neighbour structure of a CSR matrix."""
 
@@ -184,11 +192,7 @@ class _Neighbors:
         n = mat.shape[0]
         self.n = n
         self.self_w = mat.diagonal().astype(float)
-        off = mat.tolil()
-        off.setdiag(0)
-        off = sparse.csr_array(off)
-        off.eliminate_zeros()
-        off.sort_indices()
+        off = _off_diagonal(mat)
         self.card = np.diff(off.indptr)
         self.kmax = int(self.card.max()) if n else 0
         self.wpad = np.zeros((n, max(self.kmax, 1)))
@@ -569,10 +573,7 @@ class _GiStar(StatisticPlugin):
         ids = list(graph.unique_ids)
         mat = _csr(graph)
         n, t = X.shape
-        off = mat.tolil()
-        off.setdiag(0)
-        off = sparse.csr_array(off)
-        off.eliminate_zeros()
+        off = _off_diagonal(mat)
         rowmax = np.asarray(off.max(axis=1).toarray()).ravel() if off.nnz else np.zeros(n)
         rowmax = np.where(rowmax > 0, rowmax, 1.0)
         star = sparse.csr_array(off + sparse.diags_array(rowmax))

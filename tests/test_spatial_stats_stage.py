@@ -249,3 +249,33 @@ def test_mexico_through_the_config(tmp_path, mexico):
         for col in ("I", "EI", "VI_norm", "z_norm", "p_norm"):
             assert getattr(row, col) == pytest.approx(getattr(ref, col), abs=1e-10, rel=1e-10)
     assert sorted(sw.ids) == sorted(ids)
+
+
+def test_demo_study_moran_equals_esda():
+    """Acceptance on the bundled demo study (SYNTHETIC panel, 31 provinces x 2014-2023)."""
+    demo = pytest.importorskip("nqpspatial.demo")
+    geodata = pytest.importorskip("nqpspatial.geodata")
+    try:
+        tables = demo.load_demo()
+    except (FileNotFoundError, OSError) as exc:  # pragma: no cover - demo files not generated yet
+        pytest.skip(f"demo files missing: {exc}")
+    panel = tables["panel"][["region", "year", "gdp_pc", "rd_intensity"]]
+    geo = geodata.province_layer(list(pd.unique(panel["region"])))
+    out = spatial_stage.run(_ctx(panel, geo), {"permutations": 0, "statistics": ["moran", "lisa"]})
+    sw = out.publish["spatial_weights"]["weights"]["queen"]
+    w = out.tables["weights_queen"]
+    assert ((w.focal == "海南省") & (w.neighbor == "广东省")).any()
+    assert ((w.focal == "广东省") & (w.neighbor == "海南省")).any()
+    ids = list(sw.graph.unique_ids)
+    mg = out.tables["moran_global"]
+    assert len(mg) == 2 * panel["year"].nunique()
+    for var in ("gdp_pc", "rd_intensity"):
+        wide = panel.pivot(index="region", columns="year", values=var)
+        for row in mg[mg.variable == var].itertuples():
+            ref = esda.Moran(wide.loc[ids, row.year].to_numpy(), sw.graph, permutations=0)
+            for col in ("I", "EI", "VI_norm", "z_norm", "p_norm"):
+                assert getattr(row, col) == pytest.approx(getattr(ref, col), abs=1e-10, rel=1e-10)
+            lisa = out.tables["lisa"]
+            sub = lisa[(lisa.variable == var) & (lisa.year == row.year)].set_index("region").loc[ids]
+            ref_l = esda.Moran_Local(wide.loc[ids, row.year].to_numpy(), sw.graph, permutations=0)
+            np.testing.assert_allclose(sub["Ii"].to_numpy(), ref_l.Is, rtol=1e-10, atol=1e-12)
