@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 _CHUNK_ELEMENTS = 8_000_000  # floats per working block of global statistics (64 MB)
+_PREFETCH_MIN_N = 5_000  # draw permutations in a helper thread from this many regions on
 _LOCAL_CHUNK_ELEMENTS = 8_000_000  # floats per block of local statistics (64 MB)
 QUADRANTS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
 
@@ -134,6 +135,29 @@ def _permutation_batches(rng: np.random.Generator, n: int, permutations: int, t:
         done += c
 
 
+def _prefetched(batches, enabled: bool):
+    """Iterate ``batches``, drawing the next batch in a helper thread meanwhile.
+
+    numpy's ``Generator.permuted`` releases the GIL, so drawing the next
+    permutations overlaps with the sparse products of the current ones.  The
+    generator is advanced by one thread only, in order, so the draws (and the
+    results) are identical with and without prefetching.
+    """
+    if not enabled:
+        yield from batches
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fut = pool.submit(next, batches, None)
+        while True:
+            batch = fut.result()
+            if batch is None:
+                return
+            fut = pool.submit(next, batches, None)
+            yield batch
+
+
 def _global_quadforms(X: np.ndarray, Y: np.ndarray, mat, rng, permutations: int, rc=None):
     """sum_i X[i,t] (W Y_perm)[i,t] for each permutation of the rows of Y (or of X when Y is X).
 
@@ -147,9 +171,9 @@ def _global_quadforms(X: np.ndarray, Y: np.ndarray, mat, rng, permutations: int,
     lin = np.empty((permutations, t)) if rc is not None else None
     row = 0
     same = Y is X
-    for perm in _permutation_batches(rng, n, permutations, t):
+    for perm in _prefetched(_permutation_batches(rng, n, permutations, t), n >= _PREFETCH_MIN_N):
         c = perm.shape[0]
-        yp = Y[perm.T]                       # (n, c, T)
+        yp = np.take(Y, perm.T, axis=0)      # (n, c, T); np.take is much faster than Y[perm.T]
         lag = (mat @ yp.reshape(n, c * t)).reshape(n, c, t)
         if same:
             out[row:row + c] = np.einsum("ict,ict->ct", yp, lag)

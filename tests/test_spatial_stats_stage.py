@@ -279,3 +279,25 @@ def test_demo_study_moran_equals_esda():
             sub = lisa[(lisa.variable == var) & (lisa.year == row.year)].set_index("region").loc[ids]
             ref_l = esda.Moran_Local(wide.loc[ids, row.year].to_numpy(), sw.graph, permutations=0)
             np.testing.assert_allclose(sub["Ii"].to_numpy(), ref_l.Is, rtol=1e-10, atol=1e-12)
+
+
+def test_prefetching_permutations_changes_nothing(monkeypatch):
+    """Large layers draw permutations in a helper thread; the draws must be identical."""
+    from libpysal.graph import Graph
+    from scipy import sparse
+
+    side = 75  # 5,625 regions: above the prefetch threshold
+    n = side * side
+    rows = np.arange(n - 1)
+    keep = (rows + 1) % side != 0
+    a, b = rows[keep], rows[keep] + 1
+    vert = np.arange(n - side)
+    r = np.concatenate([a, b, vert, vert + side])
+    c = np.concatenate([b, a, vert + side, vert])
+    graph = Graph.from_sparse(sparse.csr_array((np.ones(len(r)), (r, c)), shape=(n, n))).transform("R")
+    vals = pd.DataFrame(np.random.default_rng(0).normal(size=(n, 2)), index=graph.unique_ids)
+    assert n >= S._PREFETCH_MIN_N
+    with_thread = S.moran.compute(vals, graph, rng=np.random.default_rng(5), permutations=49)
+    monkeypatch.setattr(S, "_PREFETCH_MIN_N", 10 ** 9)
+    without = S.moran.compute(vals, graph, rng=np.random.default_rng(5), permutations=49)
+    pd.testing.assert_frame_equal(with_thread, without)
