@@ -109,7 +109,9 @@ def _check_value(table: str, key: str, value: Any, default: Any, where: str) -> 
     elif isinstance(default, list):
         if not isinstance(value, list):
             raise ConfigError(f"{label} must be a list such as [\"a\", \"b\"], not {value!r}.", source=where)
-    elif isinstance(default, str) and not isinstance(value, str):
+    elif isinstance(default, str) and not isinstance(value, (str, list)):
+        # string keys may also take a list where the stage allows it (e.g. [haken] order = ["A", "B"]);
+        # the stage validates the list itself
         raise ConfigError(f"{label} must be a string, not {value!r}.", source=where)
 
 

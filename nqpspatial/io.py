@@ -125,7 +125,9 @@ def excel_sheet_name(name: str, taken: set[str]) -> str:
 def write_workbook(tables: Mapping[str, pd.DataFrame], path) -> dict[str, str]:
     """Write tables to one Excel workbook, one sheet per table.
 
-    Tables longer than Excel's row limit are left out.
+    Tables longer than Excel's row limit are left out.  Numbers are written
+    as numbers (NaN as an empty cell), booleans as booleans, everything else
+    as text.
 
     Parameters
     ----------
@@ -139,18 +141,47 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path) -> dict[str, str]:
     dict
         ``{"sheets": {table: sheet}, "left_out": {table: reason}}``.
     """
+    import xlsxwriter
+
     sheets: dict[str, str] = {}
     left_out: dict[str, str] = {}
     taken: set[str] = set()
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
+                                        "strings_to_formulas": False, "strings_to_urls": False})
+    try:
         for name, tab in tables.items():
             if len(tab) + 1 > EXCEL_MAX_ROWS:
                 left_out[name] = f"{len(tab)} rows exceed Excel's limit of {EXCEL_MAX_ROWS - 1} data rows"
                 continue
             sheet = excel_sheet_name(name, taken)
             taken.add(sheet)
-            tab.to_excel(xw, sheet_name=sheet, index=False)
             sheets[name] = sheet
+            _write_sheet(wb.add_worksheet(sheet), tab)
         if not sheets:
-            pd.DataFrame({"note": ["no table fits in a workbook"]}).to_excel(xw, sheet_name="note", index=False)
+            wb.add_worksheet("note").write_string(0, 0, "no table fits in a workbook")
+    finally:
+        wb.close()
     return {"sheets": sheets, "left_out": left_out}
+
+
+def _write_sheet(ws, tab: pd.DataFrame) -> None:
+    ws.write_row(0, 0, [str(c) for c in tab.columns])
+    cols = []
+    for c in tab.columns:
+        s = tab[c]
+        if pd.api.types.is_bool_dtype(s):
+            cols.append((ws.write_boolean, [bool(v) for v in s.to_numpy()], None))
+        elif pd.api.types.is_numeric_dtype(s):
+            arr = s.to_numpy(dtype=float, na_value=float("nan"))
+            cols.append((ws.write_number, arr.tolist(), True))
+        else:
+            vals = [None if (v is None or (isinstance(v, float) and v != v) or v is pd.NA) else str(v)
+                    for v in s.astype(object).to_numpy()]
+            cols.append((ws.write_string, vals, False))
+    for i in range(len(tab)):
+        row = i + 1
+        for j, (write, vals, numeric) in enumerate(cols):
+            v = vals[i]
+            if v is None or (numeric and (v != v or v in (float("inf"), float("-inf")))):
+                continue
+            write(row, j, v)
