@@ -212,7 +212,7 @@ class SpatialStage(Analysis):
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         """Build every weights matrix and compute the statistics (see the class doc)."""
-        from .weights import BUILDERS, _get_builder, build_weights, parse_spec
+        from .weights import _get_builder, build_weights, parse_spec
 
         cfg = {**self.config_keys, **{k: v for k, v in (cfg or {}).items() if v is not None or k == "variables"}}
         unknown = [k for k in cfg if k not in self.config_keys and k != "enabled"]

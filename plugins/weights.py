@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -629,7 +628,7 @@ class _Nested(WeightsBuilder):
                               source="config [spatial] weights")
         gb = _get_builder(gname)
         geo_graph = gb.build(ids, geometry=geometry, panel=panel, scheme=scheme, region=region, year=year,
-                             **gb_params(gb, gparams))
+                             **_builder_params(gb, gparams))
         wg = _row_standardize(geo_graph.sparse.toarray())
         xbar = _region_means(panel, ids, p["variable"], region, year, self.name)
         we, _ = economic_matrix(xbar)
@@ -637,7 +636,7 @@ class _Nested(WeightsBuilder):
         return _graph_from_dense(phi * wg + (1 - phi) * we, ids)
 
 
-def gb_params(builder, params):
+def _builder_params(builder, params):
     """Validate ``params`` against ``builder.params`` (first-party builders) and return them."""
     if isinstance(builder, WeightsBuilder):
         builder._params(params)
