@@ -170,7 +170,7 @@ def _write_sheet(ws, tab: pd.DataFrame) -> None:
     for c in tab.columns:
         s = tab[c]
         if pd.api.types.is_bool_dtype(s):
-            cols.append((ws.write_boolean, [bool(v) for v in s.to_numpy()], None))
+            cols.append((ws.write_boolean, [None if pd.isna(v) else bool(v) for v in s.astype(object)], None))
         elif pd.api.types.is_numeric_dtype(s):
             arr = s.to_numpy(dtype=float, na_value=float("nan"))
             cols.append((ws.write_number, arr.tolist(), True))

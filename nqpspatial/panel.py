@@ -449,7 +449,14 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
         if missing != "interpolate":
             raise InputError(f"missing must be 'error' or 'interpolate', not {missing!r}.", source="config [data]")
         table, filled = _interpolate(table, value_cols, region, year, where)
-    return PanelData(table, ind_table, subsystem_names, regions, years, filled, where, region, year, indices)
+    # outputs use the canonical column names region and year (the ids themselves are the input's)
+    clash = [c for c in value_cols if c in ("region", "year")]
+    if clash:
+        raise InputError(f"column(s) {_listing(clash)} are used as data columns, but 'region' and 'year' are reserved "
+                         "names in the outputs; rename them in the panel and the indicator list.", source=where)
+    table = table.rename(columns={region: "region", year: "year"})
+    filled = filled.rename(columns={region: "region", year: "year"})
+    return PanelData(table, ind_table, subsystem_names, regions, years, filled, where, "region", "year", indices)
 
 
 def _interpolate(table: pd.DataFrame, cols, region, year, where):

@@ -75,3 +75,12 @@ def run_cli(capsys):
         return code, cap.out, cap.err
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The bundled demo study run once per test session (no report), as a RunResult."""
+    from nqpspatial.pipeline import run
+
+    out = tmp_path_factory.mktemp("demo") / "out"
+    return run(None, out=out, quiet=True, report=False)

@@ -1,0 +1,122 @@
+"""The output folder contract: docs/outputs.md lists every table and column; tables.xlsx matches the CSVs;
+run.json records what the docs promise."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_every_table_and_column_documented(demo_run):
+    text = (DOCS / "outputs.md").read_text(encoding="utf-8")
+    missing = []
+    for name, table in demo_run.tables.items():
+        doc_name = "weights_<slug>.csv" if name.startswith("weights_") and name != "weights_summary" else f"{name}.csv"
+        if f"`{doc_name}`" not in text:
+            missing.append(doc_name)
+            continue
+        section = text.split(f"`{doc_name}`", 1)[1].split("**`", 1)[0]
+        if name == "indices":
+            continue
+        missing += [f"{doc_name}:{c}" for c in table.columns if f"`{c}`" not in section]
+    assert not missing, f"undocumented outputs: {missing}"
+
+
+def test_contract_columns_present(demo_run):
+    """Columns the issues name exactly (users' scripts rely on them)."""
+    contract = {
+        "indicator_weights": "subsystem, dimension, indicator, direction, weight, method",
+        "indices": "region, year, NQP, NTU",
+        "haken_identification": "q1, q2, gamma1, a, gamma2, b, se_gamma1, se_a, se_gamma2, se_b, p_gamma1, p_a, "
+                                "p_gamma2, p_b, r2_q1, r2_q2, n_obs, ratio, adiabatic, chosen, reason",
+        "haken_estimates": "q1, q2, term, estimate, std_err, t, p, ci_low, ci_high",
+        "haken_potential": "q1, q2, case, q1_star, V_star, map_stable",
+        "coevolution": "region, year, q1, q2, V, d, h, grade, strategy",
+        "coupling_coordination": "region, year, U1, U2, C, C_corrected, T, D, D_corrected, grade",
+        "moran_global": "variable, weights, year, I, EI, VI_norm, z_norm, p_norm, p_sim, permutations",
+        "lisa": "variable, weights, year, region, Ii, z_sim, p_sim, quadrant, cluster",
+        "weights_queen": "focal, neighbor, weight",
+        "weights_summary": "name, n, islands, island_policy, mean_neighbors, components",
+        "dagum_gini": "variable, scheme, year, G, G_within, G_between, G_transvariation, share_within, "
+                      "share_between, share_transvariation",
+        "clusters": "region, method, cluster",
+        "spatial_haken_estimates": "model, weights, q1, q2, equation, term, estimate, std_err, z, p",
+        "spatial_haken_effects": "model, weights, q1, q2, equation, term, effect, estimate, ci_low, ci_high, p",
+    }
+    tables = demo_run.tables
+    for name, cols in contract.items():
+        assert name in tables, name
+        need = [c.strip() for c in cols.split(",")]
+        assert set(need) <= set(tables[name].columns), (name, set(need) - set(tables[name].columns))
+    for name in ("geary", "getis_ord", "moran_bivariate", "zones_summary", "dagum_pairs", "clusters_vs_zones",
+                 "markov_transitions", "spatial_markov", "convergence", "obstacles", "stages", "scenarios",
+                 "spatial_haken_diagnostics", "spatial_haken_identification"):
+        assert name in tables, name
+    w = tables["indicator_weights"]
+    assert np.allclose(w.groupby("subsystem")["weight"].sum(), 1.0)
+
+
+def test_workbook_equals_csv(demo_run):
+    out = Path(demo_run.out_dir)
+    info = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    sheets = info["workbook"]["sheets"]
+    book = pd.read_excel(out / "tables.xlsx", sheet_name=None)
+    assert set(sheets) == {p.stem for p in (out / "tables").glob("*.csv")} - set(info["workbook"]["left_out"])
+    for table, sheet in sheets.items():
+        csv = pd.read_csv(out / "tables" / f"{table}.csv", encoding="utf-8-sig", keep_default_na=False,
+                          na_values=[""])
+        xl = book[sheet]
+        assert list(xl.columns) == list(csv.columns), table
+        assert len(xl) == len(csv), table
+        for c in csv.columns:
+            a, b = csv[c], xl[c]
+            if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+                # Excel keeps 15-16 significant digits; the CSV keeps full double precision
+                np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=2e-15, atol=0, equal_nan=True,
+                                           err_msg=f"{table}.{c}")
+            else:
+                assert [_cell(x) for x in a] == [_cell(x) for x in b], f"{table}.{c}"
+
+
+def _cell(x):
+    """Cell text for comparison; Excel booleans read back as 1.0/0.0 when a column has empty cells."""
+    if x is None or (not isinstance(x, str) and pd.isna(x)):
+        return ""
+    if isinstance(x, (bool, np.bool_)) or x in ("True", "False"):
+        return "1.0" if x in (True, "True") else "0.0"
+    return str(x)
+
+
+def test_csv_has_bom_and_chinese(demo_run):
+    raw = (Path(demo_run.out_dir) / "tables" / "indices.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    assert "北京市" in raw.decode("utf-8-sig")
+
+
+def test_run_json_records(demo_run):
+    info = json.loads((Path(demo_run.out_dir) / "run.json").read_text(encoding="utf-8"))
+    for key in ("versions", "config", "seed", "stages", "warnings", "seconds"):
+        assert key in info
+    assert info["versions"]["numpy"] and info["synthetic"] is True
+    names = [s["name"] for s in info["stages"]]
+    assert names[:4] == ["data", "weighting", "geometry", "haken"]
+    for s in info["stages"]:
+        assert s["status"] in ("ok", "skipped", "not requested") and s["seconds"] >= 0
+
+
+def test_region_and_year_columns_are_canonical(study, run_cli):
+    from conftest import small_panel
+
+    p, ind = small_panel()
+    study.write(panel=p.rename(columns={"region": "province", "year": "yr"}),
+                data_extra='region = "province"\nyear = "yr"\n', extra="[haken]\nbootstrap = 0\n")
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet", "--no-report")
+    assert code == 0, err
+    idx = pd.read_csv(study.out / "tables" / "indices.csv", encoding="utf-8-sig")
+    assert list(idx.columns[:2]) == ["region", "year"] and idx["region"].iloc[0] == "R1"
