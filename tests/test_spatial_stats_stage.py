@@ -301,3 +301,12 @@ def test_prefetching_permutations_changes_nothing(monkeypatch):
     monkeypatch.setattr(S, "_PREFETCH_MIN_N", 10 ** 9)
     without = S.moran.compute(vals, graph, rng=np.random.default_rng(5), permutations=49)
     pd.testing.assert_frame_equal(with_thread, without)
+    # the single-precision permutation products (large layers) against double precision:
+    # same permutations, so the pseudo p-values agree unless a permuted I falls within about
+    # 1e-5 of the observed one (then they differ by one step, 1/(permutations + 1))
+    assert n >= S._SINGLE_MIN_N
+    monkeypatch.setattr(S, "_SINGLE_MIN_N", 10 ** 9)
+    double = S.moran.compute(vals, graph, rng=np.random.default_rng(5), permutations=49)
+    assert np.all(np.abs(double["p_sim"] - without["p_sim"]) <= 1 / 50 + 1e-12)
+    np.testing.assert_allclose(double["z_sim"], without["z_sim"], rtol=1e-3)
+    np.testing.assert_array_equal(double["I"], without["I"])
