@@ -310,3 +310,39 @@ def test_prefetching_permutations_changes_nothing(monkeypatch):
     assert np.all(np.abs(double["p_sim"] - without["p_sim"]) <= 1 / 50 + 1e-12)
     np.testing.assert_allclose(double["z_sim"], without["z_sim"], rtol=1e-3)
     np.testing.assert_array_equal(double["I"], without["I"])
+
+
+def test_third_party_plugins_are_found_through_the_registry(mexico):
+    registry = pytest.importorskip("nqpspatial.registry")
+    from nqpspatial.plugins import weights as W
+
+    g, panel = mexico
+
+    class Ring(W.WeightsBuilder):
+        """Each region linked to the next one in id order (a toy third-party builder)."""
+
+        name = "ring"
+        params = {"step": 1}
+
+        def build(self, ids, *, geometry=None, panel=None, scheme=None, region="region", year="year", **params):
+            p = self._params(params)
+            n = len(ids)
+            i = np.arange(n)
+            return W._graph_from_coo(i, (i + p["step"]) % n, np.ones(n), ids)
+
+    class MeanLag(S.StatisticPlugin):
+        name = "mean_lag"
+        table = "mean_lag"
+
+        def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None):
+            vals = values.loc[list(graph.unique_ids)]
+            lag = graph.sparse @ vals.to_numpy()
+            return pd.DataFrame({"year": list(vals.columns), "mean_lag": lag.mean(0)})
+
+    with registry.registered("weights", "ring", Ring()), registry.registered("statistics", "mean_lag", MeanLag()):
+        out = spatial_stage.run(_ctx(panel, g), {"weights": ["ring:step=2"], "statistics": ["mean_lag", "moran"],
+                                                 "variables": ["pcgdp"], "permutations": 9})
+    assert set(out.tables) >= {"mean_lag", "moran_global", "weights_ring_step_2"}
+    assert (out.tables["mean_lag"]["weights"] == "ring:step=2").all()
+    wide = panel.pivot(index="region", columns="year", values="pcgdp")
+    np.testing.assert_allclose(out.tables["mean_lag"]["mean_lag"], wide.mean(axis=0).to_numpy(), rtol=1e-12)
