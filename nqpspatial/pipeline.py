@@ -29,7 +29,7 @@ import pandas as pd
 from . import registry
 from ._version import __version__
 from .config import load_config, parse_toml, resolve_config
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, ModelError
 from .io import write_csv, write_workbook
 from .results import Results, Summary
 from .stage import StageContext, StageOutput
@@ -422,7 +422,12 @@ def run(config=None, *, out=None, force: bool = False, seed: int | None = None, 
             continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result: StageOutput = stage.run(ctx, dict(scfg))
+            try:
+                result: StageOutput = stage.run(ctx, dict(scfg))
+            except ModelError as exc:
+                # an impossible quantity (e.g. no valid potential): the stage cannot run, the study goes on
+                result = StageOutput(notes=[f"stage not completed: {exc}"],
+                                     warnings=[f"stage not completed: {exc}"], status="skipped")
         warns = list(result.warnings)
         for w in caught:
             if _ours(w):
@@ -431,7 +436,8 @@ def run(config=None, *, out=None, force: bool = False, seed: int | None = None, 
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         for k, v in result.publish.items():
             ctx.results[k] = v
-        rec.stage(name, "ok", time.perf_counter() - t0, notes=result.notes, warns=_dedupe(warns),
+        status = result.status if result.status in ("ok", "skipped") else "ok"
+        rec.stage(name, status, time.perf_counter() - t0, notes=result.notes, warns=_dedupe(warns),
                   tables=add_tables(name, result.tables), info=_jsonable(result.info))
 
     info = {

@@ -54,6 +54,9 @@ class StageOutput:
         Warnings recorded in ``run.json`` and shown on the terminal.
     publish : dict
         Objects made available to later stages through ``ctx.results``.
+    status : str
+        "ok", or "skipped" when the stage found it could not run (the
+        notes say why).
     """
 
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -61,6 +64,7 @@ class StageOutput:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     publish: dict[str, Any] = field(default_factory=dict)
+    status: str = "ok"
 
 
 @dataclass

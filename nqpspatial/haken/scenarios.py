@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, ModelError
 from ..results import Results, Summary
 from .coevolution import coevolution
 
@@ -97,17 +97,19 @@ class ScenarioResults(Results):
     periods : int
     """
 
-    def __init__(self, table, strategy, periods):
+    def __init__(self, table, strategy, periods, undefined=None):
         self.table = table
         self.strategy = strategy
         self.periods = periods
+        self.undefined = undefined  # why V, d and h are empty (no valid potential), else None
         self._freeze()
 
     def summary(self) -> Summary:
         """Mean projected q1, q2 and h by scenario and year."""
         t = self.table.groupby(["scenario", "year"], as_index=False)[["q1", "q2", "h"]].mean()
+        notes = (f"V, d and h are undefined: {self.undefined}",) if self.undefined else ()
         return Summary("Haken scenarios", {"periods": self.periods, "h strategy": self.strategy},
-                       {"mean by scenario and year": t})
+                       {"mean by scenario and year": t}, notes)
 
 
 def scenarios(results, periods: int, shocks=None, *, groups=None, strategy="auto", domain="unit",
@@ -160,17 +162,30 @@ def scenarios(results, periods: int, shocks=None, *, groups=None, strategy="auto
     proj = pd.DataFrame(rows, columns=["scenario", "region", "year", "step", "q1", "q2", "q1_growth_scale"])
     parts = []
     strat_name = None
+    undefined = None
     for name, g in proj.groupby("scenario", sort=False):
-        co = coevolution(g[["region", "year", "q1", "q2"]].reset_index(drop=True), results.potentials(),
-                         strategy=strategy, domain=domain, grades=grades, labels=labels,
-                         labels_zh=labels_zh)
+        out = g.reset_index(drop=True)
+        try:
+            co = coevolution(g[["region", "year", "q1", "q2"]].reset_index(drop=True), results.potentials(),
+                             strategy=strategy, domain=domain, grades=grades, labels=labels,
+                             labels_zh=labels_zh)
+        except ModelError as exc:
+            # q1 and q2 can still be projected; V, d, h and grades are undefined for this potential
+            for c in ("V", "d", "h"):
+                out[c] = np.nan
+            for c in ("grade", "grade_zh", "strategy"):
+                out[c] = None
+            out["in_domain"] = False
+            strat_name = None
+            undefined = str(exc)
+            parts.append(out)
+            continue
         t = co.table
         strat_name = co.strategy
-        out = g.reset_index(drop=True)
         for c in ("V", "d", "h", "grade", "grade_zh", "in_domain", "strategy"):
             out[c] = t[c].to_numpy()
         parts.append(out)
     table = pd.concat(parts, ignore_index=True)
     table = table[["scenario", "region", "year", "step", "q1", "q2", "V", "d", "h", "grade", "strategy",
                    "q1_growth_scale", "grade_zh", "in_domain"]]
-    return ScenarioResults(table, strat_name, periods)
+    return ScenarioResults(table, strat_name, periods, undefined=undefined)

@@ -389,8 +389,10 @@ class ScenarioStage(Analysis):
         res = scenarios(h.results, p, c["shocks"], groups=ctx.scheme, strategy=strategy, domain=h.domain,
                         grades=edges, labels=labels, labels_zh=labels_zh)
         out.tables["scenarios"] = res.table
-        n_out = int((~res.table["in_domain"]).sum())
-        if n_out:
+        n_out = int((~res.table["in_domain"].astype(bool)).sum())
+        if res.undefined:
+            out.notes.append(f"scenarios: q1 and q2 projected; V, d, h and grades left empty: {res.undefined}")
+        elif n_out:
             out.notes.append(f"{n_out} projected region-years leave the q1 domain {h.domain}: their grade is "
                              "left empty")
         out.info = _jsonable({"periods": p, "scenarios": list(pd.unique(res.table["scenario"])),

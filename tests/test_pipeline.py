@@ -1,0 +1,112 @@
+"""Pipeline behaviour: negative findings exit 0, impossible quantities skip a stage, seeds, inputs untouched."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from nqpspatial import registry
+from nqpspatial.errors import ModelError
+from nqpspatial.stage import Analysis
+
+
+def test_fixed_failing_order_still_exits_zero(tmp_path, run_cli):
+    """A fixed ordering is honoured even when its verdict fails; undefined h is reported, not crashed on."""
+    from nqpspatial.pipeline import default_config_path
+    import shutil
+
+    for f in ("panel.csv", "indicators.csv", "study.toml"):
+        shutil.copy(default_config_path().parent / f, tmp_path / f)
+    cfg = (tmp_path / "study.toml").read_text(encoding="utf-8").replace('order = "auto"', 'order = ["NTU", "NQP"]')
+    cfg = cfg.replace("[zones]\nclusters = 8\n", "").replace('split_by_zone = true', 'split_by_zone = false')
+    (tmp_path / "study.toml").write_text(cfg, encoding="utf-8")
+    code, out, err = run_cli("run", tmp_path / "study.toml", "--out", tmp_path / "o", "--no-report", "--quiet")
+    assert code == 0, err
+    info = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
+    stages = {s["name"]: s for s in info["stages"]}
+    assert any("does NOT hold" in n for n in stages["haken"]["notes"])
+    ident = pd.read_csv(tmp_path / "o" / "tables" / "haken_identification.csv", encoding="utf-8-sig")
+    chosen = ident[ident["chosen"]]
+    assert (chosen["q1"].tolist(), chosen["q2"].tolist()) == (["NTU"], ["NQP"])
+    scen = pd.read_csv(tmp_path / "o" / "tables" / "scenarios.csv", encoding="utf-8-sig")
+    assert scen["h"].isna().all() and scen["q1"].notna().all()
+
+
+class _Impossible(Analysis):
+    name = "impossible"
+    config_keys = {}
+    optional = False
+    order = 5
+
+    def run(self, ctx, cfg):
+        raise ModelError("no stable point exists, so nothing to compute")
+
+
+def test_model_error_skips_stage_and_run_continues(study, tmp_path):
+    import nqpspatial
+
+    study.write(extra="[haken]\nbootstrap = 0\n")
+    with registry.registered("analyses", "impossible", _Impossible()):
+        res = nqpspatial.run(study.config, out=tmp_path / "o", quiet=True, report=False)
+    st = {s["name"]: s for s in res.info["stages"]}
+    assert st["impossible"]["status"] == "skipped"
+    assert "no stable point exists" in st["impossible"]["notes"][0]
+    assert st["haken"]["status"] == "ok"
+
+
+def test_same_seed_same_tables_and_seed_override(study, tmp_path):
+    import nqpspatial
+
+    study.write(extra="[haken]\nbootstrap = 199\norder = [\"A\", \"B\"]\n")
+    a = nqpspatial.run(study.config, out=tmp_path / "a", quiet=True, report=False, seed=7)
+    b = nqpspatial.run(study.config, out=tmp_path / "b", quiet=True, report=False, seed=7)
+    c = nqpspatial.run(study.config, out=tmp_path / "c", quiet=True, report=False, seed=8)
+    pd.testing.assert_frame_equal(a.table("haken_estimates"), b.table("haken_estimates"))
+    assert not a.table("haken_estimates")["ci_low"].equals(c.table("haken_estimates")["ci_low"])
+    assert a.info["seed"] == 7 and c.info["seed"] == 8
+
+
+def test_dataframe_inputs_not_mutated(tmp_path):
+    from conftest import small_panel
+    import nqpspatial
+
+    panel, ind = small_panel()
+    p0, i0 = panel.copy(), ind.copy()
+    data = nqpspatial.load_panel(panel, ind)
+    nqpspatial.compute_weights(data.values, data.indicators)
+    pd.testing.assert_frame_equal(panel, p0)
+    pd.testing.assert_frame_equal(ind, i0)
+
+
+def test_single_subsystem_skips_pair_stages(study, tmp_path):
+    import nqpspatial
+    from conftest import small_panel
+
+    p, ind = small_panel()
+    ind["subsystem"] = "A"
+    study.write(indicators=ind)
+    res = nqpspatial.run(study.config, out=tmp_path / "o", quiet=True, report=False)
+    st = {s["name"]: s for s in res.info["stages"]}
+    assert st["haken"]["status"] == "skipped" and "two or more subsystems" in st["haken"]["notes"][0]
+    assert "indices" in res.tables
+
+
+def test_precomputed_indices(study, tmp_path):
+    import nqpspatial
+    from nqpspatial.testing import make_context
+
+    ctx = make_context(geometry=False, scheme=False)
+    idx = ctx.indices
+    idx.to_csv(tmp_path / "idx.csv", index=False)
+    (tmp_path / "s.toml").write_text('name = "given"\n[data]\npanel = "idx.csv"\nindices = true\n'
+                                     '[haken]\nbootstrap = 0\n', encoding="utf-8")
+    res = nqpspatial.run(tmp_path / "s.toml", out=tmp_path / "o", quiet=True, report=False)
+    pd.testing.assert_frame_equal(res.table("indices"), idx)
+    assert "indicator_weights" not in res.tables
+    bad = idx.copy()
+    bad.loc[0, "A"] = 1.5
+    bad.to_csv(tmp_path / "idx.csv", index=False)
+    with pytest.raises(nqpspatial.InputError, match=r"outside \[0, 1\]"):
+        nqpspatial.run(tmp_path / "s.toml", out=tmp_path / "o2", quiet=True, report=False)
