@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..results import Results, Summary
-from .model import HakenModel, _as_rng
+from .model import HakenModel, as_rng
 from .results import IDENTIFICATION_COLUMNS
 
 __all__ = ["identify", "IdentificationResults"]
@@ -111,7 +111,7 @@ def identify(data: pd.DataFrame, subsystems, *, order="auto", region="region", y
                              f"{list(pairs[0])} (subsystems: {subs})")
         mode = "fixed"
         order = tuple(map(str, order))
-    rng = _as_rng(seed)
+    rng = as_rng(seed)
     children = rng.spawn(len(pairs))
     it = zip(pairs, children)
     if progress is not None:

@@ -29,19 +29,32 @@ from scipy import stats
 from ..errors import InputError
 from .bootstrap import batched_estimates, draw_counts, region_cross_products
 
-__all__ = ["HakenModel", "ShortPanelWarning", "SE_TYPES", "EFFECTS", "BY", "TERMS"]
+__all__ = ["HakenModel", "ShortPanelWarning", "SE_TYPES", "EFFECTS", "BY", "TERMS",
+           "SHORT_PANEL_PERIODS", "as_rng", "prepare_panel", "check_groups", "haken_terms",
+           "haken_params"]
 
 SE_TYPES = ("classical", "hc1", "cluster")
 EFFECTS = ("none", "region")
 BY = ("none", "region", "group")
 TERMS = ("gamma1", "a", "gamma2", "b")
+#: Region fixed effects with fewer periods than this emit a :class:`ShortPanelWarning`.
+SHORT_PANEL_PERIODS = 20
 
 
 class ShortPanelWarning(UserWarning):
     """Region fixed effects with fewer than 20 periods (Nickell bias)."""
 
 
-def _as_rng(seed) -> np.random.Generator:
+def as_rng(seed) -> np.random.Generator:
+    """A :class:`numpy.random.Generator` from ``seed`` (None, an int, a SeedSequence or a Generator).
+
+    A Generator is returned as is, so that callers share its stream.
+
+    Raises
+    ------
+    InputError
+        For any other type.
+    """
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None or isinstance(seed, (int, np.integer, np.random.SeedSequence)):
@@ -50,8 +63,35 @@ def _as_rng(seed) -> np.random.Generator:
 
 
 # --------------------------------------------------------------------------- input
-def _prepare_panel(data, q1, q2, region, year, window) -> pd.DataFrame:
-    """Validated copy with columns region, year, q1, q2 sorted by region then year."""
+def prepare_panel(data, q1, q2, *, region="region", year="year", window=None) -> pd.DataFrame:
+    """Validated region-year panel of two indices (shared by the aspatial and spatial models).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Region-year table with the two index columns.  Not modified.
+    q1, q2 : str
+        Columns of the order-parameter candidate and of the servo variable.
+    region, year : str
+        Column names of region ids and years.
+    window : (int, int), optional
+        First and last year (inclusive) to keep.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with columns ``region, year, q1, q2`` (year as int64), sorted
+        by region (in order of first appearance) then year, with a fresh
+        RangeIndex.
+
+    Raises
+    ------
+    InputError
+        Missing columns, q1 == q2, missing or non-numeric cells (the message
+        names the rows), non-integer years, duplicate region-years, an empty
+        window, fewer than 3 periods, single-year regions or unequally spaced
+        years.
+    """
     if not isinstance(data, pd.DataFrame):
         raise InputError(f"data must be a pandas DataFrame with columns {region!r}, {year!r} and the two "
                          f"subsystem indices; got {type(data).__name__}")
@@ -70,8 +110,11 @@ def _prepare_panel(data, q1, q2, region, year, window) -> pd.DataFrame:
         bad = df.index[~np.isfinite(df[col].to_numpy())]
         if len(bad):
             shown = [f"{df.at[i, 'region']}/{df.at[i, 'year']}" for i in bad[:10]]
+            more = " ..." if len(bad) > 10 else ""
+            rows = (f"row {bad[0]}" if len(bad) == 1
+                    else f"rows {', '.join(map(str, bad[:10]))}{more}")
             raise InputError(f"column {name!r} has {len(bad)} missing, non-numeric or infinite cell(s) "
-                             f"(region/year: {shown}{' ...' if len(bad) > 10 else ''}); fill or correct "
+                             f"at {rows} (region/year: {shown}{more}); fill or correct "
                              "them before fitting (nothing is imputed silently)")
     yr = pd.to_numeric(df["year"], errors="coerce")
     if yr.isna().any() or not np.all(np.mod(yr.to_numpy(dtype=float), 1) == 0):
@@ -112,6 +155,62 @@ def _prepare_panel(data, q1, q2, region, year, window) -> pd.DataFrame:
     return df
 
 
+def check_groups(groups, regions, *, fix="add rows 'region,group' for them") -> pd.Series:
+    """Check that a region -> group mapping gives every region a group.
+
+    Parameters
+    ----------
+    groups : pandas.Series or mapping
+        Region id -> group label (a region scheme).
+    regions : iterable
+        Region ids that need a group.
+    fix : str
+        How to fix a gap (appended to the error message).
+
+    Returns
+    -------
+    pandas.Series
+        The mapping as a Series (not reindexed).
+
+    Raises
+    ------
+    InputError
+        When some region has no group or an empty (missing) one.
+    """
+    gmap = groups if isinstance(groups, pd.Series) else pd.Series(groups)
+    known = gmap.index[gmap.notna().to_numpy()]
+    miss = [r for r in pd.unique(pd.Index(list(regions))) if r not in known]
+    if miss:
+        raise InputError(f"regions {miss[:10]} have no group in the scheme; {fix}")
+    return gmap
+
+
+def haken_terms(q1, q2) -> dict:
+    """Regressors of the two Haken equations (arrays of any shape, or Series).
+
+    Returns
+    -------
+    dict
+        ``{"q1": (q1, q1 q2), "q2": (q2, q1^2)}``: the own lag and the
+        interaction term of the q1 and q2 equations.
+    """
+    return {"q1": (q1, q1 * q2), "q2": (q2, q1 * q1)}
+
+
+def haken_params(lag1, inter1, lag2, inter2) -> dict:
+    """Haken parameters from the coefficients (or effects) of the equations' terms.
+
+    ``gamma1 = 1 - lag1``, ``a = -inter1``, ``gamma2 = 1 - lag2``,
+    ``b = inter2``; works element-wise on arrays of draws.
+
+    Returns
+    -------
+    dict
+        ``gamma1, a, gamma2, b``.
+    """
+    return {"gamma1": 1.0 - lag1, "a": -inter1, "gamma2": 1.0 - lag2, "b": inter2}
+
+
 # -------------------------------------------------------------------------- design
 class _Design:
     """Lagged regression design of both equations for one panel."""
@@ -132,8 +231,9 @@ class _Design:
         self.y1 = nxt1[keep].to_numpy(dtype=float)
         self.y2 = nxt2[keep].to_numpy(dtype=float)
         idx = pd.RangeIndex(len(q1))
-        X1 = pd.DataFrame({"lag": q1, "inter": q1 * q2}, index=idx)
-        X2 = pd.DataFrame({"lag": q2, "inter": q1 * q1}, index=idx)
+        terms = haken_terms(q1, q2)
+        X1 = pd.DataFrame(dict(zip(("lag", "inter"), terms["q1"])), index=idx)
+        X2 = pd.DataFrame(dict(zip(("lag", "inter"), terms["q2"])), index=idx)
         if intercept:
             X1["const"] = 1.0
             X2["const"] = 1.0
@@ -252,18 +352,13 @@ class HakenModel:
         self.intercept, self.effects, self.se = bool(intercept), effects, se
         self.window = None if window is None or len(window) == 0 else tuple(int(w) for w in window)
         self.by = by
-        self.panel = _prepare_panel(data, q1, q2, region, year, self.window)
+        self.panel = prepare_panel(data, q1, q2, region=region, year=year, window=self.window)
         self.groups = None
         if by == "group":
             if groups is None:
                 raise InputError("by='group' needs groups (a region -> group mapping, e.g. the "
                                  "[regions] scheme CSV with columns region,group)")
-            gmap = pd.Series(groups) if not isinstance(groups, pd.Series) else groups
-            miss = [r for r in pd.unique(self.panel["region"]) if r not in gmap.index]
-            if miss:
-                raise InputError(f"regions {miss[:10]} have no group in the scheme; add rows "
-                                 "'region,group' for them")
-            self.groups = gmap
+            self.groups = check_groups(groups, self.panel["region"])
         if se == "cluster" and self.panel["region"].nunique() < 2 and by == "none":
             raise InputError("se='cluster' needs at least two regions")
         self.periods = int(self.panel["year"].nunique())
@@ -304,10 +399,10 @@ class HakenModel:
             raise InputError(f"alpha must lie in (0, 1), got {alpha!r}")
         if not min_ratio >= 0:
             raise InputError(f"min_ratio must be >= 0, got {min_ratio!r}")
-        rng = _as_rng(seed)
+        rng = as_rng(seed)
         opts = dict(bootstrap=int(bootstrap), alpha=float(alpha), min_ratio=float(min_ratio),
                     jackknife=bool(jackknife), legacy_stable_point=bool(legacy_stable_point))
-        if self.effects == "region" and self.periods < 20 and not jackknife:
+        if self.effects == "region" and self.periods < SHORT_PANEL_PERIODS and not jackknife:
             warnings.warn(
                 f"region fixed effects with {self.periods} periods: the coefficients on the lagged "
                 "indices (gamma1, gamma2) are biased in short panels (Nickell 1981) and can take the "
@@ -342,8 +437,9 @@ def _param_table(design, res1, res2, c1, c2, se):
     df1 = getattr(res1, "df_resid_inference", None) or res1.df_resid
     df2 = getattr(res2, "df_resid_inference", None) or res2.df_resid
     b1, b2 = res1.bse, res2.bse
-    spec = [("gamma1", 1.0 - c1["lag"], b1["lag"], df1), ("a", -c1["inter"], b1["inter"], df1),
-            ("gamma2", 1.0 - c2["lag"], b2["lag"], df2), ("b", c2["inter"], b2["inter"], df2)]
+    est = haken_params(c1["lag"], c1["inter"], c2["lag"], c2["inter"])
+    spec = [("gamma1", est["gamma1"], b1["lag"], df1), ("a", est["a"], b1["inter"], df1),
+            ("gamma2", est["gamma2"], b2["lag"], df2), ("b", est["b"], b2["inter"], df2)]
     if design.intercept:
         spec += [("k1", c1["const"], b1["const"], df1), ("k2", c2["const"], b2["const"], df2)]
     for term, est, s, df in spec:
@@ -408,7 +504,7 @@ def _fit_unit(model: HakenModel, panel: pd.DataFrame, rng, opts, unit):
                 parts = [(1.0, *region_cross_products(Xs, ys, design.codes, n))]
             draws[eq] = batched_estimates(W, parts)
         d1, d2 = draws[0], draws[1]
-        tab = {"gamma1": 1 - d1[:, 0], "a": -d1[:, 1], "gamma2": 1 - d2[:, 0], "b": d2[:, 1]}
+        tab = haken_params(d1[:, 0], d1[:, 1], d2[:, 0], d2[:, 1])
         if design.intercept:
             tab["k1"] = d1[:, 2]
             tab["k2"] = d2[:, 2]

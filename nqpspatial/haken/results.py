@@ -9,10 +9,12 @@ import pandas as pd
 from scipy import stats
 
 from ..results import Results, Summary
+from .model import SHORT_PANEL_PERIODS
 from .system import HakenSystem
 
-__all__ = ["HakenResults", "HakenByResults", "BootstrapResults", "adiabatic_verdict",
-           "IDENTIFICATION_COLUMNS", "ESTIMATE_COLUMNS", "POTENTIAL_COLUMNS"]
+__all__ = ["HakenResultsBase", "HakenResults", "HakenByResults", "BootstrapResults",
+           "adiabatic_verdict", "draw_intervals", "IDENTIFICATION_COLUMNS", "ESTIMATE_COLUMNS",
+           "POTENTIAL_COLUMNS"]
 
 IDENTIFICATION_COLUMNS = ["q1", "q2", "gamma1", "a", "gamma2", "b", "se_gamma1", "se_a", "se_gamma2",
                           "se_b", "p_gamma1", "p_a", "p_gamma2", "p_b", "r2_q1", "r2_q2", "n_obs",
@@ -47,6 +49,40 @@ def adiabatic_verdict(gamma1: float, gamma2: float, p_gamma2: float, *, alpha: f
                          f"{min_ratio:g}, gamma2 significant (p = {p_gamma2:.3g})")
 
 
+def draw_intervals(draws: pd.DataFrame, *, alpha: float, min_ratio: float):
+    """Percentile intervals and the verdict share of draws of the Haken parameters.
+
+    Used for the cluster bootstrap (:class:`BootstrapResults`) and for the
+    simulated draws of the spatial models' direct effects.
+
+    Parameters
+    ----------
+    draws : pandas.DataFrame
+        One row per draw with columns gamma1, a, gamma2, b (and any other
+        terms).  Not modified.
+    alpha : float
+        The intervals cover ``1 - alpha``.
+    min_ratio : float
+        Ratio part of the verdict.
+
+    Returns
+    -------
+    tuple
+        ``(draws, intervals, verdict_share)``: a copy of the draws with a
+        ``ratio = |gamma2|/|gamma1|`` column; ``term, ci_low, ci_high,
+        std_err`` (std_err: standard deviation of the draws, ddof = 1); the
+        share of draws with ``gamma2 > 0`` and ``|gamma2| > min_ratio |gamma1|``.
+    """
+    d = draws.copy()
+    with np.errstate(divide="ignore"):
+        d["ratio"] = np.abs(d["gamma2"]) / np.abs(d["gamma1"])
+    q = np.quantile(d.to_numpy(), [alpha / 2, 1 - alpha / 2], axis=0)
+    intervals = pd.DataFrame({"term": d.columns, "ci_low": q[0], "ci_high": q[1],
+                              "std_err": d.std(ddof=1).to_numpy()})
+    ok = (d["gamma2"] > 0) & (np.abs(d["gamma2"]) > min_ratio * np.abs(d["gamma1"]))
+    return d, intervals, float(ok.mean())
+
+
 class BootstrapResults(Results):
     """Cluster-bootstrap draws of the Haken parameters.
 
@@ -65,19 +101,12 @@ class BootstrapResults(Results):
     """
 
     def __init__(self, draws: pd.DataFrame, *, alpha: float, min_ratio: float, n_clusters: int):
-        d = draws.copy()
-        with np.errstate(divide="ignore"):
-            d["ratio"] = np.abs(d["gamma2"]) / np.abs(d["gamma1"])
-        self.draws = d
-        self.B = len(d)
+        self.draws, self.intervals, self.verdict_share = draw_intervals(draws, alpha=alpha,
+                                                                       min_ratio=min_ratio)
+        self.B = len(self.draws)
         self.alpha = alpha
         self.min_ratio = min_ratio
         self.n_clusters = n_clusters
-        q = np.quantile(d.to_numpy(), [alpha / 2, 1 - alpha / 2], axis=0)
-        self.intervals = pd.DataFrame({"term": d.columns, "ci_low": q[0], "ci_high": q[1],
-                                       "std_err": d.std(ddof=1).to_numpy()})
-        ok = (d["gamma2"] > 0) & (np.abs(d["gamma2"]) > min_ratio * np.abs(d["gamma1"]))
-        self.verdict_share = float(ok.mean())
         self._freeze()
 
     def summary(self) -> Summary:
@@ -92,7 +121,150 @@ def _r2(res) -> float:
     return float(1.0 - res.ssr / res.centered_tss)
 
 
-class HakenResults(Results):
+class _CoevolutionMixin:
+    """``coevolution()`` for results that have ``_panel_std``, ``q1``, ``q2`` and ``potentials()``."""
+
+    def coevolution(self, strategy: str = "auto", *, domain="unit", grades=None, labels=None,
+                    labels_zh=None):
+        """Co-evolution level h per region-year (see :mod:`nqpspatial.haken.coevolution`).
+
+        Parameters
+        ----------
+        strategy : str, default "auto"
+            A name in :data:`~nqpspatial.haken.coevolution.STRATEGIES` or "auto".
+        domain : "unit", "panel" or (float, float)
+            q1 interval of the normalized strategies.
+        grades, labels, labels_zh
+            Bin edges and labels of the grades (normalized strategies only).
+
+        Returns
+        -------
+        CoevolutionResults
+
+        Raises
+        ------
+        ModelError
+            When the strategy does not support a region's potential.
+        """
+        from .coevolution import coevolution
+
+        return coevolution(self._panel_std, self.potentials(), strategy=strategy, domain=domain,
+                           grades=grades, labels=labels, labels_zh=labels_zh, names=(self.q1, self.q2))
+
+
+class HakenResultsBase(_CoevolutionMixin, Results):
+    """Shared base of the results of one Haken fit (aspatial and spatial).
+
+    Gives every fitted Haken model the same potential, stability, identification
+    and co-evolution behaviour.  A subclass sets, before ``_freeze()``:
+    ``q1``, ``q2``, ``_panel_std`` (columns ``region, year, q1, q2``), calls
+    :meth:`_set_identification` with the model parameters gamma1, a, gamma2,
+    b and their inference, and :meth:`_set_systems` with each region's
+    :class:`HakenSystem`.
+
+    Attributes
+    ----------
+    q1, q2 : str
+        Names of the order-parameter candidate and the servo variable.
+    ratio : float
+        |gamma2| / |gamma1|.
+    adiabatic : bool
+        The adiabatic verdict (:func:`adiabatic_verdict`); ``reason`` explains it.
+    potential : Potential or None
+        The potential when common to all regions (None when it differs by
+        region; see :meth:`potentials`).
+    """
+
+    # ------------------------------------------------------------ set-up
+    def _set_identification(self, est, se, p, r2, nobs, *, alpha, min_ratio, ratio_ci=None):
+        """Record gamma1, a, gamma2, b with inference; set ratio, adiabatic and reason.
+
+        ``est``, ``se``, ``p``: mappings with the four terms; ``r2``: mapping
+        with ``q1`` and ``q2``; ``ratio_ci``: ``(ci_low, ci_high,
+        verdict_share)`` of the ratio from draws, or None.
+        """
+        nan = float("nan")
+        self._set("_ident", MappingProxyType({
+            "est": {t: float(est[t]) for t in ("gamma1", "a", "gamma2", "b")},
+            "se": {t: float(se[t]) for t in ("gamma1", "a", "gamma2", "b")},
+            "p": {t: float(p[t]) for t in ("gamma1", "a", "gamma2", "b")},
+            "r2": (float(r2["q1"]), float(r2["q2"])), "nobs": int(nobs),
+            "ratio_ci": tuple(ratio_ci) if ratio_ci is not None else (nan, nan, nan)}))
+        ratio, ok, reason = adiabatic_verdict(float(est["gamma1"]), float(est["gamma2"]),
+                                              float(p["gamma2"]), alpha=alpha, min_ratio=min_ratio)
+        self._set("ratio", ratio)
+        self._set("adiabatic", ok)
+        self._set("reason", reason)
+
+    def _set_systems(self, systems: dict, make_potential):
+        """Region -> HakenSystem, their potentials (one per distinct system) and ``potential``."""
+        pots = {}
+        cache = {}
+        for r, s in systems.items():
+            if s not in cache:
+                cache[s] = make_potential(s)
+            pots[r] = cache[s]
+        self._set("_systems", MappingProxyType(dict(systems)))
+        self._set("_potentials", MappingProxyType(pots))
+        self._set("potential", next(iter(cache.values())) if len(cache) == 1 else None)
+
+    # ------------------------------------------------------------ access
+    def systems(self) -> dict:
+        """Region -> :class:`HakenSystem` (region-specific with region effects)."""
+        return dict(self._systems)
+
+    def potentials(self) -> dict:
+        """Region -> :class:`Potential`."""
+        return dict(self._potentials)
+
+    def identification_row(self, chosen: bool = False) -> pd.DataFrame:
+        """One row of ``haken_identification.csv`` (documented columns first).
+
+        Extra columns: ``ratio_ci_low``, ``ratio_ci_high`` and
+        ``verdict_share`` (from the bootstrap or simulated draws; NaN
+        without draws) and the stability ``case`` (NaN when the potential
+        differs by region).
+        """
+        i = self._ident
+        e, s, pv = i["est"], i["se"], i["p"]
+        row = {"q1": self.q1, "q2": self.q2, "gamma1": e["gamma1"], "a": e["a"],
+               "gamma2": e["gamma2"], "b": e["b"], "se_gamma1": s["gamma1"], "se_a": s["a"],
+               "se_gamma2": s["gamma2"], "se_b": s["b"], "p_gamma1": pv["gamma1"], "p_a": pv["a"],
+               "p_gamma2": pv["gamma2"], "p_b": pv["b"], "r2_q1": i["r2"][0], "r2_q2": i["r2"][1],
+               "n_obs": i["nobs"], "ratio": self.ratio, "adiabatic": self.adiabatic,
+               "chosen": bool(chosen), "reason": self.reason}
+        lo, hi, share = i["ratio_ci"]
+        row.update(ratio_ci_low=lo, ratio_ci_high=hi, verdict_share=share)
+        pot = self.potential
+        row["case"] = pot.case if pot is not None else np.nan
+        return pd.DataFrame([row])
+
+    def potential_table(self) -> pd.DataFrame:
+        """``haken_potential.csv`` rows (a region column when the potential differs by region)."""
+        if self.potential is not None:
+            return pd.DataFrame([{"q1": self.q1, "q2": self.q2, **self.potential.row()}])
+        rows = [{"q1": self.q1, "q2": self.q2, **pot.row(), "region": r}
+                for r, pot in self._potentials.items()]
+        return pd.DataFrame(rows)
+
+    def _potential_summary(self, facts: dict, tables: dict, notes: list) -> None:
+        """Add the stability case and stable point to a summary's facts (or a by-region table)."""
+        pot = self.potential
+        if pot is not None:
+            facts["stability case"] = f"{pot.case}: {pot.case_label}"
+            if pot.stable_point is None:
+                facts["stable point"] = "none exists"
+            else:
+                facts["stable point (q1*, V*)"] = f"({pot.stable_point[0]:.6g}, {pot.stable_point[1]:.6g})"
+                facts["annual map stable"] = str(pot.map_stable)
+            if pot.stable_point_source == "legacy":
+                notes.append("legacy stable point sqrt(|g1 g2/(ab)|): not necessarily a stationary point")
+        else:
+            tables["potential by region"] = self.potential_table()[["region", "case", "q1_star", "V_star",
+                                                                    "map_stable"]]
+
+
+class HakenResults(HakenResultsBase):
     """Results of one Haken fit (one ordering, one unit).
 
     Attributes
@@ -158,9 +330,12 @@ class HakenResults(Results):
             ci = pd.DataFrame({"ci_low": self.params - q * self.bse, "ci_high": self.params + q * self.bse})
             self.ci_method = "t interval from the standard errors"
         self.conf_int = ci.astype(float)
-        self.ratio, self.adiabatic, self.reason = adiabatic_verdict(
-            self.params["gamma1"], self.params["gamma2"], self.pvalues["gamma2"], alpha=alpha,
-            min_ratio=opts["min_ratio"])
+        ratio_ci = None
+        if boot is not None:
+            iv = boot.intervals.set_index("term")
+            ratio_ci = (iv.at["ratio", "ci_low"], iv.at["ratio", "ci_high"], boot.verdict_share)
+        self._set_identification(self.params, self.bse, self.pvalues, self.rsquared, self.nobs,
+                                 alpha=alpha, min_ratio=opts["min_ratio"], ratio_ci=ratio_ci)
         est = pd.DataFrame({"q1": self.q1, "q2": self.q2, "term": terms,
                             "estimate": self.params.to_numpy(), "std_err": self.bse.to_numpy(),
                             "t": self.tvalues.to_numpy(), "p": self.pvalues.to_numpy(),
@@ -185,16 +360,8 @@ class HakenResults(Results):
             self.region_effects = None
             common = HakenSystem(**base, k1=k1, k2=k2)
             systems = {r: common for r in design.regions}
-        self._systems = MappingProxyType(systems)
         legacy = opts["legacy_stable_point"]
-        pots = {}
-        cache = {}
-        for r, s in systems.items():
-            if s not in cache:
-                cache[s] = s.potential(legacy_stable_point=legacy)
-            pots[r] = cache[s]
-        self._potentials = MappingProxyType(pots)
-        self.potential = next(iter(cache.values())) if len(cache) == 1 else None
+        self._set_systems(systems, lambda s: s.potential(legacy_stable_point=legacy))
         self._freeze()
 
     # ----------------------------------------------------------------- access
@@ -202,50 +369,6 @@ class HakenResults(Results):
     def equation_results(self):
         """The two statsmodels results (q1 equation, q2 equation) of the full-panel fit."""
         return self._res
-
-    def systems(self) -> dict:
-        """Region -> :class:`HakenSystem` (region-specific with region effects)."""
-        return dict(self._systems)
-
-    def potentials(self) -> dict:
-        """Region -> :class:`Potential`."""
-        return dict(self._potentials)
-
-    def identification_row(self, chosen: bool = False) -> pd.DataFrame:
-        """One row of ``haken_identification.csv`` (documented columns first)."""
-        p, s, pv = self.params, self.bse, self.pvalues
-        row = {"q1": self.q1, "q2": self.q2, "gamma1": p["gamma1"], "a": p["a"], "gamma2": p["gamma2"],
-               "b": p["b"], "se_gamma1": s["gamma1"], "se_a": s["a"], "se_gamma2": s["gamma2"],
-               "se_b": s["b"], "p_gamma1": pv["gamma1"], "p_a": pv["a"], "p_gamma2": pv["gamma2"],
-               "p_b": pv["b"], "r2_q1": self.rsquared["q1"], "r2_q2": self.rsquared["q2"],
-               "n_obs": self.nobs, "ratio": self.ratio, "adiabatic": self.adiabatic,
-               "chosen": bool(chosen), "reason": self.reason}
-        b = self.bootstrap
-        if b is not None:
-            iv = b.intervals.set_index("term")
-            row.update(ratio_ci_low=iv.at["ratio", "ci_low"], ratio_ci_high=iv.at["ratio", "ci_high"],
-                       verdict_share=b.verdict_share)
-        else:
-            row.update(ratio_ci_low=np.nan, ratio_ci_high=np.nan, verdict_share=np.nan)
-        pot = self.potential
-        row["case"] = pot.case if pot is not None else np.nan
-        return pd.DataFrame([row])
-
-    def potential_table(self) -> pd.DataFrame:
-        """``haken_potential.csv`` rows (a region column with region effects)."""
-        if self.potential is not None:
-            return pd.DataFrame([{"q1": self.q1, "q2": self.q2, **self.potential.row()}])
-        rows = [{"q1": self.q1, "q2": self.q2, **pot.row(), "region": r}
-                for r, pot in self._potentials.items()]
-        return pd.DataFrame(rows)
-
-    def coevolution(self, strategy: str = "auto", *, domain="unit", grades=None, labels=None,
-                    labels_zh=None):
-        """Co-evolution level h per region-year (see :mod:`nqpspatial.haken.coevolution`)."""
-        from .coevolution import coevolution
-
-        return coevolution(self._panel_std, self.potentials(), strategy=strategy, domain=domain,
-                           grades=grades, labels=labels, labels_zh=labels_zh, names=(self.q1, self.q2))
 
     def summary(self):
         """Text/HTML/LaTeX summary: fit facts, estimates, potential and verdict."""
@@ -266,30 +389,18 @@ class HakenResults(Results):
         tables = {"parameters": self.estimates.drop(columns=["q1", "q2", "ci_method"]
                                                      + (["note"] if "note" in self.estimates else []))}
         notes = []
-        pot = self.potential
-        if pot is not None:
-            facts["stability case"] = f"{pot.case}: {pot.case_label}"
-            if pot.stable_point is None:
-                facts["stable point"] = "none exists"
-            else:
-                facts["stable point (q1*, V*)"] = f"({pot.stable_point[0]:.6g}, {pot.stable_point[1]:.6g})"
-                facts["annual map stable"] = str(pot.map_stable)
-            if pot.stable_point_source == "legacy":
-                notes.append("legacy stable point sqrt(|g1 g2/(ab)|): not necessarily a stationary point")
-        else:
-            tables["potential by region"] = self.potential_table()[["region", "case", "q1_star", "V_star",
-                                                                    "map_stable"]]
+        self._potential_summary(facts, tables, notes)
         if o["jackknife"]:
             notes.append("split-panel jackknife (Dhaene & Jochmans 2015) estimates; standard errors "
                          "from the full-panel fit")
-        if o["effects"] == "region" and self.periods < 20 and not o["jackknife"]:
+        if o["effects"] == "region" and self.periods < SHORT_PANEL_PERIODS and not o["jackknife"]:
             notes.append(f"region effects with {self.periods} periods: Nickell bias in gamma1, gamma2")
         notes.append("gamma = 1 - coefficient on the own lag; a = -coefficient on q1*q2; "
                      "b = coefficient on q1^2; R2 is centered")
         return Summary("Haken model (discrete form, OLS)", facts, tables, tuple(notes))
 
 
-class HakenByResults(Results):
+class HakenByResults(_CoevolutionMixin, Results):
     """Per-unit (region or group) Haken fits.
 
     Attributes
@@ -343,14 +454,6 @@ class HakenByResults(Results):
         """``haken_potential.csv`` rows, one per unit (``region`` or ``group`` column)."""
         return pd.concat([f.potential_table().assign(**{self.by: u}) for u, f in self.units.items()],
                          ignore_index=True)
-
-    def coevolution(self, strategy: str = "auto", *, domain="unit", grades=None, labels=None,
-                    labels_zh=None):
-        """Co-evolution level h per region-year with each region's unit potential."""
-        from .coevolution import coevolution
-
-        return coevolution(self._panel_std, self.potentials(), strategy=strategy, domain=domain,
-                           grades=grades, labels=labels, labels_zh=labels_zh, names=(self.q1, self.q2))
 
     def summary(self):
         """Summary: one row of key estimates per unit."""

@@ -29,7 +29,7 @@ from scipy import stats
 
 from ..errors import InputError
 from ..results import Results, Summary
-from .model import _as_rng, _Design, _prepare_panel
+from .model import _Design, as_rng, check_groups, prepare_panel
 
 __all__ = ["trajectories", "break_tests", "BreakTestResults"]
 
@@ -67,11 +67,8 @@ def trajectories(table: pd.DataFrame, scheme=None, *, columns=("q1", "q2", "h"))
 
     parts = [agg(table, "national", "national")]
     if scheme is not None:
-        sch = pd.Series(scheme) if not isinstance(scheme, pd.Series) else scheme
+        sch = check_groups(scheme, table["region"], fix="add them to the scheme CSV")
         lab = table["region"].map(sch)
-        if lab.isna().any():
-            miss = sorted(set(table.loc[lab.isna(), "region"]), key=str)[:10]
-            raise InputError(f"regions {miss} have no group in the scheme; add them to the scheme CSV")
         for gname, sub in table.groupby(lab, sort=True):
             parts.append(agg(sub, "group", gname))
     return pd.concat(parts, ignore_index=True)
@@ -177,7 +174,7 @@ def break_tests(data, q1, q2, *, region="region", year="year", intercept=False, 
         raise InputError(f"effects={effects!r}: use 'none' or 'region'")
     if not 0 <= trim < 0.5:
         raise InputError(f"trim = {trim!r} must lie in [0, 0.5)")
-    panel = _prepare_panel(data, q1, q2, region, year, window)
+    panel = prepare_panel(data, q1, q2, region=region, year=year, window=window)
     d = _Design(panel, intercept, effects)
     n = len(d.regions)
     years = np.unique(d.year)
@@ -244,7 +241,7 @@ def break_tests(data, q1, q2, *, region="region", year="year", intercept=False, 
     p = float("nan")
     B = int(bootstrap)
     if B > 0:
-        rng = _as_rng(seed)
+        rng = as_rng(seed)
         v = rng.choice(np.array([-1.0, 1.0]), size=(B, n))
         Vr = v[:, d.codes].T  # (N, B)
         Es = [eq[4][:, None] * Vr for eq in eqs]
