@@ -5,6 +5,9 @@ Public API
 Model and inference
     :class:`HakenModel` -> ``fit()`` -> :class:`HakenResults` (or
     :class:`HakenByResults` for per-region/per-group fits);
+    :class:`HakenResultsBase` (potential, identification row, co-evolution
+    and summary pieces shared with the spatial variants, which subclass
+    :class:`HakenModel` and :class:`HakenResultsBase`);
     :func:`identify` -> :class:`IdentificationResults` (every ordering, the
     order parameter); :class:`BootstrapResults`.
 Potential and system
@@ -30,7 +33,8 @@ from .grades import DEFAULT_EDGES, DEFAULT_LABELS, DEFAULT_LABELS_ZH, grade
 from .identification import IdentificationResults, identify
 from .model import HakenModel, ShortPanelWarning
 from .potential import CASE_LABELS, LegacyStablePointWarning, Potential
-from .results import BootstrapResults, HakenByResults, HakenResults, adiabatic_verdict
+from .results import (BootstrapResults, HakenByResults, HakenResults, HakenResultsBase,
+                      adiabatic_verdict)
 from .scenarios import ScenarioResults, scenarios
 from .simulate import simulate_panel
 from .stage import HakenAnalysisResults, HakenStage, ScenarioStage
@@ -38,7 +42,7 @@ from .stages import BreakTestResults, break_tests, trajectories
 from .system import HakenSystem
 
 __all__ = [
-    "HakenModel", "HakenResults", "HakenByResults", "BootstrapResults", "identify",
+    "HakenModel", "HakenResults", "HakenResultsBase", "HakenByResults", "BootstrapResults", "identify",
     "IdentificationResults", "adiabatic_verdict", "ShortPanelWarning", "Potential", "CASE_LABELS",
     "LegacyStablePointWarning", "HakenSystem", "STRATEGIES", "CoevolutionStrategy", "CoevolutionResults",
     "coevolution", "get_strategy", "resolve_strategy", "grade", "DEFAULT_EDGES", "DEFAULT_LABELS",

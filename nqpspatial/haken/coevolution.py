@@ -214,6 +214,14 @@ class CoevolutionResults(Results):
         self.names = names
         self._freeze()
 
+    def __len__(self) -> int:
+        """Number of region-years."""
+        return len(self.table)
+
+    def __getitem__(self, key):
+        """Column(s) of :attr:`table` (a copy), e.g. ``res["h"]``."""
+        return self.table[key]
+
     def summary(self) -> Summary:
         """Summary: strategy and h by year."""
         t = self.table

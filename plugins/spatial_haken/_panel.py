@@ -12,9 +12,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from nqpspatial.errors import InputError
+from nqpspatial.haken.model import haken_terms
+from nqpspatial.haken.model import prepare_panel as prepare_long
 
-__all__ = ["PanelData", "prepare_panel", "graph_to_sparse", "split_weights", "EquationDesign",
-           "build_equation"]
+__all__ = ["PanelData", "prepare_panel", "align_panel", "graph_to_sparse", "split_weights",
+           "EquationDesign", "build_equation"]
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,12 @@ def _row_standardize(W: sp.csr_array) -> sp.csr_array:
 
 
 def prepare_panel(data: pd.DataFrame, q1: str, q2: str, graph, *, region: str = "region",
-                  year: str = "year", transform: str = "r") -> PanelData:
+                  year: str = "year", transform: str = "r", window=None) -> PanelData:
     """Validate a long region-year table and align it with ``graph``.
+
+    The table is validated by the aspatial model's
+    :func:`nqpspatial.haken.model.prepare_panel` (the same rules and
+    messages), then aligned with the weights by :func:`align_panel`.
 
     Parameters
     ----------
@@ -84,6 +90,8 @@ def prepare_panel(data: pd.DataFrame, q1: str, q2: str, graph, *, region: str = 
         Names of the id and period columns.
     transform : {"r", "none"}
         ``"r"`` row-standardizes the weights (rows of isolates stay zero).
+    window : (int, int), optional
+        First and last year (inclusive) to keep.
 
     Returns
     -------
@@ -95,34 +103,41 @@ def prepare_panel(data: pd.DataFrame, q1: str, q2: str, graph, *, region: str = 
         Missing columns, duplicated or missing region-years, missing values,
         fewer than three periods, or regions that are not in the weights.
     """
-    if not isinstance(data, pd.DataFrame):
-        raise InputError("the panel must be a pandas DataFrame with region, year and index columns")
-    for col in (region, year, q1, q2):
-        if col not in data.columns:
-            raise InputError(f"column '{col}' is missing from the panel (columns: "
-                             f"{', '.join(map(str, data.columns))}); pass the right name or add it")
-    if q1 == q2:
-        raise InputError(f"q1 and q2 are the same column '{q1}'; name two different indices")
-    df = data[[region, year, q1, q2]]
-    dup = df.duplicated([region, year])
-    if dup.any():
-        row = df.index[dup.to_numpy()][0]
-        raise InputError(f"region-year ({df.loc[row, region]}, {df.loc[row, year]}) appears more "
-                         f"than once (row {row}); keep one row per region and year")
-    for col in (q1, q2):
-        vals = pd.to_numeric(df[col], errors="coerce")
-        bad = vals.isna().to_numpy()
-        if bad.any():
-            row = df.index[bad][0]
-            raise InputError(f"column '{col}' has a missing or non-numeric value at row {row} "
-                             f"(region {df.loc[row, region]}, year {df.loc[row, year]}); "
-                             "the spatial Haken models need a complete balanced panel")
-    years = np.sort(pd.unique(df[year]))
-    if len(years) < 3:
-        raise InputError(f"the panel has {len(years)} period(s) in column '{year}'; the spatial "
-                         "Haken models need at least 3")
+    long = prepare_long(data, q1, q2, region=region, year=year, window=window)
+    return align_panel(long, graph, region=region, year=year, transform=transform)
+
+
+def align_panel(panel: pd.DataFrame, graph, *, region: str = "region", year: str = "year",
+                transform: str = "r") -> PanelData:
+    """Align a validated long panel with ``graph`` as a balanced ``(T, N)`` panel.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Columns ``region, year, q1, q2`` as returned by
+        :func:`nqpspatial.haken.model.prepare_panel`.
+    graph : libpysal.graph.Graph
+        Spatial weights over exactly the panel's regions.
+    region, year : str
+        Names of the user's id and period columns (for messages).
+    transform : {"r", "none"}
+        ``"r"`` row-standardizes the weights.
+
+    Returns
+    -------
+    PanelData
+        Regions in the order of ``graph.unique_ids``.
+
+    Raises
+    ------
+    InputError
+        Regions missing from (or only in) the weights, or an unbalanced panel.
+    """
+    if transform not in ("r", "none"):
+        raise InputError(f"transform must be 'r' or 'none', got {transform!r}")
+    years = np.sort(pd.unique(panel["year"]))
     gids = pd.Index(graph.unique_ids)
-    regions = pd.unique(df[region])
+    regions = pd.unique(panel["region"])
     missing = pd.Index(regions).difference(gids)
     if len(missing):
         raise InputError(f"regions {list(missing[:5])} of column '{region}' are not in the weights "
@@ -133,19 +148,15 @@ def prepare_panel(data: pd.DataFrame, q1: str, q2: str, graph, *, region: str = 
         raise InputError(f"the weights graph has regions {list(extra[:5])} that are not in column "
                          f"'{region}' of the panel; take the subgraph of the panel's regions")
     ids = np.asarray(gids)
-    wide1 = df.pivot(index=year, columns=region, values=q1)
-    wide2 = df.pivot(index=year, columns=region, values=q2)
-    wide1 = wide1.reindex(index=years, columns=ids)
-    wide2 = wide2.reindex(index=years, columns=ids)
+    wide1 = panel.pivot(index="year", columns="region", values="q1").reindex(index=years, columns=ids)
+    wide2 = panel.pivot(index="year", columns="region", values="q2").reindex(index=years, columns=ids)
     if wide1.isna().to_numpy().any():
         t, i = np.argwhere(wide1.isna().to_numpy())[0]
-        raise InputError(f"the panel is unbalanced: region {ids[i]} has no row for year {years[t]}; "
-                         "the spatial Haken models need every region in every year")
+        raise InputError(f"the panel is unbalanced: region {ids[i]} has no row for {year} "
+                         f"{years[t]}; the spatial Haken models need every region in every year")
     W = graph_to_sparse(graph, ids)
     if transform == "r":
         W = _row_standardize(W)
-    elif transform != "none":
-        raise InputError(f"transform must be 'r' or 'none', got {transform!r}")
     return PanelData(ids=ids, years=years, Q1=wide1.to_numpy(dtype=float),
                      Q2=wide2.to_numpy(dtype=float), W=W)
 
@@ -209,18 +220,16 @@ class EquationDesign:
 
 def build_equation(panel: PanelData, equation: str, intercept: bool = False) -> EquationDesign:
     """The lagged design of one Haken equation (periods t -> t+1)."""
-    x1 = panel.Q1[:-1]
-    x2 = panel.Q2[:-1]
+    terms = haken_terms(panel.Q1[:-1], panel.Q2[:-1])
     if equation == "q1":
         y = panel.Q1[1:]
-        X = [x1, x1 * x2]
         names = ["q1", "q1q2"]
     elif equation == "q2":
         y = panel.Q2[1:]
-        X = [x2, x1 ** 2]
         names = ["q2", "q1sq"]
     else:  # pragma: no cover
         raise ValueError(equation)
+    X = list(terms[equation])
     slx = list(X)
     slx_names = [f"theta_{n}" for n in names]
     if intercept:

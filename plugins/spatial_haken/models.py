@@ -28,28 +28,25 @@ import pandas as pd
 from scipy import stats
 
 from nqpspatial.errors import InputError, ModelError
-from nqpspatial.results import Results, Summary
+from nqpspatial.haken import HakenModel, HakenResultsBase, HakenSystem, Potential
+from nqpspatial.haken.model import (SHORT_PANEL_PERIODS, ShortPanelWarning, as_rng, check_groups,
+                                    haken_params)
+from nqpspatial.haken.results import IDENTIFICATION_COLUMNS, draw_intervals
+from nqpspatial.results import Summary
 
-from . import _haken
 from ._estimators import EqFit, demean, fit_error, fit_lag, fit_ols
+from ._haken import potential_record
 from ._linalg import SpatialFilter
-from ._panel import build_equation, lag, prepare_panel, split_weights
+from ._panel import align_panel, build_equation, lag, prepare_panel, split_weights
 from .diagnostics import diagnostics_frame, lm_tests_equation, lr_test, moran_residuals
 
 __all__ = ["MODELS", "ShortPanelWarning", "SpatialHakenModel", "SpatialHakenResults",
-           "SpatialHakenPlugin", "slx", "sar", "sem", "sdm", "identification_table",
-           "lm_diagnostics", "HAKEN_TERMS"]
+           "SpatialHakenPlugin", "SpatialPotential", "slx", "sar", "sem", "sdm",
+           "identification_table", "lm_diagnostics", "HAKEN_TERMS"]
 
 MODELS = ("slx", "sar", "sem", "sdm")
 HAKEN_TERMS = {"q1": ["q1", "q1q2"], "q2": ["q2", "q1sq"]}
-ID_COLUMNS = ["q1", "q2", "gamma1", "a", "gamma2", "b", "se_gamma1", "se_a", "se_gamma2",
-              "se_b", "p_gamma1", "p_a", "p_gamma2", "p_b", "r2_q1", "r2_q2", "n_obs", "ratio",
-              "adiabatic", "chosen", "reason"]
-SHORT_PANEL = 20
-
-
-class ShortPanelWarning(UserWarning):
-    """Region fixed effects with fewer than 20 periods: coefficients are biased (Nickell 1981)."""
+ID_COLUMNS = list(IDENTIFICATION_COLUMNS)
 
 
 @dataclass
@@ -68,8 +65,15 @@ def _p_normal(est, se):
     return z, 2.0 * stats.norm.sf(np.abs(z))
 
 
-class SpatialHakenModel:
+class SpatialHakenModel(HakenModel):
     """A spatial Haken model of one ordering (q1, q2) of two indices.
+
+    A subclass of :class:`nqpspatial.haken.HakenModel`: the data are
+    validated and prepared by the aspatial model (same rules and messages;
+    ``panel`` is the same long ``region, year, q1, q2`` table) and then
+    aligned with the weights (``aligned``).  ``fit()`` estimates the spatial
+    variant and returns :class:`SpatialHakenResults`, a
+    :class:`nqpspatial.haken.HakenResultsBase`.
 
     Parameters
     ----------
@@ -103,62 +107,65 @@ class SpatialHakenModel:
         Label of the weights in every output table.
     method : {"auto", "dense", "sparse"}
         Linear-algebra path (see :class:`~._linalg.SpatialFilter`).
+    window : (int, int), optional
+        First and last year (inclusive) of a sub-period, as in the aspatial model.
+
+    Attributes
+    ----------
+    panel : pandas.DataFrame
+        The validated long panel (``region, year, q1, q2``), as in
+        :class:`~nqpspatial.haken.HakenModel`.
+    aligned : PanelData
+        The panel as ``(T, N)`` arrays in the weights' region order, with the
+        row-standardized sparse ``W``.
+    groups : pandas.Series or None
+        Region -> group of ``split``, in the order of ``aligned.ids``.
     """
 
     def __init__(self, data: pd.DataFrame, q1: str, q2: str, graph, *, model: str = "sar",
                  region: str = "region", year: str = "year", effects: str = "none",
                  correction: str = "none", split=None, split_equal: bool = False,
-                 intercept: bool = False, weights_name: str = "W", method: str = "auto"):
+                 intercept: bool = False, weights_name: str = "W", method: str = "auto",
+                 window=None):
         if model not in MODELS:
             raise InputError(f"model must be one of {', '.join(MODELS)}, got {model!r}", "config")
-        if effects not in ("none", "region"):
-            raise InputError(f"effects must be 'none' or 'region', got {effects!r}", "config")
         if correction not in ("none", "jackknife"):
             raise InputError(f"correction must be 'none' or 'jackknife', got {correction!r}",
                              "config")
-        if effects == "region" and intercept:
-            raise InputError("intercept = true together with region effects: the constant is "
-                             "absorbed by the effects; drop one of them", "config")
+        super().__init__(data, q1, q2, region=region, year=year, intercept=intercept,
+                         effects=effects, window=window)
         self.model = model
-        self.q1, self.q2 = q1, q2
         self.region, self.year = region, year
-        self.effects = effects
         self.correction = correction
-        self.intercept = intercept
         self.weights_name = weights_name
         self.method = method
-        self.panel = prepare_panel(data, q1, q2, graph, region=region, year=year)
+        self.aligned = align_panel(self.panel, graph, region=region, year=year)
         self.groups = None
+        self._group_codes = None
         self.split_equal = bool(split_equal)
         if split is not None:
-            s = pd.Series(split)
-            miss = pd.Index(self.panel.ids).difference(s.index)
-            if len(miss):
-                raise InputError(f"regions {list(miss[:5])} have no group in the region scheme; "
-                                 "give every region a group to split W by zone", "scheme")
-            grp = s.reindex(self.panel.ids)
-            if grp.isna().any():
-                raise InputError("the region scheme has an empty group for some regions; "
-                                 "give every region a group", "scheme")
-            self.groups = pd.factorize(grp.to_numpy())[0]
-        T1 = len(self.panel.years) - 1
+            gmap = check_groups(split, self.aligned.ids,
+                                fix="give every region a group to split W by zone")
+            self.groups = gmap.reindex(self.aligned.ids)
+            self._group_codes = pd.factorize(self.groups.to_numpy())[0]
+        T1 = len(self.aligned.years) - 1
         if correction == "jackknife" and T1 < 4:
             raise InputError(f"the split-panel jackknife needs at least 4 transitions (5 periods); "
                              f"the panel has {T1 + 1} periods", "config")
 
     # ------------------------------------------------------------------
     def _weights(self):
-        W = self.panel.W
-        if self.groups is None:
+        W = self.aligned.W
+        if self._group_codes is None:
             return [W], [""]
-        Ww, Wa = split_weights(W, self.groups)
+        Ww, Wa = split_weights(W, self._group_codes)
         if self.split_equal:
             return [Ww + Wa], [""]
         return [Ww, Wa], ["_within", "_across"]
 
     def _fit_equation(self, equation: str, model: str, tslice=slice(None), probes=64,
                       trace_seed=0) -> _Equation:
-        design = build_equation(self.panel, equation, self.intercept)
+        design = build_equation(self.aligned, equation, self.intercept)
         Ws, suffixes = self._weights()
         y = design.y[tslice]
         Xcols = [x[tslice] for x in design.X]
@@ -195,7 +202,7 @@ class SpatialHakenModel:
         return _Equation(fit, beta_idx, theta_idx, spatial_idx, slx_ws, filt)
 
     def _jackknife(self, equation: str, full: _Equation, probes, trace_seed) -> np.ndarray:
-        T1 = len(self.panel.years) - 1
+        T1 = len(self.aligned.years) - 1
         cuts = [T1 // 2] if T1 % 2 == 0 else [T1 // 2, T1 // 2 + 1]
         halves = []
         for c in cuts:
@@ -229,11 +236,11 @@ class SpatialHakenModel:
         """
         if int(draws) < 2:
             raise InputError(f"effects_draws must be at least 2, got {draws}", "config")
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        rng = as_rng(seed)
         notes = []
-        T = len(self.panel.years)
-        if self.effects == "region" and T < SHORT_PANEL:
-            msg = (f"region fixed effects with {T} periods (< {SHORT_PANEL}): the coefficients of "
+        T = self.periods
+        if self.effects == "region" and T < SHORT_PANEL_PERIODS:
+            msg = (f"region fixed effects with {T} periods (< {SHORT_PANEL_PERIODS}): the coefficients of "
                    "the lagged indices are biased (Nickell 1981; Yu, de Jong & Lee 2008); "
                    + ("the split-panel jackknife removes the leading O(1/T) bias"
                       if self.correction == "jackknife" else
@@ -285,8 +292,39 @@ def _filter_for(eq: _Equation, N: int) -> SpatialFilter:
     return eq.filt if eq.filt is not None else SpatialFilter([], method="dense")
 
 
-class SpatialHakenResults(Results):
+class SpatialPotential(Potential):
+    """The potential of a spatial Haken fit (a :class:`nqpspatial.haken.Potential`).
+
+    It behaves as the aspatial potential: ``pot(q1)`` is V(q1), and
+    ``case``, ``stable_point``, ``map_stable``, ``distance`` ... are
+    available.  Called with no argument it returns the one-row table of
+    :meth:`SpatialHakenResults.potential` (model, weights, q1, q2, gamma1,
+    a, gamma2, b, case, q1_star, V_star, map_stable; ``case`` holds the
+    case's label).
+    """
+
+    def __init__(self, system: HakenSystem, key: dict):
+        super().__init__(system.gamma1, system.a, system.gamma2, system.b)
+        self._set("_table", pd.DataFrame([{**key, "gamma1": system.gamma1, "a": system.a,
+                                           "gamma2": system.gamma2, "b": system.b,
+                                           **potential_record(self)}]))
+
+    def __call__(self, q1=None):
+        """V(q1); with no argument, the one-row potential table (a copy)."""
+        if q1 is None:
+            return self._table.copy()
+        return super().__call__(q1)
+
+
+class SpatialHakenResults(HakenResultsBase):
     """Results of a spatial Haken model (immutable).
+
+    A :class:`nqpspatial.haken.HakenResultsBase`: ``potential``,
+    ``potentials()``, ``identification_row()``, ``potential_table()`` and
+    ``coevolution(strategy=...)`` behave as in the aspatial
+    :class:`~nqpspatial.haken.HakenResults`, on the Haken parameters read
+    from the direct effects (intercepts and region effects are not carried
+    into the potential).
 
     Attributes
     ----------
@@ -303,6 +341,13 @@ class SpatialHakenResults(Results):
     identification : pandas.DataFrame
         One row with the columns of ``haken_identification`` plus model and
         weights, from the direct effects.
+    haken_params : dict
+        gamma1, a, gamma2, b from the direct effects.
+    potential : SpatialPotential
+        Potential of the direct-effect parameters; ``potential()`` (no
+        argument) gives it as a one-row table.
+    ratio, adiabatic, reason
+        The adiabatic verdict (as in the aspatial model).
     diagnostics : pandas.DataFrame
         model, weights, q1, q2, equation, test, statistic, df, p.
     loglik, aic : dict
@@ -324,9 +369,10 @@ class SpatialHakenResults(Results):
         self._set("effects_kind", model.effects)
         self._set("correction", model.correction)
         self._set("split", model.groups is not None and not model.split_equal)
-        self._set("_panel", model.panel)
+        self._set("_panel", model.aligned)
+        self._set("_panel_std", model.panel)
         self._set("_eqs", eqs)
-        N = model.panel.W.shape[0]
+        N = model.aligned.W.shape[0]
         key = {"model": model.model, "weights": model.weights_name, "q1": model.q1,
                "q2": model.q2}
         # estimates
@@ -349,7 +395,7 @@ class SpatialHakenResults(Results):
         it = range(2)
         if progress is not None:
             it = progress(it, total=2, desc=f"effects {model.model}/{model.weights_name}")
-        groups = model.groups if self.split else None
+        groups = model._group_codes if self.split else None
         for k in it:
             eqn = ("q1", "q2")[k]
             e = eqs[eqn]
@@ -378,31 +424,26 @@ class SpatialHakenResults(Results):
                                      "estimate": est, "ci_low": float(lo), "ci_high": float(hi),
                                      "p": p, "std_err": sd})
         self._set("effects", pd.DataFrame(eff_rows))
-        # identification from the direct effects
-        par = {"gamma1": (1 - direct_point["q1"], 1 - direct_draws["q1"]),
-               "a": (-direct_point["q1q2"], -direct_draws["q1q2"]),
-               "gamma2": (1 - direct_point["q2"], 1 - direct_draws["q2"]),
-               "b": (direct_point["q1sq"], direct_draws["q1sq"])}
-        row = {"q1": model.q1, "q2": model.q2}
-        for name, (est, _) in par.items():
-            row[name] = est
-        for name, (est, dr) in par.items():
-            row[f"se_{name}"] = float(np.std(dr, ddof=1))
-        for name, (est, dr) in par.items():
-            row[f"p_{name}"] = float(_p_normal(est, row[f"se_{name}"])[1])
-        row["r2_q1"] = eqs["q1"].fit.r2
-        row["r2_q2"] = eqs["q2"].fit.r2
-        row["n_obs"] = eqs["q1"].fit.n_obs
-        row["ratio"] = abs(row["gamma2"]) / abs(row["gamma1"]) if row["gamma1"] != 0 else math.inf
-        ok, reason = _haken.verdict(row["gamma1"], row["gamma2"], row["p_gamma2"], alpha=alpha,
-                                    min_ratio=min_ratio)
-        row["adiabatic"] = ok
-        row["chosen"] = False
-        row["reason"] = reason
-        row["model"] = model.model
-        row["weights"] = model.weights_name
-        self._set("identification", pd.DataFrame([row])[ID_COLUMNS + ["model", "weights"]])
-        self._set("haken_params", {k: v[0] for k, v in par.items()})
+        # identification from the direct effects (the aspatial rules and row)
+        est = haken_params(direct_point["q1"], direct_point["q1q2"], direct_point["q2"],
+                           direct_point["q1sq"])
+        par_draws = pd.DataFrame(haken_params(direct_draws["q1"], direct_draws["q1q2"],
+                                              direct_draws["q2"], direct_draws["q1sq"]))
+        _, intervals, share = draw_intervals(par_draws, alpha=alpha, min_ratio=min_ratio)
+        iv = intervals.set_index("term")
+        se = {t: float(iv.at[t, "std_err"]) for t in est}
+        pvals = {t: float(_p_normal(est[t], se[t])[1]) for t in est}
+        self._set_identification(est, se, pvals, {"q1": eqs["q1"].fit.r2, "q2": eqs["q2"].fit.r2},
+                                 eqs["q1"].fit.n_obs, alpha=alpha, min_ratio=min_ratio,
+                                 ratio_ci=(iv.at["ratio", "ci_low"], iv.at["ratio", "ci_high"],
+                                           share))
+        self._set("haken_params", {t: float(v) for t, v in est.items()})
+        system = HakenSystem(**self.haken_params)
+        self._set_systems({r: system for r in model.aligned.ids},
+                          lambda s: SpatialPotential(s, key))
+        ident = self.identification_row()[ID_COLUMNS].assign(model=model.model,
+                                                              weights=model.weights_name)
+        self._set("identification", ident)
         # diagnostics
         drows = []
         loglik, aic = {}, {}
@@ -413,7 +454,7 @@ class SpatialHakenResults(Results):
             resid = f.info.get("innovations", f.resid)
             for test, val in [("loglik", f.loglik), ("aic", aic[eqn]), ("n_obs", f.n_obs),
                               ("k", f.k), ("sigma2", f.sigma2), ("r2", f.r2),
-                              ("moran_residuals", moran_residuals(resid, model.panel.W))]:
+                              ("moran_residuals", moran_residuals(resid, model.aligned.W))]:
                 drows.append({**key, "equation": eqn, "test": test, "statistic": float(val),
                               "df": math.nan, "p": math.nan})
         if model.model == "sdm":
@@ -451,41 +492,12 @@ class SpatialHakenResults(Results):
         r = e.fit.info.get("innovations", e.fit.resid)
         return pd.DataFrame(r, index=self._panel.years[1:], columns=self._panel.ids)
 
-    def potential(self) -> pd.DataFrame:
-        """Potential, stable point and stability case from the direct-effect parameters.
-
-        Returns
-        -------
-        pandas.DataFrame
-            One row: model, weights, q1, q2, gamma1, a, gamma2, b, case,
-            q1_star, V_star, map_stable.
-        """
-        p = self.haken_params
-        pot = _haken.potential(p["gamma1"], p["a"], p["gamma2"], p["b"])
-        return pd.DataFrame([{"model": self.model, "weights": self.weights, "q1": self.q1,
-                              "q2": self.q2, **p, **pot}])
-
-    def coevolution(self) -> pd.DataFrame:
-        """Co-evolution level h per region-year from the spatial model's potential.
-
-        Returns
-        -------
-        pandas.DataFrame
-            region, year, q1, q2, V, d, h, strategy (see :func:`._haken.coevolution`).
-        """
-        p = self.haken_params
-        if not p["gamma2"] > 0:
-            raise ModelError(f"gamma2 = {p['gamma2']:.4g} is not positive: the adiabatic "
-                             "potential (and h) does not exist for this ordering")
-        pan = self._panel
-        T, N = pan.Q1.shape
-        long = pd.DataFrame({"region": np.tile(pan.ids, T), "year": np.repeat(pan.years, N),
-                             "q1": pan.Q1.reshape(-1), "q2": pan.Q2.reshape(-1)})
-        h = _haken.coevolution(long["q1"], p["gamma1"], p["a"], p["gamma2"], p["b"])
-        return pd.concat([long, h], axis=1)
+    def potential_table(self) -> pd.DataFrame:
+        """``haken_potential.csv``-style row of the direct-effect potential, plus model and weights."""
+        return super().potential_table().assign(model=self.model, weights=self.weights)
 
     def summary(self) -> Summary:
-        """Text/HTML/LaTeX summary: facts, estimates, effects, identification, diagnostics."""
+        """Text/HTML/LaTeX summary: facts, estimates, effects, identification, potential, diagnostics."""
         facts = {"model": self.model, "weights": self.weights, "q1 (order parameter?)": self.q1,
                  "q2": self.q2, "observations per equation": self.n_obs,
                  "region effects": self.effects_kind, "correction": self.correction,
@@ -494,17 +506,18 @@ class SpatialHakenResults(Results):
         for eqn, inf in self.info.items():
             if "logdet" in inf:
                 facts[f"log-determinant ({eqn})"] = inf["logdet"]
+        facts["ratio |gamma2|/|gamma1|"] = self.ratio
+        facts["adiabatic verdict"] = self.reason
         cols = ["equation", "term", "estimate", "std_err", "z", "p"]
         ecols = ["equation", "term", "effect", "estimate", "ci_low", "ci_high", "p"]
         icols = ["gamma1", "a", "gamma2", "b", "p_gamma2", "ratio", "adiabatic", "reason"]
+        tables = {"estimates": self.estimates[cols], "effects": self.effects[ecols],
+                  "identification (direct effects)": self.identification[icols],
+                  "diagnostics": self.diagnostics[["equation", "test", "statistic", "df", "p"]]}
+        notes = list(self.notes)
+        self._potential_summary(facts, tables, notes)
         return Summary(title=f"Spatial Haken model ({self.model.upper()}, W = {self.weights})",
-                       facts=facts,
-                       tables={"estimates": self.estimates[cols],
-                               "effects": self.effects[ecols],
-                               "identification (direct effects)": self.identification[icols],
-                               "diagnostics": self.diagnostics[["equation", "test", "statistic",
-                                                                "df", "p"]]},
-                       notes=self.notes)
+                       facts=facts, tables=tables, notes=tuple(notes))
 
 
 # ----------------------------------------------------------------------
