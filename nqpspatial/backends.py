@@ -1,0 +1,351 @@
+"""Execution backends for Monte Carlo, bootstrap and permutation work.
+
+Work of ``n`` independent draws is split into chunks of a *fixed* size
+(:data:`DEFAULT_CHUNK`, independent of the number of workers).  Chunk ``i``
+draws its random numbers from its own Generator, the ``i``-th child of the
+run's :class:`numpy.random.SeedSequence` (``SeedSequence(seed).spawn(...)[i]``).
+A chunk's result therefore depends only on the seed and the chunk index, so
+the same seed gives identical results on every backend and with any number
+of workers, and memory is bounded by one chunk per worker.
+
+Backends
+--------
+``inprocess`` (default)
+    Chunks run one after another in the calling process; each chunk is
+    vectorised.
+``processes``
+    A :class:`concurrent.futures.ProcessPoolExecutor` with ``workers``
+    local processes; the shared payload is sent once per worker.
+``dask``
+    A ``distributed`` cluster: ``scheduler="tcp://host:port"`` connects to a
+    running scheduler, ``workers=N`` starts a
+    ``distributed.LocalCluster(n_workers=N, threads_per_worker=1,
+    processes=True)``.  The payload is scattered to every worker once.
+
+Usage::
+
+    from nqpspatial.backends import open_backend, run_chunks
+
+    def chunk_fn(payload, task):          # module-level (picklable)
+        rng = task.rng()
+        return rng.normal(size=(task.size, payload["k"])).sum(axis=0)
+
+    with open_backend("dask", workers=2) as be:
+        parts = run_chunks(chunk_fn, {"k": 3}, 10_000, seed=1, backend=be)
+
+The pipeline passes ``nqpspatial run --workers N`` / ``--scheduler ADDRESS``
+through ``[run] workers`` and ``[run] scheduler``; :func:`backend_from_config`
+reads them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = ["DEFAULT_CHUNK", "BACKENDS", "ChunkTask", "plan_chunks", "seed_sequence", "chunk_rng",
+           "InProcessBackend", "ProcessBackend", "DaskBackend", "open_backend", "backend_from_config",
+           "run_chunks"]
+
+#: Default number of draws per chunk (fixed: results never depend on the worker count).
+DEFAULT_CHUNK = 250
+#: Names accepted by :func:`open_backend`.
+BACKENDS = ("auto", "inprocess", "processes", "dask")
+
+
+# --------------------------------------------------------------------------- seeds and chunks
+def seed_sequence(seed) -> np.random.SeedSequence:
+    """The :class:`numpy.random.SeedSequence` behind ``seed``.
+
+    Parameters
+    ----------
+    seed : int, sequence of int, numpy.random.SeedSequence or numpy.random.Generator
+        A Generator contributes one 63-bit integer drawn from it (so passing
+        the same Generator state gives the same sequence).
+
+    Returns
+    -------
+    numpy.random.SeedSequence
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(0, 2 ** 63 - 1)))
+    if seed is None:
+        raise InputError("a seed is required for reproducible chunked work: pass an int or a Generator")
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return np.random.SeedSequence(int(seed))
+    try:
+        return np.random.SeedSequence([int(s) for s in seed])
+    except (TypeError, ValueError):
+        raise InputError(f"seed must be an int, a list of ints, a SeedSequence or a Generator, got "
+                         f"{type(seed).__name__}") from None
+
+
+def chunk_rng(seed, index: int) -> np.random.Generator:
+    """Generator of chunk ``index``: the ``index``-th child of ``seed_sequence(seed)``.
+
+    Equal to ``np.random.default_rng(seed_sequence(seed).spawn(index + 1)[index])``
+    for a fresh sequence, but needs no knowledge of the other chunks.
+    """
+    ss = seed_sequence(seed)
+    child = np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (int(index),),
+                                   pool_size=ss.pool_size)
+    return np.random.default_rng(child)
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """One chunk of draws.
+
+    Attributes
+    ----------
+    index : int
+        Chunk number (0-based).
+    start, stop : int
+        Draws ``start .. stop - 1`` of the whole run.
+    entropy, spawn_key, pool_size
+        The run's seed sequence (see :meth:`rng`).
+    """
+
+    index: int
+    start: int
+    stop: int
+    entropy: Any
+    spawn_key: tuple
+    pool_size: int
+
+    @property
+    def size(self) -> int:
+        """Number of draws in the chunk."""
+        return self.stop - self.start
+
+    def rng(self) -> np.random.Generator:
+        """The chunk's Generator (depends on the seed and :attr:`index` only)."""
+        parent = np.random.SeedSequence(self.entropy, spawn_key=self.spawn_key, pool_size=self.pool_size)
+        return chunk_rng(parent, self.index)
+
+
+def plan_chunks(n_items: int, seed, chunk_size: int = DEFAULT_CHUNK) -> list[ChunkTask]:
+    """Split ``n_items`` draws into fixed-size chunks with their seeds.
+
+    Parameters
+    ----------
+    n_items : int
+        Total number of draws (>= 0).
+    seed : int, SeedSequence or Generator
+        See :func:`seed_sequence`.
+    chunk_size : int
+        Draws per chunk (the last chunk may be smaller).
+
+    Returns
+    -------
+    list of ChunkTask
+    """
+    n_items, chunk_size = int(n_items), int(chunk_size)
+    if n_items < 0:
+        raise InputError(f"the number of draws must be >= 0, got {n_items}")
+    if chunk_size < 1:
+        raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
+    ss = seed_sequence(seed)
+    return [ChunkTask(i, s, min(s + chunk_size, n_items), ss.entropy, tuple(ss.spawn_key), ss.pool_size)
+            for i, s in enumerate(range(0, n_items, chunk_size))]
+
+
+# --------------------------------------------------------------------------- backends
+class InProcessBackend:
+    """Run chunks one after another in this process (the default)."""
+
+    name = "inprocess"
+    workers = 1
+
+    def map(self, fn: Callable, payload, tasks: Sequence[ChunkTask], progress=None) -> list:
+        """``[fn(payload, task) for task in tasks]`` in task order."""
+        it = tasks if progress is None else progress(tasks, total=len(tasks), desc="chunks")
+        return [fn(payload, t) for t in it]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __repr__(self) -> str:
+        return "<InProcessBackend>"
+
+
+_PAYLOAD: Any = None
+
+
+def _init_worker(payload) -> None:
+    global _PAYLOAD
+    _PAYLOAD = payload
+
+
+def _call_in_worker(fn, task):
+    return fn(_PAYLOAD, task)
+
+
+class ProcessBackend:
+    """Local worker processes (:class:`concurrent.futures.ProcessPoolExecutor`).
+
+    Parameters
+    ----------
+    workers : int, optional
+        Number of processes (default: the number of CPUs).
+    """
+
+    name = "processes"
+
+    def __init__(self, workers: int | None = None):
+        self.workers = int(workers or os.cpu_count() or 1)
+        if self.workers < 1:
+            raise InputError(f"workers must be >= 1, got {workers}")
+
+    def map(self, fn: Callable, payload, tasks: Sequence[ChunkTask], progress=None) -> list:
+        """Run ``fn(payload, task)`` for every task in a fresh pool; results in task order."""
+        from concurrent.futures import ProcessPoolExecutor
+
+        if not tasks:
+            return []
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), initializer=_init_worker,
+                                 initargs=(payload,)) as pool:
+            futures = [pool.submit(_call_in_worker, fn, t) for t in tasks]
+            it = futures if progress is None else progress(futures, total=len(futures), desc="chunks")
+            return [f.result() for f in it]
+
+    def close(self) -> None:
+        """Pools are closed after every :meth:`map`."""
+
+    def __repr__(self) -> str:
+        return f"<ProcessBackend workers={self.workers}>"
+
+
+class DaskBackend:
+    """A Dask ``distributed`` cluster.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of a running scheduler (``tcp://host:8786``).
+    workers : int, optional
+        Without ``scheduler``: start a ``LocalCluster`` of this many
+        single-threaded worker processes (default 2).
+    """
+
+    name = "dask"
+
+    def __init__(self, scheduler: str | None = None, workers: int | None = None):
+        try:
+            import logging
+
+            from distributed import Client, LocalCluster
+        except ImportError:  # pragma: no cover - distributed is a dependency of the test env
+            raise InputError("the dask backend needs the 'distributed' package: pip install distributed") from None
+        self._cluster = None
+        if scheduler:
+            self.client = Client(scheduler)
+        else:
+            n = int(workers or 2)
+            if n < 1:
+                raise InputError(f"workers must be >= 1, got {workers}")
+            self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                         dashboard_address=None, silence_logs=logging.ERROR)
+            self.client = Client(self._cluster)
+        self.scheduler = scheduler
+        self.workers = len(self.client.scheduler_info().get("workers", {})) or workers
+
+    def map(self, fn: Callable, payload, tasks: Sequence[ChunkTask], progress=None) -> list:
+        """Scatter ``payload`` to every worker once, run the tasks, gather in task order."""
+        if not tasks:
+            return []
+        shared = self.client.scatter(payload, broadcast=True)
+        futures = [self.client.submit(fn, shared, t, pure=False) for t in tasks]
+        return self.client.gather(futures)
+
+    def close(self) -> None:
+        """Close the client (and the local cluster it started)."""
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def __repr__(self) -> str:
+        where = self.scheduler or f"LocalCluster({self.workers} workers)"
+        return f"<DaskBackend {where}>"
+
+
+@contextlib.contextmanager
+def open_backend(kind: str = "auto", *, workers: int | None = None,
+                 scheduler: str | None = None) -> Iterator[Any]:
+    """Open an execution backend for the duration of a ``with`` block.
+
+    Parameters
+    ----------
+    kind : {"auto", "inprocess", "processes", "dask"}
+        ``"auto"``: Dask when ``scheduler`` or ``workers`` is given (as
+        ``nqpspatial run --scheduler/--workers``), else in-process.
+    workers : int, optional
+        Processes (``processes``) or LocalCluster workers (``dask``).
+    scheduler : str, optional
+        Address of a running Dask scheduler.
+
+    Yields
+    ------
+    InProcessBackend, ProcessBackend or DaskBackend
+    """
+    if kind not in BACKENDS:
+        raise InputError(f"backend = {kind!r}: use one of {', '.join(BACKENDS)}", source="config")
+    if kind == "auto":
+        kind = "dask" if (scheduler or workers) else "inprocess"
+    if kind == "inprocess":
+        be = InProcessBackend()
+    elif kind == "processes":
+        be = ProcessBackend(workers)
+    else:
+        be = DaskBackend(scheduler=scheduler, workers=workers)
+    try:
+        yield be
+    finally:
+        be.close()
+
+
+def backend_from_config(config: dict, kind: str = "auto"):
+    """:func:`open_backend` with ``[run] workers`` and ``[run] scheduler`` of a resolved config."""
+    run = (config or {}).get("run", {}) or {}
+    return open_backend(kind, workers=run.get("workers"), scheduler=run.get("scheduler"))
+
+
+def run_chunks(fn: Callable, payload, n_items: int, *, seed, chunk_size: int = DEFAULT_CHUNK,
+               backend=None, progress=None) -> list:
+    """Run ``fn(payload, task)`` over fixed-size chunks of ``n_items`` draws.
+
+    Parameters
+    ----------
+    fn : callable
+        Module-level function ``fn(payload, task: ChunkTask)``; must draw its
+        randomness from ``task.rng()`` only.
+    payload : object
+        Read-only data shared by all chunks (picklable for the process and
+        Dask backends).
+    n_items : int
+        Number of draws.
+    seed : int, SeedSequence or Generator
+        The run's seed (see :func:`seed_sequence`).
+    chunk_size : int
+        Draws per chunk; keep it fixed to keep results reproducible.
+    backend : backend object, optional
+        From :func:`open_backend`; default in-process.
+    progress : callable, optional
+        ``progress(iterable, total=, desc=)`` wrapper (in-process and processes).
+
+    Returns
+    -------
+    list
+        One result per chunk, in chunk order.
+    """
+    tasks = plan_chunks(n_items, seed, chunk_size)
+    be = backend if backend is not None else InProcessBackend()
+    return be.map(fn, payload, tasks, progress=progress)

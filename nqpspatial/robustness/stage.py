@@ -1,0 +1,353 @@
+"""Pipeline stages ``[sensitivity]`` (weight sensitivity) and ``[robustness]`` (robustness table).
+
+Both are optional: they run when their table is present in the config.
+
+``[sensitivity]`` writes ``sensitivity_summary`` and ``sensitivity_regions``
+(and, with figures enabled, ``figures/sensitivity.png``); ``[robustness]``
+writes ``robustness`` (and ``figures/robustness.png``).  Figures are written
+when the run has an output folder and the report is enabled (not with
+``--no-report``).  Register them under ``nqpspatial.analyses``::
+
+    sensitivity = nqpspatial.robustness.stage:sensitivity_stage
+    robustness = nqpspatial.robustness.stage:robustness_stage
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from .. import registry
+from ..backends import BACKENDS, backend_from_config
+from ..errors import ConfigError, InputError
+from ..stage import Analysis, StageContext, StageOutput
+
+__all__ = ["SensitivityStage", "RobustnessStage", "sensitivity_stage", "robustness_stage", "SENSITIVITY_CONFIG",
+           "ROBUSTNESS_CONFIG"]
+
+#: Keys of ``[sensitivity]`` and their defaults.
+SENSITIVITY_CONFIG = MappingProxyType({
+    "draws": 1000,                 # Dirichlet draws
+    "concentration": 100.0,        # Dirichlet concentration c (alpha = c w0); 0 or "uniform": flat
+    "methods": ["critic", "entropy", "equal", "critic-entropy"],   # alternative weighting methods
+    "backend": "auto",             # auto | inprocess | processes | dask
+    "chunk_size": 0,               # draws per chunk; 0 = automatic (250, fewer for large panels)
+})
+
+#: Keys of ``[robustness]`` and their defaults.
+ROBUSTNESS_CONFIG = MappingProxyType({
+    "rolling_window": 5,           # periods per rolling window (0: none)
+    "subperiods": [],              # [[first, last], ...]; [] = the two halves
+    "zones": True,                 # one variant per group of the region scheme
+    "specifications": True,        # no intercept / intercept / region effects + jackknife
+    "weights": ["queen"],          # weights specifications for the spatial variants ([] = none)
+    "models": ["slx", "sar"],      # nqpspatial.models plugins
+    "spatial_draws": 200,          # effect draws per spatial fit
+    "bootstrap": 0,                # cluster-bootstrap resamples per aspatial fit
+})
+
+
+def _err(table, key, value, fix):
+    return ConfigError(f"[{table}] {key} = {value!r}: {fix}", source="config")
+
+
+def _haken_options(ctx: StageContext) -> dict:
+    from ..haken.stage import validate_haken_config
+
+    return validate_haken_config(ctx.config.get("haken") or {}, ctx.subsystems)
+
+
+def _indices(ctx: StageContext) -> pd.DataFrame:
+    idx = ctx.indices
+    cols = [ctx.region, ctx.year, *ctx.subsystems]
+    missing = [c for c in cols if c not in idx.columns]
+    if missing:
+        raise InputError(f"the indices table lacks column(s) {missing}")
+    return idx[cols].rename(columns={ctx.region: "region", ctx.year: "year"})
+
+
+def _figures_wanted(ctx: StageContext) -> bool:
+    rep = ctx.config.get("report") or {}
+    return ctx.out_dir is not None and rep.get("enabled", True) is not False
+
+
+def _agg():
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _haken_order(ctx):
+    h = ctx.results.get("haken")
+    order = getattr(h, "order", None)
+    if isinstance(order, (tuple, list)) and len(order) == 2:
+        return tuple(map(str, order))
+    return None
+
+
+class SensitivityStage(Analysis):
+    """Weight sensitivity of the Haken chain (optional ``[sensitivity]`` table).
+
+    Reads ``ctx.results["normalized"]`` and ``ctx.results["weights"]``, the
+    ``[haken]`` options and the ordering the Haken stage chose; alternative
+    weighting methods are recomputed from ``ctx.panel`` with the
+    ``[weighting]`` options.  Randomness: the run seed and the stage name.
+    """
+
+    name = "sensitivity"
+    requires = ("pair",)
+    optional = True
+    order = 90
+    config_keys = SENSITIVITY_CONFIG
+
+    def _config(self, cfg):
+        c = {**SENSITIVITY_CONFIG, **{k: v for k, v in (cfg or {}).items() if k != "enabled"}}
+        d = c["draws"]
+        if isinstance(d, bool) or not isinstance(d, int) or d < 0:
+            raise _err("sensitivity", "draws", d, "give a whole number >= 0 (default 1000)")
+        from .sensitivity import _concentration
+
+        try:
+            _concentration(c["concentration"])
+        except InputError:
+            raise _err("sensitivity", "concentration", c["concentration"],
+                       "give a number > 0 (e.g. 100), or 0 / \"uniform\" for uniform weights") from None
+        from ..weighting import METHODS
+
+        m = c["methods"]
+        if not isinstance(m, (list, tuple)) or any(x not in METHODS or x == "fixed" for x in m):
+            raise _err("sensitivity", "methods", m, "give a list of critic, entropy, equal, critic-entropy")
+        if c["backend"] not in BACKENDS:
+            raise _err("sensitivity", "backend", c["backend"], f"use one of {', '.join(BACKENDS)}")
+        cs = c["chunk_size"]
+        if isinstance(cs, bool) or not isinstance(cs, int) or cs < 0:
+            raise _err("sensitivity", "chunk_size", cs, "give a whole number (0 = automatic)")
+        return c
+
+    def _alternatives(self, ctx, methods, out):
+        from ..weighting import compute_weights
+
+        w = dict(ctx.config.get("weighting") or {})
+        alt = {}
+        for m in methods:
+            try:
+                res = compute_weights(ctx.panel, ctx.indicators, region=ctx.region, year=ctx.year, method=m,
+                                      normalization=w.get("normalization", "pooled"),
+                                      critic_conflict=w.get("critic_conflict", "signed"),
+                                      critic_cost=w.get("critic_cost", "reverse-first"),
+                                      levels=int(w.get("levels", 1)),
+                                      zero_variance=w.get("zero_variance", "error"),
+                                      shift=w.get("shift") if w.get("_shift_given") else None)
+            except InputError as exc:
+                out.notes.append(f"method {m} left out: {exc.detail if hasattr(exc, 'detail') else exc}")
+                continue
+            norm = res.normalized.rename(columns={ctx.region: "region", ctx.year: "year"})
+            alt[m] = (norm, res.weights)
+        return alt
+
+    def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
+        from .sensitivity import weight_sensitivity
+
+        c = self._config(cfg)
+        out = StageOutput()
+        normalized, weights = ctx.results.get("normalized"), ctx.results.get("weights")
+        if normalized is None or weights is None:
+            out.status = "skipped"
+            out.notes.append("weight sensitivity needs indicator weights: the study gives its indices directly "
+                             "([data] indices = true), so there is nothing to perturb")
+            return out
+        o = _haken_options(ctx)
+        if o["by"] != "none":
+            out.notes.append(f"[haken] by = {o['by']!r}: the sensitivity analysis uses pooled fits")
+        norm = normalized.rename(columns={ctx.region: "region", ctx.year: "year"})
+        alt = self._alternatives(ctx, list(c["methods"]), out) if ctx.panel is not None and \
+            ctx.indicators is not None else {}
+        seed = np.random.SeedSequence([int(ctx.seed), *[ord(ch) for ch in self.name]])
+        t0 = time.perf_counter()
+        with backend_from_config(ctx.config, c["backend"]) as be:
+            res = weight_sensitivity(
+                norm, weights, subsystems=list(ctx.subsystems), draws=int(c["draws"]),
+                concentration=c["concentration"], seed=seed, order=o["order"], h_order=_haken_order(ctx),
+                alpha=o["alpha"], min_ratio=o["min_ratio"], intercept=o["intercept"], effects=o["effects"],
+                se=o["se"], window=o["window"], jackknife=o["jackknife"], coevolution=o["coevolution"],
+                h_domain=o["h_domain"], grades=o["grades"], alternatives=alt, backend=be,
+                chunk_size=int(c["chunk_size"]) or None)
+            backend = repr(be)
+        seconds = time.perf_counter() - t0
+        regions = res.regions.rename(columns={"region": ctx.region, "year": ctx.year})
+        out.tables["sensitivity_summary"] = res.table
+        out.tables["sensitivity_regions"] = regions
+        out.notes.extend(res.notes)
+        facts = res.summary().facts
+        hp = res.options["h_pair"]
+        info = {"draws": res.options["draws"], "concentration": res.options["concentration_label"],
+                "methods": res.options["methods"], "backend": backend, "chunk_size": res.options["chunk_size"],
+                "seconds": round(seconds, 3), "h_ordering": hp}
+        t = res.table
+        if hp:
+            v = t[(t["statistic"] == "adiabatic") & (t["source"] == "dirichlet") & (t["q1"] == hp[0])
+                  & (t["q2"] == hp[1])]
+            info["verdict_share"] = float(v["share"].iloc[0])
+            rk = t[(t["kind"] == "rank") & (t["source"] == "dirichlet") & t["year"].isna()]
+            for _, r in rk.iterrows():
+                info[f"{r['statistic']}_mean"] = None if pd.isna(r["mean"]) else float(r["mean"])
+            gc = regions["grade_change_share"]
+            info["grade_change_share_mean"] = None if gc.isna().all() else float(gc.mean())
+            out.notes.append(f"weight sensitivity ({res.options['draws']} draws, concentration "
+                             f"{res.options['concentration_label']}): {hp[0]} passes the order-parameter verdict "
+                             f"in {100 * info['verdict_share']:.1f}% of the draws")
+        info["facts"] = {k: (v if isinstance(v, (str, int)) else float(v)) for k, v in facts.items()}
+        out.info = info
+        out.publish = {"sensitivity": res}
+        if _figures_wanted(ctx) and res.options["draws"] > 0:
+            try:
+                self._figure(res, ctx.out_dir)
+            except Exception as exc:  # noqa: BLE001 - a figure must not fail the study
+                out.warnings.append(f"figures/sensitivity.png not written: {type(exc).__name__}: {exc}")
+        return out
+
+    @staticmethod
+    def _figure(res, out_dir):
+        from pathlib import Path
+
+        plt = _agg()
+        d = res.draws
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+        for (a, b), g in d.groupby(["q1", "q2"], sort=False):
+            axes[0].hist(g["ratio"].replace([np.inf, -np.inf], np.nan).dropna(), bins=40, alpha=0.6,
+                         label=f"{a} -> {b}")
+        axes[0].axvline(res.options["min_ratio"], color="grey", ls="--", lw=1)
+        axes[0].set_xlabel("|gamma2| / |gamma1| over weight draws")
+        axes[0].legend(fontsize=7)
+        rk = res.rank_draws
+        if len(rk):
+            years = sorted(rk["year"].unique())
+            axes[1].boxplot([rk.loc[rk["year"] == y, "spearman"].dropna() for y in years], showfliers=False)
+            axes[1].set_xticks(range(1, len(years) + 1))
+            axes[1].set_xticklabels([str(y) for y in years], rotation=45, fontsize=7)
+            axes[1].set_ylabel("Spearman vs baseline ranking of h")
+        fig.tight_layout()
+        p = Path(out_dir) / "figures"
+        p.mkdir(parents=True, exist_ok=True)
+        fig.savefig(p / "sensitivity.png", dpi=120)
+        plt.close(fig)
+
+
+class RobustnessStage(Analysis):
+    """Robustness table of the identification verdict (optional ``[robustness]`` table).
+
+    Spatial variants use the weights the spatial stage published (else the
+    ``nqpspatial.weights`` plugins) and the ``nqpspatial.models`` plugins.
+    """
+
+    name = "robustness"
+    requires = ("pair",)
+    optional = True
+    order = 95
+    config_keys = ROBUSTNESS_CONFIG
+
+    def _config(self, cfg):
+        c = {**ROBUSTNESS_CONFIG, **{k: v for k, v in (cfg or {}).items() if k != "enabled"}}
+        rw = c["rolling_window"]
+        if isinstance(rw, bool) or not isinstance(rw, int) or rw < 0 or rw in (1, 2):
+            raise _err("robustness", "rolling_window", rw, "give a window length of at least 3 periods, or 0")
+        for key in ("zones", "specifications"):
+            if not isinstance(c[key], bool):
+                raise _err("robustness", key, c[key], "use true or false")
+        for key in ("weights", "models"):
+            if not isinstance(c[key], (list, tuple)) or not all(isinstance(x, str) for x in c[key]):
+                raise _err("robustness", key, c[key], "give a list of names")
+        for key in ("spatial_draws", "bootstrap"):
+            v = c[key]
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise _err("robustness", key, v, "give a whole number >= 0")
+        if c["models"]:
+            unknown = [m for m in c["models"] if m not in registry.available("models")]
+            if unknown:
+                raise _err("robustness", "models", c["models"],
+                           f"unknown model(s) {unknown}; available: {', '.join(registry.names('models'))}")
+        return c
+
+    def _graphs(self, ctx, specs, ids, out):
+        published = ctx.results.get("spatial_weights") or {}
+        if isinstance(published, dict) and isinstance(published.get("weights"), dict):
+            published = published["weights"]
+        graphs = {}
+        for spec in specs:
+            found = None
+            for slug, sw in (published.items() if isinstance(published, dict) else []):
+                if getattr(sw, "spec", None) == spec or slug == spec:
+                    found = sw
+                    break
+            if found is not None:
+                graphs[getattr(found, "slug", spec)] = found.graph
+                continue
+            if ctx.geometry is None:
+                out.notes.append(f"weights {spec!r} skipped: no boundaries and the spatial stage published none")
+                continue
+            name = spec.split(":", 1)[0]
+            plugin = registry.get("weights", name)
+            builder = getattr(sys.modules.get(type(plugin).__module__), "build_weights", None)
+            if builder is not None:   # first-party weights: island policy and transform of the spatial stage
+                sw = builder(spec, ids, geometry=ctx.geometry, panel=ctx.panel, scheme=ctx.scheme,
+                             region=ctx.region, year=ctx.year, base_dir=ctx.base_dir)
+                graphs[getattr(sw, "slug", spec)] = sw.graph
+            else:
+                graphs[spec] = plugin.build(ids, geometry=ctx.geometry, panel=ctx.panel, scheme=ctx.scheme,
+                                            region=ctx.region, year=ctx.year)
+        return graphs
+
+    def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
+        from .table import plot_robustness, robustness_table
+
+        c = self._config(cfg)
+        out = StageOutput()
+        o = _haken_options(ctx)
+        data = _indices(ctx)
+        ids = list(pd.unique(data["region"]))
+        graphs = self._graphs(ctx, list(c["weights"]), ids, out) if c["weights"] and c["models"] else {}
+        scheme = ctx.scheme if c["zones"] else None
+        if c["zones"] and ctx.scheme is None:
+            out.notes.append("no region scheme: zone variants skipped")
+        order = _haken_order(ctx) or (o["order"] if o["order"] != "auto" else None)
+        res = robustness_table(data, list(ctx.subsystems), order=order, intercept=o["intercept"],
+                               effects=o["effects"], se=o["se"], alpha=o["alpha"], min_ratio=o["min_ratio"],
+                               rolling_window=c["rolling_window"], subperiods=c["subperiods"] or None,
+                               scheme=scheme, specifications=c["specifications"], graphs=graphs,
+                               models=list(c["models"]), spatial_draws=max(2, c["spatial_draws"]),
+                               bootstrap=c["bootstrap"], seed=ctx.rng(self.name))
+        out.tables["robustness"] = res.table.rename(columns={"region": ctx.region})
+        out.notes.extend(res.notes)
+        kinds = list(pd.unique(res.table["kind"]))
+        shares = {k: res.verdict_share(k) for k in kinds}
+        out.info = {"variants": int(res.table["variant"].nunique()), "order": list(res.order) if res.order else None,
+                    "weights": list(graphs), "models": list(c["models"]) if graphs else [],
+                    "verdict_share": {k: (None if np.isnan(v) else float(v)) for k, v in shares.items()}}
+        if res.order:
+            out.notes.append(f"{res.order[0]} passes the verdict in " + ", ".join(
+                f"{100 * v:.0f}% of the {k} variants" for k, v in shares.items() if not np.isnan(v)))
+        out.publish = {"robustness": res}
+        if _figures_wanted(ctx):
+            from pathlib import Path
+
+            try:
+                p = Path(ctx.out_dir) / "figures"
+                p.mkdir(parents=True, exist_ok=True)
+                _agg()
+                plot_robustness(res, p / "robustness.png", min_ratio=o["min_ratio"])
+            except Exception as exc:  # noqa: BLE001 - a figure must not fail the study
+                out.warnings.append(f"figures/robustness.png not written: {type(exc).__name__}: {exc}")
+        return out
+
+
+#: Instances registered under the ``nqpspatial.analyses`` entry-point group.
+sensitivity_stage = SensitivityStage()
+robustness_stage = RobustnessStage()
