@@ -253,7 +253,7 @@ class DaskBackend:
             if n < 1:
                 raise InputError(f"workers must be >= 1, got {workers}")
             self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                         dashboard_address=None, silence_logs=logging.ERROR)
+                                         dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self._cluster)
         self.scheduler = scheduler
         self.workers = len(self.client.scheduler_info().get("workers", {})) or workers

@@ -1,0 +1,98 @@
+"""Execution backends: identical results on every backend and worker count for one seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nqpspatial.backends import (ChunkTask, DaskBackend, InProcessBackend, ProcessBackend, chunk_rng, open_backend,
+                                 plan_chunks, run_chunks, seed_sequence)
+from nqpspatial.errors import InputError
+from nqpspatial.robustness import weight_sensitivity
+from nqpspatial.robustness.sensitivity import _draw_chunk
+
+
+def test_chunk_generators_are_the_spawned_children():
+    ss = np.random.SeedSequence(2024)
+    kids = ss.spawn(5)
+    for i, kid in enumerate(kids):
+        a = chunk_rng(2024, i).random(4)
+        b = np.random.default_rng(kid).random(4)
+        assert np.array_equal(a, b)
+    tasks = plan_chunks(1001, 2024, chunk_size=250)
+    assert [(t.start, t.stop) for t in tasks] == [(0, 250), (250, 500), (500, 750), (750, 1000), (1000, 1001)]
+    assert np.array_equal(tasks[3].rng().random(3), np.random.default_rng(kids[3]).random(3))
+    assert isinstance(tasks[0], ChunkTask) and tasks[-1].size == 1
+
+
+def test_seed_sequence_inputs():
+    assert seed_sequence(5).entropy == 5
+    g1, g2 = np.random.default_rng(3), np.random.default_rng(3)
+    assert seed_sequence(g1).entropy == seed_sequence(g2).entropy
+    with pytest.raises(InputError):
+        seed_sequence(None)
+    with pytest.raises(InputError):
+        plan_chunks(10, 1, chunk_size=0)
+    with pytest.raises(InputError, match="backend"):
+        with open_backend("threads"):
+            pass
+
+
+def _weights_payload():
+    w0 = np.array([0.2, 0.3, 0.5, 0.6, 0.4])
+    return (w0, [np.arange(3), np.arange(3, 5)], 20.0)
+
+
+@pytest.fixture(scope="module")
+def small_study():
+    from nqpspatial.demo import load_demo
+    from nqpspatial.weighting import compute_weights
+
+    d = load_demo()
+    regions = list(pd.unique(d["panel"]["region"]))[:10]
+    panel = d["panel"][d["panel"]["region"].isin(regions)].reset_index(drop=True)
+    ind = d["indicators"].assign(direction=d["indicators"]["direction"].map({"+": 1, "-": -1}))
+    r = compute_weights(panel, ind)
+    return r.normalized, r.weights
+
+
+def _run(be, normalized, weights, seed):
+    res = weight_sensitivity(normalized, weights, draws=60, concentration=10.0, seed=seed, chunk_size=16, backend=be)
+    return res
+
+
+def test_identical_results_on_every_backend(small_study):
+    """In-process, 2 local processes, and a real distributed.LocalCluster with 1 and 2 workers."""
+    normalized, weights = small_study
+    ref = _run(InProcessBackend(), normalized, weights, seed=11)
+    draws_ref = np.vstack(run_chunks(_draw_chunk, _weights_payload(), 37, seed=11, chunk_size=8))
+    backends = [ProcessBackend(2)]
+    pytest.importorskip("distributed")
+    for n in (1, 2):
+        backends.append(DaskBackend(workers=n))
+    try:
+        for be in backends:
+            got = _run(be, normalized, weights, seed=11)
+            pd.testing.assert_frame_equal(got.table, ref.table, check_exact=True, obj=repr(be))
+            pd.testing.assert_frame_equal(got.regions, ref.regions, check_exact=True, obj=repr(be))
+            pd.testing.assert_frame_equal(got.draws, ref.draws, check_exact=True, obj=repr(be))
+            d = np.vstack(run_chunks(_draw_chunk, _weights_payload(), 37, seed=11, chunk_size=8, backend=be))
+            assert np.array_equal(d, draws_ref), repr(be)
+        # a different seed changes the numbers (on the cluster too)
+        other = _run(backends[-1], normalized, weights, seed=12)
+        assert not np.array_equal(other.draws["gamma2"].to_numpy(), ref.draws["gamma2"].to_numpy())
+    finally:
+        for be in backends:
+            be.close()
+
+
+def test_results_do_not_depend_on_the_number_of_chunks_in_flight(small_study):
+    """Chunk size fixed: splitting the run over more workers cannot change any draw."""
+    w = _weights_payload()
+    a = np.vstack(run_chunks(_draw_chunk, w, 100, seed=4, chunk_size=10))
+    tasks = plan_chunks(100, 4, chunk_size=10)
+    b = np.vstack([_draw_chunk(w, t) for t in reversed(tasks)][::-1])
+    assert np.array_equal(a, b)
+    c = np.vstack(run_chunks(_draw_chunk, w, 100, seed=5, chunk_size=10))
+    assert not np.array_equal(a, c)
