@@ -126,25 +126,13 @@ class _CoevolutionMixin:
 
     def coevolution(self, strategy: str = "auto", *, domain="unit", grades=None, labels=None,
                     labels_zh=None):
-        """Co-evolution level h per region-year (see :mod:`nqpspatial.haken.coevolution`).
+        """Co-evolution level h per region-year with this fit's potentials.
 
-        Parameters
-        ----------
-        strategy : str, default "auto"
-            A name in :data:`~nqpspatial.haken.coevolution.STRATEGIES` or "auto".
-        domain : "unit", "panel" or (float, float)
-            q1 interval of the normalized strategies.
-        grades, labels, labels_zh
-            Bin edges and labels of the grades (normalized strategies only).
-
-        Returns
-        -------
-        CoevolutionResults
-
-        Raises
-        ------
-        ModelError
-            When the strategy does not support a region's potential.
+        :func:`nqpspatial.haken.coevolution.coevolution` on the fitted panel
+        and :meth:`potentials`; the keywords, the returned
+        :class:`~nqpspatial.haken.coevolution.CoevolutionResults` and the
+        :class:`~nqpspatial.errors.ModelError` for an unsupported stability
+        case are documented there.
         """
         from .coevolution import coevolution
 

@@ -115,6 +115,13 @@ def _optimize(clik, filt: SpatialFilter, m: int, start=None, tol: float = 1e-10)
     return np.asarray(best.x, dtype=float), float(best.fun)
 
 
+def _stacked(y, Xcols, Ws):
+    """``T', N, n = T' N``, stacked X, stacked y and the stacked spatial lags ``W_j y``."""
+    T1, N = y.shape
+    return (T1, N, T1 * N, _stack(Xcols), y.reshape(-1),
+            [lag(W, y).reshape(-1) for W in Ws])
+
+
 def fit_lag(y, Xcols, names, Ws, rho_names, *, method: str = "auto", fe: bool = False,
             centered: bool = False, sigma_correction: float = 1.0, probes: int = 64,
             trace_seed: int = 0, start=None) -> EqFit:
@@ -125,11 +132,7 @@ def fit_lag(y, Xcols, names, Ws, rho_names, *, method: str = "auto", fe: bool = 
     ``sigma_correction`` multiplies the ML residual variance used for
     inference (``T'/(T'-1)`` with region effects, Lee & Yu 2010).
     """
-    T1, N = y.shape
-    n = T1 * N
-    X = _stack(Xcols)
-    yy = y.reshape(-1)
-    Wy = [lag(W, y).reshape(-1) for W in Ws]
+    T1, N, n, X, yy, Wy = _stacked(y, Xcols, Ws)
     XtX = X.T @ X
     XtXi = np.linalg.inv(XtX)
     B = XtXi @ (X.T @ np.column_stack([yy] + Wy))
@@ -177,11 +180,7 @@ def fit_error(y, Xcols, names, Ws, lam_names, *, method: str = "auto", fe: bool 
               centered: bool = False, sigma_correction: float = 1.0, probes: int = 64,
               trace_seed: int = 0, start=None) -> EqFit:
     """ML spatial error: ``y_t = X_t beta + u_t``, ``u_t = sum_j lambda_j W_j u_t + e_t``."""
-    T1, N = y.shape
-    n = T1 * N
-    X = _stack(Xcols)
-    yy = y.reshape(-1)
-    Wy = [lag(W, y).reshape(-1) for W in Ws]
+    T1, N, n, X, yy, Wy = _stacked(y, Xcols, Ws)
     WX = [np.column_stack([lag(W, c).reshape(-1) for c in Xcols]) for W in Ws]
     filt = SpatialFilter(Ws, method=method, probes=probes, seed=trace_seed)
     m = len(Ws)
