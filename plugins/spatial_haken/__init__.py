@@ -2,8 +2,13 @@
 
 Public API
 ----------
-SpatialHakenModel, SpatialHakenResults
+SpatialHakenModel, SpatialHakenResults, SpatialPotential
     statsmodels-style model (``SpatialHakenModel(...).fit()``) and its results.
+    ``SpatialHakenModel`` subclasses :class:`nqpspatial.haken.HakenModel` (shared data
+    preparation) and ``SpatialHakenResults`` subclasses
+    :class:`nqpspatial.haken.HakenResultsBase` (shared potential, verdict,
+    identification row and co-evolution strategies); ``SpatialPotential`` is the
+    :class:`nqpspatial.haken.Potential` of the direct-effect parameters.
 slx, sar, sem, sdm
     ``nqpspatial.models`` plugin objects with ``fit(data, q1, q2, graph, ...)``.
 identification_table, lm_diagnostics
@@ -12,16 +17,16 @@ identification_table, lm_diagnostics
 simulate_panel
     Panels simulated from a variant.
 ShortPanelWarning
-    Warning for region effects with fewer than 20 periods.
+    Warning for region effects with fewer than 20 periods (the aspatial model's class).
 """
 
 from __future__ import annotations
 
 from .models import (MODELS, ShortPanelWarning, SpatialHakenModel, SpatialHakenPlugin,
-                     SpatialHakenResults, identification_table, lm_diagnostics, sar, sdm, sem,
-                     slx)
+                     SpatialHakenResults, SpatialPotential, identification_table, lm_diagnostics,
+                     sar, sdm, sem, slx)
 from .simulate import simulate_panel
 
 __all__ = ["MODELS", "ShortPanelWarning", "SpatialHakenModel", "SpatialHakenPlugin",
-           "SpatialHakenResults", "identification_table", "lm_diagnostics", "sar", "sdm", "sem",
+           "SpatialHakenResults", "SpatialPotential", "identification_table", "lm_diagnostics", "sar", "sdm", "sem",
            "slx", "simulate_panel"]

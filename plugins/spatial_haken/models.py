@@ -14,7 +14,11 @@ gets spatial terms equation by equation, pooled over regions and periods:
 
 The Haken parameters are read from the *direct effects* (LeSage & Pace
 2009): g1 = 1 - direct(q1), a = -direct(q1 q2), g2 = 1 - direct(q2),
-b = direct(q1^2).  See ``docs/spatial_haken.md``.
+b = direct(q1^2).  :class:`SpatialHakenModel` subclasses
+:class:`nqpspatial.haken.HakenModel` and :class:`SpatialHakenResults`
+subclasses :class:`nqpspatial.haken.HakenResultsBase`, so the data
+preparation, the verdict, the potential and the co-evolution strategies are
+the aspatial model's.  See ``docs/spatial_haken.md``.
 """
 
 from __future__ import annotations
@@ -591,7 +595,7 @@ class SpatialHakenPlugin:
 
         ``rng`` (a Generator) takes precedence over ``seed``.  Extra keyword
         options go to the model (``correction``, ``intercept``,
-        ``weights_name``, ``method``, ``split_equal``) or to
+        ``weights_name``, ``method``, ``split_equal``, ``window``) or to
         :meth:`SpatialHakenModel.fit` (``alpha``, ``min_ratio``,
         ``progress``, ``probes``, ``trace_seed``).
         """
