@@ -301,7 +301,7 @@ MAP_JS = r"""
     var p = parseInt(slider.value, 10);
     out.textContent = String(data.periods[p]);
     var row = v.values[p] || [];
-    paths.forEach(function (el) { el.setAttribute("fill", colour(v, row[parseInt(el.getAttribute("data-i"), 10)])); });
+    paths.forEach(function (el) { el.style.fill = colour(v, row[parseInt(el.getAttribute("data-i"), 10)]); });
     drawLegend(v, p);
   }
   function line(text, bold) {

@@ -7,6 +7,7 @@ __all__ = ["LABELS", "label"]
 LABELS: dict[str, dict[str, str]] = {
     "en": {
         "report": "Study report",
+        "study": "Study",
         "synthetic": ("Synthetic demo data: these numbers come from a simulated panel, not from official "
                       "statistics. Do not cite them."),
         "contents": "Contents",
@@ -75,6 +76,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "zh": {
         "report": "研究报告",
+        "study": "研究",
         "synthetic": "合成演示数据：以下数值来自模拟面板，而非官方统计数据，请勿引用。",
         "contents": "目录",
         "no_data": "本次运行中没有数据的部分",

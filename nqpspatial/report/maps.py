@@ -1,8 +1,12 @@
 """Maps: static choropleth and LISA maps (matplotlib) and SVG paths for the interactive map.
 
 Static maps share one classification across the periods shown, so colours
-compare across panels: Fisher-Jenks natural breaks (Jenks 1977; Fisher 1958)
-from :mod:`mapclassify` on the pooled values of the periods drawn.
+compare across panels: Fisher-Jenks natural breaks (Fisher 1958, J. Amer.
+Statist. Assoc. 53: 789-798; Jenks 1977) on the pooled values of the periods
+drawn.  :func:`fisher_jenks` is an exact dynamic program equal to
+``mapclassify.FisherJenks`` (a test checks it); we do not import mapclassify
+here because its import compiles numba code for several seconds in every
+fresh process, which would dominate the report's run time.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import pandas as pd
 
 from .labels import label
 
-__all__ = ["simplify_geometry", "classify", "choropleth", "categorical_map", "svg_paths",
+__all__ = ["simplify_geometry", "classify", "fisher_jenks", "choropleth", "categorical_map", "svg_paths",
            "LISA_COLOURS", "SEQUENTIAL", "grade_colours"]
 
 #: LISA cluster colours (the GeoDa convention).
@@ -62,8 +66,60 @@ def simplify_geometry(geometry, fraction: float = 0.002):
     return out
 
 
+def fisher_jenks(values, k: int, *, max_points: int = 3000) -> np.ndarray:
+    """Fisher-Jenks natural breaks: the partition into ``k`` classes of contiguous sorted values
+    that minimises the within-class sum of squared deviations (Fisher 1958).
+
+    Parameters
+    ----------
+    values : array-like
+        Finite values.
+    k : int
+        Number of classes (at most the number of values).
+    max_points : int
+        Above this many values the optimum is computed on ``max_points``
+        evenly spaced order statistics (the sorted values' quantiles), which
+        keeps the cost bounded on county-scale panels.
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``k`` upper bounds of the classes; the last is the maximum (the
+        convention of ``mapclassify.FisherJenks(values, k).bins``).
+    """
+    x = np.sort(np.asarray(values, dtype=float))
+    if x.size > max_points:
+        x = x[np.round(np.linspace(0, x.size - 1, max_points)).astype(int)]
+    n = x.size
+    if k < 1 or k > n:
+        raise ValueError(f"k = {k} classes need between 1 and {n} values")
+    s1 = np.concatenate([[0.0], np.cumsum(x)])
+    s2 = np.concatenate([[0.0], np.cumsum(x * x)])
+
+    def ssd(a, b):  # sum of squared deviations of x[a:b] (a may be an array)
+        cnt = b - a
+        sm = s1[b] - s1[a]
+        return (s2[b] - s2[a]) - sm * sm / cnt
+
+    cost = np.full((k + 1, n + 1), np.inf)
+    back = np.zeros((k + 1, n + 1), dtype=int)
+    cost[1, 1:] = ssd(np.zeros(n, dtype=int), np.arange(1, n + 1))
+    for j in range(2, k + 1):
+        for i in range(j, n + 1):
+            m = np.arange(j - 1, i)
+            c = cost[j - 1, m] + ssd(m, i)
+            a = int(np.argmin(c))
+            cost[j, i] = c[a]
+            back[j, i] = m[a]
+    bounds, i = [], n
+    for j in range(k, 0, -1):
+        bounds.append(x[i - 1])
+        i = back[j, i]
+    return np.asarray(bounds[::-1])
+
+
 def classify(values, k: int = 5):
-    """Fisher-Jenks classes of the finite values.
+    """Natural-breaks classes of the finite values (see :func:`fisher_jenks`).
 
     Parameters
     ----------
@@ -85,9 +141,7 @@ def classify(values, k: int = 5):
     uniq = np.unique(v)
     if uniq.size <= k:
         return uniq
-    import mapclassify
-
-    return np.asarray(mapclassify.FisherJenks(v, k=k).bins, dtype=float)
+    return np.unique(fisher_jenks(v, k))
 
 
 def _class_of(values: np.ndarray, bins: np.ndarray) -> np.ndarray:
@@ -112,6 +166,32 @@ def _keyed(series: pd.Series) -> pd.Series:
     return s
 
 
+def _mpl_paths(geoms):
+    """matplotlib Paths of the geometries (one compound path each) and the axes aspect."""
+    from matplotlib.path import Path
+
+    paths = []
+    for geom in geoms:
+        verts, codes = [], []
+        if geom is not None and not geom.is_empty:
+            for ring in _rings(geom):
+                xy = np.asarray(ring.coords)[:, :2]
+                if len(xy) < 3:
+                    continue
+                verts.append(xy)
+                c = np.full(len(xy), Path.LINETO, dtype=np.uint8)
+                c[0] = Path.MOVETO
+                c[-1] = Path.CLOSEPOLY
+                codes.append(c)
+        paths.append(Path(np.concatenate(verts), np.concatenate(codes)) if verts else Path(np.zeros((1, 2))))
+    crs = getattr(geoms, "crs", None)
+    y0, y1 = geoms.total_bounds[[1, 3]]
+    aspect = 1.0
+    if crs is not None and crs.is_geographic:
+        aspect = 1.0 / max(math.cos(math.radians((y0 + y1) / 2)), 0.05)
+    return paths, aspect
+
+
 def _panels(geoms, frames: dict, colour_of, title: str, legend: list[tuple[str, str]], legend_title: str,
             font: str | None):
     import matplotlib.pyplot as plt
@@ -121,10 +201,17 @@ def _panels(geoms, frames: dict, colour_of, title: str, legend: list[tuple[str, 
     n = len(frames)
     nrows, ncols = _grid(n)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols + 0.2, 3.1 * nrows + 0.6), squeeze=False)
+    from matplotlib.collections import PathCollection
+
+    mpl_paths, aspect = _mpl_paths(geoms)
+    x0, y0, x1, y1 = geoms.total_bounds
     for ax, (period, values) in zip(axes.ravel(), frames.items()):
         vals = _keyed(values).reindex(keys)
         colours = [colour_of(v) for v in vals.to_numpy()]
-        geoms.plot(ax=ax, color=colours, edgecolor="#555555", linewidth=0.25)
+        ax.add_collection(PathCollection(mpl_paths, facecolors=colours, edgecolors="#555555", linewidths=0.25))
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_aspect(aspect)
         ax.set_title(str(period), fontsize=10)
         ax.set_axis_off()
     for ax in axes.ravel()[n:]:

@@ -83,7 +83,7 @@ class _Ctx:
         self.fig_names = _region_names(ctx, fig_lang)
         self.coev = _table(ctx, "coevolution")
         self.periods = _periods(ctx, self.coev)
-        self.turning = _turning_year(ctx)
+        self.turning, self.turning_p = _turning_year(ctx)
         self.years = _map_years(opts["years"], self.periods, self.turning)
         self.pair = _chosen_pair(ctx)
 
@@ -135,25 +135,30 @@ _TURN_COLUMNS = ("turning_point", "turning_year", "break_year", "sup_f_year", "t
 
 
 def _turning_year(ctx):
-    """The turning year found by the stages analysis, or None."""
+    """(turning year, p-value or None) found by the stages analysis, or (None, None)."""
+    tests = _table(ctx, "stages_tests")
+    if tests is not None and {"test", "break_year"} <= set(tests.columns):
+        sup = tests[tests["test"].astype(str).str.lower().isin(["sup-f", "supf", "sup_f"])]
+        years = pd.to_numeric(sup["break_year"], errors="coerce")
+        if years.notna().any():
+            i = years.first_valid_index()
+            p = pd.to_numeric(sup.loc[i, "p"], errors="coerce") if "p" in sup.columns else None
+            return int(years[i]), (None if p is None or pd.isna(p) else float(p))
     st = _table(ctx, "stages")
     if st is not None:
         for c in _TURN_COLUMNS:
             if c in st.columns:
                 vals = pd.to_numeric(st[c], errors="coerce").dropna()
                 if len(vals):
-                    return int(vals.iloc[0])
-        if {"test", "year"} <= set(st.columns):
-            sup = st[st["test"].astype(str).str.lower().str.contains("sup")]
-            vals = pd.to_numeric(sup["year"], errors="coerce").dropna()
-            if len(vals):
-                return int(vals.iloc[0])
+                    return int(vals.iloc[0]), None
     obj = (ctx.results or {}).get("haken")
-    for attr in ("turning_point", "turning_year", "break_year"):
-        v = getattr(obj, attr, None)
-        if isinstance(v, (int, np.integer)):
-            return int(v)
-    return None
+    for holder in (obj, getattr(obj, "breaks", None)):
+        for attr in ("turning_point", "turning_year", "break_year"):
+            v = getattr(holder, attr, None)
+            if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+                p = getattr(holder, "p_value", None)
+                return int(v), (float(p) if isinstance(p, (float, np.floating)) else None)
+    return None, None
 
 
 def _map_years(given, periods, turning) -> list:
@@ -208,7 +213,7 @@ def _sec_data(S: _Ctx) -> Section | None:
     sec = Section("data", S.t("s_data"))
     facts = {}
     if ctx.config.get("name"):
-        facts[S.t("report")] = ctx.config.get("name")
+        facts[S.t("study")] = ctx.config.get("name")
     if ctx.config.get("description"):
         facts["description"] = ctx.config["description"]
     nreg = panel[ctx.region].nunique() if ctx.region in panel.columns else None
@@ -480,7 +485,7 @@ def _sec_stages(S: _Ctx) -> Section | None:
     st = _table(S.ctx, "stages")
     scen = _table(S.ctx, "scenarios")
     coev = S.coev
-    if st is None and coev is None and scen is None:
+    if st is None and coev is None and scen is None and _table(S.ctx, "stages_tests") is None:
         return None
     sec = Section("stages", S.t("s_stages"))
     traj = None
@@ -494,7 +499,8 @@ def _sec_stages(S: _Ctx) -> Section | None:
         except Exception as exc:  # noqa: BLE001 - the figure is optional; say why it is missing
             S.notes.append(f"trajectories not drawn: {exc}")
     if S.turning is not None:
-        sec.blocks.append(text_html(f"{S.t('turning')}: {S.turning}"))
+        ptext = f" (sup-F, bootstrap p = {S.turning_p:.3g})" if S.turning_p is not None else ""
+        sec.blocks.append(text_html(f"{S.t('turning')}: {S.turning}{ptext}"))
     if traj is not None and S.opts["figures"]:
         from .figures import trajectories_figure
 
@@ -506,6 +512,10 @@ def _sec_stages(S: _Ctx) -> Section | None:
         sec.blocks.append(table_html(st, name="stages", max_rows=40, lang=S.lang))
     elif traj is not None:
         sec.blocks.append(table_html(traj, name="stages", max_rows=40, lang=S.lang))
+    tests = _table(S.ctx, "stages_tests")
+    if tests is not None:
+        sec.blocks.append("<h3>stages_tests</h3>")
+        sec.blocks.append(table_html(tests, name="stages_tests", max_rows=40, lang=S.lang))
     if scen is not None:
         sec.blocks.append("<h3>scenarios</h3>")
         sec.blocks.append(table_html(scen, name="scenarios", max_rows=40, lang=S.lang))
