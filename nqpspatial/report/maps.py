@@ -206,7 +206,8 @@ def _panels(geoms, frames: dict, colour_of, title: str, legend: list[tuple[str, 
     mpl_paths, aspect = _mpl_paths(geoms)
     x0, y0, x1, y1 = geoms.total_bounds
     for ax, (period, values) in zip(axes.ravel(), frames.items()):
-        vals = _keyed(values).reindex(keys)
+        vals = _keyed(values)
+        vals = vals[~vals.index.duplicated(keep="first")].reindex(keys)
         colours = [colour_of(v) for v in vals.to_numpy()]
         ax.add_collection(PathCollection(mpl_paths, facecolors=colours, edgecolors="#555555", linewidths=0.25))
         ax.set_xlim(x0, x1)

@@ -33,6 +33,7 @@ SECTIONS = ("data", "weights", "haken", "coevolution", "stages", "spatial", "spa
 
 _FORMATS = ("png", "svg", "pdf")
 _MAX_MAP_VARS = 4
+_MAX_ZONE_VARS = 2  # zone figures per kind (keeps the report's run time bounded)
 
 
 def _table(ctx, name):
@@ -78,7 +79,7 @@ class _Ctx:
             from .maps import simplify_geometry
 
             self.geometry = ctx.geometry
-            self.geoms = simplify_geometry(ctx.geometry, 0.0015)
+            self.geoms = simplify_geometry(ctx.geometry, 0.0025)
         self.names = _region_names(ctx, lang)
         self.fig_names = _region_names(ctx, fig_lang)
         self.coev = _table(ctx, "coevolution")
@@ -600,7 +601,7 @@ def _sec_spatial_haken(S: _Ctx) -> Section | None:
 def _zone_variables(table: pd.DataFrame, S: _Ctx) -> list:
     vars_ = list(pd.unique(table["variable"])) if "variable" in table.columns else []
     pref = ["h", "q1", "q2", *map(str, S.ctx.subsystems)]
-    return ([v for v in pref if v in vars_] + [v for v in vars_ if v not in pref])[:3]
+    return ([v for v in pref if v in vars_] + [v for v in vars_ if v not in pref])[:_MAX_ZONE_VARS]
 
 
 _ZONE_TABLES = ("zones_summary", "dagum_gini", "dagum_pairs", "theil", "theil_groups", "clusters",
@@ -644,6 +645,10 @@ def _sec_zones(S: _Ctx) -> Section | None:
         if figs and S.geoms is not None and rcol in cl.columns:
             from .maps import categorical_map
 
+            cl_var = None
+            if "variable" in cl.columns:
+                cl_var = _zone_variables(cl, S)[0]
+                cl = cl[cl["variable"] == cl_var]
             methods = list(pd.unique(cl["method"]))[:6]
             vals = {}
             for m in methods:
@@ -655,9 +660,10 @@ def _sec_zones(S: _Ctx) -> Section | None:
 
             cmap = colormaps["tab20"]
             colours = {c: to_hex(cmap(i % 20)) for i, c in enumerate(cats)}
-            fig = categorical_map(S.geoms, vals, categories=cats, colours=colours, title="clusters",
+            ctitle = "clusters" + (f": {cl_var}" if cl_var is not None else "")
+            fig = categorical_map(S.geoms, vals, categories=cats, colours=colours, title=ctitle,
                                   legend_title="cluster", lang=S.fig_lang)
-            sec.blocks.append(S.figure(fig, "clusters", "clusters"))
+            sec.blocks.append(S.figure(fig, "clusters", ctitle))
     if tabs["clusters_vs_zones"] is not None:
         t = tabs["clusters_vs_zones"]
         if "ari" in t.columns and "method" in t.columns:
@@ -669,8 +675,8 @@ def _sec_zones(S: _Ctx) -> Section | None:
     if mk is not None:
         sec.blocks.append("<h3>" + _e(S.t("markov")) + "</h3>")
         if figs:
-            for v in _zone_variables(mk, S):
-                for kind in ("classic", "lisa"):
+            for i, v in enumerate(_zone_variables(mk, S)):
+                for kind in ("classic", "lisa") if i == 0 else ("classic",):
                     fig = F.markov_figure(mk, v, kind, lang=S.fig_lang,
                                           title=f"{S.ft('markov')}: {v}" + (" (LISA)" if kind == "lisa" else ""))
                     sec.blocks.append(S.figure(fig, f"markov_{kind}_{v}", f"{S.t('markov')}: {v} ({kind})"))
@@ -842,7 +848,7 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
                                 'fonts-noto-cjk), so the figures use English labels')
     writer = FigureWriter(out_dir / "figures" if opts["figures"] else None, opts["formats"], font)
     S = _Ctx(ctx, opts, lang, fig_lang, font, writer)
-    sections, missing = [], []
+    sections, missing, timing = [], [], {}
     import matplotlib.pyplot as plt
 
     with plt.rc_context(writer.rc()), warnings.catch_warnings():
@@ -856,7 +862,18 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
             msec = Section("map", S.t("s_map"), [map_html(mdata, paths, w, h, lang=lang)])
             sections.append(msec)
         for key in ctx.progress(list(SECTIONS), total=len(SECTIONS), desc="report"):
-            sec = _BUILDERS[key](S)
+            ts = time.perf_counter()
+            try:
+                sec = _BUILDERS[key](S)
+            except ConfigError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one broken section must not lose the whole report
+                plt.close("all")
+                out.warnings.append(f"report section '{key}' could not be built ({type(exc).__name__}: {exc}); "
+                                    "the other sections were written")
+                sec = Section(key, S.t(f"s_{key}"), [text_html(
+                    f"This section could not be built: {type(exc).__name__}: {exc}", "note")])
+            timing[key] = round(time.perf_counter() - ts, 3)
             if sec is None:
                 missing.append(S.t(f"s_{key}"))
             else:
@@ -888,7 +905,7 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
                 "sections": [s.key for s in sections], "sections_without_data":
                     [k for k in SECTIONS if S.t(f"s_{k}") in missing],
                 "figures": list(writer.written), "latex": latex_files, "synthetic_banner": banner is not None,
-                "seconds": round(time.perf_counter() - t0, 3)}
+                "section_seconds": timing, "seconds": round(time.perf_counter() - t0, 3)}
     return out
 
 
