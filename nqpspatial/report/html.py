@@ -210,6 +210,7 @@ thead th{background:#f0f4f8;border-bottom:2px solid #9fb3c8}
 tr.hl td{background:#e5f5e0;font-weight:600}
 caption{text-align:left;font-weight:600;padding:.3em 0}
 table.facts th{background:none;font-weight:600}
+table.facts td{white-space:normal}
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}.file{color:#888}
 .note{font-size:.85em;color:#666}
