@@ -35,7 +35,8 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
     "run": {"seed": 12345, "workers": None, "scheduler": None},
     "geometry": {"source": None, "id": None, "crs": None, "enabled": True},
     "regions": {"scheme": None},
-    "report": {"enabled": True, "language": "en", "years": [], "title": None},
+    "report": {"enabled": True, "language": "en", "years": [], "title": None, "figures": True,
+               "formats": ["png", "svg"], "latex": True},
 }
 
 #: Allowed values of enumerated keys, by (table, key).
