@@ -110,3 +110,42 @@ def test_precomputed_indices(study, tmp_path):
     bad.to_csv(tmp_path / "idx.csv", index=False)
     with pytest.raises(nqpspatial.InputError, match=r"outside \[0, 1\]"):
         nqpspatial.run(tmp_path / "s.toml", out=tmp_path / "o2", quiet=True, report=False)
+
+
+class _TTY:
+    def __init__(self):
+        import io
+
+        self.buf = io.StringIO()
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        return self.buf.write(s)
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_only_on_a_terminal_and_not_quiet(monkeypatch):
+    import sys
+
+    from nqpspatial.pipeline import _progress_factory
+
+    tty = _TTY()
+    monkeypatch.setattr(sys, "stderr", tty)
+    assert list(_progress_factory(False)(range(5), total=5, desc="bootstrap")) == list(range(5))
+    assert "bootstrap" in tty.buf.getvalue()
+    tty2 = _TTY()
+    monkeypatch.setattr(sys, "stderr", tty2)
+    assert list(_progress_factory(True)(range(5), total=5, desc="bootstrap")) == list(range(5))
+    assert tty2.buf.getvalue() == ""
+
+
+def test_quiet_run_prints_nothing(study, run_cli):
+    study.write(extra="[haken]\nbootstrap = 0\n")
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet", "--no-report")
+    assert code == 0 and out == "" and err == ""
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--force", "--no-report")
+    assert code == 0 and "done in" in err
