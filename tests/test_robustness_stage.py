@@ -82,6 +82,11 @@ def test_robustness_rows_equal_direct_fits(demo_run):
     ref = identify(idx, ["NQP", "NTU"], window=(int(sub["first_year"]), int(sub["last_year"])), bootstrap=0)
     row = ref.table.set_index(["q1", "q2"]).loc[(sub["q1"], sub["q2"])]
     assert sub["gamma2"] == pytest.approx(row["gamma2"], rel=1e-12)
+    jk = rob[rob["variant"] == "region effects, jackknife"].set_index(["q1", "q2"])
+    ref = identify(idx, ["NQP", "NTU"], effects="region", jackknife=True, bootstrap=0).table.set_index(["q1", "q2"])
+    for col in ("gamma1", "a", "gamma2", "b", "p_gamma2"):
+        assert np.allclose(jk[col], ref.loc[jk.index, col], rtol=1e-8, atol=1e-300)
+    assert (jk["adiabatic"].astype(bool) == ref.loc[jk.index, "adiabatic"].astype(bool)).all()
     zone = rob[rob["kind"] == "zone"].iloc[0]
     scheme = registry.get("schemes", "eight-zones").load(list(idx["region"].unique()))
     g = zone["variant"].removeprefix("zone ")
@@ -143,6 +148,10 @@ def test_robustness_table_without_scheme_or_weights():
     ctx = make_context(periods=9)
     res = robustness_table(ctx.indices, ["A", "B"], rolling_window=4, specifications=False)
     assert set(res.table["kind"]) == {"baseline", "subperiod", "rolling"}
+    boot = robustness_table(ctx.indices, ["A", "B"], rolling_window=0, specifications=False, bootstrap=49, seed=1)
+    fast = robustness_table(ctx.indices, ["A", "B"], rolling_window=0, specifications=False)
+    assert np.allclose(boot.table["gamma2"], fast.table["gamma2"], rtol=1e-10)
+    assert boot.table["verdict_share"].between(0, 1).all()
     assert res.order == ("A", "B")
     assert 0.0 <= res.verdict_share() <= 1.0
     assert "Robustness" in res.summary().as_text()

@@ -121,10 +121,55 @@ def variant_windows(years, rolling_window: int = 5, subperiods=None):
 
 def _aspatial_rows(data, subsystems, variant, kind, detail, *, window=None, intercept=False, effects="none",
                    se="classical", jackknife=False, alpha=0.05, min_ratio=1.0, bootstrap=0, seed=None):
+    """Identification rows of one variant (every ordering).
+
+    Without bootstrap the fits use the batched estimator of
+    :mod:`nqpspatial.robustness._chain` (equal to :class:`~nqpspatial.haken.HakenModel`, tested; region
+    effects by the within transformation instead of dummy columns, which keeps county-scale panels
+    cheap); with ``bootstrap > 0`` :func:`~nqpspatial.haken.identify` runs.
+    """
+    base = {"variant": variant, "kind": kind, "detail": detail}
+    if bootstrap:
+        return _identify_rows(data, subsystems, base, window=window, intercept=intercept, effects=effects, se=se,
+                              jackknife=jackknife, alpha=alpha, min_ratio=min_ratio, bootstrap=bootstrap, seed=seed)
+    from ..haken.results import adiabatic_verdict
+    from . import _chain
+
+    try:
+        lay = _chain.PanelLayout(data["region"].to_numpy(), data["year"].to_numpy(), window)
+        k = 2 + int(intercept) + (lay.n_regions if effects == "region" else 0)
+        if lay.n_tr <= k:
+            raise InputError(f"{lay.n_tr} transitions are too few for {k} coefficients per equation")
+        if jackknife and lay.n_transition_years < 4:
+            raise InputError("the split-panel jackknife needs at least 4 transition years (5 periods)")
+        if se == "cluster" and lay.n_regions < 2:
+            raise InputError("se='cluster' needs at least two regions")
+        vals = {s: pd.to_numeric(data[s]).to_numpy(float)[lay.rows][None, :] for s in subsystems}
+    except InputError as exc:
+        return [{**base, "note": f"not estimable: {exc.detail if hasattr(exc, 'detail') else exc}"}]
+    opts = {"alpha": alpha, "min_ratio": min_ratio, "intercept": intercept, "effects": effects, "se": se,
+            "jackknife": jackknife}
+    rows = []
+    for q1, q2 in _chain.orderings(subsystems):
+        f = _chain.fit_ordering(vals[q1], vals[q2], lay, opts)
+        g1, a, g2, b, p = (float(f[t][0]) for t in ("gamma1", "a", "gamma2", "b", "p_gamma2"))
+        ratio, ok, reason = adiabatic_verdict(g1, g2, p, alpha=alpha, min_ratio=min_ratio)
+        rows.append({**base, "q1": q1, "q2": q2, "gamma1": g1, "a": a, "gamma2": g2, "b": b, "ratio": ratio,
+                     "adiabatic": bool(ok), "n_obs": int(lay.n_tr), "p_gamma2": p,
+                     "first_year": int(lay.years.min()), "last_year": int(lay.years.max()),
+                     "regions": int(lay.n_regions), "note": reason, "se": se, "model": "ols", "weights": ""})
+    passing = [r for r in rows if r["adiabatic"]]
+    best = max(passing, key=lambda r: r["ratio"]) if passing else None
+    for r in rows:
+        r["chosen"] = r is best
+    return rows
+
+
+def _identify_rows(data, subsystems, base, *, window, intercept, effects, se, jackknife, alpha, min_ratio,
+                   bootstrap, seed):
     from ..haken import identify
     from ..haken.model import ShortPanelWarning
 
-    base = {"variant": variant, "kind": kind, "detail": detail}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ShortPanelWarning)   # only with jackknife=True here
@@ -133,15 +178,14 @@ def _aspatial_rows(data, subsystems, variant, kind, detail, *, window=None, inte
                              jackknife=jackknife)
     except (InputError, ModelError) as exc:
         return [{**base, "note": f"not estimable: {exc}"}]
-    t = ident.table
     rows = []
-    for _, r in t.iterrows():
+    for _, r in ident.table.iterrows():
         fit = ident.results(r["q1"], r["q2"])
         rows.append({**base, "q1": r["q1"], "q2": r["q2"], "gamma1": r["gamma1"], "a": r["a"], "gamma2": r["gamma2"],
                      "b": r["b"], "ratio": r["ratio"], "adiabatic": bool(r["adiabatic"]), "n_obs": int(r["n_obs"]),
                      "p_gamma2": r["p_gamma2"], "chosen": bool(r["chosen"]), "first_year": fit.years[0],
                      "last_year": fit.years[1], "regions": fit.n_regions, "note": r["reason"],
-                     "se": se, "model": "ols", "weights": ""})
+                     "se": se, "model": "ols", "weights": "", "verdict_share": r["verdict_share"]})
     return rows
 
 
