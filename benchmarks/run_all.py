@@ -118,7 +118,6 @@ def worker_run(config: str, out: str, report: bool) -> dict:
     from nqpspatial import registry
 
     argv = ["run", config, "--out", out, "--force", "--quiet"] + ([] if report else ["--no-report"])
-    stages = []
     have = registry.available("analyses")
     import contextlib
 

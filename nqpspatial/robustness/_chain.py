@@ -323,7 +323,7 @@ class BatchPotential:
     def value(q, A, B, lin):
         return lin * q + 0.5 * A * q * q + 0.25 * B * q ** 4
 
-    def V(self, q, idx=None):
+    def V(self, q):
         """V at q (broadcast against the potentials' shape)."""
         return self.value(q, self.A, self.B, self.lin)
 
