@@ -244,7 +244,8 @@ class DaskBackend:
 
             from distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - distributed is a dependency of the test env
-            raise InputError("the dask backend needs the 'distributed' package: pip install distributed") from None
+            raise InputError("the dask backend (--workers / --scheduler) needs dask.distributed: "
+                             'pip install "nqpspatial[dask]"') from None
         self._cluster = None
         if scheduler:
             self.client = Client(scheduler)
