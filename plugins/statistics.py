@@ -359,6 +359,31 @@ class StatisticPlugin:
         return f"<statistic {self.name!r} -> {self.table}>"
 
 
+def _with_simulation(out: pd.DataFrame, obs, sim, expected: str, permutations: int, n: int) -> pd.DataFrame:
+    """Add the permutation columns (``p_sim``, ``expected``, ``z_sim``), ``permutations`` and ``n``.
+
+    ``sim`` is the (permutations x periods) array of simulated statistics, or None when no
+    permutations were asked for (the three permutation columns are then NaN).
+    """
+    out["p_sim"], out[expected], out["z_sim"] = np.nan, np.nan, np.nan
+    if sim is not None:
+        out["p_sim"] = _fold_p(_geq(sim, obs).sum(0), permutations)
+        out[expected] = sim.mean(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["z_sim"] = (obs - sim.mean(0)) / sim.std(0)
+    out["permutations"] = permutations
+    out["n"] = n
+    return out
+
+
+def _critical(p_sim: np.ndarray, alpha: float, fdr: bool, permutations: int) -> np.ndarray:
+    """Per-period significance threshold: ``alpha``, or the FDR threshold of each period's p-values."""
+    t = p_sim.shape[1]
+    if fdr and permutations:
+        return np.array([fdr_threshold(p_sim[:, j], alpha) for j in range(t)])
+    return np.full(t, float(alpha))
+
+
 def _check_perms(permutations):
     if isinstance(permutations, bool) or not isinstance(permutations, (int, np.integer)) or permutations < 0:
         raise InputError(f"permutations must be a non-negative integer, got {permutations!r}",
@@ -393,17 +418,12 @@ class _Moran(StatisticPlugin):
             z_rand = (I - EI) / np.sqrt(v_rand)
         out = pd.DataFrame({"year": years, "I": I, "EI": EI, "VI_norm": v_norm, "z_norm": z_norm,
                             "p_norm": p_norm, "VI_rand": v_rand, "z_rand": z_rand, "p_rand": _zstat_p(z_rand)})
-        out["p_sim"], out["EI_sim"], out["z_sim"] = np.nan, np.nan, np.nan
+        sim = None
         if permutations:
             q = _global_quadforms(Z, Z, mat, rng, permutations)
             with np.errstate(divide="ignore", invalid="ignore"):
                 sim = n / s0 * q / ss
-                out["p_sim"] = _fold_p(_geq(sim, I).sum(0), permutations)
-                out["EI_sim"] = sim.mean(0)
-                out["z_sim"] = (I - sim.mean(0)) / sim.std(0)
-        out["permutations"] = permutations
-        out["n"] = n
-        return out
+        return _with_simulation(out, I, sim, "EI_sim", permutations, n)
 
 
 class _Geary(StatisticPlugin):
@@ -438,18 +458,12 @@ class _Geary(StatisticPlugin):
         out = pd.DataFrame({"year": years, "C": C, "EC": 1.0, "VC_norm": v_norm, "z_norm": z_norm,
                             "p_norm": stats.norm.sf(np.abs(z_norm)), "VC_rand": v_rand, "z_rand": z_rand,
                             "p_rand": stats.norm.sf(np.abs(z_rand))})
-        out["p_sim"], out["EC_sim"], out["z_sim"] = np.nan, np.nan, np.nan
+        sim = None
         if permutations:
             # sum_ij w_ij (z_pi(i) - z_pi(j))^2 = sum_i z_pi(i)^2 rc_i - 2 z_pi' W z_pi
             q, lin = _global_quadforms(Z, Z, mat, rng, permutations, rc=rc)
             sim = (n - 1) * (lin - 2.0 * q) / (2.0 * s0 * ss)
-            out["p_sim"] = _fold_p(_geq(sim, C).sum(0), permutations)
-            out["EC_sim"] = sim.mean(0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out["z_sim"] = (C - sim.mean(0)) / sim.std(0)
-        out["permutations"] = permutations
-        out["n"] = n
-        return out
+        return _with_simulation(out, C, sim, "EC_sim", permutations, n)
 
 
 class _GetisOrd(StatisticPlugin):
@@ -487,17 +501,11 @@ class _GetisOrd(StatisticPlugin):
         out = pd.DataFrame({"year": years, "G": G, "EG": EG, "VG": VG, "z_norm": z_norm,
                             # esda: one-sided p of |z|
                             "p_norm": stats.norm.sf(np.abs(z_norm))})
-        out["p_sim"], out["EG_sim"], out["z_sim"] = np.nan, np.nan, np.nan
+        sim = None
         if permutations:
             q = _global_quadforms(X, X, mat, rng, permutations)
             sim = q / den
-            out["p_sim"] = _fold_p(_geq(sim, G).sum(0), permutations)
-            out["EG_sim"] = sim.mean(0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out["z_sim"] = (G - sim.mean(0)) / sim.std(0)
-        out["permutations"] = permutations
-        out["n"] = n
-        return out
+        return _with_simulation(out, G, sim, "EG_sim", permutations, n)
 
 
 class _MoranBV(StatisticPlugin):
@@ -522,17 +530,11 @@ class _MoranBV(StatisticPlugin):
             zy = (Y - Y.mean(0)) / Y.std(0, ddof=1)
             I = (zx * (mat @ zy)).sum(0) / (n - 1)
         out = pd.DataFrame({"year": years, "I": I})
-        out["p_sim"], out["EI_sim"], out["z_sim"] = np.nan, np.nan, np.nan
+        sim = None
         if permutations:
             q = _global_quadforms(zx, zy, mat, rng, permutations)
             sim = q / (n - 1)
-            out["p_sim"] = _fold_p(_geq(sim, I).sum(0), permutations)
-            out["EI_sim"] = sim.mean(0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out["z_sim"] = (I - sim.mean(0)) / sim.std(0)
-        out["permutations"] = permutations
-        out["n"] = n
-        return out
+        return _with_simulation(out, I, sim, "EI_sim", permutations, n)
 
 
 def _local_frame(ids, years, cols: dict) -> pd.DataFrame:
@@ -581,9 +583,7 @@ class _Lisa(StatisticPlugin):
         p_sim[nb.islands] = np.nan
         z_sim[nb.islands] = np.nan
         cluster = np.full((n, t), "ns", dtype=object)
-        crit = np.full(t, float(alpha))
-        if fdr and permutations:
-            crit = np.array([fdr_threshold(p_sim[:, j], alpha) for j in range(t)])
+        crit = _critical(p_sim, alpha, fdr, permutations)
         labels = np.vectorize(QUADRANTS.get, otypes=[object])(quad)
         sig = p_sim < crit[None, :]
         cluster[sig] = labels[sig]
@@ -645,9 +645,7 @@ class _GiStar(StatisticPlugin):
         p_sim[islands] = np.nan
         z_sim[islands] = np.nan
         p_norm[islands] = np.nan
-        crit = np.full(t, float(alpha))
-        if fdr and permutations:
-            crit = np.array([fdr_threshold(p_sim[:, j], alpha) for j in range(t)])
+        crit = _critical(p_sim, alpha, fdr, permutations)
         sig = p_sim < crit[None, :]
         hot = Gs > EG[:, None]
         cluster = np.full((n, t), "ns", dtype=object)
