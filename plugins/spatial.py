@@ -26,7 +26,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from nqpspatial.errors import ConfigError, InputError, PluginError
+from nqpspatial.errors import ConfigError, InputError
 from nqpspatial.stage import Analysis, StageContext, StageOutput
 
 __all__ = ["SpatialStage", "spatial_stage", "DEFAULT_STATISTICS"]
@@ -39,28 +39,15 @@ _SRC = "config [spatial]"
 def _get_statistic(name: str):
     """Look a statistics plugin up (registry first, then the first-party ones)."""
     from . import statistics as first_party
+    from .weights import _find_plugin
 
-    try:
-        from nqpspatial import registry  # type: ignore[attr-defined]
-    except ImportError:
-        registry = None
-    known = dict.fromkeys(first_party.STATISTICS)
-    if registry is not None and hasattr(registry, "get"):
-        try:
-            return registry.get("statistics", name)
-        except PluginError:
-            raise
-        except Exception:  # noqa: BLE001 - unknown to the registry: try the first-party list
-            try:
-                known.update(dict.fromkeys(registry.names("statistics")))
-            except Exception:  # noqa: BLE001
-                pass
-    if name not in first_party.STATISTICS:
+    def unknown(known):
         hint = difflib.get_close_matches(name, list(known), n=1, cutoff=0.0)
-        raise ConfigError(f"statistics: unknown statistic '{name}'"
-                          + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                          + f"; available: {', '.join(map(str, known))}", source=_SRC)
-    return first_party.STATISTICS[name]
+        return ConfigError(f"statistics: unknown statistic '{name}'"
+                           + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                           + f"; available: {', '.join(map(str, known))}", source=_SRC)
+
+    return _find_plugin("statistics", name, first_party.STATISTICS, unknown)
 
 
 def _as_list(value, key):

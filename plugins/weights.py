@@ -763,27 +763,37 @@ BUILDERS: dict[str, WeightsBuilder] = {b.name: b for b in
                                         economic, nested, block, matrix)}
 
 
-def _get_builder(name: str):
-    """Look a weights builder up (registry first, then the first-party ones)."""
+def _find_plugin(kind: str, name: str, first_party: Mapping[str, Any], unknown):
+    """Look a plugin up: the registry first, then the first-party ones in ``first_party``.
+
+    A ``PluginError`` from the registry propagates; a name neither knows raises
+    ``unknown(known)``, where ``known`` holds the first-party names, then the registry's.
+    """
     try:
         from nqpspatial import registry  # type: ignore[attr-defined]
     except ImportError:
         registry = None
-    known = dict.fromkeys(BUILDERS)
+    known = dict.fromkeys(first_party)
     if registry is not None and hasattr(registry, "get"):
         try:
-            return registry.get("weights", name)
+            return registry.get(kind, name)
         except PluginError:
             raise
         except Exception:  # noqa: BLE001 - unknown to the registry: try the first-party list
             try:
-                known.update(dict.fromkeys(registry.names("weights")))
+                known.update(dict.fromkeys(registry.names(kind)))
             except Exception:  # noqa: BLE001
                 pass
-    if name not in BUILDERS:
-        raise ConfigError(f"unknown weights builder '{name}' (did you mean '{_nearest(name, known)}'?); "
-                          f"available: {', '.join(map(str, known))}", source="config [spatial] weights")
-    return BUILDERS[name]
+    if name not in first_party:
+        raise unknown(known)
+    return first_party[name]
+
+
+def _get_builder(name: str):
+    """Look a weights builder up (registry first, then the first-party ones)."""
+    return _find_plugin("weights", name, BUILDERS, lambda known: ConfigError(
+        f"unknown weights builder '{name}' (did you mean '{_nearest(name, known)}'?); "
+        f"available: {', '.join(map(str, known))}", source="config [spatial] weights"))
 
 
 def _check_params(builder, params):
