@@ -28,6 +28,13 @@ def _label(obj) -> str:
     return f"plugin {getattr(obj, 'name', obj)!r}"
 
 
+def _named(obj) -> str:
+    """Check that ``obj`` has a non-empty str ``name``; return its label for messages."""
+    who = _label(obj)
+    assert isinstance(getattr(obj, "name", None), str) and obj.name, f"{who}: 'name' must be a non-empty str"
+    return who
+
+
 def _tiny_inputs(side: int = 3, periods: int = 3):
     import geopandas as gpd
     from shapely.geometry import box
@@ -80,8 +87,7 @@ def check_weights_plugin(obj) -> None:
     """
     from libpysal.graph import Graph
 
-    who = _label(obj)
-    assert isinstance(getattr(obj, "name", None), str) and obj.name, f"{who}: 'name' must be a non-empty str"
+    who = _named(obj)
     params = getattr(obj, "params", None)
     assert isinstance(params, dict), f"{who}: 'params' must be a dict of accepted key -> default"
     needs = set(getattr(obj, "needs", set()) or set())
@@ -144,8 +150,7 @@ def check_statistic_plugin(obj) -> None:
     AssertionError
         The first broken part of the contract.
     """
-    who = _label(obj)
-    assert isinstance(getattr(obj, "name", None), str) and obj.name, f"{who}: 'name' must be a non-empty str"
+    who = _named(obj)
     table = getattr(obj, "table", None)
     assert isinstance(table, str) and table.replace("_", "").isalnum(), \
         f"{who}: 'table' must be a file-name-safe str (letters, digits, _)"
