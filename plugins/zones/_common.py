@@ -149,6 +149,28 @@ def check_groups(groups: pd.Series | None, regions: Iterable, scheme_name: str |
     return groups.loc[regions].astype(str)
 
 
+def check_grouped(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.Series | None,
+                  region: str, year: str, scheme_name: str | None = None, *, balanced: bool = False,
+                  groups_optional: bool = False) -> tuple[list[str], pd.DataFrame, pd.Series | None]:
+    """Validate the inputs of a per-variable, per-group analysis in one call.
+
+    :func:`as_list` on ``variables``, :func:`check_data` on ``data`` (with
+    ``balanced``), then :func:`check_groups` against the regions of the data.
+
+    Returns
+    -------
+    tuple
+        ``(variables, frame, grp)``: the variable list, the checked and sorted
+        copy of the data, and the groups of its regions (None when ``groups``
+        is None and ``groups_optional``).
+    """
+    variables = as_list(variables)
+    frame = check_data(data, variables, region, year, balanced=balanced)
+    if groups is None and groups_optional:
+        return variables, frame, None
+    return variables, frame, check_groups(groups, frame[region], scheme_name)
+
+
 def wide(frame: pd.DataFrame, variable: str, region: str, year: str) -> pd.DataFrame:
     """Region x year matrix of ``variable`` (rows and columns sorted)."""
     return frame.pivot(index=region, columns=year, values=variable).sort_index().sort_index(axis=1)

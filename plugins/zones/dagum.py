@@ -25,7 +25,7 @@ import pandas as pd
 from nqpspatial.errors import InputError
 from nqpspatial.results import Results, Summary
 
-from ._common import SOURCE, as_list, check_data, check_groups, check_positive
+from ._common import SOURCE, check_grouped, check_positive
 
 __all__ = ["dagum_gini", "dagum_decomposition", "DagumCrossSection", "DagumResults"]
 
@@ -239,9 +239,7 @@ def dagum_decomposition(data: pd.DataFrame, variables: str | Iterable[str], grou
         Missing columns or cells, a region without group, a negative value
         (naming variable, region and year), or a year whose mean is 0.
     """
-    variables = as_list(variables)
-    frame = check_data(data, variables, region, year)
-    grp = check_groups(groups, frame[region], scheme_name)
+    variables, frame, grp = check_grouped(data, variables, groups, region, year, scheme_name)
     labels_all = grp.reindex(frame[region]).to_numpy()
     g_rows, p_rows = [], []
     for v in variables:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from nqpspatial.results import Results, Summary
 
-from ._common import as_list, check_data, check_groups
+from ._common import check_grouped
 
 __all__ = ["kernel_density", "DensityResults", "count_modes", "silverman_bandwidth", "gaussian_density"]
 
@@ -164,10 +164,9 @@ def kernel_density(data: pd.DataFrame, variables: str | Iterable[str], groups: p
     InputError
         Missing columns or cells, or a region without group.
     """
-    variables = as_list(variables)
-    frame = check_data(data, variables, region, year)
-    if groups is not None:
-        grp = check_groups(groups, frame[region], scheme_name)
+    variables, frame, grp = check_grouped(data, variables, groups, region, year, scheme_name,
+                                          groups_optional=True)
+    if grp is not None:
         frame["__group"] = grp.reindex(frame[region]).to_numpy()
     rows, curves = [], []
     for v in variables:

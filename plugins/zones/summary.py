@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from ._common import as_list, check_data, check_groups
+from ._common import check_grouped
 
 __all__ = ["zones_summary", "haken_by_zone"]
 
@@ -63,9 +63,7 @@ def zones_summary(data: pd.DataFrame, variables: str | Iterable[str], groups: pd
     InputError
         Missing columns or cells, or a region without group.
     """
-    variables = as_list(variables)
-    frame = check_data(data, variables, region, year)
-    grp = check_groups(groups, frame[region], scheme_name)
+    variables, frame, grp = check_grouped(data, variables, groups, region, year, scheme_name)
     frame["__group"] = grp.reindex(frame[region]).to_numpy()
     parts = []
     for v in variables:

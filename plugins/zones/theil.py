@@ -18,7 +18,7 @@ import pandas as pd
 
 from nqpspatial.results import Results, Summary
 
-from ._common import as_list, check_data, check_groups, check_positive, wide
+from ._common import check_grouped, check_positive, wide
 
 __all__ = ["theil_decomposition", "TheilResults"]
 
@@ -81,9 +81,7 @@ def theil_decomposition(data: pd.DataFrame, variables: str | Iterable[str], grou
     """
     from inequality.theil import Theil, TheilD
 
-    variables = as_list(variables)
-    frame = check_data(data, variables, region, year, balanced=True)
-    grp = check_groups(groups, frame[region], scheme_name)
+    variables, frame, grp = check_grouped(data, variables, groups, region, year, scheme_name, balanced=True)
     rows, grows = [], []
     for v in variables:
         check_positive(frame, v, region, year, "the Theil index")
