@@ -9,6 +9,8 @@ import pandas as pd
 
 from nqpspatial.errors import InputError
 
+from ._names import _panel_ids, _refuse_unmatched
+
 __all__ = ["read_boundaries"]
 
 
@@ -106,21 +108,17 @@ def read_boundaries(path, id_field: str, regions=None, *, crs=None, layer=None):
     gdf.index.name = "region"
     if regions is None:
         return gdf
-    panel_ids = list(dict.fromkeys(pd.Series(list(regions), dtype=object).tolist()))
+    panel_ids = _panel_ids(regions)
     file_key = {str(i).strip(): i for i in gdf.index}
     panel_key = {r: str(r).strip() for r in panel_ids}
     missing = [r for r in panel_ids if panel_key[r] not in file_key]
     wanted = set(panel_key.values())
     extra = [i for k, i in file_key.items() if k not in wanted]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"panel region(s) without geometry in field '{id_field}': {_show(missing)}")
-        if extra:
-            parts.append(f"boundary feature(s) with no panel data: {_show(extra)}")
-        raise InputError("; ".join(parts) + ". Fix: the panel's region ids and the boundary file's "
-                         f"'{id_field}' values must match one to one (check spelling, or choose another "
-                         "id field).", source=src)
+    _refuse_unmatched(
+        f"panel region(s) without geometry in field '{id_field}': {_show(missing)}" if missing else None,
+        f"boundary feature(s) with no panel data: {_show(extra)}" if extra else None,
+        f"Fix: the panel's region ids and the boundary file's '{id_field}' values must match one to one "
+        "(check spelling, or choose another id field).", src)
     out = gdf.loc[[file_key[panel_key[r]] for r in panel_ids]].copy()
     out.index = pd.Index(panel_ids, dtype=object, name="region")
     return out

@@ -219,6 +219,22 @@ def match_regions(values, *, source: str | None = None, allow_duplicates: bool =
     return out
 
 
+def _panel_ids(regions) -> list:
+    """The panel's region ids, each once, in order of first appearance."""
+    return list(dict.fromkeys(pd.Series(list(regions), dtype=object).tolist()))
+
+
+def _refuse_unmatched(missing: str | None, extra: str | None, fix: str, source) -> None:
+    """Raise ``InputError`` when panel ids and a file's ids do not match one to one.
+
+    ``missing`` describes panel ids the file lacks, ``extra`` file entries the
+    panel lacks (None or empty when there are none); ``fix`` ends the message.
+    """
+    parts = [p for p in (missing, extra) if p]
+    if parts:
+        raise InputError("; ".join(parts) + ". " + fix, source=source)
+
+
 def looks_like_provinces(values) -> bool:
     """Whether every id names a distinct mainland province.
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from nqpspatial.errors import InputError
 
-from ._names import _describe, _match_one, looks_like_provinces, match_regions
+from ._names import _describe, _match_one, _panel_ids, _refuse_unmatched, looks_like_provinces, match_regions
 
 __all__ = ["SCHEMES", "scheme_table", "load_scheme"]
 
@@ -158,7 +158,7 @@ def load_scheme(name_or_csv, regions=None, *, source: str | None = None) -> pd.S
         out = pd.Series(groups.to_numpy(), index=pd.Index(raw.to_numpy(), dtype=object, name="region"),
                         dtype=object, name=path.stem)
         return out
-    panel_ids = list(dict.fromkeys(pd.Series(list(regions), dtype=object).tolist()))
+    panel_ids = _panel_ids(regions)
     if looks_like_provinces(panel_ids):
         panel_codes = match_regions(panel_ids)
         keys, bad = [], []
@@ -192,14 +192,11 @@ def load_scheme(name_or_csv, regions=None, *, source: str | None = None) -> pd.S
     missing = [r for r in panel_ids if panel_key[r] not in group_of]
     wanted = set(panel_key.values())
     extra = [f"'{raw[i]}' (row {i + 2})" for i, k in keys.items() if k not in wanted]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"panel region(s) without a group: {', '.join(repr(m) for m in missing)}")
-        if extra:
-            parts.append(f"scheme region(s) not in the panel: {', '.join(extra)}")
-        raise InputError("; ".join(parts) + ". Fix: the scheme must list every panel region exactly once "
-                         "and nothing else (check spelling against the panel's region column).", source=src)
+    _refuse_unmatched(
+        f"panel region(s) without a group: {', '.join(repr(m) for m in missing)}" if missing else None,
+        f"scheme region(s) not in the panel: {', '.join(extra)}" if extra else None,
+        "Fix: the scheme must list every panel region exactly once and nothing else (check spelling "
+        "against the panel's region column).", src)
     out = pd.Series([group_of[panel_key[r]] for r in panel_ids],
                     index=pd.Index(panel_ids, dtype=object, name="region"), dtype=object, name=path.stem)
     return out
