@@ -8,7 +8,6 @@ shapefile has no CRS; it is in lon/lat (EPSG:4326).
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,16 +16,14 @@ esda = pytest.importorskip("esda")
 gpd = pytest.importorskip("geopandas")
 libpysal = pytest.importorskip("libpysal")
 
+from _mexico import mexico_layer  # noqa: E402
 from nqpspatial.plugins import statistics as S  # noqa: E402
 from nqpspatial.plugins import weights as W  # noqa: E402
-
-MEXICO = Path(libpysal.__file__).parent / "examples" / "mexico" / "mexicojoin.shp"
 
 
 @pytest.fixture(scope="module")
 def mexico():
-    g = gpd.read_file(MEXICO).set_crs("EPSG:4326").set_index("NAME")
-    cols = [c for c in g.columns if c.startswith("PCGDP")]
+    g, cols = mexico_layer()
     values = g[cols].copy()
     values.columns = [int(c[5:]) for c in cols]
     return g, values.astype(float)

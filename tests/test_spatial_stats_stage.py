@@ -7,8 +7,6 @@ layer for Hainan (code 460000) and Guangdong (440000).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,21 +15,17 @@ esda = pytest.importorskip("esda")
 gpd = pytest.importorskip("geopandas")
 libpysal = pytest.importorskip("libpysal")
 
+from _mexico import mexico_layer, mexico_long  # noqa: E402
 from nqpspatial.errors import ConfigError  # noqa: E402
 from nqpspatial.plugins import statistics as S  # noqa: E402
 from nqpspatial.plugins.spatial import SpatialStage, spatial_stage  # noqa: E402
 from nqpspatial.stage import StageContext  # noqa: E402
 
-MEXICO = Path(libpysal.__file__).parent / "examples" / "mexico" / "mexicojoin.shp"
-
 
 @pytest.fixture(scope="module")
 def mexico():
-    g = gpd.read_file(MEXICO).set_crs("EPSG:4326").set_index("NAME")
-    cols = [c for c in g.columns if c.startswith("PCGDP")]
-    panel = g[cols].reset_index().melt(id_vars="NAME", var_name="year", value_name="pcgdp")
-    panel = panel.rename(columns={"NAME": "region"})
-    panel["year"] = panel["year"].str[5:].astype(int)
+    g, cols = mexico_layer()
+    panel = mexico_long(g, cols)
     panel["lpcgdp"] = np.log(panel["pcgdp"])
     panel = panel.sort_values(["region", "year"]).reset_index(drop=True)
     return g, panel

@@ -9,8 +9,6 @@ equal-area projection (EPSG:6933), written out independently below.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,21 +16,17 @@ import pytest
 gpd = pytest.importorskip("geopandas")
 libpysal = pytest.importorskip("libpysal")
 
+from _mexico import mexico_layer, mexico_long  # noqa: E402
 from nqpspatial.errors import ConfigError, InputError  # noqa: E402
 from nqpspatial.plugins import weights as W  # noqa: E402
 
-MEXICO = Path(libpysal.__file__).parent / "examples" / "mexico" / "mexicojoin.shp"
 R = 6371.0088
 
 
 @pytest.fixture(scope="module")
 def mexico():
-    g = gpd.read_file(MEXICO).set_crs("EPSG:4326").set_index("NAME")
-    cols = [c for c in g.columns if c.startswith("PCGDP")]
-    panel = g[cols].reset_index().melt(id_vars="NAME", var_name="year", value_name="pcgdp")
-    panel = panel.rename(columns={"NAME": "region"})
-    panel["year"] = panel["year"].str[5:].astype(int)
-    return g, panel
+    g, cols = mexico_layer()
+    return g, mexico_long(g, cols)
 
 
 @pytest.fixture(scope="module")
