@@ -122,6 +122,17 @@ def _spatial_graph(ctx: StageContext, ids: list) -> tuple[Any, dict]:
                "links": links.to_dict("records")}
 
 
+def _known_names(cfg: dict, key: str, allowed) -> list:
+    """``cfg[key]`` as a list (a lone string becomes one item); every item must be in ``allowed``."""
+    values = cfg[key]
+    if isinstance(values, str):
+        values = [values]
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise ConfigError(f"[zones] {key}: unknown {bad}; use any of {list(allowed)}", source="config")
+    return list(values)
+
+
 class ZonesStage(Analysis):
     """Zone analyses on the run's region scheme (``[zones]``, optional).
 
@@ -156,20 +167,8 @@ class ZonesStage(Analysis):
 
     def _check_cfg(self, cfg: dict) -> dict:
         cfg = {**self.config_keys, **cfg}
-        analyses = cfg["analyses"]
-        if isinstance(analyses, str):
-            analyses = [analyses]
-        bad = [a for a in analyses if a not in ANALYSES]
-        if bad:
-            raise ConfigError(f"[zones] analyses: unknown {bad}; use any of {list(ANALYSES)}",
-                              source="config")
-        methods = cfg["cluster_methods"]
-        if isinstance(methods, str):
-            methods = [methods]
-        bad = [m for m in methods if m not in METHODS]
-        if bad:
-            raise ConfigError(f"[zones] cluster_methods: unknown {bad}; use any of {list(METHODS)}",
-                              source="config")
+        analyses = _known_names(cfg, "analyses", ANALYSES)
+        methods = _known_names(cfg, "cluster_methods", METHODS)
         for key, low in (("clusters", 2), ("min_region_size", 1), ("classes", 2)):
             if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < low:
                 raise ConfigError(f"[zones] {key} = {cfg[key]!r} must be a whole number >= {low}",
@@ -179,7 +178,7 @@ class ZonesStage(Analysis):
         variables = cfg["variables"]
         if isinstance(variables, str):
             variables = [] if variables == "auto" else [variables]
-        return {**cfg, "analyses": list(analyses), "cluster_methods": list(methods),
+        return {**cfg, "analyses": analyses, "cluster_methods": methods,
                 "variables": list(variables)}
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
