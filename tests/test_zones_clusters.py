@@ -13,9 +13,9 @@ from nqpspatial.errors import InputError
 from nqpspatial.plugins.zones import cluster_regions, contiguity_graph, trajectory_features
 
 gpd = pytest.importorskip("geopandas")
+from _mexico import mexico_layer, mexico_long  # noqa: E402
 from shapely.geometry import box  # noqa: E402
 
-MEXICO_SHP = Path(__import__("libpysal").__file__).parent / "examples" / "mexico" / "mexicojoin.shp"
 
 
 def island_layer():
@@ -143,11 +143,8 @@ def test_trajectory_features_standardized_per_period():
 
 
 def test_mexico_shapefile_runs_and_reproduces():
-    layer = gpd.read_file(MEXICO_SHP).set_index("NAME")
-    long = layer.reset_index().melt(id_vars=["NAME"], value_vars=[f"PCGDP{d}" for d in range(1940, 2001, 10)],
-                                    var_name="year", value_name="pcgdp")
-    long["year"] = long["year"].str[5:].astype(int)
-    long = long.rename(columns={"NAME": "region"})
+    layer, cols = mexico_layer(crs=None)
+    long = mexico_long(layer, cols)
     kw = dict(groups=layer["HANSON98"].astype(int), k=5, seed=2024, scheme_name="hanson98")
     a = cluster_regions(long, "pcgdp", layer, **kw)
     b = cluster_regions(long, "pcgdp", layer, **kw)

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from _mexico import DECADES, mexico_csv, mexico_layer, mexico_long
 from nqpspatial.errors import InputError
 from nqpspatial.plugins.zones import (beta_convergence, contiguity_graph, convergence, count_modes,
                                       kernel_density, obstacle_degree, zones_summary)
 
-MEXICO = Path(__import__("libpysal").__file__).parent / "examples" / "mexico"
-DECADES = list(range(1940, 2001, 10))
-
 
 @pytest.fixture(scope="module")
 def mexico():
-    wide = pd.read_csv(MEXICO / "mexico.csv")
-    long = wide.melt(id_vars=["State"], value_vars=[f"pcgdp{d}" for d in DECADES],
-                     var_name="year", value_name="pcgdp")
-    long["year"] = long["year"].str[5:].astype(int)
-    long = long.rename(columns={"State": "region"})
+    wide, long = mexico_csv()
     groups = wide.set_index("State")["hanson98"].astype(int).astype(str)
     return wide, long, groups
 
@@ -149,15 +142,11 @@ def test_beta_convergence_function_recovers_simulated_beta():
 
 
 def test_spatial_lag_equals_spreg(mexico):
-    import geopandas as gpd
     from spreg import ML_Lag
 
     _, long, _ = mexico
-    layer = gpd.read_file(MEXICO / "mexicojoin.shp").set_index("NAME")
-    shp = layer.reset_index().melt(id_vars=["NAME"], value_vars=[f"PCGDP{d}" for d in DECADES],
-                                   var_name="year", value_name="x")
-    shp["year"] = shp["year"].str[5:].astype(int)
-    shp = shp.rename(columns={"NAME": "region"})
+    layer, cols = mexico_layer(crs=None)
+    shp = mexico_long(layer, cols, value_name="x")
     ids = sorted(layer.index)
     graph, _ = contiguity_graph(layer, ids)
     res = convergence(shp, "x", graph=graph, spatial_lag=True).table

@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from _mexico import DECADES, mexico_csv
 from nqpspatial.errors import InputError
 from nqpspatial.plugins.zones import dagum_decomposition, dagum_gini, theil_decomposition
-
-MEXICO = Path(__import__("libpysal").__file__).parent / "examples" / "mexico" / "mexico.csv"
-DECADES = list(range(1940, 2001, 10))
 
 
 @pytest.fixture(scope="module")
 def mexico():
-    wide = pd.read_csv(MEXICO)
-    long = wide.melt(id_vars=["State", "hanson98"], value_vars=[f"pcgdp{d}" for d in DECADES],
-                     var_name="year", value_name="pcgdp")
-    long["year"] = long["year"].str[5:].astype(int)
-    long = long.rename(columns={"State": "region"})
+    wide, long = mexico_csv()
     groups = wide.set_index("State")["hanson98"].astype(int)
-    return wide, long[["region", "year", "pcgdp"]], groups
+    return wide, long, groups
 
 
 def brute_dagum(y, g):
