@@ -46,6 +46,14 @@ def _as_float_matrix(values: pd.DataFrame) -> np.ndarray:
     return mat
 
 
+def _is_direction(d) -> bool:
+    """True when ``d`` reads as the number +1 (benefit) or -1 (cost)."""
+    try:
+        return float(d) in (1.0, -1.0)
+    except (TypeError, ValueError):
+        return False
+
+
 def _direction_vector(columns, directions: Mapping[str, int]) -> np.ndarray:
     """Directions of ``columns`` as a +1/-1 integer vector (validated)."""
     missing = [c for c in columns if c not in directions]
@@ -55,11 +63,7 @@ def _direction_vector(columns, directions: Mapping[str, int]) -> np.ndarray:
     out = np.empty(len(columns), dtype=int)
     for j, c in enumerate(columns):
         d = directions[c]
-        try:
-            ok = float(d) in (1.0, -1.0)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
+        if not _is_direction(d):
             raise InputError(f"indicator {c!r} has direction {d!r}: use +1 (benefit) or -1 (cost)")
         out[j] = int(float(d))
     return out

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .normalize import _as_float_matrix, _check_shift, _zero_range_message, normalize, \
+from .normalize import _as_float_matrix, _check_shift, _is_direction, _zero_range_message, normalize, \
     zero_range_columns
 from .results import Results, Summary
 
@@ -317,11 +317,7 @@ def _prepare_indicators(indicators: pd.DataFrame, method: str) -> pd.DataFrame:
         ind["dimension"] = ""
     dirs = []
     for name, d in zip(ind["indicator"], indicators["direction"]):
-        try:
-            ok = float(d) in (1.0, -1.0)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
+        if not _is_direction(d):
             raise InputError(f"indicator table, row of {name!r}: direction {d!r} must be +1 "
                              "(benefit) or -1 (cost)")
         dirs.append(int(float(d)))
