@@ -8,9 +8,14 @@ estimate of the resample only depends on the per-region cross products, so
     \\hat\\beta^{*}_b = \\Big(\\sum_i w_{bi} X_i'X_i\\Big)^{-1} \\sum_i w_{bi} X_i'y_i
 
 with ``w_b`` the multinomial counts of draw ``b``.  The per-region sums are
-computed once, the ``B x n`` counts are drawn from a
-:class:`numpy.random.Generator`, and all ``B`` systems are solved in one
-batched :func:`numpy.linalg.solve`.  With region fixed effects the data are
+computed once; the resamples are cut into chunks of a fixed size
+(:data:`BOOTSTRAP_CHUNK`), and each chunk draws its ``size x n`` counts with
+its own Generator (chunk ``i`` uses the ``i``-th child of the run's
+:class:`numpy.random.SeedSequence`, see :mod:`nqpspatial.backends`) and
+solves its systems in one batched :func:`numpy.linalg.solve`.  Memory is
+bounded by one chunk per worker, and the draws depend only on the seed, so
+every execution backend (in-process, local processes, Dask) and every
+worker count gives the same numbers.  With region fixed effects the data are
 within-transformed first (a region drawn twice has the same within data), and
 the split-panel jackknife is a fixed linear combination of three such
 estimates, so it is bootstrapped the same way.
@@ -20,7 +25,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["region_cross_products", "draw_counts", "batched_estimates"]
+from ..backends import plan_chunks, run_chunks
+
+__all__ = ["BOOTSTRAP_CHUNK", "region_cross_products", "draw_counts", "batched_estimates",
+           "cluster_bootstrap"]
+
+#: Resamples per chunk (fixed, so the draws never depend on the backend or worker count).
+BOOTSTRAP_CHUNK = 1000
 
 
 def region_cross_products(X: np.ndarray, y: np.ndarray, codes: np.ndarray, n_regions: int):
@@ -49,14 +60,37 @@ def region_cross_products(X: np.ndarray, y: np.ndarray, codes: np.ndarray, n_reg
     return XX, Xy
 
 
-def draw_counts(rng: np.random.Generator, n_regions: int, B: int) -> np.ndarray:
+def _multinomial(rng: np.random.Generator, n_regions: int, size: int) -> np.ndarray:
+    return rng.multinomial(n_regions, np.full(n_regions, 1.0 / n_regions), size=int(size)).astype(float)
+
+
+def draw_counts(seed, n_regions: int, B: int, chunk_size: int = BOOTSTRAP_CHUNK) -> np.ndarray:
     """Multinomial counts of ``B`` cluster resamples of ``n_regions`` regions.
+
+    The counts :func:`cluster_bootstrap` draws for the same ``seed``: chunk
+    ``i`` of ``chunk_size`` resamples comes from
+    :func:`nqpspatial.backends.chunk_rng` ``(seed, i)``.  ``HakenModel.fit``
+    seeds the run from its Generator, so ``draw_counts(default_rng(s), ...)``
+    gives the counts of ``fit(seed=default_rng(s))``.
+
+    Parameters
+    ----------
+    seed : int, SeedSequence or numpy.random.Generator
+        See :func:`nqpspatial.backends.seed_sequence` (a Generator gives one
+        integer to seed the run).
+    n_regions : int
+    B : int
+        Number of resamples.
+    chunk_size : int, default :data:`BOOTSTRAP_CHUNK`
 
     Returns
     -------
     ndarray of float, shape (B, n_regions)
     """
-    return rng.multinomial(n_regions, np.full(n_regions, 1.0 / n_regions), size=int(B)).astype(float)
+    tasks = plan_chunks(B, seed, chunk_size)
+    if not tasks:
+        return np.zeros((0, int(n_regions)))
+    return np.vstack([_multinomial(t.rng(), n_regions, t.size) for t in tasks])
 
 
 def _solve(W: np.ndarray, XX: np.ndarray, Xy: np.ndarray) -> np.ndarray:
@@ -92,3 +126,44 @@ def batched_estimates(W: np.ndarray, parts) -> np.ndarray:
         est = weight * _solve(W, XX, Xy)
         out = est if out is None else out + est
     return out
+
+
+def _bootstrap_chunk(payload, task) -> list:
+    """One chunk: draw its counts with the chunk's Generator, estimate every equation."""
+    n_regions, equations = payload
+    W = _multinomial(task.rng(), n_regions, task.size)
+    return [batched_estimates(W, parts) for parts in equations]
+
+
+def cluster_bootstrap(equations, n_regions: int, B: int, *, seed, backend=None,
+                      chunk_size: int = BOOTSTRAP_CHUNK) -> list:
+    """Cluster-bootstrap draws of several equations sharing the same resamples.
+
+    Parameters
+    ----------
+    equations : sequence of parts
+        One ``parts`` list per equation (see :func:`batched_estimates`);
+        every equation is estimated on the same resampled regions.
+    n_regions : int
+        Number of clusters (regions).
+    B : int
+        Number of resamples.
+    seed : int, SeedSequence or numpy.random.Generator
+        The run's seed (see :func:`nqpspatial.backends.seed_sequence`).
+    backend : backend object, optional
+        From :func:`nqpspatial.backends.open_backend`; default in-process.
+        The result does not depend on it.
+    chunk_size : int, default :data:`BOOTSTRAP_CHUNK`
+        Resamples per chunk (bounds the memory of one chunk to
+        ``chunk_size x n_regions`` counts plus the batched systems).
+
+    Returns
+    -------
+    list of ndarray
+        One ``(B, k)`` array per equation, resamples in draw order.
+    """
+    payload = (int(n_regions), [list(parts) for parts in equations])
+    parts = run_chunks(_bootstrap_chunk, payload, int(B), seed=seed, chunk_size=chunk_size, backend=backend)
+    if not parts:
+        return [np.zeros((0, eq[0][1].shape[1])) for eq in payload[1]]
+    return [np.vstack([p[e] for p in parts]) for e in range(len(payload[1]))]

@@ -75,7 +75,7 @@ class IdentificationResults(Results):
 def identify(data: pd.DataFrame, subsystems, *, order="auto", region="region", year="year",
              intercept=False, effects="none", se="classical", window=None, bootstrap=999, seed=None,
              alpha=0.05, min_ratio=1.0, jackknife=False, legacy_stable_point=False,
-             progress=None) -> IdentificationResults:
+             progress=None, backend=None) -> IdentificationResults:
     """Fit every ordered pair of subsystems and choose the order parameter.
 
     Parameters
@@ -95,6 +95,9 @@ def identify(data: pd.DataFrame, subsystems, *, order="auto", region="region", y
         Generator spawned from ``seed``.
     progress : callable, optional
         ``progress(iterable, total=, desc=)`` wrapper.
+    backend : backend object, optional
+        Execution backend of the bootstrap chunks (see
+        :meth:`HakenModel.fit`); the results do not depend on it.
 
     Returns
     -------
@@ -121,7 +124,7 @@ def identify(data: pd.DataFrame, subsystems, *, order="auto", region="region", y
         fits[(a, b)] = HakenModel(data, a, b, region=region, year=year, intercept=intercept,
                                   effects=effects, se=se, window=window).fit(
             bootstrap=bootstrap, seed=child, alpha=alpha, min_ratio=min_ratio, jackknife=jackknife,
-            legacy_stable_point=legacy_stable_point)
+            legacy_stable_point=legacy_stable_point, backend=backend)
     passing = [p for p, r in fits.items() if r.adiabatic]
     if mode == "fixed":
         chosen = order

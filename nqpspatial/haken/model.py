@@ -27,7 +27,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from ..errors import InputError
-from .bootstrap import batched_estimates, draw_counts, region_cross_products
+from .bootstrap import cluster_bootstrap, region_cross_products
 
 __all__ = ["HakenModel", "ShortPanelWarning", "SE_TYPES", "EFFECTS", "BY", "TERMS",
            "SHORT_PANEL_PERIODS", "as_rng", "prepare_panel", "check_groups", "haken_terms",
@@ -365,7 +365,7 @@ class HakenModel:
 
     # ------------------------------------------------------------------ fit
     def fit(self, bootstrap: int = 999, seed=None, alpha: float = 0.05, min_ratio: float = 1.0,
-            jackknife: bool = False, legacy_stable_point: bool = False):
+            jackknife: bool = False, legacy_stable_point: bool = False, backend=None):
         """Estimate the model.
 
         Parameters
@@ -374,6 +374,9 @@ class HakenModel:
             Number of cluster-bootstrap resamples over regions (0: none).
         seed : None, int or numpy.random.Generator
             Source of the bootstrap's randomness (same seed, same output).
+            The resamples are drawn in fixed-size chunks, chunk ``i`` from the
+            ``i``-th child of a :class:`numpy.random.SeedSequence` derived from
+            ``seed`` (see :func:`~nqpspatial.haken.bootstrap.cluster_bootstrap`).
         alpha : float, default 0.05
             Significance level of the verdict and 1 - confidence level.
         min_ratio : float, default 1.0
@@ -385,6 +388,11 @@ class HakenModel:
             middle year when ``m`` is odd).  Meant for ``effects="region"``.
         legacy_stable_point : bool, default False
             Report the legacy point ``sqrt(|g1 g2/(ab)|)`` (warns).
+        backend : backend object, optional
+            Execution backend of the bootstrap chunks, from
+            :func:`nqpspatial.backends.open_backend` (default in-process).
+            The same seed gives the same draws on every backend and worker
+            count.
 
         Returns
         -------
@@ -409,7 +417,7 @@ class HakenModel:
                 "wrong sign; use fit(jackknife=True) (config: jackknife = true) or effects='none'",
                 ShortPanelWarning, stacklevel=2)
         if self.by == "none":
-            return _fit_unit(self, self.panel, rng, opts, unit=None)
+            return _fit_unit(self, self.panel, rng, opts, unit=None, backend=backend)
         if self.by == "region":
             units = {r: g for r, g in self.panel.groupby("region", sort=False)}
         else:
@@ -424,7 +432,7 @@ class HakenModel:
                 o["bootstrap"] = 0
                 if self.by == "group":
                     notes.append(f"group {label!r} has a single region: no cluster bootstrap")
-            fits[label] = _fit_unit(self, sub.reset_index(drop=True), child, o, unit=label)
+            fits[label] = _fit_unit(self, sub.reset_index(drop=True), child, o, unit=label, backend=backend)
         if self.by == "region" and opts["bootstrap"]:
             notes.append("by='region': a cluster bootstrap over one region is impossible; intervals "
                          "come from the standard errors")
@@ -449,7 +457,7 @@ def _param_table(design, res1, res2, c1, c2, se):
     return pd.DataFrame(out).T
 
 
-def _fit_unit(model: HakenModel, panel: pd.DataFrame, rng, opts, unit):
+def _fit_unit(model: HakenModel, panel: pd.DataFrame, rng, opts, unit, backend=None):
     from .results import BootstrapResults, HakenResults
 
     design = _Design(panel, model.intercept, model.effects)
@@ -489,8 +497,7 @@ def _fit_unit(model: HakenModel, panel: pd.DataFrame, rng, opts, unit):
     B = opts["bootstrap"]
     if B > 0:
         n = len(design.regions)
-        W = draw_counts(rng, n, B)
-        draws = {}
+        equations = []
         for eq, (X, y) in enumerate(((design.X1, design.y1), (design.X2, design.y2))):
             if opts["jackknife"]:
                 parts = []
@@ -502,8 +509,8 @@ def _fit_unit(model: HakenModel, panel: pd.DataFrame, rng, opts, unit):
             else:
                 Xs, ys = design.within(X, y)
                 parts = [(1.0, *region_cross_products(Xs, ys, design.codes, n))]
-            draws[eq] = batched_estimates(W, parts)
-        d1, d2 = draws[0], draws[1]
+            equations.append(parts)
+        d1, d2 = cluster_bootstrap(equations, n, B, seed=rng, backend=backend)
         tab = haken_params(d1[:, 0], d1[:, 1], d2[:, 0], d2[:, 1])
         if design.intercept:
             tab["k1"] = d1[:, 2]

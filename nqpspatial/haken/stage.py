@@ -10,6 +10,7 @@ only ``haken_identification`` is written and the run still succeeds).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from types import MappingProxyType
@@ -17,6 +18,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from ..backends import backend_from_config
 from ..errors import ConfigError, InputError, ModelError
 from ..results import Results, Summary
 from ..stage import Analysis, StageContext, StageOutput
@@ -267,14 +269,20 @@ class HakenStage(Analysis):
         out = StageOutput()
         rng = ctx.rng("haken")
         r_ident, r_by, r_break = rng.spawn(3)
+        # cluster-bootstrap chunks run on the configured backend ([run] workers / scheduler);
+        # the numbers do not depend on it
+        with (backend_from_config(ctx.config) if o["bootstrap"] else contextlib.nullcontext()) as be:
+            return self._run(ctx, o, data, out, r_ident, r_by, r_break, be)
+
+    def _run(self, ctx, o, data, out, r_ident, r_by, r_break, be) -> StageOutput:
         ident = _run_collecting(lambda: identify(
             data, [str(s) for s in ctx.subsystems], order=o["order"], intercept=o["intercept"],
             effects=o["effects"], se=o["se"], window=o["window"], bootstrap=o["bootstrap"], seed=r_ident,
             alpha=o["alpha"], min_ratio=o["min_ratio"], jackknife=o["jackknife"],
-            legacy_stable_point=o["legacy_stable_point"], progress=ctx.progress), out)
+            legacy_stable_point=o["legacy_stable_point"], progress=ctx.progress, backend=be), out)
         out.tables["haken_identification"] = ident.table
         out.notes.append(ident.verdict)
-        info = {"identification": ident.info()}
+        info = {"identification": ident.info(), "bootstrap_backend": repr(be) if be is not None else None}
         if ident.chosen is None:
             out.notes.append("skipped haken_estimates, haken_potential, coevolution, coupling_coordination "
                              "and stages: no ordering satisfies the adiabatic condition")
@@ -294,7 +302,7 @@ class HakenStage(Analysis):
                 data, q1, q2, intercept=o["intercept"], effects=o["effects"], se=o["se"], window=o["window"],
                 by=o["by"], groups=ctx.scheme).fit(
                 bootstrap=o["bootstrap"], seed=r_by, alpha=o["alpha"], min_ratio=o["min_ratio"],
-                jackknife=o["jackknife"], legacy_stable_point=o["legacy_stable_point"]), out)
+                jackknife=o["jackknife"], legacy_stable_point=o["legacy_stable_point"], backend=be), out)
             out.notes.extend(fit.notes)
         est = fit.estimates
         out.tables["haken_estimates"] = est[ESTIMATE_COLUMNS + [c for c in est.columns if c not in ESTIMATE_COLUMNS]]
