@@ -20,12 +20,15 @@ Tables: ``moran_global``, ``geary``, ``getis_ord``, ``moran_bivariate``,
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import inspect
 import zlib
 
 import numpy as np
 import pandas as pd
 
+from nqpspatial.backends import backend_from_config
 from nqpspatial.errors import ConfigError, InputError
 from nqpspatial.stage import Analysis, StageContext, StageOutput
 
@@ -139,6 +142,15 @@ def _pairs(value, ctx, sources):
 def _seed_rng(base: int, *key) -> np.random.Generator:
     code = zlib.crc32("\x1f".join(map(str, key)).encode("utf-8"))
     return np.random.default_rng(np.random.SeedSequence([base, code]))
+
+
+def _takes_backend(plugin) -> bool:
+    """Whether a statistics plugin's ``compute`` accepts the optional ``backend`` keyword."""
+    try:
+        params = inspect.signature(plugin.compute).parameters
+    except (TypeError, ValueError):
+        return False
+    return "backend" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def _wide(data, var, ids, r, y):
@@ -264,25 +276,30 @@ class SpatialStage(Analysis):
                  for v in variables]
         tasks += [(sw, plug, pr) for sw in weights.values() for plug in plugins if plug.bivariate for pr in pairs]
         nan_periods = set()
-        for sw, plug, var in ctx.progress(tasks, total=len(tasks), desc="spatial statistics"):
-            keep = list(sw.ids)
-            rng = _seed_rng(base_seed, plug.name, sw.spec, var)
-            if plug.bivariate:
-                xv, yv = var
-                out = plug.compute(wide[xv].loc[keep], sw.graph, rng=rng, permutations=perms, alpha=alpha,
-                                   fdr=cfg["fdr"], y=wide[yv].loc[keep])
-                label = {"variable": xv, "lag_variable": yv}
-            else:
-                out = plug.compute(wide[var].loc[keep], sw.graph, rng=rng, permutations=perms, alpha=alpha,
-                                   fdr=cfg["fdr"])
-                label = {"variable": var}
-            out = _add_dropped(out, [i for i in ids if i not in set(keep)], years)
-            head = pd.DataFrame({**label, "weights": sw.spec}, index=out.index)
-            out = pd.concat([head, out.reset_index(drop=True)], axis=1)
-            for stat_col in ("I", "C", "G"):
-                if stat_col in out.columns and "region" not in out.columns and out[stat_col].isna().any():
-                    nan_periods.update((label["variable"], yr) for yr in out.loc[out[stat_col].isna(), "year"])
-            tables.setdefault(plug.table, []).append(out)
+        # permutation chunks of the statistics that accept a backend run on [run] workers / scheduler;
+        # the numbers do not depend on it
+        use_backend = bool(perms) and any(_takes_backend(p) for p in plugins)
+        with (backend_from_config(ctx.config) if use_backend else contextlib.nullcontext()) as be:
+            for sw, plug, var in ctx.progress(tasks, total=len(tasks), desc="spatial statistics"):
+                keep = list(sw.ids)
+                rng = _seed_rng(base_seed, plug.name, sw.spec, var)
+                extra = {"backend": be} if be is not None and _takes_backend(plug) else {}
+                if plug.bivariate:
+                    xv, yv = var
+                    out = plug.compute(wide[xv].loc[keep], sw.graph, rng=rng, permutations=perms, alpha=alpha,
+                                       fdr=cfg["fdr"], y=wide[yv].loc[keep], **extra)
+                    label = {"variable": xv, "lag_variable": yv}
+                else:
+                    out = plug.compute(wide[var].loc[keep], sw.graph, rng=rng, permutations=perms, alpha=alpha,
+                                       fdr=cfg["fdr"], **extra)
+                    label = {"variable": var}
+                out = _add_dropped(out, [i for i in ids if i not in set(keep)], years)
+                head = pd.DataFrame({**label, "weights": sw.spec}, index=out.index)
+                out = pd.concat([head, out.reset_index(drop=True)], axis=1)
+                for stat_col in ("I", "C", "G"):
+                    if stat_col in out.columns and "region" not in out.columns and out[stat_col].isna().any():
+                        nan_periods.update((label["variable"], yr) for yr in out.loc[out[stat_col].isna(), "year"])
+                tables.setdefault(plug.table, []).append(out)
         if nan_periods:
             notes.append("no spatial statistic for periods where a variable does not vary across regions: "
                          + ", ".join(f"{v} {yr}" for v, yr in sorted(nan_periods, key=str)))

@@ -20,7 +20,10 @@ A statistics plugin is a module-level object (registered under the
     transformed :class:`libpysal.graph.Graph`.  ``rng`` is a
     :class:`numpy.random.Generator` (the only source of randomness).
     ``permutations`` = 0 disables permutation inference (``p_sim`` NaN).
-    Returns a DataFrame with a ``year`` column (and ``region`` for local
+    Optionally a keyword ``backend`` (an execution backend of
+    :mod:`nqpspatial.backends`, None = in-process); the stage passes it only
+    to plugins whose ``compute`` accepts it, and the results must not depend
+    on it.  Returns a DataFrame with a ``year`` column (and ``region`` for local
     statistics) plus the statistic's columns, *without* ``variable`` and
     ``weights`` (the pipeline stage adds them).
 
@@ -29,8 +32,11 @@ Speed
 All permutation inference is batched: one set of permutations is drawn per
 call and shared by every period; permuted values of all periods are pushed
 through one sparse matrix product per chunk of permutations (global
-statistics) or one dense product per chunk of regions (conditional
-permutation for local statistics), so there is no Python loop over
+statistics; chunk ``i`` of a fixed size draws from
+``nqpspatial.backends.chunk_rng(rng, i)`` and the chunks run on the given
+execution backend, so the numbers are the same on every backend) or one
+dense product per chunk of regions (conditional permutation for local
+statistics, always in-process), so there is no Python loop over
 permutations and no just-in-time compilation.  Memory is bounded by
 chunking (about ``_CHUNK_ELEMENTS`` floats per chunk).
 
@@ -44,6 +50,8 @@ without neighbours get no p-value (NaN) and the cluster label ``isolated``.
 """
 
 from __future__ import annotations
+
+import uuid
 
 import numpy as np
 import pandas as pd
@@ -126,15 +134,27 @@ def _perm_chunk_size(n: int, t: int) -> int:
     return int(max(1, min(1000, _CHUNK_ELEMENTS // max(1, 3 * n * t))))
 
 
-def _permutation_batches(rng: np.random.Generator, n: int, permutations: int, t: int):
-    """Yield (perms_in_chunk x n) int32 permutation matrices, drawn in order."""
-    size = _perm_chunk_size(n, t)
+def _permutation_tasks(rng, n: int, permutations: int, t: int):
+    """Fixed-size permutation chunks of the run seeded by ``rng`` (see :mod:`nqpspatial.backends`).
+
+    The chunk size depends on the data size only (never on the backend), and
+    chunk ``i`` draws from the ``i``-th child of the run's SeedSequence.
+    """
+    from nqpspatial.backends import plan_chunks
+
+    return plan_chunks(permutations, rng, _perm_chunk_size(n, t))
+
+
+def _draw_permutations(task, n: int) -> np.ndarray:
+    """(task.size x n) int32 permutation matrix of one chunk, from the chunk's Generator."""
     base = np.arange(n, dtype=np.int32)
-    done = 0
-    while done < permutations:
-        c = min(size, permutations - done)
-        yield rng.permuted(np.broadcast_to(base, (c, n)), axis=1)
-        done += c
+    return task.rng().permuted(np.broadcast_to(base, (task.size, n)), axis=1)
+
+
+def _permutation_batches(tasks, n: int):
+    """Yield the permutation matrices of ``tasks`` in order."""
+    for task in tasks:
+        yield _draw_permutations(task, n)
 
 
 def _prefetched(batches, enabled: bool):
@@ -160,7 +180,47 @@ def _prefetched(batches, enabled: bool):
             yield batch
 
 
-def _global_quadforms(X: np.ndarray, Y: np.ndarray, mat, rng, permutations: int, rc=None):
+def _quadform_products(X, Y, mat, rc, perm):
+    """Products of one permutation chunk: (c x T) quadratic forms and the (c x T) linear terms (or None)."""
+    n, t = Y.shape
+    c = perm.shape[0]
+    yp = np.take(Y, perm.T, axis=0)      # (n, c, T); np.take is much faster than Y[perm.T]
+    lag = (mat @ yp.reshape(n, c * t)).reshape(n, c, t)
+    if X is None:
+        q = np.einsum("ict,ict->ct", yp, lag)
+    else:
+        q = np.einsum("it,ict->ct", X, lag)
+    lin = np.einsum("ict,i->ct", yp * yp, rc) if rc is not None else None
+    return q, lin
+
+
+class _RunPayload:
+    """Chunk data of one run under a fresh token.
+
+    ``DaskBackend.map`` scatters the payload with Dask's content hashing, so
+    equal data sent by two successive runs gets the same key, and the
+    scheduler may drop it (releasing the first run) while the second run's
+    chunks wait for it ("lost dependencies").  A per-run token keeps the keys
+    apart.
+    """
+
+    __slots__ = ("data", "token")
+
+    def __init__(self, data):
+        self.data = data
+        self.token = uuid.uuid4().hex
+
+    def __dask_tokenize__(self):
+        return self.token
+
+
+def _quadform_chunk(payload, task):
+    """One permutation chunk on an execution backend (draws from the chunk's own Generator)."""
+    X, Y, mat, rc = payload.data
+    return _quadform_products(X, Y, mat, rc, _draw_permutations(task, Y.shape[0]))
+
+
+def _global_quadforms(X: np.ndarray, Y: np.ndarray, mat, rng, permutations: int, rc=None, backend=None):
     """sum_i X[i,t] (W Y_perm)[i,t] for each permutation of the rows of Y (or of X when Y is X).
 
     When ``Y is X`` both factors are permuted (univariate statistics);
@@ -168,32 +228,38 @@ def _global_quadforms(X: np.ndarray, Y: np.ndarray, mat, rng, permutations: int,
     shared by all periods.  Returns (permutations x T); with ``rc`` also the
     linear term ``sum_i Y_perm[i,t]^2 rc_i`` for the same permutations.
 
+    The permutations are drawn in fixed-size chunks, chunk ``i`` from
+    :func:`nqpspatial.backends.chunk_rng` ``(rng, i)`` (``rng`` gives one
+    integer to seed the run), so the statistics are identical in-process and
+    on any ``backend`` (:func:`nqpspatial.backends.open_backend`) and
+    worker count.  In-process, the next chunk's permutations are drawn in a
+    helper thread from ``_PREFETCH_MIN_N`` regions on.
+
     From ``_SINGLE_MIN_N`` regions on, the permuted products are computed in
     single precision (relative error of a permuted statistic about 1e-5 of
     its scale, far below the Monte Carlo error of a p-value; it halves the
     memory traffic).  Observed statistics are always double precision.
     """
     n, t = Y.shape
-    out = np.empty((permutations, t))
-    lin = np.empty((permutations, t)) if rc is not None else None
-    row = 0
     same = Y is X
     if n >= _SINGLE_MIN_N:
         Y = np.ascontiguousarray(Y, dtype=np.float32)
         X = Y if same else np.ascontiguousarray(X, dtype=np.float32)
         mat = sparse.csr_array(mat, dtype=np.float32)
         rc = None if rc is None else np.asarray(rc, dtype=np.float32)
-    for perm in _prefetched(_permutation_batches(rng, n, permutations, t), n >= _PREFETCH_MIN_N):
-        c = perm.shape[0]
-        yp = np.take(Y, perm.T, axis=0)      # (n, c, T); np.take is much faster than Y[perm.T]
-        lag = (mat @ yp.reshape(n, c * t)).reshape(n, c, t)
-        if same:
-            out[row:row + c] = np.einsum("ict,ict->ct", yp, lag)
-        else:
-            out[row:row + c] = np.einsum("it,ict->ct", X, lag)
+    tasks = _permutation_tasks(rng, n, permutations, t)
+    xa = None if same else X
+    if backend is None or getattr(backend, "name", "") == "inprocess":
+        parts = [_quadform_products(xa, Y, mat, rc, perm)
+                 for perm in _prefetched(_permutation_batches(tasks, n), n >= _PREFETCH_MIN_N)]
+    else:
+        parts = backend.map(_quadform_chunk, _RunPayload((xa, Y, mat, rc)), tasks)
+    out = np.empty((permutations, t))
+    lin = np.empty((permutations, t)) if rc is not None else None
+    for task, (q, li) in zip(tasks, parts):
+        out[task.start:task.stop] = q
         if rc is not None:
-            lin[row:row + c] = np.einsum("ict,i->ct", yp * yp, rc)
-        row += c
+            lin[task.start:task.stop] = li
     return (out, lin) if rc is not None else out
 
 
@@ -351,7 +417,8 @@ class StatisticPlugin:
     local: bool = False
     description: str = ""
 
-    def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None):  # pragma: no cover
+    def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None,
+                backend=None):  # pragma: no cover
         """Return the statistic for every period (see the module doc)."""
         raise NotImplementedError
 
@@ -396,7 +463,7 @@ class _Moran(StatisticPlugin):
     table = "moran_global"
     description = "global Moran's I (Moran 1950; Cliff & Ord 1981)"
 
-    def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None):
+    def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None, backend=None):
         """Global Moran's I per period: normal and randomisation moments, permutation p."""
         permutations = _check_perms(permutations)
         X, years = _align(values, graph)
@@ -420,7 +487,7 @@ class _Moran(StatisticPlugin):
                             "p_norm": p_norm, "VI_rand": v_rand, "z_rand": z_rand, "p_rand": _zstat_p(z_rand)})
         sim = None
         if permutations:
-            q = _global_quadforms(Z, Z, mat, rng, permutations)
+            q = _global_quadforms(Z, Z, mat, rng, permutations, backend=backend)
             with np.errstate(divide="ignore", invalid="ignore"):
                 sim = n / s0 * q / ss
         return _with_simulation(out, I, sim, "EI_sim", permutations, n)
@@ -431,7 +498,7 @@ class _Geary(StatisticPlugin):
     table = "geary"
     description = "Geary's C (Geary 1954)"
 
-    def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None):
+    def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None, backend=None):
         """Geary's C per period with esda's normal/randomisation variances and permutation p."""
         permutations = _check_perms(permutations)
         X, years = _align(values, graph)
@@ -461,7 +528,7 @@ class _Geary(StatisticPlugin):
         sim = None
         if permutations:
             # sum_ij w_ij (z_pi(i) - z_pi(j))^2 = sum_i z_pi(i)^2 rc_i - 2 z_pi' W z_pi
-            q, lin = _global_quadforms(Z, Z, mat, rng, permutations, rc=rc)
+            q, lin = _global_quadforms(Z, Z, mat, rng, permutations, rc=rc, backend=backend)
             sim = (n - 1) * (lin - 2.0 * q) / (2.0 * s0 * ss)
         return _with_simulation(out, C, sim, "EC_sim", permutations, n)
 
@@ -471,7 +538,7 @@ class _GetisOrd(StatisticPlugin):
     table = "getis_ord"
     description = "global Getis-Ord G on binary weights (Getis & Ord 1992)"
 
-    def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None):
+    def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None, backend=None):
         """Global G per period, with binary weights (as esda and Getis & Ord 1992)."""
         permutations = _check_perms(permutations)
         X, years = _align(values, graph)
@@ -503,7 +570,7 @@ class _GetisOrd(StatisticPlugin):
                             "p_norm": stats.norm.sf(np.abs(z_norm))})
         sim = None
         if permutations:
-            q = _global_quadforms(X, X, mat, rng, permutations)
+            q = _global_quadforms(X, X, mat, rng, permutations, backend=backend)
             sim = q / den
         return _with_simulation(out, G, sim, "EG_sim", permutations, n)
 
@@ -514,7 +581,7 @@ class _MoranBV(StatisticPlugin):
     bivariate = True
     description = "bivariate Moran: x against the spatial lag of y (Anselin, Syabri & Smirnov 2002)"
 
-    def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None):
+    def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None, backend=None):
         """Bivariate Moran ``I = zx' W zy / (n - 1)`` per period (esda's ``Moran_BV``)."""
         permutations = _check_perms(permutations)
         if y is None:
@@ -532,7 +599,7 @@ class _MoranBV(StatisticPlugin):
         out = pd.DataFrame({"year": years, "I": I})
         sim = None
         if permutations:
-            q = _global_quadforms(zx, zy, mat, rng, permutations)
+            q = _global_quadforms(zx, zy, mat, rng, permutations, backend=backend)
             sim = q / (n - 1)
         return _with_simulation(out, I, sim, "EI_sim", permutations, n)
 
@@ -552,7 +619,7 @@ class _Lisa(StatisticPlugin):
     local = True
     description = "local Moran's I with conditional permutation inference (Anselin 1995)"
 
-    def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None):
+    def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None, backend=None):
         """Local Moran per region and period (esda's n - 1 scaling), quadrant and cluster labels."""
         permutations = _check_perms(permutations)
         X, years = _align(values, graph)
@@ -599,7 +666,7 @@ class _GiStar(StatisticPlugin):
     local = True
     description = "local Getis-Ord Gi* (Ord & Getis 1995)"
 
-    def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None):
+    def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None, backend=None):
         """Gi* with a self-weight equal to each row's largest weight, then row-standardized.
 
         Matches ``esda.G_Local(y, graph.assign_self_weight(rowmax), transform="R", star=True)``.
