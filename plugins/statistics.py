@@ -36,7 +36,7 @@ statistics; chunk ``i`` of a fixed size draws from
 ``nqpspatial.backends.chunk_rng(rng, i)`` and the chunks run on the given
 execution backend, so the numbers are the same on every backend) or one
 dense product per chunk of regions (conditional permutation for local
-statistics, always in-process), so there is no Python loop over
+statistics, in chunks of permutations on the backend as well), so there is no Python loop over
 permutations and no just-in-time compilation.  Memory is bounded by
 chunking (about ``_CHUNK_ELEMENTS`` floats per chunk).
 
@@ -180,12 +180,18 @@ def _prefetched(batches, enabled: bool):
             yield batch
 
 
-def _quadform_products(X, Y, mat, rc, perm):
-    """Products of one permutation chunk: (c x T) quadratic forms and the (c x T) linear terms (or None)."""
+def _quadform_products(X, Y, mat, rc, perm, work: dict):
+    """Products of one permutation chunk: (c x T) quadratic forms and the (c x T) linear terms (or None).
+
+    ``work`` (kept by the caller across chunks) holds the previous chunk's
+    large blocks until the new ones exist: freeing them first lets the
+    allocator hand the pages back to the system, and touching fresh pages
+    for every chunk doubles the cost on large layers.
+    """
     n, t = Y.shape
     c = perm.shape[0]
-    yp = np.take(Y, perm.T, axis=0)      # (n, c, T); np.take is much faster than Y[perm.T]
-    lag = (mat @ yp.reshape(n, c * t)).reshape(n, c, t)
+    yp = work["yp"] = np.take(Y, perm.T, axis=0)      # (n, c, T); np.take is much faster than Y[perm.T]
+    lag = work["lag"] = (mat @ yp.reshape(n, c * t)).reshape(n, c, t)
     if X is None:
         q = np.einsum("ict,ict->ct", yp, lag)
     else:
@@ -214,10 +220,13 @@ class _RunPayload:
         return self.token
 
 
+_WORKER_BLOCKS: dict = {}  # work blocks of _quadform_products, per worker process
+
+
 def _quadform_chunk(payload, task):
     """One permutation chunk on an execution backend (draws from the chunk's own Generator)."""
     X, Y, mat, rc = payload.data
-    return _quadform_products(X, Y, mat, rc, _draw_permutations(task, Y.shape[0]))
+    return _quadform_products(X, Y, mat, rc, _draw_permutations(task, Y.shape[0]), _WORKER_BLOCKS)
 
 
 def _global_quadforms(X: np.ndarray, Y: np.ndarray, mat, rng, permutations: int, rc=None, backend=None):
@@ -250,8 +259,10 @@ def _global_quadforms(X: np.ndarray, Y: np.ndarray, mat, rng, permutations: int,
     tasks = _permutation_tasks(rng, n, permutations, t)
     xa = None if same else X
     if backend is None or getattr(backend, "name", "") == "inprocess":
-        parts = [_quadform_products(xa, Y, mat, rc, perm)
+        work: dict = {}
+        parts = [_quadform_products(xa, Y, mat, rc, perm, work)
                  for perm in _prefetched(_permutation_batches(tasks, n), n >= _PREFETCH_MIN_N)]
+        work.clear()
     else:
         parts = backend.map(_quadform_chunk, _RunPayload((xa, Y, mat, rc)), tasks)
     out = np.empty((permutations, t))
@@ -306,15 +317,16 @@ class _Neighbors:
         self.islands = (self.card == 0) & (self.self_w == 0)
 
 
-def _conditional_lags(X: np.ndarray, nb: _Neighbors, rng, permutations: int, reduce):
-    """Conditional-permutation spatial lags, chunked over regions.
+def _lags_of_sample(X: np.ndarray, nb: _Neighbors, P: np.ndarray, reduce):
+    """Conditional-permutation spatial lags of a drawn sample, chunked over regions.
 
     For each region i, permutation p and period t the lag is
     ``w_ii X[i,t] + sum_m w_im X[s_pm, t]`` where ``s_p`` is an ordered
     uniform sample of k_i regions other than i, the same draw for every
-    period.  One (permutations x (kmax + 1)) sample of all regions is drawn;
-    region i uses its first k_i entries, with the entry k_i substituted where
-    i itself was drawn (this gives an exact uniform sample of the others).
+    period.  ``P`` is one (permutations x (kmax + 1)) sample of all regions
+    (:func:`_sample_without_replacement`); region i uses its first k_i
+    entries, with the entry k_i substituted where i itself was drawn (this
+    gives an exact uniform sample of the others).
 
     ``reduce(start, stop, lags)`` receives lags of shape (c, T, permutations)
     for regions start..stop-1 (permutations last, so that reductions run
@@ -322,7 +334,7 @@ def _conditional_lags(X: np.ndarray, nb: _Neighbors, rng, permutations: int, red
     """
     n, t = X.shape
     K = nb.kmax
-    P = _sample_without_replacement(rng, n, K + 1, permutations)       # (perms, K+1)
+    permutations = P.shape[0]
     if P.shape[1] < K + 1:  # K = n - 1: pad with a dummy column never used
         P = np.column_stack([P, np.zeros((permutations, K + 1 - P.shape[1]), dtype=np.int64)])
     G = X[P[:, :K]]                                                  # (perms, K, T)
@@ -354,36 +366,64 @@ def _conditional_lags(X: np.ndarray, nb: _Neighbors, rng, permutations: int, red
         reduce(start, stop, lags)
 
 
-def _affine_summary(lags, lag_obs, a):
-    """Permutation summaries of statistics that are ``a * lag`` (per region and period).
+_LOCAL_PERM_CHUNK = 250  # permutations per chunk of the local statistics (fixed: backend-independent)
 
-    Parameters
-    ----------
-    lags : ndarray (c, T, perms)
-        Conditional-permutation lags (modified in place).
-    lag_obs : ndarray (c, T)
-        Observed lags.
-    a : ndarray (c, T)
-        Factor turning a lag into the statistic.
+
+def _local_chunk(payload, task):
+    """One chunk of conditional permutations: partial sums for :func:`_local_summary`.
+
+    Draws the chunk's sample from its own Generator and returns, per region
+    and period, the number of permuted statistics at least as extreme as the
+    observed one (on the side of ``a``), and the sum and the sum of squares of
+    the permuted minus the observed lags.
+    """
+    X, nb, lag_obs, a = payload.data
+    n, t = X.shape
+    P = _sample_without_replacement(task.rng(), n, nb.kmax + 1, task.size)
+    larger = np.zeros((n, t))
+    s1 = np.zeros((n, t))
+    s2 = np.zeros((n, t))
+
+    def reduce(start, stop, lags):
+        obs = lag_obs[start:stop]
+        lags -= obs[:, :, None]
+        tol = (1e-12 * (np.abs(obs) + 1e-300))[:, :, None]
+        ge = np.count_nonzero(lags >= -tol, axis=2)
+        le = np.count_nonzero(lags <= tol, axis=2)
+        f = a[start:stop]
+        larger[start:stop] = np.where(f > 0, ge, np.where(f < 0, le, task.size))
+        s1[start:stop] = lags.sum(2)
+        s2[start:stop] = np.einsum("ctp,ctp->ct", lags, lags)
+
+    _lags_of_sample(X, nb, P, reduce)
+    return larger, s1, s2
+
+
+def _local_summary(X, nb, lag_obs, a, rng, permutations: int, backend=None):
+    """Conditional-permutation summaries of local statistics ``a * lag`` (per region and period).
+
+    The permutations are drawn in chunks of :data:`_LOCAL_PERM_CHUNK`, chunk
+    ``i`` from :func:`nqpspatial.backends.chunk_rng` ``(rng, i)``; the chunks
+    run on ``backend`` (default in-process) and their partial sums are added
+    in chunk order, so the numbers do not depend on the backend or the
+    worker count.
 
     Returns
     -------
-    larger : ndarray (c, T)
-        Number of permuted statistics >= the observed one (ties by value count).
-    mean, std : ndarray (c, T)
+    larger : ndarray (n, T)
+        Permuted statistics at least as extreme as the observed one.
+    mean, std : ndarray (n, T)
         Mean and standard deviation of the permuted statistics.
     """
-    perms = lags.shape[2]
-    lags -= lag_obs[:, :, None]
-    tol = (1e-12 * (np.abs(lag_obs) + 1e-300))[:, :, None]
-    ge = np.count_nonzero(lags >= -tol, axis=2)
-    le = np.count_nonzero(lags <= tol, axis=2)
-    larger = np.where(a > 0, ge, np.where(a < 0, le, perms))
-    md = lags.sum(2) / perms
-    var = np.einsum("ctp,ctp->ct", lags, lags) / perms - md * md
-    mean = a * (md + lag_obs)
-    std = np.abs(a) * np.sqrt(np.maximum(var, 0.0))
-    return larger, mean, std
+    from nqpspatial.backends import run_chunks
+
+    a = np.broadcast_to(a, lag_obs.shape)
+    parts = run_chunks(_local_chunk, _RunPayload((X, nb, lag_obs, a)), permutations, seed=rng,
+                       chunk_size=_LOCAL_PERM_CHUNK, backend=backend)
+    larger, s1, s2 = (np.sum([p[k] for p in parts], axis=0) for k in range(3))
+    md = s1 / permutations
+    var = s2 / permutations - md * md
+    return larger, a * (md + lag_obs), np.abs(a) * np.sqrt(np.maximum(var, 0.0))
 
 
 def fdr_threshold(pvalues, alpha: float) -> float:
@@ -638,15 +678,11 @@ class _Lisa(StatisticPlugin):
         z_sim = np.full((n, t), np.nan)
         EI_sim = np.full((n, t), np.nan)
         if permutations:
-            def reduce(a, b, lags):
-                # I_i under permutation = scale_t z_it lag: affine in the lag
-                larger, m, sd = _affine_summary(lags, lag[a:b], scale[None, :] * Z[a:b])
-                p_sim[a:b] = _fold_p(larger, permutations)
-                EI_sim[a:b] = m
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    z_sim[a:b] = (Ii[a:b] - m) / sd
-
-            _conditional_lags(Z, nb, rng, permutations, reduce)
+            # I_i under permutation = scale_t z_it lag: affine in the lag
+            larger, EI_sim, sd = _local_summary(Z, nb, lag, scale[None, :] * Z, rng, permutations, backend)
+            p_sim = _fold_p(larger, permutations)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z_sim = (Ii - EI_sim) / sd
         p_sim[nb.islands] = np.nan
         z_sim[nb.islands] = np.nan
         cluster = np.full((n, t), "ns", dtype=object)
@@ -698,16 +734,11 @@ class _GiStar(StatisticPlugin):
         p_sim = np.full((n, t), np.nan)
         z_sim = np.full((n, t), np.nan)
         if permutations:
-            lag_obs = star @ X
-
-            def reduce(a, b, lags):
-                larger, m, sd = _affine_summary(lags, lag_obs[a:b],
-                                                np.broadcast_to(1.0 / total, (b - a, t)))
-                p_sim[a:b] = _fold_p(larger, permutations)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    z_sim[a:b] = (Gs[a:b] - m) / sd
-
-            _conditional_lags(X, nb, rng, permutations, reduce)
+            larger, m, sd = _local_summary(X, nb, star @ X, np.broadcast_to(1.0 / total, (n, t)), rng,
+                                           permutations, backend)
+            p_sim = _fold_p(larger, permutations)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z_sim = (Gs - m) / sd
         p_norm = stats.norm.sf(np.abs(Zs))
         p_sim[islands] = np.nan
         z_sim[islands] = np.nan

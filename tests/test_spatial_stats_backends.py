@@ -1,8 +1,9 @@
-"""Global permutation inference on the execution backends: same statistics for one seed everywhere.
+"""Permutation inference on the execution backends: same statistics for one seed everywhere.
 
 Reference: the permuted Moran's I of every permutation recomputed by brute force (one permutation at
 a time, ``I = n / S0 * z' W z / z'z``, Moran 1950) from the permutations numpy's own
-``SeedSequence.spawn`` gives for each chunk; pseudo p-values by esda's folded rule.
+``SeedSequence.spawn`` gives for each chunk; pseudo p-values by esda's folded rule.  Local Moran from
+chunked partial sums against the same statistics taken directly over all permuted lags.
 """
 
 from __future__ import annotations
@@ -67,10 +68,49 @@ def test_permutations_are_the_spawned_children_brute_force(mexico, small_chunks)
     np.testing.assert_allclose(out["EI_sim"], sim.mean(0), rtol=1e-10)
 
 
-def test_identical_global_statistics_on_every_backend(mexico, small_chunks):
-    """In-process, 2 local processes and a real distributed.LocalCluster with 2 workers."""
+def test_local_chunks_combine_to_the_whole_sample(mexico, monkeypatch):
+    """LISA from 4 permutation chunks (partial counts and sums) equals the statistics computed
+    directly from all conditional-permutation lags of the same draws (numpy's spawned children)."""
+    monkeypatch.setattr(S, "_LOCAL_PERM_CHUNK", 60)
     _, _, wide, graph = mexico
-    plugins = GLOBAL + [S.moran_bivariate]
+    out = S.lisa.compute(wide, graph, rng=np.random.default_rng(21), permutations=PERMS)
+    ids = list(graph.unique_ids)
+    X = wide.loc[ids].to_numpy(float)
+    Z = (X - X.mean(0)) / X.std(0)
+    mat = S._csr(graph)
+    nb = S._Neighbors(mat)
+    n, t = Z.shape
+    lag = mat @ Z
+    scale = (n - 1) / (Z * Z).sum(0)
+    Ii = scale * Z * lag
+    entropy = int(np.random.default_rng(21).integers(0, 2 ** 63 - 1))
+    kids = np.random.SeedSequence(entropy).spawn(4)
+    P = np.vstack([S._sample_without_replacement(np.random.default_rng(k), n, nb.kmax + 1, size)
+                   for k, size in zip(kids, [60, 60, 60, PERMS - 180])])
+    lags = np.empty((n, t, PERMS))
+
+    def keep(a, b, block):
+        lags[a:b] = block
+
+    S._lags_of_sample(Z, nb, P, keep)
+    sim = (scale * Z)[:, :, None] * lags                      # permuted I_i
+    ge = (sim >= Ii[:, :, None] - 1e-9).sum(2)
+    larger = np.where(PERMS - ge < ge, PERMS - ge, ge)
+    p_ref = (larger + 1) / (PERMS + 1)
+    p_ref[nb.islands] = np.nan
+    got = out.pivot(index="region", columns="year", values="p_sim").loc[ids].to_numpy()
+    np.testing.assert_allclose(got, p_ref, rtol=0, atol=1e-12)
+    ei = out.pivot(index="region", columns="year", values="EI_sim").loc[ids].to_numpy()
+    np.testing.assert_allclose(ei, sim.mean(2), rtol=1e-9, atol=1e-12)
+    zs = out.pivot(index="region", columns="year", values="z_sim").loc[ids].to_numpy()
+    np.testing.assert_allclose(zs, (Ii - sim.mean(2)) / sim.std(2), rtol=1e-7)
+
+
+def test_identical_statistics_on_every_backend(mexico, small_chunks, monkeypatch):
+    """In-process, 2 local processes and a real distributed.LocalCluster with 2 workers."""
+    monkeypatch.setattr(S, "_LOCAL_PERM_CHUNK", 60)  # 4 chunks of local permutations
+    _, _, wide, graph = mexico
+    plugins = GLOBAL + [S.moran_bivariate, S.lisa, S.gistar]
     ref = {p.name: _compute(p, wide, graph, 3, None) for p in plugins}
     backends = [InProcessBackend(), ProcessBackend(2)]
     pytest.importorskip("distributed")
