@@ -263,7 +263,10 @@ class DaskBackend:
         """Scatter ``payload`` to every worker once, run the tasks, gather in task order."""
         if not tasks:
             return []
-        shared = self.client.scatter(payload, broadcast=True)
+        # hash=False: a fresh key per call.  With content hashing, equal data sent
+        # by two successive runs shares one key, and the scheduler may release it
+        # (ending the first run) while the second run's tasks wait for it.
+        shared = self.client.scatter(payload, broadcast=True, hash=False)
         futures = [self.client.submit(fn, shared, t, pure=False) for t in tasks]
         return self.client.gather(futures)
 

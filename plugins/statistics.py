@@ -51,8 +51,6 @@ without neighbours get no p-value (NaN) and the cluster label ``isolated``.
 
 from __future__ import annotations
 
-import uuid
-
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
@@ -200,32 +198,12 @@ def _quadform_products(X, Y, mat, rc, perm, work: dict):
     return q, lin
 
 
-class _RunPayload:
-    """Chunk data of one run under a fresh token.
-
-    ``DaskBackend.map`` scatters the payload with Dask's content hashing, so
-    equal data sent by two successive runs gets the same key, and the
-    scheduler may drop it (releasing the first run) while the second run's
-    chunks wait for it ("lost dependencies").  A per-run token keeps the keys
-    apart.
-    """
-
-    __slots__ = ("data", "token")
-
-    def __init__(self, data):
-        self.data = data
-        self.token = uuid.uuid4().hex
-
-    def __dask_tokenize__(self):
-        return self.token
-
-
 _WORKER_BLOCKS: dict = {}  # work blocks of _quadform_products, per worker process
 
 
 def _quadform_chunk(payload, task):
     """One permutation chunk on an execution backend (draws from the chunk's own Generator)."""
-    X, Y, mat, rc = payload.data
+    X, Y, mat, rc = payload
     return _quadform_products(X, Y, mat, rc, _draw_permutations(task, Y.shape[0]), _WORKER_BLOCKS)
 
 
@@ -264,7 +242,7 @@ def _global_quadforms(X: np.ndarray, Y: np.ndarray, mat, rng, permutations: int,
                  for perm in _prefetched(_permutation_batches(tasks, n), n >= _PREFETCH_MIN_N)]
         work.clear()
     else:
-        parts = backend.map(_quadform_chunk, _RunPayload((xa, Y, mat, rc)), tasks)
+        parts = backend.map(_quadform_chunk, (xa, Y, mat, rc), tasks)
     out = np.empty((permutations, t))
     lin = np.empty((permutations, t)) if rc is not None else None
     for task, (q, li) in zip(tasks, parts):
@@ -377,7 +355,7 @@ def _local_chunk(payload, task):
     observed one (on the side of ``a``), and the sum and the sum of squares of
     the permuted minus the observed lags.
     """
-    X, nb, lag_obs, a = payload.data
+    X, nb, lag_obs, a = payload
     n, t = X.shape
     P = _sample_without_replacement(task.rng(), n, nb.kmax + 1, task.size)
     larger = np.zeros((n, t))
@@ -418,7 +396,7 @@ def _local_summary(X, nb, lag_obs, a, rng, permutations: int, backend=None):
     from nqpspatial.backends import run_chunks
 
     a = np.broadcast_to(a, lag_obs.shape)
-    parts = run_chunks(_local_chunk, _RunPayload((X, nb, lag_obs, a)), permutations, seed=rng,
+    parts = run_chunks(_local_chunk, (X, nb, lag_obs, a), permutations, seed=rng,
                        chunk_size=_LOCAL_PERM_CHUNK, backend=backend)
     larger, s1, s2 = (np.sum([p[k] for p in parts], axis=0) for k in range(3))
     md = s1 / permutations

@@ -96,3 +96,16 @@ def test_results_do_not_depend_on_the_number_of_chunks_in_flight(small_study):
     assert np.array_equal(a, b)
     c = np.vstack(run_chunks(_draw_chunk, w, 100, seed=5, chunk_size=10))
     assert not np.array_equal(a, c)
+
+
+def test_dask_successive_runs_with_equal_payloads():
+    """Equal data sent by successive runs must not share (and lose) one scattered key."""
+    pytest.importorskip("distributed")
+    be = DaskBackend(workers=1)
+    try:
+        ref = np.vstack(run_chunks(_draw_chunk, _weights_payload(), 24, seed=3, chunk_size=8))
+        for _ in range(4):
+            got = np.vstack(run_chunks(_draw_chunk, _weights_payload(), 24, seed=3, chunk_size=8, backend=be))
+            assert np.array_equal(got, ref)
+    finally:
+        be.close()

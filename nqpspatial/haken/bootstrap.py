@@ -23,8 +23,6 @@ estimates, so it is bootstrapped the same way.
 
 from __future__ import annotations
 
-import uuid
-
 import numpy as np
 
 from ..backends import plan_chunks, run_chunks
@@ -130,29 +128,9 @@ def batched_estimates(W: np.ndarray, parts) -> np.ndarray:
     return out
 
 
-class _RunPayload:
-    """Chunk data of one run under a fresh token.
-
-    ``DaskBackend.map`` scatters the payload with Dask's content hashing, so
-    equal data sent by two successive runs gets the same key, and the
-    scheduler may drop it (releasing the first run) while the second run's
-    chunks wait for it ("lost dependencies").  A per-run token keeps the keys
-    apart.
-    """
-
-    __slots__ = ("data", "token")
-
-    def __init__(self, data):
-        self.data = data
-        self.token = uuid.uuid4().hex
-
-    def __dask_tokenize__(self):
-        return self.token
-
-
 def _bootstrap_chunk(payload, task) -> list:
     """One chunk: draw its counts with the chunk's Generator, estimate every equation."""
-    n_regions, equations = payload.data
+    n_regions, equations = payload
     W = _multinomial(task.rng(), n_regions, task.size)
     return [batched_estimates(W, parts) for parts in equations]
 
@@ -185,7 +163,7 @@ def cluster_bootstrap(equations, n_regions: int, B: int, *, seed, backend=None,
         One ``(B, k)`` array per equation, resamples in draw order.
     """
     eqs = [list(parts) for parts in equations]
-    payload = _RunPayload((int(n_regions), eqs))
+    payload = (int(n_regions), eqs)
     parts = run_chunks(_bootstrap_chunk, payload, int(B), seed=seed, chunk_size=chunk_size, backend=backend)
     if not parts:
         return [np.zeros((0, eq[0][1].shape[1])) for eq in eqs]
