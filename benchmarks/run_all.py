@@ -146,7 +146,14 @@ def _demo_study(folder: Path) -> Path:
     cfg = cfg.replace(f'panel = "{data["data"]["panel"]}"', f'panel = "{(base / data["data"]["panel"]).as_posix()}"')
     cfg = cfg.replace(f'indicators = "{data["data"]["indicators"]}"',
                       f'indicators = "{(base / data["data"]["indicators"]).as_posix()}"')
-    cfg += "\n[sensitivity]\ndraws = 1000\n\n[robustness]\n"
+    # the issue's demo run: 1,000 sensitivity draws and the robustness table (add the tables the bundled
+    # study lacks; TOML refuses a table declared twice)
+    if "sensitivity" not in data:
+        cfg += "\n[sensitivity]\ndraws = 1000\n"
+    elif data["sensitivity"].get("draws", 1000) != 1000:
+        raise RuntimeError(f"{src}: [sensitivity] draws = {data['sensitivity']['draws']}, expected 1000")
+    if "robustness" not in data:
+        cfg += "\n[robustness]\n"
     path = folder / "demo_study.toml"
     path.write_text(cfg, encoding="utf-8")
     return path
