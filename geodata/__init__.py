@@ -4,7 +4,8 @@ Public API
 ----------
 Names
     :func:`match_regions` (region ids in any common form -> province code),
-    :func:`looks_like_provinces`, :func:`province_names`, :func:`normalize_name`.
+    :func:`looks_like_provinces`, :func:`mostly_provinces`, :func:`province_names`,
+    :func:`normalize_name`.
 Layers
     :func:`province_layer` (bundled 31-province layer indexed by the caller's
     ids), :func:`load_layer` (``provinces``; ``prefectures`` and ``counties``
@@ -29,11 +30,11 @@ from __future__ import annotations
 from ._boundaries import read_boundaries
 from ._layers import (LAYERS, adjacency, boundary_distances, load_layer, province_layer,
                       province_neighbors)
-from ._names import looks_like_provinces, match_regions, normalize_name, province_names
+from ._names import looks_like_provinces, match_regions, mostly_provinces, normalize_name, province_names
 from ._schemes import SCHEMES, load_scheme, scheme_table
 
 __all__ = [
     "LAYERS", "SCHEMES", "adjacency", "boundary_distances", "load_layer", "load_scheme",
-    "looks_like_provinces", "match_regions", "normalize_name", "province_layer", "province_names",
-    "province_neighbors", "read_boundaries", "scheme_table",
+    "looks_like_provinces", "match_regions", "mostly_provinces", "normalize_name", "province_layer",
+    "province_names", "province_neighbors", "read_boundaries", "scheme_table",
 ]

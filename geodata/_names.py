@@ -13,7 +13,8 @@ import pandas as pd
 
 from nqpspatial.errors import InputError
 
-__all__ = ["province_names", "match_regions", "looks_like_provinces", "normalize_name"]
+__all__ = ["province_names", "match_regions", "looks_like_provinces", "mostly_provinces",
+           "normalize_name"]
 
 _PACKAGE = "nqpspatial.geodata"
 
@@ -253,3 +254,29 @@ def looks_like_provinces(values) -> bool:
     except InputError:
         return False
     return True
+
+
+def mostly_provinces(values) -> bool:
+    """Whether most ids name a mainland province, each on its own.
+
+    True when more than half of the distinct ids are province codes or names
+    (any form accepted by :func:`match_regions`).  A panel for which this
+    holds but :func:`looks_like_provinces` does not is meant to be a panel of
+    provinces with a misspelt, unknown or repeated name: the pipeline then
+    reports it with :func:`match_regions` instead of treating the regions as
+    non-Chinese.
+
+    Parameters
+    ----------
+    values : iterable
+        Region ids.
+
+    Returns
+    -------
+    bool
+    """
+    unique = _unique(values)
+    if not unique:
+        return False
+    hits = sum(_match_one(v)[0] is not None for v in unique)
+    return hits > len(unique) / 2

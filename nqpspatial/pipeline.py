@@ -227,6 +227,8 @@ def _geometry(cfg: dict, base: Path, panel, rec: _Recorder):
         return gdf, f"file {source} (id field {g['id']})"
     if geodata.looks_like_provinces(panel.regions):
         return geodata.province_layer(panel.regions), "bundled province layer (regions are Chinese provinces)"
+    if geodata.mostly_provinces(panel.regions):  # provinces with a misspelt, unknown or repeated name
+        geodata.match_regions(panel.regions, source=panel.source)  # raises, naming the closest matches
     return None, ("no boundaries: the regions are not Chinese provinces and [geometry] is not set; spatial "
                   "stages need a boundary file ([geometry] source = \"file.geojson\", id = \"<field>\")")
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from nqpspatial.errors import InputError
-from nqpspatial.geodata import (looks_like_provinces, match_regions, normalize_name, province_layer,
-                                province_names)
+from nqpspatial.geodata import (looks_like_provinces, match_regions, mostly_provinces, normalize_name,
+                                province_layer, province_names)
 from nqpspatial.geodata._names import _key_map
 
 # GB/T 2260 province codes of the 31 mainland provinces (methods note, section 5).
@@ -111,6 +111,16 @@ def test_looks_like_provinces():
     assert looks_like_provinces(province_names()["name_zh"])
     assert not looks_like_provinces(["Aguascalientes", "Baja California"])
     assert not looks_like_provinces(["Beijing", "北京"])
+
+
+def test_mostly_provinces():
+    names = province_names()["name_zh"].tolist()
+    assert mostly_provinces(names)
+    assert mostly_provinces(names[:-1] + ["Gwangdong"])  # one misspelt name: still meant as provinces
+    assert mostly_provinces(["Beijing", "北京市", "Tianjin"])  # repeated province
+    assert not mostly_provinces(["Aguascalientes", "Baja California", "Beijing"])  # 1 of 3
+    assert not mostly_provinces(["R1", "R2"])
+    assert not mostly_provinces([])
 
 
 def test_normalize_name():
