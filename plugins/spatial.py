@@ -239,8 +239,9 @@ class SpatialStage(Analysis):
                 needs_geo.append(spec)
         if ctx.geometry is None and needs_geo:
             return StageOutput(notes=[
-                "spatial stage skipped: weights " + ", ".join(needs_geo) + " need region boundaries; give a "
-                "boundary file (or a bundled layer) in [data], or use user matrices (\"matrix:path=...\")"],
+                "spatial stage skipped: weights " + ", ".join(needs_geo) + " need region boundaries; set "
+                "[geometry] source and id (a boundary file or a bundled layer), or use user matrices "
+                "(\"matrix:path=...\")"],
                 info={"skipped": True})
 
         r, y = ctx.region, ctx.year

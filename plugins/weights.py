@@ -158,9 +158,9 @@ def _nearest(word: str, choices) -> str:
 
 def _require_geometry(geometry, ids, who: str):
     if geometry is None:
-        raise InputError(f"weights '{who}' needs region boundaries; set [data] boundaries (or "
-                         "geodata) in the config, or use a user matrix (\"matrix:path=...\")",
-                         source="config [spatial] weights")
+        raise InputError(f"weights '{who}' needs region boundaries; set [geometry] source and id in the "
+                         "config (a GeoJSON, GeoPackage or Shapefile, or a bundled layer), or use a user "
+                         "matrix (\"matrix:path=...\")", source="config [spatial] weights")
     missing = [i for i in ids if i not in geometry.index]
     if missing:
         raise InputError(f"the boundary layer has no geometry for region(s) {missing[:10]}"
@@ -655,8 +655,9 @@ class _Block(WeightsBuilder):
         """Block graph: w_ij = 1 when i and j (i != j) are in the same scheme group."""
         self._params(params)
         if scheme is None:
-            raise InputError("weights 'block' needs a region scheme; set [data] scheme (e.g. "
-                             "\"zones8\") or give a scheme file", source="config [spatial] weights")
+            raise InputError("weights 'block' needs a region scheme; set [regions] scheme to a bundled "
+                             "scheme (e.g. \"eight-zones\") or a CSV with columns region and group",
+                             source="config [spatial] weights")
         missing = [i for i in ids if i not in scheme.index]
         if missing:
             raise InputError(f"weights 'block': region(s) {missing[:10]} have no group in the region scheme",

@@ -94,6 +94,7 @@ def test_without_boundaries_the_stage_is_skipped_with_a_note(mexico):
     g, panel = mexico
     out = spatial_stage.run(_ctx(panel, None), {"permutations": 9})
     assert not out.tables and "boundar" in out.notes[0]
+    assert "[geometry] source and id" in out.notes[0]  # the config keys that fix it
     # economic weights need no boundaries (and leave no island)
     out = spatial_stage.run(_ctx(panel, None), {"weights": ["economic:variable=pcgdp"], "permutations": 9,
                                                 "statistics": ["moran"]})

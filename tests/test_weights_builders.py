@@ -163,6 +163,16 @@ def test_block_weights(mexico):
     np.testing.assert_array_equal(sw.graph.sparse.toarray(), same.astype(float))
 
 
+def test_missing_inputs_name_the_config_keys_that_fix_them(mexico):
+    g, _ = mexico
+    ids = list(g.index)
+    with pytest.raises(InputError, match=r"\[regions\] scheme.*eight-zones"):
+        W.build_weights("block", ids)
+    for spec in ("queen", "knn:k=3", "inverse_distance"):
+        with pytest.raises(InputError, match=r"\[geometry\] source and id"):
+            W.build_weights(spec, ids)
+
+
 def test_user_matrix_csv_gal_gwt(tmp_path, mexico):
     g, _ = mexico
     ids = list(g.index)
