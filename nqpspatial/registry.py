@@ -202,10 +202,10 @@ def load_all(kind: str) -> dict[str, Any]:
 
 _REQUIRED = {
     "weights": (("name", str), ("params", Mapping), ("build", callable)),
-    "statistics": (("name", str), ("table", str), ("compute", callable)),
+    "statistics": (("name", str), ("table", str), ("bivariate", bool), ("compute", callable)),
     "models": (("name", str), ("fit", callable)),
     "schemes": (("name", str), ("load", callable)),
-    "coevolution": (("name", str), ("supports", callable), ("__call__", callable)),
+    "coevolution": (("name", str), ("normalized", bool), ("supports", callable), ("__call__", callable)),
     "analyses": (("name", str), ("config_keys", Mapping), ("run", callable)),
 }
 

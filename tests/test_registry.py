@@ -143,6 +143,35 @@ def test_registered_context_manager():
             pass
 
 
+def test_registry_checks_every_attribute_the_pipeline_reads():
+    """A statistic without ``bivariate`` or a strategy without ``normalized`` is refused with its name
+    (the spatial stage and the co-evolution code read them; a missing one would be an AttributeError)."""
+    import pandas as pd
+
+    class Statistic:
+        name = "nobiv"
+        table = "nobiv"
+
+        def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None):
+            return pd.DataFrame({"year": list(values.columns)})
+
+    class Strategy:
+        name = "nonorm"
+
+        def supports(self, case):
+            return True
+
+        def __call__(self, q1, potential):
+            return q1 * 0
+
+    with pytest.raises(PluginError, match="'nobiv' breaks the contract: missing attribute 'bivariate'"):
+        with registry.registered("statistics", "nobiv", Statistic()):
+            pass
+    with pytest.raises(PluginError, match="'nonorm' breaks the contract: missing attribute 'normalized'"):
+        with registry.registered("coevolution", "nonorm", Strategy()):
+            pass
+
+
 def test_first_party_plugins_pass_their_contract():
     from nqpspatial.testing import check_plugin
 
