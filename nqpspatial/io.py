@@ -22,7 +22,8 @@ _SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".xlsx": "excel", ".xl
              ".xls": "excel", ".dta": "stata"}
 
 
-def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "table") -> pd.DataFrame:
+def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "table",
+               text_columns=()) -> pd.DataFrame:
     """Read a CSV, Excel or Stata file into a DataFrame.
 
     Parameters
@@ -37,6 +38,9 @@ def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "ta
         Excel sheet (default: the first).
     what : str
         What the file is (used in messages, e.g. "panel").
+    text_columns : sequence of str, optional
+        CSV columns read as text, so that ids such as ``"01001"`` keep
+        their leading zeros (absent columns are ignored).
 
     Returns
     -------
@@ -63,7 +67,8 @@ def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "ta
         if kind in ("csv", "tsv"):
             try:
                 return pd.read_csv(p, encoding=encoding, sep="\t" if kind == "tsv" else ",",
-                                   skipinitialspace=True, keep_default_na=False, na_values=[""])
+                                   skipinitialspace=True, keep_default_na=False, na_values=[""],
+                                   dtype={c: str for c in text_columns} or None)
             except UnicodeDecodeError as exc:
                 raise InputError(
                     f"the {what} is not valid {encoding} text ({exc.reason} at byte {exc.start}). "

@@ -11,6 +11,7 @@ and the fix.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -236,6 +237,13 @@ def _reshape_long(raw: pd.DataFrame, region: str, year: str, indicator_col: str,
     return wide
 
 
+def _int_ids(ids: pd.Series) -> pd.Series:
+    """Region ids read as text: whole numbers without leading zeros become integers again."""
+    text = ids.astype(object)
+    plain = text.map(lambda v: isinstance(v, str) and re.fullmatch(r"\s*-?(0|[1-9][0-9]*)\s*", v) is not None)
+    return text.map(int).astype("int64") if len(text) and plain.all() else ids
+
+
 def _check_years(years: pd.Series, where: str, year: str) -> pd.Series:
     num = pd.to_numeric(years, errors="coerce")
     bad = [f"row {i + 2} ({v!r})" for i, (v, n) in enumerate(zip(years, num)) if pd.isna(n)]
@@ -298,8 +306,10 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
         raw = panel.copy()
     else:
         where = str(panel)
-        raw = read_table(panel, encoding=encoding, sheet=sheet, what="panel")
+        raw = read_table(panel, encoding=encoding, sheet=sheet, what="panel", text_columns=[region])
     raw.columns = [str(c).strip() for c in raw.columns]
+    if not isinstance(panel, pd.DataFrame) and region in raw.columns:
+        raw[region] = _int_ids(raw[region])  # read as text: keep ids such as "01001" as they are
     for col in (region, year):
         if col not in raw.columns:
             role = "region" if col == region else "year"

@@ -283,7 +283,21 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _prepare_out(out, name: str, force: bool) -> Path:
+def _remove_outputs(out_dir: Path) -> None:
+    for item in _OUTPUT_ITEMS:
+        target = out_dir / item
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+
+
+def _prepare_out(out, name: str, force: bool, made: list | None = None) -> Path:
+    """Check, clear (with ``force``) and create the output folder.
+
+    ``made`` receives the folder, then the folders created for it (deepest
+    first), so that a failed run can remove what it wrote (:func:`_discard_output`).
+    """
     out_dir = Path(out) if out is not None else Path.cwd() / "output" / slugify(name)
     if out_dir.exists():
         if not out_dir.is_dir():
@@ -293,14 +307,24 @@ def _prepare_out(out, name: str, force: bool) -> Path:
             if not force:
                 raise InputError("the output folder exists and is not empty. Use --force to overwrite it, or "
                                  "choose another folder with --out.", source=str(out_dir))
-            for item in _OUTPUT_ITEMS:
-                target = out_dir / item
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
-                    target.unlink()
+            _remove_outputs(out_dir)
+    if made is not None:
+        made.append(out_dir)
+        made.extend(d for d in [out_dir, *out_dir.parents] if not d.exists())
     (out_dir / "tables").mkdir(parents=True, exist_ok=True)
     return out_dir
+
+
+def _discard_output(made: list) -> None:
+    """Remove the partial output of a failed run (other files in the folder are kept)."""
+    if not made:
+        return
+    _remove_outputs(made[0])
+    for d in made[1:]:
+        try:
+            d.rmdir()
+        except OSError:  # not empty: someone else's files
+            break
 
 
 def run(config=None, *, out=None, force: bool = False, seed: int | None = None, quiet: bool = False,
@@ -336,8 +360,21 @@ def run(config=None, *, out=None, force: bool = False, seed: int | None = None, 
     Raises
     ------
     InputError
-        Bad data or config (the CLI exits with code 2).
+        Bad data or config (the CLI exits with code 2).  A run that stops
+        with an error removes the partial output it wrote, so the folder
+        does not block the next run.
     """
+    made: list[Path] = []
+    try:
+        return _run(config, out=out, force=force, seed=seed, quiet=quiet, report=report, base_dir=base_dir,
+                    write=write, workers=workers, scheduler=scheduler, made=made)
+    except BaseException:
+        _discard_output(made)
+        raise
+
+
+def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, scheduler, made) -> RunResult:
+    """The body of :func:`run`; ``made`` records the output folder for clean-up."""
     t_start = time.perf_counter()
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     raw, base, where = _load(config, base_dir)
@@ -354,7 +391,7 @@ def run(config=None, *, out=None, force: bool = False, seed: int | None = None, 
     run_seed = int(cfg["run"]["seed"])
     rec = _Recorder(quiet)
     tables: dict[str, pd.DataFrame] = {}
-    out_dir = _prepare_out(out, cfg["name"], force) if write else None
+    out_dir = _prepare_out(out, cfg["name"], force, made) if write else None
 
     def add_tables(stage_name: str, new: dict[str, pd.DataFrame]) -> list[str]:
         for tname, tab in new.items():

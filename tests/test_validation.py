@@ -227,3 +227,50 @@ def test_no_traceback_from_subprocess(study):
     proc = subprocess.run([sys.executable, "-m", "nqpspatial.cli", "run", str(study.config), "--out",
                            str(study.out), "--debug"], capture_output=True, text=True, cwd=study.root)
     assert proc.returncode == 2 and "Traceback" in proc.stderr
+
+
+def test_refused_run_leaves_no_output_folder(study, run_cli):
+    """A run refused for bad data writes nothing, so the rerun after the fix needs no --force."""
+    p, ind = small_panel()
+    study.write(panel=p.drop(columns=["a2"]), extra="[haken]\nenabled = false\n")
+    code, err = _err(run_cli, study)
+    assert code == 2 and "not in the panel: a2" in err
+    assert not study.out.exists()
+    study.write(extra="[haken]\nenabled = false\n")
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
+    assert code == 0, err
+    assert (study.out / "run.json").exists()
+
+
+def test_refused_run_keeps_other_files_of_an_existing_folder(study, run_cli):
+    """With --force into a folder holding other files, a refused run removes only its own partial output."""
+    study.write(extra="[haken]\nenabled = false\n[regions]\nscheme = \"no_such_scheme\"\n")
+    study.out.mkdir()
+    (study.out / "notes.txt").write_text("mine")
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet", "--force")
+    assert code == 2 and "no_such_scheme" in err
+    # the weighting tables were written before the scheme was refused; they are gone again
+    assert sorted(p.name for p in study.out.iterdir()) == ["notes.txt"]
+
+
+def test_region_ids_keep_leading_zeros(study, run_cli):
+    """Region ids in the outputs are the input's ids: '01001' stays '01001' (not 1001)."""
+    p, ind = small_panel()
+    p["region"] = p["region"].map({f"R{i}": f"0{i}001" for i in range(1, 7)})
+    study.write(panel=p, extra="[haken]\nenabled = false\n")
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
+    assert code == 0, err
+    idx = pd.read_csv(study.out / "tables" / "indices.csv", encoding="utf-8-sig", dtype={"region": str})
+    assert idx["region"].unique().tolist() == [f"0{i}001" for i in range(1, 7)]
+
+
+def test_numeric_region_codes_stay_numbers(study):
+    """Plain integer codes (e.g. 110000) are still read as numbers."""
+    from nqpspatial.panel import load_panel
+
+    p, ind = small_panel()
+    p["region"] = p["region"].map({f"R{i}": 110000 + 10000 * i for i in range(1, 7)})
+    study.write(panel=p)
+    got = load_panel(study.root / "panel.csv", study.root / "indicators.csv")
+    assert got.regions == [110000 + 10000 * i for i in range(1, 7)]
+    assert pd.api.types.is_integer_dtype(got.values["region"])
