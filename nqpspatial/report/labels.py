@@ -73,6 +73,12 @@ LABELS: dict[str, dict[str, str]] = {
         "figure": "Figure",
         "latex": "LaTeX tables (booktabs) are in latex/.",
         "classes": "classes",
+        "sensitivity": "Weight sensitivity: the verdict ratio over the weight draws and the rank stability of h",
+        "sens_ratio": "|gamma2| / |gamma1| over weight draws",
+        "sens_rank": "Spearman vs baseline ranking of h",
+        "robustness": "Robustness of the verdict across variants",
+        "rob_ratio": "|gamma2| / |gamma1|  (filled: adiabatic verdict holds)",
+        "rob_title": "Robustness of the verdict: {q1} -> {q2}",
     },
     "zh": {
         "report": "研究报告",
@@ -141,6 +147,12 @@ LABELS: dict[str, dict[str, str]] = {
         "figure": "图",
         "latex": "LaTeX 表格（booktabs）位于 latex/ 文件夹。",
         "classes": "分类",
+        "sensitivity": "权重敏感性：权重抽样下的判定比值与 h 的排名稳定性",
+        "sens_ratio": "权重抽样下的 |gamma2| / |gamma1|",
+        "sens_rank": "h 排名与基准排名的 Spearman 相关系数",
+        "robustness": "不同设定下判定结果的稳健性",
+        "rob_ratio": "|gamma2| / |gamma1|（实心：满足绝热消去判定）",
+        "rob_title": "判定结果的稳健性：{q1} -> {q2}",
     },
 }
 

@@ -713,6 +713,21 @@ def _sec_robustness(S: _Ctx) -> Section | None:
     if not tabs:
         return None
     sec = Section("robustness", S.t("s_robustness"))
+    res = S.ctx.results or {}
+    sens, rob = res.get("sensitivity"), res.get("robustness")
+    if S.opts["figures"] and getattr(sens, "draws", None) is not None and len(sens.draws):
+        from ..robustness.stage import sensitivity_figure
+
+        fig = sensitivity_figure(sens, ratio_label=S.ft("sens_ratio"), rank_label=S.ft("sens_rank"))
+        sec.blocks.append(S.figure(fig, "sensitivity", S.t("sensitivity")))
+    if S.opts["figures"] and getattr(rob, "table", None) is not None and len(rob.table):
+        from ..haken.stage import validate_haken_config
+        from ..robustness.table import plot_robustness
+
+        min_ratio = validate_haken_config(S.ctx.config.get("haken") or {}, S.ctx.subsystems)["min_ratio"]
+        title = S.ft("rob_title", q1=rob.order[0], q2=rob.order[1]) if rob.order else None
+        fig = plot_robustness(rob, None, min_ratio=min_ratio, xlabel=S.ft("rob_ratio"), title=title)
+        sec.blocks.append(S.figure(fig, "robustness", S.t("robustness")))
     for n, t in tabs.items():
         sec.blocks.append(f"<h3>{_e(n)}</h3>")
         sec.blocks.append(table_html(t, name=n, max_rows=60, lang=S.lang))

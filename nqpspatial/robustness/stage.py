@@ -2,11 +2,13 @@
 
 Both are optional: they run when their table is present in the config.
 
-``[sensitivity]`` writes ``sensitivity_summary`` and ``sensitivity_regions``
-(and, with figures enabled, ``figures/sensitivity.png``); ``[robustness]``
-writes ``robustness`` (and ``figures/robustness.png``).  Figures are written
-when the run has an output folder and the report is enabled (not with
-``--no-report``).  Register them under ``nqpspatial.analyses``::
+``[sensitivity]`` writes ``sensitivity_summary`` and ``sensitivity_regions``;
+``[robustness]`` writes ``robustness``.  Both publish their results objects,
+from which the report stage draws ``figures/sensitivity.*`` and
+``figures/robustness.*`` (:func:`sensitivity_figure`,
+:func:`nqpspatial.robustness.table.plot_robustness`) in the ``[report]``
+formats and shows them in its robustness section (not with ``--no-report``).
+Register them under ``nqpspatial.analyses``::
 
     sensitivity = nqpspatial.robustness.stage:sensitivity_stage
     robustness = nqpspatial.robustness.stage:robustness_stage
@@ -27,7 +29,7 @@ from ..errors import ConfigError, InputError
 from ..stage import Analysis, StageContext, StageOutput
 
 __all__ = ["SensitivityStage", "RobustnessStage", "sensitivity_stage", "robustness_stage", "SENSITIVITY_CONFIG",
-           "ROBUSTNESS_CONFIG"]
+           "ROBUSTNESS_CONFIG", "sensitivity_figure"]
 
 #: Keys of ``[sensitivity]`` and their defaults.
 SENSITIVITY_CONFIG = MappingProxyType({
@@ -68,11 +70,6 @@ def _indices(ctx: StageContext) -> pd.DataFrame:
     if missing:
         raise InputError(f"the indices table lacks column(s) {missing}")
     return idx[cols].rename(columns={ctx.region: "region", ctx.year: "year"})
-
-
-def _figures_wanted(ctx: StageContext) -> bool:
-    rep = ctx.config.get("report") or {}
-    return ctx.out_dir is not None and rep.get("enabled", True) is not False
 
 
 def _agg():
@@ -179,7 +176,7 @@ class SensitivityStage(Analysis):
                 alpha=o["alpha"], min_ratio=o["min_ratio"], intercept=o["intercept"], effects=o["effects"],
                 se=o["se"], window=o["window"], jackknife=o["jackknife"], coevolution=o["coevolution"],
                 h_domain=o["h_domain"], grades=o["grades"], alternatives=alt, backend=be,
-                chunk_size=int(c["chunk_size"]) or None)
+                chunk_size=int(c["chunk_size"]) or None, progress=ctx.progress)
             backend = repr(be)
         seconds = time.perf_counter() - t0
         regions = res.regions.rename(columns={"region": ctx.region, "year": ctx.year})
@@ -207,38 +204,43 @@ class SensitivityStage(Analysis):
         info["facts"] = {k: (v if isinstance(v, (str, int)) else float(v)) for k, v in facts.items()}
         out.info = info
         out.publish = {"sensitivity": res}
-        if _figures_wanted(ctx) and res.options["draws"] > 0:
-            try:
-                self._figure(res, ctx.out_dir)
-            except Exception as exc:  # noqa: BLE001 - a figure must not fail the study
-                out.warnings.append(f"figures/sensitivity.png not written: {type(exc).__name__}: {exc}")
         return out
 
-    @staticmethod
-    def _figure(res, out_dir):
-        from pathlib import Path
 
-        plt = _agg()
-        d = res.draws
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-        for (a, b), g in d.groupby(["q1", "q2"], sort=False):
-            axes[0].hist(g["ratio"].replace([np.inf, -np.inf], np.nan).dropna(), bins=40, alpha=0.6,
-                         label=f"{a} -> {b}")
-        axes[0].axvline(res.options["min_ratio"], color="grey", ls="--", lw=1)
-        axes[0].set_xlabel("|gamma2| / |gamma1| over weight draws")
-        axes[0].legend(fontsize=7)
-        rk = res.rank_draws
-        if len(rk):
-            years = sorted(rk["year"].unique())
-            axes[1].boxplot([rk.loc[rk["year"] == y, "spearman"].dropna() for y in years], showfliers=False)
-            axes[1].set_xticks(range(1, len(years) + 1))
-            axes[1].set_xticklabels([str(y) for y in years], rotation=45, fontsize=7)
-            axes[1].set_ylabel("Spearman vs baseline ranking of h")
-        fig.tight_layout()
-        p = Path(out_dir) / "figures"
-        p.mkdir(parents=True, exist_ok=True)
-        fig.savefig(p / "sensitivity.png", dpi=120)
-        plt.close(fig)
+def sensitivity_figure(res, *, ratio_label: str = "|gamma2| / |gamma1| over weight draws",
+                       rank_label: str = "Spearman vs baseline ranking of h"):
+    """Histogram of the verdict ratio per ordering and boxes of the per-period rank correlations.
+
+    Parameters
+    ----------
+    res : nqpspatial.robustness.SensitivityResults
+        Results with at least one draw.
+    ratio_label, rank_label : str
+        Axis labels (the report passes them in its language).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The open figure (the caller saves and closes it).
+    """
+    plt = _agg()
+    d = res.draws
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for (a, b), g in d.groupby(["q1", "q2"], sort=False):
+        axes[0].hist(g["ratio"].replace([np.inf, -np.inf], np.nan).dropna(), bins=40, alpha=0.6,
+                     label=f"{a} -> {b}")
+    axes[0].axvline(res.options["min_ratio"], color="grey", ls="--", lw=1)
+    axes[0].set_xlabel(ratio_label)
+    axes[0].legend(fontsize=7)
+    rk = res.rank_draws
+    if len(rk):
+        years = sorted(rk["year"].unique())
+        axes[1].boxplot([rk.loc[rk["year"] == y, "spearman"].dropna() for y in years], showfliers=False)
+        axes[1].set_xticks(range(1, len(years) + 1))
+        axes[1].set_xticklabels([str(y) for y in years], rotation=45, fontsize=7)
+        axes[1].set_ylabel(rank_label)
+    fig.tight_layout()
+    return fig
 
 
 class RobustnessStage(Analysis):
@@ -306,7 +308,7 @@ class RobustnessStage(Analysis):
         return graphs
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
-        from .table import plot_robustness, robustness_table
+        from .table import robustness_table
 
         c = self._config(cfg)
         out = StageOutput()
@@ -335,16 +337,6 @@ class RobustnessStage(Analysis):
             out.notes.append(f"{res.order[0]} passes the verdict in " + ", ".join(
                 f"{100 * v:.0f}% of the {k} variants" for k, v in shares.items() if not np.isnan(v)))
         out.publish = {"robustness": res}
-        if _figures_wanted(ctx):
-            from pathlib import Path
-
-            try:
-                p = Path(ctx.out_dir) / "figures"
-                p.mkdir(parents=True, exist_ok=True)
-                _agg()
-                plot_robustness(res, p / "robustness.png", min_ratio=o["min_ratio"])
-            except Exception as exc:  # noqa: BLE001 - a figure must not fail the study
-                out.warnings.append(f"figures/robustness.png not written: {type(exc).__name__}: {exc}")
         return out
 
 

@@ -312,16 +312,26 @@ def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region
     return RobustnessResults(table.reset_index(drop=True), order, notes)
 
 
-def plot_robustness(results: RobustnessResults, path, *, min_ratio: float = 1.0):
+def plot_robustness(results: RobustnessResults, path=None, *, min_ratio: float = 1.0,
+                    xlabel: str = "|gamma2| / |gamma1|  (filled: adiabatic verdict holds)", title: str | None = None):
     """Dot plot of |gamma2|/|gamma1| per variant for the baseline ordering (filled: verdict holds).
 
     Parameters
     ----------
     results : RobustnessResults
-    path : str or pathlib.Path
-        PNG file to write.
+    path : str or pathlib.Path, optional
+        File to write (format from its suffix); None returns the open figure.
     min_ratio : float
         Threshold line of the verdict.
+    xlabel : str
+        Axis label.
+    title : str, optional
+        Default "Robustness of the verdict: q1 -> q2".
+
+    Returns
+    -------
+    pathlib.Path or str or matplotlib.figure.Figure
+        ``path``, or the open figure when ``path`` is None (the caller saves and closes it).
     """
     import matplotlib
 
@@ -346,13 +356,15 @@ def plot_robustness(results: RobustnessResults, path, *, min_ratio: float = 1.0)
     ax.axvline(min_ratio, color="grey", ls="--", lw=1)
     ax.set_yticks(y)
     ax.set_yticklabels(t["variant"], fontsize=7)
-    ax.set_xlabel("|gamma2| / |gamma1|  (filled: adiabatic verdict holds)")
+    ax.set_xlabel(xlabel)
     if results.order:
-        ax.set_title(f"Robustness of the verdict: {results.order[0]} -> {results.order[1]}", fontsize=9)
+        ax.set_title(title or f"Robustness of the verdict: {results.order[0]} -> {results.order[1]}", fontsize=9)
     if (t["ratio"] > 0).all() and len(t) and t["ratio"].max() / max(t["ratio"].min(), 1e-12) > 20:
         ax.set_xscale("log")
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
+    if path is None:
+        return fig
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
