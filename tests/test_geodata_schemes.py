@@ -153,3 +153,21 @@ def test_scheme_plugins_fit_the_contract(attr):
     assert obj.label_zh and obj.label_en
     assert obj.load(None).equals(load_scheme(obj.name))
     assert len(obj.groups) == len(EXPECTED[obj.name])
+
+
+def test_haken_per_group_fits_accept_a_scheme_by_name_or_csv(tmp_path):
+    """The Haken model's per-group fits take a bundled scheme name or a scheme CSV like a mapping."""
+    import nqpspatial.demo as demo
+    from nqpspatial.haken import HakenModel
+
+    latent = pd.read_csv(demo.demo_file("latent.csv"))
+    regions = latent["region"]
+    mapping = load_scheme("eight-zones", regions)
+    ref = HakenModel(latent, "q1", "q2", by="group", groups=mapping).fit(bootstrap=0).estimates
+    by_name = HakenModel(latent, "q1", "q2", by="group", groups="eight-zones").fit(bootstrap=0).estimates
+    pd.testing.assert_frame_equal(by_name, ref)
+    assert set(ref["group"]) == set(mapping)
+    csv = tmp_path / "zones.csv"
+    pd.DataFrame({"region": mapping.index, "group": mapping.to_numpy()}).to_csv(csv, index=False)
+    by_csv = HakenModel(latent, "q1", "q2", by="group", groups=csv).fit(bootstrap=0).estimates
+    pd.testing.assert_frame_equal(by_csv, ref)

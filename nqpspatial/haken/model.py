@@ -185,6 +185,21 @@ def check_groups(groups, regions, *, fix="add rows 'region,group' for them") -> 
     return gmap
 
 
+def _scheme_groups(groups, regions):
+    """Resolve a scheme name (registered plugin) or scheme CSV path to a Series region -> group."""
+    import os
+
+    if not isinstance(groups, (str, os.PathLike)):
+        return groups
+    from .. import registry
+
+    if isinstance(groups, str) and groups in registry.available("schemes"):
+        return registry.get("schemes", groups).load(regions)
+    from nqpspatial.geodata import load_scheme
+
+    return load_scheme(groups, regions)
+
+
 def haken_terms(q1, q2) -> dict:
     """Regressors of the two Haken equations (arrays of any shape, or Series).
 
@@ -321,8 +336,11 @@ class HakenModel:
         First and last year (inclusive) of a sub-period.
     by : {"none", "region", "group"}, default "none"
         Pooled fit, one fit per region, or one fit per group of ``groups``.
-    groups : pandas.Series or mapping, optional
-        Region id -> group (needed for ``by="group"``).
+    groups : pandas.Series, mapping, str or path, optional
+        Region id -> group (needed for ``by="group"``), or a region scheme by
+        name (a ``nqpspatial.schemes`` plugin such as ``"eight-zones"``) or a
+        CSV file with columns ``region`` and ``group``
+        (:func:`nqpspatial.geodata.load_scheme`).
 
     Examples
     --------
@@ -358,7 +376,7 @@ class HakenModel:
             if groups is None:
                 raise InputError("by='group' needs groups (a region -> group mapping, e.g. the "
                                  "[regions] scheme CSV with columns region,group)")
-            self.groups = check_groups(groups, self.panel["region"])
+            self.groups = check_groups(_scheme_groups(groups, self.panel["region"]), self.panel["region"])
         if se == "cluster" and self.panel["region"].nunique() < 2 and by == "none":
             raise InputError("se='cluster' needs at least two regions")
         self.periods = int(self.panel["year"].nunique())
