@@ -175,7 +175,7 @@ def _read_data(cfg: dict, base: Path):
                       encoding=d["encoding"], sheet=d["sheet"], indicators_where=ind_where)
 
 
-def _weighting(panel, cfg: dict):
+def _weighting(panel, cfg: dict, base: Path | None = None):
     """Return (indices, weights table or None, normalized or None, info)."""
     region, year = panel.region, panel.year
     if panel.indices_given:
@@ -190,7 +190,7 @@ def _weighting(panel, cfg: dict):
                              f"{' ...' if len(bad) > 20 else ''}. Give indices in [0, 1] or set indices = false and "
                              "supply an indicator list.", source=panel.source)
         return vals[[region, year, *subs]].copy(), None, None, {"indices": "given"}
-    from .weighting import compute_weights
+    from .weighting import INDICATOR_TABLE, compute_weights
 
     w = cfg["weighting"]
     try:
@@ -202,6 +202,10 @@ def _weighting(panel, cfg: dict):
     except InputError as exc:
         if exc.source is None:
             raise InputError(exc.detail, source=panel.source) from None
+        if exc.source == INDICATOR_TABLE:  # name the indicator list's file
+            ind = cfg["data"]["indicators"]
+            where = str(_path(base, ind)) if isinstance(ind, str) and base is not None else "config [data] indicators"
+            raise InputError(exc.detail, source=where) from None
         raise
     return res.indices, res.weights, res.normalized, {"options": _jsonable(getattr(res, "options", {}))}
 
@@ -419,7 +423,7 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
 
     # weighting and indices
     t0 = time.perf_counter()
-    indices, wtable, normalized, winfo = _weighting(panel, cfg)
+    indices, wtable, normalized, winfo = _weighting(panel, cfg, base)
     wt = {}
     if wtable is not None:
         wt["indicator_weights"] = wtable
@@ -555,5 +559,5 @@ def validate(config) -> dict:
     raw, base, where = _load(config, None)
     cfg = _resolve(raw, where, _analyses())
     panel = _read_data(cfg, base)
-    _weighting(panel, cfg)
+    _weighting(panel, cfg, base)
     return {"regions": len(panel.regions), "periods": len(panel.years), "subsystems": panel.subsystems}

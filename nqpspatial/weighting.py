@@ -49,6 +49,9 @@ METHODS = ("critic", "entropy", "equal", "fixed", "critic-entropy")
 #: ``r' = 0.002 + 0.996 r``.
 DEFAULT_ENTROPY_SHIFT = 0.002
 
+#: ``source`` of the errors that concern the indicator table (the pipeline names the file instead).
+INDICATOR_TABLE = "indicator table"
+
 _NORMALIZATIONS = ("pooled", "by-year")
 _CONFLICTS = ("signed", "absolute")
 _CRITIC_COSTS = ("reverse-first", "benefit-all")
@@ -343,14 +346,14 @@ def _fixed_weights(sub: pd.DataFrame, subsystem: str) -> np.ndarray:
     if miss:
         raise InputError(f"method \"fixed\" needs a weight for every indicator, but subsystem "
                          f"{subsystem!r} has none for {', '.join(map(repr, miss))}: fill the "
-                         "'weight' column of the indicator table")
+                         "'weight' column of the indicator table", source=INDICATOR_TABLE)
     neg = sub["indicator"][uw < 0].tolist()
     if neg:
         raise InputError(f"method \"fixed\": negative weight for {', '.join(map(repr, neg))} "
-                         f"(subsystem {subsystem!r}): weights must be >= 0")
+                         f"(subsystem {subsystem!r}): weights must be >= 0", source=INDICATOR_TABLE)
     if not uw.sum() > 0:
         raise InputError(f"method \"fixed\": all weights of subsystem {subsystem!r} are 0: give "
-                         "at least one indicator a positive weight")
+                         "at least one indicator a positive weight", source=INDICATOR_TABLE)
     return uw
 
 
@@ -511,7 +514,7 @@ def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: st
         if nodim:
             raise InputError("levels = 2 needs a dimension for every indicator, but "
                              f"{', '.join(map(repr, nodim))} have none: fill the 'dimension' "
-                             "column of the indicator table, or use levels = 1")
+                             "column of the indicator table, or use levels = 1", source=INDICATOR_TABLE)
 
     values = panel[names]
     years = panel[year]
@@ -672,7 +675,8 @@ def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: st
     if clash or len(idx_cols) != len(subsystems) + len(dim_rows):
         raise InputError("subsystem/dimension names give clashing index column names "
                          f"({', '.join(map(repr, clash)) or 'a subsystem named like '}"
-                         "<subsystem>.<dimension>): rename the subsystem or dimension")
+                         "<subsystem>.<dimension>): rename the subsystem or dimension",
+                         source=INDICATOR_TABLE)
     indices = pd.concat([keys, pd.DataFrame(idx_cols)], axis=1)
 
     if normalization == "by-year":

@@ -274,3 +274,16 @@ def test_numeric_region_codes_stay_numbers(study):
     got = load_panel(study.root / "panel.csv", study.root / "indicators.csv")
     assert got.regions == [110000 + 10000 * i for i in range(1, 7)]
     assert pd.api.types.is_integer_dtype(got.values["region"])
+
+
+@pytest.mark.parametrize("weighting, expected", [
+    ("levels = 2", "needs a dimension for every indicator"),
+    ('method = "fixed"', "needs a weight for every indicator"),
+])
+def test_indicator_list_problems_name_the_indicator_file(study, run_cli, weighting, expected):
+    p, ind = small_panel()
+    ind.loc[0, "dimension"] = np.nan
+    study.write(indicators=ind, extra=f"[weighting]\n{weighting}\n")
+    code, err = _err(run_cli, study)
+    assert code == 2 and expected in err
+    assert err.startswith(f"error: {study.root / 'indicators.csv'}: "), err
