@@ -146,3 +146,21 @@ def test_grades_default_scale():
     assert g["grade"].tolist() == ["low", "high"]
     with pytest.raises(InputError, match="increasing"):
         grade([0.1], edges=[0, 0.5, 0.4])
+
+
+def test_order_parameter_equation_is_reported():
+    # methods note section 3 test vector: g1 = -0.2, g2 = 0.8, a = 0.5, b = 0.4, so
+    # dq1/dt = -g1 q1 - (ab/g2) q1^3 = 0.2 q1 - 0.25 q1^3 and V = -0.1 q1^2 + 0.0625 q1^4
+    p = Potential(-0.2, 0.5, 0.8, 0.4)
+    assert p.order_parameter_equation() == "dq1/dt = 0.2 q1 - 0.25 q1^3"
+    assert p.potential_function() == "V(q1) = -0.1 q1^2 + 0.0625 q1^4"
+    row = p.row()
+    assert row["order_parameter_equation"] == p.order_parameter_equation()
+    assert row["potential_function"] == p.potential_function()
+    facts = dict(p.summary().facts)
+    assert facts["order-parameter equation"] == p.order_parameter_equation()
+    # with intercepts: dq1/dt = k1 - A q1 - B q1^3, A = g1 + a k2/g2 (methods note section 6)
+    q = Potential(-0.2, 0.5, 0.8, 0.4, k1=0.01, k2=0.16)
+    assert q.order_parameter_equation() == "dq1/dt = 0.01 + 0.1 q1 - 0.25 q1^3"
+    # undefined potential: said plainly
+    assert "undefined" in Potential(-0.2, 0.5, -0.1, 0.4).order_parameter_equation()

@@ -47,6 +47,17 @@ CASE_LABELS = {
 }
 
 
+def _poly_text(terms) -> str:
+    """``c0 + c1 q1 + ...`` from ``(coefficient, power)`` pairs, zero terms left out."""
+    parts = []
+    for c, k in terms:
+        if c == 0:
+            continue
+        mag = f"{abs(c):.6g}" + ("" if k == 0 else " q1" if k == 1 else f" q1^{k}")
+        parts.append(("-" if c < 0 else "") + mag if not parts else (" - " if c < 0 else " + ") + mag)
+    return "".join(parts) or "0"
+
+
 def _real_roots(coefs_low_to_high) -> np.ndarray:
     poly = np.polynomial.Polynomial(coefs_low_to_high).trim()
     if poly.degree() < 1:
@@ -190,6 +201,18 @@ class Potential(Results):
     def _v(self, q):
         return self.linear * q + 0.5 * self.quadratic * q * q + 0.25 * self.quartic * q ** 4
 
+    def order_parameter_equation(self) -> str:
+        """The order-parameter equation ``dq1/dt = -V'(q1) = k1 - A q1 - B q1^3`` as text."""
+        if not self.valid:
+            return f"undefined (gamma2 = {self.gamma2:.6g} <= 0: the servo variable cannot be eliminated)"
+        return "dq1/dt = " + _poly_text([(self.k1, 0), (-self.quadratic, 1), (-self.quartic, 3)])
+
+    def potential_function(self) -> str:
+        """The potential ``V(q1) = -k1 q1 + A q1^2 / 2 + B q1^4 / 4`` as text."""
+        if not self.valid:
+            return f"undefined (gamma2 = {self.gamma2:.6g} <= 0: the servo variable cannot be eliminated)"
+        return "V(q1) = " + _poly_text([(self.linear, 1), (0.5 * self.quadratic, 2), (0.25 * self.quartic, 4)])
+
     @property
     def has_stable_point(self) -> bool:
         """Whether a stable point (or a requested legacy point) exists."""
@@ -262,7 +285,12 @@ class Potential(Results):
 
     # ----------------------------------------------------------------- output
     def row(self) -> dict:
-        """One row for ``haken_potential.csv`` (stars are NaN when none exists)."""
+        """One row for ``haken_potential.csv`` (stars are NaN when none exists).
+
+        Besides the case and the stable point: the stationary points, the
+        coefficients of V and the order-parameter equation and potential as
+        text (``order_parameter_equation``, ``potential_function``).
+        """
         qs, vs = self.stable_point if self.stable_point is not None else (float("nan"), float("nan"))
         st = self.stationary
         return {
@@ -273,13 +301,15 @@ class Potential(Results):
             "stationary_points": "; ".join(
                 f"{q:.6g} ({'stable' if s else 'unstable'})" for q, s in zip(st["q1"], st["stable"])),
             "quadratic": self.quadratic, "quartic": self.quartic, "linear": self.linear,
+            "order_parameter_equation": self.order_parameter_equation(),
+            "potential_function": self.potential_function(),
         }
 
     def summary(self) -> Summary:
         """Summary of the potential: case, stable point and stationary points."""
         facts = {"case": f"{self.case}: {self.case_label}",
-                 "V(q1)": f"{self.linear:.6g} q1 + {0.5 * self.quadratic:.6g} q1^2 + "
-                          f"{0.25 * self.quartic:.6g} q1^4" if self.valid else "undefined"}
+                 "order-parameter equation": self.order_parameter_equation(),
+                 "V(q1)": self.potential_function()}
         if self.stable_point is None:
             facts["stable point"] = "none exists"
         else:

@@ -239,6 +239,8 @@ class HakenResultsBase(_CoevolutionMixin, Results):
         """Add the stability case and stable point to a summary's facts (or a by-region table)."""
         pot = self.potential
         if pot is not None:
+            facts["order-parameter equation"] = pot.order_parameter_equation()
+            facts["potential"] = pot.potential_function()
             facts["stability case"] = f"{pot.case}: {pot.case_label}"
             if pot.stable_point is None:
                 facts["stable point"] = "none exists"
