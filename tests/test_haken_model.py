@@ -224,3 +224,8 @@ def test_jackknife_bootstrap_runs_and_is_centered():
     med = res.bootstrap.draws[["gamma1", "gamma2"]].median()
     assert abs(med["gamma2"] - res.params["gamma2"]) < 3 * res.bse["gamma2"]
     assert res.jackknife is not None and "eq1" in res.jackknife
+
+
+def test_empty_window_names_the_data_years(panel):
+    with pytest.raises(InputError, match=r"window \[2030, 2040\].*2014-2023"):
+        HakenModel(panel, "NQP", "NTU", window=[2030, 2040])

@@ -132,9 +132,11 @@ def prepare_panel(data, q1, q2, *, region="region", year="year", window=None) ->
             raise InputError(f"window must be [first_year, last_year], got {window!r}") from None
         if first >= last:
             raise InputError(f"window [{first}, {last}]: the first year must precede the last")
+        span = (int(df["year"].min()), int(df["year"].max()))
         df = df[(df["year"] >= first) & (df["year"] <= last)]
         if df.empty:
-            raise InputError(f"window [{first}, {last}] contains no year of the data")
+            raise InputError(f"window [{first}, {last}] contains no year of the data (years "
+                             f"{span[0]}-{span[1]}); choose first and last years inside that range")
     order = {r: i for i, r in enumerate(pd.unique(df["region"]))}
     df = df.assign(_o=df["region"].map(order)).sort_values(["_o", "year"]).drop(columns="_o")
     df = df.reset_index(drop=True)
