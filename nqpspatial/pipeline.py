@@ -129,8 +129,8 @@ def _resolve(raw: dict, where: str, analyses: list) -> dict:
 
 
 def _path(base: Path, p):
-    if p is None:
-        return None
+    if p is None or isinstance(p, pd.DataFrame):  # a DataFrame given in a config dict
+        return p
     q = Path(p)
     return q if q.is_absolute() else base / q
 
@@ -271,6 +271,8 @@ def _jsonable(obj):
         return obj
     if isinstance(obj, Path):
         return str(obj)
+    if isinstance(obj, pd.DataFrame):
+        return f"DataFrame ({len(obj)} rows, {obj.shape[1]} columns)"
     return str(obj)
 
 
@@ -424,6 +426,9 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
     # weighting and indices
     t0 = time.perf_counter()
     indices, wtable, normalized, winfo = _weighting(panel, cfg, base)
+    for key in ("panel", "indicators"):  # DataFrames given in a config dict: later stages see a label
+        if isinstance(cfg["data"][key], pd.DataFrame):
+            cfg["data"][key] = _jsonable(cfg["data"][key])
     wt = {}
     if wtable is not None:
         wt["indicator_weights"] = wtable

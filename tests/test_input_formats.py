@@ -88,3 +88,19 @@ def test_non_utf8_csv_is_refused_with_the_fix(tmp_path):
         load_panel(tmp_path / "gbk.csv", ind)
     got = load_panel(tmp_path / "gbk.csv", ind, encoding="gb18030")
     assert got.regions == [f"甲省{i}" for i in range(1, 7)]
+
+
+def test_run_takes_dataframes_in_a_config_dict(tmp_path):
+    """`nqpspatial.run` accepts the panel and the indicator list as DataFrames in a config dict."""
+    import json
+
+    import nqpspatial
+
+    p, ind = small_panel()
+    res = nqpspatial.run({"name": "in memory", "data": {"panel": p, "indicators": ind}, "haken": {"enabled": False}},
+                         out=tmp_path / "o", quiet=True, report=False)
+    expected = nqpspatial.compute_weights(load_panel(p, ind).values, read_indicators(ind)).indices
+    pd.testing.assert_frame_equal(res.table("indices"), expected)
+    info = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
+    assert info["config"]["data"]["panel"] == "DataFrame (36 rows, 6 columns)"
+    assert p.columns.tolist() == ["region", "year", "a1", "a2", "b1", "b2"]  # input not modified
