@@ -297,6 +297,7 @@ class SpatialStage(Analysis):
                 out = _add_dropped(out, [i for i in ids if i not in set(keep)], years)
                 head = pd.DataFrame({**label, "weights": sw.spec}, index=out.index)
                 out = pd.concat([head, out.reset_index(drop=True)], axis=1)
+                out["island_policy"] = sw.island_policy  # recorded in every output (as in weights_summary)
                 for stat_col in ("I", "C", "G"):
                     if stat_col in out.columns and "region" not in out.columns and out[stat_col].isna().any():
                         nan_periods.update((label["variable"], yr) for yr in out.loc[out[stat_col].isna(), "year"])

@@ -165,6 +165,11 @@ def test_hainan_policies_in_the_stage(provinces):
         hn = t[t.region == 460000]
         assert len(hn) == 5 and (hn.cluster == "isolated").all() and hn.p_sim.isna().all()
     assert keep.tables["weights_summary"].loc[0, "island_policy"] == "keep"
+    # the policy is recorded in every output, not only in weights_summary
+    for run, policy in ((near, "nearest"), (keep, "keep")):
+        for name, t in run.tables.items():
+            if not name.startswith("weights_"):
+                assert (t["island_policy"] == policy).all(), name
 
     drop = spatial_stage.run(_ctx(panel, g), {"permutations": 99, "islands": "drop",
                                               "statistics": ["lisa", "moran"]})
