@@ -145,3 +145,40 @@ def test_unsupported_strategy_is_reported_not_computed():
 
 def test_defaults_documented():
     assert HAKEN_CONFIG["order"] == "auto" and HAKEN_CONFIG["bootstrap"] == 999 and HAKEN_CONFIG["break_year"] is None
+
+
+CASE3 = dict(gamma1=-0.02, a=-0.1, gamma2=0.6, b=0.6)
+
+
+def test_unsupported_strategy_leaves_scenario_h_empty_and_stages_keep_h():
+    """coevolution = 'distance' without a stable point: no h anywhere, never another strategy's numbers."""
+    df = simulate_panel(**CASE3, n_periods=10, q1_start=(0.22, 0.3), names=("NQP", "NTU"), seed=4)
+    out = HakenStage().run(ctx_for(df), {"coevolution": "distance", "bootstrap": 0, "break_bootstrap": 0})
+    # stages.csv keeps its documented columns (h empty)
+    st = out.tables["stages"]
+    assert {"h", "h_change"} <= set(st.columns) and st["h"].isna().all()
+    ctx = ctx_for(df)
+    ctx.results.update(out.publish)
+    so = ScenarioStage().run(ctx, {"periods": 2})
+    sc = so.tables["scenarios"]
+    assert sc["h"].isna().all() and sc["d"].isna().all()
+    assert any("stable point" in n for n in so.notes)
+
+
+def test_regions_without_stable_point_are_named_with_region_effects():
+    rng = np.random.default_rng(2)
+    eff = (rng.normal(0, 0.002, 31), rng.normal(0, 0.002, 31))
+    df = simulate_panel(**CASE3, n_periods=10, q1_start=(0.22, 0.3), region_effects=eff, names=("NQP", "NTU"),
+                        seed=rng)
+    out = HakenStage().run(ctx_for(df), {"effects": "region", "jackknife": True, "bootstrap": 0,
+                                         "break_bootstrap": 0})
+    pot = out.tables["haken_potential"]
+    missing = pot.loc[pot["q1_star"].isna(), "region"].tolist()
+    assert missing  # the case-3 system leaves regions without a stable point
+    assert out.info["regions_without_stable_point"] == missing
+    assert any("no stable point exists" in n and missing[0] in n for n in out.notes)
+
+
+def test_break_year_outside_the_data_is_a_config_error(good):
+    with pytest.raises(ConfigError, match=r"\[haken\] break_year = 2030.*2015.*2022"):
+        HakenStage().run(ctx_for(good), {"break_year": 2030, "bootstrap": 0, "break_bootstrap": 0})

@@ -167,9 +167,13 @@ class HakenAnalysisResults(Results):
     grading : tuple
         ``(edges, labels, labels_zh)``.
     breaks : BreakTestResults or None
+    strategy_requested : str
+        The configured ``coevolution`` strategy (``"auto"`` or a name); later
+        stages use it when no co-evolution level could be computed, so that
+        an unsupported strategy stays an error there too.
     """
 
-    def __init__(self, identification, results, coev, breaks, domain, grading):
+    def __init__(self, identification, results, coev, breaks, domain, grading, strategy_requested="auto"):
         self.q1, self.q2 = identification.chosen
         self.identification = identification
         self.results = results
@@ -183,6 +187,7 @@ class HakenAnalysisResults(Results):
         self.domain = domain
         self.grading = grading
         self.breaks = breaks
+        self.strategy_requested = strategy_requested
         self._freeze()
 
     def potentials(self) -> dict:
@@ -282,6 +287,13 @@ class HakenStage(Analysis):
             legacy_stable_point=o["legacy_stable_point"], progress=ctx.progress, backend=be), out)
         out.tables["haken_identification"] = ident.table
         out.notes.append(ident.verdict)
+        if o["break_year"] is not None:
+            years = np.unique(ident.results(*ident.orderings[0])._panel_std["year"])
+            if not years[0] < o["break_year"] < years[-1]:
+                raise _err("break_year", o["break_year"],
+                           f"give a year from {years[0] + 1} to {years[-1] - 1}: the data (window) cover "
+                           f"{years[0]}-{years[-1]} and a break at year t starts the second regime with the "
+                           "transition t -> t+1")
         info = {"identification": ident.info(), "bootstrap_backend": repr(be) if be is not None else None}
         if ident.chosen is None:
             out.notes.append("skipped haken_estimates, haken_potential, coevolution, coupling_coordination "
@@ -331,7 +343,7 @@ class HakenStage(Analysis):
         except InputError as exc:
             out.warnings.append(f"coupling_coordination.csv not written: {exc}")
         # stages
-        traj_src = coev.table if coev is not None else fit._panel_std
+        traj_src = coev.table if coev is not None else fit._panel_std.assign(h=np.nan)
         out.tables["stages"] = trajectories(traj_src, ctx.scheme)
         breaks = None
         try:
@@ -354,11 +366,18 @@ class HakenStage(Analysis):
             "turning_point": breaks.turning_point if breaks else None,
             "sup_f_p": breaks.p_value if breaks else None,
         })
+        no_star = [r for r, p in fit.potentials().items() if not p.has_stable_point]
+        info["regions_without_stable_point"] = no_star
         if pstar is not None and not pstar.has_stable_point:
             out.notes.append(f"no stable point exists (case {pstar.case}: {pstar.case_label})")
+        elif pstar is None and no_star:
+            shown = ", ".join(map(str, no_star[:10])) + (" ..." if len(no_star) > 10 else "")
+            out.notes.append(f"no stable point exists for {len(no_star)} of {len(fit.potentials())} regions "
+                             f"(potentials differ by {'region' if o['by'] != 'group' else 'group'}; see "
+                             f"haken_potential.csv): {shown}")
         out.info = _jsonable(info)
         out.publish = {"haken": HakenAnalysisResults(ident, fit, coev, breaks, coev.domain if coev else (0.0, 1.0),
-                                                     grading)}
+                                                     grading, strategy_requested=o["coevolution"])}
         return out
 
 
@@ -393,7 +412,9 @@ class ScenarioStage(Analysis):
         except InputError as exc:
             raise ConfigError(exc.detail, source="config") from None
         edges, labels, labels_zh = h.grading
-        strategy = h.strategy or "potential"
+        # the configured strategy when none could be computed: it fails again here (V, d, h left
+        # empty with the reason) instead of silently switching to another strategy
+        strategy = h.strategy or getattr(h, "strategy_requested", "auto")
         res = scenarios(h.results, p, c["shocks"], groups=ctx.scheme, strategy=strategy, domain=h.domain,
                         grades=edges, labels=labels, labels_zh=labels_zh)
         out.tables["scenarios"] = res.table
