@@ -41,16 +41,18 @@ def test_sup_f_path_candidates_and_reproducibility():
 
 def test_sup_f_power_and_size():
     """Acceptance: a 0.1 shift in gamma1 in 2019 (31 x 10, sd 0.005) is found in >= 90 % of 50
-    panels; without a break the test rejects in <= 10 % (alpha = 0.05)."""
-    hits = false = 0
+    panels (and placed at 2019 in >= 90 %); without a break the test rejects in <= 10 % (alpha = 0.05)."""
+    hits = false = located = 0
     for s in range(50):
         brk = simulate_panel(**TRUE, n_periods=10, q1_start=(0.3, 0.6), break_year=2019,
                              after={"gamma1": 0.0}, seed=s)
         r = break_tests(brk, "q1", "q2", bootstrap=499, seed=s)
         hits += r.p_value < 0.05
+        located += r.turning_point == 2019
         null = simulate_panel(**TRUE, n_periods=10, q1_start=(0.3, 0.6), seed=500 + s)
         false += break_tests(null, "q1", "q2", bootstrap=499, seed=s).p_value < 0.05
     assert hits >= 45
+    assert located >= 45
     assert false <= 5
 
 
