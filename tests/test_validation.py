@@ -287,3 +287,36 @@ def test_indicator_list_problems_name_the_indicator_file(study, run_cli, weighti
     code, err = _err(run_cli, study)
     assert code == 2 and expected in err
     assert err.startswith(f"error: {study.root / 'indicators.csv'}: "), err
+
+
+def test_internal_error_is_one_line_exit_1(study, run_cli, monkeypatch):
+    """An unexpected crash: exit 1 and a one-line message; the traceback only with --debug."""
+    import nqpspatial.pipeline as pipeline
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pipeline, "_weighting", boom)
+    study.write()
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
+    assert code == 1
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "internal error: RuntimeError: boom" in err and "--debug" in err
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet", "--debug")
+    assert code == 1 and "Traceback" in err and "boom" in err
+
+
+def test_table_over_excel_row_limit_left_out_with_note(study, run_cli, monkeypatch):
+    import json
+
+    import nqpspatial.io as nio
+
+    monkeypatch.setattr(nio, "EXCEL_MAX_ROWS", 20)  # indices.csv has 36 rows, indicator_weights 4
+    study.write(extra="[haken]\nenabled = false\n")
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
+    assert code == 0, err
+    info = json.loads((study.out / "run.json").read_text(encoding="utf-8"))
+    assert "indices" in info["workbook"]["left_out"] and "Excel" in info["workbook"]["left_out"]["indices"]
+    book = pd.read_excel(study.out / "tables.xlsx", sheet_name=None)
+    assert "indicator_weights" in book and "indices" not in book
+    assert len(pd.read_csv(study.out / "tables" / "indices.csv", encoding="utf-8-sig")) == 36
