@@ -6,7 +6,10 @@ draws its random numbers from its own Generator, the ``i``-th child of the
 run's :class:`numpy.random.SeedSequence` (``SeedSequence(seed).spawn(...)[i]``).
 A chunk's result therefore depends only on the seed and the chunk index, so
 the same seed gives identical results on every backend and with any number
-of workers, and memory is bounded by one chunk per worker.
+of workers, and memory is bounded by one chunk per worker.  Every chunk runs
+with single-threaded BLAS/OpenMP (``threadpoolctl``), as Dask workers do:
+a multi-threaded BLAS splits a matrix product differently and changes the
+last bits of the result.
 
 Backends
 --------
@@ -159,6 +162,21 @@ def plan_chunks(n_items: int, seed, chunk_size: int = DEFAULT_CHUNK) -> list[Chu
 
 
 # --------------------------------------------------------------------------- backends
+def _one_thread():
+    """Context limiting BLAS/OpenMP pools to one thread (a chunk's bits must not depend on the core count)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn, a dependency
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1)
+
+
+def _call_chunk(fn, payload, task):
+    """``fn(payload, task)`` with single-threaded BLAS (the task function of every backend)."""
+    with _one_thread():
+        return fn(payload, task)
+
+
 class InProcessBackend:
     """Run chunks one after another in this process (the default)."""
 
@@ -168,7 +186,8 @@ class InProcessBackend:
     def map(self, fn: Callable, payload, tasks: Sequence[ChunkTask], progress=None) -> list:
         """``[fn(payload, task) for task in tasks]`` in task order."""
         it = tasks if progress is None else progress(tasks, total=len(tasks), desc="chunks")
-        return [fn(payload, t) for t in it]
+        with _one_thread():
+            return [fn(payload, t) for t in it]
 
     def close(self) -> None:
         """Nothing to release."""
@@ -186,7 +205,7 @@ def _init_worker(payload) -> None:
 
 
 def _call_in_worker(fn, task):
-    return fn(_PAYLOAD, task)
+    return _call_chunk(fn, _PAYLOAD, task)
 
 
 class ProcessBackend:
@@ -267,7 +286,7 @@ class DaskBackend:
         # by two successive runs shares one key, and the scheduler may release it
         # (ending the first run) while the second run's tasks wait for it.
         shared = self.client.scatter(payload, broadcast=True, hash=False)
-        futures = [self.client.submit(fn, shared, t, pure=False) for t in tasks]
+        futures = [self.client.submit(_call_chunk, fn, shared, t, pure=False) for t in tasks]
         return self.client.gather(futures)
 
     def close(self) -> None:

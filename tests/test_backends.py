@@ -109,3 +109,24 @@ def test_dask_successive_runs_with_equal_payloads():
             assert np.array_equal(got, ref)
     finally:
         be.close()
+
+
+def test_chunks_do_not_depend_on_the_blas_thread_count():
+    """Dask workers run single-threaded BLAS; in-process chunks of a 31-region study must give the same bits.
+
+    With two BLAS threads OpenBLAS splits the products of a 250-draw chunk differently from one thread,
+    which changed the last bits of the sensitivity draws (and so h_sd) between in-process and Dask runs.
+    """
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from nqpspatial.demo import load_demo
+    from nqpspatial.weighting import compute_weights
+
+    d = load_demo()
+    ind = d["indicators"].assign(direction=d["indicators"]["direction"].map({"+": 1, "-": -1}))
+    r = compute_weights(d["panel"], ind)
+    with threadpoolctl.threadpool_limits(2):
+        many = weight_sensitivity(r.normalized, r.weights, draws=250, seed=5, chunk_size=250)
+    with threadpoolctl.threadpool_limits(1):
+        one = weight_sensitivity(r.normalized, r.weights, draws=250, seed=5, chunk_size=250)
+    pd.testing.assert_frame_equal(many.draws, one.draws, check_exact=True)
+    pd.testing.assert_frame_equal(many.regions, one.regions, check_exact=True)
