@@ -335,8 +335,15 @@ def test_identification_table_and_potential():
     tab = identification_table(res)
     cols = ["q1", "q2", "gamma1", "a", "gamma2", "b", "se_gamma1", "se_a", "se_gamma2", "se_b",
             "p_gamma1", "p_a", "p_gamma2", "p_b", "r2_q1", "r2_q2", "n_obs", "ratio",
-            "adiabatic", "chosen", "reason", "model", "weights"]
+            "adiabatic", "chosen", "reason", "model", "weights",
+            # the extra columns of haken_identification.csv (issue: "the columns of
+            # haken_identification.csv plus model and weights")
+            "ratio_ci_low", "ratio_ci_high", "verdict_share", "case"]
     assert list(tab.columns) == cols
+    # ratio interval and verdict share from the simulated direct-effect draws; case from the potential
+    assert (tab["ratio_ci_low"] <= tab["ratio"]).all() and (tab["ratio"] <= tab["ratio_ci_high"]).all()
+    assert tab["verdict_share"].between(0, 1).all()
+    assert list(tab["case"]) == [r.potential.case for r in res]
     assert tab["chosen"].sum() <= 1
     first = tab.iloc[0]
     # The DGP direct effects: own coefficient divided by... checked against the verdict rule

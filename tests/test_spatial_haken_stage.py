@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nqpspatial.errors import ConfigError
 from nqpspatial.plugins.spatial_haken import sar, sdm, sem, slx
 from nqpspatial.plugins.spatial_haken._haken import potential
 from nqpspatial.plugins.spatial_haken.stage import SpatialHakenStage, stage
@@ -50,15 +51,39 @@ def test_stage_outputs_exact_tables_and_columns():
                                       again.tables[k].select_dtypes("number").to_numpy())
 
 
-def test_stage_uses_haken_ordering_and_warns_on_short_fe_panel():
+def test_stage_fits_every_ordering_and_warns_on_short_fe_panel():
+    """Issue 7: identification on every ordering, as in the aspatial model, even when the Haken
+    stage chose one; `order` restricts the fits to one ordering."""
     ctx = make_context(side=4, periods=8)
     ctx.results["haken"] = {"order": ("A", "B")}
     cfg = {**SpatialHakenStage.config_keys, "models": ["sar"], "effects": "region",
            "effects_draws": 20}
     out = stage.run(ctx, cfg)
     ident = out.tables["spatial_haken_identification"]
-    assert list(zip(ident["q1"], ident["q2"])) == [("A", "B")]
+    assert list(zip(ident["q1"], ident["q2"])) == [("A", "B"), ("B", "A")]
     assert any("periods" in w for w in out.warnings)
+    out = stage.run(ctx, {**cfg, "order": ["B", "A"]})
+    ident = out.tables["spatial_haken_identification"]
+    assert list(zip(ident["q1"], ident["q2"])) == [("B", "A")]
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("effects", "fixed", r"\[spatial_haken\] effects"),
+    ("correction", "jack", r"\[spatial_haken\] correction"),
+    ("effects_draws", 1, r"\[spatial_haken\] effects_draws"),
+    ("models", [], r"\[spatial_haken\] models"),
+])
+def test_stage_config_errors_name_the_key(key, value, match):
+    ctx = make_context(side=4, periods=8)
+    with pytest.raises(ConfigError, match=match):
+        stage.run(ctx, {**SpatialHakenStage.config_keys, key: value})
+
+
+def test_stage_weights_error_names_the_table():
+    ctx = make_context(side=4, periods=8)
+    with pytest.raises(ConfigError, match="nonsense") as exc:
+        stage.run(ctx, {**SpatialHakenStage.config_keys, "weights": ["nonsense"]})
+    assert exc.value.source == "config [spatial_haken] weights"
 
 
 def test_stage_skips_without_geometry():

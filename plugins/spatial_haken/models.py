@@ -344,7 +344,10 @@ class SpatialHakenResults(HakenResultsBase):
         ``<term>_across``).
     identification : pandas.DataFrame
         One row with the columns of ``haken_identification`` plus model and
-        weights, from the direct effects.
+        weights, from the direct effects: ``q1`` ... ``reason``, ``model``,
+        ``weights``, then ``ratio_ci_low``, ``ratio_ci_high`` and
+        ``verdict_share`` (from the simulated direct-effect draws) and the
+        stability ``case``.
     haken_params : dict
         gamma1, a, gamma2, b from the direct effects.
     potential : SpatialPotential
@@ -445,8 +448,10 @@ class SpatialHakenResults(HakenResultsBase):
         system = HakenSystem(**self.haken_params)
         self._set_systems({r: system for r in model.aligned.ids},
                           lambda s: SpatialPotential(s, key))
-        ident = self.identification_row()[ID_COLUMNS].assign(model=model.model,
-                                                              weights=model.weights_name)
+        row = self.identification_row()  # documented columns, then ratio interval and case
+        extra = [c for c in row.columns if c not in ID_COLUMNS]
+        ident = row[ID_COLUMNS].assign(model=model.model, weights=model.weights_name)
+        ident = pd.concat([ident, row[extra]], axis=1)
         self._set("identification", ident)
         # diagnostics
         drows = []

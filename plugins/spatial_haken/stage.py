@@ -9,7 +9,7 @@ Config (defaults)::
     correction = "none"         # "none" | "jackknife" (with region effects)
     effects_draws = 1000
     split_by_zone = false
-    order = ["NQP", "NTU"]      # optional; default: the Haken stage's ordering, else every ordering
+    order = ["NQP", "NTU"]      # optional; default: every ordering
     alpha = 0.05
     min_ratio = 1.0
 
@@ -85,9 +85,12 @@ class SpatialHakenStage(Analysis):
             if found is None:
                 from nqpspatial.plugins.weights import build_weights
 
-                found = build_weights(spec, ids, geometry=ctx.geometry, panel=ctx.panel,
-                                      scheme=ctx.scheme, region=ctx.region, year=ctx.year,
-                                      base_dir=ctx.base_dir)
+                try:
+                    found = build_weights(spec, ids, geometry=ctx.geometry, panel=ctx.panel,
+                                          scheme=ctx.scheme, region=ctx.region, year=ctx.year,
+                                          base_dir=ctx.base_dir)
+                except ConfigError as exc:  # the builder names [spatial]; the key is ours
+                    raise ConfigError(exc.detail, "config [spatial_haken] weights") from None
             out[getattr(found, "slug", spec)] = found.graph
         return out
 
@@ -102,6 +105,14 @@ class SpatialHakenStage(Analysis):
         if bad or not models:
             raise ConfigError(f"[spatial_haken] models: unknown {bad}; choose from "
                               f"{', '.join(MODELS)}", "config")
+        for key, allowed in (("effects", ("none", "region")), ("correction", ("none", "jackknife"))):
+            if cfg[key] not in allowed:
+                raise ConfigError(f"[spatial_haken] {key} = {cfg[key]!r} is not valid; use one of "
+                                  f"{', '.join(repr(a) for a in allowed)}", "config")
+        draws = cfg["effects_draws"]
+        if isinstance(draws, bool) or not isinstance(draws, int) or draws < 2:
+            raise ConfigError(f"[spatial_haken] effects_draws = {draws!r} must be a whole number "
+                              ">= 2 (e.g. 1000)", "config")
         if cfg["split_by_zone"] and ctx.scheme is None:
             raise ConfigError("[spatial_haken] split_by_zone = true needs a region scheme "
                               "([regions] scheme)", "config")
@@ -114,13 +125,14 @@ class SpatialHakenStage(Analysis):
                                   f"{subsystems}, got {order}", "config")
             orderings = [tuple(order)]
         else:
+            # identification on every ordering, as in the aspatial model
+            orderings = list(itertools.permutations(subsystems, 2))
             chosen = _haken_ordering(ctx.results.get("haken"))
             if chosen is not None:
-                orderings = [chosen]
-                notes.append(f"ordering {chosen[0]} -> {chosen[1]} from the Haken stage")
+                notes.append(f"every ordering is fitted; the Haken stage chose {chosen[0]} -> "
+                             f"{chosen[1]}")
             else:
-                orderings = list(itertools.permutations(subsystems, 2))
-                notes.append("no ordering chosen by the Haken stage: every ordering is fitted")
+                notes.append("every ordering is fitted")
         ids = list(pd.unique(idx[ctx.region]))
         graphs = self._graphs(ctx, list(cfg["weights"]), ids)
         split = ctx.scheme if cfg["split_by_zone"] else None
