@@ -225,6 +225,8 @@ def _geometry(cfg: dict, base: Path, panel, rec: _Recorder):
                 geodata.load_layer.__code__.co_varnames else geodata.load_layer(source)
             return gdf, f"bundled layer '{source}'"
         if not g.get("id"):
+            if not Path(str(source)).suffix and not _path(base, source).exists():
+                geodata.load_layer(source, source="config [geometry] source")  # misspelt layer: suggests one
             raise ConfigError("[geometry] id is missing: name the boundary file's field that holds the "
                               "panel's region ids.", source="config")
         gdf = geodata.read_boundaries(_path(base, source), g["id"], regions=panel.regions, crs=g.get("crs"))
@@ -490,7 +492,7 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
 
     info = {
         "nqpspatial": __version__, "versions": _versions(), "command": " ".join(sys.argv),
-        "config_source": where, "config": _jsonable({k: v for k, v in cfg.items() if not k.startswith("_")}),
+        "config_source": where, "config": _jsonable(_public(cfg)),
         "seed": run_seed, "started": started, "seconds": round(time.perf_counter() - t_start, 3),
         "stages": rec.stages, "warnings": rec.warnings, "synthetic": bool(cfg["data"].get("synthetic")),
         "plugins": registry.describe(),
@@ -519,6 +521,12 @@ def _our_dirs() -> tuple[str, ...]:
 def _ours(w) -> bool:
     filename = str(Path(getattr(w, "filename", "") or "").resolve())
     return filename.startswith(_our_dirs())
+
+
+def _public(cfg: dict) -> dict:
+    """The resolved config without the internal keys (``_present``, ``[weighting] _shift_given``)."""
+    return {k: ({kk: vv for kk, vv in v.items() if not kk.startswith("_")} if isinstance(v, dict) else v)
+            for k, v in cfg.items() if not k.startswith("_")}
 
 
 def _dedupe(items):

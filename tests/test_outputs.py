@@ -120,3 +120,24 @@ def test_region_and_year_columns_are_canonical(study, run_cli):
     assert code == 0, err
     idx = pd.read_csv(study.out / "tables" / "indices.csv", encoding="utf-8-sig")
     assert list(idx.columns[:2]) == ["region", "year"] and idx["region"].iloc[0] == "R1"
+
+
+def test_resolved_config_in_run_json_reruns(tmp_path):
+    """run.json's resolved config holds only user keys: fed back to run() it gives the same study."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from conftest import small_panel
+
+    import nqpspatial
+
+    p, ind = small_panel()
+    p.to_csv(tmp_path / "panel.csv", index=False)
+    ind.to_csv(tmp_path / "indicators.csv", index=False)
+    (tmp_path / "s.toml").write_text('name = "again"\n[data]\npanel = "panel.csv"\nindicators = "indicators.csv"\n'
+                                     '[weighting]\nmethod = "entropy"\n[haken]\nenabled = false\n', encoding="utf-8")
+    first = nqpspatial.run(tmp_path / "s.toml", out=tmp_path / "a", quiet=True, report=False)
+    cfg = json.loads((tmp_path / "a" / "run.json").read_text(encoding="utf-8"))["config"]
+    assert not [f"{t}.{k}" for t, v in cfg.items() if isinstance(v, dict) for k in v if k.startswith("_")]
+    again = nqpspatial.run(cfg, base_dir=tmp_path, out=tmp_path / "b", quiet=True, report=False)
+    pd.testing.assert_frame_equal(again.table("indices"), first.table("indices"))
