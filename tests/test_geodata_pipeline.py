@@ -50,3 +50,10 @@ def test_province_and_other_panels_still_run(study, run_cli, names, note):
     assert code == 0, err
     stages = {s["name"]: s for s in json.loads((study.out / "run.json").read_text(encoding="utf-8"))["stages"]}
     assert note in stages["geometry"]["notes"][0]
+
+
+def test_misspelt_layer_name_suggests_the_bundled_layer(study, run_cli):
+    panel, indicators = _panel(province_names()["name_en"].tolist())
+    study.write(panel, indicators, extra=OFF + '[geometry]\nsource = "provinecs"\n')
+    code, _, err = run_cli("run", study.config, "--out", study.out, "--no-report", "--quiet")
+    assert code == 2 and "unknown layer 'provinecs'" in err and "Did you mean 'provinces'?" in err
