@@ -40,8 +40,8 @@ _OUTPUT_ITEMS = ("tables", "figures", "run.json", "tables.xlsx", "report.html", 
 
 
 def slugify(text: str) -> str:
-    """Letters, digits and ``_`` only (used for folder and file names)."""
-    slug = re.sub(r"[^0-9A-Za-z]+", "_", str(text)).strip("_").lower()
+    """Letters (Chinese too), digits and ``_`` only (used for folder and file names)."""
+    slug = re.sub(r"[\W_]+", "_", str(text)).strip("_").lower()
     return slug or "study"
 
 

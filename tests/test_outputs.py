@@ -141,3 +141,12 @@ def test_resolved_config_in_run_json_reruns(tmp_path):
     assert not [f"{t}.{k}" for t, v in cfg.items() if isinstance(v, dict) for k in v if k.startswith("_")]
     again = nqpspatial.run(cfg, base_dir=tmp_path, out=tmp_path / "b", quiet=True, report=False)
     pd.testing.assert_frame_equal(again.table("indices"), first.table("indices"))
+
+
+def test_default_output_folder_keeps_a_chinese_name(tmp_path, monkeypatch):
+    """--out defaults to output/<name>; a Chinese study name is kept (not reduced to a generic 'study')."""
+    from nqpspatial.pipeline import slugify
+
+    assert slugify("NQP and NTU, 31 provinces") == "nqp_and_ntu_31_provinces"
+    assert slugify("新质生产力 与 新型城镇化") == "新质生产力_与_新型城镇化"
+    assert slugify("!!") == "study"
