@@ -128,6 +128,11 @@ def test_beta_equals_statsmodels_ols(mexico):
                    sm.add_constant(np.log(sub["pcgdp1940"]))).fit()
     row = res[(res["kind"] == "beta") & (res["group"] == g)].iloc[0]
     assert row["beta"] == pytest.approx(fit_g.params.iloc[1], rel=1e-12)
+    # years stay whole numbers (sigma rows fill year, beta rows first_year/last_year; a float
+    # column would write 1940.0 to convergence.csv)
+    for col in ("year", "first_year", "last_year"):
+        assert pd.api.types.is_integer_dtype(res[col]), col
+    assert beta["first_year"] == 1940 and beta["last_year"] == 2000
     # sigma: sample sd and cv by year
     sig = res[(res["kind"] == "sigma") & (res["level"] == "national")]
     np.testing.assert_allclose(sig["sd"], wide[[f"pcgdp{d}" for d in DECADES]].std(ddof=1).to_numpy())

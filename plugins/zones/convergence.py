@@ -213,6 +213,10 @@ def convergence(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.S
             "rho_p", "r2", "speed", "half_life", "converges", "note"]
     table = pd.DataFrame(rows).reindex(columns=cols)
     table["n"] = table["n"].astype("Int64")
+    for col in ("year", "first_year", "last_year"):  # each filled by one kind of row only
+        vals = pd.to_numeric(table[col])
+        if vals.dropna().mod(1).eq(0).all():
+            table[col] = vals.astype("Int64")
     table["converges"] = table["converges"].astype("boolean")
     return ConvergenceResults(table)
 
