@@ -75,6 +75,12 @@ def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "ta
                     "Save it as UTF-8 (Excel: 'CSV UTF-8'), or set the file's encoding with "
                     "`encoding = \"gb18030\"` (for example) in the [data] table.", source=str(p)) from None
         if kind == "excel":
+            if sheet is not None and not isinstance(sheet, int):
+                names = pd.ExcelFile(p).sheet_names
+                if sheet not in names:
+                    raise InputError(f"the {what} workbook has no sheet {sheet!r}; its sheets: "
+                                     f"{', '.join(map(repr, names))}. Set sheet = \"<name>\" in [data] to one "
+                                     "of them.", source=str(p))
             return pd.read_excel(p, sheet_name=0 if sheet is None else sheet)
         return pd.read_stata(p)
     except InputError:

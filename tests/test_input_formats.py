@@ -104,3 +104,10 @@ def test_run_takes_dataframes_in_a_config_dict(tmp_path):
     info = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
     assert info["config"]["data"]["panel"] == "DataFrame (36 rows, 6 columns)"
     assert p.columns.tolist() == ["region", "year", "a1", "a2", "b1", "b2"]  # input not modified
+
+
+def test_missing_excel_sheet_lists_the_sheets(study, run_cli):
+    study.write(panel_name="panel.xlsx", data_extra='sheet = "Data"\n')
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
+    assert code == 2 and "Traceback" not in err
+    assert "panel.xlsx" in err and "no sheet 'Data'" in err and "Sheet1" in err and "sheet =" in err
