@@ -60,6 +60,8 @@ __all__ = ["DEFAULT_CHUNK", "BACKENDS", "ChunkTask", "plan_chunks", "seed_sequen
 DEFAULT_CHUNK = 250
 #: Names accepted by :func:`open_backend`.
 BACKENDS = ("auto", "inprocess", "processes", "dask")
+#: How long :class:`DaskBackend` tries to reach a scheduler given by address.
+CONNECT_TIMEOUT = "30s"
 
 
 # --------------------------------------------------------------------------- seeds and chunks
@@ -267,7 +269,13 @@ class DaskBackend:
                              'pip install "nqpspatial[dask]"') from None
         self._cluster = None
         if scheduler:
-            self.client = Client(scheduler)
+            try:
+                self.client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); check the address "
+                                 "given with --scheduler or [run] scheduler (e.g. tcp://host:8786) and that the "
+                                 "scheduler is running, or use --workers N for a local cluster",
+                                 source="--scheduler") from None
         else:
             n = int(workers or 2)
             if n < 1:

@@ -130,3 +130,19 @@ def test_chunks_do_not_depend_on_the_blas_thread_count():
         one = weight_sensitivity(r.normalized, r.weights, draws=250, seed=5, chunk_size=250)
     pd.testing.assert_frame_equal(many.draws, one.draws, check_exact=True)
     pd.testing.assert_frame_equal(many.regions, one.regions, check_exact=True)
+
+
+def test_unreachable_scheduler_is_a_user_error(monkeypatch):
+    """A wrong --scheduler address names the address and the fix (CLI exit 2), not an internal error."""
+    pytest.importorskip("distributed")
+    import socket
+
+    import nqpspatial.backends as B
+
+    monkeypatch.setattr(B, "CONNECT_TIMEOUT", "1s")
+    with socket.socket() as s:  # a free port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(InputError, match=rf"tcp://127\.0\.0\.1:{port}.*--scheduler"):
+        with open_backend("auto", scheduler=f"tcp://127.0.0.1:{port}"):
+            pass
