@@ -86,6 +86,7 @@ def read_indicators(source, *, where: str | None = None) -> pd.DataFrame:
         Columns ``indicator, subsystem, dimension, direction, label, unit,
         weight`` with ``direction`` as +1/-1 and ``dimension`` "" when absent.
     """
+    pos = "row {}".format  # files and DataFrames: row 1 is the header
     if isinstance(source, (str, Path)):
         where = where or str(source)
         table = read_table(source, what="indicator list")
@@ -99,6 +100,7 @@ def read_indicators(source, *, where: str | None = None) -> pd.DataFrame:
         except Exception:  # noqa: BLE001 - any malformed inline list
             raise InputError("the inline indicator list must be a list of tables with keys "
                              "indicator, subsystem and direction.", source=where) from None
+        pos = lambda n: f"entry {n - 1}"  # noqa: E731 - inline entries count from 1
     table.columns = [str(c).strip() for c in table.columns]
     lower = {c.lower(): c for c in table.columns}
     table = table.rename(columns={v: k for k, v in lower.items()})
@@ -115,9 +117,9 @@ def read_indicators(source, *, where: str | None = None) -> pd.DataFrame:
     if len(table) == 0:
         raise InputError("the indicator list has no rows.", source=where)
     out = pd.DataFrame({"indicator": table["indicator"].astype(object)})
-    blank = [i + 2 for i, v in enumerate(out["indicator"]) if pd.isna(v) or str(v).strip() == ""]
+    blank = [pos(i + 2) for i, v in enumerate(out["indicator"]) if pd.isna(v) or str(v).strip() == ""]
     if blank:
-        raise InputError(f"empty indicator name on row(s) {_listing(map(str, blank))} (row 1 is the header).",
+        raise InputError(f"empty indicator name on {_listing(blank)} (row 1 is the header of a file).",
                          source=where)
     out["indicator"] = [str(v).strip() for v in out["indicator"]]
     dup = out["indicator"][out["indicator"].duplicated()].unique().tolist()
@@ -125,16 +127,16 @@ def read_indicators(source, *, where: str | None = None) -> pd.DataFrame:
         raise InputError(f"indicator(s) listed more than once: {_listing(dup)}. Each indicator belongs to "
                          "one subsystem; remove the repeated rows.", source=where)
     sub = table["subsystem"]
-    bad_sub = [i + 2 for i, v in enumerate(sub) if pd.isna(v) or str(v).strip() == ""]
+    bad_sub = [pos(i + 2) for i, v in enumerate(sub) if pd.isna(v) or str(v).strip() == ""]
     if bad_sub:
-        raise InputError(f"empty subsystem on row(s) {_listing(map(str, bad_sub))}; every indicator needs a "
+        raise InputError(f"empty subsystem on {_listing(bad_sub)}; every indicator needs a "
                          "subsystem (e.g. NQP or NTU).", source=where)
     out["subsystem"] = [str(v).strip() for v in sub]
     dirs, bad = [], []
     for i, v in enumerate(table["direction"]):
         d = parse_direction(v)
         if d is None:
-            bad.append(f"row {i + 2} ({out['indicator'].iat[i]}): {v!r}")
+            bad.append(f"{pos(i + 2)} ({out['indicator'].iat[i]}): {v!r}")
         dirs.append(d)
     if bad:
         raise InputError(f"unknown direction word(s): {_listing(bad)}. Use + or - (also positive/negative, "
@@ -149,7 +151,7 @@ def read_indicators(source, *, where: str | None = None) -> pd.DataFrame:
                     (table[col] if col in table.columns else [None] * len(table))]
     if "weight" in table.columns:
         w = pd.to_numeric(table["weight"], errors="coerce")
-        bad_w = [f"row {i + 2}" for i, (raw, num) in enumerate(zip(table["weight"], w))
+        bad_w = [pos(i + 2) for i, (raw, num) in enumerate(zip(table["weight"], w))
                  if not pd.isna(raw) and str(raw).strip() != "" and pd.isna(num)]
         if bad_w:
             raise InputError(f"non-numeric weight on {_listing(bad_w)}; give a number or leave it empty.",

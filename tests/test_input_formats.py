@@ -111,3 +111,25 @@ def test_missing_excel_sheet_lists_the_sheets(study, run_cli):
     code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
     assert code == 2 and "Traceback" not in err
     assert "panel.xlsx" in err and "no sheet 'Data'" in err and "Sheet1" in err and "sheet =" in err
+
+
+def test_inline_indicator_list_errors_count_entries(tmp_path, run_cli):
+    """In an inline list the message counts entries (the 2nd entry is entry 2, not 'row 3' as in a file)."""
+    p, ind = small_panel()
+    p.to_csv(tmp_path / "panel.csv", index=False)
+    (tmp_path / "s.toml").write_text("""name = "inline"
+[data]
+panel = "panel.csv"
+indicators = [
+  { indicator = "a1", subsystem = "A", direction = "+" },
+  { indicator = "a2", subsystem = "A", direction = "good" },
+  { indicator = "b1", subsystem = "B", direction = "+" },
+  { indicator = "b2", subsystem = "", direction = "-" },
+]
+""", encoding="utf-8")
+    code, out, err = run_cli("run", tmp_path / "s.toml", "--out", tmp_path / "o", "--quiet")
+    assert code == 2 and "config [data] indicators: empty subsystem on entry 4" in err
+    (tmp_path / "s.toml").write_text((tmp_path / "s.toml").read_text(encoding="utf-8").replace(
+        'subsystem = ""', 'subsystem = "B"'), encoding="utf-8")
+    code, out, err = run_cli("run", tmp_path / "s.toml", "--out", tmp_path / "o", "--quiet")
+    assert code == 2 and "unknown direction word(s): entry 2 (a2): 'good'" in err
