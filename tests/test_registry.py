@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nqpspatial import registry
-from nqpspatial.errors import InputError, PluginError
+from nqpspatial.errors import ConfigError, InputError, PluginError
 
 PKG = Path(__file__).resolve().parent / "plugin_pkg"
 
@@ -170,6 +170,40 @@ def test_registry_checks_every_attribute_the_pipeline_reads():
     with pytest.raises(PluginError, match="'nonorm' breaks the contract: missing attribute 'normalized'"):
         with registry.registered("coevolution", "nonorm", Strategy()):
             pass
+
+
+def test_coevolution_plugin_is_usable_from_the_config(tmp_path):
+    """A strategy registered as a plugin (with the contract's ``__call__(q1, potential)``, no
+    ``domain`` keyword) is accepted by ``[haken] coevolution`` and gives the h column."""
+    import pandas as pd
+
+    import nqpspatial
+    import nqpspatial.demo as demo
+    from nqpspatial.testing import check_plugin
+
+    class Const:
+        name = "const"
+        normalized = True
+
+        def supports(self, case):
+            return True
+
+        def __call__(self, q1, potential):
+            return q1 * 0 + 0.5
+
+    check_plugin("coevolution", Const())
+    # the demo's latent series (SYNTHETIC): q1 is an order parameter with a stable point
+    latent = pd.read_csv(demo.demo_file("latent.csv"))[["region", "year", "q1", "q2"]]
+    latent.to_csv(tmp_path / "latent.csv", index=False)
+    (tmp_path / "study.toml").write_text(
+        'name = "plugin strategy"\n[data]\npanel = "latent.csv"\nindices = true\n[geometry]\nenabled = false\n'
+        '[haken]\nbootstrap = 0\ncoevolution = "const"\n', encoding="utf-8")
+    with registry.registered("coevolution", "const", Const()):
+        res = nqpspatial.run(tmp_path / "study.toml", write=False, quiet=True, report=False)
+    coev = res.table("coevolution")
+    assert (coev["strategy"] == "const").all() and (coev["h"] == 0.5).all()
+    with pytest.raises(ConfigError, match="const"):  # unknown once it is no longer registered
+        nqpspatial.run(tmp_path / "study.toml", write=False, quiet=True, report=False)
 
 
 def test_first_party_plugins_pass_their_contract():

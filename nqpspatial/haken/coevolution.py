@@ -145,18 +145,34 @@ STRATEGIES = MappingProxyType({s.name: s for s in (POTENTIAL, DISTANCE, POTENTIA
 
 
 def get_strategy(name: str) -> CoevolutionStrategy:
-    """Look up a strategy by name.
+    """Look up a strategy by name: a built-in one, else a ``nqpspatial.coevolution`` plugin.
 
     Raises
     ------
     InputError
         For an unknown name (the message lists the valid ones).
+    PluginError
+        A plugin of that name fails to load or breaks its contract.
     """
-    try:
+    if name in STRATEGIES:
         return STRATEGIES[name]
-    except KeyError:
-        raise InputError(f"unknown co-evolution strategy {name!r}; use 'auto' or one of "
-                         f"{list(STRATEGIES)}") from None
+    from .. import registry
+
+    if isinstance(name, str) and name in registry.available("coevolution"):
+        return registry.get("coevolution", name)
+    raise InputError(f"unknown co-evolution strategy {name!r}; use 'auto' or one of "
+                     f"{registry.names('coevolution') or list(STRATEGIES)}")
+
+
+def _takes_domain(strategy) -> bool:
+    """Whether a strategy's ``__call__`` accepts the ``domain`` keyword (plugins may leave it out)."""
+    import inspect
+
+    try:
+        params = inspect.signature(strategy).parameters
+    except (TypeError, ValueError):
+        return True
+    return "domain" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def resolve_strategy(name: str, potentials) -> tuple[CoevolutionStrategy, str]:
@@ -243,7 +259,8 @@ def coevolution(panel: pd.DataFrame, potentials: dict, *, strategy="auto", domai
     potentials : dict
         Region -> :class:`~nqpspatial.haken.potential.Potential`.
     strategy : str, default "auto"
-        A name in :data:`STRATEGIES` or "auto".
+        A name in :data:`STRATEGIES`, a ``nqpspatial.coevolution`` plugin
+        name, or "auto".
     domain : "unit", "panel" or (float, float)
         q1 interval of the normalized forms: [0, 1] (default: indices are
         min-max normalized), the observed q1 range, or explicit bounds.
@@ -271,7 +288,7 @@ def coevolution(panel: pd.DataFrame, potentials: dict, *, strategy="auto", domai
     for r, g in panel.groupby("region", sort=False):
         pot = potentials[r]
         q1 = g["q1"].to_numpy(float)
-        h = strat(q1, pot, domain=dom)
+        h = strat(q1, pot, domain=dom) if _takes_domain(strat) else strat(q1, pot)
         V = pot(q1) if pot.valid else np.full(len(q1), np.nan)
         d = pot.distance(q1) if pot.has_stable_point and pot.valid else np.full(len(q1), np.nan)
         parts.append(pd.DataFrame({"region": g["region"].to_numpy(), "year": g["year"].to_numpy(),

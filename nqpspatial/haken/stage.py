@@ -92,7 +92,10 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
             raise _err("order", order, f"give two different subsystems among {subs}, e.g. {subs[:2]}")
         order = [str(o) for o in order]
     if c["coevolution"] != "auto" and c["coevolution"] not in STRATEGIES:
-        raise _err("coevolution", c["coevolution"], f"use \"auto\" or one of {list(STRATEGIES)}")
+        from .. import registry  # a strategy installed (or registered in-process) as a plugin
+
+        if not isinstance(c["coevolution"], str) or c["coevolution"] not in registry.available("coevolution"):
+            raise _err("coevolution", c["coevolution"], f"use \"auto\" or one of {registry.names('coevolution')}")
     for key in ("bootstrap", "break_bootstrap"):
         v = c[key]
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
