@@ -414,7 +414,7 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
     t0 = time.perf_counter()
     panel = _read_data(cfg, base)
     data_tables = {}
-    if len(panel.filled):
+    if len(panel.filled) or cfg["data"]["missing"] == "interpolate":
         data_tables["filled_cells"] = panel.filled
     rec.stage("data", "ok", time.perf_counter() - t0,
               notes=[f"{len(panel.regions)} regions, {len(panel.years)} periods ({panel.years[0]}-{panel.years[-1]}),"

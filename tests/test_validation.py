@@ -320,3 +320,12 @@ def test_table_over_excel_row_limit_left_out_with_note(study, run_cli, monkeypat
     book = pd.read_excel(study.out / "tables.xlsx", sheet_name=None)
     assert "indicator_weights" in book and "indices" not in book
     assert len(pd.read_csv(study.out / "tables" / "indices.csv", encoding="utf-8-sig")) == 36
+
+
+def test_interpolate_without_gaps_writes_an_empty_filled_cells_table(study, run_cli):
+    """With missing = "interpolate" tables/filled_cells.csv is always there (header only when nothing was filled)."""
+    study.write(data_extra='missing = "interpolate"\n', extra="[haken]\nenabled = false\n")
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
+    assert code == 0, err
+    filled = pd.read_csv(study.out / "tables" / "filled_cells.csv", encoding="utf-8-sig")
+    assert list(filled.columns) == ["region", "year", "indicator", "value"] and len(filled) == 0
