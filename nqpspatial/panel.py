@@ -68,7 +68,7 @@ def parse_direction(value: Any) -> int | None:
     return DIRECTION_WORDS.get(text)
 
 
-def read_indicators(source, *, where: str | None = None) -> pd.DataFrame:
+def read_indicators(source, *, where: str | None = None, encoding: str = "utf-8-sig") -> pd.DataFrame:
     """Read and check an indicator list.
 
     Parameters
@@ -79,6 +79,8 @@ def read_indicators(source, *, where: str | None = None) -> pd.DataFrame:
         optional ``dimension``, ``label``, ``unit``, ``weight``.
     where : str, optional
         Name of the source used in messages (defaults to the file path).
+    encoding : str, default "utf-8-sig"
+        Text encoding of a CSV file.
 
     Returns
     -------
@@ -89,7 +91,7 @@ def read_indicators(source, *, where: str | None = None) -> pd.DataFrame:
     pos = "row {}".format  # files and DataFrames: row 1 is the header
     if isinstance(source, (str, Path)):
         where = where or str(source)
-        table = read_table(source, what="indicator list")
+        table = read_table(source, encoding=encoding, what="indicator list")
     elif isinstance(source, pd.DataFrame):
         where = where or "indicator list"
         table = source.copy()
@@ -290,7 +292,7 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
     indicator_column, value_column : str
         Column names of the long form.
     encoding : str
-        Text encoding of CSV files.
+        Text encoding of CSV files (the panel and the indicator list).
     sheet : str or int, optional
         Excel sheet.
 
@@ -368,7 +370,7 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
             raise InputError("no indicator list given. Set [data] indicators to a CSV/XLSX file or an inline "
                              "list, or set [data] indices = true if the panel holds subsystem indices.",
                              source="config [data]")
-        ind_table = read_indicators(indicators, where=indicators_where)
+        ind_table = read_indicators(indicators, where=indicators_where, encoding=encoding)
         listed = ind_table["indicator"].tolist()
         absent = [c for c in listed if c not in raw.columns]
         if absent:

@@ -133,3 +133,18 @@ indicators = [
         'subsystem = ""', 'subsystem = "B"'), encoding="utf-8")
     code, out, err = run_cli("run", tmp_path / "s.toml", "--out", tmp_path / "o", "--quiet")
     assert code == 2 and "unknown direction word(s): entry 2 (a2): 'good'" in err
+
+
+def test_encoding_applies_to_the_indicator_list_too(tmp_path, run_cli):
+    """[data] encoding = "gb18030" reads a GBK panel and a GBK indicator list (Chinese names in both)."""
+    p, ind = small_panel()
+    p = p.rename(columns={"a1": "专利"})
+    ind["indicator"] = ["专利", "a2", "b1", "b2"]
+    ind["subsystem"] = ["新质生产力", "新质生产力", "新型城镇化", "新型城镇化"]
+    (tmp_path / "panel.csv").write_bytes(p.to_csv(index=False).encode("gb18030"))
+    (tmp_path / "ind.csv").write_bytes(ind.to_csv(index=False).encode("gb18030"))
+    (tmp_path / "s.toml").write_text('name = "gbk"\n[data]\npanel = "panel.csv"\nindicators = "ind.csv"\n'
+                                     'encoding = "gb18030"\n[haken]\nenabled = false\n', encoding="utf-8")
+    code, out, err = run_cli("validate", tmp_path / "s.toml")
+    assert code == 0, err
+    assert "新质生产力, 新型城镇化" in out
