@@ -71,3 +71,13 @@ def test_setup_cfg_keys_are_lower_snake_case():
             continue
         for key in cfg[section]:
             assert "-" not in key and key == key.lower(), f"[{section}] {key}"
+
+
+def test_everything_installs_under_the_nqpspatial_namespace():
+    """plugins/ and geodata/ install as nqpspatial.plugins and nqpspatial.geodata, never top-level."""
+    cfg = _cfg()
+    listed = _lines(cfg["options"]["packages"])
+    assert [p for p in listed if p != "nqpspatial" and not p.startswith("nqpspatial.")] == []
+    dirs = dict(line.split("=") for line in _lines(cfg["options"]["package_dir"]))
+    assert {k.strip(): v.strip() for k, v in dirs.items()} == {
+        "nqpspatial": "nqpspatial", "nqpspatial.plugins": "plugins", "nqpspatial.geodata": "geodata"}
