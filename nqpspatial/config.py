@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import copy
 import difflib
+import operator
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
 
-__all__ = ["CORE_SCHEMA", "CHOICES", "load_config", "resolve_config", "parse_toml"]
+__all__ = ["CORE_SCHEMA", "CHOICES", "load_config", "resolve_config", "parse_toml", "check_seed"]
 
 _MISSING = object()
 
@@ -116,6 +117,30 @@ def _check_value(table: str, key: str, value: Any, default: Any, where: str) -> 
         raise ConfigError(f"{label} must be a string, not {value!r}.", source=where)
 
 
+def check_seed(value, label: str = "[run] seed", where: str = "config") -> int:
+    """A random seed must be a whole number >= 0 (numpy's SeedSequence refuses others).
+
+    Parameters
+    ----------
+    value : object
+        The seed as given.
+    label, where : str
+        The key and the source named in the message.
+
+    Returns
+    -------
+    int
+        The seed.
+    """
+    try:
+        seed = operator.index(value)  # int, numpy integers
+    except TypeError:
+        seed = int(value) if isinstance(value, float) and value.is_integer() else None
+    if isinstance(value, bool) or seed is None or seed < 0:
+        raise ConfigError(f"{label} must be a whole number >= 0, not {value!r}.", source=where)
+    return seed
+
+
 def resolve_config(raw: Mapping[str, Any], stage_keys: Mapping[str, Mapping[str, Any]] | None = None,
                    *, where: str = "config") -> dict:
     """Fill defaults and check every table and key.
@@ -181,6 +206,8 @@ def resolve_config(raw: Mapping[str, Any], stage_keys: Mapping[str, Mapping[str,
             resolved[k] = value
         if tname == "weighting":
             resolved["_shift_given"] = "shift" in given
+        if tname == "run":
+            resolved["seed"] = check_seed(resolved["seed"], "[run] seed", where)
         out[tname] = resolved
     out["_present"] = present
     return out

@@ -28,7 +28,7 @@ import pandas as pd
 
 from . import registry
 from ._version import __version__
-from .config import load_config, parse_toml, resolve_config
+from .config import check_seed, load_config, parse_toml, resolve_config
 from .errors import ConfigError, InputError, ModelError
 from .io import write_csv, write_workbook
 from .results import Results, Summary
@@ -389,7 +389,7 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
     analyses = _analyses()
     cfg = _resolve(raw, where, analyses)
     if seed is not None:
-        cfg["run"]["seed"] = int(seed)
+        cfg["run"]["seed"] = check_seed(seed, "--seed", "command line")
     if workers is not None:
         cfg["run"]["workers"] = int(workers)
     if scheduler is not None:

@@ -329,3 +329,12 @@ def test_interpolate_without_gaps_writes_an_empty_filled_cells_table(study, run_
     assert code == 0, err
     filled = pd.read_csv(study.out / "tables" / "filled_cells.csv", encoding="utf-8-sig")
     assert list(filled.columns) == ["region", "year", "indicator", "value"] and len(filled) == 0
+
+
+def test_negative_seed_is_a_config_error(study, run_cli):
+    study.write(extra="[haken]\nenabled = false\n")
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet", "--seed", "-5")
+    assert code == 2 and "Traceback" not in err and "seed" in err and "-5" in err and ">= 0" in err
+    study.write(extra="[haken]\nenabled = false\n[run]\nseed = -1\n")
+    code, out, err = run_cli("validate", study.config)
+    assert code == 2 and "[run] seed" in err
