@@ -69,6 +69,10 @@ def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "ta
                 return pd.read_csv(p, encoding=encoding, sep="\t" if kind == "tsv" else ",",
                                    skipinitialspace=True, keep_default_na=False, na_values=[""],
                                    dtype={c: str for c in text_columns} or None)
+            except LookupError:  # codec name unknown
+                raise InputError(f"unknown text encoding {encoding!r} for the {what}. Set [data] encoding to a "
+                                 "Python codec name such as \"utf-8-sig\" (the default) or \"gb18030\".",
+                                 source=str(p)) from None
             except UnicodeDecodeError as exc:
                 raise InputError(
                     f"the {what} is not valid {encoding} text ({exc.reason} at byte {exc.start}). "

@@ -164,6 +164,9 @@ def _read_data(cfg: dict, base: Path):
     if d["panel"] is None:
         raise ConfigError("[data] panel is missing: give the panel file, e.g. panel = \"panel.csv\".",
                           source="config")
+    if not isinstance(d["panel"], (str, Path, pd.DataFrame)):
+        raise ConfigError(f"[data] panel must be a file name such as \"panel.csv\", not {d['panel']!r}.",
+                          source="config")
     ind = d["indicators"]
     ind_where = None
     if isinstance(ind, str):

@@ -338,3 +338,19 @@ def test_negative_seed_is_a_config_error(study, run_cli):
     study.write(extra="[haken]\nenabled = false\n[run]\nseed = -1\n")
     code, out, err = run_cli("validate", study.config)
     assert code == 2 and "[run] seed" in err
+
+
+@pytest.mark.parametrize("data_extra, expected", [
+    ('encoding = "nope"\n', "unknown text encoding 'nope'"),
+])
+def test_bad_data_keys_are_input_errors(study, run_cli, data_extra, expected):
+    study.write(data_extra=data_extra)
+    code, err = _err(run_cli, study)
+    assert code == 2 and expected in err and "[data]" in err
+
+
+def test_panel_key_must_be_a_path(study, run_cli):
+    study.write()
+    study.config.write_text('name = "t"\n[data]\npanel = 5\nindicators = "indicators.csv"\n', encoding="utf-8")
+    code, err = _err(run_cli, study)
+    assert code == 2 and "[data] panel must be a file name" in err
