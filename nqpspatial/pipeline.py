@@ -557,6 +557,9 @@ def _unmet(stage, ctx: StageContext) -> list[str]:
 def validate(config) -> dict:
     """Check a config and its data without running analyses.
 
+    Reads and validates the panel and the indicator list, computes the
+    weights, and reads the boundary layer and the region scheme.
+
     Parameters
     ----------
     config : str, pathlib.Path or dict
@@ -576,4 +579,6 @@ def validate(config) -> dict:
     cfg = _resolve(raw, where, _analyses())
     panel = _read_data(cfg, base)
     _weighting(panel, cfg, base)
+    _, gnote = _geometry(cfg, base, panel, _Recorder(quiet=True))  # boundary file and region scheme too
+    _scheme(cfg, base, panel, gnote)
     return {"regions": len(panel.regions), "periods": len(panel.years), "subsystems": panel.subsystems}

@@ -354,3 +354,13 @@ def test_panel_key_must_be_a_path(study, run_cli):
     study.config.write_text('name = "t"\n[data]\npanel = 5\nindicators = "indicators.csv"\n', encoding="utf-8")
     code, err = _err(run_cli, study)
     assert code == 2 and "[data] panel must be a file name" in err
+
+
+def test_validate_checks_boundaries_and_scheme(study, run_cli):
+    """`validate` refuses what `run` would refuse before the analyses: a missing boundary file or scheme."""
+    study.write(extra='[geometry]\nsource = "nothere.geojson"\nid = "rid"\n')
+    code, out, err = run_cli("validate", study.config)
+    assert code == 2 and "nothere.geojson" in err
+    study.write(extra='[regions]\nscheme = "nope.csv"\n')
+    code, out, err = run_cli("validate", study.config)
+    assert code == 2 and "nope.csv" in err
