@@ -22,6 +22,22 @@ _SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".xlsx": "excel", ".xl
              ".xls": "excel", ".dta": "stata"}
 
 
+def _leading_comment_lines(path: Path, encoding: str) -> int:
+    """Number of lines at the top of a text file that start with ``#``."""
+    n = 0
+    with open(path, encoding=encoding, newline="") as fh:
+        for line in fh:
+            if not line.lstrip("\ufeff").startswith("#"):
+                break
+            n += 1
+    return n
+
+
+def first_data_row(table: pd.DataFrame) -> int:
+    """File line of the first data row of a table from :func:`read_table` (2 without comment lines)."""
+    return int(table.attrs.get("header_line", 1)) + 1
+
+
 def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "table",
                text_columns=()) -> pd.DataFrame:
     """Read a CSV, Excel or Stata file into a DataFrame.
@@ -46,7 +62,9 @@ def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "ta
     -------
     pandas.DataFrame
         The table as read; no rows are dropped.  Cells that are empty in
-        the file are NaN.
+        the file are NaN.  Lines at the top of a CSV that start with ``#``
+        are comments (the bundled demo says there that it is synthetic);
+        ``attrs["header_line"]`` is the file line of the header.
 
     Raises
     ------
@@ -66,9 +84,12 @@ def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "ta
     try:
         if kind in ("csv", "tsv"):
             try:
-                return pd.read_csv(p, encoding=encoding, sep="\t" if kind == "tsv" else ",",
-                                   skipinitialspace=True, keep_default_na=False, na_values=[""],
-                                   dtype={c: str for c in text_columns} or None)
+                comments = _leading_comment_lines(p, encoding)
+                table = pd.read_csv(p, encoding=encoding, sep="\t" if kind == "tsv" else ",",
+                                    skipinitialspace=True, keep_default_na=False, na_values=[""],
+                                    skiprows=comments, dtype={c: str for c in text_columns} or None)
+                table.attrs["header_line"] = comments + 1
+                return table
             except LookupError:  # codec name unknown
                 raise InputError(f"unknown text encoding {encoding!r} for the {what}. Set [data] encoding to a "
                                  "Python codec name such as \"utf-8-sig\" (the default) or \"gb18030\".",

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .io import read_table
+from .io import first_data_row, read_table
 from .results import Results, Summary
 
 __all__ = ["parse_direction", "read_indicators", "load_panel", "PanelData", "DIRECTION_WORDS"]
@@ -88,10 +88,11 @@ def read_indicators(source, *, where: str | None = None, encoding: str = "utf-8-
         Columns ``indicator, subsystem, dimension, direction, label, unit,
         weight`` with ``direction`` as +1/-1 and ``dimension`` "" when absent.
     """
-    pos = "row {}".format  # files and DataFrames: row 1 is the header
+    first = 2  # file line of the first data row (DataFrames: row 1 is the header)
     if isinstance(source, (str, Path)):
         where = where or str(source)
         table = read_table(source, encoding=encoding, what="indicator list")
+        first = first_data_row(table)
     elif isinstance(source, pd.DataFrame):
         where = where or "indicator list"
         table = source.copy()
@@ -102,7 +103,10 @@ def read_indicators(source, *, where: str | None = None, encoding: str = "utf-8-
         except Exception:  # noqa: BLE001 - any malformed inline list
             raise InputError("the inline indicator list must be a list of tables with keys "
                              "indicator, subsystem and direction.", source=where) from None
-        pos = lambda n: f"entry {n - 1}"  # noqa: E731 - inline entries count from 1
+        first = None
+    def pos(i: int) -> str:  # the i-th (0-based) entry: a file row, or an inline entry counted from 1
+        return f"entry {i + 1}" if first is None else f"row {i + first}"
+
     table.columns = [str(c).strip() for c in table.columns]
     lower = {c.lower(): c for c in table.columns}
     table = table.rename(columns={v: k for k, v in lower.items()})
@@ -119,9 +123,9 @@ def read_indicators(source, *, where: str | None = None, encoding: str = "utf-8-
     if len(table) == 0:
         raise InputError("the indicator list has no rows.", source=where)
     out = pd.DataFrame({"indicator": table["indicator"].astype(object)})
-    blank = [pos(i + 2) for i, v in enumerate(out["indicator"]) if pd.isna(v) or str(v).strip() == ""]
+    blank = [pos(i) for i, v in enumerate(out["indicator"]) if pd.isna(v) or str(v).strip() == ""]
     if blank:
-        raise InputError(f"empty indicator name on {_listing(blank)} (row 1 is the header of a file).",
+        raise InputError(f"empty indicator name on {_listing(blank)} (rows are lines of the file).",
                          source=where)
     out["indicator"] = [str(v).strip() for v in out["indicator"]]
     dup = out["indicator"][out["indicator"].duplicated()].unique().tolist()
@@ -129,7 +133,7 @@ def read_indicators(source, *, where: str | None = None, encoding: str = "utf-8-
         raise InputError(f"indicator(s) listed more than once: {_listing(dup)}. Each indicator belongs to "
                          "one subsystem; remove the repeated rows.", source=where)
     sub = table["subsystem"]
-    bad_sub = [pos(i + 2) for i, v in enumerate(sub) if pd.isna(v) or str(v).strip() == ""]
+    bad_sub = [pos(i) for i, v in enumerate(sub) if pd.isna(v) or str(v).strip() == ""]
     if bad_sub:
         raise InputError(f"empty subsystem on {_listing(bad_sub)}; every indicator needs a "
                          "subsystem (e.g. NQP or NTU).", source=where)
@@ -138,7 +142,7 @@ def read_indicators(source, *, where: str | None = None, encoding: str = "utf-8-
     for i, v in enumerate(table["direction"]):
         d = parse_direction(v)
         if d is None:
-            bad.append(f"{pos(i + 2)} ({out['indicator'].iat[i]}): {v!r}")
+            bad.append(f"{pos(i)} ({out['indicator'].iat[i]}): {v!r}")
         dirs.append(d)
     if bad:
         raise InputError(f"unknown direction word(s): {_listing(bad)}. Use + or - (also positive/negative, "
@@ -153,7 +157,7 @@ def read_indicators(source, *, where: str | None = None, encoding: str = "utf-8-
                     (table[col] if col in table.columns else [None] * len(table))]
     if "weight" in table.columns:
         w = pd.to_numeric(table["weight"], errors="coerce")
-        bad_w = [pos(i + 2) for i, (raw, num) in enumerate(zip(table["weight"], w))
+        bad_w = [pos(i) for i, (raw, num) in enumerate(zip(table["weight"], w))
                  if not pd.isna(raw) and str(raw).strip() != "" and pd.isna(num)]
         if bad_w:
             raise InputError(f"non-numeric weight on {_listing(bad_w)}; give a number or leave it empty.",
@@ -222,7 +226,7 @@ class PanelData(Results):
 
 
 def _reshape_long(raw: pd.DataFrame, region: str, year: str, indicator_col: str, value_col: str,
-                  where: str) -> pd.DataFrame:
+                  where: str, first: int = 2) -> pd.DataFrame:
     extra = [c for c in raw.columns if c not in (region, year, indicator_col, value_col)]
     if extra:
         raise InputError(f"a long-form panel has exactly the columns {region}, {year}, {indicator_col}, "
@@ -231,7 +235,7 @@ def _reshape_long(raw: pd.DataFrame, region: str, year: str, indicator_col: str,
     key = [region, year, indicator_col]
     dup = raw[raw.duplicated(key, keep=False)]
     if len(dup):
-        rows = [f"row {i + 2} ({r}, {y}, {k})" for i, (r, y, k) in
+        rows = [f"row {i + first} ({r}, {y}, {k})" for i, (r, y, k) in
                 zip(dup.index, dup[key].itertuples(index=False))]
         raise InputError(f"duplicate {region}-{year}-{indicator_col} rows: {_listing(rows)}. Keep one value "
                          "per region, year and indicator.", source=where)
@@ -248,13 +252,13 @@ def _int_ids(ids: pd.Series) -> pd.Series:
     return text.map(int).astype("int64") if len(text) and plain.all() else ids
 
 
-def _check_years(years: pd.Series, where: str, year: str) -> pd.Series:
+def _check_years(years: pd.Series, where: str, year: str, first: int = 2) -> pd.Series:
     num = pd.to_numeric(years, errors="coerce")
-    bad = [f"row {i + 2} ({v!r})" for i, (v, n) in enumerate(zip(years, num)) if pd.isna(n)]
+    bad = [f"row {i + first} ({v!r})" for i, (v, n) in enumerate(zip(years, num)) if pd.isna(n)]
     if bad:
         raise InputError(f"non-numeric or missing value(s) in the year column '{year}': {_listing(bad)}. "
                          "Years must be whole numbers such as 2014.", source=where)
-    frac = [f"row {i + 2} ({v})" for i, v in enumerate(num) if float(v) != int(v)]
+    frac = [f"row {i + first} ({v})" for i, v in enumerate(num) if float(v) != int(v)]
     if frac:
         raise InputError(f"year column '{year}' has non-integer values: {_listing(frac)}.", source=where)
     return num.astype(int)
@@ -311,6 +315,7 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
     else:
         where = str(panel)
         raw = read_table(panel, encoding=encoding, sheet=sheet, what="panel", text_columns=[region])
+    first = first_data_row(raw)  # file line of the first data row (2 unless comment lines precede the header)
     raw.columns = [str(c).strip() for c in raw.columns]
     if not isinstance(panel, pd.DataFrame) and region in raw.columns:
         raw[region] = _int_ids(raw[region])  # read as text: keep ids such as "01001" as they are
@@ -327,23 +332,23 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
     is_long = form == "long" or (form == "auto" and indicator_column in raw.columns
                                  and value_column in raw.columns and not indices)
     # region ids: keep the input's ids; blank ids are errors
-    blank = [i + 2 for i, v in enumerate(raw[region]) if pd.isna(v) or str(v).strip() == ""]
+    blank = [i + first for i, v in enumerate(raw[region]) if pd.isna(v) or str(v).strip() == ""]
     if blank:
-        raise InputError(f"empty region id on row(s) {_listing(map(str, blank))} (row 1 is the header).",
+        raise InputError(f"empty region id on row(s) {_listing(map(str, blank))} (rows are lines of the file).",
                          source=where)
     if raw[region].dtype == object or pd.api.types.is_string_dtype(raw[region]):
         raw[region] = [str(v).strip() for v in raw[region]]
-    raw[year] = _check_years(raw[year], where, year)
+    raw[year] = _check_years(raw[year], where, year, first)
     if is_long:
-        raw = _reshape_long(raw, region, year, indicator_column, value_column, where)
+        raw = _reshape_long(raw, region, year, indicator_column, value_column, where, first)
         line_of = None
     else:
         dup = raw[raw.duplicated([region, year], keep=False)]
         if len(dup):
-            rows = [f"row {i + 2} ({r}, {y})" for i, (r, y) in zip(dup.index, dup[[region, year]].itertuples(index=False))]
+            rows = [f"row {i + first} ({r}, {y})" for i, (r, y) in zip(dup.index, dup[[region, year]].itertuples(index=False))]
             raise InputError(f"duplicate {region}-{year} rows: {_listing(rows)}. Each region and year must "
                              "appear once; remove or merge the repeated rows.", source=where)
-        line_of = {idx: idx + 2 for idx in raw.index}
+        line_of = {idx: idx + first for idx in raw.index}
     ignore = list(ignore)
     not_there = [c for c in ignore if c not in raw.columns]
     if not_there:

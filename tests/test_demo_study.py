@@ -130,14 +130,17 @@ def test_east_west_gradient_in_starting_levels():
 def test_committed_files_equal_generator_output(tmp_path):
     gen.write(tmp_path, seed=gen.DEFAULT_SEED)
     for name in ("panel.csv", "indicators.csv", "latent.csv"):
-        fresh = pd.read_csv(tmp_path / name)
-        committed = pd.read_csv(demo.demo_file(name))
+        fresh = pd.read_csv(tmp_path / name, comment="#")
+        committed = pd.read_csv(demo.demo_file(name), comment="#")
         pd.testing.assert_frame_equal(fresh, committed, check_exact=False, rtol=1e-9, atol=1.5e-6)
     assert json.loads((tmp_path / "truth.json").read_text(encoding="utf-8")) == demo.load_truth()
 
 
 def test_synthetic_label_everywhere():
     truth = demo.load_truth()
+    for name in ("panel.csv", "indicators.csv", "latent.csv"):  # the file header says it
+        first = demo.demo_file(name).read_text(encoding="utf-8").splitlines()[0]
+        assert first.startswith("# SYNTHETIC DATA"), name
     assert truth["synthetic"] is True and "SYNTHETIC" in truth["note"]
     assert truth["seed"] == gen.DEFAULT_SEED
     assert truth["parameters"] == gen.PARAMETERS

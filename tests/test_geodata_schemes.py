@@ -160,7 +160,7 @@ def test_haken_per_group_fits_accept_a_scheme_by_name_or_csv(tmp_path):
     import nqpspatial.demo as demo
     from nqpspatial.haken import HakenModel
 
-    latent = pd.read_csv(demo.demo_file("latent.csv"))
+    latent = pd.read_csv(demo.demo_file("latent.csv"), comment="#")
     regions = latent["region"]
     mapping = load_scheme("eight-zones", regions)
     ref = HakenModel(latent, "q1", "q2", by="group", groups=mapping).fit(bootstrap=0).estimates

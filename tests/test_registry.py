@@ -193,7 +193,7 @@ def test_coevolution_plugin_is_usable_from_the_config(tmp_path):
 
     check_plugin("coevolution", Const())
     # the demo's latent series (SYNTHETIC): q1 is an order parameter with a stable point
-    latent = pd.read_csv(demo.demo_file("latent.csv"))[["region", "year", "q1", "q2"]]
+    latent = pd.read_csv(demo.demo_file("latent.csv"), comment="#")[["region", "year", "q1", "q2"]]
     latent.to_csv(tmp_path / "latent.csv", index=False)
     (tmp_path / "study.toml").write_text(
         'name = "plugin strategy"\n[data]\npanel = "latent.csv"\nindices = true\n[geometry]\nenabled = false\n'

@@ -364,3 +364,32 @@ def test_validate_checks_boundaries_and_scheme(study, run_cli):
     study.write(extra='[regions]\nscheme = "nope.csv"\n')
     code, out, err = run_cli("validate", study.config)
     assert code == 2 and "nope.csv" in err
+
+
+def test_leading_comment_lines_are_skipped_and_rows_are_file_lines(study, run_cli):
+    """A '# ...' line above the header (as in the bundled demo files) is a comment; row numbers in
+    messages stay the lines of the file."""
+    p, ind = small_panel()
+    p = pd.concat([p, p.iloc[[3]]], ignore_index=True)
+    study.write(panel=p)
+    for name in ("panel.csv", "indicators.csv"):
+        f = study.root / name
+        f.write_text("# SYNTHETIC test data\n# second comment line\n" + f.read_text(encoding="utf-8-sig"),
+                     encoding="utf-8-sig")
+    code, err = _err(run_cli, study)
+    assert code == 2
+    # the header is line 3, so the original of the duplicate is line 7 and the copy the last line
+    assert "row 7 (R1, 2018)" in err and f"row {len(p) + 3} (R1, 2018)" in err
+    study.write()
+    ind.loc[1, "direction"] = "good"
+    study.write(indicators=ind)
+    f = study.root / "indicators.csv"
+    f.write_text("# a comment\n" + f.read_text(encoding="utf-8-sig"), encoding="utf-8")
+    code, err = _err(run_cli, study)
+    assert code == 2 and "unknown direction word(s): row 4 (a2): 'good'" in err
+    study.write()
+    for name in ("panel.csv", "indicators.csv"):
+        f = study.root / name
+        f.write_text("# comment\n" + f.read_text(encoding="utf-8-sig"), encoding="utf-8-sig")
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet", "--force", "--no-report")
+    assert code == 0, err

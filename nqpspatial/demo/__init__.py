@@ -67,7 +67,8 @@ def load_demo() -> dict:
     dict of str to pandas.DataFrame
         ``panel``, ``indicators`` and ``latent`` (SYNTHETIC data).
     """
-    return {name: pd.read_csv(io.BytesIO(_read(f"{name}.csv")), encoding="utf-8")
+    # the files start with a "# SYNTHETIC DATA" comment line; the data hold no '#'
+    return {name: pd.read_csv(io.BytesIO(_read(f"{name}.csv")), encoding="utf-8", comment="#")
             for name in ("panel", "indicators", "latent")}
 
 

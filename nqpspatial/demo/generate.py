@@ -362,6 +362,11 @@ def truth(seed: int = DEFAULT_SEED, *, spatial: bool = True, region_effects: boo
     }
 
 
+#: First line of every generated CSV (nqpspatial's readers skip leading ``#`` lines).
+SYNTHETIC_HEADER = ("# SYNTHETIC DATA - simulated by nqpspatial.demo.generate, not official statistics; "
+                    "see README.md beside this file")
+
+
 def write(out_dir=None, seed: int = DEFAULT_SEED) -> list[Path]:
     """Write the demo files.
 
@@ -376,20 +381,18 @@ def write(out_dir=None, seed: int = DEFAULT_SEED) -> list[Path]:
     -------
     list of pathlib.Path
         The files written (panel.csv, indicators.csv, latent.csv, truth.json).
+        Each CSV starts with the comment line :data:`SYNTHETIC_HEADER`.
     """
     out = Path(out_dir) if out_dir is not None else Path(__file__).resolve().parent
     out.mkdir(parents=True, exist_ok=True)
     data = generate(seed)
     files = []
-    path = out / "panel.csv"
-    data["panel"].to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
-    files.append(path)
-    path = out / "indicators.csv"
-    data["indicators"].to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
-    files.append(path)
-    path = out / "latent.csv"
-    data["latent"].to_csv(path, index=False, encoding="utf-8", lineterminator="\n", float_format="%.6f")
-    files.append(path)
+    for name, fmt in (("panel", None), ("indicators", None), ("latent", "%.6f")):
+        path = out / f"{name}.csv"
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(f"{SYNTHETIC_HEADER} (seed {seed})\n")
+            data[name].to_csv(fh, index=False, lineterminator="\n", float_format=fmt)
+        files.append(path)
     path = out / "truth.json"
     path.write_text(json.dumps(truth(seed), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     files.append(path)
