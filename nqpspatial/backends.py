@@ -53,7 +53,7 @@ import numpy as np
 from .errors import InputError
 
 __all__ = ["DEFAULT_CHUNK", "BACKENDS", "ChunkTask", "plan_chunks", "seed_sequence", "chunk_rng",
-           "InProcessBackend", "ProcessBackend", "DaskBackend", "open_backend", "backend_from_config",
+           "InProcessBackend", "ProcessBackend", "DaskBackend", "open_backend", "backend_from_config", "shared_backends",
            "run_chunks"]
 
 #: Default number of draws per chunk (fixed: results never depend on the worker count).
@@ -331,16 +331,49 @@ def open_backend(kind: str = "auto", *, workers: int | None = None,
         raise InputError(f"backend = {kind!r}: use one of {', '.join(BACKENDS)}", source="config")
     if kind == "auto":
         kind = "dask" if (scheduler or workers) else "inprocess"
+    key = (kind, workers, scheduler)
+    if _SHARED is not None and key in _SHARED:
+        yield _SHARED[key]
+        return
     if kind == "inprocess":
         be = InProcessBackend()
     elif kind == "processes":
         be = ProcessBackend(workers)
     else:
         be = DaskBackend(scheduler=scheduler, workers=workers)
+    if _SHARED is not None:  # kept open for the rest of the run, closed by shared_backends()
+        _SHARED[key] = be
+        yield be
+        return
     try:
         yield be
     finally:
         be.close()
+
+
+_SHARED: dict | None = None  # backends kept open by shared_backends(), keyed by (kind, workers, scheduler)
+
+
+@contextlib.contextmanager
+def shared_backends() -> Iterator[None]:
+    """Reuse each backend opened inside the block, and close them all at its end.
+
+    The pipeline runs its stages inside this block, so ``--workers N``
+    starts one local cluster per run rather than one per stage.  Results do
+    not change: every chunk draws from its own seed whichever worker runs it.
+    Nested use is a no-op.
+    """
+    global _SHARED
+    if _SHARED is not None:
+        yield
+        return
+    _SHARED = {}
+    try:
+        yield
+    finally:
+        opened, _SHARED = _SHARED, None
+        for be in opened.values():
+            be.close()
 
 
 def backend_from_config(config: dict, kind: str = "auto"):

@@ -141,6 +141,33 @@ def check_seed(value, label: str = "[run] seed", where: str = "config") -> int:
     return seed
 
 
+def check_workers(value, label: str = "[run] workers", where: str = "config"):
+    """A worker count must be a whole number >= 1, or None (in-process).
+
+    Parameters
+    ----------
+    value : object
+        The count as given.
+    label, where : str
+        The key and the source named in the message.
+
+    Returns
+    -------
+    int or None
+        The count.
+    """
+    if value is None:
+        return None
+    try:
+        n = operator.index(value)
+    except TypeError:
+        n = None
+    if isinstance(value, bool) or n is None or n < 1:
+        raise ConfigError(f"{label} must be a whole number >= 1 (leave it out to run in one process), "
+                          f"not {value!r}.", source=where)
+    return n
+
+
 def resolve_config(raw: Mapping[str, Any], stage_keys: Mapping[str, Mapping[str, Any]] | None = None,
                    *, where: str = "config") -> dict:
     """Fill defaults and check every table and key.
@@ -208,6 +235,7 @@ def resolve_config(raw: Mapping[str, Any], stage_keys: Mapping[str, Mapping[str,
             resolved["_shift_given"] = "shift" in given
         if tname == "run":
             resolved["seed"] = check_seed(resolved["seed"], "[run] seed", where)
+            resolved["workers"] = check_workers(resolved["workers"], "[run] workers", where)
         out[tname] = resolved
     out["_present"] = present
     return out

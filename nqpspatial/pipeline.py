@@ -28,7 +28,7 @@ import pandas as pd
 
 from . import registry
 from ._version import __version__
-from .config import check_seed, load_config, parse_toml, resolve_config
+from .config import check_seed, check_workers, load_config, parse_toml, resolve_config
 from .errors import ConfigError, InputError, ModelError
 from .io import write_csv, write_workbook
 from .results import Results, Summary
@@ -168,6 +168,10 @@ def _read_data(cfg: dict, base: Path):
         raise ConfigError(f"[data] panel must be a file name such as \"panel.csv\", not {d['panel']!r}.",
                           source="config")
     ind = d["indicators"]
+    if d["indices"] and ind is not None:
+        raise ConfigError("[data] indices = true takes the subsystem indices from the panel, so [data] indicators "
+                          "would be ignored. Remove [data] indicators, or set indices = false to build the "
+                          "indices from the indicator list.", source="config")
     ind_where = None
     if isinstance(ind, str):
         ind_where = str(_path(base, ind))
@@ -394,7 +398,7 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
     if seed is not None:
         cfg["run"]["seed"] = check_seed(seed, "--seed", "command line")
     if workers is not None:
-        cfg["run"]["workers"] = int(workers)
+        cfg["run"]["workers"] = check_workers(workers, "--workers", "command line")
     if scheduler is not None:
         cfg["run"]["scheduler"] = scheduler
     if not report and "report" in cfg:
@@ -457,41 +461,46 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
     ctx.results["panel"] = panel
     ctx.tables = tables
 
-    for stage in analyses:
-        name = stage.name
-        scfg = cfg.get(name)
-        t0 = time.perf_counter()
-        if scfg is None:
-            if getattr(stage, "optional", False):
-                rec.stage(name, "not requested", 0.0, notes=[f"optional stage: add a [{name}] table to run it"])
+    from .backends import shared_backends
+
+    with shared_backends():  # one execution backend (e.g. one local Dask cluster) for every stage
+        for stage in analyses:
+            name = stage.name
+            scfg = cfg.get(name)
+            t0 = time.perf_counter()
+            if scfg is None:
+                if getattr(stage, "optional", False):
+                    rec.stage(name, "not requested", 0.0, notes=[f"optional stage: add a [{name}] table to run it"])
+                    continue
+                scfg = {"enabled": True, **{k: v for k, v in stage.config_keys.items()}}
+            if not scfg.get("enabled", True):
+                why = ("--no-report (report=False)" if name == "report" and not report
+                       else f"enabled = false in [{name}]")
+                rec.stage(name, "skipped", 0.0, notes=[why])
                 continue
-            scfg = {"enabled": True, **{k: v for k, v in stage.config_keys.items()}}
-        if not scfg.get("enabled", True):
-            rec.stage(name, "skipped", 0.0, notes=[f"enabled = false in [{name}]"])
-            continue
-        missing = _unmet(stage, ctx)
-        if missing:
-            rec.stage(name, "skipped", 0.0, notes=missing)
-            continue
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                result: StageOutput = stage.run(ctx, dict(scfg))
-            except ModelError as exc:
-                # an impossible quantity (e.g. no valid potential): the stage cannot run, the study goes on
-                result = StageOutput(notes=[f"stage not completed: {exc}"],
-                                     warnings=[f"stage not completed: {exc}"], status="skipped")
-        warns = list(result.warnings)
-        for w in caught:
-            if _ours(w):
-                warns.append(str(w.message))
-            else:  # third-party warnings keep their normal behaviour
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        for k, v in result.publish.items():
-            ctx.results[k] = v
-        status = result.status if result.status in ("ok", "skipped") else "ok"
-        rec.stage(name, status, time.perf_counter() - t0, notes=result.notes, warns=_dedupe(warns),
-                  tables=add_tables(name, result.tables), info=_jsonable(result.info))
+            missing = _unmet(stage, ctx)
+            if missing:
+                rec.stage(name, "skipped", 0.0, notes=missing)
+                continue
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    result: StageOutput = stage.run(ctx, dict(scfg))
+                except ModelError as exc:
+                    # an impossible quantity (e.g. no valid potential): the stage cannot run, the study goes on
+                    result = StageOutput(notes=[f"stage not completed: {exc}"],
+                                         warnings=[f"stage not completed: {exc}"], status="skipped")
+            warns = list(result.warnings)
+            for w in caught:
+                if _ours(w):
+                    warns.append(str(w.message))
+                else:  # third-party warnings keep their normal behaviour
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            for k, v in result.publish.items():
+                ctx.results[k] = v
+            status = result.status if result.status in ("ok", "skipped") else "ok"
+            rec.stage(name, status, time.perf_counter() - t0, notes=result.notes, warns=_dedupe(warns),
+                      tables=add_tables(name, result.tables), info=_jsonable(result.info))
 
     info = {
         "nqpspatial": __version__, "versions": _versions(), "command": " ".join(sys.argv),

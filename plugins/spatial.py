@@ -242,7 +242,7 @@ class SpatialStage(Analysis):
                 "spatial stage skipped: weights " + ", ".join(needs_geo) + " need region boundaries; set "
                 "[geometry] source and id (a boundary file or a bundled layer), or use user matrices "
                 "(\"matrix:path=...\")"],
-                info={"skipped": True})
+                info={"skipped": True}, status="skipped")
 
         r, y = ctx.region, ctx.year
         data, sources, has_haken = _data_table(ctx)

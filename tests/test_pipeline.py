@@ -149,3 +149,62 @@ def test_quiet_run_prints_nothing(study, run_cli):
     assert code == 0 and out == "" and err == ""
     code, out, err = run_cli("run", study.config, "--out", study.out, "--force", "--no-report")
     assert code == 0 and "done in" in err
+
+
+def test_indices_with_an_indicator_list_is_refused(tmp_path):
+    import nqpspatial
+    from nqpspatial.testing import make_context
+
+    make_context(geometry=False, scheme=False).indices.to_csv(tmp_path / "idx.csv", index=False)
+    (tmp_path / "s.toml").write_text('[data]\npanel = "idx.csv"\nindices = true\nindicators = "ind.csv"\n',
+                                     encoding="utf-8")
+    with pytest.raises(nqpspatial.ConfigError, match=r"indices = true .* Remove \[data\] indicators"):
+        nqpspatial.run(tmp_path / "s.toml", out=tmp_path / "o", quiet=True, report=False)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "1.5", '"two"', "true"])
+def test_bad_worker_count_is_a_config_error(study, run_cli, value):
+    study.write(extra=f"[run]\nworkers = {value}\n")
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
+    assert code == 2 and "[run] workers must be a whole number >= 1" in err and "Traceback" not in err
+    study.write()
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet", "--workers", "0")
+    assert code == 2 and "--workers must be a whole number >= 1" in err
+
+
+def test_skipped_stages_say_why(study, tmp_path):
+    """No boundaries: the spatial stage is 'skipped' (not 'ok'); --no-report names the flag."""
+    import nqpspatial
+
+    study.write(extra='[spatial]\nweights = ["queen"]\n')
+    res = nqpspatial.run(study.config, out=tmp_path / "o", quiet=True, report=False)
+    st = {s["name"]: s for s in res.info["stages"]}
+    assert st["spatial"]["status"] == "skipped" and "need region boundaries" in st["spatial"]["notes"][0]
+    assert st["report"]["status"] == "skipped" and st["report"]["notes"] == ["--no-report (report=False)"]
+
+
+def test_one_backend_per_run():
+    """Inside shared_backends() a backend is opened once, reused by later stages and closed at the end."""
+    from nqpspatial import backends
+
+    closed = []
+
+    class Probe(backends.InProcessBackend):
+        def close(self):
+            closed.append(self)
+
+    orig = backends.InProcessBackend
+    backends.InProcessBackend = Probe
+    try:
+        with backends.shared_backends():
+            with backends.open_backend("inprocess") as a:
+                pass
+            with backends.open_backend("inprocess") as b:
+                pass
+            assert a is b and closed == []
+        assert closed == [a]
+        with backends.open_backend("inprocess") as c:  # outside the block: a fresh one, closed at once
+            pass
+        assert c is not a and closed == [a, c]
+    finally:
+        backends.InProcessBackend = orig
