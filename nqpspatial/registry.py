@@ -29,7 +29,7 @@ from typing import Any, Iterator, Mapping
 
 from .errors import InputError, PluginError
 
-__all__ = ["KINDS", "PluginInfo", "PluginWarning", "available", "names", "get", "load_all",
+__all__ = ["KINDS", "PluginInfo", "PluginWarning", "available", "names", "get", "load_all", "origin",
            "registered", "describe"]
 
 KINDS = ("weights", "statistics", "models", "schemes", "coevolution", "analyses")
@@ -263,6 +263,25 @@ def registered(kind: str, name: str, obj: Any) -> Iterator[Any]:
             _local[kind].pop(name, None)
         else:
             _local[kind][name] = previous
+
+
+def origin(kind: str, name: str) -> str:
+    """Where a plugin comes from, for messages: package, version and entry point (or "in-process").
+
+    Parameters
+    ----------
+    kind, name : str
+        Plugin kind and name.
+
+    Returns
+    -------
+    str
+    """
+    _check_kind(kind)
+    if name in _local[kind]:
+        return f"in-process {kind} plugin '{name}'"
+    info = _discover()[kind].get(name)
+    return info.where if info is not None else f"{kind} plugin '{name}'"
 
 
 def describe() -> list[dict[str, str]]:

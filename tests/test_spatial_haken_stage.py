@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nqpspatial.errors import ConfigError
@@ -97,3 +98,62 @@ def test_potential_matches_methods_note_vector():
     pot = potential(-0.2, 0.5, 0.8, 0.4)
     assert pot["q1_star"] == pytest.approx(0.894427, abs=1e-6)
     assert pot["V_star"] == pytest.approx(-0.04, abs=1e-12)
+
+
+class _OlsModel:
+    """A third-party `models` plugin: pooled OLS of the q1 equation on W q1 (no effects option)."""
+
+    name = "ols_lag"
+
+    def fit(self, data, q1, q2, graph, *, region="region", year="year", rng=None):
+        from nqpspatial.results import Results
+
+        ids = list(graph.unique_ids)
+        wide = data.pivot(index=year, columns=region, values=q1)[ids]
+        W = graph.sparse.toarray()
+        y, x, wx = wide.to_numpy()[1:].ravel(), wide.to_numpy()[:-1].ravel(), (wide.to_numpy()[:-1] @ W.T).ravel()
+        beta = np.linalg.lstsq(np.column_stack([x, wx]), y, rcond=None)[0]
+        est = pd.DataFrame({"model": self.name, "weights": "W", "q1": q1, "q2": q2, "equation": "q1",
+                            "term": ["q1", "theta_q1"], "estimate": beta})
+
+        class R(Results):
+            def __init__(self):
+                self.estimates = est
+                self._freeze()
+
+            def summary(self):
+                from nqpspatial.results import Summary
+                return Summary("ols_lag", {}, {"estimates": est})
+
+        return R()
+
+
+def test_stage_uses_registered_model_plugins():
+    """`[spatial_haken] models` names any nqpspatial.models plugin, looked up through the registry."""
+    from nqpspatial import registry
+
+    ctx = make_context(side=4, periods=8)
+    plugin = _OlsModel()
+    check_plugin("models", plugin)
+    with registry.registered("models", "ols_lag", plugin):
+        out = stage.run(ctx, {**SpatialHakenStage.config_keys, "models": ["slx", "ols_lag"],
+                              "effects_draws": 20})
+        est = out.tables["spatial_haken_estimates"]
+        assert set(est["model"]) == {"slx", "ols_lag"}
+        mine = est[est["model"] == "ols_lag"]
+        assert len(mine) == 2 * 2  # two terms x two orderings
+        # the plugin's numbers are its own fit, passed through unchanged
+        from libpysal.graph import Graph
+
+        queen = Graph.build_contiguity(ctx.geometry, rook=False).transform("r")  # [spatial_haken] default
+        direct = plugin.fit(ctx.indices, "A", "B", queen).estimates
+        got = mine[mine["q1"] == "A"]["estimate"].to_numpy()
+        np.testing.assert_allclose(got, direct["estimate"].to_numpy(), rtol=1e-10)
+        # identification only from the models that produce it
+        assert set(out.tables["spatial_haken_identification"]["model"]) == {"slx"}
+        assert "in-process models plugin 'ols_lag'" in out.info["plugins"]["ols_lag"]
+        # an option the plugin cannot honour is a config error naming the plugin
+        with pytest.raises(ConfigError, match=r"\[spatial_haken\] effects: in-process models plugin 'ols_lag'"):
+            stage.run(ctx, {**SpatialHakenStage.config_keys, "models": ["ols_lag"], "effects": "region"})
+    with pytest.raises(ConfigError, match="unknown \\['ols_lag'\\]"):
+        stage.run(ctx, {**SpatialHakenStage.config_keys, "models": ["ols_lag"]})

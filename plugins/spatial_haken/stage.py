@@ -3,7 +3,7 @@
 Config (defaults)::
 
     [spatial_haken]
-    models = ["slx", "sar"]     # any of slx, sar, sem, sdm
+    models = ["slx", "sar"]     # slx, sar, sem, sdm, or any installed nqpspatial.models plugin
     weights = ["queen"]         # specifications as in [spatial]
     effects = "none"            # "none" | "region" (region fixed effects)
     correction = "none"         # "none" | "jackknife" (with region effects)
@@ -20,16 +20,18 @@ Publishes ``{"spatial_haken": {(model, weights, q1, q2): SpatialHakenResults}}``
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import warnings
 
 import pandas as pd
 
-from nqpspatial.errors import ConfigError
+from nqpspatial import registry
+from nqpspatial.errors import ConfigError, PluginError
+from nqpspatial.results import Results
 from nqpspatial.stage import Analysis, StageContext, StageOutput
 
-from .models import (MODELS, ShortPanelWarning, SpatialHakenModel, identification_table,
-                     lm_diagnostics)
+from .models import ShortPanelWarning, identification_table, lm_diagnostics
 
 __all__ = ["SpatialHakenStage", "stage"]
 
@@ -60,6 +62,49 @@ def _published_weights(ctx: StageContext) -> dict:
     if isinstance(pub, dict) and isinstance(pub.get("weights"), dict):
         pub = pub["weights"]
     return pub if isinstance(pub, dict) else {}
+
+
+def _table(res, name: str):
+    """A results table by attribute name, or None when the model does not produce it."""
+    val = getattr(res, name, None)
+    return val if isinstance(val, pd.DataFrame) else None
+
+
+def _stack(results, name: str) -> pd.DataFrame:
+    tabs = [t for t in (_table(r, name) for r in results) if t is not None]
+    return pd.concat(tabs, ignore_index=True) if tabs else pd.DataFrame()
+
+
+#: Options the stage passes to a model plugin's ``fit``, with the value that means "not used".
+_OPTIONS = {"effects": "none", "correction": "none", "split": None, "draws": None, "alpha": None,
+            "min_ratio": None, "weights_name": None}
+
+
+def _fit_plugin(name, plugin, data, q1, q2, graph, *, ctx, rng, cfg, split, weights_name):
+    """Fit one ``nqpspatial.models`` plugin, passing the options its ``fit`` accepts.
+
+    A plugin that does not take an option the config asks for (e.g. region
+    effects) is a config error naming the plugin and the key.
+    """
+    options = {"effects": cfg["effects"], "correction": cfg["correction"], "split": split,
+               "draws": int(cfg["effects_draws"]), "alpha": cfg["alpha"], "min_ratio": cfg["min_ratio"],
+               "weights_name": weights_name}
+    params = inspect.signature(plugin.fit).parameters
+    open_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    kw = {}
+    for key, value in options.items():
+        if open_kw or key in params:
+            kw[key] = value
+        elif _OPTIONS[key] is not None and value != _OPTIONS[key]:
+            what = "split_by_zone" if key == "split" else key
+            raise ConfigError(f"[spatial_haken] {what}: {registry.origin('models', name)} does not "
+                              f"support it; remove '{name}' from models or leave {what} at its default.",
+                              "config")
+    res = plugin.fit(data, q1, q2, graph, region=ctx.region, year=ctx.year, rng=rng, **kw)
+    if not isinstance(res, Results) or _table(res, "estimates") is None:
+        raise PluginError(f"{registry.origin('models', name)} breaks the models contract: fit() must return "
+                          "a nqpspatial.results.Results with an 'estimates' table (see docs/plugins.md).")
+    return res
 
 
 class SpatialHakenStage(Analysis):
@@ -101,10 +146,11 @@ class SpatialHakenStage(Analysis):
             return StageOutput(notes=["spatial_haken skipped: no boundaries (geometry) to build "
                                       "spatial weights from"], info={"skipped": "no geometry"})
         models = list(cfg["models"])
-        bad = [m for m in models if m not in MODELS]
+        known = registry.names("models")
+        bad = [m for m in models if m not in known]
         if bad or not models:
             raise ConfigError(f"[spatial_haken] models: unknown {bad}; choose from "
-                              f"{', '.join(MODELS)}", "config")
+                              f"{', '.join(known)} (the installed nqpspatial.models plugins)", "config")
         for key, allowed in (("effects", ("none", "region")), ("correction", ("none", "jackknife"))):
             if cfg[key] not in allowed:
                 raise ConfigError(f"[spatial_haken] {key} = {cfg[key]!r} is not valid; use one of "
@@ -138,17 +184,14 @@ class SpatialHakenStage(Analysis):
         split = ctx.scheme if cfg["split_by_zone"] else None
         rng = ctx.rng(self.name)
         results, diag = {}, []
+        plugins = {m: registry.get("models", m) for m in models}
         short_warned = False
         jobs = [(m, w, o) for w in graphs for m in models for o in orderings]
         for m, wname, (a, b) in ctx.progress(jobs, total=len(jobs), desc="spatial Haken"):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ShortPanelWarning)
-                mod = SpatialHakenModel(idx, a, b, graphs[wname], model=m, region=ctx.region,
-                                        year=ctx.year, effects=cfg["effects"],
-                                        correction=cfg["correction"], split=split,
-                                        weights_name=wname)
-                res = mod.fit(draws=int(cfg["effects_draws"]), seed=rng, alpha=cfg["alpha"],
-                              min_ratio=cfg["min_ratio"])
+                res = _fit_plugin(m, plugins[m], idx, a, b, graphs[wname], ctx=ctx, rng=rng, cfg=cfg,
+                                  split=split, weights_name=wname)
             for w in caught:
                 if issubclass(w.category, ShortPanelWarning) and not short_warned:
                     warns.append(str(w.message))
@@ -160,19 +203,27 @@ class SpatialHakenStage(Analysis):
                                            weights_name=wname, effects=cfg["effects"]))
         res_list = list(results.values())
         tables = {
-            "spatial_haken_estimates": pd.concat([r.estimates for r in res_list],
-                                                 ignore_index=True),
-            "spatial_haken_effects": pd.concat([r.effects for r in res_list], ignore_index=True),
-            "spatial_haken_diagnostics": pd.concat(diag + [r.diagnostics for r in res_list],
+            "spatial_haken_estimates": _stack(res_list, "estimates"),
+            "spatial_haken_effects": _stack(res_list, "effects"),
+            "spatial_haken_diagnostics": pd.concat(diag + [_table(r, "diagnostics") for r in res_list],
                                                    ignore_index=True),
-            "spatial_haken_identification": identification_table(res_list),
         }
+        with_ident = [r for r in res_list if isinstance(_table(r, "identification"), pd.DataFrame)
+                      and len(_table(r, "identification"))]
+        if with_ident:
+            tables["spatial_haken_identification"] = identification_table(with_ident)
+        logdet = set()
+        for r in res_list:
+            q1_info = (getattr(r, "info", None) or {}).get("q1", {})
+            if isinstance(q1_info, dict):
+                logdet.add(str(q1_info.get("logdet", "none (OLS)")))
         info = {"models": models, "weights": list(graphs), "orderings": [list(o) for o in orderings],
                 "effects": cfg["effects"], "correction": cfg["correction"],
                 "effects_draws": int(cfg["effects_draws"]), "split_by_zone": bool(split is not None),
-                "logdet": sorted({r.info["q1"].get("logdet", "none (OLS)") for r in res_list})}
+                "logdet": sorted(logdet),
+                "plugins": {m: registry.origin("models", m) for m in models}}
         for r in res_list:
-            notes.extend(n for n in r.notes if n not in notes)
+            notes.extend(n for n in (getattr(r, "notes", None) or []) if n not in notes)
         return StageOutput(tables=tables, info=info, notes=notes, warnings=warns,
                            publish={"spatial_haken": results})
 
