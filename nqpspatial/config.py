@@ -132,13 +132,18 @@ def check_seed(value, label: str = "[run] seed", where: str = "config") -> int:
     int
         The seed.
     """
+    return _whole_number(value, 0, label, where)
+
+
+def _whole_number(value, minimum: int, label: str, where: str, hint: str = "") -> int:
+    """``value`` as an int >= ``minimum`` (ints, numpy integers and whole floats), else a ConfigError."""
     try:
-        seed = operator.index(value)  # int, numpy integers
+        n = operator.index(value)  # int, numpy integers
     except TypeError:
-        seed = int(value) if isinstance(value, float) and value.is_integer() else None
-    if isinstance(value, bool) or seed is None or seed < 0:
-        raise ConfigError(f"{label} must be a whole number >= 0, not {value!r}.", source=where)
-    return seed
+        n = int(value) if isinstance(value, float) and value.is_integer() else None
+    if isinstance(value, bool) or n is None or n < minimum:
+        raise ConfigError(f"{label} must be a whole number >= {minimum}{hint}, not {value!r}.", source=where)
+    return n
 
 
 def check_workers(value, label: str = "[run] workers", where: str = "config"):
@@ -158,14 +163,7 @@ def check_workers(value, label: str = "[run] workers", where: str = "config"):
     """
     if value is None:
         return None
-    try:
-        n = operator.index(value)
-    except TypeError:
-        n = None
-    if isinstance(value, bool) or n is None or n < 1:
-        raise ConfigError(f"{label} must be a whole number >= 1 (leave it out to run in one process), "
-                          f"not {value!r}.", source=where)
-    return n
+    return _whole_number(value, 1, label, where, " (leave it out to run in one process)")
 
 
 def resolve_config(raw: Mapping[str, Any], stage_keys: Mapping[str, Mapping[str, Any]] | None = None,

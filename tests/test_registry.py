@@ -35,6 +35,19 @@ def installed_plugin(tmp_path_factory):
     registry.refresh()
 
 
+
+class _Const:
+    """A co-evolution strategy plugin: h = 0.5 everywhere."""
+
+    name = "const"
+    normalized = True
+
+    def supports(self, case):
+        return True
+
+    def __call__(self, q1, potential):
+        return q1 * 0 + 0.5
+
 def test_listing_does_not_import(installed_plugin):
     assert "example_counts" in registry.names("analyses")
     assert "alphabet-halves" in registry.names("schemes")
@@ -124,17 +137,7 @@ def test_duplicate_names_warn_and_choose_deterministically(installed_plugin, tmp
 
 
 def test_registered_context_manager():
-    class Strategy:
-        name = "const"
-        normalized = True
-
-        def supports(self, case):
-            return True
-
-        def __call__(self, q1, potential):
-            return q1 * 0 + 0.5
-
-    with registry.registered("coevolution", "const", Strategy()) as s:
+    with registry.registered("coevolution", "const", _Const()) as s:
         assert registry.get("coevolution", "const") is s
         assert "const" in registry.names("coevolution")
     assert "const" not in registry.names("coevolution")
@@ -181,24 +184,14 @@ def test_coevolution_plugin_is_usable_from_the_config(tmp_path):
     import nqpspatial.demo as demo
     from nqpspatial.testing import check_plugin
 
-    class Const:
-        name = "const"
-        normalized = True
-
-        def supports(self, case):
-            return True
-
-        def __call__(self, q1, potential):
-            return q1 * 0 + 0.5
-
-    check_plugin("coevolution", Const())
+    check_plugin("coevolution", _Const())
     # the demo's latent series (SYNTHETIC): q1 is an order parameter with a stable point
     latent = pd.read_csv(demo.demo_file("latent.csv"), comment="#")[["region", "year", "q1", "q2"]]
     latent.to_csv(tmp_path / "latent.csv", index=False)
     (tmp_path / "study.toml").write_text(
         'name = "plugin strategy"\n[data]\npanel = "latent.csv"\nindices = true\n[geometry]\nenabled = false\n'
         '[haken]\nbootstrap = 0\ncoevolution = "const"\n', encoding="utf-8")
-    with registry.registered("coevolution", "const", Const()):
+    with registry.registered("coevolution", "const", _Const()):
         res = nqpspatial.run(tmp_path / "study.toml", write=False, quiet=True, report=False)
     coev = res.table("coevolution")
     assert (coev["strategy"] == "const").all() and (coev["h"] == 0.5).all()
