@@ -163,6 +163,15 @@ def test_unsupported_strategy_leaves_scenario_h_empty_and_stages_keep_h():
     sc = so.tables["scenarios"]
     assert sc["h"].isna().all() and sc["d"].isna().all()
     assert any("stable point" in n for n in so.notes)
+    # V(q1) itself is defined: it equals the potential evaluated at the projected q1
+    assert sc["V"].notna().all()
+    pots = out.publish["haken"].potentials()
+    for r, g in sc.groupby("region"):
+        p, q = pots[r], g["q1"].to_numpy()
+        # V = -k1 q + A q^2/2 + B q^4/4 (methods note, section 6)
+        np.testing.assert_allclose(g["V"].to_numpy(), p.linear * q + p.quadratic * q ** 2 / 2 + p.quartic * q ** 4 / 4,
+                                   rtol=1e-10, atol=1e-14)
+    assert any("q1, q2 and V projected; d, h and grades left empty" in n for n in so.notes)
 
 
 def test_regions_without_stable_point_are_named_with_region_effects():

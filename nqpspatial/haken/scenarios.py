@@ -101,13 +101,14 @@ class ScenarioResults(Results):
         self.table = table
         self.strategy = strategy
         self.periods = periods
-        self.undefined = undefined  # why V, d and h are empty (no valid potential), else None
+        self.undefined = undefined  # why d and h (and V without a valid potential) are empty, else None
         self._freeze()
 
     def summary(self) -> Summary:
         """Mean projected q1, q2 and h by scenario and year."""
         t = self.table.groupby(["scenario", "year"], as_index=False)[["q1", "q2", "h"]].mean()
-        notes = (f"V, d and h are undefined: {self.undefined}",) if self.undefined else ()
+        notes = ((f"d and h are undefined{'' if self.table['V'].notna().any() else ' (V too)'}: "
+                  f"{self.undefined}",) if self.undefined else ())
         return Summary("Haken scenarios", {"periods": self.periods, "h strategy": self.strategy},
                        {"mean by scenario and year": t}, notes)
 
@@ -170,9 +171,16 @@ def scenarios(results, periods: int, shocks=None, *, groups=None, strategy="auto
                              strategy=strategy, domain=domain, grades=grades, labels=labels,
                              labels_zh=labels_zh)
         except ModelError as exc:
-            # q1 and q2 can still be projected; V, d, h and grades are undefined for this potential
+            # q1 and q2 can still be projected; d, h and grades are undefined for this strategy, and V
+            # too unless the potential itself is valid (e.g. "distance" without a stable point)
             for c in ("V", "d", "h"):
                 out[c] = np.nan
+            try:
+                out["V"] = coevolution(g[["region", "year", "q1", "q2"]].reset_index(drop=True),
+                                       results.potentials(), strategy="potential", domain=domain,
+                                       grades=grades).table["V"].to_numpy()
+            except ModelError:
+                pass
             for c in ("grade", "grade_zh", "strategy"):
                 out[c] = None
             out["in_domain"] = False

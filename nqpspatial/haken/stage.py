@@ -415,7 +415,7 @@ class ScenarioStage(Analysis):
         except InputError as exc:
             raise ConfigError(exc.detail, source="config") from None
         edges, labels, labels_zh = h.grading
-        # the configured strategy when none could be computed: it fails again here (V, d, h left
+        # the configured strategy when none could be computed: it fails again here (d, h left
         # empty with the reason) instead of silently switching to another strategy
         strategy = h.strategy or getattr(h, "strategy_requested", "auto")
         res = scenarios(h.results, p, c["shocks"], groups=ctx.scheme, strategy=strategy, domain=h.domain,
@@ -423,7 +423,9 @@ class ScenarioStage(Analysis):
         out.tables["scenarios"] = res.table
         n_out = int((~res.table["in_domain"].astype(bool)).sum())
         if res.undefined:
-            out.notes.append(f"scenarios: q1 and q2 projected; V, d, h and grades left empty: {res.undefined}")
+            has_v = bool(res.table["V"].notna().any())
+            out.notes.append(f"scenarios: q1, q2{' and V' if has_v else ''} projected; {'' if has_v else 'V, '}"
+                             f"d, h and grades left empty: {res.undefined}")
         elif n_out:
             out.notes.append(f"{n_out} projected region-years leave the q1 domain {h.domain}: their grade is "
                              "left empty")
