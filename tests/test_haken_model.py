@@ -229,3 +229,14 @@ def test_jackknife_bootstrap_runs_and_is_centered():
 def test_empty_window_names_the_data_years(panel):
     with pytest.raises(InputError, match=r"window \[2030, 2040\].*2014-2023"):
         HakenModel(panel, "NQP", "NTU", window=[2030, 2040])
+
+
+def test_verdict_reason_tells_the_ratio_from_the_threshold():
+    """A ratio just above (or below) min_ratio is printed with the digits that show it."""
+    from nqpspatial.haken.results import adiabatic_verdict
+
+    ratio, holds, reason = adiabatic_verdict(-0.5, 0.50015, 1e-6)
+    assert holds and "|gamma2|/|gamma1| = 1.0003 > 1" in reason
+    ratio, holds, reason = adiabatic_verdict(-0.5, 0.49985, 1e-6)
+    assert not holds and "|gamma2|/|gamma1| = 0.9997 is not > 1" in reason
+    assert "= 3.6 > 1" in adiabatic_verdict(-0.1, 0.36, 1e-6)[2]

@@ -23,6 +23,15 @@ ESTIMATE_COLUMNS = ["q1", "q2", "term", "estimate", "std_err", "t", "p", "ci_low
 POTENTIAL_COLUMNS = ["q1", "q2", "case", "q1_star", "V_star", "map_stable"]
 
 
+def _ratio_text(ratio: float, min_ratio: float) -> str:
+    """The ratio with 3 significant digits, or more when needed to tell it from the threshold."""
+    for digits in range(3, 13):
+        text = f"{ratio:.{digits}g}"
+        if ratio == min_ratio or float(text) != min_ratio:
+            return text
+    return repr(ratio)
+
+
 def adiabatic_verdict(gamma1: float, gamma2: float, p_gamma2: float, *, alpha: float = 0.05,
                       min_ratio: float = 1.0):
     """The adiabatic-approximation verdict of one ordering.
@@ -40,12 +49,12 @@ def adiabatic_verdict(gamma1: float, gamma2: float, p_gamma2: float, *, alpha: f
     if not gamma2 > 0:
         fails.append(f"gamma2 = {gamma2:.4g} is not > 0 (the servo variable is not damped)")
     if not ratio > min_ratio:
-        fails.append(f"|gamma2|/|gamma1| = {ratio:.3g} is not > {min_ratio:g}")
+        fails.append(f"|gamma2|/|gamma1| = {_ratio_text(ratio, min_ratio)} is not > {min_ratio:g}")
     if not p_gamma2 < alpha:
         fails.append(f"gamma2 is not significant (p = {p_gamma2:.3g} >= {alpha:g})")
     if fails:
         return ratio, False, "fails: " + "; ".join(fails)
-    return ratio, True, (f"passes: gamma2 = {gamma2:.4g} > 0, |gamma2|/|gamma1| = {ratio:.3g} > "
+    return ratio, True, (f"passes: gamma2 = {gamma2:.4g} > 0, |gamma2|/|gamma1| = {_ratio_text(ratio, min_ratio)} > "
                          f"{min_ratio:g}, gamma2 significant (p = {p_gamma2:.3g})")
 
 

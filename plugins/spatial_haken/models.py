@@ -248,7 +248,8 @@ class SpatialHakenModel(HakenModel):
                    "the lagged indices are biased (Nickell 1981; Yu, de Jong & Lee 2008); "
                    + ("the split-panel jackknife removes the leading O(1/T) bias"
                       if self.correction == "jackknife" else
-                      "use correction='jackknife' or pooled estimation"))
+                      "use correction='jackknife' (config: correction = \"jackknife\" in [spatial_haken]) "
+                      "or pooled estimation"))
             warnings.warn(msg, ShortPanelWarning, stacklevel=2)
             notes.append(msg)
         eqs = {}
