@@ -68,6 +68,15 @@ def parse_direction(value: Any) -> int | None:
     return DIRECTION_WORDS.get(text)
 
 
+def _indicators_where(source, where: str | None = None) -> str:
+    """How messages name an indicator list: ``where``, else its file, "indicator list" or the config key."""
+    if where:
+        return where
+    if isinstance(source, (str, Path)):
+        return str(source)
+    return "indicator list" if isinstance(source, pd.DataFrame) else "config [data] indicators"
+
+
 def read_indicators(source, *, where: str | None = None, encoding: str = "utf-8-sig") -> pd.DataFrame:
     """Read and check an indicator list.
 
@@ -89,15 +98,13 @@ def read_indicators(source, *, where: str | None = None, encoding: str = "utf-8-
         weight`` with ``direction`` as +1/-1 and ``dimension`` "" when absent.
     """
     first = 2  # file line of the first data row (DataFrames: row 1 is the header)
+    where = _indicators_where(source, where)
     if isinstance(source, (str, Path)):
-        where = where or str(source)
         table = read_table(source, encoding=encoding, what="indicator list")
         first = first_data_row(table)
     elif isinstance(source, pd.DataFrame):
-        where = where or "indicator list"
         table = source.copy()
     else:
-        where = where or "config [data] indicators"
         try:
             table = pd.DataFrame(list(source))
         except Exception:  # noqa: BLE001 - any malformed inline list
@@ -197,10 +204,13 @@ class PanelData(Results):
         Cells filled by interpolation (``region, year, indicator, value``).
     source : str
         The panel's file name (or "DataFrame").
+    indicators_source : str or None
+        How messages name the indicator list (its file, or the config key);
+        None for precomputed indices.
     """
 
     def __init__(self, values, indicators, subsystems, regions, years, filled, source, region, year,
-                 indices_given):
+                 indices_given, indicators_source=None):
         self._set("values", values)
         self._set("indicators", indicators)
         self._set("subsystems", list(subsystems))
@@ -211,6 +221,7 @@ class PanelData(Results):
         self._set("region", region)
         self._set("year", year)
         self._set("indices_given", bool(indices_given))
+        self._set("indicators_source", indicators_source)
         self._freeze()
 
     def summary(self) -> Summary:
@@ -475,7 +486,8 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
                          "names in the outputs; rename them in the panel and the indicator list.", source=where)
     table = table.rename(columns={region: "region", year: "year"})
     filled = filled.rename(columns={region: "region", year: "year"})
-    return PanelData(table, ind_table, subsystem_names, regions, years, filled, where, "region", "year", indices)
+    return PanelData(table, ind_table, subsystem_names, regions, years, filled, where, "region", "year", indices,
+                     None if ind_table is None else _indicators_where(indicators, indicators_where))
 
 
 def _interpolate(table: pd.DataFrame, cols, region, year, where):

@@ -182,7 +182,7 @@ def _read_data(cfg: dict, base: Path):
                       encoding=d["encoding"], sheet=d["sheet"], indicators_where=ind_where)
 
 
-def _weighting(panel, cfg: dict, base: Path | None = None):
+def _weighting(panel, cfg: dict):
     """Return (indices, weights table or None, normalized or None, info)."""
     region, year = panel.region, panel.year
     if panel.indices_given:
@@ -210,9 +210,7 @@ def _weighting(panel, cfg: dict, base: Path | None = None):
         if exc.source is None:
             raise InputError(exc.detail, source=panel.source) from None
         if exc.source == INDICATOR_TABLE:  # name the indicator list's file
-            ind = cfg["data"]["indicators"]
-            where = str(_path(base, ind)) if isinstance(ind, str) and base is not None else "config [data] indicators"
-            raise InputError(exc.detail, source=where) from None
+            raise InputError(exc.detail, source=panel.indicators_source) from None
         raise
     return res.indices, res.weights, res.normalized, {"options": _jsonable(getattr(res, "options", {}))}
 
@@ -434,7 +432,7 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
 
     # weighting and indices
     t0 = time.perf_counter()
-    indices, wtable, normalized, winfo = _weighting(panel, cfg, base)
+    indices, wtable, normalized, winfo = _weighting(panel, cfg)
     for key in ("panel", "indicators"):  # DataFrames given in a config dict: later stages see a label
         if isinstance(cfg["data"][key], pd.DataFrame):
             cfg["data"][key] = _jsonable(cfg["data"][key])
@@ -587,7 +585,7 @@ def validate(config) -> dict:
     raw, base, where = _load(config, None)
     cfg = _resolve(raw, where, _analyses())
     panel = _read_data(cfg, base)
-    _weighting(panel, cfg, base)
+    _weighting(panel, cfg)
     _, gnote = _geometry(cfg, base, panel, _Recorder(quiet=True))  # boundary file and region scheme too
     _scheme(cfg, base, panel, gnote)
     return {"regions": len(panel.regions), "periods": len(panel.years), "subsystems": panel.subsystems}
