@@ -29,7 +29,7 @@ from typing import Any, Iterator, Mapping
 
 from .errors import InputError, PluginError
 
-__all__ = ["KINDS", "PluginInfo", "PluginWarning", "available", "names", "get", "load_all", "origin",
+__all__ = ["KINDS", "PluginInfo", "PluginWarning", "available", "names", "get", "load_all", "origin", "accepts_keyword",
            "registered", "describe"]
 
 KINDS = ("weights", "statistics", "models", "schemes", "coevolution", "analyses")
@@ -263,6 +263,35 @@ def registered(kind: str, name: str, obj: Any) -> Iterator[Any]:
             _local[kind].pop(name, None)
         else:
             _local[kind][name] = previous
+
+
+def accepts_keyword(fn, name: str, *, unreadable: bool = False) -> bool:
+    """Whether ``fn`` takes the keyword argument ``name`` (a named parameter or ``**kwargs``).
+
+    Plugins may leave out optional keywords of their contract (e.g. a
+    statistics plugin's ``backend``); callers pass such a keyword only when
+    it is accepted.
+
+    Parameters
+    ----------
+    fn : callable
+        The plugin's method or the plugin itself.
+    name : str
+        The keyword.
+    unreadable : bool
+        The answer when the signature cannot be read (e.g. some builtins).
+
+    Returns
+    -------
+    bool
+    """
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return unreadable
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def origin(kind: str, name: str) -> str:

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import inspect
 import zlib
 
 import numpy as np
 import pandas as pd
 
+from nqpspatial import registry
 from nqpspatial.backends import backend_from_config
 from nqpspatial.errors import ConfigError, InputError
 from nqpspatial.stage import Analysis, StageContext, StageOutput
@@ -146,11 +146,7 @@ def _seed_rng(base: int, *key) -> np.random.Generator:
 
 def _takes_backend(plugin) -> bool:
     """Whether a statistics plugin's ``compute`` accepts the optional ``backend`` keyword."""
-    try:
-        params = inspect.signature(plugin.compute).parameters
-    except (TypeError, ValueError):
-        return False
-    return "backend" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return registry.accepts_keyword(plugin.compute, "backend")
 
 
 def _wide(data, var, ids, r, y):

@@ -39,7 +39,7 @@ from ..errors import InputError, ModelError
 from ..results import Results, Summary
 from .grades import grade, validate_edges
 
-__all__ = ["CoevolutionStrategy", "STRATEGIES", "get_strategy", "resolve_strategy", "coevolution",
+__all__ = ["CoevolutionStrategy", "STRATEGIES", "get_strategy", "is_strategy", "resolve_strategy", "coevolution",
            "CoevolutionResults", "POTENTIAL", "DISTANCE", "POTENTIAL_NORMALIZED", "DISTANCE_NORMALIZED"]
 
 
@@ -144,6 +144,13 @@ STRATEGIES = MappingProxyType({s.name: s for s in (POTENTIAL, DISTANCE, POTENTIA
                                                    DISTANCE_NORMALIZED)})
 
 
+def is_strategy(name) -> bool:
+    """Whether ``name`` is a built-in strategy or an installed (or in-process) ``nqpspatial.coevolution`` plugin."""
+    from .. import registry
+
+    return isinstance(name, str) and (name in STRATEGIES or name in registry.available("coevolution"))
+
+
 def get_strategy(name: str) -> CoevolutionStrategy:
     """Look up a strategy by name: a built-in one, else a ``nqpspatial.coevolution`` plugin.
 
@@ -158,21 +165,12 @@ def get_strategy(name: str) -> CoevolutionStrategy:
         return STRATEGIES[name]
     from .. import registry
 
-    if isinstance(name, str) and name in registry.available("coevolution"):
+    if is_strategy(name):
         return registry.get("coevolution", name)
     raise InputError(f"unknown co-evolution strategy {name!r}; use 'auto' or one of "
                      f"{registry.names('coevolution') or list(STRATEGIES)}")
 
 
-def _takes_domain(strategy) -> bool:
-    """Whether a strategy's ``__call__`` accepts the ``domain`` keyword (plugins may leave it out)."""
-    import inspect
-
-    try:
-        params = inspect.signature(strategy).parameters
-    except (TypeError, ValueError):
-        return True
-    return "domain" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def resolve_strategy(name: str, potentials) -> tuple[CoevolutionStrategy, str]:
@@ -285,10 +283,14 @@ def coevolution(panel: pd.DataFrame, potentials: dict, *, strategy="auto", domai
     if missing:
         raise InputError(f"no fitted potential for regions {missing[:10]}")
     parts = []
+    from ..registry import accepts_keyword
+
+    # plugins may leave out the optional domain keyword
+    kw = {"domain": dom} if accepts_keyword(strat, "domain", unreadable=True) else {}
     for r, g in panel.groupby("region", sort=False):
         pot = potentials[r]
         q1 = g["q1"].to_numpy(float)
-        h = strat(q1, pot, domain=dom) if _takes_domain(strat) else strat(q1, pot)
+        h = strat(q1, pot, **kw)
         V = pot(q1) if pot.valid else np.full(len(q1), np.nan)
         d = pot.distance(q1) if pot.has_stable_point and pot.valid else np.full(len(q1), np.nan)
         parts.append(pd.DataFrame({"region": g["region"].to_numpy(), "year": g["year"].to_numpy(),

@@ -22,7 +22,7 @@ from ..backends import backend_from_config
 from ..errors import ConfigError, InputError, ModelError
 from ..results import Results, Summary
 from ..stage import Analysis, StageContext, StageOutput
-from .coevolution import STRATEGIES
+from .coevolution import is_strategy
 from .coupling import coupling_coordination
 from .grades import DEFAULT_EDGES, validate_edges
 from .identification import identify
@@ -91,11 +91,10 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
                 or str(order[0]) == str(order[1]):
             raise _err("order", order, f"give two different subsystems among {subs}, e.g. {subs[:2]}")
         order = [str(o) for o in order]
-    if c["coevolution"] != "auto" and c["coevolution"] not in STRATEGIES:
-        from .. import registry  # a strategy installed (or registered in-process) as a plugin
+    if c["coevolution"] != "auto" and not is_strategy(c["coevolution"]):
+        from .. import registry
 
-        if not isinstance(c["coevolution"], str) or c["coevolution"] not in registry.available("coevolution"):
-            raise _err("coevolution", c["coevolution"], f"use \"auto\" or one of {registry.names('coevolution')}")
+        raise _err("coevolution", c["coevolution"], f"use \"auto\" or one of {registry.names('coevolution')}")
     for key in ("bootstrap", "break_bootstrap"):
         v = c[key]
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:

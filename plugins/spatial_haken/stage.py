@@ -20,7 +20,6 @@ Publishes ``{"spatial_haken": {(model, weights, q1, q2): SpatialHakenResults}}``
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import warnings
 
@@ -89,11 +88,9 @@ def _fit_plugin(name, plugin, data, q1, q2, graph, *, ctx, rng, cfg, split, weig
     options = {"effects": cfg["effects"], "correction": cfg["correction"], "split": split,
                "draws": int(cfg["effects_draws"]), "alpha": cfg["alpha"], "min_ratio": cfg["min_ratio"],
                "weights_name": weights_name}
-    params = inspect.signature(plugin.fit).parameters
-    open_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     kw = {}
     for key, value in options.items():
-        if open_kw or key in params:
+        if registry.accepts_keyword(plugin.fit, key):
             kw[key] = value
         elif _OPTIONS[key] is not None and value != _OPTIONS[key]:
             what = "split_by_zone" if key == "split" else key
