@@ -51,3 +51,13 @@ class ModelError(NqpError, ValueError):
     Example: asking for the distance to a stable point when the fitted
     potential has no stable point.  Raised as a clear error, never a number.
     """
+
+
+class NqpWarning(UserWarning):
+    """Base class of every warning nqpspatial issues on purpose.
+
+    The pipeline records warnings of this class (and its subclasses) in
+    ``run.json`` and the report; any other warning is a third party's and
+    keeps its normal behaviour.  Filter them all with
+    ``warnings.filterwarnings("ignore", category=nqpspatial.errors.NqpWarning)``.
+    """

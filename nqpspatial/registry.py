@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Iterator, Mapping
 
-from .errors import InputError, PluginError
+from .errors import InputError, NqpWarning, PluginError
 
 __all__ = ["KINDS", "PluginInfo", "PluginWarning", "available", "names", "get", "load_all", "origin", "accepts_keyword",
            "registered", "describe"]
@@ -36,7 +36,7 @@ KINDS = ("weights", "statistics", "models", "schemes", "coevolution", "analyses"
 _FIRST_PARTY = "nqpspatial"
 
 
-class PluginWarning(UserWarning):
+class PluginWarning(NqpWarning):
     """Two plugins of one kind share a name; the registry chose one."""
 
 

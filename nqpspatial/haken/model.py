@@ -26,7 +26,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from ..errors import InputError
+from ..errors import InputError, NqpWarning
 from .bootstrap import cluster_bootstrap, region_cross_products
 
 __all__ = ["HakenModel", "ShortPanelWarning", "SE_TYPES", "EFFECTS", "BY", "TERMS",
@@ -41,7 +41,7 @@ TERMS = ("gamma1", "a", "gamma2", "b")
 SHORT_PANEL_PERIODS = 20
 
 
-class ShortPanelWarning(UserWarning):
+class ShortPanelWarning(NqpWarning):
     """Region fixed effects with fewer than 20 periods (Nickell bias)."""
 
 

@@ -27,13 +27,13 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..errors import ModelError
+from ..errors import ModelError, NqpWarning
 from ..results import Results, Summary
 
 __all__ = ["Potential", "LegacyStablePointWarning", "CASE_LABELS"]
 
 
-class LegacyStablePointWarning(UserWarning):
+class LegacyStablePointWarning(NqpWarning):
     """The legacy stable point sqrt(|g1 g2 / (a b)|) was requested."""
 
 
