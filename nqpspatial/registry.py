@@ -25,14 +25,15 @@ import importlib
 import warnings
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator
 
+from .contracts import CONTRACTS
 from .errors import InputError, NqpWarning, PluginError
 
 __all__ = ["KINDS", "PluginInfo", "PluginWarning", "available", "names", "get", "load_all", "origin", "accepts_keyword",
-           "registered", "describe"]
+           "keywords", "contract_problems", "registered", "describe", "refresh"]
 
-KINDS = ("weights", "statistics", "models", "schemes", "coevolution", "analyses")
+KINDS = tuple(CONTRACTS)  # weights, statistics, models, schemes, coevolution, analyses
 _FIRST_PARTY = "nqpspatial"
 
 
@@ -183,6 +184,7 @@ def get(kind: str, name: str) -> Any:
     problems = contract_problems(kind, obj)
     if problems:
         raise PluginError(f"{info.where} breaks the {kind} contract: {'; '.join(problems)}")
+    keywords(kind, obj)  # optional keywords read once, at load
     _loaded[key] = obj
     return obj
 
@@ -200,38 +202,56 @@ def load_all(kind: str) -> dict[str, Any]:
     return {n: get(kind, n) for n in names(kind)}
 
 
-_REQUIRED = {
-    "weights": (("name", str), ("params", Mapping), ("build", callable)),
-    "statistics": (("name", str), ("table", str), ("bivariate", bool), ("compute", callable)),
-    "models": (("name", str), ("fit", callable)),
-    "schemes": (("name", str), ("load", callable)),
-    "coevolution": (("name", str), ("normalized", bool), ("supports", callable), ("__call__", callable)),
-    "analyses": (("name", str), ("config_keys", Mapping), ("run", callable)),
-}
-
-
 def contract_problems(kind: str, obj: Any) -> list[str]:
     """Cheap structural checks of a plugin object (attributes and types).
 
-    The full behavioural checks live in :mod:`nqpspatial.testing`.
+    The contract of each kind is written once, in :mod:`nqpspatial.contracts`;
+    the behavioural checks live in :mod:`nqpspatial.testing`.
 
     Returns
     -------
     list of str
         Problems found (empty when the object fits).
     """
-    problems = []
-    for attr, typ in _REQUIRED[kind]:
-        if not hasattr(obj, attr):
-            problems.append(f"missing attribute '{attr}'")
-            continue
-        val = getattr(obj, attr)
-        if typ is callable:
-            if not callable(val):
-                problems.append(f"'{attr}' is not callable")
-        elif not isinstance(val, typ):
-            problems.append(f"'{attr}' should be {typ.__name__}, got {type(val).__name__}")
-    return problems
+    return CONTRACTS[kind].structural_problems(obj)
+
+
+_keywords: dict[tuple[str, int], frozenset[str]] = {}
+
+
+def keywords(kind: str, obj: Any) -> frozenset[str]:
+    """The optional keywords of its kind's call that a plugin accepts.
+
+    Read once per plugin object (when it is loaded or first asked about),
+    like flake8 reads a plugin's parameters at load; callers pass an
+    optional keyword only when it is in this set.
+
+    Parameters
+    ----------
+    kind : str
+        Plugin kind.
+    obj : object
+        The plugin object.
+
+    Returns
+    -------
+    frozenset of str
+    """
+    key = (kind, id(obj))
+    found = _keywords.get(key)
+    if found is None:
+        c = CONTRACTS[kind]
+        fn = obj if c.method == "__call__" else getattr(obj, c.method, None)
+        # a weights builder's **params are its specification's keys, so only named keywords count there
+        found = frozenset(k for k in c.optional_keywords
+                          if fn is not None and accepts_keyword(fn, k, unreadable=(kind == "coevolution"),
+                                                                var_keyword=(kind != "weights")))
+        _keywords[key] = found
+        _keep_alive.append(obj)  # ids stay unique while cached
+    return found
+
+
+_keep_alive: list[Any] = []
 
 
 @contextlib.contextmanager
@@ -254,6 +274,7 @@ def registered(kind: str, name: str, obj: Any) -> Iterator[Any]:
     problems = contract_problems(kind, obj)
     if problems:
         raise PluginError(f"in-process {kind} plugin '{name}' breaks the contract: {'; '.join(problems)}")
+    keywords(kind, obj)
     previous = _local[kind].get(name)
     _local[kind][name] = obj
     try:
@@ -265,7 +286,7 @@ def registered(kind: str, name: str, obj: Any) -> Iterator[Any]:
             _local[kind][name] = previous
 
 
-def accepts_keyword(fn, name: str, *, unreadable: bool = False) -> bool:
+def accepts_keyword(fn, name: str, *, unreadable: bool = False, var_keyword: bool = True) -> bool:
     """Whether ``fn`` takes the keyword argument ``name`` (a named parameter or ``**kwargs``).
 
     Plugins may leave out optional keywords of their contract (e.g. a
@@ -280,6 +301,8 @@ def accepts_keyword(fn, name: str, *, unreadable: bool = False) -> bool:
         The keyword.
     unreadable : bool
         The answer when the signature cannot be read (e.g. some builtins).
+    var_keyword : bool
+        Whether ``**kwargs`` counts as accepting ``name``.
 
     Returns
     -------
@@ -291,7 +314,8 @@ def accepts_keyword(fn, name: str, *, unreadable: bool = False) -> bool:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return unreadable
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return name in params or (var_keyword and any(p.kind is inspect.Parameter.VAR_KEYWORD
+                                                  for p in params.values()))
 
 
 def origin(kind: str, name: str) -> str:

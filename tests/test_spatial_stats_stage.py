@@ -196,14 +196,14 @@ def test_same_seed_same_tables_and_fdr(provinces):
 
 
 def test_first_party_statistics_pass_the_contract_check():
-    from nqpspatial._contracts_spatial import check_statistic_plugin
+    from nqpspatial.testing import check_statistic as check_statistic_plugin
 
     for plugin in S.STATISTICS.values():
         check_statistic_plugin(plugin)
 
 
 def test_broken_statistic_is_named_by_the_contract_check():
-    from nqpspatial._contracts_spatial import check_statistic_plugin
+    from nqpspatial.testing import check_statistic as check_statistic_plugin
 
     class Positional(S.StatisticPlugin):
         name = "positional"

@@ -1,0 +1,173 @@
+"""Typed values that pipeline stages hand to each other.
+
+A stage declares the artifacts it ``consumes`` (needs), ``uses`` (reads when
+present) and ``provides``; the runner orders the stages by these
+declarations and hands each stage the artifacts through
+:meth:`nqpspatial.stage.StageContext.get`, keyed by type.  A stage that
+needs an artifact nobody provided is skipped with a note naming the stage
+that should have provided it and why it did not.
+
+Every artifact is a small frozen dataclass; the objects it holds (tables,
+results) are read-only by convention: a stage never modifies what another
+stage handed over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+__all__ = ["Artifact", "IndicatorWeights", "SpatialWeightsSet", "HakenOutcome", "SpatialHakenOutcome",
+           "SensitivityOutcome", "RobustnessOutcome", "ZonesOutcome", "artifact_name"]
+
+
+class Artifact:
+    """Base class of the typed values stages hand to each other.
+
+    Subclasses are frozen dataclasses.  ``provided_by`` names the
+    first-party stage that provides it (used in messages; a third-party
+    stage may provide its own artifact types).
+    """
+
+    provided_by: ClassVar[str] = ""
+
+
+def artifact_name(kind: type) -> str:
+    """The name of an artifact type as messages write it."""
+    return getattr(kind, "__name__", str(kind))
+
+
+@dataclass(frozen=True)
+class IndicatorWeights(Artifact):
+    """The indicator weights and the normalized indicators (core weighting step).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame or None
+        The ``indicator_weights`` table (None when indices were given).
+    normalized : pandas.DataFrame or None
+        The normalized indicators: region, year and one column per indicator.
+    options : Mapping
+        The weighting options used (method, normalization, shift, ...).
+    """
+
+    provided_by: ClassVar[str] = "weighting"
+    table: Any = None
+    normalized: Any = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SpatialWeightsSet(Artifact):
+    """Every spatial weights specification of the run, built once (core weights step).
+
+    Attributes
+    ----------
+    by_spec : Mapping[str, nqpspatial.spatial.SpatialWeights]
+        Built weights by specification string, in the order of
+        ``[spatial] weights``.
+    islands, transform : str
+        The island policy and transformation they were built with.
+    """
+
+    provided_by: ClassVar[str] = "weights"
+    by_spec: Mapping[str, Any] = field(default_factory=dict)
+    islands: str = "nearest"
+    transform: str = "r"
+
+    @property
+    def specs(self) -> list[str]:
+        """The specifications, in configured order."""
+        return list(self.by_spec)
+
+    @property
+    def first(self):
+        """The first specification's weights (None when there is none)."""
+        return next(iter(self.by_spec.values()), None)
+
+    def get(self, spec: str):
+        """The weights of one specification (by spec string or file slug), or None."""
+        if spec in self.by_spec:
+            return self.by_spec[spec]
+        for w in self.by_spec.values():
+            if getattr(w, "slug", None) == spec:
+                return w
+        return None
+
+
+@dataclass(frozen=True)
+class HakenOutcome(Artifact):
+    """What the Haken stage found.
+
+    Attributes
+    ----------
+    identification : nqpspatial.haken.IdentificationResults
+        Every ordering's fit and the adiabatic verdicts.
+    order : tuple of str or None
+        The chosen ordering (q1, q2) (None when no ordering passed).
+    fit : nqpspatial.haken.HakenResults or None
+        The chosen ordering's fit.
+    coevolution : pandas.DataFrame or None
+        The ``coevolution`` table (h per region-year), None when no
+        strategy could be computed.
+    strategy : str or None
+        The co-evolution strategy used (None when none could be).
+    strategy_requested : str
+        The configured ``[haken] coevolution``.
+    domain : tuple of float
+        The q1 range normalized strategies scale over.
+    grading : tuple
+        ``(edges, labels, labels_zh)`` of the grades.
+    spec : Mapping
+        The resolved ``[haken]`` options, for stages that refit the model
+        (sensitivity, robustness) the same way.
+    breaks : object
+        The turning-point test results (None when not run).
+    """
+
+    provided_by: ClassVar[str] = "haken"
+    identification: Any = None
+    order: tuple[str, str] | None = None
+    fit: Any = None
+    coevolution: Any = None
+    strategy: str | None = None
+    strategy_requested: str = "auto"
+    domain: tuple[float, float] = (0.0, 1.0)
+    grading: tuple = ()
+    spec: Mapping[str, Any] = field(default_factory=dict)
+    breaks: Any = None
+
+
+@dataclass(frozen=True)
+class SpatialHakenOutcome(Artifact):
+    """The spatial Haken fits (model x weights) and the chosen reading."""
+
+    provided_by: ClassVar[str] = "spatial_haken"
+    results: Mapping[tuple[str, str], Any] = field(default_factory=dict)
+    reading: str = "system"
+    order: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ZonesOutcome(Artifact):
+    """The zone analyses' results by analysis name."""
+
+    provided_by: ClassVar[str] = "zones"
+    results: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SensitivityOutcome(Artifact):
+    """The weight-sensitivity results."""
+
+    provided_by: ClassVar[str] = "sensitivity"
+    results: Any = None
+
+
+@dataclass(frozen=True)
+class RobustnessOutcome(Artifact):
+    """The robustness table's results."""
+
+    provided_by: ClassVar[str] = "robustness"
+    results: Any = None
