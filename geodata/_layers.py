@@ -273,12 +273,15 @@ def province_neighbors(kind: str = "queen", *, island: str = "nearest") -> dict[
     adj = adjacency(kind)
     codes = sorted(_names_table()["code"].astype(int))
     out = {c: sorted(adj.loc[adj["code"] == c, "neighbor"].astype(int)) for c in codes}
-    if island == "nearest":
-        dist = _distance_table()
-        for c in codes:
-            if not out[c]:
-                d = dist[dist["code"] == c]
-                nearest = int(d.loc[d["boundary_km"].idxmin(), "neighbor"])
-                out[c] = [nearest]
-                out[nearest] = sorted(set(out[nearest]) | {c})
+    isolated = [c for c in codes if not out[c]]
+    if island == "nearest" and isolated:
+        # the suite's one island-linking routine, on the bundled layer
+        from nqpspatial.spatial import nearest_by_boundary
+
+        layer = province_layer(codes)
+        for c in isolated:
+            _, nearest, _ = nearest_by_boundary(layer, codes, [c])
+            nearest = int(nearest)
+            out[c] = [nearest]
+            out[nearest] = sorted(set(out[nearest]) | {c})
     return out

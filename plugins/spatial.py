@@ -21,13 +21,12 @@ Tables: ``moran_global``, ``geary``, ``getis_ord``, ``moran_bivariate``,
 from __future__ import annotations
 
 import contextlib
-import difflib
-import zlib
 
 import numpy as np
 import pandas as pd
 
 from nqpspatial import registry
+from nqpspatial._util import closest, stream
 from nqpspatial.backends import backend_from_config
 from nqpspatial.errors import ConfigError, InputError
 from nqpspatial.stage import Analysis, StageContext, StageOutput
@@ -40,17 +39,14 @@ _SRC = "config [spatial]"
 
 
 def _get_statistic(name: str):
-    """Look a statistics plugin up (registry first, then the first-party ones)."""
-    from . import statistics as first_party
-    from .weights import _find_plugin
-
-    def unknown(known):
-        hint = difflib.get_close_matches(name, list(known), n=1, cutoff=0.0)
-        return ConfigError(f"statistics: unknown statistic '{name}'"
-                           + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                           + f"; available: {', '.join(map(str, known))}", source=_SRC)
-
-    return _find_plugin("statistics", name, first_party.STATISTICS, unknown)
+    """The statistics plugin registered under ``name``."""
+    names = registry.names("statistics")
+    if name not in names:
+        hint = closest(name, names, cutoff=0.0)
+        raise ConfigError(f"statistics: unknown statistic '{name}'"
+                          + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                          + f"; available: {', '.join(names)}", source=_SRC)
+    return registry.get("statistics", name)
 
 
 def _as_list(value, key):
@@ -115,7 +111,7 @@ def _default_variables(ctx, sources, has_haken):
 def _check_variable(name, sources, key="variables"):
     if name not in sources:
         avail = list(sources)
-        hint = difflib.get_close_matches(str(name), [str(a) for a in avail], n=1, cutoff=0.0)
+        hint = closest(name, avail, cutoff=0.0)
         raise ConfigError(f"{key}: unknown variable '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
                           + f"; available: {', '.join(map(str, avail))}"
                           + ("" if all(h in sources for h in _HAKEN_COLUMNS)
@@ -139,14 +135,9 @@ def _pairs(value, ctx, sources):
     return out
 
 
-def _seed_rng(base: int, *key) -> np.random.Generator:
-    code = zlib.crc32("\x1f".join(map(str, key)).encode("utf-8"))
-    return np.random.default_rng(np.random.SeedSequence([base, code]))
-
-
 def _takes_backend(plugin) -> bool:
-    """Whether a statistics plugin's ``compute`` accepts the optional ``backend`` keyword."""
-    return registry.accepts_keyword(plugin.compute, "backend")
+    """Whether a statistics plugin's ``compute`` accepts the optional ``backend`` keyword (read at load)."""
+    return "backend" in registry.keywords("statistics", plugin)
 
 
 def _wide(data, var, ids, r, y):
@@ -207,12 +198,12 @@ class SpatialStage(Analysis):
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         """Build every weights matrix and compute the statistics (see the class doc)."""
-        from .weights import _get_builder, build_weights, parse_spec
+        from nqpspatial.spatial import build_weights, get_builder, parse_spec
 
         cfg = {**self.config_keys, **{k: v for k, v in (cfg or {}).items() if v is not None or k == "variables"}}
         unknown = [k for k in cfg if k not in self.config_keys and k != "enabled"]
         if unknown:
-            hint = difflib.get_close_matches(unknown[0], list(self.config_keys), n=1, cutoff=0.0)
+            hint = closest(unknown[0], self.config_keys, cutoff=0.0)
             raise ConfigError(f"unknown key '{unknown[0]}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""),
                               source=_SRC)
         specs = _as_list(cfg["weights"], "weights") or ["queen"]
@@ -230,7 +221,7 @@ class SpatialStage(Analysis):
         needs_geo = []
         for spec in specs:
             name, _ = parse_spec(spec)
-            builder = _get_builder(name)
+            builder = get_builder(name)
             if "geometry" in set(getattr(builder, "needs", ()) or ()):
                 needs_geo.append(spec)
         if ctx.geometry is None and needs_geo:
@@ -279,7 +270,7 @@ class SpatialStage(Analysis):
         with (backend_from_config(ctx.config) if use_backend else contextlib.nullcontext()) as be:
             for sw, plug, var in ctx.progress(tasks, total=len(tasks), desc="spatial statistics"):
                 keep = list(sw.ids)
-                rng = _seed_rng(base_seed, plug.name, sw.spec, var)
+                rng = stream(base_seed, plug.name, sw.spec, var)
                 extra = {"backend": be} if be is not None and _takes_backend(plug) else {}
                 if plug.bivariate:
                     xv, yv = var

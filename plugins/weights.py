@@ -1,47 +1,24 @@
-"""Spatial weights builders (the ``nqpspatial.weights`` plugin kind).
+"""The first-party spatial weights builders (plugins of the group ``nqpspatial.weights``).
 
-Contract of a weights plugin
-----------------------------
-A weights plugin is a module-level object (registered under the
-``nqpspatial.weights`` entry-point group) with
-
-``name`` : str
-    The name used in a specification, e.g. ``"knn"`` in ``"knn:k=5"``.
-``params`` : dict
-    Every accepted parameter with its default.  A specification naming any
-    other key is refused with a :class:`~nqpspatial.errors.ConfigError`.
-``needs`` : set of str
-    A subset of ``{"geometry", "panel", "scheme"}``: the inputs ``build``
-    reads.  The pipeline refuses to build it when one of them is missing.
-``build(ids, *, geometry=None, panel=None, scheme=None, region="region", year="year", **params)``
-    Returns the *raw* (untransformed) :class:`libpysal.graph.Graph` over
-    exactly ``ids``, in that order.  Regions without neighbours are encoded
-    as libpysal does (a self-loop of weight 0); the island policy and the
-    transformation are applied afterwards by :func:`build_weights`, never by
-    the builder.  ``geometry`` is a GeoDataFrame indexed by region id,
-    ``panel`` a long DataFrame with ``region`` and ``year`` columns and
-    ``scheme`` a Series region id -> group.
+Each builder returns the *raw* graph over exactly the requested ids; the
+contract is :class:`nqpspatial.contracts.WeightsBuilder`.  Parsing a
+specification, the island policy, the transformation and the
+:class:`~nqpspatial.spatial.SpatialWeights` object live in the core
+(:mod:`nqpspatial.spatial`); the builders are registered through entry
+points exactly as a third party's would be.
 
 Distances are always in kilometres: great-circle distances between
 centroids for layers in geographic coordinates (the centroids themselves are
 taken in an equal-area projection), Euclidean distances for projected
 layers (converted from the layer's unit), never raw degrees.
 
-Specifications
---------------
-``"name"`` or ``"name:key=value,key=value"``; values are parsed as int,
-float, bool (``true``/``false``), ``none`` or str.  The nested builder takes
-a geographic specification as ``geo=<spec>``; separate the inner
-parameters with ``;`` (``nested:phi=0.4,geo=inverse_distance:power=2;cutoff=1500``).
-
-The public entry point is :func:`build_weights`, which returns a
-:class:`SpatialWeights` results object.
+For backward compatibility this module re-exports the core names
+(``build_weights``, ``SpatialWeights``, ``parse_spec``, ...); new code
+imports them from :mod:`nqpspatial.spatial` (or ``nqpspatial``).
 """
 
 from __future__ import annotations
 
-import difflib
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -49,8 +26,26 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from nqpspatial.errors import ConfigError, InputError, PluginError
-from nqpspatial.results import Results, Summary
+from nqpspatial.errors import ConfigError, InputError
+from nqpspatial.spatial import (
+    EARTH_RADIUS_KM,
+    ISLAND_POLICIES,
+    TRANSFORMS,
+    SpatialWeights,
+    build_weights,
+    builder_params,
+    centroid_points,
+    get_builder,
+    pairwise_km,
+    parse_spec,
+    spec_slug,
+)
+from nqpspatial.spatial._geometry import graph_from_coo as _graph_from_coo
+from nqpspatial.spatial._geometry import graph_from_dense as _graph_from_dense
+from nqpspatial.spatial._geometry import knn_km as _knn_km
+from nqpspatial.spatial._geometry import pairs_within_km as _pairs_within_km
+from nqpspatial.spatial._geometry import require_geometry as _require_geometry
+from nqpspatial.spatial._weights import _nearest
 
 __all__ = [
     "SpatialWeights",
@@ -61,7 +56,11 @@ __all__ = [
     "centroid_points",
     "pairwise_km",
     "boundary_nearest",
+    "economic_matrix",
     "BUILDERS",
+    "EARTH_RADIUS_KM",
+    "ISLAND_POLICIES",
+    "TRANSFORMS",
     "queen",
     "rook",
     "knn",
@@ -74,253 +73,9 @@ __all__ = [
     "matrix",
 ]
 
-EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
-ISLAND_POLICIES = ("nearest", "keep", "drop")
-TRANSFORMS = ("r", "b", "o", "d", "v")
-_EQUAL_AREA = "EPSG:6933"  # WGS 84 / NSIDC EASE-Grid 2.0 Global (equal area)
-
-
-# --------------------------------------------------------------------------
-# specification parsing
-# --------------------------------------------------------------------------
-
-def _parse_value(text: str) -> Any:
-    t = text.strip()
-    low = t.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    try:
-        return int(t)
-    except ValueError:
-        pass
-    try:
-        return float(t)
-    except ValueError:
-        return t
-
-
-def parse_spec(spec: str) -> tuple[str, dict]:
-    """Split a weights specification into a builder name and parameters.
-
-    Parameters
-    ----------
-    spec : str
-        ``"name"`` or ``"name:key=value,key=value"``.
-
-    Returns
-    -------
-    name : str
-    params : dict
-        Values parsed as int, float, bool, None or str.
-
-    Raises
-    ------
-    ConfigError
-        Empty name or a pair without ``=``.
-    """
-    if not isinstance(spec, str) or not spec.strip():
-        raise ConfigError(f"weights specification {spec!r} is empty; write e.g. \"queen\" or \"knn:k=5\"",
-                          source="config [spatial] weights")
-    name, _, rest = spec.strip().partition(":")
-    name = name.strip()
-    params: dict[str, Any] = {}
-    if rest.strip():
-        for part in rest.split(","):
-            key, eq, value = part.partition("=")
-            if not eq or not key.strip():
-                raise ConfigError(
-                    f"weights specification {spec!r}: {part!r} is not a key=value pair; "
-                    "write e.g. \"knn:k=5\"", source="config [spatial] weights")
-            params[key.strip()] = _parse_value(value)
-    return name, params
-
-
-def spec_slug(spec: str) -> str:
-    """File-name slug of a specification: letters, digits and ``_`` only.
-
-    ``"knn:k=5"`` -> ``"knn_k_5"``; ``"distance_band:threshold=250.5"`` ->
-    ``"distance_band_threshold_250_5"``.
-    """
-    slug = re.sub(r"[^0-9A-Za-z]+", "_", spec.strip())
-    return slug.strip("_") or "weights"
-
-
-def _nearest(word: str, choices) -> str:
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.0)
-    return match[0] if match else ""
-
-
-# --------------------------------------------------------------------------
-# geometry helpers (kilometres)
-# --------------------------------------------------------------------------
-
-def _require_geometry(geometry, ids, who: str):
-    if geometry is None:
-        raise InputError(f"weights '{who}' needs region boundaries; set [geometry] source and id in the "
-                         "config (a GeoJSON, GeoPackage or Shapefile, or a bundled layer), or use a user "
-                         "matrix (\"matrix:path=...\")", source="config [spatial] weights")
-    missing = [i for i in ids if i not in geometry.index]
-    if missing:
-        raise InputError(f"the boundary layer has no geometry for region(s) {missing[:10]}"
-                         f"{' ...' if len(missing) > 10 else ''}; add them to the boundary file or "
-                         "remove them from the panel", source="boundaries")
-    if geometry.crs is None:
-        raise InputError("the boundary layer has no coordinate reference system; set it (e.g. "
-                         "gdf.set_crs('EPSG:4326')) so that distances can be measured in km",
-                         source="boundaries")
-    return geometry.loc[list(ids)]
-
-
-def _unit_km(crs) -> float:
-    try:
-        factor = crs.axis_info[0].unit_conversion_factor
-    except (AttributeError, IndexError):  # pragma: no cover - exotic CRS
-        factor = 1.0
-    return float(factor) / 1000.0
-
-
-def centroid_points(geometry, ids) -> tuple[np.ndarray, bool]:
-    """Centroid coordinates for distance computations.
-
-    Parameters
-    ----------
-    geometry : geopandas.GeoDataFrame
-        Indexed by region id, with a CRS.
-    ids : sequence
-        Regions, in the order wanted.
-
-    Returns
-    -------
-    coords : numpy.ndarray, shape (n, 2)
-        ``(lon, lat)`` in degrees when ``geographic`` (centroids computed in an
-        equal-area projection and mapped back), else projected ``(x, y)`` in km.
-    geographic : bool
-        Whether distances are great-circle.
-    """
-    g = _require_geometry(geometry, ids, "distance")
-    gs = g.geometry
-    if gs.crs.is_geographic:
-        cent = gs.to_crs(_EQUAL_AREA).centroid.to_crs(gs.crs)
-        return np.column_stack([cent.x.to_numpy(), cent.y.to_numpy()]), True
-    cent = gs.centroid
-    f = _unit_km(gs.crs)
-    return np.column_stack([cent.x.to_numpy() * f, cent.y.to_numpy() * f]), False
-
-
-def _xyz(lonlat: np.ndarray) -> np.ndarray:
-    lon = np.radians(lonlat[:, 0])
-    lat = np.radians(lonlat[:, 1])
-    return EARTH_RADIUS_KM * np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
-
-
-def _chord_to_km(chord):
-    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / (2.0 * EARTH_RADIUS_KM), 0.0, 1.0))
-
-
-def _km_to_chord(km):
-    return 2.0 * EARTH_RADIUS_KM * np.sin(np.minimum(km, np.pi * EARTH_RADIUS_KM) / (2.0 * EARTH_RADIUS_KM))
-
-
-def pairwise_km(coords: np.ndarray, geographic: bool) -> np.ndarray:
-    """Dense matrix of distances in km between points from :func:`centroid_points`.
-
-    Great-circle (haversine) distances when ``geographic``, Euclidean otherwise.
-    """
-    if geographic:
-        lon = np.radians(coords[:, 0])[:, None]
-        lat = np.radians(coords[:, 1])[:, None]
-        a = (np.sin((lat - lat.T) / 2) ** 2
-             + np.cos(lat) * np.cos(lat.T) * np.sin((lon - lon.T) / 2) ** 2)
-        return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-    diff = coords[:, None, :] - coords[None, :, :]
-    return np.sqrt((diff ** 2).sum(-1))
-
-
-def _tree_points(coords, geographic):
-    return _xyz(coords) if geographic else coords
-
-
-def _knn_km(coords, geographic, k):
-    from scipy.spatial import cKDTree
-
-    pts = _tree_points(coords, geographic)
-    n = len(pts)
-    if k >= n:
-        raise InputError(f"knn: k={k} but there are only {n} regions; choose k < {n}",
-                         source="config [spatial] weights")
-    dist, idx = cKDTree(pts).query(pts, k=k + 1)
-    # drop each point itself (it may not be first when points coincide)
-    rows = np.arange(n)[:, None]
-    self_mask = idx == rows
-    keep = ~self_mask
-    # when a point was not returned as its own neighbour, drop the farthest one
-    no_self = ~self_mask.any(axis=1)
-    keep[no_self, -1] = False
-    idx = idx[keep].reshape(n, k)
-    dist = dist[keep].reshape(n, k)
-    if geographic:
-        dist = _chord_to_km(dist)
-    return dist, idx
-
-
-def _pairs_within_km(coords, geographic, threshold):
-    from scipy.spatial import cKDTree
-
-    pts = _tree_points(coords, geographic)
-    tree = cKDTree(pts)
-    radius = _km_to_chord(threshold) if geographic else threshold
-    # a tiny relative tolerance so that a pair exactly at the threshold is kept
-    d = tree.sparse_distance_matrix(tree, radius * (1 + 1e-12), output_type="coo_matrix")
-    i, j, c = d.row, d.col, d.data
-    off = i != j
-    i, j, c = i[off], j[off], c[off]
-    km = _chord_to_km(c) if geographic else c
-    inside = km <= threshold * (1 + 1e-12)
-    return i[inside], j[inside], km[inside]
-
-
-def _graph_from_coo(i, j, w, ids):
-    from libpysal.graph import Graph
-
-    n = len(ids)
-    mat = sparse.csr_array((np.asarray(w, dtype=float), (np.asarray(i), np.asarray(j))), shape=(n, n))
-    mat.sum_duplicates()
-    mat.sort_indices()
-    return Graph.from_sparse(mat, ids=np.asarray(list(ids), dtype=object) if _is_object(ids) else np.asarray(ids))
-
-
-def _is_object(ids) -> bool:
-    arr = np.asarray(list(ids))
-    return arr.dtype.kind not in "iuf"
-
-
-def _graph_from_dense(mat, ids):
-    mat = np.array(mat, dtype=float)
-    np.fill_diagonal(mat, 0.0)
-    i, j = np.nonzero(mat)
-    return _graph_from_coo(i, j, mat[i, j], ids)
-
 
 def boundary_nearest(geometry, ids, island, candidates: int = 50) -> tuple[Any, float]:
-    """Nearest other region of ``island`` by boundary (polygon-to-polygon) distance.
-
-    Distances are measured in an azimuthal equidistant projection centred on
-    the island (geographic layers) or in the layer's own projected CRS.
-
-    Parameters
-    ----------
-    geometry : geopandas.GeoDataFrame
-        Indexed by region id, with a CRS.
-    ids : sequence
-        Candidate regions (the island itself is skipped).
-    island : hashable
-        The island's region id.
-    candidates : int
-        For layers above this size only the ``candidates`` nearest regions by
-        centroid (and every region whose bounding box is nearer than the
-        farthest of them) are measured.
+    """Nearest other region of ``island`` by boundary distance (see :func:`nqpspatial.spatial.nearest_by_boundary`).
 
     Returns
     -------
@@ -329,33 +84,10 @@ def boundary_nearest(geometry, ids, island, candidates: int = 50) -> tuple[Any, 
     km : float
         Boundary distance in km (0 when they touch).
     """
-    g = _require_geometry(geometry, ids, "island policy 'nearest'")
-    gs = g.geometry
-    others = [i for i in ids if i != island]
-    if not others:
-        raise InputError("island policy 'nearest' needs at least two regions", source="config [spatial] islands")
-    if gs.crs.is_geographic:
-        c = gs.loc[[island]].to_crs(_EQUAL_AREA).centroid.to_crs(gs.crs).iloc[0]
-        crs = f"+proj=aeqd +lat_0={c.y} +lon_0={c.x} +datum=WGS84 +units=m +no_defs"
-        factor = 1.0 / 1000.0
-    else:
-        crs = gs.crs
-        factor = _unit_km(gs.crs)
-    sub = gs.loc[others]
-    if len(others) > candidates:
-        coords, geo = centroid_points(geometry, [island] + others)
-        if geo:
-            xyz = _xyz(coords)
-            dist = np.sqrt(((xyz[1:] - xyz[0]) ** 2).sum(1))
-        else:
-            dist = np.sqrt(((coords[1:] - coords[0]) ** 2).sum(1))
-        order = np.argsort(dist, kind="stable")[:candidates]
-        sub = sub.iloc[np.sort(order)]
-    proj = sub.to_crs(crs)
-    isl = gs.loc[[island]].to_crs(crs).iloc[0]
-    dist_km = proj.distance(isl).to_numpy() * factor
-    pos = int(np.argmin(dist_km))
-    return sub.index[pos], float(dist_km[pos])
+    from nqpspatial.spatial import nearest_by_boundary
+
+    _, nb, km = nearest_by_boundary(geometry, ids, [island], candidates=candidates)
+    return nb, km
 
 
 # --------------------------------------------------------------------------
@@ -379,17 +111,7 @@ class WeightsBuilder:
         raise NotImplementedError
 
     def _params(self, params: Mapping) -> dict:
-        unknown = [k for k in params if k not in self.params]
-        if unknown:
-            k = unknown[0]
-            accepted = ", ".join(self.params) or "(none)"
-            hint = _nearest(k, self.params)
-            raise ConfigError(f"weights '{self.name}' has no parameter '{k}'"
-                              + (f" (did you mean '{hint}'?)" if hint else "")
-                              + f"; accepted: {accepted}", source="config [spatial] weights")
-        out = dict(self.params)
-        out.update(params)
-        return out
+        return builder_params(self, dict(params))
 
     def __repr__(self) -> str:
         return f"<weights builder {self.name!r}>"
@@ -626,23 +348,15 @@ class _Nested(WeightsBuilder):
         if gname in ("nested", "economic"):
             raise ConfigError(f"nested: geo must be a geographic weights builder, got '{gname}'",
                               source="config [spatial] weights")
-        gb = _get_builder(gname)
+        gb = get_builder(gname)
+        builder_params(gb, gparams)
         geo_graph = gb.build(ids, geometry=geometry, panel=panel, scheme=scheme, region=region, year=year,
-                             **_builder_params(gb, gparams))
+                             **gparams)
         wg = _row_standardize(geo_graph.sparse.toarray())
         xbar = _region_means(panel, ids, p["variable"], region, year, self.name)
         we, _ = economic_matrix(xbar)
         we = _row_standardize(we)
         return _graph_from_dense(phi * wg + (1 - phi) * we, ids)
-
-
-def _builder_params(builder, params):
-    """Validate ``params`` against ``builder.params`` (first-party builders) and return them."""
-    if isinstance(builder, WeightsBuilder):
-        builder._params(params)
-    else:
-        _check_params(builder, params)
-    return params
 
 
 class _Block(WeightsBuilder):
@@ -764,276 +478,6 @@ BUILDERS: dict[str, WeightsBuilder] = {b.name: b for b in
                                         economic, nested, block, matrix)}
 
 
-def _find_plugin(kind: str, name: str, first_party: Mapping[str, Any], unknown):
-    """Look a plugin up: the registry first, then the first-party ones in ``first_party``.
-
-    A ``PluginError`` from the registry propagates; a name neither knows raises
-    ``unknown(known)``, where ``known`` holds the first-party names, then the registry's.
-    """
-    try:
-        from nqpspatial import registry  # type: ignore[attr-defined]
-    except ImportError:
-        registry = None
-    known = dict.fromkeys(first_party)
-    if registry is not None and hasattr(registry, "get"):
-        try:
-            return registry.get(kind, name)
-        except PluginError:
-            raise
-        except Exception:  # noqa: BLE001 - unknown to the registry: try the first-party list
-            try:
-                known.update(dict.fromkeys(registry.names(kind)))
-            except Exception:  # noqa: BLE001
-                pass
-    if name not in first_party:
-        raise unknown(known)
-    return first_party[name]
-
-
-def _get_builder(name: str):
-    """Look a weights builder up (registry first, then the first-party ones)."""
-    return _find_plugin("weights", name, BUILDERS, lambda known: ConfigError(
-        f"unknown weights builder '{name}' (did you mean '{_nearest(name, known)}'?); "
-        f"available: {', '.join(map(str, known))}", source="config [spatial] weights"))
-
-
-def _check_params(builder, params):
-    accepted = dict(getattr(builder, "params", {}) or {})
-    for k in params:
-        if k not in accepted:
-            hint = _nearest(k, accepted)
-            raise ConfigError(f"weights '{getattr(builder, 'name', builder)}' has no parameter '{k}'"
-                              + (f" (did you mean '{hint}'?)" if hint else "")
-                              + f"; accepted: {', '.join(accepted) or '(none)'}",
-                              source="config [spatial] weights")
-
-
-# --------------------------------------------------------------------------
-# SpatialWeights and build_weights
-# --------------------------------------------------------------------------
-
-def _graph_table(graph) -> pd.DataFrame:
-    adj = graph.adjacency.reset_index()
-    adj = adj[~((adj["focal"] == adj["neighbor"]) & (adj["weight"] == 0))]
-    return adj[["focal", "neighbor", "weight"]].reset_index(drop=True)
-
-
-class SpatialWeights(Results):
-    """A spatial weights matrix built from a specification.
-
-    Attributes
-    ----------
-    graph : libpysal.graph.Graph
-        The transformed graph used by the statistics, over :attr:`ids`.
-    raw_graph : libpysal.graph.Graph
-        The graph after the island policy, before the transformation.
-    spec : str
-        The specification as given (e.g. ``"knn:k=5"``).
-    name : str
-        The builder's name.
-    params : dict
-        The parameters used (defaults filled in).
-    slug : str
-        File-name slug (e.g. ``"knn_k_5"``).
-    transform : str
-        libpysal transformation code applied (``"r"`` by default).
-    island_policy : str
-        ``"nearest"``, ``"keep"`` or ``"drop"``.
-    islands : tuple
-        Region ids without neighbours in the builder's raw graph.
-    links : pandas.DataFrame
-        Links added by the ``nearest`` policy: ``island, neighbor, km``.
-    ids : tuple
-        Regions of :attr:`graph`, in order (``drop`` removes the islands).
-    table : pandas.DataFrame
-        ``focal, neighbor, weight`` of :attr:`graph` (the ``weights_<slug>`` table).
-    summary_row : dict
-        ``name, n, islands, island_policy, mean_neighbors, components`` plus
-        ``slug, transform, island_ids, dropped``.
-    """
-
-    def __init__(self, *, graph, raw_graph, spec, name, params, transform, island_policy, islands, links,
-                 ids, notes=()):
-        self.graph = graph
-        self.raw_graph = raw_graph
-        self.spec = spec
-        self.name = name
-        self.params = dict(params)
-        self.slug = spec_slug(spec)
-        self.transform = transform
-        self.island_policy = island_policy
-        self.islands = tuple(islands)
-        self.links = links
-        self.ids = tuple(ids)
-        self.notes = tuple(notes)
-        card = np.asarray(graph.cardinalities.to_numpy(), dtype=float)
-        self.summary_row = {
-            "name": spec,
-            "n": int(graph.n),
-            "islands": len(self.islands),
-            "island_policy": island_policy,
-            "mean_neighbors": float(card.mean()) if len(card) else float("nan"),
-            "components": int(graph.n_components),
-            "slug": self.slug,
-            "transform": transform,
-            "island_ids": ";".join(map(str, self.islands)),
-            "dropped": ";".join(map(str, self.islands)) if island_policy == "drop" else "",
-        }
-        self._freeze()
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """``focal, neighbor, weight`` rows of the transformed graph (no isolate self-loops)."""
-        return _graph_table(self.graph)
-
-    def summary(self) -> Summary:
-        """Key facts: size, islands and how they were handled, mean neighbours, components."""
-        facts = dict(self.summary_row)
-        tables = {}
-        if len(self.links):
-            tables["island links (nearest by boundary distance)"] = self.links
-        return Summary(title=f"Spatial weights {self.spec}", facts=facts, tables=tables, notes=self.notes)
-
-
-def _parse_and_get(spec):
-    name, params = parse_spec(spec)
-    builder = _get_builder(name)
-    if isinstance(builder, WeightsBuilder):
-        full = builder._params(params)
-    else:
-        _check_params(builder, params)
-        full = dict(getattr(builder, "params", {}) or {})
-        full.update(params)
-    return name, params, full, builder
-
-
-def build_weights(spec: str, ids, *, geometry=None, panel=None, scheme=None, islands: str = "nearest",
-                  transform: str = "r", region: str = "region", year: str = "year",
-                  base_dir=None) -> SpatialWeights:
-    """Build spatial weights from a specification string.
-
-    Parameters
-    ----------
-    spec : str
-        ``"name"`` or ``"name:key=value,..."``, e.g. ``"queen"``, ``"knn:k=5"``,
-        ``"economic:variable=gdp_pc"``.
-    ids : sequence
-        Region ids, in the order of the graph.
-    geometry : geopandas.GeoDataFrame, optional
-        Boundaries indexed by region id (needed by geographic builders and by
-        the ``nearest`` island policy).
-    panel : pandas.DataFrame, optional
-        Long panel with ``region`` and ``year`` columns (economic, nested).
-    scheme : pandas.Series, optional
-        Region id -> group (block).
-    islands : {"nearest", "keep", "drop"}
-        What to do with regions that have no neighbour: link each to its
-        nearest region by boundary distance (both directions), keep them
-        isolated (zero lag; local statistics label them ``isolated``), or
-        drop them from the weights (statistics then run on the other regions
-        and the dropped ids are listed in ``weights_summary``).
-    transform : str, default "r"
-        libpysal transformation: ``r`` row-standardized, ``b`` binary,
-        ``o`` original, ``d`` doubly standardized, ``v`` variance stabilizing.
-    region, year : str
-        Column names in ``panel``.
-    base_dir : path, optional
-        Folder that relative ``matrix:path=`` values are resolved against.
-
-    Returns
-    -------
-    SpatialWeights
-
-    Raises
-    ------
-    ConfigError
-        Unknown builder, parameter, island policy or transform.
-    InputError
-        Missing inputs for the builder (boundaries, panel column, scheme).
-    """
-    if islands not in ISLAND_POLICIES:
-        raise ConfigError(f"islands = {islands!r} is not a policy (did you mean '{_nearest(str(islands), ISLAND_POLICIES)}'?); "
-                          f"use one of {', '.join(ISLAND_POLICIES)}", source="config [spatial] islands")
-    t = str(transform).lower()
-    if t not in TRANSFORMS:
-        raise ConfigError(f"transform = {transform!r} is not a libpysal transformation; use one of "
-                          f"{', '.join(TRANSFORMS)}", source="config [spatial] transform")
-    ids = list(ids)
-    if len(set(ids)) != len(ids):
-        raise InputError("region ids passed to the weights builder are not unique", source="panel")
-    name, given, full, builder = _parse_and_get(spec)
-    kwargs = dict(geometry=geometry, panel=panel, scheme=scheme, region=region, year=year)
-    if name == "matrix" and isinstance(builder, _Matrix):
-        kwargs["base_dir"] = base_dir
-    raw = builder.build(ids, **kwargs, **given)
-    raw_ids = list(raw.unique_ids)
-    if raw_ids != ids:
-        raise PluginError(f"weights builder '{name}' returned a graph over different ids or order than "
-                          "requested (contract: exactly `ids`, in that order)")
-    found = [i for i in ids if i in set(raw.isolates)]
-    notes = []
-    links = pd.DataFrame({"island": pd.Series([], dtype=object), "neighbor": pd.Series([], dtype=object),
-                          "km": pd.Series([], dtype=float)})
-    graph_raw = raw
-    kept_ids = ids
-    if found:
-        if islands == "nearest":
-            if geometry is None:
-                raise InputError(f"weights '{spec}' leaves region(s) {found[:10]} without neighbours and the "
-                                 "island policy 'nearest' needs boundaries to find their nearest region; give "
-                                 "boundaries or set [spatial] islands = \"keep\" or \"drop\"",
-                                 source="config [spatial] islands")
-            rows = []
-            for isl in found:
-                nb, km = boundary_nearest(geometry, ids, isl)
-                rows.append((isl, nb, km))
-            links = pd.DataFrame(rows, columns=["island", "neighbor", "km"])
-            graph_raw = _link_islands(raw, ids, rows)
-            notes.append("islands linked to their nearest region by boundary distance: "
-                         + ", ".join(f"{a}-{b} ({km:.1f} km)" for a, b, km in rows))
-        elif islands == "drop":
-            kept_ids = [i for i in ids if i not in set(found)]
-            if len(kept_ids) < 3:
-                raise InputError(f"island policy 'drop' leaves {len(kept_ids)} regions; use 'nearest' or 'keep'",
-                                 source="config [spatial] islands")
-            graph_raw = raw.subgraph(kept_ids)
-            graph_raw = _graph_from_coo(*_coo(graph_raw.sparse), kept_ids)
-            notes.append(f"islands dropped from the weights (statistics use the other {len(kept_ids)} regions; "
-                         f"dropped: {', '.join(map(str, found))})")
-        else:
-            notes.append(f"islands kept without neighbours: {', '.join(map(str, found))}")
-    graph = graph_raw if t == "o" else graph_raw.transform(t.upper())
-    return SpatialWeights(graph=graph, raw_graph=graph_raw, spec=spec.strip(), name=name, params=full,
-                          transform=t, island_policy=islands, islands=found, links=links, ids=kept_ids,
-                          notes=notes)
-
-
-def _coo(mat):
-    mat = sparse.coo_array(mat)
-    return mat.row, mat.col, mat.data
-
-
-def _link_islands(raw, ids, rows):
-    """Add symmetric links island <-> nearest region to the raw graph.
-
-    The link weight is 1 in a binary graph; in a weighted graph it is the
-    largest weight in the neighbour's row (the island counts as the
-    neighbour's strongest link), or the largest weight of the whole graph
-    when that row is empty too.
-    """
-    base = sparse.csr_array(raw.sparse.astype(float))
-    mat = sparse.lil_array(base)
-    pos = {i: k for k, i in enumerate(ids)}
-    data = base.data[base.data != 0]
-    binary = data.size == 0 or bool(np.all(data == 1.0))
-    top = float(data.max()) if data.size else 1.0
-    for isl, nb, _ in rows:
-        a, b = pos[isl], pos[nb]
-        if binary:
-            w = 1.0
-        else:
-            row = base[[b], :].toarray().ravel()
-            w = float(row.max()) if row.max() > 0 else top
-        mat[a, b] = w
-        mat[b, a] = w
-    return _graph_from_coo(*_coo(mat.tocsr()), ids)
+BUILDERS: dict[str, WeightsBuilder] = {b.name: b for b in
+                                       (queen, rook, knn, distance_band, inverse_distance, kernel,
+                                        economic, nested, block, matrix)}

@@ -295,16 +295,13 @@ class RobustnessStage(Analysis):
             if ctx.geometry is None:
                 out.notes.append(f"weights {spec!r} skipped: no boundaries and the spatial stage published none")
                 continue
-            name = spec.split(":", 1)[0]
-            plugin = registry.get("weights", name)
-            builder = getattr(sys.modules.get(type(plugin).__module__), "build_weights", None)
-            if builder is not None:   # first-party weights: island policy and transform of the spatial stage
-                sw = builder(spec, ids, geometry=ctx.geometry, panel=ctx.panel, scheme=ctx.scheme,
-                             region=ctx.region, year=ctx.year, base_dir=ctx.base_dir)
-                graphs[getattr(sw, "slug", spec)] = sw.graph
-            else:
-                graphs[spec] = plugin.build(ids, geometry=ctx.geometry, panel=ctx.panel, scheme=ctx.scheme,
-                                            region=ctx.region, year=ctx.year)
+            from ..spatial import build_weights
+
+            sp = ctx.config.get("spatial") or {}
+            sw = build_weights(spec, ids, geometry=ctx.geometry, panel=ctx.panel, scheme=ctx.scheme,
+                               islands=sp.get("islands", "nearest"), transform=sp.get("transform", "r"),
+                               region=ctx.region, year=ctx.year, base_dir=ctx.base_dir)
+            graphs[sw.slug] = sw.graph
         return graphs
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:

@@ -57,22 +57,6 @@ class ContiguityGraph(NamedTuple):
     links: pd.DataFrame
 
 
-def _metric(geoms):
-    """Geometries in a metric CRS when the layer is geographic."""
-    crs = getattr(geoms, "crs", None)
-    if crs is not None and crs.is_geographic:
-        # an equal-area conic centred on the layer keeps boundary distances honest
-        import pyproj
-
-        minx, miny, maxx, maxy = geoms.total_bounds
-        lat1, lat2 = miny + (maxy - miny) / 6, maxy - (maxy - miny) / 6
-        aea = pyproj.CRS.from_proj4(
-            f"+proj=aea +lat_1={lat1} +lat_2={lat2} +lat_0={(miny + maxy) / 2} "
-            f"+lon_0={(minx + maxx) / 2} +datum=WGS84 +units=m +no_defs")
-        return geoms.to_crs(aea)
-    return geoms
-
-
 def contiguity_graph(geometry, ids: Iterable | None = None, *, rook: bool = False) -> ContiguityGraph:
     """Queen (or rook) contiguity with islands linked to their nearest region.
 
@@ -99,11 +83,13 @@ def contiguity_graph(geometry, ids: Iterable | None = None, *, rook: bool = Fals
     -----
     While the graph has more than one connected component, the smallest
     component (ties: the one holding the earliest id) is linked to the
-    nearest region outside it, measured between boundaries (not centroids),
-    in metres after projecting a geographic layer to an equal-area conic
-    projection centred on the layer.
+    nearest region outside it, measured between boundaries (not centroids)
+    by :func:`nqpspatial.spatial.connect_components` (the suite's one
+    island-linking routine), reported in metres.
     """
     from libpysal.graph import Graph
+
+    from nqpspatial.spatial import connect_components, graph_from_coo
 
     geoms = geometry.geometry if hasattr(geometry, "columns") else geometry
     if geoms.index.duplicated().any():
@@ -114,43 +100,16 @@ def contiguity_graph(geometry, ids: Iterable | None = None, *, rook: bool = Fals
     if missing:
         raise InputError(f"no boundary for region(s) {missing[:10]}; the boundary layer's ids must "
                          "match the panel's region ids", source=SOURCE)
-    geoms = geoms.loc[ids]
     if len(ids) < 2:
         raise InputError("contiguity needs at least two regions", source=SOURCE)
-    base = Graph.build_contiguity(geoms, rook=rook)
-    adj = base.adjacency
-    adj = adj[adj > 0]
-    focal = list(adj.index.get_level_values(0))
-    neigh = list(adj.index.get_level_values(1))
-    comp = base.component_labels.reindex(ids).to_numpy().copy()
-    pos = {r: i for i, r in enumerate(ids)}
-    metric = None
-    links = []
-    while np.unique(comp).size > 1:
-        if metric is None:
-            metric = _metric(geoms)
-        labels, counts = np.unique(comp, return_counts=True)
-        smallest = [lab for lab, c in zip(labels, counts) if c == counts.min()]
-        first = min(smallest, key=lambda lab: int(np.flatnonzero(comp == lab)[0]))
-        inside = np.flatnonzero(comp == first)
-        outside = np.flatnonzero(comp != first)
-        best = (np.inf, None, None)
-        for i in inside:
-            d = metric.iloc[outside].distance(metric.iloc[i]).to_numpy()
-            j = int(np.argmin(d))
-            if d[j] < best[0]:
-                best = (float(d[j]), i, int(outside[j]))
-        dist, i, j = best
-        a, b = ids[i], ids[j]
-        focal += [a, b]
-        neigh += [b, a]
-        links.append({"region": a, "neighbor": b, "distance": dist})
-        comp[comp == first] = comp[j]
-    order = np.lexsort((np.array([pos[n] for n in neigh]), np.array([pos[f] for f in focal])))
-    f_arr = np.array(focal, dtype=object)[order]
-    n_arr = np.array(neigh, dtype=object)[order]
-    graph = Graph.from_arrays(f_arr, n_arr, np.ones(len(f_arr)))
-    return ContiguityGraph(graph, pd.DataFrame(links, columns=["region", "neighbor", "distance"]))
+    frame = geoms.loc[ids].to_frame("geometry").set_geometry("geometry", crs=geoms.crs)
+    base = Graph.build_contiguity(frame.geometry.reset_index(drop=True), rook=rook)
+    mat = base.sparse.tocoo()
+    raw = graph_from_coo(mat.row, mat.col, np.ones(len(mat.row)), ids)
+    graph, added = connect_components(raw, ids, frame)
+    links = pd.DataFrame({"region": added["island"], "neighbor": added["neighbor"],
+                          "distance": added["km"].to_numpy(dtype=float) * 1000.0})
+    return ContiguityGraph(graph, links)
 
 
 def trajectory_features(data: pd.DataFrame, variable: str, *, region: str = "region",

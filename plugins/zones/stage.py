@@ -103,22 +103,10 @@ def _gather(ctx: StageContext, variables: list[str], haken: pd.DataFrame | None)
 
 
 def _spatial_graph(ctx: StageContext, ids: list) -> tuple[Any, dict]:
-    """A connected contiguity graph over ``ids``: the weights plugin's, else our own."""
-    try:
-        from nqpspatial.plugins.weights import build_weights  # written concurrently
-
-        obj = build_weights("queen", ids, geometry=ctx.geometry, islands="nearest", transform="b")
-        g = obj.graph
-        if list(g.unique_ids) == list(ids) and g.n_components == 1:
-            links = [{"region": r.island, "neighbor": r.neighbor, "distance": 1000.0 * r.km}
-                     for r in obj.links.itertuples()]
-            return g, {"source": "nqpspatial.plugins.weights: queen contiguity, islands linked to "
-                                 "the nearest region by boundary distance", "links": links}
-    except Exception:  # plugin absent or not usable here: build our own graph below
-        pass
+    """A connected queen contiguity graph over ``ids`` (components linked by the core island routine)."""
     g, links = contiguity_graph(ctx.geometry, ids)
-    return g, {"source": "zones.contiguity_graph: queen contiguity, islands linked to the nearest "
-                         "region by boundary distance",
+    return g, {"source": "queen contiguity, islands and other components linked to the nearest region by "
+                         "boundary distance (nqpspatial.spatial.connect_components)",
                "links": links.to_dict("records")}
 
 

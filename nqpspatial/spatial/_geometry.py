@@ -1,0 +1,167 @@
+"""Geometry for spatial weights: centroids and distances in kilometres, graphs from arrays.
+
+Distances are always in kilometres: great-circle distances between
+centroids for layers in geographic coordinates (the centroids themselves are
+taken in an equal-area projection), Euclidean distances for projected
+layers (converted from the layer's unit), never raw degrees.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from ..errors import InputError
+
+__all__ = ["EARTH_RADIUS_KM", "EQUAL_AREA", "require_geometry", "unit_km", "centroid_points", "pairwise_km",
+           "knn_km", "pairs_within_km", "graph_from_coo", "graph_from_dense", "xyz"]
+
+EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
+EQUAL_AREA = "EPSG:6933"  # WGS 84 / NSIDC EASE-Grid 2.0 Global (equal area)
+
+
+def require_geometry(geometry, ids, who: str):
+    if geometry is None:
+        raise InputError(f"weights '{who}' needs region boundaries; set [geometry] source and id in the "
+                         "config (a GeoJSON, GeoPackage or Shapefile, or a bundled layer), or use a user "
+                         "matrix (\"matrix:path=...\")", source="config [spatial] weights")
+    missing = [i for i in ids if i not in geometry.index]
+    if missing:
+        raise InputError(f"the boundary layer has no geometry for region(s) {missing[:10]}"
+                         f"{' ...' if len(missing) > 10 else ''}; add them to the boundary file or "
+                         "remove them from the panel", source="boundaries")
+    if geometry.crs is None:
+        raise InputError("the boundary layer has no coordinate reference system; set it (e.g. "
+                         "gdf.set_crs('EPSG:4326')) so that distances can be measured in km",
+                         source="boundaries")
+    return geometry.loc[list(ids)]
+
+
+def unit_km(crs) -> float:
+    try:
+        factor = crs.axis_info[0].unit_conversion_factor
+    except (AttributeError, IndexError):  # pragma: no cover - exotic CRS
+        factor = 1.0
+    return float(factor) / 1000.0
+
+
+def centroid_points(geometry, ids) -> tuple[np.ndarray, bool]:
+    """Centroid coordinates for distance computations.
+
+    Parameters
+    ----------
+    geometry : geopandas.GeoDataFrame
+        Indexed by region id, with a CRS.
+    ids : sequence
+        Regions, in the order wanted.
+
+    Returns
+    -------
+    coords : numpy.ndarray, shape (n, 2)
+        ``(lon, lat)`` in degrees when ``geographic`` (centroids computed in an
+        equal-area projection and mapped back), else projected ``(x, y)`` in km.
+    geographic : bool
+        Whether distances are great-circle.
+    """
+    g = require_geometry(geometry, ids, "distance")
+    gs = g.geometry
+    if gs.crs.is_geographic:
+        cent = gs.to_crs(EQUAL_AREA).centroid.to_crs(gs.crs)
+        return np.column_stack([cent.x.to_numpy(), cent.y.to_numpy()]), True
+    cent = gs.centroid
+    f = unit_km(gs.crs)
+    return np.column_stack([cent.x.to_numpy() * f, cent.y.to_numpy() * f]), False
+
+
+def xyz(lonlat: np.ndarray) -> np.ndarray:
+    lon = np.radians(lonlat[:, 0])
+    lat = np.radians(lonlat[:, 1])
+    return EARTH_RADIUS_KM * np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+
+
+def _chord_to_km(chord):
+    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / (2.0 * EARTH_RADIUS_KM), 0.0, 1.0))
+
+
+def _km_to_chord(km):
+    return 2.0 * EARTH_RADIUS_KM * np.sin(np.minimum(km, np.pi * EARTH_RADIUS_KM) / (2.0 * EARTH_RADIUS_KM))
+
+
+def pairwise_km(coords: np.ndarray, geographic: bool) -> np.ndarray:
+    """Dense matrix of distances in km between points from :func:`centroid_points`.
+
+    Great-circle (haversine) distances when ``geographic``, Euclidean otherwise.
+    """
+    if geographic:
+        lon = np.radians(coords[:, 0])[:, None]
+        lat = np.radians(coords[:, 1])[:, None]
+        a = (np.sin((lat - lat.T) / 2) ** 2
+             + np.cos(lat) * np.cos(lat.T) * np.sin((lon - lon.T) / 2) ** 2)
+        return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    diff = coords[:, None, :] - coords[None, :, :]
+    return np.sqrt((diff ** 2).sum(-1))
+
+
+def _tree_points(coords, geographic):
+    return xyz(coords) if geographic else coords
+
+
+def knn_km(coords, geographic, k):
+    from scipy.spatial import cKDTree
+
+    pts = _tree_points(coords, geographic)
+    n = len(pts)
+    if k >= n:
+        raise InputError(f"knn: k={k} but there are only {n} regions; choose k < {n}",
+                         source="config [spatial] weights")
+    dist, idx = cKDTree(pts).query(pts, k=k + 1)
+    # drop each point itself (it may not be first when points coincide)
+    rows = np.arange(n)[:, None]
+    self_mask = idx == rows
+    keep = ~self_mask
+    # when a point was not returned as its own neighbour, drop the farthest one
+    no_self = ~self_mask.any(axis=1)
+    keep[no_self, -1] = False
+    idx = idx[keep].reshape(n, k)
+    dist = dist[keep].reshape(n, k)
+    if geographic:
+        dist = _chord_to_km(dist)
+    return dist, idx
+
+
+def pairs_within_km(coords, geographic, threshold):
+    from scipy.spatial import cKDTree
+
+    pts = _tree_points(coords, geographic)
+    tree = cKDTree(pts)
+    radius = _km_to_chord(threshold) if geographic else threshold
+    # a tiny relative tolerance so that a pair exactly at the threshold is kept
+    d = tree.sparse_distance_matrix(tree, radius * (1 + 1e-12), output_type="coo_matrix")
+    i, j, c = d.row, d.col, d.data
+    off = i != j
+    i, j, c = i[off], j[off], c[off]
+    km = _chord_to_km(c) if geographic else c
+    inside = km <= threshold * (1 + 1e-12)
+    return i[inside], j[inside], km[inside]
+
+
+def graph_from_coo(i, j, w, ids):
+    from libpysal.graph import Graph
+
+    n = len(ids)
+    mat = sparse.csr_array((np.asarray(w, dtype=float), (np.asarray(i), np.asarray(j))), shape=(n, n))
+    mat.sum_duplicates()
+    mat.sort_indices()
+    return Graph.from_sparse(mat, ids=np.asarray(list(ids), dtype=object) if _is_object(ids) else np.asarray(ids))
+
+
+def _is_object(ids) -> bool:
+    arr = np.asarray(list(ids))
+    return arr.dtype.kind not in "iuf"
+
+
+def graph_from_dense(mat, ids):
+    mat = np.array(mat, dtype=float)
+    np.fill_diagonal(mat, 0.0)
+    i, j = np.nonzero(mat)
+    return graph_from_coo(i, j, mat[i, j], ids)
