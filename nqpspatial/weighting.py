@@ -5,7 +5,7 @@ indicator panel (region x year), weights the indicators within each
 subsystem and aggregates them into subsystem indices (and dimension
 sub-indices).  :func:`critic_weights` and :func:`entropy_weights` are the
 two objective weighting rules on an already normalized matrix;
-:func:`~nqpspatial.normalize.normalize` is the min-max step.
+:func:`~nqpspatial.weighting.normalize` is the min-max step.
 
 Methods
 -------
@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .normalize import _as_float_matrix, _check_shift, _is_direction, _zero_range_message, normalize, \
+from ._normalize import _as_float_matrix, _check_shift, _is_direction, _zero_range_message, normalize, \
     zero_range_columns
 from .results import Results, Summary
 

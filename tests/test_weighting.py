@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from nqpspatial.errors import InputError
-from nqpspatial.normalize import normalize
+from nqpspatial import normalize
 from nqpspatial.results import Results, Summary
 from nqpspatial.weighting import WeightingResult, compute_weights, critic_weights, entropy_weights
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nqpspatial.normalize import normalize
+from nqpspatial import normalize
 from nqpspatial.weighting import compute_weights, critic_weights, entropy_weights
 
 pymcdm_weights = pytest.importorskip("pymcdm.weights")

@@ -96,7 +96,7 @@ def _draw(w0, blocks, conc, rng, size):
 
 
 def draw_weights(weights: pd.DataFrame, *, draws: int, concentration=100.0, seed=0,
-                 chunk_size: int = DEFAULT_CHUNK, subsystems=None) -> pd.DataFrame:
+                 chunk_size: int = DEFAULT_CHUNK, subsystems=None, backend=None) -> pd.DataFrame:
     """The perturbed weight vectors used by :func:`weight_sensitivity` (same seed, same draws).
 
     Parameters
@@ -110,6 +110,9 @@ def draw_weights(weights: pd.DataFrame, *, draws: int, concentration=100.0, seed
         Must equal the one given to :func:`weight_sensitivity`.
     subsystems : list of str, optional
         Default: order of first appearance in ``weights``.
+    backend : backend object, optional
+        From :func:`nqpspatial.backends.open_backend` (default in-process);
+        the draws do not depend on it.
 
     Returns
     -------
@@ -120,7 +123,8 @@ def draw_weights(weights: pd.DataFrame, *, draws: int, concentration=100.0, seed
     indicators = weights["indicator"].astype(str).tolist()
     subs = list(dict.fromkeys(weights["subsystem"].astype(str))) if subsystems is None else list(subsystems)
     w0, blocks = _weight_blocks(weights, subs, indicators)
-    parts = run_chunks(_draw_chunk, (w0, blocks, conc), int(draws), seed=seed, chunk_size=chunk_size)
+    parts = run_chunks(_draw_chunk, (w0, blocks, conc), int(draws), seed=seed, chunk_size=chunk_size,
+                       backend=backend)
     W = np.vstack(parts) if parts else np.zeros((0, len(w0)))
     return pd.DataFrame(W, columns=indicators)
 
