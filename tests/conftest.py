@@ -84,3 +84,10 @@ def demo_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("demo") / "out"
     return run(None, out=out, quiet=True, report=False)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that pip-install the example plugin package carry the ``install`` marker."""
+    for item in items:
+        if "installed_plugin" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.install)

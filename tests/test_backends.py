@@ -62,6 +62,7 @@ def _run(be, normalized, weights, seed):
     return res
 
 
+@pytest.mark.dask
 def test_identical_results_on_every_backend(small_study):
     """In-process, 2 local processes, and a real distributed.LocalCluster with 1 and 2 workers."""
     normalized, weights = small_study
@@ -98,6 +99,7 @@ def test_results_do_not_depend_on_the_number_of_chunks_in_flight(small_study):
     assert not np.array_equal(a, c)
 
 
+@pytest.mark.dask
 def test_dask_successive_runs_with_equal_payloads():
     """Equal data sent by successive runs must not share (and lose) one scattered key."""
     pytest.importorskip("distributed")
@@ -132,6 +134,7 @@ def test_chunks_do_not_depend_on_the_blas_thread_count():
     pd.testing.assert_frame_equal(many.regions, one.regions, check_exact=True)
 
 
+@pytest.mark.dask
 def test_unreachable_scheduler_is_a_user_error(monkeypatch):
     """A wrong --scheduler address names the address and the fix (CLI exit 2), not an internal error."""
     pytest.importorskip("distributed")

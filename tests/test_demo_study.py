@@ -204,19 +204,9 @@ def test_demo_pipeline_robust_over_seeds():
 
 def test_end_to_end_default_run(tmp_path):
     """`nqpspatial run` with no config: demo with geometry and eight zones; the pipeline recovers the truth."""
-    import contextlib
-
-    from nqpspatial import registry
-
-    if "eight-zones" not in registry.available("schemes"):
-        pytest.skip("scheme entry points not registered in this install")
     from nqpspatial.pipeline import run
 
-    with contextlib.ExitStack() as stack:
-        if "haken" not in registry.available("analyses"):  # until the haken entry point is registered
-            haken_stage = pytest.importorskip("nqpspatial.haken.stage")
-            stack.enter_context(registry.registered("analyses", "haken", haken_stage.HakenStage()))
-        res = run(None, out=tmp_path / "out", quiet=True, report=False)
+    res = run(None, out=tmp_path / "out", quiet=True, report=False)
     assert res.info["synthetic"] is True
     stages = {s["name"]: s for s in res.info["stages"]}
     assert stages["geometry"]["status"] == "ok"

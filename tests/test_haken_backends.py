@@ -44,6 +44,7 @@ def test_counts_are_chunks_of_the_spawned_children():
     assert (W.sum(axis=1) == n).all()
 
 
+@pytest.mark.dask
 def test_identical_bootstrap_on_every_backend(panel, fe_panel):
     """In-process, 2 local processes and a real distributed.LocalCluster with 2 workers."""
     ref = _fits(InProcessBackend(), panel, fe_panel, seed=11)
@@ -81,6 +82,7 @@ def test_same_seed_same_draws_generator_and_int(panel):
     assert not np.allclose(c.bootstrap.draws.to_numpy(), e.bootstrap.draws.to_numpy())
 
 
+@pytest.mark.dask
 def test_stage_uses_the_configured_backend(panel):
     """[run] workers = 2 runs the stage's bootstrap on a LocalCluster: same tables as in-process."""
     pytest.importorskip("distributed")

@@ -17,6 +17,8 @@ import nqpspatial
 
 from test_report_pipeline import demo_config, report_registered
 
+pytestmark = pytest.mark.browser
+
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-default-apps", "--disable-extensions"]

@@ -106,6 +106,7 @@ def test_local_chunks_combine_to_the_whole_sample(mexico, monkeypatch):
     np.testing.assert_allclose(zs, (Ii - sim.mean(2)) / sim.std(2), rtol=1e-7)
 
 
+@pytest.mark.dask
 def test_identical_statistics_on_every_backend(mexico, small_chunks, monkeypatch):
     """In-process, 2 local processes and a real distributed.LocalCluster with 2 workers."""
     monkeypatch.setattr(S, "_LOCAL_PERM_CHUNK", 60)  # 4 chunks of local permutations
@@ -127,6 +128,7 @@ def test_identical_statistics_on_every_backend(mexico, small_chunks, monkeypatch
             be.close()
 
 
+@pytest.mark.dask
 def test_stage_passes_the_backend_only_to_plugins_that_take_it(mexico):
     class Old:
         def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None):

@@ -139,7 +139,7 @@ def test_defaults_use_indices_and_h(mexico):
 
 @pytest.fixture(scope="module")
 def provinces():
-    geodata = pytest.importorskip("nqpspatial.geodata")
+    from nqpspatial import geodata
     g = geodata.province_layer(None)
     ids = list(g.index)
     rng = np.random.default_rng(5)
@@ -226,8 +226,8 @@ def test_stage_contract():
 
 def test_mexico_through_the_config(tmp_path, mexico):
     """The Mexico data run through a config file with its own boundaries (acceptance)."""
-    pipeline = pytest.importorskip("nqpspatial.pipeline")
-    registry = pytest.importorskip("nqpspatial.registry")
+    from nqpspatial import pipeline
+    from nqpspatial import registry
     g, panel = mexico
     panel[["region", "year", "pcgdp"]].to_csv(tmp_path / "panel.csv", index=False)
     pd.DataFrame({"indicator": ["pcgdp"], "subsystem": ["GDP"], "direction": ["+"]}).to_csv(
@@ -253,8 +253,8 @@ def test_mexico_through_the_config(tmp_path, mexico):
 
 def test_demo_study_moran_equals_esda():
     """Acceptance on the bundled demo study (SYNTHETIC panel, 31 provinces x 2014-2023)."""
-    demo = pytest.importorskip("nqpspatial.demo")
-    geodata = pytest.importorskip("nqpspatial.geodata")
+    from nqpspatial import demo
+    from nqpspatial import geodata
     try:
         tables = demo.load_demo()
     except (FileNotFoundError, OSError) as exc:  # pragma: no cover - demo files not generated yet
@@ -313,7 +313,7 @@ def test_prefetching_permutations_changes_nothing(monkeypatch):
 
 
 def test_third_party_plugins_are_found_through_the_registry(mexico):
-    registry = pytest.importorskip("nqpspatial.registry")
+    from nqpspatial import registry
     from nqpspatial.plugins import weights as W
 
     g, panel = mexico
