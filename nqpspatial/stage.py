@@ -1,26 +1,21 @@
-"""The contract between the pipeline and the analyses that run in it.
+"""The contract between the pipeline and the analyses (stages) that run in it.
 
-An *analysis* (a pipeline stage) is an object with:
+The full contract of an analysis is :class:`nqpspatial.contracts.Analysis`;
+this module holds the objects a stage works with:
 
-``name`` : str
-    Unique name; also the name of its TOML table (e.g. ``"haken"`` reads
-    ``[haken]``).
-``config_keys`` : dict[str, object]
-    Every key its table accepts, with its default.  Unknown keys are an
-    error (with a suggestion); ``enabled`` is always accepted.
-``requires`` : tuple[str, ...]
-    Prerequisites among ``"pair"`` (two or more subsystems), ``"geometry"``
-    (boundaries known), ``"haken"`` (an order parameter was identified),
-    ``"scheme"`` (a region scheme is set).  A stage whose prerequisites are
-    missing is skipped with a note.
-``optional`` : bool
-    When true the stage runs only when its table is present in the config.
-``order`` : int
-    Position in the run (lower first).  Core stages use 10-50; plugins
-    should use 100 and above.
-``run(ctx, cfg)`` -> :class:`StageOutput`
-    Does the work.  ``cfg`` is the stage's resolved table (defaults filled
-    in).  It must not mutate ``ctx`` except through ``ctx.publish``.
+* :class:`StageContext`: the run's validated inputs (panel, indices,
+  indicator list, boundaries, region scheme, seed) and the typed artifacts
+  earlier stages provided (:meth:`StageContext.get`, keyed by type; see
+  :mod:`nqpspatial.artifacts`);
+* :class:`StageOutput`: what a stage hands back: tables, run.json facts,
+  notes, warnings and the artifacts it provides;
+* :class:`Analysis`: a convenience base class with the contract's defaults.
+
+A stage must not mutate the context; it hands artifacts to later stages
+only through ``StageOutput.artifacts``.  The ``ctx.results`` dictionary of
+release 0.1.0 (keys ``weights``, ``normalized``, ``panel``, ``haken``,
+``spatial_weights``) remains for one release as a read-only view that
+warns (DeprecationWarning) and names the artifact to use instead.
 
 First-party and third-party analyses are registered through the
 ``nqpspatial.analyses`` entry-point group.
@@ -28,13 +23,23 @@ First-party and third-party analyses are registered through the
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["StageOutput", "StageContext", "Analysis"]
+from ._util import stage_seed
+from .artifacts import Artifact, HakenOutcome, IndicatorWeights, SpatialWeightsSet
+
+__all__ = ["StageOutput", "StageContext", "Analysis", "STATUSES"]
+
+#: Stage statuses recorded in run.json.
+STATUSES = ("ok", "skipped", "failed", "not requested")
+
+A = TypeVar("A", bound=Artifact)
 
 
 @dataclass
@@ -52,8 +57,11 @@ class StageOutput:
         Human-readable notes (why something was skipped, what was chosen).
     warnings : list of str
         Warnings recorded in ``run.json`` and shown on the terminal.
+    artifacts : list of Artifact
+        Typed values handed to later stages (each of a type the stage
+        declares in ``provides``).
     publish : dict
-        Objects made available to later stages through ``ctx.results``.
+        Deprecated (0.1.0): objects for ``ctx.results``; use ``artifacts``.
     status : str
         "ok", or "skipped" when the stage found it could not run (the
         notes say why).
@@ -63,6 +71,7 @@ class StageOutput:
     info: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
     publish: dict[str, Any] = field(default_factory=dict)
     status: str = "ok"
 
@@ -99,10 +108,13 @@ class StageContext:
     progress : callable
         ``progress(iterable, total=None, desc=None)`` wrapper that shows a
         bar on a terminal and nothing otherwise.
-    results : dict
-        Objects published by earlier stages (e.g. ``"haken"``).
+    artifacts : dict
+        Artifact type -> the artifact an earlier stage (or the core)
+        provided; read them with :meth:`get`.
     tables : dict
         Output tables written so far, by name (read them; do not modify).
+    panel_data : nqpspatial.panel.PanelData or None
+        The validated input with its provenance.
     """
 
     config: dict
@@ -120,8 +132,10 @@ class StageContext:
     out_dir: Any = None
     quiet: bool = False
     progress: Callable = field(default=lambda it, total=None, desc=None: it)
-    results: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[type, Artifact] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    panel_data: Any = None
+    legacy: dict[str, Any] = field(default_factory=dict)
 
     def rng(self, stage: str) -> np.random.Generator:
         """A Generator for ``stage``, derived from the run seed.
@@ -129,8 +143,23 @@ class StageContext:
         The same seed and stage name always give the same stream, whatever
         ran before.
         """
-        key = [ord(c) for c in stage]
-        return np.random.default_rng(np.random.SeedSequence([self.seed, *key]))
+        return np.random.default_rng(stage_seed(self.seed, stage))
+
+    def get(self, kind: type[A]) -> A | None:
+        """The artifact of type ``kind`` an earlier stage provided, or None."""
+        return self.artifacts.get(kind)
+
+    def provide(self, artifact: Artifact) -> None:
+        """Record an artifact for later stages (the runner calls it with a stage's output)."""
+        if not isinstance(artifact, Artifact):
+            raise TypeError(f"an artifact must be an instance of nqpspatial.artifacts.Artifact, "
+                            f"got {type(artifact).__name__}")
+        self.artifacts[type(artifact)] = artifact
+
+    @property
+    def results(self) -> Mapping[str, Any]:
+        """Deprecated (0.1.0) read-only view of the artifacts by their old names; use :meth:`get`."""
+        return _LegacyResults(self)
 
     def resolve_path(self, path: str):
         """Resolve a path from the config relative to the config's folder."""
@@ -142,12 +171,70 @@ class StageContext:
         return p
 
 
+def _spatial_weights_dict(ws: SpatialWeightsSet) -> dict:
+    return {"weights": {w.slug: w for w in ws.by_spec.values()}}
+
+
+#: The 0.1.0 ``ctx.results`` keys: artifact type and how the old value is read from it.
+LEGACY_KEYS: dict[str, tuple[type, Callable[[Any], Any]]] = {
+    "weights": (IndicatorWeights, lambda a: a.table),
+    "normalized": (IndicatorWeights, lambda a: a.normalized),
+    "haken": (HakenOutcome, lambda a: a),
+    "spatial_weights": (SpatialWeightsSet, _spatial_weights_dict),
+}
+
+
+class _LegacyResults(Mapping):
+    """``ctx.results`` as in 0.1.0, read-only, warning on every read."""
+
+    def __init__(self, ctx: StageContext):
+        self._ctx = ctx
+
+    def _names(self) -> list[str]:
+        names = [k for k, (kind, _) in LEGACY_KEYS.items() if self._ctx.get(kind) is not None]
+        if self._ctx.panel_data is not None:
+            names.append("panel")
+        return names + [k for k in self._ctx.legacy if k not in names]
+
+    def __getitem__(self, name: str) -> Any:
+        if name == "panel" and self._ctx.panel_data is not None:
+            warnings.warn("ctx.results['panel'] is deprecated; use ctx.panel_data", DeprecationWarning,
+                          stacklevel=2)
+            return self._ctx.panel_data
+        if name in LEGACY_KEYS:
+            kind, read = LEGACY_KEYS[name]
+            art = self._ctx.get(kind)
+            if art is not None:
+                warnings.warn(f"ctx.results[{name!r}] is deprecated; use ctx.get(nqpspatial.artifacts."
+                              f"{kind.__name__})", DeprecationWarning, stacklevel=2)
+                return read(art)
+        if name in self._ctx.legacy:
+            warnings.warn(f"ctx.results[{name!r}] (published with StageOutput.publish) is deprecated; hand "
+                          "typed artifacts over with StageOutput.artifacts", DeprecationWarning, stacklevel=2)
+            return self._ctx.legacy[name]
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __setitem__(self, name, value):
+        raise TypeError("ctx.results is a read-only view since 0.2.0: hand artifacts over with "
+                        "StageOutput.artifacts")
+
+
 class Analysis:
-    """Convenience base class for analyses (stages); see the module doc."""
+    """Convenience base class for analyses (stages); see :class:`nqpspatial.contracts.Analysis`."""
 
     name: str = ""
     config_keys: Mapping[str, Any] = {}
     requires: tuple[str, ...] = ()
+    consumes: tuple[type, ...] = ()
+    uses: tuple[type, ...] = ()
+    provides: tuple[type, ...] = ()
+    tables: tuple[str, ...] = ()
     optional: bool = False
     order: int = 100
 
