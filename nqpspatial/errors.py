@@ -61,3 +61,11 @@ class NqpWarning(UserWarning):
     keeps its normal behaviour.  Filter them all with
     ``warnings.filterwarnings("ignore", category=nqpspatial.errors.NqpWarning)``.
     """
+
+
+class NqpDeprecationWarning(NqpWarning, DeprecationWarning):
+    """A deprecated key, attribute or call of nqpspatial (kept for one release).
+
+    It is both one of our warnings (recorded in run.json) and a
+    :class:`DeprecationWarning` (shown by pytest and in ``__main__``).
+    """

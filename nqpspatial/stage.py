@@ -33,6 +33,7 @@ import pandas as pd
 
 from ._util import stage_seed
 from .artifacts import Artifact, HakenOutcome, IndicatorWeights, SpatialWeightsSet
+from .errors import NqpDeprecationWarning
 
 __all__ = ["StageOutput", "StageContext", "Analysis", "STATUSES"]
 
@@ -198,7 +199,7 @@ class _LegacyResults(Mapping):
 
     def __getitem__(self, name: str) -> Any:
         if name == "panel" and self._ctx.panel_data is not None:
-            warnings.warn("ctx.results['panel'] is deprecated; use ctx.panel_data", DeprecationWarning,
+            warnings.warn("ctx.results['panel'] is deprecated; use ctx.panel_data", NqpDeprecationWarning,
                           stacklevel=2)
             return self._ctx.panel_data
         if name in LEGACY_KEYS:
@@ -206,11 +207,11 @@ class _LegacyResults(Mapping):
             art = self._ctx.get(kind)
             if art is not None:
                 warnings.warn(f"ctx.results[{name!r}] is deprecated; use ctx.get(nqpspatial.artifacts."
-                              f"{kind.__name__})", DeprecationWarning, stacklevel=2)
+                              f"{kind.__name__})", NqpDeprecationWarning, stacklevel=2)
                 return read(art)
         if name in self._ctx.legacy:
             warnings.warn(f"ctx.results[{name!r}] (published with StageOutput.publish) is deprecated; hand "
-                          "typed artifacts over with StageOutput.artifacts", DeprecationWarning, stacklevel=2)
+                          "typed artifacts over with StageOutput.artifacts", NqpDeprecationWarning, stacklevel=2)
             return self._ctx.legacy[name]
         raise KeyError(name)
 
