@@ -9,7 +9,6 @@ in the requested formats and hands back PNG bytes for the HTML report.
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,12 @@ def _plt():
 class FigureWriter:
     """Save figures to a folder in several formats and keep PNG bytes.
 
+    File names follow the rule of the output folder
+    (:func:`nqpspatial.pipeline.slugify`: letters of any script, digits and
+    ``_``, lower case), so ``lisa_新质生产力`` and ``lisa_新型城镇化`` stay
+    apart; a name already used in this writer gets ``_2``, ``_3``, ... so no
+    figure overwrites another.
+
     Parameters
     ----------
     folder : pathlib.Path or None
@@ -42,42 +47,69 @@ class FigureWriter:
     formats : sequence of str
         Any of ``png``, ``svg``, ``pdf``.
     font : str or None
-        Font family for the labels (a CJK font for Chinese), put first in
-        matplotlib's ``font.family`` while a figure is saved.
+        CJK font family (kept for compatibility; ``policy`` supersedes it).
+    policy : nqpspatial.report.fonts.GlyphPolicy, optional
+        Fonts of the figures and the ASCII stand-ins for text they cannot
+        draw (applied to every figure before it is saved).
     """
 
-    def __init__(self, folder, formats=("png", "svg"), font: str | None = None):
+    def __init__(self, folder, formats=("png", "svg"), font: str | None = None, policy=None):
+        from .fonts import GlyphPolicy
+
         self.folder = Path(folder) if folder is not None else None
         self.formats = tuple(formats)
-        self.font = font
+        self.policy = policy if policy is not None else GlyphPolicy(font, "zh" if font else "en")
+        self.font = self.policy.cjk_font
         self.written: list[str] = []
+        self.names: list[str] = []
 
     def rc(self) -> dict:
-        """matplotlib rc settings for the figures (font, sizes, SVG text as paths)."""
-        rc = {"font.size": 9, "axes.titlesize": 10, "svg.fonttype": "path", "axes.unicode_minus": False,
-              "figure.dpi": _DPI, "savefig.dpi": _DPI}
-        if self.font:
-            rc["font.family"] = [self.font, "DejaVu Sans"]
-        return rc
+        """matplotlib rc settings for the figures (font list, sizes, SVG text as paths)."""
+        return {"font.size": 9, "axes.titlesize": 10, "svg.fonttype": "path", "axes.unicode_minus": False,
+                "figure.dpi": _DPI, "savefig.dpi": _DPI, "font.family": list(self.policy.families)}
+
+    def file_name(self, name: str) -> str:
+        """The file stem ``name`` gets (slugified, made unique within this writer)."""
+        from ..pipeline import slugify
+
+        base = slugify(name) if str(name).strip() else "figure"
+        stem, k = base, 2
+        taken = {n.casefold() for n in self.names}
+        while stem.casefold() in taken:
+            stem = f"{base}_{k}"
+            k += 1
+        return stem
 
     def save(self, fig, name: str) -> bytes:
-        """Write ``fig`` as ``<name>.<format>`` and close it.
+        """Write ``fig`` as ``<name>.<format>`` and close it (see :meth:`save_named`).
 
         Returns
         -------
         bytes
             The PNG rendering (for inlining in the HTML report).
         """
+        return self.save_named(fig, name)[1]
+
+    def save_named(self, fig, name: str) -> tuple[str, bytes]:
+        """Write ``fig`` under a unique slug of ``name`` and close it.
+
+        Returns
+        -------
+        (str, bytes)
+            The file stem used (``figures/<stem>.<format>``) and the PNG bytes.
+        """
         plt = _plt()
-        name = re.sub(r"[^0-9A-Za-z_.-]+", "_", name).strip("_") or "figure"
+        stem = self.file_name(name)
+        self.names.append(stem)
         buf = io.BytesIO()
         try:
+            self.policy.sanitize(fig)
             fig.savefig(buf, format="png", dpi=_DPI)
             png = buf.getvalue()
             if self.folder is not None:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 for fmt in self.formats:
-                    path = self.folder / f"{name}.{fmt}"
+                    path = self.folder / f"{stem}.{fmt}"
                     if fmt == "png":
                         path.write_bytes(png)
                     else:
@@ -85,11 +117,15 @@ class FigureWriter:
                     self.written.append(path.name)
         finally:
             plt.close(fig)
-        return png
+        return stem, png
 
 
-def weights_figure(weights: pd.DataFrame, lang: str = "en", labels: dict | None = None):
+def weights_figure(weights: pd.DataFrame, lang: str = "en", labels: dict | None = None, *, policy=None):
     """Horizontal bars of the indicator weights, grouped and coloured by subsystem.
+
+    The legend sits above the bars (never over them).  A panel whose every
+    subsystem has a single indicator (all weights 1) gets no figure: a chart
+    of bars of length one says nothing.
 
     Parameters
     ----------
@@ -97,9 +133,18 @@ def weights_figure(weights: pd.DataFrame, lang: str = "en", labels: dict | None 
         ``indicator_weights``: ``subsystem, indicator, weight`` (and more).
     labels : dict, optional
         Indicator -> display label.
+    policy : nqpspatial.report.fonts.GlyphPolicy, optional
+        When given, a label the figure fonts cannot draw is replaced by its
+        indicator code.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
     """
     need = {"subsystem", "indicator", "weight"}
     if not need <= set(weights.columns) or weights.empty:
+        return None
+    if weights.groupby("subsystem", sort=False)["indicator"].size().max() < 2:
         return None
     plt = _plt()
     from matplotlib import colormaps
@@ -109,8 +154,13 @@ def weights_figure(weights: pd.DataFrame, lang: str = "en", labels: dict | None 
     cmap = colormaps["tab10"]
     colours = {s: cmap(i % 10) for i, s in enumerate(subs)}
     labels = labels or {}
-    names = [f"{labels.get(i) or i}" for i in w["indicator"]]
-    fig, ax = plt.subplots(figsize=(6.4, 0.8 + 0.22 * len(w)))
+
+    def txt(text, fallback=None):
+        return policy.text(text, fallback) if policy is not None else str(text)
+
+    names = [txt(labels.get(i) or i, i) for i in w["indicator"]]
+    longest = max(len(n) for n in names)
+    fig, ax = plt.subplots(figsize=(min(11.0, 4.2 + 0.055 * longest), 1.3 + 0.22 * len(w)))
     y = np.arange(len(w))[::-1]
     ax.barh(y, w["weight"].astype(float), color=[colours[s] for s in w["subsystem"]])
     ax.set_yticks(y, names, fontsize=7.5)
@@ -118,9 +168,10 @@ def weights_figure(weights: pd.DataFrame, lang: str = "en", labels: dict | None 
     ax.set_ylim(-0.7, len(w) - 0.3)
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=colours[s], label=str(s)) for s in subs], loc="lower right", fontsize=8,
-              title=label("subsystems", lang), title_fontsize=8)
-    ax.set_title(label("s_weights", lang))
+    ax.legend(handles=[Patch(color=colours[s], label=txt(s)) for s in subs], loc="lower left",
+              bbox_to_anchor=(0.0, 1.0), ncol=min(len(subs), 4), fontsize=8, frameon=False,
+              title=label("subsystems", lang), title_fontsize=8, alignment="left")
+    ax.set_title(label("s_weights", lang), loc="right")
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig

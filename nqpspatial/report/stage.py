@@ -97,8 +97,8 @@ class _Ctx:
     def figure(self, fig, name, caption) -> str:
         if fig is None:
             return ""
-        png = self.writer.save(fig, name)
-        return figure_html(png, caption, name=name if self.writer.folder is not None else None)
+        stem, png = self.writer.save_named(fig, name)
+        return figure_html(png, caption, name=stem if self.writer.folder is not None else None)
 
     def var_label(self, var, fig=False) -> str:
         lang = self.fig_lang if fig else self.lang
@@ -253,7 +253,8 @@ def _sec_weights(S: _Ctx) -> Section | None:
         labels = {i: (f"{i} {lab}" if isinstance(lab, str) and lab else i) for i, lab in
                   zip(ind["indicator"], ind["label"])}
     if S.opts["figures"]:
-        sec.blocks.append(S.figure(weights_figure(w, S.fig_lang, labels), "weights", S.t("s_weights")))
+        fig = weights_figure(w, S.fig_lang, labels, policy=S.writer.policy)
+        sec.blocks.append(S.figure(fig, "weights", S.t("s_weights")))
     sec.blocks.append(table_html(w, name="indicator_weights", max_rows=200, lang=S.lang))
     return sec
 
@@ -853,22 +854,15 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
 
     out_dir = Path(ctx.out_dir)
     lang = opts["language"]
-    font = None
-    fig_lang = lang
-    if lang == "zh":
-        font = fonts.find_cjk_font()
-        if font is None:
-            fig_lang = "en"
-            out.warnings.append('[report] language = "zh" but no CJK font is installed (for example Debian\'s '
-                                'fonts-noto-cjk), so the figures use English labels')
-    writer = FigureWriter(out_dir / "figures" if opts["figures"] else None, opts["formats"], font)
+    font = fonts.find_cjk_font()
+    fig_lang = lang if font is not None else "en"
+    policy = fonts.GlyphPolicy(font, lang, {s: f"S{i + 1}" for i, s in enumerate(ctx.subsystems or [])})
+    writer = FigureWriter(out_dir / "figures" if opts["figures"] else None, opts["formats"], policy=policy)
     S = _Ctx(ctx, opts, lang, fig_lang, font, writer)
     sections, missing, timing = [], [], {}
     import matplotlib.pyplot as plt
 
-    with plt.rc_context(writer.rc()), warnings.catch_warnings():
-        # glyph warnings would only repeat the font fallback above
-        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+    with plt.rc_context(writer.rc()):
         mdata = _map_data(S)
         if mdata is not None:
             from .maps import svg_paths
@@ -894,6 +888,9 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
             else:
                 sec.blocks = [b for b in sec.blocks if b]
                 sections.append(sec)
+    font_warning = policy.warning()
+    if font_warning:
+        warnings.warn(font_warning, fonts.FontWarning, stacklevel=2)
     title = opts["title"] or ctx.config.get("name") or S.t("report")
     banner = S.t("synthetic") if _synthetic(ctx) else None
     latex_files = []
