@@ -88,6 +88,15 @@ class _Ctx:
         self.years = _map_years(opts["years"], self.periods, self.turning)
         self.pair = _chosen_pair(ctx)
 
+    @property
+    def layout(self):
+        """The static maps' layout (projection, outline, inset), built once per report."""
+        if getattr(self, "_layout", None) is None and self.geoms is not None:
+            from .maps import MapLayout
+
+            self._layout = MapLayout(self.geoms, lang=self.fig_lang, full=self.geometry)
+        return getattr(self, "_layout", None)
+
     def t(self, key, **fmt):
         return label(key, self.lang, **fmt)
 
@@ -432,14 +441,15 @@ def _sec_coevolution(S: _Ctx) -> Section | None:
                 vals = {y: pd.to_numeric(v, errors="coerce").astype(float) for y, v in vals.items()}
                 fig = choropleth(S.geoms, vals, title=S.var_label(var, fig=True),
                                  legend_title=f"{var} ({S.ft('index_unit')})" if var != "h" or
-                                 _unit_interval(coev[var]) else var, lang=S.fig_lang)
+                                 _unit_interval(coev[var]) else var, lang=S.fig_lang, layout=S.layout)
                 sec.blocks.append(S.figure(fig, f"map_{var}", f"{S.var_label(var)}: {', '.join(map(str, S.years))}"))
             if "grade" in coev.columns and coev["grade"].notna().any():
                 order, disp = _grade_order(coev, S.fig_lang)
                 cols = _grade_colours(order)
                 vals = _wide(coev, "grade", R, Y, S.years)
                 fig = categorical_map(S.geoms, vals, categories=order, colours=cols, labels=disp,
-                                      title=S.ft("grade"), legend_title=S.ft("grade"), lang=S.fig_lang)
+                                      title=S.ft("grade"), legend_title=S.ft("grade"), lang=S.fig_lang,
+                                      layout=S.layout)
                 sec.blocks.append(S.figure(fig, "map_grade", S.t("grade")))
         elif S.geoms is None:
             sec.blocks.append(text_html(S.t("no_geometry"), "note"))
@@ -567,7 +577,7 @@ def _sec_spatial(S: _Ctx) -> Section | None:
                 fig = categorical_map(S.geoms, vals, categories=order, colours=LISA_COLOURS, labels=labels,
                                       title=f"{S.ft('lisa')}: {S.var_label(var, fig=True)}"
                                             + (f" ({w0})" if w0 else ""),
-                                      legend_title=S.ft("lisa"), lang=S.fig_lang)
+                                      legend_title=S.ft("lisa"), lang=S.fig_lang, layout=S.layout)
                 sec.blocks.append(S.figure(fig, f"lisa_{var}", f"{S.t('lisa')}: {var}"))
         counts = pd.crosstab([sub["variable"], sub["year"]], sub["cluster"]).reset_index()
         counts.columns = [str(c) for c in counts.columns]
@@ -663,7 +673,7 @@ def _sec_zones(S: _Ctx) -> Section | None:
             colours = {c: to_hex(cmap(i % 20)) for i, c in enumerate(cats)}
             ctitle = "clusters" + (f": {cl_var}" if cl_var is not None else "")
             fig = categorical_map(S.geoms, vals, categories=cats, colours=colours, title=ctitle,
-                                  legend_title="cluster", lang=S.fig_lang)
+                                  legend_title="cluster", lang=S.fig_lang, layout=S.layout)
             sec.blocks.append(S.figure(fig, "clusters", ctitle))
     if tabs["clusters_vs_zones"] is not None:
         t = tabs["clusters_vs_zones"]
@@ -865,10 +875,11 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
     with plt.rc_context(writer.rc()):
         mdata = _map_data(S)
         if mdata is not None:
-            from .maps import svg_paths
+            from .maps import svg_layers
 
-            paths, w, h = svg_paths(S.geometry)
-            msec = Section("map", S.t("s_map"), [map_html(mdata, paths, w, h, lang=lang)])
+            svg = svg_layers(S.geometry, lang=lang)
+            msec = Section("map", S.t("s_map"), [map_html(mdata, svg["paths"], svg["width"], svg["height"],
+                                                          lang=lang, layers=svg)])
             sections.append(msec)
         for key in ctx.progress(list(SECTIONS), total=len(SECTIONS), desc="report"):
             ts = time.perf_counter()
