@@ -899,6 +899,7 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
             else:
                 sec.blocks = [b for b in sec.blocks if b]
                 sections.append(sec)
+    gpkg = _write_gpkg(S, out_dir, out)
     font_warning = policy.warning()
     if font_warning:
         warnings.warn(font_warning, fonts.FontWarning, stacklevel=2)
@@ -928,8 +929,23 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
                 "sections": [s.key for s in sections], "sections_without_data":
                     [k for k in SECTIONS if S.t(f"s_{k}") in missing],
                 "figures": list(writer.written), "latex": latex_files, "synthetic_banner": banner is not None,
-                "section_seconds": timing, "seconds": round(time.perf_counter() - t0, 3)}
+                "section_seconds": timing, "gpkg": gpkg, "seconds": round(time.perf_counter() - t0, 3)}
     return out
+
+
+def _write_gpkg(S: _Ctx, out_dir, out: StageOutput) -> dict | None:
+    """``regions.gpkg`` (see :mod:`nqpspatial.report.gis`) when boundaries are known."""
+    if S.geometry is None or getattr(S.geometry, "crs", None) is None:
+        return None
+    from .gis import write_regions_gpkg
+
+    try:
+        layers = write_regions_gpkg(out_dir / "regions.gpkg", S.geometry, S.ctx.tables or {}, region=S.region,
+                                    year=S.year, scheme=S.ctx.scheme, names=S.names)
+    except Exception as exc:  # noqa: BLE001 - the GIS hand-off must not lose the report
+        out.warnings.append(f"regions.gpkg could not be written ({type(exc).__name__}: {exc})")
+        return None
+    return {"file": "regions.gpkg", "layers": layers}
 
 
 class ReportStage(Analysis):
