@@ -555,7 +555,7 @@ def _sec_spatial(S: _Ctx) -> Section | None:
         if S.opts["figures"]:
             from .figures import moran_figure
 
-            sec.blocks.append(S.figure(moran_figure(mg, w0, lang=S.fig_lang), "moran_global", S.t("moran")))
+            sec.blocks.append(S.figure(moran_figure(mg, lang=S.fig_lang), "moran_global", S.t("moran")))
         cols = [c for c in ("variable", "weights", "year", "I", "EI", "z_norm", "p_norm", "p_sim") if c in mg.columns]
         sec.blocks.append(table_html(mg[cols] if cols else mg, name="moran_global", max_rows=40, lang=S.lang))
     if lisa is not None and {"region", "cluster"} <= set(lisa.columns) or (
