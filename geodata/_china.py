@@ -13,7 +13,7 @@ __all__ = ["china_outline", "maritime_boundary", "EXTRA_CODES"]
 EXTRA_CODES = (710000, 810000, 820000)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _extras():
     import geopandas as gpd
 
@@ -47,7 +47,7 @@ def china_outline():
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _maritime():
     import geopandas as gpd
 

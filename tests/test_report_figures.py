@@ -7,12 +7,11 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from test_report import _fake_tables
 
 from nqpspatial.report import build_report
 from nqpspatial.report.figures import FigureWriter
 from nqpspatial.testing import make_context
-
-from test_report import _fake_tables
 
 pytest.importorskip("matplotlib")
 
@@ -113,9 +112,12 @@ def test_moran_global_shows_every_weights_specification():
 
 
 def test_index_densities_integrate_to_one_on_the_unit_interval():
+    from nqpspatial.plugins.zones.density import (
+        gaussian_density,
+        kernel_density,
+        reflected_density,
+    )
     from scipy.integrate import quad
-
-    from nqpspatial.plugins.zones.density import gaussian_density, kernel_density, reflected_density
 
     rng = np.random.default_rng(3)
     y = rng.beta(0.7, 3.0, size=31)  # mass piled up at 0, as an index's often is

@@ -8,12 +8,11 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from test_report import _fake_tables
 
 from nqpspatial.report import build_report
 from nqpspatial.report.gis import FIXED_DATE, region_layers, write_regions_gpkg
 from nqpspatial.testing import make_context
-
-from test_report import _fake_tables
 
 pyogrio = pytest.importorskip("pyogrio")
 
@@ -85,8 +84,9 @@ def test_two_writes_are_byte_identical(tmp_path, run):
 
 def test_geometry_is_simplified_above_10000_regions(monkeypatch, tmp_path):
     import geopandas as gpd
-    import nqpspatial.report.gis as gis
     from shapely.geometry import Point
+
+    import nqpspatial.report.gis as gis
 
     monkeypatch.setattr(gis, "SIMPLIFY_ABOVE", 20)
     circles = [Point(i % 5 * 3, i // 5 * 3).buffer(1.0, quad_segs=64) for i in range(25)]

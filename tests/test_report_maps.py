@@ -8,10 +8,19 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
 from nqpspatial.geodata import china_outline, maritime_boundary, province_layer
-from nqpspatial.report.maps import (_MISSING, CHINA_ALBERS, SCS_BOX, MapLayout, _north_angle, choropleth,
-                                    is_china, simplify_geometry, svg_layers)
+
+from nqpspatial.report.maps import (
+    _MISSING,
+    CHINA_ALBERS,
+    SCS_BOX,
+    MapLayout,
+    _north_angle,
+    choropleth,
+    is_china,
+    simplify_geometry,
+    svg_layers,
+)
 
 pytest.importorskip("matplotlib")
 

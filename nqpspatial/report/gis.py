@@ -108,20 +108,24 @@ def region_layers(tables: dict, *, region: str = "region", year: str = "year", s
     zones = _zones_layer(tab("clusters"), scheme)
     if zones is not None:
         out["zones"] = zones
-    pot = tab("haken_potential")
+    steady = _steady_layer(tab("haken_potential"), tab("steady_states"), year)
+    if steady is not None:
+        out["steady_states"] = steady
+    return out
+
+
+def _steady_layer(pot, steady, year):
+    """Per-region steady states: a ``steady_states`` table when a stage writes one, else the
+    per-region rows of ``haken_potential``."""
+    if steady is not None and "region" in steady.columns:
+        Y = year if year in steady.columns else "year"
+        if Y in steady.columns:
+            return _wide(steady, "region", Y, [c for c in steady.columns if c not in ("region", Y)])
+        return steady.assign(region=steady["region"].map(str)).drop_duplicates("region").set_index("region")
     if pot is not None and "region" in pot.columns:
         t = pot.assign(region=pot["region"].map(str)).drop_duplicates("region").set_index("region")
-        out["steady_states"] = t[[c for c in _STEADY if c in t.columns]]
-    steady = tab("steady_states")
-    if steady is not None and "region" in steady.columns:
-        R, Y = cols(steady)
-        if Y in steady.columns:
-            w = _wide(steady, R, Y, [c for c in steady.columns if c not in (R, Y)])
-        else:
-            w = steady.assign(**{R: steady[R].map(str)}).drop_duplicates(R).set_index(R)
-        if w is not None:
-            out["steady_states"] = w
-    return out
+        return t[[c for c in _STEADY if c in t.columns]]
+    return None
 
 
 def _zones_layer(clusters, scheme):
