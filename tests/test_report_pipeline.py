@@ -96,7 +96,7 @@ def test_demo_report_shows_every_section_with_data(demo_run):
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "class='banner'" in page
     assert page.count("<path data-i=") == 31
-    for f in ("map_h", "map_grade", "potential", "trajectories", "lisa_NQP", "dagum_h", "markov_classic_h"):
+    for f in ("map_h", "map_grade", "potential", "trajectories", "lisa_nqp", "dagum_h", "markov_classic_h"):
         assert (out / "figures" / f"{f}.png").exists() and (out / "figures" / f"{f}.svg").exists(), f
     assert (out / "latex" / "haken_estimates.tex").exists()
     assert (out / "latex" / "spatial_haken_estimates.tex").exists()

@@ -226,9 +226,10 @@ def sensitivity_figure(res, *, ratio_label: str = "|gamma2| / |gamma1| over weig
     plt = _agg()
     d = res.draws
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for (a, b), g in d.groupby(["q1", "q2"], sort=False):
-        axes[0].hist(g["ratio"].replace([np.inf, -np.inf], np.nan).dropna(), bins=40, alpha=0.6,
-                     label=f"{a} -> {b}")
+    from ..report.figures import _year_ticks, histogram
+
+    histogram(axes[0], {f"{a} -> {b}": g["ratio"].replace([np.inf, -np.inf], np.nan).dropna()
+                        for (a, b), g in d.groupby(["q1", "q2"], sort=False)})
     axes[0].axvline(res.options["min_ratio"], color="grey", ls="--", lw=1)
     axes[0].set_xlabel(ratio_label)
     axes[0].legend(fontsize=7)
@@ -236,8 +237,7 @@ def sensitivity_figure(res, *, ratio_label: str = "|gamma2| / |gamma1| over weig
     if len(rk):
         years = sorted(rk["year"].unique())
         axes[1].boxplot([rk.loc[rk["year"] == y, "spearman"].dropna() for y in years], showfliers=False)
-        axes[1].set_xticks(range(1, len(years) + 1))
-        axes[1].set_xticklabels([str(y) for y in years], rotation=45, fontsize=7)
+        _year_ticks(axes[1], list(range(1, len(years) + 1)), years)
         axes[1].set_ylabel(rank_label)
     fig.tight_layout()
     return fig
