@@ -259,6 +259,8 @@ def _run_collecting(fn, out: StageOutput):
 
 def _regime_tables(data, q1, q2, scheme, o, out: StageOutput) -> None:
     """``haken_regimes`` and ``haken_regime_tests`` of the chosen ordering (``[haken] regimes = true``)."""
+    if not o["regimes"]:
+        return
     from .regimes import HakenRegimesModel
 
     res = HakenRegimesModel(data, q1, q2, scheme, intercept=o["intercept"], effects=o["effects"], se=o["se"],
@@ -325,8 +327,7 @@ class HakenStage(Analysis):
             out.publish = {"haken": None}
             return out
         q1, q2 = ident.chosen
-        if o["regimes"]:
-            _regime_tables(data, q1, q2, ctx.scheme, o, out)
+        _regime_tables(data, q1, q2, ctx.scheme, o, out)
         if o["by"] == "none":
             fit = ident.chosen_results
         else:

@@ -540,9 +540,9 @@ def _permutation_test(res: GWHakenResults, P: int, seed, backend, progress) -> N
             pval = _pvalue(w_perm[:, j], w_obs[j])
             draws[name] = w_perm[:, j]
             rows.append({"parameter": name, "equation": eq, "bandwidth": res.bandwidths[eq],
-                         "statistic": float(w_obs[j]), "perm_mean": float(w_perm[:, j].mean()),
-                         "perm_q95": float(np.quantile(w_perm[:, j], 0.95)), "p_value": pval,
-                         "permutations": P, "alpha": res.alpha, "reject": bool(pval <= res.alpha),
+                         "statistic": float(w_obs[j]), "p_value": pval, "permutations": P,
+                         "reject": bool(pval <= res.alpha), "alpha": res.alpha,
+                         "perm_mean": float(w_perm[:, j].mean()), "perm_q95": float(np.quantile(w_perm[:, j], 0.95)),
                          "variance": float(v_obs[j]), "sd_local": math.sqrt(v_obs[j]),
                          "p_variance": _pvalue(v_perm[:, j], v_obs[j]),
                          "method": "precision-weighted variance of the local estimates; whole regions "
