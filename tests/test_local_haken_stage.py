@@ -77,7 +77,8 @@ def test_stage_takes_the_haken_ordering_or_skips():
     ("kernel", "tricube", "kernel"), ("bandwidth", "optimal", "bandwidth"), ("bandwidth", -3, "bandwidth"),
     ("search", [5], "search"), ("search", [9, 4], "search"), ("permutations", -1, "permutations"),
     ("permutations", 9.5, "permutations"), ("alpha", 1.5, "alpha"), ("order", ["A", "A"], "order"),
-    ("adaptive", "yes", "adaptive"), ("criterion", "bic", "criterion")])
+    ("adaptive", "yes", "adaptive"), ("criterion", "bic", "criterion"), ("bandwidth", 7.5, "bandwidth"),
+    ("bandwidth", 400, "bandwidth"), ("search", [3, 400], "bandwidth / search")])
 def test_config_errors_name_the_key(key, value, match):
     ctx = make_context(side=4, periods=5)
     with pytest.raises(ConfigError, match=rf"\[local_haken\] {match}"):

@@ -25,7 +25,7 @@ from types import MappingProxyType
 import numpy as np
 
 from nqpspatial.backends import backend_from_config
-from nqpspatial.errors import ConfigError, ModelError
+from nqpspatial.errors import ConfigError, InputError, ModelError
 from nqpspatial.stage import Analysis, StageContext, StageOutput
 
 from .model import CRITERIA, GWHakenModel
@@ -67,6 +67,9 @@ def validate_local_config(cfg: dict, subsystems) -> dict:
     if not (bw == "auto" or (_number(bw) and bw > 0)):
         raise _err("bandwidth", bw, "give \"auto\" or a positive number (regions with adaptive = true, km "
                    "otherwise)")
+    if c["adaptive"] and _number(bw) and math.isfinite(bw) and (bw != round(bw) or bw < 2):
+        raise _err("bandwidth", bw, "with adaptive = true the bandwidth is a whole number of nearest regions "
+                   "(2 or more, the region itself included); set adaptive = false for a distance in km")
     s = c["search"]
     if not (isinstance(s, (list, tuple)) and (len(s) == 0 or (len(s) == 2 and all(_number(x) for x in s)
                                                                and 0 < s[0] <= s[1]))):
@@ -119,10 +122,15 @@ class LocalHakenStage(Analysis):
                 "local_haken skipped: no order parameter was identified by [haken] (or it did not run); set "
                 f"[local_haken] order = [q1, q2], e.g. {list(ctx.subsystems[:2])}"])
         q1, q2 = ordering
-        data = ctx.indices[[ctx.region, ctx.year, q1, q2]]
-        model = GWHakenModel(data, q1, q2, geometry=ctx.geometry, region=ctx.region, year=ctx.year,
+        idx = ctx.indices
+        rc = ctx.region if ctx.region in idx.columns else "region"
+        yc = ctx.year if ctx.year in idx.columns else "year"
+        model = GWHakenModel(idx[[rc, yc, q1, q2]], q1, q2, geometry=ctx.geometry, region=rc, year=yc,
                              kernel=o["kernel"], adaptive=o["adaptive"])
-        res = model.fit(o["bandwidth"], criterion=o["criterion"], search=o["search"], alpha=o["alpha"])
+        try:
+            res = model.fit(o["bandwidth"], criterion=o["criterion"], search=o["search"], alpha=o["alpha"])
+        except InputError as exc:  # a bandwidth or search interval that does not fit the regions
+            raise ConfigError(f"[local_haken] bandwidth / search: {exc.detail}", source="config") from None
         out = StageOutput(tables={"local_haken": res.table}, publish={"local_haken": res})
         if o["permutations"]:
             with backend_from_config(ctx.config) as be:  # the numbers do not depend on the backend
