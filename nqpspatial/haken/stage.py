@@ -322,7 +322,7 @@ class HakenStage(Analysis):
             out.notes.append("skipped haken_estimates, haken_potential, coevolution, coupling_coordination "
                              "and stages: no ordering satisfies the adiabatic condition")
             info["skipped"] = ["haken_estimates", "haken_potential", "coevolution", "coupling_coordination",
-                               "stages"]
+                               "stages"] + (["haken_regimes"] if o["regimes"] else [])
             out.info = _jsonable(info)
             out.publish = {"haken": None}
             return out
