@@ -446,9 +446,10 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
     # balance and spacing
     regions = list(dict.fromkeys(table[region]))
     years = sorted(set(int(y) for y in table[year]))
-    if len(years) < 3:
-        raise InputError(f"the panel has {len(years)} period(s) ({_listing(map(str, years))}); at least 3 are "
-                         "needed (dynamics are estimated from consecutive periods).", source=where)
+    if len(years) < 2:
+        raise InputError(f"the panel has {len(years)} period(s) ({_listing(map(str, years))}); at least 2 are "
+                         "needed (dynamics are estimated from consecutive periods; the Haken and most "
+                         "other dynamic stages need 3).", source=where)
     steps = np.diff(years)
     step = int(steps.min())
     if (steps != step).any():

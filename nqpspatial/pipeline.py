@@ -32,7 +32,7 @@ from .config import check_seed, check_workers, load_config, parse_toml, resolve_
 from .errors import ConfigError, InputError, ModelError
 from .io import write_csv, write_workbook
 from .results import Results, Summary
-from .stage import StageContext, StageOutput
+from .stage import MIN_PERIODS, StageContext, StageOutput
 
 __all__ = ["run", "validate", "RunResult", "default_config_path", "slugify"]
 
@@ -545,6 +545,10 @@ def _dedupe(items):
 
 def _unmet(stage, ctx: StageContext) -> list[str]:
     notes = []
+    need = int(getattr(stage, "min_periods", MIN_PERIODS))
+    periods = int(pd.unique(ctx.panel[ctx.year]).size) if ctx.year in ctx.panel.columns else need
+    if periods < need:
+        notes.append(f"needs at least {need} periods; the panel has {periods}")
     for req in getattr(stage, "requires", ()):
         if req == "pair" and len(ctx.subsystems) < 2:
             notes.append("needs two or more subsystems; the panel has "

@@ -18,6 +18,10 @@ An *analysis* (a pipeline stage) is an object with:
 ``order`` : int
     Position in the run (lower first).  Core stages use 10-50; plugins
     should use 100 and above.
+``min_periods`` : int, optional
+    Fewest periods the stage needs (default :data:`MIN_PERIODS` = 3).  A
+    panel with fewer periods (the pipeline accepts two) skips the stage
+    with a note.
 ``run(ctx, cfg)`` -> :class:`StageOutput`
     Does the work.  ``cfg`` is the stage's resolved table (defaults filled
     in).  It must not mutate ``ctx`` except through ``ctx.publish``.
@@ -34,7 +38,10 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["StageOutput", "StageContext", "Analysis"]
+__all__ = ["StageOutput", "StageContext", "Analysis", "MIN_PERIODS"]
+
+#: Periods a stage needs unless it sets ``min_periods`` (dynamics need two transitions).
+MIN_PERIODS = 3
 
 
 @dataclass
@@ -150,6 +157,7 @@ class Analysis:
     requires: tuple[str, ...] = ()
     optional: bool = False
     order: int = 100
+    min_periods: int = MIN_PERIODS
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:  # pragma: no cover
         raise NotImplementedError

@@ -182,6 +182,7 @@ class SpatialStage(Analysis):
 
     name = "spatial"
     order = 60
+    min_periods = 2
     optional = False
     requires: tuple = ()
     config_keys = {

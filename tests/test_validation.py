@@ -150,11 +150,25 @@ def test_decadal_series_accepted(study, run_cli):
     assert code == 0, err
 
 
-def test_fewer_than_three_periods(study, run_cli):
-    p, ind = small_panel(years=[2019, 2020])
+def test_single_period_refused(study, run_cli):
+    p, ind = small_panel(years=[2020])
     study.write(panel=p)
     code, err = _err(run_cli, study)
-    assert code == 2 and "2 period(s)" in err and "at least 3" in err
+    assert code == 2 and "1 period(s)" in err and "at least 2" in err
+
+
+def test_two_period_panel_runs_and_skips_dynamic_stages(study, run_cli):
+    """A cross-section of transitions (two periods) is accepted; stages needing 3 periods are skipped."""
+    import json
+
+    p, ind = small_panel(years=[2019, 2020])
+    study.write(panel=p, extra="[report]\nenabled = false\n")
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
+    assert code == 0, err
+    stages = {s["name"]: s for s in json.loads((study.out / "run.json").read_text(encoding="utf-8"))["stages"]}
+    assert stages["haken"]["status"] == "skipped"
+    assert "needs at least 3 periods; the panel has 2" in stages["haken"]["notes"]
+    assert stages["weighting"]["status"] == "ok"
 
 
 def test_interpolation_fills_and_records(study, run_cli):

@@ -961,6 +961,7 @@ class ReportStage(Analysis):
 
     name = "report"
     order = 1000
+    min_periods = 2
     optional = False
     requires: tuple[str, ...] = ()
     config_keys = dict(REPORT_KEYS)

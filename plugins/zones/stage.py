@@ -150,6 +150,7 @@ class ZonesStage(Analysis):
     name = "zones"
     optional = True
     order = 70
+    min_periods = 2
     requires = ("scheme",)
     config_keys = {
         "analyses": list(ANALYSES),
