@@ -27,13 +27,14 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
     "data": {
         "panel": None, "indicators": None, "region": "region", "year": "year", "missing": "error",
         "ignore": [], "indices": False, "subsystems": [], "form": "auto", "indicator_column": "indicator",
-        "value_column": "value", "encoding": "utf-8-sig", "sheet": None, "synthetic": False,
+        "value_column": "value", "encoding": "utf-8-sig", "indicators_encoding": None, "sheet": None,
+        "synthetic": False,
     },
     "weighting": {
         "method": "critic", "normalization": "pooled", "critic_conflict": "signed",
         "critic_cost": "reverse-first", "levels": 1, "zero_variance": "error", "shift": None,
     },
-    "run": {"seed": 12345, "workers": None, "scheduler": None},
+    "run": {"seed": 12345, "workers": None, "scheduler": None, "escape_csv_formulas": True},
     "geometry": {"source": None, "id": None, "crs": None, "enabled": True},
     "regions": {"scheme": None},
     "report": {"enabled": True, "language": "en", "years": [], "title": None, "figures": True,

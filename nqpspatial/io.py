@@ -7,7 +7,11 @@ Excel (.xlsx, .xlsm) and Stata (.dta).  Every failure raises
 
 from __future__ import annotations
 
+import datetime
+import errno
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Mapping
 
@@ -15,11 +19,75 @@ import pandas as pd
 
 from .errors import InputError
 
-__all__ = ["read_table", "write_csv", "write_workbook", "excel_sheet_name", "EXCEL_MAX_ROWS"]
+__all__ = ["read_table", "write_csv", "write_workbook", "excel_sheet_name", "EXCEL_MAX_ROWS", "check_input_file",
+           "read_output_table", "escape_formula", "unescape_formula"]
 
 EXCEL_MAX_ROWS = 1_048_576
+#: Document time stored in tables.xlsx (fixed, so that the same tables give the same bytes).
+WORKBOOK_TIME = datetime.datetime(2000, 1, 1, 0, 0, 0)
 _SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".xlsx": "excel", ".xlsm": "excel",
              ".xls": "excel", ".dta": "stata"}
+
+
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_input_file(path, what: str, key: str | None = None, error=InputError) -> Path:
+    """Refuse anything but an existing regular file, without opening it.
+
+    A FIFO would block forever and a device such as ``/dev/zero`` would be
+    read until memory runs out, so the file's type is checked with
+    :func:`os.stat` before anything reads it.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file (symbolic links are followed; a loop of links is refused).
+    what : str
+        What the file is, for messages (e.g. "panel").
+    key : str, optional
+        The config key that names the file (e.g. "[data] panel"), for the fix.
+    error : type
+        The exception class raised (:class:`InputError` or a subclass).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    InputError
+        The path does not exist, is a folder, a FIFO, a device or a socket,
+        or runs through a loop of symbolic links.
+    """
+    p = Path(path)
+    fix = f" Fix {key} in the config." if key else ""
+    if not str(path).strip():
+        raise error(f"no {what} file given (the name is empty).{fix}", source=key or what)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise error(f"the {what} file does not exist. Check the path (relative paths in a config are resolved "
+                    f"from the config file's folder).{fix}", source=str(p)) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise error(f"the {what} path is a loop of symbolic links; point it at the file itself.{fix}",
+                        source=str(p)) from None
+        if exc.errno == errno.ENAMETOOLONG:
+            raise error(f"the {what} path is too long for the filesystem.{fix}", source=str(p)[:200]) from None
+        if exc.errno == errno.ENOTDIR:
+            raise error(f"the {what} path runs through a file as if it were a folder.{fix}", source=str(p)) \
+                from None
+        raise error(f"cannot access the {what} file: {exc.strerror}. Check the path and its permissions.{fix}",
+                    source=str(p)) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"expected a {what} file but found a folder. Name the file itself.{fix}", source=str(p))
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
+        raise error(f"the {what} is {kind}, not a regular file; nqpspatial reads only regular files. Save the "
+                    f"data to a file and name that file.{fix}", source=str(p))
+    return p
 
 
 def _leading_comment_lines(path: Path, encoding: str) -> int:
@@ -71,12 +139,7 @@ def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "ta
     InputError
         Missing or unreadable file, unknown format, bad encoding.
     """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"the {what} file does not exist. Check the path (relative paths in a config "
-                         f"are resolved from the config file's folder).", source=str(p))
-    if p.is_dir():
-        raise InputError(f"expected a {what} file but found a folder.", source=str(p))
+    p = check_input_file(path, what)
     kind = _SUFFIXES.get(p.suffix.lower())
     if kind is None:
         raise InputError(f"unknown file type '{p.suffix}' for the {what}; use .csv, .xlsx or .dta.",
@@ -118,7 +181,44 @@ def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "ta
                          f"{kind.upper() if kind != 'excel' else 'Excel'} file.", source=str(p)) from None
 
 
-def write_csv(table: pd.DataFrame, path) -> None:
+#: Characters that make a spreadsheet read a cell as a formula (OWASP, "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
+
+
+def escape_formula(text: str) -> str:
+    """``text`` with a leading apostrophe when a spreadsheet would read it as a formula.
+
+    A text that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return (after any apostrophes) gets one more apostrophe in front, unless
+    it is a number (``-0.5``, ``+1e-3``, ``-inf`` stay as they are).
+    :func:`unescape_formula` inverts it exactly.
+    """
+    if not isinstance(text, str) or not text.lstrip("'").startswith(FORMULA_START) or _NUMBER.fullmatch(text):
+        return text
+    return "'" + text
+
+
+def unescape_formula(text):
+    """Invert :func:`escape_formula` (other values are returned unchanged)."""
+    if isinstance(text, str) and text.startswith("'") and text[1:].lstrip("'").startswith(FORMULA_START):
+        return text[1:]
+    return text
+
+
+def _escaped(table: pd.DataFrame) -> pd.DataFrame:
+    cols = [escape_formula(str(c)) for c in table.columns]
+    text_cols = [c for c in table.columns if table[c].dtype == object or pd.api.types.is_string_dtype(table[c])]
+    if cols == [str(c) for c in table.columns] and not text_cols:
+        return table
+    out = table.copy()
+    for c in text_cols:
+        out[c] = out[c].map(escape_formula)
+    out.columns = cols
+    return out
+
+
+def write_csv(table: pd.DataFrame, path, *, escape_formulas: bool = True) -> None:
     """Write a table as UTF-8 with BOM (so Excel shows Chinese text).
 
     Parameters
@@ -127,8 +227,59 @@ def write_csv(table: pd.DataFrame, path) -> None:
         Written without its index.
     path : str or pathlib.Path
         Target file.
+    escape_formulas : bool, default True
+        Write a text cell (or column name) that a spreadsheet would run as a
+        formula with a leading apostrophe (see :func:`escape_formula`;
+        ``[run] escape_csv_formulas``).  :func:`read_output_table` strips
+        it again.
     """
-    table.to_csv(path, index=False, encoding="utf-8-sig")
+    (_escaped(table) if escape_formulas else table).to_csv(path, index=False, encoding="utf-8-sig",
+                                                          lineterminator="\n")
+
+
+def read_output_table(path, table: str | None = None, *, source: str = "csv", dtype=None) -> pd.DataFrame:
+    """Read a table of an nqpspatial output folder as it was computed.
+
+    CSV cells (and column names) that were written with a leading
+    apostrophe against formula injection (``[run] escape_csv_formulas``)
+    are returned without it; empty cells are NaN.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A ``tables/<name>.csv`` file, or an output folder.
+    table : str, optional
+        With a folder: the table name (e.g. ``"indices"``).
+    source : {"csv", "xlsx"}
+        With a folder: read ``tables/<table>.csv`` or the table's sheet of
+        ``tables.xlsx`` (named in ``run.json``).
+    dtype : optional
+        Passed to :func:`pandas.read_csv` (e.g. ``{"region": str}``).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    p = Path(path)
+    if p.is_dir():
+        if table is None:
+            raise ValueError("give the table name when path is an output folder")
+        if source == "xlsx":
+            import json
+
+            sheets = json.loads((p / "run.json").read_text(encoding="utf-8")).get("workbook", {}).get("sheets", {})
+            if table not in sheets:
+                raise KeyError(f"no sheet for table '{table}' in {p / 'tables.xlsx'}")
+            return pd.read_excel(p / "tables.xlsx", sheet_name=sheets[table], dtype=dtype)
+        if source != "csv":
+            raise ValueError(f"source must be 'csv' or 'xlsx', not {source!r}")
+        p = p / "tables" / f"{table}.csv"
+    out = pd.read_csv(p, encoding="utf-8-sig", keep_default_na=False, na_values=[""], dtype=dtype)
+    out.columns = [unescape_formula(str(c)) for c in out.columns]
+    for c in out.columns:
+        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
+            out[c] = out[c].map(unescape_formula)
+    return out
 
 
 _BAD_SHEET = re.compile(r"[\[\]:*?/\\]")
@@ -184,6 +335,7 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path) -> dict[str, str]:
     taken: set[str] = set()
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
                                         "strings_to_formulas": False, "strings_to_urls": False})
+    wb.set_properties({"created": WORKBOOK_TIME})  # fixed: the same tables give the same bytes
     try:
         for name, tab in tables.items():
             if len(tab) + 1 > EXCEL_MAX_ROWS:
@@ -201,7 +353,8 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path) -> dict[str, str]:
 
 
 def _write_sheet(ws, tab: pd.DataFrame) -> None:
-    ws.write_row(0, 0, [str(c) for c in tab.columns])
+    for j, c in enumerate(tab.columns):  # text, never a formula
+        ws.write_string(0, j, str(c))
     cols = []
     for c in tab.columns:
         s = tab[c]
