@@ -58,9 +58,16 @@ def read_boundaries(path, id_field: str, regions=None, *, crs=None, layer=None):
 
     p = Path(path)
     src = str(p)
-    if not p.exists():
+    if not p.exists() and not p.is_symlink():
         raise InputError(f"boundary file not found: {p}. Fix: check [geometry] source (relative paths "
                          "are relative to the config file).", source=src)
+    from nqpspatial.io import check_input_file
+
+    check_input_file(p, "boundary file", "[geometry] source")  # no FIFO, device or folder
+    if p.suffix.lower() in (".csv", ".txt", ".tsv", ".xlsx", ".xls", ".xlsm", ".dta"):
+        raise InputError(f"a boundary file holds polygons (GeoJSON, GeoPackage or Shapefile), but this is a "
+                         f"{p.suffix} table. Fix: set [geometry] source to the boundary file; the panel goes in "
+                         "[data] panel.", source=src)
     try:
         gdf = gpd.read_file(p, layer=layer) if layer is not None else gpd.read_file(p)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a user-fixable file problem

@@ -20,6 +20,7 @@ from .errors import ConfigError
 __all__ = ["CORE_SCHEMA", "CHOICES", "load_config", "resolve_config", "parse_toml", "check_seed"]
 
 _MISSING = object()
+_MAX_CONFIG = 10_000_000
 
 #: Core tables and their keys with defaults. ``None`` means "no default / optional".
 CORE_SCHEMA: dict[str, dict[str, Any]] = {
@@ -82,10 +83,18 @@ def load_config(path) -> tuple[dict, Path]:
     (dict, pathlib.Path)
         The raw config and the folder that relative paths are resolved from.
     """
+    from .io import check_input_file
+
     p = Path(path)
-    if not p.exists():
+    if not str(path).strip():
+        raise ConfigError("the config file name is empty. Give the path of a TOML file.", source="config")
+    if not p.exists() and not p.is_symlink():
         raise ConfigError("config file not found. Give the path of a TOML file, or run `nqpspatial run` "
                           "without arguments for the bundled demo.", source=str(p))
+    check_input_file(p, "config", error=ConfigError)  # no FIFO, device or folder: never opened
+    if p.stat().st_size > _MAX_CONFIG:
+        raise ConfigError(f"the config is {p.stat().st_size} bytes; a study config is a short TOML text (at most "
+                          f"{_MAX_CONFIG // 1_000_000} MB). Check that this is the config file.", source=str(p))
     try:
         text = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:

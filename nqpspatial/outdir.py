@@ -491,6 +491,8 @@ def _check_ancestors(target: Path) -> None:
         except FileNotFoundError:
             continue
         except OSError as exc:
+            if exc.errno == errno.ENOTDIR:  # a file further up: found on a later step
+                continue
             raise os_error_message(exc, d, "checking the output folder") from None
         if d != target and not stat.S_ISDIR(st.st_mode):
             raise InputError(f"the output folder would lie below the file {d}, which is not a folder. Choose "
