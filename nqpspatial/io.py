@@ -144,41 +144,199 @@ def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "ta
     if kind is None:
         raise InputError(f"unknown file type '{p.suffix}' for the {what}; use .csv, .xlsx or .dta.",
                          source=str(p))
+    _check_magic(p, kind, what)
+    key = "indicators_encoding" if what == "indicator list" else "encoding"
     try:
         if kind in ("csv", "tsv"):
-            try:
-                comments = _leading_comment_lines(p, encoding)
-                table = pd.read_csv(p, encoding=encoding, sep="\t" if kind == "tsv" else ",",
-                                    skipinitialspace=True, keep_default_na=False, na_values=[""],
-                                    skiprows=comments, dtype={c: str for c in text_columns} or None)
-                table.attrs["header_line"] = comments + 1
-                return table
-            except LookupError:  # codec name unknown
-                raise InputError(f"unknown text encoding {encoding!r} for the {what}. Set [data] encoding to a "
-                                 "Python codec name such as \"utf-8-sig\" (the default) or \"gb18030\".",
-                                 source=str(p)) from None
-            except UnicodeDecodeError as exc:
-                raise InputError(
-                    f"the {what} is not valid {encoding} text ({exc.reason} at byte {exc.start}). "
-                    "Save it as UTF-8 (Excel: 'CSV UTF-8'), or set the file's encoding with "
-                    "`encoding = \"gb18030\"` (for example) in the [data] table.", source=str(p)) from None
+            return _read_csv(p, kind, encoding, what, key, text_columns)
         if kind == "excel":
-            if sheet is not None and not isinstance(sheet, int):
-                names = pd.ExcelFile(p).sheet_names
-                if sheet not in names:
-                    raise InputError(f"the {what} workbook has no sheet {sheet!r}; its sheets: "
-                                     f"{', '.join(map(repr, names))}. Set sheet = \"<name>\" in [data] to one "
-                                     "of them.", source=str(p))
-            return pd.read_excel(p, sheet_name=0 if sheet is None else sheet)
+            return _read_excel(p, sheet, what)
         return pd.read_stata(p)
     except InputError:
         raise
     except pd.errors.EmptyDataError:
         raise InputError(f"the {what} file is empty.", source=str(p)) from None
+    except PermissionError:
+        raise InputError(f"the {what} file cannot be opened: permission denied. Give yourself read permission "
+                         "(or copy the file to a folder you own).", source=str(p)) from None
     except (ValueError, OSError, KeyError, pd.errors.ParserError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot read the {what}: {msg}. Check that the file is a valid "
+        raise InputError(f"cannot read the {what}: {msg[:200]}. Check that the file is a valid "
                          f"{kind.upper() if kind != 'excel' else 'Excel'} file.", source=str(p)) from None
+
+
+_MAGIC = {b"PK\x03\x04": "an Excel workbook (.xlsx) or another zip archive",
+          b"\xd0\xcf\x11\xe0": "an old Excel workbook (.xls)", b"%PDF": "a PDF document",
+          b"\x89PNG": "a PNG image", b"SQLite format 3": "a SQLite database or GeoPackage"}
+
+
+def _check_magic(p: Path, kind: str, what: str) -> None:
+    """Refuse a file whose first bytes contradict its suffix (an xlsx named .csv, a CSV named .xlsx)."""
+    with open(p, "rb") as fh:
+        head = fh.read(16)
+    found = next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
+    if kind in ("csv", "tsv") and found:
+        fix = " Rename it to .xlsx (or save it as CSV)." if "Excel" in found else " Give the CSV file instead."
+        raise InputError(f"the {what} is named {p.suffix} but is {found}, not a text table.{fix}", source=str(p))
+    if kind == "excel":
+        zip_ok = head.startswith(b"PK\x03\x04") and p.suffix.lower() in (".xlsx", ".xlsm")
+        ole_ok = head.startswith(b"\xd0\xcf\x11\xe0") and p.suffix.lower() == ".xls"
+        if not (zip_ok or ole_ok):
+            what_it_is = found or ("a text file (CSV?)" if _looks_text(head) else "not an Excel workbook")
+            raise InputError(f"the {what} is named {p.suffix} but is {what_it_is}. Rename a CSV file to .csv, or "
+                             "save the workbook again from Excel as .xlsx.", source=str(p))
+
+
+def _looks_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            head.decode("gb18030")
+        except UnicodeDecodeError:
+            return False
+    return b"\x00" not in head
+
+
+def _read_csv(p: Path, kind: str, encoding: str, what: str, key: str, text_columns) -> pd.DataFrame:
+    sep = "\t" if kind == "tsv" else ","
+    try:
+        comments = _leading_comment_lines(p, encoding)
+        header = _header_fields(p, encoding, sep, comments)
+        _check_header(header, p, what, sep)
+        try:
+            table = pd.read_csv(p, encoding=encoding, sep=sep, skipinitialspace=True, keep_default_na=False,
+                                na_values=[""], skiprows=comments, dtype={c: str for c in text_columns} or None)
+        except pd.errors.ParserError:
+            line = _ragged_line(p, encoding, sep, comments, len(header))
+            if line is None:
+                raise
+            raise InputError(f"line {line[0]} of the file has {line[1]} fields but the header has {len(header)}. "
+                             "Remove the extra separator (a value containing a comma needs double quotes).",
+                             source=str(p)) from None
+        table.attrs["header_line"] = comments + 1
+        return table
+    except LookupError:  # codec name unknown
+        raise InputError(f"unknown text encoding {encoding!r} for the {what}. Set [data] {key} to a "
+                         "Python codec name such as \"utf-8-sig\" (the default) or \"gb18030\".",
+                         source=str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the {what} is not valid {encoding} text ({exc.reason} at byte {exc.start}). "
+            "Save it as UTF-8 (Excel: 'CSV UTF-8'), or set the file's encoding with "
+            f"`{key} = \"gb18030\"` (for example) in the [data] table.", source=str(p)) from None
+
+
+def _header_fields(p: Path, encoding: str, sep: str, skip: int) -> list[str]:
+    import csv
+
+    with open(p, encoding=encoding, newline="") as fh:
+        for _ in range(skip):
+            fh.readline()
+        line = fh.readline(1 << 20)
+    if not line.strip():
+        return []
+    return next(csv.reader([line.lstrip("\ufeff")], delimiter=sep), [])
+
+
+def _check_header(header: list[str], p: Path, what: str, sep: str) -> None:
+    """Refuse a header that is not one (binary data, another separator) or names a column twice."""
+    if not header:
+        return
+    joined = sep.join(header)
+    if any(ord(ch) < 32 and ch not in "\t" for ch in joined):
+        raise InputError(f"the {what} does not look like a text table (its first line holds control characters). "
+                         "Give a CSV file with a header line of column names.", source=str(p))
+    if len(header) == 1:
+        for cand, name in ((";", "semicolons (;)"), ("\t", "tabs"), ("|", "vertical bars (|)")):
+            if cand != sep and len(header[0].split(cand)) >= 2:
+                fix = ("rename the file to .tsv" if cand == "\t" else
+                       "save it comma-separated (Excel: 'CSV UTF-8 (comma delimited)')")
+                raise InputError(f"the {what} is separated by {name}, not commas: its header line splits into "
+                                 f"{len(header[0].split(cand))} columns at {name}. Fix: {fix}.", source=str(p))
+        if len(header[0]) > 200:
+            raise InputError(f"the {what}'s first line is one field of {len(header[0])} characters, not a header of "
+                             "column names. Give a comma-separated table with a header line.", source=str(p))
+    names = [h.strip() for h in header]
+    seen, dup = set(), []
+    for i, n in enumerate(names):
+        if n in seen and n not in dup:
+            dup.append(n)
+        seen.add(n)
+    if dup:
+        where = "; ".join(f"'{d[:60]}' in columns {', '.join(str(i + 1) for i, n in enumerate(names) if n == d)}"
+                          for d in dup[:5])
+        raise InputError(f"the {what}'s header names a column more than once: {where}. Give every column a "
+                         "unique name.", source=str(p))
+
+
+def _ragged_line(p: Path, encoding: str, sep: str, skip: int, width: int):
+    """(file line, fields) of the first record with more fields than the header, counting physical lines."""
+    import csv
+
+    with open(p, encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        for i, rec in enumerate(reader):
+            if i <= skip:
+                continue
+            if len(rec) > width:
+                return reader.line_num, len(rec)
+    return None
+
+
+def _read_excel(p: Path, sheet, what: str) -> pd.DataFrame:
+    book = pd.ExcelFile(p)
+    names = book.sheet_names
+    if sheet is not None and not isinstance(sheet, int):
+        if sheet not in names:
+            raise InputError(f"the {what} workbook has no sheet {sheet!r}; its sheets: "
+                             f"{', '.join(map(repr, names))}. Set sheet = \"<name>\" in [data] to one "
+                             "of them.", source=str(p))
+    chosen = 0 if sheet is None else sheet
+    header = pd.read_excel(book, sheet_name=chosen, header=None, nrows=1)
+    label = names[chosen] if isinstance(chosen, int) and chosen < len(names) else chosen
+    if header.empty:
+        others = [n for n in names if n != label]
+        raise InputError(f"sheet {label!r} of the {what} workbook is empty. The workbook's sheets: "
+                         f"{', '.join(map(repr, names))}."
+                         + (" Set sheet = \"<name>\" in [data] to the one with the data." if others else ""),
+                         source=str(p))
+    _check_header([("" if pd.isna(v) else str(v)) for v in header.iloc[0].tolist()], p, what, ",")
+    table = pd.read_excel(book, sheet_name=chosen)
+    if table.isna().to_numpy().any():
+        _check_formulas(p, label, what)
+    return table
+
+
+def _check_formulas(p: Path, sheet: str, what: str) -> None:
+    """Refuse formula cells saved without their computed values (they would read as empty)."""
+    if p.suffix.lower() not in (".xlsx", ".xlsm"):
+        return
+    import openpyxl
+
+    wb = openpyxl.load_workbook(p, read_only=True, data_only=False)
+    try:
+        ws = wb[sheet]
+        cells = []
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, str) and c.value.startswith("="):
+                    cells.append(c.coordinate)
+        if not cells:
+            return
+        wbv = openpyxl.load_workbook(p, read_only=True, data_only=True)
+        try:
+            wsv = wbv[sheet]
+            empty = [ref for ref in cells if wsv[ref].value is None]
+        finally:
+            wbv.close()
+    finally:
+        wb.close()
+    if empty:
+        raise InputError(f"cell(s) {', '.join(empty[:10])}{' ...' if len(empty) > 10 else ''} of sheet {sheet!r} hold "
+                         "formulas saved without their results (the file was written by a program that does not "
+                         "compute formulas). Open the file in Excel or LibreOffice and save it, or replace the "
+                         "formulas by values.", source=str(p))
 
 
 #: Characters that make a spreadsheet read a cell as a formula (OWASP, "CSV injection").

@@ -171,13 +171,23 @@ def _read_data(cfg: dict, base: Path):
                           "would be ignored. Remove [data] indicators, or set indices = false to build the "
                           "indices from the indicator list.", source="config")
     ind_where = None
+    for key in ("panel", "indicators"):
+        if isinstance(d[key], str) and not d[key].strip():
+            raise ConfigError(f"[data] {key} is empty (\"\"). Name the file, e.g. {key} = \"{key}.csv\""
+                              + ("" if key == "panel" else ", or leave the key out with indices = true") + ".",
+                              source="config")
+    for key in ("encoding", "indicators_encoding"):
+        if d.get(key) is not None and not isinstance(d[key], str):
+            raise ConfigError(f"[data] {key} must be a codec name such as \"utf-8-sig\" or \"gb18030\", not "
+                              f"{d[key]!r}.", source="config")
     if isinstance(ind, str):
         ind_where = str(_path(base, ind))
         ind = _path(base, ind)
     return load_panel(_path(base, d["panel"]), ind, region=d["region"], year=d["year"], missing=d["missing"],
                       ignore=d["ignore"], indices=d["indices"], subsystems=d["subsystems"] or None,
                       form=d["form"], indicator_column=d["indicator_column"], value_column=d["value_column"],
-                      encoding=d["encoding"], sheet=d["sheet"], indicators_where=ind_where)
+                      encoding=d["encoding"], sheet=d["sheet"], indicators_where=ind_where,
+                      indicators_encoding=d.get("indicators_encoding"))
 
 
 def _weighting(panel, cfg: dict):

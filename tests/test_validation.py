@@ -28,7 +28,7 @@ def test_unreadable_panel_file(study, run_cli):
     (study.root / "panel.xlsx").write_bytes(b"this is not a zip file")
     code, err = _err(run_cli, study)
     assert code == 2
-    assert "panel.xlsx" in err and "cannot read the panel" in err
+    assert "panel.xlsx" in err and "named .xlsx but is a text file" in err
 
 
 def test_missing_config_file(tmp_path, run_cli):
