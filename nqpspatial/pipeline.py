@@ -227,11 +227,21 @@ def _geometry(cfg: dict, base: Path, panel, rec=None):
     g = cfg["geometry"]
     if not g.get("enabled", True):
         return None, "disabled in [geometry]"
+    if len(panel.regions) < 2:
+        return None, (f"no boundaries used: the panel has {len(panel.regions)} region, and spatial weights need at "
+                      "least 2 regions (spatial statistics at least 4)")
     try:
         import nqpspatial.geodata as geodata
     except ImportError:  # pragma: no cover
         return None, "nqpspatial.geodata is not installed"
+    for key in ("source", "id", "crs"):
+        if g.get(key) is not None and not isinstance(g[key], str):
+            raise ConfigError(f"[geometry] {key} must be a string (e.g. source = \"regions.geojson\", id = \"code\", "
+                              f"crs = \"EPSG:4326\"), not {g[key]!r}.", source="config")
     source = g.get("source")
+    if source is not None and not source.strip():
+        raise ConfigError("[geometry] source is empty (\"\"). Name a boundary file or a bundled layer, or leave the "
+                          "key out.", source="config")
     if source:
         if source in getattr(geodata, "LAYERS", ("provinces", "prefectures", "counties")):
             gdf = geodata.load_layer(source, regions=panel.regions) if "regions" in \
@@ -626,6 +636,7 @@ def _unmet(stage, ctx: StageContext) -> list[str]:
         elif req == "geometry" and ctx.geometry is None:
             notes.append("needs region boundaries: set [geometry] source and id (a GeoJSON, GeoPackage or "
                          "Shapefile with an id field)")
+
         elif req == "haken" and ctx.results.get("haken") is None:
             notes.append("needs an order parameter, and no ordering of the subsystems passed the adiabatic "
                          "verdict (see haken_identification.csv), or the Haken stage did not run")
