@@ -907,6 +907,10 @@ def _parse_and_get(spec):
     return name, params, full, builder
 
 
+#: Builders that form a dense N x N matrix (its size is checked against the machine's memory first).
+_DENSE = ("inverse_distance", "kernel", "economic", "nested", "block")
+
+
 def build_weights(spec: str, ids, *, geometry=None, panel=None, scheme=None, islands: str = "nearest",
                   transform: str = "r", region: str = "region", year: str = "year",
                   base_dir=None) -> SpatialWeights:
@@ -962,6 +966,11 @@ def build_weights(spec: str, ids, *, geometry=None, panel=None, scheme=None, isl
     if len(set(ids)) != len(ids):
         raise InputError("region ids passed to the weights builder are not unique", source="panel")
     name, given, full, builder = _parse_and_get(spec)
+    if name in _DENSE and not (name == "inverse_distance" and given.get("cutoff") is not None):
+        from nqpspatial.resources import check_dense
+
+        check_dense(len(ids), key=f"[spatial] weights = {spec!r}",
+                    fix="Use a sparse builder (queen, rook, knn, distance_band, or inverse_distance with cutoff=...).")
     kwargs = dict(geometry=geometry, panel=panel, scheme=scheme, region=region, year=year)
     if name == "matrix" and isinstance(builder, _Matrix):
         kwargs["base_dir"] = base_dir
