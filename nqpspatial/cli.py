@@ -109,6 +109,10 @@ def main(argv=None) -> int:
 
 def _command(args) -> None:
     """Run one subcommand (errors propagate to :func:`main`)."""
+    from .errors import InputError
+
+    if getattr(args, "out", None) is not None and not args.out.strip():
+        raise InputError("--out is empty. Name a folder, e.g. --out results.", source="command line")
     if args.command == "run":
         from .config import check_seed, check_workers
         from .pipeline import run

@@ -102,6 +102,15 @@ def load_config(path) -> tuple[dict, Path]:
     return parse_toml(text, source=str(p)), p.resolve().parent
 
 
+def _plain(value):
+    """numpy scalars (e.g. ``numpy.int64(99)`` in a config dict) as the Python numbers they hold."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _check_value(table: str, key: str, value: Any, default: Any, where: str) -> None:
     label = f"[{table}] {key}" if table else key
     choices = CHOICES.get((table, key))
@@ -222,7 +231,7 @@ def resolve_config(raw: Mapping[str, Any], stage_keys: Mapping[str, Mapping[str,
                               f"Top-level keys: {', '.join(CORE_SCHEMA[''])}; everything else goes in a table.",
                               source=where)
     for key, default in CORE_SCHEMA[""].items():
-        value = raw.get(key, default)
+        value = _plain(raw.get(key, default))
         _check_value("", key, value, default, where)
         out[key] = value
     for tname, keys in tables.items():
@@ -236,7 +245,7 @@ def resolve_config(raw: Mapping[str, Any], stage_keys: Mapping[str, Mapping[str,
                                   f"{', '.join(sorted(keys))}.", source=where)
         resolved = {}
         for k, default in keys.items():
-            value = given.get(k, copy.deepcopy(default))
+            value = _plain(given.get(k, copy.deepcopy(default)))
             _check_value(tname, k, value, default, where)
             resolved[k] = value
         if tname == "weighting":

@@ -208,6 +208,12 @@ def _weighting(panel, cfg: dict):
     from .weighting import INDICATOR_TABLE, compute_weights
 
     w = cfg["weighting"]
+    if w.get("_shift_given"):
+        shift = w["shift"]
+        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not (0 <= shift < 0.5):
+            raise ConfigError(f"[weighting] shift must be a number in [0, 0.5), not {shift!r} (e.g. shift = 0.002 maps "
+                              "the normalized values into [0.002, 0.998]); leave it out for the method's default.",
+                              source="config")
     try:
         res = compute_weights(panel.values, panel.indicators, region=region, year=year, method=w["method"],
                               normalization=w["normalization"], critic_conflict=w["critic_conflict"],

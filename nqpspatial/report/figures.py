@@ -32,6 +32,10 @@ def _plt():
     return plt
 
 
+#: File metadata without dates (SVG and PDF record the time of writing by default).
+_FIXED_METADATA = {"svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}
+
+
 class FigureWriter:
     """Save figures to a folder in several formats and keep PNG bytes.
 
@@ -55,7 +59,8 @@ class FigureWriter:
     def rc(self) -> dict:
         """matplotlib rc settings for the figures (font, sizes, SVG text as paths)."""
         rc = {"font.size": 9, "axes.titlesize": 10, "svg.fonttype": "path", "axes.unicode_minus": False,
-              "figure.dpi": _DPI, "savefig.dpi": _DPI}
+              "figure.dpi": _DPI, "savefig.dpi": _DPI,
+              "svg.hashsalt": "nqpspatial"}  # fixed SVG ids: the same figure gives the same bytes
         if self.font:
             rc["font.family"] = [self.font, "DejaVu Sans"]
         return rc
@@ -80,8 +85,8 @@ class FigureWriter:
                     path = self.folder / f"{name}.{fmt}"
                     if fmt == "png":
                         path.write_bytes(png)
-                    else:
-                        fig.savefig(path, format=fmt, dpi=_DPI)
+                    else:  # no creation date: the same figure gives the same bytes
+                        fig.savefig(path, format=fmt, dpi=_DPI, metadata=_FIXED_METADATA.get(fmt))
                     self.written.append(path.name)
         finally:
             plt.close(fig)
