@@ -208,7 +208,7 @@ def _weighting(panel, cfg: dict):
     from .weighting import INDICATOR_TABLE, compute_weights
 
     w = cfg["weighting"]
-    if w.get("_shift_given"):
+    if w.get("_shift_given") and w["shift"] is not None:  # None (as run.json records it): the default
         shift = w["shift"]
         if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not (0 <= shift < 0.5):
             raise ConfigError(f"[weighting] shift must be a number in [0, 0.5), not {shift!r} (e.g. shift = 0.002 maps "
