@@ -126,7 +126,7 @@ def _command(args) -> None:
 
         facts = validate(args.config, out=args.out, force=args.force)
         print(f"{args.config}: OK ({facts['regions']} regions, {facts['periods']} periods, subsystems "
-              f"{', '.join(facts['subsystems'])})" + (f"; output folder {args.out} can be written" if args.out
+              f"{', '.join(facts['subsystems'])})" + (f"; output folder {args.out}: OK" if args.out
                                                        else ""))
     elif args.command == "plugins":
         from . import registry

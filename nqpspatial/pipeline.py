@@ -467,7 +467,9 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
     if not write:
         prep = _preflight(cfg, base)
         tables, info, results = _execute(cfg, base, where, analyses, rec, prep, None, quiet, report)
-        return RunResult(None, tables, _finish_info(info, started, t_start), results)
+        info = _finish_info(info, started, t_start)
+        rec.say(f"done in {info['seconds']:.1f} s")
+        return RunResult(None, tables, info, results)
     target = outdir.resolve_target(out, Path.cwd() / "output" / slugify(cfg["name"]))
     with outdir.OutputSession(target, force=force, inputs=_inputs(cfg, base, where)) as session:
         prep = _preflight(cfg, base, session.check)
