@@ -155,6 +155,7 @@ def read_boundaries(path, id_field: str, regions=None, *, crs=None, layer=None):
         raise InputError(f"feature(s) without geometry: {_show(ids[nogeom].tolist())}. Fix: give them a "
                          "boundary or remove them (and their rows from the panel).", source=src)
     gdf, repaired = repair_polygons(gdf, src, ids.tolist())
+    _check_crs_value(crs)
     if gdf.crs is None:
         if crs is None:
             minx, miny, maxx, maxy = gdf.total_bounds
@@ -197,6 +198,21 @@ def read_boundaries(path, id_field: str, regions=None, *, crs=None, layer=None):
     out.index = pd.Index(panel_ids, dtype=object, name="region")
     out.attrs["nqpspatial_notes"] = notes
     return out
+
+
+def _check_crs_value(crs) -> None:
+    """A ``crs`` option pyproj cannot read is a config error (not a crash)."""
+    if crs is None:
+        return
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        CRS.from_user_input(crs)
+    except CRSError:
+        raise InputError(f"[geometry] crs = {crs!r} is not a coordinate reference system pyproj knows. Fix: give "
+                         "an EPSG code such as crs = \"EPSG:4326\" (longitude/latitude) or \"EPSG:4547\".",
+                         source="config") from None
 
 
 def _check_degrees(gdf, src: str) -> None:

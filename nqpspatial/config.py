@@ -185,6 +185,15 @@ def check_workers(value, label: str = "[run] workers", where: str = "config"):
     return _whole_number(value, 1, label, where, " (leave it out to run in one process)")
 
 
+def _check_run(resolved: dict, where: str) -> None:
+    """The [run] table's seed, worker count and scheduler address (in place)."""
+    if resolved["scheduler"] is not None and not isinstance(resolved["scheduler"], str):
+        raise ConfigError(f"[run] scheduler must be an address such as \"tcp://127.0.0.1:8786\", not "
+                          f"{resolved['scheduler']!r}.", source=where)
+    resolved["seed"] = check_seed(resolved["seed"], "[run] seed", where)
+    resolved["workers"] = check_workers(resolved["workers"], "[run] workers", where)
+
+
 def resolve_config(raw: Mapping[str, Any], stage_keys: Mapping[str, Mapping[str, Any]] | None = None,
                    *, where: str = "config") -> dict:
     """Fill defaults and check every table and key.
@@ -251,8 +260,7 @@ def resolve_config(raw: Mapping[str, Any], stage_keys: Mapping[str, Mapping[str,
         if tname == "weighting":
             resolved["_shift_given"] = "shift" in given
         if tname == "run":
-            resolved["seed"] = check_seed(resolved["seed"], "[run] seed", where)
-            resolved["workers"] = check_workers(resolved["workers"], "[run] workers", where)
+            _check_run(resolved, where)
         out[tname] = resolved
     out["_present"] = present
     return out

@@ -207,7 +207,11 @@ def _read_csv(p: Path, kind: str, encoding: str, what: str, key: str, text_colum
         try:
             table = pd.read_csv(p, encoding=encoding, sep=sep, skipinitialspace=True, keep_default_na=False,
                                 na_values=[""], skiprows=comments, dtype={c: str for c in text_columns} or None)
-        except pd.errors.ParserError:
+        except pd.errors.ParserError as exc:
+            if "EOF inside string" in str(exc):
+                raise InputError("a double quote (\") opens a value that is never closed. Remove the stray quote "
+                                 "or close it (a value containing a quote is written with two: \"\").",
+                                 source=str(p)) from None
             line = _ragged_line(p, encoding, sep, comments, len(header))
             if line is None:
                 raise
@@ -254,10 +258,14 @@ def _check_header(header: list[str], p: Path, what: str, sep: str) -> None:
                        "save it comma-separated (Excel: 'CSV UTF-8 (comma delimited)')")
                 raise InputError(f"the {what} is separated by {name}, not commas: its header line splits into "
                                  f"{len(header[0].split(cand))} columns at {name}. Fix: {fix}.", source=str(p))
-        if len(header[0]) > 200:
+        if len(header[0]) > 60 or any(ch in header[0] for ch in "<>{}[]="):
             raise InputError(f"the {what}'s first line is one field of {len(header[0])} characters, not a header of "
                              "column names. Give a comma-separated table with a header line.", source=str(p))
     names = [h.strip() for h in header]
+    unnamed = [i + 1 for i, n in enumerate(names) if not n]
+    if unnamed and len(names) > 1:
+        raise InputError(f"column(s) {', '.join(map(str, unnamed[:10]))} of the {what}'s header have no name (a "
+                         "trailing comma, or an empty header cell). Name the column(s) or delete them.", source=str(p))
     seen, dup = set(), []
     for i, n in enumerate(names):
         if n in seen and n not in dup:

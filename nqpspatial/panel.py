@@ -269,6 +269,30 @@ def _int_ids(ids: pd.Series) -> pd.Series:
     return text.map(int).astype("int64") if len(text) and plain.all() else ids
 
 
+def _plain_value(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _check_unique_columns(raw: pd.DataFrame, where: str) -> None:
+    """A DataFrame panel must name every column once (a file's header is checked when it is read)."""
+    names = pd.Index([str(c).strip() for c in raw.columns])
+    dup = list(dict.fromkeys(names[names.duplicated()]))
+    if dup:
+        raise InputError(f"column(s) {_listing(dup)} appear more than once in the DataFrame. Give every column "
+                         "a unique name (e.g. df.columns = [...]).", source=where)
+
+
+def _check_ranges(table: pd.DataFrame, value_cols, where: str) -> None:
+    """Refuse indicators whose range overflows (max - min is infinite), which would look constant later."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        wide = [f"{c} ({np.nanmin(table[c]):.3g} to {np.nanmax(table[c]):.3g})" for c in value_cols
+                if table[c].notna().any() and not np.isfinite(np.nanmax(table[c]) - np.nanmin(table[c]))]
+    if wide:
+        raise InputError(f"indicator(s) whose values span more than floating-point arithmetic can hold (max - min "
+                         f"overflows): {_listing(wide)}. Rescale them (e.g. divide by 1e300, or use another unit).",
+                         source=where)
+
+
 def _check_years(years: pd.Series, where: str, year: str, first: int = 2) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(years) or any(isinstance(v, (pd.Timestamp, np.datetime64))
                                                           for v in years.iloc[:50]):
@@ -280,7 +304,7 @@ def _check_years(years: pd.Series, where: str, year: str, first: int = 2) -> pd.
     if bad:
         raise InputError(f"non-numeric or missing value(s) in the year column '{year}': {_listing(bad)}. "
                          "Years must be whole numbers such as 2014.", source=where)
-    huge = [f"row {i + first} ({years.iloc[i]!r})" for i, v in enumerate(num)
+    huge = [f"row {i + first} ({_plain_value(years.iloc[i])!r})" for i, v in enumerate(num)
             if not np.isfinite(float(v)) or abs(float(v)) > _MAX_YEAR]
     if huge:
         raise InputError(f"implausible value(s) in the year column '{year}': {_listing(huge)}. Years must be whole "
@@ -346,11 +370,7 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
     if isinstance(panel, pd.DataFrame):
         where = "panel (DataFrame)"
         raw = panel.copy()
-        dup = list(dict.fromkeys(str(c) for c in raw.columns[pd.Index([str(c).strip() for c in raw.columns])
-                                                            .duplicated()]))
-        if dup:
-            raise InputError(f"column(s) {_listing(dup)} appear more than once in the DataFrame. Give every column "
-                             "a unique name (e.g. df.columns = [...]).", source=where)
+        _check_unique_columns(raw, where)
     else:
         where = str(panel)
         raw = read_table(panel, encoding=encoding, sheet=sheet, what="panel", text_columns=[region])
@@ -414,7 +434,8 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
             raise InputError("no indicator list given. Set [data] indicators to a CSV/XLSX file or an inline "
                              "list, or set [data] indices = true if the panel holds subsystem indices.",
                              source="config [data]")
-        ind_table = read_indicators(indicators, where=indicators_where, encoding=indicators_encoding or encoding)
+        ind_table = read_indicators(indicators, where=indicators_where,
+                                    encoding=indicators_encoding or encoding)
         listed = ind_table["indicator"].tolist()
         absent = [c for c in listed if c not in raw.columns]
         if absent:
@@ -470,13 +491,7 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
                  zip(table[region], table[year], table[c]) if np.isinf(v)]
     if inf_cells:
         raise InputError(f"infinite value(s): {_listing(inf_cells)}.", source=where)
-    with np.errstate(over="ignore", invalid="ignore"):
-        wide = [f"{c} ({np.nanmin(table[c]):.3g} to {np.nanmax(table[c]):.3g})" for c in value_cols
-                if table[c].notna().any() and not np.isfinite(np.nanmax(table[c]) - np.nanmin(table[c]))]
-    if wide:
-        raise InputError(f"indicator(s) whose values span more than floating-point arithmetic can hold (max - min "
-                         f"overflows): {_listing(wide)}. Rescale them (e.g. divide by 1e300, or use another unit).",
-                         source=where)
+    _check_ranges(table, value_cols, where)
 
     # balance and spacing
     regions = list(dict.fromkeys(table[region]))

@@ -22,14 +22,14 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from . import registry
 from ._version import __version__
-from .config import check_seed, check_workers, load_config, parse_toml, resolve_config
+from .config import CORE_SCHEMA, check_seed, check_workers, load_config, resolve_config
 from .errors import ConfigError, InputError, ModelError
 from .io import write_csv, write_workbook
 from .results import Results, Summary
@@ -176,6 +176,10 @@ def _read_data(cfg: dict, base: Path):
             raise ConfigError(f"[data] {key} is empty (\"\"). Name the file, e.g. {key} = \"{key}.csv\""
                               + ("" if key == "panel" else ", or leave the key out with indices = true") + ".",
                               source="config")
+    for key in ("region", "year", "indicator_column", "value_column"):
+        if not isinstance(d[key], str) or not d[key].strip():
+            raise ConfigError(f"[data] {key} must be a column name such as \"{CORE_SCHEMA['data'][key]}\", not "
+                              f"{d[key]!r}.", source="config")
     for key in ("encoding", "indicators_encoding"):
         if d.get(key) is not None and not isinstance(d[key], str):
             raise ConfigError(f"[data] {key} must be a codec name such as \"utf-8-sig\" or \"gb18030\", not "
@@ -270,6 +274,9 @@ def _geometry(cfg: dict, base: Path, panel, rec=None):
 
 def _scheme(cfg: dict, base: Path, panel, geometry_note: str | None):
     name = cfg["regions"].get("scheme")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ConfigError(f"[regions] scheme must be the name of a bundled scheme "
+                          f"({', '.join(registry.names('schemes'))}) or a CSV file, not {name!r}.", source="config")
     import nqpspatial.geodata as geodata
 
     if name is None:

@@ -63,8 +63,9 @@ def check_memory(count: int, bytes_per_unit: float, *, key: str, fix: str = "", 
     if total is None or need <= total:
         return
     largest = int(total // max(bytes_per_unit, 1))
+    tail = f" {fix}" if fix else ""
     raise ConfigError(f"{key} = {count} would need about {format_bytes(need)} of memory, more than this machine has "
-                      f"({format_bytes(total)}); the largest value that fits is about {largest:,}.{(' ' + fix) if fix else ''}",
+                      f"({format_bytes(total)}); the largest value that fits is about {largest:,}.{tail}",
                       source="config")
 
 
