@@ -48,7 +48,8 @@ from .errors import InputError
 
 __all__ = ["MANIFEST", "Interrupted", "TargetState", "OutputSession", "check_target", "refused_reason",
            "read_manifest", "legacy_files", "build_manifest", "manifest_text", "staging_name", "lock_name",
-           "backup_name", "recover", "raise_on_signals", "deferred_signals", "os_error_message"]
+           "backup_name", "recover", "raise_on_signals", "deferred_signals", "os_error_message", "resolve_target",
+           "commit"]
 
 #: File name of the manifest in the output folder.
 MANIFEST = "manifest.json"
