@@ -100,6 +100,12 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
         v = c[key]
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise _err(key, v, "give a non-negative whole number of resamples (e.g. 999; 0 = none)")
+    from ..resources import check_memory
+
+    # kept per resample: the estimates of both orderings and equations (up to 6 terms) and their sorted copies;
+    # the sup-F resamples are chunked and keep one float each
+    check_memory(int(c["bootstrap"]), 2 * 2 * 6 * 8 * 3, key="[haken] bootstrap")
+    check_memory(int(c["break_bootstrap"]), 8 * 2, key="[haken] break_bootstrap")
     if c["se"] not in SE_TYPES:
         raise _err("se", c["se"], f"use one of {list(SE_TYPES)}")
     for key, lo, hi in (("alpha", 0.0, 1.0), ("trim", 0.0, 0.5)):

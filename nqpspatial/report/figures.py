@@ -88,6 +88,10 @@ def _plt():
     return plt
 
 
+#: File metadata without dates (SVG and PDF record the time of writing by default).
+_FIXED_METADATA = {"svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}
+
+
 class FigureWriter:
     """Save figures to a folder in several formats and keep PNG bytes.
 
@@ -123,7 +127,8 @@ class FigureWriter:
     def rc(self) -> dict:
         """matplotlib rc settings for the figures (font list, sizes, SVG text as paths)."""
         return {"font.size": 9, "axes.titlesize": 10, "svg.fonttype": "path", "axes.unicode_minus": False,
-                "figure.dpi": _DPI, "savefig.dpi": _DPI, "font.family": list(self.policy.families)}
+                "figure.dpi": _DPI, "savefig.dpi": _DPI, "font.family": list(self.policy.families),
+                "svg.hashsalt": "nqpspatial"}  # fixed SVG ids: the same figure gives the same bytes
 
     def file_name(self, name: str) -> str:
         """The file stem ``name`` gets (slugified, made unique within this writer)."""
@@ -169,8 +174,8 @@ class FigureWriter:
                     path = self.folder / f"{stem}.{fmt}"
                     if fmt == "png":
                         path.write_bytes(png)
-                    else:
-                        fig.savefig(path, format=fmt, dpi=_DPI)
+                    else:  # no creation date: the same figure gives the same bytes
+                        fig.savefig(path, format=fmt, dpi=_DPI, metadata=_FIXED_METADATA.get(fmt))
                     self.written.append(path.name)
         finally:
             plt.close(fig)

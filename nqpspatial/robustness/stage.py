@@ -90,6 +90,10 @@ def _haken_order(ctx):
     return None
 
 
+#: Memory kept per weight draw (weights, estimates, verdicts and ranks of a provincial panel, with room).
+_SENSITIVITY_BYTES_PER_DRAW = 16_384
+
+
 class SensitivityStage(Analysis):
     """Weight sensitivity of the Haken chain (optional ``[sensitivity]`` table).
 
@@ -108,8 +112,12 @@ class SensitivityStage(Analysis):
     def _config(self, cfg):
         c = {**SENSITIVITY_CONFIG, **{k: v for k, v in (cfg or {}).items() if k != "enabled"}}
         d = c["draws"]
-        if isinstance(d, bool) or not isinstance(d, int) or d < 0:
-            raise _err("sensitivity", "draws", d, "give a whole number >= 0 (default 1000)")
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise _err("sensitivity", "draws", d, "give a whole number >= 1 (default 1000); to leave out the "
+                       "weight draws, remove the [sensitivity] table")
+        from ..resources import check_memory
+
+        check_memory(d, _SENSITIVITY_BYTES_PER_DRAW, key="[sensitivity] draws")
         from .sensitivity import _concentration
 
         try:
@@ -271,6 +279,9 @@ class RobustnessStage(Analysis):
             v = c[key]
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise _err("robustness", key, v, "give a whole number >= 0")
+        if c["spatial_draws"] < 2:
+            raise _err("robustness", "spatial_draws", c["spatial_draws"], "give a whole number >= 2 (default 200): the spatial "
+                       "effects need simulation draws")
         if c["models"]:
             unknown = [m for m in c["models"] if m not in registry.available("models")]
             if unknown:

@@ -193,6 +193,17 @@ class SpatialHakenStage(Analysis):
         if cfg["split_by_zone"] and ctx.scheme is None:
             raise ConfigError("[spatial_haken] split_by_zone = true needs a region scheme "
                               "([regions] scheme)", "config")
+        alpha = cfg.get("alpha")
+        if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float))
+                                  or not 0 < alpha < 1):
+            raise ConfigError(f"[spatial_haken] alpha = {alpha!r} must be a number strictly between 0 and 1 "
+                              "(e.g. 0.05)", "config")
+        if not isinstance(cfg["weights"], (list, tuple)) or not cfg["weights"]:
+            raise ConfigError(f"[spatial_haken] weights = {cfg['weights']!r} must be a non-empty list of weights "
+                              "specifications, e.g. [\"queen\"]", "config")
+        if cfg.get("order") is not None and not isinstance(cfg["order"], (list, tuple, str)):
+            raise ConfigError(f"[spatial_haken] order = {cfg['order']!r} must name two subsystems, e.g. "
+                              "[\"NQP\", \"NTU\"]", "config")
         idx = ctx.indices
         subsystems = list(ctx.subsystems)
         order = list(cfg.get("order") or [])
