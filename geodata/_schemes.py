@@ -81,9 +81,12 @@ def _bundled(name: str, regions, source):
 
 
 def _read_user(path: Path, source: str) -> pd.DataFrame:
-    if not path.exists():
+    from nqpspatial.io import check_input_file
+
+    if not path.exists() and not path.is_symlink():
         raise InputError(f"region scheme file not found: {path}. Fix: check the path (relative paths "
                          "are relative to the config file).", source=source)
+    check_input_file(path, "region scheme", "[regions] scheme")  # no FIFO, device or folder
     try:
         if path.suffix.lower() in (".xlsx", ".xls"):
             table = pd.read_excel(path, dtype=str, keep_default_na=False)

@@ -20,6 +20,7 @@ from .errors import ConfigError
 __all__ = ["CORE_SCHEMA", "CHOICES", "load_config", "resolve_config", "parse_toml", "check_seed"]
 
 _MISSING = object()
+_MAX_CONFIG = 10_000_000
 
 #: Core tables and their keys with defaults. ``None`` means "no default / optional".
 CORE_SCHEMA: dict[str, dict[str, Any]] = {
@@ -27,13 +28,14 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
     "data": {
         "panel": None, "indicators": None, "region": "region", "year": "year", "missing": "error",
         "ignore": [], "indices": False, "subsystems": [], "form": "auto", "indicator_column": "indicator",
-        "value_column": "value", "encoding": "utf-8-sig", "sheet": None, "synthetic": False,
+        "value_column": "value", "encoding": "utf-8-sig", "indicators_encoding": None, "sheet": None,
+        "synthetic": False,
     },
     "weighting": {
         "method": "critic", "normalization": "pooled", "critic_conflict": "signed",
         "critic_cost": "reverse-first", "levels": 1, "zero_variance": "error", "shift": None,
     },
-    "run": {"seed": 12345, "workers": None, "scheduler": None},
+    "run": {"seed": 12345, "workers": None, "scheduler": None, "escape_csv_formulas": True},
     "geometry": {"source": None, "id": None, "crs": None, "enabled": True},
     "regions": {"scheme": None},
     "report": {"enabled": True, "language": "en", "years": [], "title": None, "figures": True,
@@ -81,15 +83,32 @@ def load_config(path) -> tuple[dict, Path]:
     (dict, pathlib.Path)
         The raw config and the folder that relative paths are resolved from.
     """
+    from .io import check_input_file
+
     p = Path(path)
-    if not p.exists():
+    if not str(path).strip():
+        raise ConfigError("the config file name is empty. Give the path of a TOML file.", source="config")
+    if not p.exists() and not p.is_symlink():
         raise ConfigError("config file not found. Give the path of a TOML file, or run `nqpspatial run` "
                           "without arguments for the bundled demo.", source=str(p))
+    check_input_file(p, "config", error=ConfigError)  # no FIFO, device or folder: never opened
+    if p.stat().st_size > _MAX_CONFIG:
+        raise ConfigError(f"the config is {p.stat().st_size} bytes; a study config is a short TOML text (at most "
+                          f"{_MAX_CONFIG // 1_000_000} MB). Check that this is the config file.", source=str(p))
     try:
         text = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the config: {exc}. Save it as UTF-8 text.", source=str(p)) from None
     return parse_toml(text, source=str(p)), p.resolve().parent
+
+
+def _plain(value):
+    """numpy scalars (e.g. ``numpy.int64(99)`` in a config dict) as the Python numbers they hold."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _check_value(table: str, key: str, value: Any, default: Any, where: str) -> None:
@@ -166,6 +185,15 @@ def check_workers(value, label: str = "[run] workers", where: str = "config"):
     return _whole_number(value, 1, label, where, " (leave it out to run in one process)")
 
 
+def _check_run(resolved: dict, where: str) -> None:
+    """The [run] table's seed, worker count and scheduler address (in place)."""
+    if resolved["scheduler"] is not None and not isinstance(resolved["scheduler"], str):
+        raise ConfigError(f"[run] scheduler must be an address such as \"tcp://127.0.0.1:8786\", not "
+                          f"{resolved['scheduler']!r}.", source=where)
+    resolved["seed"] = check_seed(resolved["seed"], "[run] seed", where)
+    resolved["workers"] = check_workers(resolved["workers"], "[run] workers", where)
+
+
 def resolve_config(raw: Mapping[str, Any], stage_keys: Mapping[str, Mapping[str, Any]] | None = None,
                    *, where: str = "config") -> dict:
     """Fill defaults and check every table and key.
@@ -212,7 +240,7 @@ def resolve_config(raw: Mapping[str, Any], stage_keys: Mapping[str, Mapping[str,
                               f"Top-level keys: {', '.join(CORE_SCHEMA[''])}; everything else goes in a table.",
                               source=where)
     for key, default in CORE_SCHEMA[""].items():
-        value = raw.get(key, default)
+        value = _plain(raw.get(key, default))
         _check_value("", key, value, default, where)
         out[key] = value
     for tname, keys in tables.items():
@@ -226,14 +254,13 @@ def resolve_config(raw: Mapping[str, Any], stage_keys: Mapping[str, Mapping[str,
                                   f"{', '.join(sorted(keys))}.", source=where)
         resolved = {}
         for k, default in keys.items():
-            value = given.get(k, copy.deepcopy(default))
+            value = _plain(given.get(k, copy.deepcopy(default)))
             _check_value(tname, k, value, default, where)
             resolved[k] = value
         if tname == "weighting":
             resolved["_shift_given"] = "shift" in given
         if tname == "run":
-            resolved["seed"] = check_seed(resolved["seed"], "[run] seed", where)
-            resolved["workers"] = check_workers(resolved["workers"], "[run] workers", where)
+            _check_run(resolved, where)
         out[tname] = resolved
     out["_present"] = present
     return out

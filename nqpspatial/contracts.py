@@ -251,6 +251,10 @@ class Analysis(Protocol):
         Run only when its table is in the config.
     order : int, optional
         Breaks ties between stages the declarations leave unordered.
+    min_periods : int, optional
+        Fewest periods the stage needs (default 3: dynamics need two
+        transitions); on a shorter panel (the pipeline accepts two periods)
+        the stage is skipped with a note.
     report_sections(view) -> list, optional
         The stage's sections of the report (:mod:`nqpspatial.report`); a
         stage without it gets a generic section listing its tables.
@@ -392,6 +396,7 @@ CONTRACTS: dict[str, Contract] = {
                   Attribute("tables", (tuple, list), "`tables`"),
                   Attribute("optional", bool, "`optional`"),
                   Attribute("order", int, "`order`"),
+                  Attribute("min_periods", int, "`min_periods`"),
                   Attribute("report_sections", callable, "`report_sections(view)`"))),
 }
 

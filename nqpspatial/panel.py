@@ -31,11 +31,17 @@ DIRECTION_WORDS = {
 }
 
 _MAX_LISTED = 20
+_MAX_YEAR = 100_000
+
+
+def _short(x, width: int = 60) -> str:
+    text = str(x)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _listing(items: Sequence[str], limit: int = _MAX_LISTED) -> str:
     items = list(items)
-    shown = ", ".join(str(x) for x in items[:limit])
+    shown = ", ".join(_short(x) for x in items[:limit])
     if len(items) > limit:
         shown += f", ... ({len(items) - limit} more)"
     return shown
@@ -263,12 +269,46 @@ def _int_ids(ids: pd.Series) -> pd.Series:
     return text.map(int).astype("int64") if len(text) and plain.all() else ids
 
 
+def _plain_value(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _check_unique_columns(raw: pd.DataFrame, where: str) -> None:
+    """A DataFrame panel must name every column once (a file's header is checked when it is read)."""
+    names = pd.Index([str(c).strip() for c in raw.columns])
+    dup = list(dict.fromkeys(names[names.duplicated()]))
+    if dup:
+        raise InputError(f"column(s) {_listing(dup)} appear more than once in the DataFrame. Give every column "
+                         "a unique name (e.g. df.columns = [...]).", source=where)
+
+
+def _check_ranges(table: pd.DataFrame, value_cols, where: str) -> None:
+    """Refuse indicators whose range overflows (max - min is infinite), which would look constant later."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        wide = [f"{c} ({np.nanmin(table[c]):.3g} to {np.nanmax(table[c]):.3g})" for c in value_cols
+                if table[c].notna().any() and not np.isfinite(np.nanmax(table[c]) - np.nanmin(table[c]))]
+    if wide:
+        raise InputError(f"indicator(s) whose values span more than floating-point arithmetic can hold (max - min "
+                         f"overflows): {_listing(wide)}. Rescale them (e.g. divide by 1e300, or use another unit).",
+                         source=where)
+
+
 def _check_years(years: pd.Series, where: str, year: str, first: int = 2) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(years) or any(isinstance(v, (pd.Timestamp, np.datetime64))
+                                                          for v in years.iloc[:50]):
+        shown = ", ".join(str(v)[:19] for v in years.iloc[:3])
+        raise InputError(f"the year column '{year}' holds dates ({shown}, ...), not years. Enter whole years such "
+                         "as 2014 (in Excel: format the column as a number, or use =YEAR(cell)).", source=where)
     num = pd.to_numeric(years, errors="coerce")
     bad = [f"row {i + first} ({v!r})" for i, (v, n) in enumerate(zip(years, num)) if pd.isna(n)]
     if bad:
         raise InputError(f"non-numeric or missing value(s) in the year column '{year}': {_listing(bad)}. "
                          "Years must be whole numbers such as 2014.", source=where)
+    huge = [f"row {i + first} ({_plain_value(years.iloc[i])!r})" for i, v in enumerate(num)
+            if not np.isfinite(float(v)) or abs(float(v)) > _MAX_YEAR]
+    if huge:
+        raise InputError(f"implausible value(s) in the year column '{year}': {_listing(huge)}. Years must be whole "
+                         f"numbers such as 2014 (between -{_MAX_YEAR} and {_MAX_YEAR}).", source=where)
     frac = [f"row {i + first} ({v})" for i, v in enumerate(num) if float(v) != int(v)]
     if frac:
         raise InputError(f"year column '{year}' has non-integer values: {_listing(frac)}.", source=where)
@@ -279,7 +319,8 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
                missing: str = "error", ignore: Sequence[str] = (), indices: bool = False,
                subsystems: Sequence[str] | None = None, form: str = "auto",
                indicator_column: str = "indicator", value_column: str = "value",
-               encoding: str = "utf-8-sig", sheet=None, indicators_where: str | None = None) -> PanelData:
+               encoding: str = "utf-8-sig", sheet=None, indicators_where: str | None = None,
+               indicators_encoding: str | None = None) -> PanelData:
     """Read and validate a region-year panel.
 
     Parameters
@@ -307,9 +348,15 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
     indicator_column, value_column : str
         Column names of the long form.
     encoding : str
-        Text encoding of CSV files (the panel and the indicator list).
+        Text encoding of CSV files (the panel, and the indicator list unless
+        ``indicators_encoding`` is given).
     sheet : str or int, optional
         Excel sheet.
+    indicators_where : str, optional
+        How messages name the indicator list.
+    indicators_encoding : str, optional
+        Text encoding of the indicator list when it differs from the
+        panel's (``[data] indicators_encoding``).
 
     Returns
     -------
@@ -323,6 +370,7 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
     if isinstance(panel, pd.DataFrame):
         where = "panel (DataFrame)"
         raw = panel.copy()
+        _check_unique_columns(raw, where)
     else:
         where = str(panel)
         raw = read_table(panel, encoding=encoding, sheet=sheet, what="panel", text_columns=[region])
@@ -386,7 +434,8 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
             raise InputError("no indicator list given. Set [data] indicators to a CSV/XLSX file or an inline "
                              "list, or set [data] indices = true if the panel holds subsystem indices.",
                              source="config [data]")
-        ind_table = read_indicators(indicators, where=indicators_where, encoding=encoding)
+        ind_table = read_indicators(indicators, where=indicators_where,
+                                    encoding=indicators_encoding or encoding)
         listed = ind_table["indicator"].tolist()
         absent = [c for c in listed if c not in raw.columns]
         if absent:
@@ -442,13 +491,15 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
                  zip(table[region], table[year], table[c]) if np.isinf(v)]
     if inf_cells:
         raise InputError(f"infinite value(s): {_listing(inf_cells)}.", source=where)
+    _check_ranges(table, value_cols, where)
 
     # balance and spacing
     regions = list(dict.fromkeys(table[region]))
     years = sorted(set(int(y) for y in table[year]))
-    if len(years) < 3:
-        raise InputError(f"the panel has {len(years)} period(s) ({_listing(map(str, years))}); at least 3 are "
-                         "needed (dynamics are estimated from consecutive periods).", source=where)
+    if len(years) < 2:
+        raise InputError(f"the panel has {len(years)} period(s) ({_listing(map(str, years))}); at least 2 are "
+                         "needed (dynamics are estimated from consecutive periods; the Haken and most "
+                         "other dynamic stages need 3).", source=where)
     steps = np.diff(years)
     step = int(steps.min())
     if (steps != step).any():

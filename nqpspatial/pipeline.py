@@ -12,32 +12,30 @@ timings, status, notes and warnings.  See docs/outputs.md.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import importlib.resources
 import json
+import os
 import platform
 import re
-import shutil
 import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from . import registry
 from ._version import __version__
-from .config import check_seed, check_workers, load_config, parse_toml, resolve_config
+from .config import CORE_SCHEMA, check_seed, check_workers, load_config, resolve_config
 from .errors import ConfigError, InputError, ModelError
 from .io import write_csv, write_workbook
 from .results import Results, Summary
-from .stage import StageContext, StageOutput
+from .stage import MIN_PERIODS, StageContext, StageOutput
 
 __all__ = ["run", "validate", "RunResult", "default_config_path", "slugify"]
-
-_OUTPUT_ITEMS = ("tables", "figures", "run.json", "tables.xlsx", "report.html", "latex")
-
 
 def slugify(text: str) -> str:
     """Letters (Chinese too), digits and ``_`` only (used for folder and file names)."""
@@ -173,13 +171,27 @@ def _read_data(cfg: dict, base: Path):
                           "would be ignored. Remove [data] indicators, or set indices = false to build the "
                           "indices from the indicator list.", source="config")
     ind_where = None
+    for key in ("panel", "indicators"):
+        if isinstance(d[key], str) and not d[key].strip():
+            raise ConfigError(f"[data] {key} is empty (\"\"). Name the file, e.g. {key} = \"{key}.csv\""
+                              + ("" if key == "panel" else ", or leave the key out with indices = true") + ".",
+                              source="config")
+    for key in ("region", "year", "indicator_column", "value_column"):
+        if not isinstance(d[key], str) or not d[key].strip():
+            raise ConfigError(f"[data] {key} must be a column name such as \"{CORE_SCHEMA['data'][key]}\", not "
+                              f"{d[key]!r}.", source="config")
+    for key in ("encoding", "indicators_encoding"):
+        if d.get(key) is not None and not isinstance(d[key], str):
+            raise ConfigError(f"[data] {key} must be a codec name such as \"utf-8-sig\" or \"gb18030\", not "
+                              f"{d[key]!r}.", source="config")
     if isinstance(ind, str):
         ind_where = str(_path(base, ind))
         ind = _path(base, ind)
     return load_panel(_path(base, d["panel"]), ind, region=d["region"], year=d["year"], missing=d["missing"],
                       ignore=d["ignore"], indices=d["indices"], subsystems=d["subsystems"] or None,
                       form=d["form"], indicator_column=d["indicator_column"], value_column=d["value_column"],
-                      encoding=d["encoding"], sheet=d["sheet"], indicators_where=ind_where)
+                      encoding=d["encoding"], sheet=d["sheet"], indicators_where=ind_where,
+                      indicators_encoding=d.get("indicators_encoding"))
 
 
 def _weighting(panel, cfg: dict):
@@ -200,6 +212,12 @@ def _weighting(panel, cfg: dict):
     from .weighting import INDICATOR_TABLE, compute_weights
 
     w = cfg["weighting"]
+    if w.get("_shift_given") and w["shift"] is not None:  # None (as run.json records it): the default
+        shift = w["shift"]
+        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not (0 <= shift < 0.5):
+            raise ConfigError(f"[weighting] shift must be a number in [0, 0.5), not {shift!r} (e.g. shift = 0.002 maps "
+                              "the normalized values into [0.002, 0.998]); leave it out for the method's default.",
+                              source="config")
     try:
         res = compute_weights(panel.values, panel.indicators, region=region, year=year, method=w["method"],
                               normalization=w["normalization"], critic_conflict=w["critic_conflict"],
@@ -215,15 +233,25 @@ def _weighting(panel, cfg: dict):
     return res.indices, res.weights, res.normalized, {"options": _jsonable(getattr(res, "options", {}))}
 
 
-def _geometry(cfg: dict, base: Path, panel, rec: _Recorder):
+def _geometry(cfg: dict, base: Path, panel, rec=None):
     g = cfg["geometry"]
     if not g.get("enabled", True):
         return None, "disabled in [geometry]"
+    if len(panel.regions) < 2:
+        return None, (f"no boundaries used: the panel has {len(panel.regions)} region, and spatial weights need at "
+                      "least 2 regions (spatial statistics at least 4)")
     try:
         import nqpspatial.geodata as geodata
     except ImportError:  # pragma: no cover
         return None, "nqpspatial.geodata is not installed"
+    for key in ("source", "id", "crs"):
+        if g.get(key) is not None and not isinstance(g[key], str):
+            raise ConfigError(f"[geometry] {key} must be a string (e.g. source = \"regions.geojson\", id = \"code\", "
+                              f"crs = \"EPSG:4326\"), not {g[key]!r}.", source="config")
     source = g.get("source")
+    if source is not None and not source.strip():
+        raise ConfigError("[geometry] source is empty (\"\"). Name a boundary file or a bundled layer, or leave the "
+                          "key out.", source="config")
     if source:
         if source in getattr(geodata, "LAYERS", ("provinces", "prefectures", "counties")):
             gdf = geodata.load_layer(source, regions=panel.regions) if "regions" in \
@@ -246,6 +274,9 @@ def _geometry(cfg: dict, base: Path, panel, rec: _Recorder):
 
 def _scheme(cfg: dict, base: Path, panel, geometry_note: str | None):
     name = cfg["regions"].get("scheme")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ConfigError(f"[regions] scheme must be the name of a bundled scheme "
+                          f"({', '.join(registry.names('schemes'))}) or a CSV file, not {name!r}.", source="config")
     import nqpspatial.geodata as geodata
 
     if name is None:
@@ -296,48 +327,73 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _remove_outputs(out_dir: Path) -> None:
-    for item in _OUTPUT_ITEMS:
-        target = out_dir / item
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
+def _inputs(cfg: dict, base: Path, where: str) -> list[Path]:
+    """The run's input files (config, panel, indicator list, boundary file, scheme CSV): never a target."""
+    files = [Path(where)] if where not in ("config",) and Path(where).suffix else []
+    d = cfg["data"]
+    for value in (d.get("panel"), d.get("indicators")):
+        if isinstance(value, (str, Path)) and str(value).strip():
+            files.append(_path(base, value))
+    source = (cfg.get("geometry") or {}).get("source")
+    if isinstance(source, (str, Path)) and str(source).strip() and (Path(str(source)).suffix or "/" in str(source)):
+        files.append(_path(base, source))
+    scheme = (cfg.get("regions") or {}).get("scheme")
+    if isinstance(scheme, (str, Path)) and str(scheme).lower().endswith((".csv", ".xlsx")):
+        files.append(_path(base, scheme))
+    return files
 
 
-def _prepare_out(out, name: str, force: bool, made: list | None = None) -> Path:
-    """Check, clear (with ``force``) and create the output folder.
+class _Prepared:
+    """What the pre-flight read and checked: panel, indices and weights, geometry, scheme, timings."""
 
-    ``made`` receives the folder, then the folders created for it (deepest
-    first), so that a failed run can remove what it wrote (:func:`_discard_output`).
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _preflight(cfg: dict, base: Path, check_target: Callable | None = None) -> _Prepared:
+    """Every check made before anything is written: the output folder, the data, weighting, geometry, scheme.
+
+    ``nqpspatial run`` and ``nqpspatial validate`` both use it; ``check_target``
+    (optional) checks the output folder first (see :mod:`nqpspatial.outdir`).
     """
-    out_dir = Path(out) if out is not None else Path.cwd() / "output" / slugify(name)
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise InputError("the output path exists and is a file; choose a folder with --out.",
-                             source=str(out_dir))
-        if any(out_dir.iterdir()):
-            if not force:
-                raise InputError("the output folder exists and is not empty. Use --force to overwrite it, or "
-                                 "choose another folder with --out.", source=str(out_dir))
-            _remove_outputs(out_dir)
-    if made is not None:
-        made.append(out_dir)
-        made.extend(d for d in [out_dir, *out_dir.parents] if not d.exists())
-    (out_dir / "tables").mkdir(parents=True, exist_ok=True)
-    return out_dir
+    target = check_target() if check_target is not None else None
+    seconds = {}
+    t0 = time.perf_counter()
+    panel = _read_data(cfg, base)
+    seconds["data"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    indices, wtable, normalized, winfo = _weighting(panel, cfg)
+    seconds["weighting"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    geometry, gnote = _geometry(cfg, base, panel, None)
+    scheme, scheme_name = _scheme(cfg, base, panel, gnote)
+    seconds["geometry"] = time.perf_counter() - t0
+    return _Prepared(target=target, panel=panel, indices=indices, wtable=wtable, normalized=normalized, winfo=winfo,
+                     geometry=geometry, gnote=gnote, scheme=scheme, scheme_name=scheme_name, seconds=seconds)
 
 
-def _discard_output(made: list) -> None:
-    """Remove the partial output of a failed run (other files in the folder are kept)."""
-    if not made:
-        return
-    _remove_outputs(made[0])
-    for d in made[1:]:
-        try:
-            d.rmdir()
-        except OSError:  # not empty: someone else's files
-            break
+def _flag(value, name: str) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ConfigError(f"{name}= must be True or False, not {value!r}.", source="nqpspatial.run()")
+
+
+def _check_arguments(config, out, force, quiet, report, write, base_dir, scheduler) -> None:
+    """Types of :func:`run`'s arguments; a wrong one is a ConfigError naming it."""
+    for name, value in (("force", force), ("quiet", quiet), ("report", report), ("write", write)):
+        _flag(value, name)
+    if config is not None and not isinstance(config, (str, Path, dict)):
+        raise ConfigError(f"config= must be a TOML file path, a dict or None, not {type(config).__name__} "
+                          f"({str(config)[:60]!r}).", source="nqpspatial.run()")
+    for name, value in (("out", out), ("base_dir", base_dir)):
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise ConfigError(f"{name}= must be a folder path (str or pathlib.Path), not {type(value).__name__} "
+                              f"({str(value)[:60]!r}).", source="nqpspatial.run()")
+    if isinstance(out, str) and not out.strip():
+        raise ConfigError("out= is empty; name a folder, e.g. out=\"results\".", source="nqpspatial.run()")
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise ConfigError(f"scheduler= must be an address such as \"tcp://host:8786\", not {scheduler!r}.",
+                          source="nqpspatial.run()")
 
 
 def run(config=None, *, out=None, force: bool = False, seed: int | None = None, quiet: bool = False,
@@ -352,7 +408,10 @@ def run(config=None, *, out=None, force: bool = False, seed: int | None = None, 
     out : str or pathlib.Path, optional
         Output folder; default ``output/<name>`` in the working directory.
     force : bool
-        Overwrite a non-empty output folder.
+        Replace the results of an earlier run in ``out``: only the files
+        listed in its ``manifest.json`` (or written by release 0.1.0) are
+        removed.  A non-empty folder that nqpspatial did not write is refused
+        even with ``force``.
     seed : int, optional
         Overrides ``[run] seed``.
     quiet : bool
@@ -373,38 +432,88 @@ def run(config=None, *, out=None, force: bool = False, seed: int | None = None, 
     Raises
     ------
     InputError
-        Bad data or config (the CLI exits with code 2).  A run that stops
-        with an error removes the partial output it wrote, so the folder
-        does not block the next run.
+        Bad data, config or arguments, or an output folder that cannot be
+        used (the CLI exits with code 2).  The results are written into a
+        staging folder and committed only when every stage has finished: a
+        refused, failed or interrupted run leaves the output folder as it
+        was.  See docs/outputs.md, "Output-folder safety".
+    nqpspatial.outdir.Interrupted
+        SIGTERM or SIGHUP arrived (handled from the main thread only).
     """
-    made: list[Path] = []
-    try:
-        return _run(config, out=out, force=force, seed=seed, quiet=quiet, report=report, base_dir=base_dir,
-                    write=write, workers=workers, scheduler=scheduler, made=made)
-    except BaseException:
-        _discard_output(made)
-        raise
+    from . import outdir
+
+    _check_arguments(config, out, force, quiet, report, write, base_dir, scheduler)
+    with outdir.raise_on_signals():
+        return _run(config, out=out, force=bool(force), seed=seed, quiet=bool(quiet), report=bool(report),
+                    base_dir=base_dir, write=bool(write), workers=workers, scheduler=scheduler)
 
 
-def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, scheduler, made) -> RunResult:
-    """The body of :func:`run`; ``made`` records the output folder for clean-up."""
-    t_start = time.perf_counter()
-    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+def _configure(config, base_dir, seed, workers, scheduler, report) -> tuple[dict, Path, str, list]:
     raw, base, where = _load(config, base_dir)
     analyses = _analyses()
     cfg = _resolve(raw, where, analyses)
     if seed is not None:
-        cfg["run"]["seed"] = check_seed(seed, "--seed", "command line")
+        cfg["run"]["seed"] = check_seed(seed, "seed=", "nqpspatial.run()")
     if workers is not None:
-        cfg["run"]["workers"] = check_workers(workers, "--workers", "command line")
+        cfg["run"]["workers"] = check_workers(workers, "workers=", "nqpspatial.run()")
     if scheduler is not None:
         cfg["run"]["scheduler"] = scheduler
     if not report and "report" in cfg:
         cfg["report"]["enabled"] = False
-    run_seed = int(cfg["run"]["seed"])
+    return cfg, base, where, analyses
+
+
+def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, scheduler) -> RunResult:
+    """The body of :func:`run`: configure, pre-flight, stage, commit."""
+    from . import outdir
+
+    t_start = time.perf_counter()
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    cfg, base, where, analyses = _configure(config, base_dir, seed, workers, scheduler, report)
     rec = _Recorder(quiet)
+    if not write:
+        prep = _preflight(cfg, base)
+        tables, info, results = _execute(cfg, base, where, analyses, rec, prep, None, quiet, report)
+        info = _finish_info(info, started, t_start)
+        rec.say(f"done in {info['seconds']:.1f} s")
+        return RunResult(None, tables, info, results)
+    target = outdir.resolve_target(out, Path.cwd() / "output" / slugify(cfg["name"]))
+    with outdir.OutputSession(target, force=force, inputs=_inputs(cfg, base, where)) as session:
+        prep = _preflight(cfg, base, session.check)
+        try:
+            staging = session.open_staging()
+            tables, info, results = _execute(cfg, base, where, analyses, rec, prep, staging, quiet, report)
+            info = _finish_info(info, started, t_start)
+            wb = write_workbook(tables, staging / "tables.xlsx")
+            info["workbook"] = wb
+            for t, why in wb["left_out"].items():
+                rec.say(f"note: table {t} left out of tables.xlsx: {why}")
+            (staging / "run.json").write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
+        except OSError as exc:
+            if exc.errno in _USER_ERRNOS:
+                raise outdir.os_error_message(exc, target, "writing the results") from None
+            raise
+        session.commit()
+    if session.recovered:
+        rec.say(f"note: an interrupted earlier run into {session.state.path} was {session.recovered}")
+    rec.say(f"done in {info['seconds']:.1f} s; output in {session.state.path}")
+    return RunResult(session.state.path, tables, info, results)
+
+
+_USER_ERRNOS = {errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG,
+                getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+
+
+def _finish_info(info: dict, started: str, t_start: float) -> dict:
+    info["started"] = started
+    info["seconds"] = round(time.perf_counter() - t_start, 3)
+    return info
+
+
+def _execute(cfg, base, where, analyses, rec, prep, out_dir, quiet, report) -> tuple[dict, dict, dict]:
+    """Record the pre-flight stages and run every analysis; tables go to ``out_dir`` (staging) when given."""
     tables: dict[str, pd.DataFrame] = {}
-    out_dir = _prepare_out(out, cfg["name"], force, made) if write else None
+    escape = bool(cfg["run"].get("escape_csv_formulas", True))
 
     def add_tables(stage_name: str, new: dict[str, pd.DataFrame]) -> list[str]:
         for tname, tab in new.items():
@@ -412,16 +521,14 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
                 raise RuntimeError(f"stage {stage_name} wrote table '{tname}' a second time")
             tables[tname] = tab
             if out_dir is not None:
-                write_csv(tab, out_dir / "tables" / f"{tname}.csv")
+                write_csv(tab, out_dir / "tables" / f"{tname}.csv", escape_formulas=escape)
         return list(new)
 
-    # data
-    t0 = time.perf_counter()
-    panel = _read_data(cfg, base)
+    panel = prep.panel
     data_tables = {}
     if len(panel.filled) or cfg["data"]["missing"] == "interpolate":
         data_tables["filled_cells"] = panel.filled
-    rec.stage("data", "ok", time.perf_counter() - t0,
+    rec.stage("data", "ok", prep.seconds["data"],
               notes=[f"{len(panel.regions)} regions, {len(panel.years)} periods ({panel.years[0]}-{panel.years[-1]}),"
                      f" subsystems {', '.join(panel.subsystems)}"]
               + ([f"{len(panel.filled)} cell(s) filled by interpolation (tables/filled_cells.csv)"]
@@ -429,33 +536,27 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
               tables=add_tables("data", data_tables),
               info={"regions": len(panel.regions), "periods": panel.years, "subsystems": panel.subsystems,
                     "source": panel.source, "filled_cells": len(panel.filled)})
-
-    # weighting and indices
-    t0 = time.perf_counter()
-    indices, wtable, normalized, winfo = _weighting(panel, cfg)
     for key in ("panel", "indicators"):  # DataFrames given in a config dict: later stages see a label
         if isinstance(cfg["data"][key], pd.DataFrame):
             cfg["data"][key] = _jsonable(cfg["data"][key])
     wt = {}
-    if wtable is not None:
-        wt["indicator_weights"] = wtable
-    wt["indices"] = indices
-    rec.stage("weighting", "ok", time.perf_counter() - t0, tables=add_tables("weighting", wt), info=winfo)
-
-    # geometry and scheme
-    t0 = time.perf_counter()
-    geometry, gnote = _geometry(cfg, base, panel, rec)
-    scheme, scheme_name = _scheme(cfg, base, panel, gnote)
-    rec.stage("geometry", "ok" if geometry is not None else "skipped", time.perf_counter() - t0,
-              notes=[gnote] + ([f"region scheme: {scheme_name}"] if scheme_name else ["no region scheme"]),
-              info={"geometry": gnote, "scheme": scheme_name})
+    if prep.wtable is not None:
+        wt["indicator_weights"] = prep.wtable
+    wt["indices"] = prep.indices
+    rec.stage("weighting", "ok", prep.seconds["weighting"], tables=add_tables("weighting", wt), info=prep.winfo)
+    gnotes = [prep.gnote] + getattr(prep.geometry, "attrs", {}).get("nqpspatial_notes", []) \
+        if prep.geometry is not None else [prep.gnote]
+    rec.stage("geometry", "ok" if prep.geometry is not None else "skipped", prep.seconds["geometry"],
+              notes=gnotes + ([f"region scheme: {prep.scheme_name}"] if prep.scheme_name else ["no region scheme"]),
+              info={"geometry": prep.gnote, "scheme": prep.scheme_name})
 
     ctx = StageContext(config=cfg, panel=panel.values, region=panel.region, year=panel.year,
-                       subsystems=panel.subsystems, indices=indices, indicators=panel.indicators,
-                       geometry=geometry, scheme=scheme, scheme_name=scheme_name, seed=run_seed,
-                       base_dir=base, out_dir=out_dir, quiet=quiet, progress=_progress_factory(quiet))
-    ctx.results["weights"] = wtable
-    ctx.results["normalized"] = normalized
+                       subsystems=panel.subsystems, indices=prep.indices, indicators=panel.indicators,
+                       geometry=prep.geometry, scheme=prep.scheme, scheme_name=prep.scheme_name,
+                       seed=int(cfg["run"]["seed"]), base_dir=base, out_dir=out_dir, quiet=quiet,
+                       progress=_progress_factory(quiet))
+    ctx.results["weights"] = prep.wtable
+    ctx.results["normalized"] = prep.normalized
     ctx.results["panel"] = panel
     ctx.tables = tables
 
@@ -463,58 +564,56 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
 
     with shared_backends():  # one execution backend (e.g. one local Dask cluster) for every stage
         for stage in analyses:
-            name = stage.name
-            scfg = cfg.get(name)
-            t0 = time.perf_counter()
-            if scfg is None:
-                if getattr(stage, "optional", False):
-                    rec.stage(name, "not requested", 0.0, notes=[f"optional stage: add a [{name}] table to run it"])
-                    continue
-                scfg = {"enabled": True, **{k: v for k, v in stage.config_keys.items()}}
-            if not scfg.get("enabled", True):
-                why = ("--no-report (report=False)" if name == "report" and not report
-                       else f"enabled = false in [{name}]")
-                rec.stage(name, "skipped", 0.0, notes=[why])
-                continue
-            missing = _unmet(stage, ctx)
-            if missing:
-                rec.stage(name, "skipped", 0.0, notes=missing)
-                continue
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    result: StageOutput = stage.run(ctx, dict(scfg))
-                except ModelError as exc:
-                    # an impossible quantity (e.g. no valid potential): the stage cannot run, the study goes on
-                    result = StageOutput(notes=[f"stage not completed: {exc}"],
-                                         warnings=[f"stage not completed: {exc}"], status="skipped")
-            warns = list(result.warnings)
-            for w in caught:
-                if _ours(w):
-                    warns.append(str(w.message))
-                else:  # third-party warnings keep their normal behaviour
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-            for k, v in result.publish.items():
-                ctx.results[k] = v
-            status = result.status if result.status in ("ok", "skipped") else "ok"
-            rec.stage(name, status, time.perf_counter() - t0, notes=result.notes, warns=_dedupe(warns),
-                      tables=add_tables(name, result.tables), info=_jsonable(result.info))
+            _run_stage(stage, cfg, ctx, rec, report, add_tables)
 
     info = {
         "nqpspatial": __version__, "versions": _versions(), "command": " ".join(sys.argv),
         "config_source": where, "config": _jsonable(_public(cfg)),
-        "seed": run_seed, "started": started, "seconds": round(time.perf_counter() - t_start, 3),
+        "seed": int(cfg["run"]["seed"]), "started": None, "seconds": None,
         "stages": rec.stages, "warnings": rec.warnings, "synthetic": bool(cfg["data"].get("synthetic")),
         "plugins": registry.describe(),
     }
-    if out_dir is not None:
-        wb = write_workbook(tables, out_dir / "tables.xlsx")
-        info["workbook"] = wb
-        for t, why in wb["left_out"].items():
-            rec.say(f"note: table {t} left out of tables.xlsx: {why}")
-        (out_dir / "run.json").write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
-    rec.say(f"done in {info['seconds']:.1f} s" + (f"; output in {out_dir}" if out_dir else ""))
-    return RunResult(out_dir, tables, info, ctx.results)
+    return tables, info, ctx.results
+
+
+def _run_stage(stage, cfg, ctx, rec, report, add_tables) -> None:
+    """Run one analysis stage and record it (a stage raising ModelError is recorded as skipped)."""
+    name = stage.name
+    scfg = cfg.get(name)
+    t0 = time.perf_counter()
+    if scfg is None:
+        if getattr(stage, "optional", False):
+            rec.stage(name, "not requested", 0.0, notes=[f"optional stage: add a [{name}] table to run it"])
+            return
+        scfg = {"enabled": True, **{k: v for k, v in stage.config_keys.items()}}
+    if not scfg.get("enabled", True):
+        why = ("--no-report (report=False)" if name == "report" and not report
+               else f"enabled = false in [{name}]")
+        rec.stage(name, "skipped", 0.0, notes=[why])
+        return
+    missing = _unmet(stage, ctx)
+    if missing:
+        rec.stage(name, "skipped", 0.0, notes=missing)
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result: StageOutput = stage.run(ctx, dict(scfg))
+        except ModelError as exc:
+            # an impossible quantity (e.g. no valid potential): the stage cannot run, the study goes on
+            result = StageOutput(notes=[f"stage not completed: {exc}"],
+                                 warnings=[f"stage not completed: {exc}"], status="skipped")
+    warns = list(result.warnings)
+    for w in caught:
+        if _ours(w):
+            warns.append(str(w.message))
+        else:  # third-party warnings keep their normal behaviour
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for k, v in result.publish.items():
+        ctx.results[k] = v
+    status = result.status if result.status in ("ok", "skipped") else "ok"
+    rec.stage(name, status, time.perf_counter() - t0, notes=result.notes, warns=_dedupe(warns),
+              tables=add_tables(name, result.tables), info=_jsonable(result.info))
 
 
 def _our_dirs() -> tuple[str, ...]:
@@ -545,6 +644,10 @@ def _dedupe(items):
 
 def _unmet(stage, ctx: StageContext) -> list[str]:
     notes = []
+    need = int(getattr(stage, "min_periods", MIN_PERIODS))
+    periods = int(pd.unique(ctx.panel[ctx.year]).size) if ctx.year in ctx.panel.columns else need
+    if periods < need:
+        notes.append(f"needs at least {need} periods; the panel has {periods}")
     for req in getattr(stage, "requires", ()):
         if req == "pair" and len(ctx.subsystems) < 2:
             notes.append("needs two or more subsystems; the panel has "
@@ -552,6 +655,7 @@ def _unmet(stage, ctx: StageContext) -> list[str]:
         elif req == "geometry" and ctx.geometry is None:
             notes.append("needs region boundaries: set [geometry] source and id (a GeoJSON, GeoPackage or "
                          "Shapefile with an id field)")
+
         elif req == "haken" and ctx.results.get("haken") is None:
             notes.append("needs an order parameter, and no ordering of the subsystems passed the adiabatic "
                          "verdict (see haken_identification.csv), or the Haken stage did not run")
@@ -561,16 +665,22 @@ def _unmet(stage, ctx: StageContext) -> list[str]:
     return notes
 
 
-def validate(config) -> dict:
-    """Check a config and its data without running analyses.
+def validate(config, *, out=None, force: bool = False) -> dict:
+    """Check a config, its data and (optionally) an output folder without running analyses.
 
-    Reads and validates the panel and the indicator list, computes the
-    weights, and reads the boundary layer and the region scheme.
+    Makes the same pre-flight checks as :func:`run`: reads and validates
+    the panel and the indicator list, computes the weights, reads the
+    boundary layer and the region scheme and, with ``out``, checks the
+    output folder (nothing is written).
 
     Parameters
     ----------
     config : str, pathlib.Path or dict
         The config.
+    out : str or pathlib.Path, optional
+        The output folder a run would write into.
+    force : bool
+        As for :func:`run`.
 
     Returns
     -------
@@ -582,10 +692,16 @@ def validate(config) -> dict:
     InputError
         The first problem found.
     """
+    from . import outdir
+
+    _check_arguments(config, out, force, False, True, True, None, None)
     raw, base, where = _load(config, None)
     cfg = _resolve(raw, where, _analyses())
-    panel = _read_data(cfg, base)
-    _weighting(panel, cfg)
-    _, gnote = _geometry(cfg, base, panel, _Recorder(quiet=True))  # boundary file and region scheme too
-    _scheme(cfg, base, panel, gnote)
+    check = None
+    if out is not None:
+        target = outdir.resolve_target(out, Path.cwd())
+        inputs = _inputs(cfg, base, where)
+        check = lambda: outdir.check_target(target, force=bool(force), inputs=inputs)  # noqa: E731
+    prep = _preflight(cfg, base, check)
+    panel = prep.panel
     return {"regions": len(panel.regions), "periods": len(panel.years), "subsystems": panel.subsystems}

@@ -35,10 +35,13 @@ from ._util import stage_seed
 from .artifacts import Artifact, HakenOutcome, IndicatorWeights, SpatialWeightsSet
 from .errors import NqpDeprecationWarning
 
-__all__ = ["StageOutput", "StageContext", "Analysis", "STATUSES"]
+__all__ = ["StageOutput", "StageContext", "Analysis", "STATUSES", "MIN_PERIODS"]
 
 #: Stage statuses recorded in run.json.
 STATUSES = ("ok", "skipped", "failed", "not requested")
+
+#: Periods a stage needs unless it sets ``min_periods`` (dynamics need two transitions).
+MIN_PERIODS = 3
 
 A = TypeVar("A", bound=Artifact)
 
@@ -238,6 +241,7 @@ class Analysis:
     tables: tuple[str, ...] = ()
     optional: bool = False
     order: int = 100
+    min_periods: int = MIN_PERIODS
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:  # pragma: no cover
         raise NotImplementedError

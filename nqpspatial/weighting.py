@@ -342,7 +342,12 @@ def _subsystem_order(ind: pd.DataFrame) -> list[str]:
 
 def _fixed_weights(sub: pd.DataFrame, subsystem: str) -> np.ndarray:
     uw = sub["user_weight"].to_numpy(float)
-    miss = sub["indicator"][~np.isfinite(uw)].tolist()
+    inf = sub["indicator"][np.isinf(uw)].tolist()
+    if inf:
+        raise InputError(f"method \"fixed\": the weight of {', '.join(map(repr, inf))} (subsystem {subsystem!r}) "
+                         "is infinite: give a finite number >= 0 in the 'weight' column of the indicator table",
+                         source=INDICATOR_TABLE)
+    miss = sub["indicator"][np.isnan(uw)].tolist()
     if miss:
         raise InputError(f"method \"fixed\" needs a weight for every indicator, but subsystem "
                          f"{subsystem!r} has none for {', '.join(map(repr, miss))}: fill the "

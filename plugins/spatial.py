@@ -182,6 +182,7 @@ class SpatialStage(Analysis):
 
     name = "spatial"
     order = 60
+    min_periods = 2
     optional = False
     requires: tuple = ()
     config_keys = {
@@ -210,6 +211,10 @@ class SpatialStage(Analysis):
         perms = cfg["permutations"]
         if isinstance(perms, bool) or not isinstance(perms, int) or perms < 0:
             raise ConfigError(f"permutations must be a non-negative integer, got {perms!r}", source=_SRC)
+        from nqpspatial.resources import check_memory
+
+        # kept per permutation: the permuted statistic (and Geary's linear term) of every period, with a copy
+        check_memory(perms, 8 * 4 * max(1, int(pd.unique(ctx.panel[ctx.year]).size)), key="[spatial] permutations")
         alpha = cfg["alpha"]
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
             raise ConfigError(f"alpha must be between 0 and 1, got {alpha!r}", source=_SRC)

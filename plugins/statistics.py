@@ -51,6 +51,8 @@ without neighbours get no p-value (NaN) and the cluster label ``isolated``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
@@ -461,6 +463,54 @@ def _with_simulation(out: pd.DataFrame, obs, sim, expected: str, permutations: i
     return out
 
 
+#: Fewest regions for which a statistic is computed: the randomisation variances divide by (n-1)(n-2)(n-3).
+MIN_REGIONS = 4
+_KEEP = ("year", "region", "permutations", "n", "note")
+
+
+def _too_few(n: int) -> str:
+    return (f"not computed: {n} region(s); spatial statistics need at least {MIN_REGIONS} (the randomisation "
+            "variances divide by (n-1)(n-2)(n-3))")
+
+
+def _floor_note(n: int, permutations: int) -> str:
+    """A note when the n! distinct permutations of n regions are no more than the permutations drawn."""
+    if not permutations or n >= 10:  # 10! = 3628800 exceeds any practical number of permutations
+        return ""
+    count = math.factorial(n)
+    if count > permutations:
+        return ""
+    return (f"{n} regions have only {n}! = {count} distinct permutations, no more than the {permutations} drawn: "
+            f"the pseudo p-value cannot meaningfully fall below about 1/{count}")
+
+
+def _guard(out: pd.DataFrame, n: int, permutations: int, no_neighbour=None) -> pd.DataFrame:
+    """Empty the statistics that cannot mean anything and say why in a ``note`` column.
+
+    A layer of fewer than :data:`MIN_REGIONS` regions gets no statistic at
+    all; a local statistic of a region without neighbours (``no_neighbour``,
+    one flag per row) is emptied too.  When ``n! <= permutations`` the
+    pseudo p-value's floor is noted.
+    """
+    out = out.copy()
+    stat_cols = [c for c in out.columns if c not in _KEEP]
+    if n < MIN_REGIONS:
+        for c in stat_cols:
+            out[c] = None if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]) else np.nan
+        out["note"] = _too_few(n)
+        return out
+    note = _floor_note(n, permutations)
+    out["note"] = note
+    if no_neighbour is not None and np.any(no_neighbour):
+        mask = np.asarray(no_neighbour, dtype=bool)
+        for c in stat_cols:
+            if c in ("cluster", "quadrant", "crit"):
+                continue
+            out.loc[mask, c] = np.nan
+        out.loc[mask, "note"] = "no neighbour: local statistic not computed" + (f"; {note}" if note else "")
+    return out
+
+
 def _critical(p_sim: np.ndarray, alpha: float, fdr: bool, permutations: int) -> np.ndarray:
     """Per-period significance threshold: ``alpha``, or the FDR threshold of each period's p-values."""
     t = p_sim.shape[1]
@@ -508,7 +558,7 @@ class _Moran(StatisticPlugin):
             q = _global_quadforms(Z, Z, mat, rng, permutations, backend=backend)
             with np.errstate(divide="ignore", invalid="ignore"):
                 sim = n / s0 * q / ss
-        return _with_simulation(out, I, sim, "EI_sim", permutations, n)
+        return _guard(_with_simulation(out, I, sim, "EI_sim", permutations, n), n, permutations)
 
 
 class _Geary(StatisticPlugin):
@@ -548,7 +598,7 @@ class _Geary(StatisticPlugin):
             # sum_ij w_ij (z_pi(i) - z_pi(j))^2 = sum_i z_pi(i)^2 rc_i - 2 z_pi' W z_pi
             q, lin = _global_quadforms(Z, Z, mat, rng, permutations, rc=rc, backend=backend)
             sim = (n - 1) * (lin - 2.0 * q) / (2.0 * s0 * ss)
-        return _with_simulation(out, C, sim, "EC_sim", permutations, n)
+        return _guard(_with_simulation(out, C, sim, "EC_sim", permutations, n), n, permutations)
 
 
 class _GetisOrd(StatisticPlugin):
@@ -590,7 +640,7 @@ class _GetisOrd(StatisticPlugin):
         if permutations:
             q = _global_quadforms(X, X, mat, rng, permutations, backend=backend)
             sim = q / den
-        return _with_simulation(out, G, sim, "EG_sim", permutations, n)
+        return _guard(_with_simulation(out, G, sim, "EG_sim", permutations, n), n, permutations)
 
 
 class _MoranBV(StatisticPlugin):
@@ -619,7 +669,7 @@ class _MoranBV(StatisticPlugin):
         if permutations:
             q = _global_quadforms(zx, zy, mat, rng, permutations, backend=backend)
             sim = q / (n - 1)
-        return _with_simulation(out, I, sim, "EI_sim", permutations, n)
+        return _guard(_with_simulation(out, I, sim, "EI_sim", permutations, n), n, permutations)
 
 
 def _local_frame(ids, years, cols: dict) -> pd.DataFrame:
@@ -669,9 +719,10 @@ class _Lisa(StatisticPlugin):
         sig = p_sim < crit[None, :]
         cluster[sig] = labels[sig]
         cluster[nb.islands] = "isolated"
-        return _local_frame(ids, years, {"Ii": Ii, "EI_sim": EI_sim, "z_sim": z_sim, "p_sim": p_sim,
-                                         "quadrant": labels, "cluster": cluster,
-                                         "crit": np.broadcast_to(crit, (n, t))})
+        out = _local_frame(ids, years, {"Ii": Ii, "EI_sim": EI_sim, "z_sim": z_sim, "p_sim": p_sim,
+                                        "quadrant": labels, "cluster": cluster,
+                                        "crit": np.broadcast_to(crit, (n, t))})
+        return _guard(out, n, permutations, np.tile(nb.islands, t))
 
 
 class _GiStar(StatisticPlugin):
@@ -728,8 +779,9 @@ class _GiStar(StatisticPlugin):
         cluster[sig & hot] = "hot"
         cluster[sig & ~hot] = "cold"
         cluster[islands] = "isolated"
-        return _local_frame(ids, years, {"Gi": Gs, "EGi": np.broadcast_to(EG[:, None], (n, t)), "z_norm": Zs,
-                                         "p_norm": p_norm, "z_sim": z_sim, "p_sim": p_sim, "cluster": cluster})
+        out = _local_frame(ids, years, {"Gi": Gs, "EGi": np.broadcast_to(EG[:, None], (n, t)), "z_norm": Zs,
+                                        "p_norm": p_norm, "z_sim": z_sim, "p_sim": p_sim, "cluster": cluster})
+        return _guard(out, n, permutations, np.tile(islands, t))
 
 
 moran = _Moran()

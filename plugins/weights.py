@@ -113,6 +113,13 @@ class WeightsBuilder:
     def _params(self, params: Mapping) -> dict:
         return builder_params(self, dict(params))
 
+    def _check_dense(self, ids) -> None:
+        """Refuse before allocating when the dense N x N matrix would not fit in the machine's memory."""
+        from nqpspatial.resources import check_dense
+
+        check_dense(len(ids), key=f"[spatial] weights ({self.name})",
+                    fix="Use a sparse builder (queen, rook, knn, distance_band, or inverse_distance with cutoff=...).")
+
     def __repr__(self) -> str:
         return f"<weights builder {self.name!r}>"
 
@@ -199,6 +206,7 @@ class _InverseDistance(WeightsBuilder):
         cutoff = _positive(self.name, "cutoff", p["cutoff"], allow_none=True)
         coords, geo = centroid_points(geometry, ids)
         if cutoff is None:
+            self._check_dense(ids)
             d = pairwise_km(coords, geo)
             np.fill_diagonal(d, np.inf)
             if np.any(d == 0):
@@ -247,6 +255,7 @@ class _Kernel(WeightsBuilder):
         coords, geo = centroid_points(geometry, ids)
         n = len(ids)
         if bw is not None:
+            self._check_dense(ids)
             d = pairwise_km(coords, geo)
             w = lps_kernel(d, bw, kernel=kern, taper=True, decay=False)
             return _graph_from_dense(w, ids)
@@ -319,6 +328,7 @@ class _Economic(WeightsBuilder):
     def build(self, ids, *, geometry=None, panel=None, scheme=None, region="region", year="year", **params):
         """Dense economic-distance graph (see :func:`economic_matrix`)."""
         p = self._params(params)
+        self._check_dense(ids)
         xbar = _region_means(panel, ids, p["variable"], region, year, self.name)
         w, _ = economic_matrix(xbar)
         return _graph_from_dense(w, ids)
@@ -341,6 +351,7 @@ class _Nested(WeightsBuilder):
         """Nested economic-geographic graph ``phi W_geo + (1 - phi) W_econ``."""
         p = self._params(params)
         phi = p["phi"]
+        self._check_dense(ids)
         if isinstance(phi, bool) or not isinstance(phi, (int, float)) or not 0 <= phi <= 1:
             raise ConfigError(f"nested: phi must be in [0, 1], got {phi!r}", source="config [spatial] weights")
         geo_spec = str(p["geo"]).replace(";", ",")
@@ -376,6 +387,7 @@ class _Block(WeightsBuilder):
         if missing:
             raise InputError(f"weights 'block': region(s) {missing[:10]} have no group in the region scheme",
                              source="region scheme")
+        self._check_dense(ids)
         groups = scheme.reindex(list(ids)).to_numpy()
         codes = pd.factorize(groups)[0]
         same = codes[:, None] == codes[None, :]

@@ -68,6 +68,18 @@ def test_demo_report_in_headless_chromium(tmp_path):
             fills = page.eval_on_selector_all("#nqp-map path[data-i]",
                                               "els => els.map(e => getComputedStyle(e).fill)")
             assert n_paths == 31
+            # the complete outline of China (Taiwan, Hong Kong, Macao: no data, grey) and the South China Sea
+            # inset in the lower right, with the maritime line and the islands of Hainan drawn in it
+            assert page.locator("#nqp-map path.nqp-base").count() == 34
+            inset = page.locator("#nqp-inset")
+            assert inset.count() == 1 and inset.is_visible()
+            box, svg_box = inset.bounding_box(), page.locator("#nqp-map").bounding_box()
+            assert box["x"] > svg_box["x"] + 0.6 * svg_box["width"]
+            assert box["y"] + box["height"] <= svg_box["y"] + svg_box["height"] + 1
+            assert box["y"] > svg_box["y"] + 0.5 * svg_box["height"]
+            assert page.locator("#nqp-map path.nqp-line").count() == 1
+            assert page.locator("#nqp-inset use[data-i]").count() >= 1
+            assert page.locator("#nqp-inset use[href='#nqp-line']").count() == 1
             # the map is drawn: regions carry computed colours, not just the CSS default grey
             assert len(set(fills)) > 3 and any(f != "rgb(217, 217, 217)" for f in fills)
 

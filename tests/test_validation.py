@@ -28,7 +28,7 @@ def test_unreadable_panel_file(study, run_cli):
     (study.root / "panel.xlsx").write_bytes(b"this is not a zip file")
     code, err = _err(run_cli, study)
     assert code == 2
-    assert "panel.xlsx" in err and "cannot read the panel" in err
+    assert "panel.xlsx" in err and "named .xlsx but is a text file" in err
 
 
 def test_missing_config_file(tmp_path, run_cli):
@@ -150,11 +150,25 @@ def test_decadal_series_accepted(study, run_cli):
     assert code == 0, err
 
 
-def test_fewer_than_three_periods(study, run_cli):
-    p, ind = small_panel(years=[2019, 2020])
+def test_single_period_refused(study, run_cli):
+    p, ind = small_panel(years=[2020])
     study.write(panel=p)
     code, err = _err(run_cli, study)
-    assert code == 2 and "2 period(s)" in err and "at least 3" in err
+    assert code == 2 and "1 period(s)" in err and "at least 2" in err
+
+
+def test_two_period_panel_runs_and_skips_dynamic_stages(study, run_cli):
+    """A cross-section of transitions (two periods) is accepted; stages needing 3 periods are skipped."""
+    import json
+
+    p, ind = small_panel(years=[2019, 2020])
+    study.write(panel=p, extra="[report]\nenabled = false\n")
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
+    assert code == 0, err
+    stages = {s["name"]: s for s in json.loads((study.out / "run.json").read_text(encoding="utf-8"))["stages"]}
+    assert stages["haken"]["status"] == "skipped"
+    assert "needs at least 3 periods; the panel has 2" in stages["haken"]["notes"]
+    assert stages["weighting"]["status"] == "ok"
 
 
 def test_interpolation_fills_and_records(study, run_cli):
@@ -203,14 +217,21 @@ def test_invalid_toml(study, run_cli):
 
 
 def test_existing_output_refused_without_force(study, run_cli):
+    """Earlier results need --force; a folder nqpspatial did not write is refused even with it."""
     study.write(extra="[haken]\nenabled = false\n")
-    study.out.mkdir()
-    (study.out / "something.txt").write_text("x")
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
+    assert code == 0, err
     code, err = _err(run_cli, study)
-    assert code == 2 and "not empty" in err and "--force" in err
+    assert code == 2 and "results of an earlier run" in err and "--force" in err
     code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet", "--force")
     assert code == 0, err
     assert (study.out / "run.json").exists()
+    other = study.root / "other"
+    other.mkdir()
+    (other / "something.txt").write_text("x")
+    code, out, err = run_cli("run", study.config, "--out", other, "--quiet", "--force")
+    assert code == 2 and "not written by nqpspatial" in err and "something.txt" in err and "--out" in err
+    assert sorted(p.name for p in other.iterdir()) == ["something.txt"]
 
 
 def test_no_traceback_from_subprocess(study):
@@ -242,15 +263,19 @@ def test_refused_run_leaves_no_output_folder(study, run_cli):
     assert (study.out / "run.json").exists()
 
 
-def test_refused_run_keeps_other_files_of_an_existing_folder(study, run_cli):
-    """With --force into a folder holding other files, a refused run removes only its own partial output."""
-    study.write(extra="[haken]\nenabled = false\n[regions]\nscheme = \"no_such_scheme\"\n")
-    study.out.mkdir()
+def test_refused_run_keeps_an_existing_folder_as_it_was(study, run_cli):
+    """With --force into an earlier run's folder, a refused run changes nothing (nothing is staged into it)."""
+    study.write(extra="[haken]\nenabled = false\n")
+    code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
+    assert code == 0, err
     (study.out / "notes.txt").write_text("mine")
+    before = {p.relative_to(study.out): p.read_bytes() for p in study.out.rglob("*") if p.is_file()}
+    study.write(extra="[haken]\nenabled = false\n[regions]\nscheme = \"no_such_scheme\"\n")
     code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet", "--force")
     assert code == 2 and "no_such_scheme" in err
-    # the weighting tables were written before the scheme was refused; they are gone again
-    assert sorted(p.name for p in study.out.iterdir()) == ["notes.txt"]
+    after = {p.relative_to(study.out): p.read_bytes() for p in study.out.rglob("*") if p.is_file()}
+    assert after == before
+    assert [p.name for p in study.root.iterdir() if "nqpspatial" in p.name] == []
 
 
 def test_region_ids_keep_leading_zeros(study, run_cli):

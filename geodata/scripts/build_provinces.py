@@ -241,8 +241,11 @@ def main(argv=None):
         "geos_version": shapely.geos_version_string,
         "shapely_version": shapely.__version__,
     }
-    (out / "build_info.json").write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n",
-                                         encoding="utf-8")
+    info_path = out / "build_info.json"
+    if info_path.exists():  # keep what build_china_extras.py recorded
+        old = json.loads(info_path.read_text(encoding="utf-8"))
+        info.update({k: v for k, v in old.items() if k == "china_extras"})
+    info_path.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     size = (out / "provinces.geojson").stat().st_size
     print(json.dumps(info, ensure_ascii=False))
     print(f"provinces.geojson: {size / 1e6:.3f} MB")

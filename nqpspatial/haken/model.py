@@ -63,7 +63,8 @@ def as_rng(seed) -> np.random.Generator:
 
 
 # --------------------------------------------------------------------------- input
-def prepare_panel(data, q1, q2, *, region="region", year="year", window=None) -> pd.DataFrame:
+def prepare_panel(data, q1, q2, *, region="region", year="year", window=None,
+                  min_periods: int = 3) -> pd.DataFrame:
     """Validated region-year panel of two indices (shared by the aspatial and spatial models).
 
     Parameters
@@ -76,6 +77,9 @@ def prepare_panel(data, q1, q2, *, region="region", year="year", window=None) ->
         Column names of region ids and years.
     window : (int, int), optional
         First and last year (inclusive) to keep.
+    min_periods : int, default 3
+        Fewest periods accepted (the geographically weighted model takes 2:
+        one transition per region).
 
     Returns
     -------
@@ -89,7 +93,7 @@ def prepare_panel(data, q1, q2, *, region="region", year="year", window=None) ->
     InputError
         Missing columns, q1 == q2, missing or non-numeric cells (the message
         names the rows), non-integer years, duplicate region-years, an empty
-        window, fewer than 3 periods, single-year regions or unequally spaced
+        window, fewer than ``min_periods`` periods, single-year regions or unequally spaced
         years.
     """
     if not isinstance(data, pd.DataFrame):
@@ -141,9 +145,9 @@ def prepare_panel(data, q1, q2, *, region="region", year="year", window=None) ->
     df = df.assign(_o=df["region"].map(order)).sort_values(["_o", "year"]).drop(columns="_o")
     df = df.reset_index(drop=True)
     years = np.sort(df["year"].unique())
-    if len(years) < 3:
-        raise InputError(f"the Haken model needs at least 3 periods; the data (window) has {len(years)}: "
-                         f"{list(years)}")
+    if len(years) < min_periods:
+        raise InputError(f"the Haken model needs at least {min_periods} periods; the data (window) has "
+                         f"{len(years)}: {[int(y) for y in years]}")
     step = int(np.min(np.diff(years)))
     for r, g in df.groupby("region", sort=False):
         y = g["year"].to_numpy()

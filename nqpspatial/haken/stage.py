@@ -57,6 +57,7 @@ HAKEN_CONFIG = MappingProxyType({
     "trim": 0.15,                    # sup-F trimming
     "break_bootstrap": 999,          # sup-F bootstrap resamples
     "coupling_weights": [0.5, 0.5],  # weights of T = a U1 + b U2
+    "regimes": False,                # parameters by group of the region scheme, with Chow-type tests
 })
 
 #: Keys of the optional ``[scenarios]`` table.
@@ -99,6 +100,12 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
         v = c[key]
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise _err(key, v, "give a non-negative whole number of resamples (e.g. 999; 0 = none)")
+    from ..resources import check_memory
+
+    # kept per resample: the estimates of both orderings and equations (up to 6 terms) and their sorted copies;
+    # the sup-F resamples are chunked and keep one float each
+    check_memory(int(c["bootstrap"]), 2 * 2 * 6 * 8 * 3, key="[haken] bootstrap")
+    check_memory(int(c["break_bootstrap"]), 8 * 2, key="[haken] break_bootstrap")
     if c["se"] not in SE_TYPES:
         raise _err("se", c["se"], f"use one of {list(SE_TYPES)}")
     for key, lo, hi in (("alpha", 0.0, 1.0), ("trim", 0.0, 0.5)):
@@ -108,7 +115,7 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
     v = c["min_ratio"]
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
         raise _err("min_ratio", v, "give a number >= 0 (default 1)")
-    for key in ("intercept", "jackknife", "legacy_stable_point"):
+    for key in ("intercept", "jackknife", "legacy_stable_point", "regimes"):
         if not isinstance(c[key], bool):
             raise _err(key, c[key], "use true or false")
     if c["effects"] not in EFFECTS:
@@ -256,6 +263,23 @@ def _run_collecting(fn, out: StageOutput):
     return value
 
 
+def _regime_tables(data, q1, q2, scheme, o, out: StageOutput) -> None:
+    """``haken_regimes`` and ``haken_regime_tests`` of the chosen ordering (``[haken] regimes = true``)."""
+    if not o["regimes"]:
+        return
+    from .regimes import HakenRegimesModel
+
+    res = HakenRegimesModel(data, q1, q2, scheme, intercept=o["intercept"], effects=o["effects"], se=o["se"],
+                            window=o["window"]).fit(alpha=o["alpha"], min_ratio=o["min_ratio"])
+    out.tables["haken_regimes"] = res.table
+    out.tables["haken_regime_tests"] = res.tests
+    t = res.tests[(res.tests["kind"] == "all groups") & (res.tests["term"] != "all")]
+    differ = t.loc[t["p"] < o["alpha"], "term"].tolist()
+    out.notes.append(f"regimes ({len(res.groups)} groups): " + (f"{', '.join(differ)} differ across groups "
+                     f"(Chow-type test at {o['alpha']:g})" if differ else "no parameter differs across groups "
+                     f"at {o['alpha']:g}"))
+
+
 class HakenStage(Analysis):
     """Order parameter, potential, co-evolution level, coupling coordination and stages.
 
@@ -272,6 +296,9 @@ class HakenStage(Analysis):
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         o = validate_haken_config(cfg, ctx.subsystems)
+        if o["regimes"] and ctx.scheme is None:
+            raise ConfigError("[haken] regimes = true needs a region scheme: set [regions] scheme (a bundled "
+                              "scheme or a CSV with columns region,group) or set regimes = false", source="config")
         data = _indices(ctx)
         out = StageOutput()
         rng = ctx.rng("haken")
@@ -301,11 +328,12 @@ class HakenStage(Analysis):
             out.notes.append("skipped haken_estimates, haken_potential, coevolution, coupling_coordination "
                              "and stages: no ordering satisfies the adiabatic condition")
             info["skipped"] = ["haken_estimates", "haken_potential", "coevolution", "coupling_coordination",
-                               "stages"]
+                               "stages"] + (["haken_regimes"] if o["regimes"] else [])
             out.info = _jsonable(info)
             out.publish = {"haken": None}
             return out
         q1, q2 = ident.chosen
+        _regime_tables(data, q1, q2, ctx.scheme, o, out)
         if o["by"] == "none":
             fit = ident.chosen_results
         else:

@@ -144,6 +144,10 @@ def _qr(M):
     return q[:, keep]
 
 
+#: Elements (rows x resamples) of one chunk of the sup-F wild bootstrap (about 32 MiB of floats per array).
+_BREAK_CHUNK_ELEMENTS = 1 << 22
+
+
 def break_tests(data, q1, q2, *, region="region", year="year", intercept=False, effects="none",
                 window=None, break_year=None, trim=0.15, bootstrap=999, seed=None) -> BreakTestResults:
     """Chow test at ``break_year`` and sup-F search over interior years.
@@ -242,12 +246,19 @@ def break_tests(data, q1, q2, *, region="region", year="year", intercept=False, 
     B = int(bootstrap)
     if B > 0:
         rng = as_rng(seed)
-        v = rng.choice(np.array([-1.0, 1.0]), size=(B, n))
-        Vr = v[:, d.codes].T  # (N, B)
-        Es = [eq[4][:, None] * Vr for eq in eqs]
-        sup_star = np.full(B, -np.inf)
-        for tau in cands:
-            (F1, F2), q, _ = stat_for(tau, Es)
-            sup_star = np.maximum(sup_star, q * F1 + q * F2)
-        p = float((1 + np.sum(sup_star >= sup_f)) / (B + 1))
+        # resamples in chunks of a fixed size (from the data size only), drawn one after another from the
+        # same Generator: memory stays bounded whatever B is (B = 10**7 takes time, not (N x B) floats)
+        chunk = max(1, min(B, _BREAK_CHUNK_ELEMENTS // max(1, d.nobs)))
+        exceed = 0
+        for start in range(0, B, chunk):
+            size = min(chunk, B - start)
+            v = rng.choice(np.array([-1.0, 1.0]), size=(size, n))
+            Vr = v[:, d.codes].T  # (N, size)
+            Es = [eq[4][:, None] * Vr for eq in eqs]
+            sup_star = np.full(size, -np.inf)
+            for tau in cands:
+                (F1, F2), q, _ = stat_for(tau, Es)
+                sup_star = np.maximum(sup_star, q * F1 + q * F2)
+            exceed += int(np.sum(sup_star >= sup_f))
+        p = float((1 + exceed) / (B + 1))
     return BreakTestResults(chow, path, sup_f, tp, p, B, trim, (q1, q2))

@@ -9,7 +9,6 @@ in the requested formats and hands back PNG bytes for the HTML report.
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +17,66 @@ import pandas as pd
 from .labels import label
 
 __all__ = ["FigureWriter", "weights_figure", "potential_figure", "trajectories_figure", "density_figure",
-           "dagum_figure", "markov_figure", "moran_figure", "potential_curve"]
+           "dagum_figure", "markov_figure", "moran_figure", "potential_curve", "histogram", "hist_log_scale"]
 
 _DPI = 110
+#: At most this many entries in a legend of periods (more get a colour bar) and year tick labels.
+MAX_LEGEND = 12
+MAX_TICKS = 14
+
+
+def _year_ticks(ax, x, years, *, axis: str = "x") -> None:
+    """Tick labels of periods at positions ``x``: every k-th so that at most MAX_TICKS show."""
+    step = max(1, int(np.ceil(len(years) / MAX_TICKS)))
+    keep = list(range(0, len(years), step))
+    labels = [str(years[i]) for i in keep]
+    rot = 45 if len(keep) > 8 else 0
+    if axis == "x":
+        ax.set_xticks([x[i] for i in keep], labels, fontsize=7.5, rotation=rot)
+    else:
+        ax.set_yticks([x[i] for i in keep], labels, fontsize=7.5)
+
+
+def _period_colorbar(fig, ax, cmap, years, lang) -> None:
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    sm = ScalarMappable(norm=Normalize(min(years), max(years)), cmap=cmap)
+    cb = fig.colorbar(sm, ax=ax, fraction=0.05, pad=0.02)
+    cb.set_label(label("year", lang), fontsize=8)
+    cb.ax.yaxis.get_major_locator().set_params(integer=True)
+    cb.ax.tick_params(labelsize=7)
+
+
+def hist_log_scale(values) -> bool:
+    """True when a histogram of ``values`` needs a log axis: positive and heavy-tailed
+    (the 99th percentile above 20 times the median), so linear bins would put nearly all in one bar."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size < 5 or (v <= 0).any():
+        return False
+    q50, q99 = np.quantile(v, [0.5, 0.99])
+    return bool(q99 > 20 * q50)
+
+
+def histogram(ax, groups: dict, *, bins: int = 40, alpha: float = 0.6) -> bool:
+    """Overlaid histograms of several samples (label -> values) on shared bins, log-spaced on a log
+    axis when the pooled values are heavy-tailed (:func:`hist_log_scale`).  Returns True when log."""
+    vals = {k: np.asarray(v, dtype=float)[np.isfinite(np.asarray(v, dtype=float))] for k, v in groups.items()}
+    pooled = np.concatenate([v for v in vals.values() if v.size] or [np.array([])])
+    if not pooled.size:
+        return False
+    log = hist_log_scale(pooled)
+    lo, hi = pooled.min(), pooled.max()
+    if hi <= lo:
+        edges = np.array([lo - 0.5, hi + 0.5]) if not log else np.array([lo / 1.1, hi * 1.1])
+    else:
+        edges = np.geomspace(lo, hi, bins + 1) if log else np.linspace(lo, hi, bins + 1)
+    for k, v in vals.items():
+        ax.hist(v, bins=edges, alpha=alpha, label=str(k))
+    if log:
+        ax.set_xscale("log")
+    return log
 
 
 def _plt():
@@ -32,8 +88,18 @@ def _plt():
     return plt
 
 
+#: File metadata without dates (SVG and PDF record the time of writing by default).
+_FIXED_METADATA = {"svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}
+
+
 class FigureWriter:
     """Save figures to a folder in several formats and keep PNG bytes.
+
+    File names follow the rule of the output folder
+    (:func:`nqpspatial.pipeline.slugify`: letters of any script, digits and
+    ``_``, lower case), so ``lisa_新质生产力`` and ``lisa_新型城镇化`` stay
+    apart; a name already used in this writer gets ``_2``, ``_3``, ... so no
+    figure overwrites another.
 
     Parameters
     ----------
@@ -42,54 +108,86 @@ class FigureWriter:
     formats : sequence of str
         Any of ``png``, ``svg``, ``pdf``.
     font : str or None
-        Font family for the labels (a CJK font for Chinese), put first in
-        matplotlib's ``font.family`` while a figure is saved.
+        CJK font family (kept for compatibility; ``policy`` supersedes it).
+    policy : nqpspatial.report.fonts.GlyphPolicy, optional
+        Fonts of the figures and the ASCII stand-ins for text they cannot
+        draw (applied to every figure before it is saved).
     """
 
-    def __init__(self, folder, formats=("png", "svg"), font: str | None = None):
+    def __init__(self, folder, formats=("png", "svg"), font: str | None = None, policy=None):
+        from .fonts import GlyphPolicy
+
         self.folder = Path(folder) if folder is not None else None
         self.formats = tuple(formats)
-        self.font = font
+        self.policy = policy if policy is not None else GlyphPolicy(font, "zh" if font else "en")
+        self.font = self.policy.cjk_font
         self.written: list[str] = []
+        self.names: list[str] = []
 
     def rc(self) -> dict:
-        """matplotlib rc settings for the figures (font, sizes, SVG text as paths)."""
-        rc = {"font.size": 9, "axes.titlesize": 10, "svg.fonttype": "path", "axes.unicode_minus": False,
-              "figure.dpi": _DPI, "savefig.dpi": _DPI}
-        if self.font:
-            rc["font.family"] = [self.font, "DejaVu Sans"]
-        return rc
+        """matplotlib rc settings for the figures (font list, sizes, SVG text as paths)."""
+        return {"font.size": 9, "axes.titlesize": 10, "svg.fonttype": "path", "axes.unicode_minus": False,
+                "figure.dpi": _DPI, "savefig.dpi": _DPI, "font.family": list(self.policy.families),
+                "svg.hashsalt": "nqpspatial"}  # fixed SVG ids: the same figure gives the same bytes
+
+    def file_name(self, name: str) -> str:
+        """The file stem ``name`` gets (slugified, made unique within this writer)."""
+        from ..pipeline import slugify
+
+        base = slugify(name) if str(name).strip() else "figure"
+        stem, k = base, 2
+        taken = {n.casefold() for n in self.names}
+        while stem.casefold() in taken:
+            stem = f"{base}_{k}"
+            k += 1
+        return stem
 
     def save(self, fig, name: str) -> bytes:
-        """Write ``fig`` as ``<name>.<format>`` and close it.
+        """Write ``fig`` as ``<name>.<format>`` and close it (see :meth:`save_named`).
 
         Returns
         -------
         bytes
             The PNG rendering (for inlining in the HTML report).
         """
+        return self.save_named(fig, name)[1]
+
+    def save_named(self, fig, name: str) -> tuple[str, bytes]:
+        """Write ``fig`` under a unique slug of ``name`` and close it.
+
+        Returns
+        -------
+        (str, bytes)
+            The file stem used (``figures/<stem>.<format>``) and the PNG bytes.
+        """
         plt = _plt()
-        name = re.sub(r"[^0-9A-Za-z_.-]+", "_", name).strip("_") or "figure"
+        stem = self.file_name(name)
+        self.names.append(stem)
         buf = io.BytesIO()
         try:
+            self.policy.sanitize(fig)
             fig.savefig(buf, format="png", dpi=_DPI)
             png = buf.getvalue()
             if self.folder is not None:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 for fmt in self.formats:
-                    path = self.folder / f"{name}.{fmt}"
+                    path = self.folder / f"{stem}.{fmt}"
                     if fmt == "png":
                         path.write_bytes(png)
-                    else:
-                        fig.savefig(path, format=fmt, dpi=_DPI)
+                    else:  # no creation date: the same figure gives the same bytes
+                        fig.savefig(path, format=fmt, dpi=_DPI, metadata=_FIXED_METADATA.get(fmt))
                     self.written.append(path.name)
         finally:
             plt.close(fig)
-        return png
+        return stem, png
 
 
-def weights_figure(weights: pd.DataFrame, lang: str = "en", labels: dict | None = None):
+def weights_figure(weights: pd.DataFrame, lang: str = "en", labels: dict | None = None, *, policy=None):
     """Horizontal bars of the indicator weights, grouped and coloured by subsystem.
+
+    The legend sits above the bars (never over them).  A panel whose every
+    subsystem has a single indicator (all weights 1) gets no figure: a chart
+    of bars of length one says nothing.
 
     Parameters
     ----------
@@ -97,9 +195,18 @@ def weights_figure(weights: pd.DataFrame, lang: str = "en", labels: dict | None 
         ``indicator_weights``: ``subsystem, indicator, weight`` (and more).
     labels : dict, optional
         Indicator -> display label.
+    policy : nqpspatial.report.fonts.GlyphPolicy, optional
+        When given, a label the figure fonts cannot draw is replaced by its
+        indicator code.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
     """
     need = {"subsystem", "indicator", "weight"}
     if not need <= set(weights.columns) or weights.empty:
+        return None
+    if weights.groupby("subsystem", sort=False)["indicator"].size().max() < 2:
         return None
     plt = _plt()
     from matplotlib import colormaps
@@ -109,8 +216,13 @@ def weights_figure(weights: pd.DataFrame, lang: str = "en", labels: dict | None 
     cmap = colormaps["tab10"]
     colours = {s: cmap(i % 10) for i, s in enumerate(subs)}
     labels = labels or {}
-    names = [f"{labels.get(i) or i}" for i in w["indicator"]]
-    fig, ax = plt.subplots(figsize=(6.4, 0.8 + 0.22 * len(w)))
+
+    def txt(text, fallback=None):
+        return policy.text(text, fallback) if policy is not None else str(text)
+
+    names = [txt(labels.get(i) or i, i) for i in w["indicator"]]
+    longest = max(len(n) for n in names)
+    fig, ax = plt.subplots(figsize=(min(11.0, 4.2 + 0.055 * longest), 1.3 + 0.22 * len(w)))
     y = np.arange(len(w))[::-1]
     ax.barh(y, w["weight"].astype(float), color=[colours[s] for s in w["subsystem"]])
     ax.set_yticks(y, names, fontsize=7.5)
@@ -118,9 +230,10 @@ def weights_figure(weights: pd.DataFrame, lang: str = "en", labels: dict | None 
     ax.set_ylim(-0.7, len(w) - 0.3)
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=colours[s], label=str(s)) for s in subs], loc="lower right", fontsize=8,
-              title=label("subsystems", lang), title_fontsize=8)
-    ax.set_title(label("s_weights", lang))
+    ax.legend(handles=[Patch(color=colours[s], label=txt(s)) for s in subs], loc="lower left",
+              bbox_to_anchor=(0.0, 1.0), ncol=min(len(subs), 4), fontsize=8, frameon=False,
+              title=label("subsystems", lang), title_fontsize=8, alignment="left")
+    ax.set_title(label("s_weights", lang), loc="right")
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
@@ -249,13 +362,18 @@ def density_figure(curves: pd.DataFrame, variable: str, *, lang: str = "en", tit
     years = sorted(sub["year"].unique())
     cmap = colormaps["viridis"]
     fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    many = len(years) > MAX_LEGEND
     for i, y in enumerate(years):
         s = sub[sub["year"] == y]
-        ax.plot(s["x"], s["density"], color=cmap(i / max(len(years) - 1, 1)), lw=1.2, label=str(y))
+        ax.plot(s["x"], s["density"], color=cmap(i / max(len(years) - 1, 1)), lw=0.8 if many else 1.2,
+                label=str(y))
     ax.set_xlabel(variable)
     ax.set_ylabel(label("density", lang))
     ax.set_title(title or f"{label('density', lang)}: {variable}")
-    ax.legend(fontsize=7, ncol=2 if len(years) > 6 else 1)
+    if many:  # a colour bar of the periods instead of a legend of dozens of lines
+        _period_colorbar(fig, ax, cmap, years, lang)
+    else:
+        ax.legend(fontsize=7, ncol=2 if len(years) > 6 else 1)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
@@ -286,7 +404,7 @@ def dagum_figure(gini: pd.DataFrame, variable: str, *, lang: str = "en", title: 
         vals = vals * 100 if np.nanmax(np.abs(vals)) <= 1.0 + 1e-9 else vals
         ax.bar(x, vals, bottom=bottom, color=c, label=label(p, lang), width=0.7)
         bottom += np.nan_to_num(vals)
-    ax.set_xticks(x, [str(y) for y in sub["year"]], fontsize=7.5, rotation=45 if len(sub) > 8 else 0)
+    _year_ticks(ax, x, list(sub["year"]))
     ax.set_ylabel(f"{label('share', lang)} (%)")
     ax.set_ylim(0, 100)
     if "G" in sub.columns:
@@ -352,39 +470,52 @@ def markov_figure(trans: pd.DataFrame, variable: str, kind: str = "classic", *, 
     return fig
 
 
-def moran_figure(moran: pd.DataFrame, weights: str, *, lang: str = "en", alpha: float = 0.05):
-    """Global Moran's I per year, one line per variable; filled markers where significant.
+def moran_figure(moran: pd.DataFrame, weights: str | None = None, *, lang: str = "en", alpha: float = 0.05):
+    """Global Moran's I per year: one panel per weights specification, one line per variable;
+    filled markers where significant.
 
     Parameters
     ----------
     moran : pandas.DataFrame
         ``moran_global``: ``variable, weights, year, I`` and ``p_sim`` or ``p_norm``.
-    weights : str
-        Which weights specification to draw.
+    weights : str, optional
+        Draw only this weights specification (default: every one, a panel each).
     """
     if not {"variable", "year", "I"} <= set(moran.columns):
         return None
-    sub = moran[moran["weights"] == weights] if "weights" in moran.columns else moran
+    sub = moran[moran["weights"] == weights] if weights is not None and "weights" in moran.columns else moran
     if sub.empty:
         return None
+    specs = list(pd.unique(sub["weights"])) if "weights" in sub.columns else [None]
     pcol = "p_sim" if "p_sim" in sub.columns else ("p_norm" if "p_norm" in sub.columns else None)
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.0, 3.5))
-    for v, s in sub.groupby("variable", sort=False):
-        s = s.sort_values("year")
-        line, = ax.plot(s["year"], s["I"].astype(float), lw=1.2, label=str(v))
-        if pcol is not None:
-            sig = s[pcol].astype(float) < alpha
-            ax.scatter(s["year"][sig], s["I"][sig], color=line.get_color(), s=22, zorder=3)
-            ax.scatter(s["year"][~sig], s["I"][~sig], facecolor="white", edgecolor=line.get_color(), s=22,
-                       zorder=3)
-    ax.axhline(0, color="#999999", lw=0.5)
-    ax.set_xlabel(label("year", lang))
-    ax.set_ylabel("I")
-    ax.set_title(f"{label('moran', lang)} ({weights}); ● {label('significant', lang)}, ○ "
-                 f"{label('not_significant', lang)}", fontsize=9)
-    ax.legend(fontsize=7.5)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
+    ncols = min(len(specs), 3)
+    nrows = int(np.ceil(len(specs) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 + 3.8 * ncols, 0.9 + 2.8 * nrows), squeeze=False,
+                             sharey=True)
+    many_years = sub["year"].nunique() > 30
+    for ax, spec in zip(axes.ravel(), specs):
+        part = sub if spec is None else sub[sub["weights"] == spec]
+        for v, s in part.groupby("variable", sort=False):
+            s = s.sort_values("year")
+            line, = ax.plot(s["year"], s["I"].astype(float), lw=1.2, label=str(v))
+            if pcol is not None:
+                sig = s[pcol].astype(float) < alpha
+                size = 8 if many_years else 22
+                ax.scatter(s["year"][sig], s["I"][sig], color=line.get_color(), s=size, zorder=3)
+                ax.scatter(s["year"][~sig], s["I"][~sig], facecolor="white", edgecolor=line.get_color(), s=size,
+                           zorder=3)
+        ax.axhline(0, color="#999999", lw=0.5)
+        ax.set_xlabel(label("year", lang))
+        ax.set_title(str(spec) if spec is not None else "", fontsize=9)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.spines[["top", "right"]].set_visible(False)
+    for ax in axes.ravel()[len(specs):]:
+        ax.set_axis_off()
+    axes[0][0].set_ylabel("I")
+    handles, labs = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labs, loc="lower center", ncol=min(len(labs), 6), fontsize=7.5, frameon=False)
+    fig.suptitle(f"{label('moran', lang)}; ● {label('significant', lang)}, ○ {label('not_significant', lang)}",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.06 + 0.04 * int(np.ceil(len(labs) / 6)), 1, 0.95))
     return fig

@@ -133,7 +133,33 @@ def json_for_script(obj) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def map_html(data: dict, paths: list[str], width: float, height: float, *, lang: str = "en") -> str:
+def _svg_extras(layers: dict | None, lang: str) -> tuple[str, str]:
+    """(SVG drawn under the regions, SVG drawn over them): the outline, the maritime line, the inset."""
+    if not layers or not layers.get("base"):
+        return "", ""
+    under = "<g id='nqp-base'>" + "".join(
+        f"<path class='nqp-base' id='nqp-b-{j}' data-code='{esc(code)}' fill='#d9d9d9' stroke='#9a9a9a' "
+        f"vector-effect='non-scaling-stroke' d='{d}'><title>{esc(name)}</title></path>"
+        for j, (code, name, d) in enumerate(layers["base"])) + "</g>"
+    over = (f"<path class='nqp-line' id='nqp-line' fill='none' stroke='#3b6ea8' stroke-width='1.4' "
+            f"vector-effect='non-scaling-stroke' d='{layers['line']}'></path>" if layers.get("line") else "")
+    ins = layers.get("inset")
+    if ins:
+        box = f"x='{ins['x']}' y='{ins['y']}' width='{ins['w']}' height='{ins['h']}'"
+        uses = "".join(f"<use href='#nqp-b-{j}'></use>" for j in ins["base"])
+        uses += "".join(f"<use href='#nqp-r-{i}' data-i='{i}'></use>" for i in ins["regions"])
+        if layers.get("line"):
+            uses += "<use href='#nqp-line'></use>"
+        over += (f"<g id='nqp-inset' role='group' aria-label='{esc(label('scs_inset', lang))}'>"
+                 f"<clipPath id='nqp-inset-clip'><rect {box}></rect></clipPath>"
+                 f"<rect class='nqp-inset-bg' {box}></rect>"
+                 f"<g clip-path='url(#nqp-inset-clip)'><g transform='{ins['transform']}'>{uses}</g></g>"
+                 f"<rect class='nqp-inset-frame' {box}></rect></g>")
+    return under, over
+
+
+def map_html(data: dict, paths: list[str], width: float, height: float, *, lang: str = "en",
+             layers: dict | None = None) -> str:
     """The interactive map: inline SVG, a period slider, a variable selector and a tooltip.
 
     Parameters
@@ -145,11 +171,17 @@ def map_html(data: dict, paths: list[str], width: float, height: float, *, lang:
         ``colours``), ``initial`` (variable key).
     paths : list of str
         SVG path data per region (same order as ``data["regions"]``).
+    layers : dict, optional
+        The rest of :func:`nqpspatial.report.maps.svg_layers` (China: the
+        national outline under the regions, the maritime line and the South
+        China Sea inset ``#nqp-inset`` over them).
     """
     periods = data["periods"]
     options = "".join(f"<option value='{esc(k)}'{' selected' if k == data.get('initial') else ''}>"
                       f"{esc(v['label'])}</option>" for k, v in data["variables"].items())
-    svg_paths = "".join(f"<path data-i='{i}' d='{d}'></path>" for i, d in enumerate(paths))
+    under, over = _svg_extras(layers, lang)
+    svg_paths = under + "".join(f"<path data-i='{i}' id='nqp-r-{i}' d='{d}'></path>"
+                                for i, d in enumerate(paths)) + over
     last = len(periods) - 1
     return (
         "<div class='nqp-map-wrap'>"
@@ -220,6 +252,10 @@ figcaption{font-size:.85em;color:#555}.file{color:#888}
 #nqp-map{width:100%;max-height:560px;display:block;background:#fafcff;border:1px solid #e3e8ee}
 #nqp-map path{stroke:#555;stroke-width:.5;fill:#d9d9d9;fill-rule:evenodd;vector-effect:non-scaling-stroke}
 #nqp-map path:hover{stroke:#000;stroke-width:1.6}
+#nqp-map path.nqp-base{fill:#d9d9d9;stroke:#9a9a9a}
+#nqp-map path.nqp-line{fill:none;stroke:#3b6ea8;stroke-width:1.4}
+#nqp-map .nqp-inset-bg{fill:#fff;stroke:none}
+#nqp-map .nqp-inset-frame{fill:none;stroke:#333;stroke-width:1;vector-effect:non-scaling-stroke}
 .legend{display:flex;flex-wrap:wrap;gap:.2em .8em;font-size:.8em;margin:.4em 0}
 .legend span.sw{display:inline-block;width:14px;height:12px;border:1px solid #777;margin-right:4px;
 vertical-align:middle}
@@ -328,7 +364,7 @@ MAP_JS = r"""
     tip.style.left = x + "px"; tip.style.top = y + "px";
   }
   function hide() { tip.style.display = "none"; }
-  paths.forEach(function (el) {
+  paths.concat(Array.prototype.slice.call(svg.querySelectorAll("use[data-i]"))).forEach(function (el) {
     el.addEventListener("mousemove", show);
     el.addEventListener("mouseleave", hide);
   });

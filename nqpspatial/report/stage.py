@@ -88,6 +88,15 @@ class _Ctx:
         self.years = _map_years(opts["years"], self.periods, self.turning)
         self.pair = _chosen_pair(ctx)
 
+    @property
+    def layout(self):
+        """The static maps' layout (projection, outline, inset), built once per report."""
+        if getattr(self, "_layout", None) is None and self.geoms is not None:
+            from .maps import MapLayout
+
+            self._layout = MapLayout(self.geoms, lang=self.fig_lang, full=self.geometry)
+        return getattr(self, "_layout", None)
+
     def t(self, key, **fmt):
         return label(key, self.lang, **fmt)
 
@@ -97,8 +106,8 @@ class _Ctx:
     def figure(self, fig, name, caption) -> str:
         if fig is None:
             return ""
-        png = self.writer.save(fig, name)
-        return figure_html(png, caption, name=name if self.writer.folder is not None else None)
+        stem, png = self.writer.save_named(fig, name)
+        return figure_html(png, caption, name=stem if self.writer.folder is not None else None)
 
     def var_label(self, var, fig=False) -> str:
         lang = self.fig_lang if fig else self.lang
@@ -253,7 +262,8 @@ def _sec_weights(S: _Ctx) -> Section | None:
         labels = {i: (f"{i} {lab}" if isinstance(lab, str) and lab else i) for i, lab in
                   zip(ind["indicator"], ind["label"])}
     if S.opts["figures"]:
-        sec.blocks.append(S.figure(weights_figure(w, S.fig_lang, labels), "weights", S.t("s_weights")))
+        fig = weights_figure(w, S.fig_lang, labels, policy=S.writer.policy)
+        sec.blocks.append(S.figure(fig, "weights", S.t("s_weights")))
     sec.blocks.append(table_html(w, name="indicator_weights", max_rows=200, lang=S.lang))
     return sec
 
@@ -431,14 +441,15 @@ def _sec_coevolution(S: _Ctx) -> Section | None:
                 vals = {y: pd.to_numeric(v, errors="coerce").astype(float) for y, v in vals.items()}
                 fig = choropleth(S.geoms, vals, title=S.var_label(var, fig=True),
                                  legend_title=f"{var} ({S.ft('index_unit')})" if var != "h" or
-                                 _unit_interval(coev[var]) else var, lang=S.fig_lang)
+                                 _unit_interval(coev[var]) else var, lang=S.fig_lang, layout=S.layout)
                 sec.blocks.append(S.figure(fig, f"map_{var}", f"{S.var_label(var)}: {', '.join(map(str, S.years))}"))
             if "grade" in coev.columns and coev["grade"].notna().any():
                 order, disp = _grade_order(coev, S.fig_lang)
                 cols = _grade_colours(order)
                 vals = _wide(coev, "grade", R, Y, S.years)
                 fig = categorical_map(S.geoms, vals, categories=order, colours=cols, labels=disp,
-                                      title=S.ft("grade"), legend_title=S.ft("grade"), lang=S.fig_lang)
+                                      title=S.ft("grade"), legend_title=S.ft("grade"), lang=S.fig_lang,
+                                      layout=S.layout)
                 sec.blocks.append(S.figure(fig, "map_grade", S.t("grade")))
         elif S.geoms is None:
             sec.blocks.append(text_html(S.t("no_geometry"), "note"))
@@ -544,7 +555,7 @@ def _sec_spatial(S: _Ctx) -> Section | None:
         if S.opts["figures"]:
             from .figures import moran_figure
 
-            sec.blocks.append(S.figure(moran_figure(mg, w0, lang=S.fig_lang), "moran_global", S.t("moran")))
+            sec.blocks.append(S.figure(moran_figure(mg, lang=S.fig_lang), "moran_global", S.t("moran")))
         cols = [c for c in ("variable", "weights", "year", "I", "EI", "z_norm", "p_norm", "p_sim") if c in mg.columns]
         sec.blocks.append(table_html(mg[cols] if cols else mg, name="moran_global", max_rows=40, lang=S.lang))
     if lisa is not None and {"region", "cluster"} <= set(lisa.columns) or (
@@ -566,7 +577,7 @@ def _sec_spatial(S: _Ctx) -> Section | None:
                 fig = categorical_map(S.geoms, vals, categories=order, colours=LISA_COLOURS, labels=labels,
                                       title=f"{S.ft('lisa')}: {S.var_label(var, fig=True)}"
                                             + (f" ({w0})" if w0 else ""),
-                                      legend_title=S.ft("lisa"), lang=S.fig_lang)
+                                      legend_title=S.ft("lisa"), lang=S.fig_lang, layout=S.layout)
                 sec.blocks.append(S.figure(fig, f"lisa_{var}", f"{S.t('lisa')}: {var}"))
         counts = pd.crosstab([sub["variable"], sub["year"]], sub["cluster"]).reset_index()
         counts.columns = [str(c) for c in counts.columns]
@@ -662,7 +673,7 @@ def _sec_zones(S: _Ctx) -> Section | None:
             colours = {c: to_hex(cmap(i % 20)) for i, c in enumerate(cats)}
             ctitle = "clusters" + (f": {cl_var}" if cl_var is not None else "")
             fig = categorical_map(S.geoms, vals, categories=cats, colours=colours, title=ctitle,
-                                  legend_title="cluster", lang=S.fig_lang)
+                                  legend_title="cluster", lang=S.fig_lang, layout=S.layout)
             sec.blocks.append(S.figure(fig, "clusters", ctitle))
     if tabs["clusters_vs_zones"] is not None:
         t = tabs["clusters_vs_zones"]
@@ -853,28 +864,22 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
 
     out_dir = Path(ctx.out_dir)
     lang = opts["language"]
-    font = None
-    fig_lang = lang
-    if lang == "zh":
-        font = fonts.find_cjk_font()
-        if font is None:
-            fig_lang = "en"
-            out.warnings.append('[report] language = "zh" but no CJK font is installed (for example Debian\'s '
-                                'fonts-noto-cjk), so the figures use English labels')
-    writer = FigureWriter(out_dir / "figures" if opts["figures"] else None, opts["formats"], font)
+    font = fonts.find_cjk_font()
+    fig_lang = lang if font is not None else "en"
+    policy = fonts.GlyphPolicy(font, lang, {s: f"S{i + 1}" for i, s in enumerate(ctx.subsystems or [])})
+    writer = FigureWriter(out_dir / "figures" if opts["figures"] else None, opts["formats"], policy=policy)
     S = _Ctx(ctx, opts, lang, fig_lang, font, writer)
     sections, missing, timing = [], [], {}
     import matplotlib.pyplot as plt
 
-    with plt.rc_context(writer.rc()), warnings.catch_warnings():
-        # glyph warnings would only repeat the font fallback above
-        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+    with plt.rc_context(writer.rc()):
         mdata = _map_data(S)
         if mdata is not None:
-            from .maps import svg_paths
+            from .maps import svg_layers
 
-            paths, w, h = svg_paths(S.geometry)
-            msec = Section("map", S.t("s_map"), [map_html(mdata, paths, w, h, lang=lang)])
+            svg = svg_layers(S.geometry, lang=lang)
+            msec = Section("map", S.t("s_map"), [map_html(mdata, svg["paths"], svg["width"], svg["height"],
+                                                          lang=lang, layers=svg)])
             sections.append(msec)
         for key in ctx.progress(list(SECTIONS), total=len(SECTIONS), desc="report"):
             ts = time.perf_counter()
@@ -894,6 +899,10 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
             else:
                 sec.blocks = [b for b in sec.blocks if b]
                 sections.append(sec)
+    gpkg = _write_gpkg(S, out_dir, out)
+    font_warning = policy.warning()
+    if font_warning:
+        warnings.warn(font_warning, fonts.FontWarning, stacklevel=2)
     title = opts["title"] or ctx.config.get("name") or S.t("report")
     banner = S.t("synthetic") if _synthetic(ctx) else None
     latex_files = []
@@ -920,8 +929,23 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
                 "sections": [s.key for s in sections], "sections_without_data":
                     [k for k in SECTIONS if S.t(f"s_{k}") in missing],
                 "figures": list(writer.written), "latex": latex_files, "synthetic_banner": banner is not None,
-                "section_seconds": timing, "seconds": round(time.perf_counter() - t0, 3)}
+                "section_seconds": timing, "gpkg": gpkg, "seconds": round(time.perf_counter() - t0, 3)}
     return out
+
+
+def _write_gpkg(S: _Ctx, out_dir, out: StageOutput) -> dict | None:
+    """``regions.gpkg`` (see :mod:`nqpspatial.report.gis`) when boundaries are known."""
+    if S.geometry is None or getattr(S.geometry, "crs", None) is None:
+        return None
+    from .gis import write_regions_gpkg
+
+    try:
+        layers = write_regions_gpkg(out_dir / "regions.gpkg", S.geometry, S.ctx.tables or {}, region=S.region,
+                                    year=S.year, scheme=S.ctx.scheme, names=S.names)
+    except Exception as exc:  # noqa: BLE001 - the GIS hand-off must not lose the report
+        out.warnings.append(f"regions.gpkg could not be written ({type(exc).__name__}: {exc})")
+        return None
+    return {"file": "regions.gpkg", "layers": layers}
 
 
 class ReportStage(Analysis):
@@ -937,6 +961,7 @@ class ReportStage(Analysis):
 
     name = "report"
     order = 1000
+    min_periods = 2
     optional = False
     requires: tuple[str, ...] = ()
     config_keys = dict(REPORT_KEYS)

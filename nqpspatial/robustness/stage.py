@@ -90,6 +90,10 @@ def _haken_order(ctx):
     return None
 
 
+#: Memory kept per weight draw (weights, estimates, verdicts and ranks of a provincial panel, with room).
+_SENSITIVITY_BYTES_PER_DRAW = 16_384
+
+
 class SensitivityStage(Analysis):
     """Weight sensitivity of the Haken chain (optional ``[sensitivity]`` table).
 
@@ -108,8 +112,12 @@ class SensitivityStage(Analysis):
     def _config(self, cfg):
         c = {**SENSITIVITY_CONFIG, **{k: v for k, v in (cfg or {}).items() if k != "enabled"}}
         d = c["draws"]
-        if isinstance(d, bool) or not isinstance(d, int) or d < 0:
-            raise _err("sensitivity", "draws", d, "give a whole number >= 0 (default 1000)")
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise _err("sensitivity", "draws", d, "give a whole number >= 1 (default 1000); to leave out the "
+                       "weight draws, remove the [sensitivity] table")
+        from ..resources import check_memory
+
+        check_memory(d, _SENSITIVITY_BYTES_PER_DRAW, key="[sensitivity] draws")
         from .sensitivity import _concentration
 
         try:
@@ -226,9 +234,10 @@ def sensitivity_figure(res, *, ratio_label: str = "|gamma2| / |gamma1| over weig
     plt = _agg()
     d = res.draws
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for (a, b), g in d.groupby(["q1", "q2"], sort=False):
-        axes[0].hist(g["ratio"].replace([np.inf, -np.inf], np.nan).dropna(), bins=40, alpha=0.6,
-                     label=f"{a} -> {b}")
+    from ..report.figures import _year_ticks, histogram
+
+    histogram(axes[0], {f"{a} -> {b}": g["ratio"].replace([np.inf, -np.inf], np.nan).dropna()
+                        for (a, b), g in d.groupby(["q1", "q2"], sort=False)})
     axes[0].axvline(res.options["min_ratio"], color="grey", ls="--", lw=1)
     axes[0].set_xlabel(ratio_label)
     axes[0].legend(fontsize=7)
@@ -236,8 +245,7 @@ def sensitivity_figure(res, *, ratio_label: str = "|gamma2| / |gamma1| over weig
     if len(rk):
         years = sorted(rk["year"].unique())
         axes[1].boxplot([rk.loc[rk["year"] == y, "spearman"].dropna() for y in years], showfliers=False)
-        axes[1].set_xticks(range(1, len(years) + 1))
-        axes[1].set_xticklabels([str(y) for y in years], rotation=45, fontsize=7)
+        _year_ticks(axes[1], list(range(1, len(years) + 1)), years)
         axes[1].set_ylabel(rank_label)
     fig.tight_layout()
     return fig
@@ -271,6 +279,9 @@ class RobustnessStage(Analysis):
             v = c[key]
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise _err("robustness", key, v, "give a whole number >= 0")
+        if c["spatial_draws"] < 2:
+            raise _err("robustness", "spatial_draws", c["spatial_draws"], "give a whole number >= 2 (default 200): the spatial "
+                       "effects need simulation draws")
         if c["models"]:
             unknown = [m for m in c["models"] if m not in registry.available("models")]
             if unknown:

@@ -12,9 +12,13 @@ Config (defaults)::
     order = ["NQP", "NTU"]      # optional; default: every ordering
     alpha = 0.05
     min_ratio = 1.0
+    regimes = false             # SLX/SAR coefficients by group of the region scheme, Chow-type tests
+    regime_rho = "common"       # "common" | "separate" (one rho per group)
 
 Tables: ``spatial_haken_estimates``, ``spatial_haken_effects``,
-``spatial_haken_diagnostics``, ``spatial_haken_identification``.
+``spatial_haken_diagnostics``, ``spatial_haken_identification``; with
+``regimes = true`` also ``spatial_haken_regimes`` and
+``spatial_haken_regime_tests``.
 Publishes ``{"spatial_haken": {(model, weights, q1, q2): SpatialHakenResults}}``.
 """
 
@@ -104,6 +108,35 @@ def _fit_plugin(name, plugin, data, q1, q2, graph, *, ctx, rng, cfg, split, weig
     return res
 
 
+def _check_regimes(cfg, ctx) -> None:
+    from .regimes import REGIME_RHO
+
+    if not isinstance(cfg["regimes"], bool):
+        raise ConfigError(f"[spatial_haken] regimes = {cfg['regimes']!r}: use true or false", "config")
+    if cfg["regime_rho"] not in REGIME_RHO:
+        raise ConfigError(f"[spatial_haken] regime_rho = {cfg['regime_rho']!r} is not valid; use one of "
+                          f"{', '.join(repr(r) for r in REGIME_RHO)}", "config")
+    if cfg["regimes"] and ctx.scheme is None:
+        raise ConfigError("[spatial_haken] regimes = true needs a region scheme ([regions] scheme)", "config")
+
+
+def _regime_tables(idx, graphs, orderings, models, ctx, cfg, notes) -> dict:
+    """``spatial_haken_regimes`` and ``spatial_haken_regime_tests`` for the SLX and SAR models."""
+    from .regimes import REGIME_MODELS, fit_regimes
+
+    fitted = [m for m in models if m in REGIME_MODELS]
+    other = [m for m in models if m not in REGIME_MODELS]
+    if other:
+        notes.append(f"regimes are estimated for {', '.join(REGIME_MODELS)} only; not for {', '.join(other)}")
+    res = [fit_regimes(idx, a, b, g, ctx.scheme, model=m, region=ctx.region, year=ctx.year, effects=cfg["effects"],
+                       regime_rho=cfg["regime_rho"], weights_name=w, alpha=cfg["alpha"], min_ratio=cfg["min_ratio"])
+           for w, g in graphs.items() for m in fitted for a, b in orderings]
+    if not res:
+        return {}
+    return {"spatial_haken_regimes": pd.concat([r.table for r in res], ignore_index=True),
+            "spatial_haken_regime_tests": pd.concat([r.tests for r in res], ignore_index=True)}
+
+
 class SpatialHakenStage(Analysis):
     """Spatial-lag Haken variants with effects, diagnostics and identification."""
 
@@ -113,7 +146,7 @@ class SpatialHakenStage(Analysis):
     requires = ("pair",)
     config_keys = {"models": ["slx", "sar"], "weights": ["queen"], "effects": "none",
                    "correction": "none", "effects_draws": 1000, "split_by_zone": False,
-                   "order": None, "alpha": 0.05, "min_ratio": 1.0}
+                   "order": None, "alpha": 0.05, "min_ratio": 1.0, "regimes": False, "regime_rho": "common"}
 
     def _graphs(self, ctx: StageContext, specs, ids):
         published = _published_weights(ctx)
@@ -156,9 +189,21 @@ class SpatialHakenStage(Analysis):
         if isinstance(draws, bool) or not isinstance(draws, int) or draws < 2:
             raise ConfigError(f"[spatial_haken] effects_draws = {draws!r} must be a whole number "
                               ">= 2 (e.g. 1000)", "config")
+        _check_regimes(cfg, ctx)
         if cfg["split_by_zone"] and ctx.scheme is None:
             raise ConfigError("[spatial_haken] split_by_zone = true needs a region scheme "
                               "([regions] scheme)", "config")
+        alpha = cfg.get("alpha")
+        if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float))
+                                  or not 0 < alpha < 1):
+            raise ConfigError(f"[spatial_haken] alpha = {alpha!r} must be a number strictly between 0 and 1 "
+                              "(e.g. 0.05)", "config")
+        if not isinstance(cfg["weights"], (list, tuple)) or not cfg["weights"]:
+            raise ConfigError(f"[spatial_haken] weights = {cfg['weights']!r} must be a non-empty list of weights "
+                              "specifications, e.g. [\"queen\"]", "config")
+        if cfg.get("order") is not None and not isinstance(cfg["order"], (list, tuple, str)):
+            raise ConfigError(f"[spatial_haken] order = {cfg['order']!r} must name two subsystems, e.g. "
+                              "[\"NQP\", \"NTU\"]", "config")
         idx = ctx.indices
         subsystems = list(ctx.subsystems)
         order = list(cfg.get("order") or [])
@@ -199,12 +244,14 @@ class SpatialHakenStage(Analysis):
                 diag.append(lm_diagnostics(idx, a, b, g, region=ctx.region, year=ctx.year,
                                            weights_name=wname, effects=cfg["effects"]))
         res_list = list(results.values())
+        regime_tables = _regime_tables(idx, graphs, orderings, models, ctx, cfg, notes) if cfg["regimes"] else {}
         tables = {
             "spatial_haken_estimates": _stack(res_list, "estimates"),
             "spatial_haken_effects": _stack(res_list, "effects"),
             "spatial_haken_diagnostics": pd.concat(diag + [_table(r, "diagnostics") for r in res_list],
                                                    ignore_index=True),
         }
+        tables.update(regime_tables)
         with_ident = [r for r in res_list if isinstance(_table(r, "identification"), pd.DataFrame)
                       and len(_table(r, "identification"))]
         if with_ident:

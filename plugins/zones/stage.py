@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from nqpspatial.errors import ConfigError, InputError
@@ -121,6 +122,13 @@ def _known_names(cfg: dict, key: str, allowed) -> list:
     return list(values)
 
 
+def _unit_bounds(values):
+    """(0, 1) when every value lies in [0, 1] (indices: densities reflected at 0 and 1), else None."""
+    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    v = v[np.isfinite(v)]
+    return (0.0, 1.0) if v.size and v.min() >= 0.0 and v.max() <= 1.0 else None
+
+
 class ZonesStage(Analysis):
     """Zone analyses on the run's region scheme (``[zones]``, optional).
 
@@ -142,6 +150,7 @@ class ZonesStage(Analysis):
     name = "zones"
     optional = True
     order = 70
+    min_periods = 2
     requires = ("scheme",)
     config_keys = {
         "analyses": list(ANALYSES),
@@ -268,7 +277,7 @@ class ZonesStage(Analysis):
                 put("spatial_markov", cat(res, "spatial"))
             elif a == "density":
                 res = per_variable("density", lambda v, d: kernel_density(
-                    d, v, scheme, scheme_name=sname, **kw))
+                    d, v, scheme, scheme_name=sname, bounds=_unit_bounds(d[v]), **kw))
                 put("density", cat(res, "density"))
                 put("density_curves", cat(res, "curves"))
             elif a == "convergence":
