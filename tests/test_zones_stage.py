@@ -246,10 +246,11 @@ def test_haken_window_keeps_each_variable_its_own_coverage():
 def demo_context():
     """The bundled demo study up to the zones stage (data, weights, boundaries, scheme, Haken), built with the
     public API and the demo's own config (no full pipeline run)."""
+    from nqpspatial.geodata import province_layer
+
     from nqpspatial import compute_weights, registry
     from nqpspatial.config import load_config, resolve_config
     from nqpspatial.demo import config_path, demo_file
-    from nqpspatial.geodata import province_layer
     from nqpspatial.panel import load_panel
     from nqpspatial.stage import StageContext
 
