@@ -59,9 +59,12 @@ def test_every_data_file_is_shipped():
     assert not missing, missing
 
 
-def test_pyproject_holds_only_the_build_system():
+def test_pyproject_holds_the_build_system_and_tool_settings():
+    """Metadata, dependencies and entry points live in setup.cfg; pyproject.toml holds the build system and
+    tool settings (ruff, pytest)."""
     data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert set(data) == {"build-system"}
+    assert set(data) == {"build-system", "tool"}
+    assert {"ruff", "pytest"} <= set(data["tool"])
 
 
 def test_setup_cfg_keys_are_lower_snake_case():

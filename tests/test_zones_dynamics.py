@@ -177,6 +177,51 @@ def test_convergence_refuses_non_positive(mexico):
         convergence(long, "pcgdp", spatial_lag=True)
 
 
+def _minmax_index(long):
+    """Mexico's pcgdp min-max normalized over the pooled panel: an index in [0, 1] with an exact 0 and 1."""
+    idx = long.copy()
+    lo, hi = idx["pcgdp"].min(), idx["pcgdp"].max()
+    idx["pcgdp"] = (idx["pcgdp"] - lo) / (hi - lo)
+    return idx
+
+
+def test_index_shift_maps_the_index_before_the_logarithms(mexico):
+    import statsmodels.api as sm
+
+    wide, long, groups = mexico
+    idx = _minmax_index(long)
+    assert (idx["pcgdp"] == 0).any()
+    with pytest.raises(InputError, match="'pcgdp'"):  # as stored, the 0 refuses the logarithm
+        convergence(idx, "pcgdp", groups)
+    s = 0.002
+    res = convergence(idx, "pcgdp", groups, index_shift=s).table
+    beta = res[(res["kind"] == "beta") & (res["level"] == "national")].iloc[0]
+    w = idx.pivot(index="region", columns="year", values="pcgdp").sort_index()
+    x0, xT = s + (1 - 2 * s) * w[1940].to_numpy(), s + (1 - 2 * s) * w[2000].to_numpy()
+    assert x0.min() == pytest.approx(s) and max(x0.max(), xT.max()) == pytest.approx(1 - s)
+    fit = sm.OLS(np.log(xT / x0) / 60, sm.add_constant(np.log(x0))).fit()
+    assert beta["beta"] == pytest.approx(fit.params[1], rel=1e-12)
+    assert beta["se"] == pytest.approx(fit.bse[1], rel=1e-12)
+    # every beta row says how the index was mapped; sigma rows keep the values as stored
+    b = res[res["kind"] == "beta"]
+    assert b["note"].str.contains(r"mapped into \[0.002, 0.998\]").all()
+    sig = res[(res["kind"] == "sigma") & (res["level"] == "national")]
+    np.testing.assert_allclose(sig["sd"], w.std(ddof=1).to_numpy(), rtol=1e-12)
+    assert sig["note"].isna().all()
+    # a shift of 0 is the identity: positive data give the rows of values as stored
+    plain = convergence(long, "pcgdp", groups).table
+    pd.testing.assert_frame_equal(convergence(long, "pcgdp", groups, index_shift=0.0).table, plain)
+
+
+def test_index_shift_is_checked(mexico):
+    _, long, groups = mexico
+    with pytest.raises(InputError, match=r"index in \[0, 1\].*'pcgdp'"):
+        convergence(long, "pcgdp", groups, index_shift=0.002)  # raw GDP is not an index
+    for bad in (-0.1, 0.5, "0.002", True):
+        with pytest.raises(InputError, match="index_shift"):
+            convergence(_minmax_index(long), "pcgdp", groups, index_shift=bad)
+
+
 # ---------------------------------------------------------------- obstacles
 
 def _obstacle_inputs(seed=0):

@@ -165,12 +165,49 @@ def test_theil_reproduces_inequality_reference(mexico):
     np.testing.assert_allclose(contrib, t["T_within"], atol=1e-12)
 
 
-def test_theil_refuses_non_positive(mexico):
+def test_theil_takes_zeros_as_inequality_does(mexico):
+    """0 ln 0 = 0: zeros (a min-max index's minimum, a whole group at 0) give inequality's TheilD."""
+    from inequality.theil import Theil, TheilD
+
+    _, long, groups = mexico
+    data = long.copy()
+    # a single zero, and in 1980 a whole group (hanson98 = 4, two states) at zero
+    data.loc[(data["region"] == "Colima") & (data["year"] == 1950), "pcgdp"] = 0.0
+    four = groups[groups == 4].index
+    data.loc[data["region"].isin(four) & (data["year"] == 1980), "pcgdp"] = 0.0
+    res = theil_decomposition(data, "pcgdp", groups)
+    wide = data.pivot(index="region", columns="year", values="pcgdp").sort_index()
+    part = groups.reindex(wide.index).to_numpy()
+    ref = TheilD(wide.to_numpy(dtype=float), part)
+    np.testing.assert_allclose(res.theil["T"], ref.T, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.theil["T_between"], ref.bg, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.theil["T_within"], ref.wg, rtol=0, atol=1e-12)
+    g = res.groups
+    for gname in (4, 3):
+        mine = g[g["group"] == str(gname)].sort_values("year")["T_group"].to_numpy()
+        theirs = Theil(wide.to_numpy(dtype=float)[part == gname]).T
+        np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(g.groupby("year")["contribution"].sum().to_numpy(), res.theil["T_within"],
+                               atol=1e-12)
+    zero_group = g[(g["group"] == "4") & (g["year"] == 1980)].iloc[0]
+    assert zero_group["income_share"] == 0 and zero_group["T_group"] == 0 and zero_group["contribution"] == 0
+    # and by the formula itself: the zero region adds nothing to sum s ln(n s)
+    y50 = wide[1950].to_numpy(dtype=float)
+    s50 = y50[y50 > 0] / y50.sum()
+    assert res.theil.loc[res.theil["year"] == 1950, "T"].iloc[0] == pytest.approx(
+        float(np.sum(s50 * np.log(len(y50) * s50))), abs=1e-14)
+
+
+def test_theil_refuses_negative_values_and_all_zero_years(mexico):
     _, long, groups = mexico
     bad = long.copy()
-    bad.loc[(bad["region"] == "Colima") & (bad["year"] == 1950), "pcgdp"] = 0.0
-    with pytest.raises(InputError, match=r"positive.*'pcgdp'.*'Colima'.*1950"):
+    bad.loc[(bad["region"] == "Colima") & (bad["year"] == 1950), "pcgdp"] = -1.0
+    with pytest.raises(InputError, match=r"non-negative.*'pcgdp'.*'Colima'.*1950"):
         theil_decomposition(bad, "pcgdp", groups)
+    zero = long.copy()
+    zero.loc[zero["year"] == 1960, "pcgdp"] = 0.0
+    with pytest.raises(InputError, match=r"undefined for variable 'pcgdp' in year 1960"):
+        theil_decomposition(zero, "pcgdp", groups)
 
 
 def test_summary_renders(mexico):

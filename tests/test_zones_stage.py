@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from nqpspatial.errors import ConfigError
-from nqpspatial.plugins.zones import ZonesStage, zones_stage
+from nqpspatial.plugins.zones import ZonesStage, convergence, markov_chains, zones_stage
 from nqpspatial.testing import check_plugin, make_context
 
 ISSUE_TABLES = {"zones_summary", "dagum_gini", "dagum_pairs", "clusters", "clusters_vs_zones",
@@ -107,20 +107,83 @@ class _FakeHaken:
                                                "strategy": "test"})
 
 
-def test_haken_variables_grades_and_log_refusals_become_notes():
+def test_haken_variables_grades_zeros_and_log_refusals():
     ctx = make_context(side=4, periods=8, seed=2)
     ctx.results["haken"] = _FakeHaken(ctx)
     out = zones_stage.run(ctx, _cfg(analyses=["summary", "dagum", "markov", "convergence"]))
     assert out.info["variables"] == ["A", "B", "h"]
     classes = out.tables["markov_classes"]
-    assert list(classes.loc[classes["variable"] == "h", "label"]) == ["low", "mid", "high"]
-    # Dagum accepts the 0; Theil and beta convergence refuse it, naming variable/region/year, as notes
+    pooled = classes[(classes["variable"] == "h") & (classes["classes"] == "pooled")]
+    assert list(pooled["label"]) == ["low", "mid", "high"]
+    # Dagum and Theil take the 0 as it is (0 ln 0 = 0)
     assert "h" in set(out.tables["dagum_gini"]["variable"])
-    assert "h" not in set(out.tables["theil"]["variable"])
+    assert "h" in set(out.tables["theil"]["variable"])
+    # h of an unknown (not normalized) strategy is not known to be an index: beta convergence keeps it as
+    # stored and refuses the 0, naming variable, region and year
     notes = " ".join(out.notes)
-    assert "Theil skipped for 'h'" in notes and "convergence skipped for 'h'" in notes
+    assert "Theil skipped" not in notes and "convergence skipped for 'h'" in notes
     zero = ctx.indices.loc[ctx.indices["A"].idxmin()]
     assert f"'{zero['region']}' in year {zero['year']}" in notes
+    assert out.info["convergence_shift"]["as_stored"] == ["h"]
+    # a normalized strategy's h is an index in [0, 1]: mapped like the subsystem indices
+    fake = _FakeHaken(ctx)
+    fake.coevolution_table["strategy"] = "distance-normalized"
+    ctx.results["haken"] = fake
+    out = zones_stage.run(ctx, _cfg(analyses=["convergence"]))
+    assert out.info["convergence_shift"]["mapped"] == ["A", "B", "h"]
+    beta = out.tables["convergence"].query("kind == 'beta'")
+    assert set(beta["variable"]) == {"A", "B", "h"}
+    assert beta["note"].str.contains(r"mapped into \[0.002, 0.998\]").all()
+
+
+def test_convergence_shift_maps_indices_only():
+    ctx = make_context(side=4, periods=8, seed=2)
+    idx = ctx.indices.copy()
+    idx["A"] = (idx["A"] - idx["A"].min()) / (idx["A"].max() - idx["A"].min())  # min-max: an exact 0
+    ctx.indices = idx
+    out = zones_stage.run(ctx, _cfg(analyses=["convergence"], variables=["A", "a"]))
+    info = out.info["convergence_shift"]
+    assert info["shift"] == 0.002 and info["mapped"] == ["A"] and info["as_stored"] == ["a"]
+    conv = out.tables["convergence"]
+    beta_a = conv.query("kind == 'beta' and variable == 'a'")
+    assert beta_a["note"].isna().all()  # a raw panel column: values as stored
+    ref = convergence(idx, "A", ctx.scheme, index_shift=0.002, scheme_name=ctx.scheme_name).table
+    pd.testing.assert_frame_equal(conv[conv["variable"] == "A"].reset_index(drop=True), ref, check_dtype=False)
+    # 0: values as stored, so the 0 of the index refuses the logarithm (a note, as before)
+    out0 = zones_stage.run(ctx, _cfg(analyses=["convergence"], variables=["A"], convergence_shift=0))
+    assert "convergence" not in out0.tables and "convergence skipped for 'A'" in " ".join(out0.notes)
+    assert out0.info["convergence_shift"]["mapped"] == []
+    for bad in (0.5, -0.01, "0.002", True):
+        with pytest.raises(ConfigError, match="convergence_shift"):
+            zones_stage.run(ctx, _cfg(analyses=["convergence"], convergence_shift=bad))
+
+
+def test_markov_classes_key():
+    ctx = make_context(side=4, periods=8, seed=1)
+    both = zones_stage.run(ctx, _cfg(analyses=["markov"]))  # default "both"
+    t = both.tables["markov_transitions"]
+    assert set(t["classes"].dropna()) == {"pooled", "relative"} and t.loc[t["kind"] == "lisa", "classes"].isna().all()
+    assert set(both.tables["spatial_markov"]["classes"]) == {"pooled", "relative"}
+    cl = both.tables["markov_classes"]
+    assert cl.loc[cl["classes"] == "pooled", "year"].isna().all()
+    assert set(cl.loc[cl["classes"] == "relative", "year"]) == set(range(2010, 2018))
+    assert both.info["markov"]["classes"] == "both"
+    pooled = zones_stage.run(ctx, _cfg(analyses=["markov"], markov_classes="pooled"))
+    ref = markov_chains(ctx.indices, ["A", "B"], pooled_graph(ctx), classes=5, seed=pooled.info["seed"])
+    pd.testing.assert_frame_equal(pooled.tables["markov_transitions"], ref.transitions)
+    pd.testing.assert_frame_equal(pooled.tables["spatial_markov"], ref.spatial)
+    p = pooled.tables["markov_transitions"]
+    pd.testing.assert_frame_equal(p, t[t["classes"] != "relative"].reset_index(drop=True))
+    rel = zones_stage.run(ctx, _cfg(analyses=["markov"], markov_classes="relative"))
+    assert set(rel.tables["markov_classes"]["classes"]) == {"relative"}
+    with pytest.raises(ConfigError, match="markov_classes"):
+        zones_stage.run(ctx, _cfg(analyses=["markov"], markov_classes="fixed"))
+
+
+def pooled_graph(ctx):
+    from nqpspatial.plugins.zones import contiguity_graph
+
+    return contiguity_graph(ctx.geometry, sorted(ctx.indices["region"].unique()))[0]
 
 
 def test_with_the_real_haken_stage():
@@ -177,3 +240,53 @@ def test_haken_window_keeps_each_variable_its_own_coverage():
     assert set(s.loc[s["variable"] == "h", "year"]) == set(range(2012, 2018))
     assert set(s.loc[s["variable"] == "A", "year"]) == set(range(2010, 2018))
     assert "h" in set(out.tables["dagum_gini"]["variable"])
+
+
+@pytest.fixture(scope="module")
+def demo_context():
+    """The bundled demo study up to the zones stage (data, weights, boundaries, scheme, Haken), built with the
+    public API and the demo's own config (no full pipeline run)."""
+    from nqpspatial.geodata import province_layer
+
+    from nqpspatial import compute_weights, registry
+    from nqpspatial.config import load_config, resolve_config
+    from nqpspatial.demo import config_path, demo_file
+    from nqpspatial.panel import load_panel
+    from nqpspatial.stage import StageContext
+
+    analyses = registry.load_all("analyses")
+    raw, _ = load_config(config_path())
+    cfg = resolve_config(raw, {n: dict(a.config_keys) for n, a in analyses.items()})
+    d = cfg["data"]
+    panel = load_panel(demo_file(d["panel"]), demo_file(d["indicators"]), region=d["region"], year=d["year"])
+    w = cfg["weighting"]
+    res = compute_weights(panel.values, panel.indicators, method=w["method"], normalization=w["normalization"],
+                          critic_conflict=w["critic_conflict"], critic_cost=w["critic_cost"],
+                          levels=int(w["levels"]), zero_variance=w["zero_variance"])
+    regions = panel.regions
+    ctx = StageContext(config=cfg, panel=panel.values, subsystems=panel.subsystems, indices=res.indices,
+                       indicators=panel.indicators, geometry=province_layer(regions),
+                       scheme=registry.get("schemes", cfg["regions"]["scheme"]).load(regions),
+                       scheme_name=cfg["regions"]["scheme"], seed=int(cfg["run"]["seed"]))
+    ctx.results["weights"], ctx.results["normalized"] = res.weights, res.normalized
+    ctx.results.update(analyses["haken"].run(ctx, dict(cfg["haken"])).publish)
+    return ctx, cfg
+
+
+def test_demo_reports_theil_and_beta_convergence(demo_context):
+    """Issue 17 item 9: with the default min-max normalization the demo's NQP index and h have an exact 0
+    (Xinjiang, 2014); Theil (0 ln 0 = 0) and beta convergence (index mapped into [0.002, 0.998]) still run."""
+    ctx, cfg = demo_context
+    assert (ctx.indices["NQP"] == 0).any()  # the reason both were skipped before
+    out = zones_stage.run(ctx, {**dict(cfg["zones"]), "analyses": ["dagum", "convergence"]})
+    assert out.info["variables"] == ["NQP", "NTU", "h"]
+    assert not [n for n in out.notes if "skipped" in n], out.notes
+    theil = out.tables["theil"]
+    assert set(theil["variable"]) == {"NQP", "NTU", "h"} and len(theil) == 3 * 10
+    assert theil["T"].gt(0).all() and np.isfinite(theil[["T_between", "T_within"]]).all().all()
+    beta = out.tables["convergence"].query("kind == 'beta' and level == 'national' and model == 'ols'")
+    assert set(beta["variable"]) == {"NQP", "NTU", "h"}
+    assert beta[["beta", "se", "p"]].notna().all().all()
+    assert beta["note"].str.contains(r"mapped into \[0.002, 0.998\]").all()
+    assert out.info["convergence_shift"]["shift"] == 0.002
+    assert out.info["convergence_shift"]["mapped"] == ["NQP", "NTU", "h"]

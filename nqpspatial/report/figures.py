@@ -424,14 +424,17 @@ def dagum_figure(gini: pd.DataFrame, variable: str, *, lang: str = "en", title: 
 
 
 def markov_figure(trans: pd.DataFrame, variable: str, kind: str = "classic", *, lang: str = "en",
-                  title: str | None = None):
+                  title: str | None = None, classes: str = "pooled"):
     """Heatmap of a Markov transition-probability matrix.
 
     Parameters
     ----------
     trans : pandas.DataFrame
-        ``markov_transitions``: ``variable, kind, from, to, from_label,
-        to_label, count, probability``.
+        ``markov_transitions``: ``variable, kind, classes, from, to,
+        from_label, to_label, count, probability``.
+    classes : str, default "pooled"
+        Which classic chain to draw when the table holds both (``pooled``
+        or ``relative``); the LISA chain has one.
     """
     need = {"variable", "from", "to", "probability"}
     if not need <= set(trans.columns):
@@ -439,6 +442,8 @@ def markov_figure(trans: pd.DataFrame, variable: str, kind: str = "classic", *, 
     sub = trans[trans["variable"] == variable]
     if "kind" in sub.columns:
         sub = sub[sub["kind"] == kind]
+    if kind == "classic" and "classes" in sub.columns:
+        sub = sub[sub["classes"] == classes]
     if sub.empty:
         return None
     states = sorted(set(sub["from"]) | set(sub["to"]), key=lambda s: (str(type(s)), s))

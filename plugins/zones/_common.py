@@ -111,11 +111,12 @@ def check_positive(frame: pd.DataFrame, variable: str, region: str, year: str,
         i = int(np.flatnonzero(bad)[0])
         r, y = frame[region].iloc[i], frame[year].iloc[i]
         need = "positive" if strict else "non-negative"
+        fix = ("choose a variable with positive values or set [weighting] shift > 0 so that indices "
+               "stay above 0") if strict else "choose a variable with non-negative values"
         raise InputError(
             f"{analysis} needs {need} values, but variable '{variable}' is {vals[i]:g} for region "
-            f"'{r}' in year {y} ({int(bad.sum())} such cell(s)); values are used as stored: choose "
-            "a variable with positive values or set [weighting] shift > 0 so that indices stay "
-            "above 0", source=SOURCE)
+            f"'{r}' in year {y} ({int(bad.sum())} such cell(s)); values are used as stored: {fix}",
+            source=SOURCE)
 
 
 def check_groups(groups: pd.Series | None, regions: Iterable, scheme_name: str | None = None) -> pd.Series:

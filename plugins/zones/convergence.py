@@ -11,6 +11,12 @@ regressed by OLS (statsmodels) on ``ln x_i0`` with an intercept:
 grow faster (convergence); the implied speed is
 ``lambda = -ln(1 + beta T) / T`` and the half-life ``ln 2 / lambda``.
 
+*Indices with zeros*: a min-max normalized index has exact zeros, where the
+logarithm is undefined.  With ``index_shift = s`` the index is mapped into
+``[s, 1 - s]`` by ``x -> s + (1 - 2 s) x`` before the logarithms (sigma
+convergence keeps the values as stored); the beta rows say so in ``note``.
+The estimates depend on ``s`` (see docs/zones.md).
+
 *Spatial option*: the spatial-lag model ``g = rho W g + alpha + beta ln x0 + e``
 estimated by maximum likelihood with :class:`spreg.ML_Lag` (row-standardized
 contiguity ``W``), for the national sample only (groups of three to five
@@ -122,8 +128,9 @@ class ConvergenceResults(Results):
 
 
 def convergence(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.Series | None = None,
-                *, graph=None, spatial_lag: bool = False, region: str = "region",
-                year: str = "year", scheme_name: str | None = None) -> ConvergenceResults:
+                *, graph=None, spatial_lag: bool = False, index_shift: float | None = None,
+                region: str = "region", year: str = "year",
+                scheme_name: str | None = None) -> ConvergenceResults:
     """Sigma and absolute beta convergence of each variable.
 
     Parameters
@@ -132,7 +139,8 @@ def convergence(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.S
         Balanced region-year table.
     variables : str or iterable of str
         Columns to analyse (values as stored; the first- and last-period
-        values must be positive for beta convergence).
+        values must be positive for beta convergence unless ``index_shift``
+        maps them).
     groups : pandas.Series, optional
         Region id -> group: adds sigma and OLS beta per group (club
         convergence).
@@ -140,6 +148,11 @@ def convergence(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.S
         Spatial graph with no isolate; needed when ``spatial_lag``.
     spatial_lag : bool, default False
         Also fit the spatial-lag beta model by ML (spreg.ML_Lag).
+    index_shift : float, optional
+        ``s`` in ``[0, 0.5)``: the variables are indices in ``[0, 1]`` and
+        beta convergence takes logarithms of ``s + (1 - 2 s) x`` (the index
+        mapped into ``[s, 1 - s]``), recorded in the beta rows' ``note``.
+        None or 0: values as stored.
     region, year : str
         Column names.
     scheme_name : str, optional
@@ -153,7 +166,8 @@ def convergence(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.S
     ------
     InputError
         Bad or unbalanced data, fewer than two periods, a non-positive first-
-        or last-period value (naming variable, region and year), or
+        or last-period value (naming variable, region and year), a value
+        outside [0, 1] with ``index_shift``, a bad ``index_shift``, or
         ``spatial_lag`` without a graph.
     """
     variables = as_list(variables)
@@ -165,6 +179,7 @@ def convergence(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.S
     grp = check_groups(groups, ids, scheme_name) if groups is not None else None
     if spatial_lag and graph is None:
         raise InputError("spatial_lag = true needs boundaries (a spatial graph)", source=SOURCE)
+    shift = _check_shift(index_shift)
     w = None
     if spatial_lag:
         from .markov import row_standardized_w
@@ -183,31 +198,20 @@ def convergence(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.S
         if grp is not None:
             for gname in sorted(grp.unique()):
                 sets.append(("group", gname, (grp.to_numpy() == gname)))
-        for level, gname, mask in sets:
-            sub = Y.to_numpy(dtype=float)[mask]
-            for j, t in enumerate(Y.columns):
-                col = sub[:, j]
-                sd = float(col.std(ddof=1)) if col.size > 1 else np.nan
-                mean = float(col.mean())
-                rows.append(dict(variable=v, scheme=scheme_name, kind="sigma", level=level,
-                                 group=gname, year=t, n=int(col.size), mean=mean, sd=sd,
-                                 cv=sd / mean if mean != 0 else np.nan))
-        ends = frame[frame[year].isin([first, last])]
-        _check_ends(ends, v, region, year)
-        x0 = Y[first].to_numpy(dtype=float)
-        xT = Y[last].to_numpy(dtype=float)
+        rows += _sigma_rows(Y, sets, variable=v, scheme=scheme_name, kind="sigma")
+        x0, xT, note = _ends(frame, v, ids, first, last, shift, region, year)
         common = dict(variable=v, scheme=scheme_name, kind="beta", first_year=first, last_year=last)
         for level, gname, mask in sets:
             base = {**common, "level": level, "group": gname, "model": "ols"}
             if mask.sum() < 3:
                 rows.append({**base, "n": int(mask.sum()),
-                             "note": "fewer than 3 regions: no regression"})
+                             "note": _join(note, "fewer than 3 regions: no regression")})
                 continue
-            rows.append({**base, **beta_convergence(x0[mask], xT[mask], T)})
+            rows.append({**base, **beta_convergence(x0[mask], xT[mask], T), "note": note})
         if spatial_lag:
             g = np.log(xT / x0) / T
             rows.append({**common, "level": "national", "group": "all", "model": "ml_lag",
-                         **_ml_lag(g, np.log(x0), w, T)})
+                         **_ml_lag(g, np.log(x0), w, T), "note": note})
     cols = ["variable", "scheme", "kind", "level", "group", "model", "year", "first_year",
             "last_year", "n", "mean", "sd", "cv", "alpha", "beta", "se", "t", "p", "rho", "rho_se",
             "rho_p", "r2", "speed", "half_life", "converges", "note"]
@@ -230,3 +234,56 @@ def _check_ends(ends: pd.DataFrame, v: str, region: str, year: str) -> None:
             f"beta convergence takes logarithms, but variable '{v}' is {vals[i]:g} for region "
             f"'{ends[region].iloc[i]}' in year {ends[year].iloc[i]}; values are used as stored: "
             "choose a variable with positive values or set [weighting] shift > 0", source=SOURCE)
+
+
+def _sigma_rows(Y: pd.DataFrame, sets, **common) -> list[dict]:
+    """Sigma rows (n, mean, sample sd, cv) per level/group and period, values as stored."""
+    rows = []
+    for level, gname, mask in sets:
+        sub = Y.to_numpy(dtype=float)[mask]
+        for j, t in enumerate(Y.columns):
+            col = sub[:, j]
+            sd = float(col.std(ddof=1)) if col.size > 1 else np.nan
+            mean = float(col.mean())
+            rows.append(dict(**common, level=level, group=gname, year=t, n=int(col.size), mean=mean,
+                             sd=sd, cv=sd / mean if mean != 0 else np.nan))
+    return rows
+
+
+def _ends(frame, v, ids, first, last, shift, region, year):
+    """First- and last-period values for the logarithms (mapped with ``shift``), and the note."""
+    ends = frame[frame[year].isin([first, last])]
+    note = None
+    if shift:
+        _check_unit(frame, v, region, year)
+        ends = ends.assign(**{v: shift + (1.0 - 2.0 * shift) * ends[v]})
+        note = (f"log growth of {shift:g} + {1.0 - 2.0 * shift:g} x: the index mapped into "
+                f"[{shift:g}, {1.0 - shift:g}] (index shift {shift:g})")
+    _check_ends(ends, v, region, year)
+    X = wide(ends, v, region, year).loc[ids]
+    return X[first].to_numpy(dtype=float), X[last].to_numpy(dtype=float), note
+
+
+def _join(*parts) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def _check_shift(index_shift) -> float:
+    if index_shift is None:
+        return 0.0
+    if isinstance(index_shift, bool) or not isinstance(index_shift, (int, float, np.integer, np.floating)) \
+            or not 0 <= float(index_shift) < 0.5:
+        raise InputError(f"index_shift = {index_shift!r} must be a number in [0, 0.5) (e.g. 0.002)",
+                         source=SOURCE)
+    return float(index_shift)
+
+
+def _check_unit(frame: pd.DataFrame, v: str, region: str, year: str) -> None:
+    vals = frame[v].to_numpy(dtype=float)
+    bad = (vals < 0) | (vals > 1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"an index shift maps an index in [0, 1], but variable '{v}' is {vals[i]:g} for region "
+            f"'{frame[region].iloc[i]}' in year {frame[year].iloc[i]}; use the shift only for indices "
+            "in [0, 1] (or none: values as stored)", source=SOURCE)

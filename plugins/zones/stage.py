@@ -6,6 +6,7 @@ region scheme and writes their tables (see ``docs/zones.md``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from .clusters import METHODS, cluster_regions, contiguity_graph
 from .convergence import convergence
 from .dagum import dagum_decomposition
 from .density import kernel_density
-from .markov import markov_chains
+from .markov import CLASS_MODES, markov_chains
 from .obstacles import obstacle_degree
 from .summary import haken_by_zone, zones_summary
 from .theil import theil_decomposition
@@ -28,6 +29,8 @@ __all__ = ["ZonesStage", "zones_stage", "ANALYSES"]
 ANALYSES = ("summary", "dagum", "clusters", "markov", "density", "convergence", "obstacles")
 _HAKEN_COLUMNS = ("q1", "q2", "V", "d", "h")
 _GRADE = "__grade_h"
+#: Haken columns that are indices in [0, 1] (h only with a normalized co-evolution strategy)
+_HAKEN_INDICES = ("q1", "q2", "h")
 
 
 def _haken_table(ctx: StageContext) -> pd.DataFrame | None:
@@ -111,6 +114,34 @@ def _spatial_graph(ctx: StageContext, ids: list) -> tuple[Any, dict]:
                "links": links.to_dict("records")}
 
 
+def _normalized_h(haken: pd.DataFrame | None) -> bool:
+    """Whether the Haken table's ``h`` comes from a normalized (``[0, 1]``) co-evolution strategy."""
+    if haken is None or "strategy" not in haken.columns:
+        return False
+    from nqpspatial import registry
+
+    for name in pd.unique(haken["strategy"].dropna()):
+        try:
+            if not getattr(registry.get("coevolution", str(name)), "normalized", False):
+                return False
+        except Exception:  # an unknown strategy name: not known to be normalized
+            return False
+    return haken["strategy"].notna().any()
+
+
+def index_variables(frames: dict, origin: dict, haken: pd.DataFrame | None) -> list[str]:
+    """The variables that are indices in ``[0, 1]``: subsystem and dimension indices, Haken ``q1``,
+    ``q2`` and a normalized ``h``, whose values all lie in ``[0, 1]``."""
+    out = []
+    for v, src in origin.items():
+        index_like = src == "indices" or (src == "haken" and v in _HAKEN_INDICES
+                                          and (v != "h" or _normalized_h(haken)))
+        vals = frames[v][v].to_numpy(dtype=float)
+        if index_like and np.all((vals >= 0) & (vals <= 1)):
+            out.append(v)
+    return out
+
+
 def _known_names(cfg: dict, key: str, allowed) -> list:
     """``cfg[key]`` as a list (a lone string becomes one item); every item must be in ``allowed``."""
     values = cfg[key]
@@ -129,6 +160,138 @@ def _unit_bounds(values):
     return (0.0, 1.0) if v.size and v.min() >= 0.0 and v.max() <= 1.0 else None
 
 
+@dataclass
+class _Run:
+    """One run of the stage: the inputs every analysis needs and the output it fills."""
+
+    ctx: StageContext
+    cfg: dict
+    frames: dict
+    variables: list
+    graph: Any
+    ids: list
+    seed: int
+    out: StageOutput = field(default_factory=StageOutput)
+
+    @property
+    def kw(self) -> dict:
+        return dict(region=self.ctx.region, year=self.ctx.year)
+
+    def per_variable(self, label, fn, variables=None) -> list:
+        """Run fn(v, table) per variable; a user-fixable data problem skips it with a note."""
+        res = []
+        for v in variables or self.variables:
+            try:
+                res.append(fn(v, self.frames[v]))
+            except InputError as exc:
+                if isinstance(exc, ConfigError):
+                    raise
+                self.out.notes.append(f"zones {label} skipped for '{v}': {exc.detail}")
+        return res
+
+    @staticmethod
+    def cat(results, attr):
+        parts = [getattr(r, attr) if attr else r for r in results]
+        parts = [p for p in parts if p is not None and len(p)]
+        return pd.concat(parts, ignore_index=True) if parts else None
+
+    def put(self, name, table) -> None:
+        if table is not None:
+            self.out.tables[name] = table
+
+    # one method per analysis ------------------------------------------------------------------
+    def summary(self) -> None:
+        ctx = self.ctx
+        res = self.per_variable("summary", lambda v, d: zones_summary(
+            d, v, ctx.scheme, scheme_name=ctx.scheme_name, **self.kw))
+        self.put("zones_summary", self.cat(res, None))
+        tabs, notes = haken_by_zone(ctx.results.get("haken"), ctx.scheme, ctx.indices, **self.kw,
+                                    seed=self.seed)
+        self.out.tables.update(tabs)
+        self.out.notes.extend(f"zones: {n}" for n in notes)
+
+    def dagum(self) -> None:
+        sch, sname = self.ctx.scheme, self.ctx.scheme_name
+        res = self.per_variable("Dagum Gini", lambda v, d: dagum_decomposition(
+            d, v, sch, scheme_name=sname, **self.kw))
+        self.put("dagum_gini", self.cat(res, "gini"))
+        self.put("dagum_pairs", self.cat(res, "pairs"))
+        res = self.per_variable("Theil", lambda v, d: theil_decomposition(
+            d, v, sch, scheme_name=sname, **self.kw))
+        self.put("theil", self.cat(res, "theil"))
+        self.put("theil_groups", self.cat(res, "groups"))
+
+    def clusters(self) -> None:
+        cfg, ctx = self.cfg, self.ctx
+        if self.graph is None and [m for m in cfg["cluster_methods"] if m != "kmeans"]:
+            self.out.notes.append("zones clusters skipped: no boundaries (ctx.geometry is None)")
+            return
+        if cfg["clusters"] > len(self.ids) or cfg["min_region_size"] > len(self.ids):
+            raise ConfigError(f"[zones] clusters and min_region_size must not exceed the "
+                              f"number of regions ({len(self.ids)})", source="config")
+        res = self.per_variable("clustering", lambda v, d: cluster_regions(
+            d, v, ctx.geometry, graph=self.graph, groups=ctx.scheme, k=cfg["clusters"],
+            methods=cfg["cluster_methods"], min_region_size=cfg["min_region_size"],
+            seed=self.seed, scheme_name=ctx.scheme_name, **self.kw))
+        self.put("clusters", self.cat(res, "clusters"))
+        self.put("clusters_vs_zones", self.cat(res, "comparison"))
+
+    def markov(self) -> None:
+        mode = self.cfg["markov_classes"]
+        if self.graph is None:
+            self.out.notes.append("zones spatial and LISA Markov skipped: no boundaries "
+                                  "(ctx.geometry is None); classical chain only")
+
+        def mk(v, d):
+            cc = _GRADE if _GRADE in d.columns else None
+            return markov_chains(d, v, self.graph, classes=self.cfg["classes"], class_column=cc,
+                                 class_mode=mode, seed=self.seed, **self.kw)
+
+        res = self.per_variable("Markov", mk)
+        self.put("markov_transitions", self.cat(res, "transitions"))
+        self.put("markov_classes", self.cat(res, "classes"))
+        self.put("spatial_markov", self.cat(res, "spatial"))
+        hint = ' (set [zones] markov_classes = "both" or "relative")' if mode == "pooled" else ""
+        for r in res:
+            self.out.notes.extend(f"zones Markov: {n}{hint if 'track calendar time' in n else ''}"
+                                  for n in r.notes if not n.startswith("no spatial graph"))
+        trend = self.cat(res, "trend")
+        self.out.info["markov"] = {"classes": mode, "trend": [] if trend is None else trend.to_dict("records")}
+
+    def density(self) -> None:
+        res = self.per_variable("density", lambda v, d: kernel_density(
+            d, v, self.ctx.scheme, scheme_name=self.ctx.scheme_name, bounds=_unit_bounds(d[v]), **self.kw))
+        self.put("density", self.cat(res, "density"))
+        self.put("density_curves", self.cat(res, "curves"))
+
+    def convergence(self, mapped: list) -> None:
+        cfg, graph = self.cfg, self.graph
+        if cfg["spatial_lag"] and graph is None:
+            self.out.notes.append("zones spatial-lag convergence skipped: no boundaries")
+        shift = cfg["convergence_shift"]
+        res = self.per_variable("convergence", lambda v, d: convergence(
+            d, v, self.ctx.scheme, graph=graph, spatial_lag=cfg["spatial_lag"] and graph is not None,
+            index_shift=shift if v in mapped else None, scheme_name=self.ctx.scheme_name, **self.kw))
+        self.put("convergence", self.cat(res, "table"))
+        mapped = [v for v in self.variables if v in mapped] if shift else []
+        self.out.info["convergence_shift"] = {
+            "shift": shift, "mapped": mapped, "as_stored": [v for v in self.variables if v not in mapped],
+            "rule": "beta convergence takes logarithms of shift + (1 - 2 shift) x for indices in [0, 1] "
+                    "(subsystem and dimension indices, Haken q1, q2 and a normalized h); other "
+                    "variables as stored"}
+
+    def obstacles(self) -> None:
+        ctx = self.ctx
+        wt, norm = ctx.results.get("weights"), ctx.results.get("normalized")
+        if not isinstance(wt, pd.DataFrame) or not isinstance(norm, pd.DataFrame):
+            self.out.notes.append("zones obstacles skipped: no indicator weights / normalized "
+                                  "indicators (precomputed indices)")
+            return
+        res = obstacle_degree(norm, wt, **self.kw)
+        self.put("obstacles", res.table)
+        self.out.notes.extend(f"zones obstacles: {n}" for n in res.notes)
+
+
 class ZonesStage(Analysis):
     """Zone analyses on the run's region scheme (``[zones]``, optional).
 
@@ -137,7 +300,10 @@ class ZonesStage(Analysis):
     ``variables`` (empty = the subsystem indices plus Haken's ``h`` when
     published), ``clusters`` (k), ``cluster_methods``, ``min_region_size``
     (max-p floor), ``classes`` (Markov quantile classes when no grades),
-    ``spatial_lag`` (spatial-lag beta convergence).
+    ``markov_classes`` (``"pooled"``, ``"relative"`` or ``"both"``),
+    ``spatial_lag`` (spatial-lag beta convergence) and
+    ``convergence_shift`` (``s``: beta convergence of an index in [0, 1]
+    takes logarithms of ``s + (1 - 2 s) x``; 0 = values as stored).
 
     Outputs: ``zones_summary``, ``dagum_gini``, ``dagum_pairs``, ``theil``,
     ``theil_groups``, ``clusters``, ``clusters_vs_zones``,
@@ -159,7 +325,9 @@ class ZonesStage(Analysis):
         "cluster_methods": list(METHODS),
         "min_region_size": 3,
         "classes": 5,
+        "markov_classes": "both",
         "spatial_lag": False,
+        "convergence_shift": 0.002,
     }
 
     def _check_cfg(self, cfg: dict) -> dict:
@@ -172,131 +340,58 @@ class ZonesStage(Analysis):
                                   source="config")
         if not isinstance(cfg["spatial_lag"], bool):
             raise ConfigError("[zones] spatial_lag must be true or false", source="config")
+        if cfg["markov_classes"] not in CLASS_MODES:
+            raise ConfigError(f"[zones] markov_classes = {cfg['markov_classes']!r}: use one of "
+                              f"{', '.join(repr(m) for m in CLASS_MODES)}", source="config")
+        shift = cfg["convergence_shift"]
+        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 <= shift < 0.5:
+            raise ConfigError(f"[zones] convergence_shift = {shift!r} must be a number in [0, 0.5), e.g. "
+                              "0.002 (0: values as stored)", source="config")
         variables = cfg["variables"]
         if isinstance(variables, str):
             variables = [] if variables == "auto" else [variables]
         return {**cfg, "analyses": analyses, "cluster_methods": methods,
-                "variables": list(variables)}
+                "variables": list(variables), "convergence_shift": float(shift)}
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         """Run the configured zone analyses; see the class docstring."""
         cfg = self._check_cfg(cfg)
-        out = StageOutput()
         haken = _haken_table(ctx)
         variables = cfg["variables"] or _default_variables(ctx, haken)
         if not variables:
             raise ConfigError("[zones] variables: no subsystem index to analyse; name panel "
                               "columns in `variables`", source="config")
         frames, origin = _gather(ctx, variables, haken)
-        R, Y = ctx.region, ctx.year
-        scheme, sname = ctx.scheme, ctx.scheme_name
-        ids = sorted({r for f in frames.values() for r in f[R].unique()})
-        out.info.update(variables=variables, variable_sources=origin, scheme=sname,
-                        analyses=cfg["analyses"])
-        rng = ctx.rng("zones")
-        seed = int(rng.integers(0, 2**31 - 1))
-        out.info["seed"] = seed
-        graph = None
+        ids = sorted({r for f in frames.values() for r in f[ctx.region].unique()})
+        seed = int(ctx.rng("zones").integers(0, 2**31 - 1))
         needs_graph = {"clusters", "markov"} & set(cfg["analyses"]) or cfg["spatial_lag"]
+        graph, ginfo = (None, None)
         if needs_graph and ctx.geometry is not None:
             graph, ginfo = _spatial_graph(ctx, ids)
-            out.info["graph"] = ginfo
-            has_crs = getattr(ctx.geometry, "crs", None) is not None
-            for link in ginfo["links"]:
-                d = (f"{link['distance'] / 1000:.1f} km" if has_crs
-                     else f"{link['distance']:.4g} layer units")
-                out.notes.append(f"zones: island '{link['region']}' linked to '{link['neighbor']}' "
-                                 f"(boundary distance {d})")
-
-        def per_variable(label, fn):
-            """Run fn(v, table) per variable; a user-fixable data problem skips it with a note."""
-            res = []
-            for v in variables:
-                try:
-                    res.append(fn(v, frames[v]))
-                except InputError as exc:
-                    if isinstance(exc, ConfigError):
-                        raise
-                    out.notes.append(f"zones {label} skipped for '{v}': {exc.detail}")
-            return res
-
-        def cat(results, attr):
-            parts = [getattr(r, attr) if attr else r for r in results]
-            parts = [p for p in parts if p is not None and len(p)]
-            return pd.concat(parts, ignore_index=True) if parts else None
-
-        def put(name, table):
-            if table is not None:
-                out.tables[name] = table
-
-        kw = dict(region=R, year=Y)
+        r = _Run(ctx, cfg, frames, variables, graph, ids, seed)
+        r.out.info.update(variables=variables, variable_sources=origin, scheme=ctx.scheme_name,
+                          analyses=cfg["analyses"], seed=seed)
+        if ginfo is not None:
+            r.out.info["graph"] = ginfo
+            r.out.notes.extend(_link_notes(ctx, ginfo))
         for a in ctx.progress(cfg["analyses"], total=len(cfg["analyses"]), desc="zones"):
-            if a == "summary":
-                res = per_variable("summary", lambda v, d: zones_summary(
-                    d, v, scheme, scheme_name=sname, **kw))
-                put("zones_summary", cat(res, None))
-                tabs, notes = haken_by_zone(ctx.results.get("haken"), scheme, ctx.indices,
-                                            region=R, year=Y, seed=seed)
-                out.tables.update(tabs)
-                out.notes.extend(f"zones: {n}" for n in notes)
-            elif a == "dagum":
-                res = per_variable("Dagum Gini", lambda v, d: dagum_decomposition(
-                    d, v, scheme, scheme_name=sname, **kw))
-                put("dagum_gini", cat(res, "gini"))
-                put("dagum_pairs", cat(res, "pairs"))
-                res = per_variable("Theil", lambda v, d: theil_decomposition(
-                    d, v, scheme, scheme_name=sname, **kw))
-                put("theil", cat(res, "theil"))
-                put("theil_groups", cat(res, "groups"))
-            elif a == "clusters":
-                if graph is None and [m for m in cfg["cluster_methods"] if m != "kmeans"]:
-                    out.notes.append("zones clusters skipped: no boundaries (ctx.geometry is None)")
-                    continue
-                if cfg["clusters"] > len(ids) or cfg["min_region_size"] > len(ids):
-                    raise ConfigError(f"[zones] clusters and min_region_size must not exceed the "
-                                      f"number of regions ({len(ids)})", source="config")
-                res = per_variable("clustering", lambda v, d: cluster_regions(
-                    d, v, ctx.geometry, graph=graph, groups=scheme, k=cfg["clusters"],
-                    methods=cfg["cluster_methods"], min_region_size=cfg["min_region_size"],
-                    seed=seed, scheme_name=sname, **kw))
-                put("clusters", cat(res, "clusters"))
-                put("clusters_vs_zones", cat(res, "comparison"))
-            elif a == "markov":
-                if graph is None:
-                    out.notes.append("zones spatial and LISA Markov skipped: no boundaries "
-                                     "(ctx.geometry is None); classical chain only")
+            if a == "convergence":
+                r.convergence(index_variables(frames, origin, haken))
+            else:
+                getattr(r, a)()
+        return r.out
 
-                def mk(v, d):
-                    cc = _GRADE if _GRADE in d.columns else None
-                    return markov_chains(d, v, graph, classes=cfg["classes"], class_column=cc,
-                                         seed=seed, **kw)
 
-                res = per_variable("Markov", mk)
-                put("markov_transitions", cat(res, "transitions"))
-                put("markov_classes", cat(res, "classes"))
-                put("spatial_markov", cat(res, "spatial"))
-            elif a == "density":
-                res = per_variable("density", lambda v, d: kernel_density(
-                    d, v, scheme, scheme_name=sname, bounds=_unit_bounds(d[v]), **kw))
-                put("density", cat(res, "density"))
-                put("density_curves", cat(res, "curves"))
-            elif a == "convergence":
-                if cfg["spatial_lag"] and graph is None:
-                    out.notes.append("zones spatial-lag convergence skipped: no boundaries")
-                res = per_variable("convergence", lambda v, d: convergence(
-                    d, v, scheme, graph=graph, spatial_lag=cfg["spatial_lag"] and graph is not None,
-                    scheme_name=sname, **kw))
-                put("convergence", cat(res, "table"))
-            elif a == "obstacles":
-                wt, norm = ctx.results.get("weights"), ctx.results.get("normalized")
-                if not isinstance(wt, pd.DataFrame) or not isinstance(norm, pd.DataFrame):
-                    out.notes.append("zones obstacles skipped: no indicator weights / normalized "
-                                     "indicators (precomputed indices)")
-                    continue
-                res = obstacle_degree(norm, wt, region=R, year=Y)
-                put("obstacles", res.table)
-                out.notes.extend(f"zones obstacles: {n}" for n in res.notes)
-        return out
+def _link_notes(ctx: StageContext, ginfo: dict) -> list[str]:
+    """One note per island link added to the contiguity graph."""
+    has_crs = getattr(ctx.geometry, "crs", None) is not None
+    notes = []
+    for link in ginfo["links"]:
+        d = (f"{link['distance'] / 1000:.1f} km" if has_crs
+             else f"{link['distance']:.4g} layer units")
+        notes.append(f"zones: island '{link['region']}' linked to '{link['neighbor']}' "
+                     f"(boundary distance {d})")
+    return notes
 
 
 #: The instance registered under the ``nqpspatial.analyses`` entry-point group.
