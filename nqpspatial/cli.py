@@ -2,9 +2,10 @@
 
 Exit codes: 0 success (including runs whose findings are negative), 1
 unexpected internal error, 2 input, config or output-folder problem (a
-folder locked by another run included), 128 + n when stopped by signal n
-(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).  Tracebacks are shown only with
-``--debug``.
+folder locked by another run and a config naming a plugin that fails to
+load included), 3 completed with failed stages (a plugin raised; the other
+stages' results are written), 128 + n when stopped by signal n (130 Ctrl-C,
+143 SIGTERM, 129 SIGHUP).  Tracebacks are shown only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ __all__ = ["main"]
 
 
 EXIT_CODES = ("exit codes: 0 success; 1 internal error (please report it); 2 input, config or output-folder "
-              "problem (including an output folder locked by another run); 128 + n when stopped by signal n "
-              "(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).")
+              "problem (including an output folder locked by another run and a plugin that fails to load); "
+              "3 completed with failed stages (their plugin raised; every other stage's results are written); "
+              "128 + n when stopped by signal n (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,8 +76,7 @@ def main(argv=None) -> int:
 
     try:
         with raise_on_signals():
-            _command(args)
-        return 0
+            return _command(args)
     except InputError as exc:
         if args.debug:
             traceback.print_exc()
@@ -85,7 +86,7 @@ def main(argv=None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"plugin error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     except Interrupted as exc:
         done = ("the run had finished: its results are in the output folder" if exc.committed
                 else "nothing was written; the output folder is as it was")
@@ -107,34 +108,57 @@ def main(argv=None) -> int:
         return 1
 
 
-def _command(args) -> None:
-    """Run one subcommand (errors propagate to :func:`main`)."""
+def _command(args) -> int:
+    """Run one subcommand and return its exit code (errors propagate to :func:`main`)."""
     from .errors import InputError
 
     if getattr(args, "out", None) is not None and not args.out.strip():
         raise InputError("--out is empty. Name a folder, e.g. --out results.", source="command line")
-    if args.command == "run":
-        from .config import check_seed, check_workers
-        from .pipeline import run
+    return {"run": _run, "validate": _validate, "plugins": _plugins}[args.command](args)
 
-        seed = None if args.seed is None else check_seed(args.seed, "--seed", "command line")
-        workers = None if args.workers is None else check_workers(args.workers, "--workers", "command line")
-        run(args.config, out=args.out, force=args.force, seed=seed, quiet=args.quiet,
-            report=not args.no_report, workers=workers, scheduler=args.scheduler)
-    elif args.command == "validate":
-        from .pipeline import validate
 
-        facts = validate(args.config, out=args.out, force=args.force)
-        print(f"{args.config}: OK ({facts['regions']} regions, {facts['periods']} periods, subsystems "
-              f"{', '.join(facts['subsystems'])})" + (f"; output folder {args.out}: OK" if args.out
-                                                       else ""))
-    elif args.command == "plugins":
-        from . import registry
+def _run(args) -> int:
+    from .config import check_seed, check_workers
+    from .pipeline import run
 
-        rows = registry.describe()
-        width = max((len(r["name"]) for r in rows), default=4)
-        for r in rows:
-            print(f"{r['kind']:<12} {r['name']:<{width}}  {r['package']} {r['version']}  {r['entry_point']}")
+    seed = None if args.seed is None else check_seed(args.seed, "--seed", "command line")
+    workers = None if args.workers is None else check_workers(args.workers, "--workers", "command line")
+    result = run(args.config, out=args.out, force=args.force, seed=seed, quiet=args.quiet,
+                 report=not args.no_report, workers=workers, scheduler=args.scheduler)
+    if not result.failed:
+        return 0
+    for s in result.info["stages"]:
+        if s["status"] != "failed":
+            continue
+        plugin = s.get("plugin") or {}
+        origin = (f" (plugin from package {plugin.get('package', '')} {plugin.get('version', '')}, entry point "
+                  f"'{plugin.get('entry_point', '')}')") if plugin else ""
+        print(f"failed stage {s['name']}{origin}: {s.get('error', '')}", file=sys.stderr)
+        if args.debug and result.tracebacks.get(s["name"]):
+            print(result.tracebacks[s["name"]], file=sys.stderr)
+    where = f" in {result.out_dir}" if result.out_dir is not None else ""
+    print(f"completed with failed stages: {', '.join(result.failed)}; the other stages' results are written{where} "
+          "(exit code 3)", file=sys.stderr)
+    return 3
+
+
+def _validate(args) -> int:
+    from .pipeline import validate
+
+    facts = validate(args.config, out=args.out, force=args.force)
+    print(f"{args.config}: OK ({facts['regions']} regions, {facts['periods']} periods, subsystems "
+          f"{', '.join(facts['subsystems'])})" + (f"; output folder {args.out}: OK" if args.out else ""))
+    return 0
+
+
+def _plugins(args) -> int:
+    from . import registry
+
+    rows = registry.describe()
+    width = max((len(r["name"]) for r in rows), default=4)
+    for r in rows:
+        print(f"{r['kind']:<12} {r['name']:<{width}}  {r['package']} {r['version']}  {r['entry_point']}")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,64 +1,207 @@
-"""Study configuration: TOML loading, defaults and key checking.
+"""Study configuration: TOML loading and the typed specs of the core tables.
 
 A config is a TOML document with a few top-level keys and one table per
-stage.  Core tables are declared here; analysis plugins declare their own
-tables through their ``config_keys``.  Unknown tables and keys are errors
-that name the key and suggest the nearest valid one.
+stage.  Every table has a typed spec (:mod:`nqpspatial.specs`): the core
+tables' specs are declared here, each analysis declares its own (``spec``,
+or ``config_keys`` for a third-party stage).  :func:`resolve_config` checks
+every table once: unknown tables and keys are errors that name the key and
+suggest the nearest valid one; types, allowed values and ranges are checked
+by the specs.
 """
 
 from __future__ import annotations
 
-import copy
-import difflib
-import operator
 import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from ._util import suggest
 from .errors import ConfigError
+from .specs import TableSpec, key, spec_from_keys, whole_number
 
-__all__ = ["CORE_SCHEMA", "CHOICES", "load_config", "resolve_config", "parse_toml", "check_seed"]
+__all__ = ["CORE_SPECS", "CORE_SCHEMA", "TopSpec", "DataSpec", "WeightingSpec", "RunSpec", "GeometrySpec",
+           "RegionsSpec", "ReportSpec", "load_config", "resolve_config", "stage_spec", "replace_key", "parse_toml",
+           "check_seed", "check_workers"]
 
-_MISSING = object()
 _MAX_CONFIG = 10_000_000
 
-#: Core tables and their keys with defaults. ``None`` means "no default / optional".
-CORE_SCHEMA: dict[str, dict[str, Any]] = {
-    "": {"name": "nqpspatial study", "description": ""},
-    "data": {
-        "panel": None, "indicators": None, "region": "region", "year": "year", "missing": "error",
-        "ignore": [], "indices": False, "subsystems": [], "form": "auto", "indicator_column": "indicator",
-        "value_column": "value", "encoding": "utf-8-sig", "indicators_encoding": None, "sheet": None,
-        "synthetic": False,
-    },
-    "weighting": {
-        "method": "critic", "normalization": "pooled", "critic_conflict": "signed",
-        "critic_cost": "reverse-first", "levels": 1, "zero_variance": "error", "shift": None,
-    },
-    "run": {"seed": 12345, "workers": None, "scheduler": None, "escape_csv_formulas": True},
-    "geometry": {"source": None, "id": None, "crs": None, "enabled": True},
-    "regions": {"scheme": None},
-    "report": {"enabled": True, "language": "en", "years": [], "title": None, "figures": True,
-               "formats": ["png", "svg"], "latex": True},
-}
 
-#: Allowed values of enumerated keys, by (table, key).
-CHOICES: dict[tuple[str, str], tuple] = {
-    ("data", "missing"): ("error", "interpolate"),
-    ("data", "form"): ("auto", "wide", "long"),
-    ("weighting", "method"): ("critic", "entropy", "equal", "fixed", "critic-entropy"),
-    ("weighting", "normalization"): ("pooled", "by-year"),
-    ("weighting", "critic_conflict"): ("signed", "absolute"),
-    ("weighting", "critic_cost"): ("reverse-first", "benefit-all"),
-    ("weighting", "levels"): (1, 2),
-    ("weighting", "zero_variance"): ("error", "zero-weight"),
-    ("report", "language"): ("en", "zh"),
-}
+def _column_name(value, label, where):
+    if not value.strip():
+        raise ConfigError(f"{label} must be a column name, not an empty string.", source=where)
+    return value
 
 
-def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.4)
-    return f" Did you mean '{close[0]}'?" if close else ""
+def _file_or_frame(value, label, where):
+    """A file name (str or path), a DataFrame (from Python) or, for the indicator list, inline entries."""
+    import pandas as pd
+
+    if isinstance(value, str) and not value.strip():
+        key = label.rsplit(" ", 1)[-1]
+        raise ConfigError(f"{label} is empty (\"\"). Name the file, e.g. {key} = \"{key}.csv\""
+                          + ("" if key == "panel" else ", or leave the key out with indices = true") + ".",
+                          source=where)
+    ok = (str, Path, pd.DataFrame) + ((list,) if label.endswith("indicators") else ())
+    if not isinstance(value, ok):
+        raise ConfigError(f"{label} must be a file name such as \"{label.rsplit(' ', 1)[-1]}.csv\", not {value!r}.",
+                          source=where)
+    return value
+
+
+def _codec(value, label, where):
+    import codecs
+
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise ConfigError(f"{label} = {value!r} is not a codec name; use e.g. \"utf-8-sig\" or \"gb18030\".",
+                          source=where) from None
+    return value
+
+
+def _sheet(value, label, where):
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ConfigError(f"{label} must be a sheet name or a 0-based sheet number, not {value!r}.", source=where)
+    return value
+
+
+def _shift(value, label, where):
+    if not 0 <= value < 0.5:
+        raise ConfigError(f"{label} must be a number in [0, 0.5), not {value!r} (e.g. shift = 0.002 maps the "
+                          "normalized values into [0.002, 0.998]); leave it out for the method's default.",
+                          source=where)
+    return value
+
+
+def _formats(value, label, where):
+    bad = [f for f in value if f not in ("png", "svg", "pdf")]
+    if bad or not value:
+        raise ConfigError(f"{label} = {value!r}: use a list of png, svg, pdf, e.g. formats = [\"png\", \"svg\"].",
+                          source=where)
+    return list(dict.fromkeys(value))
+
+
+def _text(value, label, where):
+    if not value.strip():
+        raise ConfigError(f"{label} is empty (\"\"); give a value or leave the key out.", source=where)
+    return value
+
+
+@dataclass(frozen=True)
+class TopSpec(TableSpec):
+    """The top-level keys of a config."""
+
+    table = ""
+    name: str = key("nqpspatial study", doc="study name (also the default output folder output/<name>)")
+    description: str = key("", doc="free text recorded in run.json")
+
+
+@dataclass(frozen=True)
+class DataSpec(TableSpec):
+    """``[data]``: the panel and the indicator list."""
+
+    table = "data"
+    panel: Any = key(None, kind="any", check=_file_or_frame,
+                     doc="the panel file (CSV, Excel, Stata), relative to the config's folder")
+    indicators: Any = key(None, kind="any", check=_file_or_frame,
+                          doc="the indicator list (CSV or Excel), or inline entries")
+    region: str = key("region", check=_column_name, doc="the region column")
+    year: str = key("year", check=_column_name, doc="the year column")
+    missing: str = key("error", choices=("error", "interpolate"), doc="missing cells: refuse, or interpolate")
+    ignore: list = key([], doc="panel columns to leave out")
+    indices: bool = key(False, doc="the panel holds the subsystem indices in [0, 1] (no indicator list)")
+    subsystems: list = key([], doc="with indices = true: the subsystem columns")
+    form: str = key("auto", choices=("auto", "wide", "long"), doc="panel layout")
+    indicator_column: str = key("indicator", check=_column_name, doc="long form: the indicator column")
+    value_column: str = key("value", check=_column_name, doc="long form: the value column")
+    encoding: str = key("utf-8-sig", check=_codec, doc="text encoding of a CSV panel")
+    indicators_encoding: str | None = key(None, kind="str", check=_codec,
+                                          doc="text encoding of a CSV indicator list (default: encoding)")
+    sheet: Any = key(None, kind="any", check=_sheet, doc="Excel sheet name or number")
+    synthetic: bool = key(False, doc="the data are synthetic (recorded in run.json and the report)")
+
+    def check(self, where: str) -> None:
+        if self.panel is None:
+            raise ConfigError("[data] panel is missing: give the panel file, e.g. panel = \"panel.csv\".",
+                              source=where)
+        if self.indices and self.indicators is not None:
+            raise ConfigError("[data] indices = true takes the subsystem indices from the panel, so [data] "
+                              "indicators would be ignored. Remove [data] indicators, or set indices = false to "
+                              "build the indices from the indicator list.", source=where)
+
+
+@dataclass(frozen=True)
+class WeightingSpec(TableSpec):
+    """``[weighting]``: normalization and indicator weights."""
+
+    table = "weighting"
+    method: str = key("critic", choices=("critic", "entropy", "equal", "fixed", "critic-entropy"),
+                      doc="indicator weights")
+    normalization: str = key("pooled", choices=("pooled", "by-year"), doc="min-max over all region-years or per year")
+    critic_conflict: str = key("signed", choices=("signed", "absolute"), doc="CRITIC conflict 1 - r or 1 - |r|")
+    critic_cost: str = key("reverse-first", choices=("reverse-first", "benefit-all"),
+                           doc="CRITIC: cost columns reversed before the correlation, or all normalized as benefit")
+    levels: int = key(1, choices=(1, 2), doc="one level, or dimension weights times weights within dimensions")
+    zero_variance: str = key("error", choices=("error", "zero-weight"), doc="a constant indicator: refuse or weight 0")
+    shift: float | None = key(None, kind="number", check=_shift,
+                              doc="map the normalized values into [shift, 1 - shift] (default: the method's)")
+
+
+@dataclass(frozen=True)
+class RunSpec(TableSpec):
+    """``[run]``: seed and execution."""
+
+    table = "run"
+    seed: int = key(12345, minimum=0, doc="the run's random seed")
+    workers: int | None = key(None, kind="int", minimum=1,
+                              doc="local Dask workers for Monte Carlo work (leave it out to run in one process)")
+    scheduler: str | None = key(None, kind="str", check=_text, doc="address of a running Dask scheduler")
+    escape_csv_formulas: bool = key(True, doc="apostrophe before formula-like text cells of tables/*.csv")
+
+
+@dataclass(frozen=True)
+class GeometrySpec(TableSpec):
+    """``[geometry]``: the boundary layer."""
+
+    table = "geometry"
+    source: str | None = key(None, kind="str", check=_text, doc="a boundary file or a bundled layer name")
+    id: str | None = key(None, kind="str", check=_text, doc="the boundary file's field holding the region ids")
+    crs: str | None = key(None, kind="str", check=_text, doc="the layer's CRS when the file does not say")
+    enabled: bool = key(True, doc="false: no boundaries (no spatial stages)")
+
+
+@dataclass(frozen=True)
+class RegionsSpec(TableSpec):
+    """``[regions]``: the region scheme."""
+
+    table = "regions"
+    scheme: str | None = key(None, kind="str", check=_text,
+                             doc="a bundled scheme (eight-zones, four-regions, three-belts) or a CSV region,group")
+
+
+@dataclass(frozen=True)
+class ReportSpec(TableSpec):
+    """``[report]``: figures, report.html, LaTeX."""
+
+    table = "report"
+    enabled: bool = key(True, doc="false (or --no-report): no figures and no report")
+    language: str = key("en", choices=("en", "zh"), doc="report and figure language")
+    years: list = key([], doc="years of the maps (default: first, turning point, last)")
+    title: str | None = key(None, kind="str", doc="report title (default: the study name)")
+    figures: bool = key(True, doc="draw figures")
+    formats: list = key(["png", "svg"], check=_formats, doc="figure formats (png, svg, pdf)")
+    latex: bool = key(True, doc="write latex/ tables")
+
+
+#: The core tables' specs ("" holds the top-level keys).
+CORE_SPECS: dict[str, type[TableSpec]] = {"": TopSpec, "data": DataSpec, "weighting": WeightingSpec,
+                                          "run": RunSpec, "geometry": GeometrySpec, "regions": RegionsSpec,
+                                          "report": ReportSpec}
+
+#: Core tables and their keys with defaults (derived from :data:`CORE_SPECS`).
+CORE_SCHEMA: dict[str, dict[str, Any]] = {name: spec.defaults() for name, spec in CORE_SPECS.items()}
 
 
 def parse_toml(text: str, source: str = "config") -> dict:
@@ -111,31 +254,6 @@ def _plain(value):
     return value
 
 
-def _check_value(table: str, key: str, value: Any, default: Any, where: str) -> None:
-    label = f"[{table}] {key}" if table else key
-    choices = CHOICES.get((table, key))
-    if choices is not None and value not in choices:
-        raise ConfigError(f"{label} = {value!r} is not allowed; use one of {', '.join(map(repr, choices))}."
-                          f"{_suggest(str(value), map(str, choices))}", source=where)
-    if default is None or value is None:
-        return
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{label} must be true or false, not {value!r}.", source=where)
-    elif isinstance(default, (int, float)) and not isinstance(default, bool):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{label} must be a number, not {value!r}.", source=where)
-        if isinstance(default, int) and isinstance(value, float) and not value.is_integer():
-            raise ConfigError(f"{label} must be a whole number, not {value!r}.", source=where)
-    elif isinstance(default, list):
-        if not isinstance(value, list):
-            raise ConfigError(f"{label} must be a list such as [\"a\", \"b\"], not {value!r}.", source=where)
-    elif isinstance(default, str) and not isinstance(value, (str, list)):
-        # string keys may also take a list where the stage allows it (e.g. [haken] order = ["A", "B"]);
-        # the stage validates the list itself
-        raise ConfigError(f"{label} must be a string, not {value!r}.", source=where)
-
-
 def check_seed(value, label: str = "[run] seed", where: str = "config") -> int:
     """A random seed must be a whole number >= 0 (numpy's SeedSequence refuses others).
 
@@ -151,18 +269,7 @@ def check_seed(value, label: str = "[run] seed", where: str = "config") -> int:
     int
         The seed.
     """
-    return _whole_number(value, 0, label, where)
-
-
-def _whole_number(value, minimum: int, label: str, where: str, hint: str = "") -> int:
-    """``value`` as an int >= ``minimum`` (ints, numpy integers and whole floats), else a ConfigError."""
-    try:
-        n = operator.index(value)  # int, numpy integers
-    except TypeError:
-        n = int(value) if isinstance(value, float) and value.is_integer() else None
-    if isinstance(value, bool) or n is None or n < minimum:
-        raise ConfigError(f"{label} must be a whole number >= {minimum}{hint}, not {value!r}.", source=where)
-    return n
+    return whole_number(value, label, where, minimum=0)
 
 
 def check_workers(value, label: str = "[run] workers", where: str = "config"):
@@ -182,85 +289,77 @@ def check_workers(value, label: str = "[run] workers", where: str = "config"):
     """
     if value is None:
         return None
-    return _whole_number(value, 1, label, where, " (leave it out to run in one process)")
+    return whole_number(value, label, where, minimum=1, hint=" (leave it out to run in one process)")
 
 
-def _check_run(resolved: dict, where: str) -> None:
-    """The [run] table's seed, worker count and scheduler address (in place)."""
-    if resolved["scheduler"] is not None and not isinstance(resolved["scheduler"], str):
-        raise ConfigError(f"[run] scheduler must be an address such as \"tcp://127.0.0.1:8786\", not "
-                          f"{resolved['scheduler']!r}.", source=where)
-    resolved["seed"] = check_seed(resolved["seed"], "[run] seed", where)
-    resolved["workers"] = check_workers(resolved["workers"], "[run] workers", where)
+def stage_spec(stage) -> type[TableSpec]:
+    """The spec class of an analysis: its ``spec``, or one built from its ``config_keys``."""
+    spec = getattr(stage, "spec", None)
+    if isinstance(spec, type) and issubclass(spec, TableSpec):
+        return spec
+    return spec_from_keys(stage.name, dict(getattr(stage, "config_keys", {}) or {}))
 
 
-def resolve_config(raw: Mapping[str, Any], stage_keys: Mapping[str, Mapping[str, Any]] | None = None,
-                   *, where: str = "config") -> dict:
-    """Fill defaults and check every table and key.
+def resolve_config(raw: Mapping[str, Any], stages: Mapping[str, Any] | None = None, *, where: str = "config",
+                   notes: list | None = None) -> dict:
+    """Check every table and key once and return the typed specs.
 
     Parameters
     ----------
     raw : mapping
         The parsed TOML.
-    stage_keys : mapping of str to mapping, optional
-        Tables declared by analysis plugins: table name -> accepted keys with
-        defaults (``enabled`` is always accepted).
+    stages : mapping of str to spec class or to a mapping of keys, optional
+        The analyses' tables: table name -> spec class (or key -> default,
+        as a third-party stage's ``config_keys``).
     where : str
         Source named in messages.
+    notes : list, optional
+        Receives a note per deprecated key used.
 
     Returns
     -------
     dict
-        A new dict: top-level keys, core tables with defaults filled in, and
-        each plugin table present in ``raw`` with its defaults filled in.
-        ``_present`` lists the tables the user wrote.
+        ``name`` and ``description``, every core table as its spec, each
+        analysis table present in ``raw`` as its spec, and ``_present``
+        (the tables the user wrote).
 
     Raises
     ------
     ConfigError
-        Unknown table or key (with a suggestion), wrongly typed value, or a
-        value outside its allowed set.
+        Unknown table or key (with a suggestion), wrongly typed value, value
+        outside its allowed set or range.
     """
-    stage_keys = dict(stage_keys or {})
-    tables = {k: v for k, v in CORE_SCHEMA.items() if k}
-    for name, keys in stage_keys.items():
-        tables[name] = {"enabled": True, **dict(keys)}
-    out: dict[str, Any] = {}
+    specs: dict[str, type[TableSpec]] = {k: v for k, v in CORE_SPECS.items() if k}
+    for name, spec in dict(stages or {}).items():
+        specs[name] = spec if isinstance(spec, type) and issubclass(spec, TableSpec) else spec_from_keys(name, spec)
+    raw = {k: _plain_table(v) if isinstance(v, dict) else _plain(v) for k, v in raw.items()}
+    top = {k: v for k, v in raw.items() if not isinstance(v, dict)}
     present = []
-    for key, value in raw.items():
+    for name, value in raw.items():
         if isinstance(value, dict):
-            if key not in tables:
-                raise ConfigError(f"unknown table [{key}].{_suggest(key, tables)} Known tables: "
-                                  f"{', '.join(sorted(tables))}.", source=where)
-            present.append(key)
-        elif key not in CORE_SCHEMA[""]:
-            if key in tables:
-                raise ConfigError(f"'{key}' must be a table ([{key}]), not a value.", source=where)
-            raise ConfigError(f"unknown top-level key '{key}'.{_suggest(key, list(CORE_SCHEMA[''])+list(tables))} "
-                              f"Top-level keys: {', '.join(CORE_SCHEMA[''])}; everything else goes in a table.",
-                              source=where)
-    for key, default in CORE_SCHEMA[""].items():
-        value = _plain(raw.get(key, default))
-        _check_value("", key, value, default, where)
-        out[key] = value
-    for tname, keys in tables.items():
-        given = raw.get(tname)
-        if given is None and tname not in CORE_SCHEMA:
+            if name not in specs:
+                raise ConfigError(f"unknown table [{name}].{suggest(name, specs)} Known tables: "
+                                  f"{', '.join(sorted(specs))}.", source=where)
+            present.append(name)
+        elif name not in TopSpec.keys_spec():
+            if name in specs:
+                raise ConfigError(f"'{name}' must be a table ([{name}]), not a value.", source=where)
+            raise ConfigError(f"unknown top-level key '{name}'."
+                              f"{suggest(name, list(TopSpec.keys_spec()) + list(specs))} Top-level keys: "
+                              f"{', '.join(TopSpec.keys_spec())}; everything else goes in a table.", source=where)
+    out: dict[str, Any] = dict(TopSpec.from_table(top, where=where))
+    for tname, spec in specs.items():
+        if tname not in raw and tname not in CORE_SPECS:
             continue
-        given = given or {}
-        for k in given:
-            if k not in keys:
-                raise ConfigError(f"unknown key '{k}' in [{tname}].{_suggest(k, keys)} Valid keys: "
-                                  f"{', '.join(sorted(keys))}.", source=where)
-        resolved = {}
-        for k, default in keys.items():
-            value = _plain(given.get(k, copy.deepcopy(default)))
-            _check_value(tname, k, value, default, where)
-            resolved[k] = value
-        if tname == "weighting":
-            resolved["_shift_given"] = "shift" in given
-        if tname == "run":
-            _check_run(resolved, where)
-        out[tname] = resolved
+        out[tname] = spec.from_table(raw.get(tname), where=where, notes=notes)
     out["_present"] = present
     return out
+
+
+def _plain_table(table: dict) -> dict:
+    return {k: _plain_table(v) if isinstance(v, dict) else _plain(v) for k, v in table.items()}
+
+
+def replace_key(cfg: dict, table: str, **changes) -> None:
+    """Set keys of one table of a resolved config (validated again), e.g. the command line's ``--seed``."""
+    cfg[table] = cfg[table].replace(**changes)

@@ -1,12 +1,20 @@
 """The study pipeline behind ``nqpspatial run``.
 
-Stages, in order: data (read and validate the panel), weighting and indices,
-geometry and region scheme, then every analysis plugin (group
-``nqpspatial.analyses``) by its ``order``: Haken identification, scenarios,
-spatial statistics, zones, spatial Haken, robustness, report.  Each stage's
-tables go to ``tables/<name>.csv`` (UTF-8 with BOM) and ``tables.xlsx``;
-``run.json`` records versions, the resolved config, the seed, per-stage
-timings, status, notes and warnings.  See docs/outputs.md.
+1. **config**: the TOML is read and every table is checked once, by its
+   typed spec (:mod:`nqpspatial.config`, :mod:`nqpspatial.specs`);
+2. **pre-flight** (:func:`nqpspatial._prepare.preflight`, shared with
+   ``nqpspatial validate``): the output folder, the order of the stages, the
+   data, weighting and indices, geometry, region scheme and spatial weights,
+   each requested stage's checks against the study;
+3. **analyses** (plugins of the group ``nqpspatial.analyses``), in the order
+   their declared artifacts give (:mod:`nqpspatial.runner`), each isolated:
+   a stage that raises is recorded as ``failed`` and the others run on;
+4. **report** (figures, report.html, LaTeX), then the output folder is
+   committed (:mod:`nqpspatial.outdir`).
+
+Each stage's tables go to ``tables/<name>.csv`` (UTF-8 with BOM) and
+``tables.xlsx``; ``run.json`` records versions, the resolved config, the
+seed, per-stage status, timings, notes and warnings.  See docs/outputs.md.
 """
 
 from __future__ import annotations
@@ -20,22 +28,27 @@ import platform
 import re
 import sys
 import time
-import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+
 
 import numpy as np
 import pandas as pd
 
-from . import registry
+from . import registry, runner
+from ._prepare import input_files, preflight
+from ._util import jsonable
 from ._version import __version__
-from .config import CORE_SCHEMA, check_seed, check_workers, load_config, resolve_config
-from .errors import ConfigError, InputError, ModelError
+from .artifacts import IndicatorWeights
+from .config import check_seed, check_workers, load_config, replace_key, resolve_config, stage_spec
+from .errors import ConfigError
 from .io import write_csv, write_workbook
 from .results import Results, Summary
-from .stage import MIN_PERIODS, StageContext, StageOutput
+from .stage import MIN_PERIODS, StageContext
 
 __all__ = ["run", "validate", "RunResult", "default_config_path", "slugify"]
+
 
 def slugify(text: str) -> str:
     """Letters (Chinese too), digits and ``_`` only (used for folder and file names)."""
@@ -61,15 +74,21 @@ class RunResult(Results):
         Every output table by name.
     info : dict
         The content of ``run.json``.
-    results : dict
-        Objects published by stages (e.g. ``"haken"``).
+    artifacts : dict
+        Artifact type -> the artifact a stage provided (read with :meth:`get`).
+    failed : tuple of str
+        The stages that failed (the CLI then exits with code 3).
+    tracebacks : dict
+        Stage name -> traceback of its failure (``--debug`` prints them).
     """
 
-    def __init__(self, out_dir, tables, info, results):
+    def __init__(self, out_dir, tables, info, artifacts, tracebacks=None):
         self._set("out_dir", out_dir)
         self._set("_tables", dict(tables))
         self._set("info", info)
-        self._set("results", dict(results))
+        self._set("artifacts", dict(artifacts))
+        self._set("tracebacks", dict(tracebacks or {}))
+        self._set("failed", tuple(s["name"] for s in info["stages"] if s["status"] == "failed"))
         self._freeze()
 
     @property
@@ -82,6 +101,18 @@ class RunResult(Results):
         if name not in self._tables:
             raise KeyError(f"no table '{name}'; tables: {', '.join(sorted(self._tables))}")
         return self._tables[name].copy()
+
+    def get(self, kind):
+        """The artifact of type ``kind`` (e.g. :class:`nqpspatial.artifacts.HakenOutcome`), or None."""
+        return self.artifacts.get(kind)
+
+    @property
+    def results(self):
+        """Deprecated (0.1.0): the artifacts by their old names (``"haken"``, ``"spatial_weights"``...)."""
+        from .stage import _LegacyResults
+
+        ctx = StageContext(config={}, panel=pd.DataFrame(), artifacts=dict(self.artifacts))
+        return _LegacyResults(ctx)
 
     def summary(self) -> Summary:
         """Stage-by-stage status of the run."""
@@ -121,19 +152,9 @@ def _load(config, base_dir) -> tuple[dict, Path, str]:
     raise TypeError("config must be a path, a dict or None")
 
 
-def _resolve(raw: dict, where: str, analyses: list) -> dict:
-    keys = {a.name: dict(a.config_keys) for a in analyses}
-    return resolve_config(raw, keys, where=where)
-
-
-def _path(base: Path, p):
-    if p is None or isinstance(p, pd.DataFrame):  # a DataFrame given in a config dict
-        return p
-    q = Path(p)
-    return q if q.is_absolute() else base / q
-
-
 class _Recorder:
+    """The run's stage records; one line per stage on stderr (unless quiet)."""
+
     def __init__(self, quiet: bool):
         self.quiet = quiet
         self.stages: list[dict] = []
@@ -143,233 +164,20 @@ class _Recorder:
         if not self.quiet:
             print(text, file=sys.stderr)
 
-    def stage(self, name, status, seconds, notes=(), warns=(), tables=(), info=None):
-        self.stages.append({"name": name, "status": status, "seconds": round(seconds, 4),
-                            "notes": list(notes), "warnings": list(warns), "tables": list(tables),
-                            "info": info or {}})
-        for w in warns:
-            self.warnings.append(f"{name}: {w}")
-            self.say(f"warning: {name}: {w}")
-        if status not in ("ok", "not requested"):
-            for n in notes:
-                self.say(f"{name}: {n}")
+    def add(self, record: runner.StageRecord) -> None:
+        entry = record.as_dict()
+        entry["info"] = jsonable(entry["info"])
+        self.stages.append(entry)
+        self.say(f"{record.name:<16} {record.status:<13} {record.seconds:7.1f} s")
+        for w in record.warnings:
+            self.warnings.append(f"{record.name}: {w}")
+            self.say(f"  warning: {w}")
+        if record.status in ("skipped", "failed"):
+            for n in record.notes:
+                self.say(f"  {n}")
 
-
-def _read_data(cfg: dict, base: Path):
-    from .panel import load_panel
-
-    d = cfg["data"]
-    if d["panel"] is None:
-        raise ConfigError("[data] panel is missing: give the panel file, e.g. panel = \"panel.csv\".",
-                          source="config")
-    if not isinstance(d["panel"], (str, Path, pd.DataFrame)):
-        raise ConfigError(f"[data] panel must be a file name such as \"panel.csv\", not {d['panel']!r}.",
-                          source="config")
-    ind = d["indicators"]
-    if d["indices"] and ind is not None:
-        raise ConfigError("[data] indices = true takes the subsystem indices from the panel, so [data] indicators "
-                          "would be ignored. Remove [data] indicators, or set indices = false to build the "
-                          "indices from the indicator list.", source="config")
-    ind_where = None
-    for key in ("panel", "indicators"):
-        if isinstance(d[key], str) and not d[key].strip():
-            raise ConfigError(f"[data] {key} is empty (\"\"). Name the file, e.g. {key} = \"{key}.csv\""
-                              + ("" if key == "panel" else ", or leave the key out with indices = true") + ".",
-                              source="config")
-    for key in ("region", "year", "indicator_column", "value_column"):
-        if not isinstance(d[key], str) or not d[key].strip():
-            raise ConfigError(f"[data] {key} must be a column name such as \"{CORE_SCHEMA['data'][key]}\", not "
-                              f"{d[key]!r}.", source="config")
-    for key in ("encoding", "indicators_encoding"):
-        if d.get(key) is not None and not isinstance(d[key], str):
-            raise ConfigError(f"[data] {key} must be a codec name such as \"utf-8-sig\" or \"gb18030\", not "
-                              f"{d[key]!r}.", source="config")
-    if isinstance(ind, str):
-        ind_where = str(_path(base, ind))
-        ind = _path(base, ind)
-    return load_panel(_path(base, d["panel"]), ind, region=d["region"], year=d["year"], missing=d["missing"],
-                      ignore=d["ignore"], indices=d["indices"], subsystems=d["subsystems"] or None,
-                      form=d["form"], indicator_column=d["indicator_column"], value_column=d["value_column"],
-                      encoding=d["encoding"], sheet=d["sheet"], indicators_where=ind_where,
-                      indicators_encoding=d.get("indicators_encoding"))
-
-
-def _weighting(panel, cfg: dict):
-    """Return (indices, weights table or None, normalized or None, info)."""
-    region, year = panel.region, panel.year
-    if panel.indices_given:
-        vals = panel.values
-        subs = panel.subsystems
-        bad = []
-        for s in subs:
-            out = vals[(vals[s] < 0) | (vals[s] > 1)]
-            bad += [f"{s} ({r}, {y}) = {v:g}" for r, y, v in zip(out[region], out[year], out[s])]
-        if bad:
-            raise InputError(f"[data] indices = true, but index values lie outside [0, 1]: {', '.join(bad[:20])}"
-                             f"{' ...' if len(bad) > 20 else ''}. Give indices in [0, 1] or set indices = false and "
-                             "supply an indicator list.", source=panel.source)
-        return vals[[region, year, *subs]].copy(), None, None, {"indices": "given"}
-    from .weighting import INDICATOR_TABLE, compute_weights
-
-    w = cfg["weighting"]
-    if w.get("_shift_given") and w["shift"] is not None:  # None (as run.json records it): the default
-        shift = w["shift"]
-        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not (0 <= shift < 0.5):
-            raise ConfigError(f"[weighting] shift must be a number in [0, 0.5), not {shift!r} (e.g. shift = 0.002 maps "
-                              "the normalized values into [0.002, 0.998]); leave it out for the method's default.",
-                              source="config")
-    try:
-        res = compute_weights(panel.values, panel.indicators, region=region, year=year, method=w["method"],
-                              normalization=w["normalization"], critic_conflict=w["critic_conflict"],
-                              critic_cost=w["critic_cost"], levels=int(w["levels"]),
-                              zero_variance=w["zero_variance"],
-                              shift=w["shift"] if w.get("_shift_given") else None)
-    except InputError as exc:
-        if exc.source is None:
-            raise InputError(exc.detail, source=panel.source) from None
-        if exc.source == INDICATOR_TABLE:  # name the indicator list's file
-            raise InputError(exc.detail, source=panel.indicators_source) from None
-        raise
-    return res.indices, res.weights, res.normalized, {"options": _jsonable(getattr(res, "options", {}))}
-
-
-def _geometry(cfg: dict, base: Path, panel, rec=None):
-    g = cfg["geometry"]
-    if not g.get("enabled", True):
-        return None, "disabled in [geometry]"
-    if len(panel.regions) < 2:
-        return None, (f"no boundaries used: the panel has {len(panel.regions)} region, and spatial weights need at "
-                      "least 2 regions (spatial statistics at least 4)")
-    try:
-        import nqpspatial.geodata as geodata
-    except ImportError:  # pragma: no cover
-        return None, "nqpspatial.geodata is not installed"
-    for key in ("source", "id", "crs"):
-        if g.get(key) is not None and not isinstance(g[key], str):
-            raise ConfigError(f"[geometry] {key} must be a string (e.g. source = \"regions.geojson\", id = \"code\", "
-                              f"crs = \"EPSG:4326\"), not {g[key]!r}.", source="config")
-    source = g.get("source")
-    if source is not None and not source.strip():
-        raise ConfigError("[geometry] source is empty (\"\"). Name a boundary file or a bundled layer, or leave the "
-                          "key out.", source="config")
-    if source:
-        if source in getattr(geodata, "LAYERS", ("provinces", "prefectures", "counties")):
-            gdf = geodata.load_layer(source, regions=panel.regions) if "regions" in \
-                geodata.load_layer.__code__.co_varnames else geodata.load_layer(source)
-            return gdf, f"bundled layer '{source}'"
-        if not g.get("id"):
-            if not Path(str(source)).suffix and not _path(base, source).exists():
-                geodata.load_layer(source, source="config [geometry] source")  # misspelt layer: suggests one
-            raise ConfigError("[geometry] id is missing: name the boundary file's field that holds the "
-                              "panel's region ids.", source="config")
-        gdf = geodata.read_boundaries(_path(base, source), g["id"], regions=panel.regions, crs=g.get("crs"))
-        return gdf, f"file {source} (id field {g['id']})"
-    if geodata.looks_like_provinces(panel.regions):
-        return geodata.province_layer(panel.regions), "bundled province layer (regions are Chinese provinces)"
-    if geodata.mostly_provinces(panel.regions):  # provinces with a misspelt, unknown or repeated name
-        geodata.match_regions(panel.regions, source=panel.source)  # raises, naming the closest matches
-    return None, ("no boundaries: the regions are not Chinese provinces and [geometry] is not set; spatial "
-                  "stages need a boundary file ([geometry] source = \"file.geojson\", id = \"<field>\")")
-
-
-def _scheme(cfg: dict, base: Path, panel, geometry_note: str | None):
-    name = cfg["regions"].get("scheme")
-    if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise ConfigError(f"[regions] scheme must be the name of a bundled scheme "
-                          f"({', '.join(registry.names('schemes'))}) or a CSV file, not {name!r}.", source="config")
-    import nqpspatial.geodata as geodata
-
-    if name is None:
-        if geodata.looks_like_provinces(panel.regions):
-            name = "eight-zones"
-        else:
-            return None, None
-    if name in registry.available("schemes"):
-        plugin = registry.get("schemes", name)
-        return plugin.load(panel.regions), name
-    p = _path(base, name)
-    if str(name).lower().endswith((".csv", ".xlsx")) or p.exists():
-        return geodata.load_scheme(p, regions=panel.regions, source=str(p)), Path(str(name)).stem
-    raise ConfigError(f"[regions] scheme = {name!r} is neither a bundled scheme "
-                      f"({', '.join(registry.names('schemes'))}) nor an existing CSV file.", source="config")
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return None if np.isnan(obj) else float(obj)
-    if isinstance(obj, float) and obj != obj:
-        return None
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, pd.DataFrame):
-        return f"DataFrame ({len(obj)} rows, {obj.shape[1]} columns)"
-    return str(obj)
-
-
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": platform.python_version(), "nqpspatial": __version__}
-    for pkg in ("numpy", "pandas", "scipy", "statsmodels", "libpysal", "esda", "spreg", "giddy", "inequality",
-                "spopt", "geopandas", "shapely", "mapclassify", "matplotlib", "openpyxl"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
-def _inputs(cfg: dict, base: Path, where: str) -> list[Path]:
-    """The run's input files (config, panel, indicator list, boundary file, scheme CSV): never a target."""
-    files = [Path(where)] if where not in ("config",) and Path(where).suffix else []
-    d = cfg["data"]
-    for value in (d.get("panel"), d.get("indicators")):
-        if isinstance(value, (str, Path)) and str(value).strip():
-            files.append(_path(base, value))
-    source = (cfg.get("geometry") or {}).get("source")
-    if isinstance(source, (str, Path)) and str(source).strip() and (Path(str(source)).suffix or "/" in str(source)):
-        files.append(_path(base, source))
-    scheme = (cfg.get("regions") or {}).get("scheme")
-    if isinstance(scheme, (str, Path)) and str(scheme).lower().endswith((".csv", ".xlsx")):
-        files.append(_path(base, scheme))
-    return files
-
-
-class _Prepared:
-    """What the pre-flight read and checked: panel, indices and weights, geometry, scheme, timings."""
-
-    def __init__(self, **kw):
-        self.__dict__.update(kw)
-
-
-def _preflight(cfg: dict, base: Path, check_target: Callable | None = None) -> _Prepared:
-    """Every check made before anything is written: the output folder, the data, weighting, geometry, scheme.
-
-    ``nqpspatial run`` and ``nqpspatial validate`` both use it; ``check_target``
-    (optional) checks the output folder first (see :mod:`nqpspatial.outdir`).
-    """
-    target = check_target() if check_target is not None else None
-    seconds = {}
-    t0 = time.perf_counter()
-    panel = _read_data(cfg, base)
-    seconds["data"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    indices, wtable, normalized, winfo = _weighting(panel, cfg)
-    seconds["weighting"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    geometry, gnote = _geometry(cfg, base, panel, None)
-    scheme, scheme_name = _scheme(cfg, base, panel, gnote)
-    seconds["geometry"] = time.perf_counter() - t0
-    return _Prepared(target=target, panel=panel, indices=indices, wtable=wtable, normalized=normalized, winfo=winfo,
-                     geometry=geometry, gnote=gnote, scheme=scheme, scheme_name=scheme_name, seconds=seconds)
+    def stage(self, name, status, seconds, notes=(), warns=(), tables=(), info=None) -> None:
+        self.add(runner.StageRecord(name, status, seconds, list(notes), list(warns), list(tables), info or {}))
 
 
 def _flag(value, name: str) -> bool:
@@ -448,19 +256,20 @@ def run(config=None, *, out=None, force: bool = False, seed: int | None = None, 
                     base_dir=base_dir, write=bool(write), workers=workers, scheduler=scheduler)
 
 
-def _configure(config, base_dir, seed, workers, scheduler, report) -> tuple[dict, Path, str, list]:
+def _configure(config, base_dir, seed, workers, scheduler, report) -> tuple[dict, Path, str, list, list]:
     raw, base, where = _load(config, base_dir)
     analyses = _analyses()
-    cfg = _resolve(raw, where, analyses)
+    notes: list[str] = []
+    cfg = resolve_config(raw, {a.name: stage_spec(a) for a in analyses}, where=where, notes=notes)
     if seed is not None:
-        cfg["run"]["seed"] = check_seed(seed, "seed=", "nqpspatial.run()")
+        replace_key(cfg, "run", seed=check_seed(seed, "seed=", "nqpspatial.run()"))
     if workers is not None:
-        cfg["run"]["workers"] = check_workers(workers, "workers=", "nqpspatial.run()")
+        replace_key(cfg, "run", workers=check_workers(workers, "workers=", "nqpspatial.run()"))
     if scheduler is not None:
-        cfg["run"]["scheduler"] = scheduler
-    if not report and "report" in cfg:
-        cfg["report"]["enabled"] = False
-    return cfg, base, where, analyses
+        replace_key(cfg, "run", scheduler=scheduler)
+    if not report:
+        replace_key(cfg, "report", enabled=False)
+    return cfg, base, where, analyses, notes
 
 
 def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, scheduler) -> RunResult:
@@ -469,22 +278,24 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
 
     t_start = time.perf_counter()
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    cfg, base, where, analyses = _configure(config, base_dir, seed, workers, scheduler, report)
+    cfg, base, where, analyses, notes = _configure(config, base_dir, seed, workers, scheduler, report)
     rec = _Recorder(quiet)
+    for n in notes:
+        rec.say(f"note: {n}")
     if not write:
-        prep = _preflight(cfg, base)
-        tables, info, results = _execute(cfg, base, where, analyses, rec, prep, None, quiet, report)
-        info = _finish_info(info, started, t_start)
+        prep = preflight(cfg, base, analyses)
+        state = _execute(cfg, base, where, analyses, rec, prep, None, quiet, report, notes)
+        info = _finish_info(state.info, started, t_start)
         rec.say(f"done in {info['seconds']:.1f} s")
-        return RunResult(None, tables, info, results)
+        return RunResult(None, state.tables, info, state.artifacts, state.tracebacks)
     target = outdir.resolve_target(out, Path.cwd() / "output" / slugify(cfg["name"]))
-    with outdir.OutputSession(target, force=force, inputs=_inputs(cfg, base, where)) as session:
-        prep = _preflight(cfg, base, session.check)
+    with outdir.OutputSession(target, force=force, inputs=input_files(cfg, base, where)) as session:
+        prep = preflight(cfg, base, analyses, session.check)
         try:
             staging = session.open_staging()
-            tables, info, results = _execute(cfg, base, where, analyses, rec, prep, staging, quiet, report)
-            info = _finish_info(info, started, t_start)
-            wb = write_workbook(tables, staging / "tables.xlsx")
+            state = _execute(cfg, base, where, analyses, rec, prep, staging, quiet, report, notes)
+            info = _finish_info(state.info, started, t_start)
+            wb = write_workbook(state.tables, staging / "tables.xlsx")
             info["workbook"] = wb
             for t, why in wb["left_out"].items():
                 rec.say(f"note: table {t} left out of tables.xlsx: {why}")
@@ -496,8 +307,10 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
         session.commit()
     if session.recovered:
         rec.say(f"note: an interrupted earlier run into {session.state.path} was {session.recovered}")
-    rec.say(f"done in {info['seconds']:.1f} s; output in {session.state.path}")
-    return RunResult(session.state.path, tables, info, results)
+    failed = [s["name"] for s in info["stages"] if s["status"] == "failed"]
+    rec.say(f"done in {info['seconds']:.1f} s; output in {session.state.path}"
+            + (f"; failed stages: {', '.join(failed)}" if failed else ""))
+    return RunResult(session.state.path, state.tables, info, state.artifacts, state.tracebacks)
 
 
 _USER_ERRNOS = {errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG,
@@ -510,20 +323,48 @@ def _finish_info(info: dict, started: str, t_start: float) -> dict:
     return info
 
 
-def _execute(cfg, base, where, analyses, rec, prep, out_dir, quiet, report) -> tuple[dict, dict, dict]:
-    """Record the pre-flight stages and run every analysis; tables go to ``out_dir`` (staging) when given."""
-    tables: dict[str, pd.DataFrame] = {}
-    escape = bool(cfg["run"].get("escape_csv_formulas", True))
+@dataclass
+class _State:
+    """What the stages have produced so far."""
 
-    def add_tables(stage_name: str, new: dict[str, pd.DataFrame]) -> list[str]:
+    out_dir: Path | None
+    escape: bool
+    tables: dict = field(default_factory=dict)
+    owners: dict = field(default_factory=dict)
+    reserved: dict = field(default_factory=dict)
+    why: dict = field(default_factory=dict)
+    tracebacks: dict = field(default_factory=dict)
+    artifacts: dict = field(default_factory=dict)
+    used: list = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    def add_tables(self, owner: str, new: dict) -> list[str]:
         for tname, tab in new.items():
-            if tname in tables:
-                raise RuntimeError(f"stage {stage_name} wrote table '{tname}' a second time")
-            tables[tname] = tab
-            if out_dir is not None:
-                write_csv(tab, out_dir / "tables" / f"{tname}.csv", escape_formulas=escape)
+            self.tables[tname] = tab
+            self.owners[tname] = f"stage '{owner}'"
+            if self.out_dir is not None:
+                write_csv(tab, self.out_dir / "tables" / f"{tname}.csv", escape_formulas=self.escape)
         return list(new)
 
+    def taken(self) -> dict:
+        return {**self.reserved, **self.owners}
+
+
+def _reserved(analyses: list) -> dict:
+    """Table names (or patterns) reserved by the analyses' ``tables`` and the statistics plugins' ``table``."""
+    out = {}
+    for st in analyses:
+        for t in getattr(st, "tables", ()) or ():
+            out[str(t)] = f"stage '{st.name}'"
+    for name in registry.names("statistics"):
+        try:
+            out.setdefault(registry.get("statistics", name).table, "stage 'spatial'")
+        except Exception:  # noqa: BLE001 - a broken statistics plugin fails where it is used
+            continue
+    return out
+
+
+def _core_records(cfg, rec, prep, state) -> None:
     panel = prep.panel
     data_tables = {}
     if len(panel.filled) or cfg["data"]["missing"] == "interpolate":
@@ -533,116 +374,144 @@ def _execute(cfg, base, where, analyses, rec, prep, out_dir, quiet, report) -> t
                      f" subsystems {', '.join(panel.subsystems)}"]
               + ([f"{len(panel.filled)} cell(s) filled by interpolation (tables/filled_cells.csv)"]
                  if len(panel.filled) else []),
-              tables=add_tables("data", data_tables),
+              tables=state.add_tables("data", data_tables),
               info={"regions": len(panel.regions), "periods": panel.years, "subsystems": panel.subsystems,
                     "source": panel.source, "filled_cells": len(panel.filled)})
-    for key in ("panel", "indicators"):  # DataFrames given in a config dict: later stages see a label
-        if isinstance(cfg["data"][key], pd.DataFrame):
-            cfg["data"][key] = _jsonable(cfg["data"][key])
     wt = {}
     if prep.wtable is not None:
         wt["indicator_weights"] = prep.wtable
     wt["indices"] = prep.indices
-    rec.stage("weighting", "ok", prep.seconds["weighting"], tables=add_tables("weighting", wt), info=prep.winfo)
+    rec.stage("weighting", "ok", prep.seconds["weighting"], tables=state.add_tables("weighting", wt),
+              info=prep.winfo)
     gnotes = [prep.gnote] + getattr(prep.geometry, "attrs", {}).get("nqpspatial_notes", []) \
         if prep.geometry is not None else [prep.gnote]
     rec.stage("geometry", "ok" if prep.geometry is not None else "skipped", prep.seconds["geometry"],
               notes=gnotes + ([f"region scheme: {prep.scheme_name}"] if prep.scheme_name else ["no region scheme"]),
               info={"geometry": prep.gnote, "scheme": prep.scheme_name})
+    ws = prep.weights
+    rec.stage("weights", "ok" if ws is not None else "skipped", prep.seconds["weights"],
+              notes=[prep.wnote] + [f"weights {w.spec}: {n}" for w in (ws.by_spec.values() if ws else [])
+                                    for n in w.notes],
+              info={"specs": list(ws.by_spec) if ws else [], "islands": ws.islands if ws else None,
+                    "transform": ws.transform if ws else None})
 
+
+def _execute(cfg, base, where, analyses, rec, prep, out_dir, quiet, report, notes) -> _State:
+    """Record the pre-flight steps, run every analysis and the report; tables go to ``out_dir`` when given."""
+    state = _State(out_dir, bool(cfg["run"]["escape_csv_formulas"]), reserved=_reserved(analyses))
+    _core_records(cfg, rec, prep, state)
+    panel = prep.panel
     ctx = StageContext(config=cfg, panel=panel.values, region=panel.region, year=panel.year,
                        subsystems=panel.subsystems, indices=prep.indices, indicators=panel.indicators,
                        geometry=prep.geometry, scheme=prep.scheme, scheme_name=prep.scheme_name,
                        seed=int(cfg["run"]["seed"]), base_dir=base, out_dir=out_dir, quiet=quiet,
-                       progress=_progress_factory(quiet))
-    ctx.results["weights"] = prep.wtable
-    ctx.results["normalized"] = prep.normalized
-    ctx.results["panel"] = panel
-    ctx.tables = tables
+                       progress=_progress_factory(quiet), panel_data=panel, tables=state.tables)
+    ctx.provide(IndicatorWeights(table=prep.wtable, normalized=prep.normalized,
+                                 options=dict(prep.winfo.get("options", {}))))
+    if prep.weights is not None:
+        ctx.provide(prep.weights)
+    state.why.update({kind: f"stage '{st.name}'" for st in prep.order for kind in getattr(st, "provides", ())})
 
     from .backends import shared_backends
 
-    with shared_backends():  # one execution backend (e.g. one local Dask cluster) for every stage
-        for stage in analyses:
-            _run_stage(stage, cfg, ctx, rec, report, add_tables)
-
-    info = {
+    with registry.tracking() as used, shared_backends():  # one execution backend for every stage
+        for stage in prep.order:
+            _run_analysis(stage, cfg, ctx, rec, state)
+        _run_report(cfg, ctx, rec, state, report)
+    state.artifacts = dict(ctx.artifacts)
+    state.info = {
         "nqpspatial": __version__, "versions": _versions(), "command": " ".join(sys.argv),
-        "config_source": where, "config": _jsonable(_public(cfg)),
+        "config_source": where, "config": jsonable(_public(cfg)), "config_notes": list(notes),
         "seed": int(cfg["run"]["seed"]), "started": None, "seconds": None,
-        "stages": rec.stages, "warnings": rec.warnings, "synthetic": bool(cfg["data"].get("synthetic")),
+        "stages": rec.stages, "warnings": rec.warnings, "synthetic": bool(cfg["data"]["synthetic"]),
         "plugins": registry.describe(),
+        "plugins_used": _plugins_used(used, rec.stages),
     }
-    return tables, info, ctx.results
+    return state
 
 
-def _run_stage(stage, cfg, ctx, rec, report, add_tables) -> None:
-    """Run one analysis stage and record it (a stage raising ModelError is recorded as skipped)."""
+def _plugins_used(used: list, stages: list) -> list[dict]:
+    """The plugins a run used: the analyses that ran and every plugin a stage fetched from the registry."""
+    ran = {s["name"] for s in stages if s["status"] in ("ok", "failed")}
+    keys = [("analyses", n) for n in registry.names("analyses") if n in ran] + [k for k in used if k[0] != "analyses"]
+    rows = {(r["kind"], r["name"]): r for r in registry.describe()}
+    return [rows[k] for k in dict.fromkeys(keys) if k in rows]
+
+
+def _skip(rec, state, stage, status, notes) -> None:
+    record = runner.StageRecord(stage.name, status, notes=list(notes))
+    rec.add(record)
+    for kind in getattr(stage, "provides", ()) or ():
+        state.why[("note", kind)] = f"{status}: {'; '.join(notes)}"
+
+
+def _run_analysis(stage, cfg, ctx, rec, state) -> None:
+    """Run one analysis stage, isolated (see :func:`nqpspatial.runner.run_stage`), and record it."""
     name = stage.name
     scfg = cfg.get(name)
-    t0 = time.perf_counter()
     if scfg is None:
         if getattr(stage, "optional", False):
-            rec.stage(name, "not requested", 0.0, notes=[f"optional stage: add a [{name}] table to run it"])
+            _skip(rec, state, stage, "not requested", [f"optional stage: add a [{name}] table to run it"])
             return
-        scfg = {"enabled": True, **{k: v for k, v in stage.config_keys.items()}}
+        scfg = stage_spec(stage).from_table(None)
     if not scfg.get("enabled", True):
-        why = ("--no-report (report=False)" if name == "report" and not report
-               else f"enabled = false in [{name}]")
-        rec.stage(name, "skipped", 0.0, notes=[why])
+        _skip(rec, state, stage, "skipped", [f"enabled = false in [{name}]"])
         return
-    missing = _unmet(stage, ctx)
-    if missing:
-        rec.stage(name, "skipped", 0.0, notes=missing)
+    unmet = _unmet(stage, ctx)
+    if unmet:
+        _skip(rec, state, stage, "skipped", unmet)
         return
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            result: StageOutput = stage.run(ctx, dict(scfg))
-        except ModelError as exc:
-            # an impossible quantity (e.g. no valid potential): the stage cannot run, the study goes on
-            result = StageOutput(notes=[f"stage not completed: {exc}"],
-                                 warnings=[f"stage not completed: {exc}"], status="skipped")
-    warns = list(result.warnings)
-    for w in caught:
-        if _ours(w):
-            warns.append(str(w.message))
-        else:  # third-party warnings keep their normal behaviour
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    for k, v in result.publish.items():
-        ctx.results[k] = v
-    status = result.status if result.status in ("ok", "skipped") else "ok"
-    rec.stage(name, status, time.perf_counter() - t0, notes=result.notes, warns=_dedupe(warns),
-              tables=add_tables(name, result.tables), info=_jsonable(result.info))
+    out, record = runner.run_stage(stage, ctx, scfg, taken=state.taken(), origin=runner.describe_origin(stage),
+                                   why_missing=state.why)
+    if out is not None:
+        record.tables = state.add_tables(name, out.tables)
+        for art in out.artifacts:
+            ctx.provide(art)
+        ctx.legacy.update(out.publish)
+    provided = {type(a) for a in (out.artifacts if out is not None else [])}
+    for kind in getattr(stage, "provides", ()) or ():
+        if kind not in provided:
+            state.why[("note", kind)] = "; ".join(record.notes) or record.status
+    if record.status == "failed":
+        state.tracebacks[name] = record.traceback
+    rec.add(record)
 
 
-def _our_dirs() -> tuple[str, ...]:
-    import importlib.util
+class _ReportStep:
+    """The report as the last core step (run through the runner, so that a failure is isolated)."""
 
-    dirs = [str(Path(__file__).resolve().parent)]
-    for mod in ("nqpspatial.plugins", "nqpspatial.geodata"):
-        spec = importlib.util.find_spec(mod)
-        if spec is not None and spec.submodule_search_locations:
-            dirs += [str(Path(d).resolve()) for d in spec.submodule_search_locations]
-    return tuple(dirs)
+    name = "report"
+    tables: tuple = ()
+    provides: tuple = ()
+
+    def run(self, ctx, cfg):
+        from .report.stage import build_report
+
+        return build_report(ctx, cfg)
 
 
-def _ours(w) -> bool:
-    filename = str(Path(getattr(w, "filename", "") or "").resolve())
-    return filename.startswith(_our_dirs())
+def _run_report(cfg, ctx, rec, state, report: bool) -> None:
+    step = _ReportStep()
+    rcfg = cfg["report"]
+    if not rcfg["enabled"]:
+        why = "--no-report (report=False)" if not report else "enabled = false in [report]"
+        _skip(rec, state, step, "skipped", [why])
+        return
+    out, record = runner.run_stage(step, ctx, rcfg, taken=state.taken(),
+                                   origin={"name": "report", "package": "nqpspatial", "version": __version__,
+                                           "entry_point": "core"})
+    if record.status == "failed":
+        state.tracebacks["report"] = record.traceback
+    rec.add(record)
 
 
 def _public(cfg: dict) -> dict:
-    """The resolved config without the internal keys (``_present``, ``[weighting] _shift_given``)."""
-    return {k: ({kk: vv for kk, vv in v.items() if not kk.startswith("_")} if isinstance(v, dict) else v)
-            for k, v in cfg.items() if not k.startswith("_")}
-
-
-def _dedupe(items):
-    return list(dict.fromkeys(items))
+    """The resolved config as plain values, without the internal key ``_present``."""
+    return {k: (v.as_dict() if hasattr(v, "as_dict") else v) for k, v in cfg.items() if not k.startswith("_")}
 
 
 def _unmet(stage, ctx: StageContext) -> list[str]:
+    """Input prerequisites a stage lacks: periods, subsystems, boundaries, a region scheme."""
     notes = []
     need = int(getattr(stage, "min_periods", MIN_PERIODS))
     periods = int(pd.unique(ctx.panel[ctx.year]).size) if ctx.year in ctx.panel.columns else need
@@ -655,23 +524,35 @@ def _unmet(stage, ctx: StageContext) -> list[str]:
         elif req == "geometry" and ctx.geometry is None:
             notes.append("needs region boundaries: set [geometry] source and id (a GeoJSON, GeoPackage or "
                          "Shapefile with an id field)")
-
-        elif req == "haken" and ctx.results.get("haken") is None:
-            notes.append("needs an order parameter, and no ordering of the subsystems passed the adiabatic "
-                         "verdict (see haken_identification.csv), or the Haken stage did not run")
         elif req == "scheme" and ctx.scheme is None:
             notes.append("needs a region scheme: set [regions] scheme to a bundled scheme or a CSV with "
                          "columns region, group")
     return notes
 
 
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version(), "nqpspatial": __version__}
+    for pkg in ("numpy", "pandas", "scipy", "statsmodels", "libpysal", "esda", "spreg", "giddy", "inequality",
+                "spopt", "geopandas", "shapely", "mapclassify", "matplotlib", "openpyxl"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
 def validate(config, *, out=None, force: bool = False) -> dict:
     """Check a config, its data and (optionally) an output folder without running analyses.
 
-    Makes the same pre-flight checks as :func:`run`: reads and validates
-    the panel and the indicator list, computes the weights, reads the
-    boundary layer and the region scheme and, with ``out``, checks the
-    output folder (nothing is written).
+    Makes every check :func:`run` makes before computing (the same
+    pre-flight, :func:`nqpspatial._prepare.preflight`): every table and key
+    of the config, the plugins it names and their parameters, the order of
+    the stages, the panel and the indicator list (every data problem at
+    once), the indicator weights, the boundary layer, the region scheme, the
+    spatial weights, each requested stage's checks against the study and,
+    with ``out``, the output folder (nothing is written).
 
     Parameters
     ----------
@@ -690,18 +571,20 @@ def validate(config, *, out=None, force: bool = False) -> dict:
     Raises
     ------
     InputError
-        The first problem found.
+        A problem of the config, the data or the output folder.
+    PluginError
+        A plugin the config needs fails to load, or the stages' declarations
+        conflict.
     """
     from . import outdir
 
     _check_arguments(config, out, force, False, True, True, None, None)
-    raw, base, where = _load(config, None)
-    cfg = _resolve(raw, where, _analyses())
+    cfg, base, where, analyses, _ = _configure(config, None, None, None, None, True)
     check = None
     if out is not None:
         target = outdir.resolve_target(out, Path.cwd())
-        inputs = _inputs(cfg, base, where)
+        inputs = input_files(cfg, base, where)
         check = lambda: outdir.check_target(target, force=bool(force), inputs=inputs)  # noqa: E731
-    prep = _preflight(cfg, base, check)
+    prep = preflight(cfg, base, analyses, check)
     panel = prep.panel
     return {"regions": len(panel.regions), "periods": len(panel.years), "subsystems": panel.subsystems}

@@ -31,7 +31,7 @@ from .contracts import CONTRACTS
 from .errors import InputError, NqpWarning, PluginError
 
 __all__ = ["KINDS", "PluginInfo", "PluginWarning", "available", "names", "get", "load_all", "origin", "accepts_keyword",
-           "keywords", "contract_problems", "registered", "describe", "refresh"]
+           "keywords", "contract_problems", "registered", "describe", "refresh", "tracking"]
 
 KINDS = tuple(CONTRACTS)  # weights, statistics, models, schemes, coevolution, analyses
 _FIRST_PARTY = "nqpspatial"
@@ -163,6 +163,8 @@ def get(kind: str, name: str) -> Any:
         names its package, version and entry point.
     """
     _check_kind(kind)
+    for used in _tracking:
+        used.append((kind, name))
     if name in _local[kind]:
         return _local[kind][name]
     infos = _discover()[kind]
@@ -252,6 +254,23 @@ def keywords(kind: str, obj: Any) -> frozenset[str]:
 
 
 _keep_alive: list[Any] = []
+
+
+_tracking: list[list] = []
+
+
+@contextlib.contextmanager
+def tracking() -> Iterator[list]:
+    """Collect the ``(kind, name)`` of every plugin fetched with :func:`get` inside the block.
+
+    The pipeline uses it to list the plugins a run used (run.json ``plugins_used``).
+    """
+    used: list = []
+    _tracking.append(used)
+    try:
+        yield used
+    finally:
+        _tracking.remove(used)
 
 
 @contextlib.contextmanager

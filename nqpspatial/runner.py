@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .artifacts import Artifact, HakenOutcome, artifact_name
+from .artifacts import Artifact, HakenOutcome, IndicatorWeights, SpatialWeightsSet, artifact_name
 from .contracts import output_problems, table_name_problems
 from .errors import ModelError, NqpWarning, PluginError
 from .stage import StageContext, StageOutput
@@ -32,7 +32,7 @@ from .stage import StageContext, StageOutput
 __all__ = ["StageRecord", "plan", "run_stage", "legacy_consumes", "CORE_PROVIDED"]
 
 #: Artifacts the core provides before any analysis runs (weighting and spatial weights steps).
-CORE_PROVIDED: dict[type, str] = {}
+CORE_PROVIDED: dict[type, str] = {IndicatorWeights: "weighting", SpatialWeightsSet: "weights"}
 
 
 def legacy_consumes(stage) -> tuple[type, ...]:

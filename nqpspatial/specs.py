@@ -54,8 +54,9 @@ class Key:
     doc : str
         One sentence for docs/configuration.md.
     check : callable, optional
-        ``check(value, label) -> value``: a further check (raises
-        ConfigError naming ``label``) that may normalize the value.
+        ``check(value, label, where) -> value``: a further check (raises
+        ConfigError naming ``label``, with ``source=where``) that may
+        normalize the value.
     """
 
     default: Any = None
@@ -66,7 +67,7 @@ class Key:
     exclusive: bool = False
     nullable: bool | None = None
     doc: str = ""
-    check: Callable[[Any, str], Any] | None = None
+    check: Callable[[Any, str, str], Any] | None = None
 
     @property
     def resolved_kind(self) -> str:
@@ -99,7 +100,7 @@ class Key:
         if self.minimum is not None or self.maximum is not None:
             value = number_in(value, label, where, self.minimum, self.maximum, exclusive=self.exclusive)
         if self.check is not None:
-            value = self.check(value, label)
+            value = self.check(value, label, where)
         return value
 
 
