@@ -32,6 +32,7 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
     "weighting": {
         "method": "critic", "normalization": "pooled", "critic_conflict": "signed",
         "critic_cost": "reverse-first", "levels": 1, "zero_variance": "error", "shift": None,
+        "aggregation": "sum", "topsis_ideal": "pooled",
     },
     "run": {"seed": 12345, "workers": None, "scheduler": None},
     "geometry": {"source": None, "id": None, "crs": None, "enabled": True},
@@ -50,6 +51,8 @@ CHOICES: dict[tuple[str, str], tuple] = {
     ("weighting", "critic_cost"): ("reverse-first", "benefit-all"),
     ("weighting", "levels"): (1, 2),
     ("weighting", "zero_variance"): ("error", "zero-weight"),
+    ("weighting", "aggregation"): ("sum", "topsis"),
+    ("weighting", "topsis_ideal"): ("pooled", "by-year"),
     ("report", "language"): ("en", "zh"),
 }
 
