@@ -110,41 +110,45 @@ def economic_distance(distance, level, ids=None) -> np.ndarray:
     return out
 
 
-def gravity_matrix(mass, distance, *, decay: float = 2.0, ids=None) -> np.ndarray:
-    """Directed gravity ``y_ij = k_ij M_i M_j / D_ij^b`` with ``k_ij = M_i / (M_i + M_j)``.
+def gravity_matrix(mass, distance, *, decay: float = 2.0, share=None, ids=None) -> np.ndarray:
+    """Directed gravity ``y_ij = k_ij M_i M_j / D_ij^b`` with ``k_ij = x_i / (x_i + x_j)``.
 
     Parameters
     ----------
     mass : array_like, shape (n,)
-        Non-negative masses (the variable, or a geometric mean of it with
-        other masses).
+        Non-negative masses ``M`` (the variable, or a geometric mean of it
+        with other masses such as population and GDP).
     distance : array_like, shape (n, n)
         Positive distances off the diagonal.
     decay : float, default 2
         Distance-decay exponent ``b``.
+    share : array_like, shape (n,), optional
+        The variable ``x`` of the contribution share ``k_ij`` (default: the
+        masses).
     ids : sequence, optional
         Region ids for messages.
 
     Returns
     -------
     numpy.ndarray, shape (n, n)
-        Zero diagonal; ``y_ij = 0`` when ``M_i = M_j = 0``.
+        Zero diagonal; ``k_ij = 0`` when ``x_i = x_j = 0``.
     """
     M = np.asarray(mass, dtype=float)
+    x = M if share is None else np.asarray(share, dtype=float)
     D = np.asarray(distance, dtype=float)
     if M.ndim != 1 or D.shape != (M.size, M.size):
         raise InputError(f"gravity needs n masses and an (n, n) distance matrix, got {M.shape} and {D.shape}")
-    if not np.isfinite(M).all() or (M < 0).any():
-        raise InputError("gravity masses must be finite and >= 0")
+    if not np.isfinite(M).all() or (M < 0).any() or x.shape != M.shape or not np.isfinite(x).all() or (x < 0).any():
+        raise InputError("gravity masses and shares must be n finite values >= 0")
     off = ~np.eye(M.size, dtype=bool)
     if not (D[off] > 0).all():
         i, j = np.argwhere(off & ~(D > 0))[0]
         who = (ids[i], ids[j]) if ids is not None else (int(i), int(j))
         raise InputError(f"regions {who[0]!r} and {who[1]!r} are at distance 0 (the same point): merge them or "
                          "fix the geometry")
-    tot = M[:, None] + M[None, :]
+    tot = x[:, None] + x[None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
-        k = np.where(tot > 0, M[:, None] / np.where(tot > 0, tot, 1.0), 0.0)
+        k = np.where(tot > 0, x[:, None] / np.where(tot > 0, tot, 1.0), 0.0)
         Dd = np.where(off, D, 1.0) ** float(decay)
         Y = k * M[:, None] * M[None, :] / Dd
     np.fill_diagonal(Y, 0.0)
@@ -861,7 +865,7 @@ def association_networks(data: pd.DataFrame, variables: Sequence[str], points: p
         for v in variables:
             key = {"variable": v, year: y}
             M = _masses(g, v, mass_columns, y)
-            Yg = gravity_matrix(M, D, decay=decay, ids=ids)
+            Yg = gravity_matrix(M, D, decay=decay, share=g[v].to_numpy(float), ids=ids)
             A = binarize(Yg, threshold)
             summ.append({**key, **network_summary(A)})
             full = y in detail

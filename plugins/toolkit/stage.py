@@ -34,8 +34,32 @@ def _haken_h(ctx: StageContext) -> pd.DataFrame | None:
     return tab[[ctx.region, ctx.year, "h"]]
 
 
+def _ignored_column(ctx: StageContext, name: str) -> pd.DataFrame | None:
+    """``region, year, <name>`` for a panel column listed in ``[data] ignore`` (read from the panel file)."""
+    d = (ctx.config or {}).get("data") or {}
+    if name not in (d.get("ignore") or []) or not d.get("panel"):
+        return None
+    from nqpspatial.io import read_table
+
+    raw = read_table(ctx.resolve_path(d["panel"]), encoding=d.get("encoding", "utf-8-sig"), sheet=d.get("sheet"),
+                     what="panel", text_columns=[ctx.region])
+    raw.columns = [str(c).strip() for c in raw.columns]
+    if name not in raw.columns or ctx.region not in raw.columns or ctx.year not in raw.columns:
+        return None
+    ids = {str(r).strip(): r for r in ctx.panel[ctx.region].unique()}
+    out = pd.DataFrame({ctx.region: [ids.get(str(r).strip()) for r in raw[ctx.region]],
+                        ctx.year: pd.to_numeric(raw[ctx.year], errors="coerce"), name: raw[name].to_numpy()})
+    out = out[out[ctx.region].notna()]
+    num = pd.to_numeric(out[name], errors="coerce")
+    if num.notna().sum() == out[name].notna().sum():  # numeric column: keep numbers
+        out[name] = num
+    keys = ctx.panel[[ctx.region, ctx.year]]
+    out = keys.merge(out.astype({ctx.year: keys[ctx.year].dtype}), on=[ctx.region, ctx.year], how="left")
+    return out
+
+
 def _variable(ctx: StageContext, name: str, table: str) -> pd.DataFrame:
-    """``region, year, <name>`` from the indices, the Haken level h, or the panel (in that order)."""
+    """``region, year, <name>`` from the indices, h, the panel, or a ``[data] ignore`` column (in that order)."""
     keys = [ctx.region, ctx.year]
     if name == "h":
         h = _haken_h(ctx)
@@ -44,9 +68,17 @@ def _variable(ctx: StageContext, name: str, table: str) -> pd.DataFrame:
     for src in (ctx.indices, ctx.panel):
         if src is not None and name in src.columns and name not in keys:
             return src[keys + [name]]
+    extra = _ignored_column(ctx, name)
+    if extra is not None:
+        if extra[name].isna().any():
+            r = extra.loc[extra[name].isna(), keys].iloc[0].tolist()
+            raise InputError(f"[{table}] column '{name}' has no value for region {r[0]!r} in year {r[1]!r}: fill "
+                             "the cell", source=str((ctx.config.get("data") or {}).get("panel")))
+        return extra
     avail = sorted({str(c) for s in (ctx.indices, ctx.panel) if s is not None for c in s.columns} - set(keys))
     raise ConfigError(f"[{table}] '{name}' is not an index, h or panel column (available: "
-                      f"{', '.join(avail[:40])}{' ...' if len(avail) > 40 else ''})", source="config")
+                      f"{', '.join(avail[:40])}{' ...' if len(avail) > 40 else ''}; a panel column that is not an "
+                      "indicator must be listed in [data] ignore)", source="config")
 
 
 def _default_variables(ctx: StageContext) -> list[str]:
