@@ -104,6 +104,17 @@ def test_gravity_and_threshold_by_definition():
         for j in range(6):
             want = 0.0 if i == j else M[i] / (M[i] + M[j]) * M[i] * M[j] / D[i, j] ** 1.5
             assert Y[i, j] == pytest.approx(want, rel=1e-12)
+    x, P = rng.uniform(0.1, 1, 6), rng.uniform(1, 9, 6)  # cube-root mass, share of the variable itself
+    Mc = (x * P * M) ** (1 / 3)
+    Yc = gravity_matrix(Mc, D, share=x)
+    assert Yc[1, 4] == pytest.approx(x[1] / (x[1] + x[4]) * Mc[1] * Mc[4] / D[1, 4] ** 2, rel=1e-12)
+    panel = pd.DataFrame({"region": list("abcdef"), "year": 2020, "x": x, "P": P, "G": M})
+    pts = pd.DataFrame({"lon": lon, "lat": lat}, index=list("abcdef"))
+    net = association_networks(panel, ["x"], pts, mass_columns=["P", "G"], blocks="none")
+    e = net.edges
+    want = np.nonzero(binarize(Yc))
+    assert list(zip(e["from"], e["to"])) == [("abcdef"[i], "abcdef"[j]) for i, j in zip(*want)]
+    np.testing.assert_allclose(e["gravity"], Yc[want], rtol=1e-12)
     A = binarize(Y)
     for i in range(6):
         assert A[i].tolist() == [int(j != i and Y[i, j] > Y[i].sum() / 5) for j in range(6)]

@@ -470,7 +470,8 @@ def plot_centres(results: CentresResults, geometry=None, *, variable: str | None
                           ((c["x"].iloc[0], c["y"].iloc[0]), (c["x"].iloc[-1], c["y"].iloc[-1]))):
         ax.annotate(str(t), (x, yv), textcoords="offset points", xytext=(4, 4), fontsize=8)
     zh = language == "zh"
-    ax.set_title(f"{variable}: {'重心迁移轨迹与标准差椭圆' if zh else 'centre of gravity path and deviational ellipses'}")
+    title = "重心迁移轨迹与标准差椭圆" if zh else "centre of gravity path and deviational ellipses"
+    ax.set_title(f"{variable}: {title}")
     if years:
         ax.legend(title="椭圆" if zh else "ellipse", fontsize=8)
     ax.set_aspect("equal")

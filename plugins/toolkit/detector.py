@@ -19,7 +19,6 @@ Formulas and conventions: ``docs/detector.md``.
 from __future__ import annotations
 
 import itertools
-import math
 from typing import Iterable, Sequence
 
 import numpy as np

@@ -472,10 +472,10 @@ def block_roles(A, blocks) -> tuple[pd.DataFrame, pd.DataFrame]:
             role = "broker" if received > sent else "net spillover"
         rows.append({"block": int(k), "n": int(size[i]), "internal": internal, "sent": sent, "received": received,
                      "expected_ratio": exp, "actual_ratio": act, "role": role, "role_zh": ROLES[role]})
-        for j, l in enumerate(ks):
+        for j, kk in enumerate(ks):
             cells = size[i] * (size[j] - (1 if i == j else 0))
             d = H[i, j] / cells if cells else float("nan")
-            drows.append({"from_block": int(k), "to_block": int(l), "links": int(H[i, j]), "density": d,
+            drows.append({"from_block": int(k), "to_block": int(kk), "links": int(H[i, j]), "density": d,
                           "image": int(d >= dens_all) if d == d else 0})
     return pd.DataFrame(rows), pd.DataFrame(drows)
 
@@ -873,34 +873,44 @@ def association_networks(data: pd.DataFrame, variables: Sequence[str], points: p
                 src, dst = np.nonzero(A)
                 edges.append(pd.DataFrame({**key, "from": np.asarray(ids, dtype=object)[src],
                                            "to": np.asarray(ids, dtype=object)[dst], "gravity": Yg[src, dst]}))
-            nd = centralities(A, ids, closeness=full, betweenness=full)
-            nd.insert(0, year, y)
-            nd.insert(0, "variable", v)
-            nd = nd.rename(columns={"region": region})
-            if full and blocks == "concor":
-                lab = concor(A)
-                bt, bd = block_roles(A, lab)
-                nd["block"] = lab
-                nd["role"] = bt.set_index("block").loc[lab, "role"].to_numpy()
-                brows.append(bt.assign(**key))
-                drows.append(bd.assign(**key))
+            nd, bt, bd = _nodes_and_blocks(A, ids, key, region, year, full and blocks == "concor", full)
+            if bt is not None:
+                brows.append(bt)
+                drows.append(bd)
             nodes.append(nd)
             if full and qap_matrices:
                 mats = {k: (f(g, ids) if callable(f) else f) for k, f in qap_matrices.items()}
                 qap_seeds[(v, y)] = int(rng.integers(0, 2 ** 31 - 1))
                 qr = qap(A, mats, permutations=permutations, seed=qap_seeds[(v, y)], backend=backend)
                 qrows.append(qr.table.assign(**key))
-    cat = lambda parts, cols=None: (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols))
     first = ["variable", year]
-    tables = {"edges": cat(edges), "structure": pd.DataFrame(summ), "nodes": cat(nodes),
-              "blocks": _front(cat(brows, ["block"]), first), "block_density": _front(cat(drows, ["from_block"]),
-                                                                                     first),
-              "qap": _front(cat(qrows, ["kind"]), first)}
+    tables = {"edges": _cat(edges), "structure": pd.DataFrame(summ), "nodes": _cat(nodes),
+              "blocks": _front(_cat(brows, ["block"]), first),
+              "block_density": _front(_cat(drows, ["from_block"]), first), "qap": _front(_cat(qrows, ["kind"]), first)}
     opts = {"variables": variables, "distance": distance, "decay": decay, "threshold": threshold,
             "mass_columns": list(mass_columns), "economic_column": economic_column, "years": years,
             "detail_years": sorted(detail), "blocks": blocks, "permutations": int(permutations),
             "qap_seeds": {f"{k[0]}:{k[1]}": s for k, s in qap_seeds.items()}, "region": region, "year": year}
     return NetworkResults(tables, opts)
+
+
+def _nodes_and_blocks(A, ids, key: dict, region: str, year: str, blocks: bool, paths: bool):
+    """Region table of one network (with block and role when ``blocks``) and its block tables (or None)."""
+    nd = centralities(A, ids, closeness=paths, betweenness=paths)
+    nd.insert(0, year, key[year])
+    nd.insert(0, "variable", key["variable"])
+    nd = nd.rename(columns={"region": region})
+    if not blocks:
+        return nd, None, None
+    lab = concor(A)
+    bt, bd = block_roles(A, lab)
+    nd["block"] = lab
+    nd["role"] = bt.set_index("block").loc[lab, "role"].to_numpy()
+    return nd, bt.assign(**key), bd.assign(**key)
+
+
+def _cat(parts: list, cols=None) -> pd.DataFrame:
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
 
 
 def _front(tab: pd.DataFrame, first: list) -> pd.DataFrame:

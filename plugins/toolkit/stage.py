@@ -134,7 +134,8 @@ class CentresStage(Analysis):
 
     Writes ``centres`` and ``ellipses``; publishes ``centres`` (a
     :class:`~nqpspatial.plugins.toolkit.centres.CentresResults`) and
-    ``centres_points`` (the region points and their CRS).
+    ``centres_points`` (the region points and their CRS); ``map_years`` is
+    recorded in ``run.json`` for the map (:func:`plot_centres`).
     """
 
     name = "centres"
@@ -155,7 +156,7 @@ class CentresStage(Analysis):
             raise ConfigError("[centres] variables: no subsystem index to use; name panel columns",
                               source="config")
         years = _years(cfg["years"], "years", t)
-        _years(cfg["map_years"], "map_years", t)
+        map_years = _years(cfg["map_years"], "map_years", t)
         pts, crs, note = _points(ctx, cfg, t)
         parts = []
         for v in variables:
@@ -168,7 +169,8 @@ class CentresStage(Analysis):
         res = type(parts[0])(centres, ellipses, parts[0].points, {**parts[0].options, "variables": variables})
         out = StageOutput(tables={"centres": centres, "ellipses": ellipses},
                           publish={"centres": res, "centres_points": (pts, crs)})
-        out.info.update(variables=variables, projection=note, form=form, crs=res.options["crs"])
+        out.info.update(variables=variables, projection=note, form=form, crs=res.options["crs"],
+                        map_years=map_years or [])
         out.notes.append(f"centres: {note}; ellipse form {form} ({ELLIPSE_FORMS[form]})")
         return out
 
@@ -261,7 +263,8 @@ class NetworkStage(Analysis):
 
     Writes ``network_edges``, ``network_summary``, ``network_nodes``,
     ``network_blocks``, ``network_block_density`` and ``network_qap``;
-    publishes ``network`` and ``network_points``.
+    publishes ``network`` (variable -> :class:`~nqpspatial.plugins.toolkit.network.NetworkResults`) and
+    ``network_points`` (the region points and their CRS).
     """
 
     name = "network"
@@ -345,13 +348,13 @@ class NetworkStage(Analysis):
                 distance=cfg["distance"], economic_column=cfg["economic_column"] or None,
                 mass_columns=[str(c) for c in _as_list(cfg["mass_columns"], "mass_columns", t)],
                 threshold=cfg["threshold"], years=years, detail_years=detail, blocks=cfg["blocks"],
-                qap_matrices=self._qap_terms(ctx, qnames, pts) if cfg["permutations"] or qnames else None,
+                qap_matrices=self._qap_terms(ctx, qnames, pts),
                 permutations=cfg["permutations"], seed=seed))
         names = {"edges": "network_edges", "structure": "network_summary", "nodes": "network_nodes",
                  "blocks": "network_blocks", "block_density": "network_block_density", "qap": "network_qap"}
         for attr, name in names.items():
             out.tables[name] = pd.concat([getattr(p, attr) for p in parts], ignore_index=True)
-        out.publish.update(network=parts[0] if len(parts) == 1 else parts, network_points=(pts, crs))
+        out.publish.update(network=dict(zip(variables, parts)), network_points=(pts, crs))
         out.info.update(variables=variables, projection=note, qap=qnames, seed=seed,
                         detail_years=parts[0].options["detail_years"])
         return out
