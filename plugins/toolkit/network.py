@@ -378,9 +378,10 @@ def centralities(A, ids=None, *, closeness: bool = True, betweenness: bool = Tru
 
 
 # --------------------------------------------------------------------------- blocks
-def _corr(M: np.ndarray) -> np.ndarray:
+def _corr(M: np.ndarray, dtype=np.float64) -> np.ndarray:
     """Column correlations; constant columns correlate 0 with the others (1 with themselves)."""
-    Z = M - M.mean(axis=0)
+    Z = np.asarray(M, dtype=dtype)
+    Z = Z - Z.mean(axis=0)
     s = np.sqrt((Z * Z).sum(axis=0))
     ok = s > 0
     Z[:, ok] /= s[ok]
@@ -389,15 +390,26 @@ def _corr(M: np.ndarray) -> np.ndarray:
     return np.clip(C, -1.0, 1.0)
 
 
-def concor(A, *, depth: int = 2, max_iter: int = 100, tol: float = 1e-10) -> np.ndarray:
+def _two_blocks(C: np.ndarray) -> np.ndarray | None:
+    """The split when every entry's sign matches a two-group pattern (None otherwise)."""
+    first = C[0] >= 0
+    sign = C >= 0
+    want = first[:, None] == first[None, :]
+    return first if np.array_equal(sign, want) else None
+
+
+def concor(A, *, depth: int = 2, max_iter: int = 100, tol: float = 1e-6) -> np.ndarray:
     """CONCOR partition (Breiger, Boorman & Arabie 1975) of a directed network.
 
     Each region's profile is its column of ``A`` (links received) stacked on
-    its row (links sent); their correlation matrix is correlated again until
-    every entry is within ``tol`` of +-1 (or ``max_iter`` rounds), and the
-    regions split by the sign of their correlation with the first region of
-    the group (0 goes with it).  The split is repeated ``depth`` times, giving
-    up to ``2^depth`` blocks (a group of one region is not split).
+    its row (links sent).  The correlation matrix of the profiles is
+    correlated again (single precision throughout) until every entry is
+    within ``tol`` of +-1, or the signs of all entries have formed the same
+    two-group pattern in two consecutive rounds, or ``max_iter`` rounds have
+    run; the regions then split by the sign of their correlation with the
+    first region of the group (0 goes with it).  The split is repeated
+    ``depth`` times, giving up to ``2^depth`` blocks (a group of one region
+    is not split).
 
     Returns
     -------
@@ -414,11 +426,16 @@ def concor(A, *, depth: int = 2, max_iter: int = 100, tol: float = 1e-10) -> np.
             if g.size < 2:
                 nxt.append(g)
                 continue
-            C = _corr(prof[:, g])
+            C = _corr(prof[:, g], np.float32)
+            last = None
             for _ in range(max_iter):
                 if (np.abs(np.abs(C) - 1.0) <= tol).all():
                     break
-                C = _corr(C)
+                split = _two_blocks(C)
+                if split is not None and last is not None and np.array_equal(split, last):
+                    break
+                last = split
+                C = _corr(C, np.float32)
             first = C[0] >= 0
             a, b = g[first], g[~first]
             nxt.extend([x for x in (a, b) if x.size])
@@ -517,21 +534,30 @@ class DenseTerm(PairTerm):
 
 
 class GreatCircleTerm(PairTerm):
-    """Great-circle distance (km) between the regions' points."""
+    """Great-circle distance (km) between the regions' points.
+
+    The matrix is computed once; permutations gather from it (the links of a
+    region are consecutive, so each permutation reads one row per region).
+    """
 
     def __init__(self, lon, lat):
         self.u = _unit_vectors(lon, lat)
         self.n = self.u.shape[0]
+        self._D = None
 
     def dense(self):
-        out = np.empty((self.n, self.n))
-        for a in range(0, self.n, 256):  # row blocks keep the temporaries small
-            out[a:a + 256] = _arc_km(self.u[a:a + 256, None, :], self.u[None, :, :])
-        np.fill_diagonal(out, 0.0)
-        return out
+        if self._D is None:
+            out = np.empty((self.n, self.n))
+            for a in range(0, self.n, 256):  # row blocks keep the temporaries small
+                out[a:a + 256] = _arc_km(self.u[a:a + 256, None, :], self.u[None, :, :])
+            np.fill_diagonal(out, 0.0)
+            self._D = out
+        return self._D.copy()
 
     def values(self, i, j):
-        return _arc_km(self.u[i], self.u[j])
+        if self._D is None:
+            self.dense()
+        return self._D[i, j]
 
 
 class DifferenceTerm(PairTerm):
@@ -579,11 +605,16 @@ def _qap_chunk(payload, task):
         p = rng.permutation(n)
         pinv = np.empty(n, dtype=np.int64)
         pinv[p] = np.arange(n)
-        ra, rb = pinv[ea], pinv[eb]
+        ra = rb = None
         for k, t in enumerate(terms):
             if isinstance(t, SparseTerm):
                 out[i, k] = t.w @ Yd[p[t.r], p[t.c]]
+            elif isinstance(t, DifferenceTerm):  # |x[pinv a] - x[pinv b]|: permute the short vector once
+                z = t.x[pinv]
+                out[i, k] = ev @ np.abs(z[ea] - z[eb])
             else:
+                if ra is None:
+                    ra, rb = pinv[ea], pinv[eb]
                 out[i, k] = ev @ t.values(ra, rb)
     return out
 
