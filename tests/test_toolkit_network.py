@@ -253,3 +253,20 @@ def test_mexico_states():
     bc = nx.betweenness_centrality(G)
     nd = res.nodes[res.nodes["year"] == 2000].set_index("region").loc[ids]
     np.testing.assert_allclose(nd["betweenness"].to_numpy(), [bc[i] for i in range(32)], rtol=0, atol=1e-12)
+
+
+def test_qap_same_on_local_processes(demo_net):
+    """Chunked permutations: the same p-values in-process and on two local processes."""
+    from nqpspatial.backends import open_backend
+
+    idx, pts, _, _ = demo_net
+    g = idx[idx.year == 2020].sort_values("region")
+    ids = g["region"].tolist()
+    lon, lat = pts.loc[ids, "lon"].to_numpy(), pts.loc[ids, "lat"].to_numpy()
+    A = binarize(gravity_matrix(g["NTU"].to_numpy(), great_circle_km(lon, lat)))
+    terms = {"distance": GreatCircleTerm(lon, lat), "NQP": DifferenceTerm(g["NQP"].to_numpy())}
+    here = qap(A, terms, permutations=250, seed=9)
+    with open_backend("processes", workers=2) as be:
+        there = qap(A, terms, permutations=250, seed=9, backend=be)
+    pd.testing.assert_frame_equal(here.table, there.table)
+    assert np.array_equal(here.draws, there.draws)

@@ -336,20 +336,23 @@ class NetworkStage(Analysis):
         seed = int(ctx.rng(self.name).integers(0, 2 ** 31 - 1))
         years = _years(cfg["years"], "years", t)
         detail = _years(cfg["detail_years"], "detail_years", t)
-        for v in variables:
-            data = _variable(ctx, v, t)
-            for c in dict.fromkeys(extra):
-                if c != v:
-                    data = data.merge(_variable(ctx, c, t), on=keys, how="left", validate="one_to_one")
-            _missing_years(years, data[ctx.year], t)
-            _missing_years(detail, data[ctx.year], t)
-            parts.append(association_networks(
-                data, [v], pts, region=ctx.region, year=ctx.year, decay=float(cfg["decay"]),
-                distance=cfg["distance"], economic_column=cfg["economic_column"] or None,
-                mass_columns=[str(c) for c in _as_list(cfg["mass_columns"], "mass_columns", t)],
-                threshold=cfg["threshold"], years=years, detail_years=detail, blocks=cfg["blocks"],
-                qap_matrices=self._qap_terms(ctx, qnames, pts),
-                permutations=cfg["permutations"], seed=seed))
+        from nqpspatial.backends import backend_from_config
+
+        with backend_from_config(ctx.config) as be:  # QAP permutations on the run's backend
+            for v in variables:
+                data = _variable(ctx, v, t)
+                for c in dict.fromkeys(extra):
+                    if c != v:
+                        data = data.merge(_variable(ctx, c, t), on=keys, how="left", validate="one_to_one")
+                _missing_years(years, data[ctx.year], t)
+                _missing_years(detail, data[ctx.year], t)
+                parts.append(association_networks(
+                    data, [v], pts, region=ctx.region, year=ctx.year, decay=float(cfg["decay"]),
+                    distance=cfg["distance"], economic_column=cfg["economic_column"] or None,
+                    mass_columns=[str(c) for c in _as_list(cfg["mass_columns"], "mass_columns", t)],
+                    threshold=cfg["threshold"], years=years, detail_years=detail, blocks=cfg["blocks"],
+                    qap_matrices=self._qap_terms(ctx, qnames, pts),
+                    permutations=cfg["permutations"], seed=seed, backend=be))
         names = {"edges": "network_edges", "structure": "network_summary", "nodes": "network_nodes",
                  "blocks": "network_blocks", "block_density": "network_block_density", "qap": "network_qap"}
         for attr, name in names.items():
