@@ -34,6 +34,7 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
     "weighting": {
         "method": "critic", "normalization": "pooled", "critic_conflict": "signed",
         "critic_cost": "reverse-first", "levels": 1, "zero_variance": "error", "shift": None,
+        "aggregation": "sum", "topsis_ideal": "pooled",
     },
     "run": {"seed": 12345, "workers": None, "scheduler": None, "escape_csv_formulas": True},
     "geometry": {"source": None, "id": None, "crs": None, "enabled": True},
@@ -52,6 +53,8 @@ CHOICES: dict[tuple[str, str], tuple] = {
     ("weighting", "critic_cost"): ("reverse-first", "benefit-all"),
     ("weighting", "levels"): (1, 2),
     ("weighting", "zero_variance"): ("error", "zero-weight"),
+    ("weighting", "aggregation"): ("sum", "topsis"),
+    ("weighting", "topsis_ideal"): ("pooled", "by-year"),
     ("report", "language"): ("en", "zh"),
 }
 

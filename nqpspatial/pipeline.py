@@ -223,7 +223,8 @@ def _weighting(panel, cfg: dict):
                               normalization=w["normalization"], critic_conflict=w["critic_conflict"],
                               critic_cost=w["critic_cost"], levels=int(w["levels"]),
                               zero_variance=w["zero_variance"],
-                              shift=w["shift"] if w.get("_shift_given") else None)
+                              shift=w["shift"] if w.get("_shift_given") else None,
+                              aggregation=w["aggregation"], topsis_ideal=w["topsis_ideal"])
     except InputError as exc:
         if exc.source is None:
             raise InputError(exc.detail, source=panel.source) from None

@@ -150,7 +150,9 @@ class SensitivityStage(Analysis):
                                       critic_cost=w.get("critic_cost", "reverse-first"),
                                       levels=int(w.get("levels", 1)),
                                       zero_variance=w.get("zero_variance", "error"),
-                                      shift=w.get("shift") if w.get("_shift_given") else None)
+                                      shift=w.get("shift") if w.get("_shift_given") else None,
+                                      aggregation=w.get("aggregation", "sum"),
+                                      topsis_ideal=w.get("topsis_ideal", "pooled"))
             except InputError as exc:
                 out.notes.append(f"method {m} left out: {exc.detail if hasattr(exc, 'detail') else exc}")
                 continue
@@ -168,6 +170,12 @@ class SensitivityStage(Analysis):
             out.status = "skipped"
             out.notes.append("weight sensitivity needs indicator weights: the study gives its indices directly "
                              "([data] indices = true), so there is nothing to perturb")
+            return out
+        if (ctx.config.get("weighting") or {}).get("aggregation", "sum") != "sum":
+            out.status = "skipped"
+            out.notes.append("weight sensitivity rebuilds the indices as weighted sums of the normalized "
+                             "indicators; with [weighting] aggregation = \"topsis\" that would not reproduce the "
+                             "run's indices, so it is not run")
             return out
         o = _haken_options(ctx)
         if o["by"] != "none":
