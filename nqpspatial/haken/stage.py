@@ -322,6 +322,7 @@ class HakenStage(Analysis):
         out.tables["haken_estimates"] = est[ESTIMATE_COLUMNS + [c for c in est.columns if c not in ESTIMATE_COLUMNS]]
         pot = fit.potential_table()
         out.tables["haken_potential"] = pot[POTENTIAL_COLUMNS + [c for c in pot.columns if c not in POTENTIAL_COLUMNS]]
+        out.tables["haken_marginal_effects"] = fit.marginal_effects()
         grading = (o["grades"], o["grade_labels"], o["grade_labels_zh"])
         coev = None
         try:

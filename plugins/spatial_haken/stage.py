@@ -12,10 +12,15 @@ Config (defaults)::
     order = ["NQP", "NTU"]      # optional; default: every ordering
     alpha = 0.05
     min_ratio = 1.0
+    reading = "system"          # "system" | "local": the reading behind the verdict, chosen, h, report
 
 Tables: ``spatial_haken_estimates``, ``spatial_haken_effects``,
-``spatial_haken_diagnostics``, ``spatial_haken_identification``.
-Publishes ``{"spatial_haken": {(model, weights, q1, q2): SpatialHakenResults}}``.
+``spatial_haken_marginal_effects``, ``spatial_haken_diagnostics``,
+``spatial_haken_identification`` (one row per reading),
+``spatial_haken_potential`` (one row per reading) and
+``spatial_haken_steady_states``.
+Publishes ``{"spatial_haken": {(model, weights, q1, q2): SpatialHakenResults}}``; the effect draws
+run on the configured backend (``[run] workers`` / ``scheduler``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import warnings
 import pandas as pd
 
 from nqpspatial import registry
+from nqpspatial.backends import backend_from_config
 from nqpspatial.errors import ConfigError, PluginError
 from nqpspatial.results import Results
 from nqpspatial.stage import Analysis, StageContext, StageOutput
@@ -76,10 +82,10 @@ def _stack(results, name: str) -> pd.DataFrame:
 
 #: Options the stage passes to a model plugin's ``fit``, with the value that means "not used".
 _OPTIONS = {"effects": "none", "correction": "none", "split": None, "draws": None, "alpha": None,
-            "min_ratio": None, "weights_name": None}
+            "min_ratio": None, "weights_name": None, "reading": "system", "backend": None}
 
 
-def _fit_plugin(name, plugin, data, q1, q2, graph, *, ctx, rng, cfg, split, weights_name):
+def _fit_plugin(name, plugin, data, q1, q2, graph, *, ctx, rng, cfg, split, weights_name, backend=None):
     """Fit one ``nqpspatial.models`` plugin, passing the options its ``fit`` accepts.
 
     A plugin that does not take an option the config asks for (e.g. region
@@ -87,7 +93,7 @@ def _fit_plugin(name, plugin, data, q1, q2, graph, *, ctx, rng, cfg, split, weig
     """
     options = {"effects": cfg["effects"], "correction": cfg["correction"], "split": split,
                "draws": int(cfg["effects_draws"]), "alpha": cfg["alpha"], "min_ratio": cfg["min_ratio"],
-               "weights_name": weights_name}
+               "weights_name": weights_name, "reading": cfg["reading"], "backend": backend}
     kw = {}
     for key, value in options.items():
         if registry.accepts_keyword(plugin.fit, key):
@@ -113,7 +119,7 @@ class SpatialHakenStage(Analysis):
     requires = ("pair",)
     config_keys = {"models": ["slx", "sar"], "weights": ["queen"], "effects": "none",
                    "correction": "none", "effects_draws": 1000, "split_by_zone": False,
-                   "order": None, "alpha": 0.05, "min_ratio": 1.0}
+                   "order": None, "alpha": 0.05, "min_ratio": 1.0, "reading": "system"}
 
     def _graphs(self, ctx: StageContext, specs, ids):
         published = _published_weights(ctx)
@@ -148,7 +154,8 @@ class SpatialHakenStage(Analysis):
         if bad or not models:
             raise ConfigError(f"[spatial_haken] models: unknown {bad}; choose from "
                               f"{', '.join(known)} (the installed nqpspatial.models plugins)", "config")
-        for key, allowed in (("effects", ("none", "region")), ("correction", ("none", "jackknife"))):
+        for key, allowed in (("effects", ("none", "region")), ("correction", ("none", "jackknife")),
+                             ("reading", ("system", "local"))):
             if cfg[key] not in allowed:
                 raise ConfigError(f"[spatial_haken] {key} = {cfg[key]!r} is not valid; use one of "
                                   f"{', '.join(repr(a) for a in allowed)}", "config")
@@ -184,16 +191,17 @@ class SpatialHakenStage(Analysis):
         plugins = {m: registry.get("models", m) for m in models}
         short_warned = False
         jobs = [(m, w, o) for w in graphs for m in models for o in orderings]
-        for m, wname, (a, b) in ctx.progress(jobs, total=len(jobs), desc="spatial Haken"):
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ShortPanelWarning)
-                res = _fit_plugin(m, plugins[m], idx, a, b, graphs[wname], ctx=ctx, rng=rng, cfg=cfg,
-                                  split=split, weights_name=wname)
-            for w in caught:
-                if issubclass(w.category, ShortPanelWarning) and not short_warned:
-                    warns.append(str(w.message))
-                    short_warned = True
-            results[(m, wname, a, b)] = res
+        with backend_from_config(ctx.config) as be:
+            for m, wname, (a, b) in ctx.progress(jobs, total=len(jobs), desc="spatial Haken"):
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", ShortPanelWarning)
+                    res = _fit_plugin(m, plugins[m], idx, a, b, graphs[wname], ctx=ctx, rng=rng, cfg=cfg,
+                                      split=split, weights_name=wname, backend=be)
+                for w in caught:
+                    if issubclass(w.category, ShortPanelWarning) and not short_warned:
+                        warns.append(str(w.message))
+                        short_warned = True
+                results[(m, wname, a, b)] = res
         for wname, g in graphs.items():
             for a, b in orderings:
                 diag.append(lm_diagnostics(idx, a, b, g, region=ctx.region, year=ctx.year,
@@ -205,6 +213,11 @@ class SpatialHakenStage(Analysis):
             "spatial_haken_diagnostics": pd.concat(diag + [_table(r, "diagnostics") for r in res_list],
                                                    ignore_index=True),
         }
+        for name, attr in (("spatial_haken_marginal_effects", "marginal_effects"),
+                           ("spatial_haken_potential", "potential_readings"),
+                           ("spatial_haken_steady_states", "steady_states")):
+            if any(_table(r, attr) is not None for r in res_list):
+                tables[name] = _stack(res_list, attr)
         with_ident = [r for r in res_list if isinstance(_table(r, "identification"), pd.DataFrame)
                       and len(_table(r, "identification"))]
         if with_ident:
@@ -217,6 +230,7 @@ class SpatialHakenStage(Analysis):
         info = {"models": models, "weights": list(graphs), "orderings": [list(o) for o in orderings],
                 "effects": cfg["effects"], "correction": cfg["correction"],
                 "effects_draws": int(cfg["effects_draws"]), "split_by_zone": bool(split is not None),
+                "reading": cfg["reading"],
                 "logdet": sorted(logdet),
                 "plugins": {m: registry.origin("models", m) for m in models}}
         for r in res_list:
