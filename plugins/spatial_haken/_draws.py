@@ -138,10 +138,7 @@ def marginal_effects(params: np.ndarray, e: EquationDraws, stats: dict, eq: str)
 
 def equation_stats(e: EquationDraws, rhos: np.ndarray, groups, xbar: dict) -> dict:
     """Filter statistics for the effects (``"ones"``, with ``groups``) and the weighted ones (``"q1"``, ``"q2"``)."""
-    st = {"ones": e.filt.effect_stats(rhos, e.slx_ws, groups)}
-    for name, x in xbar.items():
-        st[name] = e.filt.effect_stats(rhos, e.slx_ws, None, x=x)
-    return st
+    return e.filt.effect_stats_many(rhos, e.slx_ws, groups, xbar)
 
 
 def draw_quantities(params: dict, eqs: dict, stats: dict, uniform: bool) -> dict:

@@ -327,7 +327,7 @@ class SpatialFilter:
         same_single = self.m == 1 and all(_same(W, self.Ws[0]) for W in mats[1:])
         if same_single:
             return self._series_stats(rhos[:, 0], len(mats), Z, groups, x)
-        return self._per_draw_stats(rhos, mats, Z, groups, x)
+        return self._per_draw_stats(rhos, mats, Z, groups, [x])[0]
 
     def _series_stats(self, rho: np.ndarray, nm: int, Z, groups, weights=None) -> dict:
         W = self.Ws[0]
@@ -355,17 +355,21 @@ class SpatialFilter:
         w = np.column_stack([pw @ gsum[j:j + P + 1] for j in range(nm)]) / N
         return {"d": d, "t": t, "w": w}
 
-    def _per_draw_stats(self, rhos, mats, Z, groups, weights=None) -> dict:
+    def _per_draw_stats(self, rhos, mats, Z, groups, weights=(None,)) -> list:
+        """Per-draw statistics for several weight vectors at once (None: ones, with the groups).
+
+        One inverse (dense) or one LU (sparse) per draw serves every weight vector.
+        """
         N = self.N
         D = rhos.shape[0]
         nm = len(mats)
-        d = np.empty((D, nm))
-        t = np.empty((D, nm))
-        w = np.zeros((D, nm))
-        xv = np.ones(N) if weights is None else np.asarray(weights, dtype=float)
-        ones = xv[:, None]
+        xs = [np.ones(N) if x is None else np.asarray(x, dtype=float) for x in weights]
+        L = len(xs)
+        d = np.empty((L, D, nm))
+        t = np.empty((L, D, nm))
+        w = np.zeros((L, D, nm))
         gi = np.asarray(groups) if groups is not None else None
-        rhs = [ones] + [np.asarray(M @ ones) for M in mats[1:]]
+        rhs = [[x[:, None]] + [np.asarray(M @ x[:, None]) for M in mats[1:]] for x in xs]
         zr = None
         if Z is not None:
             zr = [Z] + [np.asarray(M @ Z) for M in mats[1:]]
@@ -376,23 +380,56 @@ class SpatialFilter:
                 Minv = np.linalg.inv(self.matrix(rhos[k]).toarray())
                 for j, M in enumerate(mats):
                     MW = Minv if M is None else np.asarray((M.T @ Minv.T).T)
-                    d[k, j] = np.diagonal(MW) @ xv / N
-                    t[k, j] = MW.sum(axis=0) @ xv / N
+                    diag, cols = np.diagonal(MW), MW.sum(axis=0)
+                    for l_, x in enumerate(xs):
+                        d[l_, k, j] = diag @ x / N
+                        t[l_, k, j] = cols @ x / N
                     if Z is not None:
-                        w[k, j] = (MW @ Z)[np.arange(N), gi].sum() / N
+                        w[0, k, j] = (MW @ Z)[np.arange(N), gi].sum() / N
                 continue
             solve = self.solver(rhos[k])
-            AiV = solve(V)  # A^-1 V
-            # tr(A^-1 W_j) = E[v' A^-1 W_j v] = E[(A^-T v)' W_j v]; use solves on W_j v instead
-            for j, M in enumerate(mats):
-                XV = V if weights is None else xv[:, None] * V
-                WV = XV if M is None else np.asarray(M @ XV)
-                AiWV = (AiV if weights is None else solve(XV)) if M is None else solve(WV)
-                d[k, j] = np.mean(np.einsum("ij,ij->j", V, AiWV)) / N
-                t[k, j] = solve(rhs[j]).sum() / N
-                if Z is not None:
-                    w[k, j] = solve(zr[j])[np.arange(N), gi].sum() / N
-        return {"d": d, "t": t, "w": w}
+            for l_, x in enumerate(xs):
+                XV = V if weights[l_] is None else x[:, None] * V
+                AiXV = solve(XV)  # A^-1 D(x) V
+                # tr(A^-1 W_j D(x)) = E[v' A^-1 W_j D(x) v]
+                for j, M in enumerate(mats):
+                    AiWV = AiXV if M is None else solve(np.asarray(M @ XV))
+                    d[l_, k, j] = np.mean(np.einsum("ij,ij->j", V, AiWV)) / N
+                    t[l_, k, j] = solve(rhs[l_][j]).sum() / N
+                    if Z is not None and l_ == 0:
+                        w[0, k, j] = solve(zr[j])[np.arange(N), gi].sum() / N
+        return [{"d": d[i], "t": t[i], "w": w[i]} for i in range(L)]
+
+    def effect_stats_many(self, rhos: np.ndarray, slx_ws, groups, weights: dict) -> dict:
+        """:meth:`effect_stats` without weights (key ``"ones"``, with ``groups``) and with each weight vector.
+
+        Parameters
+        ----------
+        rhos, slx_ws, groups
+            As :meth:`effect_stats`.
+        weights : dict
+            Name -> weight vector (N,).
+
+        Returns
+        -------
+        dict
+            ``"ones"`` and each name of ``weights`` -> the dict of :meth:`effect_stats`.
+        """
+        rhos = np.asarray(rhos, dtype=float).reshape(len(rhos), -1)
+        mats = [None] + [sp.csr_array(W) for W in slx_ws]
+        per_draw = (self.m > 0 and rhos.shape[1] > 0
+                    and not (self.m == 1 and all(_same(W, self.Ws[0]) for W in mats[1:])))
+        if not per_draw:
+            out = {"ones": self.effect_stats(rhos, slx_ws, groups)}
+            out.update({k: self.effect_stats(rhos, slx_ws, None, x=x) for k, x in weights.items()})
+            return out
+        Z = None
+        if groups is not None:
+            g = np.asarray(groups)
+            Z = np.zeros((len(g), g.max() + 1))
+            Z[np.arange(len(g)), g] = 1.0
+        res = self._per_draw_stats(rhos, mats, Z, groups, [None] + list(weights.values()))
+        return dict(zip(["ones", *weights], res))
 
 
 def _same(A, B) -> bool:

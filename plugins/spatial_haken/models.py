@@ -434,6 +434,11 @@ class SpatialHakenResults(HakenResultsBase):
         Variant, weights label and ordering.
     reading : str
         The reading behind ``potential``, the verdict and ``coevolution()``.
+    groups : pandas.Series or None
+        Region -> zone of the zone split (None without one).
+    steady : SteadyStates
+        Where the estimated map settles from the last observed state
+        (arrays in the weights' region order).
     readings : mapping
         ``{"system": SpatialReading, "local": SpatialReading}``.
     estimates : pandas.DataFrame
@@ -481,7 +486,9 @@ class SpatialHakenResults(HakenResultsBase):
                             ("effects_kind", model.effects), ("correction", model.correction),
                             ("split", model.groups is not None and not model.split_equal),
                             ("_panel", model.aligned), ("_panel_std", model.panel), ("_eqs", eqs),
-                            ("reading", check_reading(reading))):
+                            ("reading", check_reading(reading)),
+                            ("groups", model.groups if model.groups is not None and not model.split_equal
+                             else None)):
             self._set(name, value)
         key = {"model": model.model, "weights": model.weights_name, "q1": model.q1, "q2": model.q2}
         self._set("estimates", _estimates_table(eqs, key, alpha))
