@@ -629,7 +629,7 @@ class SpatialHakenResults(HakenResultsBase):
         facts["ratio |gamma2|/|gamma1|"] = self.ratio
         facts["adiabatic verdict"] = self.reason
         st = self.steady
-        facts["steady state of the estimated map"] = (
+        facts["steady state (full map)"] = (
             f"q1 mean {np.mean(st.q1):.4g}, range {np.min(st.q1):.4g} - {np.max(st.q1):.4g} "
             f"({st.iterations} steps)" if st.converged else f"{st.status} after {st.iterations} steps")
         cols = ["equation", "term", "estimate", "std_err", "z", "p"]
