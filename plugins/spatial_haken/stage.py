@@ -148,48 +148,15 @@ class SpatialHakenStage(Analysis):
         if ctx.geometry is None and not _published_weights(ctx):
             return StageOutput(notes=["spatial_haken skipped: no boundaries (geometry) to build "
                                       "spatial weights from"], info={"skipped": "no geometry"})
-        models = list(cfg["models"])
-        known = registry.names("models")
-        bad = [m for m in models if m not in known]
-        if bad or not models:
-            raise ConfigError(f"[spatial_haken] models: unknown {bad}; choose from "
-                              f"{', '.join(known)} (the installed nqpspatial.models plugins)", "config")
-        for key, allowed in (("effects", ("none", "region")), ("correction", ("none", "jackknife")),
-                             ("reading", ("system", "local"))):
-            if cfg[key] not in allowed:
-                raise ConfigError(f"[spatial_haken] {key} = {cfg[key]!r} is not valid; use one of "
-                                  f"{', '.join(repr(a) for a in allowed)}", "config")
-        draws = cfg["effects_draws"]
-        if isinstance(draws, bool) or not isinstance(draws, int) or draws < 2:
-            raise ConfigError(f"[spatial_haken] effects_draws = {draws!r} must be a whole number "
-                              ">= 2 (e.g. 1000)", "config")
-        if cfg["split_by_zone"] and ctx.scheme is None:
-            raise ConfigError("[spatial_haken] split_by_zone = true needs a region scheme "
-                              "([regions] scheme)", "config")
+        models = _check_config(ctx, cfg)
         idx = ctx.indices
-        subsystems = list(ctx.subsystems)
-        order = list(cfg.get("order") or [])
-        if order:
-            if len(order) != 2 or any(o not in subsystems for o in order):
-                raise ConfigError(f"[spatial_haken] order must name two subsystems of "
-                                  f"{subsystems}, got {order}", "config")
-            orderings = [tuple(order)]
-        else:
-            # identification on every ordering, as in the aspatial model
-            orderings = list(itertools.permutations(subsystems, 2))
-            chosen = _haken_ordering(ctx.results.get("haken"))
-            if chosen is not None:
-                notes.append(f"every ordering is fitted; the Haken stage chose {chosen[0]} -> "
-                             f"{chosen[1]}")
-            else:
-                notes.append("every ordering is fitted")
+        orderings = _orderings(ctx, cfg, notes)
         ids = list(pd.unique(idx[ctx.region]))
         graphs = self._graphs(ctx, list(cfg["weights"]), ids)
         split = ctx.scheme if cfg["split_by_zone"] else None
         rng = ctx.rng(self.name)
-        results, diag = {}, []
+        results = {}
         plugins = {m: registry.get("models", m) for m in models}
-        short_warned = False
         jobs = [(m, w, o) for w in graphs for m in models for o in orderings]
         with backend_from_config(ctx.config) as be:
             for m, wname, (a, b) in ctx.progress(jobs, total=len(jobs), desc="spatial Haken"):
@@ -197,31 +164,13 @@ class SpatialHakenStage(Analysis):
                     warnings.simplefilter("always", ShortPanelWarning)
                     res = _fit_plugin(m, plugins[m], idx, a, b, graphs[wname], ctx=ctx, rng=rng, cfg=cfg,
                                       split=split, weights_name=wname, backend=be)
-                for w in caught:
-                    if issubclass(w.category, ShortPanelWarning) and not short_warned:
-                        warns.append(str(w.message))
-                        short_warned = True
+                short = [str(w.message) for w in caught if issubclass(w.category, ShortPanelWarning)]
+                if short and not warns:
+                    warns.append(short[0])
                 results[(m, wname, a, b)] = res
-        for wname, g in graphs.items():
-            for a, b in orderings:
-                diag.append(lm_diagnostics(idx, a, b, g, region=ctx.region, year=ctx.year,
-                                           weights_name=wname, effects=cfg["effects"]))
+        diag = [lm_diagnostics(idx, a, b, g, region=ctx.region, year=ctx.year, weights_name=wname,
+                               effects=cfg["effects"]) for wname, g in graphs.items() for a, b in orderings]
         res_list = list(results.values())
-        tables = {
-            "spatial_haken_estimates": _stack(res_list, "estimates"),
-            "spatial_haken_effects": _stack(res_list, "effects"),
-            "spatial_haken_diagnostics": pd.concat(diag + [_table(r, "diagnostics") for r in res_list],
-                                                   ignore_index=True),
-        }
-        for name, attr in (("spatial_haken_marginal_effects", "marginal_effects"),
-                           ("spatial_haken_potential", "potential_readings"),
-                           ("spatial_haken_steady_states", "steady_states")):
-            if any(_table(r, attr) is not None for r in res_list):
-                tables[name] = _stack(res_list, attr)
-        with_ident = [r for r in res_list if isinstance(_table(r, "identification"), pd.DataFrame)
-                      and len(_table(r, "identification"))]
-        if with_ident:
-            tables["spatial_haken_identification"] = identification_table(with_ident)
         logdet = set()
         for r in res_list:
             q1_info = (getattr(r, "info", None) or {}).get("q1", {})
@@ -235,8 +184,67 @@ class SpatialHakenStage(Analysis):
                 "plugins": {m: registry.origin("models", m) for m in models}}
         for r in res_list:
             notes.extend(n for n in (getattr(r, "notes", None) or []) if n not in notes)
-        return StageOutput(tables=tables, info=info, notes=notes, warnings=warns,
+        return StageOutput(tables=_stage_tables(res_list, diag), info=info, notes=notes, warnings=warns,
                            publish={"spatial_haken": results})
+
+
+def _check_config(ctx: StageContext, cfg: dict) -> list:
+    """The requested models, after checking every ``[spatial_haken]`` key (ConfigError naming the key)."""
+    models = list(cfg["models"])
+    known = registry.names("models")
+    bad = [m for m in models if m not in known]
+    if bad or not models:
+        raise ConfigError(f"[spatial_haken] models: unknown {bad}; choose from "
+                          f"{', '.join(known)} (the installed nqpspatial.models plugins)", "config")
+    for key, allowed in (("effects", ("none", "region")), ("correction", ("none", "jackknife")),
+                         ("reading", ("system", "local"))):
+        if cfg[key] not in allowed:
+            raise ConfigError(f"[spatial_haken] {key} = {cfg[key]!r} is not valid; use one of "
+                              f"{', '.join(repr(a) for a in allowed)}", "config")
+    draws = cfg["effects_draws"]
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 2:
+        raise ConfigError(f"[spatial_haken] effects_draws = {draws!r} must be a whole number "
+                          ">= 2 (e.g. 1000)", "config")
+    if cfg["split_by_zone"] and ctx.scheme is None:
+        raise ConfigError("[spatial_haken] split_by_zone = true needs a region scheme "
+                          "([regions] scheme)", "config")
+    return models
+
+
+def _orderings(ctx: StageContext, cfg: dict, notes: list) -> list:
+    """``[spatial_haken] order`` or every ordering of the subsystems (with a note)."""
+    subsystems = list(ctx.subsystems)
+    order = list(cfg.get("order") or [])
+    if order:
+        if len(order) != 2 or any(o not in subsystems for o in order):
+            raise ConfigError(f"[spatial_haken] order must name two subsystems of "
+                              f"{subsystems}, got {order}", "config")
+        return [tuple(order)]
+    # identification on every ordering, as in the aspatial model
+    chosen = _haken_ordering(ctx.results.get("haken"))
+    notes.append(f"every ordering is fitted; the Haken stage chose {chosen[0]} -> {chosen[1]}"
+                 if chosen is not None else "every ordering is fitted")
+    return list(itertools.permutations(subsystems, 2))
+
+
+def _stage_tables(res_list: list, diag: list) -> dict:
+    """The stage's tables from the fitted results (a table only when some model produces it)."""
+    tables = {
+        "spatial_haken_estimates": _stack(res_list, "estimates"),
+        "spatial_haken_effects": _stack(res_list, "effects"),
+        "spatial_haken_diagnostics": pd.concat(diag + [_table(r, "diagnostics") for r in res_list],
+                                               ignore_index=True),
+    }
+    for name, attr in (("spatial_haken_marginal_effects", "marginal_effects"),
+                       ("spatial_haken_potential", "potential_readings"),
+                       ("spatial_haken_steady_states", "steady_states")):
+        if any(_table(r, attr) is not None for r in res_list):
+            tables[name] = _stack(res_list, attr)
+    with_ident = [r for r in res_list if isinstance(_table(r, "identification"), pd.DataFrame)
+                  and len(_table(r, "identification"))]
+    if with_ident:
+        tables["spatial_haken_identification"] = identification_table(with_ident)
+    return tables
 
 
 #: The stage instance registered under ``nqpspatial.analyses``.
