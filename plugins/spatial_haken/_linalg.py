@@ -375,11 +375,15 @@ class SpatialFilter:
             zr = [Z] + [np.asarray(M @ Z) for M in mats[1:]]
         dense = N <= DENSE_DRAW_MAX
         V = None if dense else self.probes_matrix()
+        if dense:   # A(rho) = I - sum_j rho_j W_j built densely (a sparse build per draw costs more than the inverse)
+            Wd = np.stack([W.toarray() for W in self.Ws])
+            eye = np.eye(N)
+            Md = [None if M is None else M.toarray() for M in mats]
         for k in range(D):
             if dense:
-                Minv = np.linalg.inv(self.matrix(rhos[k]).toarray())
-                for j, M in enumerate(mats):
-                    MW = Minv if M is None else np.asarray((M.T @ Minv.T).T)
+                Minv = np.linalg.inv(eye - np.tensordot(rhos[k], Wd, axes=1))
+                for j, M in enumerate(Md):
+                    MW = Minv if M is None else Minv @ M
                     diag, cols = np.diagonal(MW), MW.sum(axis=0)
                     for l_, x in enumerate(xs):
                         d[l_, k, j] = diag @ x / N
