@@ -5,7 +5,7 @@ intercepts), every draw with a reported stable point must have ``Potential.map_s
 outcome of iterating ``(q1, q2) -> (k1 + (1 - g1) q1 - a q1 q2, k2 + (1 - g2) q2 + b q1^2)`` 100,000
 steps from a perturbation of 1e-6 (relative, with floor 1e-6 absolute at a zero coordinate) of the
 fixed point: stable = back within 1e-9.  Draws whose spectral radius lies within 1e-3 of 1 (where
-100,000 steps cannot tell) are excluded and counted.  The default lane runs 1,000 draws per case;
+100,000 steps cannot tell) are excluded and counted.  The default lane runs 400 draws per case;
 the slow lane runs the full 10,000.
 """
 
@@ -122,8 +122,8 @@ def _check(n: int, seed: int) -> dict:
 
 
 def test_map_stable_equals_iteration_default_lane():
-    """1,000 draws per case and intercept setting; both readings occur in every case with a stable point."""
-    res = _check(1000, seed=20240614)
+    """400 draws per case and intercept setting; both readings occur in every case with a stable point."""
+    res = _check(400, seed=20240614)
     assert res["excluded"] < 0.01 * res["checked"]
     for key, (tot, ok) in res["by_case"].items():
         if key[0] in (1, 2, 4):
@@ -141,7 +141,7 @@ def test_closed_form_equals_jacobian_eigenvalues():
     """Without intercepts the closed-form conditions equal the eigenvalues of the Jacobian."""
     rng = np.random.default_rng(3)
     n = 0
-    for _ in range(4000):
+    for _ in range(2000):
         g1, g2 = rng.uniform(-1.5, 2.5), rng.uniform(-0.5, 3.0)
         a, b = rng.uniform(-1.5, 1.5, 2)
         pot = Potential(g1, a, g2, b)
@@ -154,7 +154,7 @@ def test_closed_form_equals_jacobian_eigenvalues():
             continue
         assert map_stable_analytic(g1, g2, q) == (rad < 1) == pot.map_stable
         n += 1
-    assert n > 2000
+    assert n > 900
 
 
 @pytest.mark.parametrize("g1, g2, expect_map, expect_reduced", [

@@ -201,6 +201,10 @@ def stable_points(gamma1, a, gamma2, b, k1=0.0, k2=0.0) -> dict:
     return {k: v.reshape(shape) for k, v in out.items()}
 
 
+_STATIONARY_COLUMNS = ["q1", "V", "curvature", "stable", "map_derivative", "map_stable", "reduced_map_stable",
+                       "jacobian_radius"]
+
+
 class Potential(Results):
     """Potential of the order-parameter equation and its stability reading.
 
@@ -283,12 +287,13 @@ class Potential(Results):
         else:
             case = 4
         self.case = case
-        self.stationary = self._stationary_table()
-        self.case_label = self._label()
-        star, source = self._star()
+        rows = self._stationary_rows()
+        self.stationary = pd.DataFrame(rows, columns=_STATIONARY_COLUMNS)
+        self.case_label = self._label(rows)
+        star, source = self._star(rows)
         self.stable_point = star
         self.stable_point_source = source
-        self._set_map_stability()
+        self._set_map_stability(rows)
         self._freeze()
 
     @property
@@ -296,11 +301,9 @@ class Potential(Results):
         """Whether k1 or k2 is non-zero (the case then rests on A, B and k1)."""
         return self.k1 != 0.0 or self.k2 != 0.0
 
-    def _stationary_table(self) -> pd.DataFrame:
-        cols = ["q1", "V", "curvature", "stable", "map_derivative", "map_stable", "reduced_map_stable",
-                "jacobian_radius"]
+    def _stationary_rows(self) -> list:
         if not self.valid:
-            return pd.DataFrame([], columns=cols)
+            return []
         A, B, k1 = self.quadratic, self.quartic, self.k1
         if k1 == 0.0:
             pts = [0.0]
@@ -320,27 +323,35 @@ class Potential(Results):
                          "map_stable": bool(rad < 1),
                          "reduced_map_stable": bool(-1 < deriv < 1 and self.servo_map_stable),
                          "jacobian_radius": rad})
-        return pd.DataFrame(rows, columns=cols)
+        return rows
 
     def _radius(self, q1: float) -> float:
-        """Spectral radius of the annual map's Jacobian at the fixed point with this q1."""
-        q2 = (self.k2 + self.b * q1 * q1) / self.gamma2
-        return float(spectral_radius_2x2(map_jacobian(self.gamma1, self.a, self.gamma2, self.b, q1, q2)))
+        """Spectral radius of the annual map's Jacobian at the fixed point with this q1.
 
-    def _label(self) -> str:
+        The scalar form of :func:`~nqpspatial.haken.system.spectral_radius_2x2` applied to
+        :func:`~nqpspatial.haken.system.map_jacobian` (same formula, without array overhead).
+        """
+        q1 = float(q1)
+        q2 = (self.k2 + self.b * q1 * q1) / self.gamma2
+        j00, j01, j10, j11 = 1.0 - self.gamma1 - self.a * q2, -self.a * q1, 2.0 * self.b * q1, 1.0 - self.gamma2
+        T, D = j00 + j11, j00 * j11 - j01 * j10
+        disc = T * T - 4.0 * D
+        if disc >= 0:
+            root = math.sqrt(disc)
+            return max(abs(T + root), abs(T - root)) / 2.0
+        return math.sqrt(abs(D))
+
+    def _label(self, rows: list) -> str:
         if not self.has_intercepts or self.case == 0:
             return CASE_LABELS[self.case]
         A, B, k1 = self.quadratic, self.quartic, self.k1
-        st = self.stationary
-        pos = st[st["q1"] >= -1e-12]
-        roots = ("; ".join(_root_text(max(q, 0.0), s, m) for q, s, m in
-                           zip(pos["q1"], pos["stable"], pos["map_stable"]))
-                 or "none")
+        roots = "; ".join(_root_text(max(r["q1"], 0.0), r["stable"], r["map_stable"])
+                          for r in rows if r["q1"] >= -1e-12) or "none"
         return (f"case {self.case} on the intercept form: A = gamma1 + a k2/gamma2 = {A:.6g} "
                 f"{'<' if A < 0 else '>'} 0, B = a b/gamma2 = {B:.6g} {'<' if B < 0 else '>'} 0, "
                 f"k1 = {k1:.6g}; real roots q1 >= 0 of -k1 + A q1 + B q1^3: {roots}")
 
-    def _star(self):
+    def _star(self, rows: list):
         if self.legacy:
             warnings.warn(
                 "legacy_stable_point = true: reporting q1* = sqrt(|gamma1 gamma2 / (a b)|) whatever "
@@ -352,14 +363,13 @@ class Potential(Results):
                                  "because a*b = 0 or gamma2 = 0")
             q = math.sqrt(abs(self.gamma1 * self.gamma2 / ab))
             return (q, float(self._v(q)) if self.valid else float("nan")), "legacy"
-        st = self.stationary
-        cands = st[st["stable"] & (st["q1"] >= -1e-12)]
-        if not len(cands):
+        cands = [r for r in rows if r["stable"] and r["q1"] >= -1e-12]
+        if not cands:
             return None, None
-        best = min(cands.itertuples(), key=lambda r: (r.V, -r.q1))
-        return (max(best.q1, 0.0) if abs(best.q1) <= 1e-12 else best.q1, best.V), "potential"
+        best = min(cands, key=lambda r: (r["V"], -r["q1"]))
+        return (max(best["q1"], 0.0) if abs(best["q1"]) <= 1e-12 else best["q1"], best["V"]), "potential"
 
-    def _set_map_stability(self) -> None:
+    def _set_map_stability(self, rows: list) -> None:
         self.map_stable = self.map_stable_2d = self.reduced_map_stable = None
         self.jacobian_radius = float("nan")
         star = self.stable_point
@@ -367,8 +377,7 @@ class Potential(Results):
             return
         q = star[0]
         if self.stable_point_source == "legacy":
-            st = self.stationary
-            if not np.any(np.isclose(st["q1"], q, rtol=1e-9, atol=1e-12)):
+            if not any(math.isclose(r["q1"], q, rel_tol=1e-9, abs_tol=1e-12) for r in rows):
                 return   # not a fixed point: no stability reading
         curv = self.quadratic + 3 * self.quartic * q * q
         self.reduced_map_stable = bool(-1 < 1 - curv < 1 and self.servo_map_stable)

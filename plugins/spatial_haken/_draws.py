@@ -31,7 +31,7 @@ from nqpspatial.haken.potential import stable_points
 from ._linalg import SpatialFilter
 
 __all__ = ["EFFECT_CHUNK", "EquationDraws", "effect_draws", "effects_from", "marginal_effects",
-           "ME_TERMS", "TERMS"]
+           "equation_stats", "draw_quantities", "ME_TERMS", "TERMS"]
 
 #: Draws per chunk (fixed, so the draws never depend on the backend or worker count).
 EFFECT_CHUNK = 250

@@ -41,8 +41,8 @@ import scipy.sparse.linalg as spla
 from ._linalg import _eigenvalues, _is_binary_row_std
 
 __all__ = ["EquationMap", "SpatialMap", "SteadyStates", "UniformStability", "uniform_system",
-           "uniform_stability", "uniform_blocks", "region_effects", "MAX_STEPS", "STEADY_TOL",
-           "ALL_EIGEN_MAX"]
+           "uniform_stability", "uniform_blocks", "region_effects", "rows_sum_to_one", "MAX_STEPS",
+           "STEADY_TOL", "ALL_EIGEN_MAX"]
 
 #: Iteration limit of :meth:`SpatialMap.steady_states`.
 MAX_STEPS = 10_000
