@@ -287,6 +287,15 @@ def _regime_tables(data, q1, q2, scheme, o, out: StageOutput) -> None:
                      f"at {o['alpha']:g}"))
 
 
+def _fit_tables(fit) -> dict:
+    """``haken_estimates``, ``haken_potential`` (documented columns first) and ``haken_marginal_effects``."""
+    est = fit.estimates
+    pot = fit.potential_table()
+    return {"haken_estimates": est[ESTIMATE_COLUMNS + [c for c in est.columns if c not in ESTIMATE_COLUMNS]],
+            "haken_potential": pot[POTENTIAL_COLUMNS + [c for c in pot.columns if c not in POTENTIAL_COLUMNS]],
+            "haken_marginal_effects": fit.marginal_effects()}
+
+
 class HakenStage(Analysis):
     """Order parameter, potential, co-evolution level, coupling coordination and stages.
 
@@ -353,10 +362,7 @@ class HakenStage(Analysis):
                 bootstrap=o["bootstrap"], seed=r_by, alpha=o["alpha"], min_ratio=o["min_ratio"],
                 jackknife=o["jackknife"], legacy_stable_point=o["legacy_stable_point"], backend=be), out)
             out.notes.extend(fit.notes)
-        est = fit.estimates
-        out.tables["haken_estimates"] = est[ESTIMATE_COLUMNS + [c for c in est.columns if c not in ESTIMATE_COLUMNS]]
-        pot = fit.potential_table()
-        out.tables["haken_potential"] = pot[POTENTIAL_COLUMNS + [c for c in pot.columns if c not in POTENTIAL_COLUMNS]]
+        out.tables.update(_fit_tables(fit))
         grading = (o["grades"], o["grade_labels"], o["grade_labels_zh"])
         coev = None
         try:

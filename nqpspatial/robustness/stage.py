@@ -259,6 +259,15 @@ def sensitivity_figure(res, *, ratio_label: str = "|gamma2| / |gamma1| over weig
     return fig
 
 
+def _spatial_reading(ctx) -> str:
+    """``[spatial_haken] reading`` of the run's config (default "system"): the spatial variants' reading."""
+    sh = (ctx.config or {}).get("spatial_haken") or {}
+    reading = sh.get("reading", "system") if isinstance(sh, dict) else "system"
+    if reading not in ("system", "local"):
+        raise _err("spatial_haken", "reading", reading, 'use "system" or "local"')
+    return reading
+
+
 class RobustnessStage(Analysis):
     """Robustness table of the identification verdict (optional ``[robustness]`` table).
 
@@ -341,7 +350,8 @@ class RobustnessStage(Analysis):
                                rolling_window=c["rolling_window"], subperiods=c["subperiods"] or None,
                                scheme=scheme, specifications=c["specifications"], graphs=graphs,
                                models=list(c["models"]), spatial_draws=max(2, c["spatial_draws"]),
-                               bootstrap=c["bootstrap"], seed=ctx.rng(self.name))
+                               bootstrap=c["bootstrap"], seed=ctx.rng(self.name),
+                               spatial_reading=_spatial_reading(ctx))
         out.tables["robustness"] = res.table.rename(columns={"region": ctx.region})
         out.notes.extend(res.notes)
         kinds = list(pd.unique(res.table["kind"]))
