@@ -27,7 +27,10 @@ the same run:
   the report; and a county-scale study (the 2,848 counties of the bundled layer with real queen
   contiguity when ``nqpspatial.geodata`` has it, else a 70 x 41 lattice; 20 periods; a synthetic
   panel in the style of the demo generator: the demo's Haken parameters, 30 indicators as noisy
-  monotone transforms of the latent indices).
+  monotone transforms of the latent indices);
+- the toolkit stages (``[centres]``, ``[detector]``, ``[network]`` at their defaults, QAP with 999
+  permutations) on the demo and on the county panel, one row per stage from ``run.json``'s timings
+  (budget: 60 s each at county scale).
 
 The table is printed and written to ``--out`` (``.md`` and ``.csv``).  Targets: issue 9, item 5.
 The machine is shared: timings are noisy; compare ratios measured in the same run.
@@ -267,6 +270,47 @@ def _county_study(folder: Path, periods: int = 20, seed: int = 1) -> tuple[Path,
     return path, label
 
 
+def _toolkit_study(folder: Path, county: bool) -> tuple[Path, str]:
+    """The toolkit stages ([centres], [detector], [network] at their defaults) on the demo or the county panel."""
+    tools = "\n[centres]\n\n[detector]\n\n[network]\n"
+    if county:
+        path, label = _county_study(folder)
+        text = path.read_text(encoding="utf-8")
+        head = text.split("[haken]")[0]
+        cfg = head + '[haken]\norder = "auto"\nbootstrap = 0\nbreak_bootstrap = 0\n' + tools + "\n[run]\nseed = 1\n"
+        out = folder / "toolkit_county.toml"
+    else:
+        src = _demo_study(folder).read_text(encoding="utf-8")
+        keep = src.split("[haken]")[0]
+        data = keep.split("[regions]")[0]
+        cfg = data + '[haken]\norder = "auto"\n' + tools + "\n[run]\nseed = 20250801\n"
+        label = "31 provinces (demo)"
+        out = folder / "toolkit_demo.toml"
+    out.write_text(cfg, encoding="utf-8")
+    return out, label
+
+
+def _toolkit(tab, tmp: Path, me: str, county: bool, timeout: float):
+    cfg, label = _toolkit_study(tmp, county)
+    size = ("2848 x 20" if "2848" in label else "2870 x 20") if county else "31 x 10"
+    try:
+        r, wall = _sub([PY, me, "--worker", "run", str(cfg), str(tmp / ("tk_county" if county else "tk_demo")),
+                        "noreport"], timeout=timeout)
+    except RuntimeError as exc:
+        tab.add("toolkit run (--no-report)", size, timeout, None, None, unit="s",
+                note=f"{label}; FAILED: {str(exc).splitlines()[0][:200]}")
+        return
+    notes = {"centres": "centres and ellipses of the indices and h, every year",
+             "detector": "h by 30 indicators, every year, optimal discretization",
+             "network": "network of h every year; links, centralities, CONCOR and QAP (999 permutations) "
+                        "in the last year"}
+    for stage in ("centres", "detector", "network"):
+        tab.add(f"toolkit [{stage}] stage", size, r["stages"].get(stage, float("nan")), None,
+                60.0 if county else None, unit="s", ours_mb=r["peak_mb"], note=f"{label}; {notes[stage]}")
+    tab.add("toolkit run (--no-report), fresh process", size, wall, None, None, unit="s", ours_mb=r["peak_mb"],
+            note=f"{label}; with the Haken stage (no bootstrap) for h")
+
+
 # --------------------------------------------------------------------------- driver
 class Table:
     def __init__(self):
@@ -385,7 +429,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="smaller sizes and loops (a few minutes)")
     ap.add_argument("--sizes", default=None, help="Moran sizes, comma-separated from 31, 2870, 100000")
     ap.add_argument("--only", default=None,
-                    help="comma-separated subset of moran, sar, bootstrap, sensitivity, gwhaken, demo, county")
+                    help="comma-separated subset of moran, sar, bootstrap, sensitivity, gwhaken, demo, county, toolkit")
     ap.add_argument("--out", default="benchmark-results", help="output file stem (.md and .csv)")
     ap.add_argument("--county-timeout", type=float, default=900.0, help="seconds before the county run is stopped")
     ap.add_argument("--keep", default=None, help="folder to keep the generated study folders in")
@@ -395,7 +439,7 @@ def main(argv=None) -> int:
         print(json.dumps(_worker(*args.worker)))
         return 0
     quick = args.quick
-    only = set((args.only or "moran,sar,bootstrap,sensitivity,gwhaken,demo,county").split(","))
+    only = set((args.only or "moran,sar,bootstrap,sensitivity,gwhaken,demo,county,toolkit").split(","))
     sizes = [int(s) for s in (args.sizes or ("31,2870" if quick else "31,2870,100000")).split(",")]
     command = "python benchmarks/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:])
     print(f"nqpspatial benchmarks ({'quick' if quick else 'full'}); machine: {os.cpu_count()} CPUs, shared "
@@ -449,6 +493,10 @@ def main(argv=None) -> int:
                     wall, None, 180.0, unit="s", ours_mb=r["peak_mb"],
                     note=f"{label}; within 4 GB: {'yes' if r['peak_mb'] < 4096 else 'NO'}; slowest: "
                          + ", ".join(f"{k} {v:.0f}s" for k, v in slow))
+        if "toolkit" in only:
+            _toolkit(tab, tmp, me, False, args.county_timeout)
+            if not quick:
+                _toolkit(tab, tmp, me, True, args.county_timeout)
     tab.write(Path(args.out), command)
     print(f"\nwritten: {Path(args.out).with_suffix('.md')} and .csv")
     return 0

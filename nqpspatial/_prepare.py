@@ -74,7 +74,7 @@ def weighting(panel, cfg: dict):
                               normalization=w["normalization"], critic_conflict=w["critic_conflict"],
                               critic_cost=w["critic_cost"], levels=int(w["levels"]),
                               zero_variance=w["zero_variance"],
-                              shift=w["shift"])
+                              shift=w["shift"], aggregation=w["aggregation"], topsis_ideal=w["topsis_ideal"])
     except InputError as exc:
         if exc.source is None:
             raise InputError(exc.detail, source=panel.source) from None

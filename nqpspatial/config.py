@@ -147,6 +147,10 @@ class WeightingSpec(TableSpec):
     zero_variance: str = key("error", choices=("error", "zero-weight"), doc="a constant indicator: refuse or weight 0")
     shift: float | None = key(None, kind="number", check=_shift,
                               doc="map the normalized values into [shift, 1 - shift] (default: the method's)")
+    aggregation: str = key("sum", choices=("sum", "topsis"),
+                           doc="index = weighted sum, or TOPSIS closeness to the ideal solution")
+    topsis_ideal: str = key("pooled", choices=("pooled", "by-year"),
+                            doc="with topsis: ideal and anti-ideal over all region-years or within each year")
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,10 @@ class ModelPlugin(Protocol):
         Graph.  Returns a :class:`nqpspatial.results.Results` with
         ``summary()`` and an ``estimates`` DataFrame (one row per equation
         and term, with ``estimate``); optional tables ``effects``,
-        ``diagnostics``, ``identification`` and a ``notes`` tuple.  The
+        ``marginal_effects``, ``diagnostics``, ``identification``,
+        ``potential_readings``, ``steady_states`` and a ``notes`` tuple.  A
+        plugin without the ``reading`` keyword is refused only when
+        ``[spatial_haken] reading = "local"`` is asked for.  The
         stage adds the identifying columns ``model, weights, q1, q2`` to
         every row.  Optional keywords, passed only when ``fit`` accepts
         them: see ``CONTRACTS["models"].optional_keywords``.
@@ -374,7 +377,8 @@ CONTRACTS: dict[str, Contract] = {
         "models", ModelPlugin, (_NAME, Attribute("fit", callable)),
         method="fit", signature="fit(data, q1, q2, graph, *, region, year, rng, ...)",
         returns="`Results` with `summary()` and an `estimates` table",
-        optional_keywords=("effects", "correction", "split", "draws", "alpha", "min_ratio", "weights_name")),
+        optional_keywords=("effects", "correction", "split", "draws", "alpha", "min_ratio", "weights_name",
+                           "reading", "backend")),
     "schemes": Contract(
         "schemes", Scheme, (_NAME, Attribute("load", callable)),
         method="load", signature="load(regions)", returns="Series region -> group",

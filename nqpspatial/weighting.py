@@ -41,7 +41,7 @@ from ._normalize import _as_float_matrix, _check_shift, _is_direction, _zero_ran
 from .results import Results, Summary
 
 __all__ = ["critic_weights", "entropy_weights", "compute_weights", "WeightingResult",
-           "normalize", "METHODS", "DEFAULT_ENTROPY_SHIFT"]
+           "normalize", "METHODS", "AGGREGATIONS", "DEFAULT_ENTROPY_SHIFT"]
 
 #: Weighting methods understood by :func:`compute_weights`.
 METHODS = ("critic", "entropy", "equal", "fixed", "critic-entropy")
@@ -56,6 +56,9 @@ _NORMALIZATIONS = ("pooled", "by-year")
 _CONFLICTS = ("signed", "absolute")
 _CRITIC_COSTS = ("reverse-first", "benefit-all")
 _ZERO_VARIANCE = ("error", "zero-weight")
+#: Aggregations of normalized indicators into indices: weighted sum or TOPSIS closeness.
+AGGREGATIONS = ("sum", "topsis")
+_TOPSIS_IDEALS = ("pooled", "by-year")
 
 
 # ---------------------------------------------------------------------------
@@ -255,6 +258,8 @@ class WeightingResult(Results):
             "method": o["method"],
             "normalization": o["normalization"],
             "levels": o["levels"],
+            "aggregation": o.get("aggregation", "sum")
+            + (f" (ideal {o['topsis_ideal']})" if o.get("aggregation") == "topsis" else ""),
             "shift (normalized values)": o["shift"],
             "observations (rows)": o["n_rows"],
             "indicators": o["n_indicators"],
@@ -418,11 +423,28 @@ def _zero_note(groups) -> str:
     return f"zero range within year(s) {shown}: weight 0"
 
 
+def _aggregator(aggregation: str, groups):
+    """``f(R, w, label) -> index``: the weighted sum, or the TOPSIS closeness (ideal pooled or per group)."""
+    if aggregation == "sum":
+        return lambda R, w, label: R @ w
+
+    from .topsis import topsis
+
+    def closeness(R, w, label):
+        try:
+            return topsis(R, w, groups=groups)
+        except InputError as exc:
+            raise InputError(f"{label}: {exc.detail}") from None
+
+    return closeness
+
+
 def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: str = "region",
                     year: str = "year", method: str = "critic", normalization: str = "pooled",
                     critic_conflict: str = "signed", critic_cost: str = "reverse-first",
                     levels: int = 1, zero_variance: str = "error",
-                    shift: float | None = None) -> WeightingResult:
+                    shift: float | None = None, aggregation: str = "sum",
+                    topsis_ideal: str = "pooled") -> WeightingResult:
     """Normalize a panel, weight its indicators and build subsystem indices.
 
     Weights are computed within each subsystem (they sum to 1 there) on the
@@ -463,6 +485,17 @@ def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: st
         A zero-range indicator (over all rows, or within a year under
         ``by-year``) is refused, or gets weight 0 (its normalized values are
         set to 0 and it is left out of the weight computation).
+    aggregation : {"sum", "topsis"}, default "sum"
+        How each subsystem (and dimension) index combines its normalized
+        indicators: the weighted sum ``U = sum_j w_j r_j``, or the TOPSIS
+        closeness to the ideal solution of the weighted values ``w_j r_j``
+        (Hwang & Yoon 1981; :func:`nqpspatial.topsis.topsis`), with the
+        same weights (entropy-TOPSIS, CRITIC-TOPSIS, ...).  Weights and
+        their diagnostics do not change.
+    topsis_ideal : {"pooled", "by-year"}, default "pooled"
+        With ``aggregation="topsis"``: the ideal and anti-ideal solutions
+        are the column maxima and minima over all region-years (scores
+        comparable across years), or within each year.
     shift : float, optional
         Map normalized values into ``[shift, 1 - shift]`` everywhere.  When
         None: 0.002 for ``entropy`` (values and indices are shifted), 0 for
@@ -487,6 +520,8 @@ def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: st
     _choice("critic_conflict", critic_conflict, _CONFLICTS)
     _choice("critic_cost", critic_cost, _CRITIC_COSTS)
     _choice("zero_variance", zero_variance, _ZERO_VARIANCE)
+    _choice("aggregation", aggregation, AGGREGATIONS)
+    _choice("topsis_ideal", topsis_ideal, _TOPSIS_IDEALS)
     if isinstance(levels, bool) or levels not in (1, 2):
         raise InputError(f"weighting option levels = {levels!r} is not allowed: use 1 or 2")
     levels = int(levels)
@@ -669,13 +704,14 @@ def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: st
     keys = panel[[region, year]].reset_index(drop=True)
     normalized = pd.concat([keys, pd.DataFrame(Rx, columns=names)], axis=1)
     idx_cols: dict[str, np.ndarray] = {}
+    aggregate = _aggregator(aggregation, years.to_numpy() if topsis_ideal == "by-year" else None)
     for s in subsystems:
         pos = ind.index[ind["subsystem"] == s].tolist()
-        idx_cols[s] = Rx[:, pos] @ weight[pos]
+        idx_cols[s] = aggregate(Rx[:, pos], weight[pos], f"subsystem {s!r}")
     for row in dim_rows:
         s, d = row["subsystem"], row["dimension"]
         p_d = ind.index[(ind["subsystem"] == s) & (ind["dimension"] == d)].tolist()
-        idx_cols[f"{s}.{d}"] = Rx[:, p_d] @ w_in_dim[p_d]
+        idx_cols[f"{s}.{d}"] = aggregate(Rx[:, p_d], w_in_dim[p_d], f"dimension {d!r} of subsystem {s!r}")
     clash = [c for c in idx_cols if c in (region, year)]
     if clash or len(idx_cols) != len(subsystems) + len(dim_rows):
         raise InputError("subsystem/dimension names give clashing index column names "
@@ -702,6 +738,8 @@ def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: st
         "critic_cost": critic_cost,
         "levels": levels,
         "zero_variance": zero_variance,
+        "aggregation": aggregation,
+        "topsis_ideal": topsis_ideal if aggregation == "topsis" else None,
         "shift": float(index_shift),
         "shift_requested": shift,
         "critic_shift": float(critic_shift) if method in ("critic", "critic-entropy") else None,

@@ -117,7 +117,7 @@ class WeightsBuilder:
         """Refuse before allocating when the dense N x N matrix would not fit in the machine's memory."""
         from nqpspatial.resources import check_dense
 
-        check_dense(len(ids), key=f"[spatial] weights ({self.name})",
+        check_dense(len(ids), key=f"[spatial] weights = {self.name!r}",
                     fix="Use a sparse builder (queen, rook, knn, distance_band, or inverse_distance with cutoff=...).")
 
     def __repr__(self) -> str:

@@ -43,3 +43,29 @@ def test_bad_input():
         coupling_coordination([[0.2, 0.5]], [0.7, 0.7])
     with pytest.raises(InputError, match="all zero"):
         coupling_coordination([[0.0, 0.0]])
+
+
+def test_relative_development_and_lag_type():
+    """E = U2/U1 against the documented band (boundaries inclusive for 'synchronous')."""
+    from nqpspatial.haken import relative_development
+
+    u1 = np.array([0.5, 0.5, 0.5, 0.5, 0.5, 0.0, 0.4])
+    u2 = np.array([0.2, 0.45, 0.5, 0.55, 0.8, 0.3, 0.0])
+    out = relative_development(u1, u2)
+    keep = [0, 1, 2, 3, 4, 6]
+    assert np.array_equal(out["relative_development"].to_numpy()[keep], u2[keep] / u1[keep])
+    assert np.isnan(out["relative_development"][5])
+    assert out["lag_type"].tolist() == ["U2 lagging", "synchronous", "synchronous", "synchronous", "U1 lagging",
+                                        "U1 lagging", "U2 lagging"]
+    assert out["lag_type_zh"].tolist()[:2] == ["U2滞后型", "同步型"]
+    wide = relative_development(u1, u2, band=(0.8, 1.2))
+    assert wide["lag_type"].tolist()[:5] == ["U2 lagging", "synchronous", "synchronous", "synchronous", "U1 lagging"]
+    assert relative_development([0.5], [0.39], band=(0.8, 1.2))["lag_type"].tolist() == ["U2 lagging"]
+    with pytest.raises(InputError, match="low <= 1 <= high"):
+        relative_development(u1, u2, band=(1.1, 0.9))
+    with pytest.raises(InputError, match="two zero"):
+        relative_development([0.0], [0.0])
+    cc = coupling_coordination(np.column_stack([u1[:5], u2[:5]]), lag_band=(0.9, 1.1))
+    assert cc["lag_type"].tolist() == out["lag_type"].tolist()[:5]
+    with pytest.raises(InputError, match="two subsystems"):
+        coupling_coordination(U, lag_band=(0.9, 1.1))

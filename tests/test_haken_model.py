@@ -240,3 +240,46 @@ def test_verdict_reason_tells_the_ratio_from_the_threshold():
     ratio, holds, reason = adiabatic_verdict(-0.5, 0.49985, 1e-6)
     assert not holds and "|gamma2|/|gamma1| = 0.9997 is not > 1" in reason
     assert "= 3.6 > 1" in adiabatic_verdict(-0.1, 0.36, 1e-6)[2]
+
+
+# ---------------------------------------------------------------- marginal effects (issue 14)
+@pytest.mark.filterwarnings("ignore::nqpspatial.haken.model.ShortPanelWarning")
+@pytest.mark.parametrize("opts", [dict(), dict(effects="region"), dict(intercept=True)],
+                         ids=["pooled", "region-effects", "intercept"])
+def test_marginal_effects_equal_finite_differences(opts):
+    """Average marginal effects = central finite differences of the fitted map averaged over the sample."""
+    from nqpspatial.haken import HakenModel, simulate_panel
+
+    df = simulate_panel(gamma1=-0.1, a=0.35, gamma2=0.6, b=0.35, n_regions=12, n_periods=8, seed=4)
+    res = HakenModel(df, "q1", "q2", **opts).fit(bootstrap=199, seed=2)
+    me = res.marginal_effects().set_index(["equation", "wrt"])
+    p = res.params
+    start = res._panel_std.sort_values(["region", "year"]).groupby("region").head(7)  # t = 1..T-1
+    q1, q2 = start["q1"].to_numpy(), start["q2"].to_numpy()
+
+    def f(x1, x2):   # the fitted map; intercepts/effects shift both sides of a difference equally
+        return ((1 - p["gamma1"]) * x1 - p["a"] * x1 * x2, (1 - p["gamma2"]) * x2 + p["b"] * x1 * x1)
+
+    h = 1e-4
+    for wrt, (d1, d2) in (("q1", (h, 0.0)), ("q2", (0.0, h))):
+        up, dn = f(q1 + d1, q2 + d2), f(q1 - d1, q2 - d2)
+        for k, eq in enumerate(("q1", "q2")):
+            fd = np.mean((up[k] - dn[k]) / (2 * h))
+            assert me.loc[(eq, wrt), "estimate"] == pytest.approx(fd, abs=1e-6)
+    assert (me["ci_low"] <= me["estimate"]).all() and (me["estimate"] <= me["ci_high"]).all()
+    assert me["ci_method"].str.startswith("cluster bootstrap percentile (B = 199").all()
+    assert list(res.marginal_effects().columns) == ["q1", "q2", "equation", "wrt", "estimate", "ci_low",
+                                                    "ci_high", "ci_method"]
+
+
+def test_marginal_effects_delta_method_without_bootstrap():
+    """Without the bootstrap: t intervals by the delta method; dq2'/dq2 = 1 - gamma2 has gamma2's interval."""
+    from nqpspatial.haken import HakenModel, simulate_panel
+
+    df = simulate_panel(gamma1=-0.1, a=0.35, gamma2=0.6, b=0.35, n_regions=12, n_periods=8, seed=4)
+    res = HakenModel(df, "q1", "q2").fit(bootstrap=0)
+    me = res.marginal_effects().set_index(["equation", "wrt"])
+    lo, hi = res.conf_int.loc["gamma2"]
+    assert me.loc[("q2", "q2"), "ci_low"] == pytest.approx(1 - hi, abs=1e-12)
+    assert me.loc[("q2", "q2"), "ci_high"] == pytest.approx(1 - lo, abs=1e-12)
+    assert me["ci_method"].str.startswith("t interval, delta method").all()

@@ -36,7 +36,8 @@ def test_contract_columns_present(demo_run):
         "haken_identification": "q1, q2, gamma1, a, gamma2, b, se_gamma1, se_a, se_gamma2, se_b, p_gamma1, p_a, "
                                 "p_gamma2, p_b, r2_q1, r2_q2, n_obs, ratio, adiabatic, chosen, reason",
         "haken_estimates": "q1, q2, term, estimate, std_err, t, p, ci_low, ci_high",
-        "haken_potential": "q1, q2, case, q1_star, V_star, map_stable",
+        "haken_potential": "q1, q2, case, q1_star, V_star, map_stable, map_stable_2d, servo_map_stable, "
+                           "reduced_map_stable",
         "coevolution": "region, year, q1, q2, V, d, h, grade, strategy",
         "coupling_coordination": "region, year, U1, U2, C, C_corrected, T, D, D_corrected, grade",
         "moran_global": "variable, weights, year, I, EI, VI_norm, z_norm, p_norm, p_sim, permutations",
@@ -48,6 +49,14 @@ def test_contract_columns_present(demo_run):
         "clusters": "region, method, cluster",
         "spatial_haken_estimates": "model, weights, q1, q2, equation, term, estimate, std_err, z, p",
         "spatial_haken_effects": "model, weights, q1, q2, equation, term, effect, estimate, ci_low, ci_high, p",
+        # issue 14
+        "haken_marginal_effects": "q1, q2, equation, wrt, estimate, ci_low, ci_high, ci_method",
+        "spatial_haken_potential": "model, weights, q1, q2, reading, gamma1, a, gamma2, b, case, q1_star, "
+                                   "q1_star_low, q1_star_high, stable_share, V_star, map_stable",
+        "spatial_haken_steady_states": "model, weights, q1, q2, region, q1_star, q2_star, converged, iterations",
+        "spatial_haken_marginal_effects": "model, weights, q1, q2, equation, wrt, effect, estimate, ci_low, ci_high",
+        "spatial_haken_identification": "model, weights, q1, q2, reading, gamma1, a, gamma2, b, ratio, adiabatic, "
+                                        "chosen, case",
     }
     tables = demo_run.tables
     for name, cols in contract.items():

@@ -103,6 +103,10 @@ def test_demo_report_shows_every_section_with_data(demo_run):
         assert (out / "figures" / f"{f}.png").exists() and (out / "figures" / f"{f}.svg").exists(), f
     assert (out / "latex" / "haken_estimates.tex").exists()
     assert (out / "latex" / "spatial_haken_estimates.tex").exists()
+    # issue 14: the report names the spatial reading and shows that reading's rows
+    assert "Reading of the spatial dynamics: system" in page
+    assert (out / "latex" / "spatial_haken_potential.tex").exists()
+    assert (out / "latex" / "haken_marginal_effects.tex").exists()
     # the map years default to the first year, the sup-F turning year and the last year
     turning = run.info["stages"][[s["name"] for s in run.info["stages"]].index("haken")]["info"].get("turning_point")
     periods = sorted(run.table("coevolution")["year"].unique())

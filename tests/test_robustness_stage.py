@@ -97,7 +97,8 @@ def test_robustness_rows_equal_direct_fits(demo_run):
     sar = rob[(rob["kind"] == "spatial") & (rob["model"] == "sar")].iloc[0]
     graph = r.results["spatial_weights"]["weights"]["queen"].graph
     fit = registry.get("models", "sar").fit(idx, sar["q1"], sar["q2"], graph, draws=50, seed=0)
-    ref_sar = fit.identification.iloc[0]
+    ref_sar = fit.identification.set_index("reading").loc["system"]   # [spatial_haken] reading default
+    assert sar["reading"] == "system"
     assert sar["gamma2"] == pytest.approx(ref_sar["gamma2"], rel=1e-8)
     assert bool(sar["adiabatic"]) == bool(ref_sar["adiabatic"])
     assert set(rob["kind"]) == {"baseline", "subperiod", "rolling", "zone", "specification", "spatial"}
@@ -154,3 +155,22 @@ def test_robustness_table_without_scheme_or_weights():
     assert res.order == ("A", "B")
     assert 0.0 <= res.verdict_share() <= 1.0
     assert "Robustness" in res.summary().as_text()
+
+
+def test_spatial_variants_follow_the_reading():
+    """Issue 14: robustness.csv's spatial variants use the chosen reading (total or direct effects)."""
+    from libpysal.graph import Graph
+
+    ctx = make_context(side=4, periods=8)
+    g = Graph.build_contiguity(ctx.geometry, rook=False)
+    out = {}
+    for reading in ("system", "local"):
+        res = robustness_table(ctx.indices, ["A", "B"], rolling_window=0, specifications=False, subperiods=[],
+                               graphs={"queen": g}, models=["sar"], spatial_draws=20, seed=1,
+                               spatial_reading=reading)
+        out[reading] = res.table[res.table["kind"] == "spatial"].set_index(["q1", "q2"])
+        assert (out[reading]["reading"] == reading).all()
+    fit = registry.get("models", "sar").fit(ctx.indices, "A", "B", g, draws=20, seed=0)
+    ident = fit.identification.set_index("reading")
+    for reading in ("system", "local"):
+        assert out[reading].loc[("A", "B"), "gamma1"] == pytest.approx(ident.loc[reading, "gamma1"], rel=1e-10)

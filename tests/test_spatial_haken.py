@@ -195,12 +195,15 @@ def test_effects_equal_dense_computation(graph):
             assert eff[(eq, t, "total")] == pytest.approx(tot, abs=1e-10)
     e = r.effects.pivot_table(index=["equation", "term"], columns="effect", values="estimate")
     np.testing.assert_allclose(e["total"], e["direct"] + e["indirect"], atol=1e-12)
-    # identification is read from the direct effects
-    row = r.identification.iloc[0]
-    assert row["gamma1"] == pytest.approx(1 - eff[("q1", "q1", "direct")], abs=1e-12)
-    assert row["a"] == pytest.approx(-eff[("q1", "q1q2", "direct")], abs=1e-12)
-    assert row["gamma2"] == pytest.approx(1 - eff[("q2", "q2", "direct")], abs=1e-12)
-    assert row["b"] == pytest.approx(eff[("q2", "q1sq", "direct")], abs=1e-12)
+    # the local reading is read from the direct effects, the system reading from the total effects
+    ident = r.identification.set_index("reading")
+    assert list(ident.index) == ["system", "local"]
+    for reading, kind in (("local", "direct"), ("system", "total")):
+        row = ident.loc[reading]
+        assert row["gamma1"] == pytest.approx(1 - eff[("q1", "q1", kind)], abs=1e-12)
+        assert row["a"] == pytest.approx(-eff[("q1", "q1q2", kind)], abs=1e-12)
+        assert row["gamma2"] == pytest.approx(1 - eff[("q2", "q2", kind)], abs=1e-12)
+        assert row["b"] == pytest.approx(eff[("q2", "q1sq", kind)], abs=1e-12)
 
 
 def test_effect_draws_seeded_and_intervals_sane():
@@ -335,29 +338,32 @@ def test_identification_table_and_potential():
     tab = identification_table(res)
     cols = ["q1", "q2", "gamma1", "a", "gamma2", "b", "se_gamma1", "se_a", "se_gamma2", "se_b",
             "p_gamma1", "p_a", "p_gamma2", "p_b", "r2_q1", "r2_q2", "n_obs", "ratio",
-            "adiabatic", "chosen", "reason", "model", "weights",
+            "adiabatic", "chosen", "reason", "model", "weights", "reading",
             # the extra columns of haken_identification.csv (issue: "the columns of
             # haken_identification.csv plus model and weights")
             "ratio_ci_low", "ratio_ci_high", "verdict_share", "case"]
     assert list(tab.columns) == cols
-    # ratio interval and verdict share from the simulated direct-effect draws; case from the potential
+    # one row per ordering and reading (issue 14), the chosen reading (system) first
+    assert list(tab["reading"]) == ["system", "local"] * 2
+    # ratio interval and verdict share from the simulated draws; case from the reading's potential
     assert (tab["ratio_ci_low"] <= tab["ratio"]).all() and (tab["ratio"] <= tab["ratio_ci_high"]).all()
     assert tab["verdict_share"].between(0, 1).all()
-    assert list(tab["case"]) == [r.potential.case for r in res]
-    assert tab["chosen"].sum() <= 1
-    first = tab.iloc[0]
-    # The DGP direct effects: own coefficient divided by... checked against the verdict rule
-    ok = first["gamma2"] > 0 and abs(first["gamma2"]) > abs(first["gamma1"]) and \
-        first["p_gamma2"] < 0.05
-    assert bool(first["adiabatic"]) == ok
+    cases = [rd.potential.case for r in res for rd in (r.readings["system"], r.readings["local"])]
+    assert list(tab["case"]) == cases
+    assert tab.groupby("reading")["chosen"].sum().max() <= 1
+    for _, row in tab.iterrows():
+        ok = row["gamma2"] > 0 and abs(row["gamma2"]) > abs(row["gamma1"]) and row["p_gamma2"] < 0.05
+        assert bool(row["adiabatic"]) == ok
     pot = res[0].potential()
-    assert {"case", "q1_star", "V_star", "map_stable"} <= set(pot.columns)
-    p = res[0].haken_params
-    if p["gamma1"] < 0 and p["a"] * p["b"] > 0 and p["gamma2"] > 0:
-        q = pot["q1_star"].iloc[0]
-        assert q == pytest.approx(np.sqrt(-p["gamma1"] * p["gamma2"] / (p["a"] * p["b"])))
-        h = res[0].coevolution()
-        assert h["h"].between(0, 1).all() and len(h) == len(df)
+    assert {"case", "q1_star", "V_star", "map_stable", "reading"} <= set(pot.columns)
+    for reading in ("system", "local"):
+        rd = res[0].readings[reading]
+        p = rd.haken_params
+        if p["gamma1"] < 0 and p["a"] * p["b"] > 0 and p["gamma2"] > 0:
+            q = rd.potential.stable_point[0]
+            assert q == pytest.approx(np.sqrt(-p["gamma1"] * p["gamma2"] / (p["a"] * p["b"])))
+    h = res[0].coevolution()
+    assert h["h"].between(0, 1).all() and len(h) == len(df)
 
 
 def test_diagnostics_lr_and_aic():

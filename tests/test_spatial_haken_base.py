@@ -4,8 +4,9 @@ References: the aspatial package itself (``nqpspatial.haken``): its data
 preparation (``HakenModel``), its co-evolution strategies
 (``nqpspatial.haken.coevolution.coevolution``) applied to a
 :class:`~nqpspatial.haken.Potential` built independently from the spatial
-effects table (gamma1 = 1 - direct(q1), a = -direct(q1q2), gamma2 =
-1 - direct(q2), b = direct(q1sq); LeSage & Pace 2009 direct effects).
+effects table (gamma1 = 1 - effect(q1), a = -effect(q1q2), gamma2 =
+1 - effect(q2), b = effect(q1sq); LeSage & Pace 2009 total effects for the
+system reading, direct effects for the local one).
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ SAR = {"q1": {"q1": 0.88, "q1q2": -0.16, "rho": 0.2},
        "q2": {"q2": 0.425, "q1sq": 0.85, "rho": 0.15}}
 
 
-@pytest.fixture(scope="module")
-def sar_fit():
+@pytest.fixture(scope="module", params=["system", "local"])
+def sar_fit(request):
     df = simulate_panel("sar", GRAPH, SAR, periods=8, sigma=0.03, seed=21)
-    return df, sar.fit(df, "q1", "q2", GRAPH, draws=100, seed=5)
+    return df, sar.fit(df, "q1", "q2", GRAPH, draws=100, seed=5, reading=request.param)
 
 
 def _aspatial_panel(gamma1, a, gamma2, b, seed):
@@ -42,10 +43,12 @@ def _aspatial_panel(gamma1, a, gamma2, b, seed):
     return df.assign(region=df["region"].str[1:].astype(int) - 1)
 
 
-def _direct_potential(res) -> Potential:
-    """Potential of the direct effects, read from the effects table (independent of the results' rows)."""
+def _direct_potential(res, kind=None) -> Potential:
+    """Potential of the reading's effects (total: system, direct: local), read from the effects table
+    (independent of the results' rows); no intercepts (the fits have none)."""
+    kind = kind or {"system": "total", "local": "direct"}[res.reading]
     eff = res.effects
-    d = eff[eff["effect"] == "direct"].set_index("term")["estimate"]
+    d = eff[eff["effect"] == kind].set_index("term")["estimate"]
     return Potential(1 - d["q1"], -d["q1q2"], 1 - d["q2"], d["q1sq"])
 
 
@@ -89,7 +92,8 @@ def test_spatial_results_share_the_haken_base(sar_fit):
     row = res.identification_row(chosen=True)
     assert list(row.columns[:len(IDENTIFICATION_COLUMNS)]) == IDENTIFICATION_COLUMNS
     assert bool(row["chosen"].iloc[0]) and row["case"].iloc[0] == ref.case
-    ident = res.identification.iloc[0]
+    ident = res.identification.iloc[0]   # the chosen reading comes first
+    assert ident["reading"] == res.reading
     for col in ("gamma1", "a", "gamma2", "b", "se_gamma2", "p_gamma2", "ratio", "reason"):
         assert row[col].iloc[0] == ident[col]
     lo, hi = row["ratio_ci_low"].iloc[0], row["ratio_ci_high"].iloc[0]

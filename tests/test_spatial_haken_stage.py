@@ -30,7 +30,9 @@ def test_stage_outputs_exact_tables_and_columns():
            "effects_draws": 50, "split_by_zone": True}
     out = stage.run(ctx, cfg)
     assert set(out.tables) == {"spatial_haken_estimates", "spatial_haken_effects",
-                               "spatial_haken_diagnostics", "spatial_haken_identification"}
+                               "spatial_haken_diagnostics", "spatial_haken_identification",
+                               "spatial_haken_marginal_effects", "spatial_haken_potential",
+                               "spatial_haken_steady_states"}
     est = out.tables["spatial_haken_estimates"]
     assert list(est.columns[:10]) == ["model", "weights", "q1", "q2", "equation", "term",
                                       "estimate", "std_err", "z", "p"]
@@ -40,8 +42,25 @@ def test_stage_outputs_exact_tables_and_columns():
     eff = out.tables["spatial_haken_effects"]
     assert set(eff["effect"]) == {"direct", "indirect", "total"}
     ident = out.tables["spatial_haken_identification"]
-    assert len(ident) == 4 * 2  # models x orderings (no Haken stage result: both orderings)
-    assert ident.groupby("model")["chosen"].sum().max() <= 1
+    assert len(ident) == 4 * 2 * 2  # models x orderings (no Haken stage result: both) x readings
+    assert ident.groupby(["model", "reading"])["chosen"].sum().max() <= 1
+    # issue 14 contract columns
+    pot = out.tables["spatial_haken_potential"]
+    assert list(pot.columns[:16]) == ["model", "weights", "q1", "q2", "reading", "gamma1", "a", "gamma2", "b",
+                                      "case", "q1_star", "q1_star_low", "q1_star_high", "stable_share",
+                                      "V_star", "map_stable"]
+    assert len(pot) == 4 * 2 * 2
+    # the zone split leaves the uniform state undefined: the system rows say why and give the steady states
+    sysrows = pot[pot["reading"] == "system"]
+    assert sysrows["q1_star"].isna().all() and sysrows["note"].str.contains("zone split").all()
+    steady = out.tables["spatial_haken_steady_states"]
+    assert list(steady.columns) == ["model", "weights", "q1", "q2", "region", "q1_star", "q2_star", "converged",
+                                    "iterations"]
+    assert len(steady) == 4 * 2 * 16
+    me = out.tables["spatial_haken_marginal_effects"]
+    assert list(me.columns[:10]) == ["model", "weights", "q1", "q2", "equation", "wrt", "effect", "estimate",
+                                     "ci_low", "ci_high"]
+    assert len(me) == 4 * 2 * 4 * 3 and out.info["reading"] == "system"
     diag = out.tables["spatial_haken_diagnostics"]
     assert {"lm_lag", "lm_error", "rlm_lag", "rlm_error", "moran_residuals", "loglik", "aic",
             "lr_sdm_vs_sar", "lr_sdm_vs_slx"} <= set(diag["test"])
@@ -61,11 +80,11 @@ def test_stage_fits_every_ordering_and_warns_on_short_fe_panel():
            "effects_draws": 20}
     out = stage.run(ctx, cfg)
     ident = out.tables["spatial_haken_identification"]
-    assert list(zip(ident["q1"], ident["q2"])) == [("A", "B"), ("B", "A")]
+    assert list(zip(ident["q1"], ident["q2"])) == [("A", "B")] * 2 + [("B", "A")] * 2  # two readings each
     assert any("periods" in w for w in out.warnings)
-    out = stage.run(ctx, {**cfg, "order": ["B", "A"]})
+    out = stage.run(ctx, {**cfg, "order": ["B", "A"], "reading": "local"})
     ident = out.tables["spatial_haken_identification"]
-    assert list(zip(ident["q1"], ident["q2"])) == [("B", "A")]
+    assert list(zip(ident["q1"], ident["q2"], ident["reading"])) == [("B", "A", "local"), ("B", "A", "system")]
 
 
 @pytest.mark.parametrize("key, value, match", [
@@ -73,6 +92,7 @@ def test_stage_fits_every_ordering_and_warns_on_short_fe_panel():
     ("correction", "jack", r"\[spatial_haken\] correction"),
     ("effects_draws", 1, r"\[spatial_haken\] effects_draws"),
     ("models", [], r"\[spatial_haken\] models"),
+    ("reading", "direct", r"\[spatial_haken\] reading"),
 ])
 def test_stage_config_errors_name_the_key(key, value, match):
     ctx = make_context(side=4, periods=8)

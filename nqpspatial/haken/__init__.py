@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from .coevolution import (STRATEGIES, CoevolutionResults, CoevolutionStrategy, coevolution,
                           get_strategy, resolve_strategy)
-from .coupling import coupling_coordination
+from .coupling import coupling_coordination, relative_development
 from .grades import DEFAULT_EDGES, DEFAULT_LABELS, DEFAULT_LABELS_ZH, grade
 from .identification import IdentificationResults, identify
 from .model import HakenModel, ShortPanelWarning
@@ -46,7 +46,7 @@ __all__ = [
     "IdentificationResults", "adiabatic_verdict", "ShortPanelWarning", "Potential", "CASE_LABELS",
     "LegacyStablePointWarning", "HakenSystem", "STRATEGIES", "CoevolutionStrategy", "CoevolutionResults",
     "coevolution", "get_strategy", "resolve_strategy", "grade", "DEFAULT_EDGES", "DEFAULT_LABELS",
-    "DEFAULT_LABELS_ZH", "coupling_coordination", "trajectories", "break_tests", "BreakTestResults",
+    "DEFAULT_LABELS_ZH", "coupling_coordination", "relative_development", "trajectories", "break_tests", "BreakTestResults",
     "scenarios", "ScenarioResults", "simulate_panel", "HakenStage", "ScenarioStage",
     "HakenAnalysisResults",
 ]

@@ -14,13 +14,37 @@ from .system import HakenSystem
 
 __all__ = ["HakenResultsBase", "HakenResults", "HakenByResults", "BootstrapResults",
            "adiabatic_verdict", "draw_intervals", "IDENTIFICATION_COLUMNS", "ESTIMATE_COLUMNS",
-           "POTENTIAL_COLUMNS"]
+           "POTENTIAL_COLUMNS", "MARGINAL_EFFECT_COLUMNS", "map_marginal_effects", "identification_record",
+           "identification_info"]
 
 IDENTIFICATION_COLUMNS = ["q1", "q2", "gamma1", "a", "gamma2", "b", "se_gamma1", "se_a", "se_gamma2",
                           "se_b", "p_gamma1", "p_a", "p_gamma2", "p_b", "r2_q1", "r2_q2", "n_obs",
                           "ratio", "adiabatic", "chosen", "reason"]
 ESTIMATE_COLUMNS = ["q1", "q2", "term", "estimate", "std_err", "t", "p", "ci_low", "ci_high"]
 POTENTIAL_COLUMNS = ["q1", "q2", "case", "q1_star", "V_star", "map_stable"]
+MARGINAL_EFFECT_COLUMNS = ["q1", "q2", "equation", "wrt", "estimate", "ci_low", "ci_high", "ci_method"]
+#: (equation, wrt) pairs of the average marginal effects, in table order.
+MARGINAL_EFFECT_PAIRS = (("q1", "q1"), ("q1", "q2"), ("q2", "q1"), ("q2", "q2"))
+
+
+def map_marginal_effects(gamma1, a, gamma2, b, mean_q1, mean_q2) -> dict:
+    """Average marginal effects of the annual Haken map over a sample.
+
+    The map ``q1' = k1 + (1 - gamma1) q1 - a q1 q2``,
+    ``q2' = k2 + (1 - gamma2) q2 + b q1^2`` has the derivatives
+    ``dq1'/dq1 = 1 - gamma1 - a q2``, ``dq1'/dq2 = -a q1``,
+    ``dq2'/dq1 = 2 b q1`` and ``dq2'/dq2 = 1 - gamma2``; they are linear in
+    the state, so their sample average is the derivative at the sample means
+    of the starting states.  Works element-wise on arrays of draws.
+
+    Returns
+    -------
+    dict
+        ``(equation, wrt) -> value`` for the pairs of :data:`MARGINAL_EFFECT_PAIRS`.
+    """
+    g1, a, g2, b = (np.asarray(v, dtype=float) for v in (gamma1, a, gamma2, b))
+    return {("q1", "q1"): 1.0 - g1 - a * mean_q2, ("q1", "q2"): -a * mean_q1,
+            ("q2", "q1"): 2.0 * b * mean_q1, ("q2", "q2"): 1.0 - g2}
 
 
 def _ratio_text(ratio: float, min_ratio: float) -> str:
@@ -90,6 +114,50 @@ def draw_intervals(draws: pd.DataFrame, *, alpha: float, min_ratio: float):
                               "std_err": d.std(ddof=1).to_numpy()})
     ok = (d["gamma2"] > 0) & (np.abs(d["gamma2"]) > min_ratio * np.abs(d["gamma1"]))
     return d, intervals, float(ok.mean())
+
+
+def identification_info(est, se, p, r2, nobs, ratio_ci=None):
+    """The identification facts of one fit as a read-only mapping (see :func:`identification_record`).
+
+    ``est``, ``se``, ``p``: mappings with gamma1, a, gamma2, b; ``r2``: mapping
+    with ``q1`` and ``q2``; ``ratio_ci``: ``(ci_low, ci_high, verdict_share)``
+    of the ratio from draws, or None.
+    """
+    nan = float("nan")
+    terms = ("gamma1", "a", "gamma2", "b")
+    return MappingProxyType({
+        "est": {t: float(est[t]) for t in terms}, "se": {t: float(se[t]) for t in terms},
+        "p": {t: float(p[t]) for t in terms}, "r2": (float(r2["q1"]), float(r2["q2"])), "nobs": int(nobs),
+        "ratio_ci": tuple(ratio_ci) if ratio_ci is not None else (nan, nan, nan)})
+
+
+def identification_record(q1: str, q2: str, ident, ratio: float, adiabatic: bool, reason: str, case,
+                          chosen: bool = False) -> dict:
+    """One ``haken_identification`` row as a dict (documented columns, then the draw columns and case).
+
+    Parameters
+    ----------
+    q1, q2 : str
+        The ordering.
+    ident : mapping
+        ``est``, ``se``, ``p`` (mappings of gamma1, a, gamma2, b), ``r2``
+        (pair), ``nobs`` and ``ratio_ci`` (``ci_low, ci_high, verdict_share``).
+    ratio, adiabatic, reason
+        The verdict (:func:`adiabatic_verdict`).
+    case : int or float
+        Stability case (NaN when not defined).
+    chosen : bool
+    """
+    e, s, pv = ident["est"], ident["se"], ident["p"]
+    row = {"q1": q1, "q2": q2, "gamma1": e["gamma1"], "a": e["a"],
+           "gamma2": e["gamma2"], "b": e["b"], "se_gamma1": s["gamma1"], "se_a": s["a"],
+           "se_gamma2": s["gamma2"], "se_b": s["b"], "p_gamma1": pv["gamma1"], "p_a": pv["a"],
+           "p_gamma2": pv["gamma2"], "p_b": pv["b"], "r2_q1": ident["r2"][0], "r2_q2": ident["r2"][1],
+           "n_obs": ident["nobs"], "ratio": ratio, "adiabatic": adiabatic,
+           "chosen": bool(chosen), "reason": reason}
+    lo, hi, share = ident["ratio_ci"]
+    row.update(ratio_ci_low=lo, ratio_ci_high=hi, verdict_share=share, case=case)
+    return row
 
 
 class BootstrapResults(Results):
@@ -180,13 +248,7 @@ class HakenResultsBase(_CoevolutionMixin, Results):
         with ``q1`` and ``q2``; ``ratio_ci``: ``(ci_low, ci_high,
         verdict_share)`` of the ratio from draws, or None.
         """
-        nan = float("nan")
-        self._set("_ident", MappingProxyType({
-            "est": {t: float(est[t]) for t in ("gamma1", "a", "gamma2", "b")},
-            "se": {t: float(se[t]) for t in ("gamma1", "a", "gamma2", "b")},
-            "p": {t: float(p[t]) for t in ("gamma1", "a", "gamma2", "b")},
-            "r2": (float(r2["q1"]), float(r2["q2"])), "nobs": int(nobs),
-            "ratio_ci": tuple(ratio_ci) if ratio_ci is not None else (nan, nan, nan)}))
+        self._set("_ident", identification_info(est, se, p, r2, nobs, ratio_ci))
         ratio, ok, reason = adiabatic_verdict(float(est["gamma1"]), float(est["gamma2"]),
                                               float(p["gamma2"]), alpha=alpha, min_ratio=min_ratio)
         self._set("ratio", ratio)
@@ -222,19 +284,10 @@ class HakenResultsBase(_CoevolutionMixin, Results):
         without draws) and the stability ``case`` (NaN when the potential
         differs by region).
         """
-        i = self._ident
-        e, s, pv = i["est"], i["se"], i["p"]
-        row = {"q1": self.q1, "q2": self.q2, "gamma1": e["gamma1"], "a": e["a"],
-               "gamma2": e["gamma2"], "b": e["b"], "se_gamma1": s["gamma1"], "se_a": s["a"],
-               "se_gamma2": s["gamma2"], "se_b": s["b"], "p_gamma1": pv["gamma1"], "p_a": pv["a"],
-               "p_gamma2": pv["gamma2"], "p_b": pv["b"], "r2_q1": i["r2"][0], "r2_q2": i["r2"][1],
-               "n_obs": i["nobs"], "ratio": self.ratio, "adiabatic": self.adiabatic,
-               "chosen": bool(chosen), "reason": self.reason}
-        lo, hi, share = i["ratio_ci"]
-        row.update(ratio_ci_low=lo, ratio_ci_high=hi, verdict_share=share)
         pot = self.potential
-        row["case"] = pot.case if pot is not None else np.nan
-        return pd.DataFrame([row])
+        return pd.DataFrame([identification_record(
+            self.q1, self.q2, self._ident, self.ratio, self.adiabatic, self.reason,
+            pot.case if pot is not None else np.nan, chosen=chosen)])
 
     def potential_table(self) -> pd.DataFrame:
         """``haken_potential.csv`` rows (a region column when the potential differs by region)."""
@@ -364,6 +417,51 @@ class HakenResults(HakenResultsBase):
         self._freeze()
 
     # ----------------------------------------------------------------- access
+    def marginal_effects(self) -> pd.DataFrame:
+        """Average marginal effects of q1(t), q2(t) on q1(t+1), q2(t+1) (``haken_marginal_effects.csv``).
+
+        The derivatives of the fitted map (:func:`map_marginal_effects`)
+        averaged over the estimation sample's starting states, through every
+        term (``dq1'/dq1 = 1 - gamma1 - a q2`` includes the interaction).
+        Intervals: percentiles of the cluster-bootstrap draws of the
+        parameters when ``bootstrap > 0`` (the sample's states held fixed);
+        otherwise a t interval by the delta method, exact because each effect
+        is linear in its equation's coefficients (covariance of the
+        equation's fit, degrees of freedom as the estimates').
+
+        Returns
+        -------
+        pandas.DataFrame
+            q1, q2, equation, wrt, estimate, ci_low, ci_high, ci_method.
+        """
+        res1, res2 = self._res
+        exog = [pd.DataFrame(np.asarray(r.model.exog), columns=r.model.exog_names) for r in (res1, res2)]
+        m1, m2 = float(exog[0]["lag"].mean()), float(exog[1]["lag"].mean())
+        p = self.params
+        point = map_marginal_effects(p["gamma1"], p["a"], p["gamma2"], p["b"], m1, m2)
+        alpha = self.options["alpha"]
+        if self.bootstrap is not None:
+            d = self.bootstrap.draws
+            sims = map_marginal_effects(d["gamma1"], d["a"], d["gamma2"], d["b"], m1, m2)
+            ci = {k: np.quantile(v, [alpha / 2, 1 - alpha / 2]) for k, v in sims.items()}
+            method = f"cluster bootstrap percentile (B = {self.bootstrap.B}; sample states fixed)"
+        else:
+            grads = {("q1", "q1"): (0, [1.0, m2]), ("q1", "q2"): (0, [0.0, m1]),
+                     ("q2", "q1"): (1, [0.0, 2.0 * m1]), ("q2", "q2"): (1, [1.0, 0.0])}
+            ci = {}
+            for k, (eq, g) in grads.items():
+                r = (res1, res2)[eq]
+                V = np.asarray(r.cov_params())[:2, :2]
+                se = float(np.sqrt(np.asarray(g) @ V @ np.asarray(g)))
+                df = getattr(r, "df_resid_inference", None) or r.df_resid
+                q = stats.t.ppf(1 - alpha / 2, df)
+                ci[k] = (float(point[k]) - q * se, float(point[k]) + q * se)
+            method = "t interval, delta method (linear in the coefficients)"
+        rows = [{"q1": self.q1, "q2": self.q2, "equation": eq, "wrt": w, "estimate": float(point[(eq, w)]),
+                 "ci_low": float(ci[(eq, w)][0]), "ci_high": float(ci[(eq, w)][1]), "ci_method": method}
+                for eq, w in MARGINAL_EFFECT_PAIRS]
+        return pd.DataFrame(rows, columns=MARGINAL_EFFECT_COLUMNS)
+
     @property
     def equation_results(self):
         """The two statsmodels results (q1 equation, q2 equation) of the full-panel fit."""
@@ -447,6 +545,12 @@ class HakenByResults(_CoevolutionMixin, Results):
     def identification_table(self) -> pd.DataFrame:
         """Identification rows of every unit (with a ``region``/``group`` column)."""
         return pd.concat([f.identification_row().assign(**{self.by: u}) for u, f in self.units.items()],
+                         ignore_index=True)
+
+    def marginal_effects(self) -> pd.DataFrame:
+        """Average marginal effects of every unit (``region`` or ``group`` column); see
+        :meth:`HakenResults.marginal_effects`."""
+        return pd.concat([f.marginal_effects().assign(**{self.by: u}) for u, f in self.units.items()],
                          ignore_index=True)
 
     def potential_table(self) -> pd.DataFrame:

@@ -58,6 +58,7 @@ HAKEN_CONFIG = MappingProxyType({
     "break_bootstrap": 999,          # sup-F bootstrap resamples
     "coupling_weights": [0.5, 0.5],  # weights of T = a U1 + b U2
     "regimes": False,                # parameters by group of the region scheme, with Chow-type tests
+    "lag_band": [0.9, 1.1],          # U2/U1 in this band: synchronous; below: U2 lagging; above: U1 lagging
 })
 
 #: Keys of the optional ``[scenarios]`` table.
@@ -149,8 +150,14 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
     if (not isinstance(cw, (list, tuple)) or len(cw) != 2 or any(isinstance(x, bool) or x < 0 for x in cw)
             or not math.isclose(sum(cw), 1.0)):
         raise _err("coupling_weights", cw, "give two non-negative weights summing to 1, e.g. [0.5, 0.5]")
+    lb = c["lag_band"]
+    if (not isinstance(lb, (list, tuple)) or len(lb) != 2
+            or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in lb)
+            or not 0 < lb[0] <= 1 <= lb[1]):
+        raise _err("lag_band", lb, "give [low, high] with 0 < low <= 1 <= high, e.g. [0.9, 1.1]")
     return {**c, "order": order, "window": window, "grades": edges, "grade_labels": labels,
-            "grade_labels_zh": labels_zh, "coupling_weights": tuple(float(x) for x in cw)}
+            "grade_labels_zh": labels_zh, "coupling_weights": tuple(float(x) for x in cw),
+            "lag_band": (float(lb[0]), float(lb[1]))}
 
 
 class HakenAnalysisResults(Results):
@@ -280,6 +287,15 @@ def _regime_tables(data, q1, q2, scheme, o, out: StageOutput) -> None:
                      f"at {o['alpha']:g}"))
 
 
+def _fit_tables(fit) -> dict:
+    """``haken_estimates``, ``haken_potential`` (documented columns first) and ``haken_marginal_effects``."""
+    est = fit.estimates
+    pot = fit.potential_table()
+    return {"haken_estimates": est[ESTIMATE_COLUMNS + [c for c in est.columns if c not in ESTIMATE_COLUMNS]],
+            "haken_potential": pot[POTENTIAL_COLUMNS + [c for c in pot.columns if c not in POTENTIAL_COLUMNS]],
+            "haken_marginal_effects": fit.marginal_effects()}
+
+
 class HakenStage(Analysis):
     """Order parameter, potential, co-evolution level, coupling coordination and stages.
 
@@ -346,10 +362,7 @@ class HakenStage(Analysis):
                 bootstrap=o["bootstrap"], seed=r_by, alpha=o["alpha"], min_ratio=o["min_ratio"],
                 jackknife=o["jackknife"], legacy_stable_point=o["legacy_stable_point"], backend=be), out)
             out.notes.extend(fit.notes)
-        est = fit.estimates
-        out.tables["haken_estimates"] = est[ESTIMATE_COLUMNS + [c for c in est.columns if c not in ESTIMATE_COLUMNS]]
-        pot = fit.potential_table()
-        out.tables["haken_potential"] = pot[POTENTIAL_COLUMNS + [c for c in pot.columns if c not in POTENTIAL_COLUMNS]]
+        out.tables.update(_fit_tables(fit))
         grading = (o["grades"], o["grade_labels"], o["grade_labels_zh"])
         coev = None
         try:
@@ -364,7 +377,8 @@ class HakenStage(Analysis):
         try:
             cc = coupling_coordination(sub[["q1", "q2"]].to_numpy(float), o["coupling_weights"],
                                        grades=o["grades"], labels=o["grade_labels"],
-                                       labels_zh=o["grade_labels_zh"])
+                                       labels_zh=o["grade_labels_zh"], lag_band=o["lag_band"])
+            cc["lagging"] = cc["lag_type"].map({"U1 lagging": q1, "U2 lagging": q2}).fillna("")
             cct = pd.DataFrame({"region": sub["region"].to_numpy(), "year": sub["year"].to_numpy(),
                                 "U1": sub["q1"].to_numpy(float), "U2": sub["q2"].to_numpy(float)})
             cct = pd.concat([cct, cc.reset_index(drop=True)], axis=1)

@@ -18,7 +18,44 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["HakenSystem"]
+__all__ = ["HakenSystem", "map_jacobian", "spectral_radius_2x2"]
+
+
+def map_jacobian(gamma1, a, gamma2, b, q1, q2) -> np.ndarray:
+    """Jacobian of the annual map at ``(q1, q2)`` (arrays broadcast; shape ``(..., 2, 2)``).
+
+    .. math::
+
+        J = \\begin{pmatrix} 1 - \\gamma_1 - a q_2 & -a q_1 \\\\ 2 b q_1 & 1 - \\gamma_2 \\end{pmatrix}
+
+    The intercepts do not enter the derivative; they only move the fixed
+    point at which it is evaluated.
+    """
+    g1, a, g2, b, q1, q2 = np.broadcast_arrays(*(np.asarray(v, dtype=float)
+                                                 for v in (gamma1, a, gamma2, b, q1, q2)))
+    out = np.empty(g1.shape + (2, 2))
+    out[..., 0, 0] = 1.0 - g1 - a * q2
+    out[..., 0, 1] = -a * q1
+    out[..., 1, 0] = 2.0 * b * q1
+    out[..., 1, 1] = 1.0 - g2
+    return out
+
+
+def spectral_radius_2x2(J) -> np.ndarray:
+    """Largest eigenvalue modulus of real 2 x 2 matrices ``J`` (shape ``(..., 2, 2)``).
+
+    From the trace ``T`` and determinant ``D``: real eigenvalues
+    ``(T +- sqrt(T^2 - 4 D))/2`` when ``T^2 >= 4 D``, else a complex pair of
+    modulus ``sqrt(D)``.  Vectorised over the leading axes.
+    """
+    J = np.asarray(J, dtype=float)
+    T = J[..., 0, 0] + J[..., 1, 1]
+    D = J[..., 0, 0] * J[..., 1, 1] - J[..., 0, 1] * J[..., 1, 0]
+    disc = T * T - 4.0 * D
+    root = np.sqrt(np.abs(disc))
+    real = np.maximum(np.abs(T + root), np.abs(T - root)) / 2.0
+    cplx = np.sqrt(np.abs(D))
+    return np.where(disc >= 0, real, cplx)
 
 
 @dataclass(frozen=True)
@@ -59,6 +96,10 @@ class HakenSystem:
         n1 = self.k1 + (1.0 - self.gamma1) * q1 - self.a * q1 * q2
         n2 = self.k2 + (1.0 - self.gamma2) * q2 + self.b * q1 * q1
         return n1, n2
+
+    def jacobian(self, q1, q2) -> np.ndarray:
+        """Jacobian of :meth:`step` at ``(q1, q2)`` (see :func:`map_jacobian`)."""
+        return map_jacobian(self.gamma1, self.a, self.gamma2, self.b, q1, q2)
 
     def iterate(self, q1, q2, periods: int):
         """Iterate the map ``periods`` times from ``(q1, q2)``.

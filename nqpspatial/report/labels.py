@@ -66,6 +66,10 @@ LABELS: dict[str, dict[str, str]] = {
         "rows_shown": "first {shown} of {total} rows; the full table is tables/{name}.csv",
         "chosen": "chosen ordering",
         "none_passes": "No ordering of the subsystems passed the adiabatic verdict.",
+        "spatial_reading": ("Reading of the spatial dynamics: {reading} ({what}). Both readings are in "
+                            "tables/spatial_haken_identification.csv and spatial_haken_potential.csv."),
+        "reading_system": "total effects: the stable point of the spatial system",
+        "reading_local": "direct effects: one region's own dynamics",
         "case": "Stability case",
         "stable_point": "Stable point",
         "none_exists": "none exists",
@@ -141,6 +145,10 @@ LABELS: dict[str, dict[str, str]] = {
         "rows_shown": "显示前 {shown} 行，共 {total} 行；完整表格见 tables/{name}.csv",
         "chosen": "选定的排序",
         "none_passes": "没有任何子系统排序通过绝热消去判定。",
+        "spatial_reading": ("空间动力学解读：{reading}（{what}）。两种解读均见 "
+                            "tables/spatial_haken_identification.csv 与 spatial_haken_potential.csv。"),
+        "reading_system": "总效应：空间系统自身的稳定点",
+        "reading_local": "直接效应：单个地区自身的动力学",
         "case": "稳定性情形",
         "stable_point": "稳定点",
         "none_exists": "不存在",

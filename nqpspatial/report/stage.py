@@ -591,16 +591,29 @@ def _sec_spatial(S: _Ctx) -> Section | None:
     return sec
 
 
+def _spatial_reading(S: _Ctx) -> str:
+    """The configured ``[spatial_haken] reading`` (default "system")."""
+    sh = (getattr(S.ctx, "config", None) or {}).get("spatial_haken") or {}
+    reading = sh.get("reading", "system") if isinstance(sh, dict) else "system"
+    return reading if reading in ("system", "local") else "system"
+
+
 def _sec_spatial_haken(S: _Ctx) -> Section | None:
-    names = ["spatial_haken_identification", "spatial_haken_estimates", "spatial_haken_effects",
-             "spatial_haken_diagnostics"]
+    names = ["spatial_haken_identification", "spatial_haken_potential", "spatial_haken_estimates",
+             "spatial_haken_effects", "spatial_haken_marginal_effects", "spatial_haken_diagnostics"]
     tabs = {n: _table(S.ctx, n) for n in names}
     if all(t is None for t in tabs.values()):
         return None
     sec = Section("spatial_haken", S.t("s_spatial_haken"))
+    reading = _spatial_reading(S)
+    if any(t is not None and "reading" in t.columns for t in tabs.values()):
+        sec.blocks.append(text_html(S.t("spatial_reading").format(reading=reading,
+                                                                  what=S.t(f"reading_{reading}"))))
     for n, t in tabs.items():
         if t is None:
             continue
+        if "reading" in t.columns:   # the configured reading's rows (both are in the CSV)
+            t = t[t["reading"].isna() | (t["reading"] == reading)]
         sec.blocks.append(f"<h3>{_e(n)}</h3>")
         hl = None
         if "p" in t.columns:

@@ -150,7 +150,9 @@ class SensitivityStage(Analysis):
                                       critic_cost=w.get("critic_cost", "reverse-first"),
                                       levels=int(w.get("levels", 1)),
                                       zero_variance=w.get("zero_variance", "error"),
-                                      shift=w.get("shift") if w.get("_shift_given") else None)
+                                      shift=w.get("shift") if w.get("_shift_given") else None,
+                                      aggregation=w.get("aggregation", "sum"),
+                                      topsis_ideal=w.get("topsis_ideal", "pooled"))
             except InputError as exc:
                 out.notes.append(f"method {m} left out: {exc.detail if hasattr(exc, 'detail') else exc}")
                 continue
@@ -168,6 +170,12 @@ class SensitivityStage(Analysis):
             out.status = "skipped"
             out.notes.append("weight sensitivity needs indicator weights: the study gives its indices directly "
                              "([data] indices = true), so there is nothing to perturb")
+            return out
+        if (ctx.config.get("weighting") or {}).get("aggregation", "sum") != "sum":
+            out.status = "skipped"
+            out.notes.append("weight sensitivity rebuilds the indices as weighted sums of the normalized "
+                             "indicators; with [weighting] aggregation = \"topsis\" that would not reproduce the "
+                             "run's indices, so it is not run")
             return out
         o = _haken_options(ctx)
         if o["by"] != "none":
@@ -249,6 +257,15 @@ def sensitivity_figure(res, *, ratio_label: str = "|gamma2| / |gamma1| over weig
         axes[1].set_ylabel(rank_label)
     fig.tight_layout()
     return fig
+
+
+def _spatial_reading(ctx) -> str:
+    """``[spatial_haken] reading`` of the run's config (default "system"): the spatial variants' reading."""
+    sh = (ctx.config or {}).get("spatial_haken") or {}
+    reading = sh.get("reading", "system") if isinstance(sh, dict) else "system"
+    if reading not in ("system", "local"):
+        raise _err("spatial_haken", "reading", reading, 'use "system" or "local"')
+    return reading
 
 
 class RobustnessStage(Analysis):
@@ -333,7 +350,8 @@ class RobustnessStage(Analysis):
                                rolling_window=c["rolling_window"], subperiods=c["subperiods"] or None,
                                scheme=scheme, specifications=c["specifications"], graphs=graphs,
                                models=list(c["models"]), spatial_draws=max(2, c["spatial_draws"]),
-                               bootstrap=c["bootstrap"], seed=ctx.rng(self.name))
+                               bootstrap=c["bootstrap"], seed=ctx.rng(self.name),
+                               spatial_reading=_spatial_reading(ctx))
         out.tables["robustness"] = res.table.rename(columns={"region": ctx.region})
         out.notes.extend(res.notes)
         kinds = list(pd.unique(res.table["kind"]))

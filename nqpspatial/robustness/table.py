@@ -189,22 +189,29 @@ def _identify_rows(data, subsystems, base, *, window, intercept, effects, se, ja
     return rows
 
 
-def _spatial_rows(data, orderings, graph, wname, model_name, *, region, year, alpha, min_ratio, draws, seed):
+def _spatial_rows(data, orderings, graph, wname, model_name, *, region, year, alpha, min_ratio, draws, seed,
+                  reading="system"):
     base = {"variant": f"{model_name} ({wname})", "kind": "spatial", "detail": f"model={model_name}; weights={wname}",
             "model": model_name, "weights": wname}
     try:
         plugin = registry.get("models", model_name)
     except InputError as exc:
         return [{**base, "note": f"not available: {exc}"}]
+    kw = {"reading": reading} if registry.accepts_keyword(plugin.fit, "reading") else {}
+    if kw:
+        base["reading"] = reading
     rows = []
     for q1, q2 in orderings:
         try:
             res = plugin.fit(data, q1, q2, graph, region=region, year=year, seed=seed, draws=draws,
-                             weights_name=wname, alpha=alpha, min_ratio=min_ratio)
+                             weights_name=wname, alpha=alpha, min_ratio=min_ratio, **kw)
         except (InputError, ModelError) as exc:
             rows.append({**base, "q1": q1, "q2": q2, "note": f"not estimable: {exc}"})
             continue
-        r = res.identification.iloc[0]
+        ident = res.identification
+        if kw and "reading" in ident.columns:   # the row of the chosen reading
+            ident = ident[ident["reading"] == reading]
+        r = ident.iloc[0]
         yrs = pd.to_numeric(data[year])
         rows.append({**base, "q1": q1, "q2": q2, "gamma1": r["gamma1"], "a": r["a"], "gamma2": r["gamma2"],
                      "b": r["b"], "ratio": r["ratio"], "adiabatic": bool(r["adiabatic"]), "n_obs": int(r["n_obs"]),
@@ -220,7 +227,8 @@ def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region
                      order=None, intercept: bool = False, effects: str = "none", se: str = "classical",
                      alpha: float = 0.05, min_ratio: float = 1.0, rolling_window: int = 5, subperiods=None,
                      scheme=None, specifications: bool = True, graphs=None, models=("slx", "sar"),
-                     spatial_draws: int = 200, bootstrap: int = 0, seed=0) -> RobustnessResults:
+                     spatial_draws: int = 200, bootstrap: int = 0, seed=0,
+                     spatial_reading: str = "system") -> RobustnessResults:
     """Identification verdict and key estimates across samples, specifications and weights.
 
     Parameters
@@ -248,10 +256,14 @@ def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region
         ``nqpspatial.models`` plugin names (e.g. "slx", "sar").
     spatial_draws : int
         Effect draws of each spatial fit (intervals only; the verdict uses
-        the direct effects).
+        the parameters of ``spatial_reading``).
     bootstrap : int
         Cluster-bootstrap resamples of every aspatial fit (0: none).
     seed : int or Generator
+    spatial_reading : {"system", "local"}
+        The reading of the spatial fits (``[spatial_haken] reading``):
+        total effects (system, default) or direct effects (local); a
+        ``reading`` column names it.
 
     Returns
     -------
@@ -299,7 +311,7 @@ def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region
         for wname, g in graphs.items():
             for m in models:
                 rows += _spatial_rows(data, orderings, g, wname, m, region="region", year="year", alpha=alpha,
-                                      min_ratio=min_ratio, draws=spatial_draws, seed=rng)
+                                      min_ratio=min_ratio, draws=spatial_draws, seed=rng, reading=spatial_reading)
     table = pd.DataFrame(rows)
     for c in ROBUSTNESS_COLUMNS + ["se", "model", "weights"]:
         if c not in table.columns:

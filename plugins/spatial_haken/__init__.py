@@ -8,7 +8,11 @@ SpatialHakenModel, SpatialHakenResults, SpatialPotential
     preparation) and ``SpatialHakenResults`` subclasses
     :class:`nqpspatial.haken.HakenResultsBase` (shared potential, verdict,
     identification row and co-evolution strategies); ``SpatialPotential`` is the
-    :class:`nqpspatial.haken.Potential` of the direct-effect parameters.
+    :class:`nqpspatial.haken.Potential` of one reading: the system reading (total effects,
+    the uniform state of the spatial system; default) or the local one (direct effects).
+dynamics, readings
+    The estimated spatial map (steady states, uniform state, its stability over the modes
+    of W) and the two readings of its dynamics (issue 14).
 slx, sar, sem, sdm
     ``nqpspatial.models`` plugin objects with ``fit(data, q1, q2, graph, ...)``.
 identification_table, lm_diagnostics

@@ -56,6 +56,24 @@ def _eigenvalues(W: sp.csr_array) -> np.ndarray:
     return np.linalg.eigvals(dense)
 
 
+def _eigen_weights(W: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues ``lam`` of W and weights ``w`` with ``(W^p)_ii = sum_k w_ik lam_k^p``.
+
+    For ``W = D^-1 C`` with C binary symmetric, ``D^1/2 W D^-1/2 = U diag(lam) U'``
+    and ``w = U**2`` (real); otherwise ``W = P diag(lam) P^-1`` and
+    ``w_ik = P_ik (P^-1)_ki``.
+    """
+    deg = _is_binary_row_std(W)
+    dense = W.toarray()
+    if deg is not None:
+        d = np.sqrt(np.where(deg > 0, deg, 1.0))
+        sym = dense * d[:, None] / d[None, :]
+        lam, U = np.linalg.eigh(0.5 * (sym + sym.T))
+        return lam.astype(complex), (U * U).astype(complex)
+    lam, P = np.linalg.eig(dense)
+    return lam, P * np.linalg.inv(P).T
+
+
 class SpatialFilter:
     """The filter ``A(rho) = I - sum_j rho_j W_j`` of a SAR or SEM equation.
 
@@ -88,6 +106,8 @@ class SpatialFilter:
         self._eig = None
         self._ptr = None  # cached power traces
         self._V = None
+        self._eigw = None  # eigenvalues and diagonal weights (weighted traces, dense path)
+        self._wptr = {}    # cached weighted power traces by weight vector
         if self.m == 1 and method == "dense":
             self._eig = _eigenvalues(self.Ws[0])
         self._I = sp.identity(self.N, format="csc") if self.N else None
@@ -179,6 +199,46 @@ class SpatialFilter:
         self._ptr = out
         return out
 
+    def weighted_power_traces(self, P: int, x: np.ndarray) -> np.ndarray:
+        """``tr(W^p D(x)) = sum_i (W^p)_ii x_i`` for p = 0..P of the single filter matrix.
+
+        With ``x = 1`` these are :meth:`power_traces`.  Exact from the
+        eigendecomposition in the dense path; in the sparse path exact for
+        p <= 2 and Hutchinson estimates ``mean_k v_k' W^p (x * v_k)`` for
+        p >= 3 (the filter's seeded probes).
+        """
+        if self.m != 1:  # pragma: no cover
+            raise ValueError("power traces need a single weights matrix")
+        x = np.asarray(x, dtype=float)
+        key = x.tobytes()
+        got = self._wptr.get(key)
+        if got is not None and len(got) > P:
+            return got[: P + 1]
+        W = self.Ws[0]
+        out = np.empty(P + 1)
+        out[0] = x.sum()
+        if self._eig is not None:
+            if self._eigw is None:
+                self._eigw = _eigen_weights(W)
+            lam, w = self._eigw
+            c = w.T @ x
+            acc = np.ones_like(lam)
+            for p in range(1, P + 1):
+                acc = acc * lam
+                out[p] = (acc @ c).real
+        else:
+            V = self.probes_matrix()
+            X = x[:, None] * V
+            for p in range(1, P + 1):
+                X = W @ X
+                out[p] = np.mean(np.einsum("ij,ij->j", V, X))
+            if P >= 1:
+                out[1] = W.diagonal() @ x
+            if P >= 2:
+                out[2] = np.asarray(W.multiply(W.T).sum(axis=1)).ravel() @ x
+        self._wptr[key] = out
+        return out
+
     # -- traces for the information matrix --------------------------------------
     def traces(self, rho) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Traces of ``G_j = W_j A^-1``.
@@ -223,13 +283,17 @@ class SpatialFilter:
         return trG, trGG, trGtG
 
     # -- effects ------------------------------------------------------------------
-    def effect_stats(self, rhos: np.ndarray, slx_ws, groups=None) -> dict:
+    def effect_stats(self, rhos: np.ndarray, slx_ws, groups=None, x=None) -> dict:
         """Averaged filter quantities for LeSage-Pace effects, per draw.
 
         For ``M = A(rho)^-1`` and the SLX matrices ``W_j`` (with ``W_0 = I``),
         returns per draw the mean diagonal ``d_j = tr(M W_j)/N``, the mean row
         sum ``t_j = 1' M W_j 1 / N`` and, when ``groups`` is given, the mean
         same-group row sum ``w_j = sum_i sum_{l in g(i)} (M W_j)_{il} / N``.
+        With a weight vector ``x`` the matrices are ``M W_j D(x)``
+        (``d_j = tr(M W_j D(x))/N``, ``t_j = 1' M W_j x / N``): the averaged
+        impacts of a term whose derivative in region i is ``x_i`` (marginal
+        effects through an interaction term); ``groups`` is then not used.
 
         Parameters
         ----------
@@ -249,27 +313,34 @@ class SpatialFilter:
         mats = [None] + [sp.csr_array(W) for W in slx_ws]
         N = self.N if self.N else (mats[1].shape[0] if len(mats) > 1 else 0)
         Z = None
+        if x is not None:
+            x = np.asarray(x, dtype=float)
+            N = len(x)
+            groups = None
         if groups is not None:
             g = np.asarray(groups)
             Z = np.zeros((len(g), g.max() + 1))
             Z[np.arange(len(g)), g] = 1.0
         if self.m == 0 or rhos.shape[1] == 0:
-            d, t, w = _stats_identity(mats, N, Z, groups)
+            d, t, w = _stats_identity(mats, N, Z, groups, x)
             return {"d": np.tile(d, (D, 1)), "t": np.tile(t, (D, 1)), "w": np.tile(w, (D, 1))}
         same_single = self.m == 1 and all(_same(W, self.Ws[0]) for W in mats[1:])
         if same_single:
-            return self._series_stats(rhos[:, 0], len(mats), Z, groups)
-        return self._per_draw_stats(rhos, mats, Z, groups)
+            return self._series_stats(rhos[:, 0], len(mats), Z, groups, x)
+        return self._per_draw_stats(rhos, mats, Z, groups, [x])[0]
 
-    def _series_stats(self, rho: np.ndarray, nm: int, Z, groups) -> dict:
+    def _series_stats(self, rho: np.ndarray, nm: int, Z, groups, weights=None) -> dict:
         W = self.Ws[0]
         N = self.N
         P = _series_length(float(np.max(np.abs(rho))))
-        tau = self.power_traces(P + nm)
-        ones = np.ones(N)
+        if weights is None:
+            tau = self.power_traces(P + nm)
+            x = np.ones(N)
+        else:
+            tau = self.weighted_power_traces(P + nm, weights)
+            x = np.asarray(weights, dtype=float).copy()
         s = np.empty(P + nm + 1)
         gsum = np.zeros(P + nm + 1)
-        x = ones.copy()
         zx = Z.copy() if Z is not None else None
         gi = np.asarray(groups) if groups is not None else None
         for p in range(P + nm + 1):
@@ -284,42 +355,85 @@ class SpatialFilter:
         w = np.column_stack([pw @ gsum[j:j + P + 1] for j in range(nm)]) / N
         return {"d": d, "t": t, "w": w}
 
-    def _per_draw_stats(self, rhos, mats, Z, groups) -> dict:
+    def _per_draw_stats(self, rhos, mats, Z, groups, weights=(None,)) -> list:
+        """Per-draw statistics for several weight vectors at once (None: ones, with the groups).
+
+        One inverse (dense) or one LU (sparse) per draw serves every weight vector.
+        """
         N = self.N
         D = rhos.shape[0]
         nm = len(mats)
-        d = np.empty((D, nm))
-        t = np.empty((D, nm))
-        w = np.zeros((D, nm))
-        ones = np.ones((N, 1))
+        xs = [np.ones(N) if x is None else np.asarray(x, dtype=float) for x in weights]
+        L = len(xs)
+        d = np.empty((L, D, nm))
+        t = np.empty((L, D, nm))
+        w = np.zeros((L, D, nm))
         gi = np.asarray(groups) if groups is not None else None
-        rhs = [ones] + [np.asarray(M @ ones) for M in mats[1:]]
+        rhs = [[x[:, None]] + [np.asarray(M @ x[:, None]) for M in mats[1:]] for x in xs]
         zr = None
         if Z is not None:
             zr = [Z] + [np.asarray(M @ Z) for M in mats[1:]]
         dense = N <= DENSE_DRAW_MAX
         V = None if dense else self.probes_matrix()
+        if dense:   # A(rho) = I - sum_j rho_j W_j built densely (a sparse build per draw costs more than the inverse)
+            Wd = np.stack([W.toarray() for W in self.Ws])
+            eye = np.eye(N)
+            Md = [None if M is None else M.toarray() for M in mats]
         for k in range(D):
             if dense:
-                Minv = np.linalg.inv(self.matrix(rhos[k]).toarray())
-                for j, M in enumerate(mats):
-                    MW = Minv if M is None else np.asarray((M.T @ Minv.T).T)
-                    d[k, j] = np.trace(MW) / N
-                    t[k, j] = MW.sum() / N
+                Minv = np.linalg.inv(eye - np.tensordot(rhos[k], Wd, axes=1))
+                for j, M in enumerate(Md):
+                    MW = Minv if M is None else Minv @ M
+                    diag, cols = np.diagonal(MW), MW.sum(axis=0)
+                    for l_, x in enumerate(xs):
+                        d[l_, k, j] = diag @ x / N
+                        t[l_, k, j] = cols @ x / N
                     if Z is not None:
-                        w[k, j] = (MW @ Z)[np.arange(N), gi].sum() / N
+                        w[0, k, j] = (MW @ Z)[np.arange(N), gi].sum() / N
                 continue
             solve = self.solver(rhos[k])
-            AiV = solve(V)  # A^-1 V
-            # tr(A^-1 W_j) = E[v' A^-1 W_j v] = E[(A^-T v)' W_j v]; use solves on W_j v instead
-            for j, M in enumerate(mats):
-                WV = V if M is None else np.asarray(M @ V)
-                AiWV = AiV if M is None else solve(WV)
-                d[k, j] = np.mean(np.einsum("ij,ij->j", V, AiWV)) / N
-                t[k, j] = solve(rhs[j]).sum() / N
-                if Z is not None:
-                    w[k, j] = solve(zr[j])[np.arange(N), gi].sum() / N
-        return {"d": d, "t": t, "w": w}
+            for l_, x in enumerate(xs):
+                XV = V if weights[l_] is None else x[:, None] * V
+                AiXV = solve(XV)  # A^-1 D(x) V
+                # tr(A^-1 W_j D(x)) = E[v' A^-1 W_j D(x) v]
+                for j, M in enumerate(mats):
+                    AiWV = AiXV if M is None else solve(np.asarray(M @ XV))
+                    d[l_, k, j] = np.mean(np.einsum("ij,ij->j", V, AiWV)) / N
+                    t[l_, k, j] = solve(rhs[l_][j]).sum() / N
+                    if Z is not None and l_ == 0:
+                        w[0, k, j] = solve(zr[j])[np.arange(N), gi].sum() / N
+        return [{"d": d[i], "t": t[i], "w": w[i]} for i in range(L)]
+
+    def effect_stats_many(self, rhos: np.ndarray, slx_ws, groups, weights: dict) -> dict:
+        """:meth:`effect_stats` without weights (key ``"ones"``, with ``groups``) and with each weight vector.
+
+        Parameters
+        ----------
+        rhos, slx_ws, groups
+            As :meth:`effect_stats`.
+        weights : dict
+            Name -> weight vector (N,).
+
+        Returns
+        -------
+        dict
+            ``"ones"`` and each name of ``weights`` -> the dict of :meth:`effect_stats`.
+        """
+        rhos = np.asarray(rhos, dtype=float).reshape(len(rhos), -1)
+        mats = [None] + [sp.csr_array(W) for W in slx_ws]
+        per_draw = (self.m > 0 and rhos.shape[1] > 0
+                    and not (self.m == 1 and all(_same(W, self.Ws[0]) for W in mats[1:])))
+        if not per_draw:
+            out = {"ones": self.effect_stats(rhos, slx_ws, groups)}
+            out.update({k: self.effect_stats(rhos, slx_ws, None, x=x) for k, x in weights.items()})
+            return out
+        Z = None
+        if groups is not None:
+            g = np.asarray(groups)
+            Z = np.zeros((len(g), g.max() + 1))
+            Z[np.arange(len(g)), g] = 1.0
+        res = self._per_draw_stats(rhos, mats, Z, groups, [None] + list(weights.values()))
+        return dict(zip(["ones", *weights], res))
 
 
 def _same(A, B) -> bool:
@@ -328,18 +442,24 @@ def _same(A, B) -> bool:
     return (sp.csr_array(A) != sp.csr_array(B)).nnz == 0
 
 
-def _stats_identity(mats, N, Z, groups):
+def _stats_identity(mats, N, Z, groups, weights=None):
     nm = len(mats)
     d = np.empty(nm)
     t = np.empty(nm)
     w = np.zeros(nm)
     gi = np.asarray(groups) if groups is not None else None
+    xv = None if weights is None else np.asarray(weights, dtype=float)
     for j, M in enumerate(mats):
         if M is None:
-            d[j], t[j], w[j] = 1.0, 1.0, 1.0
+            d[j] = t[j] = 1.0 if xv is None else xv.mean()
+            w[j] = 1.0
             continue
-        d[j] = M.diagonal().sum() / N
-        t[j] = M.sum() / N
+        if xv is None:
+            d[j] = M.diagonal().sum() / N
+            t[j] = M.sum() / N
+        else:
+            d[j] = M.diagonal() @ xv / N
+            t[j] = np.asarray(M @ xv).sum() / N
         if Z is not None:
             w[j] = np.asarray(M @ Z)[np.arange(N), gi].sum() / N
     return d, t, w

@@ -12,8 +12,12 @@ gets spatial terms equation by equation, pooled over regions and periods:
 * ``sem``: y(t+1) = X beta + u, u = lambda W u + e, ML;
 * ``sdm``: SAR plus the SLX terms, ML.
 
-The Haken parameters are read from the *direct effects* (LeSage & Pace
-2009): g1 = 1 - direct(q1), a = -direct(q1 q2), g2 = 1 - direct(q2),
+Both readings of the fitted dynamics are reported (:mod:`.readings`): the
+*system* reading (default) from the total effects, i.e. the uniform state of
+the spatial system, with its stability over every mode of W and the
+per-region steady states of the full estimated map (:mod:`.dynamics`); and
+the *local* reading from the direct effects (LeSage & Pace 2009):
+g1 = 1 - direct(q1), a = -direct(q1 q2), g2 = 1 - direct(q2),
 b = direct(q1^2).  :class:`SpatialHakenModel` subclasses
 :class:`nqpspatial.haken.HakenModel` and :class:`SpatialHakenResults`
 subclasses :class:`nqpspatial.haken.HakenResultsBase`, so the data
@@ -31,18 +35,23 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from types import MappingProxyType
+
 from nqpspatial.errors import InputError, ModelError
-from nqpspatial.haken import HakenModel, HakenResultsBase, HakenSystem, Potential
-from nqpspatial.haken.model import (SHORT_PANEL_PERIODS, ShortPanelWarning, as_rng, check_groups,
-                                    haken_params)
-from nqpspatial.haken.results import IDENTIFICATION_COLUMNS, draw_intervals
+from nqpspatial.haken import HakenModel, HakenResultsBase, HakenSystem
+from nqpspatial.haken.model import SHORT_PANEL_PERIODS, ShortPanelWarning, as_rng, check_groups
+from nqpspatial.haken.results import IDENTIFICATION_COLUMNS
 from nqpspatial.results import Summary
 
+from ._draws import ME_TERMS, EquationDraws, draw_quantities, effect_draws, equation_stats
 from ._estimators import EqFit, demean, fit_error, fit_lag, fit_ols
-from ._haken import potential_record
 from ._linalg import SpatialFilter
 from ._panel import align_panel, build_equation, lag, prepare_panel, split_weights
 from .diagnostics import diagnostics_frame, lm_tests_equation, lr_test, moran_residuals
+from .dynamics import (EquationMap, SpatialMap, SteadyStates, region_effects, rows_sum_to_one,
+                       uniform_stability)
+from .readings import (MARGINAL_EFFECT_COLUMNS, POTENTIAL_READING_COLUMNS, POTENTIAL_READING_EXTRA, READINGS,
+                       STEADY_STATE_COLUMNS, SpatialPotential, SpatialReading, check_reading)
 
 __all__ = ["MODELS", "ShortPanelWarning", "SpatialHakenModel", "SpatialHakenResults",
            "SpatialHakenPlugin", "SpatialPotential", "slx", "sar", "sem", "sdm",
@@ -217,14 +226,16 @@ class SpatialHakenModel(HakenModel):
 
     # ------------------------------------------------------------------
     def fit(self, *, draws: int = 1000, seed=0, alpha: float = 0.05, min_ratio: float = 1.0,
-            progress=None, probes: int = 64, trace_seed: int = 0) -> "SpatialHakenResults":
-        """Estimate both equations, the effects and the identification row.
+            progress=None, probes: int = 64, trace_seed: int = 0, reading: str = "system",
+            backend=None) -> "SpatialHakenResults":
+        """Estimate both equations, the effects, both readings and the steady states.
 
         Parameters
         ----------
         draws : int
             Draws from the estimates' asymptotic normal distribution for the
-            effects' intervals and p-values (LeSage & Pace 2009).
+            effects' intervals and p-values (LeSage & Pace 2009), the
+            marginal effects' intervals and the q1* intervals.
         seed : int or numpy.random.Generator
             Source of the draws (same seed, same output).
         alpha, min_ratio : float
@@ -233,6 +244,14 @@ class SpatialHakenModel(HakenModel):
             ``progress(iterable, total=None, desc=None)`` wrapper for the draws.
         probes, trace_seed : int
             Stochastic-trace settings of the sparse path (N > 1000).
+        reading : {"system", "local"}
+            The reading behind the results' potential, verdict and
+            ``coevolution()`` (both are always in the tables); see
+            :mod:`nqpspatial.plugins.spatial_haken.readings`.
+        backend : backend object, optional
+            Execution backend of the chunked draws
+            (:func:`nqpspatial.backends.open_backend`, default in-process);
+            the numbers do not depend on it.
 
         Returns
         -------
@@ -240,6 +259,7 @@ class SpatialHakenModel(HakenModel):
         """
         if int(draws) < 2:
             raise InputError(f"effects_draws must be at least 2, got {draws}", "config")
+        check_reading(reading)
         rng = as_rng(seed)
         notes = []
         T = self.periods
@@ -260,65 +280,140 @@ class SpatialHakenModel(HakenModel):
                 notes.append(f"{eq} equation: split-panel jackknife applied to every coefficient; "
                              "standard errors are those of the full-panel fit")
             eqs[eq] = e
-        return SpatialHakenResults(self, eqs, int(draws), rng, alpha, min_ratio, progress, notes)
+        return SpatialHakenResults(self, eqs, int(draws), rng, alpha, min_ratio, progress, notes,
+                                   reading=reading, backend=backend)
 
 
 # ----------------------------------------------------------------------
-def _draw_params(fit: EqFit, spatial_idx, filt, draws, rng) -> np.ndarray:
-    """Draws from N(params, vcov), redrawing those whose spatial parameters leave the bounds."""
-    mean = fit.params
-    cov = 0.5 * (fit.vcov + fit.vcov.T)
-    out = rng.multivariate_normal(mean, cov, size=draws, method="eigh")
-    if spatial_idx:
-        lo, hi = filt.bounds()
-        for _ in range(100):
-            bad = np.any((out[:, spatial_idx] <= lo) | (out[:, spatial_idx] >= hi), axis=1)
-            if not bad.any():
-                break
-            out[bad] = rng.multivariate_normal(mean, cov, size=int(bad.sum()), method="eigh")
-        else:  # pragma: no cover
-            raise ModelError("the spatial parameter's sampling distribution lies mostly outside "
-                             "the stationary interval; effects cannot be simulated")
-    return out
-
-
-def _effects_from(params: np.ndarray, eq: _Equation, stats_: dict, term: str) -> dict:
-    b = params[:, eq.beta_idx[term]]
-    th = [params[:, i] for i in eq.theta_idx[term]]
-    d, t, w = stats_["d"], stats_["t"], stats_["w"]
-    direct = b * d[:, 0] + sum(x * d[:, j + 1] for j, x in enumerate(th))
-    total = b * t[:, 0] + sum(x * t[:, j + 1] for j, x in enumerate(th))
-    within = b * w[:, 0] + sum(x * w[:, j + 1] for j, x in enumerate(th))
-    return {"direct": direct, "indirect": total - direct, "total": total,
-            "indirect_within": within - direct, "indirect_across": total - within}
-
-
-def _filter_for(eq: _Equation, N: int) -> SpatialFilter:
+def _filter_for(eq: _Equation) -> SpatialFilter:
     return eq.filt if eq.filt is not None else SpatialFilter([], method="dense")
 
 
-class SpatialPotential(Potential):
-    """The potential of a spatial Haken fit (a :class:`nqpspatial.haken.Potential`).
+def _draw_spec(e: _Equation) -> EquationDraws:
+    """What the chunked draws need of one fitted equation."""
+    filt = _filter_for(e)
+    names = e.fit.names
+    return EquationDraws(mean=np.asarray(e.fit.params, dtype=float), cov=np.asarray(e.fit.vcov, dtype=float),
+                         spatial_idx=list(e.spatial_idx), bounds=filt.bounds() if e.spatial_idx else None,
+                         filt=filt, slx_ws=list(e.slx_ws), beta_idx=dict(e.beta_idx),
+                         theta_idx={k: list(v) for k, v in e.theta_idx.items()},
+                         const_idx=names.index("const") if "const" in names else None)
 
-    It behaves as the aspatial potential: ``pot(q1)`` is V(q1), and
-    ``case``, ``stable_point``, ``map_stable``, ``distance`` ... are
-    available.  Called with no argument it returns the one-row table of
-    :meth:`SpatialHakenResults.potential` (model, weights, q1, q2, gamma1,
-    a, gamma2, b, case, q1_star, V_star, map_stable; ``case`` holds the
-    case's label).
-    """
 
-    def __init__(self, system: HakenSystem, key: dict):
-        super().__init__(system.gamma1, system.a, system.gamma2, system.b)
-        self._set("_table", pd.DataFrame([{**key, "gamma1": system.gamma1, "a": system.a,
-                                           "gamma2": system.gamma2, "b": system.b,
-                                           **potential_record(self)}]))
+def _equation_maps(model: "SpatialHakenModel", eqs: dict) -> dict:
+    """The fitted equations as :class:`~.dynamics.EquationMap` (region effects recovered in levels)."""
+    out = {}
+    Ws, _ = model._weights()
+    for eqn, e in eqs.items():
+        p = e.fit.params
+        beta = {t: float(p[i]) for t, i in e.beta_idx.items()}
+        theta = {t: [float(p[i]) for i in idx] for t, idx in e.theta_idx.items()}
+        rho = tuple(float(p[i]) for i in e.spatial_idx)
+        const = float(p[e.fit.names.index("const")]) if "const" in e.fit.names else 0.0
+        alpha = None
+        if model.effects == "region":
+            design = build_equation(model.aligned, eqn, False)
+            fitted = sum(beta[t] * x for t, x in zip(HAKEN_TERMS[eqn], design.X))
+            for t, x in zip(HAKEN_TERMS[eqn], design.X):
+                for th, W in zip(theta[t], Ws):
+                    fitted = fitted + th * lag(W, x)
+            slag = sum(r * lag(W, design.y) for r, W in zip(rho, Ws)) if rho else None
+            alpha = region_effects(design.y, fitted, slag)
+        out[eqn] = EquationMap(beta=beta, theta=theta, rho=rho, const=const, effects=alpha)
+    return out
 
-    def __call__(self, q1=None):
-        """V(q1); with no argument, the one-row potential table (a copy)."""
-        if q1 is None:
-            return self._table.copy()
-        return super().__call__(q1)
+
+def _uniform_reason(model: "SpatialHakenModel", split: bool) -> str:
+    """Why a spatially uniform state is not defined ("" when it is)."""
+    if split:
+        return ("the uniform state is not defined: the zone split gives the within- and across-zone parts of W "
+                "their own coefficients, so a uniform state does not stay uniform")
+    if model.effects == "region":
+        return ("the uniform state is not defined: region effects give every region its own intercept, so a "
+                "uniform state does not stay uniform")
+    W = model.aligned.W
+    if not rows_sum_to_one(W):
+        n = int(np.sum(np.abs(np.asarray(W.sum(axis=1)).ravel() - 1.0) > 1e-12))
+        return (f"the uniform state is not defined: {n} rows of W do not sum to 1 (islands without neighbours), "
+                "so a uniform state does not stay uniform; link the islands (island policy) for a system reading")
+    return ""
+
+
+def _point_quantities(eqs: dict, spec: dict, groups, xbar: dict, uniform: bool) -> dict:
+    """Every simulated quantity at the estimates (one row)."""
+    params = {eqn: e.fit.params[None, :] for eqn, e in eqs.items()}
+    stats_ = {eqn: equation_stats(spec[eqn], params[eqn][:, e.spatial_idx], groups, xbar)
+              for eqn, e in eqs.items()}
+    return draw_quantities(params, spec, stats_, uniform)
+
+
+def _sim_row(est: float, sims: np.ndarray, alpha: float) -> dict:
+    sd = float(np.std(sims, ddof=1))
+    lo, hi = np.quantile(sims, [alpha / 2, 1 - alpha / 2])
+    p = float(2 * stats.norm.sf(abs(est) / sd)) if sd > 0 else math.nan
+    return {"estimate": float(est), "ci_low": float(lo), "ci_high": float(hi), "p": p, "std_err": sd}
+
+
+def _estimates_table(eqs: dict, key: dict, alpha: float) -> pd.DataFrame:
+    rows = []
+    zc = stats.norm.ppf(1 - alpha / 2)
+    for eqn, e in eqs.items():
+        se = np.sqrt(np.diag(e.fit.vcov))
+        z, p = _p_normal(e.fit.params, se)
+        for i, name in enumerate(e.fit.names):
+            rows.append({**key, "equation": eqn, "term": name,
+                         "estimate": float(e.fit.params[i]), "std_err": float(se[i]),
+                         "z": float(z[i]), "p": float(p[i]),
+                         "ci_low": float(e.fit.params[i] - zc * se[i]),
+                         "ci_high": float(e.fit.params[i] + zc * se[i])})
+    return pd.DataFrame(rows)
+
+
+def _effects_table(point: dict, sims: dict, key: dict, alpha: float, split: bool) -> pd.DataFrame:
+    """Term-wise LeSage-Pace effects with simulated intervals (``spatial_haken_effects.csv``)."""
+    kinds = ["direct", "indirect", "total"] + (["indirect_within", "indirect_across"] if split else [])
+    rows = []
+    for eqn in ("q1", "q2"):
+        for term in HAKEN_TERMS[eqn]:
+            for kind in kinds:
+                k = ("effect", eqn, term, kind)
+                tname, ename = term, kind
+                if kind.startswith("indirect_"):
+                    tname, ename = f"{term}_{kind.split('_')[1]}", "indirect"
+                rows.append({**key, "equation": eqn, "term": tname, "effect": ename,
+                             **_sim_row(point[k][0], sims[k], alpha)})
+    return pd.DataFrame(rows)
+
+
+def _marginal_table(point: dict, sims: dict, key: dict, alpha: float, draws: int) -> pd.DataFrame:
+    """Average marginal effects through every term (``spatial_haken_marginal_effects.csv``)."""
+    method = f"simulated percentile ({draws} draws from the estimates' asymptotic normal distribution)"
+    rows = []
+    for eqn, wrt in ME_TERMS:
+        for kind in ("direct", "indirect", "total"):
+            k = ("me", eqn, wrt, kind)
+            rows.append({**key, "equation": eqn, "wrt": wrt, "effect": kind,
+                         **_sim_row(point[k][0], sims[k], alpha), "ci_method": method})
+    return pd.DataFrame(rows, columns=MARGINAL_EFFECT_COLUMNS)
+
+
+def _steady_table(steady: SteadyStates, ids, key: dict) -> pd.DataFrame:
+    return pd.DataFrame({**{k: [v] * len(ids) for k, v in key.items()}, "region": list(ids),
+                         "q1_star": steady.q1, "q2_star": steady.q2, "converged": steady.converged,
+                         "iterations": steady.iterations}, columns=STEADY_STATE_COLUMNS)
+
+
+def _reading_potential(name: str, point: dict, key: dict, uniform_note: str, smap: SpatialMap,
+                       seed: int) -> SpatialPotential | None:
+    """The potential of one reading (None for a system reading without a uniform state)."""
+    hp = {t: float(point[(name, t)][0]) for t in ("gamma1", "a", "gamma2", "b", "k1", "k2")}
+    system = HakenSystem(**hp)
+    if name == "local":
+        return SpatialPotential(system, key, "local")
+    if uniform_note:
+        return None
+    return SpatialPotential(system, key, "system",
+                            stability=lambda q1s, q2s: uniform_stability(smap, q1s, q2s, seed=seed))
 
 
 class SpatialHakenResults(HakenResultsBase):
@@ -327,35 +422,54 @@ class SpatialHakenResults(HakenResultsBase):
     A :class:`nqpspatial.haken.HakenResultsBase`: ``potential``,
     ``potentials()``, ``identification_row()``, ``potential_table()`` and
     ``coevolution(strategy=...)`` behave as in the aspatial
-    :class:`~nqpspatial.haken.HakenResults`, on the Haken parameters read
-    from the direct effects (intercepts and region effects are not carried
-    into the potential).
+    :class:`~nqpspatial.haken.HakenResults`, on the Haken parameters of the
+    chosen ``reading`` (see :mod:`.readings`): ``"system"`` (default) the
+    total effects and the uniform state of the spatial system, ``"local"``
+    the direct effects (intercepts and region effects not carried into the
+    potential).
 
     Attributes
     ----------
     model, weights, q1, q2 : str
         Variant, weights label and ordering.
+    reading : str
+        The reading behind ``potential``, the verdict and ``coevolution()``.
+    groups : pandas.Series or None
+        Region -> zone of the zone split (None without one).
+    steady : SteadyStates
+        Where the estimated map settles from the last observed state
+        (arrays in the weights' region order).
+    readings : mapping
+        ``{"system": SpatialReading, "local": SpatialReading}``.
     estimates : pandas.DataFrame
         model, weights, q1, q2, equation, term, estimate, std_err, z, p,
         ci_low, ci_high (Wald intervals at 1 - alpha).
     effects : pandas.DataFrame
-        model, weights, q1, q2, equation, term, effect (direct / indirect /
-        total), estimate, ci_low, ci_high, p, std_err.  With a zone split, the
-        indirect effect is also given by zone (terms ``<term>_within`` and
-        ``<term>_across``).
+        Term-wise LeSage-Pace effects: model, weights, q1, q2, equation, term,
+        effect (direct / indirect / total), estimate, ci_low, ci_high, p,
+        std_err.  With a zone split, the indirect effect is also given by
+        zone (terms ``<term>_within`` and ``<term>_across``).
+    marginal_effects : pandas.DataFrame
+        Average marginal effects of q1(t), q2(t) on q1(t+1), q2(t+1) through
+        every term (``spatial_haken_marginal_effects.csv``).
     identification : pandas.DataFrame
-        One row with the columns of ``haken_identification`` plus model and
-        weights, from the direct effects: ``q1`` ... ``reason``, ``model``,
-        ``weights``, then ``ratio_ci_low``, ``ratio_ci_high`` and
-        ``verdict_share`` (from the simulated direct-effect draws) and the
-        stability ``case``.
+        Two rows, one per reading (the chosen one first): the columns of
+        ``haken_identification`` plus model, weights and reading, then
+        ``ratio_ci_low``, ``ratio_ci_high``, ``verdict_share`` (from the
+        simulated draws) and the stability ``case``.
+    potential_readings : pandas.DataFrame
+        ``spatial_haken_potential.csv`` rows, one per reading.
+    steady_states : pandas.DataFrame
+        ``spatial_haken_steady_states.csv``: where the estimated spatial map
+        settles from the last observed state, per region.
     haken_params : dict
-        gamma1, a, gamma2, b from the direct effects.
-    potential : SpatialPotential
-        Potential of the direct-effect parameters; ``potential()`` (no
-        argument) gives it as a one-row table.
+        gamma1, a, gamma2, b of the chosen reading.
+    potential : SpatialPotential or None
+        Potential of the chosen reading (None for the system reading when the
+        uniform state is not defined; ``potential()`` with no argument gives
+        it as a one-row table).
     ratio, adiabatic, reason
-        The adiabatic verdict (as in the aspatial model).
+        The adiabatic verdict of the chosen reading.
     diagnostics : pandas.DataFrame
         model, weights, q1, q2, equation, test, statistic, df, p.
     loglik, aic : dict
@@ -366,95 +480,74 @@ class SpatialHakenResults(HakenResultsBase):
     """
 
     def __init__(self, model: SpatialHakenModel, eqs: dict, draws: int, rng, alpha: float,
-                 min_ratio: float, progress, notes):
-        self._set("model", model.model)
-        self._set("weights", model.weights_name)
-        self._set("q1", model.q1)
-        self._set("q2", model.q2)
-        self._set("alpha", alpha)
-        self._set("min_ratio", min_ratio)
-        self._set("draws", draws)
-        self._set("effects_kind", model.effects)
-        self._set("correction", model.correction)
-        self._set("split", model.groups is not None and not model.split_equal)
-        self._set("_panel", model.aligned)
-        self._set("_panel_std", model.panel)
-        self._set("_eqs", eqs)
-        N = model.aligned.W.shape[0]
-        key = {"model": model.model, "weights": model.weights_name, "q1": model.q1,
-               "q2": model.q2}
-        # estimates
-        rows = []
-        zc = stats.norm.ppf(1 - alpha / 2)
-        for eqn, e in eqs.items():
-            se = np.sqrt(np.diag(e.fit.vcov))
-            z, p = _p_normal(e.fit.params, se)
-            for i, name in enumerate(e.fit.names):
-                rows.append({**key, "equation": eqn, "term": name,
-                             "estimate": float(e.fit.params[i]), "std_err": float(se[i]),
-                             "z": float(z[i]), "p": float(p[i]),
-                             "ci_low": float(e.fit.params[i] - zc * se[i]),
-                             "ci_high": float(e.fit.params[i] + zc * se[i])})
-        self._set("estimates", pd.DataFrame(rows))
-        # effects with simulated inference
-        eff_rows = []
-        direct_draws = {}
-        direct_point = {}
-        it = range(2)
-        if progress is not None:
-            it = progress(it, total=2, desc=f"effects {model.model}/{model.weights_name}")
+                 min_ratio: float, progress, notes, *, reading: str = "system", backend=None):
+        for name, value in (("model", model.model), ("weights", model.weights_name), ("q1", model.q1),
+                            ("q2", model.q2), ("alpha", alpha), ("min_ratio", min_ratio), ("draws", draws),
+                            ("effects_kind", model.effects), ("correction", model.correction),
+                            ("split", model.groups is not None and not model.split_equal),
+                            ("_panel", model.aligned), ("_panel_std", model.panel), ("_eqs", eqs),
+                            ("reading", check_reading(reading)),
+                            ("groups", model.groups if model.groups is not None and not model.split_equal
+                             else None)):
+            self._set(name, value)
+        key = {"model": model.model, "weights": model.weights_name, "q1": model.q1, "q2": model.q2}
+        self._set("estimates", _estimates_table(eqs, key, alpha))
+        notes = list(notes)
         groups = model._group_codes if self.split else None
-        for k in it:
-            eqn = ("q1", "q2")[k]
-            e = eqs[eqn]
-            filt = _filter_for(e, N)
-            par_draws = _draw_params(e.fit, e.spatial_idx, filt, draws, rng)
-            rho_hat = e.fit.params[e.spatial_idx][None, :]
-            st_hat = filt.effect_stats(rho_hat, e.slx_ws, groups)
-            st_draw = filt.effect_stats(par_draws[:, e.spatial_idx], e.slx_ws, groups)
-            for term in HAKEN_TERMS[eqn]:
-                point = _effects_from(e.fit.params[None, :], e, st_hat, term)
-                sims = _effects_from(par_draws, e, st_draw, term)
-                direct_draws[term] = sims["direct"]
-                direct_point[term] = float(point["direct"][0])
-                kinds = ["direct", "indirect", "total"]
-                if self.split:
-                    kinds += ["indirect_within", "indirect_across"]
-                for kind in kinds:
-                    est = float(point[kind][0])
-                    sd = float(np.std(sims[kind], ddof=1))
-                    lo, hi = np.quantile(sims[kind], [alpha / 2, 1 - alpha / 2])
-                    p = float(2 * stats.norm.sf(abs(est) / sd)) if sd > 0 else math.nan
-                    tname, ename = term, kind
-                    if kind.startswith("indirect_"):
-                        tname, ename = f"{term}_{kind.split('_')[1]}", "indirect"
-                    eff_rows.append({**key, "equation": eqn, "term": tname, "effect": ename,
-                                     "estimate": est, "ci_low": float(lo), "ci_high": float(hi),
-                                     "p": p, "std_err": sd})
-        self._set("effects", pd.DataFrame(eff_rows))
-        # identification from the direct effects (the aspatial rules and row)
-        est = haken_params(direct_point["q1"], direct_point["q1q2"], direct_point["q2"],
-                           direct_point["q1sq"])
-        par_draws = pd.DataFrame(haken_params(direct_draws["q1"], direct_draws["q1q2"],
-                                              direct_draws["q2"], direct_draws["q1sq"]))
-        _, intervals, share = draw_intervals(par_draws, alpha=alpha, min_ratio=min_ratio)
-        iv = intervals.set_index("term")
-        se = {t: float(iv.at[t, "std_err"]) for t in est}
-        pvals = {t: float(_p_normal(est[t], se[t])[1]) for t in est}
-        self._set_identification(est, se, pvals, {"q1": eqs["q1"].fit.r2, "q2": eqs["q2"].fit.r2},
-                                 eqs["q1"].fit.n_obs, alpha=alpha, min_ratio=min_ratio,
-                                 ratio_ci=(iv.at["ratio", "ci_low"], iv.at["ratio", "ci_high"],
-                                           share))
-        self._set("haken_params", {t: float(v) for t, v in est.items()})
-        system = HakenSystem(**self.haken_params)
-        self._set_systems({r: system for r in model.aligned.ids},
-                          lambda s: SpatialPotential(s, key))
-        row = self.identification_row()  # documented columns, then ratio interval and case
-        extra = [c for c in row.columns if c not in ID_COLUMNS]
-        ident = row[ID_COLUMNS].assign(model=model.model, weights=model.weights_name)
-        ident = pd.concat([ident, row[extra]], axis=1)
-        self._set("identification", ident)
-        # diagnostics
+        spec = {eqn: _draw_spec(e) for eqn, e in eqs.items()}
+        P = model.aligned
+        xbar = {"q1": P.Q1[:-1].mean(axis=0), "q2": P.Q2[:-1].mean(axis=0)}
+        uniform_note = _uniform_reason(model, self.split)
+        point = _point_quantities(eqs, spec, groups, xbar, not uniform_note)
+        prog = None
+        if progress is not None:
+            prog = lambda it, total=None, desc=None: progress(  # noqa: E731
+                it, total=total, desc=f"effects {model.model}/{model.weights_name}")
+        sims = effect_draws(spec, groups, xbar, not uniform_note, draws, seed=rng, backend=backend,
+                            progress=prog)
+        self._set("effects", _effects_table(point, sims, key, alpha, self.split))
+        self._set("marginal_effects", _marginal_table(point, sims, key, alpha, draws))
+        smap = SpatialMap(model._weights()[0], _equation_maps(model, eqs))
+        steady = smap.steady_states(P.Q1[-1], P.Q2[-1])
+        self._set("steady", steady)
+        self._set("steady_states", _steady_table(steady, P.ids, key))
+        if not steady.converged:
+            notes.append(f"{model.model}/{model.weights_name} {model.q1} -> {model.q2}: the estimated spatial "
+                         f"map does not settle from the last observed state ({steady.status} after "
+                         f"{steady.iterations} steps); steady states left empty")
+        seed = int(rng.integers(0, 2 ** 31 - 1))   # power iteration of the stability check (N > 1000)
+        r2 = {"q1": eqs["q1"].fit.r2, "q2": eqs["q2"].fit.r2}
+        readings = {name: SpatialReading(name, key, point, sims, r2=r2, nobs=eqs["q1"].fit.n_obs, alpha=alpha,
+                                         min_ratio=min_ratio, steady=steady,
+                                         potential=_reading_potential(name, point, key, uniform_note, smap, seed),
+                                         note=uniform_note if name == "system" else "")
+                    for name in READINGS}
+        self._set("readings", MappingProxyType(readings))
+        self._set_reading(readings[self.reading], P.ids)
+        order = [self.reading] + [r for r in READINGS if r != self.reading]
+        self._set("identification", pd.concat([readings[r].identification for r in order], ignore_index=True))
+        self._set("potential_readings", pd.DataFrame(
+            [readings[r].row for r in order], columns=POTENTIAL_READING_COLUMNS + POTENTIAL_READING_EXTRA))
+        self._diagnostics(model, eqs, key)
+        self._set("notes", tuple(notes + [f"reading: {self.reading}"]
+                                 + [f"{r} reading: {readings[r].note}" for r in order if readings[r].note]))
+        self._freeze()
+
+    def _set_reading(self, rd: SpatialReading, ids) -> None:
+        """Base-class attributes (verdict, systems, potential) from the chosen reading."""
+        self._set("_ident", rd._ident)
+        self._set("ratio", rd.ratio)
+        self._set("adiabatic", rd.adiabatic)
+        self._set("reason", rd.reason)
+        self._set("haken_params", dict(rd.haken_params))
+        if rd.potential is None:
+            self._set_systems({}, None)
+            return
+        k1, k2 = rd.intercepts
+        system = HakenSystem(**rd.haken_params, k1=k1, k2=k2)
+        self._set_systems({r: system for r in ids}, lambda s: rd.potential)
+
+    def _diagnostics(self, model, eqs: dict, key: dict) -> None:
         drows = []
         loglik, aic = {}, {}
         for eqn, e in eqs.items():
@@ -482,8 +575,6 @@ class SpatialHakenResults(HakenResultsBase):
         info = {eqn: {k: v for k, v in e.fit.info.items() if k not in ("filter", "innovations")}
                 for eqn, e in eqs.items()}
         self._set("info", info)
-        self._set("notes", tuple(notes))
-        self._freeze()
 
     # ------------------------------------------------------------------
     def params(self, equation: str) -> pd.Series:
@@ -503,43 +594,73 @@ class SpatialHakenResults(HakenResultsBase):
         return pd.DataFrame(r, index=self._panel.years[1:], columns=self._panel.ids)
 
     def potential_table(self) -> pd.DataFrame:
-        """``haken_potential.csv``-style row of the direct-effect potential, plus model and weights."""
-        return super().potential_table().assign(model=self.model, weights=self.weights)
+        """``haken_potential.csv``-style row of the chosen reading's potential, plus model, weights and reading.
+
+        Empty when the chosen reading has no potential (the system reading without a uniform state).
+        """
+        return super().potential_table().assign(model=self.model, weights=self.weights, reading=self.reading)
+
+    def coevolution(self, strategy: str = "auto", **kw):
+        """Co-evolution level h with the chosen reading's potential (see the base class).
+
+        Raises
+        ------
+        ModelError
+            When the chosen reading has no potential: the system reading
+            without a uniform state (zone split, region effects or islands);
+            the message gives the reason and suggests ``reading="local"``.
+        """
+        if self.potential is None:
+            raise ModelError(f"no potential for h under the {self.reading} reading: "
+                             f"{self.readings[self.reading].note}; fit with reading='local' (config: "
+                             "[spatial_haken] reading = \"local\") for the direct-effect potential")
+        return super().coevolution(strategy, **kw)
 
     def summary(self) -> Summary:
-        """Text/HTML/LaTeX summary: facts, estimates, effects, identification, potential, diagnostics."""
+        """Text/HTML/LaTeX summary: facts, estimates, effects, readings, potential, diagnostics."""
         facts = {"model": self.model, "weights": self.weights, "q1 (order parameter?)": self.q1,
                  "q2": self.q2, "observations per equation": self.n_obs,
                  "region effects": self.effects_kind, "correction": self.correction,
-                 "zone split": self.split, "effect draws": self.draws,
+                 "zone split": self.split, "effect draws": self.draws, "reading": self.reading,
                  "log-likelihood q1 / q2": f"{self.loglik['q1']:.3f} / {self.loglik['q2']:.3f}"}
         for eqn, inf in self.info.items():
             if "logdet" in inf:
                 facts[f"log-determinant ({eqn})"] = inf["logdet"]
         facts["ratio |gamma2|/|gamma1|"] = self.ratio
         facts["adiabatic verdict"] = self.reason
+        st = self.steady
+        facts["steady state (full map)"] = (
+            f"q1 mean {np.mean(st.q1):.4g}, range {np.min(st.q1):.4g} - {np.max(st.q1):.4g} "
+            f"({st.iterations} steps)" if st.converged else f"{st.status} after {st.iterations} steps")
         cols = ["equation", "term", "estimate", "std_err", "z", "p"]
         ecols = ["equation", "term", "effect", "estimate", "ci_low", "ci_high", "p"]
-        icols = ["gamma1", "a", "gamma2", "b", "p_gamma2", "ratio", "adiabatic", "reason"]
-        tables = {"estimates": self.estimates[cols], "effects": self.effects[ecols],
-                  "identification (direct effects)": self.identification[icols],
+        icols = ["reading", "gamma1", "a", "gamma2", "b", "p_gamma2", "ratio", "adiabatic", "case"]
+        pcols = ["reading", "case", "q1_star", "q1_star_low", "q1_star_high", "stable_share", "map_stable"]
+        tables = {"estimates": self.estimates[cols], "effects (term-wise)": self.effects[ecols],
+                  "marginal effects": self.marginal_effects[["equation", "wrt", "effect", "estimate", "ci_low",
+                                                             "ci_high"]],
+                  "identification by reading": self.identification[icols],
+                  "stable point by reading": self.potential_readings[pcols],
                   "diagnostics": self.diagnostics[["equation", "test", "statistic", "df", "p"]]}
         notes = list(self.notes)
-        self._potential_summary(facts, tables, notes)
+        if self.potential is not None:
+            self._potential_summary(facts, tables, notes)
         return Summary(title=f"Spatial Haken model ({self.model.upper()}, W = {self.weights})",
                        facts=facts, tables=tables, notes=tuple(notes))
 
-
 # ----------------------------------------------------------------------
 def identification_table(results) -> pd.DataFrame:
-    """Stack identification rows and mark the chosen ordering per model and weights.
+    """Stack identification rows and mark the chosen ordering per model, weights and reading.
 
     Among the orderings whose verdict holds, the one with the largest
-    |gamma2|/|gamma1| is chosen (as the aspatial ``order = "auto"`` rule).
+    |gamma2|/|gamma1| is chosen (as the aspatial ``order = "auto"`` rule),
+    separately for each reading (a models plugin without readings: per model
+    and weights).
     """
     tab = pd.concat([r.identification for r in results], ignore_index=True)
     tab["chosen"] = False
-    for _, idx in tab.groupby(["model", "weights"]).groups.items():
+    keys = ["model", "weights"] + (["reading"] if "reading" in tab.columns else [])
+    for _, idx in tab.groupby(keys, sort=False, dropna=False).groups.items():
         sub = tab.loc[idx]
         ok = sub[sub["adiabatic"].astype(bool)]
         if len(ok):
@@ -603,9 +724,9 @@ class SpatialHakenPlugin:
         options go to the model (``correction``, ``intercept``,
         ``weights_name``, ``method``, ``split_equal``, ``window``) or to
         :meth:`SpatialHakenModel.fit` (``alpha``, ``min_ratio``,
-        ``progress``, ``probes``, ``trace_seed``).
+        ``progress``, ``probes``, ``trace_seed``, ``reading``, ``backend``).
         """
-        fit_keys = {"alpha", "min_ratio", "progress", "probes", "trace_seed"}
+        fit_keys = {"alpha", "min_ratio", "progress", "probes", "trace_seed", "reading", "backend"}
         fit_kw = {k: options.pop(k) for k in list(options) if k in fit_keys}
         mod = SpatialHakenModel(data, q1, q2, graph, model=self.name, region=region, year=year,
                                 effects=effects, split=split, **options)

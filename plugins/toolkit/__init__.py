@@ -1,0 +1,1 @@
+"""Toolkit plugins (see docs)."""
