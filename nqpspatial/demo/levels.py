@@ -25,8 +25,9 @@ import pandas as pd
 
 from . import generate as gen
 
-__all__ = ["CITY_CORE", "CELL_KM", "CRS", "JITTER", "SYNTHETIC_PARAMETERS", "TRUNCATION", "city_units", "city_weights", "city_study",
-           "lattice", "synthetic_study", "write_city", "write_synthetic"]
+__all__ = ["CITY_CORE", "CELL_KM", "CRS", "JITTER", "SYNTHETIC_PARAMETERS", "TRUNCATION", "city_units",
+           "city_weights", "city_study", "lattice", "lattice_weights", "synthetic_study", "write_city",
+           "write_synthetic"]
 
 #: Cities given the ``start_core`` bonus: Beijing, Shanghai and the capitals of Jiangsu, Zhejiang and
 #: Guangdong (the cities of the province demo's five core provinces).
