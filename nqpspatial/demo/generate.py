@@ -2,7 +2,9 @@
 
 Run ``python -m nqpspatial.demo.generate`` to rewrite ``panel.csv``,
 ``indicators.csv``, ``latent.csv`` and ``truth.json`` beside this file (or
-``--out DIR`` elsewhere).  The process is described in docs/demo.md; in
+``--out DIR`` elsewhere).  ``--level city`` and ``--level synthetic
+[--regions N]`` write the larger studies of :mod:`nqpspatial.demo.levels`
+with the same design (:func:`simulate_units`).  The process is described in docs/demo.md; in
 short, for province i and year t (2014-2023):
 
     q1[i,t+1] = ((1 - g1_i(t)) q1[i,t] - a q1[i,t] q2[i,t] + theta1 (W q1)[i,t]) * e1[i,t+1]
