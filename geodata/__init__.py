@@ -6,6 +6,14 @@ Names
     :func:`match_regions` (region ids in any common form -> province code),
     :func:`looks_like_provinces`, :func:`mostly_provinces`, :func:`province_names`,
     :func:`normalize_name`.
+Cities and counties
+    :func:`match_units` (ids -> codes of provinces, prefecture-level units
+    or counties; former names mapped, ambiguous and merged units refused),
+    :func:`detect_level`, :func:`recognise_level`, :func:`province_codes`
+    (a unit's province from its code prefix), :func:`prefecture_names`,
+    :func:`county_names`, :func:`former_units`, :func:`unit_layer`,
+    :func:`china_layer` (the layer of a panel recognised from its ids),
+    :data:`LEVELS`.
 Layers
     :func:`province_layer` (bundled 31-province layer indexed by the caller's
     ids), :func:`load_layer` (``provinces``; ``prefectures`` and ``counties``
@@ -37,9 +45,23 @@ from ._layers import (LAYERS, adjacency, boundary_distances, load_layer, provinc
                       province_neighbors)
 from ._names import looks_like_provinces, match_regions, mostly_provinces, normalize_name, province_names
 from ._schemes import SCHEMES, load_scheme, scheme_table
+from ._units import (
+                      LEVELS,
+                      china_layer,
+                      county_names,
+                      detect_level,
+                      former_units,
+                      match_units,
+                      prefecture_names,
+                      province_codes,
+                      recognise_level,
+                      unit_layer,
+)
 
 __all__ = [
-    "LAYERS", "SCHEMES", "adjacency", "boundary_distances", "china_outline", "load_layer", "load_scheme",
-    "looks_like_provinces", "maritime_boundary", "match_regions", "mostly_provinces", "normalize_name", "province_layer",
-    "province_names", "province_neighbors", "read_boundaries", "scheme_table",
+    "LAYERS", "LEVELS", "SCHEMES", "adjacency", "boundary_distances", "china_layer", "china_outline",
+    "county_names", "detect_level", "former_units", "load_layer", "load_scheme", "looks_like_provinces",
+    "maritime_boundary", "match_regions", "match_units", "mostly_provinces", "normalize_name", "prefecture_names",
+    "province_codes", "province_layer", "province_names", "province_neighbors", "read_boundaries",
+    "recognise_level", "scheme_table", "unit_layer",
 ]

@@ -155,9 +155,10 @@ def load_layer(name: str = "provinces", regions=None, *, simplify: float | None 
         resolution.
     regions : iterable, optional
         Region ids to select and index by.  For provinces any form accepted by
-        :func:`~nqpspatial.geodata.match_regions`; for the larger layers the
-        6-digit codes (int or string).  None returns the whole layer indexed
-        by code.
+        :func:`~nqpspatial.geodata.match_regions`; for the larger layers any
+        form accepted by :func:`~nqpspatial.geodata.match_units` (codes,
+        Chinese names with or without the suffix, pinyin, former names).
+        None returns the whole layer indexed by code.
     simplify : float, optional
         Tolerance in degrees for a topology-preserving coverage
         simplification of the larger layers (``shapely.coverage_simplify``);
@@ -191,22 +192,13 @@ def load_layer(name: str = "provinces", regions=None, *, simplify: float | None 
         gdf["geometry"] = shapely.coverage_simplify(gdf.geometry.to_numpy(), simplify)
     if regions is None:
         return gdf
-    ids = list(dict.fromkeys(pd.Series(list(regions), dtype=object).tolist()))
-    codes, bad = [], []
-    for value in ids:
-        text = str(value).strip()
-        if text.isdigit() and int(text) in gdf.index:
-            codes.append(int(text))
-        else:
-            bad.append(value)
-    if bad:
-        shown = ", ".join(repr(v) for v in bad[:20]) + (" ..." if len(bad) > 20 else "")
-        raise InputError(f"{len(bad)} region id(s) are not 6-digit codes of the {name} layer: {shown}. "
-                         "Fix: use GB/T 2260 codes as region ids, or give a boundary file with "
-                         "[geometry] source and id.", source=source)
+    from ._units import match_units  # names, pinyin, codes, former names (geodata/_units.py)
+
+    matched = match_units(regions, name, source=source)
+    codes = matched.to_numpy()
     out = gdf.loc[codes].copy()
     out.insert(0, "code", codes)
-    out.index = pd.Index(ids, dtype=object, name="region")
+    out.index = pd.Index(matched.index, dtype=object, name="region")
     return out
 
 

@@ -11,7 +11,10 @@ import pandas as pd
 
 from nqpspatial.errors import InputError
 
-from ._names import _describe, _match_one, _panel_ids, _refuse_unmatched, looks_like_provinces, match_regions
+from ._names import _panel_ids, _refuse_unmatched
+from ._units import _describe as _describe_unit
+from ._units import _match_one as _match_unit
+from ._units import detect_level, match_units, province_codes, recognise_level
 
 __all__ = ["SCHEMES", "scheme_table", "load_scheme"]
 
@@ -65,14 +68,28 @@ def scheme_table(name: str) -> pd.DataFrame:
     return t.sort_values(["group_order", "code"]).reset_index(drop=True)
 
 
+def _unit_codes(regions, source):
+    """Codes of the panel's units at their level (provinces, prefectures or counties) and the level.
+
+    Ids that are not Chinese units raise the province matcher's error (with
+    the closest province names), as before cities and counties were known.
+    """
+    level = recognise_level(regions, source=source)  # a near miss at any level raises here
+    if level is None:
+        level = "provinces"
+    return match_units(regions, level, source=source), level
+
+
 def _bundled(name: str, regions, source):
     t = scheme_table(name).set_index("code")
     if regions is None:
         out = t["group"].copy()
         out.index.name = "region"
     else:
-        codes = match_regions(regions, source=source)
-        out = pd.Series(t.loc[codes.to_numpy(), "group"].to_numpy(), index=codes.index, dtype=object)
+        # cities and counties inherit their province's group through the code prefix
+        codes, _ = _unit_codes(regions, source)
+        provinces = province_codes(codes).to_numpy()
+        out = pd.Series(t.loc[provinces, "group"].to_numpy(), index=codes.index, dtype=object)
     out.name = name
     out.attrs["group_zh"] = dict(zip(t["group"], t["group_zh"]))
     out.attrs["label_en"] = SCHEMES[name]["label_en"]
@@ -90,8 +107,10 @@ def _read_user(path: Path, source: str) -> pd.DataFrame:
     try:
         if path.suffix.lower() in (".xlsx", ".xls"):
             table = pd.read_excel(path, dtype=str, keep_default_na=False)
-        else:
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        else:  # leading "#" lines are comments (the synthetic demos say there that they are synthetic)
+            comments = _comment_lines(path)
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skiprows=comments)
+            table.index = table.index + comments  # row numbers in messages stay file line numbers
     except Exception as exc:  # noqa: BLE001 - any reader failure is a user-fixable file problem
         raise InputError(f"cannot read the region scheme file: {exc}. Fix: save it as UTF-8 CSV "
                          "with columns region and group.", source=source) from None
@@ -100,12 +119,24 @@ def _read_user(path: Path, source: str) -> pd.DataFrame:
     if missing:
         raise InputError(f"column(s) {', '.join(missing)} missing; found {', '.join(map(str, table.columns))}. "
                          "Fix: a scheme file needs the columns region and group.", source=source)
-    blank = [i + 2 for i in range(len(table))
-             if not str(table.at[i, "region"]).strip() or not str(table.at[i, "group"]).strip()]
+    empty = (table["region"].str.strip() == "") | (table["group"].str.strip() == "")
+    blank = [i + 2 for i in table.index[empty.to_numpy()]]
     if blank:
         raise InputError(f"empty region or group cell on row(s) {', '.join(map(str, blank))} "
-                         "(row 1 is the header). Fix: fill them or delete those rows.", source=source)
+                         f"(row {table.index[0] + 1 if len(table) else 1} is the header). Fix: fill them or "
+                         "delete those rows.", source=source)
     return table
+
+
+def _comment_lines(path: Path) -> int:
+    """Number of leading lines that start with ``#``."""
+    n = 0
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                break
+            n += 1
+    return n
 
 
 def load_scheme(name_or_csv, regions=None, *, source: str | None = None) -> pd.Series:
@@ -120,8 +151,12 @@ def load_scheme(name_or_csv, regions=None, *, source: str | None = None) -> pd.S
     regions : iterable, optional
         The panel's region ids.  The result is indexed by them (in order of
         first appearance) and every one must belong to exactly one group.
-        When they are Chinese provinces, the scheme file may name provinces
-        in any form accepted by :func:`~nqpspatial.geodata.match_regions`;
+        A bundled scheme groups provinces; prefecture-level cities and
+        counties (any form accepted by
+        :func:`~nqpspatial.geodata.match_units`) take the group of their
+        province, read from the first two digits of their GB/T 2260 code.
+        When the ids are Chinese provinces, cities or counties, a scheme
+        file may name them in any form the matcher accepts at that level;
         otherwise its ``region`` cells are matched exactly (as text) against
         the ids.  None returns the scheme as written (bundled: indexed by
         province code).
@@ -162,22 +197,20 @@ def load_scheme(name_or_csv, regions=None, *, source: str | None = None) -> pd.S
                         dtype=object, name=path.stem)
         return out
     panel_ids = _panel_ids(regions)
-    if looks_like_provinces(panel_ids):
-        panel_codes = match_regions(panel_ids)
-        keys, bad = [], []
-        for i, value in raw.items():
-            code, _ = _match_one(value)
-            if code is None:
-                bad.append(f"'{value}' (row {i + 2})")
-            keys.append(code)
-        if bad:
-            # re-use match_regions for the message with closest matches
+    level = detect_level(panel_ids)
+    if level is not None:  # Chinese provinces, cities or counties: the file may name them in any form
+        panel_codes = match_units(panel_ids, level)
+        keys = []
+        for value in raw:
+            keys.append(_match_unit(value, level)[0])
+        if any(k is None for k in keys):
+            # re-use the matcher for the message with closest matches and candidates
             try:
-                match_regions([v for v in raw if _match_one(v)[0] is None], source=src)
+                match_units([v for v, k in zip(raw, keys) if k is None], level, source=src)
             except InputError as exc:
                 raise InputError(exc.detail, source=src) from None
         keys = pd.Series(keys, index=raw.index, dtype=object)
-        label = {c: _describe(c) for c in set(keys)}
+        label = {c: _describe_unit(c, level) for c in set(keys)}
         panel_key = dict(zip(panel_ids, panel_codes.to_numpy().tolist()))
     else:
         keys = raw

@@ -109,12 +109,13 @@ def geometry(cfg: dict, base: Path, panel):
                               "panel's region ids.", source="config")
         gdf = geodata.read_boundaries(path_in(base, source), g["id"], regions=panel.regions, crs=g.get("crs"))
         return gdf, f"file {source} (id field {g['id']})"
-    if geodata.looks_like_provinces(panel.regions):
-        return geodata.province_layer(panel.regions), "bundled province layer (regions are Chinese provinces)"
-    if geodata.mostly_provinces(panel.regions):  # provinces with a misspelt, unknown or repeated name
-        geodata.match_regions(panel.regions, source=panel.source)  # raises, naming the closest matches
-    return None, ("no boundaries: the regions are not Chinese provinces and [geometry] is not set; spatial "
-                  "stages need a boundary file ([geometry] source = \"file.geojson\", id = \"<field>\")")
+    # Chinese provinces, prefecture-level cities or counties, recognised from the ids; ids that mostly name
+    # units of one level but not all raise the matcher's error (closest matches, candidates, the fix)
+    found = geodata.china_layer(panel.regions, source=panel.source)
+    if found is not None:
+        return found
+    return None, ("no boundaries: the regions are not Chinese provinces, cities or counties and [geometry] is not "
+                  "set; spatial stages need a boundary file ([geometry] source = \"file.geojson\", id = \"<field>\")")
 
 
 def scheme(cfg: dict, base: Path, panel):
@@ -123,7 +124,7 @@ def scheme(cfg: dict, base: Path, panel):
     import nqpspatial.geodata as geodata
 
     if name is None:
-        if geodata.looks_like_provinces(panel.regions):
+        if geodata.detect_level(panel.regions) is not None:  # Chinese provinces, cities or counties
             name = "eight-zones"
         else:
             return None, None

@@ -176,8 +176,229 @@ class _Recorder:
             for n in record.notes:
                 self.say(f"  {n}")
 
+<<<<<<< HEAD
     def stage(self, name, status, seconds, notes=(), warns=(), tables=(), info=None) -> None:
         self.add(runner.StageRecord(name, status, seconds, list(notes), list(warns), list(tables), info or {}))
+=======
+
+def _read_data(cfg: dict, base: Path):
+    from .panel import load_panel
+
+    d = cfg["data"]
+    if d["panel"] is None:
+        raise ConfigError("[data] panel is missing: give the panel file, e.g. panel = \"panel.csv\".",
+                          source="config")
+    if not isinstance(d["panel"], (str, Path, pd.DataFrame)):
+        raise ConfigError(f"[data] panel must be a file name such as \"panel.csv\", not {d['panel']!r}.",
+                          source="config")
+    ind = d["indicators"]
+    if d["indices"] and ind is not None:
+        raise ConfigError("[data] indices = true takes the subsystem indices from the panel, so [data] indicators "
+                          "would be ignored. Remove [data] indicators, or set indices = false to build the "
+                          "indices from the indicator list.", source="config")
+    ind_where = None
+    for key in ("panel", "indicators"):
+        if isinstance(d[key], str) and not d[key].strip():
+            raise ConfigError(f"[data] {key} is empty (\"\"). Name the file, e.g. {key} = \"{key}.csv\""
+                              + ("" if key == "panel" else ", or leave the key out with indices = true") + ".",
+                              source="config")
+    for key in ("region", "year", "indicator_column", "value_column"):
+        if not isinstance(d[key], str) or not d[key].strip():
+            raise ConfigError(f"[data] {key} must be a column name such as \"{CORE_SCHEMA['data'][key]}\", not "
+                              f"{d[key]!r}.", source="config")
+    for key in ("encoding", "indicators_encoding"):
+        if d.get(key) is not None and not isinstance(d[key], str):
+            raise ConfigError(f"[data] {key} must be a codec name such as \"utf-8-sig\" or \"gb18030\", not "
+                              f"{d[key]!r}.", source="config")
+    if isinstance(ind, str):
+        ind_where = str(_path(base, ind))
+        ind = _path(base, ind)
+    return load_panel(_path(base, d["panel"]), ind, region=d["region"], year=d["year"], missing=d["missing"],
+                      ignore=d["ignore"], indices=d["indices"], subsystems=d["subsystems"] or None,
+                      form=d["form"], indicator_column=d["indicator_column"], value_column=d["value_column"],
+                      encoding=d["encoding"], sheet=d["sheet"], indicators_where=ind_where,
+                      indicators_encoding=d.get("indicators_encoding"))
+
+
+def _weighting(panel, cfg: dict):
+    """Return (indices, weights table or None, normalized or None, info)."""
+    region, year = panel.region, panel.year
+    if panel.indices_given:
+        vals = panel.values
+        subs = panel.subsystems
+        bad = []
+        for s in subs:
+            out = vals[(vals[s] < 0) | (vals[s] > 1)]
+            bad += [f"{s} ({r}, {y}) = {v:g}" for r, y, v in zip(out[region], out[year], out[s])]
+        if bad:
+            raise InputError(f"[data] indices = true, but index values lie outside [0, 1]: {', '.join(bad[:20])}"
+                             f"{' ...' if len(bad) > 20 else ''}. Give indices in [0, 1] or set indices = false and "
+                             "supply an indicator list.", source=panel.source)
+        return vals[[region, year, *subs]].copy(), None, None, {"indices": "given"}
+    from .weighting import INDICATOR_TABLE, compute_weights
+
+    w = cfg["weighting"]
+    if w.get("_shift_given") and w["shift"] is not None:  # None (as run.json records it): the default
+        shift = w["shift"]
+        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not (0 <= shift < 0.5):
+            raise ConfigError(f"[weighting] shift must be a number in [0, 0.5), not {shift!r} (e.g. shift = 0.002 maps "
+                              "the normalized values into [0.002, 0.998]); leave it out for the method's default.",
+                              source="config")
+    try:
+        res = compute_weights(panel.values, panel.indicators, region=region, year=year, method=w["method"],
+                              normalization=w["normalization"], critic_conflict=w["critic_conflict"],
+                              critic_cost=w["critic_cost"], levels=int(w["levels"]),
+                              zero_variance=w["zero_variance"],
+                              shift=w["shift"] if w.get("_shift_given") else None,
+                              aggregation=w["aggregation"], topsis_ideal=w["topsis_ideal"])
+    except InputError as exc:
+        if exc.source is None:
+            raise InputError(exc.detail, source=panel.source) from None
+        if exc.source == INDICATOR_TABLE:  # name the indicator list's file
+            raise InputError(exc.detail, source=panel.indicators_source) from None
+        raise
+    return res.indices, res.weights, res.normalized, {"options": _jsonable(getattr(res, "options", {}))}
+
+
+def _geometry(cfg: dict, base: Path, panel, rec=None):
+    g = cfg["geometry"]
+    if not g.get("enabled", True):
+        return None, "disabled in [geometry]"
+    if len(panel.regions) < 2:
+        return None, (f"no boundaries used: the panel has {len(panel.regions)} region, and spatial weights need at "
+                      "least 2 regions (spatial statistics at least 4)")
+    try:
+        import nqpspatial.geodata as geodata
+    except ImportError:  # pragma: no cover
+        return None, "nqpspatial.geodata is not installed"
+    for key in ("source", "id", "crs"):
+        if g.get(key) is not None and not isinstance(g[key], str):
+            raise ConfigError(f"[geometry] {key} must be a string (e.g. source = \"regions.geojson\", id = \"code\", "
+                              f"crs = \"EPSG:4326\"), not {g[key]!r}.", source="config")
+    source = g.get("source")
+    if source is not None and not source.strip():
+        raise ConfigError("[geometry] source is empty (\"\"). Name a boundary file or a bundled layer, or leave the "
+                          "key out.", source="config")
+    if source:
+        if source in getattr(geodata, "LAYERS", ("provinces", "prefectures", "counties")):
+            gdf = geodata.load_layer(source, regions=panel.regions) if "regions" in \
+                geodata.load_layer.__code__.co_varnames else geodata.load_layer(source)
+            return gdf, f"bundled layer '{source}'"
+        if not g.get("id"):
+            if not Path(str(source)).suffix and not _path(base, source).exists():
+                geodata.load_layer(source, source="config [geometry] source")  # misspelt layer: suggests one
+            raise ConfigError("[geometry] id is missing: name the boundary file's field that holds the "
+                              "panel's region ids.", source="config")
+        gdf = geodata.read_boundaries(_path(base, source), g["id"], regions=panel.regions, crs=g.get("crs"))
+        return gdf, f"file {source} (id field {g['id']})"
+    # Chinese provinces, prefecture-level cities or counties, recognised from the ids; ids that mostly name
+    # units of one level but not all raise the matcher's error (closest matches, candidates, the fix)
+    found = geodata.china_layer(panel.regions, source=panel.source)
+    if found is not None:
+        return found
+    return None, ("no boundaries: the regions are not Chinese provinces, cities or counties and [geometry] is not "
+                  "set; spatial stages need a boundary file ([geometry] source = \"file.geojson\", id = \"<field>\")")
+
+
+def _scheme(cfg: dict, base: Path, panel, geometry_note: str | None):
+    name = cfg["regions"].get("scheme")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ConfigError(f"[regions] scheme must be the name of a bundled scheme "
+                          f"({', '.join(registry.names('schemes'))}) or a CSV file, not {name!r}.", source="config")
+    import nqpspatial.geodata as geodata
+
+    if name is None:
+        if geodata.detect_level(panel.regions) is not None:  # Chinese provinces, cities or counties
+            name = "eight-zones"
+        else:
+            return None, None
+    if name in registry.available("schemes"):
+        plugin = registry.get("schemes", name)
+        return plugin.load(panel.regions), name
+    p = _path(base, name)
+    if str(name).lower().endswith((".csv", ".xlsx")) or p.exists():
+        return geodata.load_scheme(p, regions=panel.regions, source=str(p)), Path(str(name)).stem
+    raise ConfigError(f"[regions] scheme = {name!r} is neither a bundled scheme "
+                      f"({', '.join(registry.names('schemes'))}) nor an existing CSV file.", source="config")
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return None if np.isnan(obj) else float(obj)
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, pd.DataFrame):
+        return f"DataFrame ({len(obj)} rows, {obj.shape[1]} columns)"
+    return str(obj)
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version(), "nqpspatial": __version__}
+    for pkg in ("numpy", "pandas", "scipy", "statsmodels", "libpysal", "esda", "spreg", "giddy", "inequality",
+                "spopt", "geopandas", "shapely", "mapclassify", "matplotlib", "openpyxl"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _inputs(cfg: dict, base: Path, where: str) -> list[Path]:
+    """The run's input files (config, panel, indicator list, boundary file, scheme CSV): never a target."""
+    files = [Path(where)] if where not in ("config",) and Path(where).suffix else []
+    d = cfg["data"]
+    for value in (d.get("panel"), d.get("indicators")):
+        if isinstance(value, (str, Path)) and str(value).strip():
+            files.append(_path(base, value))
+    source = (cfg.get("geometry") or {}).get("source")
+    if isinstance(source, (str, Path)) and str(source).strip() and (Path(str(source)).suffix or "/" in str(source)):
+        files.append(_path(base, source))
+    scheme = (cfg.get("regions") or {}).get("scheme")
+    if isinstance(scheme, (str, Path)) and str(scheme).lower().endswith((".csv", ".xlsx")):
+        files.append(_path(base, scheme))
+    return files
+
+
+class _Prepared:
+    """What the pre-flight read and checked: panel, indices and weights, geometry, scheme, timings."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _preflight(cfg: dict, base: Path, check_target: Callable | None = None) -> _Prepared:
+    """Every check made before anything is written: the output folder, the data, weighting, geometry, scheme.
+
+    ``nqpspatial run`` and ``nqpspatial validate`` both use it; ``check_target``
+    (optional) checks the output folder first (see :mod:`nqpspatial.outdir`).
+    """
+    target = check_target() if check_target is not None else None
+    seconds = {}
+    t0 = time.perf_counter()
+    panel = _read_data(cfg, base)
+    seconds["data"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    indices, wtable, normalized, winfo = _weighting(panel, cfg)
+    seconds["weighting"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    geometry, gnote = _geometry(cfg, base, panel, None)
+    scheme, scheme_name = _scheme(cfg, base, panel, gnote)
+    seconds["geometry"] = time.perf_counter() - t0
+    return _Prepared(target=target, panel=panel, indices=indices, wtable=wtable, normalized=normalized, winfo=winfo,
+                     geometry=geometry, gnote=gnote, scheme=scheme, scheme_name=scheme_name, seconds=seconds)
+>>>>>>> main
 
 
 def _flag(value, name: str) -> bool:

