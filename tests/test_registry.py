@@ -7,8 +7,6 @@ import importlib
 import os
 import subprocess
 import sys
-import textwrap
-import warnings
 from pathlib import Path
 
 import pytest

@@ -6,7 +6,6 @@ import contextlib
 import json
 import math
 
-import pandas as pd
 import pytest
 
 import nqpspatial

@@ -24,7 +24,6 @@ from nqpspatial.errors import InputError
 from nqpspatial.plugins.spatial_haken import (ShortPanelWarning, SpatialHakenModel,
                                               identification_table, lm_diagnostics, sar, sdm,
                                               sem, simulate_panel, slx)
-from nqpspatial.plugins.spatial_haken._estimators import fit_lag
 from nqpspatial.plugins.spatial_haken._linalg import SpatialFilter
 from nqpspatial.plugins.spatial_haken._panel import (build_equation, graph_to_sparse,
                                                      prepare_panel, split_weights)

@@ -9,7 +9,7 @@ import scipy.sparse.linalg as spla
 
 from nqpspatial.errors import InputError
 
-from ._panel import _row_standardize, graph_to_sparse, lag, split_weights
+from ._panel import _row_standardize, graph_to_sparse, split_weights
 
 __all__ = ["simulate_panel"]
 
