@@ -485,7 +485,6 @@ def _fit_unit(model: HakenModel, panel: pd.DataFrame, rng, opts, unit, backend=N
     from .results import BootstrapResults, HakenResults
 
     design = _Design(panel, model.intercept, model.effects)
-    len(design.slope_cols())
     if design.nobs <= design.X1.shape[1]:
         raise InputError(f"{'unit ' + repr(unit) + ': ' if unit is not None else ''}{design.nobs} "
                          f"transitions are too few for {design.X1.shape[1]} coefficients per equation")
