@@ -167,7 +167,7 @@ def spatial_weights(cfg: dict, base: Path, panel, indices, geometry_, scheme_) -
     (SpatialWeightsSet or None, str)
         The weights (None when none can be built) and a note.
     """
-    from .spatial import build_weights, get_builder, parse_spec
+    from .spatial import build_weights, canonical_ids, get_builder, parse_spec
 
     specs = _weights_specs(cfg)
     sp = cfg.get("spatial")
@@ -187,7 +187,7 @@ def spatial_weights(cfg: dict, base: Path, panel, indices, geometry_, scheme_) -
         if "geometry" in set(getattr(get_builder(name), "needs", ()) or ()) and geometry_ is None:
             skipped.append(spec)
             continue
-        built[spec] = build_weights(spec, list(panel.regions), geometry=geometry_, panel=data, scheme=scheme_,
+        built[spec] = build_weights(spec, canonical_ids(panel.regions), geometry=geometry_, panel=data, scheme=scheme_,
                                     islands=islands, transform=transform, region=panel.region, year=panel.year,
                                     base_dir=base)
     slugs = [w.slug for w in built.values()]

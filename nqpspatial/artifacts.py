@@ -98,45 +98,85 @@ class SpatialWeightsSet(Artifact):
 
 @dataclass(frozen=True)
 class HakenOutcome(Artifact):
-    """What the Haken stage found.
+    """What the Haken stage found: the chosen ordering, its fit and the co-evolution level.
 
     Attributes
     ----------
     identification : nqpspatial.haken.IdentificationResults
         Every ordering's fit and the adiabatic verdicts.
-    order : tuple of str or None
-        The chosen ordering (q1, q2) (None when no ordering passed).
-    fit : nqpspatial.haken.HakenResults or None
-        The chosen ordering's fit.
+    fit : nqpspatial.haken.HakenResults or HakenByResults
+        The chosen ordering's fit (per unit when ``[haken] by`` is set).
     coevolution : pandas.DataFrame or None
-        The ``coevolution`` table (h per region-year), None when no
+        The ``coevolution`` table (h per region-year); None when no
         strategy could be computed.
-    strategy : str or None
-        The co-evolution strategy used (None when none could be).
+    coevolution_results : CoevolutionResults or None
+    strategy, strategy_reason : str or None
+        The co-evolution strategy used and why (None when none could be).
     strategy_requested : str
-        The configured ``[haken] coevolution``.
+        The configured ``[haken] coevolution``; later stages use it when no
+        level could be computed, so that an unsupported strategy stays an
+        error there too.
     domain : tuple of float
         The q1 range normalized strategies scale over.
     grading : tuple
         ``(edges, labels, labels_zh)`` of the grades.
+    breaks : BreakTestResults or None
+        The turning-point tests.
     spec : Mapping
-        The resolved ``[haken]`` options, for stages that refit the model
-        (sensitivity, robustness) the same way.
-    breaks : object
-        The turning-point test results (None when not run).
+        The resolved ``[haken]`` table, for stages that refit the model the
+        same way (sensitivity, robustness).
     """
 
     provided_by: ClassVar[str] = "haken"
     identification: Any = None
-    order: tuple[str, str] | None = None
     fit: Any = None
     coevolution: Any = None
+    coevolution_results: Any = None
     strategy: str | None = None
+    strategy_reason: str | None = None
     strategy_requested: str = "auto"
     domain: tuple[float, float] = (0.0, 1.0)
     grading: tuple = ()
-    spec: Mapping[str, Any] = field(default_factory=dict)
     breaks: Any = None
+    spec: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def order(self) -> tuple[str, str]:
+        """The chosen ordering ``(q1, q2)``: order parameter, servo variable."""
+        return tuple(self.identification.chosen)
+
+    @property
+    def q1(self) -> str:
+        """The order parameter's name."""
+        return self.order[0]
+
+    @property
+    def q2(self) -> str:
+        """The servo variable's name."""
+        return self.order[1]
+
+    @property
+    def results(self):
+        """The chosen fit (the 0.1.0 name of :attr:`fit`)."""
+        return self.fit
+
+    @property
+    def potential(self):
+        """The common potential (None when it differs by region or unit; see :meth:`potentials`)."""
+        return self.fit.potential
+
+    @property
+    def coevolution_table(self):
+        """The 0.1.0 name of :attr:`coevolution`."""
+        return self.coevolution
+
+    def potentials(self) -> dict:
+        """Region (or unit) -> Potential."""
+        return self.fit.potentials()
+
+    def systems(self) -> dict:
+        """Region (or unit) -> HakenSystem."""
+        return self.fit.systems()
 
 
 @dataclass(frozen=True)

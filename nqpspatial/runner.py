@@ -29,7 +29,8 @@ from .contracts import output_problems, table_name_problems
 from .errors import ModelError, NqpWarning, PluginError
 from .stage import StageContext, StageOutput
 
-__all__ = ["StageRecord", "plan", "run_stage", "legacy_consumes", "CORE_PROVIDED"]
+__all__ = ["StageRecord", "plan", "run_stage", "legacy_consumes", "plugin_failure", "describe_origin",
+           "CORE_PROVIDED"]
 
 #: Artifacts the core provides before any analysis runs (weighting and spatial weights steps).
 CORE_PROVIDED: dict[type, str] = {IndicatorWeights: "weighting", SpatialWeightsSet: "weights"}
@@ -230,18 +231,50 @@ def run_stage(stage, ctx: StageContext, cfg: Any, *, taken: Mapping[str, str], o
     status = out.status if out.status in ("ok", "skipped") else "ok"
     rec = StageRecord(stage.name, status, time.perf_counter() - t0, notes=list(out.notes), warnings=warns,
                       tables=list(out.tables), info=out.info)
+    if out.failures:  # a plugin inside the stage failed; the stage's other results are kept
+        rec.status = "failed"
+        rec.plugin = dict(out.failures[0]["plugin"])
+        rec.error = "; ".join(f"{f['plugin'].get('name')}: {f['error']}" for f in out.failures)
+        if len(out.failures) > 1:
+            rec.info = {**rec.info, "failed_plugins": [dict(f["plugin"]) for f in out.failures]}
+        rec.notes.extend(f"failed: {f['plugin'].get('kind', 'plugin')} plugin '{f['plugin'].get('name')}': "
+                         f"{f['error']}" for f in out.failures)
+        rec.traceback = "\n".join(f.get("traceback") or "" for f in out.failures) or None
     return out, rec
 
 
-def describe_origin(stage, origin_text: str | None = None) -> dict:
-    """The plugin fields of a failed stage's record (name, package, version, entry point)."""
+def plugin_failure(kind: str, name: str, error, tb: str | None = None) -> dict:
+    """A failure record for a plugin that raised or broke its contract inside a stage.
+
+    Parameters
+    ----------
+    kind, name : str
+        The plugin's kind and name.
+    error : BaseException or str
+        What went wrong.
+    tb : str, optional
+        The traceback (kept for ``--debug``).
+
+    Returns
+    -------
+    dict
+        ``plugin`` (name, kind, package, version, entry point) and ``error``.
+    """
     from . import registry
 
-    info = registry.available("analyses").get(stage.name)
+    info = registry.available(kind).get(name)
     if isinstance(info, registry.PluginInfo):
-        return {"name": stage.name, "package": info.package, "version": info.version,
-                "entry_point": f"{info.name} = {info.value}"}
-    return {"name": stage.name, "package": "(in-process)", "version": "", "entry_point": ""}
+        plugin = {"name": name, "kind": kind, "package": info.package, "version": info.version,
+                  "entry_point": f"{info.name} = {info.value}"}
+    else:
+        plugin = {"name": name, "kind": kind, "package": "(in-process)", "version": "", "entry_point": ""}
+    msg = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
+    return {"plugin": plugin, "error": msg, "traceback": tb}
+
+
+def describe_origin(stage) -> dict:
+    """The plugin fields of a failed stage's record (name, kind, package, version, entry point)."""
+    return plugin_failure("analyses", stage.name, "")["plugin"]
 
 
 def taken_tables(written: Mapping[str, str], reserved: Iterable[tuple[str, str]] = ()) -> dict[str, str]:

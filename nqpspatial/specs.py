@@ -200,6 +200,8 @@ class TableSpec(Mapping):
     """
 
     table: ClassVar[str] = ""
+    #: Keys that name spatial weights specifications (the core builds them once, before the stages).
+    spatial_weights_keys: ClassVar[tuple[str, ...]] = ()
     #: Keys kept for one release, read into another key (see :class:`DeprecatedKey`).
     deprecated: ClassVar[Mapping[str, DeprecatedKey]] = {}
 
@@ -267,9 +269,14 @@ class TableSpec(Mapping):
         for name, k in spec.items():
             label = f"[{cls.table}] {name}" if cls.table else name
             values[name] = k.validate(given.get(name, copy.deepcopy(k.default)), label, where)
-        obj = cls(**values)
+        obj = cls(**cls.normalize(values, where))
         obj.check(where)
         return obj
+
+    @classmethod
+    def normalize(cls, values: dict, where: str) -> dict:
+        """Checks across keys that also normalize values (override); returns the values to keep."""
+        return values
 
     def check(self, where: str) -> None:
         """Checks across keys (override); raise ConfigError naming the keys."""
@@ -293,12 +300,20 @@ class StageSpec(TableSpec):
     enabled: bool = key(True, doc="false skips the stage (its table may stay in the config)")
 
 
-def spec_from_keys(table: str, config_keys: Mapping[str, Any]) -> type[StageSpec]:
-    """A spec class for a stage that declares only ``config_keys`` (key -> default; a third party's).
+def spec_from_keys(table: str, config_keys: Mapping[str, Any], *, normalize=None, check_study=None,
+                   spatial_weights_keys: tuple = ()) -> type[StageSpec]:
+    """A spec class for a stage that declares its keys as ``config_keys`` (key -> default).
 
-    Types are inferred from the defaults (a default of None accepts anything).
+    Types are inferred from the defaults (a default of None accepts
+    anything); ``normalize(values, where) -> values`` checks across keys and
+    may normalize them; ``check_study(spec, facts, where)`` checks them
+    against the study before anything is computed.
     """
     fields = [(name, Any, key(default)) for name, default in config_keys.items() if name != "enabled"]
-    cls = dataclasses.make_dataclass(f"{table.title().replace('_', '')}Spec", fields, bases=(StageSpec,),
-                                     frozen=True, namespace={"table": table})
-    return cls
+    ns: dict[str, Any] = {"table": table, "spatial_weights_keys": tuple(spatial_weights_keys)}
+    if normalize is not None:
+        ns["normalize"] = classmethod(lambda cls, values, where: normalize(values, where))
+    if check_study is not None:
+        ns["check_study"] = lambda self, facts, where="config": check_study(self, facts, where)
+    return dataclasses.make_dataclass(f"{table.title().replace('_', '')}Spec", fields, bases=(StageSpec,),
+                                      frozen=True, namespace=ns)

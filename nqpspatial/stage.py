@@ -64,6 +64,12 @@ class StageOutput:
     artifacts : list of Artifact
         Typed values handed to later stages (each of a type the stage
         declares in ``provides``).
+    failures : list of dict
+        Plugins that failed inside the stage (e.g. one statistics plugin of
+        the spatial stage): ``plugin`` (name, kind, package, version, entry
+        point) and ``error``; the stage's other tables are kept and its
+        status is ``failed``.  Build them with
+        :func:`nqpspatial.runner.plugin_failure`.
     publish : dict
         Deprecated (0.1.0): objects for ``ctx.results``; use ``artifacts``.
     status : str
@@ -76,6 +82,7 @@ class StageOutput:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
     publish: dict[str, Any] = field(default_factory=dict)
     status: str = "ok"
 

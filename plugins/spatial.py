@@ -14,65 +14,49 @@ Config table ``[spatial]`` (defaults shown)::
 
 Tables: ``moran_global``, ``geary``, ``getis_ord``, ``moran_bivariate``,
 ``lisa``, ``gistar``, ``weights_<slug>`` per weights specification and
-``weights_summary``.  Publishes ``{"weights": {slug: SpatialWeights}}`` as
-``ctx.results["spatial_weights"]``.
+``weights_summary``.  The weights themselves are built once by the core
+(:class:`~nqpspatial.artifacts.SpatialWeightsSet`, from ``weights``,
+``islands`` and ``transform``); this stage computes the statistics on them.
+A statistics plugin that raises or breaks its contract marks the stage
+``failed`` with its name; the other statistics are kept.
 """
 
 from __future__ import annotations
 
 import contextlib
+import traceback
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from nqpspatial import registry
 from nqpspatial._util import closest, stream
+from nqpspatial.artifacts import HakenOutcome, SpatialWeightsSet
 from nqpspatial.backends import backend_from_config
+from nqpspatial.contracts import output_problems, table_name_problems
 from nqpspatial.errors import ConfigError, InputError
+from nqpspatial.runner import plugin_failure
+from nqpspatial.spatial import ISLAND_POLICIES, TRANSFORMS, canonical_ids, check_specs
+from nqpspatial.specs import StageSpec, StudyFacts, key
 from nqpspatial.stage import Analysis, StageContext, StageOutput
 
-__all__ = ["SpatialStage", "spatial_stage", "DEFAULT_STATISTICS"]
+__all__ = ["SpatialStage", "SpatialSpec", "spatial_stage", "DEFAULT_STATISTICS"]
 
 DEFAULT_STATISTICS = ["moran", "geary", "getis_ord", "lisa", "gistar", "moran_bivariate"]
 _HAKEN_COLUMNS = ("q1", "q2", "V", "h")
 _SRC = "config [spatial]"
 
 
-def _get_statistic(name: str):
-    """The statistics plugin registered under ``name``."""
-    names = registry.names("statistics")
-    if name not in names:
-        hint = closest(name, names, cutoff=0.0)
-        raise ConfigError(f"statistics: unknown statistic '{name}'"
-                          + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                          + f"; available: {', '.join(names)}", source=_SRC)
-    return registry.get("statistics", name)
-
-
-def _as_list(value, key):
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    raise ConfigError(f"{key} must be a list, got {value!r}", source=_SRC)
-
-
 def _haken_table(ctx: StageContext):
-    res = ctx.results.get("haken") if isinstance(ctx.results, dict) else None
-    table = getattr(res, "coevolution", None)
-    if table is None and isinstance(res, dict):
-        table = res.get("coevolution")
+    """``region, year, q1, q2, V, h`` of the Haken stage's co-evolution table (None without one)."""
+    h = ctx.get(HakenOutcome)
+    table = h.coevolution if h is not None else None
     if not isinstance(table, pd.DataFrame):
         return None
-    rcol = ctx.region if ctx.region in table.columns else "region"
-    ycol = ctx.year if ctx.year in table.columns else "year"
-    if rcol not in table.columns or ycol not in table.columns:
-        return None
     keep = [c for c in _HAKEN_COLUMNS if c in table.columns]
-    out = table[[rcol, ycol, *keep]].rename(columns={rcol: ctx.region, ycol: ctx.year})
-    return out
+    return table[["region", "year", *keep]].rename(columns={"region": ctx.region, "year": ctx.year})
 
 
 def _data_table(ctx: StageContext):
@@ -119,20 +103,11 @@ def _check_variable(name, sources, key="variables"):
 
 
 def _pairs(value, ctx, sources):
-    if value is None or value == []:
+    """The bivariate pairs (checked by the spec); default: the first two subsystems, both ways."""
+    if not value:
         subs = [s for s in (ctx.subsystems or []) if s in sources]
         return [(subs[0], subs[1]), (subs[1], subs[0])] if len(subs) >= 2 else []
-    out = []
-    for item in value:
-        if isinstance(item, str) and "~" in item:
-            item = item.split("~", 1)
-        if not isinstance(item, (list, tuple)) or len(item) != 2:
-            raise ConfigError(f"bivariate: {item!r} is not a pair; write [\"x\", \"y\"] (x against the lag of y)",
-                              source=_SRC)
-        for v in item:
-            _check_variable(v, sources, key="bivariate")
-        out.append((item[0], item[1]))
-    return out
+    return [(a, b) for a, b in value if a in sources and b in sources]
 
 
 def _takes_backend(plugin) -> bool:
@@ -162,13 +137,65 @@ def _add_dropped(frame, dropped, years):
     return pd.concat([frame, rows], ignore_index=True)
 
 
-def _canonical_ids(column):
-    """Sorted distinct region ids: the graph order never depends on the panel's row order."""
-    uniq = list(pd.unique(column))
-    try:
-        return sorted(uniq)
-    except TypeError:
-        return sorted(uniq, key=str)
+def _statistics(value, label, where):
+    names = registry.names("statistics")
+    values = [value] if isinstance(value, str) else value
+    for name in values:
+        if name not in names:
+            hint = closest(name, names, cutoff=0.0)
+            raise ConfigError(f"{label}: unknown statistic '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                              + f"; available: {', '.join(names)}", source=where)
+        registry.get("statistics", name)  # a plugin that fails to load is refused here (exit 2)
+    return list(values)
+
+
+def _variables(value, label, where):
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{label} must be a list of variable names, e.g. [\"NQP\", \"h\"], not {value!r}",
+                          source=where)
+    return values
+
+
+def _bivariate(value, label, where):
+    out = []
+    for item in value:
+        if isinstance(item, str) and "~" in item:
+            item = item.split("~", 1)
+        if not isinstance(item, (list, tuple)) or len(item) != 2 or not all(isinstance(v, str) for v in item):
+            raise ConfigError(f"{label}: {item!r} is not a pair; write [\"x\", \"y\"] (x against the lag of y)",
+                              source=where)
+        out.append(list(item))
+    return out
+
+
+@dataclass(frozen=True)
+class SpatialSpec(StageSpec):
+    """``[spatial]``: the weights the core builds and the statistics this stage computes on them."""
+
+    table = "spatial"
+    spatial_weights_keys = ("weights",)
+    weights: list = key(["queen"], kind="str|list", check=lambda v, lab, w: check_specs(v, lab, w),
+                        doc="weights specifications, e.g. [\"queen\", \"knn:k=5\"]")
+    islands: str = key("nearest", choices=ISLAND_POLICIES, doc="regions without neighbours: nearest | keep | drop")
+    transform: str = key("r", choices=TRANSFORMS, doc="libpysal transformation (r row-standardized)")
+    variables: Any = key(None, kind="any", check=_variables,
+                         doc="variables (default: the subsystem indices, and h when the Haken stage ran)")
+    permutations: int = key(999, minimum=0, doc="permutations of the pseudo p-values (0: none)")
+    alpha: float = key(0.05, minimum=0, maximum=1, exclusive=True, doc="significance level of the local clusters")
+    fdr: bool = key(False, doc="Benjamini-Hochberg cut-off for the local clusters")
+    statistics: list = key(list(DEFAULT_STATISTICS), kind="str|list", check=_statistics,
+                           doc="statistics plugins to compute")
+    bivariate: list = key([], check=_bivariate, doc="pairs [x, y] of the bivariate Moran (default: both subsystem orders)")
+
+    def check_study(self, facts: StudyFacts, where: str = "config") -> None:
+        from nqpspatial.resources import check_memory
+
+        # kept per permutation: the permuted statistic (and Geary's linear term) of every period, with a copy
+        check_memory(self.permutations, 8 * 4 * max(1, len(facts.periods)), key="[spatial] permutations")
+        known = list(facts.variables) + [c for c in _HAKEN_COLUMNS if c not in facts.variables]
+        for v in list(self.variables or []) + [x for pair in self.bivariate for x in pair]:
+            _check_variable(v, dict.fromkeys(known), key="[spatial] variables")
 
 
 class SpatialStage(Analysis):
@@ -185,130 +212,138 @@ class SpatialStage(Analysis):
     min_periods = 2
     optional = False
     requires: tuple = ()
-    config_keys = {
-        "weights": ["queen"],
-        "islands": "nearest",
-        "transform": "r",
-        "variables": None,
-        "permutations": 999,
-        "alpha": 0.05,
-        "fdr": False,
-        "statistics": list(DEFAULT_STATISTICS),
-        "bivariate": [],
-    }
+    spec = SpatialSpec
+    config_keys = SpatialSpec.defaults()
+    consumes = (SpatialWeightsSet,)
+    uses = (HakenOutcome,)
 
-    def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
-        """Build every weights matrix and compute the statistics (see the class doc)."""
-        from nqpspatial.spatial import build_weights, get_builder, parse_spec
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """``weights_summary``, ``weights_<slug>`` and the table of every installed statistics plugin."""
+        stats = []
+        for name in registry.names("statistics"):
+            try:
+                stats.append(registry.get("statistics", name).table)
+            except Exception:  # noqa: BLE001 - a plugin that fails to load is reported where it is used
+                continue
+        return ("weights_summary", "weights_*", *dict.fromkeys(stats))
 
-        cfg = {**self.config_keys, **{k: v for k, v in (cfg or {}).items() if v is not None or k == "variables"}}
-        unknown = [k for k in cfg if k not in self.config_keys and k != "enabled"]
-        if unknown:
-            hint = closest(unknown[0], self.config_keys, cutoff=0.0)
-            raise ConfigError(f"unknown key '{unknown[0]}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""),
-                              source=_SRC)
-        specs = _as_list(cfg["weights"], "weights") or ["queen"]
-        perms = cfg["permutations"]
-        if isinstance(perms, bool) or not isinstance(perms, int) or perms < 0:
-            raise ConfigError(f"permutations must be a non-negative integer, got {perms!r}", source=_SRC)
-        from nqpspatial.resources import check_memory
-
-        # kept per permutation: the permuted statistic (and Geary's linear term) of every period, with a copy
-        check_memory(perms, 8 * 4 * max(1, int(pd.unique(ctx.panel[ctx.year]).size)), key="[spatial] permutations")
-        alpha = cfg["alpha"]
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-            raise ConfigError(f"alpha must be between 0 and 1, got {alpha!r}", source=_SRC)
-        if not isinstance(cfg["fdr"], bool):
-            raise ConfigError(f"fdr must be true or false, got {cfg['fdr']!r}", source=_SRC)
-        stat_names = _as_list(cfg["statistics"], "statistics")
-        plugins = [_get_statistic(s) for s in stat_names]
-
-        needs_geo = []
-        for spec in specs:
-            name, _ = parse_spec(spec)
-            builder = get_builder(name)
-            if "geometry" in set(getattr(builder, "needs", ()) or ()):
-                needs_geo.append(spec)
-        if ctx.geometry is None and needs_geo:
-            return StageOutput(notes=[
-                "spatial stage skipped: weights " + ", ".join(needs_geo) + " need region boundaries; set "
-                "[geometry] source and id (a boundary file or a bundled layer), or use user matrices "
-                "(\"matrix:path=...\")"],
-                info={"skipped": True}, status="skipped")
-
+    def run(self, ctx: StageContext, cfg: SpatialSpec) -> StageOutput:
+        """Compute every statistic on every weights specification (see the class doc)."""
+        ws = ctx.get(SpatialWeightsSet)
+        weights = [ws.get(spec) for spec in cfg.weights if ws.get(spec) is not None]
+        notes: list[str] = [f"weights {s} not built (no boundaries)" for s in cfg.weights if ws.get(s) is None]
+        if not weights:
+            return StageOutput(notes=notes, status="skipped")
         r, y = ctx.region, ctx.year
         data, sources, has_haken = _data_table(ctx)
-        variables = _as_list(cfg["variables"], "variables")
-        if not variables:
-            variables = _default_variables(ctx, sources, has_haken)
-        for v in variables:
-            _check_variable(v, sources)
-        pairs = _pairs(cfg["bivariate"], ctx, sources) if any(p.bivariate for p in plugins) else []
-        ids = _canonical_ids(ctx.panel[r])
+        variables = list(cfg.variables or []) or _default_variables(ctx, sources, has_haken)
+        missing = [v for v in variables if v not in sources]
+        if missing:
+            notes.append(f"variables {missing} skipped: they need the Haken stage's co-evolution table")
+            variables = [v for v in variables if v in sources]
+        plugins = [registry.get("statistics", s) for s in cfg.statistics]
+        pairs = _pairs(cfg.bivariate, ctx, sources) if any(p.bivariate for p in plugins) else []
+        ids = canonical_ids(ctx.panel[r])
         years = sorted(pd.unique(ctx.panel[y]).tolist())
-
-        notes: list[str] = []
-        tables: dict[str, list] = {}
-        weights: dict = {}
-        summary_rows = []
-        for spec in specs:
-            sw = build_weights(spec, ids, geometry=ctx.geometry, panel=data, scheme=ctx.scheme,
-                               islands=cfg["islands"], transform=cfg["transform"], region=r, year=y,
-                               base_dir=ctx.base_dir)
-            if sw.slug in weights:
-                raise ConfigError(f"weights: two specifications give the same file name '{sw.slug}'; "
-                                  "remove the duplicate", source=_SRC)
-            weights[sw.slug] = sw
-            summary_rows.append(sw.summary_row)
-            tables[f"weights_{sw.slug}"] = [sw.table]
-            notes.extend(f"weights {spec}: {n}" for n in sw.notes)
-
-        base_seed = int(ctx.rng("spatial").integers(0, 2 ** 63 - 1))
+        tables: dict[str, list] = {f"weights_{sw.slug}": [sw.table] for sw in weights}
         wide = {v: _wide(data, v, ids, r, y) for v in set(variables) | {a for p in pairs for a in p}}
-        tasks = [(sw, plug, v) for sw in weights.values() for plug in plugins if not plug.bivariate
-                 for v in variables]
-        tasks += [(sw, plug, pr) for sw in weights.values() for plug in plugins if plug.bivariate for pr in pairs]
-        nan_periods = set()
-        # permutation chunks of the statistics that accept a backend run on [run] workers / scheduler;
-        # the numbers do not depend on it
-        use_backend = bool(perms) and any(_takes_backend(p) for p in plugins)
-        with (backend_from_config(ctx.config) if use_backend else contextlib.nullcontext()) as be:
-            for sw, plug, var in ctx.progress(tasks, total=len(tasks), desc="spatial statistics"):
-                keep = list(sw.ids)
-                rng = stream(base_seed, plug.name, sw.spec, var)
-                extra = {"backend": be} if be is not None and _takes_backend(plug) else {}
-                if plug.bivariate:
-                    xv, yv = var
-                    out = plug.compute(wide[xv].loc[keep], sw.graph, rng=rng, permutations=perms, alpha=alpha,
-                                       fdr=cfg["fdr"], y=wide[yv].loc[keep], **extra)
-                    label = {"variable": xv, "lag_variable": yv}
-                else:
-                    out = plug.compute(wide[var].loc[keep], sw.graph, rng=rng, permutations=perms, alpha=alpha,
-                                       fdr=cfg["fdr"], **extra)
-                    label = {"variable": var}
-                out = _add_dropped(out, [i for i in ids if i not in set(keep)], years)
-                head = pd.DataFrame({**label, "weights": sw.spec}, index=out.index)
-                out = pd.concat([head, out.reset_index(drop=True)], axis=1)
-                out["island_policy"] = sw.island_policy  # recorded in every output (as in weights_summary)
-                for stat_col in ("I", "C", "G"):
-                    if stat_col in out.columns and "region" not in out.columns and out[stat_col].isna().any():
-                        nan_periods.update((label["variable"], yr) for yr in out.loc[out[stat_col].isna(), "year"])
-                tables.setdefault(plug.table, []).append(out)
-        if nan_periods:
-            notes.append("no spatial statistic for periods where a variable does not vary across regions: "
+        out = StageOutput(notes=notes)
+        _compute_all(ctx, cfg, weights, plugins, variables, pairs, wide, ids, years, tables, out)
+        if cfg.fdr:
+            out.notes.append(f"local clusters use the Benjamini-Hochberg FDR cut-off at alpha = {cfg.alpha} "
+                             "(per variable, weights and period)")
+        out.tables = {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}
+        out.tables["weights_summary"] = pd.DataFrame([sw.summary_row for sw in weights])
+        out.info = {"weights": [sw.spec for sw in weights], "variables": list(variables),
+                    "bivariate": [list(p) for p in pairs], "permutations": cfg.permutations, "alpha": cfg.alpha,
+                    "fdr": cfg.fdr, "islands": ws.islands, "transform": ws.transform,
+                    "statistics": list(cfg.statistics),
+                    "island_ids": {sw.spec: list(map(str, sw.islands)) for sw in weights}}
+        return out
+
+
+def _statistic_tasks(weights, plugins, variables, pairs) -> list:
+    tasks = [(sw, plug, v) for sw in weights for plug in plugins if not plug.bivariate for v in variables]
+    tasks += [(sw, plug, pr) for sw in weights for plug in plugins if plug.bivariate for pr in pairs]
+    return tasks
+
+
+def _compute_all(ctx, cfg, weights, plugins, variables, pairs, wide, ids, years, tables, out) -> None:
+    """Every statistic on every weights specification; a plugin that raises or breaks its contract fails
+    alone (recorded in ``out.failures``), the others are kept."""
+    base_seed = int(ctx.rng("spatial").integers(0, 2 ** 63 - 1))
+    perms = cfg.permutations
+    failed: dict[str, dict] = {}
+    owners = {p.table: p.name for p in plugins}
+    nan_periods: set = set()
+    # permutation chunks of the statistics that accept a backend run on [run] workers / scheduler;
+    # the numbers do not depend on it
+    use_backend = bool(perms) and any(_takes_backend(p) for p in plugins)
+    with (backend_from_config(ctx.config) if use_backend else contextlib.nullcontext()) as be:
+        for sw, plug, var in ctx.progress(_statistic_tasks(weights, plugins, variables, pairs),
+                                          desc="spatial statistics"):
+            if plug.name in failed:
+                continue
+            problem = _table_problem(plug, owners, ctx)
+            if problem:
+                failed[plug.name] = plugin_failure("statistics", plug.name, problem)
+                continue
+            try:
+                res = _compute_one(plug, sw, var, wide, perms, cfg, be, base_seed, ids, years)
+            except (InputError, ConfigError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - one plugin's failure must not take the stage down
+                failed[plug.name] = plugin_failure("statistics", plug.name, exc, traceback.format_exc())
+                continue
+            if isinstance(res, str):
+                failed[plug.name] = plugin_failure("statistics", plug.name, f"breaks the statistics contract: {res}")
+                continue
+            for stat_col in ("I", "C", "G"):
+                if stat_col in res.columns and "region" not in res.columns and res[stat_col].isna().any():
+                    nan_periods.update((res["variable"].iloc[0], yr) for yr in res.loc[res[stat_col].isna(), "year"])
+            tables.setdefault(plug.table, []).append(res)
+    for name, failure in failed.items():
+        tables.pop(next(p.table for p in plugins if p.name == name), None)
+        out.failures.append(failure)
+    if nan_periods:
+        out.notes.append("no spatial statistic for periods where a variable does not vary across regions: "
                          + ", ".join(f"{v} {yr}" for v, yr in sorted(nan_periods, key=str)))
-        if cfg["fdr"]:
-            notes.append(f"local clusters use the Benjamini-Hochberg FDR cut-off at alpha = {alpha} "
-                         "(per variable, weights and period)")
-        out_tables = {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}
-        out_tables["weights_summary"] = pd.DataFrame(summary_rows)
-        info = {"weights": [sw.spec for sw in weights.values()], "variables": list(variables),
-                "bivariate": [list(p) for p in pairs], "permutations": perms, "alpha": alpha,
-                "fdr": cfg["fdr"], "islands": cfg["islands"], "transform": cfg["transform"],
-                "statistics": stat_names,
-                "island_ids": {sw.spec: list(map(str, sw.islands)) for sw in weights.values()}}
-        return StageOutput(tables=out_tables, info=info, notes=notes,
-                           publish={"spatial_weights": {"weights": weights}})
+
+
+def _table_problem(plug, owners: dict, ctx) -> str | None:
+    """A statistics plugin's table must be a valid name that no other plugin or stage writes."""
+    taken = {t: "stage 'spatial'" for t in owners}
+    taken.update({t: f"statistics plugin '{n}'" for t, n in owners.items()})
+    taken.update({t: "another stage" for t in ctx.tables})
+    probs = table_name_problems(plug.table, owner=f"statistics plugin '{plug.name}'", taken=taken)
+    if not probs and owners.get(plug.table) not in (None, plug.name):
+        probs = [f"table name '{plug.table}' is already written by statistics plugin '{owners[plug.table]}'"]
+    return f"breaks the statistics contract: {probs[0]}" if probs else None
+
+
+def _compute_one(plug, sw, var, wide, perms, cfg, be, base_seed, ids, years):
+    """One plugin on one weights specification and variable (or pair): its rows, or a contract problem."""
+    keep = list(sw.ids)
+    rng = stream(base_seed, plug.name, sw.spec, var)
+    extra = {"backend": be} if be is not None and _takes_backend(plug) else {}
+    if plug.bivariate:
+        xv, yv = var
+        res = plug.compute(wide[xv].loc[keep], sw.graph, rng=rng, permutations=perms, alpha=cfg.alpha,
+                           fdr=cfg.fdr, y=wide[yv].loc[keep], **extra)
+        label = {"variable": xv, "lag_variable": yv}
+    else:
+        res = plug.compute(wide[var].loc[keep], sw.graph, rng=rng, permutations=perms, alpha=cfg.alpha,
+                           fdr=cfg.fdr, **extra)
+        label = {"variable": var}
+    probs = output_problems("statistics", res, name=plug.table, years=years, regions=keep)
+    if probs:
+        return probs[0]
+    res = _add_dropped(res, [i for i in ids if i not in set(keep)], years)
+    head = pd.DataFrame({**label, "weights": sw.spec}, index=res.index)
+    res = pd.concat([head, res.reset_index(drop=True)], axis=1)
+    res["island_policy"] = sw.island_policy  # recorded in every output (as in weights_summary)
+    return res
 
 
 spatial_stage = SpatialStage()

@@ -128,7 +128,7 @@ def test_statistic_table_colliding_with_a_first_party_table_fails():
 
     res = {r.check: r for r in check_plugin("statistics", Lee(), on_fail=None)}
     assert res["check_statistic_table_name"].status == "failed"
-    assert "already written by stage 'spatial'" in res["check_statistic_table_name"].message
+    assert "already written by statistics plugin 'moran'" in res["check_statistic_table_name"].message
 
 
 class _Stage:

@@ -201,6 +201,11 @@ def _r2(res) -> float:
 class _CoevolutionMixin:
     """``coevolution()`` for results that have ``_panel_std``, ``q1``, ``q2`` and ``potentials()``."""
 
+    @property
+    def fitted_panel(self) -> pd.DataFrame:
+        """The panel the model was fitted on: ``region, year, q1, q2`` (a copy)."""
+        return self._panel_std.copy()
+
     def coevolution(self, strategy: str = "auto", *, domain="unit", grades=None, labels=None,
                     labels_zh=None):
         """Co-evolution level h per region-year with this fit's potentials.

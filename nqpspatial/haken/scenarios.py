@@ -138,7 +138,7 @@ def scenarios(results, periods: int, shocks=None, *, groups=None, strategy="auto
     if int(periods) != periods or periods < 1:
         raise InputError(f"periods = {periods!r} must be a positive integer")
     periods = int(periods)
-    panel = results._panel_std
+    panel = results.fitted_panel
     systems = results.systems()
     last = panel.sort_values("year").groupby("region", sort=False).tail(1).set_index("region")
     regions = list(pd.unique(panel["region"]))

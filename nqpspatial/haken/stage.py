@@ -20,7 +20,8 @@ import pandas as pd
 
 from ..backends import backend_from_config
 from ..errors import ConfigError, InputError, ModelError
-from ..results import Results, Summary
+
+from ..artifacts import HakenOutcome
 from ..stage import Analysis, StageContext, StageOutput
 from .coevolution import is_strategy
 from .coupling import coupling_coordination
@@ -160,67 +161,16 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
             "lag_band": (float(lb[0]), float(lb[1]))}
 
 
-class HakenAnalysisResults(Results):
-    """What the Haken stage publishes as ``ctx.results["haken"]``.
+def _outcome(ident, fit, coev, breaks, domain, grading, requested, spec) -> HakenOutcome:
+    """The Haken stage's artifact for later stages."""
+    return HakenOutcome(identification=ident, fit=fit, coevolution=coev.table if coev is not None else None,
+                        coevolution_results=coev, strategy=coev.strategy if coev is not None else None,
+                        strategy_reason=coev.reason if coev is not None else None, strategy_requested=requested,
+                        domain=domain, grading=grading, breaks=breaks, spec=dict(spec))
 
-    Attributes
-    ----------
-    q1, q2 : str
-        Names of the order parameter and the servo variable.
-    order : tuple of str
-        ``(q1, q2)``.
-    identification : IdentificationResults
-    results : HakenResults or HakenByResults
-        Fit of the chosen ordering (per unit when ``by`` is set).
-    potential : Potential or None
-        Common potential (None when it differs by region or unit; see
-        :meth:`potentials`).
-    coevolution : pandas.DataFrame or None
-        The ``coevolution.csv`` table (``coevolution_table`` is an alias).
-    coevolution_results : CoevolutionResults or None
-    strategy, strategy_reason : str or None
-    domain : tuple of float
-    grading : tuple
-        ``(edges, labels, labels_zh)``.
-    breaks : BreakTestResults or None
-    strategy_requested : str
-        The configured ``coevolution`` strategy (``"auto"`` or a name); later
-        stages use it when no co-evolution level could be computed, so that
-        an unsupported strategy stays an error there too.
-    """
 
-    def __init__(self, identification, results, coev, breaks, domain, grading, strategy_requested="auto"):
-        self.q1, self.q2 = identification.chosen
-        self.identification = identification
-        self.results = results
-        self.potential = results.potential
-        self.order = (self.q1, self.q2)
-        self.coevolution_results = coev
-        self.coevolution = coev.table if coev is not None else None
-        self.coevolution_table = self.coevolution
-        self.strategy = coev.strategy if coev is not None else None
-        self.strategy_reason = coev.reason if coev is not None else None
-        self.domain = domain
-        self.grading = grading
-        self.breaks = breaks
-        self.strategy_requested = strategy_requested
-        self._freeze()
-
-    def potentials(self) -> dict:
-        """Region -> :class:`Potential`."""
-        return self.results.potentials()
-
-    def systems(self) -> dict:
-        """Region -> :class:`HakenSystem`."""
-        return self.results.systems()
-
-    def summary(self) -> Summary:
-        """The chosen fit's summary with the identification verdict."""
-        s = self.results.summary()
-        facts = {"verdict": self.identification.verdict, **dict(s.facts)}
-        if self.strategy:
-            facts["co-evolution h"] = f"{self.strategy} ({self.strategy_reason})"
-        return Summary(s.title, facts, s.tables, s.notes)
+#: The 0.1.0 name of the Haken stage's published object (now the artifact :class:`HakenOutcome`).
+HakenAnalysisResults = HakenOutcome
 
 
 def _indices(ctx: StageContext) -> pd.DataFrame:
@@ -306,6 +256,7 @@ class HakenStage(Analysis):
 
     name = "haken"
     requires = ("pair",)
+    provides = (HakenOutcome,)
     optional = False
     order = 30
     config_keys = HAKEN_CONFIG
@@ -333,7 +284,7 @@ class HakenStage(Analysis):
         out.tables["haken_identification"] = ident.table
         out.notes.append(ident.verdict)
         if o["break_year"] is not None:
-            years = np.unique(ident.results(*ident.orderings[0])._panel_std["year"])
+            years = np.unique(ident.results(*ident.orderings[0]).fitted_panel["year"])
             if not years[0] < o["break_year"] < years[-1]:
                 raise _err("break_year", o["break_year"],
                            f"give a year from {years[0] + 1} to {years[-1] - 1}: the data (window) cover "
@@ -346,7 +297,6 @@ class HakenStage(Analysis):
             info["skipped"] = ["haken_estimates", "haken_potential", "coevolution", "coupling_coordination",
                                "stages"] + (["haken_regimes"] if o["regimes"] else [])
             out.info = _jsonable(info)
-            out.publish = {"haken": None}
             return out
         q1, q2 = ident.chosen
         _regime_tables(data, q1, q2, ctx.scheme, o, out)
@@ -373,7 +323,7 @@ class HakenStage(Analysis):
         except ModelError as exc:
             out.warnings.append(f"coevolution.csv not written: {exc}")
         # coupling coordination beside h (U1 = order parameter)
-        sub = fit._panel_std
+        sub = fit.fitted_panel
         try:
             cc = coupling_coordination(sub[["q1", "q2"]].to_numpy(float), o["coupling_weights"],
                                        grades=o["grades"], labels=o["grade_labels"],
@@ -387,7 +337,7 @@ class HakenStage(Analysis):
         except InputError as exc:
             out.warnings.append(f"coupling_coordination.csv not written: {exc}")
         # stages
-        traj_src = coev.table if coev is not None else fit._panel_std.assign(h=np.nan)
+        traj_src = coev.table if coev is not None else fit.fitted_panel.assign(h=np.nan)
         out.tables["stages"] = trajectories(traj_src, ctx.scheme)
         breaks = None
         try:
@@ -420,8 +370,8 @@ class HakenStage(Analysis):
                              f"(potentials differ by {'region' if o['by'] != 'group' else 'group'}; see "
                              f"haken_potential.csv): {shown}")
         out.info = _jsonable(info)
-        out.publish = {"haken": HakenAnalysisResults(ident, fit, coev, breaks, coev.domain if coev else (0.0, 1.0),
-                                                     grading, strategy_requested=o["coevolution"])}
+        out.artifacts.append(_outcome(ident, fit, coev, breaks, coev.domain if coev else (0.0, 1.0), grading,
+                                      o["coevolution"], o))
         return out
 
 
@@ -433,7 +383,7 @@ class ScenarioStage(Analysis):
     """
 
     name = "scenarios"
-    requires = ("haken",)
+    consumes = (HakenOutcome,)
     optional = True
     order = 35
     config_keys = SCENARIO_CONFIG
@@ -446,20 +396,17 @@ class ScenarioStage(Analysis):
         if not isinstance(c["shocks"], (list, tuple)):
             raise _err("shocks", c["shocks"], "give a list of tables [[scenarios.shocks]]", table="scenarios")
         out = StageOutput()
-        h = ctx.results.get("haken")
-        if h is None:
-            out.notes.append("scenarios skipped: no order parameter was identified")
-            return out
+        h = ctx.get(HakenOutcome)
         try:
-            validate_shocks(c["shocks"], list(pd.unique(h.results._panel_std["region"])), ctx.scheme,
+            validate_shocks(c["shocks"], list(pd.unique(h.fit.fitted_panel["region"])), ctx.scheme,
                             key="[scenarios] shocks")
         except InputError as exc:
             raise ConfigError(exc.detail, source="config") from None
         edges, labels, labels_zh = h.grading
         # the configured strategy when none could be computed: it fails again here (d, h left
         # empty with the reason) instead of silently switching to another strategy
-        strategy = h.strategy or getattr(h, "strategy_requested", "auto")
-        res = scenarios(h.results, p, c["shocks"], groups=ctx.scheme, strategy=strategy, domain=h.domain,
+        strategy = h.strategy or h.strategy_requested
+        res = scenarios(h.fit, p, c["shocks"], groups=ctx.scheme, strategy=strategy, domain=h.domain,
                         grades=edges, labels=labels, labels_zh=labels_zh)
         out.tables["scenarios"] = res.table
         n_out = int((~res.table["in_domain"].astype(bool)).sum())

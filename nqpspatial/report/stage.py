@@ -1,7 +1,7 @@
 """The report stage: figures, the self-contained HTML report and LaTeX exports.
 
 Runs last (order 1000) and reads what earlier stages wrote (``ctx.tables``)
-and published (``ctx.results``).  Every section is built only from the
+and provided (typed artifacts, ``ctx.get``).  Every section is built only from the
 tables it needs; a section whose tables are absent is left out and listed
 at the top of the report and in ``run.json``.
 """
@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..artifacts import HakenOutcome, RobustnessOutcome, SensitivityOutcome
 from ..errors import ConfigError
 from ..stage import Analysis, StageContext, StageOutput
 from . import fonts
@@ -161,13 +162,11 @@ def _turning_year(ctx):
                 vals = pd.to_numeric(st[c], errors="coerce").dropna()
                 if len(vals):
                     return int(vals.iloc[0]), None
-    obj = (ctx.results or {}).get("haken")
-    for holder in (obj, getattr(obj, "breaks", None)):
-        for attr in ("turning_point", "turning_year", "break_year"):
-            v = getattr(holder, attr, None)
-            if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-                p = getattr(holder, "p_value", None)
-                return int(v), (float(p) if isinstance(p, (float, np.floating)) else None)
+    h = ctx.get(HakenOutcome)
+    bt = h.breaks if h is not None else None
+    if bt is not None and isinstance(bt.turning_point, (int, np.integer)) and not isinstance(bt.turning_point, bool):
+        p = bt.p_value
+        return int(bt.turning_point), (float(p) if isinstance(p, (float, np.floating)) else None)
     return None, None
 
 
@@ -195,14 +194,8 @@ def _chosen_pair(ctx):
             ch = ident[ident["chosen"].astype("boolean").fillna(False).astype(bool)]
             if len(ch):
                 return str(ch["q1"].iloc[0]), str(ch["q2"].iloc[0])
-    obj = (ctx.results or {}).get("haken")
-    chosen = getattr(obj, "chosen", None)
-    if isinstance(chosen, (tuple, list)) and len(chosen) == 2:
-        return str(chosen[0]), str(chosen[1])
-    q1, q2 = getattr(obj, "q1", None), getattr(obj, "q2", None)
-    if isinstance(q1, str) and isinstance(q2, str):
-        return q1, q2
-    return None
+    h = ctx.get(HakenOutcome)
+    return h.order if h is not None else None
 
 
 def _wide(table, value, R, Y, years) -> dict:
@@ -281,10 +274,8 @@ def _potential_sources(S: _Ctx):
                 out.append((lab, lin, float(row["quadratic"]), float(row["quartic"])))
         if out:
             return out
-    obj = (S.ctx.results or {}).get("haken")
-    pot = getattr(obj, "potential", None)
-    if pot is None:
-        pot = getattr(getattr(obj, "chosen_results", None), "potential", None)
+    h = S.ctx.get(HakenOutcome)
+    pot = h.potential if h is not None else None
     if pot is not None and all(hasattr(pot, a) for a in ("linear", "quadratic", "quartic")):
         vals = (float(pot.linear), float(pot.quadratic), float(pot.quartic))
         if all(math.isfinite(v) for v in vals):
@@ -737,18 +728,17 @@ def _sec_robustness(S: _Ctx) -> Section | None:
     if not tabs:
         return None
     sec = Section("robustness", S.t("s_robustness"))
-    res = S.ctx.results or {}
-    sens, rob = res.get("sensitivity"), res.get("robustness")
+    sens = getattr(S.ctx.get(SensitivityOutcome), "results", None)
+    rob = getattr(S.ctx.get(RobustnessOutcome), "results", None)
     if S.opts["figures"] and getattr(sens, "draws", None) is not None and len(sens.draws):
         from ..robustness.stage import sensitivity_figure
 
         fig = sensitivity_figure(sens, ratio_label=S.ft("sens_ratio"), rank_label=S.ft("sens_rank"))
         sec.blocks.append(S.figure(fig, "sensitivity", S.t("sensitivity")))
     if S.opts["figures"] and getattr(rob, "table", None) is not None and len(rob.table):
-        from ..haken.stage import validate_haken_config
         from ..robustness.table import plot_robustness
 
-        min_ratio = validate_haken_config(S.ctx.config.get("haken") or {}, S.ctx.subsystems)["min_ratio"]
+        min_ratio = (S.ctx.config.get("haken") or {}).get("min_ratio", 1.0)  # the validated [haken] spec
         title = S.ft("rob_title", q1=rob.order[0], q2=rob.order[1]) if rob.order else None
         fig = plot_robustness(rob, None, min_ratio=min_ratio, xlabel=S.ft("rob_ratio"), title=title)
         sec.blocks.append(S.figure(fig, "robustness", S.t("robustness")))

@@ -18,43 +18,98 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
+from typing import Any
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
 from .. import registry
+from ..artifacts import (HakenOutcome, IndicatorWeights, RobustnessOutcome, SensitivityOutcome,
+                         SpatialHakenOutcome, SpatialWeightsSet)
 from ..backends import BACKENDS, backend_from_config
 from ..errors import ConfigError, InputError
+from ..specs import StageSpec, key
 from ..stage import Analysis, StageContext, StageOutput
 
 __all__ = ["SensitivityStage", "RobustnessStage", "sensitivity_stage", "robustness_stage", "SENSITIVITY_CONFIG",
            "ROBUSTNESS_CONFIG", "sensitivity_figure"]
 
-#: Keys of ``[sensitivity]`` and their defaults.
-SENSITIVITY_CONFIG = MappingProxyType({
-    "draws": 1000,                 # Dirichlet draws
-    "concentration": 100.0,        # Dirichlet concentration c (alpha = c w0); 0 or "uniform": flat
-    "methods": ["critic", "entropy", "equal", "critic-entropy"],   # alternative weighting methods
-    "backend": "auto",             # auto | inprocess | processes | dask
-    "chunk_size": 0,               # draws per chunk; 0 = automatic (250, fewer for large panels)
-})
+def _concentration_ok(value, label, where):
+    from .sensitivity import _concentration
 
-#: Keys of ``[robustness]`` and their defaults.
-ROBUSTNESS_CONFIG = MappingProxyType({
-    "rolling_window": 5,           # periods per rolling window (0: none)
-    "subperiods": [],              # [[first, last], ...]; [] = the two halves
-    "zones": True,                 # one variant per group of the region scheme
-    "specifications": True,        # no intercept / intercept / region effects + jackknife
-    "weights": ["queen"],          # weights specifications for the spatial variants ([] = none)
-    "models": ["slx", "sar"],      # nqpspatial.models plugins
-    "spatial_draws": 200,          # effect draws per spatial fit
-    "bootstrap": 0,                # cluster-bootstrap resamples per aspatial fit
-})
+    try:
+        _concentration(value)
+    except InputError:
+        raise ConfigError(f"{label} = {value!r}: give a number > 0 (e.g. 100), or 0 / \"uniform\" for uniform "
+                          "weights", source=where) from None
+    return value
 
 
-def _err(table, key, value, fix):
-    return ConfigError(f"[{table}] {key} = {value!r}: {fix}", source="config")
+def _methods_ok(value, label, where):
+    from ..weighting import METHODS
+
+    if not isinstance(value, list) or any(x not in METHODS or x == "fixed" for x in value):
+        raise ConfigError(f"{label} = {value!r}: give a list of critic, entropy, equal, critic-entropy",
+                          source=where)
+    return value
+
+
+@dataclass(frozen=True)
+class SensitivitySpec(StageSpec):
+    """``[sensitivity]``: weight draws around the indicator weights."""
+
+    table = "sensitivity"
+    draws: int = key(1000, minimum=1, doc="Dirichlet draws of the indicator weights")
+    concentration: Any = key(100.0, kind="any", check=_concentration_ok,
+                             doc="Dirichlet concentration c (alpha = c w0); 0 or \"uniform\": flat")
+    methods: list = key(["critic", "entropy", "equal", "critic-entropy"], check=_methods_ok,
+                        doc="alternative weighting methods")
+    backend: str = key("auto", choices=BACKENDS, doc="auto | inprocess | processes | dask")
+    chunk_size: int = key(0, minimum=0, doc="draws per chunk; 0 = automatic")
+
+    def check_study(self, facts, where: str = "config") -> None:
+        from ..resources import check_memory
+
+        check_memory(self.draws, _SENSITIVITY_BYTES_PER_DRAW, key="[sensitivity] draws")
+
+
+def _rolling_ok(value, label, where):
+    if value in (1, 2):
+        raise ConfigError(f"{label} = {value!r}: give a window length of at least 3 periods, or 0", source=where)
+    return value
+
+
+def _model_names(value, label, where):
+    known = registry.names("models")
+    unknown = [m for m in value if m not in known]
+    if unknown:
+        raise ConfigError(f"{label} = {value!r}: unknown model(s) {unknown}; available: {', '.join(known)}",
+                          source=where)
+    return value
+
+
+def _weights_list(value, label, where):
+    from ..spatial import check_specs
+
+    return check_specs(value, label, where) if value else []
+
+
+@dataclass(frozen=True)
+class RobustnessSpec(StageSpec):
+    """``[robustness]``: the identification verdict under variants of the model and the sample."""
+
+    table = "robustness"
+    spatial_weights_keys = ("weights",)
+    rolling_window: int = key(5, minimum=0, check=_rolling_ok, doc="periods per rolling window (0: none)")
+    subperiods: list = key([], doc="[[first, last], ...]; [] = the two halves")
+    zones: bool = key(True, doc="one variant per group of the region scheme")
+    specifications: bool = key(True, doc="no intercept / intercept / region effects with the correction")
+    weights: list = key(["queen"], check=_weights_list, doc="weights of the spatial variants ([] = none)")
+    models: list = key(["slx", "sar"], check=_model_names, doc="models plugins of the spatial variants")
+    spatial_draws: int = key(200, minimum=2, doc="effect draws per spatial fit")
+    bootstrap: int = key(0, minimum=0, doc="cluster-bootstrap resamples per aspatial fit")
 
 
 def _haken_options(ctx: StageContext) -> dict:
@@ -83,15 +138,18 @@ def _agg():
 
 
 def _haken_order(ctx):
-    h = ctx.results.get("haken")
-    order = getattr(h, "order", None)
-    if isinstance(order, (tuple, list)) and len(order) == 2:
-        return tuple(map(str, order))
-    return None
+    """The ordering the Haken stage chose (None when none passed the verdict)."""
+    h = ctx.get(HakenOutcome)
+    return h.order if h is not None else None
 
 
 #: Memory kept per weight draw (weights, estimates, verdicts and ranks of a provincial panel, with room).
 _SENSITIVITY_BYTES_PER_DRAW = 16_384
+
+
+#: Keys of ``[sensitivity]`` and ``[robustness]`` with their defaults (from the specs).
+SENSITIVITY_CONFIG = MappingProxyType(SensitivitySpec.defaults())
+ROBUSTNESS_CONFIG = MappingProxyType(RobustnessSpec.defaults())
 
 
 class SensitivityStage(Analysis):
@@ -105,37 +163,14 @@ class SensitivityStage(Analysis):
 
     name = "sensitivity"
     requires = ("pair",)
+    consumes = (IndicatorWeights,)
+    uses = (HakenOutcome,)
+    provides = (SensitivityOutcome,)
+    tables = ("sensitivity_summary", "sensitivity_regions")
     optional = True
     order = 90
-    config_keys = SENSITIVITY_CONFIG
-
-    def _config(self, cfg):
-        c = {**SENSITIVITY_CONFIG, **{k: v for k, v in (cfg or {}).items() if k != "enabled"}}
-        d = c["draws"]
-        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-            raise _err("sensitivity", "draws", d, "give a whole number >= 1 (default 1000); to leave out the "
-                       "weight draws, remove the [sensitivity] table")
-        from ..resources import check_memory
-
-        check_memory(d, _SENSITIVITY_BYTES_PER_DRAW, key="[sensitivity] draws")
-        from .sensitivity import _concentration
-
-        try:
-            _concentration(c["concentration"])
-        except InputError:
-            raise _err("sensitivity", "concentration", c["concentration"],
-                       "give a number > 0 (e.g. 100), or 0 / \"uniform\" for uniform weights") from None
-        from ..weighting import METHODS
-
-        m = c["methods"]
-        if not isinstance(m, (list, tuple)) or any(x not in METHODS or x == "fixed" for x in m):
-            raise _err("sensitivity", "methods", m, "give a list of critic, entropy, equal, critic-entropy")
-        if c["backend"] not in BACKENDS:
-            raise _err("sensitivity", "backend", c["backend"], f"use one of {', '.join(BACKENDS)}")
-        cs = c["chunk_size"]
-        if isinstance(cs, bool) or not isinstance(cs, int) or cs < 0:
-            raise _err("sensitivity", "chunk_size", cs, "give a whole number (0 = automatic)")
-        return c
+    spec = SensitivitySpec
+    config_keys = SensitivitySpec.defaults()
 
     def _alternatives(self, ctx, methods, out):
         from ..weighting import compute_weights
@@ -150,7 +185,7 @@ class SensitivityStage(Analysis):
                                       critic_cost=w.get("critic_cost", "reverse-first"),
                                       levels=int(w.get("levels", 1)),
                                       zero_variance=w.get("zero_variance", "error"),
-                                      shift=w.get("shift") if w.get("_shift_given") else None,
+                                      shift=w.get("shift"),
                                       aggregation=w.get("aggregation", "sum"),
                                       topsis_ideal=w.get("topsis_ideal", "pooled"))
             except InputError as exc:
@@ -163,9 +198,10 @@ class SensitivityStage(Analysis):
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         from .sensitivity import weight_sensitivity
 
-        c = self._config(cfg)
+        c = cfg
         out = StageOutput()
-        normalized, weights = ctx.results.get("normalized"), ctx.results.get("weights")
+        iw = ctx.get(IndicatorWeights)
+        normalized, weights = (iw.normalized, iw.table) if iw is not None else (None, None)
         if normalized is None or weights is None:
             out.status = "skipped"
             out.notes.append("weight sensitivity needs indicator weights: the study gives its indices directly "
@@ -219,7 +255,7 @@ class SensitivityStage(Analysis):
                              f"in {100 * info['verdict_share']:.1f}% of the draws")
         info["facts"] = {k: (v if isinstance(v, (str, int)) else float(v)) for k, v in facts.items()}
         out.info = info
-        out.publish = {"sensitivity": res}
+        out.artifacts.append(SensitivityOutcome(results=res))
         return out
 
 
@@ -260,12 +296,9 @@ def sensitivity_figure(res, *, ratio_label: str = "|gamma2| / |gamma1| over weig
 
 
 def _spatial_reading(ctx) -> str:
-    """``[spatial_haken] reading`` of the run's config (default "system"): the spatial variants' reading."""
-    sh = (ctx.config or {}).get("spatial_haken") or {}
-    reading = sh.get("reading", "system") if isinstance(sh, dict) else "system"
-    if reading not in ("system", "local"):
-        raise _err("spatial_haken", "reading", reading, 'use "system" or "local"')
-    return reading
+    """The spatial variants' reading: the spatial Haken stage's (``[spatial_haken] reading``), else "system"."""
+    sh = ctx.get(SpatialHakenOutcome)
+    return sh.reading if sh is not None else "system"
 
 
 class RobustnessStage(Analysis):
@@ -277,65 +310,30 @@ class RobustnessStage(Analysis):
 
     name = "robustness"
     requires = ("pair",)
+    uses = (HakenOutcome, SpatialWeightsSet, SpatialHakenOutcome)
+    provides = (RobustnessOutcome,)
+    tables = ("robustness",)
     optional = True
     order = 95
-    config_keys = ROBUSTNESS_CONFIG
-
-    def _config(self, cfg):
-        c = {**ROBUSTNESS_CONFIG, **{k: v for k, v in (cfg or {}).items() if k != "enabled"}}
-        rw = c["rolling_window"]
-        if isinstance(rw, bool) or not isinstance(rw, int) or rw < 0 or rw in (1, 2):
-            raise _err("robustness", "rolling_window", rw, "give a window length of at least 3 periods, or 0")
-        for key in ("zones", "specifications"):
-            if not isinstance(c[key], bool):
-                raise _err("robustness", key, c[key], "use true or false")
-        for key in ("weights", "models"):
-            if not isinstance(c[key], (list, tuple)) or not all(isinstance(x, str) for x in c[key]):
-                raise _err("robustness", key, c[key], "give a list of names")
-        for key in ("spatial_draws", "bootstrap"):
-            v = c[key]
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise _err("robustness", key, v, "give a whole number >= 0")
-        if c["spatial_draws"] < 2:
-            raise _err("robustness", "spatial_draws", c["spatial_draws"], "give a whole number >= 2 (default 200): the spatial "
-                       "effects need simulation draws")
-        if c["models"]:
-            unknown = [m for m in c["models"] if m not in registry.available("models")]
-            if unknown:
-                raise _err("robustness", "models", c["models"],
-                           f"unknown model(s) {unknown}; available: {', '.join(registry.names('models'))}")
-        return c
+    spec = RobustnessSpec
+    config_keys = RobustnessSpec.defaults()
 
     def _graphs(self, ctx, specs, ids, out):
-        published = ctx.results.get("spatial_weights") or {}
-        if isinstance(published, dict) and isinstance(published.get("weights"), dict):
-            published = published["weights"]
+        """The core's weights of the requested specifications (built once, before the stages)."""
+        ws = ctx.get(SpatialWeightsSet)
         graphs = {}
         for spec in specs:
-            found = None
-            for slug, sw in (published.items() if isinstance(published, dict) else []):
-                if getattr(sw, "spec", None) == spec or slug == spec:
-                    found = sw
-                    break
-            if found is not None:
-                graphs[getattr(found, "slug", spec)] = found.graph
+            sw = ws.get(spec) if ws is not None else None
+            if sw is None:
+                out.notes.append(f"weights {spec!r} skipped: not built (no boundaries)")
                 continue
-            if ctx.geometry is None:
-                out.notes.append(f"weights {spec!r} skipped: no boundaries and the spatial stage published none")
-                continue
-            from ..spatial import build_weights
-
-            sp = ctx.config.get("spatial") or {}
-            sw = build_weights(spec, ids, geometry=ctx.geometry, panel=ctx.panel, scheme=ctx.scheme,
-                               islands=sp.get("islands", "nearest"), transform=sp.get("transform", "r"),
-                               region=ctx.region, year=ctx.year, base_dir=ctx.base_dir)
             graphs[sw.slug] = sw.graph
         return graphs
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         from .table import robustness_table
 
-        c = self._config(cfg)
+        c = cfg
         out = StageOutput()
         o = _haken_options(ctx)
         data = _indices(ctx)
@@ -362,7 +360,7 @@ class RobustnessStage(Analysis):
         if res.order:
             out.notes.append(f"{res.order[0]} passes the verdict in " + ", ".join(
                 f"{100 * v:.0f}% of the {k} variants" for k, v in shares.items() if not np.isnan(v)))
-        out.publish = {"robustness": res}
+        out.artifacts.append(RobustnessOutcome(results=res))
         return out
 
 

@@ -32,6 +32,8 @@ from ._weights import (
     SpatialWeights,
     build_weights,
     builder_params,
+    canonical_ids,
+    check_specs,
     get_builder,
     parse_spec,
     spec_slug,
@@ -39,6 +41,7 @@ from ._weights import (
 
 __all__ = [
     "EARTH_RADIUS_KM", "ISLAND_POLICIES", "TRANSFORMS", "SpatialWeights", "build_weights", "builder_params",
+    "canonical_ids", "check_specs",
     "centroid_points", "connect_components", "get_builder", "graph_from_coo", "graph_from_dense", "knn_km",
     "link_islands", "nearest_by_boundary", "pairs_within_km", "pairwise_km", "parse_spec", "require_geometry",
     "spec_slug",

@@ -30,11 +30,20 @@ from ._geometry import graph_from_coo
 from ._islands import empty_links, link_islands
 
 __all__ = ["ISLAND_POLICIES", "TRANSFORMS", "SpatialWeights", "build_weights", "parse_spec", "spec_slug",
-           "get_builder", "builder_params"]
+           "get_builder", "builder_params", "check_specs", "canonical_ids"]
 
 ISLAND_POLICIES = ("nearest", "keep", "drop")
 TRANSFORMS = ("r", "b", "o", "d", "v")
 _SOURCE = "config [spatial] weights"
+
+
+def canonical_ids(ids) -> list:
+    """Sorted distinct region ids (by their text when they do not compare): the order of every graph."""
+    uniq = list(dict.fromkeys(ids))
+    try:
+        return sorted(uniq)
+    except TypeError:
+        return sorted(uniq, key=str)
 
 
 def _nearest(word, choices) -> str:
@@ -331,3 +340,28 @@ def build_weights(spec: str, ids, *, geometry=None, panel=None, scheme=None, isl
     return SpatialWeights(graph=graph, raw_graph=graph_raw, spec=spec.strip(), name=name, params=full,
                           transform=t, island_policy=islands, islands=found, links=links, ids=kept_ids,
                           notes=notes)
+
+
+def check_specs(value, label: str = "[spatial] weights", where: str = "config") -> list[str]:
+    """A list of weights specifications checked before anything is built.
+
+    Each must parse, name an installed builder and use only its
+    parameters.  A lone string is read as a list of one.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``label`` and the specification.
+    """
+    specs = [value] if isinstance(value, str) else value
+    if not isinstance(specs, list) or not specs or not all(isinstance(s, str) for s in specs):
+        raise ConfigError(f"{label} = {value!r} must be a non-empty list of weights specifications, e.g. "
+                          "[\"queen\", \"knn:k=5\"]", source=where)
+    for spec in specs:
+        try:
+            name, params = parse_spec(spec)
+            builder = get_builder(name)
+            builder_params(builder, params)
+        except ConfigError as exc:
+            raise ConfigError(f"{label}: {exc.detail}", source=where) from None
+    return list(specs)

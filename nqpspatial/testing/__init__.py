@@ -27,7 +27,7 @@ The contracts themselves are written in :mod:`nqpspatial.contracts`.
 
 from __future__ import annotations
 
-import copy
+
 import fnmatch
 import json
 import re
@@ -288,9 +288,16 @@ def check_analysis_declarations(obj) -> None:
 
 
 def _run_analysis(obj, ctx=None):
-    ctx = ctx if ctx is not None else make_context()
+    from ..artifacts import HakenOutcome
+    from ..runner import legacy_consumes
+
+    needs = set(legacy_consumes(obj)) | set(getattr(obj, "uses", ()) or ())
+    ctx = ctx if ctx is not None else make_context(haken=HakenOutcome in needs)
+    from ..config import stage_spec
+
     before_panel, before_idx = ctx.panel.copy(), ctx.indices.copy()
-    cfg = {"enabled": True, **copy.deepcopy(dict(obj.config_keys))}
+    cfg = ctx.config.get(obj.name) if isinstance(ctx.config, dict) else None
+    cfg = cfg if cfg is not None else stage_spec(obj).from_table(None)
     out = obj.run(ctx, cfg)
     return ctx, before_panel, before_idx, out
 

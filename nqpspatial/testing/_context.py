@@ -21,8 +21,16 @@ def _simulate(n: int, periods: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(q1, 0, 1), np.clip(q2, 0, 1)
 
 
-def make_context(side: int = 4, periods: int = 8, seed: int = 0, geometry: bool = True, scheme: bool = True):
-    """A small synthetic :class:`~nqpspatial.stage.StageContext` for contract checks.
+def make_context(side: int = 4, periods: int = 8, seed: int = 0, geometry: bool = True, scheme: bool = True,
+                 haken: bool = False, config: dict | None = None):
+    """A small synthetic :class:`~nqpspatial.stage.StageContext`, built through the run's own types.
+
+    The context holds what the core provides before the analyses: the
+    resolved config (typed specs), the indicator weights
+    (:class:`~nqpspatial.artifacts.IndicatorWeights`) and, with boundaries,
+    the spatial weights (:class:`~nqpspatial.artifacts.SpatialWeightsSet`,
+    queen contiguity); with ``haken=True`` also what the first-party Haken
+    stage provides (:class:`~nqpspatial.artifacts.HakenOutcome`).
 
     Parameters
     ----------
@@ -36,6 +44,11 @@ def make_context(side: int = 4, periods: int = 8, seed: int = 0, geometry: bool 
         Attach a GeoDataFrame of the lattice (needs geopandas).
     scheme : bool
         Attach a two-group scheme (west/east halves of the lattice).
+    haken : bool
+        Run the first-party Haken stage on the context (bootstrap 0) and
+        provide its outcome.
+    config : dict, optional
+        Tables of the config (resolved with the installed analyses' specs).
 
     Returns
     -------
@@ -68,9 +81,25 @@ def make_context(side: int = 4, periods: int = 8, seed: int = 0, geometry: bool 
     sch = None
     if scheme:
         sch = pd.Series(["west" if int(r[2]) < side / 2 else "east" for r in ids], index=ids, name="group")
-    config = {"name": "contract check", "run": {"seed": seed}}
-    ctx = StageContext(config=config, panel=panel, subsystems=["A", "B"], indices=idx, indicators=indicators,
+    from .. import registry
+    from ..artifacts import IndicatorWeights, SpatialWeightsSet
+    from ..config import resolve_config, stage_spec
+
+    raw = {"name": "contract check", "data": {"panel": "synthetic", "indices": True}, "run": {"seed": seed},
+           **(config or {})}
+    if haken:
+        raw.setdefault("haken", {}).setdefault("bootstrap", 0)
+    cfg = resolve_config(raw, {a.name: stage_spec(a) for a in registry.load_all("analyses").values()})
+    ctx = StageContext(config=cfg, panel=panel, subsystems=["A", "B"], indices=idx, indicators=indicators,
                        geometry=geo, scheme=sch, scheme_name="halves" if scheme else None, seed=seed)
-    ctx.results["weights"] = weights
-    ctx.results["normalized"] = normalized
+    ctx.provide(IndicatorWeights(table=weights, normalized=normalized))
+    if geo is not None:
+        from ..spatial import build_weights
+
+        queen = build_weights("queen", ids, geometry=geo)
+        ctx.provide(SpatialWeightsSet(by_spec={"queen": queen}))
+    if haken:
+        out = registry.get("analyses", "haken").run(ctx, cfg["haken"])
+        for art in out.artifacts:
+            ctx.provide(art)
     return ctx

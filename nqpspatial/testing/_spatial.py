@@ -159,14 +159,28 @@ def _compute(obj, graph, values, yvals, seed=1, perm=None):
 
 
 def check_statistic_table_name(obj) -> None:
-    """``table`` is a valid table name that no other plugin or first-party stage writes."""
-    from . import reserved_tables
+    """``table`` is a valid table name that no other statistics plugin or stage (but the spatial stage) writes."""
+    from .. import registry
     from ..contracts import table_name_problems
 
-    who = _who(obj)
-    probs = table_name_problems(getattr(obj, "table", None), owner=f"statistics plugin '{obj.name}'",
-                                taken=reserved_tables(exclude=("statistics", obj.name)))
-    assert not probs, f"{who}: {probs[0]}"
+    taken = {}
+    for name in registry.names("statistics"):
+        if name == obj.name:
+            continue
+        try:
+            taken[registry.get("statistics", name).table] = f"statistics plugin '{name}'"
+        except Exception:  # noqa: BLE001 - a broken plugin is reported by its own checks
+            continue
+    for name in registry.names("analyses"):
+        if name == "spatial":  # the stage that writes the statistics' tables
+            continue
+        try:
+            declared = getattr(registry.get("analyses", name), "tables", ()) or ()
+        except Exception:  # noqa: BLE001
+            continue
+        taken.update({t: f"stage '{name}'" for t in declared})
+    probs = table_name_problems(getattr(obj, "table", None), owner=f"statistics plugin '{obj.name}'", taken=taken)
+    assert not probs, f"{_who(obj)}: {probs[0]}"
 
 
 def check_statistic_output(obj) -> None:

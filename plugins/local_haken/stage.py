@@ -20,18 +20,23 @@ Tables: ``local_haken``, ``local_haken_tests``, ``local_coevolution``.  Publishe
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any, ClassVar
 
 import numpy as np
 
+from nqpspatial.artifacts import Artifact, HakenOutcome
 from nqpspatial.backends import backend_from_config
 from nqpspatial.errors import ConfigError, InputError, ModelError
+from nqpspatial.specs import spec_from_keys
 from nqpspatial.stage import Analysis, StageContext, StageOutput
 
 from .model import CRITERIA, GWHakenModel
 from ._kernel import KERNELS
 
-__all__ = ["LocalHakenStage", "stage", "LOCAL_HAKEN_CONFIG", "validate_local_config"]
+__all__ = ["LocalHakenStage", "LocalHakenSpec", "LocalHakenOutcome", "stage", "LOCAL_HAKEN_CONFIG",
+           "validate_local_config"]
 
 #: Keys of the ``[local_haken]`` table and their defaults.
 LOCAL_HAKEN_CONFIG = MappingProxyType({
@@ -48,7 +53,7 @@ def _number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def validate_local_config(cfg: dict, subsystems) -> dict:
+def validate_local_config(cfg: dict, subsystems=None) -> dict:
     """Check a resolved ``[local_haken]`` table; return normalized options.
 
     Raises
@@ -81,19 +86,33 @@ def validate_local_config(cfg: dict, subsystems) -> dict:
     if not _number(a) or not 0 < a < 1:
         raise _err("alpha", a, "give a number strictly between 0 and 1")
     order = c["order"]
-    subs = [str(x) for x in subsystems]
+    subs = [str(x) for x in subsystems] if subsystems is not None else None
     if order != "auto" and (not isinstance(order, (list, tuple)) or len(order) != 2
-                            or any(str(o) not in subs for o in order) or str(order[0]) == str(order[1])):
-        raise _err("order", order, f"use \"auto\" or two different subsystems among {subs}")
-    return {**c, "search": tuple(s) or None, "order": order if order == "auto" else tuple(map(str, order))}
+                            or (subs is not None and any(str(o) not in subs for o in order))
+                            or str(order[0]) == str(order[1])):
+        raise _err("order", order, f"use \"auto\" or two different subsystems{f' among {subs}' if subs else ''}")
+    return {**c, "search": list(s), "order": order if order == "auto" else list(map(str, order))}
+
+
+@dataclass(frozen=True)
+class LocalHakenOutcome(Artifact):
+    """The GW-Haken fit (:class:`~nqpspatial.plugins.local_haken.model.GWHakenResults`)."""
+
+    provided_by: ClassVar[str] = "local_haken"
+    results: Any = None
+
+
+LocalHakenSpec = spec_from_keys(
+    "local_haken", LOCAL_HAKEN_CONFIG,
+    normalize=lambda values, where: {**validate_local_config(values), "enabled": values["enabled"]},
+    check_study=lambda spec, facts, where: validate_local_config(dict(spec), facts.subsystems))
 
 
 def _ordering(ctx: StageContext, order):
     if order != "auto":
-        return order
-    h = ctx.results.get("haken")
-    got = getattr(h, "order", None)
-    return tuple(got) if got is not None else None
+        return tuple(order)
+    h = ctx.get(HakenOutcome)
+    return h.order if h is not None else None
 
 
 def _jsonable(v):
@@ -113,9 +132,14 @@ class LocalHakenStage(Analysis):
     order = 85
     min_periods = 2
     config_keys = LOCAL_HAKEN_CONFIG
+    spec = LocalHakenSpec
+    uses = (HakenOutcome,)
+    provides = (LocalHakenOutcome,)
+    tables = ("local_haken", "local_haken_tests", "local_coevolution")
 
-    def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
-        o = validate_local_config(cfg, ctx.subsystems)
+    def run(self, ctx: StageContext, cfg) -> StageOutput:
+        o = dict(cfg)
+        o["search"] = tuple(o["search"]) or None
         ordering = _ordering(ctx, o["order"])
         if ordering is None:
             return StageOutput(status="skipped", notes=[
@@ -131,7 +155,7 @@ class LocalHakenStage(Analysis):
             res = model.fit(o["bandwidth"], criterion=o["criterion"], search=o["search"], alpha=o["alpha"])
         except InputError as exc:  # a bandwidth or search interval that does not fit the regions
             raise ConfigError(f"[local_haken] bandwidth / search: {exc.detail}", source="config") from None
-        out = StageOutput(tables={"local_haken": res.table}, publish={"local_haken": res})
+        out = StageOutput(tables={"local_haken": res.table}, artifacts=[LocalHakenOutcome(results=res)])
         if o["permutations"]:
             with backend_from_config(ctx.config) as be:  # the numbers do not depend on the backend
                 test = res.nonstationarity_test(o["permutations"], seed=ctx.rng(self.name), backend=be,
@@ -155,9 +179,9 @@ class LocalHakenStage(Analysis):
 
     @staticmethod
     def _coevolution(ctx, res, out) -> None:
-        h = ctx.results.get("haken")
-        strategy = getattr(h, "strategy_requested", "auto") if h is not None else "auto"
-        edges, labels, labels_zh = getattr(h, "grading", (None, None, None)) if h is not None else (None,) * 3
+        h = ctx.get(HakenOutcome)
+        strategy = h.strategy_requested if h is not None else "auto"
+        edges, labels, labels_zh = h.grading if h is not None else (None,) * 3
         try:
             coev, bad = res.coevolution(strategy, grades=edges, labels=labels or None, labels_zh=labels_zh or None)
         except ModelError as exc:

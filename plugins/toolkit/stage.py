@@ -10,9 +10,14 @@ the panel, check their table and call the pure functions of
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
 import pandas as pd
 
+from nqpspatial.artifacts import Artifact, HakenOutcome
 from nqpspatial.errors import ConfigError, InputError
+from nqpspatial.specs import spec_from_keys
 from nqpspatial.stage import Analysis, StageContext, StageOutput
 
 from .centres import DEFAULT_FORM, ELLIPSE_FORMS, gravity_centres, region_points
@@ -22,12 +27,43 @@ from .network import THRESHOLDS, DifferenceTerm, GreatCircleTerm, SparseTerm, as
 __all__ = ["CentresStage", "DetectorStage", "NetworkStage", "centres_stage", "detector_stage", "network_stage"]
 
 
+@dataclass(frozen=True)
+class CentresOutcome(Artifact):
+    """The ``[centres]`` stage's results and the region points they were computed on."""
+
+    provided_by: ClassVar[str] = "centres"
+    results: Any = None
+    points: Any = None
+    crs: Any = None
+
+
+@dataclass(frozen=True)
+class DetectorOutcome(Artifact):
+    """The ``[detector]`` stage's results."""
+
+    provided_by: ClassVar[str] = "detector"
+    results: Any = None
+
+
+@dataclass(frozen=True)
+class NetworkOutcome(Artifact):
+    """The ``[network]`` stage's networks by variable and the region points."""
+
+    provided_by: ClassVar[str] = "network"
+    results: Any = None
+    points: Any = None
+    crs: Any = None
+
+
+def _spec(name: str, keys: dict, check) -> type:
+    return spec_from_keys(name, keys, normalize=lambda values, where: check(values))
+
+
 # --------------------------------------------------------------------------- shared helpers
 def _haken_h(ctx: StageContext) -> pd.DataFrame | None:
-    """``region, year, h`` from the published Haken results (None without h)."""
-    hk = ctx.results.get("haken")
-    tab = getattr(hk, "coevolution", None) if hk is not None else None
-    tab = getattr(tab, "table", tab)
+    """``region, year, h`` from the Haken stage's co-evolution table (None without h)."""
+    hk = ctx.get(HakenOutcome)
+    tab = hk.coevolution if hk is not None else None
     if not isinstance(tab, pd.DataFrame) or "h" not in tab.columns or not tab["h"].notna().all():
         return None
     tab = tab.rename(columns={"region": ctx.region, "year": ctx.year})
@@ -144,19 +180,30 @@ class CentresStage(Analysis):
     requires = ("geometry",)
     config_keys = {"variables": [], "years": [], "form": DEFAULT_FORM, "crs": "auto", "points": "centroid",
                    "map_years": []}
+    uses = (HakenOutcome,)
+    provides = (CentresOutcome,)
+    tables = ("centres", "ellipses")
 
-    def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
-        """Compute the centres and ellipses; see the class docstring."""
-        cfg = {**self.config_keys, **cfg}
-        t = self.name
-        form = _choice(cfg, "form", tuple(ELLIPSE_FORMS), t)
+    @staticmethod
+    def check(cfg: dict) -> dict:
+        """The ``[centres]`` keys checked across one another (normalized lists)."""
+        t = "centres"
+        _choice(cfg, "form", tuple(ELLIPSE_FORMS), t)
         _choice(cfg, "points", ("centroid", "representative"), t)
-        variables = [str(v) for v in _as_list(cfg["variables"], "variables", t)] or _default_variables(ctx)
+        return {**cfg, "variables": [str(v) for v in _as_list(cfg["variables"], "variables", t)],
+                "years": _years(cfg["years"], "years", t) or [],
+                "map_years": _years(cfg["map_years"], "map_years", t) or []}
+
+    def run(self, ctx: StageContext, cfg) -> StageOutput:
+        """Compute the centres and ellipses; see the class docstring."""
+        t = self.name
+        form = cfg["form"]
+        variables = list(cfg["variables"]) or _default_variables(ctx)
         if not variables:
             raise ConfigError("[centres] variables: no subsystem index to use; name panel columns",
                               source="config")
-        years = _years(cfg["years"], "years", t)
-        map_years = _years(cfg["map_years"], "map_years", t)
+        years = list(cfg["years"]) or None
+        map_years = list(cfg["map_years"]) or None
         pts, crs, note = _points(ctx, cfg, t)
         parts = []
         for v in variables:
@@ -168,7 +215,7 @@ class CentresStage(Analysis):
         ellipses = pd.concat([p.ellipses for p in parts], ignore_index=True)
         res = type(parts[0])(centres, ellipses, parts[0].points, {**parts[0].options, "variables": variables})
         out = StageOutput(tables={"centres": centres, "ellipses": ellipses},
-                          publish={"centres": res, "centres_points": (pts, crs)})
+                          artifacts=[CentresOutcome(results=res, points=pts, crs=crs)])
         out.info.update(variables=variables, projection=note, form=form, crs=res.options["crs"],
                         map_years=map_years or [])
         out.notes.append(f"centres: {note}; ellipse form {form} ({ELLIPSE_FORMS[form]})")
@@ -192,9 +239,15 @@ class DetectorStage(Analysis):
     config_keys = {"target": "h", "drivers": [], "categorical": [], "by": "year", "years": [],
                    "discretization": "optimal", "strata": 5, "methods": list(DISCRETIZATIONS),
                    "strata_range": [3, 8], "alpha": 0.05}
+    uses = (HakenOutcome,)
+    provides = (DetectorOutcome,)
+    tables = ("detector_factors", "detector_interactions", "detector_risk", "detector_ecological",
+              "detector_strata", "detector_discretization")
 
-    def _check(self, cfg: dict) -> dict:
-        t = self.name
+    @staticmethod
+    def check(cfg: dict) -> dict:
+        """The ``[detector]`` keys checked across one another."""
+        t = "detector"
         _choice(cfg, "by", ("year", "pooled"), t)
         _choice(cfg, "discretization", ("optimal", *DISCRETIZATIONS), t)
         methods = [str(m) for m in _as_list(cfg["methods"], "methods", t)]
@@ -217,7 +270,7 @@ class DetectorStage(Analysis):
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         """Run the four detectors; see the class docstring."""
-        cfg = self._check({**self.config_keys, **cfg})
+        cfg = dict(cfg)
         t = self.name
         out = StageOutput()
         target = str(cfg["target"])
@@ -252,7 +305,7 @@ class DetectorStage(Analysis):
             out.tables[name] = getattr(res, attr)
         if cfg["discretization"] == "optimal":
             out.tables["detector_discretization"] = res.discretization
-        out.publish["detector"] = res
+        out.artifacts.append(DetectorOutcome(results=res))
         out.info.update(target=target, drivers=len(drivers), by=cfg["by"], discretization=cfg["discretization"])
         return out
 
@@ -274,9 +327,15 @@ class NetworkStage(Analysis):
     config_keys = {"variables": [], "decay": 2.0, "distance": "great-circle", "economic_column": "",
                    "mass_columns": [], "threshold": "row-mean", "years": [], "detail_years": [],
                    "blocks": "concor", "qap": [], "permutations": 999, "crs": "auto", "points": "centroid"}
+    uses = (HakenOutcome,)
+    provides = (NetworkOutcome,)
+    tables = ("network_edges", "network_summary", "network_nodes", "network_blocks", "network_block_density",
+              "network_qap")
 
-    def _check(self, cfg: dict) -> dict:
-        t = self.name
+    @staticmethod
+    def check(cfg: dict) -> dict:
+        """The ``[network]`` keys checked across one another."""
+        t = "network"
         _choice(cfg, "distance", ("great-circle", "economic"), t)
         _choice(cfg, "threshold", THRESHOLDS, t)
         _choice(cfg, "blocks", ("concor", "none"), t)
@@ -317,7 +376,7 @@ class NetworkStage(Analysis):
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         """Build and analyse the networks; see the class docstring."""
-        cfg = self._check({**self.config_keys, **cfg})
+        cfg = dict(cfg)
         t = self.name
         out = StageOutput()
         h = _haken_h(ctx)
@@ -357,13 +416,17 @@ class NetworkStage(Analysis):
                  "blocks": "network_blocks", "block_density": "network_block_density", "qap": "network_qap"}
         for attr, name in names.items():
             out.tables[name] = pd.concat([getattr(p, attr) for p in parts], ignore_index=True)
-        out.publish.update(network=dict(zip(variables, parts)), network_points=(pts, crs))
+        out.artifacts.append(NetworkOutcome(results=dict(zip(variables, parts)), points=pts, crs=crs))
         out.info.update(variables=variables, projection=note, qap=qnames, seed=seed,
                         detail_years=parts[0].options["detail_years"])
         return out
 
 
 #: Instances registered under the ``nqpspatial.analyses`` entry-point group.
+CentresStage.spec = _spec("centres", CentresStage.config_keys, CentresStage.check)
+DetectorStage.spec = _spec("detector", DetectorStage.config_keys, DetectorStage.check)
+NetworkStage.spec = _spec("network", NetworkStage.config_keys, NetworkStage.check)
+
 centres_stage = CentresStage()
 detector_stage = DetectorStage()
 network_stage = NetworkStage()

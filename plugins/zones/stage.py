@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nqpspatial.artifacts import HakenOutcome, IndicatorWeights
 from nqpspatial.errors import ConfigError, InputError
+from nqpspatial.specs import StageSpec, StudyFacts, key
 from nqpspatial.stage import Analysis, StageContext, StageOutput
 
 from .clusters import METHODS, cluster_regions, contiguity_graph
@@ -34,29 +36,11 @@ _HAKEN_INDICES = ("q1", "q2", "h")
 
 
 def _haken_table(ctx: StageContext) -> pd.DataFrame | None:
-    """The Haken co-evolution table (region, year, q1, q2, V, d, h, grade), if published."""
-    haken = ctx.results.get("haken")
-    if haken is None:
+    """The Haken co-evolution table (region, year, q1, q2, V, d, h, grade), when the Haken stage gave one."""
+    haken = ctx.get(HakenOutcome)
+    if haken is None or not isinstance(haken.coevolution, pd.DataFrame):
         return None
-    tab = None
-    for name in ("coevolution_table", "coevolution"):
-        try:
-            obj = getattr(haken, name, None)
-        except Exception:  # the Haken results could not provide it
-            continue
-        obj = getattr(obj, "table", obj)  # CoevolutionResults.table
-        if isinstance(obj, pd.DataFrame):
-            tab = obj
-            break
-    if not isinstance(tab, pd.DataFrame):
-        return None
-    tab = tab.copy()
-    for want, alt in ((ctx.region, "region"), (ctx.year, "year")):
-        if want not in tab.columns and alt in tab.columns:
-            tab = tab.rename(columns={alt: want})
-    if ctx.region not in tab.columns or ctx.year not in tab.columns:
-        return None
-    return tab
+    return haken.coevolution.rename(columns={"region": ctx.region, "year": ctx.year})
 
 
 def _available(ctx: StageContext, haken: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
@@ -142,17 +126,6 @@ def index_variables(frames: dict, origin: dict, haken: pd.DataFrame | None) -> l
     return out
 
 
-def _known_names(cfg: dict, key: str, allowed) -> list:
-    """``cfg[key]`` as a list (a lone string becomes one item); every item must be in ``allowed``."""
-    values = cfg[key]
-    if isinstance(values, str):
-        values = [values]
-    bad = [v for v in values if v not in allowed]
-    if bad:
-        raise ConfigError(f"[zones] {key}: unknown {bad}; use any of {list(allowed)}", source="config")
-    return list(values)
-
-
 def _unit_bounds(values):
     """(0, 1) when every value lies in [0, 1] (indices: densities reflected at 0 and 1), else None."""
     v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
@@ -205,7 +178,7 @@ class _Run:
         res = self.per_variable("summary", lambda v, d: zones_summary(
             d, v, ctx.scheme, scheme_name=ctx.scheme_name, **self.kw))
         self.put("zones_summary", self.cat(res, None))
-        tabs, notes = haken_by_zone(ctx.results.get("haken"), ctx.scheme, ctx.indices, **self.kw,
+        tabs, notes = haken_by_zone(ctx.get(HakenOutcome), ctx.scheme, ctx.indices, **self.kw,
                                     seed=self.seed)
         self.out.tables.update(tabs)
         self.out.notes.extend(f"zones: {n}" for n in notes)
@@ -226,9 +199,6 @@ class _Run:
         if self.graph is None and [m for m in cfg["cluster_methods"] if m != "kmeans"]:
             self.out.notes.append("zones clusters skipped: no boundaries (ctx.geometry is None)")
             return
-        if cfg["clusters"] > len(self.ids) or cfg["min_region_size"] > len(self.ids):
-            raise ConfigError(f"[zones] clusters and min_region_size must not exceed the "
-                              f"number of regions ({len(self.ids)})", source="config")
         res = self.per_variable("clustering", lambda v, d: cluster_regions(
             d, v, ctx.geometry, graph=self.graph, groups=ctx.scheme, k=cfg["clusters"],
             methods=cfg["cluster_methods"], min_region_size=cfg["min_region_size"],
@@ -282,7 +252,8 @@ class _Run:
 
     def obstacles(self) -> None:
         ctx = self.ctx
-        wt, norm = ctx.results.get("weights"), ctx.results.get("normalized")
+        iw = ctx.get(IndicatorWeights)
+        wt, norm = (iw.table, iw.normalized) if iw is not None else (None, None)
         if not isinstance(wt, pd.DataFrame) or not isinstance(norm, pd.DataFrame):
             self.out.notes.append("zones obstacles skipped: no indicator weights / normalized "
                                   "indicators (precomputed indices)")
@@ -290,6 +261,60 @@ class _Run:
         res = obstacle_degree(norm, wt, **self.kw)
         self.put("obstacles", res.table)
         self.out.notes.extend(f"zones obstacles: {n}" for n in res.notes)
+
+
+def _names_in(allowed):
+    def check(value, label, where):
+        values = [value] if isinstance(value, str) else value
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            raise ConfigError(f"{label}: unknown {bad}; use any of {list(allowed)}", source=where)
+        return list(values)
+
+    return check
+
+
+def _zone_variables(value, label, where):
+    values = [] if value == "auto" else ([value] if isinstance(value, str) else value)
+    if not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{label} must be a list of variable names, not {value!r}", source=where)
+    return list(values)
+
+
+@dataclass(frozen=True)
+class ZonesSpec(StageSpec):
+    """``[zones]``: the zone analyses on the region scheme."""
+
+    table = "zones"
+    analyses: list = key(list(ANALYSES), kind="str|list", check=_names_in(ANALYSES), doc="analyses to run")
+    variables: list = key([], kind="str|list", check=_zone_variables,
+                          doc="variables (empty: the subsystem indices and h)")
+    clusters: int = key(8, minimum=2, doc="number of clusters")
+    cluster_methods: list = key(list(METHODS), kind="str|list", check=_names_in(METHODS), doc="clustering methods")
+    min_region_size: int = key(3, minimum=1, doc="max-p: fewest regions per cluster")
+    classes: int = key(5, minimum=2, doc="Markov quantile classes (when the variable has no grades)")
+    markov_classes: str = key("both", choices=CLASS_MODES, doc="pooled | relative | both")
+    spatial_lag: bool = key(False, doc="spatial-lag beta convergence")
+    convergence_shift: float = key(0.002, minimum=0, check=lambda v, lab, w: _shift_ok(v, lab, w),
+                                   doc="beta convergence of an index in [0, 1] on s + (1 - 2 s) x")
+
+    def check_study(self, facts: StudyFacts, where: str = "config") -> None:
+        known = set(facts.variables) | set(_HAKEN_COLUMNS)
+        bad = [v for v in self.variables if v not in known]
+        if bad:
+            raise ConfigError(f"[zones] variables: {bad} are not panel, index or Haken columns "
+                              f"(available: {', '.join(map(str, sorted(known, key=str)))})", source=where)
+        n = len(facts.regions)
+        if "clusters" in self.analyses and (self.clusters > n or self.min_region_size > n):
+            raise ConfigError(f"[zones] clusters and min_region_size must not exceed the number of regions ({n})",
+                              source=where)
+
+
+def _shift_ok(value, label, where):
+    if not 0 <= value < 0.5:
+        raise ConfigError(f"{label} = {value!r} must be a number in [0, 0.5), e.g. 0.002 (0: values as stored)",
+                          source=where)
+    return float(value)
 
 
 class ZonesStage(Analysis):
@@ -318,44 +343,13 @@ class ZonesStage(Analysis):
     order = 70
     min_periods = 2
     requires = ("scheme",)
-    config_keys = {
-        "analyses": list(ANALYSES),
-        "variables": [],
-        "clusters": 8,
-        "cluster_methods": list(METHODS),
-        "min_region_size": 3,
-        "classes": 5,
-        "markov_classes": "both",
-        "spatial_lag": False,
-        "convergence_shift": 0.002,
-    }
-
-    def _check_cfg(self, cfg: dict) -> dict:
-        cfg = {**self.config_keys, **cfg}
-        analyses = _known_names(cfg, "analyses", ANALYSES)
-        methods = _known_names(cfg, "cluster_methods", METHODS)
-        for key, low in (("clusters", 2), ("min_region_size", 1), ("classes", 2)):
-            if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < low:
-                raise ConfigError(f"[zones] {key} = {cfg[key]!r} must be a whole number >= {low}",
-                                  source="config")
-        if not isinstance(cfg["spatial_lag"], bool):
-            raise ConfigError("[zones] spatial_lag must be true or false", source="config")
-        if cfg["markov_classes"] not in CLASS_MODES:
-            raise ConfigError(f"[zones] markov_classes = {cfg['markov_classes']!r}: use one of "
-                              f"{', '.join(repr(m) for m in CLASS_MODES)}", source="config")
-        shift = cfg["convergence_shift"]
-        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 <= shift < 0.5:
-            raise ConfigError(f"[zones] convergence_shift = {shift!r} must be a number in [0, 0.5), e.g. "
-                              "0.002 (0: values as stored)", source="config")
-        variables = cfg["variables"]
-        if isinstance(variables, str):
-            variables = [] if variables == "auto" else [variables]
-        return {**cfg, "analyses": analyses, "cluster_methods": methods,
-                "variables": list(variables), "convergence_shift": float(shift)}
+    spec = ZonesSpec
+    config_keys = ZonesSpec.defaults()
+    uses = (HakenOutcome, IndicatorWeights)
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         """Run the configured zone analyses; see the class docstring."""
-        cfg = self._check_cfg(cfg)
+        cfg = dict(cfg)
         haken = _haken_table(ctx)
         variables = cfg["variables"] or _default_variables(ctx, haken)
         if not variables:

@@ -85,61 +85,35 @@ def zones_summary(data: pd.DataFrame, variables: str | Iterable[str], groups: pd
     return out[cols].reset_index(drop=True)
 
 
-_FIT_NAMES = ("group_fits", "fits_by_group", "by_group", "group_estimates")
-_TURN_NAMES = ("group_turning_points", "turning_points")
-
-
-def _find_table(haken: Any, names: tuple[str, ...], groups: pd.Series | None) -> tuple[pd.DataFrame | None, str | None]:
-    for name in names:
-        try:
-            obj = getattr(haken, name, None)
-        except Exception:  # a property that cannot be computed
-            continue
-        if obj is None:
-            continue
-        if callable(obj):
-            try:
-                obj = obj(groups) if groups is not None else obj()
-            except Exception:
-                continue
-        if isinstance(obj, pd.DataFrame) and "group" in obj.columns:
-            return obj.copy(), name
-    return None, None
-
-
-def _options(haken: Any) -> dict:
-    res = getattr(haken, "results", None)
-    opts = dict(getattr(res, "options", {}) or {})
-    return {k: opts[k] for k in ("intercept", "effects", "se", "window") if k in opts}
+def _options(haken) -> dict:
+    """The Haken stage's model options (``[haken]``) that a per-group refit must share."""
+    spec = dict(haken.spec or {})
+    return {k: spec[k] for k in ("intercept", "effects", "se", "window") if k in spec}
 
 
 def _group_fits(haken, groups, data, region, year):
     """Per-group Haken identification rows: the stage's own, else a fresh by-group fit."""
-    res = getattr(haken, "results", None)
-    if getattr(res, "by", None) == "group" and hasattr(res, "identification_table"):
+    res = haken.fit
+    if getattr(res, "by", None) == "group":
         return res.identification_table(), "the Haken stage's per-group fit ([haken] by = \"group\")"
-    q1, q2 = getattr(haken, "q1", None), getattr(haken, "q2", None)
-    if data is not None and groups is not None and q1 and q2:
-        from nqpspatial.haken import HakenModel
+    if data is None or groups is None:
+        return None, None
+    from nqpspatial.haken import HakenModel, ShortPanelWarning
 
-        from nqpspatial.haken import ShortPanelWarning
-
-        opts = _options(haken)
-        with warnings.catch_warnings():
-            # the Haken stage already warned about short panels with region effects
-            warnings.filterwarnings("ignore", category=ShortPanelWarning)
-            fit = HakenModel(data, q1, q2, region=region, year=year, by="group", groups=groups,
-                             **opts).fit(bootstrap=0)
-        return fit.identification_table(), (f"per-group fits of {q1} -> {q2} with the Haken stage's "
-                                            "options (no bootstrap)")
-    tab, name = _find_table(haken, _FIT_NAMES, groups)
-    return tab, (f"the Haken results' '{name}'" if name else None)
+    q1, q2 = haken.order
+    with warnings.catch_warnings():
+        # the Haken stage already warned about short panels with region effects
+        warnings.filterwarnings("ignore", category=ShortPanelWarning)
+        fit = HakenModel(data, q1, q2, region=region, year=year, by="group", groups=groups,
+                         **_options(haken)).fit(bootstrap=0)
+    return fit.identification_table(), (f"per-group fits of {q1} -> {q2} with the Haken stage's "
+                                        "options (no bootstrap)")
 
 
 def _group_turning_points(haken, groups, data, region, year, seed, bootstrap, trim):
     from nqpspatial.haken.stages import break_tests
 
-    q1, q2 = haken.q1, haken.q2
+    q1, q2 = haken.order
     opts = _options(haken)
     opts.pop("se", None)
     rng = np.random.default_rng(seed)
@@ -168,9 +142,8 @@ def haken_by_zone(haken: Any, groups: pd.Series | None = None, data: pd.DataFram
 
     Parameters
     ----------
-    haken : object
-        The Haken results published by the Haken stage (``ctx.results["haken"]``)
-        or None.
+    haken : nqpspatial.artifacts.HakenOutcome or None
+        What the Haken stage found (its chosen ordering, fit and options).
     groups : pandas.Series, optional
         Region id -> group.
     data : pandas.DataFrame, optional
@@ -222,16 +195,12 @@ def haken_by_zone(haken: Any, groups: pd.Series | None = None, data: pd.DataFram
     elif not notes:
         notes.append("the Haken results offer no per-group fits")
     turn = None
-    if data is not None and groups is not None and getattr(haken, "q1", None):
+    if data is not None and groups is not None:
         try:
             turn = _group_turning_points(haken, groups, data, region, year, seed, bootstrap, trim)
             notes.append(f"zones_turning_points: sup-F search per group (bootstrap B = {bootstrap})")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a convenience table: its failure is a note
             notes.append(f"per-zone turning points not tabulated: {exc}")
-    if turn is None:
-        turn, name = _find_table(haken, _TURN_NAMES, groups)
-        if turn is not None:
-            notes.append(f"zones_turning_points taken from the Haken results' '{name}'")
     if turn is not None:
         tables["zones_turning_points"] = _group_first(turn)
     return tables, notes
