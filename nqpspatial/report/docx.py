@@ -124,6 +124,10 @@ def docx_tables(
 ) -> list[TableModel]:
     """The main tables of report.docx, as table models (absent tables are left out).
 
+    Tables of effects, stable points and model selection show the study's
+    ordering (the chosen one; the caption names it); the identification
+    tables show every ordering.
+
     Parameters
     ----------
     tables : mapping of str to pandas.DataFrame
@@ -139,8 +143,9 @@ def docx_tables(
     -------
     list of TableModel
     """
+    pair = _pair(tables)
     out = []
-    reg = haken_regression_table(tables, lang)
+    reg = haken_regression_table(tables, lang, pair=pair)
     if reg is not None:
         out.append(reg)
     for name, cols in DOCX_TABLES.items():
@@ -150,15 +155,43 @@ def docx_tables(
             cols = ["model", "weights", "equation", "term", "effect", "estimate", "ci_low", "ci_high", "p"]
         if tab is None:
             continue
-        if "reading" in tab.columns and tab["reading"].notna().any():
-            rd = reading if reading in set(tab["reading"].astype(str)) else str(tab["reading"].dropna().iloc[0])
-            tab = tab[tab["reading"].isna() | (tab["reading"].astype(str) == rd)]
-        if name == "moran_global" and "variable" in tab.columns:
-            pref = [v for v in ("h",) if v in set(tab["variable"].astype(str))]
-            tab = tab[tab["variable"].astype(str) == pref[0]] if pref else tab
+        tab, title = _focus(tab, name, lang, pair, reading)
         keep = [c for c in cols if c in tab.columns and tab[c].notna().any()]
-        out.append(display_table(tab, name, lang, max_rows=max_rows, columns=keep or None))
+        out.append(display_table(tab, name, lang, max_rows=max_rows, columns=keep or None, title=title))
     return out
+
+
+def _pair(tables):
+    from .tables import _default_pair
+
+    return _default_pair(tables)
+
+
+_ONE_ORDERING = (
+    "haken_potential",
+    "model_selection",
+    "spatial_haken_potential",
+    "spatial_haken_marginal_effects",
+    "spatial_haken_effects",
+)
+
+
+def _focus(tab: pd.DataFrame, name: str, lang: str, pair, reading):
+    """The rows report.docx shows (one reading, the study's ordering, h's Moran's I) and the caption."""
+    from .tables import CAPTIONS
+
+    title = CAPTIONS[name][lang == "zh"] if name in CAPTIONS else name
+    if "reading" in tab.columns and tab["reading"].notna().any():
+        rd = reading if reading in set(tab["reading"].astype(str)) else str(tab["reading"].dropna().iloc[0])
+        tab = tab[tab["reading"].isna() | (tab["reading"].astype(str) == rd)]
+    if name in _ONE_ORDERING and pair is not None and {"q1", "q2"} <= set(tab.columns):
+        sub = tab[(tab["q1"].astype(str) == pair[0]) & (tab["q2"].astype(str) == pair[1])]
+        if len(sub):
+            tab = sub
+            title += f" (q1 = {pair[0]}, q2 = {pair[1]})"
+    if name == "moran_global" and "variable" in tab.columns and "h" in set(tab["variable"].astype(str)):
+        tab = tab[tab["variable"].astype(str) == "h"]
+    return tab, title
 
 
 def main_figures(figures: Mapping[str, tuple[bytes, str]]) -> list[tuple[str, bytes, str]]:

@@ -43,6 +43,7 @@ __all__ = [
     "stars",
     "column_label",
     "term_label",
+    "latex_text",
     "to_html",
     "to_latex",
     "to_docx",
@@ -1064,28 +1065,76 @@ def _border(cell, **edges) -> None:
             el.set(qn("w:color"), "000000")
 
 
-def _cell_text(cell, text: str, *, align: str = "l", bold=False, italic=False, size=None) -> None:
+_DOCX_STYLE = "NQP Table Text"
+
+
+def _table_style(document, font_size: float):
+    """The paragraph style of table cells (size ``font_size``, no spacing), added to ``document`` once."""
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.shared import Pt
+
+    styles = document.styles
+    if _DOCX_STYLE in [st.name for st in styles]:
+        return styles[_DOCX_STYLE]
+    style = styles.add_style(_DOCX_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+    style.base_style = styles["Normal"]
+    style.font.size = Pt(font_size)
+    fmt = style.paragraph_format
+    fmt.space_before, fmt.space_after, fmt.line_spacing = Pt(0), Pt(0), 1.0
+    return style
+
+
+def _cell_text(cell, text: str, style, *, align: str = "l", bold=False, italic=False) -> None:
     from docx.enum.text import WD_ALIGN_PARAGRAPH
 
     par = cell.paragraphs[0]
+    par.style = style
     par.alignment = {"l": WD_ALIGN_PARAGRAPH.LEFT, "r": WD_ALIGN_PARAGRAPH.RIGHT, "c": WD_ALIGN_PARAGRAPH.CENTER}.get(
         align, WD_ALIGN_PARAGRAPH.LEFT
     )
-    par.paragraph_format.space_before = 0
-    par.paragraph_format.space_after = 0
-    run = par.add_run(text)
-    run.bold, run.italic = bold or None, italic or None
-    if size is not None:
-        run.font.size = size
+    if text:
+        run = par.add_run(text)
+        run.bold, run.italic = bold or None, italic or None
+
+
+def _text_width(text: str) -> int:
+    """Width of ``text`` in Latin character cells (CJK characters count two)."""
+    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in str(text))
+
+
+def _column_widths(table: TableModel, total_cm: float) -> list:
+    """Column widths (EMU): each column's longest cell (at most 28 cells) and longest header word, plus padding.
+
+    The table takes at most ``total_cm``; a narrow table keeps its natural
+    width (about 0.18 cm per character cell at 8 pt).
+    """
+    from docx.shared import Cm
+
+    need = []
+    for j in range(table.n_cols):
+        words = [_text_width(w) for h in table.header for w in str(h[j]).split()] or [1]
+        cells = [_text_width(r[j]) for r in table.rows] or [1]
+        need.append(max(4, max(words), min(max(cells), 28)) + 2.5)
+    total = sum(need)
+    width = min(total_cm, 0.18 * total)
+    return [Cm(width * n / total) for n in need]
 
 
 def to_docx(
-    table: TableModel, document, *, caption_prefix: str = "", font_size: float = 8.0, rows_note: str | None = None
+    table: TableModel,
+    document,
+    *,
+    caption_prefix: str = "",
+    font_size: float = 8.0,
+    rows_note: str | None = None,
+    width_cm: float = 16.0,
 ):
     """Append ``table`` to a python-docx ``Document`` as a three-line table with its caption and notes.
 
     The top rule is 1.5 pt, the rule under the header 0.75 pt, the bottom
     rule 1.5 pt; no vertical lines (the booktabs look journals ask for).
+    Cells use the paragraph style "NQP Table Text" (``font_size`` points,
+    no spacing); columns share ``width_cm`` in proportion to their text.
 
     Returns
     -------
@@ -1093,7 +1142,7 @@ def to_docx(
     """
     from docx.shared import Pt
 
-    size = Pt(font_size)
+    style = _table_style(document, font_size)
     cap = document.add_paragraph()
     cap.add_run(f"{caption_prefix}{table.title}").bold = True
     panels = dict(table.panels)
@@ -1104,21 +1153,26 @@ def to_docx(
         body.append(("row", row, i in table.rules and i not in panels))
     n_head = len(table.header)
     t = document.add_table(rows=n_head + len(body), cols=table.n_cols)
-    t.autofit = True
+    t.autofit = False
+    widths = _column_widths(table, width_cm)
+    for j, col in enumerate(t.columns):
+        col.width = widths[j]
+        for cell in col.cells:
+            cell.width = widths[j]
     for i, hrow in enumerate(table.header):
         for j, h in enumerate(hrow):
-            _cell_text(t.cell(i, j), h, align="c" if j else "l", bold=True, size=size)
+            _cell_text(t.cell(i, j), h, style, align="c" if j else "l", bold=True)
             _border(t.cell(i, j), top=12 if i == 0 else 0, bottom=6 if i == n_head - 1 else 0)
     for k, (what, cells, rule) in enumerate(body):
         r = n_head + k
         last = k == len(body) - 1
         if what == "panel":
             merged = t.cell(r, 0).merge(t.cell(r, table.n_cols - 1))
-            _cell_text(merged, cells[0], italic=True, size=size)
+            _cell_text(merged, cells[0], style, italic=True)
             _border(merged, top=4 if rule else 0, bottom=12 if last else 0)
             continue
         for j, v in enumerate(cells):
-            _cell_text(t.cell(r, j), v, align=table.align[j], size=size)
+            _cell_text(t.cell(r, j), v, style, align=table.align[j])
             _border(t.cell(r, j), top=4 if rule else 0, bottom=12 if last else 0)
     for note in table.notes + ((rows_note,) if rows_note and table.total_rows is not None else ()):
         p = document.add_paragraph()
