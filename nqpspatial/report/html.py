@@ -211,6 +211,9 @@ thead th{background:#f0f4f8;border-bottom:2px solid #9fb3c8}
 tr.hl td{background:#e5f5e0;font-weight:600}
 caption{text-align:left;font-weight:600;padding:.3em 0}
 tr.panel td{font-style:italic;border-bottom:none;padding-top:.6em}tr.rule td{border-top:1.5px solid #9fb3c8}
+td.c{text-align:center;font-variant-numeric:tabular-nums}table.reg td{border-bottom:none;padding:.05em .8em}
+table.reg{border-top:2px solid #333;border-bottom:2px solid #333}table.reg thead th{background:none}
+table.reg thead tr:first-child th{border-bottom:none}
 .findings-warnings{background:#fff4e5;border-left:5px solid #c25e00;padding:.3em 1em;margin:.6em 0;border-radius:3px}
 .findings-warnings h3{margin:.4em 0;color:#8a3c00}.findings-warnings li{font-weight:600;color:#5a2a00}
 ul.findings li{margin:.35em 0}ul.findings-missing li{color:#666;font-size:.9em}

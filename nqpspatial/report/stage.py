@@ -18,9 +18,9 @@ import pandas as pd
 from ..errors import ConfigError
 from ..stage import Analysis, StageContext, StageOutput
 from . import fonts
-from .html import Section, facts_html, figure_html, map_html, render_page, table_html, text_html
 from .findings import TEXT as FINDINGS_TEXT
 from .findings import findings, findings_html
+from .html import Section, facts_html, figure_html, map_html, render_page, table_html, text_html
 from .labels import label
 from .tables import regression_html
 
@@ -925,8 +925,7 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
                     sec.blocks.append(text_html(S.t("latex"), "note"))
     from .._version import __version__
 
-    found = _findings(S)  # the findings section opens the page (nqpspatial.report.findings)
-    sections.insert(0, Section("findings", FINDINGS_TEXT[lang]["heading"], [findings_html(found, lang)]))
+    found = _findings_first(S, sections)  # the findings section opens the page (nqpspatial.report.findings)
     page = render_page(title=str(title), sections=sections, missing=missing, banner=banner, lang=lang,
                        footer=f"{S.t('generated')} {__version__}")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -947,13 +946,15 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
     return out
 
 
-def _findings(S: _Ctx) -> list:
-    """The findings of the run (:func:`nqpspatial.report.findings.findings`) from its tables."""
+def _findings_first(S: _Ctx, sections: list) -> list:
+    """The run's findings (:func:`nqpspatial.report.findings.findings`), inserted as the first section."""
     cfg = S.ctx.config or {}
     sh = cfg.get("spatial_haken") if isinstance(cfg.get("spatial_haken"), dict) else {}
     alpha = (cfg.get("haken") or {}).get("alpha", 0.05) if isinstance(cfg.get("haken"), dict) else 0.05
-    return findings(S.ctx.tables or {}, lang=S.lang, region_names=S.names, alpha=float(alpha),
-                    reading=sh.get("reading"))
+    found = findings(S.ctx.tables or {}, lang=S.lang, region_names=S.names, alpha=float(alpha),
+                     reading=sh.get("reading"))
+    sections.insert(0, Section("findings", FINDINGS_TEXT[S.lang]["heading"], [findings_html(found, S.lang)]))
+    return found
 
 
 def _write_docx(S: _Ctx, out_dir, found, title, banner, footer) -> dict | None:

@@ -365,6 +365,8 @@ class TableModel:
         Body rows preceded by a thin rule (e.g. the statistics block).
     total_rows : int or None
         Rows of the source table when the body was cut.
+    layout : {"plain", "regression"}
+        A regression table is drawn with rules only (HTML class ``reg``).
     """
 
     name: str
@@ -377,6 +379,7 @@ class TableModel:
     panels: tuple[tuple[int, str], ...] = ()
     rules: tuple[int, ...] = ()
     total_rows: int | None = None
+    layout: str = "plain"
 
     @property
     def n_cols(self) -> int:
@@ -686,6 +689,7 @@ def regression_table(
         notes=foot,
         panels=tuple(panel_rows),
         rules=tuple(rules),
+        layout="regression",
     )
 
 
@@ -915,7 +919,7 @@ def to_html(table: TableModel, *, highlight=None, rows_note: str | None = None, 
         Show the title as the table's caption.
     """
     hl = None if highlight is None else list(np.asarray(highlight, dtype=bool)[: len(table.rows)])
-    out = ["<div class='tbl'><table>"]
+    out = ["<div class='tbl'><table class='reg'>" if table.layout == "regression" else "<div class='tbl'><table>"]
     if caption and table.title:
         out.append(f"<caption>{_esc(table.title)}</caption>")
     out.append("<thead>")
@@ -939,7 +943,8 @@ def to_html(table: TableModel, *, highlight=None, rows_note: str | None = None, 
             cls.append("rule")
         attr = f" class='{' '.join(cls)}'" if cls else ""
         cells = "".join(
-            f"<td class='num'>{_esc(v)}</td>" if a != "l" else f"<td>{_esc(v)}</td>" for v, a in zip(row, table.align)
+            f"<td class='{'num' if a == 'r' else 'c'}'>{_esc(v)}</td>" if a != "l" else f"<td>{_esc(v)}</td>"
+            for v, a in zip(row, table.align)
         )
         out.append(f"<tr{attr}>{cells}</tr>")
     out.append("</tbody></table></div>")
