@@ -215,6 +215,12 @@ def test_spillovers_fall_back_to_the_term_wise_effects_and_the_first_model(table
     assert "0.500" not in text  # zone-split rows are parts of the indirect effect, not further spillovers
 
 
+def test_robustness_when_no_ordering_passes(tables):
+    tables["haken_identification"] = tables["haken_identification"].assign(chosen=False, adiabatic=False)
+    tables["robustness"] = tables["robustness"].assign(chosen=[False, False, True, False, False])
+    assert _text(tables, "robustness") == "Across the robustness variants an ordering passes in 1 of 4 (25 %)."
+
+
 def test_per_region_stable_points_are_summarised(tables):
     tables["haken_potential"] = pd.DataFrame({"region": ["r1", "r2", "r3"], "q1": "NQP", "q2": "NTU",
                                               "case": [1, 1, 2], "q1_star": [0.6, 0.9, np.nan],

@@ -84,6 +84,7 @@ TEXT: dict[str, dict[str, str]] = {
         "sens_none": "Under random indicator weights no ordering passes in {share} of {n} draws.",
         "rob": "Across the robustness variants the ordering is chosen in {k} of {n} ({share}){fails}.",
         "rob_fails": "; not in: {names}",
+        "rob_none": "Across the robustness variants an ordering passes in {k} of {n} ({share}).",
         "case_words_0": "undefined: γ₂ ≤ 0, so the servo variable cannot be eliminated",
         "case_words_1": "ordered state: q1 = 0 is unstable and the system settles at a stable point",
         "case_words_2": "q1 = 0 is the only stable state: the order parameter dies out",
@@ -199,8 +200,7 @@ TEXT: dict[str, dict[str, str]] = {
         "warnings": "警示",
         "not_available": "本次运行未提供",
         "verdict": (
-            "{q1} 为序参量，{q2} 为伺服变量：绝热消去判定成立（γ₂ = {gamma2}，p {p2}；"
-            "|γ₂|/|γ₁| = {ratio}{ci}）。"
+            "{q1} 为序参量，{q2} 为伺服变量：绝热消去判定成立（γ₂ = {gamma2}，p {p2}；|γ₂|/|γ₁| = {ratio}{ci}）。"
         ),
         "ci": "；区间 {lo} 至 {hi}",
         "boot_share": "在 {share} 的自助法重抽样中判定成立。",
@@ -211,6 +211,7 @@ TEXT: dict[str, dict[str, str]] = {
         "sens_none": "在随机指标权重下，{n} 次抽样中有 {share} 没有任何排序通过判定。",
         "rob": "在稳健性检验的各设定中，该排序在 {n} 个设定中的 {k} 个被选定（{share}）{fails}。",
         "rob_fails": "；未被选定的设定：{names}",
+        "rob_none": "在稳健性检验的 {n} 个设定中，有 {k} 个存在通过判定的排序（{share}）。",
         "case_words_0": "未定义：γ₂ ≤ 0，伺服变量无法被消去",
         "case_words_1": "有序态：q1 = 0 不稳定，系统趋于稳定点",
         "case_words_2": "q1 = 0 是唯一的稳定状态：序参量趋于消亡",
@@ -520,8 +521,10 @@ def _sensitivity(c: _Ctx) -> list:
 def _robustness(c: _Ctx) -> list:
     src = ("robustness",)
     rob = c.t("robustness")
-    if rob is None or "kind" not in rob.columns or c.pair is None:
+    if rob is None or "kind" not in rob.columns:
         return [c.missing("robustness", src)] if rob is None else []
+    if c.pair is None:
+        return _robustness_none(c, rob)
     sub = _rows_of(rob, c.pair)
     sub = sub[sub["kind"].astype(str) != "baseline"]
     col = "chosen" if "chosen" in sub.columns else "adiabatic"
@@ -532,6 +535,20 @@ def _robustness(c: _Ctx) -> list:
     fails = c.msg("rob_fails", names=c.name_list(names)) if names else ""
     text = c.msg("rob", k=int(held.sum()), n=len(sub), share=c.pct(held.mean()), fails=fails)
     return [c.finding("robustness", text, src)]
+
+
+def _robustness_none(c: _Ctx, rob: pd.DataFrame) -> list:
+    """No ordering passes in the baseline: in how many variants does one pass?"""
+    if not {"variant", "chosen"} <= set(rob.columns):
+        return []
+    sub = rob[rob["kind"].astype(str) != "baseline"]
+    passes = sub.groupby(sub["variant"].astype(str), sort=False)["chosen"].agg(
+        lambda x: bool(x.map(_bool).fillna(False).any())
+    )
+    if passes.empty:
+        return []
+    text = c.msg("rob_none", k=int(passes.sum()), n=len(passes), share=c.pct(passes.mean()))
+    return [c.finding("robustness", text, ("robustness",))]
 
 
 def _stable_point(c: _Ctx) -> list:
@@ -1114,8 +1131,14 @@ def findings(
         except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
             # a table that breaks its documented columns loses its sentence, not the report
             name = build.__name__.lstrip("_")
-            out.append(Finding(key=name, text=c.msg("broken", what=name, error=f"{type(exc).__name__}: {exc}"),
-                               kind="missing", sources=()))
+            out.append(
+                Finding(
+                    key=name,
+                    text=c.msg("broken", what=name, error=f"{type(exc).__name__}: {exc}"),
+                    kind="missing",
+                    sources=(),
+                )
+            )
     return out
 
 
