@@ -40,7 +40,7 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
     "geometry": {"source": None, "id": None, "crs": None, "enabled": True},
     "regions": {"scheme": None},
     "report": {"enabled": True, "language": "en", "years": [], "title": None, "figures": True,
-               "formats": ["png", "svg"], "latex": True},
+               "formats": ["png", "svg"], "latex": True, "docx": True},
 }
 
 #: Allowed values of enumerated keys, by (table, key).
