@@ -26,7 +26,7 @@ from .coevolution import is_strategy
 from .coupling import coupling_coordination
 from .grades import DEFAULT_EDGES, validate_edges
 from .identification import identify
-from .model import BY, EFFECTS, SE_TYPES, HakenModel, ShortPanelWarning
+from .model import BOOTSTRAP_SCHEMES, BY, EFFECTS, REGION_EFFECTS, SE_TYPES, HakenModel, ShortPanelWarning
 from .potential import LegacyStablePointWarning
 from .results import ESTIMATE_COLUMNS, POTENTIAL_COLUMNS
 from .scenarios import scenarios, validate_shocks
@@ -39,17 +39,19 @@ __all__ = ["HakenStage", "ScenarioStage", "HakenAnalysisResults", "HAKEN_CONFIG"
 HAKEN_CONFIG = MappingProxyType({
     "order": "auto",                 # "auto" or [q1, q2]
     "coevolution": "auto",           # auto | potential | distance | potential-normalized | distance-normalized
-    "bootstrap": 999,                # cluster-bootstrap resamples (0: none)
-    "se": "classical",               # classical | hc1 | cluster
+    "bootstrap": 999,                # bootstrap resamples (0: none)
+    "bootstrap_scheme": "region",    # region | wild-year
+    "se": "classical",               # classical | hc1 | cluster | driscoll-kraay | twoway
+    "bandwidth": None,               # Driscoll-Kraay Bartlett bandwidth; None = floor(4 (T/100)^(2/9))
     "alpha": 0.05,
     "min_ratio": 1.0,
     "intercept": False,
-    "effects": "none",               # none | region
+    "effects": "none",               # none | region | year | two-way
     "window": [],                    # [first, last]; [] = all years
     "by": "none",                    # none | region | group
     "grades": list(DEFAULT_EDGES),   # bin edges of the [0, 1] grades
     "break_year": None,              # Chow test year; None = sup-F search only
-    "jackknife": False,              # split-panel jackknife with effects = "region"
+    "jackknife": False,              # split-panel jackknife with region or two-way effects
     "legacy_stable_point": False,    # warned legacy sqrt(|g1 g2/(ab)|)
     "h_domain": "unit",              # unit | panel: q1 interval of normalized h
     "grade_labels": [],              # [] = default English labels
@@ -101,6 +103,12 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
             raise _err(key, v, "give a non-negative whole number of resamples (e.g. 999; 0 = none)")
     if c["se"] not in SE_TYPES:
         raise _err("se", c["se"], f"use one of {list(SE_TYPES)}")
+    if c["bootstrap_scheme"] not in BOOTSTRAP_SCHEMES:
+        raise _err("bootstrap_scheme", c["bootstrap_scheme"], f"use one of {list(BOOTSTRAP_SCHEMES)}")
+    bw = c["bandwidth"]
+    if bw is not None and (isinstance(bw, bool) or not isinstance(bw, int) or bw < 0):
+        raise _err("bandwidth", bw, "give a whole number >= 0 (Bartlett bandwidth of se = \"driscoll-kraay\"), "
+                   "or leave it out for the rule floor(4 (T/100)^(2/9))")
     for key, lo, hi in (("alpha", 0.0, 1.0), ("trim", 0.0, 0.5)):
         v = c[key]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo < v < hi:
@@ -113,13 +121,14 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
             raise _err(key, c[key], "use true or false")
     if c["effects"] not in EFFECTS:
         raise _err("effects", c["effects"], f"use one of {list(EFFECTS)}")
-    if c["intercept"] and c["effects"] == "region":
-        raise _err("intercept", True, "region effects already contain the intercept; set intercept = false "
-                   "or effects = \"none\"")
+    if c["intercept"] and c["effects"] != "none":
+        raise _err("intercept", True, f"effects = \"{c['effects']}\" already contain the intercept; set "
+                   "intercept = false or effects = \"none\"")
     if c["by"] not in BY:
         raise _err("by", c["by"], f"use one of {list(BY)}")
-    if c["by"] == "region" and c["effects"] == "region":
-        raise _err("by", "region", "a fit of one region cannot have region effects; set effects = \"none\"")
+    if c["by"] == "region" and c["effects"] in REGION_EFFECTS:
+        raise _err("by", "region", "a fit of one region cannot have region effects; set effects = \"none\" "
+                   "or \"year\"")
     w = c["window"]
     if w is None or (isinstance(w, (list, tuple)) and len(w) == 0):
         window = None
@@ -286,7 +295,8 @@ class HakenStage(Analysis):
             data, [str(s) for s in ctx.subsystems], order=o["order"], intercept=o["intercept"],
             effects=o["effects"], se=o["se"], window=o["window"], bootstrap=o["bootstrap"], seed=r_ident,
             alpha=o["alpha"], min_ratio=o["min_ratio"], jackknife=o["jackknife"],
-            legacy_stable_point=o["legacy_stable_point"], progress=ctx.progress, backend=be), out)
+            legacy_stable_point=o["legacy_stable_point"], progress=ctx.progress, backend=be,
+            bootstrap_scheme=o["bootstrap_scheme"], bandwidth=o["bandwidth"]), out)
         out.tables["haken_identification"] = ident.table
         out.notes.append(ident.verdict)
         if o["break_year"] is not None:
@@ -314,9 +324,10 @@ class HakenStage(Analysis):
                                   "with columns region,group) or use by = \"none\"", source="config")
             fit = _run_collecting(lambda: HakenModel(
                 data, q1, q2, intercept=o["intercept"], effects=o["effects"], se=o["se"], window=o["window"],
-                by=o["by"], groups=ctx.scheme).fit(
+                by=o["by"], groups=ctx.scheme, bandwidth=o["bandwidth"]).fit(
                 bootstrap=o["bootstrap"], seed=r_by, alpha=o["alpha"], min_ratio=o["min_ratio"],
-                jackknife=o["jackknife"], legacy_stable_point=o["legacy_stable_point"], backend=be), out)
+                jackknife=o["jackknife"], legacy_stable_point=o["legacy_stable_point"], backend=be,
+                bootstrap_scheme=o["bootstrap_scheme"]), out)
             out.notes.extend(fit.notes)
         est = fit.estimates
         out.tables["haken_estimates"] = est[ESTIMATE_COLUMNS + [c for c in est.columns if c not in ESTIMATE_COLUMNS]]

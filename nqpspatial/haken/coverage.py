@@ -1,0 +1,62 @@
+"""What the Monte Carlo study of inference (docs/inference.md) found, for the fits' notes.
+
+:data:`COVERAGE` holds the smallest coverage of nominal 95 % intervals over
+gamma1, a, gamma2, b and |gamma2|/|gamma1| under common year shocks (year-shock
+sd equal to the idiosyncratic sd), 31 regions, by inference option and panel
+length, as written by ``python benchmarks/mc_inference.py``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["COVERAGE", "COVERAGE_TARGET", "coverage_note", "option_name"]
+
+#: The coverage the default must keep under common shocks where any option can.
+COVERAGE_TARGET = 0.90
+
+#: (option, periods) -> smallest coverage under common shocks (filled from the study).
+COVERAGE: dict = {}
+
+
+def option_name(se: str, scheme) -> str:
+    """The study's name of an inference option: the bootstrap scheme when one runs, else ``se``."""
+    if scheme == "wild-year":
+        return "wild-year"
+    if scheme == "region":
+        return "region-bootstrap"
+    return se
+
+
+def coverage_note(se: str, scheme, effects: str, periods: int) -> str:
+    """Plain note when the study found this option below 90 % coverage under common shocks.
+
+    Parameters
+    ----------
+    se : str
+        The ``se`` option.
+    scheme : str or None
+        Bootstrap scheme when a bootstrap runs (it gives the intervals), else None.
+    effects : str
+        The fit's effects (the study fits ``effects = "none"``).
+    periods : int
+        Panel length; the study's 10-period results apply below 20 periods.
+
+    Returns
+    -------
+    str
+        Empty when the option reaches the target at this length or was not studied.
+    """
+    if effects != "none" or not COVERAGE:
+        return ""
+    length = 10 if periods < 20 else 20
+    name = option_name(se, scheme)
+    cov = COVERAGE.get((name, length))
+    if cov is None or cov >= COVERAGE_TARGET:
+        return ""
+    ranked = sorted(((v, o) for (o, t), v in COVERAGE.items() if t == length), reverse=True)
+    best, best_name = ranked[0]
+    if best < COVERAGE_TARGET:
+        return (f"no inference option reaches {COVERAGE_TARGET:.0%} coverage of nominal 95 % intervals under "
+                f"common year shocks at {length} periods in the Monte Carlo study (best {best:.0%}; this one "
+                f"{cov:.0%}): read p-values and intervals as optimistic (docs/inference.md)")
+    return (f"{name} intervals covered only {cov:.0%} (nominal 95 %) under common year shocks at {length} "
+            f"periods in the Monte Carlo study; {best_name} reaches {best:.0%} (docs/inference.md)")
