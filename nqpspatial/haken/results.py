@@ -361,7 +361,16 @@ class HakenResults(HakenResultsBase):
     unit : object or None
         Region or group label for per-unit fits, None for a pooled fit.
     params, bse, tvalues, pvalues : pandas.Series
-        gamma1, a, gamma2, b (and k1, k2 with an intercept).
+        gamma1, a, gamma2, b (and k1, k2 with an intercept).  With the
+        wild-year bootstrap the p-values are its restricted ones.
+    df : pandas.Series
+        Degrees of freedom of each term's t reference distribution.
+    se_method : str
+        Where the standard errors, p-values and intervals come from.
+    inference_note : str
+        What the Monte Carlo study of docs/inference.md says of this
+        option at this panel length (empty when it covers at least 90 %
+        under common shocks).
     conf_int : pandas.DataFrame
         ``ci_low, ci_high`` per term: bootstrap percentile intervals when
         ``bootstrap > 0``, else t intervals from the standard errors.
@@ -406,6 +415,7 @@ class HakenResults(HakenResultsBase):
         self.bse = params["std_err"].astype(float).rename("std_err")
         self.tvalues = params["t"].astype(float).rename("t")
         self.pvalues = params["p"].astype(float).rename("p")
+        self.df = params["df"].astype(float).rename("df")
         self.nobs = int(design.nobs)
         self.n_regions = len(design.regions)
         self.periods = int(panel["year"].nunique())

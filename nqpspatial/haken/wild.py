@@ -130,26 +130,26 @@ def _fit_batch(cols, y, lay: _Layout):
     """
     Xs = [lay.partial(c) for c in cols]
     yt = lay.partial(y)
-    X = np.stack(Xs, axis=2)                                   # (B, n, k)
-    A = np.einsum("bnk,bnl->bkl", X, X)
-    rhs = np.einsum("bnk,bn->bk", X, yt)
+    X = np.stack(Xs, axis=1)                                   # (B, k, n)
+    A = X @ X.transpose(0, 2, 1)
+    rhs = (X @ yt[:, :, None])[:, :, 0]
     with np.errstate(all="ignore"):
         try:
             Ainv = np.linalg.inv(A)
         except np.linalg.LinAlgError:
             Ainv = np.linalg.pinv(A)
-    beta = np.einsum("bkl,bl->bk", Ainv, rhs)
-    e = yt - np.einsum("bnk,bk->bn", X, beta)
-    S = np.einsum("bnk,nt->btk", X * e[:, :, None], lay.Ty)
-    n, k, G = lay.n, X.shape[2], lay.Ty.shape[1]
+    beta = (Ainv @ rhs[:, :, None])[:, :, 0]
+    e = yt - (beta[:, None, :] @ X)[:, 0, :]
+    S = ((X * e[:, None, :]) @ lay.Ty).transpose(0, 2, 1)      # (B, T, k) year scores
+    n, k, G = lay.n, X.shape[1], lay.Ty.shape[1]
     factor = (G / (G - 1.0)) * ((n - 1.0) / (n - k - lay.n_fe)) if G > 1 else np.nan
     return beta, Ainv, S, factor
 
 
 def _cov(Ainv1, S1, Ainv2, S2, factor):
     """Cluster covariance between the coefficients of two equations (B, k1, k2)."""
-    meat = np.einsum("btk,btl->bkl", S1, S2)
-    return factor * np.einsum("bij,bjk,blk->bil", Ainv1, meat, Ainv2)
+    meat = S1.transpose(0, 2, 1) @ S2
+    return factor * (Ainv1 @ meat @ Ainv2.transpose(0, 2, 1))
 
 
 # --------------------------------------------------------------------------- payload
