@@ -40,12 +40,12 @@ def bartlett_bandwidth(n_periods: int) -> int:
     Returns
     -------
     int
-        2 for 10 to 100 periods, 1 for 3 to 9, 0 below.
+        1 for 2 to 4 periods, 2 for 5 to 27, 3 for 28 to 99.
 
     Examples
     --------
-    >>> bartlett_bandwidth(9), bartlett_bandwidth(19)
-    (1, 2)
+    >>> bartlett_bandwidth(9), bartlett_bandwidth(19), bartlett_bandwidth(30)
+    (2, 2, 3)
     """
     return int(math.floor(4.0 * (float(n_periods) / 100.0) ** (2.0 / 9.0)))
 
