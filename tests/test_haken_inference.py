@@ -251,3 +251,46 @@ def test_wild_year_with_effects_and_jackknife_runs(shocked):
         ci = res.conf_int
         assert (ci["ci_low"] < ci["ci_high"]).all() and res.bootstrap.n_invalid == 0
         assert res.pvalues.between(0, 1).all()
+
+
+# ---------------------------------------------------------------- residual diagnostics
+def test_residual_diagnostics_pooled_rows_equal_spatial_haken_diagnostics(demo_run):
+    """The demo run: Haken-stage LM rows equal the spatial Haken stage's OLS rows."""
+    res = demo_run.table("haken_residual_diagnostics")
+    ref = demo_run.table("spatial_haken_diagnostics")
+    ref = ref[(ref["model"] == "ols")]
+    pooled = res[res["scope"] == "pooled"]
+    assert set(pooled["test"]) == {"moran_residuals", "lm_lag", "lm_error"}
+    assert len(pooled) == 2 * 2 * 3            # orderings x equations x tests
+    m = pooled.merge(ref, on=["q1", "q2", "equation", "test"], suffixes=("", "_ref"))
+    assert len(m) == len(pooled)
+    assert np.allclose(m["statistic"], m["statistic_ref"], rtol=1e-10, atol=1e-12)
+    assert np.allclose(m["p"], m["p_ref"], rtol=1e-8, atol=1e-14)
+    years = res.loc[res["scope"] == "year", "year"].dropna().unique()
+    assert sorted(years) == list(range(2014, 2023))
+    stage = {s["name"]: s for s in demo_run.info["stages"]}["haken"]
+    assert stage["info"]["residual_diagnostics"]["weights"] == "queen"
+    if stage["info"]["residual_diagnostics"]["rejects"]:
+        assert any("aspatial inference ignores cross-regional dependence" in n for n in stage["notes"])
+
+
+def test_residual_tests_per_year_equal_spreg_on_one_cross_section():
+    """One period: Moran's I of residuals and the LM tests equal spreg's on that cross-section."""
+    spreg = pytest.importorskip("spreg")
+    from libpysal.weights import lat2W
+
+    from nqpspatial.haken.diagnostics import residual_tests
+
+    w = lat2W(5, 5)
+    w.transform = "r"
+    rng = np.random.default_rng(2)
+    X = np.column_stack([rng.uniform(0.2, 0.8, 25), rng.uniform(0.1, 0.5, 25)])
+    y = X @ np.array([0.9, 0.2]) + 0.05 * rng.normal(size=25)
+    ols = spreg.ols.BaseOLS(y[:, None], X)
+    lm = spreg.LMtests(ols, w, tests=["lme", "lml"])
+    mr = spreg.MoranRes(ols, w, z=True)
+    W = w.sparse
+    res = residual_tests(y[None, :], X[None, :, :], ols.u.ravel()[None, :], W)
+    assert abs(res["lm_error"][0] - lm.lme[0]) < 1e-10 and abs(res["lm_error"][1] - lm.lme[1]) < 1e-10
+    assert abs(res["lm_lag"][0] - lm.lml[0]) < 1e-10
+    assert abs(res["moran_residuals"][0] - mr.I) < 1e-10 and abs(res["moran_residuals"][1] - mr.zI) < 1e-8

@@ -404,6 +404,7 @@ class HakenResults(HakenResultsBase):
             intercept=model.intercept, effects=model.effects, se=model.se, window=model.window,
             by=model.by, bandwidth=inference.get("bandwidth"), **opts))
         self._res = (res1, res2)
+        self._design = design
         self.panel = panel.rename(columns={"q1": self.q1, "q2": self.q2})
         self._panel_std = panel.copy()
         terms = list(params.index)
@@ -461,6 +462,50 @@ class HakenResults(HakenResultsBase):
         self._freeze()
 
     # ----------------------------------------------------------------- access
+    def residual_blocks(self, ids) -> tuple:
+        """The fit's regressions as ``(T, N)`` blocks for spatial diagnostics.
+
+        Parameters
+        ----------
+        ids : sequence
+            Region ids in the order of the weights matrix (every region of
+            the fit, each once).
+
+        Returns
+        -------
+        tuple
+            ``(equations, years)``: ``{"q1": (y, X, e), "q2": (y, X, e)}``
+            with ``y``, ``e`` of shape ``(T, N)`` and ``X`` of shape
+            ``(T, N, k)`` (region fixed effects partialled out, year dummies
+            kept as columns), and the ``T`` transition years.
+
+        Raises
+        ------
+        InputError
+            When the panel is unbalanced or the ids do not match the fit's regions.
+        """
+        from ..errors import InputError
+
+        d = self._design
+        ids = list(ids)
+        if sorted(map(str, ids)) != sorted(map(str, d.regions)) or len(set(ids)) != len(ids):
+            raise InputError("the weights' regions differ from the Haken fit's regions")
+        T, N = len(d.years), len(ids)
+        if d.nobs != T * N:
+            raise InputError("the panel is unbalanced (not every region in every year): spatial diagnostics "
+                             "of the residuals need every region in every year")
+        pos = {r: i for i, r in enumerate(ids)}
+        col = np.array([pos[r] for r in d.region])
+        row = d.tcodes
+        out = {}
+        for eq, X, y, res in (("q1", d.X1, d.y1, self._res[0]), ("q2", d.X2, d.y2, self._res[1])):
+            Xw, yw = d.within(X, y)
+            Yb, Eb = np.empty((T, N)), np.empty((T, N))
+            Xb = np.empty((T, N, Xw.shape[1]))
+            Yb[row, col], Eb[row, col], Xb[row, col] = yw, np.asarray(res.resid, float), Xw
+            out[eq] = (Yb, Xb, Eb)
+        return out, list(d.years)
+
     @property
     def equation_results(self):
         """The two statsmodels results (q1 equation, q2 equation) of the full-panel fit."""

@@ -265,6 +265,81 @@ def _run_collecting(fn, out: StageOutput):
     return value
 
 
+def _first_weights(ctx: StageContext, ids):
+    """The first ``[spatial] weights`` specification built for ``ids``, as (name, sparse W) or (None, reason).
+
+    Built by the weights plugins (the first-party ``build_weights`` with the
+    ``[spatial]`` island policy and transformation, as the spatial stage
+    does), then row-standardized as in the spatial Haken models.
+    """
+    import sys
+
+    from scipy import sparse
+
+    from .. import registry
+
+    if ctx.geometry is None:
+        return None, "no boundaries (geometry) to build spatial weights from"
+    scfg = (ctx.config or {}).get("spatial") or {}
+    specs = scfg.get("weights") or ["queen"]
+    specs = [specs] if isinstance(specs, str) else list(specs)
+    spec = specs[0]
+    plugin = registry.get("weights", str(spec).split(":", 1)[0])
+    builder = getattr(sys.modules.get(type(plugin).__module__), "build_weights", None)
+    if builder is not None:
+        sw = builder(spec, ids, geometry=ctx.geometry, panel=ctx.panel, scheme=ctx.scheme,
+                     islands=scfg.get("islands", "nearest"), transform=scfg.get("transform", "r"),
+                     region=ctx.region, year=ctx.year, base_dir=ctx.base_dir)
+        graph, name = sw.graph, getattr(sw, "slug", spec)
+    else:
+        graph = plugin.build(ids, geometry=ctx.geometry, panel=ctx.panel, scheme=ctx.scheme, region=ctx.region,
+                             year=ctx.year)
+        name = spec
+    gids = list(graph.unique_ids)
+    W = sparse.csr_array(graph.sparse)
+    rs = np.asarray(W.sum(axis=1)).ravel()
+    W = sparse.csr_array(sparse.diags(np.where(rs > 0, 1.0 / np.where(rs > 0, rs, 1.0), 0.0)) @ W)
+    return (name, gids, W), None
+
+
+def _residual_diagnostics(ctx, ident, o, out: StageOutput, info: dict) -> None:
+    """``haken_residual_diagnostics`` for every ordering; notes and run.json facts."""
+    from .diagnostics import residual_diagnostics
+
+    data_ids = list(pd.unique(ctx.indices[ctx.region if ctx.region in ctx.indices.columns else "region"]))
+    try:
+        built, why = _first_weights(ctx, data_ids)
+        if built is None:
+            info["residual_diagnostics"] = f"not written: {why}"
+            return
+        name, gids, W = built
+        tabs = []
+        for q1, q2 in ident.orderings:
+            eqs, years = ident.results(q1, q2).residual_blocks(gids)
+            tabs.append(residual_diagnostics(eqs, W, years, q1=q1, q2=q2, weights=name))
+    except InputError as exc:
+        info["residual_diagnostics"] = f"not written: {exc}"
+        out.notes.append(f"haken_residual_diagnostics not written: {exc}")
+        return
+    tab = pd.concat(tabs, ignore_index=True)
+    out.tables["haken_residual_diagnostics"] = tab
+    pooled = tab[tab["scope"] == "pooled"]
+    rejects = pooled[pooled["p"] < o["alpha"]]
+    info["residual_diagnostics"] = {"weights": name, "rejects": bool(len(rejects)),
+                                    "tests_rejecting": [f"{r.q1}->{r.q2} {r.equation} {r.test}"
+                                                        for r in rejects.itertuples()]}
+    if len(rejects):
+        shown = "; ".join(f"{r.q1} -> {r.q2}, {r.equation} equation: {r.test} p = {r.p:.2g}"
+                          for r in rejects.head(4).itertuples())
+        msg = (f"the residuals of the aspatial Haken fit are spatially dependent under weights {name!r} "
+               f"({shown}{' ...' if len(rejects) > 4 else ''}): aspatial inference ignores cross-regional "
+               "dependence. Compare the spatial Haken models ([spatial_haken]) and use dependence-robust "
+               "inference (bootstrap_scheme = \"wild-year\", se = \"twoway\" or \"driscoll-kraay\"; "
+               "docs/inference.md)")
+        info["residual_dependence_note"] = msg
+        out.notes.append(msg)
+
+
 class HakenStage(Analysis):
     """Order parameter, potential, co-evolution level, coupling coordination and stages.
 
@@ -306,7 +381,9 @@ class HakenStage(Analysis):
                            f"give a year from {years[0] + 1} to {years[-1] - 1}: the data (window) cover "
                            f"{years[0]}-{years[-1]} and a break at year t starts the second regime with the "
                            "transition t -> t+1")
-        info = {"identification": ident.info(), "bootstrap_backend": repr(be) if be is not None else None}
+        info = {"identification": ident.info(), "bootstrap_backend": repr(be) if be is not None else None,
+                "inference": {f"{q1}->{q2}": ident.results(q1, q2).se_method for q1, q2 in ident.orderings}}
+        _residual_diagnostics(ctx, ident, o, out, info)
         if ident.chosen is None:
             out.notes.append("skipped haken_estimates, haken_potential, coevolution, coupling_coordination "
                              "and stages: no ordering satisfies the adiabatic condition")
