@@ -78,7 +78,8 @@ class IdentificationResults(Results):
 def identify(data: pd.DataFrame, subsystems, *, order="auto", region="region", year="year",
              intercept=False, effects="none", se="classical", window=None, bootstrap=999, seed=None,
              alpha=0.05, min_ratio=1.0, jackknife=False, legacy_stable_point=False,
-             progress=None, backend=None, bootstrap_scheme="region", bandwidth=None) -> IdentificationResults:
+             progress=None, backend=None, bootstrap_scheme="region", bandwidth=None,
+             correction="none") -> IdentificationResults:
     """Fit every ordered pair of subsystems and choose the order parameter.
 
     Parameters
@@ -93,7 +94,7 @@ def identify(data: pd.DataFrame, subsystems, *, order="auto", region="region", y
         when it fails the verdict, which the table then says).
     region, year, intercept, effects, se, window, bandwidth
         As in :class:`~nqpspatial.haken.HakenModel` (pooled fits).
-    bootstrap, seed, alpha, min_ratio, jackknife, legacy_stable_point, bootstrap_scheme
+    bootstrap, seed, alpha, min_ratio, jackknife, legacy_stable_point, bootstrap_scheme, correction
         As in :meth:`HakenModel.fit`.  Each ordering gets its own child
         Generator spawned from ``seed``.
     progress : callable, optional
@@ -127,7 +128,8 @@ def identify(data: pd.DataFrame, subsystems, *, order="auto", region="region", y
         fits[(a, b)] = HakenModel(data, a, b, region=region, year=year, intercept=intercept,
                                   effects=effects, se=se, window=window, bandwidth=bandwidth).fit(
             bootstrap=bootstrap, seed=child, alpha=alpha, min_ratio=min_ratio, jackknife=jackknife,
-            legacy_stable_point=legacy_stable_point, backend=backend, bootstrap_scheme=bootstrap_scheme)
+            legacy_stable_point=legacy_stable_point, backend=backend, bootstrap_scheme=bootstrap_scheme,
+            correction=correction)
     passing = [p for p, r in fits.items() if r.adiabatic]
     if mode == "fixed":
         chosen = order

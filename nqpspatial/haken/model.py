@@ -30,6 +30,7 @@ from ..errors import InputError, NqpWarning
 from .bootstrap import cluster_bootstrap, region_cross_products
 
 __all__ = ["HakenModel", "ShortPanelWarning", "SE_TYPES", "EFFECTS", "REGION_EFFECTS", "BOOTSTRAP_SCHEMES",
+           "CORRECTIONS", "ANALYTIC_TRIM",
            "BY", "TERMS",
            "SHORT_PANEL_PERIODS", "as_rng", "prepare_panel", "check_groups", "haken_terms",
            "haken_params"]
@@ -39,6 +40,9 @@ EFFECTS = ("none", "region", "year", "two-way")
 #: Effects that carry the Nickell (1981) bias of region fixed effects in short panels.
 REGION_EFFECTS = ("region", "two-way")
 BOOTSTRAP_SCHEMES = ("region", "wild-year")
+CORRECTIONS = ("none", "jackknife", "analytic")
+#: Lag truncation of the analytic correction (chosen by benchmarks/mc_bias.py, docs/inference.md).
+ANALYTIC_TRIM = 2
 BY = ("none", "region", "group")
 TERMS = ("gamma1", "a", "gamma2", "b")
 #: Region fixed effects with fewer periods than this emit a :class:`ShortPanelWarning`.
@@ -463,7 +467,7 @@ class HakenModel:
     # ------------------------------------------------------------------ fit
     def fit(self, bootstrap: int = 999, seed=None, alpha: float = 0.05, min_ratio: float = 1.0,
             jackknife: bool = False, legacy_stable_point: bool = False, backend=None,
-            bootstrap_scheme: str = "region"):
+            bootstrap_scheme: str = "region", correction: str = "none"):
         """Estimate the model.
 
         Parameters
@@ -483,7 +487,8 @@ class HakenModel:
             Split-panel jackknife bias correction (Dhaene & Jochmans 2015):
             ``theta = 2 theta_full - (theta_half1 + theta_half2) / 2`` with
             halves of ``ceil(m/2)`` transition years each (they share the
-            middle year when ``m`` is odd).  Meant for region effects.
+            middle year when ``m`` is odd).  Meant for region effects; the
+            same as ``correction="jackknife"``.
         legacy_stable_point : bool, default False
             Report the legacy point ``sqrt(|g1 g2/(ab)|)`` (warns).
         backend : backend object, optional
@@ -499,6 +504,14 @@ class HakenModel:
             and any cross-regional dependence); percentile-t intervals and
             p-values from null-imposed (restricted) resamples, see
             :func:`~nqpspatial.haken.bootstrap.wild_year_bootstrap`.
+
+        correction : {"none", "jackknife", "analytic"}, default "none"
+            Bias correction of region (or two-way) fixed effects:
+            the split-panel jackknife, or the analytic large-T correction
+            for predetermined regressors (Hahn & Kuersteiner 2011) with lag
+            truncation :data:`ANALYTIC_TRIM`
+            (:func:`~nqpspatial.haken.bias.analytic_bias`), applied to every
+            Haken term.  docs/inference.md reports what each does to the bias.
 
         Returns
         -------
@@ -516,11 +529,19 @@ class HakenModel:
         if bootstrap_scheme not in BOOTSTRAP_SCHEMES:
             raise InputError(f"bootstrap_scheme={bootstrap_scheme!r} is not valid; use one of "
                              f"{list(BOOTSTRAP_SCHEMES)}")
+        if correction not in CORRECTIONS:
+            raise InputError(f"correction={correction!r} is not valid; use one of {list(CORRECTIONS)}")
+        if jackknife and correction not in ("none", "jackknife"):
+            raise InputError(f"jackknife=True with correction={correction!r}: choose one correction")
+        correction = "jackknife" if jackknife else correction
+        if correction == "analytic" and self.effects not in REGION_EFFECTS:
+            raise InputError(f"correction='analytic' corrects the bias of region fixed effects; effects="
+                             f"{self.effects!r} has none (use effects='region' or 'two-way', or no correction)")
         rng = as_rng(seed)
         opts = dict(bootstrap=int(bootstrap), alpha=float(alpha), min_ratio=float(min_ratio),
-                    jackknife=bool(jackknife), legacy_stable_point=bool(legacy_stable_point),
-                    bootstrap_scheme=bootstrap_scheme)
-        if self.effects in REGION_EFFECTS and self.periods < SHORT_PANEL_PERIODS and not jackknife:
+                    jackknife=correction == "jackknife", legacy_stable_point=bool(legacy_stable_point),
+                    bootstrap_scheme=bootstrap_scheme, correction=correction)
+        if self.effects in REGION_EFFECTS and self.periods < SHORT_PANEL_PERIODS and correction == "none":
             warnings.warn(short_panel_message(self.effects, self.periods), ShortPanelWarning, stacklevel=2)
         if self.by == "none":
             return _fit_unit(self, self.panel, rng, opts, unit=None, backend=backend)
@@ -628,7 +649,36 @@ def _jackknife(design, c1, c2):
     return jk, masks
 
 
-def _region_bootstrap(design, opts, masks, rng, backend):
+def _fwl_within(design, X, y):
+    """Slopes and y with every fixed effect partialled out (region demeaning, then year dummies)."""
+    Xw, yw = design.within(X, y)
+    k = len(design.slope_cols())
+    if Xw.shape[1] > k:
+        D = Xw[:, k:]
+        P = np.linalg.lstsq(D, np.column_stack([Xw[:, :k], yw]), rcond=None)[0]
+        R = np.column_stack([Xw[:, :k], yw]) - D @ P
+        return R[:, :k], R[:, k]
+    return Xw, yw
+
+
+def _analytic(design, c1, c2, trim=ANALYTIC_TRIM):
+    """Analytic bias correction of both equations (corrects c1, c2 in place); the record."""
+    from .bias import analytic_bias
+
+    cols = design.slope_cols()
+    rec = {}
+    for eq, (c, y, X) in enumerate(((c1, design.y1, design.X1), (c2, design.y2, design.X2))):
+        Xw, yw = _fwl_within(design, X, y)
+        full = c[cols].copy()
+        bias = analytic_bias(Xw, yw - Xw @ full.to_numpy(), design.codes, trim)
+        corr = full - bias
+        rec[f"eq{eq + 1}"] = pd.DataFrame({"full": full, "bias": bias, "analytic": corr})
+        c.loc[cols] = corr
+        _refit_effects(design, c, y, X, cols, corr)
+    return rec
+
+
+def _region_bootstrap(design, opts, masks, rng, backend, shift=None):
     """Pairs cluster bootstrap over regions: draws of every term."""
     from .results import BootstrapResults
 
@@ -647,6 +697,11 @@ def _region_bootstrap(design, opts, masks, rng, backend):
             parts = [(1.0, *region_cross_products(Xs, ys, design.codes, n))]
         equations.append(parts)
     d1, d2 = cluster_bootstrap(equations, n, opts["bootstrap"], seed=rng, backend=backend)
+    if shift is not None:  # analytic correction: the estimated bias, held fixed, moves every draw
+        k = len(design.slope_cols())
+        d1, d2 = d1.copy(), d2.copy()
+        d1[:, :k] -= shift[0]
+        d2[:, :k] -= shift[1]
     tab = haken_params(d1[:, 0], d1[:, 1], d2[:, 0], d2[:, 1])
     if design.intercept:
         tab["k1"] = d1[:, 2]
@@ -666,9 +721,12 @@ def _fit_unit(model: HakenModel, panel: pd.DataFrame, rng, opts, unit, backend=N
     inf1 = equation_cov(design, res1, design.X1, model.se, model.bandwidth)
     inf2 = equation_cov(design, res2, design.X2, model.se, model.bandwidth)
     c1, c2 = res1.params.copy(), res2.params.copy()
-    jk, masks = None, None
+    jk, masks, shift = None, None, None
     if opts["jackknife"]:
         jk, masks = _jackknife(design, c1, c2)
+    elif opts["correction"] == "analytic":
+        jk = _analytic(design, c1, c2)
+        shift = (jk["eq1"]["bias"].to_numpy(), jk["eq2"]["bias"].to_numpy())
     params = _param_table(design, inf1, inf2, c1, c2)
     boot = None
     if opts["bootstrap"] > 0:
@@ -677,9 +735,10 @@ def _fit_unit(model: HakenModel, panel: pd.DataFrame, rng, opts, unit, backend=N
 
             boot = wild_year_bootstrap(design, (c1, c2), opts["bootstrap"], seed=rng, alpha=opts["alpha"],
                                        min_ratio=opts["min_ratio"], jackknife=opts["jackknife"],
+                                       analytic=ANALYTIC_TRIM if opts["correction"] == "analytic" else None,
                                        backend=backend)
         else:
-            boot = _region_bootstrap(design, opts, masks, rng, backend)
+            boot = _region_bootstrap(design, opts, masks, rng, backend, shift=shift)
     inference = {"se": model.se, **inf1[2]}
     return HakenResults(model, panel, design, res1, res2, c1, c2, params, boot, jk, opts, unit=unit,
                         inference=inference)

@@ -391,7 +391,9 @@ class HakenResults(HakenResultsBase):
         ``region, k1, k2`` with region fixed effects.
     bootstrap : BootstrapResults or None
     jackknife : dict or None
-        Full, half-panel and corrected coefficients of each equation.
+        With a bias correction: per equation the full-panel coefficients and
+        the corrected ones (and the half-panel ones of the jackknife, or the
+        estimated ``bias`` of the analytic correction).
     options : dict
     """
 
@@ -450,6 +452,8 @@ class HakenResults(HakenResultsBase):
                             "ci_method": self.ci_method, "se_method": self.se_method})
         if opts["jackknife"]:
             est["note"] = "split-panel jackknife estimate; std_err from the full-panel fit"
+        elif opts.get("correction") == "analytic":
+            est["note"] = "analytic bias-corrected estimate (Hahn & Kuersteiner 2011); std_err from the uncorrected fit"
         self.estimates = est
         p = self.params
         base = dict(gamma1=float(p["gamma1"]), a=float(p["a"]), gamma2=float(p["gamma2"]), b=float(p["b"]))
@@ -534,8 +538,12 @@ class HakenResults(HakenResultsBase):
         if o["jackknife"]:
             notes.append("split-panel jackknife (Dhaene & Jochmans 2015) estimates; standard errors "
                          "from the full-panel fit")
-        if o["effects"] == "region" and self.periods < SHORT_PANEL_PERIODS and not o["jackknife"]:
-            notes.append(f"region effects with {self.periods} periods: Nickell bias in gamma1, gamma2")
+        elif o.get("correction") == "analytic":
+            notes.append("analytic bias correction for predetermined regressors (Hahn & Kuersteiner 2011); "
+                         "standard errors from the uncorrected fit")
+        if o["effects"] in ("region", "two-way") and self.periods < SHORT_PANEL_PERIODS and o.get("correction",
+                                                                                                   "none") == "none":
+            notes.append(f"{o['effects']} effects with {self.periods} periods: Nickell bias in gamma1, gamma2")
         notes.append("gamma = 1 - coefficient on the own lag; a = -coefficient on q1*q2; "
                      "b = coefficient on q1^2; R2 is centered")
         return Summary("Haken model (discrete form, OLS)", facts, tables, tuple(notes))

@@ -26,7 +26,8 @@ from .coevolution import is_strategy
 from .coupling import coupling_coordination
 from .grades import DEFAULT_EDGES, validate_edges
 from .identification import identify
-from .model import BOOTSTRAP_SCHEMES, BY, EFFECTS, REGION_EFFECTS, SE_TYPES, HakenModel, ShortPanelWarning
+from .model import (BOOTSTRAP_SCHEMES, BY, CORRECTIONS, EFFECTS, REGION_EFFECTS, SE_TYPES, HakenModel,
+                    ShortPanelWarning)
 from .potential import LegacyStablePointWarning
 from .results import ESTIMATE_COLUMNS, POTENTIAL_COLUMNS
 from .scenarios import scenarios, validate_shocks
@@ -51,7 +52,8 @@ HAKEN_CONFIG = MappingProxyType({
     "by": "none",                    # none | region | group
     "grades": list(DEFAULT_EDGES),   # bin edges of the [0, 1] grades
     "break_year": None,              # Chow test year; None = sup-F search only
-    "jackknife": False,              # split-panel jackknife with region or two-way effects
+    "jackknife": False,              # split-panel jackknife (same as correction = "jackknife")
+    "correction": "none",            # none | jackknife | analytic (region or two-way effects)
     "legacy_stable_point": False,    # warned legacy sqrt(|g1 g2/(ab)|)
     "h_domain": "unit",              # unit | panel: q1 interval of normalized h
     "grade_labels": [],              # [] = default English labels
@@ -119,6 +121,16 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
     for key in ("intercept", "jackknife", "legacy_stable_point"):
         if not isinstance(c[key], bool):
             raise _err(key, c[key], "use true or false")
+    if c["correction"] not in CORRECTIONS:
+        raise _err("correction", c["correction"], f"use one of {list(CORRECTIONS)}")
+    if c["jackknife"] and c["correction"] not in ("none", "jackknife"):
+        raise _err("jackknife", True, f"correction = \"{c['correction']}\" is set too: choose one correction "
+                   "(jackknife = true is correction = \"jackknife\")")
+    if c["jackknife"]:
+        c["correction"] = "jackknife"
+    if c["correction"] == "analytic" and c["effects"] not in REGION_EFFECTS:
+        raise _err("correction", "analytic", "it corrects the bias of region fixed effects: set effects = "
+                   "\"region\" or \"two-way\", or correction = \"none\"")
     if c["effects"] not in EFFECTS:
         raise _err("effects", c["effects"], f"use one of {list(EFFECTS)}")
     if c["intercept"] and c["effects"] != "none":
@@ -369,9 +381,9 @@ class HakenStage(Analysis):
         ident = _run_collecting(lambda: identify(
             data, [str(s) for s in ctx.subsystems], order=o["order"], intercept=o["intercept"],
             effects=o["effects"], se=o["se"], window=o["window"], bootstrap=o["bootstrap"], seed=r_ident,
-            alpha=o["alpha"], min_ratio=o["min_ratio"], jackknife=o["jackknife"],
+            alpha=o["alpha"], min_ratio=o["min_ratio"], jackknife=False,
             legacy_stable_point=o["legacy_stable_point"], progress=ctx.progress, backend=be,
-            bootstrap_scheme=o["bootstrap_scheme"], bandwidth=o["bandwidth"]), out)
+            bootstrap_scheme=o["bootstrap_scheme"], bandwidth=o["bandwidth"], correction=o["correction"]), out)
         out.tables["haken_identification"] = ident.table
         out.notes.append(ident.verdict)
         if o["break_year"] is not None:
@@ -403,8 +415,8 @@ class HakenStage(Analysis):
                 data, q1, q2, intercept=o["intercept"], effects=o["effects"], se=o["se"], window=o["window"],
                 by=o["by"], groups=ctx.scheme, bandwidth=o["bandwidth"]).fit(
                 bootstrap=o["bootstrap"], seed=r_by, alpha=o["alpha"], min_ratio=o["min_ratio"],
-                jackknife=o["jackknife"], legacy_stable_point=o["legacy_stable_point"], backend=be,
-                bootstrap_scheme=o["bootstrap_scheme"]), out)
+                jackknife=False, legacy_stable_point=o["legacy_stable_point"], backend=be,
+                bootstrap_scheme=o["bootstrap_scheme"], correction=o["correction"]), out)
             out.notes.extend(fit.notes)
         est = fit.estimates
         out.tables["haken_estimates"] = est[ESTIMATE_COLUMNS + [c for c in est.columns if c not in ESTIMATE_COLUMNS]]

@@ -143,7 +143,17 @@ def _fit_batch(cols, y, lay: _Layout):
     S = ((X * e[:, None, :]) @ lay.Ty).transpose(0, 2, 1)      # (B, T, k) year scores
     n, k, G = lay.n, X.shape[1], lay.Ty.shape[1]
     factor = (G / (G - 1.0)) * ((n - 1.0) / (n - k - lay.n_fe)) if G > 1 else np.nan
-    return beta, Ainv, S, factor
+    return beta, Ainv, S, factor, X, e
+
+
+def _analytic_shift(X, e, Ainv, codes, trim):
+    """Batched analytic bias correction (:func:`nqpspatial.haken.bias.analytic_bias`): add to beta."""
+    Ti = np.bincount(codes)[codes].astype(float)
+    acc = np.zeros(X.shape[:2])
+    for j in range(1, int(trim) + 1):
+        same = (codes[j:] == codes[:-j]) / Ti[:-j]
+        acc += np.einsum("bkn,bn->bk", X[:, :, j:], e[:, :-j] * same)
+    return (Ainv @ acc[:, :, None])[:, :, 0]
 
 
 def _cov(Ainv1, S1, Ainv2, S2, factor):
@@ -153,7 +163,7 @@ def _cov(Ainv1, S1, Ainv2, S2, factor):
 
 
 # --------------------------------------------------------------------------- payload
-def _payload(design, coefs, jackknife):
+def _payload(design, coefs, jackknife, analytic=None):
     """Everything a chunk needs, as plain arrays (picklable)."""
     from .model import _half_masks
 
@@ -180,7 +190,7 @@ def _payload(design, coefs, jackknife):
                     "coef": c.reindex(X.columns).to_numpy(float)})
     return {"cols": cols, "layouts": layouts, "tcodes": design.tcodes, "T": len(design.years),
             "steps": [np.flatnonzero(step == s) for s in range(step.max() + 1)], "has_next": has_next,
-            "q1": q1, "q2": q2, "eqs": eqs, "jackknife": bool(jackknife)}
+            "q1": q1, "q2": q2, "eqs": eqs, "jackknife": bool(jackknife), "analytic": analytic}
 
 
 def _restricted(eq, j, value):
@@ -233,9 +243,11 @@ def _estimate(p, S1, S2, Y1, Y2):
         beta = None
         for wgt, mask, lay in p["layouts"]:
             cols = regs[key] if mask is None else [c[:, mask] for c in regs[key]]
-            b, Ainv, S, f = _fit_batch(cols, Y if mask is None else Y[:, mask], lay)
+            b, Ainv, S, f, Xp, e = _fit_batch(cols, Y if mask is None else Y[:, mask], lay)
             if mask is None:
                 full = (Ainv, S, f)
+                if p["analytic"]:
+                    b = b + _analytic_shift(Xp, e, Ainv, lay.codes, p["analytic"])
             beta = wgt * b if beta is None else beta + wgt * b
         out.append((beta, *full))
     (b1, A1, S1_, f), (b2, A2, S2_, _) = out
@@ -363,7 +375,7 @@ def _to_param(term, c):
 
 
 def wild_year_bootstrap(design, coefs, B: int, *, seed, alpha: float = 0.05, min_ratio: float = 1.0,
-                        jackknife: bool = False, backend=None) -> WildYearResults:
+                        jackknife: bool = False, analytic=None, backend=None) -> WildYearResults:
     """Recursive wild-year bootstrap of a Haken fit (see the module docstring).
 
     Parameters
@@ -382,13 +394,16 @@ def wild_year_bootstrap(design, coefs, B: int, *, seed, alpha: float = 0.05, min
     jackknife : bool
         The statistic is the split-panel jackknife estimate (re-computed on
         every resample); standard errors are the full-panel fit's.
+    analytic : int, optional
+        Lag truncation of the analytic bias correction, re-computed on
+        every resample (standard errors of the uncorrected fit).
     backend : backend object, optional
 
     Returns
     -------
     WildYearResults
     """
-    p = _payload(design, coefs, jackknife)
+    p = _payload(design, coefs, jackknife, analytic)
     data = _estimate(p, design.X1["lag"].to_numpy(float)[None, :], design.X2["lag"].to_numpy(float)[None, :],
                      np.asarray(design.y1, float)[None, :], np.asarray(design.y2, float)[None, :])
     b1, b2, se1, se2, c12 = (a[0] for a in data)
