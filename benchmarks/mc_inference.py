@@ -145,19 +145,49 @@ def cross_cov(fit, se: str, bandwidth=None) -> np.ndarray:
     return A1 @ meat @ A2
 
 
-def ratio_interval(fit, se, bandwidth, alpha=0.05):
-    """Delta-method t interval of |gamma2|/|gamma1| (the t degrees of freedom of the q2 equation)."""
+# ------------------------------------------------------------------ one replication
+def t_df(fit, se: str) -> float:
+    """Degrees of freedom of the t reference of each standard-error option (as HakenModel)."""
+    n, k = fit.equation_results[0].model.exog.shape
+    reg, year = _codes(fit)
+    G, T = len(np.unique(reg)), len(np.unique(year))
+    return {"classical": n - k, "hc1": n - k, "cluster": G - 1, "twoway": min(G, T) - 1,
+            "driscoll-kraay": T - 1}[se]
+
+
+def se_intervals(fit, se, bandwidth, alpha=0.05):
+    """t intervals of every term and of the ratio under a standard-error option, from one OLS fit.
+
+    The covariances are :func:`cross_cov` (the options' own sandwiches,
+    checked against ``HakenModel(se=...)`` on the first panel of every
+    chunk), so one fit serves every option.
+    """
+    r1, r2 = fit.equation_results
+
+    class _Own:          # the same equation twice: its own covariance
+        pass
+
+    out = {}
+    q = stats.t.ppf(1 - alpha / 2, t_df(fit, se))
+    covs = []
+    for r in (r1, r2):
+        own = _Own()
+        own.equation_results, own._panel_std = (r, r), fit._panel_std
+        covs.append(cross_cov(own, se, bandwidth))
+    sd = {"gamma1": np.sqrt(covs[0][0, 0]), "a": np.sqrt(covs[0][1, 1]), "gamma2": np.sqrt(covs[1][0, 0]),
+          "b": np.sqrt(covs[1][1, 1])}
+    for t in TERMS[:4]:
+        out[t] = (fit.params[t] - q * sd[t], fit.params[t] + q * sd[t])
     g1, g2 = fit.params["gamma1"], fit.params["gamma2"]
-    s1, s2 = fit.bse["gamma1"], fit.bse["gamma2"]
     c12 = cross_cov(fit, se, bandwidth)[0, 0]
     r = abs(g2) / abs(g1)
-    var = r * r * (s1 ** 2 / g1 ** 2 + s2 ** 2 / g2 ** 2 - 2.0 * c12 / (g1 * g2))
-    half = stats.t.ppf(1 - alpha / 2, fit.df["gamma2"]) * np.sqrt(max(var, 0.0))
-    return r - half, r + half
+    var = r * r * (sd["gamma1"] ** 2 / g1 ** 2 + sd["gamma2"] ** 2 / g2 ** 2 - 2.0 * c12 / (g1 * g2))
+    out["ratio"] = (r - q * np.sqrt(max(var, 0.0)), r + q * np.sqrt(max(var, 0.0)))
+    p2 = 2 * stats.t.sf(abs(g2 / sd["gamma2"]), t_df(fit, se))
+    return out, p2, sd
 
 
-# ------------------------------------------------------------------ one replication
-def replicate(cell, rng, W, B):
+def replicate(cell, rng, W, B, check=False):
     """Coverage, width and the gamma2 test of every option on one panel."""
     df = simulate(cell, rng, W)
     g2_true = CELLS[cell][2]
@@ -165,24 +195,30 @@ def replicate(cell, rng, W, B):
     truth["ratio"] = abs(truth["gamma2"]) / abs(truth["gamma1"])
     out = []
     seeds = rng.spawn(len(OPTIONS))
+    base = HakenModel(df, "q1", "q2").fit(bootstrap=0)
     for (name, (se, scheme, bw)), s in zip(OPTIONS.items(), seeds):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            fit = HakenModel(df, "q1", "q2", se=se, bandwidth=bw).fit(
-                bootstrap=B if scheme else 0, bootstrap_scheme=scheme or "region", seed=s)
-        ci = fit.conf_int
-        row = {"option": name, "gamma2_hat": fit.params["gamma2"], "p_gamma2": fit.pvalues["gamma2"]}
-        for t in TERMS[:4]:
-            lo, hi = ci.loc[t, "ci_low"], ci.loc[t, "ci_high"]
+        if scheme:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                fit = HakenModel(df, "q1", "q2", se=se, bandwidth=bw).fit(
+                    bootstrap=B, bootstrap_scheme=scheme, seed=s)
+            ci = fit.conf_int
+            iv = {t: (ci.loc[t, "ci_low"], ci.loc[t, "ci_high"]) for t in TERMS[:4]}
+            ivr = fit.bootstrap.intervals.set_index("term")
+            iv["ratio"] = (ivr.at["ratio", "ci_low"], ivr.at["ratio", "ci_high"])
+            p2, g2 = fit.pvalues["gamma2"], fit.params["gamma2"]
+        else:
+            iv, p2, sd = se_intervals(base, se, bw)
+            g2 = base.params["gamma2"]
+            if check:   # the MC's sandwiches are the product's
+                ref = HakenModel(df, "q1", "q2", se=se, bandwidth=bw).fit(bootstrap=0)
+                assert np.allclose([sd[t] for t in TERMS[:4]], ref.bse[TERMS[:4]].to_numpy(), rtol=1e-9)
+                assert abs(ref.pvalues["gamma2"] - p2) < 1e-9
+        row = {"option": name, "gamma2_hat": g2, "p_gamma2": p2}
+        for t in TERMS:
+            lo, hi = iv[t]
             row[f"cover_{t}"] = float(lo <= truth[t] <= hi)
             row[f"width_{t}"] = float(hi - lo)
-        if scheme:
-            iv = fit.bootstrap.intervals.set_index("term")
-            lo, hi = iv.at["ratio", "ci_low"], iv.at["ratio", "ci_high"]
-        else:
-            lo, hi = ratio_interval(fit, se, bw)
-        row["cover_ratio"] = float(lo <= truth["ratio"] <= hi)
-        row["width_ratio"] = float(hi - lo)
         out.append(row)
     return out
 
@@ -190,7 +226,7 @@ def replicate(cell, rng, W, B):
 def _chunk(payload, task):
     cell, W, B = payload
     rng = task.rng()
-    return [r for rep in range(task.size) for r in replicate(cell, rng.spawn(1)[0], W, B)]
+    return [r for rep in range(task.size) for r in replicate(cell, rng.spawn(1)[0], W, B, check=rep == 0)]
 
 
 def run_cell(cell, reps, B, seed, backend):
