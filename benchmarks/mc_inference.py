@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from nqpspatial.backends import open_backend, run_chunks
+from nqpspatial.backends import open_backend, plan_chunks
 from nqpspatial.haken import HakenModel, simulate_panel
 from nqpspatial.haken.inference import bartlett_bandwidth, period_scores
 
@@ -187,6 +187,18 @@ def se_intervals(fit, se, bandwidth, alpha=0.05):
     return out, p2, sd
 
 
+def _wild(df, B, seed):
+    from nqpspatial.haken.model import _Design, prepare_panel
+    from nqpspatial.haken.wild import wild_year_bootstrap
+
+    design = _Design(prepare_panel(df, "q1", "q2"), False, "none")
+    cs = []
+    for X, y in ((design.X1, design.y1), (design.X2, design.y2)):
+        c = np.linalg.lstsq(X.to_numpy(float), y, rcond=None)[0]
+        cs.append(pd.Series(c, index=X.columns))
+    return wild_year_bootstrap(design, tuple(cs), B, seed=seed, null_terms=("gamma2",))
+
+
 def replicate(cell, rng, W, B, check=False):
     """Coverage, width and the gamma2 test of every option on one panel."""
     df = simulate(cell, rng, W)
@@ -197,7 +209,19 @@ def replicate(cell, rng, W, B, check=False):
     seeds = rng.spawn(len(OPTIONS))
     base = HakenModel(df, "q1", "q2").fit(bootstrap=0)
     for (name, (se, scheme, bw)), s in zip(OPTIONS.items(), seeds):
-        if scheme:
+        if scheme == "wild-year":
+            # HakenModel.fit's wild-year bootstrap, restricted p-value of gamma2 only (the draws, the
+            # intervals and that p-value are the same as with every term's test; checked on the first panel)
+            si = int(s.integers(0, 2 ** 63 - 1))
+            boot = _wild(df, B, np.random.default_rng(si))
+            ivr = boot.intervals.set_index("term")
+            iv = {t: (ivr.at[t, "ci_low"], ivr.at[t, "ci_high"]) for t in TERMS}
+            p2, g2 = boot.pvalues["gamma2"], base.params["gamma2"]
+            if check:
+                ref = HakenModel(df, "q1", "q2").fit(bootstrap=B, bootstrap_scheme=scheme, seed=si)
+                assert np.allclose(ref.conf_int.to_numpy(), ivr.loc[TERMS[:4], ["ci_low", "ci_high"]].to_numpy())
+                assert ref.pvalues["gamma2"] == p2
+        elif scheme:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 fit = HakenModel(df, "q1", "q2", se=se, bandwidth=bw).fit(
@@ -229,13 +253,28 @@ def _chunk(payload, task):
     return [r for rep in range(task.size) for r in replicate(cell, rng.spawn(1)[0], W, B, check=rep == 0)]
 
 
-def run_cell(cell, reps, B, seed, backend):
-    """All replications of one cell (chunks of 10 replications, fixed seeds)."""
+def run_cell(cell, reps, B, seed, backend, save=None):
+    """All replications of one cell (chunks of 10 replications, fixed seeds).
+
+    With ``save`` (a path) the rows are written after every block of 10
+    chunks, so that an interrupted run keeps what it did (the first chunks
+    of the cell, the same replications as a full run).
+    """
     W = province_weights()
-    parts = run_chunks(_chunk, (cell, W, B), reps, seed=seed, chunk_size=10, backend=backend)
-    rows = pd.DataFrame([r for p in parts for r in p])
-    rows["cell"] = cell
-    return rows
+    tasks = plan_chunks(reps, seed, 10)
+    rows = []
+    for i in range(0, len(tasks), 10):
+        parts = backend.map(_chunk, (cell, W, B), tasks[i:i + 10])
+        rows += [r for p in parts for r in p]
+        if save is not None:
+            pd.DataFrame(rows).assign(cell=cell).to_csv(save, index=False)
+    return pd.DataFrame(rows).assign(cell=cell)
+
+
+def summarize_files(folder) -> pd.DataFrame:
+    """Summary of every raw file in ``folder`` (also of an interrupted run)."""
+    raws = [pd.read_csv(f) for f in sorted(Path(folder).glob("mc_inference_raw_*.csv"))]
+    return summarize(pd.concat(raws, ignore_index=True))
 
 
 def summarize(raw: pd.DataFrame) -> pd.DataFrame:
@@ -288,9 +327,9 @@ def main(argv=None):
     with open_backend("processes" if a.workers > 1 else "inprocess", workers=a.workers) as backend:
         for cell in a.cells:
             t0 = time.perf_counter()
-            raw = run_cell(cell, a.reps, a.B, [a.seed, list(CELLS).index(cell)], backend)
+            raw = run_cell(cell, a.reps, a.B, [a.seed, list(CELLS).index(cell)], backend,
+                           save=out / f"mc_inference_raw_{cell}.csv")
             raws.append(raw)
-            raw.to_csv(out / f"mc_inference_raw_{cell}.csv", index=False)
             print(f"{cell}: {a.reps} replications in {time.perf_counter() - t0:.0f} s", flush=True)
     summary = summarize(pd.concat(raws, ignore_index=True))
     summary.to_csv(out / "mc_inference.csv", index=False)

@@ -78,7 +78,7 @@ def test_robust_standard_errors_and_pvalues(panel, se, kw):
 def test_vectorised_bootstrap_equals_statsmodels_loop(panel):
     """The batched solve reproduces statsmodels OLS on explicitly resampled regions."""
     B = 15
-    res = HakenModel(panel, "NQP", "NTU").fit(bootstrap=B, seed=np.random.default_rng(3))
+    res = HakenModel(panel, "NQP", "NTU").fit(bootstrap=B, seed=np.random.default_rng(3), bootstrap_scheme="region")
     W = draw_counts(np.random.default_rng(3), 31, B)  # same stream as inside fit
     regions = list(pd.unique(panel["region"]))
     d = lagged(panel)
@@ -95,9 +95,9 @@ def test_vectorised_bootstrap_equals_statsmodels_loop(panel):
 
 
 def test_bootstrap_reproducible_and_seed_dependent(panel):
-    a = HakenModel(panel, "NQP", "NTU").fit(bootstrap=199, seed=11)
-    b = HakenModel(panel, "NQP", "NTU").fit(bootstrap=199, seed=11)
-    c = HakenModel(panel, "NQP", "NTU").fit(bootstrap=199, seed=12)
+    a = HakenModel(panel, "NQP", "NTU").fit(bootstrap=199, seed=11, bootstrap_scheme="region")
+    b = HakenModel(panel, "NQP", "NTU").fit(bootstrap=199, seed=11, bootstrap_scheme="region")
+    c = HakenModel(panel, "NQP", "NTU").fit(bootstrap=199, seed=12, bootstrap_scheme="region")
     pd.testing.assert_frame_equal(a.bootstrap.draws, b.bootstrap.draws)
     pd.testing.assert_frame_equal(a.estimates, b.estimates)
     assert not np.allclose(a.bootstrap.draws.to_numpy(), c.bootstrap.draws.to_numpy())
@@ -220,7 +220,8 @@ def test_jackknife_bootstrap_runs_and_is_centered():
     rng = np.random.default_rng(5)
     eff = (rng.normal(0, 0.005, 31), rng.normal(0, 0.005, 31))
     df = simulate_panel(-0.03, 0.2, 0.5, 0.3, n_periods=10, q1_start=(0.3, 0.6), region_effects=eff, seed=rng)
-    res = HakenModel(df, "q1", "q2", effects="region").fit(bootstrap=199, seed=1, jackknife=True)
+    res = HakenModel(df, "q1", "q2", effects="region").fit(bootstrap=199, seed=1, jackknife=True,
+                                                          bootstrap_scheme="region")
     med = res.bootstrap.draws[["gamma1", "gamma2"]].median()
     assert abs(med["gamma2"] - res.params["gamma2"]) < 3 * res.bse["gamma2"]
     assert res.jackknife is not None and "eq1" in res.jackknife

@@ -78,7 +78,7 @@ class IdentificationResults(Results):
 def identify(data: pd.DataFrame, subsystems, *, order="auto", region="region", year="year",
              intercept=False, effects="none", se="classical", window=None, bootstrap=999, seed=None,
              alpha=0.05, min_ratio=1.0, jackknife=False, legacy_stable_point=False,
-             progress=None, backend=None, bootstrap_scheme="region", bandwidth=None,
+             progress=None, backend=None, bootstrap_scheme="wild-year", bandwidth=None,
              correction="none") -> IdentificationResults:
     """Fit every ordered pair of subsystems and choose the order parameter.
 

@@ -467,7 +467,7 @@ class HakenModel:
     # ------------------------------------------------------------------ fit
     def fit(self, bootstrap: int = 999, seed=None, alpha: float = 0.05, min_ratio: float = 1.0,
             jackknife: bool = False, legacy_stable_point: bool = False, backend=None,
-            bootstrap_scheme: str = "region", correction: str = "none"):
+            bootstrap_scheme: str = "wild-year", correction: str = "none"):
         """Estimate the model.
 
         Parameters
@@ -496,14 +496,17 @@ class HakenModel:
             :func:`nqpspatial.backends.open_backend` (default in-process).
             The same seed gives the same draws on every backend and worker
             count.
-        bootstrap_scheme : {"region", "wild-year"}, default "region"
-            ``"region"``: pairs cluster bootstrap over regions, percentile
-            intervals (p-values from the standard errors).  ``"wild-year"``:
-            recursive wild bootstrap with one multiplier per transition year
-            shared by all regions and both equations (it keeps common shocks
-            and any cross-regional dependence); percentile-t intervals and
-            p-values from null-imposed (restricted) resamples, see
-            :func:`~nqpspatial.haken.bootstrap.wild_year_bootstrap`.
+        bootstrap_scheme : {"wild-year", "region"}, default "wild-year"
+            ``"wild-year"``: recursive wild bootstrap with one multiplier per
+            transition year shared by all regions and both equations (it
+            keeps common shocks and any cross-regional dependence);
+            percentile-t intervals and p-values from null-imposed
+            (restricted) resamples, see
+            :func:`~nqpspatial.haken.wild.wild_year_bootstrap`.  The default
+            since the coverage study of docs/inference.md.  ``"region"``:
+            pairs cluster bootstrap over regions, percentile intervals
+            (p-values from the standard errors); it assumes independent
+            regions.
 
         correction : {"none", "jackknife", "analytic"}, default "none"
             Bias correction of region (or two-way) fixed effects:

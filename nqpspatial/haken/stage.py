@@ -41,7 +41,7 @@ HAKEN_CONFIG = MappingProxyType({
     "order": "auto",                 # "auto" or [q1, q2]
     "coevolution": "auto",           # auto | potential | distance | potential-normalized | distance-normalized
     "bootstrap": 999,                # bootstrap resamples (0: none)
-    "bootstrap_scheme": "region",    # region | wild-year
+    "bootstrap_scheme": "wild-year", # wild-year | region (docs/inference.md)
     "se": "classical",               # classical | hc1 | cluster | driscoll-kraay | twoway
     "bandwidth": None,               # Driscoll-Kraay Bartlett bandwidth; None = floor(4 (T/100)^(2/9))
     "alpha": 0.05,

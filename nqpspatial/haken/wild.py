@@ -282,8 +282,12 @@ def _wild_chunk(p, task):
     b1, b2, se1, se2, c12 = _estimate(p, *_simulate(p, *free, W))
     r, rse = _ratio_t(b1, b2, se1, se2, c12)
     out = {"W": W, "b1": b1, "b2": b2, "se1": se1, "se2": se2, "r": r, "rse": rse, "tnull": []}
+    names = _terms(p["cols"])
     for e, eq in enumerate((eq1, eq2)):
         for j, v0 in enumerate(_null_values(p["cols"])):
+            if names[e][j] not in p["null_terms"]:
+                out["tnull"].append(np.full(task.size, np.nan))
+                continue
             coef, _ = _restricted(eq, j, v0)
             dg = [free[0], free[1]]
             dg[e] = _dgp(eq, coef)
@@ -375,7 +379,8 @@ def _to_param(term, c):
 
 
 def wild_year_bootstrap(design, coefs, B: int, *, seed, alpha: float = 0.05, min_ratio: float = 1.0,
-                        jackknife: bool = False, analytic=None, backend=None) -> WildYearResults:
+                        jackknife: bool = False, analytic=None, backend=None,
+                        null_terms=None) -> WildYearResults:
     """Recursive wild-year bootstrap of a Haken fit (see the module docstring).
 
     Parameters
@@ -397,6 +402,9 @@ def wild_year_bootstrap(design, coefs, B: int, *, seed, alpha: float = 0.05, min
     analytic : int, optional
         Lag truncation of the analytic bias correction, re-computed on
         every resample (standard errors of the uncorrected fit).
+    null_terms : sequence of str, optional
+        Terms whose restricted p-value is computed (default every term;
+        others get NaN).  The draws do not depend on it.
     backend : backend object, optional
 
     Returns
@@ -404,6 +412,7 @@ def wild_year_bootstrap(design, coefs, B: int, *, seed, alpha: float = 0.05, min
     WildYearResults
     """
     p = _payload(design, coefs, jackknife, analytic)
+    p["null_terms"] = set(sum(_terms(p["cols"]), [])) if null_terms is None else set(null_terms)
     data = _estimate(p, design.X1["lag"].to_numpy(float)[None, :], design.X2["lag"].to_numpy(float)[None, :],
                      np.asarray(design.y1, float)[None, :], np.asarray(design.y2, float)[None, :])
     b1, b2, se1, se2, c12 = (a[0] for a in data)
@@ -421,7 +430,8 @@ def wild_year_bootstrap(design, coefs, B: int, *, seed, alpha: float = 0.05, min
     with np.errstate(all="ignore"):
         tstar = (bs - est) / ss
         rt = (cat["r"] - r_hat[0]) / cat["rse"]
-    valid = np.isfinite(tstar).all(axis=1) & np.isfinite(rt) & np.isfinite(cat["tnull"]).all(axis=1)
+    tested = [j for j, t in enumerate(names) if t in p["null_terms"]]
+    valid = np.isfinite(tstar).all(axis=1) & np.isfinite(rt) & np.isfinite(cat["tnull"][:, tested]).all(axis=1)
     lo_q, hi_q = alpha / 2.0, 1.0 - alpha / 2.0
     rows, pv = [], {}
     draws = {}
@@ -436,7 +446,8 @@ def wild_year_bootstrap(design, coefs, B: int, *, seed, alpha: float = 0.05, min
         with np.errstate(all="ignore"):
             t_obs = (est[j] - null[j]) / se[j]
         tn = cat["tnull"][valid, j]
-        pv[term] = float((1 + np.sum(np.abs(tn) >= abs(t_obs))) / (len(tn) + 1))
+        pv[term] = (float((1 + np.sum(np.abs(tn) >= abs(t_obs))) / (len(tn) + 1)) if term in p["null_terms"]
+                    else float("nan"))
     q_lo, q_hi = np.quantile(rt[valid], [lo_q, hi_q])
     rows.append({"term": "ratio", "ci_low": r_hat[0] - q_hi * r_se[0], "ci_high": r_hat[0] - q_lo * r_se[0],
                  "std_err": float(np.std(cat["r"][valid], ddof=1))})

@@ -121,7 +121,7 @@ def variant_windows(years, rolling_window: int = 5, subperiods=None):
 
 def _aspatial_rows(data, subsystems, variant, kind, detail, *, window=None, intercept=False, effects="none",
                    se="classical", jackknife=False, alpha=0.05, min_ratio=1.0, bootstrap=0, seed=None,
-                   correction="none", bootstrap_scheme="region", bandwidth=None):
+                   correction="none", bootstrap_scheme="wild-year", bandwidth=None):
     """Identification rows of one variant (every ordering).
 
     Without bootstrap the fits use the batched estimator of
@@ -170,7 +170,7 @@ def _aspatial_rows(data, subsystems, variant, kind, detail, *, window=None, inte
 
 
 def _identify_rows(data, subsystems, base, *, window, intercept, effects, se, correction, alpha, min_ratio,
-                   bootstrap, seed, bootstrap_scheme="region", bandwidth=None):
+                   bootstrap, seed, bootstrap_scheme="wild-year", bandwidth=None):
     from ..haken import identify
     from ..haken.model import ShortPanelWarning
 
@@ -225,7 +225,7 @@ def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region
                      alpha: float = 0.05, min_ratio: float = 1.0, rolling_window: int = 5, subperiods=None,
                      scheme=None, specifications: bool = True, graphs=None, models=("slx", "sar"),
                      spatial_draws: int = 200, bootstrap: int = 0, seed=0, correction: str = "none",
-                     bootstrap_scheme: str = "region", bandwidth=None) -> RobustnessResults:
+                     bootstrap_scheme: str = "wild-year", bandwidth=None) -> RobustnessResults:
     """Identification verdict and key estimates across samples, specifications and weights.
 
     Parameters
