@@ -96,17 +96,22 @@ def _analytic(df, trim, iterate=0):
 
 
 def _within_fits(df):
-    """FE, jackknife and pooled estimates by plain within regressions (= HakenModel, checked per chunk)."""
+    """Every estimator by plain within regressions on one design (= HakenModel / :func:`_analytic`,
+    checked on the first panel of every chunk)."""
+    from nqpspatial.haken.bias import analytic_bias
     from nqpspatial.haken.model import _half_masks
 
     design = _Design(prepare_panel(df, "q1", "q2"), False, "region")
     out = {}
     fe, jk = [], []
+    an = {L: [] for L in TRIMS}
     halves = [design.subset(m) for m in _half_masks(design)]
     for eq in (0, 1):
         X, y = (design.X1, design.y1) if eq == 0 else (design.X2, design.y2)
         Xw, yw = design.within(X, y)
         full = np.linalg.lstsq(Xw, yw, rcond=None)[0]
+        for L in TRIMS:
+            an[L].append(full - analytic_bias(Xw, yw - Xw @ full, design.codes, L))
         hs = []
         for d in halves:
             Xh, yh = d.within(d.X1 if eq == 0 else d.X2, d.y1 if eq == 0 else d.y2)
@@ -115,8 +120,11 @@ def _within_fits(df):
         jk.append(2 * full - 0.5 * (hs[0] + hs[1]))
         Xp = X[["lag", "inter"]].to_numpy(float)
         out.setdefault("pooled", []).append(np.linalg.lstsq(Xp, y, rcond=None)[0])
-    return {"pooled OLS (no effects)": _params(*out["pooled"]), "FE, no correction": _params(*fe),
-            "FE, split-panel jackknife": _params(*jk)}
+    res = {"pooled OLS (no effects)": _params(*out["pooled"]), "FE, no correction": _params(*fe),
+           "FE, split-panel jackknife": _params(*jk)}
+    for L in TRIMS:
+        res[f"FE, analytic {'all lags' if L is None else f'L={L}'}"] = _params(*an[L])
+    return res
 
 
 def _haken(df, **kw):
@@ -126,6 +134,7 @@ def _haken(df, **kw):
     return fit.params[PARAMS].to_dict()
 
 
+TRIMS = (1, 2, 3, None)
 #: estimator name -> function(panel) -> {parameter: estimate}; add estimators here.
 ESTIMATORS = {
     "pooled OLS (no effects)": lambda df: _haken(df, effects="none"),

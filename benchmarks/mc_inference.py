@@ -258,11 +258,17 @@ def run_cell(cell, reps, B, seed, backend, save=None):
 
     With ``save`` (a path) the rows are written after every block of 10
     chunks, so that an interrupted run keeps what it did (the first chunks
-    of the cell, the same replications as a full run).
+    of the cell, the same replications as a full run), and a later run
+    resumes from there.
     """
     W = province_weights()
     tasks = plan_chunks(reps, seed, 10)
     rows = []
+    if save is not None and Path(save).exists():   # resume: the first chunks are the same replications
+        done = pd.read_csv(save)
+        n_done = min(len(done) // (10 * len(OPTIONS)), len(tasks))
+        rows = done.drop(columns="cell").iloc[:n_done * 10 * len(OPTIONS)].to_dict("records")
+        tasks = tasks[n_done:]
     for i in range(0, len(tasks), 10):
         parts = backend.map(_chunk, (cell, W, B), tasks[i:i + 10])
         rows += [r for p in parts for r in p]
@@ -331,7 +337,7 @@ def main(argv=None):
                            save=out / f"mc_inference_raw_{cell}.csv")
             raws.append(raw)
             print(f"{cell}: {a.reps} replications in {time.perf_counter() - t0:.0f} s", flush=True)
-    summary = summarize(pd.concat(raws, ignore_index=True))
+    summary = summarize_files(out)
     summary.to_csv(out / "mc_inference.csv", index=False)
     text = (f"Replications per cell: {a.reps}; bootstrap resamples: {a.B}; seed {a.seed}.\n" + markdown(summary))
     (out / "mc_inference.md").write_text(text, encoding="utf-8")

@@ -8,7 +8,7 @@ length, as written by ``python benchmarks/mc_inference.py``.
 
 from __future__ import annotations
 
-__all__ = ["COVERAGE", "COVERAGE_TARGET", "coverage_note", "option_name"]
+__all__ = ["COVERAGE", "COVERAGE_TARGET", "coverage_note", "option_name", "coverage_from_summary"]
 
 #: The coverage the default must keep under common shocks where any option can.
 COVERAGE_TARGET = 0.90
@@ -17,16 +17,31 @@ COVERAGE_TARGET = 0.90
 COVERAGE: dict = {}
 
 
-def option_name(se: str, scheme) -> str:
-    """The study's name of an inference option: the bootstrap scheme when one runs, else ``se``."""
+def option_name(se: str, scheme, bandwidth=None):
+    """The study's name of an inference option: the bootstrap scheme when one runs, else ``se``.
+
+    None for a Driscoll-Kraay bandwidth other than the rule or 0 (not studied).
+    """
     if scheme == "wild-year":
         return "wild-year"
     if scheme == "region":
         return "region-bootstrap"
+    if se == "driscoll-kraay" and bandwidth is not None:
+        return "driscoll-kraay-bw0" if bandwidth == 0 else None
     return se
 
 
-def coverage_note(se: str, scheme, effects: str, periods: int) -> str:
+def coverage_from_summary(summary) -> dict:
+    """:data:`COVERAGE` from ``benchmarks/results/mc_inference.csv`` (a DataFrame).
+
+    The smallest coverage over the five quantities in the common-shock
+    cells with the true gamma2, by option and number of periods.
+    """
+    cells = summary[(summary["errors"] == "common") & (summary["gamma2_true"] != 0)]
+    return {(str(r.option), int(r.periods)): round(float(r.min_coverage), 3) for r in cells.itertuples()}
+
+
+def coverage_note(se: str, scheme, effects: str, periods: int, bandwidth=None) -> str:
     """Plain note when the study found this option below 90 % coverage under common shocks.
 
     Parameters
@@ -39,6 +54,8 @@ def coverage_note(se: str, scheme, effects: str, periods: int) -> str:
         The fit's effects (the study fits ``effects = "none"``).
     periods : int
         Panel length; the study's 10-period results apply below 20 periods.
+    bandwidth : int, optional
+        Driscoll-Kraay bandwidth when given explicitly.
 
     Returns
     -------
@@ -48,7 +65,7 @@ def coverage_note(se: str, scheme, effects: str, periods: int) -> str:
     if effects != "none" or not COVERAGE:
         return ""
     length = 10 if periods < 20 else 20
-    name = option_name(se, scheme)
+    name = option_name(se, scheme, bandwidth)
     cov = COVERAGE.get((name, length))
     if cov is None or cov >= COVERAGE_TARGET:
         return ""

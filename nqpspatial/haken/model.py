@@ -570,12 +570,20 @@ class HakenModel:
 
 
 def short_panel_message(effects: str, periods: int) -> str:
-    """Text of the :class:`ShortPanelWarning` (region or two-way effects with few periods)."""
+    """Text of the :class:`ShortPanelWarning` (region or two-way effects with few periods).
+
+    It recommends what the bias study of docs/inference.md supports: no
+    region effects (or year effects, which carry no such bias) when the
+    model allows, else the analytic correction, which shrinks the bias of
+    gamma1, gamma2 and b without removing it; not the split-panel
+    jackknife, which over-corrects gamma1 on these panels.
+    """
     what = "region fixed effects" if effects == "region" else "two-way (region and year) fixed effects"
     return (f"{what} with {periods} periods: the coefficients on the lagged indices (gamma1, gamma2) are "
-            "biased in short panels (Nickell 1981) and can take the wrong sign; use effects='none' or "
-            "'year' (year effects carry no such bias), or see docs/inference.md for what the split-panel "
-            "jackknife (config: jackknife = true) does and does not correct")
+            "biased in short panels (Nickell 1981) and can take the wrong sign; prefer effects='none' or "
+            "'year' (year effects carry no such bias); correction='analytic' (config: correction = "
+            "\"analytic\") reduces the bias but does not remove it, and the split-panel jackknife "
+            "over-corrects gamma1 (docs/inference.md)")
 
 
 def equation_cov(design: _Design, res, X: pd.DataFrame, se: str, bandwidth=None):

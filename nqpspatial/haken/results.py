@@ -176,7 +176,7 @@ def se_method_text(se: str, bandwidth, df: float, boot=None) -> str:
     return text
 
 
-def inference_note(se: str, boot, effects: str, periods: int) -> str:
+def inference_note(se: str, boot, effects: str, periods: int, bandwidth=None) -> str:
     """What the Monte Carlo study (docs/inference.md) says of this fit's inference.
 
     Returns an empty string when the option reaches 90 % coverage of nominal
@@ -185,7 +185,7 @@ def inference_note(se: str, boot, effects: str, periods: int) -> str:
     from .coverage import coverage_note
 
     scheme = getattr(boot, "scheme", "region") if boot is not None else None
-    return coverage_note(se, scheme, effects, periods)
+    return coverage_note(se, scheme, effects, periods, bandwidth)
 
 
 def _r2(res) -> float:
@@ -437,7 +437,7 @@ class HakenResults(HakenResultsBase):
             self.ci_method = "t interval from the standard errors"
         self.conf_int = ci.astype(float)
         self.se_method = se_method_text(model.se, inference.get("bandwidth"), float(params["df"].iloc[0]), boot)
-        self.inference_note = inference_note(model.se, boot, model.effects, self.periods)
+        self.inference_note = inference_note(model.se, boot, model.effects, self.periods, model.bandwidth)
         ratio_ci = None
         if boot is not None:
             ratio_ci = (iv.at["ratio", "ci_low"], iv.at["ratio", "ci_high"], boot.verdict_share)

@@ -71,6 +71,32 @@ def _err(key, value, fix, table="haken"):
     return ConfigError(f"[{table}] {key} = {value!r}: {fix}", source="config")
 
 
+def _check_inference(c: dict) -> None:
+    """``se``, ``bootstrap_scheme`` and ``bandwidth`` of a ``[haken]`` table."""
+    if c["se"] not in SE_TYPES:
+        raise _err("se", c["se"], f"use one of {list(SE_TYPES)}")
+    if c["bootstrap_scheme"] not in BOOTSTRAP_SCHEMES:
+        raise _err("bootstrap_scheme", c["bootstrap_scheme"], f"use one of {list(BOOTSTRAP_SCHEMES)}")
+    bw = c["bandwidth"]
+    if bw is not None and (isinstance(bw, bool) or not isinstance(bw, int) or bw < 0):
+        raise _err("bandwidth", bw, "give a whole number >= 0 (Bartlett bandwidth of se = \"driscoll-kraay\"), "
+                   "or leave it out for the rule floor(4 (T/100)^(2/9))")
+
+
+def _check_correction(c: dict) -> None:
+    """``correction`` and ``jackknife`` (its alias) of a ``[haken]`` table; sets ``correction``."""
+    if c["correction"] not in CORRECTIONS:
+        raise _err("correction", c["correction"], f"use one of {list(CORRECTIONS)}")
+    if c["jackknife"] and c["correction"] not in ("none", "jackknife"):
+        raise _err("jackknife", True, f"correction = \"{c['correction']}\" is set too: choose one correction "
+                   "(jackknife = true is correction = \"jackknife\")")
+    if c["jackknife"]:
+        c["correction"] = "jackknife"
+    if c["correction"] == "analytic" and c["effects"] not in REGION_EFFECTS:
+        raise _err("correction", "analytic", "it corrects the bias of region fixed effects: set effects = "
+                   "\"region\" or \"two-way\", or correction = \"none\"")
+
+
 def validate_haken_config(cfg: dict, subsystems) -> dict:
     """Validate a resolved ``[haken]`` table.
 
@@ -103,14 +129,7 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
         v = c[key]
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise _err(key, v, "give a non-negative whole number of resamples (e.g. 999; 0 = none)")
-    if c["se"] not in SE_TYPES:
-        raise _err("se", c["se"], f"use one of {list(SE_TYPES)}")
-    if c["bootstrap_scheme"] not in BOOTSTRAP_SCHEMES:
-        raise _err("bootstrap_scheme", c["bootstrap_scheme"], f"use one of {list(BOOTSTRAP_SCHEMES)}")
-    bw = c["bandwidth"]
-    if bw is not None and (isinstance(bw, bool) or not isinstance(bw, int) or bw < 0):
-        raise _err("bandwidth", bw, "give a whole number >= 0 (Bartlett bandwidth of se = \"driscoll-kraay\"), "
-                   "or leave it out for the rule floor(4 (T/100)^(2/9))")
+    _check_inference(c)
     for key, lo, hi in (("alpha", 0.0, 1.0), ("trim", 0.0, 0.5)):
         v = c[key]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo < v < hi:
@@ -121,21 +140,12 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
     for key in ("intercept", "jackknife", "legacy_stable_point"):
         if not isinstance(c[key], bool):
             raise _err(key, c[key], "use true or false")
-    if c["correction"] not in CORRECTIONS:
-        raise _err("correction", c["correction"], f"use one of {list(CORRECTIONS)}")
-    if c["jackknife"] and c["correction"] not in ("none", "jackknife"):
-        raise _err("jackknife", True, f"correction = \"{c['correction']}\" is set too: choose one correction "
-                   "(jackknife = true is correction = \"jackknife\")")
-    if c["jackknife"]:
-        c["correction"] = "jackknife"
-    if c["correction"] == "analytic" and c["effects"] not in REGION_EFFECTS:
-        raise _err("correction", "analytic", "it corrects the bias of region fixed effects: set effects = "
-                   "\"region\" or \"two-way\", or correction = \"none\"")
     if c["effects"] not in EFFECTS:
         raise _err("effects", c["effects"], f"use one of {list(EFFECTS)}")
     if c["intercept"] and c["effects"] != "none":
         raise _err("intercept", True, f"effects = \"{c['effects']}\" already contain the intercept; set "
                    "intercept = false or effects = \"none\"")
+    _check_correction(c)
     if c["by"] not in BY:
         raise _err("by", c["by"], f"use one of {list(BY)}")
     if c["by"] == "region" and c["effects"] in REGION_EFFECTS:
@@ -314,6 +324,14 @@ def _first_weights(ctx: StageContext, ids):
     return (name, gids, W), None
 
 
+def _inference_info(ctx, ident, o, out: StageOutput, be) -> dict:
+    """run.json facts of the identification: verdicts, each fit's inference, residual diagnostics."""
+    info = {"identification": ident.info(), "bootstrap_backend": repr(be) if be is not None else None,
+            "inference": {f"{q1}->{q2}": ident.results(q1, q2).se_method for q1, q2 in ident.orderings}}
+    _residual_diagnostics(ctx, ident, o, out, info)
+    return info
+
+
 def _residual_diagnostics(ctx, ident, o, out: StageOutput, info: dict) -> None:
     """``haken_residual_diagnostics`` for every ordering; notes and run.json facts."""
     from .diagnostics import residual_diagnostics
@@ -393,9 +411,7 @@ class HakenStage(Analysis):
                            f"give a year from {years[0] + 1} to {years[-1] - 1}: the data (window) cover "
                            f"{years[0]}-{years[-1]} and a break at year t starts the second regime with the "
                            "transition t -> t+1")
-        info = {"identification": ident.info(), "bootstrap_backend": repr(be) if be is not None else None,
-                "inference": {f"{q1}->{q2}": ident.results(q1, q2).se_method for q1, q2 in ident.orderings}}
-        _residual_diagnostics(ctx, ident, o, out, info)
+        info = _inference_info(ctx, ident, o, out, be)
         if ident.chosen is None:
             out.notes.append("skipped haken_estimates, haken_potential, coevolution, coupling_coordination "
                              "and stages: no ordering satisfies the adiabatic condition")

@@ -183,7 +183,6 @@ def break_tests(data, q1, q2, *, region="region", year="year", intercept=False, 
     cands = [int(y) for y in years[n_min: m - n_min + 1]]
     if not cands:
         raise InputError(f"{m} transition years are too few for a break search with trim {trim}")
-    k = len(d.slope_cols())
     f = n if d.region_fe else 0
     eqs = []
     for X, y in ((d.X1, d.y1), (d.X2, d.y2)):

@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..backends import plan_chunks, run_chunks
+from ..backends import run_chunks
 from ..results import Results, Summary
 
 __all__ = ["WEBB_WEIGHTS", "RADEMACHER_WEIGHTS", "WEBB_BELOW", "wild_weights", "draw_multipliers",
@@ -422,7 +422,6 @@ def wild_year_bootstrap(design, coefs, B: int, *, seed, alpha: float = 0.05, min
     cat = {k: np.concatenate([c[k] for c in parts]) for k in ("W", "b1", "b2", "se1", "se2", "r", "rse", "tnull")}
     t1n, t2n = _terms(p["cols"])
     names = t1n + t2n
-    k = len(p["cols"])
     bs = np.concatenate([cat["b1"], cat["b2"]], axis=1)
     ss = np.concatenate([cat["se1"], cat["se2"]], axis=1)
     est = np.concatenate([b1, b2])
