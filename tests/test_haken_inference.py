@@ -316,3 +316,25 @@ def test_default_inference_covers_under_common_shocks_200_panels():
         hits.append([iv.at[t, "ci_low"] <= v <= iv.at[t, "ci_high"] for t, v in truth.items()])
     cover = np.mean(hits, axis=0)
     assert (cover >= 0.85).all(), dict(zip(truth, cover))
+
+
+def test_twoway_covariance_with_a_negative_eigenvalue_is_made_psd():
+    """V_region + V_year - V_HC can have a negative eigenvalue: then the slope block's is set to 0 (CGM 2011)."""
+    found = None
+    for s in range(60):
+        df = simulate_panel(**TRUE, n_periods=10, q1_start=(0.1, 0.5), noise_sd=0.01, seed=900 + s)
+        res = HakenModel(df, "q1", "q2", se="twoway").fit(bootstrap=0)
+        d = lagged(df, "q1", "q2")
+        groups = np.column_stack([pd.factorize(d["region"])[0], pd.factorize(d["year"])[0]])
+        ref = sm.OLS(d["y2"].to_numpy(), np.column_stack([d["q2"], d["q1"] ** 2])).fit(
+            cov_type="cluster", cov_kwds={"groups": groups})
+        w, U = np.linalg.eigh(ref.cov_params())
+        if w.min() < 0:
+            found = (res, ref, w, U)
+            break
+        assert np.allclose(res.bse[["gamma2", "b"]].to_numpy(), ref.bse, atol=1e-12)   # PSD: statsmodels'
+    assert found is not None, "no panel with a non-PSD two-way covariance in 60 seeds"
+    res, ref, w, U = found
+    fixed = (U * np.maximum(w, 0)) @ U.T
+    assert np.allclose(res.bse[["gamma2", "b"]].to_numpy(), np.sqrt(np.diag(fixed)), rtol=1e-10)
+    assert np.isfinite(res.pvalues).all() and "negative eigenvalue" in res.se_method

@@ -600,6 +600,8 @@ def equation_cov(design: _Design, res, X: pd.DataFrame, se: str, bandwidth=None)
         ``(bse, df, info)``: a Series over X's columns, the degrees of
         freedom and a dict (``bandwidth`` for Driscoll-Kraay).
     """
+    if se == "twoway":
+        return _twoway_psd(design, res)
     if se != "driscoll-kraay":
         df = getattr(res, "df_resid_inference", None) or res.df_resid
         return res.bse, float(df), {}
@@ -609,6 +611,30 @@ def equation_cov(design: _Design, res, X: pd.DataFrame, se: str, bandwidth=None)
                               bandwidth=bandwidth)
     bse = pd.Series(np.sqrt(np.maximum(np.diag(V), 0.0)), index=X.columns)
     return bse, float(len(design.years) - 1), {"bandwidth": L}
+
+
+def _twoway_psd(design, res):
+    """Two-way clustered standard errors; a covariance of the slopes with a negative eigenvalue is fixed.
+
+    ``V_region + V_year - V_HC`` need not be positive semi-definite (a
+    negative variance gives no standard error); as Cameron, Gelbach & Miller
+    (2011, section 2.3) suggest, the slope block is then rebuilt from its
+    eigen-decomposition with the negative eigenvalues set to zero.  A PSD
+    covariance is statsmodels' unchanged.
+    """
+    cols = design.slope_cols()
+    with warnings.catch_warnings():   # statsmodels' sqrt of a negative variance; fixed below
+        warnings.filterwarnings("ignore", message="invalid value encountered in sqrt", category=RuntimeWarning,
+                                module=r"statsmodels\.")
+        bse = res.bse.copy()
+    V = np.asarray(res.cov_params().loc[cols, cols], float)
+    w, U = np.linalg.eigh((V + V.T) / 2.0)
+    fixed = bool(w.min() < 0)
+    if fixed:
+        Vf = (U * np.maximum(w, 0.0)) @ U.T
+        bse[cols] = np.sqrt(np.maximum(np.diag(Vf), 0.0))
+    df = float(getattr(res, "df_resid_inference", None) or res.df_resid)
+    return bse, df, ({"psd_fix": True} if fixed else {})
 
 
 def _param_table(design, inf1, inf2, c1, c2):
@@ -750,6 +776,6 @@ def _fit_unit(model: HakenModel, panel: pd.DataFrame, rng, opts, unit, backend=N
                                        backend=backend)
         else:
             boot = _region_bootstrap(design, opts, masks, rng, backend, shift=shift)
-    inference = {"se": model.se, **inf1[2]}
+    inference = {"se": model.se, **inf1[2], **inf2[2]}
     return HakenResults(model, panel, design, res1, res2, c1, c2, params, boot, jk, opts, unit=unit,
                         inference=inference)

@@ -163,12 +163,14 @@ def _effect_systems(design, c1, c2, base: dict, k1: float, k2: float):
     return systems, year_systems, reg, yr
 
 
-def se_method_text(se: str, bandwidth, df: float, boot=None) -> str:
+def se_method_text(se: str, bandwidth, df: float, boot=None, psd_fix=False) -> str:
     """Plain description of where the standard errors and p-values of a fit come from."""
     names = {"classical": "classical OLS", "hc1": "HC1 (White)", "cluster": "clustered by region",
              "twoway": "clustered by region and year (Cameron, Gelbach & Miller 2011)",
              "driscoll-kraay": f"Driscoll-Kraay (Bartlett kernel, bandwidth {bandwidth})"}
     text = f"std_err: {names.get(se, se)}, t with {df:g} df"
+    if psd_fix:
+        text += " (the two-way covariance had a negative eigenvalue, set to 0)"
     if boot is not None and getattr(boot, "scheme", "region") == "wild-year":
         text += f"; p and intervals: {boot.method}"
     elif boot is not None:
@@ -436,7 +438,8 @@ class HakenResults(HakenResultsBase):
             ci = pd.DataFrame({"ci_low": self.params - q * self.bse, "ci_high": self.params + q * self.bse})
             self.ci_method = "t interval from the standard errors"
         self.conf_int = ci.astype(float)
-        self.se_method = se_method_text(model.se, inference.get("bandwidth"), float(params["df"].iloc[0]), boot)
+        self.se_method = se_method_text(model.se, inference.get("bandwidth"), float(params["df"].iloc[0]), boot,
+                                        psd_fix=bool(inference.get("psd_fix")))
         self.inference_note = inference_note(model.se, boot, model.effects, self.periods, model.bandwidth)
         ratio_ci = None
         if boot is not None:

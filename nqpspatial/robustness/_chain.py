@@ -188,6 +188,10 @@ def fit_equation(y, cols, lay: PanelLayout, *, fe: bool, se: str, jackknife: boo
             Vt = inv @ np.einsum("dtk,dtl->dkl", St, St) @ inv * (gt / (gt - 1.0)) * ((n - 1.0) / (n - ktot))
             Vh = inv @ _weighted_cross(cw, resid * resid) @ inv * (n / (n - ktot))
             V = V + Vt - Vh
+            w, U = np.linalg.eigh((V + V.transpose(0, 2, 1)) / 2.0)    # negative eigenvalues -> 0 (CGM 2011)
+            neg = (w < 0).any(axis=1)
+            if neg.any():
+                V = np.where(neg[:, None, None], (U * np.maximum(w, 0.0)[:, None, :]) @ U.transpose(0, 2, 1), V)
             df = float(min(g, gt) - 1)
     elif se == "driscoll-kraay":
         from ..haken.inference import bartlett_bandwidth
