@@ -338,3 +338,24 @@ def test_twoway_covariance_with_a_negative_eigenvalue_is_made_psd():
     fixed = (U * np.maximum(w, 0)) @ U.T
     assert np.allclose(res.bse[["gamma2", "b"]].to_numpy(), np.sqrt(np.diag(fixed)), rtol=1e-10)
     assert np.isfinite(res.pvalues).all() and "negative eigenvalue" in res.se_method
+
+
+# ---------------------------------------------------------------- the study behind the notes
+def test_coverage_notes_are_the_recorded_study(shocked, monkeypatch):
+    from pathlib import Path
+
+    from nqpspatial.haken import coverage
+
+    summary = pd.read_csv(Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "mc_inference.csv")
+    assert coverage.coverage_from_summary(summary) == coverage.COVERAGE
+    assert coverage.COVERAGE[("wild-year", 10)] >= 0.90 and coverage.COVERAGE[("wild-year", 20)] >= 0.90
+    naive = HakenModel(shocked, "q1", "q2").fit(bootstrap=0)          # classical t intervals, 10 periods
+    assert "common year shocks" in naive.inference_note and "wild-year" in naive.inference_note
+    assert naive.reason.endswith(f"[inference: {naive.inference_note}]")
+    row = naive.identification_row()
+    assert row.at[0, "inference_note"] == naive.inference_note and "classical" in row.at[0, "se_method"]
+    assert HakenModel(shocked, "q1", "q2").fit(bootstrap=49, seed=1).inference_note == ""
+    # where no option reaches 90 %, the note (and the verdict's reason) say so
+    monkeypatch.setattr(coverage, "COVERAGE", {k: min(v, 0.8) for k, v in coverage.COVERAGE.items()})
+    worst = HakenModel(shocked, "q1", "q2").fit(bootstrap=49, seed=1)
+    assert worst.inference_note.startswith("no inference option reaches 90%") and "no inference option" in worst.reason

@@ -530,11 +530,11 @@ class HakenResults(HakenResultsBase):
             "standard errors": o["se"], "intercept": str(o["intercept"]), "effects": o["effects"],
             "R2 q1 equation": self.rsquared["q1"], "R2 q2 equation": self.rsquared["q2"],
             "ratio |gamma2|/|gamma1|": self.ratio, "adiabatic verdict": self.reason,
-            "intervals": self.ci_method,
+            "intervals": self.ci_method, "inference": self.se_method,
         })
         if self.bootstrap is not None:
             facts["bootstrap verdict share"] = self.bootstrap.verdict_share
-        tables = {"parameters": self.estimates.drop(columns=["q1", "q2", "ci_method"]
+        tables = {"parameters": self.estimates.drop(columns=["q1", "q2", "ci_method", "se_method"]
                                                      + (["note"] if "note" in self.estimates else []))}
         notes = []
         self._potential_summary(facts, tables, notes)
@@ -547,6 +547,8 @@ class HakenResults(HakenResultsBase):
         if o["effects"] in ("region", "two-way") and self.periods < SHORT_PANEL_PERIODS and o.get("correction",
                                                                                                    "none") == "none":
             notes.append(f"{o['effects']} effects with {self.periods} periods: Nickell bias in gamma1, gamma2")
+        if self.inference_note:
+            notes.append(f"inference: {self.inference_note}")
         notes.append("gamma = 1 - coefficient on the own lag; a = -coefficient on q1*q2; "
                      "b = coefficient on q1^2; R2 is centered")
         return Summary("Haken model (discrete form, OLS)", facts, tables, tuple(notes))
