@@ -45,7 +45,7 @@ ROBUSTNESS_CONFIG = MappingProxyType({
     "rolling_window": 5,           # periods per rolling window (0: none)
     "subperiods": [],              # [[first, last], ...]; [] = the two halves
     "zones": True,                 # one variant per group of the region scheme
-    "specifications": True,        # no intercept / intercept / region effects + jackknife
+    "specifications": True,        # no intercept / intercept / region effects + analytic correction
     "weights": ["queen"],          # weights specifications for the spatial variants ([] = none)
     "models": ["slx", "sar"],      # nqpspatial.models plugins
     "spatial_draws": 200,          # effect draws per spatial fit
@@ -191,6 +191,7 @@ class SensitivityStage(Analysis):
                 concentration=c["concentration"], seed=seed, order=o["order"], h_order=_haken_order(ctx),
                 alpha=o["alpha"], min_ratio=o["min_ratio"], intercept=o["intercept"], effects=o["effects"],
                 se=o["se"], window=o["window"], jackknife=o["jackknife"], coevolution=o["coevolution"],
+                correction=o["correction"], bandwidth=o["bandwidth"],
                 h_domain=o["h_domain"], grades=o["grades"], alternatives=alt, backend=be,
                 chunk_size=int(c["chunk_size"]) or None, progress=ctx.progress)
             backend = repr(be)
@@ -350,7 +351,8 @@ class RobustnessStage(Analysis):
                                rolling_window=c["rolling_window"], subperiods=c["subperiods"] or None,
                                scheme=scheme, specifications=c["specifications"], graphs=graphs,
                                models=list(c["models"]), spatial_draws=max(2, c["spatial_draws"]),
-                               bootstrap=c["bootstrap"], seed=ctx.rng(self.name),
+                               bootstrap=c["bootstrap"], seed=ctx.rng(self.name), correction=o["correction"],
+                               bootstrap_scheme=o["bootstrap_scheme"], bandwidth=o["bandwidth"],
                                spatial_reading=_spatial_reading(ctx))
         out.tables["robustness"] = res.table.rename(columns={"region": ctx.region})
         out.notes.extend(res.notes)
