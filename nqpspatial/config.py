@@ -197,6 +197,7 @@ class ReportSpec(TableSpec):
     figures: bool = key(True, doc="draw figures")
     formats: list = key(["png", "svg"], check=_formats, doc="figure formats (png, svg, pdf)")
     latex: bool = key(True, doc="write latex/ tables")
+    docx: bool = key(True, doc="write report.docx (findings, three-line tables, main figures)")
 
 
 #: The core tables' specs ("" holds the top-level keys).

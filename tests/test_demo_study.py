@@ -217,6 +217,13 @@ def test_end_to_end_default_run(tmp_path):
     chosen = ident[ident["chosen"].astype(bool)].iloc[0]
     assert (chosen["q1"], chosen["q2"]) == ("NQP", "NTU")  # NQP is the order parameter
     assert chosen["gamma2"] > abs(chosen["gamma1"]) and chosen["gamma1"] < 0 and chosen["a"] * chosen["b"] > 0
+    # default inference: the restricted wild-year bootstrap (docs/inference.md); gamma2 stays significant
+    assert "wild-year bootstrap" in chosen["se_method"] and chosen["p_gamma2"] < 0.05
+    # the demo's residuals are spatially dependent (its process has spatial terms), and the run says so
+    diag = res.table("haken_residual_diagnostics")
+    pooled = diag[(diag["scope"] == "pooled") & (diag["q1"] == "NQP")].set_index(["equation", "test"])
+    assert pooled.at[("q1", "moran_residuals"), "statistic"] > 0.15 and pooled.at[("q1", "lm_error"), "p"] < 1e-4
+    assert "aspatial inference ignores cross-regional dependence" in " ".join(stages["haken"]["notes"])
     tests = res.table("stages_tests")
     sup = tests[tests["test"] == "sup-F"].iloc[0]
     assert int(sup["break_year"]) == 2020 and sup["p"] < 0.05  # the 2020 turning point

@@ -28,8 +28,10 @@ def fe_panel():
 
 
 def _fits(be, panel, fe_panel, seed):
-    pooled = HakenModel(panel, "NQP", "NTU", intercept=True).fit(bootstrap=B, seed=seed, backend=be)
-    jk = HakenModel(fe_panel, "q1", "q2", effects="region").fit(bootstrap=B, seed=seed, jackknife=True, backend=be)
+    pooled = HakenModel(panel, "NQP", "NTU", intercept=True).fit(bootstrap=B, seed=seed, backend=be,
+                                                                bootstrap_scheme="region")
+    jk = HakenModel(fe_panel, "q1", "q2", effects="region").fit(bootstrap=B, seed=seed, jackknife=True, backend=be,
+                                                               bootstrap_scheme="region")
     return pooled, jk
 
 
@@ -58,8 +60,12 @@ def test_identical_bootstrap_on_every_backend(panel, fe_panel):
                 pd.testing.assert_frame_equal(g.bootstrap.draws, r.bootstrap.draws, check_exact=True)
                 pd.testing.assert_frame_equal(g.estimates, r.estimates, check_exact=True)
         # the ordering identification through the cluster equals the in-process one
-        a = identify(panel, ["NQP", "NTU"], bootstrap=B, seed=3, backend=backends[-1])
-        b = identify(panel, ["NQP", "NTU"], bootstrap=B, seed=3)
+        a = identify(panel, ["NQP", "NTU"], bootstrap=B, seed=3, backend=backends[-1], bootstrap_scheme="region")
+        b = identify(panel, ["NQP", "NTU"], bootstrap=B, seed=3, bootstrap_scheme="region")
+        # the default wild-year bootstrap through the cluster too (two chunks of 250 resamples)
+        a = identify(panel, ["NQP", "NTU"], bootstrap=300, seed=3, backend=backends[-1])
+        b = identify(panel, ["NQP", "NTU"], bootstrap=300, seed=3)
+        pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
         pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
         # a different seed changes the draws (on the cluster too)
         other = _fits(backends[-1], panel, fe_panel, seed=12)
@@ -72,13 +78,13 @@ def test_identical_bootstrap_on_every_backend(panel, fe_panel):
 
 
 def test_same_seed_same_draws_generator_and_int(panel):
-    a = HakenModel(panel, "NQP", "NTU").fit(bootstrap=B, seed=np.random.default_rng(8))
-    b = HakenModel(panel, "NQP", "NTU").fit(bootstrap=B, seed=np.random.default_rng(8))
-    c = HakenModel(panel, "NQP", "NTU").fit(bootstrap=B, seed=8)
-    d = HakenModel(panel, "NQP", "NTU").fit(bootstrap=B, seed=8)
+    a = HakenModel(panel, "NQP", "NTU").fit(bootstrap=B, seed=np.random.default_rng(8), bootstrap_scheme="region")
+    b = HakenModel(panel, "NQP", "NTU").fit(bootstrap=B, seed=np.random.default_rng(8), bootstrap_scheme="region")
+    c = HakenModel(panel, "NQP", "NTU").fit(bootstrap=B, seed=8, bootstrap_scheme="region")
+    d = HakenModel(panel, "NQP", "NTU").fit(bootstrap=B, seed=8, bootstrap_scheme="region")
     pd.testing.assert_frame_equal(a.bootstrap.draws, b.bootstrap.draws, check_exact=True)
     pd.testing.assert_frame_equal(c.bootstrap.draws, d.bootstrap.draws, check_exact=True)
-    e = HakenModel(panel, "NQP", "NTU").fit(bootstrap=B, seed=9)
+    e = HakenModel(panel, "NQP", "NTU").fit(bootstrap=B, seed=9, bootstrap_scheme="region")
     assert not np.allclose(c.bootstrap.draws.to_numpy(), e.bootstrap.draws.to_numpy())
 
 
@@ -86,7 +92,7 @@ def test_same_seed_same_draws_generator_and_int(panel):
 def test_stage_uses_the_configured_backend(panel):
     """[run] workers = 2 runs the stage's bootstrap on a LocalCluster: same tables as in-process."""
     pytest.importorskip("distributed")
-    cfg = {"bootstrap": 1500, "break_bootstrap": 0}
+    cfg = {"bootstrap": 600, "break_bootstrap": 0}   # three chunks of the wild-year bootstrap
 
     def ctx(config):
         return StageContext(config=config, panel=panel, subsystems=["NQP", "NTU"], indices=panel, seed=1)

@@ -44,7 +44,7 @@ def test_recovery(case, periods):
                             names=("A", "B"), seed=1000 * case + s)
         vals = df[["A", "B"]].to_numpy()
         assert vals.min() > 0 and vals.max() < 1, "simulated indices must stay inside [0, 1]"
-        idr = identify(df, ["B", "A"], bootstrap=999, seed=s)
+        idr = identify(df, ["B", "A"], bootstrap=999, seed=s, bootstrap_scheme="region")
         order_ok += idr.chosen == ("A", "B")
         res = idr.results("A", "B")
         case_ok += res.potential.case == case

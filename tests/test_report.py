@@ -113,8 +113,8 @@ def full_run(tmp_path_factory):
 
 def test_every_section_with_data_is_shown(full_run):
     ctx, out, page = full_run
-    assert out.info["sections"] == ["map", "data", "weights", "haken", "coevolution", "stages", "spatial",
-                                    "spatial_haken", "zones", "robustness"]
+    assert out.info["sections"] == ["findings", "map", "data", "weights", "haken", "coevolution", "stages",
+                                    "spatial", "spatial_haken", "zones", "robustness"]
     assert out.info["sections_without_data"] == []
     for key in out.info["sections"]:
         assert f"<section id='{key}'>" in page
@@ -135,7 +135,7 @@ def test_sections_without_tables_are_omitted_and_listed(tmp_path):
     ctx.tables = {"indicator_weights": ctx.results["weights"], "indices": ctx.indices}
     ctx.out_dir = tmp_path
     out = build_report(ctx, {})
-    assert out.info["sections"] == ["map", "data", "weights"]
+    assert out.info["sections"] == ["findings", "map", "data", "weights"]
     assert out.info["sections_without_data"] == ["haken", "coevolution", "stages", "spatial", "spatial_haken",
                                                  "zones", "robustness"]
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
@@ -185,10 +185,11 @@ def test_latex_exports(full_run):
     ctx, out, _ = full_run
     files = set(out.info["latex"])
     assert {"haken_identification.tex", "haken_estimates.tex", "haken_potential.tex", "spatial_haken_estimates.tex",
-            "spatial_haken_effects.tex", "tables.tex"} == files
+            "spatial_haken_effects.tex", "haken_regression.tex", "tables.tex"} == files
     tex = (ctx.out_dir / "latex" / "haken_estimates.tex").read_text(encoding="utf-8")
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
-    assert "gamma1 & -0.0500" in tex
+    # identifying columns first, the term as the Greek letter, one minus sign, one p-value format
+    assert "A & B & $\\gamma_1$ & $-$0.0500 & 0.0100 & 5.0000 & $<$ 0.001" in tex
     assert "\\input{spatial_haken_effects}" in (ctx.out_dir / "latex" / "tables.tex").read_text()
 
 

@@ -35,6 +35,19 @@ def _chromium() -> str | None:
     return next((p for p in ("/usr/bin/chromium", "/usr/lib/chromium/chromium") if Path(p).exists()), None)
 
 
+def _check_findings(page, out) -> None:
+    """The findings open the report and name the order parameter the Haken stage chose."""
+    import pandas as pd
+
+    ident = pd.read_csv(out / "tables" / "haken_identification.csv", encoding="utf-8-sig")
+    q1 = str(ident.loc[ident["chosen"].astype(bool), "q1"].iloc[0])
+    findings = page.locator("section#findings")
+    assert findings.count() == 1 and findings.is_visible()
+    assert page.evaluate("document.querySelector('main > section').id") == "findings"
+    assert f"{q1} is the order parameter" in findings.inner_text()
+    assert page.locator("#findings .findings-warnings li").count() >= 1  # the warnings stand out in their box
+
+
 def test_demo_report_in_headless_chromium(tmp_path):
     exe = _chromium()
     if exe is None:
@@ -63,6 +76,7 @@ def test_demo_report_in_headless_chromium(tmp_path):
             page.on("pageerror", lambda e: console_errors.append(str(e)))
             page.goto(url, wait_until="load")
             page.wait_for_timeout(300)
+            _check_findings(page, out)
 
             n_paths = page.locator("#nqp-map path[data-i]").count()
             fills = page.eval_on_selector_all("#nqp-map path[data-i]",

@@ -120,3 +120,53 @@ def test_no_report_skips_figures_and_html(tmp_path):
     assert stage["status"] == "skipped"
     assert not (tmp_path / "report.html").exists() and not (tmp_path / "figures").exists()
     assert (tmp_path / "tables.xlsx").exists()
+
+
+def test_demo_report_docx_holds_the_findings_and_the_haken_estimates(demo_run):
+    docx = pytest.importorskip("docx")
+    run, out = demo_run
+    assert (out / "report.docx").exists()  # written by default ([report] docx = true)
+    doc = docx.Document(out / "report.docx")
+    texts = [p.text for p in doc.paragraphs]
+    ident = run.table("haken_identification")
+    q1, q2 = ident.loc[ident["chosen"].astype(bool), ["q1", "q2"]].iloc[0]
+    assert "Findings" in texts
+    assert any(t.startswith(f"{q1} is the order parameter and {q2} the servo variable") for t in texts)
+    assert any(t.startswith("Warning: ") for t in texts)  # the demo's residuals are spatially autocorrelated
+    assert "Table 1. Haken model estimates: aspatial and spatial models" in texts
+    # table 1: the Haken estimates of the aspatial model (column 1) and SLX (column 2), esttab style
+    table = doc.tables[0]
+    cells = [[c.text for c in row.cells] for row in table.rows]
+    assert cells[1][1:] == ["Aspatial", "SLX (queen)"]
+    est = run.table("haken_estimates").set_index("term")
+    g1 = next(r for r in cells if r[0] == "γ₁")
+    assert g1[1].startswith(f"{est.at['gamma1', 'estimate']:.4f}".replace("-", "−"))
+    se = cells[cells.index(g1) + 1]
+    assert se[1] == f"({est.at['gamma1', 'std_err']:.4f})"
+    assert any(r[0] == "N" and r[1] == str(int(ident["n_obs"].iloc[0])) for r in cells)
+    assert len(doc.inline_shapes) >= 4  # the main figures
+    info = next(s for s in run.info["stages"] if s["name"] == "report")["info"]
+    assert info["docx"]["file"] == "report.docx" and info["docx"]["tables"][0] == "haken_regression"
+    assert info["sections"][0] == "findings"
+
+
+def test_demo_latex_tables_compile_with_pdflatex(demo_run, tmp_path):
+    import shutil
+    import subprocess
+
+    exe = shutil.which("pdflatex")
+    if exe is None:
+        pytest.skip("pdflatex not found: apt-get install texlive-latex-base texlive-latex-recommended "
+                    "(booktabs; .ci/run installs them)")
+    _, out = demo_run
+    work = tmp_path / "tex"
+    shutil.copytree(out / "latex", work)
+    assert (work / "haken_regression.tex").exists()
+    (work / "main.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+                                   "\\input{tables}\n\\end{document}\n", encoding="utf-8")
+    res = subprocess.run([exe, "-interaction=nonstopmode", "-halt-on-error", "main.tex"], cwd=work,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert (work / "main.pdf").stat().st_size > 10_000
+    log = (work / "main.log").read_text(encoding="latin-1")
+    assert "Missing character" not in log and "! " not in log

@@ -60,7 +60,10 @@ class IdentificationResults(Results):
         return {"mode": self.mode, "chosen": list(self.chosen) if self.chosen else None,
                 "verdict": self.verdict,
                 "orderings": [{"q1": r.q1, "q2": r.q2, "adiabatic": bool(r.adiabatic),
-                               "ratio": float(r.ratio), "reason": r.reason} for r in self._fits.values()]}
+                               "ratio": float(r.ratio), "reason": r.reason,
+                               "inference": getattr(r, "se_method", None),
+                               "inference_note": getattr(r, "inference_note", None) or None}
+                              for r in self._fits.values()]}
 
     def summary(self) -> Summary:
         """Verdict and the identification table."""
@@ -75,7 +78,8 @@ class IdentificationResults(Results):
 def identify(data: pd.DataFrame, subsystems, *, order="auto", region="region", year="year",
              intercept=False, effects="none", se="classical", window=None, bootstrap=999, seed=None,
              alpha=0.05, min_ratio=1.0, jackknife=False, legacy_stable_point=False,
-             progress=None, backend=None) -> IdentificationResults:
+             progress=None, backend=None, bootstrap_scheme="wild-year", bandwidth=None,
+             correction="none") -> IdentificationResults:
     """Fit every ordered pair of subsystems and choose the order parameter.
 
     Parameters
@@ -88,9 +92,9 @@ def identify(data: pd.DataFrame, subsystems, *, order="auto", region="region", y
         "auto" picks the passing ordering with the largest
         |gamma2|/|gamma1|; a fixed ``[q1, q2]`` is always honoured (even
         when it fails the verdict, which the table then says).
-    region, year, intercept, effects, se, window
+    region, year, intercept, effects, se, window, bandwidth
         As in :class:`~nqpspatial.haken.HakenModel` (pooled fits).
-    bootstrap, seed, alpha, min_ratio, jackknife, legacy_stable_point
+    bootstrap, seed, alpha, min_ratio, jackknife, legacy_stable_point, bootstrap_scheme, correction
         As in :meth:`HakenModel.fit`.  Each ordering gets its own child
         Generator spawned from ``seed``.
     progress : callable, optional
@@ -122,9 +126,10 @@ def identify(data: pd.DataFrame, subsystems, *, order="auto", region="region", y
     fits = {}
     for (a, b), child in it:
         fits[(a, b)] = HakenModel(data, a, b, region=region, year=year, intercept=intercept,
-                                  effects=effects, se=se, window=window).fit(
+                                  effects=effects, se=se, window=window, bandwidth=bandwidth).fit(
             bootstrap=bootstrap, seed=child, alpha=alpha, min_ratio=min_ratio, jackknife=jackknife,
-            legacy_stable_point=legacy_stable_point, backend=backend)
+            legacy_stable_point=legacy_stable_point, backend=backend, bootstrap_scheme=bootstrap_scheme,
+            correction=correction)
     passing = [p for p, r in fits.items() if r.adiabatic]
     if mode == "fixed":
         chosen = order

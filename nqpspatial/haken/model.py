@@ -29,12 +29,20 @@ from scipy import stats
 from ..errors import InputError, NqpWarning
 from .bootstrap import cluster_bootstrap, region_cross_products
 
-__all__ = ["HakenModel", "ShortPanelWarning", "SE_TYPES", "EFFECTS", "BY", "TERMS",
+__all__ = ["HakenModel", "ShortPanelWarning", "SE_TYPES", "EFFECTS", "REGION_EFFECTS", "BOOTSTRAP_SCHEMES",
+           "CORRECTIONS", "ANALYTIC_TRIM",
+           "BY", "TERMS",
            "SHORT_PANEL_PERIODS", "as_rng", "prepare_panel", "check_groups", "haken_terms",
            "haken_params"]
 
-SE_TYPES = ("classical", "hc1", "cluster")
-EFFECTS = ("none", "region")
+SE_TYPES = ("classical", "hc1", "cluster", "driscoll-kraay", "twoway")
+EFFECTS = ("none", "region", "year", "two-way")
+#: Effects that carry the Nickell (1981) bias of region fixed effects in short panels.
+REGION_EFFECTS = ("region", "two-way")
+BOOTSTRAP_SCHEMES = ("region", "wild-year")
+CORRECTIONS = ("none", "jackknife", "analytic")
+#: Lag truncation of the analytic correction (chosen by benchmarks/mc_bias.py, docs/inference.md).
+ANALYTIC_TRIM = 2
 BY = ("none", "region", "group")
 TERMS = ("gamma1", "a", "gamma2", "b")
 #: Region fixed effects with fewer periods than this emit a :class:`ShortPanelWarning`.
@@ -42,7 +50,7 @@ SHORT_PANEL_PERIODS = 20
 
 
 class ShortPanelWarning(NqpWarning):
-    """Region fixed effects with fewer than 20 periods (Nickell bias)."""
+    """Region (or two-way) fixed effects with fewer than 20 periods (Nickell bias)."""
 
 
 def as_rng(seed) -> np.random.Generator:
@@ -233,8 +241,21 @@ def haken_params(lag1, inter1, lag2, inter2) -> dict:
 
 
 # -------------------------------------------------------------------------- design
+def _dummies(codes, labels, prefix, index, drop_first=False) -> pd.DataFrame:
+    cols = list(range(len(labels)))[1 if drop_first else 0:]
+    mat = (np.asarray(codes)[:, None] == np.array(cols)[None, :]).astype(float)
+    return pd.DataFrame(mat, columns=[f"{prefix}[{labels[j]}]" for j in cols], index=index)
+
+
 class _Design:
-    """Lagged regression design of both equations for one panel."""
+    """Lagged regression design of both equations for one panel.
+
+    Rows are the transitions ``t -> t+1`` of every region; ``year`` is the
+    first year ``t`` of a transition.  Fixed effects enter as dummy columns
+    (LSDV): ``region[r]`` with region or two-way effects, ``year[t]`` with
+    year effects (every transition year) or two-way effects (every year but
+    the first, which the region dummies absorb).
+    """
 
     def __init__(self, panel: pd.DataFrame, intercept: bool, effects: str):
         g = panel.groupby("region", sort=False)
@@ -247,6 +268,9 @@ class _Design:
         self.regions = list(pd.unique(panel["region"]))
         code = {r: i for i, r in enumerate(self.regions)}
         self.codes = np.array([code[r] for r in self.region], dtype=int)
+        self.years = sorted(int(y) for y in np.unique(self.year))
+        ycode = {y: i for i, y in enumerate(self.years)}
+        self.tcodes = np.array([ycode[int(y)] for y in self.year], dtype=int)
         q1 = cur["q1"].to_numpy()
         q2 = cur["q2"].to_numpy()
         self.y1 = nxt1[keep].to_numpy(dtype=float)
@@ -258,16 +282,26 @@ class _Design:
         if intercept:
             X1["const"] = 1.0
             X2["const"] = 1.0
-        if effects == "region":
-            dummies = pd.DataFrame(
-                (self.codes[:, None] == np.arange(len(self.regions))[None, :]).astype(float),
-                columns=[f"region[{r}]" for r in self.regions], index=idx)
-            X1 = pd.concat([X1, dummies], axis=1)
-            X2 = pd.concat([X2, dummies], axis=1)
+        extra = []
+        if effects in ("region", "two-way"):
+            extra.append(_dummies(self.codes, self.regions, "region", idx))
+        if effects in ("year", "two-way"):
+            extra.append(_dummies(self.tcodes, self.years, "year", idx, drop_first=effects == "two-way"))
+        if extra:
+            X1 = pd.concat([X1, *extra], axis=1)
+            X2 = pd.concat([X2, *extra], axis=1)
         self.X1, self.X2 = X1, X2
         self.intercept = intercept
         self.effects = effects
         self.nobs = len(q1)
+
+    @property
+    def region_fe(self) -> bool:
+        return self.effects in ("region", "two-way")
+
+    @property
+    def year_fe(self) -> bool:
+        return self.effects in ("year", "two-way")
 
     def subset(self, mask: np.ndarray) -> "_Design":
         new = object.__new__(_Design)
@@ -275,37 +309,65 @@ class _Design:
         new.regions = [r for r in self.regions if r in set(new.region)]
         code = {r: i for i, r in enumerate(new.regions)}
         new.codes = np.array([code[r] for r in new.region], dtype=int)
+        new.years = sorted(int(y) for y in np.unique(new.year))
+        ycode = {y: i for i, y in enumerate(new.years)}
+        new.tcodes = np.array([ycode[int(y)] for y in new.year], dtype=int)
         new.y1, new.y2 = self.y1[mask], self.y2[mask]
-        keep_cols = lambda X: X.loc[mask, [c for c in X.columns if not c.startswith("region[")
-                                           or c[7:-1] in set(map(str, new.regions))]]
-        new.X1 = keep_cols(self.X1).reset_index(drop=True)
-        new.X2 = keep_cols(self.X2).reset_index(drop=True)
+        regs, yrs = set(map(str, new.regions)), set(map(str, new.years))
+        first = str(new.years[0])
+
+        def keep(c):
+            if c.startswith("region["):
+                return c[7:-1] in regs
+            if c.startswith("year["):  # with two-way effects the first year of the subset is dropped
+                return c[5:-1] in yrs and not (self.effects == "two-way" and c[5:-1] == first)
+            return True
+
+        new.X1 = self.X1.loc[mask, [c for c in self.X1.columns if keep(c)]].reset_index(drop=True)
+        new.X2 = self.X2.loc[mask, [c for c in self.X2.columns if keep(c)]].reset_index(drop=True)
         new.intercept, new.effects, new.nobs = self.intercept, self.effects, int(mask.sum())
         return new
 
     def slope_cols(self):
         return ["lag", "inter"] + (["const"] if self.intercept else [])
 
+    def effect_cols(self, X: pd.DataFrame) -> list:
+        """Dummy columns of the fixed effects."""
+        return [c for c in X.columns if c.startswith(("region[", "year["))]
+
+    def _region_demean(self, A: np.ndarray) -> np.ndarray:
+        n = len(self.regions)
+        cnt = np.bincount(self.codes, minlength=n).astype(float)
+        m = np.stack([np.bincount(self.codes, A[:, j], minlength=n) for j in range(A.shape[1])], 1)
+        return A - (m / cnt[:, None])[self.codes]
+
     def within(self, X: pd.DataFrame, y: np.ndarray):
-        """Slope columns (within-transformed by region when effects='region') and y."""
-        Xs = X[self.slope_cols()].to_numpy(dtype=float)
+        """Regressors with the region effects partialled out, and y.
+
+        The slope columns come first.  Region effects (region and two-way)
+        are removed by the within transformation; year dummies stay as
+        columns (region-demeaned with two-way effects), so that per-region
+        cross products give the exact LSDV slopes (Frisch-Waugh-Lovell) for
+        balanced and unbalanced panels alike.
+        """
+        cols = self.slope_cols() + [c for c in X.columns if c.startswith("year[")]
+        Xs = X[cols].to_numpy(dtype=float)
         y = np.asarray(y, float)
-        if self.effects == "region":
-            n = len(self.regions)
-            cnt = np.bincount(self.codes, minlength=n).astype(float)
-            mx = np.stack([np.bincount(self.codes, Xs[:, j], minlength=n) for j in range(Xs.shape[1])], 1)
-            my = np.bincount(self.codes, y, minlength=n)
-            Xs = Xs - (mx / cnt[:, None])[self.codes]
-            y = y - (my / cnt)[self.codes]
+        if self.region_fe:
+            Xs = self._region_demean(Xs)
+            y = self._region_demean(y[:, None])[:, 0]
         return Xs, y
 
 
-def _ols(y, X, se, codes):
+def _ols(y, X, se, codes, tcodes=None, bandwidth=None):
+    """statsmodels OLS with the covariance of ``se`` (Driscoll-Kraay: see :mod:`.inference`)."""
     model = sm.OLS(np.asarray(y, float), X)
-    if se == "classical":
+    if se == "classical" or se == "driscoll-kraay":
         return model.fit(use_t=True)
     if se == "hc1":
         return model.fit(cov_type="HC1", use_t=True)
+    if se == "twoway":
+        return model.fit(cov_type="cluster", cov_kwds={"groups": np.column_stack([codes, tcodes])}, use_t=True)
     return model.fit(cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
 
 
@@ -332,12 +394,21 @@ class HakenModel:
         Column names of region ids and years.
     intercept : bool, default False
         Add a common intercept to each equation (``k1``, ``k2``).
-    effects : {"none", "region"}, default "none"
-        Region fixed effects (region-specific intercepts, LSDV).  Biased
-        with short panels; a :class:`ShortPanelWarning` is emitted with
-        fewer than 20 periods unless ``fit(jackknife=True)``.
-    se : {"classical", "hc1", "cluster"}, default "classical"
-        Standard errors: OLS, HC1, or clustered by region.
+    effects : {"none", "region", "year", "two-way"}, default "none"
+        Fixed effects (LSDV): region intercepts, year intercepts (one per
+        transition year; they absorb shocks common to all regions), or both.
+        Region and two-way effects are biased with short panels (Nickell
+        1981); a :class:`ShortPanelWarning` is emitted with fewer than 20
+        periods unless a bias correction is applied.  Year effects are
+        estimated from the cross-section and carry no such bias.
+    se : {"classical", "hc1", "cluster", "driscoll-kraay", "twoway"}, default "classical"
+        Standard errors: OLS, HC1, clustered by region, Driscoll & Kraay
+        (1998; Bartlett kernel, bandwidth ``bandwidth``), or clustered by
+        region and by year (Cameron, Gelbach & Miller 2011).
+    bandwidth : int, optional
+        Bartlett bandwidth of the Driscoll-Kraay covariance; default the
+        rule ``floor(4 (T/100)^(2/9))`` with ``T`` the number of transition
+        years (:func:`nqpspatial.haken.inference.bartlett_bandwidth`).
     window : (int, int), optional
         First and last year (inclusive) of a sub-period.
     by : {"none", "region", "group"}, default "none"
@@ -358,22 +429,27 @@ class HakenModel:
     """
 
     def __init__(self, data, q1: str, q2: str, *, region="region", year="year", intercept=False,
-                 effects="none", se="classical", window=None, by="none", groups=None):
+                 effects="none", se="classical", window=None, by="none", groups=None, bandwidth=None):
         if se not in SE_TYPES:
             raise InputError(f"se={se!r} is not valid; use one of {list(SE_TYPES)}")
         if effects not in EFFECTS:
             raise InputError(f"effects={effects!r} is not valid; use one of {list(EFFECTS)}")
         if by not in BY:
             raise InputError(f"by={by!r} is not valid; use one of {list(BY)}")
-        if intercept and effects == "region":
-            raise InputError("intercept=True with effects='region': region effects already contain the "
+        if intercept and effects != "none":
+            raise InputError(f"intercept=True with effects={effects!r}: the fixed effects already contain the "
                              "intercept; use one of the two")
-        if by == "region" and effects == "region":
-            raise InputError("by='region' with effects='region': a fit of one region cannot have region "
-                             "effects; use effects='none' (or intercept=True) with by='region'")
+        if by == "region" and effects in REGION_EFFECTS:
+            raise InputError(f"by='region' with effects={effects!r}: a fit of one region cannot have region "
+                             "effects; use effects='none' or 'year' (or intercept=True) with by='region'")
+        if bandwidth is not None and (isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, np.integer))
+                                      or bandwidth < 0):
+            raise InputError(f"bandwidth={bandwidth!r}: give a whole number >= 0, or None for the rule "
+                             "floor(4 (T/100)^(2/9))")
         self.q1, self.q2 = str(q1), str(q2)
         self.region_col, self.year_col = region, year
         self.intercept, self.effects, self.se = bool(intercept), effects, se
+        self.bandwidth = None if bandwidth is None else int(bandwidth)
         self.window = None if window is None or len(window) == 0 else tuple(int(w) for w in window)
         self.by = by
         self.panel = prepare_panel(data, q1, q2, region=region, year=year, window=self.window)
@@ -383,24 +459,30 @@ class HakenModel:
                 raise InputError("by='group' needs groups (a region -> group mapping, e.g. the "
                                  "[regions] scheme CSV with columns region,group)")
             self.groups = check_groups(_scheme_groups(groups, self.panel["region"]), self.panel["region"])
-        if se == "cluster" and self.panel["region"].nunique() < 2 and by == "none":
-            raise InputError("se='cluster' needs at least two regions")
+        if se in ("cluster", "twoway") and self.panel["region"].nunique() < 2 and by == "none":
+            raise InputError(f"se={se!r} needs at least two regions")
         self.periods = int(self.panel["year"].nunique())
+        if se in ("driscoll-kraay", "twoway") and self.periods < 3:
+            raise InputError(f"se={se!r} needs at least two transition years")
+        if se == "driscoll-kraay" and self.bandwidth is not None and self.bandwidth >= self.periods - 1:
+            raise InputError(f"bandwidth={self.bandwidth}: the Driscoll-Kraay bandwidth must be below the "
+                             f"number of transition years ({self.periods - 1})")
 
     # ------------------------------------------------------------------ fit
     def fit(self, bootstrap: int = 999, seed=None, alpha: float = 0.05, min_ratio: float = 1.0,
-            jackknife: bool = False, legacy_stable_point: bool = False, backend=None):
+            jackknife: bool = False, legacy_stable_point: bool = False, backend=None,
+            bootstrap_scheme: str = "wild-year", correction: str = "none"):
         """Estimate the model.
 
         Parameters
         ----------
         bootstrap : int, default 999
-            Number of cluster-bootstrap resamples over regions (0: none).
+            Number of bootstrap resamples (0: none).
         seed : None, int or numpy.random.Generator
             Source of the bootstrap's randomness (same seed, same output).
             The resamples are drawn in fixed-size chunks, chunk ``i`` from the
             ``i``-th child of a :class:`numpy.random.SeedSequence` derived from
-            ``seed`` (see :func:`~nqpspatial.haken.bootstrap.cluster_bootstrap`).
+            ``seed`` (see :mod:`nqpspatial.haken.bootstrap`).
         alpha : float, default 0.05
             Significance level of the verdict and 1 - confidence level.
         min_ratio : float, default 1.0
@@ -409,7 +491,8 @@ class HakenModel:
             Split-panel jackknife bias correction (Dhaene & Jochmans 2015):
             ``theta = 2 theta_full - (theta_half1 + theta_half2) / 2`` with
             halves of ``ceil(m/2)`` transition years each (they share the
-            middle year when ``m`` is odd).  Meant for ``effects="region"``.
+            middle year when ``m`` is odd).  Meant for region effects; the
+            same as ``correction="jackknife"``.
         legacy_stable_point : bool, default False
             Report the legacy point ``sqrt(|g1 g2/(ab)|)`` (warns).
         backend : backend object, optional
@@ -417,6 +500,25 @@ class HakenModel:
             :func:`nqpspatial.backends.open_backend` (default in-process).
             The same seed gives the same draws on every backend and worker
             count.
+        bootstrap_scheme : {"wild-year", "region"}, default "wild-year"
+            ``"wild-year"``: recursive wild bootstrap with one multiplier per
+            transition year shared by all regions and both equations (it
+            keeps common shocks and any cross-regional dependence);
+            percentile-t intervals and p-values from null-imposed
+            (restricted) resamples, see
+            :func:`~nqpspatial.haken.wild.wild_year_bootstrap`.  The default
+            since the coverage study of docs/inference.md.  ``"region"``:
+            pairs cluster bootstrap over regions, percentile intervals
+            (p-values from the standard errors); it assumes independent
+            regions.
+
+        correction : {"none", "jackknife", "analytic"}, default "none"
+            Bias correction of region (or two-way) fixed effects:
+            the split-panel jackknife, or the analytic large-T correction
+            for predetermined regressors (Hahn & Kuersteiner 2011) with lag
+            truncation :data:`ANALYTIC_TRIM`
+            (:func:`~nqpspatial.haken.bias.analytic_bias`), applied to every
+            Haken term.  docs/inference.md reports what each does to the bias.
 
         Returns
         -------
@@ -431,15 +533,23 @@ class HakenModel:
             raise InputError(f"alpha must lie in (0, 1), got {alpha!r}")
         if not min_ratio >= 0:
             raise InputError(f"min_ratio must be >= 0, got {min_ratio!r}")
+        if bootstrap_scheme not in BOOTSTRAP_SCHEMES:
+            raise InputError(f"bootstrap_scheme={bootstrap_scheme!r} is not valid; use one of "
+                             f"{list(BOOTSTRAP_SCHEMES)}")
+        if correction not in CORRECTIONS:
+            raise InputError(f"correction={correction!r} is not valid; use one of {list(CORRECTIONS)}")
+        if jackknife and correction not in ("none", "jackknife"):
+            raise InputError(f"jackknife=True with correction={correction!r}: choose one correction")
+        correction = "jackknife" if jackknife else correction
+        if correction == "analytic" and self.effects not in REGION_EFFECTS:
+            raise InputError(f"correction='analytic' corrects the bias of region fixed effects; effects="
+                             f"{self.effects!r} has none (use effects='region' or 'two-way', or no correction)")
         rng = as_rng(seed)
         opts = dict(bootstrap=int(bootstrap), alpha=float(alpha), min_ratio=float(min_ratio),
-                    jackknife=bool(jackknife), legacy_stable_point=bool(legacy_stable_point))
-        if self.effects == "region" and self.periods < SHORT_PANEL_PERIODS and not jackknife:
-            warnings.warn(
-                f"region fixed effects with {self.periods} periods: the coefficients on the lagged "
-                "indices (gamma1, gamma2) are biased in short panels (Nickell 1981) and can take the "
-                "wrong sign; use fit(jackknife=True) (config: jackknife = true) or effects='none'",
-                ShortPanelWarning, stacklevel=2)
+                    jackknife=correction == "jackknife", legacy_stable_point=bool(legacy_stable_point),
+                    bootstrap_scheme=bootstrap_scheme, correction=correction)
+        if self.effects in REGION_EFFECTS and self.periods < SHORT_PANEL_PERIODS and correction == "none":
+            warnings.warn(short_panel_message(self.effects, self.periods), ShortPanelWarning, stacklevel=2)
         if self.by == "none":
             return _fit_unit(self, self.panel, rng, opts, unit=None, backend=backend)
         if self.by == "region":
@@ -452,23 +562,89 @@ class HakenModel:
         notes = []
         for (label, sub), child in zip(units.items(), children):
             o = dict(opts)
-            if sub["region"].nunique() < 2 and o["bootstrap"]:
+            if sub["region"].nunique() < 2 and o["bootstrap"] and bootstrap_scheme == "region":
                 o["bootstrap"] = 0
                 if self.by == "group":
                     notes.append(f"group {label!r} has a single region: no cluster bootstrap")
             fits[label] = _fit_unit(self, sub.reset_index(drop=True), child, o, unit=label, backend=backend)
-        if self.by == "region" and opts["bootstrap"]:
+        if self.by == "region" and opts["bootstrap"] and bootstrap_scheme == "region":
             notes.append("by='region': a cluster bootstrap over one region is impossible; intervals "
                          "come from the standard errors")
         return HakenByResults(self, fits, notes)
 
 
-def _param_table(design, res1, res2, c1, c2, se):
-    """Model parameters from the two equations' coefficients (c1, c2: Series)."""
+def short_panel_message(effects: str, periods: int) -> str:
+    """Text of the :class:`ShortPanelWarning` (region or two-way effects with few periods).
+
+    It recommends what the bias study of docs/inference.md supports: no
+    region effects (or year effects, which carry no such bias) when the
+    model allows, else the analytic correction, which shrinks the bias of
+    gamma1, gamma2 and b without removing it; not the split-panel
+    jackknife, which over-corrects gamma1 on these panels.
+    """
+    what = "region fixed effects" if effects == "region" else "two-way (region and year) fixed effects"
+    return (f"{what} with {periods} periods: the coefficients on the lagged indices (gamma1, gamma2) are "
+            "biased in short panels (Nickell 1981) and can take the wrong sign; prefer effects='none' or "
+            "'year' (year effects carry no such bias); correction='analytic' (config: correction = "
+            "\"analytic\") reduces the bias but does not remove it, and the split-panel jackknife "
+            "over-corrects gamma1 (docs/inference.md)")
+
+
+def equation_cov(design: _Design, res, X: pd.DataFrame, se: str, bandwidth=None):
+    """Standard errors and t degrees of freedom of one equation's coefficients.
+
+    statsmodels' covariance for classical, HC1, region-clustered and two-way
+    clustered errors; :func:`~nqpspatial.haken.inference.driscoll_kraay_cov`
+    on the full LSDV design for ``"driscoll-kraay"`` (t with ``T' - 1``
+    degrees of freedom, ``T'`` the number of transition years).
+
+    Returns
+    -------
+    tuple
+        ``(bse, df, info)``: a Series over X's columns, the degrees of
+        freedom and a dict (``bandwidth`` for Driscoll-Kraay).
+    """
+    if se == "twoway":
+        return _twoway_psd(design, res)
+    if se != "driscoll-kraay":
+        df = getattr(res, "df_resid_inference", None) or res.df_resid
+        return res.bse, float(df), {}
+    from .inference import driscoll_kraay_cov
+
+    V, L = driscoll_kraay_cov(X.to_numpy(dtype=float), np.asarray(res.resid, float), design.tcodes,
+                              bandwidth=bandwidth)
+    bse = pd.Series(np.sqrt(np.maximum(np.diag(V), 0.0)), index=X.columns)
+    return bse, float(len(design.years) - 1), {"bandwidth": L}
+
+
+def _twoway_psd(design, res):
+    """Two-way clustered standard errors; a covariance of the slopes with a negative eigenvalue is fixed.
+
+    ``V_region + V_year - V_HC`` need not be positive semi-definite (a
+    negative variance gives no standard error); as Cameron, Gelbach & Miller
+    (2011, section 2.3) suggest, the slope block is then rebuilt from its
+    eigen-decomposition with the negative eigenvalues set to zero.  A PSD
+    covariance is statsmodels' unchanged.
+    """
+    cols = design.slope_cols()
+    with warnings.catch_warnings():   # statsmodels' sqrt of a negative variance; fixed below
+        warnings.filterwarnings("ignore", message="invalid value encountered in sqrt", category=RuntimeWarning,
+                                module=r"statsmodels\.")
+        bse = res.bse.copy()
+    V = np.asarray(res.cov_params().loc[cols, cols], float)
+    w, U = np.linalg.eigh((V + V.T) / 2.0)
+    fixed = bool(w.min() < 0)
+    if fixed:
+        Vf = (U * np.maximum(w, 0.0)) @ U.T
+        bse[cols] = np.sqrt(np.maximum(np.diag(Vf), 0.0))
+    df = float(getattr(res, "df_resid_inference", None) or res.df_resid)
+    return bse, df, ({"psd_fix": True} if fixed else {})
+
+
+def _param_table(design, inf1, inf2, c1, c2):
+    """Model parameters from the two equations' coefficients (c1, c2: Series; inf: (bse, df))."""
     out = {}
-    df1 = getattr(res1, "df_resid_inference", None) or res1.df_resid
-    df2 = getattr(res2, "df_resid_inference", None) or res2.df_resid
-    b1, b2 = res1.bse, res2.bse
+    (b1, df1), (b2, df2) = inf1[:2], inf2[:2]
     est = haken_params(c1["lag"], c1["inter"], c2["lag"], c2["inter"])
     spec = [("gamma1", est["gamma1"], b1["lag"], df1), ("a", est["a"], b1["inter"], df1),
             ("gamma2", est["gamma2"], b2["lag"], df2), ("b", est["b"], b2["inter"], df2)]
@@ -481,63 +657,129 @@ def _param_table(design, res1, res2, c1, c2, se):
     return pd.DataFrame(out).T
 
 
+def _refit_effects(design, c, y, X, cols, slopes):
+    """Fixed-effect coefficients given corrected slopes: OLS of y - X b on the dummy columns."""
+    eff = design.effect_cols(X)
+    if not eff:
+        return
+    resid = y - X[cols].to_numpy() @ slopes.to_numpy()
+    D = X[eff].to_numpy(dtype=float)
+    coef = np.linalg.lstsq(D, resid, rcond=None)[0]
+    for name, v in zip(eff, coef):
+        c[name] = v
+
+
+def _jackknife(design, c1, c2):
+    """Split-panel jackknife of both equations (corrects c1, c2 in place); the record."""
+    if len(np.unique(design.year)) < 4:
+        raise InputError("the split-panel jackknife needs at least 4 transition years (5 periods)")
+    masks = _half_masks(design)
+    halves = []
+    for mask in masks:
+        d = design.subset(mask)
+        halves.append((sm.OLS(d.y1, d.X1).fit().params, sm.OLS(d.y2, d.X2).fit().params))
+    cols = design.slope_cols()
+    jk = {}
+    for eq, (c, y, X) in enumerate(((c1, design.y1, design.X1), (c2, design.y2, design.X2))):
+        full = c[cols].copy()
+        corr = 2 * full - 0.5 * (halves[0][eq][cols] + halves[1][eq][cols])
+        jk[f"eq{eq + 1}"] = pd.DataFrame({"full": full, "half1": halves[0][eq][cols],
+                                          "half2": halves[1][eq][cols], "jackknife": corr})
+        c.loc[cols] = corr
+        _refit_effects(design, c, y, X, cols, corr)
+    return jk, masks
+
+
+def _fwl_within(design, X, y):
+    """Slopes and y with every fixed effect partialled out (region demeaning, then year dummies)."""
+    Xw, yw = design.within(X, y)
+    k = len(design.slope_cols())
+    if Xw.shape[1] > k:
+        D = Xw[:, k:]
+        P = np.linalg.lstsq(D, np.column_stack([Xw[:, :k], yw]), rcond=None)[0]
+        R = np.column_stack([Xw[:, :k], yw]) - D @ P
+        return R[:, :k], R[:, k]
+    return Xw, yw
+
+
+def _analytic(design, c1, c2, trim=ANALYTIC_TRIM):
+    """Analytic bias correction of both equations (corrects c1, c2 in place); the record."""
+    from .bias import analytic_bias
+
+    cols = design.slope_cols()
+    rec = {}
+    for eq, (c, y, X) in enumerate(((c1, design.y1, design.X1), (c2, design.y2, design.X2))):
+        Xw, yw = _fwl_within(design, X, y)
+        full = c[cols].copy()
+        bias = analytic_bias(Xw, yw - Xw @ full.to_numpy(), design.codes, trim)
+        corr = full - bias
+        rec[f"eq{eq + 1}"] = pd.DataFrame({"full": full, "bias": bias, "analytic": corr})
+        c.loc[cols] = corr
+        _refit_effects(design, c, y, X, cols, corr)
+    return rec
+
+
+def _region_bootstrap(design, opts, masks, rng, backend, shift=None):
+    """Pairs cluster bootstrap over regions: draws of every term."""
+    from .results import BootstrapResults
+
+    n = len(design.regions)
+    equations = []
+    for eq in (0, 1):
+        if opts["jackknife"]:
+            parts = []
+            for wgt, d in ((2.0, design), (-0.5, design.subset(masks[0])), (-0.5, design.subset(masks[1]))):
+                Xs, ys = d.within(d.X1 if eq == 0 else d.X2, d.y1 if eq == 0 else d.y2)
+                # sub-designs keep every region of a balanced panel; map codes to the full list
+                codes = np.array([design.regions.index(r) for r in d.region])
+                parts.append((wgt, *region_cross_products(Xs, ys, codes, n)))
+        else:
+            Xs, ys = design.within(design.X1 if eq == 0 else design.X2, design.y1 if eq == 0 else design.y2)
+            parts = [(1.0, *region_cross_products(Xs, ys, design.codes, n))]
+        equations.append(parts)
+    d1, d2 = cluster_bootstrap(equations, n, opts["bootstrap"], seed=rng, backend=backend)
+    if shift is not None:  # analytic correction: the estimated bias, held fixed, moves every draw
+        k = len(design.slope_cols())
+        d1, d2 = d1.copy(), d2.copy()
+        d1[:, :k] -= shift[0]
+        d2[:, :k] -= shift[1]
+    tab = haken_params(d1[:, 0], d1[:, 1], d2[:, 0], d2[:, 1])
+    if design.intercept:
+        tab["k1"] = d1[:, 2]
+        tab["k2"] = d2[:, 2]
+    return BootstrapResults(pd.DataFrame(tab), alpha=opts["alpha"], min_ratio=opts["min_ratio"], n_clusters=n)
+
+
 def _fit_unit(model: HakenModel, panel: pd.DataFrame, rng, opts, unit, backend=None):
-    from .results import BootstrapResults, HakenResults
+    from .results import HakenResults
 
     design = _Design(panel, model.intercept, model.effects)
     if design.nobs <= design.X1.shape[1]:
         raise InputError(f"{'unit ' + repr(unit) + ': ' if unit is not None else ''}{design.nobs} "
                          f"transitions are too few for {design.X1.shape[1]} coefficients per equation")
-    res1 = _ols(design.y1, design.X1, model.se, design.codes)
-    res2 = _ols(design.y2, design.X2, model.se, design.codes)
+    res1 = _ols(design.y1, design.X1, model.se, design.codes, design.tcodes)
+    res2 = _ols(design.y2, design.X2, model.se, design.codes, design.tcodes)
+    inf1 = equation_cov(design, res1, design.X1, model.se, model.bandwidth)
+    inf2 = equation_cov(design, res2, design.X2, model.se, model.bandwidth)
     c1, c2 = res1.params.copy(), res2.params.copy()
-    jk = None
+    jk, masks, shift = None, None, None
     if opts["jackknife"]:
-        m1, m2 = _half_masks(design)
-        if len(np.unique(design.year)) < 4:
-            raise InputError("the split-panel jackknife needs at least 4 transition years (5 periods)")
-        halves = []
-        for mask in (m1, m2):
-            d = design.subset(mask)
-            h1 = sm.OLS(d.y1, d.X1).fit().params
-            h2 = sm.OLS(d.y2, d.X2).fit().params
-            halves.append((h1, h2))
-        cols = design.slope_cols()
-        jk = {}
-        for eq, (c, idx, y, X) in enumerate(((c1, 0, design.y1, design.X1), (c2, 1, design.y2, design.X2))):
-            full = c[cols].copy()
-            corr = 2 * full - 0.5 * (halves[0][idx][cols] + halves[1][idx][cols])
-            jk[f"eq{eq + 1}"] = pd.DataFrame({"full": full, "half1": halves[0][idx][cols],
-                                              "half2": halves[1][idx][cols], "jackknife": corr})
-            c.loc[cols] = corr
-            if design.effects == "region":
-                resid = y - X[cols].to_numpy() @ corr.to_numpy()
-                fe = np.bincount(design.codes, resid) / np.bincount(design.codes)
-                for i, r in enumerate(design.regions):
-                    c[f"region[{r}]"] = fe[i]
-    params = _param_table(design, res1, res2, c1, c2, model.se)
+        jk, masks = _jackknife(design, c1, c2)
+    elif opts["correction"] == "analytic":
+        jk = _analytic(design, c1, c2)
+        shift = (jk["eq1"]["bias"].to_numpy(), jk["eq2"]["bias"].to_numpy())
+    params = _param_table(design, inf1, inf2, c1, c2)
     boot = None
-    B = opts["bootstrap"]
-    if B > 0:
-        n = len(design.regions)
-        equations = []
-        for eq, (X, y) in enumerate(((design.X1, design.y1), (design.X2, design.y2))):
-            if opts["jackknife"]:
-                parts = []
-                for wgt, d in ((2.0, design), (-0.5, design.subset(m1)), (-0.5, design.subset(m2))):
-                    Xs, ys = d.within(d.X1 if eq == 0 else d.X2, d.y1 if eq == 0 else d.y2)
-                    # sub-designs keep every region of a balanced panel; map codes to the full list
-                    codes = np.array([design.regions.index(r) for r in d.region])
-                    parts.append((wgt, *region_cross_products(Xs, ys, codes, n)))
-            else:
-                Xs, ys = design.within(X, y)
-                parts = [(1.0, *region_cross_products(Xs, ys, design.codes, n))]
-            equations.append(parts)
-        d1, d2 = cluster_bootstrap(equations, n, B, seed=rng, backend=backend)
-        tab = haken_params(d1[:, 0], d1[:, 1], d2[:, 0], d2[:, 1])
-        if design.intercept:
-            tab["k1"] = d1[:, 2]
-            tab["k2"] = d2[:, 2]
-        boot = BootstrapResults(pd.DataFrame(tab), alpha=opts["alpha"], min_ratio=opts["min_ratio"],
-                                n_clusters=n)
-    return HakenResults(model, panel, design, res1, res2, c1, c2, params, boot, jk, opts, unit=unit)
+    if opts["bootstrap"] > 0:
+        if opts["bootstrap_scheme"] == "wild-year":
+            from .wild import wild_year_bootstrap
+
+            boot = wild_year_bootstrap(design, (c1, c2), opts["bootstrap"], seed=rng, alpha=opts["alpha"],
+                                       min_ratio=opts["min_ratio"], jackknife=opts["jackknife"],
+                                       analytic=ANALYTIC_TRIM if opts["correction"] == "analytic" else None,
+                                       backend=backend)
+        else:
+            boot = _region_bootstrap(design, opts, masks, rng, backend, shift=shift)
+    inference = {"se": model.se, **inf1[2], **inf2[2]}
+    return HakenResults(model, panel, design, res1, res2, c1, c2, params, boot, jk, opts, unit=unit,
+                        inference=inference)

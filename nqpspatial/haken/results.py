@@ -184,6 +184,8 @@ class BootstrapResults(Results):
         self.alpha = alpha
         self.min_ratio = min_ratio
         self.n_clusters = n_clusters
+        self.scheme = "region"
+        self.method = f"cluster bootstrap percentile (B = {self.B})"
         self._freeze()
 
     def summary(self) -> Summary:
@@ -192,6 +194,68 @@ class BootstrapResults(Results):
                        {"resamples": self.B, "regions": self.n_clusters,
                         "verdict share": self.verdict_share},
                        {"percentile intervals": self.intervals})
+
+
+def _effect_systems(design, c1, c2, base: dict, k1: float, k2: float):
+    """Region -> HakenSystem, year -> HakenSystem, and the region and year effect tables.
+
+    With year effects every region gets the system at the mean of the year
+    intercepts (it feeds h) and each transition year its own; with two-way
+    effects each region gets its intercept at the mean year intercept, and
+    the year table holds the deviations of the year intercepts from their
+    mean (region + deviation = the fitted intercept of that region-year).
+    """
+    systems, year_systems, reg, yr = {}, {}, None, None
+    if design.year_fe:
+        t1 = np.array([float(c1.get(f"year[{t}]", 0.0)) for t in design.years])
+        t2 = np.array([float(c2.get(f"year[{t}]", 0.0)) for t in design.years])
+        m1, m2 = float(t1.mean()), float(t2.mean())
+        if design.effects == "year":
+            yr = pd.DataFrame({"year": design.years, "k1": t1, "k2": t2})
+            year_systems = {t: HakenSystem(**base, k1=float(a), k2=float(b)) for t, a, b in zip(design.years, t1, t2)}
+            common = HakenSystem(**base, k1=m1, k2=m2)
+            systems = {r: common for r in design.regions}
+        else:
+            yr = pd.DataFrame({"year": design.years, "k1": t1 - m1, "k2": t2 - m2})
+    if design.region_fe:
+        m1, m2 = (m1, m2) if design.effects == "two-way" else (0.0, 0.0)
+        rows = []
+        for r in design.regions:
+            e1, e2 = float(c1[f"region[{r}]"]) + m1, float(c2[f"region[{r}]"]) + m2
+            rows.append({"region": r, "k1": e1, "k2": e2})
+            systems[r] = HakenSystem(**base, k1=e1, k2=e2)
+        reg = pd.DataFrame(rows)
+    if design.effects == "none":
+        common = HakenSystem(**base, k1=k1, k2=k2)
+        systems = {r: common for r in design.regions}
+    return systems, year_systems, reg, yr
+
+
+def se_method_text(se: str, bandwidth, df: float, boot=None, psd_fix=False) -> str:
+    """Plain description of where the standard errors and p-values of a fit come from."""
+    names = {"classical": "classical OLS", "hc1": "HC1 (White)", "cluster": "clustered by region",
+             "twoway": "clustered by region and year (Cameron, Gelbach & Miller 2011)",
+             "driscoll-kraay": f"Driscoll-Kraay (Bartlett kernel, bandwidth {bandwidth})"}
+    text = f"std_err: {names.get(se, se)}, t with {df:g} df"
+    if psd_fix:
+        text += " (the two-way covariance had a negative eigenvalue, set to 0)"
+    if boot is not None and getattr(boot, "scheme", "region") == "wild-year":
+        text += f"; p and intervals: {boot.method}"
+    elif boot is not None:
+        text += f"; intervals: {boot.method}"
+    return text
+
+
+def inference_note(se: str, boot, effects: str, periods: int, bandwidth=None) -> str:
+    """What the Monte Carlo study (docs/inference.md) says of this fit's inference.
+
+    Returns an empty string when the option reaches 90 % coverage of nominal
+    95 % intervals under common year shocks at this panel length.
+    """
+    from .coverage import coverage_note
+
+    scheme = getattr(boot, "scheme", "region") if boot is not None else None
+    return coverage_note(se, scheme, effects, periods, bandwidth)
 
 
 def _r2(res) -> float:
@@ -290,14 +354,40 @@ class HakenResultsBase(_CoevolutionMixin, Results):
         differs by region).
         """
         pot = self.potential
-        return pd.DataFrame([identification_record(
-            self.q1, self.q2, self._ident, self.ratio, self.adiabatic, self.reason,
-            pot.case if pot is not None else np.nan, chosen=chosen)])
+        row = identification_record(self.q1, self.q2, self._ident, self.ratio, self.adiabatic, self.reason,
+                                    pot.case if pot is not None else np.nan, chosen=chosen)
+        if hasattr(self, "se_method"):  # aspatial fits (the spatial models report their own inference)
+            row.update(se_method=self.se_method, inference_note=self.inference_note)
+        return pd.DataFrame([row])
+
+    def _set_year_systems(self, systems: dict, make_potential):
+        """Year -> HakenSystem of a fit with year effects (one potential row per year)."""
+        self._set("_year_systems", MappingProxyType(dict(systems)))
+        self._set("_year_potentials", MappingProxyType({t: make_potential(s) for t, s in systems.items()}))
+
+    def year_potentials(self) -> dict:
+        """Transition year -> :class:`Potential` with year effects (empty dict otherwise)."""
+        return dict(getattr(self, "_year_potentials", {}) or {})
 
     def potential_table(self) -> pd.DataFrame:
-        """``haken_potential.csv`` rows (a region column when the potential differs by region)."""
+        """``haken_potential.csv`` rows.
+
+        One row for a common potential; a ``region`` column when the
+        potential differs by region (region or two-way effects, at the mean
+        year intercept); with year effects one row per transition year plus
+        one at the mean of the year intercepts (``year`` empty: the row that
+        feeds h).
+        """
+        years = self.year_potentials()
         if self.potential is not None:
-            return pd.DataFrame([{"q1": self.q1, "q2": self.q2, **self.potential.row()}])
+            row = pd.DataFrame([{"q1": self.q1, "q2": self.q2, **self.potential.row()}])
+            if not years:
+                return row
+            per_year = pd.DataFrame([{"q1": self.q1, "q2": self.q2, **pot.row(), "year": t}
+                                     for t, pot in years.items()])
+            out = pd.concat([per_year, row.assign(year=np.nan)], ignore_index=True)
+            out["year"] = out["year"].astype("Int64")
+            return out
         rows = [{"q1": self.q1, "q2": self.q2, **pot.row(), "region": r}
                 for r, pot in self._potentials.items()]
         return pd.DataFrame(rows)
@@ -331,7 +421,16 @@ class HakenResults(HakenResultsBase):
     unit : object or None
         Region or group label for per-unit fits, None for a pooled fit.
     params, bse, tvalues, pvalues : pandas.Series
-        gamma1, a, gamma2, b (and k1, k2 with an intercept).
+        gamma1, a, gamma2, b (and k1, k2 with an intercept).  With the
+        wild-year bootstrap the p-values are its restricted ones.
+    df : pandas.Series
+        Degrees of freedom of each term's t reference distribution.
+    se_method : str
+        Where the standard errors, p-values and intervals come from.
+    inference_note : str
+        What the Monte Carlo study of docs/inference.md says of this
+        option at this panel length (empty when it covers at least 90 %
+        under common shocks).
     conf_int : pandas.DataFrame
         ``ci_low, ci_high`` per term: bootstrap percentile intervals when
         ``bootstrap > 0``, else t intervals from the standard errors.
@@ -352,24 +451,34 @@ class HakenResults(HakenResultsBase):
         ``region, k1, k2`` with region fixed effects.
     bootstrap : BootstrapResults or None
     jackknife : dict or None
-        Full, half-panel and corrected coefficients of each equation.
+        With a bias correction: per equation the full-panel coefficients and
+        the corrected ones (and the half-panel ones of the jackknife, or the
+        estimated ``bias`` of the analytic correction).
     options : dict
     """
 
-    def __init__(self, model, panel, design, res1, res2, c1, c2, params, boot, jk, opts, unit=None):
+    def __init__(self, model, panel, design, res1, res2, c1, c2, params, boot, jk, opts, unit=None,
+                 inference=None):
         self.q1, self.q2 = model.q1, model.q2
         self.unit = unit
+        inference = dict(inference or {"se": model.se})
         self.options = MappingProxyType(dict(
             intercept=model.intercept, effects=model.effects, se=model.se, window=model.window,
-            by=model.by, **opts))
+            by=model.by, bandwidth=inference.get("bandwidth"), **opts))
         self._res = (res1, res2)
+        self._design = design
         self.panel = panel.rename(columns={"q1": self.q1, "q2": self.q2})
         self._panel_std = panel.copy()
         terms = list(params.index)
+        wild = boot is not None and getattr(boot, "scheme", "region") == "wild-year"
+        if wild:  # p-values of the null-imposed wild-year bootstrap (valid under a unit root)
+            params = params.copy()
+            params["p"] = boot.pvalues.reindex(terms).to_numpy(dtype=float)
         self.params = params["estimate"].astype(float).rename("estimate")
         self.bse = params["std_err"].astype(float).rename("std_err")
         self.tvalues = params["t"].astype(float).rename("t")
         self.pvalues = params["p"].astype(float).rename("p")
+        self.df = params["df"].astype(float).rename("df")
         self.nobs = int(design.nobs)
         self.n_regions = len(design.regions)
         self.periods = int(panel["year"].nunique())
@@ -381,44 +490,40 @@ class HakenResults(HakenResultsBase):
         if boot is not None:
             iv = boot.intervals.set_index("term")
             ci = iv.loc[terms, ["ci_low", "ci_high"]]
-            self.ci_method = f"cluster bootstrap percentile (B = {boot.B})"
+            self.ci_method = boot.method
         else:
             q = stats.t.ppf(1 - alpha / 2, params["df"].astype(float))
             ci = pd.DataFrame({"ci_low": self.params - q * self.bse, "ci_high": self.params + q * self.bse})
             self.ci_method = "t interval from the standard errors"
         self.conf_int = ci.astype(float)
+        self.se_method = se_method_text(model.se, inference.get("bandwidth"), float(params["df"].iloc[0]), boot,
+                                        psd_fix=bool(inference.get("psd_fix")))
+        self.inference_note = inference_note(model.se, boot, model.effects, self.periods, model.bandwidth)
         ratio_ci = None
         if boot is not None:
-            iv = boot.intervals.set_index("term")
             ratio_ci = (iv.at["ratio", "ci_low"], iv.at["ratio", "ci_high"], boot.verdict_share)
         self._set_identification(self.params, self.bse, self.pvalues, self.rsquared, self.nobs,
                                  alpha=alpha, min_ratio=opts["min_ratio"], ratio_ci=ratio_ci)
+        if self.inference_note:
+            self._set("reason", f"{self.reason} [inference: {self.inference_note}]")
         est = pd.DataFrame({"q1": self.q1, "q2": self.q2, "term": terms,
                             "estimate": self.params.to_numpy(), "std_err": self.bse.to_numpy(),
                             "t": self.tvalues.to_numpy(), "p": self.pvalues.to_numpy(),
                             "ci_low": ci["ci_low"].to_numpy(), "ci_high": ci["ci_high"].to_numpy(),
-                            "ci_method": self.ci_method})
+                            "ci_method": self.ci_method, "se_method": self.se_method})
         if opts["jackknife"]:
             est["note"] = "split-panel jackknife estimate; std_err from the full-panel fit"
+        elif opts.get("correction") == "analytic":
+            est["note"] = "analytic bias-corrected estimate (Hahn & Kuersteiner 2011); std_err from the uncorrected fit"
         self.estimates = est
         p = self.params
-        k1 = float(p.get("k1", 0.0))
-        k2 = float(p.get("k2", 0.0))
         base = dict(gamma1=float(p["gamma1"]), a=float(p["a"]), gamma2=float(p["gamma2"]), b=float(p["b"]))
-        systems = {}
-        if model.effects == "region":
-            rows = []
-            for r in design.regions:
-                e1, e2 = float(c1[f"region[{r}]"]), float(c2[f"region[{r}]"])
-                rows.append({"region": r, "k1": e1, "k2": e2})
-                systems[r] = HakenSystem(**base, k1=e1, k2=e2)
-            self.region_effects = pd.DataFrame(rows)
-        else:
-            self.region_effects = None
-            common = HakenSystem(**base, k1=k1, k2=k2)
-            systems = {r: common for r in design.regions}
+        systems, year_systems, self.region_effects, self.year_effects = _effect_systems(
+            design, c1, c2, base, float(p.get("k1", 0.0)), float(p.get("k2", 0.0)))
         legacy = opts["legacy_stable_point"]
         self._set_systems(systems, lambda s: s.potential(legacy_stable_point=legacy))
+        if year_systems:
+            self._set_year_systems(year_systems, lambda s: s.potential(legacy_stable_point=legacy))
         self._freeze()
 
     # ----------------------------------------------------------------- access
@@ -467,6 +572,50 @@ class HakenResults(HakenResultsBase):
                 for eq, w in MARGINAL_EFFECT_PAIRS]
         return pd.DataFrame(rows, columns=MARGINAL_EFFECT_COLUMNS)
 
+    def residual_blocks(self, ids) -> tuple:
+        """The fit's regressions as ``(T, N)`` blocks for spatial diagnostics.
+
+        Parameters
+        ----------
+        ids : sequence
+            Region ids in the order of the weights matrix (every region of
+            the fit, each once).
+
+        Returns
+        -------
+        tuple
+            ``(equations, years)``: ``{"q1": (y, X, e), "q2": (y, X, e)}``
+            with ``y``, ``e`` of shape ``(T, N)`` and ``X`` of shape
+            ``(T, N, k)`` (region fixed effects partialled out, year dummies
+            kept as columns), and the ``T`` transition years.
+
+        Raises
+        ------
+        InputError
+            When the panel is unbalanced or the ids do not match the fit's regions.
+        """
+        from ..errors import InputError
+
+        d = self._design
+        ids = list(ids)
+        if sorted(map(str, ids)) != sorted(map(str, d.regions)) or len(set(ids)) != len(ids):
+            raise InputError("the weights' regions differ from the Haken fit's regions")
+        T, N = len(d.years), len(ids)
+        if d.nobs != T * N:
+            raise InputError("the panel is unbalanced (not every region in every year): spatial diagnostics "
+                             "of the residuals need every region in every year")
+        pos = {r: i for i, r in enumerate(ids)}
+        col = np.array([pos[r] for r in d.region])
+        row = d.tcodes
+        out = {}
+        for eq, X, y, res in (("q1", d.X1, d.y1, self._res[0]), ("q2", d.X2, d.y2, self._res[1])):
+            Xw, yw = d.within(X, y)
+            Yb, Eb = np.empty((T, N)), np.empty((T, N))
+            Xb = np.empty((T, N, Xw.shape[1]))
+            Yb[row, col], Eb[row, col], Xb[row, col] = yw, np.asarray(res.resid, float), Xw
+            out[eq] = (Yb, Xb, Eb)
+        return out, list(d.years)
+
     @property
     def equation_results(self):
         """The two statsmodels results (q1 equation, q2 equation) of the full-panel fit."""
@@ -484,19 +633,25 @@ class HakenResults(HakenResultsBase):
             "standard errors": o["se"], "intercept": str(o["intercept"]), "effects": o["effects"],
             "R2 q1 equation": self.rsquared["q1"], "R2 q2 equation": self.rsquared["q2"],
             "ratio |gamma2|/|gamma1|": self.ratio, "adiabatic verdict": self.reason,
-            "intervals": self.ci_method,
+            "intervals": self.ci_method, "inference": self.se_method,
         })
         if self.bootstrap is not None:
             facts["bootstrap verdict share"] = self.bootstrap.verdict_share
-        tables = {"parameters": self.estimates.drop(columns=["q1", "q2", "ci_method"]
+        tables = {"parameters": self.estimates.drop(columns=["q1", "q2", "ci_method", "se_method"]
                                                      + (["note"] if "note" in self.estimates else []))}
         notes = []
         self._potential_summary(facts, tables, notes)
         if o["jackknife"]:
             notes.append("split-panel jackknife (Dhaene & Jochmans 2015) estimates; standard errors "
                          "from the full-panel fit")
-        if o["effects"] == "region" and self.periods < SHORT_PANEL_PERIODS and not o["jackknife"]:
-            notes.append(f"region effects with {self.periods} periods: Nickell bias in gamma1, gamma2")
+        elif o.get("correction") == "analytic":
+            notes.append("analytic bias correction for predetermined regressors (Hahn & Kuersteiner 2011); "
+                         "standard errors from the uncorrected fit")
+        if o["effects"] in ("region", "two-way") and self.periods < SHORT_PANEL_PERIODS and o.get("correction",
+                                                                                                   "none") == "none":
+            notes.append(f"{o['effects']} effects with {self.periods} periods: Nickell bias in gamma1, gamma2")
+        if self.inference_note:
+            notes.append(f"inference: {self.inference_note}")
         notes.append("gamma = 1 - coefficient on the own lag; a = -coefficient on q1*q2; "
                      "b = coefficient on q1^2; R2 is centered")
         return Summary("Haken model (discrete form, OLS)", facts, tables, tuple(notes))

@@ -17,14 +17,17 @@ def _rng(seed) -> np.random.Generator:
 def simulate_panel(gamma1, a, gamma2, b, *, n_regions=31, n_periods=10, noise_sd=0.005,
                    q1_start=(0.2, 0.6), q2_start=None, k1=0.0, k2=0.0, region_effects=None,
                    names=("q1", "q2"), start_year=2014, break_year=None, after=None,
-                   seed=None) -> pd.DataFrame:
+                   year_shock_sd=0.0, error_rho=0.0, weights=None, seed=None) -> pd.DataFrame:
     """Simulate a balanced panel from the annual Haken map with shocks.
 
     Each region starts from ``q1 ~ U(q1_start)`` and ``q2`` on the slaved
     manifold ``(k2 + b q1^2)/gamma2`` (or ``U(q2_start)`` when given), then
-    ``q(t+1) = map(q(t)) + e`` with independent normal shocks ``e`` of
-    standard deviation ``noise_sd`` in both equations (the model's error
-    term; the indices are observed without measurement error).
+    ``q(t+1) = map(q(t)) + e`` with normal shocks ``e`` in both equations
+    (the model's error term; the indices are observed without measurement
+    error): ``e_it = v_t + u_it`` with a common year shock ``v_t ~ N(0,
+    year_shock_sd^2)`` (one per year and equation, shared by all regions) and
+    ``u_t = (I - error_rho W)^-1 eps_t``, ``eps_it ~ N(0, noise_sd^2)``
+    (spatially autoregressive errors when ``error_rho != 0``).
 
     Parameters
     ----------
@@ -50,6 +53,12 @@ def simulate_panel(gamma1, a, gamma2, b, *, n_regions=31, n_periods=10, noise_sd
         ``after`` replace the original ones.
     after : dict, optional
         Parameters (subset of gamma1, a, gamma2, b, k1, k2) after the break.
+    year_shock_sd : float, default 0
+        Standard deviation of the common year shocks.
+    error_rho : float, default 0
+        Spatial autoregressive parameter of the errors (needs ``weights``).
+    weights : array_like, shape (n_regions, n_regions), optional
+        Spatial weights of the error process (e.g. row-standardized).
     seed : int or numpy.random.Generator, optional
 
     Returns
@@ -58,6 +67,12 @@ def simulate_panel(gamma1, a, gamma2, b, *, n_regions=31, n_periods=10, noise_sd
         Columns ``region`` (``"R01"``...), ``year`` and the two names.
     """
     rng = _rng(seed)
+    spread = None
+    if error_rho:
+        if weights is None:
+            raise ValueError("error_rho needs weights (an n_regions x n_regions matrix)")
+        Wm = np.asarray(weights, float)
+        spread = np.linalg.inv(np.eye(Wm.shape[0]) - error_rho * Wm)
     base = HakenSystem(gamma1, a, gamma2, b, k1, k2)
     later = base
     if break_year is not None:
@@ -78,6 +93,10 @@ def simulate_panel(gamma1, a, gamma2, b, *, n_regions=31, n_periods=10, noise_sd
         sys_ = later if (break_year is not None and year >= break_year) else base
         n1, n2 = sys_.step(Q1[t - 1], Q2[t - 1])
         e = rng.normal(0.0, noise_sd, size=(2, n))
+        if spread is not None:
+            e = e @ spread.T
+        if year_shock_sd:
+            e = e + rng.normal(0.0, year_shock_sd, size=(2, 1))
         Q1[t] = n1 + al + e[0]
         Q2[t] = n2 + be + e[1]
     regions = [f"R{i + 1:02d}" for i in range(n)]

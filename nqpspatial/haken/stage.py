@@ -21,13 +21,14 @@ import pandas as pd
 from ..backends import backend_from_config
 from ..errors import ConfigError, InputError, ModelError
 
-from ..artifacts import HakenOutcome
+from ..artifacts import HakenOutcome, SpatialWeightsSet
 from ..stage import Analysis, StageContext, StageOutput
 from .coevolution import is_strategy
 from .coupling import coupling_coordination
 from .grades import DEFAULT_EDGES, validate_edges
 from .identification import identify
-from .model import BY, EFFECTS, SE_TYPES, HakenModel, ShortPanelWarning
+from .model import (BOOTSTRAP_SCHEMES, BY, CORRECTIONS, EFFECTS, REGION_EFFECTS, SE_TYPES, HakenModel,
+                    ShortPanelWarning)
 from .potential import LegacyStablePointWarning
 from .results import ESTIMATE_COLUMNS, POTENTIAL_COLUMNS
 from .scenarios import scenarios, validate_shocks
@@ -40,17 +41,20 @@ __all__ = ["HakenStage", "ScenarioStage", "HakenAnalysisResults", "HAKEN_CONFIG"
 HAKEN_CONFIG = MappingProxyType({
     "order": "auto",                 # "auto" or [q1, q2]
     "coevolution": "auto",           # auto | potential | distance | potential-normalized | distance-normalized
-    "bootstrap": 999,                # cluster-bootstrap resamples (0: none)
-    "se": "classical",               # classical | hc1 | cluster
+    "bootstrap": 999,                # bootstrap resamples (0: none)
+    "bootstrap_scheme": "wild-year", # wild-year | region (docs/inference.md)
+    "se": "classical",               # classical | hc1 | cluster | driscoll-kraay | twoway
+    "bandwidth": None,               # Driscoll-Kraay Bartlett bandwidth; None = floor(4 (T/100)^(2/9))
     "alpha": 0.05,
     "min_ratio": 1.0,
     "intercept": False,
-    "effects": "none",               # none | region
+    "effects": "none",               # none | region | year | two-way
     "window": [],                    # [first, last]; [] = all years
     "by": "none",                    # none | region | group
     "grades": list(DEFAULT_EDGES),   # bin edges of the [0, 1] grades
     "break_year": None,              # Chow test year; None = sup-F search only
-    "jackknife": False,              # split-panel jackknife with effects = "region"
+    "jackknife": False,              # split-panel jackknife (same as correction = "jackknife")
+    "correction": "none",            # none | jackknife | analytic (region or two-way effects)
     "legacy_stable_point": False,    # warned legacy sqrt(|g1 g2/(ab)|)
     "h_domain": "unit",              # unit | panel: q1 interval of normalized h
     "grade_labels": [],              # [] = default English labels
@@ -68,6 +72,32 @@ SCENARIO_CONFIG = MappingProxyType({"periods": 5, "shocks": []})
 
 def _err(key, value, fix, table="haken"):
     return ConfigError(f"[{table}] {key} = {value!r}: {fix}", source="config")
+
+
+def _check_inference(c: dict) -> None:
+    """``se``, ``bootstrap_scheme`` and ``bandwidth`` of a ``[haken]`` table."""
+    if c["se"] not in SE_TYPES:
+        raise _err("se", c["se"], f"use one of {list(SE_TYPES)}")
+    if c["bootstrap_scheme"] not in BOOTSTRAP_SCHEMES:
+        raise _err("bootstrap_scheme", c["bootstrap_scheme"], f"use one of {list(BOOTSTRAP_SCHEMES)}")
+    bw = c["bandwidth"]
+    if bw is not None and (isinstance(bw, bool) or not isinstance(bw, int) or bw < 0):
+        raise _err("bandwidth", bw, "give a whole number >= 0 (Bartlett bandwidth of se = \"driscoll-kraay\"), "
+                   "or leave it out for the rule floor(4 (T/100)^(2/9))")
+
+
+def _check_correction(c: dict) -> None:
+    """``correction`` and ``jackknife`` (its alias) of a ``[haken]`` table; sets ``correction``."""
+    if c["correction"] not in CORRECTIONS:
+        raise _err("correction", c["correction"], f"use one of {list(CORRECTIONS)}")
+    if c["jackknife"] and c["correction"] not in ("none", "jackknife"):
+        raise _err("jackknife", True, f"correction = \"{c['correction']}\" is set too: choose one correction "
+                   "(jackknife = true is correction = \"jackknife\")")
+    if c["jackknife"]:
+        c["correction"] = "jackknife"
+    if c["correction"] == "analytic" and c["effects"] not in REGION_EFFECTS:
+        raise _err("correction", "analytic", "it corrects the bias of region fixed effects: set effects = "
+                   "\"region\" or \"two-way\", or correction = \"none\"")
 
 
 def validate_haken_config(cfg: dict, subsystems) -> dict:
@@ -108,8 +138,7 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
     # the sup-F resamples are chunked and keep one float each
     check_memory(int(c["bootstrap"]), 2 * 2 * 6 * 8 * 3, key="[haken] bootstrap")
     check_memory(int(c["break_bootstrap"]), 8 * 2, key="[haken] break_bootstrap")
-    if c["se"] not in SE_TYPES:
-        raise _err("se", c["se"], f"use one of {list(SE_TYPES)}")
+    _check_inference(c)
     for key, lo, hi in (("alpha", 0.0, 1.0), ("trim", 0.0, 0.5)):
         v = c[key]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo < v < hi:
@@ -122,13 +151,15 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
             raise _err(key, c[key], "use true or false")
     if c["effects"] not in EFFECTS:
         raise _err("effects", c["effects"], f"use one of {list(EFFECTS)}")
-    if c["intercept"] and c["effects"] == "region":
-        raise _err("intercept", True, "region effects already contain the intercept; set intercept = false "
-                   "or effects = \"none\"")
+    if c["intercept"] and c["effects"] != "none":
+        raise _err("intercept", True, f"effects = \"{c['effects']}\" already contain the intercept; set "
+                   "intercept = false or effects = \"none\"")
+    _check_correction(c)
     if c["by"] not in BY:
         raise _err("by", c["by"], f"use one of {list(BY)}")
-    if c["by"] == "region" and c["effects"] == "region":
-        raise _err("by", "region", "a fit of one region cannot have region effects; set effects = \"none\"")
+    if c["by"] == "region" and c["effects"] in REGION_EFFECTS:
+        raise _err("by", "region", "a fit of one region cannot have region effects; set effects = \"none\" "
+                   "or \"year\"")
     w = c["window"]
     if w is None or (isinstance(w, (list, tuple)) and len(w) == 0):
         window = None
@@ -246,6 +277,69 @@ def _fit_tables(fit) -> dict:
             "haken_marginal_effects": fit.marginal_effects()}
 
 
+def _first_weights(ctx: StageContext, ids):
+    """The first ``[spatial] weights`` specification (the core's spatial weights), as (name, ids, sparse W)
+    row-standardized as in the spatial Haken models, or (None, reason)."""
+    from scipy import sparse
+
+    ws = ctx.get(SpatialWeightsSet)
+    sw = ws.first if ws is not None else None
+    if sw is None:
+        return None, "no spatial weights (no boundaries, or [spatial] weights built none)"
+    graph = sw.graph
+    gids = list(graph.unique_ids)
+    W = sparse.csr_array(graph.sparse)
+    rs = np.asarray(W.sum(axis=1)).ravel()
+    W = sparse.csr_array(sparse.diags(np.where(rs > 0, 1.0 / np.where(rs > 0, rs, 1.0), 0.0)) @ W)
+    return (sw.slug, gids, W), None
+
+
+def _inference_info(ctx, ident, o, out: StageOutput, be) -> dict:
+    """run.json facts of the identification: verdicts, each fit's inference, residual diagnostics."""
+    info = {"identification": ident.info(), "bootstrap_backend": repr(be) if be is not None else None,
+            "inference": {f"{q1}->{q2}": ident.results(q1, q2).se_method for q1, q2 in ident.orderings}}
+    _residual_diagnostics(ctx, ident, o, out, info)
+    return info
+
+
+def _residual_diagnostics(ctx, ident, o, out: StageOutput, info: dict) -> None:
+    """``haken_residual_diagnostics`` for every ordering; notes and run.json facts."""
+    from .diagnostics import residual_diagnostics
+
+    data_ids = list(pd.unique(ctx.indices[ctx.region if ctx.region in ctx.indices.columns else "region"]))
+    try:
+        built, why = _first_weights(ctx, data_ids)
+        if built is None:
+            info["residual_diagnostics"] = f"not written: {why}"
+            return
+        name, gids, W = built
+        tabs = []
+        for q1, q2 in ident.orderings:
+            eqs, years = ident.results(q1, q2).residual_blocks(gids)
+            tabs.append(residual_diagnostics(eqs, W, years, q1=q1, q2=q2, weights=name))
+    except InputError as exc:
+        info["residual_diagnostics"] = f"not written: {exc}"
+        out.notes.append(f"haken_residual_diagnostics not written: {exc}")
+        return
+    tab = pd.concat(tabs, ignore_index=True)
+    out.tables["haken_residual_diagnostics"] = tab
+    pooled = tab[tab["scope"] == "pooled"]
+    rejects = pooled[pooled["p"] < o["alpha"]]
+    info["residual_diagnostics"] = {"weights": name, "rejects": bool(len(rejects)),
+                                    "tests_rejecting": [f"{r.q1}->{r.q2} {r.equation} {r.test}"
+                                                        for r in rejects.itertuples()]}
+    if len(rejects):
+        shown = "; ".join(f"{r.q1} -> {r.q2}, {r.equation} equation: {r.test} p = {r.p:.2g}"
+                          for r in rejects.head(4).itertuples())
+        msg = (f"the residuals of the aspatial Haken fit are spatially dependent under weights {name!r} "
+               f"({shown}{' ...' if len(rejects) > 4 else ''}): aspatial inference ignores cross-regional "
+               "dependence. Compare the spatial Haken models ([spatial_haken]) and use dependence-robust "
+               "inference (bootstrap_scheme = \"wild-year\", se = \"twoway\" or \"driscoll-kraay\"; "
+               "docs/inference.md)")
+        info["residual_dependence_note"] = msg
+        out.notes.append(msg)
+
+
 class HakenStage(Analysis):
     """Order parameter, potential, co-evolution level, coupling coordination and stages.
 
@@ -257,6 +351,7 @@ class HakenStage(Analysis):
     name = "haken"
     requires = ("pair",)
     provides = (HakenOutcome,)
+    uses = (SpatialWeightsSet,)
     optional = False
     order = 30
     config_keys = HAKEN_CONFIG
@@ -279,8 +374,9 @@ class HakenStage(Analysis):
         ident = _run_collecting(lambda: identify(
             data, [str(s) for s in ctx.subsystems], order=o["order"], intercept=o["intercept"],
             effects=o["effects"], se=o["se"], window=o["window"], bootstrap=o["bootstrap"], seed=r_ident,
-            alpha=o["alpha"], min_ratio=o["min_ratio"], jackknife=o["jackknife"],
-            legacy_stable_point=o["legacy_stable_point"], progress=ctx.progress, backend=be), out)
+            alpha=o["alpha"], min_ratio=o["min_ratio"], jackknife=False,
+            legacy_stable_point=o["legacy_stable_point"], progress=ctx.progress, backend=be,
+            bootstrap_scheme=o["bootstrap_scheme"], bandwidth=o["bandwidth"], correction=o["correction"]), out)
         out.tables["haken_identification"] = ident.table
         out.notes.append(ident.verdict)
         if o["break_year"] is not None:
@@ -290,7 +386,7 @@ class HakenStage(Analysis):
                            f"give a year from {years[0] + 1} to {years[-1] - 1}: the data (window) cover "
                            f"{years[0]}-{years[-1]} and a break at year t starts the second regime with the "
                            "transition t -> t+1")
-        info = {"identification": ident.info(), "bootstrap_backend": repr(be) if be is not None else None}
+        info = _inference_info(ctx, ident, o, out, be)
         if ident.chosen is None:
             out.notes.append("skipped haken_estimates, haken_potential, coevolution, coupling_coordination "
                              "and stages: no ordering satisfies the adiabatic condition")
@@ -308,9 +404,10 @@ class HakenStage(Analysis):
                                   "with columns region,group) or use by = \"none\"", source="config")
             fit = _run_collecting(lambda: HakenModel(
                 data, q1, q2, intercept=o["intercept"], effects=o["effects"], se=o["se"], window=o["window"],
-                by=o["by"], groups=ctx.scheme).fit(
+                by=o["by"], groups=ctx.scheme, bandwidth=o["bandwidth"]).fit(
                 bootstrap=o["bootstrap"], seed=r_by, alpha=o["alpha"], min_ratio=o["min_ratio"],
-                jackknife=o["jackknife"], legacy_stable_point=o["legacy_stable_point"], backend=be), out)
+                jackknife=False, legacy_stable_point=o["legacy_stable_point"], backend=be,
+                bootstrap_scheme=o["bootstrap_scheme"], correction=o["correction"]), out)
             out.notes.extend(fit.notes)
         out.tables.update(_fit_tables(fit))
         grading = (o["grades"], o["grade_labels"], o["grade_labels_zh"])

@@ -174,8 +174,8 @@ def break_tests(data, q1, q2, *, region="region", year="year", intercept=False, 
     -------
     BreakTestResults
     """
-    if effects not in ("none", "region"):
-        raise InputError(f"effects={effects!r}: use 'none' or 'region'")
+    if effects not in ("none", "region", "year", "two-way"):
+        raise InputError(f"effects={effects!r}: use 'none', 'region', 'year' or 'two-way'")
     if not 0 <= trim < 0.5:
         raise InputError(f"trim = {trim!r} must lie in [0, 0.5)")
     panel = prepare_panel(data, q1, q2, region=region, year=year, window=window)
@@ -187,15 +187,12 @@ def break_tests(data, q1, q2, *, region="region", year="year", intercept=False, 
     cands = [int(y) for y in years[n_min: m - n_min + 1]]
     if not cands:
         raise InputError(f"{m} transition years are too few for a break search with trim {trim}")
-    f = n if effects == "region" else 0
+    f = n if d.region_fe else 0
     eqs = []
     for X, y in ((d.X1, d.y1), (d.X2, d.y2)):
         Xs = X[d.slope_cols()].to_numpy(float)
-        yv = np.asarray(y, float)
-        if effects == "region":
-            Xs_d, y_d = _demean(Xs, d.codes, n), _demean(yv, d.codes, n)
-        else:
-            Xs_d, y_d = Xs, yv
+        # slopes and any year dummies (which do not break), region effects partialled out
+        Xs_d, y_d = d.within(X, y)
         Qr = _qr(Xs_d)
         e = y_d - Qr @ (Qr.T @ y_d)
         eqs.append((Xs, Xs_d, y_d, Qr, e))
@@ -206,7 +203,7 @@ def break_tests(data, q1, q2, *, region="region", year="year", intercept=False, 
         Fs = []
         for (Xs, Xs_d, y_d, Qr, e), E in zip(eqs, E_list):
             Z = Xs * D[:, None]
-            if effects == "region":
+            if d.region_fe:
                 Z = _demean(Z, d.codes, n)
             Qu = _qr(np.column_stack([Xs_d, Z]))
             tot = (E * E).sum(axis=0)

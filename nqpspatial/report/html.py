@@ -14,10 +14,8 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from .labels import label
@@ -50,29 +48,13 @@ class Section:
     blocks: list[str] = field(default_factory=list)
 
 
-def _cell(v, digits: int) -> str:
-    if v is None or v is pd.NA:
-        return ""
-    if isinstance(v, (bool, np.bool_)):
-        return "true" if v else "false"
-    if isinstance(v, (float, np.floating)):
-        if not math.isfinite(float(v)):
-            return "" if v != v else str(v)
-        a = abs(float(v))
-        return f"{float(v):.{digits}g}" if (a >= 1e5 or 0 < a < 1e-3) else f"{float(v):.{digits}f}"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    try:
-        if pd.isna(v):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(v)
-
-
 def table_html(table: pd.DataFrame, *, name: str | None = None, max_rows: int = 30, digits: int = 4,
                lang: str = "en", caption: str | None = None, highlight=None) -> str:
-    """An escaped HTML table (at most ``max_rows`` rows, with a note when cut).
+    """An escaped HTML table as readers see it (at most ``max_rows`` rows, with a note when cut).
+
+    The table goes through :func:`nqpspatial.report.tables.display_table`:
+    identifying columns first, human headers (the output column names as
+    tooltips), one p-value format.
 
     Parameters
     ----------
@@ -87,24 +69,11 @@ def table_html(table: pd.DataFrame, *, name: str | None = None, max_rows: int = 
     highlight : array-like of bool, optional
         Rows to emphasise.
     """
-    n = len(table)
-    shown = table.head(max_rows)
-    hl = None if highlight is None else list(np.asarray(highlight, dtype=bool)[:max_rows])
-    out = ["<div class='tbl'><table>"]
-    if caption:
-        out.append(f"<caption>{esc(caption)}</caption>")
-    out.append("<thead><tr>" + "".join(f"<th>{esc(c)}</th>" for c in shown.columns) + "</tr></thead><tbody>")
-    numeric = [pd.api.types.is_numeric_dtype(shown[c]) and not pd.api.types.is_bool_dtype(shown[c])
-               for c in shown.columns]
-    for i, row in enumerate(shown.itertuples(index=False)):
-        cls = " class='hl'" if hl is not None and hl[i] else ""
-        cells = "".join(f"<td class='num'>{esc(_cell(v, digits))}</td>" if isnum else f"<td>{esc(_cell(v, digits))}</td>"
-                        for v, isnum in zip(row, numeric))
-        out.append(f"<tr{cls}>{cells}</tr>")
-    out.append("</tbody></table></div>")
-    if n > max_rows:
-        out.append(f"<p class='note'>{esc(label('rows_shown', lang, shown=max_rows, total=n, name=name or '...'))}</p>")
-    return "".join(out)
+    from .tables import display_table, to_html
+
+    model = display_table(table, name, lang, max_rows=max_rows, digits=digits, title=caption or "")
+    note = label("rows_shown", lang, shown=max_rows, total=len(table), name=name or "...")
+    return to_html(model, highlight=highlight, rows_note=note, caption=bool(caption))
 
 
 def figure_html(png: bytes, caption: str, *, name: str | None = None) -> str:
@@ -241,6 +210,13 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 thead th{background:#f0f4f8;border-bottom:2px solid #9fb3c8}
 tr.hl td{background:#e5f5e0;font-weight:600}
 caption{text-align:left;font-weight:600;padding:.3em 0}
+tr.panel td{font-style:italic;border-bottom:none;padding-top:.6em}tr.rule td{border-top:1.5px solid #9fb3c8}
+td.c{text-align:center;font-variant-numeric:tabular-nums}table.reg td{border-bottom:none;padding:.05em .8em}
+table.reg{border-top:2px solid #333;border-bottom:2px solid #333}table.reg thead th{background:none}
+table.reg thead tr:first-child th{border-bottom:none}
+.findings-warnings{background:#fff4e5;border-left:5px solid #c25e00;padding:.3em 1em;margin:.6em 0;border-radius:3px}
+.findings-warnings h3{margin:.4em 0;color:#8a3c00}.findings-warnings li{font-weight:600;color:#5a2a00}
+ul.findings li{margin:.35em 0}ul.findings-missing li{color:#666;font-size:.9em}
 table.facts th{background:none;font-weight:600}
 table.facts td{white-space:normal}
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}

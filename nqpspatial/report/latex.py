@@ -1,8 +1,10 @@
 """LaTeX (booktabs) exports of the Haken and spatial Haken tables.
 
-Each table present in the run is written to ``latex/<table>.tex`` through
-:func:`nqpspatial.results.table_to_latex`; ``latex/tables.tex`` inputs them
-all.  The files need ``\\usepackage{booktabs}`` in the preamble.
+Each table present in the run is written to ``latex/<table>.tex`` through the
+table model of :mod:`nqpspatial.report.tables` (human headers, identifying
+columns first, one p-value format); ``latex/haken_regression.tex`` holds the
+Haken estimates of every model as a regression table; ``latex/tables.tex``
+inputs them all.  The files need ``\\usepackage{booktabs}`` in the preamble.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-
-from ..results import table_to_latex
 
 __all__ = ["LATEX_TABLES", "latex_tables", "write_latex"]
 
@@ -45,33 +45,44 @@ LATEX_TABLES: dict[str, tuple[str, list[str] | None]] = {
 }
 
 
-def latex_tables(tables: dict) -> dict[str, str]:
+def latex_tables(tables: dict, lang: str = "en") -> dict[str, str]:
     """LaTeX source of each exportable table present in ``tables``.
+
+    Every table goes through :func:`nqpspatial.report.tables.display_table`
+    (identifying columns first, human headers, one p-value format) and
+    :func:`~nqpspatial.report.tables.to_latex`; the Haken estimates of every
+    model also as one regression table (``haken_regression``, as esttab or
+    stargazer lay it out).
 
     Parameters
     ----------
     tables : dict of str to pandas.DataFrame
         The run's tables by name.
+    lang : {"en", "zh"}
+        Language of headers and captions (Chinese needs ``ctex`` and XeLaTeX).
 
     Returns
     -------
     dict of str to str
         Table name -> a booktabs ``table`` environment.
     """
+    from .tables import CAPTIONS, display_table, haken_regression_table, to_latex
+
     out = {}
     for name, (caption, cols) in LATEX_TABLES.items():
         tab = tables.get(name)
         if not isinstance(tab, pd.DataFrame) or tab.empty:
             continue
-        if cols is not None:
-            keep = [c for c in cols if c in tab.columns]
-            tab = tab[keep] if keep else tab
-        out[name] = table_to_latex(tab.reset_index(drop=True), caption=caption,
-                                   label=f"tab:{name.replace('_', '-')}")
+        title = CAPTIONS[name][lang == "zh"] if name in CAPTIONS else caption
+        model = display_table(tab.reset_index(drop=True), name, lang, columns=cols, title=title)
+        out[name] = to_latex(model, label=f"tab:{name.replace('_', '-')}")
+    reg = haken_regression_table(tables, lang)
+    if reg is not None:
+        out["haken_regression"] = to_latex(reg, label="tab:haken-regression")
     return out
 
 
-def write_latex(tables: dict, folder) -> list[str]:
+def write_latex(tables: dict, folder, lang: str = "en") -> list[str]:
     """Write ``<table>.tex`` files and ``tables.tex`` (inputs them all) into ``folder``.
 
     Returns
@@ -79,16 +90,17 @@ def write_latex(tables: dict, folder) -> list[str]:
     list of str
         File names written (empty when no table is exportable).
     """
-    sources = latex_tables(tables)
+    sources = latex_tables(tables, lang)
     if not sources:
         return []
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
+    need = "\\usepackage{booktabs}" + (" and \\usepackage{ctex} (XeLaTeX)" if lang == "zh" else "")
     for name, text in sources.items():
-        (folder / f"{name}.tex").write_text("% requires \\usepackage{booktabs}\n" + text, encoding="utf-8")
+        (folder / f"{name}.tex").write_text(f"% requires {need}\n" + text, encoding="utf-8")
         written.append(f"{name}.tex")
-    index = ["% \\input this file; requires \\usepackage{booktabs}"]
+    index = [f"% \\input this file; requires {need}"]
     index += [f"\\input{{{n[:-4]}}}" for n in written]
     (folder / "tables.tex").write_text("\n".join(index) + "\n", encoding="utf-8")
     return written + ["tables.tex"]

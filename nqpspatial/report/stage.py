@@ -19,14 +19,17 @@ from ..artifacts import HakenOutcome, RobustnessOutcome, SensitivityOutcome
 from ..errors import ConfigError
 from ..stage import Analysis, StageContext, StageOutput
 from . import fonts
+from .findings import TEXT as FINDINGS_TEXT
+from .findings import findings, findings_html
 from .html import Section, facts_html, figure_html, map_html, render_page, table_html, text_html
 from .labels import label
+from .tables import regression_html
 
 __all__ = ["ReportStage", "report_stage", "build_report", "REPORT_KEYS", "SECTIONS"]
 
 #: Keys of the ``[report]`` table and their defaults.
 REPORT_KEYS = {"enabled": True, "language": "en", "years": [], "title": None, "figures": True,
-               "formats": ["png", "svg"], "latex": True}
+               "formats": ["png", "svg"], "latex": True, "docx": True}
 
 #: Sections in report order: key -> label key.
 SECTIONS = ("data", "weights", "haken", "coevolution", "stages", "spatial", "spatial_haken", "zones",
@@ -63,6 +66,9 @@ def _options(ctx: StageContext, cfg: dict | None) -> dict:
         raise ConfigError(f"[report] years = {opts['years']!r}: give a list of periods of the panel, e.g. "
                           "years = [2014, 2020, 2023].", source="config")
     opts["years"] = years
+    for key in ("latex", "docx"):
+        if not isinstance(opts[key], bool):
+            raise ConfigError(f"[report] {key} = {opts[key]!r}: use true or false.", source="config")
     return opts
 
 
@@ -73,6 +79,7 @@ class _Ctx:
         self.ctx, self.opts, self.lang, self.fig_lang, self.font, self.writer = (
             ctx, opts, lang, fig_lang, font, writer)
         self.notes: list[str] = []
+        self.pngs: dict[str, tuple[bytes, str]] = {}  # figure stem -> (PNG, caption), for report.docx
         self.region, self.year = ctx.region, ctx.year
         self.geometry = None
         self.geoms = None
@@ -108,6 +115,7 @@ class _Ctx:
         if fig is None:
             return ""
         stem, png = self.writer.save_named(fig, name)
+        self.pngs[stem] = (png, caption)
         return figure_html(png, caption, name=stem if self.writer.folder is not None else None)
 
     def var_label(self, var, fig=False) -> str:
@@ -316,6 +324,7 @@ def _sec_haken(S: _Ctx) -> Section | None:
                                      highlight=chosen.to_numpy()))
     if est is not None:
         sec.blocks.append(table_html(est, name="haken_estimates", max_rows=80, lang=S.lang))
+    sec.blocks.append(regression_html(S.ctx.tables or {}, S.lang))  # esttab-style (nqpspatial.report.tables)
     if pot is not None:
         if "case_label" in pot.columns or "case" in pot.columns:
             row = pot.iloc[0]
@@ -912,17 +921,19 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
     if opts["latex"]:
         from .latex import write_latex
 
-        latex_files = write_latex(ctx.tables or {}, out_dir / "latex")
+        latex_files = write_latex(ctx.tables or {}, out_dir / "latex", lang=lang)
         if latex_files:
             for sec in sections:
                 if sec.key in ("haken", "spatial_haken"):
                     sec.blocks.append(text_html(S.t("latex"), "note"))
     from .._version import __version__
 
+    found = _findings_first(S, sections)  # the findings section opens the page (nqpspatial.report.findings)
     page = render_page(title=str(title), sections=sections, missing=missing, banner=banner, lang=lang,
                        footer=f"{S.t('generated')} {__version__}")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.html").write_text(page, encoding="utf-8")
+    docx_info = _write_docx(S, out_dir, found, str(title), banner, f"{S.t('generated')} {__version__}")
     out.notes.extend(S.notes)
     if missing:
         out.notes.append(f"report: sections without data: {', '.join(missing)}")
@@ -932,8 +943,35 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
                 "sections": [s.key for s in sections], "sections_without_data":
                     [k for k in SECTIONS if S.t(f"s_{k}") in missing],
                 "figures": list(writer.written), "latex": latex_files, "synthetic_banner": banner is not None,
-                "section_seconds": timing, "gpkg": gpkg, "seconds": round(time.perf_counter() - t0, 3)}
+                "section_seconds": timing, "gpkg": gpkg, "docx": docx_info,
+                "findings": [{"key": f.key, "kind": f.kind} for f in found],
+                "seconds": round(time.perf_counter() - t0, 3)}
     return out
+
+
+def _findings_first(S: _Ctx, sections: list) -> list:
+    """The run's findings (:func:`nqpspatial.report.findings.findings`), inserted as the first section."""
+    cfg = S.ctx.config or {}
+    sh = cfg.get("spatial_haken") if isinstance(cfg.get("spatial_haken"), dict) else {}
+    alpha = (cfg.get("haken") or {}).get("alpha", 0.05) if isinstance(cfg.get("haken"), dict) else 0.05
+    found = findings(S.ctx.tables or {}, lang=S.lang, region_names=S.names, alpha=float(alpha),
+                     reading=sh.get("reading"))
+    sections.insert(0, Section("findings", FINDINGS_TEXT[S.lang]["heading"], [findings_html(found, S.lang)]))
+    return found
+
+
+def _write_docx(S: _Ctx, out_dir, found, title, banner, footer) -> dict | None:
+    """``report.docx`` next to report.html (:mod:`nqpspatial.report.docx`) when ``[report] docx`` is true."""
+    if not S.opts["docx"]:
+        return None
+    from .docx import docx_tables, main_figures, write_docx
+
+    sh = (S.ctx.config or {}).get("spatial_haken")
+    tabs = docx_tables(S.ctx.tables or {}, S.lang, reading=sh.get("reading") if isinstance(sh, dict) else None)
+    figs = main_figures(S.pngs)
+    size = write_docx(out_dir / "report.docx", title=title, findings=found, tables=tabs, figures=figs, lang=S.lang,
+                      banner=banner, footer=footer)
+    return {"file": "report.docx", "bytes": size, "tables": [t.name for t in tabs], "figures": [f[0] for f in figs]}
 
 
 def _write_gpkg(S: _Ctx, out_dir, out: StageOutput) -> dict | None:

@@ -131,7 +131,14 @@ def _fit_sample(y, cols, lay: PanelLayout, mask, fe):
     return _solve(XtX, Xty), y, cols, XtX
 
 
-def fit_equation(y, cols, lay: PanelLayout, *, fe: bool, se: str, jackknife: bool):
+def _year_scores(cw, resid, lay):
+    """Per-transition-year sums of the scores, (D, T', k), years in order."""
+    ty, inv = np.unique(lay.tyears, return_inverse=True)
+    GY = PanelLayout._group_matrix(inv, len(ty))
+    return np.stack([(GY @ (c * resid).T).T for c in cw], axis=2)
+
+
+def fit_equation(y, cols, lay: PanelLayout, *, fe: bool, se: str, jackknife: bool, bandwidth=None):
     """Batched Haken equation: coefficients, their standard errors and the t degrees of freedom.
 
     Parameters
@@ -142,9 +149,12 @@ def fit_equation(y, cols, lay: PanelLayout, *, fe: bool, se: str, jackknife: boo
     lay : PanelLayout
     fe : bool
         Region fixed effects (within transformation; LSDV degrees of freedom).
-    se : {"classical", "hc1", "cluster"}
+    se : {"classical", "hc1", "cluster", "driscoll-kraay", "twoway"}
     jackknife : bool
         Split-panel jackknife coefficients (standard errors of the full fit).
+    bandwidth : int, optional
+        Driscoll-Kraay bandwidth (default the rule of
+        :func:`nqpspatial.haken.inference.bartlett_bandwidth`).
 
     Returns
     -------
@@ -166,14 +176,37 @@ def fit_equation(y, cols, lay: PanelLayout, *, fe: bool, se: str, jackknife: boo
         meat = _weighted_cross(cw, e2)
         V = inv @ meat @ inv * (n / (n - ktot))
         df = float(n - ktot)
-    elif se == "cluster":
+    elif se in ("cluster", "twoway"):
         S = [(lay.G @ (c * resid).T).T for c in cw]            # (D, n_regions) per regressor
         meat = _cross(S)
         g = lay.n_regions
         V = inv @ meat @ inv * (g / (g - 1.0)) * ((n - 1.0) / (n - ktot))
         df = float(g - 1)
+        if se == "twoway":   # Cameron, Gelbach & Miller: region + year - intersection (statsmodels)
+            St = _year_scores(cw, resid, lay)
+            gt = St.shape[1]
+            Vt = inv @ np.einsum("dtk,dtl->dkl", St, St) @ inv * (gt / (gt - 1.0)) * ((n - 1.0) / (n - ktot))
+            Vh = inv @ _weighted_cross(cw, resid * resid) @ inv * (n / (n - ktot))
+            V = V + Vt - Vh
+            w, U = np.linalg.eigh((V + V.transpose(0, 2, 1)) / 2.0)    # negative eigenvalues -> 0 (CGM 2011)
+            neg = (w < 0).any(axis=1)
+            if neg.any():
+                V = np.where(neg[:, None, None], (U * np.maximum(w, 0.0)[:, None, :]) @ U.transpose(0, 2, 1), V)
+            df = float(min(g, gt) - 1)
+    elif se == "driscoll-kraay":
+        from ..haken.inference import bartlett_bandwidth
+
+        St = _year_scores(cw, resid, lay)
+        T = St.shape[1]
+        L = bartlett_bandwidth(T) if bandwidth is None else int(bandwidth)
+        meat = np.einsum("dtk,dtl->dkl", St, St)
+        for j in range(1, L + 1):
+            G = np.einsum("dtk,dtl->dkl", St[:, j:], St[:, :-j])
+            meat = meat + (1.0 - j / (L + 1.0)) * (G + G.transpose(0, 2, 1))
+        V = inv @ meat @ inv * (n / (n - ktot))
+        df = float(T - 1)
     else:
-        raise InputError(f"se={se!r} is not valid; use classical, hc1 or cluster")
+        raise InputError(f"se={se!r} is not valid; use classical, hc1, cluster, driscoll-kraay or twoway")
     sd = np.sqrt(np.maximum(np.einsum("dkk->dk", V), 0.0))
     if jackknife:
         halves = [_fit_sample(y, cols, lay, m, fe)[0] for m in lay.halves]
@@ -215,12 +248,18 @@ def fit_ordering(U1, U2, lay: PanelLayout, opts) -> dict:
     """
     c, x = lay.cur, lay.nxt
     q1, q2 = U1[:, c], U2[:, c]
+    if opts["effects"] not in ("none", "region") or opts.get("correction", "none") == "analytic":
+        raise InputError(f"the batched Haken chain (weight sensitivity) supports [haken] effects = \"none\" or "
+                         f"\"region\" without the analytic correction; got effects = {opts['effects']!r}, "
+                         f"correction = {opts.get('correction', 'none')!r}. Run the sensitivity with one of those "
+                         "or leave out the [sensitivity] table")
     fe = opts["effects"] == "region"
     eqs = []
     for y, cols in ((U1[:, x], [q1, q1 * q2]), (U2[:, x], [q2, q1 * q1])):
         if opts["intercept"]:
             cols = cols + [np.ones_like(q1)]
-        eqs.append(fit_equation(y, cols, lay, fe=fe, se=opts["se"], jackknife=opts["jackknife"]))
+        eqs.append(fit_equation(y, cols, lay, fe=fe, se=opts["se"], jackknife=opts["jackknife"],
+                                bandwidth=opts.get("bandwidth")))
     e1, e2 = eqs
     g1 = 1.0 - e1["beta"][:, 0]
     a = -e1["beta"][:, 1]

@@ -319,7 +319,8 @@ def weight_sensitivity(normalized: pd.DataFrame, weights: pd.DataFrame, *, subsy
                        min_ratio: float = 1.0, intercept: bool = False, effects: str = "none",
                        se: str = "classical", window=None, jackknife: bool = False,
                        coevolution: str = "auto", h_domain="unit", grades=None, alternatives=None,
-                       backend=None, chunk_size=None, progress=None) -> SensitivityResults:
+                       backend=None, chunk_size=None, progress=None, correction: str = "none",
+                       bandwidth=None) -> SensitivityResults:
     """Monte Carlo weight sensitivity of indices, Haken identification, h and grades.
 
     Parameters
@@ -346,8 +347,10 @@ def weight_sensitivity(normalized: pd.DataFrame, weights: pd.DataFrame, *, subsy
     h_order : (str, str), optional
         Ordering whose potential gives h, grades and ranks; default the
         ordering the baseline weights identify (or ``order`` when fixed).
-    alpha, min_ratio, intercept, effects, se, window, jackknife
-        As in :class:`~nqpspatial.haken.HakenModel` (pooled fits).
+    alpha, min_ratio, intercept, effects, se, window, jackknife, correction, bandwidth
+        As in :class:`~nqpspatial.haken.HakenModel` (pooled fits; effects "none" or "region",
+        correction "none" or "jackknife": other choices raise InputError).  The verdict of each
+        draw uses the t-test p-value of ``se`` (no bootstrap per draw).
     coevolution : str, default "auto"
         Strategy of h (resolved per draw for "auto").
     h_domain : "unit", "panel" or (float, float)
@@ -400,7 +403,8 @@ def weight_sensitivity(normalized: pd.DataFrame, weights: pd.DataFrame, *, subsy
         raise InputError(f"unknown co-evolution strategy {coevolution!r}; use 'auto' or one of "
                          f"{list(_chain.STRATEGY_CODES)}")
     opts = {"alpha": float(alpha), "min_ratio": float(min_ratio), "intercept": bool(intercept),
-            "effects": effects, "se": se, "jackknife": bool(jackknife)}
+            "effects": effects, "se": se, "jackknife": bool(jackknife) or correction == "jackknife",
+            "correction": correction, "bandwidth": bandwidth}
     p = {"layout": lay, "blocks": blocks, "pairs": pairs, "fixed": fixed, "opts": opts, "w0": w0, "conc": conc,
          "R": R, "h_pair": None, "strategy": coevolution, "domain": h_domain, "edges": edges,
          "sign": 1.0 if coevolution == "auto" or coevolution in _chain.NORMALIZED else -1.0,

@@ -105,7 +105,7 @@ class RobustnessSpec(StageSpec):
     rolling_window: int = key(5, minimum=0, check=_rolling_ok, doc="periods per rolling window (0: none)")
     subperiods: list = key([], doc="[[first, last], ...]; [] = the two halves")
     zones: bool = key(True, doc="one variant per group of the region scheme")
-    specifications: bool = key(True, doc="no intercept / intercept / region effects with the correction")
+    specifications: bool = key(True, doc="no intercept / intercept / region effects with the analytic correction")
     weights: list = key(["queen"], check=_weights_list, doc="weights of the spatial variants ([] = none)")
     models: list = key(["slx", "sar"], check=_model_names, doc="models plugins of the spatial variants")
     spatial_draws: int = key(200, minimum=2, doc="effect draws per spatial fit")
@@ -227,6 +227,7 @@ class SensitivityStage(Analysis):
                 concentration=c["concentration"], seed=seed, order=o["order"], h_order=_haken_order(ctx),
                 alpha=o["alpha"], min_ratio=o["min_ratio"], intercept=o["intercept"], effects=o["effects"],
                 se=o["se"], window=o["window"], jackknife=o["jackknife"], coevolution=o["coevolution"],
+                correction=o["correction"], bandwidth=o["bandwidth"],
                 h_domain=o["h_domain"], grades=o["grades"], alternatives=alt, backend=be,
                 chunk_size=int(c["chunk_size"]) or None, progress=ctx.progress)
             backend = repr(be)
@@ -348,7 +349,8 @@ class RobustnessStage(Analysis):
                                rolling_window=c["rolling_window"], subperiods=c["subperiods"] or None,
                                scheme=scheme, specifications=c["specifications"], graphs=graphs,
                                models=list(c["models"]), spatial_draws=max(2, c["spatial_draws"]),
-                               bootstrap=c["bootstrap"], seed=ctx.rng(self.name),
+                               bootstrap=c["bootstrap"], seed=ctx.rng(self.name), correction=o["correction"],
+                               bootstrap_scheme=o["bootstrap_scheme"], bandwidth=o["bandwidth"],
                                spatial_reading=_spatial_reading(ctx))
         out.tables["robustness"] = res.table.rename(columns={"region": ctx.region})
         out.notes.extend(res.notes)

@@ -13,7 +13,7 @@ Kinds of variant
 ``rolling``        the same on every rolling window of ``rolling_window`` years;
 ``zone``           the same on the regions of each group of the region scheme;
 ``specification``  no intercept, a common intercept, region fixed effects with the
-                   split-panel jackknife (Dhaene & Jochmans 2015);
+                   analytic bias correction (Hahn & Kuersteiner 2011; docs/inference.md);
 ``spatial``        each spatial model (e.g. SLX, SAR) under each weights matrix.
 """
 
@@ -120,7 +120,8 @@ def variant_windows(years, rolling_window: int = 5, subperiods=None):
 
 
 def _aspatial_rows(data, subsystems, variant, kind, detail, *, window=None, intercept=False, effects="none",
-                   se="classical", jackknife=False, alpha=0.05, min_ratio=1.0, bootstrap=0, seed=None):
+                   se="classical", jackknife=False, alpha=0.05, min_ratio=1.0, bootstrap=0, seed=None,
+                   correction="none", bootstrap_scheme="wild-year", bandwidth=None):
     """Identification rows of one variant (every ordering).
 
     Without bootstrap the fits use the batched estimator of
@@ -129,9 +130,12 @@ def _aspatial_rows(data, subsystems, variant, kind, detail, *, window=None, inte
     cheap); with ``bootstrap > 0`` :func:`~nqpspatial.haken.identify` runs.
     """
     base = {"variant": variant, "kind": kind, "detail": detail}
-    if bootstrap:
+    correction = "jackknife" if jackknife else correction
+    if bootstrap or effects not in ("none", "region") or correction == "analytic":
+        # the batched chain covers effects none/region without the analytic correction
         return _identify_rows(data, subsystems, base, window=window, intercept=intercept, effects=effects, se=se,
-                              jackknife=jackknife, alpha=alpha, min_ratio=min_ratio, bootstrap=bootstrap, seed=seed)
+                              correction=correction, alpha=alpha, min_ratio=min_ratio, bootstrap=bootstrap,
+                              seed=seed, bootstrap_scheme=bootstrap_scheme, bandwidth=bandwidth)
     from ..haken.results import adiabatic_verdict
     from . import _chain
 
@@ -148,7 +152,7 @@ def _aspatial_rows(data, subsystems, variant, kind, detail, *, window=None, inte
     except InputError as exc:
         return [{**base, "note": f"not estimable: {exc.detail if hasattr(exc, 'detail') else exc}"}]
     opts = {"alpha": alpha, "min_ratio": min_ratio, "intercept": intercept, "effects": effects, "se": se,
-            "jackknife": jackknife}
+            "jackknife": correction == "jackknife", "bandwidth": bandwidth}
     rows = []
     for q1, q2 in _chain.orderings(subsystems):
         f = _chain.fit_ordering(vals[q1], vals[q2], lay, opts)
@@ -165,17 +169,17 @@ def _aspatial_rows(data, subsystems, variant, kind, detail, *, window=None, inte
     return rows
 
 
-def _identify_rows(data, subsystems, base, *, window, intercept, effects, se, jackknife, alpha, min_ratio,
-                   bootstrap, seed):
+def _identify_rows(data, subsystems, base, *, window, intercept, effects, se, correction, alpha, min_ratio,
+                   bootstrap, seed, bootstrap_scheme="wild-year", bandwidth=None):
     from ..haken import identify
     from ..haken.model import ShortPanelWarning
 
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ShortPanelWarning)   # only with jackknife=True here
+            warnings.simplefilter("ignore", ShortPanelWarning)   # the baseline run warned already
             ident = identify(data, subsystems, order="auto", intercept=intercept, effects=effects, se=se,
                              window=window, bootstrap=bootstrap, seed=seed, alpha=alpha, min_ratio=min_ratio,
-                             jackknife=jackknife)
+                             correction=correction, bootstrap_scheme=bootstrap_scheme, bandwidth=bandwidth)
     except (InputError, ModelError) as exc:
         return [{**base, "note": f"not estimable: {exc}"}]
     rows = []
@@ -227,7 +231,8 @@ def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region
                      order=None, intercept: bool = False, effects: str = "none", se: str = "classical",
                      alpha: float = 0.05, min_ratio: float = 1.0, rolling_window: int = 5, subperiods=None,
                      scheme=None, specifications: bool = True, graphs=None, models=("slx", "sar"),
-                     spatial_draws: int = 200, bootstrap: int = 0, seed=0,
+                     spatial_draws: int = 200, bootstrap: int = 0, seed=0, correction: str = "none",
+                     bootstrap_scheme: str = "wild-year", bandwidth=None,
                      spatial_reading: str = "system") -> RobustnessResults:
     """Identification verdict and key estimates across samples, specifications and weights.
 
@@ -240,7 +245,7 @@ def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region
     order : (str, str), optional
         The baseline ordering followed by the figure (default: the
         ordering chosen on the baseline variant).
-    intercept, effects, se, alpha, min_ratio
+    intercept, effects, se, alpha, min_ratio, correction, bootstrap_scheme, bandwidth
         The baseline specification (as ``[haken]``).
     rolling_window : int
         Rolling-window length in periods (0: none).
@@ -249,7 +254,11 @@ def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region
     scheme : pandas.Series, optional
         Region -> group; one variant per group.
     specifications : bool
-        Add the no-intercept, intercept and jackknife-corrected region-effects variants.
+        Add the no-intercept, intercept and region-effects variants; the
+        region-effects variant uses the analytic bias correction
+        (:data:`~nqpspatial.haken.model.ANALYTIC_TRIM` lags), which removed
+        more of the fixed-effects bias than the split-panel jackknife in the
+        study of docs/inference.md, and names it.
     graphs : dict of str to libpysal.graph.Graph, optional
         Weights matrices for the spatial variants.
     models : sequence of str
@@ -272,8 +281,9 @@ def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region
     subs = [str(s) for s in subsystems]
     data = indices[[region, year, *subs]].rename(columns={region: "region", year: "year"})
     rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
-    common = dict(alpha=alpha, min_ratio=min_ratio, bootstrap=bootstrap)
-    spec = dict(intercept=intercept, effects=effects, jackknife=effects == "region")
+    common = dict(alpha=alpha, min_ratio=min_ratio, bootstrap=bootstrap, bootstrap_scheme=bootstrap_scheme,
+                  bandwidth=bandwidth)
+    spec = dict(intercept=intercept, effects=effects, correction=correction)
     rows = _aspatial_rows(data, subs, "baseline", "baseline", "the [haken] specification, all years", se=se,
                           seed=rng, **spec, **common)
     notes = []
@@ -292,7 +302,7 @@ def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region
             notes.append(f"regions without a group left out of the zone variants: {list(missing)[:10]}")
         for g in sorted(lab.dropna().unique(), key=str):
             sub = data[lab == g]
-            zse = se if se != "cluster" or sub["region"].nunique() > 1 else "classical"
+            zse = se if se not in ("cluster", "twoway") or sub["region"].nunique() > 1 else "classical"
             rows += _aspatial_rows(sub, subs, f"zone {g}", "zone", f"group={g}; {sub['region'].nunique()} regions",
                                    se=zse, seed=rng, **spec, **common)
     if specifications:
@@ -300,9 +310,12 @@ def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region
                                seed=rng, **common)
         rows += _aspatial_rows(data, subs, "intercept", "specification", "intercept=true", intercept=True, se=se,
                                seed=rng, **common)
-        rows += _aspatial_rows(data, subs, "region effects, jackknife", "specification",
-                               "effects=region, split-panel jackknife (Dhaene & Jochmans 2015)", effects="region",
-                               jackknife=True, se=se, seed=rng, **common)
+        from ..haken.model import ANALYTIC_TRIM
+
+        rows += _aspatial_rows(data, subs, "region effects, analytic bias correction", "specification",
+                               "effects=region, analytic bias correction for predetermined regressors (Hahn & "
+                               f"Kuersteiner 2011, {ANALYTIC_TRIM} lags)", effects="region", correction="analytic",
+                               se=se, seed=rng, **common)
     base_rows = [r for r in rows if r["kind"] == "baseline" and r.get("chosen")]
     if order is None and base_rows:
         order = (base_rows[0]["q1"], base_rows[0]["q2"])
