@@ -118,8 +118,12 @@ def geometry(cfg: dict, base: Path, panel):
                   "set; spatial stages need a boundary file ([geometry] source = \"file.geojson\", id = \"<field>\")")
 
 
-def scheme(cfg: dict, base: Path, panel):
-    """The region scheme (a scheme plugin or a CSV) as a Series region -> group, and its name."""
+def scheme(cfg: dict, base: Path, panel, failures: list | None = None):
+    """The region scheme (a scheme plugin or a CSV) as a Series region -> group, and its name.
+
+    A scheme plugin that raises (other than InputError) or breaks its
+    contract is recorded in ``failures`` and the run goes on without a scheme.
+    """
     name = cfg["regions"].get("scheme")  # checked by RegionsSpec
     import nqpspatial.geodata as geodata
 
@@ -130,12 +134,36 @@ def scheme(cfg: dict, base: Path, panel):
             return None, None
     if name in registry.available("schemes"):
         plugin = registry.get("schemes", name)
-        return plugin.load(panel.regions), name
+        return _plugin_scheme(plugin, name, panel, failures)
     p = path_in(base, name)
     if str(name).lower().endswith((".csv", ".xlsx")) or p.exists():
         return geodata.load_scheme(p, regions=panel.regions, source=str(p)), Path(str(name)).stem
     raise ConfigError(f"[regions] scheme = {name!r} is neither a bundled scheme "
                       f"({', '.join(registry.names('schemes'))}) nor an existing CSV file.", source="config")
+
+
+def _plugin_scheme(plugin, name: str, panel, failures: list | None):
+    import traceback
+
+    from .runner import plugin_failure
+
+    try:
+        groups = plugin.load(list(panel.regions))
+    except (InputError, ConfigError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a scheme plugin's failure: the run goes on without a scheme
+        if failures is None:
+            raise
+        failures.append(plugin_failure("schemes", name, exc, traceback.format_exc()))
+        return None, None
+    ok = isinstance(groups, pd.Series) and list(groups.index) == list(panel.regions) and groups.notna().all()
+    if not ok:
+        if failures is None:
+            raise InputError(f"scheme '{name}' does not map every region of the panel to one group")
+        failures.append(plugin_failure("schemes", name, "breaks the schemes contract: load(regions) must return "
+                                       "a Series indexed by exactly the regions, every one in a group"))
+        return None, None
+    return groups, name
 
 
 def _weights_specs(cfg: dict) -> list[str]:
@@ -155,7 +183,8 @@ def _weights_specs(cfg: dict) -> list[str]:
     return list(dict.fromkeys(first + specs))
 
 
-def spatial_weights(cfg: dict, base: Path, panel, indices, geometry_, scheme_) -> tuple[SpatialWeightsSet | None, str]:
+def spatial_weights(cfg: dict, base: Path, panel, indices, geometry_, scheme_,
+                    failures: list | None = None) -> tuple[SpatialWeightsSet | None, str]:
     """Build every spatial weights specification of the config once (the core weights step).
 
     The island policy and transformation are ``[spatial] islands`` and
@@ -187,9 +216,20 @@ def spatial_weights(cfg: dict, base: Path, panel, indices, geometry_, scheme_) -
         if "geometry" in set(getattr(get_builder(name), "needs", ()) or ()) and geometry_ is None:
             skipped.append(spec)
             continue
-        built[spec] = build_weights(spec, canonical_ids(panel.regions), geometry=geometry_, panel=data, scheme=scheme_,
-                                    islands=islands, transform=transform, region=panel.region, year=panel.year,
-                                    base_dir=base)
+        try:
+            built[spec] = build_weights(spec, canonical_ids(panel.regions), geometry=geometry_, panel=data,
+                                        scheme=scheme_, islands=islands, transform=transform, region=panel.region,
+                                        year=panel.year, base_dir=base)
+        except (InputError, ConfigError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a builder's failure loses only its specification
+            if failures is None:
+                raise
+            import traceback
+
+            from .runner import plugin_failure
+
+            failures.append(plugin_failure("weights", name, exc, traceback.format_exc()))
     slugs = [w.slug for w in built.values()]
     dup = sorted({s for s in slugs if slugs.count(s) > 1})
     if dup:
@@ -235,6 +275,7 @@ class Prepared:
     scheme_name: str | None = None
     weights: SpatialWeightsSet | None = None
     wnote: str = ""
+    failures: dict = field(default_factory=dict)
     order: list = field(default_factory=list)
     seconds: dict = field(default_factory=dict)
 
@@ -261,17 +302,18 @@ def preflight(cfg: dict, base: Path, analyses: list, check_target: Callable | No
     prep.seconds["weighting"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     prep.geometry, prep.gnote = geometry(cfg, base, prep.panel)
-    prep.scheme, prep.scheme_name = scheme(cfg, base, prep.panel)
+    prep.scheme, prep.scheme_name = scheme(cfg, base, prep.panel, prep.failures.setdefault("geometry", []))
     prep.seconds["geometry"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    prep.weights, prep.wnote = spatial_weights(cfg, base, prep.panel, prep.indices, prep.geometry, prep.scheme)
+    prep.weights, prep.wnote = spatial_weights(cfg, base, prep.panel, prep.indices, prep.geometry, prep.scheme,
+                                               prep.failures.setdefault("weights", []))
     prep.seconds["weights"] = time.perf_counter() - t0
     panel = prep.panel
     columns = [c for c in panel.values.columns if c not in (panel.region, panel.year)]
     columns += [c for c in (prep.indices.columns if prep.indices is not None else []) if c not in columns]
     facts = StudyFacts(subsystems=tuple(panel.subsystems), regions=tuple(panel.regions), periods=tuple(panel.years),
                        variables=tuple(c for c in columns if c not in (panel.region, panel.year)),
-                       geometry=prep.geometry is not None, scheme=prep.scheme is not None)
+                       geometry=prep.geometry is not None, scheme=prep.scheme is not None, groups=prep.scheme)
     for stage in analyses:
         table = cfg.get(stage.name)
         if table is not None and table.get("enabled", True):

@@ -385,15 +385,27 @@ def _core_records(cfg, rec, prep, state) -> None:
               info=prep.winfo)
     gnotes = [prep.gnote] + getattr(prep.geometry, "attrs", {}).get("nqpspatial_notes", []) \
         if prep.geometry is not None else [prep.gnote]
-    rec.stage("geometry", "ok" if prep.geometry is not None else "skipped", prep.seconds["geometry"],
-              notes=gnotes + ([f"region scheme: {prep.scheme_name}"] if prep.scheme_name else ["no region scheme"]),
-              info={"geometry": prep.gnote, "scheme": prep.scheme_name})
+    rec.add(_with_failures(runner.StageRecord(
+        "geometry", "ok" if prep.geometry is not None else "skipped", prep.seconds["geometry"],
+        notes=gnotes + ([f"region scheme: {prep.scheme_name}"] if prep.scheme_name else ["no region scheme"]),
+        info={"geometry": prep.gnote, "scheme": prep.scheme_name}), prep.failures.get("geometry"), state))
     ws = prep.weights
-    rec.stage("weights", "ok" if ws is not None else "skipped", prep.seconds["weights"],
-              notes=[prep.wnote] + [f"weights {w.spec}: {n}" for w in (ws.by_spec.values() if ws else [])
-                                    for n in w.notes],
-              info={"specs": list(ws.by_spec) if ws else [], "islands": ws.islands if ws else None,
-                    "transform": ws.transform if ws else None})
+    rec.add(_with_failures(runner.StageRecord(
+        "weights", "ok" if ws is not None else "skipped", prep.seconds["weights"],
+        notes=[prep.wnote] + [f"weights {w.spec}: {n}" for w in (ws.by_spec.values() if ws else []) for n in w.notes],
+        info={"specs": list(ws.by_spec) if ws else [], "islands": ws.islands if ws else None,
+              "transform": ws.transform if ws else None}), prep.failures.get("weights"), state))
+
+
+def _with_failures(record, failures, state):
+    """A core step's record marked ``failed`` by the plugins that failed in it (the run goes on)."""
+    if failures:
+        record.status = "failed"
+        record.plugin = dict(failures[0]["plugin"])
+        record.error = "; ".join(f"{f['plugin']['name']}: {f['error']}" for f in failures)
+        record.notes += [f"failed: {f['plugin']['kind']} plugin '{f['plugin']['name']}': {f['error']}" for f in failures]
+        state.tracebacks[record.name] = "\n".join(f.get("traceback") or "" for f in failures)
+    return record
 
 
 def _execute(cfg, base, where, analyses, rec, prep, out_dir, quiet, report, notes) -> _State:
@@ -411,6 +423,7 @@ def _execute(cfg, base, where, analyses, rec, prep, out_dir, quiet, report, note
     if prep.weights is not None:
         ctx.provide(prep.weights)
     state.why.update({kind: f"stage '{st.name}'" for st in prep.order for kind in getattr(st, "provides", ())})
+    ctx.analyses = []
 
     from .backends import shared_backends
 
@@ -465,6 +478,8 @@ def _run_analysis(stage, cfg, ctx, rec, state) -> None:
                                    why_missing=state.why)
     if out is not None:
         record.tables = state.add_tables(name, out.tables)
+        ctx.written.update({t: name for t in out.tables})
+        ctx.analyses.append(stage)
         for art in out.artifacts:
             ctx.provide(art)
         ctx.legacy.update(out.publish)

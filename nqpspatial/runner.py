@@ -204,6 +204,7 @@ def run_stage(stage, ctx: StageContext, cfg: Any, *, taken: Mapping[str, str], o
     missing = _missing_artifacts(stage, ctx, why_missing or {})
     if missing:
         return None, StageRecord(stage.name, "skipped", notes=missing)
+    failure = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -215,12 +216,16 @@ def run_stage(stage, ctx: StageContext, cfg: Any, *, taken: Mapping[str, str], o
         except (KeyboardInterrupt, SystemExit, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001 - a stage's failure must not take the run down
-            rec = StageRecord(stage.name, "failed", time.perf_counter() - t0, plugin=origin,
-                              error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(),
-                              warnings=_our_warnings(caught))
-            rec.notes.append(f"failed: {type(exc).__name__}: {exc}")
-            return None, rec
-    warns = list(dict.fromkeys(list(getattr(out, "warnings", []) or []) + _our_warnings(caught)))
+            failure = (exc, traceback.format_exc())
+    # warnings are sorted (and third-party ones re-emitted) only after recording has stopped
+    ours = _our_warnings(caught)
+    if failure is not None:
+        exc, tb = failure
+        rec = StageRecord(stage.name, "failed", time.perf_counter() - t0, plugin=origin,
+                          error=f"{type(exc).__name__}: {exc}", traceback=tb, warnings=ours)
+        rec.notes.append(f"failed: {type(exc).__name__}: {exc}")
+        return None, rec
+    warns = list(dict.fromkeys(list(getattr(out, "warnings", []) or []) + ours))
     probs = _output_problems(stage, out, taken) if isinstance(out, StageOutput) else \
         [f"run() must return a StageOutput, got {type(out).__name__}"]
     if probs:

@@ -180,7 +180,10 @@ class DeprecatedKey:
 
 @dataclass(frozen=True)
 class StudyFacts:
-    """What pre-flight checks of a spec may need to know about the study (no analysis has run)."""
+    """What pre-flight checks of a spec may need to know about the study (no analysis has run).
+
+    ``groups`` is the region scheme (region id -> group) when one is set.
+    """
 
     subsystems: tuple[str, ...] = ()
     regions: tuple = ()
@@ -188,6 +191,7 @@ class StudyFacts:
     variables: tuple[str, ...] = ()
     geometry: bool = False
     scheme: bool = False
+    groups: Any = None
 
 
 @dataclass(frozen=True)
@@ -278,6 +282,14 @@ class TableSpec(Mapping):
         """Checks across keys that also normalize values (override); returns the values to keep."""
         return values
 
+    @classmethod
+    def coerce(cls, value) -> TableSpec:
+        """``value`` as this spec: an instance as is; a mapping (e.g. a dict from Python code) checked by
+        :meth:`from_table`, keys left out taking their defaults."""
+        if isinstance(value, cls):
+            return value
+        return cls.from_table(dict(value or {}))
+
     def check(self, where: str) -> None:
         """Checks across keys (override); raise ConfigError naming the keys."""
 
@@ -301,16 +313,22 @@ class StageSpec(TableSpec):
 
 
 def spec_from_keys(table: str, config_keys: Mapping[str, Any], *, normalize=None, check_study=None,
-                   spatial_weights_keys: tuple = ()) -> type[StageSpec]:
+                   spatial_weights_keys: tuple = (), deprecated: Mapping[str, DeprecatedKey] | None = None,
+                   docs: Mapping[str, str] | None = None) -> type[StageSpec]:
     """A spec class for a stage that declares its keys as ``config_keys`` (key -> default).
 
     Types are inferred from the defaults (a default of None accepts
     anything); ``normalize(values, where) -> values`` checks across keys and
     may normalize them; ``check_study(spec, facts, where)`` checks them
-    against the study before anything is computed.
+    against the study before anything is computed; ``deprecated`` maps keys
+    kept for one release to their replacement; ``docs`` gives each key's
+    sentence.
     """
-    fields = [(name, Any, key(default)) for name, default in config_keys.items() if name != "enabled"]
-    ns: dict[str, Any] = {"table": table, "spatial_weights_keys": tuple(spatial_weights_keys)}
+    docs = dict(docs or {})
+    fields = [(name, Any, key(default, doc=docs.get(name, ""))) for name, default in config_keys.items()
+              if name != "enabled"]
+    ns: dict[str, Any] = {"table": table, "spatial_weights_keys": tuple(spatial_weights_keys),
+                          "deprecated": dict(deprecated or {})}
     if normalize is not None:
         ns["normalize"] = classmethod(lambda cls, values, where: normalize(values, where))
     if check_study is not None:

@@ -126,6 +126,13 @@ class StageContext:
         Output tables written so far, by name (read them; do not modify).
     panel_data : nqpspatial.panel.PanelData or None
         The validated input with its provenance.
+    analyses : list or None
+        The analyses that have run, in run order (the report shows their
+        sections in this order).
+    written : dict
+        Table name -> the stage that wrote it.
+    accessed : set
+        The artifact types read through :meth:`get`.
     """
 
     config: dict
@@ -147,6 +154,9 @@ class StageContext:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     panel_data: Any = None
     legacy: dict[str, Any] = field(default_factory=dict)
+    analyses: list | None = None
+    written: dict[str, str] = field(default_factory=dict)
+    accessed: set = field(default_factory=set)
 
     def rng(self, stage: str) -> np.random.Generator:
         """A Generator for ``stage``, derived from the run seed.
@@ -157,7 +167,9 @@ class StageContext:
         return np.random.default_rng(stage_seed(self.seed, stage))
 
     def get(self, kind: type[A]) -> A | None:
-        """The artifact of type ``kind`` an earlier stage provided, or None."""
+        """The artifact of type ``kind`` an earlier stage provided, or None (the access is recorded in
+        :attr:`accessed`, so tests can check a stage's ``consumes``/``uses`` declarations)."""
+        self.accessed.add(kind)
         return self.artifacts.get(kind)
 
     def provide(self, artifact: Artifact) -> None:

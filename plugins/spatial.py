@@ -40,6 +40,7 @@ from nqpspatial.errors import ConfigError, InputError
 from nqpspatial.runner import plugin_failure
 from nqpspatial.spatial import ISLAND_POLICIES, TRANSFORMS, canonical_ids, check_specs
 from nqpspatial.specs import StageSpec, StudyFacts, key
+from nqpspatial.report.view import ReportView, Section, escape, preferred_variables, table_html, wide_values
 from nqpspatial.stage import Analysis, StageContext, StageOutput
 
 __all__ = ["SpatialStage", "SpatialSpec", "spatial_stage", "DEFAULT_STATISTICS"]
@@ -217,6 +218,10 @@ class SpatialStage(Analysis):
     consumes = (SpatialWeightsSet,)
     uses = (HakenOutcome,)
 
+    def report_sections(self, view) -> list:
+        """The spatial section of the report (weights, Moran's I, LISA maps)."""
+        return spatial_sections(view)
+
     @property
     def tables(self) -> tuple[str, ...]:
         """``weights_summary``, ``weights_<slug>`` and the table of every installed statistics plugin."""
@@ -230,6 +235,7 @@ class SpatialStage(Analysis):
 
     def run(self, ctx: StageContext, cfg: SpatialSpec) -> StageOutput:
         """Compute every statistic on every weights specification (see the class doc)."""
+        cfg = SpatialSpec.coerce(cfg)
         ws = ctx.get(SpatialWeightsSet)
         weights = [ws.get(spec) for spec in cfg.weights if ws.get(spec) is not None]
         notes: list[str] = [f"weights {s} not built (no boundaries)" for s in cfg.weights if ws.get(s) is None]
@@ -344,6 +350,66 @@ def _compute_one(plug, sw, var, wide, perms, cfg, be, base_seed, ids, years):
     res = pd.concat([head, res.reset_index(drop=True)], axis=1)
     res["island_policy"] = sw.island_policy  # recorded in every output (as in weights_summary)
     return res
+
+
+
+# --------------------------------------------------------------------------------------------- report
+_MAX_MAP_VARS = 4
+
+
+def _sec_spatial(S: ReportView) -> Section | None:
+    mg = S.table("moran_global")
+    lisa = S.table("lisa")
+    if mg is None and lisa is None:
+        return None
+    sec = Section("spatial", S.t("s_spatial"))
+    ws = S.table("weights_summary")
+    if ws is not None:
+        sec.blocks.append(table_html(ws, name="weights_summary", lang=S.lang))
+    if mg is not None:
+        w0 = mg["weights"].iloc[0] if "weights" in mg.columns else None
+        if S.opts["figures"]:
+            from nqpspatial.report.figures import moran_figure
+
+            sec.blocks.append(S.figure(moran_figure(mg, lang=S.fig_lang), "moran_global", S.t("moran")))
+        cols = [c for c in ("variable", "weights", "year", "I", "EI", "z_norm", "p_norm", "p_sim") if c in mg.columns]
+        sec.blocks.append(table_html(mg[cols] if cols else mg, name="moran_global", max_rows=40, lang=S.lang))
+    if lisa is not None and {"region", "cluster"} <= set(lisa.columns) or (
+            lisa is not None and {S.region, "cluster"} <= set(lisa.columns)):
+        rcol = "region" if "region" in lisa.columns else S.region
+        w0 = lisa["weights"].iloc[0] if "weights" in lisa.columns else None
+        sub = lisa[lisa["weights"] == w0] if w0 is not None else lisa
+        from nqpspatial.report.maps import LISA_COLOURS
+
+        order = ["HH", "LL", "LH", "HL", "ns", "isolated"]
+        labels = {"ns": S.ft("ns"), "isolated": S.ft("isolated")}
+        for var in preferred_variables(sub, S, _MAX_MAP_VARS):
+            vs = sub[sub["variable"] == var]
+            years = [y for y in S.years if y in set(vs["year"])] or sorted(vs["year"].unique())[-1:]
+            if S.opts["figures"] and S.geoms is not None:
+                from nqpspatial.report.maps import categorical_map
+
+                vals = wide_values(vs.rename(columns={rcol: "__r"}), "cluster", "__r", "year", years)
+                fig = categorical_map(S.geoms, vals, categories=order, colours=LISA_COLOURS, labels=labels,
+                                      title=f"{S.ft('lisa')}: {S.var_label(var, fig=True)}"
+                                            + (f" ({w0})" if w0 else ""),
+                                      legend_title=S.ft("lisa"), lang=S.fig_lang, layout=S.layout)
+                sec.blocks.append(S.figure(fig, f"lisa_{var}", f"{S.t('lisa')}: {var}"))
+        counts = pd.crosstab([sub["variable"], sub["year"]], sub["cluster"]).reset_index()
+        counts.columns = [str(c) for c in counts.columns]
+        sec.blocks.append("<h3>" + escape(S.t("lisa")) + "</h3>")
+        sec.blocks.append(table_html(counts, name="lisa", max_rows=40, lang=S.lang))
+    for name in ("moran_bivariate", "geary", "getis_ord"):
+        t = S.table(name)
+        if t is not None:
+            sec.blocks.append(f"<h3>{escape(name)}</h3>")
+            sec.blocks.append(table_html(t, name=name, max_rows=20, lang=S.lang))
+    return sec
+
+
+def spatial_sections(S) -> list:
+    """The spatial stage's report section (:class:`nqpspatial.report.view.ReportView` in, sections out)."""
+    return [_sec_spatial(S) or Section("spatial", S.t("s_spatial"))]
 
 
 spatial_stage = SpatialStage()

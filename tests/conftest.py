@@ -86,6 +86,32 @@ def demo_run(tmp_path_factory):
     return run(None, out=out, quiet=True, report=False)
 
 
+PLUGIN_PKG = Path(__file__).resolve().parent / "plugin_pkg"
+
+
+@pytest.fixture(scope="module")
+def installed_plugin(tmp_path_factory):
+    """tests/plugin_pkg (a third-party plugin package) pip-installed into a temporary folder on sys.path."""
+    import importlib
+    import subprocess
+    import sys
+
+    from nqpspatial import registry
+
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(PLUGIN_PKG)], check=True, capture_output=True)
+    sys.path.insert(0, str(target))
+    importlib.invalidate_caches()
+    registry.refresh()
+    yield target
+    sys.path.remove(str(target))
+    for mod in [m for m in sys.modules if m.startswith("nqp_example_plugin")]:
+        del sys.modules[mod]
+    importlib.invalidate_caches()
+    registry.refresh()
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests that pip-install the example plugin package carry the ``install`` marker."""
     for item in items:

@@ -7,30 +7,11 @@ import importlib
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from nqpspatial import registry
 from nqpspatial.errors import ConfigError, InputError, PluginError
-
-PKG = Path(__file__).resolve().parent / "plugin_pkg"
-
-
-@pytest.fixture(scope="module")
-def installed_plugin(tmp_path_factory):
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(PKG)], check=True, capture_output=True)
-    sys.path.insert(0, str(target))
-    importlib.invalidate_caches()
-    registry.refresh()
-    yield target
-    sys.path.remove(str(target))
-    for mod in [m for m in sys.modules if m.startswith("nqp_example_plugin")]:
-        del sys.modules[mod]
-    importlib.invalidate_caches()
-    registry.refresh()
 
 
 

@@ -129,3 +129,15 @@ def test_legacy_results_view_warns_and_is_read_only():
         ctx.results["haken"] = 1
     with pytest.raises(TypeError, match="must be an instance"):
         ctx.provide({"value": 1})
+
+
+def test_a_stage_that_warns_then_raises_fails_once():
+    """Re-emitting a third-party warning while warnings were still being recorded looped forever."""
+    def warn_then_raise(ctx, cfg):
+        warnings.warn("theirs", RuntimeWarning)
+        warnings.warn("ours", NqpWarning)
+        raise ValueError("then a bug")
+
+    with pytest.warns(RuntimeWarning, match="theirs"):
+        out, rec = run_stage(_Stage("w", run=warn_then_raise), _ctx(), {}, taken={})
+    assert out is None and rec.status == "failed" and rec.warnings == ["ours"]

@@ -246,6 +246,22 @@ class CoevolutionResults(Results):
                        {"mean by year": by_year})
 
 
+def _checked(strat, h, q1) -> np.ndarray:
+    """A strategy's output as the contract demands (finite, the input's shape, [0, 1] when normalized)."""
+    from ..errors import PluginError
+
+    arr = np.asarray(h, dtype=float)
+    if arr.shape != q1.shape:
+        raise PluginError(f"co-evolution strategy '{strat.name}' returned shape {arr.shape} for {q1.shape} values "
+                          "(contract: one h per q1)")
+    if not np.isfinite(arr).all():
+        raise PluginError(f"co-evolution strategy '{strat.name}' returned non-finite values (contract: finite h, "
+                          "or ModelError for an unsupported case)")
+    if getattr(strat, "normalized", False) and ((arr < 0) | (arr > 1)).any():
+        raise PluginError(f"co-evolution strategy '{strat.name}' is normalized but returned values outside [0, 1]")
+    return arr
+
+
 def coevolution(panel: pd.DataFrame, potentials: dict, *, strategy="auto", domain="unit", grades=None,
                 labels=None, labels_zh=None, names=("q1", "q2")) -> CoevolutionResults:
     """Co-evolution level h of every region-year.
@@ -283,14 +299,14 @@ def coevolution(panel: pd.DataFrame, potentials: dict, *, strategy="auto", domai
     if missing:
         raise InputError(f"no fitted potential for regions {missing[:10]}")
     parts = []
-    from ..registry import accepts_keyword
+    from ..registry import keywords
 
-    # plugins may leave out the optional domain keyword
-    kw = {"domain": dom} if accepts_keyword(strat, "domain", unreadable=True) else {}
+    # plugins may leave out the optional domain keyword (read once, when the strategy is loaded)
+    kw = {"domain": dom} if "domain" in keywords("coevolution", strat) else {}
     for r, g in panel.groupby("region", sort=False):
         pot = potentials[r]
         q1 = g["q1"].to_numpy(float)
-        h = strat(q1, pot, **kw)
+        h = _checked(strat, strat(q1, pot, **kw), q1)
         V = pot(q1) if pot.valid else np.full(len(q1), np.nan)
         d = pot.distance(q1) if pot.has_stable_point and pot.valid else np.full(len(q1), np.nan)
         parts.append(pd.DataFrame({"region": g["region"].to_numpy(), "year": g["year"].to_numpy(),

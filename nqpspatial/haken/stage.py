@@ -22,6 +22,7 @@ from ..backends import backend_from_config
 from ..errors import ConfigError, InputError, ModelError
 
 from ..artifacts import HakenOutcome, SpatialWeightsSet
+from ..specs import DeprecatedKey, spec_from_keys
 from ..stage import Analysis, StageContext, StageOutput
 from .coevolution import is_strategy
 from .coupling import coupling_coordination
@@ -34,8 +35,8 @@ from .results import ESTIMATE_COLUMNS, POTENTIAL_COLUMNS
 from .scenarios import scenarios, validate_shocks
 from .stages import break_tests, trajectories
 
-__all__ = ["HakenStage", "ScenarioStage", "HakenAnalysisResults", "HAKEN_CONFIG", "SCENARIO_CONFIG",
-           "validate_haken_config"]
+__all__ = ["HakenStage", "ScenarioStage", "HakenSpec", "HakenAnalysisResults", "HAKEN_CONFIG", "SCENARIO_CONFIG",
+           "validate_haken_config", "haken_options"]
 
 #: Keys of the ``[haken]`` table and their defaults.
 HAKEN_CONFIG = MappingProxyType({
@@ -53,7 +54,6 @@ HAKEN_CONFIG = MappingProxyType({
     "by": "none",                    # none | region | group
     "grades": list(DEFAULT_EDGES),   # bin edges of the [0, 1] grades
     "break_year": None,              # Chow test year; None = sup-F search only
-    "jackknife": False,              # split-panel jackknife (same as correction = "jackknife")
     "correction": "none",            # none | jackknife | analytic (region or two-way effects)
     "legacy_stable_point": False,    # warned legacy sqrt(|g1 g2/(ab)|)
     "h_domain": "unit",              # unit | panel: q1 interval of normalized h
@@ -100,7 +100,7 @@ def _check_correction(c: dict) -> None:
                    "\"region\" or \"two-way\", or correction = \"none\"")
 
 
-def validate_haken_config(cfg: dict, subsystems) -> dict:
+def validate_haken_config(cfg: dict, subsystems=None) -> dict:
     """Validate a resolved ``[haken]`` table.
 
     Returns
@@ -113,16 +113,18 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
     ConfigError
         Naming the key and the fix.
     """
-    c = {**HAKEN_CONFIG, **{k: v for k, v in (cfg or {}).items() if k != "enabled"}}
-    subs = [str(s) for s in subsystems]
+    c = {**HAKEN_CONFIG, "jackknife": False, **{k: v for k, v in (cfg or {}).items() if k != "enabled"}}
+    subs = [str(s) for s in subsystems] if subsystems is not None else None
     order = c["order"]
     if isinstance(order, str):
         if order != "auto":
-            raise _err("order", order, f"use \"auto\" or a list of two subsystems, e.g. {subs[:2]}")
+            raise _err("order", order, "use \"auto\" or a list of two subsystems"
+                       + (f", e.g. {subs[:2]}" if subs else ""))
     else:
-        if not isinstance(order, (list, tuple)) or len(order) != 2 or any(str(o) not in subs for o in order) \
-                or str(order[0]) == str(order[1]):
-            raise _err("order", order, f"give two different subsystems among {subs}, e.g. {subs[:2]}")
+        if not isinstance(order, (list, tuple)) or len(order) != 2 or str(order[0]) == str(order[1]) \
+                or (subs is not None and any(str(o) not in subs for o in order)):
+            raise _err("order", order, "give two different subsystems" + (f" among {subs}, e.g. {subs[:2]}"
+                                                                          if subs else ""))
         order = [str(o) for o in order]
     if c["coevolution"] != "auto" and not is_strategy(c["coevolution"]):
         from .. import registry
@@ -190,6 +192,37 @@ def validate_haken_config(cfg: dict, subsystems) -> dict:
     return {**c, "order": order, "window": window, "grades": edges, "grade_labels": labels,
             "grade_labels_zh": labels_zh, "coupling_weights": tuple(float(x) for x in cw),
             "lag_band": (float(lb[0]), float(lb[1]))}
+
+
+def _normalize(values: dict, where: str) -> dict:
+    """The ``[haken]`` table checked and normalized (the keys of :data:`HAKEN_CONFIG` and ``enabled``)."""
+    c = validate_haken_config(values)
+    return {**{k: c[k] for k in HAKEN_CONFIG}, "enabled": values["enabled"]}
+
+
+def _check_study(spec, facts, where: str) -> None:
+    validate_haken_config(dict(spec), facts.subsystems)  # the ordering names the study's subsystems
+    by_ = spec["break_year"]
+    if by_ is not None and facts.periods and not facts.periods[0] < by_ < facts.periods[-1]:
+        raise _err("break_year", by_, f"give a year from {facts.periods[0] + 1} to {facts.periods[-1] - 1}: the "
+                   f"data cover {facts.periods[0]}-{facts.periods[-1]} and a break at year t starts the second "
+                   "regime with the transition t -> t+1")
+    if spec["regimes"] and not facts.scheme:
+        raise _err("regimes", True, "needs a region scheme ([regions] scheme)")
+
+
+#: The typed spec of ``[haken]`` (``jackknife = true`` is read as ``correction = "jackknife"`` for one release).
+HakenSpec = spec_from_keys("haken", HAKEN_CONFIG, normalize=_normalize, check_study=_check_study,
+                           deprecated={"jackknife": DeprecatedKey(
+                               "correction", lambda v: "jackknife" if v else "none",
+                               "the split-panel jackknife; see docs/inference.md for what the evidence shows")})
+
+
+def haken_options(spec) -> dict:
+    """The resolved ``[haken]`` spec as the keyword options of the Haken model (``jackknife`` derived)."""
+    o = dict(spec)
+    o["jackknife"] = o["correction"] == "jackknife"
+    return o
 
 
 def _outcome(ident, fit, coev, breaks, domain, grading, requested, spec) -> HakenOutcome:
@@ -352,12 +385,21 @@ class HakenStage(Analysis):
     requires = ("pair",)
     provides = (HakenOutcome,)
     uses = (SpatialWeightsSet,)
+    tables = ("haken_identification", "haken_estimates", "haken_potential", "haken_marginal_effects",
+              "haken_residual_diagnostics", "haken_regimes", "haken_regime_tests", "coevolution",
+              "coupling_coordination", "stages", "stages_tests")
     optional = False
     order = 30
+
+    def report_sections(self, view) -> list:
+        """The Haken sections of the report: identification and potential, co-evolution, stages."""
+        from ..report.sections import haken_sections
+
+        return haken_sections(view)
     config_keys = HAKEN_CONFIG
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
-        o = validate_haken_config(cfg, ctx.subsystems)
+        o = haken_options(HakenSpec.coerce(cfg))
         if o["regimes"] and ctx.scheme is None:
             raise ConfigError("[haken] regimes = true needs a region scheme: set [regions] scheme (a bundled "
                               "scheme or a CSV with columns region,group) or set regimes = false", source="config")
@@ -419,6 +461,14 @@ class HakenStage(Analysis):
             out.notes.append(f"co-evolution level h: {coev.strategy} ({coev.reason})")
         except ModelError as exc:
             out.warnings.append(f"coevolution.csv not written: {exc}")
+        except (InputError, ConfigError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a strategy plugin's failure loses only the h table
+            import traceback
+
+            from ..runner import plugin_failure
+
+            out.failures.append(plugin_failure("coevolution", str(o["coevolution"]), exc, traceback.format_exc()))
         # coupling coordination beside h (U1 = order parameter)
         sub = fit.fitted_panel
         try:
@@ -472,6 +522,26 @@ class HakenStage(Analysis):
         return out
 
 
+def _scenario_values(values: dict, where: str) -> dict:
+    p = values["periods"]
+    if isinstance(p, bool) or not isinstance(p, int) or p < 1:
+        raise _err("periods", p, "give a positive whole number of periods", table="scenarios")
+    if not isinstance(values["shocks"], (list, tuple)):
+        raise _err("shocks", values["shocks"], "give a list of tables [[scenarios.shocks]]", table="scenarios")
+    return values
+
+
+def _scenario_study(spec, facts, where: str) -> None:
+    try:
+        validate_shocks(spec["shocks"], list(facts.regions), facts.groups, key="[scenarios] shocks")
+    except InputError as exc:
+        raise ConfigError(exc.detail, source=where) from None
+
+
+#: The typed spec of ``[scenarios]``.
+ScenarioSpec = spec_from_keys("scenarios", SCENARIO_CONFIG, normalize=_scenario_values, check_study=_scenario_study)
+
+
 class ScenarioStage(Analysis):
     """Forward projections of the fitted Haken system (optional ``[scenarios]`` table).
 
@@ -484,14 +554,12 @@ class ScenarioStage(Analysis):
     optional = True
     order = 35
     config_keys = SCENARIO_CONFIG
+    spec = ScenarioSpec
+    tables = ("scenarios",)
 
-    def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
-        c = {**SCENARIO_CONFIG, **{k: v for k, v in (cfg or {}).items() if k != "enabled"}}
+    def run(self, ctx: StageContext, cfg) -> StageOutput:
+        c = dict(ScenarioSpec.coerce(cfg))
         p = c["periods"]
-        if isinstance(p, bool) or not isinstance(p, int) or p < 1:
-            raise _err("periods", p, "give a positive whole number of periods", table="scenarios")
-        if not isinstance(c["shocks"], (list, tuple)):
-            raise _err("shocks", c["shocks"], "give a list of tables [[scenarios.shocks]]", table="scenarios")
         out = StageOutput()
         h = ctx.get(HakenOutcome)
         try:

@@ -113,9 +113,12 @@ class RobustnessSpec(StageSpec):
 
 
 def _haken_options(ctx: StageContext) -> dict:
-    from ..haken.stage import validate_haken_config
+    """The ``[haken]`` options the Haken stage used (its resolved spec; defaults when it did not run)."""
+    from ..haken.stage import HakenSpec, haken_options
 
-    return validate_haken_config(ctx.config.get("haken") or {}, ctx.subsystems)
+    h = ctx.get(HakenOutcome)
+    spec = h.spec if h is not None and h.spec else (ctx.config.get("haken") or HakenSpec.from_table(None))
+    return haken_options(spec)
 
 
 def _indices(ctx: StageContext) -> pd.DataFrame:
@@ -167,6 +170,12 @@ class SensitivityStage(Analysis):
     uses = (HakenOutcome,)
     provides = (SensitivityOutcome,)
     tables = ("sensitivity_summary", "sensitivity_regions")
+
+    def report_sections(self, view) -> list:
+        """The robustness section of the report (shared by the sensitivity and robustness stages)."""
+        from .report import robustness_sections
+
+        return robustness_sections(view)
     optional = True
     order = 90
     spec = SensitivitySpec
@@ -198,7 +207,7 @@ class SensitivityStage(Analysis):
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         from .sensitivity import weight_sensitivity
 
-        c = cfg
+        c = SensitivitySpec.coerce(cfg)
         out = StageOutput()
         iw = ctx.get(IndicatorWeights)
         normalized, weights = (iw.normalized, iw.table) if iw is not None else (None, None)
@@ -314,6 +323,12 @@ class RobustnessStage(Analysis):
     uses = (HakenOutcome, SpatialWeightsSet, SpatialHakenOutcome)
     provides = (RobustnessOutcome,)
     tables = ("robustness",)
+
+    def report_sections(self, view) -> list:
+        """The robustness section of the report (shared by the sensitivity and robustness stages)."""
+        from .report import robustness_sections
+
+        return robustness_sections(view)
     optional = True
     order = 95
     spec = RobustnessSpec
@@ -334,7 +349,7 @@ class RobustnessStage(Analysis):
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         from .table import robustness_table
 
-        c = cfg
+        c = RobustnessSpec.coerce(cfg)
         out = StageOutput()
         o = _haken_options(ctx)
         data = _indices(ctx)

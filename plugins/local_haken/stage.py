@@ -135,10 +135,16 @@ class LocalHakenStage(Analysis):
     spec = LocalHakenSpec
     uses = (HakenOutcome,)
     provides = (LocalHakenOutcome,)
+
+    def report_sections(self, view) -> list:
+        """The GW-Haken section of the report."""
+        from .report import local_haken_sections
+
+        return local_haken_sections(view)
     tables = ("local_haken", "local_haken_tests", "local_coevolution")
 
     def run(self, ctx: StageContext, cfg) -> StageOutput:
-        o = dict(cfg)
+        o = dict(LocalHakenSpec.coerce(cfg))
         o["search"] = tuple(o["search"]) or None
         ordering = _ordering(ctx, o["order"])
         if ordering is None:

@@ -196,12 +196,20 @@ class SpatialHakenStage(Analysis):
     consumes = (SpatialWeightsSet,)
     uses = (HakenOutcome,)
     provides = (SpatialHakenOutcome,)
+
+    def report_sections(self, view) -> list:
+        """The spatial Haken section of the report."""
+        from .report import spatial_haken_sections
+
+        return spatial_haken_sections(view)
+
     tables = ("spatial_haken_estimates", "spatial_haken_effects", "spatial_haken_marginal_effects",
               "spatial_haken_diagnostics", "spatial_haken_identification", "spatial_haken_potential",
               "spatial_haken_steady_states", "spatial_haken_regimes", "spatial_haken_regime_tests")
 
     def run(self, ctx: StageContext, cfg: SpatialHakenSpec) -> StageOutput:
         """Fit every requested model x weights x ordering; see the module doc."""
+        cfg = SpatialHakenSpec.coerce(cfg)
         notes, warns = [], []
         ws = ctx.get(SpatialWeightsSet)
         graphs = {ws.get(s).slug: ws.get(s).graph for s in cfg.weights if ws.get(s) is not None}

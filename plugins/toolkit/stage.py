@@ -182,6 +182,12 @@ class CentresStage(Analysis):
                    "map_years": []}
     uses = (HakenOutcome,)
     provides = (CentresOutcome,)
+
+    def report_sections(self, view) -> list:
+        """This stage's section of the report."""
+        from .report import centres_sections
+
+        return centres_sections(view)
     tables = ("centres", "ellipses")
 
     @staticmethod
@@ -196,6 +202,7 @@ class CentresStage(Analysis):
 
     def run(self, ctx: StageContext, cfg) -> StageOutput:
         """Compute the centres and ellipses; see the class docstring."""
+        cfg = self.spec.coerce(cfg)
         t = self.name
         form = cfg["form"]
         variables = list(cfg["variables"]) or _default_variables(ctx)
@@ -241,6 +248,12 @@ class DetectorStage(Analysis):
                    "strata_range": [3, 8], "alpha": 0.05}
     uses = (HakenOutcome,)
     provides = (DetectorOutcome,)
+
+    def report_sections(self, view) -> list:
+        """This stage's section of the report."""
+        from .report import detector_sections
+
+        return detector_sections(view)
     tables = ("detector_factors", "detector_interactions", "detector_risk", "detector_ecological",
               "detector_strata", "detector_discretization")
 
@@ -270,7 +283,7 @@ class DetectorStage(Analysis):
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         """Run the four detectors; see the class docstring."""
-        cfg = dict(cfg)
+        cfg = dict(self.spec.coerce(cfg))
         t = self.name
         out = StageOutput()
         target = str(cfg["target"])
@@ -329,6 +342,12 @@ class NetworkStage(Analysis):
                    "blocks": "concor", "qap": [], "permutations": 999, "crs": "auto", "points": "centroid"}
     uses = (HakenOutcome,)
     provides = (NetworkOutcome,)
+
+    def report_sections(self, view) -> list:
+        """This stage's section of the report."""
+        from .report import network_sections
+
+        return network_sections(view)
     tables = ("network_edges", "network_summary", "network_nodes", "network_blocks", "network_block_density",
               "network_qap")
 
@@ -376,7 +395,7 @@ class NetworkStage(Analysis):
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         """Build and analyse the networks; see the class docstring."""
-        cfg = dict(cfg)
+        cfg = dict(self.spec.coerce(cfg))
         t = self.name
         out = StageOutput()
         h = _haken_h(ctx)

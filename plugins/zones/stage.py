@@ -346,10 +346,19 @@ class ZonesStage(Analysis):
     spec = ZonesSpec
     config_keys = ZonesSpec.defaults()
     uses = (HakenOutcome, IndicatorWeights)
+    tables = ("zones_summary", "zones_haken_fits", "zones_turning_points", "dagum_gini", "dagum_pairs", "theil",
+              "theil_groups", "clusters", "clusters_vs_zones", "markov_classes", "markov_transitions",
+              "spatial_markov", "density", "density_curves", "convergence", "obstacles")
+
+    def report_sections(self, view) -> list:
+        """The zones section of the report."""
+        from .report import zones_sections
+
+        return zones_sections(view)
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         """Run the configured zone analyses; see the class docstring."""
-        cfg = dict(cfg)
+        cfg = dict(ZonesSpec.coerce(cfg))
         haken = _haken_table(ctx)
         variables = cfg["variables"] or _default_variables(ctx, haken)
         if not variables:
