@@ -63,6 +63,9 @@ def residual_tests(y: np.ndarray, X: np.ndarray, e: np.ndarray, W) -> dict:
     T, N = y.shape
     k = X.shape[2]
     n = T * N
+    if N < 4 or n - k <= 0 or float(W.sum()) == 0.0:  # no statistic means anything (as for the spatial statistics)
+        nan = float("nan")
+        return {"moran_residuals": (nan, nan, nan), "lm_error": (nan, nan), "lm_lag": (nan, nan)}
     Xs = X.reshape(n, k)
     u = e.reshape(n)
     yy = y.reshape(n)

@@ -346,6 +346,9 @@ def _residual_diagnostics(ctx, ident, o, out: StageOutput, info: dict) -> None:
             info["residual_diagnostics"] = f"not written: {why}"
             return
         name, gids, W = built
+        if len(gids) < 4:
+            info["residual_diagnostics"] = "not written: the spatial tests need at least 4 regions"
+            return
         tabs = []
         for q1, q2 in ident.orderings:
             eqs, years = ident.results(q1, q2).residual_blocks(gids)
