@@ -63,7 +63,7 @@ class StageOutput:
         Warnings recorded in ``run.json`` and shown on the terminal.
     artifacts : list of Artifact
         Typed values handed to later stages (each of a type the stage
-        declares in ``provides``).
+        declares in ``provides``; :meth:`get` reads one).
     failures : list of dict
         Plugins that failed inside the stage (e.g. one statistics plugin of
         the spatial stage): ``plugin`` (name, kind, package, version, entry
@@ -82,9 +82,14 @@ class StageOutput:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
+
     failures: list[dict] = field(default_factory=list)
     publish: dict[str, Any] = field(default_factory=dict)
     status: str = "ok"
+
+    def get(self, kind: type[A]) -> A | None:
+        """The artifact of type ``kind`` in :attr:`artifacts`, or None."""
+        return next((a for a in self.artifacts if isinstance(a, kind)), None)
 
 
 @dataclass
@@ -178,6 +183,13 @@ class StageContext:
             raise TypeError(f"an artifact must be an instance of nqpspatial.artifacts.Artifact, "
                             f"got {type(artifact).__name__}")
         self.artifacts[type(artifact)] = artifact
+
+    def absorb(self, output: StageOutput) -> StageContext:
+        """Provide every artifact of a stage's output (for running stages by hand, as the runner does)."""
+        for art in output.artifacts:
+            self.provide(art)
+        self.tables.update(output.tables)
+        return self
 
     @property
     def results(self) -> Mapping[str, Any]:

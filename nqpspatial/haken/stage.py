@@ -393,13 +393,14 @@ class HakenStage(Analysis):
               "coupling_coordination", "stages", "stages_tests")
     optional = False
     order = 30
+    spec = HakenSpec
+    config_keys = HAKEN_CONFIG
 
     def report_sections(self, view) -> list:
         """The Haken sections of the report: identification and potential, co-evolution, stages."""
         from ..report.sections import haken_sections
 
         return haken_sections(view)
-    config_keys = HAKEN_CONFIG
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         o = haken_options(HakenSpec.coerce(cfg))
