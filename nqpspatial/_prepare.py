@@ -196,12 +196,6 @@ def spatial_weights(cfg: dict, base: Path, panel, indices, geometry_, scheme_,
     (SpatialWeightsSet or None, str)
         The weights (None when none can be built) and a note.
     """
-    from .spatial import build_weights, canonical_ids, get_builder, parse_spec
-
-    specs = _weights_specs(cfg)
-    sp = cfg.get("spatial")
-    islands = sp["islands"] if sp is not None and "islands" in sp else "nearest"
-    transform = sp["transform"] if sp is not None and "transform" in sp else "r"
     if len(panel.regions) < 2:
         return None, "no spatial weights: the panel has one region"
     data = panel.values
@@ -210,16 +204,33 @@ def spatial_weights(cfg: dict, base: Path, panel, indices, geometry_, scheme_,
         if extra:
             data = data.merge(indices[[panel.region, panel.year, *extra]], on=[panel.region, panel.year],
                               how="left", validate="one_to_one")
+    return weights_set(_weights_specs(cfg), panel.regions, data, cfg.get("spatial"), geometry=geometry_,
+                       scheme=scheme_, region=panel.region, year=panel.year, base=base, failures=failures)
+
+
+def weights_set(specs, regions, data, spatial_cfg, *, geometry=None, scheme=None, region="region",
+                year="year", base=None, failures: list | None = None) -> tuple[SpatialWeightsSet | None, str]:
+    """Build the weights ``specs`` for ``regions`` (the loop behind the core weights step).
+
+    ``spatial_cfg`` is the ``[spatial]`` table (or None) that gives the
+    island policy and transformation.  A builder's failure is appended to
+    ``failures`` (a plugin failure) or, when ``failures`` is None, raised.
+    """
+    from .spatial import build_weights, canonical_ids, get_builder, parse_spec
+
+    sp = spatial_cfg
+    islands = sp["islands"] if sp is not None and "islands" in sp else "nearest"
+    transform = sp["transform"] if sp is not None and "transform" in sp else "r"
+    ids = canonical_ids(regions)
     built, skipped = {}, []
     for spec in specs:
         name, _ = parse_spec(spec)
-        if "geometry" in set(getattr(get_builder(name), "needs", ()) or ()) and geometry_ is None:
+        if "geometry" in set(getattr(get_builder(name), "needs", ()) or ()) and geometry is None:
             skipped.append(spec)
             continue
         try:
-            built[spec] = build_weights(spec, canonical_ids(panel.regions), geometry=geometry_, panel=data,
-                                        scheme=scheme_, islands=islands, transform=transform, region=panel.region,
-                                        year=panel.year, base_dir=base)
+            built[spec] = build_weights(spec, ids, geometry=geometry, panel=data, scheme=scheme, islands=islands,
+                                        transform=transform, region=region, year=year, base_dir=base)
         except (InputError, ConfigError):
             raise
         except Exception as exc:  # noqa: BLE001 - a builder's failure loses only its specification
@@ -313,7 +324,8 @@ def preflight(cfg: dict, base: Path, analyses: list, check_target: Callable | No
     columns += [c for c in (prep.indices.columns if prep.indices is not None else []) if c not in columns]
     facts = StudyFacts(subsystems=tuple(panel.subsystems), regions=tuple(panel.regions), periods=tuple(panel.years),
                        variables=tuple(c for c in columns if c not in (panel.region, panel.year)),
-                       geometry=prep.geometry is not None, scheme=prep.scheme is not None, groups=prep.scheme)
+                       geometry=prep.geometry is not None, scheme=prep.scheme is not None, groups=prep.scheme,
+                       ignored=tuple(map(str, cfg["data"].get("ignore") or ())))
     for stage in analyses:
         table = cfg.get(stage.name)
         if table is not None and table.get("enabled", True):

@@ -69,12 +69,18 @@ class SpatialWeightsSet(Artifact):
         ``[spatial] weights``.
     islands, transform : str
         The island policy and transformation they were built with.
+    complete : bool
+        True when the core built every specification the config names (a
+        missing one could not be built); False for a set built on demand
+        by :meth:`nqpspatial.stage.StageContext.spatial_weights`, which
+        adds specifications as stages ask for them.
     """
 
     provided_by: ClassVar[str] = "weights"
     by_spec: Mapping[str, Any] = field(default_factory=dict)
     islands: str = "nearest"
     transform: str = "r"
+    complete: bool = True
 
     @property
     def specs(self) -> list[str]:

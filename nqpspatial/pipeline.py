@@ -40,7 +40,7 @@ from . import registry, runner
 from ._prepare import input_files, preflight
 from ._util import jsonable
 from ._version import __version__
-from .artifacts import IndicatorWeights
+from .artifacts import IndicatorWeights, SpatialWeightsSet
 from .config import check_seed, check_workers, load_config, replace_key, resolve_config, stage_spec
 from .errors import ConfigError
 from .io import write_csv, write_workbook
@@ -395,6 +395,10 @@ def _core_records(cfg, rec, prep, state) -> None:
         notes=[prep.wnote] + [f"weights {w.spec}: {n}" for w in (ws.by_spec.values() if ws else []) for n in w.notes],
         info={"specs": list(ws.by_spec) if ws else [], "islands": ws.islands if ws else None,
               "transform": ws.transform if ws else None}), prep.failures.get("weights"), state))
+    if ws is None:
+        from .spatial import NO_WEIGHTS
+
+        state.why[("note", SpatialWeightsSet)] = NO_WEIGHTS if prep.geometry is None else prep.wnote
 
 
 def _with_failures(record, failures, state):

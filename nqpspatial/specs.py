@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import operator
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from ._util import suggest
 from .errors import ConfigError
 
 __all__ = ["Key", "key", "TableSpec", "StageSpec", "StudyFacts", "whole_number", "number_in", "check_choice",
-           "DeprecatedKey", "spec_from_keys"]
+           "DeprecatedKey", "spec_from_keys", "suggest"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,9 @@ class Key:
             if nullable:
                 return None
             raise ConfigError(f"{label} needs a value.", source=where)
+        if self.resolved_kind == "int" and self.minimum is not None and self.maximum is None and not self.exclusive:
+            # "must be a whole number >= 1, not 0": one message for every way a count can be wrong
+            value = whole_number(value, label, where, minimum=int(math.ceil(self.minimum)))
         value = _check_kind(self.resolved_kind, value, label, where)
         if self.choices is not None and value not in self.choices:
             raise ConfigError(f"{label} = {value!r} is not allowed; use one of "
@@ -182,7 +186,10 @@ class DeprecatedKey:
 class StudyFacts:
     """What pre-flight checks of a spec may need to know about the study (no analysis has run).
 
-    ``groups`` is the region scheme (region id -> group) when one is set.
+    ``variables`` are the panel's and the indices' columns; ``ignored`` the
+    panel columns listed in ``[data] ignore`` (readable by stages, not
+    indicators); ``groups`` is the region scheme (region id -> group) when
+    one is set.
     """
 
     subsystems: tuple[str, ...] = ()
@@ -192,6 +199,22 @@ class StudyFacts:
     geometry: bool = False
     scheme: bool = False
     groups: Any = None
+    ignored: tuple[str, ...] = ()
+
+    @classmethod
+    def from_context(cls, ctx) -> StudyFacts:
+        """The facts of a :class:`~nqpspatial.stage.StageContext` (panel and index columns as variables)."""
+        import pandas as pd
+
+        panel = ctx.panel
+        keys = (ctx.region, ctx.year)
+        columns = [c for c in panel.columns if c not in keys]
+        if ctx.indices is not None:
+            columns += [c for c in ctx.indices.columns if c not in keys and c not in columns]
+        return cls(subsystems=tuple(ctx.subsystems), regions=tuple(pd.unique(panel[ctx.region])),
+                   periods=tuple(sorted(pd.unique(panel[ctx.year]))), variables=tuple(columns),
+                   geometry=ctx.geometry is not None, scheme=ctx.scheme is not None, groups=ctx.scheme,
+                   ignored=tuple(map(str, ((ctx.config or {}).get("data") or {}).get("ignore") or ())))
 
 
 @dataclass(frozen=True)
@@ -283,12 +306,21 @@ class TableSpec(Mapping):
         return values
 
     @classmethod
-    def coerce(cls, value) -> TableSpec:
-        """``value`` as this spec: an instance as is; a mapping (e.g. a dict from Python code) checked by
-        :meth:`from_table`, keys left out taking their defaults."""
+    def coerce(cls, value, ctx=None) -> TableSpec:
+        """``value`` as this spec.
+
+        An instance is returned as is (the pipeline checked it before the
+        run).  A mapping (e.g. a dict from Python code) is checked by
+        :meth:`from_table`, keys left out taking their defaults, and, when
+        the stage's context ``ctx`` is given, by :meth:`check_study` on its
+        facts, so a stage run by hand reports the same errors as a run.
+        """
         if isinstance(value, cls):
             return value
-        return cls.from_table(dict(value or {}))
+        spec = cls.from_table(dict(value or {}))
+        if ctx is not None:
+            spec.check_study(StudyFacts.from_context(ctx), "config")
+        return spec
 
     def check(self, where: str) -> None:
         """Checks across keys (override); raise ConfigError naming the keys."""
@@ -314,19 +346,25 @@ class StageSpec(TableSpec):
 
 def spec_from_keys(table: str, config_keys: Mapping[str, Any], *, normalize=None, check_study=None,
                    spatial_weights_keys: tuple = (), deprecated: Mapping[str, DeprecatedKey] | None = None,
-                   docs: Mapping[str, str] | None = None) -> type[StageSpec]:
+                   docs: Mapping[str, str] | None = None, kinds: Mapping[str, str] | None = None
+                   ) -> type[StageSpec]:
     """A spec class for a stage that declares its keys as ``config_keys`` (key -> default).
 
     Types are inferred from the defaults (a default of None accepts
-    anything); ``normalize(values, where) -> values`` checks across keys and
+    anything) unless ``kinds`` names them (key -> a :class:`Key` kind, e.g.
+    ``"str|list"`` for ``order = "auto"`` or ``["A", "B"]``, ``"any"`` for a
+    key the stage's own check types); ``normalize(values, where) -> values`` checks across keys and
     may normalize them; ``check_study(spec, facts, where)`` checks them
     against the study before anything is computed; ``deprecated`` maps keys
     kept for one release to their replacement; ``docs`` gives each key's
     sentence.
     """
-    docs = dict(docs or {})
-    fields = [(name, Any, key(default, doc=docs.get(name, ""))) for name, default in config_keys.items()
-              if name != "enabled"]
+    docs, kinds = dict(docs or {}), dict(kinds or {})
+    # the normalized values are what run.json records; a key the normalizer may set to None (window = []
+    # -> None) must read back from run.json, so with a normalizer None is accepted and left to it
+    nullable = True if normalize is not None else None
+    fields = [(name, Any, key(default, doc=docs.get(name, ""), kind=kinds.get(name, ""), nullable=nullable))
+              for name, default in config_keys.items() if name != "enabled"]
     ns: dict[str, Any] = {"table": table, "spatial_weights_keys": tuple(spatial_weights_keys),
                           "deprecated": dict(deprecated or {})}
     if normalize is not None:

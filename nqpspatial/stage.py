@@ -14,8 +14,9 @@ this module holds the objects a stage works with:
 A stage must not mutate the context; it hands artifacts to later stages
 only through ``StageOutput.artifacts``.  The ``ctx.results`` dictionary of
 release 0.1.0 (keys ``weights``, ``normalized``, ``panel``, ``haken``,
-``spatial_weights``) remains for one release as a read-only view that
-warns (DeprecationWarning) and names the artifact to use instead.
+``spatial_weights``, ``spatial_haken``, ``sensitivity``, ``robustness``)
+remains for one release as a read-only view that warns
+(DeprecationWarning) and names the artifact to use instead.
 
 First-party and third-party analyses are registered through the
 ``nqpspatial.analyses`` entry-point group.
@@ -32,7 +33,15 @@ import numpy as np
 import pandas as pd
 
 from ._util import stage_seed
-from .artifacts import Artifact, HakenOutcome, IndicatorWeights, SpatialWeightsSet
+from .artifacts import (
+    Artifact,
+    HakenOutcome,
+    IndicatorWeights,
+    RobustnessOutcome,
+    SensitivityOutcome,
+    SpatialHakenOutcome,
+    SpatialWeightsSet,
+)
 from .errors import NqpDeprecationWarning
 
 __all__ = ["StageOutput", "StageContext", "Analysis", "STATUSES", "MIN_PERIODS"]
@@ -191,6 +200,68 @@ class StageContext:
         self.tables.update(output.tables)
         return self
 
+    def spatial_weights(self, specs, *, islands: str | None = None, transform: str | None = None
+                        ) -> SpatialWeightsSet | None:
+        """The run's spatial weights, built here when no step provided them.
+
+        In a run the core builds every specification the config names
+        before the analyses, and this returns that set.  A stage run by hand
+        on a bare context (Python use, tests) gets ``specs`` built by the
+        same core routine from the context's panel, indices, boundaries and
+        scheme; the set is provided to the context so later stages reuse it.
+
+        Parameters
+        ----------
+        specs : str or list of str
+            Weights specifications (``"queen"``, ``"knn:k=4"``).
+        islands, transform : str, optional
+            Island policy and transformation of weights built here (default
+            ``[spatial] islands`` and ``transform`` of :attr:`config`, else
+            ``"nearest"`` and ``"r"``).
+
+        Returns
+        -------
+        SpatialWeightsSet or None
+            None when nothing can be built (for example no boundaries and
+            only contiguity specifications).
+        """
+        ws = self.get(SpatialWeightsSet)
+        specs = [specs] if isinstance(specs, str) else list(specs or ["queen"])
+        if ws is not None and ws.complete:
+            return ws
+        sp = dict(self.config.get("spatial") or {})
+        if islands is not None:
+            sp["islands"] = islands
+        if transform is not None:
+            sp["transform"] = transform
+        sp.setdefault("islands", "nearest")
+        sp.setdefault("transform", "r")
+        if ws is not None and (ws.islands, ws.transform) != (sp["islands"], sp["transform"]):
+            ws = None  # built by hand with another policy: build afresh
+        if ws is not None and all(ws.get(s) is not None for s in specs):
+            return ws
+        from dataclasses import replace
+
+        from ._prepare import weights_set
+
+        regions = pd.unique(self.panel[self.region])
+        if len(regions) < 2:
+            return ws
+        have = dict(ws.by_spec) if ws is not None else {}
+        data = self.panel
+        if self.indices is not None:
+            extra = [c for c in self.indices.columns if c not in data.columns]
+            if extra:
+                data = data.merge(self.indices[[self.region, self.year, *extra]], on=[self.region, self.year],
+                                  how="left", validate="one_to_one")
+        new, _ = weights_set([s for s in specs if s not in have], regions, data, sp, geometry=self.geometry,
+                             scheme=self.scheme, region=self.region, year=self.year, base=self.base_dir)
+        if new is None:
+            return ws
+        ws = replace(new, by_spec={**have, **new.by_spec}, complete=False)
+        self.provide(ws)
+        return ws
+
     @property
     def results(self) -> Mapping[str, Any]:
         """Deprecated (0.1.0) read-only view of the artifacts by their old names; use :meth:`get`."""
@@ -216,6 +287,9 @@ LEGACY_KEYS: dict[str, tuple[type, Callable[[Any], Any]]] = {
     "normalized": (IndicatorWeights, lambda a: a.normalized),
     "haken": (HakenOutcome, lambda a: a),
     "spatial_weights": (SpatialWeightsSet, _spatial_weights_dict),
+    "spatial_haken": (SpatialHakenOutcome, lambda a: dict(a.results)),
+    "sensitivity": (SensitivityOutcome, lambda a: a.results),
+    "robustness": (RobustnessOutcome, lambda a: a.results),
 }
 
 

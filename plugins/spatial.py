@@ -37,10 +37,10 @@ from nqpspatial.artifacts import HakenOutcome, SpatialWeightsSet
 from nqpspatial.backends import backend_from_config
 from nqpspatial.contracts import output_problems, table_name_problems
 from nqpspatial.errors import ConfigError, InputError
-from nqpspatial.runner import plugin_failure
-from nqpspatial.spatial import ISLAND_POLICIES, TRANSFORMS, canonical_ids, check_specs
-from nqpspatial.specs import StageSpec, StudyFacts, key
 from nqpspatial.report.view import ReportView, Section, escape, preferred_variables, table_html, wide_values
+from nqpspatial.runner import plugin_failure
+from nqpspatial.spatial import ISLAND_POLICIES, NO_WEIGHTS, TRANSFORMS, canonical_ids, check_specs
+from nqpspatial.specs import StageSpec, StudyFacts, key
 from nqpspatial.stage import Analysis, StageContext, StageOutput
 
 __all__ = ["SpatialStage", "SpatialSpec", "spatial_stage", "DEFAULT_STATISTICS"]
@@ -187,7 +187,8 @@ class SpatialSpec(StageSpec):
     fdr: bool = key(False, doc="Benjamini-Hochberg cut-off for the local clusters")
     statistics: list = key(list(DEFAULT_STATISTICS), kind="str|list", check=_statistics,
                            doc="statistics plugins to compute")
-    bivariate: list = key([], check=_bivariate, doc="pairs [x, y] of the bivariate Moran (default: both subsystem orders)")
+    bivariate: list = key([], check=_bivariate,
+                          doc="pairs [x, y] of the bivariate Moran (default: both subsystem orders)")
 
     def check_study(self, facts: StudyFacts, where: str = "config") -> None:
         from nqpspatial.resources import check_memory
@@ -235,12 +236,16 @@ class SpatialStage(Analysis):
 
     def run(self, ctx: StageContext, cfg: SpatialSpec) -> StageOutput:
         """Compute every statistic on every weights specification (see the class doc)."""
-        cfg = SpatialSpec.coerce(cfg)
-        ws = ctx.get(SpatialWeightsSet)
+        cfg = SpatialSpec.coerce(cfg, ctx)
+        ws = ctx.spatial_weights(cfg.weights, islands=cfg.islands, transform=cfg.transform)
+        if ws is None:
+            return StageOutput(notes=[NO_WEIGHTS], status="skipped")
         weights = [ws.get(spec) for spec in cfg.weights if ws.get(spec) is not None]
         notes: list[str] = [f"weights {s} not built (no boundaries)" for s in cfg.weights if ws.get(s) is None]
+        if not ws.complete:  # built for this stage by hand (in a run the core's weights step records these)
+            notes += [f"weights {w.spec}: {n}" for w in weights for n in w.notes]
         if not weights:
-            return StageOutput(notes=notes, status="skipped")
+            return StageOutput(notes=notes + [NO_WEIGHTS], status="skipped")
         r, y = ctx.region, ctx.year
         data, sources, has_haken = _data_table(ctx)
         variables = list(cfg.variables or []) or _default_variables(ctx, sources, has_haken)

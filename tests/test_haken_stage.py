@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nqpspatial.artifacts import HakenOutcome
 from nqpspatial.errors import ConfigError, InputError
 from nqpspatial.haken import HakenStage, ScenarioStage, identify, simulate_panel
 from nqpspatial.haken.results import IDENTIFICATION_COLUMNS
@@ -68,7 +69,7 @@ def test_stage_contract(good):
     assert list(out.tables["haken_potential"].columns[:6]) == ["q1", "q2", "case", "q1_star", "V_star", "map_stable"]
     assert list(out.tables["haken_estimates"].columns[:9]) == ["q1", "q2", "term", "estimate", "std_err", "t", "p",
                                                                "ci_low", "ci_high"]
-    h = out.publish["haken"]
+    h = out.get(HakenOutcome)
     assert (h.q1, h.q2) == ("NQP", "NTU") and h.order == ("NQP", "NTU") and h.potential.case == 1
     # what later stages read: the coevolution table and the fit options
     pd.testing.assert_frame_equal(h.coevolution, out.tables["coevolution"])
@@ -82,10 +83,9 @@ def test_stage_contract(good):
     again = st.run(ctx_for(good), {"bootstrap": 199, "break_bootstrap": 99})
     pd.testing.assert_frame_equal(out.tables["haken_estimates"], again.tables["haken_estimates"])
     # scenarios
-    ctx = ctx_for(good)
-    ctx.results.update(out.publish)
+    ctx = ctx_for(good).absorb(out)
     sc = ScenarioStage()
-    assert sc.optional and sc.requires == ("haken",)
+    assert sc.optional and sc.consumes == (HakenOutcome,)
     so = sc.run(ctx, {"periods": 3, "shocks": [{"name": "up", "regions": ["R01"], "q1_growth": 1.5}]})
     assert set(so.tables["scenarios"]["scenario"]) == {"baseline", "up"}
 
@@ -93,7 +93,7 @@ def test_stage_contract(good):
 def test_stage_when_no_ordering_passes(failing):
     out = HakenStage().run(ctx_for(failing), {"bootstrap": 0})
     assert list(out.tables) == ["haken_identification"]
-    assert out.publish == {"haken": None}
+    assert out.artifacts == []  # no HakenOutcome: the stages that consume it are skipped
     assert not out.tables["haken_identification"]["chosen"].any()
     assert "no ordering" in " ".join(out.notes)
     assert out.info["identification"]["chosen"] is None and "skipped" in out.info
@@ -138,7 +138,7 @@ def test_unsupported_strategy_is_reported_not_computed():
     assert "coevolution" not in out.tables
     assert any("stable point" in w for w in out.warnings)
     auto = HakenStage().run(ctx_for(df), {"bootstrap": 0, "break_bootstrap": 0})
-    assert auto.publish["haken"].strategy == "potential-normalized"
+    assert auto.get(HakenOutcome).strategy == "potential-normalized"
     assert auto.tables["coevolution"]["d"].isna().all()
     assert auto.tables["haken_potential"]["q1_star"].isna().all()
 
@@ -157,15 +157,14 @@ def test_unsupported_strategy_leaves_scenario_h_empty_and_stages_keep_h():
     # stages.csv keeps its documented columns (h empty)
     st = out.tables["stages"]
     assert {"h", "h_change"} <= set(st.columns) and st["h"].isna().all()
-    ctx = ctx_for(df)
-    ctx.results.update(out.publish)
+    ctx = ctx_for(df).absorb(out)
     so = ScenarioStage().run(ctx, {"periods": 2})
     sc = so.tables["scenarios"]
     assert sc["h"].isna().all() and sc["d"].isna().all()
     assert any("stable point" in n for n in so.notes)
     # V(q1) itself is defined: it equals the potential evaluated at the projected q1
     assert sc["V"].notna().all()
-    pots = out.publish["haken"].potentials()
+    pots = out.get(HakenOutcome).potentials()
     for r, g in sc.groupby("region"):
         p, q = pots[r], g["q1"].to_numpy()
         # V = -k1 q + A q^2/2 + B q^4/4 (methods note, section 6)

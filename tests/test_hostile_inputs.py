@@ -114,20 +114,30 @@ def test_refused_rerun_leaves_previous_results_byte_identical(study, run_cli):
 
 
 def test_failing_stage_leaves_previous_results(study, run_cli, monkeypatch):
-    """An exception in a stage (exit 1) leaves the previous results intact too."""
+    """An internal error while writing (exit 1) leaves the previous results intact; a stage that raises is
+    isolated instead (exit 3): the run completes, run.json names the failed stage."""
     study.write(extra=FAST)
     assert _cli(run_cli, "run", study.config, "--out", study.out, "--quiet")[0] == 0
     before = _files(study.out)
-    from nqpspatial.haken import stage as hs
+    import nqpspatial.pipeline as pipeline
 
     def boom(*a, **k):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(hs.HakenStage, "run", boom, raising=False) if hasattr(hs, "HakenStage") else \
-        monkeypatch.setattr(type(hs.haken_stage), "run", boom)
-    code, _, err = run_cli("run", study.config, "--out", study.out, "--quiet", "--force")
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "write_workbook", boom)
+        code, _, err = run_cli("run", study.config, "--out", study.out, "--quiet", "--force")
     assert code == 1 and "boom" in err
     assert _files(study.out) == before
+
+    from nqpspatial.haken import stage as hs
+
+    monkeypatch.setattr(hs.HakenStage, "run", boom)
+    code, _, err = run_cli("run", study.config, "--out", study.out, "--quiet", "--force")
+    assert code == 3 and "haken" in err and "boom" in err and "Traceback" not in err
+    info = json.loads((study.out / "run.json").read_text(encoding="utf-8"))
+    haken = next(s for s in info["stages"] if s["name"] == "haken")
+    assert haken["status"] == "failed" and "boom" in haken["error"]
 
 
 def test_legacy_release_folder_force(study, run_cli):
@@ -497,7 +507,7 @@ def _panel_variant(study, case):
         expect = "[weighting] shift must be a number"
     elif case == "shift_range":
         extra += "[weighting]\nshift = 0.7\n"
-        expect = "config: [weighting] shift must be a number in [0, 0.5)"
+        expect = "study.toml: [weighting] shift must be a number in [0, 0.5)"  # names the config file
     else:
         raise AssertionError(case)
     study.write(panel=p, indicators=ind, extra=extra, data_extra=data_extra)

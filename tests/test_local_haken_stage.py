@@ -6,15 +6,18 @@ from __future__ import annotations
 import importlib.util
 import re
 import tomllib
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from nqpspatial.artifacts import HakenOutcome
 from nqpspatial.errors import ConfigError
 from nqpspatial.plugins.local_haken import GWHakenModel
-from nqpspatial.plugins.local_haken.stage import LocalHakenStage, stage
+from nqpspatial.plugins.local_haken.stage import LocalHakenOutcome, LocalHakenStage, stage
 from nqpspatial.testing import check_plugin, make_context
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +54,7 @@ def test_stage_tables_and_columns():
     assert out.info["bandwidths"]["q1"] == direct.bandwidths["q1"]
     again = stage.run(ctx, _cfg())
     pd.testing.assert_frame_equal(out.tables["local_haken_tests"], again.tables["local_haken_tests"])
-    assert out.publish["local_haken"].table.equals(tab)
+    assert out.get(LocalHakenOutcome).results.table.equals(tab)
 
 
 def test_stage_takes_the_haken_ordering_or_skips():
@@ -59,16 +62,13 @@ def test_stage_takes_the_haken_ordering_or_skips():
     out = stage.run(ctx, _cfg(order="auto"))
     assert out.status == "skipped" and "set [local_haken] order" in out.notes[0]
 
-    class H:
-        order = ("A", "B")
-        strategy_requested = "potential"
-        grading = (None, None, None)
-
-    ctx.results["haken"] = H()
+    h = HakenOutcome(identification=SimpleNamespace(chosen=("A", "B")), strategy_requested="potential",
+                     grading=(None, None, None))
+    ctx.provide(h)
     out = stage.run(ctx, _cfg(order="auto", permutations=0))
     assert "local_haken_tests" not in out.tables
     assert out.info["q1"] == "A" and set(out.tables["local_coevolution"]["strategy"]) == {"potential"}
-    H.order = ("B", "A")  # gamma2 <= 0 in every region: no local potential, a warning instead of the table
+    ctx.provide(replace(h, identification=SimpleNamespace(chosen=("B", "A"))))  # gamma2 <= 0 in every region: no local potential, a warning instead of the table
     out = stage.run(ctx, _cfg(order="auto", permutations=0))
     assert "local_coevolution" not in out.tables and "not written" in out.warnings[0]
 

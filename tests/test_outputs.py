@@ -124,7 +124,10 @@ def test_run_json_records(demo_run):
         assert key in info
     assert info["versions"]["numpy"] and info["synthetic"] is True
     names = [s["name"] for s in info["stages"]]
-    assert names[:4] == ["data", "weighting", "geometry", "haken"]
+    # the core steps, then the analyses (the spatial weights are built once, as a core step)
+    assert names[:5] == ["data", "weighting", "geometry", "weights", "haken"]
+    assert names[-1] == "report"
+    assert isinstance(info["plugins_used"], list) and isinstance(info["config_notes"], list)
     for s in info["stages"]:
         assert s["status"] in ("ok", "skipped", "not requested") and s["seconds"] >= 0
 

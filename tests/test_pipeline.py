@@ -179,7 +179,8 @@ def test_skipped_stages_say_why(study, tmp_path):
     study.write(extra='[spatial]\nweights = ["queen"]\n')
     res = nqpspatial.run(study.config, out=tmp_path / "o", quiet=True, report=False)
     st = {s["name"]: s for s in res.info["stages"]}
-    assert st["spatial"]["status"] == "skipped" and "need region boundaries" in st["spatial"]["notes"][0]
+    assert st["spatial"]["status"] == "skipped" and "without region boundaries" in st["spatial"]["notes"][0]
+    assert "[geometry] source and id" in st["spatial"]["notes"][0]  # the keys that fix it
     assert st["report"]["status"] == "skipped" and st["report"]["notes"] == ["--no-report (report=False)"]
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nqpspatial.artifacts import IndicatorWeights
 from nqpspatial.errors import ConfigError
 from nqpspatial.haken.grades import DEFAULT_LABELS
 from nqpspatial.report import REPORT_KEYS, build_report, report_stage
@@ -92,7 +93,7 @@ def _fake_tables(ctx) -> dict:
     cl = pd.DataFrame({"variable": "h", "region": regions * 2, "method": ["skater"] * 16 + ["kmeans"] * 16,
                        "cluster": list(rng.integers(1, 4, 32))})
     rob = pd.DataFrame({"spec": ["full", "2010-2014"], "adiabatic": [True, True], "gamma2": [.6, .55]})
-    return {"indicator_weights": ctx.results["weights"], "indices": idx, "coevolution": co,
+    return {"indicator_weights": ctx.get(IndicatorWeights).table, "indices": idx, "coevolution": co,
             "haken_identification": ident, "haken_estimates": est, "haken_potential": pot, "stages": stages,
             "stages_tests": tests, "moran_global": moran, "lisa": lisa, "spatial_haken_estimates": she,
             "spatial_haken_effects": sheff, "dagum_gini": dg, "markov_transitions": mk, "density_curves": dc,
@@ -113,9 +114,10 @@ def full_run(tmp_path_factory):
 
 def test_every_section_with_data_is_shown(full_run):
     ctx, out, page = full_run
+    # the core's sections, then each analysis's in run order (nqpspatial.runner.plan)
     assert out.info["sections"] == ["findings", "map", "data", "weights", "haken", "coevolution", "stages",
-                                    "spatial", "spatial_haken", "zones", "robustness"]
-    assert out.info["sections_without_data"] == []
+                                    "spatial", "zones", "spatial_haken", "robustness"]
+    assert out.info["sections_without_data"] == ["local_haken", "centres", "detector", "network"]
     for key in out.info["sections"]:
         assert f"<section id='{key}'>" in page
     # default map years: first, the sup-F turning year, last
@@ -132,12 +134,13 @@ def test_every_section_with_data_is_shown(full_run):
 
 def test_sections_without_tables_are_omitted_and_listed(tmp_path):
     ctx = make_context()
-    ctx.tables = {"indicator_weights": ctx.results["weights"], "indices": ctx.indices}
+    ctx.tables = {"indicator_weights": ctx.get(IndicatorWeights).table, "indices": ctx.indices}
     ctx.out_dir = tmp_path
     out = build_report(ctx, {})
     assert out.info["sections"] == ["findings", "map", "data", "weights"]
-    assert out.info["sections_without_data"] == ["haken", "coevolution", "stages", "spatial", "spatial_haken",
-                                                 "zones", "robustness"]
+    assert out.info["sections_without_data"] == ["haken", "coevolution", "stages", "spatial", "zones",
+                                                 "spatial_haken", "local_haken", "robustness", "centres", "detector",
+                                                 "network"]
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Sections without data in this run: Haken identification" in page
     assert "<section id='zones'>" not in page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from nqpspatial.artifacts import IndicatorWeights
 from nqpspatial.report import build_report
 from nqpspatial.robustness import robustness_stage, sensitivity_stage
 from nqpspatial.testing import make_context
@@ -16,9 +17,9 @@ def ctx_with_robustness():
     ctx = make_context(periods=10)
     s = sensitivity_stage.run(ctx, {"draws": 40, "methods": ["equal"]})
     r = robustness_stage.run(ctx, {"weights": [], "rolling_window": 0})
-    ctx.results.update(s.publish)
-    ctx.results.update(r.publish)
-    ctx.tables = {"indicator_weights": ctx.results["weights"], "indices": ctx.indices, **s.tables, **r.tables}
+    ctx.absorb(s).absorb(r)
+    ctx.tables = {"indicator_weights": ctx.get(IndicatorWeights).table, "indices": ctx.indices, **s.tables,
+                  **r.tables}
     return ctx
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import nqpspatial
 from nqpspatial import registry
+from nqpspatial.artifacts import IndicatorWeights, SpatialWeightsSet
 from nqpspatial.errors import ConfigError
 from nqpspatial.haken import identify
 from nqpspatial.pipeline import default_config_path
@@ -97,7 +98,7 @@ def test_robustness_rows_equal_direct_fits(demo_run):
     assert zone["n_obs"] == zref.at[(zone["q1"], zone["q2"]), "n_obs"]
     # spatial variant: the SAR plugin's identification row under the published queen weights
     sar = rob[(rob["kind"] == "spatial") & (rob["model"] == "sar")].iloc[0]
-    graph = r.results["spatial_weights"]["weights"]["queen"].graph
+    graph = r.get(SpatialWeightsSet).get("queen").graph
     fit = registry.get("models", "sar").fit(idx, sar["q1"], sar["q2"], graph, draws=50, seed=0)
     ref_sar = fit.identification.set_index("reading").loc["system"]   # [spatial_haken] reading default
     assert sar["reading"] == "system"
@@ -141,7 +142,7 @@ def test_stage_run_directly_and_bad_config(tmp_path):
 
 def test_sensitivity_skips_when_indices_are_given():
     ctx = make_context()
-    ctx.results["normalized"] = None
+    ctx.artifacts.pop(IndicatorWeights)  # the study gave indices: no indicator weighting ran
     out = sensitivity_stage.run(ctx, {})
     assert out.status == "skipped" and "indices" in out.notes[0]
 

@@ -16,6 +16,8 @@ import libpysal
 import numpy as np
 import pandas as pd
 import pytest
+
+from nqpspatial.artifacts import SpatialHakenOutcome
 from libpysal.graph import Graph
 
 from nqpspatial.errors import ModelError
@@ -105,7 +107,7 @@ def test_steady_states_equal_dense_iteration_on_demo(demo_run):
     """The demo's spatial_haken_steady_states.csv (SLX and SAR, zone split) = a dense-inverse iteration."""
     steady = demo_run.tables["spatial_haken_steady_states"]
     checked = 0
-    for (m, w, q1, q2), res in demo_run.results["spatial_haken"].items():
+    for (m, w, q1, q2), res in demo_run.get(SpatialHakenOutcome).results.items():
         tab = steady[(steady["model"] == m) & (steady["q1"] == q1)].set_index("region")
         P = res._panel
         r1, r2, settled = _iterate_dense(_dense_map(res), P.Q1[-1], P.Q2[-1], full=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from nqpspatial.artifacts import HakenOutcome
 from nqpspatial.errors import ConfigError
 from nqpspatial.plugins.spatial_haken import sar, sdm, sem, slx
 from nqpspatial.plugins.spatial_haken._haken import potential
@@ -75,7 +78,7 @@ def test_stage_fits_every_ordering_and_warns_on_short_fe_panel():
     """Issue 7: identification on every ordering, as in the aspatial model, even when the Haken
     stage chose one; `order` restricts the fits to one ordering."""
     ctx = make_context(side=4, periods=8)
-    ctx.results["haken"] = {"order": ("A", "B")}
+    ctx.provide(HakenOutcome(identification=SimpleNamespace(chosen=("A", "B"))))
     cfg = {**SpatialHakenStage.config_keys, "models": ["sar"], "effects": "region",
            "effects_draws": 20}
     out = stage.run(ctx, cfg)
@@ -104,13 +107,14 @@ def test_stage_weights_error_names_the_table():
     ctx = make_context(side=4, periods=8)
     with pytest.raises(ConfigError, match="nonsense") as exc:
         stage.run(ctx, {**SpatialHakenStage.config_keys, "weights": ["nonsense"]})
-    assert exc.value.source == "config [spatial_haken] weights"
+    assert "[spatial_haken] weights" in str(exc.value) and exc.value.source == "config"
 
 
 def test_stage_skips_without_geometry():
     ctx = make_context(geometry=False)
     out = stage.run(ctx, {**SpatialHakenStage.config_keys})
-    assert not out.tables and "skipped" in out.notes[0]
+    assert not out.tables and out.status == "skipped"
+    assert "no spatial weights" in out.notes[-1] and "[geometry] source and id" in out.notes[-1]
 
 
 def test_potential_matches_methods_note_vector():

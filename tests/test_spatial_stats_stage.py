@@ -16,6 +16,7 @@ gpd = pytest.importorskip("geopandas")
 libpysal = pytest.importorskip("libpysal")
 
 from _mexico import mexico_layer, mexico_long  # noqa: E402
+from nqpspatial.artifacts import HakenOutcome, SpatialWeightsSet  # noqa: E402
 from nqpspatial.errors import ConfigError  # noqa: E402
 from nqpspatial.plugins import statistics as S  # noqa: E402
 from nqpspatial.plugins.spatial import SpatialStage, spatial_stage  # noqa: E402
@@ -39,12 +40,17 @@ CFG = {"weights": ["queen", "knn:k=4"], "permutations": 99, "bivariate": [["pcgd
 
 
 @pytest.fixture(scope="module")
-def mexico_run(mexico):
+def mexico_ctx(mexico):
     g, panel = mexico
-    return spatial_stage.run(_ctx(panel, g), dict(CFG))
+    return _ctx(panel, g)
 
 
-def test_tables_and_columns(mexico_run):
+@pytest.fixture(scope="module")
+def mexico_run(mexico_ctx):
+    return spatial_stage.run(mexico_ctx, dict(CFG))
+
+
+def test_tables_and_columns(mexico_run, mexico_ctx):
     t = mexico_run.tables
     assert {"moran_global", "geary", "getis_ord", "moran_bivariate", "lisa", "gistar", "weights_queen",
             "weights_knn_k_4", "weights_summary"} <= set(t)
@@ -60,12 +66,14 @@ def test_tables_and_columns(mexico_run):
     # 2 weights x 2 variables x 7 decades x 32 states
     assert len(t["lisa"]) == 2 * 2 * 7 * 32
     assert set(t["lisa"]["cluster"]) <= {"HH", "LL", "LH", "HL", "ns", "isolated"}
-    assert set(mexico_run.publish["spatial_weights"]["weights"]) == {"queen", "knn_k_4"}
+    # a stage run by hand builds its weights with the core routine and provides them to the context
+    ws = mexico_ctx.get(SpatialWeightsSet)
+    assert {w.slug for w in ws.by_spec.values()} == {"queen", "knn_k_4"} and not ws.complete
 
 
-def test_moran_table_equals_esda_per_decade(mexico, mexico_run):
+def test_moran_table_equals_esda_per_decade(mexico, mexico_run, mexico_ctx):
     g, panel = mexico
-    sw = mexico_run.publish["spatial_weights"]["weights"]["queen"]
+    sw = mexico_ctx.get(SpatialWeightsSet).get("queen")
     mg = mexico_run.tables["moran_global"]
     mg = mg[(mg.weights == "queen") & (mg.variable == "pcgdp")]
     ids = list(sw.graph.unique_ids)
@@ -111,11 +119,6 @@ def test_unknown_names_are_config_errors(mexico):
         spatial_stage.run(_ctx(panel, g), {"weights": ["knn:kk=2"]})
 
 
-class _Haken:
-    def __init__(self, table):
-        self.coevolution = table
-
-
 def test_defaults_use_indices_and_h(mexico):
     g, panel = mexico
     idx = panel[["region", "year"]].copy()
@@ -124,7 +127,7 @@ def test_defaults_use_indices_and_h(mexico):
     co = idx[["region", "year"]].copy()
     co["q1"], co["q2"], co["V"], co["h"] = idx["A"], idx["B"], -idx["A"], idx["A"] * idx["B"]
     ctx = _ctx(panel[["region", "year", "pcgdp"]], g, subsystems=["A", "B"], indices=idx)
-    ctx.results["haken"] = _Haken(co)
+    ctx.provide(HakenOutcome(coevolution=co))
     out = spatial_stage.run(ctx, {"permutations": 9})
     assert set(out.tables["moran_global"]["variable"]) == {"A", "B", "h"}
     bv = out.tables["moran_bivariate"]
@@ -241,7 +244,7 @@ def test_mexico_through_the_config(tmp_path, mexico):
         res = pipeline.run(tmp_path / "study.toml", write=False, quiet=True, report=False)
     mg = res.table("moran_global")
     ids = list(g.index)
-    sw = res.results["spatial_weights"]["weights"]["queen"]
+    sw = res.get(SpatialWeightsSet).get("queen")
     wide = panel.pivot(index="region", columns="year", values="pcgdp")
     assert len(mg) == 7
     for row in mg.itertuples():
@@ -261,8 +264,9 @@ def test_demo_study_moran_equals_esda():
         pytest.skip(f"demo files missing: {exc}")
     panel = tables["panel"][["region", "year", "gdp_pc", "rd_intensity"]]
     geo = geodata.province_layer(list(pd.unique(panel["region"])))
-    out = spatial_stage.run(_ctx(panel, geo), {"permutations": 0, "statistics": ["moran", "lisa"]})
-    sw = out.publish["spatial_weights"]["weights"]["queen"]
+    ctx = _ctx(panel, geo)
+    out = spatial_stage.run(ctx, {"permutations": 0, "statistics": ["moran", "lisa"]})
+    sw = ctx.get(SpatialWeightsSet).get("queen")
     w = out.tables["weights_queen"]
     assert ((w.focal == "海南省") & (w.neighbor == "广东省")).any()
     assert ((w.focal == "广东省") & (w.neighbor == "海南省")).any()

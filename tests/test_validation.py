@@ -316,12 +316,12 @@ def test_indicator_list_problems_name_the_indicator_file(study, run_cli, weighti
 
 def test_internal_error_is_one_line_exit_1(study, run_cli, monkeypatch):
     """An unexpected crash: exit 1 and a one-line message; the traceback only with --debug."""
-    import nqpspatial.pipeline as pipeline
+    import nqpspatial._prepare as prepare
 
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(pipeline, "_weighting", boom)
+    monkeypatch.setattr(prepare, "weighting", boom)
     study.write()
     code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
     assert code == 1
@@ -366,7 +366,7 @@ def test_negative_seed_is_a_config_error(study, run_cli):
 
 
 @pytest.mark.parametrize("data_extra, expected", [
-    ('encoding = "nope"\n', "unknown text encoding 'nope'"),
+    ('encoding = "nope"\n', "encoding = 'nope' is not a codec name"),
 ])
 def test_bad_data_keys_are_input_errors(study, run_cli, data_extra, expected):
     study.write(data_extra=data_extra)

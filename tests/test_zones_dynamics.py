@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from _mexico import DECADES, mexico_csv, mexico_layer, mexico_long
+from nqpspatial.artifacts import HakenOutcome
 from nqpspatial.errors import InputError
 from nqpspatial.plugins.zones import (beta_convergence, contiguity_graph, convergence, count_modes,
                                       kernel_density, obstacle_degree, zones_summary)
@@ -48,15 +50,15 @@ def test_haken_by_zone_is_defensive():
     tabs, notes = haken_by_zone(None)
     assert tabs == {} and "no Haken" in notes[0]
 
-    class Fake:
-        group_fits = pd.DataFrame({"group": ["b", "a"], "gamma1": [0.1, 0.2]})
-
-        @property
-        def turning_points(self):
-            raise RuntimeError("not computed")
-
-    tabs, notes = haken_by_zone(Fake())
+    # the Haken stage's own per-group fit ([haken] by = "group") is taken as it is, groups in order
+    fit = SimpleNamespace(by="group", identification_table=lambda: pd.DataFrame({"group": ["b", "a"],
+                                                                                 "gamma1": [0.1, 0.2]}))
+    tabs, notes = haken_by_zone(HakenOutcome(identification=SimpleNamespace(chosen=("A", "B")), fit=fit))
     assert list(tabs) == ["zones_haken_fits"]
+    # a fit that cannot give per-group rows becomes a note, never an error
+    broken = SimpleNamespace(by="group", identification_table=lambda: 1 / 0)
+    t2, n2 = haken_by_zone(HakenOutcome(identification=SimpleNamespace(chosen=("A", "B")), fit=broken))
+    assert t2 == {} and "not tabulated" in n2[0]
     assert list(tabs["zones_haken_fits"]["group"]) == ["a", "b"]
 
 

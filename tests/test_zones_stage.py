@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
-
-from nqpspatial.errors import ConfigError
 from nqpspatial.plugins.zones import ZonesStage, convergence, markov_chains, zones_stage
+
+from nqpspatial.artifacts import HakenOutcome, IndicatorWeights
+from nqpspatial.errors import ConfigError
 from nqpspatial.testing import check_plugin, make_context
 
 ISSUE_TABLES = {"zones_summary", "dagum_gini", "dagum_pairs", "clusters", "clusters_vs_zones",
@@ -80,7 +83,7 @@ def test_config_errors():
         zones_stage.run(ctx, _cfg(variables=["nope"]))
     with pytest.raises(ConfigError, match="clusters"):
         zones_stage.run(ctx, _cfg(clusters=0))
-    with pytest.raises(ConfigError, match="classes = 1"):
+    with pytest.raises(ConfigError, match=r"classes must be a whole number >= 2, not 1"):
         zones_stage.run(ctx, _cfg(classes=1))
     with pytest.raises(ConfigError, match="number of regions"):
         zones_stage.run(ctx, _cfg(analyses=["clusters"], clusters=40))
@@ -93,23 +96,21 @@ def test_raw_panel_column_as_variable():
     assert set(out.tables["dagum_gini"]["variable"]) == {"a"}
 
 
-class _FakeHaken:
-    """Stands in for ctx.results["haken"]: a co-evolution table with h (a 0 in it) and grades."""
-
-    q1, q2 = "A", "B"
-
-    def __init__(self, ctx):
-        idx = ctx.indices
-        h = (idx["A"] - idx["A"].min()) / (idx["A"].max() - idx["A"].min())  # min-max: has an exact 0
-        grade = pd.cut(h, [-0.01, 0.3, 0.6, 1.0], labels=["low", "mid", "high"]).astype(str)
-        self.coevolution_table = pd.DataFrame({"region": idx["region"], "year": idx["year"], "q1": idx["A"],
-                                               "q2": idx["B"], "V": -h, "d": 1 - h, "h": h, "grade": grade,
-                                               "strategy": "test"})
+def _fake_haken(ctx, strategy="test", window=None) -> HakenOutcome:
+    """A Haken outcome holding only a co-evolution table with h (a 0 in it) and grades."""
+    idx = ctx.indices
+    h = (idx["A"] - idx["A"].min()) / (idx["A"].max() - idx["A"].min())  # min-max: has an exact 0
+    grade = pd.cut(h, [-0.01, 0.3, 0.6, 1.0], labels=["low", "mid", "high"]).astype(str)
+    table = pd.DataFrame({"region": idx["region"], "year": idx["year"], "q1": idx["A"], "q2": idx["B"], "V": -h,
+                          "d": 1 - h, "h": h, "grade": grade, "strategy": strategy})
+    if window is not None:
+        table = table[table["year"] >= window]
+    return HakenOutcome(identification=SimpleNamespace(chosen=("A", "B")), coevolution=table)
 
 
 def test_haken_variables_grades_zeros_and_log_refusals():
     ctx = make_context(side=4, periods=8, seed=2)
-    ctx.results["haken"] = _FakeHaken(ctx)
+    ctx.provide(_fake_haken(ctx))
     out = zones_stage.run(ctx, _cfg(analyses=["summary", "dagum", "markov", "convergence"]))
     assert out.info["variables"] == ["A", "B", "h"]
     classes = out.tables["markov_classes"]
@@ -126,9 +127,7 @@ def test_haken_variables_grades_zeros_and_log_refusals():
     assert f"'{zero['region']}' in year {zero['year']}" in notes
     assert out.info["convergence_shift"]["as_stored"] == ["h"]
     # a normalized strategy's h is an index in [0, 1]: mapped like the subsystem indices
-    fake = _FakeHaken(ctx)
-    fake.coevolution_table["strategy"] = "distance-normalized"
-    ctx.results["haken"] = fake
+    ctx.provide(_fake_haken(ctx, strategy="distance-normalized"))
     out = zones_stage.run(ctx, _cfg(analyses=["convergence"]))
     assert out.info["convergence_shift"]["mapped"] == ["A", "B", "h"]
     beta = out.tables["convergence"].query("kind == 'beta'")
@@ -191,8 +190,8 @@ def test_with_the_real_haken_stage():
     ctx = make_context(side=4, periods=10, seed=0)
     hs = haken_stage.HakenStage()
     cfg = {**dict(hs.config_keys), "bootstrap": 0, "break_bootstrap": 0}
-    ctx.results.update(hs.run(ctx, cfg).publish)
-    if ctx.results.get("haken") is None:
+    ctx.absorb(hs.run(ctx, cfg))
+    if ctx.get(HakenOutcome) is None:
         pytest.skip("no ordering identified on the synthetic panel")
     out = zones_stage.run(ctx, _cfg(analyses=["summary", "markov"]))
     assert "h" in out.info["variables"]
@@ -232,9 +231,7 @@ def test_pipeline_writes_zone_tables(study):
 
 def test_haken_window_keeps_each_variable_its_own_coverage():
     ctx = make_context(side=4, periods=8, seed=2)
-    fake = _FakeHaken(ctx)
-    fake.coevolution_table = fake.coevolution_table[fake.coevolution_table["year"] >= 2012]  # a window
-    ctx.results["haken"] = fake
+    ctx.provide(_fake_haken(ctx, window=2012))  # a window
     out = zones_stage.run(ctx, _cfg(analyses=["summary", "dagum"]))
     s = out.tables["zones_summary"]
     assert set(s.loc[s["variable"] == "h", "year"]) == set(range(2012, 2018))
@@ -249,14 +246,14 @@ def demo_context():
     from nqpspatial.geodata import province_layer
 
     from nqpspatial import compute_weights, registry
-    from nqpspatial.config import load_config, resolve_config
+    from nqpspatial.config import load_config, resolve_config, stage_spec
     from nqpspatial.demo import config_path, demo_file
     from nqpspatial.panel import load_panel
     from nqpspatial.stage import StageContext
 
     analyses = registry.load_all("analyses")
     raw, _ = load_config(config_path())
-    cfg = resolve_config(raw, {n: dict(a.config_keys) for n, a in analyses.items()})
+    cfg = resolve_config(raw, {n: stage_spec(a) for n, a in analyses.items()})
     d = cfg["data"]
     panel = load_panel(demo_file(d["panel"]), demo_file(d["indicators"]), region=d["region"], year=d["year"])
     w = cfg["weighting"]
@@ -268,8 +265,8 @@ def demo_context():
                        indicators=panel.indicators, geometry=province_layer(regions),
                        scheme=registry.get("schemes", cfg["regions"]["scheme"]).load(regions),
                        scheme_name=cfg["regions"]["scheme"], seed=int(cfg["run"]["seed"]))
-    ctx.results["weights"], ctx.results["normalized"] = res.weights, res.normalized
-    ctx.results.update(analyses["haken"].run(ctx, dict(cfg["haken"])).publish)
+    ctx.provide(IndicatorWeights(table=res.weights, normalized=res.normalized))
+    ctx.absorb(analyses["haken"].run(ctx, cfg["haken"]))
     return ctx, cfg
 
 

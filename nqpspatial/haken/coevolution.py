@@ -246,8 +246,10 @@ class CoevolutionResults(Results):
                        {"mean by year": by_year})
 
 
-def _checked(strat, h, q1) -> np.ndarray:
-    """A strategy's output as the contract demands (finite, the input's shape, [0, 1] when normalized)."""
+def _checked(strat, h, q1, domain=(0.0, 1.0)) -> np.ndarray:
+    """A strategy's output as the contract demands: finite, the input's shape, and in [0, 1] when normalized
+    for every q1 inside the domain (outside it a normalized level may leave [0, 1]: the domain, not the
+    strategy, is then at fault)."""
     from ..errors import PluginError
 
     arr = np.asarray(h, dtype=float)
@@ -257,7 +259,10 @@ def _checked(strat, h, q1) -> np.ndarray:
     if not np.isfinite(arr).all():
         raise PluginError(f"co-evolution strategy '{strat.name}' returned non-finite values (contract: finite h, "
                           "or ModelError for an unsupported case)")
-    if getattr(strat, "normalized", False) and ((arr < 0) | (arr > 1)).any():
+    lo, hi = domain
+    inside = (q1 >= lo) & (q1 <= hi)
+    eps = 1e-9
+    if getattr(strat, "normalized", False) and ((arr[inside] < -eps) | (arr[inside] > 1 + eps)).any():
         raise PluginError(f"co-evolution strategy '{strat.name}' is normalized but returned values outside [0, 1]")
     return arr
 
@@ -306,7 +311,7 @@ def coevolution(panel: pd.DataFrame, potentials: dict, *, strategy="auto", domai
     for r, g in panel.groupby("region", sort=False):
         pot = potentials[r]
         q1 = g["q1"].to_numpy(float)
-        h = _checked(strat, strat(q1, pot, **kw), q1)
+        h = _checked(strat, strat(q1, pot, **kw), q1, dom)
         V = pot(q1) if pot.valid else np.full(len(q1), np.nan)
         d = pot.distance(q1) if pot.has_stable_point and pot.valid else np.full(len(q1), np.nan)
         parts.append(pd.DataFrame({"region": g["region"].to_numpy(), "year": g["year"].to_numpy(),

@@ -2,9 +2,11 @@
 
 ``HakenStage`` writes ``haken_identification``, ``haken_estimates``,
 ``haken_potential``, ``coevolution``, ``coupling_coordination``, ``stages``
-and ``stages_tests``, and publishes ``ctx.results["haken"]``: a
-:class:`HakenAnalysisResults` (or None when no ordering passes, in which case
-only ``haken_identification`` is written and the run still succeeds).
+and ``stages_tests``, and provides a
+:class:`~nqpspatial.artifacts.HakenOutcome` (none when no ordering passes,
+in which case only ``haken_identification`` is written, the run still
+succeeds and the stages that consume the outcome are skipped with the
+reason).
 ``ScenarioStage`` (optional) writes ``scenarios``.
 """
 
@@ -213,6 +215,7 @@ def _check_study(spec, facts, where: str) -> None:
 
 #: The typed spec of ``[haken]`` (``jackknife = true`` is read as ``correction = "jackknife"`` for one release).
 HakenSpec = spec_from_keys("haken", HAKEN_CONFIG, normalize=_normalize, check_study=_check_study,
+                           kinds={"order": "str|list"},
                            deprecated={"jackknife": DeprecatedKey(
                                "correction", lambda v: "jackknife" if v else "none",
                                "the split-panel jackknife; see docs/inference.md for what the evidence shows")})
@@ -403,7 +406,7 @@ class HakenStage(Analysis):
         return haken_sections(view)
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
-        o = haken_options(HakenSpec.coerce(cfg))
+        o = haken_options(HakenSpec.coerce(cfg, ctx))
         if o["regimes"] and ctx.scheme is None:
             raise ConfigError("[haken] regimes = true needs a region scheme: set [regions] scheme (a bundled "
                               "scheme or a CSV with columns region,group) or set regimes = false", source="config")
@@ -562,7 +565,7 @@ class ScenarioStage(Analysis):
     tables = ("scenarios",)
 
     def run(self, ctx: StageContext, cfg) -> StageOutput:
-        c = dict(ScenarioSpec.coerce(cfg))
+        c = dict(ScenarioSpec.coerce(cfg, ctx))
         p = c["periods"]
         out = StageOutput()
         h = ctx.get(HakenOutcome)

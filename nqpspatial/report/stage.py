@@ -33,8 +33,8 @@ REPORT_KEYS = {"enabled": True, "language": "en", "years": [], "title": None, "f
                "formats": ["png", "svg"], "latex": True, "docx": True}
 
 #: The first-party sections in report order (the core's data and weights, then the stages' in run order).
-SECTIONS = ("data", "weights", "haken", "coevolution", "stages", "spatial", "spatial_haken", "zones",
-            "robustness")
+SECTIONS = ("data", "weights", "haken", "coevolution", "stages", "spatial", "zones", "spatial_haken",
+            "local_haken", "robustness", "centres", "detector", "network")
 
 _FORMATS = ("png", "svg", "pdf")
 _MAX_MAP_VARS = 4
@@ -199,7 +199,7 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
             msec = Section("map", S.t("s_map"), [map_html(mdata, svg["paths"], svg["width"], svg["height"],
                                                           lang=lang, layers=svg)])
             sections.append(msec)
-        builders = [("data", data_section), ("weights", weights_section)]
+        builders = [("data", lambda v: [data_section(v)]), ("weights", lambda v: [weights_section(v)])]
         builders += [(st.name, st.report_sections) for st in report_analyses(ctx)]
         for owner, build in ctx.progress(builders, total=len(builders), desc="report"):
             ts = time.perf_counter()
@@ -209,7 +209,8 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
                 sec.blocks = [b for b in sec.blocks if b]
                 if sec.blocks:
                     sections.append(sec)
-                else:
+                    missing = [m for m in missing if m[0] != sec.key]
+                elif all(k != sec.key for k, _ in missing):
                     missing.append((sec.key, sec.title))
             timing[owner] = round(time.perf_counter() - ts, 3)
         sections += _generic_sections(S, ctx, sections)
@@ -275,7 +276,7 @@ def _built(owner: str, build, S: ReportView, out: StageOutput) -> list:
         raise
     except Exception as exc:  # noqa: BLE001 - one broken section must not lose the whole report
         plt.close("all")
-        out.warnings.append(f"report section of '{owner}' could not be built ({type(exc).__name__}: {exc}); "
+        out.warnings.append(f"report section '{owner}' could not be built ({type(exc).__name__}: {exc}); "
                             "the other sections were written")
         return [Section(owner, owner, [text_html(f"This section could not be built: {type(exc).__name__}: {exc}",
                                                  "note")])]

@@ -19,15 +19,21 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .. import registry
-from ..artifacts import (HakenOutcome, IndicatorWeights, RobustnessOutcome, SensitivityOutcome,
-                         SpatialHakenOutcome, SpatialWeightsSet)
+from ..artifacts import (
+    HakenOutcome,
+    IndicatorWeights,
+    RobustnessOutcome,
+    SensitivityOutcome,
+    SpatialHakenOutcome,
+    SpatialWeightsSet,
+)
 from ..backends import BACKENDS, backend_from_config
 from ..errors import ConfigError, InputError
 from ..specs import StageSpec, key
@@ -207,7 +213,7 @@ class SensitivityStage(Analysis):
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         from .sensitivity import weight_sensitivity
 
-        c = SensitivitySpec.coerce(cfg)
+        c = SensitivitySpec.coerce(cfg, ctx)
         out = StageOutput()
         iw = ctx.get(IndicatorWeights)
         normalized, weights = (iw.normalized, iw.table) if iw is not None else (None, None)
@@ -336,7 +342,7 @@ class RobustnessStage(Analysis):
 
     def _graphs(self, ctx, specs, ids, out):
         """The core's weights of the requested specifications (built once, before the stages)."""
-        ws = ctx.get(SpatialWeightsSet)
+        ws = ctx.spatial_weights(specs)
         graphs = {}
         for spec in specs:
             sw = ws.get(spec) if ws is not None else None
@@ -349,7 +355,7 @@ class RobustnessStage(Analysis):
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         from .table import robustness_table
 
-        c = RobustnessSpec.coerce(cfg)
+        c = RobustnessSpec.coerce(cfg, ctx)
         out = StageOutput()
         o = _haken_options(ctx)
         data = _indices(ctx)

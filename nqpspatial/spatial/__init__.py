@@ -28,6 +28,7 @@ from ._geometry import (
 from ._islands import connect_components, link_islands, nearest_by_boundary
 from ._weights import (
     ISLAND_POLICIES,
+    NO_WEIGHTS,
     TRANSFORMS,
     SpatialWeights,
     build_weights,
@@ -40,7 +41,7 @@ from ._weights import (
 )
 
 __all__ = [
-    "EARTH_RADIUS_KM", "ISLAND_POLICIES", "TRANSFORMS", "SpatialWeights", "build_weights", "builder_params",
+    "EARTH_RADIUS_KM", "ISLAND_POLICIES", "NO_WEIGHTS", "TRANSFORMS", "SpatialWeights", "build_weights", "builder_params",
     "canonical_ids", "check_specs",
     "centroid_points", "connect_components", "get_builder", "graph_from_coo", "graph_from_dense", "knn_km",
     "link_islands", "nearest_by_boundary", "pairs_within_km", "pairwise_km", "parse_spec", "require_geometry",

@@ -37,6 +37,12 @@ TRANSFORMS = ("r", "b", "o", "d", "v")
 _SOURCE = "config [spatial] weights"
 
 
+#: The note of a stage that needs spatial weights when none could be built.
+NO_WEIGHTS = ("no spatial weights: without region boundaries only specifications that need none (economic, a "
+              "weights file) can be built; set [geometry] source and id (a GeoJSON, GeoPackage or Shapefile with "
+              "an id field)")
+
+
 def canonical_ids(ids) -> list:
     """Sorted distinct region ids (by their text when they do not compare): the order of every graph."""
     uniq = list(dict.fromkeys(ids))

@@ -29,8 +29,8 @@ def make_context(side: int = 4, periods: int = 8, seed: int = 0, geometry: bool 
     resolved config (typed specs), the indicator weights
     (:class:`~nqpspatial.artifacts.IndicatorWeights`) and, with boundaries,
     the spatial weights (:class:`~nqpspatial.artifacts.SpatialWeightsSet`,
-    queen contiguity); with ``haken=True`` also what the first-party Haken
-    stage provides (:class:`~nqpspatial.artifacts.HakenOutcome`).
+    every specification the config names, queen contiguity by default);
+    with ``haken=True`` also what the first-party Haken stage provides (:class:`~nqpspatial.artifacts.HakenOutcome`).
 
     Parameters
     ----------
@@ -82,7 +82,9 @@ def make_context(side: int = 4, periods: int = 8, seed: int = 0, geometry: bool 
     if scheme:
         sch = pd.Series(["west" if int(r[2]) < side / 2 else "east" for r in ids], index=ids, name="group")
     from .. import registry
-    from ..artifacts import IndicatorWeights, SpatialWeightsSet
+    from dataclasses import replace
+
+    from ..artifacts import IndicatorWeights
     from ..config import resolve_config, stage_spec
 
     raw = {"name": "contract check", "data": {"panel": "synthetic", "indices": True}, "run": {"seed": seed},
@@ -94,10 +96,13 @@ def make_context(side: int = 4, periods: int = 8, seed: int = 0, geometry: bool 
                        geometry=geo, scheme=sch, scheme_name="halves" if scheme else None, seed=seed)
     ctx.provide(IndicatorWeights(table=weights, normalized=normalized))
     if geo is not None:
-        from ..spatial import build_weights
+        from .._prepare import _weights_specs, weights_set
 
-        queen = build_weights("queen", ids, geometry=geo)
-        ctx.provide(SpatialWeightsSet(by_spec={"queen": queen}))
+        # the core weights step: every specification the config names ([spatial] weights, queen by default)
+        ws, _ = weights_set(_weights_specs(cfg), ids, idx.merge(panel, on=["region", "year"]), cfg.get("spatial"),
+                            geometry=geo, scheme=sch)
+        if ws is not None:  # stages run by hand may ask for more specifications: build them on demand
+            ctx.provide(replace(ws, complete=False))
     if haken:
         out = registry.get("analyses", "haken").run(ctx, cfg["haken"])
         for art in out.artifacts:

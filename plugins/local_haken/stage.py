@@ -103,7 +103,7 @@ class LocalHakenOutcome(Artifact):
 
 
 LocalHakenSpec = spec_from_keys(
-    "local_haken", LOCAL_HAKEN_CONFIG,
+    "local_haken", LOCAL_HAKEN_CONFIG, kinds={"order": "str|list", "bandwidth": "any"},
     normalize=lambda values, where: {**validate_local_config(values), "enabled": values["enabled"]},
     check_study=lambda spec, facts, where: validate_local_config(dict(spec), facts.subsystems))
 
@@ -144,7 +144,7 @@ class LocalHakenStage(Analysis):
     tables = ("local_haken", "local_haken_tests", "local_coevolution")
 
     def run(self, ctx: StageContext, cfg) -> StageOutput:
-        o = dict(LocalHakenSpec.coerce(cfg))
+        o = dict(LocalHakenSpec.coerce(cfg, ctx))
         o["search"] = tuple(o["search"]) or None
         ordering = _ordering(ctx, o["order"])
         if ordering is None:

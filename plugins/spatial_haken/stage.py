@@ -47,7 +47,7 @@ from nqpspatial.backends import backend_from_config
 from nqpspatial.contracts import output_problems
 from nqpspatial.errors import ConfigError, InputError
 from nqpspatial.runner import plugin_failure
-from nqpspatial.spatial import check_specs
+from nqpspatial.spatial import NO_WEIGHTS, check_specs
 from nqpspatial.specs import StageSpec, StudyFacts, key
 from nqpspatial.stage import Analysis, StageContext, StageOutput
 
@@ -209,13 +209,15 @@ class SpatialHakenStage(Analysis):
 
     def run(self, ctx: StageContext, cfg: SpatialHakenSpec) -> StageOutput:
         """Fit every requested model x weights x ordering; see the module doc."""
-        cfg = SpatialHakenSpec.coerce(cfg)
+        cfg = SpatialHakenSpec.coerce(cfg, ctx)
         notes, warns = [], []
-        ws = ctx.get(SpatialWeightsSet)
+        ws = ctx.spatial_weights(cfg.weights)
+        if ws is None:
+            return StageOutput(notes=[NO_WEIGHTS], status="skipped")
         graphs = {ws.get(s).slug: ws.get(s).graph for s in cfg.weights if ws.get(s) is not None}
         notes += [f"weights {s} not built (no boundaries)" for s in cfg.weights if ws.get(s) is None]
         if not graphs:
-            return StageOutput(notes=notes, status="skipped")
+            return StageOutput(notes=notes + [NO_WEIGHTS], status="skipped")
         idx = ctx.indices
         orderings = _orderings(ctx, cfg, notes)
         split = ctx.scheme if cfg.split_by_zone else None

@@ -55,8 +55,35 @@ class NetworkOutcome(Artifact):
     crs: Any = None
 
 
-def _spec(name: str, keys: dict, check) -> type:
-    return spec_from_keys(name, keys, normalize=lambda values, where: check(values))
+def _spec(name: str, keys: dict, check, columns=(), years=()) -> type:
+    # crs: "auto" or any CRS pyproj reads (an EPSG code, a string), checked by the stage
+    return spec_from_keys(name, keys, normalize=lambda values, where: check(values),
+                          check_study=lambda spec, facts, where: _check_study(name, spec, facts, columns, years),
+                          kinds={"crs": "any"} if "crs" in keys else None)
+
+
+#: Columns of the Haken stage's co-evolution table a toolkit stage may name.
+_HAKEN_COLUMNS = ("h", "q1", "q2", "V", "d")
+
+
+def _check_study(table: str, spec, facts, columns, years) -> None:
+    """Names and years of a toolkit table checked against the study before anything is computed."""
+    from nqpspatial.specs import suggest
+
+    known = [*facts.variables, *facts.ignored, *(c for c in _HAKEN_COLUMNS if c not in facts.variables)]
+    for key in columns:
+        value = spec[key]
+        for name in ([value] if isinstance(value, str) else list(value or [])):
+            if name and str(name) not in known:
+                raise ConfigError(f"[{table}] {key}: '{name}' is not an index, h or panel column{suggest(name, known)} "
+                                  f"(available: {', '.join(map(str, known[:40]))}{' ...' if len(known) > 40 else ''}; "
+                                  "a panel column that is not an indicator must be listed in [data] ignore)",
+                                  source="config")
+    for key in years:
+        bad = sorted(set(spec[key] or []) - set(facts.periods))
+        if bad and facts.periods:
+            raise ConfigError(f"[{table}] {key}: years {bad} are not in the data (years: {list(facts.periods)})",
+                              source="config")
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -202,7 +229,7 @@ class CentresStage(Analysis):
 
     def run(self, ctx: StageContext, cfg) -> StageOutput:
         """Compute the centres and ellipses; see the class docstring."""
-        cfg = self.spec.coerce(cfg)
+        cfg = self.spec.coerce(cfg, ctx)
         t = self.name
         form = cfg["form"]
         variables = list(cfg["variables"]) or _default_variables(ctx)
@@ -283,7 +310,7 @@ class DetectorStage(Analysis):
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         """Run the four detectors; see the class docstring."""
-        cfg = dict(self.spec.coerce(cfg))
+        cfg = dict(self.spec.coerce(cfg, ctx))
         t = self.name
         out = StageOutput()
         target = str(cfg["target"])
@@ -395,7 +422,7 @@ class NetworkStage(Analysis):
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         """Build and analyse the networks; see the class docstring."""
-        cfg = dict(self.spec.coerce(cfg))
+        cfg = dict(self.spec.coerce(cfg, ctx))
         t = self.name
         out = StageOutput()
         h = _haken_h(ctx)
@@ -442,9 +469,12 @@ class NetworkStage(Analysis):
 
 
 #: Instances registered under the ``nqpspatial.analyses`` entry-point group.
-CentresStage.spec = _spec("centres", CentresStage.config_keys, CentresStage.check)
-DetectorStage.spec = _spec("detector", DetectorStage.config_keys, DetectorStage.check)
-NetworkStage.spec = _spec("network", NetworkStage.config_keys, NetworkStage.check)
+CentresStage.spec = _spec("centres", CentresStage.config_keys, CentresStage.check, columns=("variables",),
+                          years=("years", "map_years"))
+DetectorStage.spec = _spec("detector", DetectorStage.config_keys, DetectorStage.check,
+                           columns=("target", "drivers", "categorical"), years=("years",))
+NetworkStage.spec = _spec("network", NetworkStage.config_keys, NetworkStage.check,
+                          columns=("variables", "mass_columns", "economic_column"), years=("years", "detail_years"))
 
 centres_stage = CentresStage()
 detector_stage = DetectorStage()

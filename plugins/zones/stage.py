@@ -358,7 +358,7 @@ class ZonesStage(Analysis):
 
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         """Run the configured zone analyses; see the class docstring."""
-        cfg = dict(ZonesSpec.coerce(cfg))
+        cfg = dict(ZonesSpec.coerce(cfg, ctx))
         haken = _haken_table(ctx)
         variables = cfg["variables"] or _default_variables(ctx, haken)
         if not variables:
