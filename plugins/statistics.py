@@ -639,7 +639,8 @@ class _GetisOrd(StatisticPlugin):
         sim = None
         if permutations:
             q = _global_quadforms(X, X, mat, rng, permutations, backend=backend)
-            sim = q / den
+            with np.errstate(invalid="ignore", divide="ignore"):  # a constant period: NaN, guarded below
+                sim = q / den
         return _guard(_with_simulation(out, G, sim, "EG_sim", permutations, n), n, permutations)
 
 

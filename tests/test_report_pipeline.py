@@ -73,7 +73,7 @@ def test_workbook_holds_the_csv_values(demo_run):
     assert set(wb.sheetnames) == set(sheets.values())
     for name, sheet in sheets.items():
         # the CSV writes formula-like text with a leading apostrophe (docs/outputs.md); the workbook holds the text
-        csv = read_output_table(out / "tables" / f"{name}.csv", dtype=str).fillna("")
+        csv = read_output_table(out / "tables" / f"{name}.csv", dtype=str).astype(object).fillna("")
         rows = list(wb[sheet].iter_rows(values_only=True))
         assert [str(c) for c in rows[0]] == list(csv.columns), name
         body = rows[1:]

@@ -39,7 +39,7 @@ def test_whole_numbers_are_normalized():
 
 @pytest.mark.parametrize("table, message", [
     ({"bootstrp": 1}, "unknown key 'bootstrp' in [toy]. Did you mean 'bootstrap'?"),
-    ({"bootstrap": -1}, "[toy] bootstrap must be >= 0"),
+    ({"bootstrap": -1}, "[toy] bootstrap must be a whole number >= 0"),
     ({"bootstrap": 2.5}, "[toy] bootstrap must be a whole number"),
     ({"bootstrap": True}, "[toy] bootstrap must be a whole number"),
     ({"alpha": 1}, "[toy] alpha must be > 0 and < 1"),

@@ -460,6 +460,15 @@ def _alternative(p, normalized, region, year, indicators, subs, norm_m, w_m, lay
     return {"ev": ev, "red": _reduce(p, wm[None, :], ev), "w": wm}
 
 
+def _nanmean(arr, axis: int) -> np.ndarray:
+    """``numpy.nanmean`` that gives NaN for an all-NaN slice without a RuntimeWarning."""
+    arr = np.asarray(arr, dtype=float)
+    n = np.isfinite(arr).sum(axis=axis)
+    total = np.where(np.isfinite(arr), arr, 0.0).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+
 def _assemble(p, parts, base, alt, subs, pairs_named, indicators, weights, lay):
     D = sum(x["D"] for x in parts)
     rows = []
@@ -545,7 +554,7 @@ def _assemble(p, parts, base, alt, subs, pairs_named, indicators, weights, lay):
                              "statistic": name, **_qname(_stats_row(arr[:, t], 1.0))})
         for name, arr in (("spearman", sp), ("kendall", kt)):
             rows.append({"kind": "rank", "source": "dirichlet", "q1": a, "q2": b, "statistic": name,
-                         **_qname(_stats_row(np.nanmean(arr, axis=1) if arr.size and len(arr) else [], 1.0))})
+                         **_qname(_stats_row(_nanmean(arr, axis=1) if arr.size and len(arr) else [], 1.0))})
         if len(sp):
             rank_tab = pd.DataFrame({"draw": np.repeat(np.arange(D), len(years)), "year": np.tile(years, D),
                                      "spearman": sp.ravel(), "kendall": kt.ravel()})
@@ -584,8 +593,8 @@ def _assemble(p, parts, base, alt, subs, pairs_named, indicators, weights, lay):
             reg["h_mean"] = hmean
             reg["h_sd"] = np.sqrt(np.maximum(hq - n_ok * hmean ** 2, 0) / (n_ok - 1)) if n_ok > 1 else np.nan
         reg["n_draws"] = n_ok
-        ymean_sp = pd.Series(np.nanmean(sp, axis=0) if len(sp) else np.full(len(years), np.nan), index=years)
-        ymean_kt = pd.Series(np.nanmean(kt, axis=0) if len(kt) else np.full(len(years), np.nan), index=years)
+        ymean_sp = pd.Series(_nanmean(sp, axis=0) if len(sp) else np.full(len(years), np.nan), index=years)
+        ymean_kt = pd.Series(_nanmean(kt, axis=0) if len(kt) else np.full(len(years), np.nan), index=years)
         reg["spearman_year_mean"] = ymean_sp.reindex(lay.years).to_numpy()
         reg["kendall_year_mean"] = ymean_kt.reindex(lay.years).to_numpy()
         if p["base_grade"] is not None and n_ok:
