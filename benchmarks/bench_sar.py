@@ -50,7 +50,7 @@ def _worker(which: str, n: int, periods: int) -> dict:
     g, df = _panel(n, periods)
     t0 = time.perf_counter()
     if which == "ours":
-        from nqpspatial.plugins.spatial_haken import SpatialHakenModel, ShortPanelWarning
+        from nqpspatial.plugins.spatial_haken import ShortPanelWarning, SpatialHakenModel
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ShortPanelWarning)
@@ -59,10 +59,11 @@ def _worker(which: str, n: int, periods: int) -> dict:
         rho = [float(res.params(e)["rho"]) for e in ("q1", "q2")]
         logdet = res.info["q1"]["logdet"]
     else:
-        import spreg
-        from nqpspatial.plugins.spatial_haken._panel import build_equation, prepare_panel
         import libpysal
         import scipy.sparse as sp
+        import spreg
+
+        from nqpspatial.plugins.spatial_haken._panel import build_equation, prepare_panel
 
         panel = prepare_panel(df, "q1", "q2", g)
         w = libpysal.weights.WSP(sp.csr_matrix(panel.W)).to_W(silence_warnings=True)

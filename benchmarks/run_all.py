@@ -338,7 +338,9 @@ class Table:
 
     @staticmethod
     def _fmt(r):
-        f = lambda v, d=2: "-" if v is None else f"{v:.{d}f}"
+        def f(v, d=2):
+            return "-" if v is None else f"{v:.{d}f}"
+
         return (f"{r['case']:<44}{r['size']:>14}{f(r['nqpspatial_s']):>9}{f(r['baseline_s']):>9}"
                 f"{(f(r['ratio'], 1) + 'x') if r['ratio'] else '-':>8}{r['target']:>10}{r['met']:>5}"
                 f"{f(r['peak_mb'], 0):>9}{f(r['baseline_peak_mb'], 0):>9}  {r['note']}")
@@ -353,7 +355,9 @@ class Table:
                  f"{os.cpu_count()} CPUs (shared), Python {sys.version.split()[0]}", "",
                  "| case | size | nqpspatial s | PySAL s | ratio | target | met | peak MB | PySAL peak MB | note |",
                  "| --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | --- |"]
-        f = lambda v, d=2: "" if v is None else f"{v:.{d}f}"
+        def f(v, d=2):
+            return "" if v is None else f"{v:.{d}f}"
+
         for r in self.rows:
             lines.append(f"| {r['case']} | {r['size']} | {f(r['nqpspatial_s'])} | {f(r['baseline_s'])} | "
                          f"{(f(r['ratio'], 1) + 'x') if r['ratio'] else ''} | {r['target']} | {r['met']} | "

@@ -35,9 +35,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._normalize import (
+    _as_float_matrix,
+    _check_shift,
+    _is_direction,
+    _zero_range_message,
+    normalize,
+    zero_range_columns,
+)
 from .errors import InputError
-from ._normalize import _as_float_matrix, _check_shift, _is_direction, _zero_range_message, normalize, \
-    zero_range_columns
 from .results import Results, Summary
 
 __all__ = ["critic_weights", "entropy_weights", "compute_weights", "WeightingResult",

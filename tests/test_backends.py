@@ -6,8 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nqpspatial.backends import (ChunkTask, DaskBackend, InProcessBackend, ProcessBackend, chunk_rng, open_backend,
-                                 plan_chunks, run_chunks, seed_sequence)
+from nqpspatial.backends import (
+    ChunkTask,
+    DaskBackend,
+    InProcessBackend,
+    ProcessBackend,
+    chunk_rng,
+    open_backend,
+    plan_chunks,
+    run_chunks,
+    seed_sequence,
+)
 from nqpspatial.errors import InputError
 from nqpspatial.robustness import weight_sensitivity
 from nqpspatial.robustness.sensitivity import _draw_chunk

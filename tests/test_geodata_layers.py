@@ -9,8 +9,7 @@ import json
 import pytest
 
 from nqpspatial.errors import InputError
-from nqpspatial.geodata import (LAYERS, adjacency, boundary_distances, load_layer, province_layer,
-                                province_neighbors)
+from nqpspatial.geodata import LAYERS, adjacency, boundary_distances, load_layer, province_layer, province_neighbors
 
 DATA = importlib.resources.files("nqpspatial.geodata") / "data"
 

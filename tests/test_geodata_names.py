@@ -6,8 +6,14 @@ import pandas as pd
 import pytest
 
 from nqpspatial.errors import InputError
-from nqpspatial.geodata import (looks_like_provinces, match_regions, mostly_provinces, normalize_name,
-                                province_layer, province_names)
+from nqpspatial.geodata import (
+    looks_like_provinces,
+    match_regions,
+    mostly_provinces,
+    normalize_name,
+    province_layer,
+    province_names,
+)
 from nqpspatial.geodata._names import _key_map
 
 # GB/T 2260 province codes of the 31 mainland provinces (methods note, section 5).

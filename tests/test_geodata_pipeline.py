@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import small_panel
 
+from conftest import small_panel
 from nqpspatial.geodata import province_names
 
 OFF = "[haken]\nenabled = false\n[spatial]\nenabled = false\n"

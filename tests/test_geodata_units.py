@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
+from nqpspatial.errors import InputError
 from nqpspatial.geodata import (
     county_names,
     detect_level,
@@ -15,8 +17,6 @@ from nqpspatial.geodata import (
     recognise_level,
 )
 from nqpspatial.plugins.schemes import EIGHT_ZONES, FOUR_REGIONS, THREE_BELTS
-
-from nqpspatial.errors import InputError
 
 TWINS = {"Suzhou": (320500, 341300), "Fuzhou": (350100, 361000), "Taizhou": (321200, 331000),
          "Yichun": (230700, 360900), "Yulin": (450900, 610800)}

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from nqpspatial.errors import InputError, ModelError
-from nqpspatial.haken import (STRATEGIES, LegacyStablePointWarning, Potential, get_strategy, grade,
-                              resolve_strategy)
+from nqpspatial.haken import STRATEGIES, LegacyStablePointWarning, Potential, get_strategy, grade, resolve_strategy
 
 
 def test_methods_note_test_vector():

@@ -21,9 +21,8 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import small_panel  # noqa: E402
-
 import nqpspatial  # noqa: E402
+from conftest import small_panel  # noqa: E402
 from nqpspatial import outdir  # noqa: E402
 from nqpspatial.errors import ConfigError, InputError  # noqa: E402
 

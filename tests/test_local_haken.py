@@ -11,8 +11,7 @@ import pytest
 
 from nqpspatial.errors import InputError, ModelError
 from nqpspatial.haken import HakenModel, Potential
-from nqpspatial.plugins.local_haken import GWHakenModel, simulate_gw_panel
-from nqpspatial.plugins.local_haken import _core
+from nqpspatial.plugins.local_haken import GWHakenModel, _core, simulate_gw_panel
 from nqpspatial.plugins.local_haken._kernel import golden_section, kernel_weights
 
 

@@ -149,9 +149,8 @@ def test_resolved_config_in_run_json_reruns(tmp_path):
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from conftest import small_panel
-
     import nqpspatial
+    from conftest import small_panel
 
     p, ind = small_panel()
     p.to_csv(tmp_path / "panel.csv", index=False)

@@ -14,8 +14,9 @@ from nqpspatial.stage import Analysis
 
 def test_fixed_failing_order_still_exits_zero(tmp_path, run_cli):
     """A fixed ordering is honoured even when its verdict fails; undefined h is reported, not crashed on."""
-    from nqpspatial.pipeline import default_config_path
     import shutil
+
+    from nqpspatial.pipeline import default_config_path
 
     for f in ("panel.csv", "indicators.csv", "study.toml"):
         shutil.copy(default_config_path().parent / f, tmp_path / f)
@@ -69,8 +70,8 @@ def test_same_seed_same_tables_and_seed_override(study, tmp_path):
 
 
 def test_dataframe_inputs_not_mutated(tmp_path):
-    from conftest import small_panel
     import nqpspatial
+    from conftest import small_panel
 
     panel, ind = small_panel()
     p0, i0 = panel.copy(), ind.copy()

@@ -14,7 +14,6 @@ from nqpspatial import registry
 from nqpspatial.errors import ConfigError, InputError, PluginError
 
 
-
 class _Const:
     """A co-evolution strategy plugin: h = 0.5 everywhere."""
 

@@ -12,10 +12,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_report_pipeline import demo_config, report_registered
 
 import nqpspatial
-
-from test_report_pipeline import demo_config, report_registered
 
 pytestmark = pytest.mark.browser
 

@@ -112,12 +112,13 @@ def test_moran_global_shows_every_weights_specification():
 
 
 def test_index_densities_integrate_to_one_on_the_unit_interval():
+    from scipy.integrate import quad
+
     from nqpspatial.plugins.zones.density import (
         gaussian_density,
         kernel_density,
         reflected_density,
     )
-    from scipy.integrate import quad
 
     rng = np.random.default_rng(3)
     y = rng.beta(0.7, 3.0, size=31)  # mass piled up at 0, as an index's often is

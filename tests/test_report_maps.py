@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from nqpspatial.geodata import china_outline, maritime_boundary, province_layer
 
+from nqpspatial.geodata import china_outline, maritime_boundary, province_layer
 from nqpspatial.report.maps import (
     _MISSING,
     CHINA_ALBERS,

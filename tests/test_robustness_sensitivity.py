@@ -10,8 +10,7 @@ from scipy import stats
 from nqpspatial.demo import load_demo
 from nqpspatial.errors import InputError
 from nqpspatial.haken import identify
-from nqpspatial.robustness import draw_weights, weight_sensitivity
-from nqpspatial.robustness import _chain
+from nqpspatial.robustness import _chain, draw_weights, weight_sensitivity
 from nqpspatial.weighting import compute_weights
 
 

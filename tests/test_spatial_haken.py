@@ -21,12 +21,19 @@ import shapely
 from libpysal.graph import Graph
 
 from nqpspatial.errors import InputError
-from nqpspatial.plugins.spatial_haken import (ShortPanelWarning, SpatialHakenModel,
-                                              identification_table, lm_diagnostics, sar, sdm,
-                                              sem, simulate_panel, slx)
+from nqpspatial.plugins.spatial_haken import (
+    ShortPanelWarning,
+    SpatialHakenModel,
+    identification_table,
+    lm_diagnostics,
+    sar,
+    sdm,
+    sem,
+    simulate_panel,
+    slx,
+)
 from nqpspatial.plugins.spatial_haken._linalg import SpatialFilter
-from nqpspatial.plugins.spatial_haken._panel import (build_equation, graph_to_sparse,
-                                                     prepare_panel, split_weights)
+from nqpspatial.plugins.spatial_haken._panel import build_equation, graph_to_sparse, prepare_panel, split_weights
 
 # Data-generating parameters in the ordered stability case (g1 < 0, a b > 0):
 # every variant has a stable fixed point near q1 = q2 = 0.5, so the simulated

@@ -22,8 +22,14 @@ from nqpspatial.haken import HakenModel, HakenResultsBase, Potential
 from nqpspatial.haken import simulate_panel as simulate_aspatial
 from nqpspatial.haken.coevolution import STRATEGIES, coevolution
 from nqpspatial.haken.results import IDENTIFICATION_COLUMNS
-from nqpspatial.plugins.spatial_haken import (ShortPanelWarning, SpatialHakenModel,
-                                              SpatialHakenResults, sar, simulate_panel, slx)
+from nqpspatial.plugins.spatial_haken import (
+    ShortPanelWarning,
+    SpatialHakenModel,
+    SpatialHakenResults,
+    sar,
+    simulate_panel,
+    slx,
+)
 
 GRAPH = Graph.from_W(libpysal.weights.lat2W(5, 5, rook=True))  # 25 regions, ids 0..24
 # SAR data-generating values in the ordered case (g1 < 0, ab > 0) as in tests/test_spatial_haken.py

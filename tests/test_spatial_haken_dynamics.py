@@ -16,15 +16,20 @@ import libpysal
 import numpy as np
 import pandas as pd
 import pytest
-
-from nqpspatial.artifacts import SpatialHakenOutcome
 from libpysal.graph import Graph
 
+from nqpspatial.artifacts import SpatialHakenOutcome
 from nqpspatial.errors import ModelError
 from nqpspatial.haken import Potential
-from nqpspatial.plugins.spatial_haken import (ShortPanelWarning, SpatialHakenModel, sar, sdm, simulate_panel,
-                                              slx)
-from nqpspatial.plugins.spatial_haken import dynamics
+from nqpspatial.plugins.spatial_haken import (
+    ShortPanelWarning,
+    SpatialHakenModel,
+    dynamics,
+    sar,
+    sdm,
+    simulate_panel,
+    slx,
+)
 from nqpspatial.plugins.spatial_haken.dynamics import EquationMap, SpatialMap, uniform_stability
 
 GRAPH = Graph.from_W(libpysal.weights.lat2W(5, 5, rook=False))   # 25 regions, no islands

@@ -229,8 +229,7 @@ def test_stage_contract():
 
 def test_mexico_through_the_config(tmp_path, mexico):
     """The Mexico data run through a config file with its own boundaries (acceptance)."""
-    from nqpspatial import pipeline
-    from nqpspatial import registry
+    from nqpspatial import pipeline, registry
     g, panel = mexico
     panel[["region", "year", "pcgdp"]].to_csv(tmp_path / "panel.csv", index=False)
     pd.DataFrame({"indicator": ["pcgdp"], "subsystem": ["GDP"], "direction": ["+"]}).to_csv(
@@ -256,8 +255,7 @@ def test_mexico_through_the_config(tmp_path, mexico):
 
 def test_demo_study_moran_equals_esda():
     """Acceptance on the bundled demo study (SYNTHETIC panel, 31 provinces x 2014-2023)."""
-    from nqpspatial import demo
-    from nqpspatial import geodata
+    from nqpspatial import demo, geodata
     try:
         tables = demo.load_demo()
     except (FileNotFoundError, OSError) as exc:  # pragma: no cover - demo files not generated yet

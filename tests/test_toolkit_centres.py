@@ -15,8 +15,14 @@ pointpats = pytest.importorskip("pointpats")
 from pointpats.centrography import ellipse as pp_ellipse  # noqa: E402
 from pointpats.centrography import weighted_mean_center  # noqa: E402
 
-from nqpspatial.plugins.toolkit.centres import (CHINA_ALBERS, deviational_ellipse, gravity_centres,  # noqa: E402
-                                                plot_centres, region_points, weighted_mean_centre)
+from nqpspatial.plugins.toolkit.centres import (  # noqa: E402
+    CHINA_ALBERS,
+    deviational_ellipse,
+    gravity_centres,
+    plot_centres,
+    region_points,
+    weighted_mean_centre,
+)
 
 PP_FORMS = {"textbook": dict(method="yuill", crimestatCorr=False, degfreedCorr=False),
             "arcgis": dict(method="yuill", crimestatCorr=True, degfreedCorr=False),

@@ -9,10 +9,19 @@ import pandas as pd
 import pytest
 
 from nqpspatial.errors import InputError
-from nqpspatial.plugins.toolkit.detector import (discretize, ecological_detector, factor_detector,
-                                                 fisher_jenks_breaks, geodetector_panel, geographical_detector,
-                                                 interaction_detector, interaction_type, optimal_discretization,
-                                                 plot_interactions, risk_detector)
+from nqpspatial.plugins.toolkit.detector import (
+    discretize,
+    ecological_detector,
+    factor_detector,
+    fisher_jenks_breaks,
+    geodetector_panel,
+    geographical_detector,
+    interaction_detector,
+    interaction_type,
+    optimal_discretization,
+    plot_interactions,
+    risk_detector,
+)
 
 geodetector = pytest.importorskip("geodetector")
 mapclassify = pytest.importorskip("mapclassify")

@@ -8,10 +8,22 @@ import pytest
 
 from nqpspatial.backends import plan_chunks
 from nqpspatial.errors import InputError
-from nqpspatial.plugins.toolkit.network import (DifferenceTerm, GreatCircleTerm, SparseTerm, association_networks,
-                                                binarize, block_roles, centralities, concor, economic_distance,
-                                                gravity_matrix, great_circle_km, network_summary, plot_network,
-                                                qap)
+from nqpspatial.plugins.toolkit.network import (
+    DifferenceTerm,
+    GreatCircleTerm,
+    SparseTerm,
+    association_networks,
+    binarize,
+    block_roles,
+    centralities,
+    concor,
+    economic_distance,
+    gravity_matrix,
+    great_circle_km,
+    network_summary,
+    plot_network,
+    qap,
+)
 
 nx = pytest.importorskip("networkx")
 
@@ -236,7 +248,6 @@ def test_panel_networks_and_map(demo_net, tmp_path):
 
 def test_mexico_states():
     from _mexico import mexico_layer, mexico_long
-
     from nqpspatial.plugins.toolkit.centres import region_points
 
     g, cols = mexico_layer()

@@ -122,7 +122,6 @@ def test_config_errors_name_the_key(tmp_path, extra, match):
 def test_mexico_states_pipeline(tmp_path):
     """Indices given directly, boundaries from a file (no CRS needed: EPSG:4326 set), all three stages."""
     from _mexico import mexico_layer, mexico_long
-
     from nqpspatial.pipeline import run
 
     g, cols = mexico_layer()

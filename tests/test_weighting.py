@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nqpspatial.errors import InputError
 from nqpspatial import normalize
+from nqpspatial.errors import InputError
 from nqpspatial.results import Results, Summary
 from nqpspatial.weighting import WeightingResult, compute_weights, critic_weights, entropy_weights
 

@@ -13,9 +13,9 @@ from nqpspatial.errors import InputError
 from nqpspatial.plugins.zones import cluster_regions, contiguity_graph, trajectory_features
 
 gpd = pytest.importorskip("geopandas")
-from _mexico import mexico_layer, mexico_long  # noqa: E402
 from shapely.geometry import box  # noqa: E402
 
+from _mexico import mexico_layer, mexico_long  # noqa: E402
 
 
 def island_layer():

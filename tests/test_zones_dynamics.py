@@ -12,8 +12,15 @@ import pytest
 from _mexico import DECADES, mexico_csv, mexico_layer, mexico_long
 from nqpspatial.artifacts import HakenOutcome
 from nqpspatial.errors import InputError
-from nqpspatial.plugins.zones import (beta_convergence, contiguity_graph, convergence, count_modes,
-                                      kernel_density, obstacle_degree, zones_summary)
+from nqpspatial.plugins.zones import (
+    beta_convergence,
+    contiguity_graph,
+    convergence,
+    count_modes,
+    kernel_density,
+    obstacle_degree,
+    zones_summary,
+)
 
 
 @pytest.fixture(scope="module")

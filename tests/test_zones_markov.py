@@ -271,8 +271,9 @@ def test_pooled_classes_on_a_trending_series_get_a_note(us_income):
 
 
 def test_mean_trend_is_the_mann_kendall_test():
-    from nqpspatial.plugins.zones.markov import mean_trend
     from scipy.stats import kendalltau
+
+    from nqpspatial.plugins.zones.markov import mean_trend
 
     rng = np.random.default_rng(5)
     years = list(range(2001, 2013))

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from nqpspatial.plugins.zones import ZonesStage, convergence, markov_chains, zones_stage
 
 from nqpspatial.artifacts import HakenOutcome, IndicatorWeights
 from nqpspatial.errors import ConfigError
+from nqpspatial.plugins.zones import ZonesStage, convergence, markov_chains, zones_stage
 from nqpspatial.testing import check_plugin, make_context
 
 ISSUE_TABLES = {"zones_summary", "dagum_gini", "dagum_pairs", "clusters", "clusters_vs_zones",
@@ -243,11 +243,10 @@ def test_haken_window_keeps_each_variable_its_own_coverage():
 def demo_context():
     """The bundled demo study up to the zones stage (data, weights, boundaries, scheme, Haken), built with the
     public API and the demo's own config (no full pipeline run)."""
-    from nqpspatial.geodata import province_layer
-
     from nqpspatial import compute_weights, registry
     from nqpspatial.config import load_config, resolve_config, stage_spec
     from nqpspatial.demo import config_path, demo_file
+    from nqpspatial.geodata import province_layer
     from nqpspatial.panel import load_panel
     from nqpspatial.stage import StageContext
 

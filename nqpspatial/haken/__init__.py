@@ -26,15 +26,20 @@ Simulation
 
 from __future__ import annotations
 
-from .coevolution import (STRATEGIES, CoevolutionResults, CoevolutionStrategy, coevolution,
-                          get_strategy, resolve_strategy)
+from .coevolution import (
+                          STRATEGIES,
+                          CoevolutionResults,
+                          CoevolutionStrategy,
+                          coevolution,
+                          get_strategy,
+                          resolve_strategy,
+)
 from .coupling import coupling_coordination, relative_development
 from .grades import DEFAULT_EDGES, DEFAULT_LABELS, DEFAULT_LABELS_ZH, grade
 from .identification import IdentificationResults, identify
 from .model import HakenModel, ShortPanelWarning
 from .potential import CASE_LABELS, LegacyStablePointWarning, Potential
-from .results import (BootstrapResults, HakenByResults, HakenResults, HakenResultsBase,
-                      adiabatic_verdict)
+from .results import BootstrapResults, HakenByResults, HakenResults, HakenResultsBase, adiabatic_verdict
 from .scenarios import ScenarioResults, scenarios
 from .simulate import simulate_panel
 from .stage import HakenAnalysisResults, HakenStage, ScenarioStage

@@ -20,18 +20,16 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from ..artifacts import HakenOutcome, SpatialWeightsSet
 from ..backends import backend_from_config
 from ..errors import ConfigError, InputError, ModelError
-
-from ..artifacts import HakenOutcome, SpatialWeightsSet
 from ..specs import DeprecatedKey, spec_from_keys
 from ..stage import Analysis, StageContext, StageOutput
 from .coevolution import is_strategy
 from .coupling import coupling_coordination
 from .grades import DEFAULT_EDGES, validate_edges
 from .identification import identify
-from .model import (BOOTSTRAP_SCHEMES, BY, CORRECTIONS, EFFECTS, REGION_EFFECTS, SE_TYPES, HakenModel,
-                    ShortPanelWarning)
+from .model import BOOTSTRAP_SCHEMES, BY, CORRECTIONS, EFFECTS, REGION_EFFECTS, SE_TYPES, HakenModel, ShortPanelWarning
 from .potential import LegacyStablePointWarning
 from .results import ESTIMATE_COLUMNS, POTENTIAL_COLUMNS
 from .scenarios import scenarios, validate_shocks

@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..artifacts import HakenOutcome
 from .html import Section, facts_html, table_html, text_html
 from .tables import regression_html
-from ..artifacts import HakenOutcome
 from .view import ReportView, _table, escape, wide_values
 
 __all__ = ["data_section", "weights_section", "haken_sections", "grade_order", "grade_colours"]

@@ -318,9 +318,8 @@ def _write_docx(S: _Ctx, out_dir, found, title, banner, footer) -> dict | None:
     """``report.docx`` next to report.html (:mod:`nqpspatial.report.docx`) when ``[report] docx`` is true."""
     if not S.opts["docx"]:
         return None
-    from .docx import docx_tables, main_figures, write_docx
-
     from ..artifacts import SpatialHakenOutcome
+    from .docx import docx_tables, main_figures, write_docx
 
     sh = S.ctx.get(SpatialHakenOutcome)
     tabs = docx_tables(S.ctx.tables or {}, S.lang, reading=sh.reading if sh is not None else None)

@@ -27,7 +27,6 @@ The contracts themselves are written in :mod:`nqpspatial.contracts`.
 
 from __future__ import annotations
 
-
 import fnmatch
 import json
 import re

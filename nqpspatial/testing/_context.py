@@ -81,9 +81,9 @@ def make_context(side: int = 4, periods: int = 8, seed: int = 0, geometry: bool 
     sch = None
     if scheme:
         sch = pd.Series(["west" if int(r[2]) < side / 2 else "east" for r in ids], index=ids, name="group")
-    from .. import registry
     from dataclasses import replace
 
+    from .. import registry
     from ..artifacts import IndicatorWeights
     from ..config import resolve_config, stage_spec
 

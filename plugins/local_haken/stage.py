@@ -32,8 +32,8 @@ from nqpspatial.errors import ConfigError, InputError, ModelError
 from nqpspatial.specs import spec_from_keys
 from nqpspatial.stage import Analysis, StageContext, StageOutput
 
-from .model import CRITERIA, GWHakenModel
 from ._kernel import KERNELS
+from .model import CRITERIA, GWHakenModel
 
 __all__ = ["LocalHakenStage", "LocalHakenSpec", "LocalHakenOutcome", "stage", "LOCAL_HAKEN_CONFIG",
            "validate_local_config"]

@@ -30,12 +30,11 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-
-from types import MappingProxyType
 
 from nqpspatial.errors import InputError, ModelError
 from nqpspatial.haken import HakenModel, HakenResultsBase, HakenSystem
@@ -48,10 +47,17 @@ from ._estimators import EqFit, demean, fit_error, fit_lag, fit_ols
 from ._linalg import SpatialFilter
 from ._panel import align_panel, build_equation, lag, prepare_panel, split_weights
 from .diagnostics import diagnostics_frame, lm_tests_equation, lr_test, moran_residuals
-from .dynamics import (EquationMap, SpatialMap, SteadyStates, region_effects, rows_sum_to_one,
-                       uniform_stability)
-from .readings import (MARGINAL_EFFECT_COLUMNS, POTENTIAL_READING_COLUMNS, POTENTIAL_READING_EXTRA, READINGS,
-                       STEADY_STATE_COLUMNS, SpatialPotential, SpatialReading, check_reading)
+from .dynamics import EquationMap, SpatialMap, SteadyStates, region_effects, rows_sum_to_one, uniform_stability
+from .readings import (
+    MARGINAL_EFFECT_COLUMNS,
+    POTENTIAL_READING_COLUMNS,
+    POTENTIAL_READING_EXTRA,
+    READINGS,
+    STEADY_STATE_COLUMNS,
+    SpatialPotential,
+    SpatialReading,
+    check_reading,
+)
 
 __all__ = ["MODELS", "ShortPanelWarning", "SpatialHakenModel", "SpatialHakenResults",
            "SpatialHakenPlugin", "SpatialPotential", "slx", "sar", "sem", "sdm",

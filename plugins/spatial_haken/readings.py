@@ -32,8 +32,13 @@ import pandas as pd
 from scipy import stats
 
 from nqpspatial.haken import HakenSystem, Potential
-from nqpspatial.haken.results import (IDENTIFICATION_COLUMNS, adiabatic_verdict, draw_intervals,
-                                      identification_info, identification_record)
+from nqpspatial.haken.results import (
+    IDENTIFICATION_COLUMNS,
+    adiabatic_verdict,
+    draw_intervals,
+    identification_info,
+    identification_record,
+)
 from nqpspatial.results import Results, Summary
 
 __all__ = ["READINGS", "SpatialPotential", "SpatialReading", "POTENTIAL_READING_COLUMNS",

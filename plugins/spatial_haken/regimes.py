@@ -22,7 +22,7 @@ from scipy import stats
 
 from nqpspatial.errors import InputError
 from nqpspatial.haken.model import check_groups
-from nqpspatial.haken.regimes import (REGIME_TEST_COLUMNS, group_readings, haken_from_coefs, regime_tests)
+from nqpspatial.haken.regimes import REGIME_TEST_COLUMNS, group_readings, haken_from_coefs, regime_tests
 from nqpspatial.results import Results, Summary
 
 from ._estimators import demean, fit_lag, fit_ols
