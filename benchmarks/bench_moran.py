@@ -43,6 +43,7 @@ SHAPES = {2870: (70, 41), 100000: (400, 250)}
 # worker (runs in a fresh process)
 # --------------------------------------------------------------------------
 
+
 def _lattice(rows, cols):
     import numpy as np
     from libpysal.graph import Graph
@@ -54,8 +55,8 @@ def _lattice(rows, cols):
         for dc in (-1, 0, 1):
             if dr == 0 and dc == 0:
                 continue
-            a = idx[max(0, -dr):rows - max(0, dr), max(0, -dc):cols - max(0, dc)]
-            b = idx[max(0, dr):rows - max(0, -dr), max(0, dc):cols - max(0, -dc)]
+            a = idx[max(0, -dr) : rows - max(0, dr), max(0, -dc) : cols - max(0, dc)]
+            b = idx[max(0, dr) : rows - max(0, -dr), max(0, dc) : cols - max(0, -dc)]
             r_parts.append(a.ravel())
             c_parts.append(b.ravel())
     r = np.concatenate(r_parts)
@@ -148,17 +149,42 @@ def _worker(args):
         call(values, graph)
         times.append(time.perf_counter() - t0)
     steady = times[1:] if len(times) > 1 else times
-    print(json.dumps({"first": times[0], "steady": statistics.median(steady), "peak_mb": _rss_mb(),
-                      "base_mb": base_mb, "label": label}))
+    print(
+        json.dumps(
+            {
+                "first": times[0],
+                "steady": statistics.median(steady),
+                "peak_mb": _rss_mb(),
+                "base_mb": base_mb,
+                "label": label,
+            }
+        )
+    )
 
 
 # --------------------------------------------------------------------------
 # driver
 # --------------------------------------------------------------------------
 
+
 def _run(impl, stat, n, periods, perms, repeats, warm):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--impl", impl, "--stat", stat, "--n", str(n),
-           "--periods", str(periods), "--permutations", str(perms), "--repeats", str(repeats)]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        "--impl",
+        impl,
+        "--stat",
+        stat,
+        "--n",
+        str(n),
+        "--periods",
+        str(periods),
+        "--permutations",
+        str(perms),
+        "--repeats",
+        str(repeats),
+    ]
     if warm:
         cmd.append("--warm")
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -185,10 +211,14 @@ def main(argv=None):
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     rows = []
-    header = (f"{'case':<34}{'n':>8}{'T':>4}{'nqpspatial s':>14}{'esda loop s':>13}{'ratio':>8}{'target':>8}"
-              f"{'peak MB ours':>14}{'peak MB esda':>14}")
-    print(f"permutations = {args.permutations}; medians of {args.repeats} calls per process "
-          "(fresh = first call in a new process)")
+    header = (
+        f"{'case':<34}{'n':>8}{'T':>4}{'nqpspatial s':>14}{'esda loop s':>13}{'ratio':>8}{'target':>8}"
+        f"{'peak MB ours':>14}{'peak MB esda':>14}"
+    )
+    print(
+        f"permutations = {args.permutations}; medians of {args.repeats} calls per process "
+        "(fresh = first call in a new process)"
+    )
     print(header)
     print("-" * len(header))
     for n in sizes:
@@ -208,12 +238,25 @@ def main(argv=None):
             key = "first" if fresh else "steady"
             ratio = ref[key] / ours[key]
             tgt = f">={target:g}x" if target else "-"
-            line = (f"{label:<34}{n:>8}{T:>4}{ours[key]:>14.3f}{ref[key]:>13.3f}{ratio:>7.1f}x{tgt:>8}"
-                    f"{ours['peak_mb']:>14.0f}{ref['peak_mb']:>14.0f}")
+            line = (
+                f"{label:<34}{n:>8}{T:>4}{ours[key]:>14.3f}{ref[key]:>13.3f}{ratio:>7.1f}x{tgt:>8}"
+                f"{ours['peak_mb']:>14.0f}{ref['peak_mb']:>14.0f}"
+            )
             print(line, flush=True)
-            rows.append({"case": label, "n": n, "periods": T, "ours_s": ours[key], "esda_s": ref[key],
-                         "ratio": ratio, "target": target, "ours_peak_mb": ours["peak_mb"],
-                         "esda_peak_mb": ref["peak_mb"], "regions": ours["label"]})
+            rows.append(
+                {
+                    "case": label,
+                    "n": n,
+                    "periods": T,
+                    "ours_s": ours[key],
+                    "esda_s": ref[key],
+                    "ratio": ratio,
+                    "target": target,
+                    "ours_peak_mb": ours["peak_mb"],
+                    "esda_peak_mb": ref["peak_mb"],
+                    "regions": ours["label"],
+                }
+            )
     print()
     print("regions: " + "; ".join(sorted({f"{r['n']}: {r['regions']}" for r in rows})))
     return rows

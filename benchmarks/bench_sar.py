@@ -29,7 +29,7 @@ def _lattice(n: int):
     import libpysal
     from libpysal.graph import Graph
 
-    rows = int(n ** 0.5)
+    rows = int(n**0.5)
     while n % rows:
         rows -= 1
     return Graph.from_W(libpysal.weights.lat2W(rows, n // rows, rook=False))
@@ -39,8 +39,7 @@ def _panel(n: int, periods: int):
     from nqpspatial.plugins.spatial_haken import simulate_panel
 
     g = _lattice(n)
-    params = {"q1": {"q1": 0.88, "q1q2": -0.16, "rho": 0.2},
-              "q2": {"q2": 0.425, "q1sq": 0.85, "rho": 0.15}}
+    params = {"q1": {"q1": 0.88, "q1q2": -0.16, "rho": 0.2}, "q2": {"q2": 0.425, "q1sq": 0.85, "rho": 0.15}}
     return g, simulate_panel("sar", g, params, periods=periods, sigma=0.03, seed=1)
 
 
@@ -54,8 +53,7 @@ def _worker(which: str, n: int, periods: int) -> dict:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ShortPanelWarning)
-            res = SpatialHakenModel(df, "q1", "q2", g, model="sar",
-                                    effects="region").fit(draws=1000, seed=0)
+            res = SpatialHakenModel(df, "q1", "q2", g, model="sar", effects="region").fit(draws=1000, seed=0)
         rho = [float(res.params(e)["rho"]) for e in ("q1", "q2")]
         logdet = res.info["q1"]["logdet"]
     else:
@@ -77,13 +75,21 @@ def _worker(which: str, n: int, periods: int) -> dict:
         logdet = "spreg LU"
     elapsed = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return {"which": which, "n": n, "periods": periods, "seconds": elapsed, "peak_mb": peak_mb,
-            "rho": rho, "logdet": logdet}
+    return {
+        "which": which,
+        "n": n,
+        "periods": periods,
+        "seconds": elapsed,
+        "peak_mb": peak_mb,
+        "rho": rho,
+        "logdet": logdet,
+    }
 
 
 def _run(which: str, n: int, periods: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--worker", which, str(n), str(periods)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", which, str(n), str(periods)], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -99,8 +105,9 @@ def main(argv=None) -> None:
         which, n, t = args.worker
         print(json.dumps(_worker(which, int(n), int(t))))
         return
-    print(f"{'N':>7} {'T':>3} {'ours s':>8} {'spreg s':>8} {'ratio':>6} {'ours MB':>8} "
-          f"{'spreg MB':>9} {'mem ratio':>9}")
+    print(
+        f"{'N':>7} {'T':>3} {'ours s':>8} {'spreg s':>8} {'ratio':>6} {'ours MB':>8} {'spreg MB':>9} {'mem ratio':>9}"
+    )
     for n in args.sizes:
         ours = [_run("ours", n, args.periods) for _ in range(args.repeats)]
         ref = [_run("spreg", n, args.periods) for _ in range(args.repeats)]
@@ -109,13 +116,17 @@ def main(argv=None) -> None:
         mo = statistics.median(r["peak_mb"] for r in ours)
         ms = statistics.median(r["peak_mb"] for r in ref)
         drho = max(abs(a - b) for a, b in zip(ours[0]["rho"], ref[0]["rho"]))
-        print(f"{n:>7} {args.periods:>3} {to:>8.2f} {ts:>8.2f} {ts / to:>6.1f} {mo:>8.0f} "
-              f"{ms:>9.0f} {ms / mo:>9.2f}   (max |rho diff| = {drho:.1e}, ours: "
-              f"{ours[0]['logdet']})")
+        print(
+            f"{n:>7} {args.periods:>3} {to:>8.2f} {ts:>8.2f} {ts / to:>6.1f} {mo:>8.0f} "
+            f"{ms:>9.0f} {ms / mo:>9.2f}   (max |rho diff| = {drho:.1e}, ours: "
+            f"{ours[0]['logdet']})"
+        )
     if args.large:
         r = _run("ours", args.large, args.periods)
-        print(f"{args.large:>7} {args.periods:>3} {r['seconds']:>8.2f} {'-':>8} {'-':>6} "
-              f"{r['peak_mb']:>8.0f} {'-':>9} {'-':>9}   (ours only; limit 4096 MB)")
+        print(
+            f"{args.large:>7} {args.periods:>3} {r['seconds']:>8.2f} {'-':>8} {'-':>6} "
+            f"{r['peak_mb']:>8.0f} {'-':>9} {'-':>9}   (ours only; limit 4096 MB)"
+        )
 
 
 if __name__ == "__main__":

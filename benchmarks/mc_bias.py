@@ -62,11 +62,11 @@ def simulate(paths: str, T: int, rng) -> pd.DataFrame:
     s = HakenSystem(**TRUTH)
     if paths == "converging":
         q1 = rng.uniform(0.1, 0.5, n)
-        q2 = TRUTH["b"] * q1 ** 2 / TRUTH["gamma2"]
+        q2 = TRUTH["b"] * q1**2 / TRUTH["gamma2"]
         burn = 0
     else:
         q1 = np.full(n, s.potential().stable_point[0])
-        q2 = TRUTH["b"] * q1 ** 2 / TRUTH["gamma2"]
+        q2 = TRUTH["b"] * q1**2 / TRUTH["gamma2"]
         burn = BURN
     out1, out2 = [], []
     for t in range(burn + T):
@@ -77,9 +77,14 @@ def simulate(paths: str, T: int, rng) -> pd.DataFrame:
         e = rng.normal(0, NOISE, (2, n))
         q1, q2 = n1 + al + e[0], n2 + be + e[1]
     Q1, Q2 = np.array(out1), np.array(out2)
-    return pd.DataFrame({"region": np.repeat([f"R{i + 1:02d}" for i in range(n)], T),
-                         "year": np.tile(np.arange(2000, 2000 + T), n),
-                         "q1": Q1.T.ravel(), "q2": Q2.T.ravel()})
+    return pd.DataFrame(
+        {
+            "region": np.repeat([f"R{i + 1:02d}" for i in range(n)], T),
+            "year": np.tile(np.arange(2000, 2000 + T), n),
+            "q1": Q1.T.ravel(),
+            "q2": Q2.T.ravel(),
+        }
+    )
 
 
 def _params(c1, c2):
@@ -120,8 +125,11 @@ def _within_fits(df):
         jk.append(2 * full - 0.5 * (hs[0] + hs[1]))
         Xp = X[["lag", "inter"]].to_numpy(float)
         out.setdefault("pooled", []).append(np.linalg.lstsq(Xp, y, rcond=None)[0])
-    res = {"pooled OLS (no effects)": _params(*out["pooled"]), "FE, no correction": _params(*fe),
-           "FE, split-panel jackknife": _params(*jk)}
+    res = {
+        "pooled OLS (no effects)": _params(*out["pooled"]),
+        "FE, no correction": _params(*fe),
+        "FE, split-panel jackknife": _params(*jk),
+    }
     for L in TRIMS:
         res[f"FE, analytic {'all lags' if L is None else f'L={L}'}"] = _params(*an[L])
     return res
@@ -160,7 +168,7 @@ def _chunk(payload, task):
         for model, (ests, _) in MODELS.items():
             for name, fn in ests.items():
                 est = fast[name] if (model == "aspatial" and name in fast and rep > 0) else fn(df)
-                if model == "aspatial" and name in fast and rep == 0:   # the fast path is HakenModel's
+                if model == "aspatial" and name in fast and rep == 0:  # the fast path is HakenModel's
                     assert all(abs(est[k] - fast[name][k]) < 1e-9 for k in PARAMS), name
                 rows.append({"cell": cell, "model": model, "estimator": name, **est})
     return rows
@@ -181,12 +189,19 @@ def summarize(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def markdown(s: pd.DataFrame) -> str:
-    lines = ["| paths | periods | estimator | bias gamma1 | bias a | bias gamma2 | bias b | RMSE gamma1 | RMSE a "
-             "| RMSE gamma2 | RMSE b | gamma1 wrong sign |", "|---|---|---|" + "---|" * 9]
+    lines = [
+        "| paths | periods | estimator | bias gamma1 | bias a | bias gamma2 | bias b | RMSE gamma1 | RMSE a "
+        "| RMSE gamma2 | RMSE b | gamma1 wrong sign |",
+        "|---|---|---|" + "---|" * 9,
+    ]
     for _, r in s.iterrows():
-        lines.append(f"| {r['paths']} | {r['periods']} | {r['estimator']} | "
-                     + " | ".join(f"{r[f'bias_{p}']:+.4f}" for p in PARAMS) + " | "
-                     + " | ".join(f"{r[f'rmse_{p}']:.4f}" for p in PARAMS) + f" | {r['wrong_sign_gamma1']:.2f} |")
+        lines.append(
+            f"| {r['paths']} | {r['periods']} | {r['estimator']} | "
+            + " | ".join(f"{r[f'bias_{p}']:+.4f}" for p in PARAMS)
+            + " | "
+            + " | ".join(f"{r[f'rmse_{p}']:.4f}" for p in PARAMS)
+            + f" | {r['wrong_sign_gamma1']:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -204,8 +219,7 @@ def main(argv=None):
     with open_backend("processes" if a.workers > 1 else "inprocess", workers=a.workers) as be:
         for cell in a.cells:
             t0 = time.perf_counter()
-            parts = run_chunks(_chunk, cell, a.reps, seed=[a.seed, list(CELLS).index(cell)], chunk_size=50,
-                               backend=be)
+            parts = run_chunks(_chunk, cell, a.reps, seed=[a.seed, list(CELLS).index(cell)], chunk_size=50, backend=be)
             rows += [r for p in parts for r in p]
             print(f"{cell}: {a.reps} replications in {time.perf_counter() - t0:.0f} s", flush=True)
     raw = pd.DataFrame(rows)

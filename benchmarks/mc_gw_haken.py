@@ -31,8 +31,11 @@ from pathlib import Path
 import numpy as np
 
 SIZES = {"prefectures": 20, "provinces": 10}
-SCENARIOS = {"varying": {"gamma1": (-0.15, -0.05)}, "constant": {"gamma1": -0.1},
-             "a-varying": {"gamma1": -0.1, "a": (0.25, 0.45)}}
+SCENARIOS = {
+    "varying": {"gamma1": (-0.15, -0.05)},
+    "constant": {"gamma1": -0.1},
+    "a-varying": {"gamma1": -0.1, "a": (0.25, 0.45)},
+}
 THRESHOLDS = {  # issue 18: mean correlation, rejections for varying gamma1 (of 50), for constant (of 50)
     "prefectures": {"correlation": 0.95, "power": 45, "size": 7},
     "provinces": {"correlation": 0.85, "power": 28, "size": 7},
@@ -50,8 +53,15 @@ def layer_coords(layer: str) -> np.ndarray:
     return xy
 
 
-def run_cell(coords: np.ndarray, periods: int, scenario: str, panels: int, permutations: int,
-             seed: int = 20250818, layer_index: int = 0) -> dict:
+def run_cell(
+    coords: np.ndarray,
+    periods: int,
+    scenario: str,
+    panels: int,
+    permutations: int,
+    seed: int = 20250818,
+    layer_index: int = 0,
+) -> dict:
     """Fit and test ``panels`` simulated panels of one design cell.
 
     Returns
@@ -69,8 +79,9 @@ def run_cell(coords: np.ndarray, periods: int, scenario: str, panels: int, permu
     for r in range(panels):
         ss = np.random.SeedSequence([seed, layer_index, scen, r])
         sim_seed, test_seed = ss.spawn(2)
-        df, _, truth = simulate_gw_panel(coords, n_periods=periods, seed=np.random.default_rng(sim_seed),
-                                         **SCENARIOS[scenario])
+        df, _, truth = simulate_gw_panel(
+            coords, n_periods=periods, seed=np.random.default_rng(sim_seed), **SCENARIOS[scenario]
+        )
         res = GWHakenModel(df, "q1", "q2", coords=coords, spherical=True).fit()
         if np.ptp(truth["gamma1"]) > 0:
             cors.append(float(np.corrcoef(res.params["gamma1"], truth["gamma1"])[0, 1]))
@@ -79,10 +90,16 @@ def run_cell(coords: np.ndarray, periods: int, scenario: str, panels: int, permu
         rej += bool(row["reject"])
         rej_var += bool(row["p_variance"] <= 0.05)
         bws.append(res.bandwidths["q1"])
-    return {"scenario": scenario, "panels": panels, "permutations": permutations,
-            "correlation": float(np.mean(cors)) if cors else float("nan"), "rejections": rej,
-            "rejections_variance": rej_var, "bandwidth_median": float(np.median(bws)),
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "scenario": scenario,
+        "panels": panels,
+        "permutations": permutations,
+        "correlation": float(np.mean(cors)) if cors else float("nan"),
+        "rejections": rej,
+        "rejections_variance": rej_var,
+        "bandwidth_median": float(np.median(bws)),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def main(argv=None) -> int:
@@ -104,15 +121,20 @@ def main(argv=None) -> int:
             cell.update(layer=layer, size=f"{len(coords)} x {SIZES[layer]}")
             rows.append(cell)
             print(json.dumps(cell), flush=True)
-    lines = [f"Command: `python benchmarks/mc_gw_haken.py {' '.join(argv if argv is not None else sys.argv[1:])}`"
-             f"; {os.cpu_count()} CPUs (shared)", "",
-             "| size | scenario | panels | mean corr(local, true gamma1) | gamma1 test rejects (p <= 0.05) | "
-             "plain-variance test rejects | median bandwidth q1 | seconds |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        f"Command: `python benchmarks/mc_gw_haken.py {' '.join(argv if argv is not None else sys.argv[1:])}`"
+        f"; {os.cpu_count()} CPUs (shared)",
+        "",
+        "| size | scenario | panels | mean corr(local, true gamma1) | gamma1 test rejects (p <= 0.05) | "
+        "plain-variance test rejects | median bandwidth q1 | seconds |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for c in rows:
         corr = "" if c["correlation"] != c["correlation"] else f"{c['correlation']:.3f}"
-        lines.append(f"| {c['size']} | {c['scenario']} | {c['panels']} | {corr} | {c['rejections']} | "
-                     f"{c['rejections_variance']} | {c['bandwidth_median']:g} | {c['seconds']} |")
+        lines.append(
+            f"| {c['size']} | {c['scenario']} | {c['panels']} | {corr} | {c['rejections']} | "
+            f"{c['rejections_variance']} | {c['bandwidth_median']:g} | {c['seconds']} |"
+        )
     Path(args.out).with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     Path(args.out).with_suffix(".json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
     print("\n".join(lines))

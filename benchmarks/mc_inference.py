@@ -151,8 +151,7 @@ def t_df(fit, se: str) -> float:
     n, k = fit.equation_results[0].model.exog.shape
     reg, year = _codes(fit)
     G, T = len(np.unique(reg)), len(np.unique(year))
-    return {"classical": n - k, "hc1": n - k, "cluster": G - 1, "twoway": min(G, T) - 1,
-            "driscoll-kraay": T - 1}[se]
+    return {"classical": n - k, "hc1": n - k, "cluster": G - 1, "twoway": min(G, T) - 1, "driscoll-kraay": T - 1}[se]
 
 
 def _psd(V):
@@ -170,7 +169,7 @@ def se_intervals(fit, se, bandwidth, alpha=0.05):
     """
     r1, r2 = fit.equation_results
 
-    class _Own:          # the same equation twice: its own covariance
+    class _Own:  # the same equation twice: its own covariance
         pass
 
     out = {}
@@ -180,18 +179,22 @@ def se_intervals(fit, se, bandwidth, alpha=0.05):
         own = _Own()
         own.equation_results, own._panel_std = (r, r), fit._panel_std
         covs.append(_psd(cross_cov(own, se, bandwidth)) if se == "twoway" else cross_cov(own, se, bandwidth))
-    sd = {"gamma1": np.sqrt(covs[0][0, 0]), "a": np.sqrt(covs[0][1, 1]), "gamma2": np.sqrt(covs[1][0, 0]),
-          "b": np.sqrt(covs[1][1, 1])}
+    sd = {
+        "gamma1": np.sqrt(covs[0][0, 0]),
+        "a": np.sqrt(covs[0][1, 1]),
+        "gamma2": np.sqrt(covs[1][0, 0]),
+        "b": np.sqrt(covs[1][1, 1]),
+    }
     for t in TERMS[:4]:
         out[t] = (fit.params[t] - q * sd[t], fit.params[t] + q * sd[t])
     g1, g2 = fit.params["gamma1"], fit.params["gamma2"]
     c12 = cross_cov(fit, se, bandwidth)
-    if se == "twoway":   # the joint covariance of both equations, made PSD like the product's
+    if se == "twoway":  # the joint covariance of both equations, made PSD like the product's
         J = _psd(np.block([[covs[0], c12], [c12.T, covs[1]]]))
         c12 = J[:2, 2:]
     c12 = c12[0, 0]
     r = abs(g2) / abs(g1)
-    var = r * r * (sd["gamma1"] ** 2 / g1 ** 2 + sd["gamma2"] ** 2 / g2 ** 2 - 2.0 * c12 / (g1 * g2))
+    var = r * r * (sd["gamma1"] ** 2 / g1**2 + sd["gamma2"] ** 2 / g2**2 - 2.0 * c12 / (g1 * g2))
     out["ratio"] = (r - q * np.sqrt(max(var, 0.0)), r + q * np.sqrt(max(var, 0.0)))
     p2 = 2 * stats.t.sf(abs(g2 / sd["gamma2"]), t_df(fit, se))
     return out, p2, sd
@@ -222,7 +225,7 @@ def replicate(cell, rng, W, B, check=False):
         if scheme == "wild-year":
             # HakenModel.fit's wild-year bootstrap, restricted p-value of gamma2 only (the draws, the
             # intervals and that p-value are the same as with every term's test; checked on the first panel)
-            si = int(s.integers(0, 2 ** 63 - 1))
+            si = int(s.integers(0, 2**63 - 1))
             boot = _wild(df, B, np.random.default_rng(si))
             ivr = boot.intervals.set_index("term")
             iv = {t: (ivr.at[t, "ci_low"], ivr.at[t, "ci_high"]) for t in TERMS}
@@ -234,8 +237,7 @@ def replicate(cell, rng, W, B, check=False):
         elif scheme:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                fit = HakenModel(df, "q1", "q2", se=se, bandwidth=bw).fit(
-                    bootstrap=B, bootstrap_scheme=scheme, seed=s)
+                fit = HakenModel(df, "q1", "q2", se=se, bandwidth=bw).fit(bootstrap=B, bootstrap_scheme=scheme, seed=s)
             ci = fit.conf_int
             iv = {t: (ci.loc[t, "ci_low"], ci.loc[t, "ci_high"]) for t in TERMS[:4]}
             ivr = fit.bootstrap.intervals.set_index("term")
@@ -244,7 +246,7 @@ def replicate(cell, rng, W, B, check=False):
         else:
             iv, p2, sd = se_intervals(base, se, bw)
             g2 = base.params["gamma2"]
-            if check:   # the MC's sandwiches are the product's
+            if check:  # the MC's sandwiches are the product's
                 ref = HakenModel(df, "q1", "q2", se=se, bandwidth=bw).fit(bootstrap=0)
                 assert np.allclose([sd[t] for t in TERMS[:4]], ref.bse[TERMS[:4]].to_numpy(), rtol=1e-9)
                 assert abs(ref.pvalues["gamma2"] - p2) < 1e-9 * max(1.0, p2) + 1e-300
@@ -274,13 +276,13 @@ def run_cell(cell, reps, B, seed, backend, save=None):
     W = province_weights()
     tasks = plan_chunks(reps, seed, 10)
     rows = []
-    if save is not None and Path(save).exists():   # resume: the first chunks are the same replications
+    if save is not None and Path(save).exists():  # resume: the first chunks are the same replications
         done = pd.read_csv(save)
         n_done = min(len(done) // (10 * len(OPTIONS)), len(tasks))
-        rows = done.drop(columns="cell").iloc[:n_done * 10 * len(OPTIONS)].to_dict("records")
+        rows = done.drop(columns="cell").iloc[: n_done * 10 * len(OPTIONS)].to_dict("records")
         tasks = tasks[n_done:]
     for i in range(0, len(tasks), 10):
-        parts = backend.map(_chunk, (cell, W, B), tasks[i:i + 10])
+        parts = backend.map(_chunk, (cell, W, B), tasks[i : i + 10])
         rows += [r for p in parts for r in p]
         if save is not None:
             pd.DataFrame(rows).assign(cell=cell).to_csv(save, index=False)
@@ -314,15 +316,21 @@ def markdown(summary: pd.DataFrame) -> str:
     lines = []
     cov = summary[summary["gamma2_true"] != 0]
     for T in sorted(cov["periods"].unique()):
-        lines += [f"\n**{T} periods** (coverage of nominal 95 % intervals; mean width in parentheses)\n",
-                  "| errors | option | gamma1 | a | gamma2 | b | ratio | min |", "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"\n**{T} periods** (coverage of nominal 95 % intervals; mean width in parentheses)\n",
+            "| errors | option | gamma1 | a | gamma2 | b | ratio | min |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for _, r in cov[cov["periods"] == T].iterrows():
             cells = " | ".join(f"{r[f'coverage_{t}']:.3f} ({r[f'width_{t}']:.3g})" for t in TERMS)
             lines.append(f"| {r['errors']} | {r['option']} | {cells} | {r['min_coverage']:.3f} |")
     fp = summary[summary["gamma2_true"] == 0]
     if len(fp):
-        lines += ["\n**Unit root (true gamma2 = 0), common shocks, 20 periods**\n",
-                  "| option | p < 0.05 | p < 0.05 and gamma2 > 0 (verdict leg) |", "|---|---|---|"]
+        lines += [
+            "\n**Unit root (true gamma2 = 0), common shocks, 20 periods**\n",
+            "| option | p < 0.05 | p < 0.05 and gamma2 > 0 (verdict leg) |",
+            "|---|---|---|",
+        ]
         for _, r in fp.iterrows():
             lines.append(f"| {r['option']} | {r['reject_gamma2']:.3f} | {r['verdict_leg']:.3f} |")
     return "\n".join(lines) + "\n"
@@ -343,13 +351,14 @@ def main(argv=None):
     with open_backend("processes" if a.workers > 1 else "inprocess", workers=a.workers) as backend:
         for cell in a.cells:
             t0 = time.perf_counter()
-            raw = run_cell(cell, a.reps, a.B, [a.seed, list(CELLS).index(cell)], backend,
-                           save=out / f"mc_inference_raw_{cell}.csv")
+            raw = run_cell(
+                cell, a.reps, a.B, [a.seed, list(CELLS).index(cell)], backend, save=out / f"mc_inference_raw_{cell}.csv"
+            )
             raws.append(raw)
             print(f"{cell}: {a.reps} replications in {time.perf_counter() - t0:.0f} s", flush=True)
     summary = summarize_files(out)
     summary.to_csv(out / "mc_inference.csv", index=False)
-    text = (f"Replications per cell: {a.reps}; bootstrap resamples: {a.B}; seed {a.seed}.\n" + markdown(summary))
+    text = f"Replications per cell: {a.reps}; bootstrap resamples: {a.B}; seed {a.seed}.\n" + markdown(summary)
     (out / "mc_inference.md").write_text(text, encoding="utf-8")
     print(text)
 

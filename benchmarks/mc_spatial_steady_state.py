@@ -107,20 +107,29 @@ def one_panel(model: str, periods: int, seed: int, graph, draws: int) -> dict:
     for reading in ("system", "local"):
         r = pr.loc[reading]
         lo, hi = r["q1_star_low"], r["q1_star_high"]
-        out.update({f"{reading}_q1_star": r["q1_star"], f"{reading}_low": lo, f"{reading}_high": hi,
-                    f"{reading}_share": r["stable_share"], f"{reading}_case": r["case"],
-                    f"{reading}_map_stable": r["map_stable"],
-                    f"{reading}_gamma1": r["gamma1"], f"{reading}_gamma2": r["gamma2"],
-                    f"{reading}_covers": bool(np.isfinite(lo) and lo <= q_true <= hi),
-                    f"{reading}_case_ok": bool(r["case"] == case_true)})
+        out.update(
+            {
+                f"{reading}_q1_star": r["q1_star"],
+                f"{reading}_low": lo,
+                f"{reading}_high": hi,
+                f"{reading}_share": r["stable_share"],
+                f"{reading}_case": r["case"],
+                f"{reading}_map_stable": r["map_stable"],
+                f"{reading}_gamma1": r["gamma1"],
+                f"{reading}_gamma2": r["gamma2"],
+                f"{reading}_covers": bool(np.isfinite(lo) and lo <= q_true <= hi),
+                f"{reading}_case_ok": bool(r["case"] == case_true),
+            }
+        )
     st = res.steady_states
     out["steady_converged"] = bool(st["converged"].all())
     out["steady_q1_mean"] = float(st["q1_star"].mean())
     return out
 
 
-def run_study(n_panels: int = 50, draws: int = 1000, seed: int = SEED, models=MODELS, lengths=LENGTHS,
-              progress=None) -> pd.DataFrame:
+def run_study(
+    n_panels: int = 50, draws: int = 1000, seed: int = SEED, models=MODELS, lengths=LENGTHS, progress=None
+) -> pd.DataFrame:
     """One row per panel (see :func:`one_panel`); panel seeds from ``SeedSequence(seed)``."""
     import warnings
 
@@ -131,7 +140,7 @@ def run_study(n_panels: int = 50, draws: int = 1000, seed: int = SEED, models=MO
         for periods in lengths:
             for i, s in enumerate(seeds):
                 with warnings.catch_warnings():
-                    warnings.simplefilter("error")   # nothing may warn in this pooled design
+                    warnings.simplefilter("error")  # nothing may warn in this pooled design
                     rows.append(one_panel(model, periods, int(s), graph, draws))
                 if progress:
                     progress(model, periods, i)
@@ -142,10 +151,17 @@ def summarize(panels: pd.DataFrame) -> pd.DataFrame:
     """Counts per model and length: coverage and case for both readings, bias and width of the system q1*."""
     q_true, _ = truth()
     g = panels.assign(width=panels["system_high"] - panels["system_low"]).groupby(["model", "periods"], sort=False)
-    out = g.agg(panels=("seed", "size"), cover_system=("system_covers", "sum"), case_system=("system_case_ok", "sum"),
-                cover_local=("local_covers", "sum"), case_local=("local_case_ok", "sum"),
-                mean_q1_system=("system_q1_star", "mean"), mean_q1_local=("local_q1_star", "mean"),
-                median_width=("width", "median"), steady_converged=("steady_converged", "sum"))
+    out = g.agg(
+        panels=("seed", "size"),
+        cover_system=("system_covers", "sum"),
+        case_system=("system_case_ok", "sum"),
+        cover_local=("local_covers", "sum"),
+        case_local=("local_case_ok", "sum"),
+        mean_q1_system=("system_q1_star", "mean"),
+        mean_q1_local=("local_q1_star", "mean"),
+        median_width=("width", "median"),
+        steady_converged=("steady_converged", "sum"),
+    )
     out["bias_system"] = out["mean_q1_system"] - q_true
     n = out["panels"]
     out["cover_min"] = np.floor(COVER_MIN / OUT_OF * n).astype(int)
@@ -163,8 +179,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     t0 = time.time()
     q, case = truth()
-    print(f"truth: q1* = {q:.6f}, case {case}; {args.panels} panels per model and length, {args.draws} draws",
-          flush=True)
+    print(
+        f"truth: q1* = {q:.6f}, case {case}; {args.panels} panels per model and length, {args.draws} draws", flush=True
+    )
+
     def progress(model, periods, i):
         if i + 1 == args.panels:
             print(f"  {model}, {periods} periods: {args.panels} panels done ({time.time() - t0:.0f} s)", flush=True)
@@ -173,8 +191,21 @@ def main(argv=None) -> int:
     if args.csv:
         panels.to_csv(args.csv, index=False)
     summ = summarize(panels)
-    cols = ["model", "periods", "panels", "cover_system", "case_system", "cover_local", "case_local",
-            "mean_q1_system", "bias_system", "median_width", "mean_q1_local", "steady_converged", "passes"]
+    cols = [
+        "model",
+        "periods",
+        "panels",
+        "cover_system",
+        "case_system",
+        "cover_local",
+        "case_local",
+        "mean_q1_system",
+        "bias_system",
+        "median_width",
+        "mean_q1_local",
+        "steady_converged",
+        "passes",
+    ]
     print(summ[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"\n{time.time() - t0:.0f} s; all pass: {bool(summ['passes'].all())}")
     return 0 if summ["passes"].all() else 1

@@ -149,9 +149,17 @@ def worker_gwhaken(periods: int, permutations: int) -> dict:
     test = res.nonstationarity_test(permutations, seed=1)
     test_s = time.perf_counter() - t0
     p = test.table.set_index("parameter")["p_value"]
-    return {"fit_seconds": fit_s, "fit_peak_mb": fit_mb, "test_seconds": test_s, "peak_mb": _peak_mb(),
-            "label": label, "n": len(df["region"].unique()), "bandwidths": dict(res.bandwidths),
-            "corr": float(np.corrcoef(res.params["gamma1"], truth["gamma1"])[0, 1]), "p_gamma1": float(p["gamma1"])}
+    return {
+        "fit_seconds": fit_s,
+        "fit_peak_mb": fit_mb,
+        "test_seconds": test_s,
+        "peak_mb": _peak_mb(),
+        "label": label,
+        "n": len(df["region"].unique()),
+        "bandwidths": dict(res.bandwidths),
+        "corr": float(np.corrcoef(res.params["gamma1"], truth["gamma1"])[0, 1]),
+        "p_gamma1": float(p["gamma1"]),
+    }
 
 
 def worker_run(config: str, out: str, report: bool) -> dict:
@@ -185,8 +193,10 @@ def _demo_study(folder: Path) -> Path:
     data = tomllib.loads(cfg)
     base = src.parent
     cfg = cfg.replace(f'panel = "{data["data"]["panel"]}"', f'panel = "{(base / data["data"]["panel"]).as_posix()}"')
-    cfg = cfg.replace(f'indicators = "{data["data"]["indicators"]}"',
-                      f'indicators = "{(base / data["data"]["indicators"]).as_posix()}"')
+    cfg = cfg.replace(
+        f'indicators = "{data["data"]["indicators"]}"',
+        f'indicators = "{(base / data["data"]["indicators"]).as_posix()}"',
+    )
     # the issue's demo run: 1,000 sensitivity draws and the robustness table (add the tables the bundled
     # study lacks; TOML refuses a table declared twice)
     if "sensitivity" not in data:
@@ -260,11 +270,13 @@ def _county_study(folder: Path, periods: int = 20, seed: int = 1) -> tuple[Path,
         panel[r["indicator"]] = v if r["direction"] in ("+", 1) else 1.0 / v
     panel.to_csv(folder / "county_panel.csv", index=False)
     INDICATORS.to_csv(folder / "county_indicators.csv", index=False)
-    cfg = (f'name = "county-scale benchmark (synthetic)"\n\n[data]\npanel = "county_panel.csv"\n'
-           f'indicators = "county_indicators.csv"\nsynthetic = true\n\n{geometry_line}\n'
-           '[haken]\norder = "auto"\n\n[spatial]\nweights = ["queen"]\n\n'
-           '[spatial_haken]\nmodels = ["slx", "sar"]\nweights = ["queen"]\n\n'
-           '[sensitivity]\ndraws = 1000\n\n[robustness]\nmodels = ["slx", "sar"]\n\n[run]\nseed = 1\n')
+    cfg = (
+        f'name = "county-scale benchmark (synthetic)"\n\n[data]\npanel = "county_panel.csv"\n'
+        f'indicators = "county_indicators.csv"\nsynthetic = true\n\n{geometry_line}\n'
+        '[haken]\norder = "auto"\n\n[spatial]\nweights = ["queen"]\n\n'
+        '[spatial_haken]\nmodels = ["slx", "sar"]\nweights = ["queen"]\n\n'
+        '[sensitivity]\ndraws = 1000\n\n[robustness]\nmodels = ["slx", "sar"]\n\n[run]\nseed = 1\n'
+    )
     path = folder / "county_study.toml"
     path.write_text(cfg, encoding="utf-8")
     return path, label
@@ -294,21 +306,47 @@ def _toolkit(tab, tmp: Path, me: str, county: bool, timeout: float):
     cfg, label = _toolkit_study(tmp, county)
     size = ("2848 x 20" if "2848" in label else "2870 x 20") if county else "31 x 10"
     try:
-        r, wall = _sub([PY, me, "--worker", "run", str(cfg), str(tmp / ("tk_county" if county else "tk_demo")),
-                        "noreport"], timeout=timeout)
+        r, wall = _sub(
+            [PY, me, "--worker", "run", str(cfg), str(tmp / ("tk_county" if county else "tk_demo")), "noreport"],
+            timeout=timeout,
+        )
     except RuntimeError as exc:
-        tab.add("toolkit run (--no-report)", size, timeout, None, None, unit="s",
-                note=f"{label}; FAILED: {str(exc).splitlines()[0][:200]}")
+        tab.add(
+            "toolkit run (--no-report)",
+            size,
+            timeout,
+            None,
+            None,
+            unit="s",
+            note=f"{label}; FAILED: {str(exc).splitlines()[0][:200]}",
+        )
         return
-    notes = {"centres": "centres and ellipses of the indices and h, every year",
-             "detector": "h by 30 indicators, every year, optimal discretization",
-             "network": "network of h every year; links, centralities, CONCOR and QAP (999 permutations) "
-                        "in the last year"}
+    notes = {
+        "centres": "centres and ellipses of the indices and h, every year",
+        "detector": "h by 30 indicators, every year, optimal discretization",
+        "network": "network of h every year; links, centralities, CONCOR and QAP (999 permutations) in the last year",
+    }
     for stage in ("centres", "detector", "network"):
-        tab.add(f"toolkit [{stage}] stage", size, r["stages"].get(stage, float("nan")), None,
-                60.0 if county else None, unit="s", ours_mb=r["peak_mb"], note=f"{label}; {notes[stage]}")
-    tab.add("toolkit run (--no-report), fresh process", size, wall, None, None, unit="s", ours_mb=r["peak_mb"],
-            note=f"{label}; with the Haken stage (no bootstrap) for h")
+        tab.add(
+            f"toolkit [{stage}] stage",
+            size,
+            r["stages"].get(stage, float("nan")),
+            None,
+            60.0 if county else None,
+            unit="s",
+            ours_mb=r["peak_mb"],
+            note=f"{label}; {notes[stage]}",
+        )
+    tab.add(
+        "toolkit run (--no-report), fresh process",
+        size,
+        wall,
+        None,
+        None,
+        unit="s",
+        ours_mb=r["peak_mb"],
+        note=f"{label}; with the Haken stage (no bootstrap) for h",
+    )
 
 
 # --------------------------------------------------------------------------- driver
@@ -324,26 +362,39 @@ class Table:
             met = "yes" if ratio is not None and ratio >= target else "NO"
         else:  # a budget in seconds
             met = "yes" if ours <= target else "NO"
-        row = {"case": case, "size": size, "nqpspatial_s": ours, "baseline_s": base, "ratio": ratio,
-               "target": (f">={target:g}x" if unit == "x" else f"<{target:g} s") if target else "",
-               "met": met, "peak_mb": ours_mb, "baseline_peak_mb": base_mb, "note": note}
+        row = {
+            "case": case,
+            "size": size,
+            "nqpspatial_s": ours,
+            "baseline_s": base,
+            "ratio": ratio,
+            "target": (f">={target:g}x" if unit == "x" else f"<{target:g} s") if target else "",
+            "met": met,
+            "peak_mb": ours_mb,
+            "baseline_peak_mb": base_mb,
+            "note": note,
+        }
         self.rows.append(row)
         print(self._fmt(row), flush=True)
         return row
 
     @staticmethod
     def header():
-        return (f"{'case':<44}{'size':>14}{'ours s':>9}{'PySAL s':>9}{'ratio':>8}{'target':>10}{'met':>5}"
-                f"{'peak MB':>9}{'PySAL MB':>9}  note")
+        return (
+            f"{'case':<44}{'size':>14}{'ours s':>9}{'PySAL s':>9}{'ratio':>8}{'target':>10}{'met':>5}"
+            f"{'peak MB':>9}{'PySAL MB':>9}  note"
+        )
 
     @staticmethod
     def _fmt(r):
         def f(v, d=2):
             return "-" if v is None else f"{v:.{d}f}"
 
-        return (f"{r['case']:<44}{r['size']:>14}{f(r['nqpspatial_s']):>9}{f(r['baseline_s']):>9}"
-                f"{(f(r['ratio'], 1) + 'x') if r['ratio'] else '-':>8}{r['target']:>10}{r['met']:>5}"
-                f"{f(r['peak_mb'], 0):>9}{f(r['baseline_peak_mb'], 0):>9}  {r['note']}")
+        return (
+            f"{r['case']:<44}{r['size']:>14}{f(r['nqpspatial_s']):>9}{f(r['baseline_s']):>9}"
+            f"{(f(r['ratio'], 1) + 'x') if r['ratio'] else '-':>8}{r['target']:>10}{r['met']:>5}"
+            f"{f(r['peak_mb'], 0):>9}{f(r['baseline_peak_mb'], 0):>9}  {r['note']}"
+        )
 
     def write(self, out: Path, command: str):
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -351,17 +402,23 @@ class Table:
             w = csv.DictWriter(fh, fieldnames=list(self.rows[0]))
             w.writeheader()
             w.writerows(self.rows)
-        lines = [f"Command: `{command}`  ", f"Date: {time.strftime('%Y-%m-%d %H:%M')}; "
-                 f"{os.cpu_count()} CPUs (shared), Python {sys.version.split()[0]}", "",
-                 "| case | size | nqpspatial s | PySAL s | ratio | target | met | peak MB | PySAL peak MB | note |",
-                 "| --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | --- |"]
+        lines = [
+            f"Command: `{command}`  ",
+            f"Date: {time.strftime('%Y-%m-%d %H:%M')}; {os.cpu_count()} CPUs (shared), Python {sys.version.split()[0]}",
+            "",
+            "| case | size | nqpspatial s | PySAL s | ratio | target | met | peak MB | PySAL peak MB | note |",
+            "| --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | --- |",
+        ]
+
         def f(v, d=2):
             return "" if v is None else f"{v:.{d}f}"
 
         for r in self.rows:
-            lines.append(f"| {r['case']} | {r['size']} | {f(r['nqpspatial_s'])} | {f(r['baseline_s'])} | "
-                         f"{(f(r['ratio'], 1) + 'x') if r['ratio'] else ''} | {r['target']} | {r['met']} | "
-                         f"{f(r['peak_mb'], 0)} | {f(r['baseline_peak_mb'], 0)} | {r['note']} |")
+            lines.append(
+                f"| {r['case']} | {r['size']} | {f(r['nqpspatial_s'])} | {f(r['baseline_s'])} | "
+                f"{(f(r['ratio'], 1) + 'x') if r['ratio'] else ''} | {r['target']} | {r['met']} | "
+                f"{f(r['peak_mb'], 0)} | {f(r['baseline_peak_mb'], 0)} | {r['note']} |"
+            )
         out.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -370,8 +427,23 @@ def _moran(tab, sizes, perms, repeats):
     script = str(HERE / "bench_moran.py")
 
     def run(impl, stat, n, reps, warm):
-        cmd = [PY, script, "--worker", "--impl", impl, "--stat", stat, "--n", str(n), "--periods", str(periods[n]),
-               "--permutations", str(perms), "--repeats", str(reps)] + (["--warm"] if warm else [])
+        cmd = [
+            PY,
+            script,
+            "--worker",
+            "--impl",
+            impl,
+            "--stat",
+            stat,
+            "--n",
+            str(n),
+            "--periods",
+            str(periods[n]),
+            "--permutations",
+            str(perms),
+            "--repeats",
+            str(reps),
+        ] + (["--warm"] if warm else [])
         return _sub(cmd)[0]
 
     for n in sizes:
@@ -386,8 +458,16 @@ def _moran(tab, sizes, perms, repeats):
             reps_esda = 1 if fresh or (n >= 100000 and stat == "local") else repeats
             ours = run("ours", stat, n, reps_ours, warm)
             ref = run("esda", stat, n, reps_esda, warm)
-            tab.add(label.replace("999", str(perms)), f"{n} x {T}", ours[key], ref[key], target,
-                    ours_mb=ours["peak_mb"], base_mb=ref["peak_mb"], note=f"esda loop over periods; {ours['label']}")
+            tab.add(
+                label.replace("999", str(perms)),
+                f"{n} x {T}",
+                ours[key],
+                ref[key],
+                target,
+                ours_mb=ours["peak_mb"],
+                base_mb=ref["peak_mb"],
+                note=f"esda loop over periods; {ours['label']}",
+            )
 
 
 def _sar(tab, n, large, repeats):
@@ -398,12 +478,27 @@ def _sar(tab, n, large, repeats):
     ts = statistics.median(r["seconds"] for r in ref)
     mo = statistics.median(r["peak_mb"] for r in ours)
     ms = statistics.median(r["peak_mb"] for r in ref)
-    tab.add("SAR-Haken, region effects (both equations)", f"{n} x 10", to, ts, 3.0 if n >= 2870 else None,
-            ours_mb=mo, base_mb=ms, note=f"spreg ML_LagFE; memory ratio {ms / mo:.1f}x (target >= 3x)")
+    tab.add(
+        "SAR-Haken, region effects (both equations)",
+        f"{n} x 10",
+        to,
+        ts,
+        3.0 if n >= 2870 else None,
+        ours_mb=mo,
+        base_mb=ms,
+        note=f"spreg ML_LagFE; memory ratio {ms / mo:.1f}x (target >= 3x)",
+    )
     if large:
         r = _sub([PY, script, "--worker", "ours", str(large), "10"])[0]
-        tab.add("SAR-Haken, region effects, ours only", f"{large} x 10", r["seconds"], None, None, ours_mb=r["peak_mb"],
-                note=f"within 4 GB: {'yes' if r['peak_mb'] < 4096 else 'NO'}")
+        tab.add(
+            "SAR-Haken, region effects, ours only",
+            f"{large} x 10",
+            r["seconds"],
+            None,
+            None,
+            ours_mb=r["peak_mb"],
+            note=f"within 4 GB: {'yes' if r['peak_mb'] < 4096 else 'NO'}",
+        )
 
 
 def _worker(kind, *rest) -> dict:
@@ -421,19 +516,37 @@ def _gwhaken(tab, me):
     """Issue 18: GW-Haken on the county layer, 10 periods: search and fits; the permutation test."""
     r = _sub([PY, me, "--worker", "gwhaken", "10", "99"])[0]
     size = f"{r['n']} x 10"
-    tab.add("GW-Haken: bandwidth search and fits (2 equations)", size, r["fit_seconds"], None, 300.0, unit="s",
-            ours_mb=r["fit_peak_mb"], note=f"{r['label']}; within 4 GB: {'yes' if r['fit_peak_mb'] < 4096 else 'NO'}"
-            f"; bandwidths {r['bandwidths']['q1']:g}/{r['bandwidths']['q2']:g}; corr(gamma1) {r['corr']:.3f}")
-    tab.add("GW-Haken: non-stationarity test, 99 permutations", size, r["test_seconds"], None, None,
-            ours_mb=r["peak_mb"], note=f"no PySAL equivalent (mgwr has no panel form); p(gamma1) {r['p_gamma1']:.2f}")
+    tab.add(
+        "GW-Haken: bandwidth search and fits (2 equations)",
+        size,
+        r["fit_seconds"],
+        None,
+        300.0,
+        unit="s",
+        ours_mb=r["fit_peak_mb"],
+        note=f"{r['label']}; within 4 GB: {'yes' if r['fit_peak_mb'] < 4096 else 'NO'}"
+        f"; bandwidths {r['bandwidths']['q1']:g}/{r['bandwidths']['q2']:g}; corr(gamma1) {r['corr']:.3f}",
+    )
+    tab.add(
+        "GW-Haken: non-stationarity test, 99 permutations",
+        size,
+        r["test_seconds"],
+        None,
+        None,
+        ours_mb=r["peak_mb"],
+        note=f"no PySAL equivalent (mgwr has no panel form); p(gamma1) {r['p_gamma1']:.2f}",
+    )
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes and loops (a few minutes)")
     ap.add_argument("--sizes", default=None, help="Moran sizes, comma-separated from 31, 2870, 100000")
-    ap.add_argument("--only", default=None,
-                    help="comma-separated subset of moran, sar, bootstrap, sensitivity, gwhaken, demo, county, toolkit")
+    ap.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated subset of moran, sar, bootstrap, sensitivity, gwhaken, demo, county, toolkit",
+    )
     ap.add_argument("--out", default="benchmark-results", help="output file stem (.md and .csv)")
     ap.add_argument("--county-timeout", type=float, default=900.0, help="seconds before the county run is stopped")
     ap.add_argument("--keep", default=None, help="folder to keep the generated study folders in")
@@ -446,8 +559,10 @@ def main(argv=None) -> int:
     only = set((args.only or "moran,sar,bootstrap,sensitivity,gwhaken,demo,county,toolkit").split(","))
     sizes = [int(s) for s in (args.sizes or ("31,2870" if quick else "31,2870,100000")).split(",")]
     command = "python benchmarks/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    print(f"nqpspatial benchmarks ({'quick' if quick else 'full'}); machine: {os.cpu_count()} CPUs, shared "
-          "with other users (noisy timings)")
+    print(
+        f"nqpspatial benchmarks ({'quick' if quick else 'full'}); machine: {os.cpu_count()} CPUs, shared "
+        "with other users (noisy timings)"
+    )
     print(Table.header())
     tab = Table()
     me = str(Path(__file__).resolve())
@@ -459,13 +574,28 @@ def main(argv=None) -> int:
         B = 999 if quick else 9999
         ours = _sub([PY, me, "--worker", "bootstrap", "ours", str(B)])[0]
         loop = _sub([PY, me, "--worker", "bootstrap", "loop", str(B)])[0]
-        tab.add(f"cluster bootstrap, {B} resamples", "31 x 10", ours["seconds"], loop["seconds"], 20.0,
-                ours_mb=ours["peak_mb"], base_mb=loop["peak_mb"],
-                note=f"statsmodels loop; ours under 2 s: {'yes' if ours['seconds'] < 2 else 'NO'}")
+        tab.add(
+            f"cluster bootstrap, {B} resamples",
+            "31 x 10",
+            ours["seconds"],
+            loop["seconds"],
+            20.0,
+            ours_mb=ours["peak_mb"],
+            base_mb=loop["peak_mb"],
+            note=f"statsmodels loop; ours under 2 s: {'yes' if ours['seconds'] < 2 else 'NO'}",
+        )
     if "sensitivity" in only:
         r = _sub([PY, me, "--worker", "sensitivity", "10000"])[0]
-        tab.add("weight sensitivity, 10,000 draws, whole chain", "31 x 10", r["seconds"], None, 10.0, unit="s",
-                ours_mb=r["peak_mb"], note=f"no PySAL equivalent; verdict share {r['verdict_share']:.3f}")
+        tab.add(
+            "weight sensitivity, 10,000 draws, whole chain",
+            "31 x 10",
+            r["seconds"],
+            None,
+            10.0,
+            unit="s",
+            ours_mb=r["peak_mb"],
+            note=f"no PySAL equivalent; verdict share {r['verdict_share']:.3f}",
+        )
     if "gwhaken" in only:
         _gwhaken(tab, me)
     with tempfile.TemporaryDirectory() as tmp:
@@ -476,27 +606,51 @@ def main(argv=None) -> int:
             for report, budget in ((False, 20.0), (True, 60.0)):
                 if quick and report:
                     continue
-                r, wall = _sub([PY, me, "--worker", "run", str(cfg), str(tmp / "demo_out"),
-                                "report" if report else "noreport"])
+                r, wall = _sub(
+                    [PY, me, "--worker", "run", str(cfg), str(tmp / "demo_out"), "report" if report else "noreport"]
+                )
                 slow = sorted(r["stages"].items(), key=lambda kv: -kv[1])[:3]
-                tab.add(f"demo run ({'with report' if report else '--no-report'}), fresh process", "31 x 10", wall,
-                        None, budget, unit="s", ours_mb=r["peak_mb"],
-                        note="slowest stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in slow))
+                tab.add(
+                    f"demo run ({'with report' if report else '--no-report'}), fresh process",
+                    "31 x 10",
+                    wall,
+                    None,
+                    budget,
+                    unit="s",
+                    ours_mb=r["peak_mb"],
+                    note="slowest stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in slow),
+                )
         if "county" in only and not quick:
             cfg, label = _county_study(tmp)
             try:
-                r, wall = _sub([PY, me, "--worker", "run", str(cfg), str(tmp / "county_out"), "noreport"],
-                               timeout=args.county_timeout)
+                r, wall = _sub(
+                    [PY, me, "--worker", "run", str(cfg), str(tmp / "county_out"), "noreport"],
+                    timeout=args.county_timeout,
+                )
             except RuntimeError as exc:
-                tab.add("county-scale run (--no-report), fresh process", "2848 x 20", float(args.county_timeout),
-                        None, 180.0, unit="s", note=f"{label}; FAILED: {str(exc).splitlines()[0][:200]}")
+                tab.add(
+                    "county-scale run (--no-report), fresh process",
+                    "2848 x 20",
+                    float(args.county_timeout),
+                    None,
+                    180.0,
+                    unit="s",
+                    note=f"{label}; FAILED: {str(exc).splitlines()[0][:200]}",
+                )
                 r = None
         if "county" in only and not quick and r is not None:
             slow = sorted(r["stages"].items(), key=lambda kv: -kv[1])[:4]
-            tab.add("county-scale run (--no-report), fresh process", "2848 x 20" if "2848" in label else "2870 x 20",
-                    wall, None, 180.0, unit="s", ours_mb=r["peak_mb"],
-                    note=f"{label}; within 4 GB: {'yes' if r['peak_mb'] < 4096 else 'NO'}; slowest: "
-                         + ", ".join(f"{k} {v:.0f}s" for k, v in slow))
+            tab.add(
+                "county-scale run (--no-report), fresh process",
+                "2848 x 20" if "2848" in label else "2870 x 20",
+                wall,
+                None,
+                180.0,
+                unit="s",
+                ours_mb=r["peak_mb"],
+                note=f"{label}; within 4 GB: {'yes' if r['peak_mb'] < 4096 else 'NO'}; slowest: "
+                + ", ".join(f"{k} {v:.0f}s" for k, v in slow),
+            )
         if "toolkit" in only:
             _toolkit(tab, tmp, me, False, args.county_timeout)
             if not quick:

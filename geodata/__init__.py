@@ -41,27 +41,48 @@ from __future__ import annotations
 
 from ._boundaries import read_boundaries
 from ._china import china_outline, maritime_boundary
-from ._layers import (LAYERS, adjacency, boundary_distances, load_layer, province_layer,
-                      province_neighbors)
+from ._layers import LAYERS, adjacency, boundary_distances, load_layer, province_layer, province_neighbors
 from ._names import looks_like_provinces, match_regions, mostly_provinces, normalize_name, province_names
 from ._schemes import SCHEMES, load_scheme, scheme_table
 from ._units import (
-                      LEVELS,
-                      china_layer,
-                      county_names,
-                      detect_level,
-                      former_units,
-                      match_units,
-                      prefecture_names,
-                      province_codes,
-                      recognise_level,
-                      unit_layer,
+    LEVELS,
+    china_layer,
+    county_names,
+    detect_level,
+    former_units,
+    match_units,
+    prefecture_names,
+    province_codes,
+    recognise_level,
+    unit_layer,
 )
 
 __all__ = [
-    "LAYERS", "LEVELS", "SCHEMES", "adjacency", "boundary_distances", "china_layer", "china_outline",
-    "county_names", "detect_level", "former_units", "load_layer", "load_scheme", "looks_like_provinces",
-    "maritime_boundary", "match_regions", "match_units", "mostly_provinces", "normalize_name", "prefecture_names",
-    "province_codes", "province_layer", "province_names", "province_neighbors", "read_boundaries",
-    "recognise_level", "scheme_table", "unit_layer",
+    "LAYERS",
+    "LEVELS",
+    "SCHEMES",
+    "adjacency",
+    "boundary_distances",
+    "china_layer",
+    "china_outline",
+    "county_names",
+    "detect_level",
+    "former_units",
+    "load_layer",
+    "load_scheme",
+    "looks_like_provinces",
+    "maritime_boundary",
+    "match_regions",
+    "match_units",
+    "mostly_provinces",
+    "normalize_name",
+    "prefecture_names",
+    "province_codes",
+    "province_layer",
+    "province_names",
+    "province_neighbors",
+    "read_boundaries",
+    "recognise_level",
+    "scheme_table",
+    "unit_layer",
 ]

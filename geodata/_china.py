@@ -51,8 +51,7 @@ def china_outline():
 def _maritime():
     import geopandas as gpd
 
-    return gpd.read_file(io.BytesIO(_data_bytes("maritime_boundary.geojson"))).set_crs("EPSG:4326",
-                                                                                      allow_override=True)
+    return gpd.read_file(io.BytesIO(_data_bytes("maritime_boundary.geojson"))).set_crs("EPSG:4326", allow_override=True)
 
 
 def maritime_boundary():

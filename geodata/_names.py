@@ -13,8 +13,7 @@ import pandas as pd
 
 from nqpspatial.errors import InputError
 
-__all__ = ["province_names", "match_regions", "looks_like_provinces", "mostly_provinces",
-           "normalize_name"]
+__all__ = ["province_names", "match_regions", "looks_like_provinces", "mostly_provinces", "normalize_name"]
 
 _PACKAGE = "nqpspatial.geodata"
 
@@ -29,8 +28,9 @@ def _read_data(name: str) -> bytes:
 
 @functools.lru_cache(maxsize=None)
 def _names_table() -> pd.DataFrame:
-    table = pd.read_csv(io.BytesIO(_read_data("provinces.csv")), encoding="utf-8",
-                        dtype={"code": "int64"}, keep_default_na=False)
+    table = pd.read_csv(
+        io.BytesIO(_read_data("provinces.csv")), encoding="utf-8", dtype={"code": "int64"}, keep_default_na=False
+    )
     return table
 
 
@@ -70,8 +70,11 @@ def normalize_name(value) -> str:
     return text.translate(_DROP)
 
 
-_EN_SUFFIX = {"省": ("province", "sheng"), "市": ("municipality", "shi", "city"),
-              "自治区": ("autonomousregion", "ar", "zizhiqu")}
+_EN_SUFFIX = {
+    "省": ("province", "sheng"),
+    "市": ("municipality", "shi", "city"),
+    "自治区": ("autonomousregion", "ar", "zizhiqu"),
+}
 
 
 @functools.lru_cache(maxsize=None)
@@ -85,8 +88,15 @@ def _key_map() -> dict[str, frozenset]:
 
     for row in _names_table().itertuples(index=False):
         code = int(row.code)
-        for name in (row.name_zh, row.name_zh_short, row.abbr, row.name_en, row.pinyin,
-                     row.pinyin_tone, *str(row.alt_names).split("|")):
+        for name in (
+            row.name_zh,
+            row.name_zh_short,
+            row.abbr,
+            row.name_en,
+            row.pinyin,
+            row.pinyin_tone,
+            *str(row.alt_names).split("|"),
+        ):
             add(name, code)
         suffix = next(s for s in ("自治区", "省", "市") if row.name_zh.endswith(s))
         for word in _EN_SUFFIX[suffix]:
@@ -208,20 +218,32 @@ def match_regions(values, *, source: str | None = None, allow_duplicates: bool =
             matched[value] = code
     if problems:
         raise InputError(
-            "region ids not recognised as Chinese provinces: " + " ".join(problems)
+            "region ids not recognised as Chinese provinces: "
+            + " ".join(problems)
             + " Fix: write each region as a code (e.g. 110000), a Chinese name with or without its "
-              "suffix (北京市 / 北京), an English name (Beijing) or pinyin; for regions that are not "
-              "Chinese provinces give a boundary file ([geometry] source and id).", source=source)
+            "suffix (北京市 / 北京), an English name (Beijing) or pinyin; for regions that are not "
+            "Chinese provinces give a boundary file ([geometry] source and id).",
+            source=source,
+        )
     by_code: dict[int, list] = {}
     for value, code in matched.items():
         by_code.setdefault(code, []).append(value)
-    clashes = [f"{' and '.join(repr(v) for v in vs)} both name {_describe(c)}"
-               for c, vs in by_code.items() if len(vs) > 1]
+    clashes = [
+        f"{' and '.join(repr(v) for v in vs)} both name {_describe(c)}" for c, vs in by_code.items() if len(vs) > 1
+    ]
     if clashes and not allow_duplicates:
-        raise InputError("the same province appears under more than one id: " + "; ".join(clashes)
-                         + ". Fix: use one spelling per province.", source=source)
-    out = pd.Series(list(matched.values()), index=pd.Index(list(matched.keys()), dtype=object, name="region"),
-                    dtype="int64", name="code")
+        raise InputError(
+            "the same province appears under more than one id: "
+            + "; ".join(clashes)
+            + ". Fix: use one spelling per province.",
+            source=source,
+        )
+    out = pd.Series(
+        list(matched.values()),
+        index=pd.Index(list(matched.keys()), dtype=object, name="region"),
+        dtype="int64",
+        name="code",
+    )
     return out
 
 

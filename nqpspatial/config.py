@@ -21,9 +21,24 @@ from ._util import suggest
 from .errors import ConfigError
 from .specs import TableSpec, key, spec_from_keys, whole_number
 
-__all__ = ["CORE_SPECS", "CORE_SCHEMA", "TopSpec", "DataSpec", "WeightingSpec", "RunSpec", "GeometrySpec",
-           "RegionsSpec", "ReportSpec", "load_config", "resolve_config", "stage_spec", "replace_key", "parse_toml",
-           "check_seed", "check_workers"]
+__all__ = [
+    "CORE_SPECS",
+    "CORE_SCHEMA",
+    "TopSpec",
+    "DataSpec",
+    "WeightingSpec",
+    "RunSpec",
+    "GeometrySpec",
+    "RegionsSpec",
+    "ReportSpec",
+    "load_config",
+    "resolve_config",
+    "stage_spec",
+    "replace_key",
+    "parse_toml",
+    "check_seed",
+    "check_workers",
+]
 
 _MAX_CONFIG = 10_000_000
 
@@ -40,13 +55,17 @@ def _file_or_frame(value, label, where):
 
     if isinstance(value, str) and not value.strip():
         key = label.rsplit(" ", 1)[-1]
-        raise ConfigError(f"{label} is empty (\"\"). Name the file, e.g. {key} = \"{key}.csv\""
-                          + ("" if key == "panel" else ", or leave the key out with indices = true") + ".",
-                          source=where)
+        raise ConfigError(
+            f'{label} is empty (""). Name the file, e.g. {key} = "{key}.csv"'
+            + ("" if key == "panel" else ", or leave the key out with indices = true")
+            + ".",
+            source=where,
+        )
     ok = (str, Path, pd.DataFrame) + ((list,) if label.endswith("indicators") else ())
     if not isinstance(value, ok):
-        raise ConfigError(f"{label} must be a file name such as \"{label.rsplit(' ', 1)[-1]}.csv\", not {value!r}.",
-                          source=where)
+        raise ConfigError(
+            f'{label} must be a file name such as "{label.rsplit(" ", 1)[-1]}.csv", not {value!r}.', source=where
+        )
     return value
 
 
@@ -56,8 +75,9 @@ def _codec(value, label, where):
     try:
         codecs.lookup(value)
     except LookupError:
-        raise ConfigError(f"{label} = {value!r} is not a codec name; use e.g. \"utf-8-sig\" or \"gb18030\".",
-                          source=where) from None
+        raise ConfigError(
+            f'{label} = {value!r} is not a codec name; use e.g. "utf-8-sig" or "gb18030".', source=where
+        ) from None
     return value
 
 
@@ -69,23 +89,26 @@ def _sheet(value, label, where):
 
 def _shift(value, label, where):
     if not 0 <= value < 0.5:
-        raise ConfigError(f"{label} must be a number in [0, 0.5), not {value!r} (e.g. shift = 0.002 maps the "
-                          "normalized values into [0.002, 0.998]); leave it out for the method's default.",
-                          source=where)
+        raise ConfigError(
+            f"{label} must be a number in [0, 0.5), not {value!r} (e.g. shift = 0.002 maps the "
+            "normalized values into [0.002, 0.998]); leave it out for the method's default.",
+            source=where,
+        )
     return value
 
 
 def _formats(value, label, where):
     bad = [f for f in value if f not in ("png", "svg", "pdf")]
     if bad or not value:
-        raise ConfigError(f"{label} = {value!r}: use a list of png, svg, pdf, e.g. formats = [\"png\", \"svg\"].",
-                          source=where)
+        raise ConfigError(
+            f'{label} = {value!r}: use a list of png, svg, pdf, e.g. formats = ["png", "svg"].', source=where
+        )
     return list(dict.fromkeys(value))
 
 
 def _text(value, label, where):
     if not value.strip():
-        raise ConfigError(f"{label} is empty (\"\"); give a value or leave the key out.", source=where)
+        raise ConfigError(f'{label} is empty (""); give a value or leave the key out.', source=where)
     return value
 
 
@@ -103,10 +126,15 @@ class DataSpec(TableSpec):
     """``[data]``: the panel and the indicator list."""
 
     table = "data"
-    panel: Any = key(None, kind="any", check=_file_or_frame,
-                     doc="the panel file (CSV, Excel, Stata), relative to the config's folder")
-    indicators: Any = key(None, kind="any", check=_file_or_frame,
-                          doc="the indicator list (CSV or Excel), or inline entries")
+    panel: Any = key(
+        None,
+        kind="any",
+        check=_file_or_frame,
+        doc="the panel file (CSV, Excel, Stata), relative to the config's folder",
+    )
+    indicators: Any = key(
+        None, kind="any", check=_file_or_frame, doc="the indicator list (CSV or Excel), or inline entries"
+    )
     region: str = key("region", check=_column_name, doc="the region column")
     year: str = key("year", check=_column_name, doc="the year column")
     missing: str = key("error", choices=("error", "interpolate"), doc="missing cells: refuse, or interpolate")
@@ -117,19 +145,22 @@ class DataSpec(TableSpec):
     indicator_column: str = key("indicator", check=_column_name, doc="long form: the indicator column")
     value_column: str = key("value", check=_column_name, doc="long form: the value column")
     encoding: str = key("utf-8-sig", check=_codec, doc="text encoding of a CSV panel")
-    indicators_encoding: str | None = key(None, kind="str", check=_codec,
-                                          doc="text encoding of a CSV indicator list (default: encoding)")
+    indicators_encoding: str | None = key(
+        None, kind="str", check=_codec, doc="text encoding of a CSV indicator list (default: encoding)"
+    )
     sheet: Any = key(None, kind="any", check=_sheet, doc="Excel sheet name or number")
     synthetic: bool = key(False, doc="the data are synthetic (recorded in run.json and the report)")
 
     def check(self, where: str) -> None:
         if self.panel is None:
-            raise ConfigError("[data] panel is missing: give the panel file, e.g. panel = \"panel.csv\".",
-                              source=where)
+            raise ConfigError('[data] panel is missing: give the panel file, e.g. panel = "panel.csv".', source=where)
         if self.indices and self.indicators is not None:
-            raise ConfigError("[data] indices = true takes the subsystem indices from the panel, so [data] "
-                              "indicators would be ignored. Remove [data] indicators, or set indices = false to "
-                              "build the indices from the indicator list.", source=where)
+            raise ConfigError(
+                "[data] indices = true takes the subsystem indices from the panel, so [data] "
+                "indicators would be ignored. Remove [data] indicators, or set indices = false to "
+                "build the indices from the indicator list.",
+                source=where,
+            )
 
 
 @dataclass(frozen=True)
@@ -137,20 +168,32 @@ class WeightingSpec(TableSpec):
     """``[weighting]``: normalization and indicator weights."""
 
     table = "weighting"
-    method: str = key("critic", choices=("critic", "entropy", "equal", "fixed", "critic-entropy"),
-                      doc="indicator weights")
+    method: str = key(
+        "critic", choices=("critic", "entropy", "equal", "fixed", "critic-entropy"), doc="indicator weights"
+    )
     normalization: str = key("pooled", choices=("pooled", "by-year"), doc="min-max over all region-years or per year")
     critic_conflict: str = key("signed", choices=("signed", "absolute"), doc="CRITIC conflict 1 - r or 1 - |r|")
-    critic_cost: str = key("reverse-first", choices=("reverse-first", "benefit-all"),
-                           doc="CRITIC: cost columns reversed before the correlation, or all normalized as benefit")
+    critic_cost: str = key(
+        "reverse-first",
+        choices=("reverse-first", "benefit-all"),
+        doc="CRITIC: cost columns reversed before the correlation, or all normalized as benefit",
+    )
     levels: int = key(1, choices=(1, 2), doc="one level, or dimension weights times weights within dimensions")
     zero_variance: str = key("error", choices=("error", "zero-weight"), doc="a constant indicator: refuse or weight 0")
-    shift: float | None = key(None, kind="number", check=_shift,
-                              doc="map the normalized values into [shift, 1 - shift] (default: the method's)")
-    aggregation: str = key("sum", choices=("sum", "topsis"),
-                           doc="index = weighted sum, or TOPSIS closeness to the ideal solution")
-    topsis_ideal: str = key("pooled", choices=("pooled", "by-year"),
-                            doc="with topsis: ideal and anti-ideal over all region-years or within each year")
+    shift: float | None = key(
+        None,
+        kind="number",
+        check=_shift,
+        doc="map the normalized values into [shift, 1 - shift] (default: the method's)",
+    )
+    aggregation: str = key(
+        "sum", choices=("sum", "topsis"), doc="index = weighted sum, or TOPSIS closeness to the ideal solution"
+    )
+    topsis_ideal: str = key(
+        "pooled",
+        choices=("pooled", "by-year"),
+        doc="with topsis: ideal and anti-ideal over all region-years or within each year",
+    )
 
 
 @dataclass(frozen=True)
@@ -159,8 +202,9 @@ class RunSpec(TableSpec):
 
     table = "run"
     seed: int = key(12345, minimum=0, doc="the run's random seed")
-    workers: int | None = key(None, kind="int", minimum=1,
-                              doc="local Dask workers for Monte Carlo work (leave it out to run in one process)")
+    workers: int | None = key(
+        None, kind="int", minimum=1, doc="local Dask workers for Monte Carlo work (leave it out to run in one process)"
+    )
     scheduler: str | None = key(None, kind="str", check=_text, doc="address of a running Dask scheduler")
     escape_csv_formulas: bool = key(True, doc="apostrophe before formula-like text cells of tables/*.csv")
 
@@ -181,8 +225,12 @@ class RegionsSpec(TableSpec):
     """``[regions]``: the region scheme."""
 
     table = "regions"
-    scheme: str | None = key(None, kind="str", check=_text,
-                             doc="a bundled scheme (eight-zones, four-regions, three-belts) or a CSV region,group")
+    scheme: str | None = key(
+        None,
+        kind="str",
+        check=_text,
+        doc="a bundled scheme (eight-zones, four-regions, three-belts) or a CSV region,group",
+    )
 
 
 @dataclass(frozen=True)
@@ -201,9 +249,15 @@ class ReportSpec(TableSpec):
 
 
 #: The core tables' specs ("" holds the top-level keys).
-CORE_SPECS: dict[str, type[TableSpec]] = {"": TopSpec, "data": DataSpec, "weighting": WeightingSpec,
-                                          "run": RunSpec, "geometry": GeometrySpec, "regions": RegionsSpec,
-                                          "report": ReportSpec}
+CORE_SPECS: dict[str, type[TableSpec]] = {
+    "": TopSpec,
+    "data": DataSpec,
+    "weighting": WeightingSpec,
+    "run": RunSpec,
+    "geometry": GeometrySpec,
+    "regions": RegionsSpec,
+    "report": ReportSpec,
+}
 
 #: Core tables and their keys with defaults (derived from :data:`CORE_SPECS`).
 CORE_SCHEMA: dict[str, dict[str, Any]] = {name: spec.defaults() for name, spec in CORE_SPECS.items()}
@@ -214,8 +268,9 @@ def parse_toml(text: str, source: str = "config") -> dict:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}. Check quotes, brackets and '=' signs on that line.",
-                          source=source) from None
+        raise ConfigError(
+            f"invalid TOML: {exc}. Check quotes, brackets and '=' signs on that line.", source=source
+        ) from None
 
 
 def load_config(path) -> tuple[dict, Path]:
@@ -237,12 +292,18 @@ def load_config(path) -> tuple[dict, Path]:
     if not str(path).strip():
         raise ConfigError("the config file name is empty. Give the path of a TOML file.", source="config")
     if not p.exists() and not p.is_symlink():
-        raise ConfigError("config file not found. Give the path of a TOML file, or run `nqpspatial run` "
-                          "without arguments for the bundled demo.", source=str(p))
+        raise ConfigError(
+            "config file not found. Give the path of a TOML file, or run `nqpspatial run` "
+            "without arguments for the bundled demo.",
+            source=str(p),
+        )
     check_input_file(p, "config", error=ConfigError)  # no FIFO, device or folder: never opened
     if p.stat().st_size > _MAX_CONFIG:
-        raise ConfigError(f"the config is {p.stat().st_size} bytes; a study config is a short TOML text (at most "
-                          f"{_MAX_CONFIG // 1_000_000} MB). Check that this is the config file.", source=str(p))
+        raise ConfigError(
+            f"the config is {p.stat().st_size} bytes; a study config is a short TOML text (at most "
+            f"{_MAX_CONFIG // 1_000_000} MB). Check that this is the config file.",
+            source=str(p),
+        )
     try:
         text = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -305,8 +366,9 @@ def stage_spec(stage) -> type[TableSpec]:
     return spec_from_keys(stage.name, dict(getattr(stage, "config_keys", {}) or {}))
 
 
-def resolve_config(raw: Mapping[str, Any], stages: Mapping[str, Any] | None = None, *, where: str = "config",
-                   notes: list | None = None) -> dict:
+def resolve_config(
+    raw: Mapping[str, Any], stages: Mapping[str, Any] | None = None, *, where: str = "config", notes: list | None = None
+) -> dict:
     """Check every table and key once and return the typed specs.
 
     Parameters
@@ -343,15 +405,20 @@ def resolve_config(raw: Mapping[str, Any], stages: Mapping[str, Any] | None = No
     for name, value in raw.items():
         if isinstance(value, dict):
             if name not in specs:
-                raise ConfigError(f"unknown table [{name}].{suggest(name, specs)} Known tables: "
-                                  f"{', '.join(sorted(specs))}.", source=where)
+                raise ConfigError(
+                    f"unknown table [{name}].{suggest(name, specs)} Known tables: {', '.join(sorted(specs))}.",
+                    source=where,
+                )
             present.append(name)
         elif name not in TopSpec.keys_spec():
             if name in specs:
                 raise ConfigError(f"'{name}' must be a table ([{name}]), not a value.", source=where)
-            raise ConfigError(f"unknown top-level key '{name}'."
-                              f"{suggest(name, list(TopSpec.keys_spec()) + list(specs))} Top-level keys: "
-                              f"{', '.join(TopSpec.keys_spec())}; everything else goes in a table.", source=where)
+            raise ConfigError(
+                f"unknown top-level key '{name}'."
+                f"{suggest(name, list(TopSpec.keys_spec()) + list(specs))} Top-level keys: "
+                f"{', '.join(TopSpec.keys_spec())}; everything else goes in a table.",
+                source=where,
+            )
     out: dict[str, Any] = dict(TopSpec.from_table(top, where=where))
     for tname, spec in specs.items():
         if tname not in raw and tname not in CORE_SPECS:

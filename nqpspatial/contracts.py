@@ -59,6 +59,7 @@ MODEL_ID_COLUMNS = ("model", "weights", "q1", "q2")
 # the protocols
 # --------------------------------------------------------------------------
 
+
 @runtime_checkable
 class WeightsBuilder(Protocol):
     """A spatial weights builder (group ``nqpspatial.weights``).
@@ -95,8 +96,7 @@ class WeightsBuilder(Protocol):
     params: Mapping[str, Any]
     needs: Set[str]
 
-    def build(self, ids, *, geometry=None, panel=None, scheme=None, region="region", year="year",
-              **params) -> Any: ...
+    def build(self, ids, *, geometry=None, panel=None, scheme=None, region="region", year="year", **params) -> Any: ...
 
 
 @runtime_checkable
@@ -279,6 +279,7 @@ class Analysis(Protocol):
 # machine-readable contracts
 # --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Attribute:
     """One attribute of a plugin contract.
@@ -307,8 +308,7 @@ class Attribute:
         if isinstance(val, bool) and self.type in (int, (int,)):
             return f"'{self.name}' should be int, got bool"
         if not isinstance(val, self.type):
-            want = self.type.__name__ if isinstance(self.type, type) else \
-                " or ".join(t.__name__ for t in self.type)
+            want = self.type.__name__ if isinstance(self.type, type) else " or ".join(t.__name__ for t in self.type)
             return f"'{self.name}' should be {want}, got {type(val).__name__}"
         return None
 
@@ -359,49 +359,95 @@ _NAME = Attribute("name", str, "`name`")
 
 CONTRACTS: dict[str, Contract] = {
     "weights": Contract(
-        "weights", WeightsBuilder,
-        (_NAME, Attribute("params", Mapping, "`params` (accepted keys with defaults)"),
-         Attribute("needs", (Set, tuple, list), "`needs`"), Attribute("build", callable)),
-        method="build", signature="build(ids, *, geometry, panel, scheme, region, year, **params)",
+        "weights",
+        WeightsBuilder,
+        (
+            _NAME,
+            Attribute("params", Mapping, "`params` (accepted keys with defaults)"),
+            Attribute("needs", (Set, tuple, list), "`needs`"),
+            Attribute("build", callable),
+        ),
+        method="build",
+        signature="build(ids, *, geometry, panel, scheme, region, year, **params)",
         returns="raw `libpysal.graph.Graph` over exactly `ids`",
         optional=(Attribute("handles_islands", bool, "`handles_islands`"),),
-        optional_keywords=("base_dir",)),
+        optional_keywords=("base_dir",),
+    ),
     "statistics": Contract(
-        "statistics", Statistic,
-        (_NAME, Attribute("table", str, "`table`"), Attribute("bivariate", bool, "`bivariate`"),
-         Attribute("compute", callable)),
-        method="compute", signature="compute(values, graph, *, rng, permutations, alpha, fdr, y=None)",
+        "statistics",
+        Statistic,
+        (
+            _NAME,
+            Attribute("table", str, "`table`"),
+            Attribute("bivariate", bool, "`bivariate`"),
+            Attribute("compute", callable),
+        ),
+        method="compute",
+        signature="compute(values, graph, *, rng, permutations, alpha, fdr, y=None)",
         returns="DataFrame with `year` (and `region`)",
-        optional_keywords=("backend",)),
+        optional_keywords=("backend",),
+    ),
     "models": Contract(
-        "models", ModelPlugin, (_NAME, Attribute("fit", callable)),
-        method="fit", signature="fit(data, q1, q2, graph, *, region, year, rng, ...)",
+        "models",
+        ModelPlugin,
+        (_NAME, Attribute("fit", callable)),
+        method="fit",
+        signature="fit(data, q1, q2, graph, *, region, year, rng, ...)",
         returns="`Results` with `summary()` and an `estimates` table",
-        optional_keywords=("effects", "correction", "split", "draws", "alpha", "min_ratio", "weights_name",
-                           "reading", "backend")),
+        optional_keywords=(
+            "effects",
+            "correction",
+            "split",
+            "draws",
+            "alpha",
+            "min_ratio",
+            "weights_name",
+            "reading",
+            "backend",
+        ),
+    ),
     "schemes": Contract(
-        "schemes", Scheme, (_NAME, Attribute("load", callable)),
-        method="load", signature="load(regions)", returns="Series region -> group",
-        optional=(Attribute("label_en", str, "`label_en`"), Attribute("label_zh", str, "`label_zh`"))),
+        "schemes",
+        Scheme,
+        (_NAME, Attribute("load", callable)),
+        method="load",
+        signature="load(regions)",
+        returns="Series region -> group",
+        optional=(Attribute("label_en", str, "`label_en`"), Attribute("label_zh", str, "`label_zh`")),
+    ),
     "coevolution": Contract(
-        "coevolution", CoevolutionStrategy,
-        (_NAME, Attribute("normalized", bool, "`normalized`"), Attribute("supports", callable),
-         Attribute("__call__", callable)),
-        method="__call__", signature="supports(case)`, `__call__(q1, potential)", returns="h",
-        optional_keywords=("domain",)),
+        "coevolution",
+        CoevolutionStrategy,
+        (
+            _NAME,
+            Attribute("normalized", bool, "`normalized`"),
+            Attribute("supports", callable),
+            Attribute("__call__", callable),
+        ),
+        method="__call__",
+        signature="supports(case)`, `__call__(q1, potential)",
+        returns="h",
+        optional_keywords=("domain",),
+    ),
     "analyses": Contract(
-        "analyses", Analysis,
+        "analyses",
+        Analysis,
         (_NAME, Attribute("config_keys", Mapping, "`config_keys`"), Attribute("run", callable)),
-        method="run", signature="run(ctx, cfg)", returns="`StageOutput`",
-        optional=(Attribute("requires", (tuple, list, frozenset, set), "`requires`"),
-                  Attribute("consumes", (tuple, list), "`consumes`"),
-                  Attribute("uses", (tuple, list), "`uses`"),
-                  Attribute("provides", (tuple, list), "`provides`"),
-                  Attribute("tables", (tuple, list), "`tables`"),
-                  Attribute("optional", bool, "`optional`"),
-                  Attribute("order", int, "`order`"),
-                  Attribute("min_periods", int, "`min_periods`"),
-                  Attribute("report_sections", callable, "`report_sections(view)`"))),
+        method="run",
+        signature="run(ctx, cfg)",
+        returns="`StageOutput`",
+        optional=(
+            Attribute("requires", (tuple, list, frozenset, set), "`requires`"),
+            Attribute("consumes", (tuple, list), "`consumes`"),
+            Attribute("uses", (tuple, list), "`uses`"),
+            Attribute("provides", (tuple, list), "`provides`"),
+            Attribute("tables", (tuple, list), "`tables`"),
+            Attribute("optional", bool, "`optional`"),
+            Attribute("order", int, "`order`"),
+            Attribute("min_periods", int, "`min_periods`"),
+            Attribute("report_sections", callable, "`report_sections(view)`"),
+        ),
+    ),
 }
 
 #: Where the full contract of each kind is written (for docs/plugins.md).
@@ -436,13 +482,14 @@ def contract_table() -> str:
     -------
     str
     """
-    lines = ["| kind (group `nqpspatial.<kind>`) | required | optional | call -> returns | contract |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "| kind (group `nqpspatial.<kind>`) | required | optional | call -> returns | contract |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for kind, c in CONTRACTS.items():
         req = ", ".join(a.text for a in c.required if a.text)
         opt = ", ".join(a.text for a in c.optional) or "-"
-        kws = f" (optional keywords: {', '.join(f'`{k}`' for k in c.optional_keywords)})" \
-            if c.optional_keywords else ""
+        kws = f" (optional keywords: {', '.join(f'`{k}`' for k in c.optional_keywords)})" if c.optional_keywords else ""
         lines.append(f"| `{kind}` | {req} | {opt} | `{c.signature}` -> {c.returns}{kws} | {CONTRACT_HOME[kind]} |")
     return "\n".join(lines)
 
@@ -465,8 +512,10 @@ def table_name_problems(name, *, owner: str, taken: Mapping[str, str]) -> list[s
     list of str
     """
     if not isinstance(name, str) or not TABLE_NAME.match(name):
-        return [f"table name {name!r} is not valid: use a lower-case letter, then a-z, 0-9 and _ "
-                "(at most 31 characters, Excel's sheet-name limit)"]
+        return [
+            f"table name {name!r} is not valid: use a lower-case letter, then a-z, 0-9 and _ "
+            "(at most 31 characters, Excel's sheet-name limit)"
+        ]
     import fnmatch
 
     for reserved, other in taken.items():
@@ -535,8 +584,10 @@ def _statistic_problems(out, name, years, regions) -> list[str]:
         return [f"the result must not have a '{bad[0]}' column (the spatial stage adds it)"]
     if "region" in out.columns and regions is not None and years is not None:
         if len(out) != len(regions) * len(years):
-            return ["a local statistic needs one row per region and period "
-                    f"({len(regions)} x {len(years)}), got {len(out)} rows"]
+            return [
+                "a local statistic needs one row per region and period "
+                f"({len(regions)} x {len(years)}), got {len(out)} rows"
+            ]
     return []
 
 
@@ -569,4 +620,3 @@ def _analysis_problems(out) -> list[str]:
     for tname, tab in out.tables.items():
         probs += _frame_problems(tab, str(tname))
     return probs
-

@@ -19,18 +19,38 @@ import pandas as pd
 
 from .errors import InputError
 
-__all__ = ["read_table", "write_csv", "write_workbook", "excel_sheet_name", "EXCEL_MAX_ROWS", "check_input_file",
-           "read_output_table", "escape_formula", "unescape_formula"]
+__all__ = [
+    "read_table",
+    "write_csv",
+    "write_workbook",
+    "excel_sheet_name",
+    "EXCEL_MAX_ROWS",
+    "check_input_file",
+    "read_output_table",
+    "escape_formula",
+    "unescape_formula",
+]
 
 EXCEL_MAX_ROWS = 1_048_576
 #: Document time stored in tables.xlsx (fixed, so that the same tables give the same bytes).
 WORKBOOK_TIME = datetime.datetime(2000, 1, 1, 0, 0, 0)
-_SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".xlsx": "excel", ".xlsm": "excel",
-             ".xls": "excel", ".dta": "stata"}
+_SUFFIXES = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "tsv",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".xls": "excel",
+    ".dta": "stata",
+}
 
 
-_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def check_input_file(path, what: str, key: str | None = None, error=InputError) -> Path:
@@ -68,25 +88,32 @@ def check_input_file(path, what: str, key: str | None = None, error=InputError) 
     try:
         st = os.stat(p)
     except FileNotFoundError:
-        raise error(f"the {what} file does not exist. Check the path (relative paths in a config are resolved "
-                    f"from the config file's folder).{fix}", source=str(p)) from None
+        raise error(
+            f"the {what} file does not exist. Check the path (relative paths in a config are resolved "
+            f"from the config file's folder).{fix}",
+            source=str(p),
+        ) from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise error(f"the {what} path is a loop of symbolic links; point it at the file itself.{fix}",
-                        source=str(p)) from None
+            raise error(
+                f"the {what} path is a loop of symbolic links; point it at the file itself.{fix}", source=str(p)
+            ) from None
         if exc.errno == errno.ENAMETOOLONG:
             raise error(f"the {what} path is too long for the filesystem.{fix}", source=str(p)[:200]) from None
         if exc.errno == errno.ENOTDIR:
-            raise error(f"the {what} path runs through a file as if it were a folder.{fix}", source=str(p)) \
-                from None
-        raise error(f"cannot access the {what} file: {exc.strerror}. Check the path and its permissions.{fix}",
-                    source=str(p)) from None
+            raise error(f"the {what} path runs through a file as if it were a folder.{fix}", source=str(p)) from None
+        raise error(
+            f"cannot access the {what} file: {exc.strerror}. Check the path and its permissions.{fix}", source=str(p)
+        ) from None
     if stat.S_ISDIR(st.st_mode):
         raise error(f"expected a {what} file but found a folder. Name the file itself.{fix}", source=str(p))
     if not stat.S_ISREG(st.st_mode):
         kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
-        raise error(f"the {what} is {kind}, not a regular file; nqpspatial reads only regular files. Save the "
-                    f"data to a file and name that file.{fix}", source=str(p))
+        raise error(
+            f"the {what} is {kind}, not a regular file; nqpspatial reads only regular files. Save the "
+            f"data to a file and name that file.{fix}",
+            source=str(p),
+        )
     return p
 
 
@@ -106,8 +133,7 @@ def first_data_row(table: pd.DataFrame) -> int:
     return int(table.attrs.get("header_line", 1)) + 1
 
 
-def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "table",
-               text_columns=()) -> pd.DataFrame:
+def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "table", text_columns=()) -> pd.DataFrame:
     """Read a CSV, Excel or Stata file into a DataFrame.
 
     Parameters
@@ -142,8 +168,7 @@ def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "ta
     p = check_input_file(path, what)
     kind = _SUFFIXES.get(p.suffix.lower())
     if kind is None:
-        raise InputError(f"unknown file type '{p.suffix}' for the {what}; use .csv, .xlsx or .dta.",
-                         source=str(p))
+        raise InputError(f"unknown file type '{p.suffix}' for the {what}; use .csv, .xlsx or .dta.", source=str(p))
     _check_magic(p, kind, what)
     key = "indicators_encoding" if what == "indicator list" else "encoding"
     try:
@@ -157,17 +182,27 @@ def read_table(path, *, encoding: str = "utf-8-sig", sheet=None, what: str = "ta
     except pd.errors.EmptyDataError:
         raise InputError(f"the {what} file is empty.", source=str(p)) from None
     except PermissionError:
-        raise InputError(f"the {what} file cannot be opened: permission denied. Give yourself read permission "
-                         "(or copy the file to a folder you own).", source=str(p)) from None
+        raise InputError(
+            f"the {what} file cannot be opened: permission denied. Give yourself read permission "
+            "(or copy the file to a folder you own).",
+            source=str(p),
+        ) from None
     except (ValueError, OSError, KeyError, pd.errors.ParserError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot read the {what}: {msg[:200]}. Check that the file is a valid "
-                         f"{kind.upper() if kind != 'excel' else 'Excel'} file.", source=str(p)) from None
+        raise InputError(
+            f"cannot read the {what}: {msg[:200]}. Check that the file is a valid "
+            f"{kind.upper() if kind != 'excel' else 'Excel'} file.",
+            source=str(p),
+        ) from None
 
 
-_MAGIC = {b"PK\x03\x04": "an Excel workbook (.xlsx) or another zip archive",
-          b"\xd0\xcf\x11\xe0": "an old Excel workbook (.xls)", b"%PDF": "a PDF document",
-          b"\x89PNG": "a PNG image", b"SQLite format 3": "a SQLite database or GeoPackage"}
+_MAGIC = {
+    b"PK\x03\x04": "an Excel workbook (.xlsx) or another zip archive",
+    b"\xd0\xcf\x11\xe0": "an old Excel workbook (.xls)",
+    b"%PDF": "a PDF document",
+    b"\x89PNG": "a PNG image",
+    b"SQLite format 3": "a SQLite database or GeoPackage",
+}
 
 
 def _check_magic(p: Path, kind: str, what: str) -> None:
@@ -183,8 +218,11 @@ def _check_magic(p: Path, kind: str, what: str) -> None:
         ole_ok = head.startswith(b"\xd0\xcf\x11\xe0") and p.suffix.lower() == ".xls"
         if not (zip_ok or ole_ok):
             what_it_is = found or ("a text file (CSV?)" if _looks_text(head) else "not an Excel workbook")
-            raise InputError(f"the {what} is named {p.suffix} but is {what_it_is}. Rename a CSV file to .csv, or "
-                             "save the workbook again from Excel as .xlsx.", source=str(p))
+            raise InputError(
+                f"the {what} is named {p.suffix} but is {what_it_is}. Rename a CSV file to .csv, or "
+                "save the workbook again from Excel as .xlsx.",
+                source=str(p),
+            )
 
 
 def _looks_text(head: bytes) -> bool:
@@ -205,30 +243,46 @@ def _read_csv(p: Path, kind: str, encoding: str, what: str, key: str, text_colum
         header = _header_fields(p, encoding, sep, comments)
         _check_header(header, p, what, sep)
         try:
-            table = pd.read_csv(p, encoding=encoding, sep=sep, skipinitialspace=True, keep_default_na=False,
-                                na_values=[""], skiprows=comments, dtype={c: str for c in text_columns} or None)
+            table = pd.read_csv(
+                p,
+                encoding=encoding,
+                sep=sep,
+                skipinitialspace=True,
+                keep_default_na=False,
+                na_values=[""],
+                skiprows=comments,
+                dtype={c: str for c in text_columns} or None,
+            )
         except pd.errors.ParserError as exc:
             if "EOF inside string" in str(exc):
-                raise InputError("a double quote (\") opens a value that is never closed. Remove the stray quote "
-                                 "or close it (a value containing a quote is written with two: \"\").",
-                                 source=str(p)) from None
+                raise InputError(
+                    'a double quote (") opens a value that is never closed. Remove the stray quote '
+                    'or close it (a value containing a quote is written with two: "").',
+                    source=str(p),
+                ) from None
             line = _ragged_line(p, encoding, sep, comments, len(header))
             if line is None:
                 raise
-            raise InputError(f"line {line[0]} of the file has {line[1]} fields but the header has {len(header)}. "
-                             "Remove the extra separator (a value containing a comma needs double quotes).",
-                             source=str(p)) from None
+            raise InputError(
+                f"line {line[0]} of the file has {line[1]} fields but the header has {len(header)}. "
+                "Remove the extra separator (a value containing a comma needs double quotes).",
+                source=str(p),
+            ) from None
         table.attrs["header_line"] = comments + 1
         return table
     except LookupError:  # codec name unknown
-        raise InputError(f"unknown text encoding {encoding!r} for the {what}. Set [data] {key} to a "
-                         "Python codec name such as \"utf-8-sig\" (the default) or \"gb18030\".",
-                         source=str(p)) from None
+        raise InputError(
+            f"unknown text encoding {encoding!r} for the {what}. Set [data] {key} to a "
+            'Python codec name such as "utf-8-sig" (the default) or "gb18030".',
+            source=str(p),
+        ) from None
     except UnicodeDecodeError as exc:
         raise InputError(
             f"the {what} is not valid {encoding} text ({exc.reason} at byte {exc.start}). "
             "Save it as UTF-8 (Excel: 'CSV UTF-8'), or set the file's encoding with "
-            f"`{key} = \"gb18030\"` (for example) in the [data] table.", source=str(p)) from None
+            f'`{key} = "gb18030"` (for example) in the [data] table.',
+            source=str(p),
+        ) from None
 
 
 def _header_fields(p: Path, encoding: str, sep: str, skip: int) -> list[str]:
@@ -249,33 +303,51 @@ def _check_header(header: list[str], p: Path, what: str, sep: str) -> None:
         return
     joined = sep.join(header)
     if any(ord(ch) < 32 and ch not in "\t" for ch in joined):
-        raise InputError(f"the {what} does not look like a text table (its first line holds control characters). "
-                         "Give a CSV file with a header line of column names.", source=str(p))
+        raise InputError(
+            f"the {what} does not look like a text table (its first line holds control characters). "
+            "Give a CSV file with a header line of column names.",
+            source=str(p),
+        )
     if len(header) == 1:
         for cand, name in ((";", "semicolons (;)"), ("\t", "tabs"), ("|", "vertical bars (|)")):
             if cand != sep and len(header[0].split(cand)) >= 2:
-                fix = ("rename the file to .tsv" if cand == "\t" else
-                       "save it comma-separated (Excel: 'CSV UTF-8 (comma delimited)')")
-                raise InputError(f"the {what} is separated by {name}, not commas: its header line splits into "
-                                 f"{len(header[0].split(cand))} columns at {name}. Fix: {fix}.", source=str(p))
+                fix = (
+                    "rename the file to .tsv"
+                    if cand == "\t"
+                    else "save it comma-separated (Excel: 'CSV UTF-8 (comma delimited)')"
+                )
+                raise InputError(
+                    f"the {what} is separated by {name}, not commas: its header line splits into "
+                    f"{len(header[0].split(cand))} columns at {name}. Fix: {fix}.",
+                    source=str(p),
+                )
         if len(header[0]) > 60 or any(ch in header[0] for ch in "<>{}[]="):
-            raise InputError(f"the {what}'s first line is one field of {len(header[0])} characters, not a header of "
-                             "column names. Give a comma-separated table with a header line.", source=str(p))
+            raise InputError(
+                f"the {what}'s first line is one field of {len(header[0])} characters, not a header of "
+                "column names. Give a comma-separated table with a header line.",
+                source=str(p),
+            )
     names = [h.strip() for h in header]
     unnamed = [i + 1 for i, n in enumerate(names) if not n]
     if unnamed and len(names) > 1:
-        raise InputError(f"column(s) {', '.join(map(str, unnamed[:10]))} of the {what}'s header have no name (a "
-                         "trailing comma, or an empty header cell). Name the column(s) or delete them.", source=str(p))
+        raise InputError(
+            f"column(s) {', '.join(map(str, unnamed[:10]))} of the {what}'s header have no name (a "
+            "trailing comma, or an empty header cell). Name the column(s) or delete them.",
+            source=str(p),
+        )
     seen, dup = set(), []
     for i, n in enumerate(names):
         if n in seen and n not in dup:
             dup.append(n)
         seen.add(n)
     if dup:
-        where = "; ".join(f"'{d[:60]}' in columns {', '.join(str(i + 1) for i, n in enumerate(names) if n == d)}"
-                          for d in dup[:5])
-        raise InputError(f"the {what}'s header names a column more than once: {where}. Give every column a "
-                         "unique name.", source=str(p))
+        where = "; ".join(
+            f"'{d[:60]}' in columns {', '.join(str(i + 1) for i, n in enumerate(names) if n == d)}" for d in dup[:5]
+        )
+        raise InputError(
+            f"the {what}'s header names a column more than once: {where}. Give every column a unique name.",
+            source=str(p),
+        )
 
 
 def _ragged_line(p: Path, encoding: str, sep: str, skip: int, width: int):
@@ -297,18 +369,23 @@ def _read_excel(p: Path, sheet, what: str) -> pd.DataFrame:
     names = book.sheet_names
     if sheet is not None and not isinstance(sheet, int):
         if sheet not in names:
-            raise InputError(f"the {what} workbook has no sheet {sheet!r}; its sheets: "
-                             f"{', '.join(map(repr, names))}. Set sheet = \"<name>\" in [data] to one "
-                             "of them.", source=str(p))
+            raise InputError(
+                f"the {what} workbook has no sheet {sheet!r}; its sheets: "
+                f'{", ".join(map(repr, names))}. Set sheet = "<name>" in [data] to one '
+                "of them.",
+                source=str(p),
+            )
     chosen = 0 if sheet is None else sheet
     header = pd.read_excel(book, sheet_name=chosen, header=None, nrows=1)
     label = names[chosen] if isinstance(chosen, int) and chosen < len(names) else chosen
     if header.empty:
         others = [n for n in names if n != label]
-        raise InputError(f"sheet {label!r} of the {what} workbook is empty. The workbook's sheets: "
-                         f"{', '.join(map(repr, names))}."
-                         + (" Set sheet = \"<name>\" in [data] to the one with the data." if others else ""),
-                         source=str(p))
+        raise InputError(
+            f"sheet {label!r} of the {what} workbook is empty. The workbook's sheets: "
+            f"{', '.join(map(repr, names))}."
+            + (' Set sheet = "<name>" in [data] to the one with the data.' if others else ""),
+            source=str(p),
+        )
     _check_header([("" if pd.isna(v) else str(v)) for v in header.iloc[0].tolist()], p, what, ",")
     table = pd.read_excel(book, sheet_name=chosen)
     if table.isna().to_numpy().any():
@@ -341,10 +418,13 @@ def _check_formulas(p: Path, sheet: str, what: str) -> None:
     finally:
         wb.close()
     if empty:
-        raise InputError(f"cell(s) {', '.join(empty[:10])}{' ...' if len(empty) > 10 else ''} of sheet {sheet!r} hold "
-                         "formulas saved without their results (the file was written by a program that does not "
-                         "compute formulas). Open the file in Excel or LibreOffice and save it, or replace the "
-                         "formulas by values.", source=str(p))
+        raise InputError(
+            f"cell(s) {', '.join(empty[:10])}{' ...' if len(empty) > 10 else ''} of sheet {sheet!r} hold "
+            "formulas saved without their results (the file was written by a program that does not "
+            "compute formulas). Open the file in Excel or LibreOffice and save it, or replace the "
+            "formulas by values.",
+            source=str(p),
+        )
 
 
 #: Characters that make a spreadsheet read a cell as a formula (OWASP, "CSV injection").
@@ -399,8 +479,7 @@ def write_csv(table: pd.DataFrame, path, *, escape_formulas: bool = True) -> Non
         ``[run] escape_csv_formulas``).  :func:`read_output_table` strips
         it again.
     """
-    (_escaped(table) if escape_formulas else table).to_csv(path, index=False, encoding="utf-8-sig",
-                                                          lineterminator="\n")
+    (_escaped(table) if escape_formulas else table).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
 
 def read_output_table(path, table: str | None = None, *, source: str = "csv", dtype=None) -> pd.DataFrame:
@@ -499,8 +578,10 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path) -> dict[str, str]:
     sheets: dict[str, str] = {}
     left_out: dict[str, str] = {}
     taken: set[str] = set()
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
-                                        "strings_to_formulas": False, "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(
+        str(path),
+        {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
+    )
     wb.set_properties({"created": WORKBOOK_TIME})  # fixed: the same tables give the same bytes
     try:
         for name, tab in tables.items():
@@ -530,8 +611,10 @@ def _write_sheet(ws, tab: pd.DataFrame) -> None:
             arr = s.to_numpy(dtype=float, na_value=float("nan"))
             cols.append((ws.write_number, arr.tolist(), True))
         else:
-            vals = [None if (v is None or (isinstance(v, float) and v != v) or v is pd.NA) else str(v)
-                    for v in s.astype(object).to_numpy()]
+            vals = [
+                None if (v is None or (isinstance(v, float) and v != v) or v is pd.NA) else str(v)
+                for v in s.astype(object).to_numpy()
+            ]
             cols.append((ws.write_string, vals, False))
     for i in range(len(tab)):
         row = i + 1

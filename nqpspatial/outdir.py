@@ -46,10 +46,27 @@ from typing import Iterable, Iterator, Sequence
 
 from .errors import InputError
 
-__all__ = ["MANIFEST", "Interrupted", "TargetState", "OutputSession", "check_target", "refused_reason",
-           "read_manifest", "legacy_files", "build_manifest", "manifest_text", "staging_name", "lock_name",
-           "backup_name", "recover", "raise_on_signals", "deferred_signals", "os_error_message", "resolve_target",
-           "commit"]
+__all__ = [
+    "MANIFEST",
+    "Interrupted",
+    "TargetState",
+    "OutputSession",
+    "check_target",
+    "refused_reason",
+    "read_manifest",
+    "legacy_files",
+    "build_manifest",
+    "manifest_text",
+    "staging_name",
+    "lock_name",
+    "backup_name",
+    "recover",
+    "raise_on_signals",
+    "deferred_signals",
+    "os_error_message",
+    "resolve_target",
+    "commit",
+]
 
 #: File name of the manifest in the output folder.
 MANIFEST = "manifest.json"
@@ -157,7 +174,7 @@ def _sibling(target: Path, suffix: str) -> Path:
     if len(full.encode()) > limit:
         digest = hashlib.sha256(name.encode()).hexdigest()[:8]
         room = limit - len(f".~{digest}{suffix}".encode())
-        short = name.encode()[:max(room, 1)].decode("utf-8", "ignore")
+        short = name.encode()[: max(room, 1)].decode("utf-8", "ignore")
         full = f".{short}~{digest}{suffix}"
     return target.parent / full
 
@@ -220,8 +237,10 @@ def os_error_message(exc: OSError, where: Path | str, doing: str) -> InputError:
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
         fix = "the disk (or your quota) is full: free some space or choose a folder on another disk with --out"
     elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
-        fix = ("the folder cannot be written (no permission, or a read-only filesystem): choose a folder you can "
-               "write with --out")
+        fix = (
+            "the folder cannot be written (no permission, or a read-only filesystem): choose a folder you can "
+            "write with --out"
+        )
     elif code == errno.ENAMETOOLONG:
         fix = "a file name or path is too long for the filesystem: choose a shorter --out or a shorter study name"
     elif code == errno.ENOTDIR:
@@ -315,24 +334,30 @@ def read_manifest(target: Path) -> list[str]:
         path outside the folder; nothing is removed on its word.
     """
     path = Path(target) / MANIFEST
-    bad = (f"{MANIFEST} is not a manifest written by nqpspatial, so nqpspatial cannot tell its own files from "
-           "yours and removes nothing. Move your files out of this folder, or choose another folder with --out")
+    bad = (
+        f"{MANIFEST} is not a manifest written by nqpspatial, so nqpspatial cannot tell its own files from "
+        "yours and removes nothing. Move your files out of this folder, or choose another folder with --out"
+    )
     try:
         if not _is_regular(path):
             raise InputError(f"{bad}.", source=str(path))
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         raise InputError(f"{bad}.", source=str(path)) from None
-    if not isinstance(data, dict) or data.get("format") != "nqpspatial-manifest" \
-            or not isinstance(data.get("files"), list):
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != "nqpspatial-manifest"
+        or not isinstance(data.get("files"), list)
+    ):
         raise InputError(f"{bad}.", source=str(path))
     out = []
     for entry in data["files"]:
         rel = _safe_relpath(entry.get("path") if isinstance(entry, dict) else None)
         if rel is None or rel == MANIFEST:
             shown = entry.get("path") if isinstance(entry, dict) else entry
-            raise InputError(f"{bad} (it lists {str(shown)[:80]!r}, which is not a file inside the folder).",
-                             source=str(path))
+            raise InputError(
+                f"{bad} (it lists {str(shown)[:80]!r}, which is not a file inside the folder).", source=str(path)
+            )
         out.append(rel)
     return sorted(set(out))
 
@@ -475,14 +500,20 @@ def _check_names(target: Path) -> None:
     for part in target.parts[1:]:
         n = len(part.encode())
         if n > limit:
-            raise InputError(f"the folder name {part[:40]!r}... is {n} bytes long, more than the filesystem allows "
-                             f"({limit}). Choose a shorter --out (or a shorter study name: the default folder is "
-                             "output/<name>).", source=str(target)[:200])
+            raise InputError(
+                f"the folder name {part[:40]!r}... is {n} bytes long, more than the filesystem allows "
+                f"({limit}). Choose a shorter --out (or a shorter study name: the default folder is "
+                "output/<name>).",
+                source=str(target)[:200],
+            )
     total = len(str(target).encode())
     pmax = _path_max(target)
     if total + _PATH_ROOM > pmax:
-        raise InputError(f"the output path is {total} bytes long; with the files inside it, it would exceed the "
-                         f"filesystem's limit ({pmax}). Choose a shorter --out.", source=str(target)[:200])
+        raise InputError(
+            f"the output path is {total} bytes long; with the files inside it, it would exceed the "
+            f"filesystem's limit ({pmax}). Choose a shorter --out.",
+            source=str(target)[:200],
+        )
 
 
 def _check_ancestors(target: Path) -> None:
@@ -496,8 +527,11 @@ def _check_ancestors(target: Path) -> None:
                 continue
             raise os_error_message(exc, d, "checking the output folder") from None
         if d != target and not stat.S_ISDIR(st.st_mode):
-            raise InputError(f"the output folder would lie below the file {d}, which is not a folder. Choose "
-                             "another folder with --out.", source=str(target))
+            raise InputError(
+                f"the output folder would lie below the file {d}, which is not a folder. Choose "
+                "another folder with --out.",
+                source=str(target),
+            )
         if stat.S_ISDIR(st.st_mode):
             return
 
@@ -516,8 +550,7 @@ def resolve_target(out, default: Path) -> Path:
     if isinstance(text, bytes):
         text = os.fsdecode(text)
     if not text.strip():
-        raise InputError("the output folder is empty (--out \"\"). Name a folder, e.g. --out results.",
-                         source="--out")
+        raise InputError('the output folder is empty (--out ""). Name a folder, e.g. --out results.', source="--out")
     return Path(os.path.abspath(text))
 
 
@@ -549,8 +582,10 @@ def check_target(target: Path, *, force: bool, inputs: Sequence[Path] = ()) -> T
     target = Path(target)
     why = refused_reason(target, inputs)
     if why:
-        raise InputError(f"nqpspatial never writes into this folder: {why}. Choose a new folder with --out, e.g. "
-                         "--out results.", source=str(target))
+        raise InputError(
+            f"nqpspatial never writes into this folder: {why}. Choose a new folder with --out, e.g. --out results.",
+            source=str(target),
+        )
     _check_names(target)
     _check_ancestors(target)
     real = _real(target)
@@ -561,8 +596,7 @@ def check_target(target: Path, *, force: bool, inputs: Sequence[Path] = ()) -> T
     except OSError as exc:
         raise os_error_message(exc, target, "checking the output folder") from None
     if not stat.S_ISDIR(st.st_mode):
-        raise InputError("the output path exists and is not a folder; choose a folder with --out.",
-                         source=str(target))
+        raise InputError("the output path exists and is not a folder; choose a folder with --out.", source=str(target))
     try:
         entries = sorted(os.listdir(real))
     except OSError as exc:
@@ -575,21 +609,29 @@ def check_target(target: Path, *, force: bool, inputs: Sequence[Path] = ()) -> T
         info = _legacy_run_json(real)
         if info is None:
             shown = ", ".join(entries[:5]) + (f", ... ({len(entries) - 5} more)" if len(entries) > 5 else "")
-            raise InputError(f"the output folder is not empty and was not written by nqpspatial (it holds {shown}), "
-                             "so nqpspatial will not write into it, even with --force. Choose another folder with "
-                             "--out, e.g. --out results.", source=str(target))
+            raise InputError(
+                f"the output folder is not empty and was not written by nqpspatial (it holds {shown}), "
+                "so nqpspatial will not write into it, even with --force. Choose another folder with "
+                "--out, e.g. --out results.",
+                source=str(target),
+            )
         kind, old = "legacy", legacy_files(real, info)
     if not force:
-        raise InputError("the output folder holds the results of an earlier run. Use --force to replace them "
-                         f"(only the files nqpspatial wrote{' (listed in manifest.json)' if kind == 'ours' else ''} "
-                         "are removed; your other files stay), or choose another folder with --out.",
-                         source=str(target))
+        raise InputError(
+            "the output folder holds the results of an earlier run. Use --force to replace them "
+            f"(only the files nqpspatial wrote{' (listed in manifest.json)' if kind == 'ours' else ''} "
+            "are removed; your other files stay), or choose another folder with --out.",
+            source=str(target),
+        )
     for sub in ("tables", "figures", "latex", *old):
         link = _through_link(real, sub)
         if link:
-            raise InputError(f"'{link}' in the output folder is a symbolic link (or not a folder); nqpspatial does "
-                             "not write or remove files through links. Remove the link, or choose another folder "
-                             "with --out.", source=str(target))
+            raise InputError(
+                f"'{link}' in the output folder is a symbolic link (or not a folder); nqpspatial does "
+                "not write or remove files through links. Remove the link, or choose another folder "
+                "with --out.",
+                source=str(target),
+            )
     old = [rel for rel in old if _is_regular(real / rel)]
     return TargetState(real, kind, sorted(set(old)))
 
@@ -608,9 +650,11 @@ class _Lock:
             if not self._try_lock(fd):
                 holder = self._holder(fd)
                 os.close(fd)
-                raise InputError(f"another nqpspatial run ({holder}) is writing into this folder. Wait for it to "
-                                 f"finish, or choose another folder with --out. (Lock file: {self.path}.)",
-                                 source=str(target))
+                raise InputError(
+                    f"another nqpspatial run ({holder}) is writing into this folder. Wait for it to "
+                    f"finish, or choose another folder with --out. (Lock file: {self.path}.)",
+                    source=str(target),
+                )
             try:  # the file we locked must still be the one at the path (a finishing run unlinks it)
                 same = os.path.samestat(os.fstat(fd), os.lstat(self.path))
             except FileNotFoundError:
@@ -622,8 +666,9 @@ class _Lock:
                 os.write(fd, info)
                 return
             os.close(fd)
-        raise InputError("could not take the output folder's lock; another run keeps replacing it. Try again.",
-                         source=str(self.path))  # pragma: no cover
+        raise InputError(
+            "could not take the output folder's lock; another run keeps replacing it. Try again.", source=str(self.path)
+        )  # pragma: no cover
 
     def _open(self) -> int:
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -631,10 +676,11 @@ class _Lock:
             fd = os.open(self.path, flags, 0o644)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                raise InputError("the lock file is a symbolic link; remove it (nqpspatial does not follow links).",
-                                 source=str(self.path)) from None
-            raise os_error_message(exc, self.path.parent, "creating the lock file beside the output folder") \
-                from None
+                raise InputError(
+                    "the lock file is a symbolic link; remove it (nqpspatial does not follow links).",
+                    source=str(self.path),
+                ) from None
+            raise os_error_message(exc, self.path.parent, "creating the lock file beside the output folder") from None
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise InputError("the lock file is not a regular file; remove it.", source=str(self.path))
@@ -729,7 +775,7 @@ def recover(target: Path) -> str | None:
         except OSError:
             siblings = []
         for name in siblings:
-            if name.startswith(prefix) and name[len(prefix):].isdigit():
+            if name.startswith(prefix) and name[len(prefix) :].isdigit():
                 p = target.parent / name
                 if p.is_dir() and not p.is_symlink():
                     shutil.rmtree(p, ignore_errors=True)
@@ -799,14 +845,19 @@ def commit(staging: Path, state: TargetState) -> dict:
     old_set = set(old)
     clash = [r for r in new if r not in old_set and os.path.lexists(target / r)]
     if clash:
-        raise InputError(f"the output folder holds file(s) that nqpspatial did not write where this run writes its "
-                         f"results: {', '.join(clash[:5])}. Move them, or choose another folder with --out.",
-                         source=str(target))
+        raise InputError(
+            f"the output folder holds file(s) that nqpspatial did not write where this run writes its "
+            f"results: {', '.join(clash[:5])}. Move them, or choose another folder with --out.",
+            source=str(target),
+        )
     links = sorted({x for x in (_through_link(target, r) for r in new) if x})
     if links:
-        raise InputError(f"'{links[0]}' in the output folder is a symbolic link (or a file where a folder is "
-                         "needed); nqpspatial does not write through links. Remove it, or choose another folder "
-                         "with --out.", source=str(target))
+        raise InputError(
+            f"'{links[0]}' in the output folder is a symbolic link (or a file where a folder is "
+            "needed); nqpspatial does not write through links. Remove it, or choose another folder "
+            "with --out.",
+            source=str(target),
+        )
     manifest = build_manifest(staging, new)
     text = manifest_text(manifest)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -898,8 +949,7 @@ class OutputSession:
             path.mkdir()
             (path / "tables").mkdir()
         except OSError as exc:
-            raise os_error_message(exc, self.target, "creating the staging folder beside the output folder") \
-                from None
+            raise os_error_message(exc, self.target, "creating the staging folder beside the output folder") from None
         self.staging = path
         return path
 

@@ -25,8 +25,24 @@ from .results import Results, Summary
 __all__ = ["parse_direction", "read_indicators", "load_panel", "PanelData", "DIRECTION_WORDS"]
 
 DIRECTION_WORDS = {
-    "+": 1, "+1": 1, "1": 1, "positive": 1, "benefit": 1, "pos": 1, "正向": 1, "正": 1, "max": 1,
-    "-": -1, "-1": -1, "negative": -1, "cost": -1, "neg": -1, "负向": -1, "负": -1, "逆向": -1, "min": -1,
+    "+": 1,
+    "+1": 1,
+    "1": 1,
+    "positive": 1,
+    "benefit": 1,
+    "pos": 1,
+    "正向": 1,
+    "正": 1,
+    "max": 1,
+    "-": -1,
+    "-1": -1,
+    "negative": -1,
+    "cost": -1,
+    "neg": -1,
+    "负向": -1,
+    "负": -1,
+    "逆向": -1,
+    "min": -1,
 }
 
 _MAX_LISTED = 20
@@ -113,9 +129,12 @@ def read_indicators(source, *, where: str | None = None, encoding: str = "utf-8-
         try:
             table = pd.DataFrame(list(source))
         except Exception:  # noqa: BLE001 - any malformed inline list
-            raise InputError("the inline indicator list must be a list of tables with keys "
-                             "indicator, subsystem and direction.", source=where) from None
+            raise InputError(
+                "the inline indicator list must be a list of tables with keys indicator, subsystem and direction.",
+                source=where,
+            ) from None
         first = None
+
     def pos(i: int) -> str:  # the i-th (0-based) entry: a file row, or an inline entry counted from 1
         return f"entry {i + 1}" if first is None else f"row {i + first}"
 
@@ -125,30 +144,40 @@ def read_indicators(source, *, where: str | None = None, encoding: str = "utf-8-
     missing = [c for c in ("indicator", "subsystem", "direction") if c not in table.columns]
     if missing:
         hint = "; ".join(f"'{m}'{_suggest(m, table.columns)}" for m in missing)
-        raise InputError(f"the indicator list lacks the required column(s) {hint}. Required: indicator, "
-                         f"subsystem, direction (optional: dimension, label, unit, weight).", source=where)
+        raise InputError(
+            f"the indicator list lacks the required column(s) {hint}. Required: indicator, "
+            f"subsystem, direction (optional: dimension, label, unit, weight).",
+            source=where,
+        )
     known = {"indicator", "subsystem", "direction", "dimension", "label", "unit", "weight"}
     extra = [c for c in table.columns if c not in known]
     if extra:
-        raise InputError(f"unknown column(s) in the indicator list: {_listing(extra)}."
-                         f"{_suggest(extra[0], known)} Allowed: {', '.join(sorted(known))}.", source=where)
+        raise InputError(
+            f"unknown column(s) in the indicator list: {_listing(extra)}."
+            f"{_suggest(extra[0], known)} Allowed: {', '.join(sorted(known))}.",
+            source=where,
+        )
     if len(table) == 0:
         raise InputError("the indicator list has no rows.", source=where)
     out = pd.DataFrame({"indicator": table["indicator"].astype(object)})
     blank = [pos(i) for i, v in enumerate(out["indicator"]) if pd.isna(v) or str(v).strip() == ""]
     if blank:
-        raise InputError(f"empty indicator name on {_listing(blank)} (rows are lines of the file).",
-                         source=where)
+        raise InputError(f"empty indicator name on {_listing(blank)} (rows are lines of the file).", source=where)
     out["indicator"] = [str(v).strip() for v in out["indicator"]]
     dup = out["indicator"][out["indicator"].duplicated()].unique().tolist()
     if dup:
-        raise InputError(f"indicator(s) listed more than once: {_listing(dup)}. Each indicator belongs to "
-                         "one subsystem; remove the repeated rows.", source=where)
+        raise InputError(
+            f"indicator(s) listed more than once: {_listing(dup)}. Each indicator belongs to "
+            "one subsystem; remove the repeated rows.",
+            source=where,
+        )
     sub = table["subsystem"]
     bad_sub = [pos(i) for i, v in enumerate(sub) if pd.isna(v) or str(v).strip() == ""]
     if bad_sub:
-        raise InputError(f"empty subsystem on {_listing(bad_sub)}; every indicator needs a "
-                         "subsystem (e.g. NQP or NTU).", source=where)
+        raise InputError(
+            f"empty subsystem on {_listing(bad_sub)}; every indicator needs a subsystem (e.g. NQP or NTU).",
+            source=where,
+        )
     out["subsystem"] = [str(v).strip() for v in sub]
     dirs, bad = [], []
     for i, v in enumerate(table["direction"]):
@@ -157,23 +186,30 @@ def read_indicators(source, *, where: str | None = None, encoding: str = "utf-8-
             bad.append(f"{pos(i)} ({out['indicator'].iat[i]}): {v!r}")
         dirs.append(d)
     if bad:
-        raise InputError(f"unknown direction word(s): {_listing(bad)}. Use + or - (also positive/negative, "
-                         "benefit/cost, 正向/负向).", source=where)
+        raise InputError(
+            f"unknown direction word(s): {_listing(bad)}. Use + or - (also positive/negative, "
+            "benefit/cost, 正向/负向).",
+            source=where,
+        )
     out["direction"] = np.asarray(dirs, dtype=int)
     if "dimension" in table.columns:
         out["dimension"] = ["" if pd.isna(v) else str(v).strip() for v in table["dimension"]]
     else:
         out["dimension"] = ""
     for col in ("label", "unit"):
-        out[col] = ["" if (col not in table.columns or pd.isna(v)) else str(v) for v in
-                    (table[col] if col in table.columns else [None] * len(table))]
+        out[col] = [
+            "" if (col not in table.columns or pd.isna(v)) else str(v)
+            for v in (table[col] if col in table.columns else [None] * len(table))
+        ]
     if "weight" in table.columns:
         w = pd.to_numeric(table["weight"], errors="coerce")
-        bad_w = [pos(i) for i, (raw, num) in enumerate(zip(table["weight"], w))
-                 if not pd.isna(raw) and str(raw).strip() != "" and pd.isna(num)]
+        bad_w = [
+            pos(i)
+            for i, (raw, num) in enumerate(zip(table["weight"], w))
+            if not pd.isna(raw) and str(raw).strip() != "" and pd.isna(num)
+        ]
         if bad_w:
-            raise InputError(f"non-numeric weight on {_listing(bad_w)}; give a number or leave it empty.",
-                             source=where)
+            raise InputError(f"non-numeric weight on {_listing(bad_w)}; give a number or leave it empty.", source=where)
         if (w.dropna() < 0).any():
             raise InputError("negative fixed weight(s); weights must be >= 0.", source=where)
         out["weight"] = w.astype(float).to_numpy()
@@ -182,8 +218,9 @@ def read_indicators(source, *, where: str | None = None, encoding: str = "utf-8-
     reserved = {"region", "year"}
     clash = [s for s in out["subsystem"].unique() if s in reserved or "." in s]
     if clash:
-        raise InputError(f"subsystem name(s) {_listing(clash)} cannot be used (reserved or containing '.').",
-                         source=where)
+        raise InputError(
+            f"subsystem name(s) {_listing(clash)} cannot be used (reserved or containing '.').", source=where
+        )
     return out[["indicator", "subsystem", "dimension", "direction", "label", "unit", "weight"]]
 
 
@@ -214,8 +251,20 @@ class PanelData(Results):
         None for precomputed indices.
     """
 
-    def __init__(self, values, indicators, subsystems, regions, years, filled, source, region, year,
-                 indices_given, indicators_source=None):
+    def __init__(
+        self,
+        values,
+        indicators,
+        subsystems,
+        regions,
+        years,
+        filled,
+        source,
+        region,
+        year,
+        indices_given,
+        indicators_source=None,
+    ):
         self._set("values", values)
         self._set("indicators", indicators)
         self._set("subsystems", list(subsystems))
@@ -231,30 +280,42 @@ class PanelData(Results):
 
     def summary(self) -> Summary:
         """Summary of the panel: size, periods and subsystems."""
-        facts = {"source": self.source, "regions": len(self.regions), "periods": len(self.years),
-                 "first period": self.years[0], "last period": self.years[-1],
-                 "subsystems": ", ".join(self.subsystems), "filled cells": len(self.filled)}
+        facts = {
+            "source": self.source,
+            "regions": len(self.regions),
+            "periods": len(self.years),
+            "first period": self.years[0],
+            "last period": self.years[-1],
+            "subsystems": ", ".join(self.subsystems),
+            "filled cells": len(self.filled),
+        }
         tables = {}
         if self.indicators is not None:
-            tables["indicators per subsystem"] = (self.indicators.groupby("subsystem", sort=False)
-                                                  .size().rename("indicators").reset_index())
+            tables["indicators per subsystem"] = (
+                self.indicators.groupby("subsystem", sort=False).size().rename("indicators").reset_index()
+            )
         return Summary("Panel", facts, tables)
 
 
-def _reshape_long(raw: pd.DataFrame, region: str, year: str, indicator_col: str, value_col: str,
-                  where: str, first: int = 2) -> pd.DataFrame:
+def _reshape_long(
+    raw: pd.DataFrame, region: str, year: str, indicator_col: str, value_col: str, where: str, first: int = 2
+) -> pd.DataFrame:
     extra = [c for c in raw.columns if c not in (region, year, indicator_col, value_col)]
     if extra:
-        raise InputError(f"a long-form panel has exactly the columns {region}, {year}, {indicator_col}, "
-                         f"{value_col}; found also {_listing(extra)}. Remove them or use the wide form.",
-                         source=where)
+        raise InputError(
+            f"a long-form panel has exactly the columns {region}, {year}, {indicator_col}, "
+            f"{value_col}; found also {_listing(extra)}. Remove them or use the wide form.",
+            source=where,
+        )
     key = [region, year, indicator_col]
     dup = raw[raw.duplicated(key, keep=False)]
     if len(dup):
-        rows = [f"row {i + first} ({r}, {y}, {k})" for i, (r, y, k) in
-                zip(dup.index, dup[key].itertuples(index=False))]
-        raise InputError(f"duplicate {region}-{year}-{indicator_col} rows: {_listing(rows)}. Keep one value "
-                         "per region, year and indicator.", source=where)
+        rows = [f"row {i + first} ({r}, {y}, {k})" for i, (r, y, k) in zip(dup.index, dup[key].itertuples(index=False))]
+        raise InputError(
+            f"duplicate {region}-{year}-{indicator_col} rows: {_listing(rows)}. Keep one value "
+            "per region, year and indicator.",
+            source=where,
+        )
     wide = raw.pivot(index=[region, year], columns=indicator_col, values=value_col)
     wide.columns = [str(c) for c in wide.columns]
     wide = wide.reset_index()
@@ -277,49 +338,82 @@ def _check_unique_columns(raw: pd.DataFrame, where: str) -> None:
     names = pd.Index([str(c).strip() for c in raw.columns])
     dup = list(dict.fromkeys(names[names.duplicated()]))
     if dup:
-        raise InputError(f"column(s) {_listing(dup)} appear more than once in the DataFrame. Give every column "
-                         "a unique name (e.g. df.columns = [...]).", source=where)
+        raise InputError(
+            f"column(s) {_listing(dup)} appear more than once in the DataFrame. Give every column "
+            "a unique name (e.g. df.columns = [...]).",
+            source=where,
+        )
 
 
 def _check_ranges(table: pd.DataFrame, value_cols, where: str) -> None:
     """Refuse indicators whose range overflows (max - min is infinite), which would look constant later."""
     with np.errstate(over="ignore", invalid="ignore"):
-        wide = [f"{c} ({np.nanmin(table[c]):.3g} to {np.nanmax(table[c]):.3g})" for c in value_cols
-                if table[c].notna().any() and not np.isfinite(np.nanmax(table[c]) - np.nanmin(table[c]))]
+        wide = [
+            f"{c} ({np.nanmin(table[c]):.3g} to {np.nanmax(table[c]):.3g})"
+            for c in value_cols
+            if table[c].notna().any() and not np.isfinite(np.nanmax(table[c]) - np.nanmin(table[c]))
+        ]
     if wide:
-        raise InputError(f"indicator(s) whose values span more than floating-point arithmetic can hold (max - min "
-                         f"overflows): {_listing(wide)}. Rescale them (e.g. divide by 1e300, or use another unit).",
-                         source=where)
+        raise InputError(
+            f"indicator(s) whose values span more than floating-point arithmetic can hold (max - min "
+            f"overflows): {_listing(wide)}. Rescale them (e.g. divide by 1e300, or use another unit).",
+            source=where,
+        )
 
 
 def _check_years(years: pd.Series, where: str, year: str, first: int = 2) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(years) or any(isinstance(v, (pd.Timestamp, np.datetime64))
-                                                          for v in years.iloc[:50]):
+    if pd.api.types.is_datetime64_any_dtype(years) or any(
+        isinstance(v, (pd.Timestamp, np.datetime64)) for v in years.iloc[:50]
+    ):
         shown = ", ".join(str(v)[:19] for v in years.iloc[:3])
-        raise InputError(f"the year column '{year}' holds dates ({shown}, ...), not years. Enter whole years such "
-                         "as 2014 (in Excel: format the column as a number, or use =YEAR(cell)).", source=where)
+        raise InputError(
+            f"the year column '{year}' holds dates ({shown}, ...), not years. Enter whole years such "
+            "as 2014 (in Excel: format the column as a number, or use =YEAR(cell)).",
+            source=where,
+        )
     num = pd.to_numeric(years, errors="coerce")
     bad = [f"row {i + first} ({v!r})" for i, (v, n) in enumerate(zip(years, num)) if pd.isna(n)]
     if bad:
-        raise InputError(f"non-numeric or missing value(s) in the year column '{year}': {_listing(bad)}. "
-                         "Years must be whole numbers such as 2014.", source=where)
-    huge = [f"row {i + first} ({_plain_value(years.iloc[i])!r})" for i, v in enumerate(num)
-            if not np.isfinite(float(v)) or abs(float(v)) > _MAX_YEAR]
+        raise InputError(
+            f"non-numeric or missing value(s) in the year column '{year}': {_listing(bad)}. "
+            "Years must be whole numbers such as 2014.",
+            source=where,
+        )
+    huge = [
+        f"row {i + first} ({_plain_value(years.iloc[i])!r})"
+        for i, v in enumerate(num)
+        if not np.isfinite(float(v)) or abs(float(v)) > _MAX_YEAR
+    ]
     if huge:
-        raise InputError(f"implausible value(s) in the year column '{year}': {_listing(huge)}. Years must be whole "
-                         f"numbers such as 2014 (between -{_MAX_YEAR} and {_MAX_YEAR}).", source=where)
+        raise InputError(
+            f"implausible value(s) in the year column '{year}': {_listing(huge)}. Years must be whole "
+            f"numbers such as 2014 (between -{_MAX_YEAR} and {_MAX_YEAR}).",
+            source=where,
+        )
     frac = [f"row {i + first} ({v})" for i, v in enumerate(num) if float(v) != int(v)]
     if frac:
         raise InputError(f"year column '{year}' has non-integer values: {_listing(frac)}.", source=where)
     return num.astype(int)
 
 
-def load_panel(panel, indicators=None, *, region: str = "region", year: str = "year",
-               missing: str = "error", ignore: Sequence[str] = (), indices: bool = False,
-               subsystems: Sequence[str] | None = None, form: str = "auto",
-               indicator_column: str = "indicator", value_column: str = "value",
-               encoding: str = "utf-8-sig", sheet=None, indicators_where: str | None = None,
-               indicators_encoding: str | None = None) -> PanelData:
+def load_panel(
+    panel,
+    indicators=None,
+    *,
+    region: str = "region",
+    year: str = "year",
+    missing: str = "error",
+    ignore: Sequence[str] = (),
+    indices: bool = False,
+    subsystems: Sequence[str] | None = None,
+    form: str = "auto",
+    indicator_column: str = "indicator",
+    value_column: str = "value",
+    encoding: str = "utf-8-sig",
+    sheet=None,
+    indicators_where: str | None = None,
+    indicators_encoding: str | None = None,
+) -> PanelData:
     """Read and validate a region-year panel.
 
     Parameters
@@ -380,20 +474,24 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
     for col in (region, year):
         if col not in raw.columns:
             role = "region" if col == region else "year"
-            raise InputError(f"no {role} column '{col}'.{_suggest(col, raw.columns)} Columns found: "
-                             f"{_listing(raw.columns)}. Set `{role} = \"<column>\"` in the [data] table.",
-                             source=where)
+            raise InputError(
+                f"no {role} column '{col}'.{_suggest(col, raw.columns)} Columns found: "
+                f'{_listing(raw.columns)}. Set `{role} = "<column>"` in the [data] table.',
+                source=where,
+            )
     if len(raw) == 0:
         raise InputError("the panel has no data rows.", source=where)
     if form not in ("auto", "wide", "long"):
         raise InputError(f"form must be 'auto', 'wide' or 'long', not {form!r}.", source="config [data]")
-    is_long = form == "long" or (form == "auto" and indicator_column in raw.columns
-                                 and value_column in raw.columns and not indices)
+    is_long = form == "long" or (
+        form == "auto" and indicator_column in raw.columns and value_column in raw.columns and not indices
+    )
     # region ids: keep the input's ids; blank ids are errors
     blank = [i + first for i, v in enumerate(raw[region]) if pd.isna(v) or str(v).strip() == ""]
     if blank:
-        raise InputError(f"empty region id on row(s) {_listing(map(str, blank))} (rows are lines of the file).",
-                         source=where)
+        raise InputError(
+            f"empty region id on row(s) {_listing(map(str, blank))} (rows are lines of the file).", source=where
+        )
     if raw[region].dtype == object or pd.api.types.is_string_dtype(raw[region]):
         raw[region] = [str(v).strip() for v in raw[region]]
     raw[year] = _check_years(raw[year], where, year, first)
@@ -403,15 +501,20 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
     else:
         dup = raw[raw.duplicated([region, year], keep=False)]
         if len(dup):
-            rows = [f"row {i + first} ({r}, {y})" for i, (r, y) in zip(dup.index, dup[[region, year]].itertuples(index=False))]
-            raise InputError(f"duplicate {region}-{year} rows: {_listing(rows)}. Each region and year must "
-                             "appear once; remove or merge the repeated rows.", source=where)
+            rows = [
+                f"row {i + first} ({r}, {y})"
+                for i, (r, y) in zip(dup.index, dup[[region, year]].itertuples(index=False))
+            ]
+            raise InputError(
+                f"duplicate {region}-{year} rows: {_listing(rows)}. Each region and year must "
+                "appear once; remove or merge the repeated rows.",
+                source=where,
+            )
         line_of = {idx: idx + first for idx in raw.index}
     ignore = list(ignore)
     not_there = [c for c in ignore if c not in raw.columns]
     if not_there:
-        raise InputError(f"[data] ignore names column(s) not in the panel: {_listing(not_there)}.",
-                         source=where)
+        raise InputError(f"[data] ignore names column(s) not in the panel: {_listing(not_there)}.", source=where)
     data_cols = [c for c in raw.columns if c not in (region, year) and c not in ignore]
 
     ind_table = None
@@ -419,50 +522,67 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
         subs = list(subsystems) if subsystems else data_cols
         absent = [s for s in subs if s not in raw.columns]
         if absent:
-            raise InputError(f"index column(s) {_listing(absent)} not in the panel.{_suggest(absent[0], data_cols)}",
-                             source=where)
+            raise InputError(
+                f"index column(s) {_listing(absent)} not in the panel.{_suggest(absent[0], data_cols)}", source=where
+            )
         unused = [c for c in data_cols if c not in subs]
         if unused:
-            raise InputError(f"panel column(s) {_listing(unused)} are neither subsystem indices nor ignored. "
-                             "List them in [data] ignore, or name the index columns in [data] subsystems.",
-                             source=where)
+            raise InputError(
+                f"panel column(s) {_listing(unused)} are neither subsystem indices nor ignored. "
+                "List them in [data] ignore, or name the index columns in [data] subsystems.",
+                source=where,
+            )
         value_cols = subs
         subsystem_names = subs
     else:
         if indicators is None:
-            raise InputError("no indicator list given. Set [data] indicators to a CSV/XLSX file or an inline "
-                             "list, or set [data] indices = true if the panel holds subsystem indices.",
-                             source="config [data]")
-        ind_table = read_indicators(indicators, where=indicators_where,
-                                    encoding=indicators_encoding or encoding)
+            raise InputError(
+                "no indicator list given. Set [data] indicators to a CSV/XLSX file or an inline "
+                "list, or set [data] indices = true if the panel holds subsystem indices.",
+                source="config [data]",
+            )
+        ind_table = read_indicators(indicators, where=indicators_where, encoding=indicators_encoding or encoding)
         listed = ind_table["indicator"].tolist()
         absent = [c for c in listed if c not in raw.columns]
         if absent:
             hints = "".join(f" '{a}':{_suggest(a, data_cols)}" for a in absent[:3] if _suggest(a, data_cols))
-            raise InputError(f"indicator(s) in the indicator list but not in the panel: {_listing(absent)}."
-                             f"{hints} Fix the names in the indicator list or add the columns.", source=where)
+            raise InputError(
+                f"indicator(s) in the indicator list but not in the panel: {_listing(absent)}."
+                f"{hints} Fix the names in the indicator list or add the columns.",
+                source=where,
+            )
         unlisted = [c for c in data_cols if c not in listed]
         if unlisted:
-            raise InputError(f"panel column(s) not in the indicator list: {_listing(unlisted)}. Add them to the "
-                             "indicator list, or name them in [data] ignore = [...] if they are not indicators.",
-                             source=where)
+            raise InputError(
+                f"panel column(s) not in the indicator list: {_listing(unlisted)}. Add them to the "
+                "indicator list, or name them in [data] ignore = [...] if they are not indicators.",
+                source=where,
+            )
         also_ignored = [c for c in listed if c in ignore]
         if also_ignored:
-            raise InputError(f"column(s) {_listing(also_ignored)} are both in the indicator list and in [data] "
-                             "ignore; remove them from one of the two.", source=where)
+            raise InputError(
+                f"column(s) {_listing(also_ignored)} are both in the indicator list and in [data] "
+                "ignore; remove them from one of the two.",
+                source=where,
+            )
         value_cols = listed
         subsystem_names = list(dict.fromkeys(ind_table["subsystem"]))
         if subsystems:
             empty = [s for s in subsystems if s not in subsystem_names]
             if empty:
-                raise InputError(f"subsystem(s) {_listing(empty)} named in [data] subsystems have no indicators in "
-                                 f"the indicator list (its subsystems: {_listing(subsystem_names)}). Add indicators "
-                                 "for them or correct the names.", source=indicators_where or "indicator list")
+                raise InputError(
+                    f"subsystem(s) {_listing(empty)} named in [data] subsystems have no indicators in "
+                    f"the indicator list (its subsystems: {_listing(subsystem_names)}). Add indicators "
+                    "for them or correct the names.",
+                    source=indicators_where or "indicator list",
+                )
             unnamed = [s for s in subsystem_names if s not in subsystems]
             if unnamed:
-                raise InputError(f"the indicator list has subsystem(s) {_listing(unnamed)} that [data] subsystems "
-                                 "does not name; list every subsystem there, or leave subsystems empty.",
-                                 source="config [data]")
+                raise InputError(
+                    f"the indicator list has subsystem(s) {_listing(unnamed)} that [data] subsystems "
+                    "does not name; list every subsystem there, or leave subsystems empty.",
+                    source="config [data]",
+                )
             subsystem_names = list(subsystems)
 
     # numeric cells
@@ -481,13 +601,17 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
             problems_missing.append((col, idx, f"{col} at {loc} ({raw.at[idx, region]}, {raw.at[idx, year]})"))
         values[col] = num.astype(float)
     if problems_nonnum:
-        raise InputError(f"non-numeric cell(s): {_listing(problems_nonnum)}. Enter numbers (no units, "
-                         "thousands separators or notes) or leave the cell empty.", source=where)
+        raise InputError(
+            f"non-numeric cell(s): {_listing(problems_nonnum)}. Enter numbers (no units, "
+            "thousands separators or notes) or leave the cell empty.",
+            source=where,
+        )
     table = pd.DataFrame({region: raw[region].to_numpy(), year: raw[year].to_numpy()})
     for col in value_cols:
         table[col] = values[col].to_numpy()
-    inf_cells = [f"{c} ({r}, {y})" for c in value_cols for r, y, v in
-                 zip(table[region], table[year], table[c]) if np.isinf(v)]
+    inf_cells = [
+        f"{c} ({r}, {y})" for c in value_cols for r, y, v in zip(table[region], table[year], table[c]) if np.isinf(v)
+    ]
     if inf_cells:
         raise InputError(f"infinite value(s): {_listing(inf_cells)}.", source=where)
     _check_ranges(table, value_cols, where)
@@ -496,48 +620,81 @@ def load_panel(panel, indicators=None, *, region: str = "region", year: str = "y
     regions = list(dict.fromkeys(table[region]))
     years = sorted(set(int(y) for y in table[year]))
     if len(years) < 2:
-        raise InputError(f"the panel has {len(years)} period(s) ({_listing(map(str, years))}); at least 2 are "
-                         "needed (dynamics are estimated from consecutive periods; the Haken and most "
-                         "other dynamic stages need 3).", source=where)
+        raise InputError(
+            f"the panel has {len(years)} period(s) ({_listing(map(str, years))}); at least 2 are "
+            "needed (dynamics are estimated from consecutive periods; the Haken and most "
+            "other dynamic stages need 3).",
+            source=where,
+        )
     steps = np.diff(years)
     step = int(steps.min())
     if (steps != step).any():
         expected = list(range(years[0], years[-1] + 1, step))
         gaps = [y for y in expected if y not in years]
         if gaps and all((y - years[0]) % step == 0 for y in years):
-            raise InputError(f"years are not equally spaced: missing year(s) {_listing(map(str, gaps))} between "
-                             f"{years[0]} and {years[-1]} (step {step}). Add the missing periods.", source=where)
-        raise InputError(f"years are not equally spaced: {_listing(map(str, years))}. Use annual, decadal or "
-                         "other equally spaced periods.", source=where)
+            raise InputError(
+                f"years are not equally spaced: missing year(s) {_listing(map(str, gaps))} between "
+                f"{years[0]} and {years[-1]} (step {step}). Add the missing periods.",
+                source=where,
+            )
+        raise InputError(
+            f"years are not equally spaced: {_listing(map(str, years))}. Use annual, decadal or "
+            "other equally spaced periods.",
+            source=where,
+        )
     present = set(zip(table[region], table[year]))
     holes = [f"{r} {y}" for r in regions for y in years if (r, y) not in present]
     if holes:
-        raise InputError(f"unbalanced panel: region-year row(s) missing: {_listing(holes)}. Every region needs a "
-                         f"row for every period {years[0]}-{years[-1]} (cells may be empty with "
-                         "missing = \"interpolate\").", source=where)
+        raise InputError(
+            f"unbalanced panel: region-year row(s) missing: {_listing(holes)}. Every region needs a "
+            f"row for every period {years[0]}-{years[-1]} (cells may be empty with "
+            'missing = "interpolate").',
+            source=where,
+        )
 
     order = {r: i for i, r in enumerate(regions)}
-    table = table.assign(_o=table[region].map(order)).sort_values(["_o", year], kind="stable") \
-        .drop(columns="_o").reset_index(drop=True)
+    table = (
+        table.assign(_o=table[region].map(order))
+        .sort_values(["_o", year], kind="stable")
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
 
     filled = pd.DataFrame(columns=[region, year, "indicator", "value"])
     if problems_missing:
         if missing == "error":
-            raise InputError(f"missing cell(s): {_listing([p[2] for p in problems_missing])}. Fill them in, or "
-                             "set missing = \"interpolate\" in [data] to fill them linearly within each region "
-                             "(filled cells are listed in tables/filled_cells.csv).", source=where)
+            raise InputError(
+                f"missing cell(s): {_listing([p[2] for p in problems_missing])}. Fill them in, or "
+                'set missing = "interpolate" in [data] to fill them linearly within each region '
+                "(filled cells are listed in tables/filled_cells.csv).",
+                source=where,
+            )
         if missing != "interpolate":
             raise InputError(f"missing must be 'error' or 'interpolate', not {missing!r}.", source="config [data]")
         table, filled = _interpolate(table, value_cols, region, year, where)
     # outputs use the canonical column names region and year (the ids themselves are the input's)
     clash = [c for c in value_cols if c in ("region", "year")]
     if clash:
-        raise InputError(f"column(s) {_listing(clash)} are used as data columns, but 'region' and 'year' are reserved "
-                         "names in the outputs; rename them in the panel and the indicator list.", source=where)
+        raise InputError(
+            f"column(s) {_listing(clash)} are used as data columns, but 'region' and 'year' are reserved "
+            "names in the outputs; rename them in the panel and the indicator list.",
+            source=where,
+        )
     table = table.rename(columns={region: "region", year: "year"})
     filled = filled.rename(columns={region: "region", year: "year"})
-    return PanelData(table, ind_table, subsystem_names, regions, years, filled, where, "region", "year", indices,
-                     None if ind_table is None else _indicators_where(indicators, indicators_where))
+    return PanelData(
+        table,
+        ind_table,
+        subsystem_names,
+        regions,
+        years,
+        filled,
+        where,
+        "region",
+        "year",
+        indices,
+        None if ind_table is None else _indicators_where(indicators, indicators_where),
+    )
 
 
 def _interpolate(table: pd.DataFrame, cols, region, year, where):
@@ -565,8 +722,11 @@ def _interpolate(table: pd.DataFrame, cols, region, year, where):
                         out.at[idx, col] = v
                         rows.append((r, int(y), col, float(v)))
     if edge:
-        raise InputError(f"missing cell(s) that interpolation cannot fill (before the first or after the last "
-                         f"observed year of the region, never extrapolated): {_listing(edge)}. Fill them in "
-                         "the data.", source=where)
+        raise InputError(
+            f"missing cell(s) that interpolation cannot fill (before the first or after the last "
+            f"observed year of the region, never extrapolated): {_listing(edge)}. Fill them in "
+            "the data.",
+            source=where,
+        )
     filled = pd.DataFrame(rows, columns=[region, year, "indicator", "value"])
     return out, filled

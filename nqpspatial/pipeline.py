@@ -115,11 +115,19 @@ class RunResult(Results):
 
     def summary(self) -> Summary:
         """Stage-by-stage status of the run."""
-        rows = pd.DataFrame([{"stage": s["name"], "status": s["status"], "seconds": s["seconds"],
-                              "tables": ", ".join(s.get("tables", []))} for s in self.info["stages"]])
+        rows = pd.DataFrame(
+            [
+                {
+                    "stage": s["name"],
+                    "status": s["status"],
+                    "seconds": s["seconds"],
+                    "tables": ", ".join(s.get("tables", [])),
+                }
+                for s in self.info["stages"]
+            ]
+        )
         facts = {"study": self.info["config"].get("name"), "output": str(self.out_dir), "seed": self.info["seed"]}
-        return Summary("nqpspatial run", facts, {"stages": rows},
-                       tuple(self.info.get("warnings", [])))
+        return Summary("nqpspatial run", facts, {"stages": rows}, tuple(self.info.get("warnings", [])))
 
 
 def _progress_factory(quiet: bool) -> Callable:
@@ -190,21 +198,38 @@ def _check_arguments(config, out, force, quiet, report, write, base_dir, schedul
     for name, value in (("force", force), ("quiet", quiet), ("report", report), ("write", write)):
         _flag(value, name)
     if config is not None and not isinstance(config, (str, Path, dict)):
-        raise ConfigError(f"config= must be a TOML file path, a dict or None, not {type(config).__name__} "
-                          f"({str(config)[:60]!r}).", source="nqpspatial.run()")
+        raise ConfigError(
+            f"config= must be a TOML file path, a dict or None, not {type(config).__name__} ({str(config)[:60]!r}).",
+            source="nqpspatial.run()",
+        )
     for name, value in (("out", out), ("base_dir", base_dir)):
         if value is not None and not isinstance(value, (str, os.PathLike)):
-            raise ConfigError(f"{name}= must be a folder path (str or pathlib.Path), not {type(value).__name__} "
-                              f"({str(value)[:60]!r}).", source="nqpspatial.run()")
+            raise ConfigError(
+                f"{name}= must be a folder path (str or pathlib.Path), not {type(value).__name__} "
+                f"({str(value)[:60]!r}).",
+                source="nqpspatial.run()",
+            )
     if isinstance(out, str) and not out.strip():
-        raise ConfigError("out= is empty; name a folder, e.g. out=\"results\".", source="nqpspatial.run()")
+        raise ConfigError('out= is empty; name a folder, e.g. out="results".', source="nqpspatial.run()")
     if scheduler is not None and not isinstance(scheduler, str):
-        raise ConfigError(f"scheduler= must be an address such as \"tcp://host:8786\", not {scheduler!r}.",
-                          source="nqpspatial.run()")
+        raise ConfigError(
+            f'scheduler= must be an address such as "tcp://host:8786", not {scheduler!r}.', source="nqpspatial.run()"
+        )
 
 
-def run(config=None, *, out=None, force: bool = False, seed: int | None = None, quiet: bool = False,
-        report: bool = True, base_dir=None, write: bool = True, workers=None, scheduler=None) -> RunResult:
+def run(
+    config=None,
+    *,
+    out=None,
+    force: bool = False,
+    seed: int | None = None,
+    quiet: bool = False,
+    report: bool = True,
+    base_dir=None,
+    write: bool = True,
+    workers=None,
+    scheduler=None,
+) -> RunResult:
     """Run a study end to end.
 
     Parameters
@@ -251,8 +276,18 @@ def run(config=None, *, out=None, force: bool = False, seed: int | None = None, 
 
     _check_arguments(config, out, force, quiet, report, write, base_dir, scheduler)
     with outdir.raise_on_signals():
-        return _run(config, out=out, force=bool(force), seed=seed, quiet=bool(quiet), report=bool(report),
-                    base_dir=base_dir, write=bool(write), workers=workers, scheduler=scheduler)
+        return _run(
+            config,
+            out=out,
+            force=bool(force),
+            seed=seed,
+            quiet=bool(quiet),
+            report=bool(report),
+            base_dir=base_dir,
+            write=bool(write),
+            workers=workers,
+            scheduler=scheduler,
+        )
 
 
 def _configure(config, base_dir, seed, workers, scheduler, report) -> tuple[dict, Path, str, list, list]:
@@ -307,13 +342,22 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
     if session.recovered:
         rec.say(f"note: an interrupted earlier run into {session.state.path} was {session.recovered}")
     failed = [s["name"] for s in info["stages"] if s["status"] == "failed"]
-    rec.say(f"done in {info['seconds']:.1f} s; output in {session.state.path}"
-            + (f"; failed stages: {', '.join(failed)}" if failed else ""))
+    rec.say(
+        f"done in {info['seconds']:.1f} s; output in {session.state.path}"
+        + (f"; failed stages: {', '.join(failed)}" if failed else "")
+    )
     return RunResult(session.state.path, state.tables, info, state.artifacts, state.tracebacks)
 
 
-_USER_ERRNOS = {errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG,
-                getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+_USER_ERRNOS = {
+    errno.ENOSPC,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENAMETOOLONG,
+    getattr(errno, "EDQUOT", errno.ENOSPC),
+    errno.EFBIG,
+}
 
 
 def _finish_info(info: dict, started: str, t_start: float) -> dict:
@@ -368,32 +412,70 @@ def _core_records(cfg, rec, prep, state) -> None:
     data_tables = {}
     if len(panel.filled) or cfg["data"]["missing"] == "interpolate":
         data_tables["filled_cells"] = panel.filled
-    rec.stage("data", "ok", prep.seconds["data"],
-              notes=[f"{len(panel.regions)} regions, {len(panel.years)} periods ({panel.years[0]}-{panel.years[-1]}),"
-                     f" subsystems {', '.join(panel.subsystems)}"]
-              + ([f"{len(panel.filled)} cell(s) filled by interpolation (tables/filled_cells.csv)"]
-                 if len(panel.filled) else []),
-              tables=state.add_tables("data", data_tables),
-              info={"regions": len(panel.regions), "periods": panel.years, "subsystems": panel.subsystems,
-                    "source": panel.source, "filled_cells": len(panel.filled)})
+    rec.stage(
+        "data",
+        "ok",
+        prep.seconds["data"],
+        notes=[
+            f"{len(panel.regions)} regions, {len(panel.years)} periods ({panel.years[0]}-{panel.years[-1]}),"
+            f" subsystems {', '.join(panel.subsystems)}"
+        ]
+        + (
+            [f"{len(panel.filled)} cell(s) filled by interpolation (tables/filled_cells.csv)"]
+            if len(panel.filled)
+            else []
+        ),
+        tables=state.add_tables("data", data_tables),
+        info={
+            "regions": len(panel.regions),
+            "periods": panel.years,
+            "subsystems": panel.subsystems,
+            "source": panel.source,
+            "filled_cells": len(panel.filled),
+        },
+    )
     wt = {}
     if prep.wtable is not None:
         wt["indicator_weights"] = prep.wtable
     wt["indices"] = prep.indices
-    rec.stage("weighting", "ok", prep.seconds["weighting"], tables=state.add_tables("weighting", wt),
-              info=prep.winfo)
-    gnotes = [prep.gnote] + getattr(prep.geometry, "attrs", {}).get("nqpspatial_notes", []) \
-        if prep.geometry is not None else [prep.gnote]
-    rec.add(_with_failures(runner.StageRecord(
-        "geometry", "ok" if prep.geometry is not None else "skipped", prep.seconds["geometry"],
-        notes=gnotes + ([f"region scheme: {prep.scheme_name}"] if prep.scheme_name else ["no region scheme"]),
-        info={"geometry": prep.gnote, "scheme": prep.scheme_name}), prep.failures.get("geometry"), state))
+    rec.stage("weighting", "ok", prep.seconds["weighting"], tables=state.add_tables("weighting", wt), info=prep.winfo)
+    gnotes = (
+        [prep.gnote] + getattr(prep.geometry, "attrs", {}).get("nqpspatial_notes", [])
+        if prep.geometry is not None
+        else [prep.gnote]
+    )
+    rec.add(
+        _with_failures(
+            runner.StageRecord(
+                "geometry",
+                "ok" if prep.geometry is not None else "skipped",
+                prep.seconds["geometry"],
+                notes=gnotes + ([f"region scheme: {prep.scheme_name}"] if prep.scheme_name else ["no region scheme"]),
+                info={"geometry": prep.gnote, "scheme": prep.scheme_name},
+            ),
+            prep.failures.get("geometry"),
+            state,
+        )
+    )
     ws = prep.weights
-    rec.add(_with_failures(runner.StageRecord(
-        "weights", "ok" if ws is not None else "skipped", prep.seconds["weights"],
-        notes=[prep.wnote] + [f"weights {w.spec}: {n}" for w in (ws.by_spec.values() if ws else []) for n in w.notes],
-        info={"specs": list(ws.by_spec) if ws else [], "islands": ws.islands if ws else None,
-              "transform": ws.transform if ws else None}), prep.failures.get("weights"), state))
+    rec.add(
+        _with_failures(
+            runner.StageRecord(
+                "weights",
+                "ok" if ws is not None else "skipped",
+                prep.seconds["weights"],
+                notes=[prep.wnote]
+                + [f"weights {w.spec}: {n}" for w in (ws.by_spec.values() if ws else []) for n in w.notes],
+                info={
+                    "specs": list(ws.by_spec) if ws else [],
+                    "islands": ws.islands if ws else None,
+                    "transform": ws.transform if ws else None,
+                },
+            ),
+            prep.failures.get("weights"),
+            state,
+        )
+    )
     if ws is None:
         from .spatial import NO_WEIGHTS
 
@@ -406,7 +488,9 @@ def _with_failures(record, failures, state):
         record.status = "failed"
         record.plugin = dict(failures[0]["plugin"])
         record.error = "; ".join(f"{f['plugin']['name']}: {f['error']}" for f in failures)
-        record.notes += [f"failed: {f['plugin']['kind']} plugin '{f['plugin']['name']}': {f['error']}" for f in failures]
+        record.notes += [
+            f"failed: {f['plugin']['kind']} plugin '{f['plugin']['name']}': {f['error']}" for f in failures
+        ]
         state.tracebacks[record.name] = "\n".join(f.get("traceback") or "" for f in failures)
     return record
 
@@ -416,13 +500,28 @@ def _execute(cfg, base, where, analyses, rec, prep, out_dir, quiet, report, note
     state = _State(out_dir, bool(cfg["run"]["escape_csv_formulas"]), reserved=_reserved(analyses))
     _core_records(cfg, rec, prep, state)
     panel = prep.panel
-    ctx = StageContext(config=cfg, panel=panel.values, region=panel.region, year=panel.year,
-                       subsystems=panel.subsystems, indices=prep.indices, indicators=panel.indicators,
-                       geometry=prep.geometry, scheme=prep.scheme, scheme_name=prep.scheme_name,
-                       seed=int(cfg["run"]["seed"]), base_dir=base, out_dir=out_dir, quiet=quiet,
-                       progress=_progress_factory(quiet), panel_data=panel, tables=state.tables)
-    ctx.provide(IndicatorWeights(table=prep.wtable, normalized=prep.normalized,
-                                 options=dict(prep.winfo.get("options", {}))))
+    ctx = StageContext(
+        config=cfg,
+        panel=panel.values,
+        region=panel.region,
+        year=panel.year,
+        subsystems=panel.subsystems,
+        indices=prep.indices,
+        indicators=panel.indicators,
+        geometry=prep.geometry,
+        scheme=prep.scheme,
+        scheme_name=prep.scheme_name,
+        seed=int(cfg["run"]["seed"]),
+        base_dir=base,
+        out_dir=out_dir,
+        quiet=quiet,
+        progress=_progress_factory(quiet),
+        panel_data=panel,
+        tables=state.tables,
+    )
+    ctx.provide(
+        IndicatorWeights(table=prep.wtable, normalized=prep.normalized, options=dict(prep.winfo.get("options", {})))
+    )
     if prep.weights is not None:
         ctx.provide(prep.weights)
     state.why.update({kind: f"stage '{st.name}'" for st in prep.order for kind in getattr(st, "provides", ())})
@@ -436,10 +535,18 @@ def _execute(cfg, base, where, analyses, rec, prep, out_dir, quiet, report, note
         _run_report(cfg, ctx, rec, state, report)
     state.artifacts = dict(ctx.artifacts)
     state.info = {
-        "nqpspatial": __version__, "versions": _versions(), "command": " ".join(sys.argv),
-        "config_source": where, "config": jsonable(_public(cfg)), "config_notes": list(notes),
-        "seed": int(cfg["run"]["seed"]), "started": None, "seconds": None,
-        "stages": rec.stages, "warnings": rec.warnings, "synthetic": bool(cfg["data"]["synthetic"]),
+        "nqpspatial": __version__,
+        "versions": _versions(),
+        "command": " ".join(sys.argv),
+        "config_source": where,
+        "config": jsonable(_public(cfg)),
+        "config_notes": list(notes),
+        "seed": int(cfg["run"]["seed"]),
+        "started": None,
+        "seconds": None,
+        "stages": rec.stages,
+        "warnings": rec.warnings,
+        "synthetic": bool(cfg["data"]["synthetic"]),
         "plugins": registry.describe(),
         "plugins_used": _plugins_used(used, rec.stages),
     }
@@ -477,8 +584,9 @@ def _run_analysis(stage, cfg, ctx, rec, state) -> None:
     if unmet:
         _skip(rec, state, stage, "skipped", unmet)
         return
-    out, record = runner.run_stage(stage, ctx, scfg, taken=state.taken(), origin=runner.describe_origin(stage),
-                                   why_missing=state.why)
+    out, record = runner.run_stage(
+        stage, ctx, scfg, taken=state.taken(), origin=runner.describe_origin(stage), why_missing=state.why
+    )
     if out is not None:
         record.tables = state.add_tables(name, out.tables)
         ctx.written.update({t: name for t in out.tables})
@@ -515,9 +623,13 @@ def _run_report(cfg, ctx, rec, state, report: bool) -> None:
         why = "--no-report (report=False)" if not report else "enabled = false in [report]"
         _skip(rec, state, step, "skipped", [why])
         return
-    out, record = runner.run_stage(step, ctx, rcfg, taken=state.taken(),
-                                   origin={"name": "report", "package": "nqpspatial", "version": __version__,
-                                           "entry_point": "core"})
+    out, record = runner.run_stage(
+        step,
+        ctx,
+        rcfg,
+        taken=state.taken(),
+        origin={"name": "report", "package": "nqpspatial", "version": __version__, "entry_point": "core"},
+    )
     if record.status == "failed":
         state.tracebacks["report"] = record.traceback
     rec.add(record)
@@ -537,14 +649,18 @@ def _unmet(stage, ctx: StageContext) -> list[str]:
         notes.append(f"needs at least {need} periods; the panel has {periods}")
     for req in getattr(stage, "requires", ()):
         if req == "pair" and len(ctx.subsystems) < 2:
-            notes.append("needs two or more subsystems; the panel has "
-                         f"{len(ctx.subsystems)} ({', '.join(ctx.subsystems)})")
+            notes.append(
+                f"needs two or more subsystems; the panel has {len(ctx.subsystems)} ({', '.join(ctx.subsystems)})"
+            )
         elif req == "geometry" and ctx.geometry is None:
-            notes.append("needs region boundaries: set [geometry] source and id (a GeoJSON, GeoPackage or "
-                         "Shapefile with an id field)")
+            notes.append(
+                "needs region boundaries: set [geometry] source and id (a GeoJSON, GeoPackage or "
+                "Shapefile with an id field)"
+            )
         elif req == "scheme" and ctx.scheme is None:
-            notes.append("needs a region scheme: set [regions] scheme to a bundled scheme or a CSV with "
-                         "columns region, group")
+            notes.append(
+                "needs a region scheme: set [regions] scheme to a bundled scheme or a CSV with columns region, group"
+            )
     return notes
 
 
@@ -552,8 +668,23 @@ def _versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": platform.python_version(), "nqpspatial": __version__}
-    for pkg in ("numpy", "pandas", "scipy", "statsmodels", "libpysal", "esda", "spreg", "giddy", "inequality",
-                "spopt", "geopandas", "shapely", "mapclassify", "matplotlib", "openpyxl"):
+    for pkg in (
+        "numpy",
+        "pandas",
+        "scipy",
+        "statsmodels",
+        "libpysal",
+        "esda",
+        "spreg",
+        "giddy",
+        "inequality",
+        "spopt",
+        "geopandas",
+        "shapely",
+        "mapclassify",
+        "matplotlib",
+        "openpyxl",
+    ):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

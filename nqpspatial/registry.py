@@ -30,8 +30,23 @@ from typing import Any, Iterator
 from .contracts import CONTRACTS
 from .errors import InputError, NqpWarning, PluginError
 
-__all__ = ["KINDS", "PluginInfo", "PluginWarning", "available", "names", "get", "load_all", "origin", "accepts_keyword",
-           "keywords", "contract_problems", "registered", "describe", "refresh", "tracking"]
+__all__ = [
+    "KINDS",
+    "PluginInfo",
+    "PluginWarning",
+    "available",
+    "names",
+    "get",
+    "load_all",
+    "origin",
+    "accepts_keyword",
+    "keywords",
+    "contract_problems",
+    "registered",
+    "describe",
+    "refresh",
+    "tracking",
+]
 
 KINDS = tuple(CONTRACTS)  # weights, statistics, models, schemes, coevolution, analyses
 _FIRST_PARTY = "nqpspatial"
@@ -65,8 +80,10 @@ class PluginInfo:
     @property
     def where(self) -> str:
         """Human-readable origin: package, version and entry point."""
-        return (f"plugin '{self.name}' ({self.kind}) from package {self.package} {self.version}, "
-                f"entry point '{self.name} = {self.value}' in group 'nqpspatial.{self.kind}'")
+        return (
+            f"plugin '{self.name}' ({self.kind}) from package {self.package} {self.version}, "
+            f"entry point '{self.name} = {self.value}' in group 'nqpspatial.{self.kind}'"
+        )
 
 
 _local: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
@@ -97,10 +114,13 @@ def _discover() -> dict[str, dict[str, PluginInfo]]:
             infos = sorted(uniq.values(), key=lambda i: (i.package != _FIRST_PARTY, i.package, i.value))
             if len(infos) > 1:
                 others = "; ".join(f"{i.package} {i.version} ({i.value})" for i in infos[1:])
-                warnings.warn(f"{len(infos)} plugins named '{name}' in group nqpspatial.{kind}: using "
-                              f"{infos[0].package} {infos[0].version} ({infos[0].value}), ignoring {others}. "
-                              "First-party plugins win, then packages in alphabetical order.",
-                              PluginWarning, stacklevel=3)
+                warnings.warn(
+                    f"{len(infos)} plugins named '{name}' in group nqpspatial.{kind}: using "
+                    f"{infos[0].package} {infos[0].version} ({infos[0].value}), ignoring {others}. "
+                    "First-party plugins win, then packages in alphabetical order.",
+                    PluginWarning,
+                    stacklevel=3,
+                )
             chosen[kind][name] = infos[0]
     _cache = chosen
     return chosen
@@ -173,8 +193,9 @@ def get(kind: str, name: str) -> Any:
 
         close = difflib.get_close_matches(name, list(infos) + list(_local[kind]), n=3, cutoff=0.5)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise InputError(f"no {kind} plugin named '{name}'.{hint} Available: "
-                         f"{', '.join(names(kind)) or '(none)'}.", source="config")
+        raise InputError(
+            f"no {kind} plugin named '{name}'.{hint} Available: {', '.join(names(kind)) or '(none)'}.", source="config"
+        )
     key = (kind, name)
     if key in _loaded:
         return _loaded[key]
@@ -245,9 +266,12 @@ def keywords(kind: str, obj: Any) -> frozenset[str]:
         c = CONTRACTS[kind]
         fn = obj if c.method == "__call__" else getattr(obj, c.method, None)
         # a weights builder's **params are its specification's keys, so only named keywords count there
-        found = frozenset(k for k in c.optional_keywords
-                          if fn is not None and accepts_keyword(fn, k, unreadable=(kind == "coevolution"),
-                                                                var_keyword=(kind != "weights")))
+        found = frozenset(
+            k
+            for k in c.optional_keywords
+            if fn is not None
+            and accepts_keyword(fn, k, unreadable=(kind == "coevolution"), var_keyword=(kind != "weights"))
+        )
         _keywords[key] = found
         _keep_alive.append(obj)  # ids stay unique while cached
     return found
@@ -333,8 +357,7 @@ def accepts_keyword(fn, name: str, *, unreadable: bool = False, var_keyword: boo
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return unreadable
-    return name in params or (var_keyword and any(p.kind is inspect.Parameter.VAR_KEYWORD
-                                                  for p in params.values()))
+    return name in params or (var_keyword and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()))
 
 
 def origin(kind: str, name: str) -> str:
@@ -362,9 +385,15 @@ def describe() -> list[dict[str, str]]:
     for kind in KINDS:
         for name, info in sorted(available(kind).items()):
             if isinstance(info, PluginInfo):
-                rows.append({"kind": kind, "name": name, "package": info.package, "version": info.version,
-                             "entry_point": info.value})
+                rows.append(
+                    {
+                        "kind": kind,
+                        "name": name,
+                        "package": info.package,
+                        "version": info.version,
+                        "entry_point": info.value,
+                    }
+                )
             else:
-                rows.append({"kind": kind, "name": name, "package": "(in-process)", "version": "",
-                             "entry_point": ""})
+                rows.append({"kind": kind, "name": name, "package": "(in-process)", "version": "", "entry_point": ""})
     return rows

@@ -64,9 +64,11 @@ def check_memory(count: int, bytes_per_unit: float, *, key: str, fix: str = "", 
         return
     largest = int(total // max(bytes_per_unit, 1))
     tail = f" {fix}" if fix else ""
-    raise ConfigError(f"{key} = {count} would need about {format_bytes(need)} of memory, more than this machine has "
-                      f"({format_bytes(total)}); the largest value that fits is about {largest:,}.{tail}",
-                      source="config")
+    raise ConfigError(
+        f"{key} = {count} would need about {format_bytes(need)} of memory, more than this machine has "
+        f"({format_bytes(total)}); the largest value that fits is about {largest:,}.{tail}",
+        source="config",
+    )
 
 
 def check_dense(n: int, *, key: str, copies: int = 3, fix: str = "", limit: int | None = None) -> None:
@@ -96,6 +98,9 @@ def check_dense(n: int, *, key: str, copies: int = 3, fix: str = "", limit: int 
     if total is None or need <= total:
         return
     largest = int(math.isqrt(int(total // (8 * copies))))
-    raise ConfigError(f"{key} builds a dense {n:,} x {n:,} matrix: about {format_bytes(need)} of memory, more than "
-                      f"this machine has ({format_bytes(total)}); the largest layer that fits has about {largest:,} "
-                      f"regions.{(' ' + fix) if fix else ''}", source="config")
+    raise ConfigError(
+        f"{key} builds a dense {n:,} x {n:,} matrix: about {format_bytes(need)} of memory, more than "
+        f"this machine has ({format_bytes(total)}); the largest layer that fits has about {largest:,} "
+        f"regions.{(' ' + fix) if fix else ''}",
+        source="config",
+    )

@@ -20,9 +20,16 @@ __all__ = ["Results", "Summary"]
 
 def _latex_escape(text: str) -> str:
     repl = {
-        "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
-        "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-        "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+        "\\": r"\textbackslash{}",
+        "&": r"\&",
+        "%": r"\%",
+        "$": r"\$",
+        "#": r"\#",
+        "_": r"\_",
+        "{": r"\{",
+        "}": r"\}",
+        "~": r"\textasciitilde{}",
+        "^": r"\textasciicircum{}",
     }
     return "".join(repl.get(ch, ch) for ch in str(text))
 
@@ -35,8 +42,7 @@ def _fmt(value: Any, digits: int) -> str:
     return "" if value is None else str(value)
 
 
-def table_to_latex(table: pd.DataFrame, caption: str | None = None, digits: int = 4,
-                   label: str | None = None) -> str:
+def table_to_latex(table: pd.DataFrame, caption: str | None = None, digits: int = 4, label: str | None = None) -> str:
     """Render a table as a LaTeX ``booktabs`` tabular.
 
     Parameters
@@ -122,13 +128,14 @@ class Summary:
         if self.facts:
             parts.append("<table>")
             for k, v in self.facts.items():
-                parts.append(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
-                             f"<td>{html.escape(_fmt(v, self.digits))}</td></tr>")
+                parts.append(
+                    f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+                    f"<td>{html.escape(_fmt(v, self.digits))}</td></tr>"
+                )
             parts.append("</table>")
         for name, tab in self.tables.items():
             parts.append(f"<h4>{html.escape(name)}</h4>")
-            parts.append(tab.to_html(index=False, float_format=lambda v: _fmt(v, self.digits),
-                                     escape=True, border=0))
+            parts.append(tab.to_html(index=False, float_format=lambda v: _fmt(v, self.digits), escape=True, border=0))
         for n in self.notes:
             parts.append(f"<p><em>Note:</em> {html.escape(n)}</p>")
         parts.append("</div>")

@@ -29,8 +29,7 @@ from .contracts import output_problems, table_name_problems
 from .errors import ModelError, NqpWarning, PluginError
 from .stage import StageContext, StageOutput
 
-__all__ = ["StageRecord", "plan", "run_stage", "legacy_consumes", "plugin_failure", "describe_origin",
-           "CORE_PROVIDED"]
+__all__ = ["StageRecord", "plan", "run_stage", "legacy_consumes", "plugin_failure", "describe_origin", "CORE_PROVIDED"]
 
 #: Artifacts the core provides before any analysis runs (weighting and spatial weights steps).
 CORE_PROVIDED: dict[type, str] = {IndicatorWeights: "weighting", SpatialWeightsSet: "weights"}
@@ -73,11 +72,15 @@ def plan(stages: Sequence, core: Mapping[type, str] | None = None) -> list:
     for st in stages:
         for kind in getattr(st, "provides", ()) or ():
             if kind in core:
-                raise PluginError(f"stage '{st.name}' provides {artifact_name(kind)}, which the core "
-                                  f"provides ({core[kind]} step); remove it from its `provides`")
+                raise PluginError(
+                    f"stage '{st.name}' provides {artifact_name(kind)}, which the core "
+                    f"provides ({core[kind]} step); remove it from its `provides`"
+                )
             if kind in provider:
-                raise PluginError(f"stages '{provider[kind].name}' and '{st.name}' both provide "
-                                  f"{artifact_name(kind)}; only one stage may provide an artifact")
+                raise PluginError(
+                    f"stages '{provider[kind].name}' and '{st.name}' both provide "
+                    f"{artifact_name(kind)}; only one stage may provide an artifact"
+                )
             provider[kind] = st
     key = {st.name: (int(getattr(st, "order", 100)), st.name) for st in stages}
     after: dict[str, set[str]] = {st.name: set() for st in stages}
@@ -93,9 +96,11 @@ def plan(stages: Sequence, core: Mapping[type, str] | None = None) -> list:
         ready = [n for n in by_name if n not in placed and after[n] <= placed]
         if not ready:
             cycle = sorted(n for n in by_name if n not in placed)
-            raise PluginError("the stages " + ", ".join(f"'{n}'" for n in cycle) + " wait for each other's "
-                              "artifacts (a dependency cycle in consumes/uses/provides): "
-                              + "; ".join(f"'{n}' reads {', '.join(sorted(after[n] - placed))}" for n in cycle))
+            raise PluginError(
+                "the stages " + ", ".join(f"'{n}'" for n in cycle) + " wait for each other's "
+                "artifacts (a dependency cycle in consumes/uses/provides): "
+                + "; ".join(f"'{n}' reads {', '.join(sorted(after[n] - placed))}" for n in cycle)
+            )
         nxt = min(ready, key=lambda n: key[n])
         done.append(by_name[nxt])
         placed.add(nxt)
@@ -125,9 +130,15 @@ class StageRecord:
 
     def as_dict(self) -> dict:
         """The run.json entry."""
-        out = {"name": self.name, "status": self.status, "seconds": round(self.seconds, 4),
-               "notes": list(self.notes), "warnings": list(self.warnings), "tables": list(self.tables),
-               "info": self.info}
+        out = {
+            "name": self.name,
+            "status": self.status,
+            "seconds": round(self.seconds, 4),
+            "notes": list(self.notes),
+            "warnings": list(self.warnings),
+            "tables": list(self.tables),
+            "info": self.info,
+        }
         if self.plugin is not None:
             out["plugin"] = dict(self.plugin)
         if self.error is not None:
@@ -140,8 +151,10 @@ def _missing_artifacts(stage, ctx: StageContext, why: Mapping[type, str]) -> lis
     for kind in legacy_consumes(stage):
         if ctx.get(kind) is None:
             who = why.get(kind) or getattr(kind, "provided_by", "") or "no stage"
-            notes.append(f"needs {artifact_name(kind)}, which {who} did not provide"
-                         + (f": {why[('note', kind)]}" if ("note", kind) in why else ""))
+            notes.append(
+                f"needs {artifact_name(kind)}, which {who} did not provide"
+                + (f": {why[('note', kind)]}" if ("note", kind) in why else "")
+            )
     return notes
 
 
@@ -174,8 +187,15 @@ def _output_problems(stage, out: StageOutput, taken: Mapping[str, str]) -> list[
     return probs
 
 
-def run_stage(stage, ctx: StageContext, cfg: Any, *, taken: Mapping[str, str], origin: dict | None = None,
-              why_missing: Mapping | None = None) -> tuple[StageOutput | None, StageRecord]:
+def run_stage(
+    stage,
+    ctx: StageContext,
+    cfg: Any,
+    *,
+    taken: Mapping[str, str],
+    origin: dict | None = None,
+    why_missing: Mapping | None = None,
+) -> tuple[StageOutput | None, StageRecord]:
     """Run one stage in isolation.
 
     Parameters
@@ -211,8 +231,9 @@ def run_stage(stage, ctx: StageContext, cfg: Any, *, taken: Mapping[str, str], o
             out = stage.run(ctx, cfg)
         except ModelError as exc:
             # an impossible quantity (e.g. no valid potential): the stage cannot run, the study goes on
-            out = StageOutput(notes=[f"stage not completed: {exc}"], warnings=[f"stage not completed: {exc}"],
-                              status="skipped")
+            out = StageOutput(
+                notes=[f"stage not completed: {exc}"], warnings=[f"stage not completed: {exc}"], status="skipped"
+            )
         except (KeyboardInterrupt, SystemExit, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001 - a stage's failure must not take the run down
@@ -221,29 +242,54 @@ def run_stage(stage, ctx: StageContext, cfg: Any, *, taken: Mapping[str, str], o
     ours = _our_warnings(caught)
     if failure is not None:
         exc, tb = failure
-        rec = StageRecord(stage.name, "failed", time.perf_counter() - t0, plugin=origin,
-                          error=f"{type(exc).__name__}: {exc}", traceback=tb, warnings=ours)
+        rec = StageRecord(
+            stage.name,
+            "failed",
+            time.perf_counter() - t0,
+            plugin=origin,
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=tb,
+            warnings=ours,
+        )
         rec.notes.append(f"failed: {type(exc).__name__}: {exc}")
         return None, rec
     warns = list(dict.fromkeys(list(getattr(out, "warnings", []) or []) + ours))
-    probs = _output_problems(stage, out, taken) if isinstance(out, StageOutput) else \
-        [f"run() must return a StageOutput, got {type(out).__name__}"]
+    probs = (
+        _output_problems(stage, out, taken)
+        if isinstance(out, StageOutput)
+        else [f"run() must return a StageOutput, got {type(out).__name__}"]
+    )
     if probs:
-        rec = StageRecord(stage.name, "failed", time.perf_counter() - t0, plugin=origin, warnings=warns,
-                          error="breaks the analyses contract: " + "; ".join(probs))
+        rec = StageRecord(
+            stage.name,
+            "failed",
+            time.perf_counter() - t0,
+            plugin=origin,
+            warnings=warns,
+            error="breaks the analyses contract: " + "; ".join(probs),
+        )
         rec.notes.append(rec.error)
         return None, rec
     status = out.status if out.status in ("ok", "skipped") else "ok"
-    rec = StageRecord(stage.name, status, time.perf_counter() - t0, notes=list(out.notes), warnings=warns,
-                      tables=list(out.tables), info=out.info)
+    rec = StageRecord(
+        stage.name,
+        status,
+        time.perf_counter() - t0,
+        notes=list(out.notes),
+        warnings=warns,
+        tables=list(out.tables),
+        info=out.info,
+    )
     if out.failures:  # a plugin inside the stage failed; the stage's other results are kept
         rec.status = "failed"
         rec.plugin = dict(out.failures[0]["plugin"])
         rec.error = "; ".join(f"{f['plugin'].get('name')}: {f['error']}" for f in out.failures)
         if len(out.failures) > 1:
             rec.info = {**rec.info, "failed_plugins": [dict(f["plugin"]) for f in out.failures]}
-        rec.notes.extend(f"failed: {f['plugin'].get('kind', 'plugin')} plugin '{f['plugin'].get('name')}': "
-                         f"{f['error']}" for f in out.failures)
+        rec.notes.extend(
+            f"failed: {f['plugin'].get('kind', 'plugin')} plugin '{f['plugin'].get('name')}': {f['error']}"
+            for f in out.failures
+        )
         rec.traceback = "\n".join(f.get("traceback") or "" for f in out.failures) or None
     return out, rec
 
@@ -269,8 +315,13 @@ def plugin_failure(kind: str, name: str, error, tb: str | None = None) -> dict:
 
     info = registry.available(kind).get(name)
     if isinstance(info, registry.PluginInfo):
-        plugin = {"name": name, "kind": kind, "package": info.package, "version": info.version,
-                  "entry_point": f"{info.name} = {info.value}"}
+        plugin = {
+            "name": name,
+            "kind": kind,
+            "package": info.package,
+            "version": info.version,
+            "entry_point": f"{info.name} = {info.value}",
+        }
     else:
         plugin = {"name": name, "kind": kind, "package": "(in-process)", "version": "", "entry_point": ""}
     msg = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)

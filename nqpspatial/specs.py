@@ -29,8 +29,19 @@ from typing import Any, ClassVar
 from ._util import suggest
 from .errors import ConfigError
 
-__all__ = ["Key", "key", "TableSpec", "StageSpec", "StudyFacts", "whole_number", "number_in", "check_choice",
-           "DeprecatedKey", "spec_from_keys", "suggest"]
+__all__ = [
+    "Key",
+    "key",
+    "TableSpec",
+    "StageSpec",
+    "StudyFacts",
+    "whole_number",
+    "number_in",
+    "check_choice",
+    "DeprecatedKey",
+    "spec_from_keys",
+    "suggest",
+]
 
 
 @dataclass(frozen=True)
@@ -99,8 +110,11 @@ class Key:
             value = whole_number(value, label, where, minimum=int(math.ceil(self.minimum)))
         value = _check_kind(self.resolved_kind, value, label, where)
         if self.choices is not None and value not in self.choices:
-            raise ConfigError(f"{label} = {value!r} is not allowed; use one of "
-                              f"{', '.join(map(repr, self.choices))}.{suggest(value, self.choices)}", source=where)
+            raise ConfigError(
+                f"{label} = {value!r} is not allowed; use one of "
+                f"{', '.join(map(repr, self.choices))}.{suggest(value, self.choices)}",
+                source=where,
+            )
         if self.minimum is not None or self.maximum is not None:
             value = number_in(value, label, where, self.minimum, self.maximum, exclusive=self.exclusive)
         if self.check is not None:
@@ -122,15 +136,14 @@ def _check_kind(kind: str, value: Any, label: str, where: str) -> Any:
             raise ConfigError(f"{label} must be a string, not {value!r}.", source=where)
     elif kind == "list":
         if not isinstance(value, list):
-            raise ConfigError(f"{label} must be a list such as [\"a\", \"b\"], not {value!r}.", source=where)
+            raise ConfigError(f'{label} must be a list such as ["a", "b"], not {value!r}.', source=where)
     elif kind == "str|list":
         if not isinstance(value, (str, list)):
             raise ConfigError(f"{label} must be a string or a list of strings, not {value!r}.", source=where)
     return value
 
 
-def whole_number(value: Any, label: str, where: str = "config", minimum: int | None = None,
-                 hint: str = "") -> int:
+def whole_number(value: Any, label: str, where: str = "config", minimum: int | None = None, hint: str = "") -> int:
     """``value`` as an int (ints, numpy integers and whole floats), else a ConfigError naming ``label``."""
     try:
         n = operator.index(value)  # int, numpy integers
@@ -142,8 +155,15 @@ def whole_number(value: Any, label: str, where: str = "config", minimum: int | N
     return n
 
 
-def number_in(value: Any, label: str, where: str = "config", minimum: float | None = None,
-              maximum: float | None = None, *, exclusive: bool = False) -> Any:
+def number_in(
+    value: Any,
+    label: str,
+    where: str = "config",
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    exclusive: bool = False,
+) -> Any:
     """``value`` checked to be a number within the bounds (inclusive unless ``exclusive``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise ConfigError(f"{label} must be a number, not {value!r}.", source=where)
@@ -160,8 +180,10 @@ def number_in(value: Any, label: str, where: str = "config", minimum: float | No
 def check_choice(value: Any, choices, label: str, where: str = "config") -> Any:
     """``value`` if it is one of ``choices``, else a ConfigError with a suggestion."""
     if value not in choices:
-        raise ConfigError(f"{label} = {value!r} is not allowed; use one of {', '.join(map(repr, choices))}."
-                          f"{suggest(value, choices)}", source=where)
+        raise ConfigError(
+            f"{label} = {value!r} is not allowed; use one of {', '.join(map(repr, choices))}.{suggest(value, choices)}",
+            source=where,
+        )
     return value
 
 
@@ -211,10 +233,16 @@ class StudyFacts:
         columns = [c for c in panel.columns if c not in keys]
         if ctx.indices is not None:
             columns += [c for c in ctx.indices.columns if c not in keys and c not in columns]
-        return cls(subsystems=tuple(ctx.subsystems), regions=tuple(pd.unique(panel[ctx.region])),
-                   periods=tuple(sorted(pd.unique(panel[ctx.year]))), variables=tuple(columns),
-                   geometry=ctx.geometry is not None, scheme=ctx.scheme is not None, groups=ctx.scheme,
-                   ignored=tuple(map(str, ((ctx.config or {}).get("data") or {}).get("ignore") or ())))
+        return cls(
+            subsystems=tuple(ctx.subsystems),
+            regions=tuple(pd.unique(panel[ctx.region])),
+            periods=tuple(sorted(pd.unique(panel[ctx.year]))),
+            variables=tuple(columns),
+            geometry=ctx.geometry is not None,
+            scheme=ctx.scheme is not None,
+            groups=ctx.scheme,
+            ignored=tuple(map(str, ((ctx.config or {}).get("data") or {}).get("ignore") or ())),
+        )
 
 
 @dataclass(frozen=True)
@@ -257,8 +285,9 @@ class TableSpec(Mapping):
 
     # --- reading ------------------------------------------------------------------
     @classmethod
-    def from_table(cls, given: Mapping[str, Any] | None, *, where: str = "config",
-                   notes: list | None = None) -> TableSpec:
+    def from_table(
+        cls, given: Mapping[str, Any] | None, *, where: str = "config", notes: list | None = None
+    ) -> TableSpec:
         """Check a table as written and return the spec.
 
         Parameters
@@ -282,16 +311,22 @@ class TableSpec(Mapping):
         for old, dep in cls.deprecated.items():
             if old in given:
                 if dep.new in given:
-                    raise ConfigError(f"[{cls.table}] {old} is the deprecated form of {dep.new}; give only "
-                                      f"{dep.new}.", source=where)
+                    raise ConfigError(
+                        f"[{cls.table}] {old} is the deprecated form of {dep.new}; give only {dep.new}.", source=where
+                    )
                 given[dep.new] = dep.convert(given.pop(old))
                 if notes is not None:
-                    notes.append(f"[{cls.table}] {old} is deprecated: write {dep.new} = {given[dep.new]!r}"
-                                 + (f" ({dep.note})" if dep.note else ""))
+                    notes.append(
+                        f"[{cls.table}] {old} is deprecated: write {dep.new} = {given[dep.new]!r}"
+                        + (f" ({dep.note})" if dep.note else "")
+                    )
         for name in given:
             if name not in spec:
-                raise ConfigError(f"unknown key '{name}' in [{cls.table}].{suggest(name, spec)} Valid keys: "
-                                  f"{', '.join(sorted(spec))}.", source=where)
+                raise ConfigError(
+                    f"unknown key '{name}' in [{cls.table}].{suggest(name, spec)} Valid keys: "
+                    f"{', '.join(sorted(spec))}.",
+                    source=where,
+                )
         values = {}
         for name, k in spec.items():
             label = f"[{cls.table}] {name}" if cls.table else name
@@ -344,10 +379,17 @@ class StageSpec(TableSpec):
     enabled: bool = key(True, doc="false skips the stage (its table may stay in the config)")
 
 
-def spec_from_keys(table: str, config_keys: Mapping[str, Any], *, normalize=None, check_study=None,
-                   spatial_weights_keys: tuple = (), deprecated: Mapping[str, DeprecatedKey] | None = None,
-                   docs: Mapping[str, str] | None = None, kinds: Mapping[str, str] | None = None
-                   ) -> type[StageSpec]:
+def spec_from_keys(
+    table: str,
+    config_keys: Mapping[str, Any],
+    *,
+    normalize=None,
+    check_study=None,
+    spatial_weights_keys: tuple = (),
+    deprecated: Mapping[str, DeprecatedKey] | None = None,
+    docs: Mapping[str, str] | None = None,
+    kinds: Mapping[str, str] | None = None,
+) -> type[StageSpec]:
     """A spec class for a stage that declares its keys as ``config_keys`` (key -> default).
 
     Types are inferred from the defaults (a default of None accepts
@@ -363,13 +405,20 @@ def spec_from_keys(table: str, config_keys: Mapping[str, Any], *, normalize=None
     # the normalized values are what run.json records; a key the normalizer may set to None (window = []
     # -> None) must read back from run.json, so with a normalizer None is accepted and left to it
     nullable = True if normalize is not None else None
-    fields = [(name, Any, key(default, doc=docs.get(name, ""), kind=kinds.get(name, ""), nullable=nullable))
-              for name, default in config_keys.items() if name != "enabled"]
-    ns: dict[str, Any] = {"table": table, "spatial_weights_keys": tuple(spatial_weights_keys),
-                          "deprecated": dict(deprecated or {})}
+    fields = [
+        (name, Any, key(default, doc=docs.get(name, ""), kind=kinds.get(name, ""), nullable=nullable))
+        for name, default in config_keys.items()
+        if name != "enabled"
+    ]
+    ns: dict[str, Any] = {
+        "table": table,
+        "spatial_weights_keys": tuple(spatial_weights_keys),
+        "deprecated": dict(deprecated or {}),
+    }
     if normalize is not None:
         ns["normalize"] = classmethod(lambda cls, values, where: normalize(values, where))
     if check_study is not None:
         ns["check_study"] = lambda self, facts, where="config": check_study(self, facts, where)
-    return dataclasses.make_dataclass(f"{table.title().replace('_', '')}Spec", fields, bases=(StageSpec,),
-                                      frozen=True, namespace=ns)
+    return dataclasses.make_dataclass(
+        f"{table.title().replace('_', '')}Spec", fields, bases=(StageSpec,), frozen=True, namespace=ns
+    )

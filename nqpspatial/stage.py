@@ -189,8 +189,9 @@ class StageContext:
     def provide(self, artifact: Artifact) -> None:
         """Record an artifact for later stages (the runner calls it with a stage's output)."""
         if not isinstance(artifact, Artifact):
-            raise TypeError(f"an artifact must be an instance of nqpspatial.artifacts.Artifact, "
-                            f"got {type(artifact).__name__}")
+            raise TypeError(
+                f"an artifact must be an instance of nqpspatial.artifacts.Artifact, got {type(artifact).__name__}"
+            )
         self.artifacts[type(artifact)] = artifact
 
     def absorb(self, output: StageOutput) -> StageContext:
@@ -200,8 +201,9 @@ class StageContext:
         self.tables.update(output.tables)
         return self
 
-    def spatial_weights(self, specs, *, islands: str | None = None, transform: str | None = None
-                        ) -> SpatialWeightsSet | None:
+    def spatial_weights(
+        self, specs, *, islands: str | None = None, transform: str | None = None
+    ) -> SpatialWeightsSet | None:
         """The run's spatial weights, built here when no step provided them.
 
         In a run the core builds every specification the config names
@@ -252,10 +254,23 @@ class StageContext:
         if self.indices is not None:
             extra = [c for c in self.indices.columns if c not in data.columns]
             if extra:
-                data = data.merge(self.indices[[self.region, self.year, *extra]], on=[self.region, self.year],
-                                  how="left", validate="one_to_one")
-        new, _ = weights_set([s for s in specs if s not in have], regions, data, sp, geometry=self.geometry,
-                             scheme=self.scheme, region=self.region, year=self.year, base=self.base_dir)
+                data = data.merge(
+                    self.indices[[self.region, self.year, *extra]],
+                    on=[self.region, self.year],
+                    how="left",
+                    validate="one_to_one",
+                )
+        new, _ = weights_set(
+            [s for s in specs if s not in have],
+            regions,
+            data,
+            sp,
+            geometry=self.geometry,
+            scheme=self.scheme,
+            region=self.region,
+            year=self.year,
+            base=self.base_dir,
+        )
         if new is None:
             return ws
         ws = replace(new, by_spec={**have, **new.by_spec}, complete=False)
@@ -307,19 +322,25 @@ class _LegacyResults(Mapping):
 
     def __getitem__(self, name: str) -> Any:
         if name == "panel" and self._ctx.panel_data is not None:
-            warnings.warn("ctx.results['panel'] is deprecated; use ctx.panel_data", NqpDeprecationWarning,
-                          stacklevel=2)
+            warnings.warn("ctx.results['panel'] is deprecated; use ctx.panel_data", NqpDeprecationWarning, stacklevel=2)
             return self._ctx.panel_data
         if name in LEGACY_KEYS:
             kind, read = LEGACY_KEYS[name]
             art = self._ctx.get(kind)
             if art is not None:
-                warnings.warn(f"ctx.results[{name!r}] is deprecated; use ctx.get(nqpspatial.artifacts."
-                              f"{kind.__name__})", NqpDeprecationWarning, stacklevel=2)
+                warnings.warn(
+                    f"ctx.results[{name!r}] is deprecated; use ctx.get(nqpspatial.artifacts.{kind.__name__})",
+                    NqpDeprecationWarning,
+                    stacklevel=2,
+                )
                 return read(art)
         if name in self._ctx.legacy:
-            warnings.warn(f"ctx.results[{name!r}] (published with StageOutput.publish) is deprecated; hand "
-                          "typed artifacts over with StageOutput.artifacts", NqpDeprecationWarning, stacklevel=2)
+            warnings.warn(
+                f"ctx.results[{name!r}] (published with StageOutput.publish) is deprecated; hand "
+                "typed artifacts over with StageOutput.artifacts",
+                NqpDeprecationWarning,
+                stacklevel=2,
+            )
             return self._ctx.legacy[name]
         raise KeyError(name)
 
@@ -330,8 +351,7 @@ class _LegacyResults(Mapping):
         return len(self._names())
 
     def __setitem__(self, name, value):
-        raise TypeError("ctx.results is a read-only view since 0.2.0: hand artifacts over with "
-                        "StageOutput.artifacts")
+        raise TypeError("ctx.results is a read-only view since 0.2.0: hand artifacts over with StageOutput.artifacts")
 
 
 class Analysis:

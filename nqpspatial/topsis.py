@@ -28,9 +28,11 @@ def _closeness(V: np.ndarray, label: str) -> tuple[np.ndarray, np.ndarray, np.nd
     d_minus = np.sqrt(((V - nis) ** 2).sum(axis=1))
     total = d_plus + d_minus
     if not (total > 0).all():
-        raise InputError(f"TOPSIS is undefined{label}: every row has the same weighted values, so the "
-                         "positive and negative ideals coincide (0/0 closeness); use aggregation = "
-                         "\"sum\" or pool the ideal over all years (topsis_ideal = \"pooled\")")
+        raise InputError(
+            f"TOPSIS is undefined{label}: every row has the same weighted values, so the "
+            "positive and negative ideals coincide (0/0 closeness); use aggregation = "
+            '"sum" or pool the ideal over all years (topsis_ideal = "pooled")'
+        )
     return d_minus / total, d_plus, d_minus
 
 
@@ -104,8 +106,10 @@ def topsis(matrix, weights, *, groups=None, distances: bool = False):
         for label in dict.fromkeys(g.tolist()):
             rows = np.flatnonzero(g == label)
             if rows.size < 2:
-                raise InputError(f"TOPSIS by group: group {label!r} has a single row, so its ideal solution "
-                                 "is that row itself (0/0 closeness); pool the ideal over all rows")
+                raise InputError(
+                    f"TOPSIS by group: group {label!r} has a single row, so its ideal solution "
+                    "is that row itself (0/0 closeness); pool the ideal over all rows"
+                )
             part = _closeness(V[rows], f" within group {label!r}")
             for arr, val in zip(out, part):
                 arr[rows] = val

@@ -46,8 +46,16 @@ from ._normalize import (
 from .errors import InputError
 from .results import Results, Summary
 
-__all__ = ["critic_weights", "entropy_weights", "compute_weights", "WeightingResult",
-           "normalize", "METHODS", "AGGREGATIONS", "DEFAULT_ENTROPY_SHIFT"]
+__all__ = [
+    "critic_weights",
+    "entropy_weights",
+    "compute_weights",
+    "WeightingResult",
+    "normalize",
+    "METHODS",
+    "AGGREGATIONS",
+    "DEFAULT_ENTROPY_SHIFT",
+]
 
 #: Weighting methods understood by :func:`compute_weights`.
 METHODS = ("critic", "entropy", "equal", "fixed", "critic-entropy")
@@ -71,6 +79,7 @@ _TOPSIS_IDEALS = ("pooled", "by-year")
 # pure numerical kernels
 # ---------------------------------------------------------------------------
 
+
 def _critic_parts(R: np.ndarray, conflict: str, names=None) -> dict[str, np.ndarray]:
     """CRITIC on a float matrix (rows = observations, columns = criteria)."""
     n, k = R.shape
@@ -80,10 +89,12 @@ def _critic_parts(R: np.ndarray, conflict: str, names=None) -> dict[str, np.ndar
     const = np.flatnonzero(~(sigma > 0))
     if const.size:
         cols = [names[j] if names is not None else j for j in const]
-        raise InputError("CRITIC is undefined for constant column(s) "
-                         f"{', '.join(map(repr, cols))} (zero standard deviation, so no "
-                         "correlation): remove them or give them weight 0 "
-                         "(zero_variance = \"zero-weight\")")
+        raise InputError(
+            "CRITIC is undefined for constant column(s) "
+            f"{', '.join(map(repr, cols))} (zero standard deviation, so no "
+            "correlation): remove them or give them weight 0 "
+            '(zero_variance = "zero-weight")'
+        )
     if k == 1:
         one = np.ones(1)
         return {"sigma": sigma, "conflict": np.zeros(1), "information": np.zeros(1), "weight": one}
@@ -94,10 +105,12 @@ def _critic_parts(R: np.ndarray, conflict: str, names=None) -> dict[str, np.ndar
     info = sigma * conf
     if not conf.max() > 1e-12:
         cols = list(names) if names is not None else list(range(k))
-        raise InputError("CRITIC is undefined: columns "
-                         f"{', '.join(map(repr, cols))} are perfectly correlated with each other "
-                         "(no conflict at all, 0/0 weights); keep one of them or use another "
-                         "weighting method")
+        raise InputError(
+            "CRITIC is undefined: columns "
+            f"{', '.join(map(repr, cols))} are perfectly correlated with each other "
+            "(no conflict at all, 0/0 weights); keep one of them or use another "
+            "weighting method"
+        )
     return {"sigma": sigma, "conflict": conf, "information": info, "weight": info / info.sum()}
 
 
@@ -109,10 +122,12 @@ def _entropy_parts(R: np.ndarray, names=None) -> dict[str, np.ndarray]:
     bad = np.flatnonzero((R <= 0).any(axis=0))
     if bad.size:
         cols = [names[j] if names is not None else j for j in bad]
-        raise InputError("entropy weighting needs strictly positive normalized values, but "
-                         f"column(s) {', '.join(map(repr, cols))} contain zeros or negative "
-                         "values: use a shift (e.g. shift = 0.002 maps min-max values into "
-                         "[0.002, 0.998])")
+        raise InputError(
+            "entropy weighting needs strictly positive normalized values, but "
+            f"column(s) {', '.join(map(repr, cols))} contain zeros or negative "
+            "values: use a shift (e.g. shift = 0.002 maps min-max values into "
+            "[0.002, 0.998])"
+        )
     P = R / R.sum(axis=0)
     e = -(P * np.log(P)).sum(axis=0) / math.log(m)
     # e <= 1 in exact arithmetic; clear round-off on near-uniform columns
@@ -120,8 +135,10 @@ def _entropy_parts(R: np.ndarray, names=None) -> dict[str, np.ndarray]:
     if k == 1:
         return {"entropy": e, "divergence": div, "weight": np.ones(1)}
     if not div.sum() > 0:
-        raise InputError("entropy weighting is undefined: every column is spread perfectly "
-                         "evenly (entropy 1, 0/0 weights); use another weighting method")
+        raise InputError(
+            "entropy weighting is undefined: every column is spread perfectly "
+            "evenly (entropy 1, 0/0 weights); use another weighting method"
+        )
     return {"entropy": e, "divergence": div, "weight": div / div.sum()}
 
 
@@ -204,6 +221,7 @@ def entropy_weights(normalized: pd.DataFrame) -> pd.Series:
 # results object
 # ---------------------------------------------------------------------------
 
+
 class WeightingResult(Results):
     """Indicator weights, normalized panel and subsystem indices.
 
@@ -238,8 +256,14 @@ class WeightingResult(Results):
         The resolved options, the effective shifts and notes (a copy).
     """
 
-    def __init__(self, weights: pd.DataFrame, dimension_weights: pd.DataFrame,
-                 normalized: pd.DataFrame, indices: pd.DataFrame, options: dict):
+    def __init__(
+        self,
+        weights: pd.DataFrame,
+        dimension_weights: pd.DataFrame,
+        normalized: pd.DataFrame,
+        indices: pd.DataFrame,
+        options: dict,
+    ):
         self._set("weights", weights)
         self._set("dimension_weights", dimension_weights)
         self._set("normalized", normalized)
@@ -285,26 +309,31 @@ class WeightingResult(Results):
         dw = self._get_table("dimension_weights")
         if len(dw):
             tables["Dimension weights"] = dw
-        return Summary(title="Indicator weights and subsystem indices", facts=facts,
-                       tables=tables, notes=tuple(o["notes"]))
+        return Summary(
+            title="Indicator weights and subsystem indices", facts=facts, tables=tables, notes=tuple(o["notes"])
+        )
 
     def _get_table(self, name):
         return object.__getattribute__(self, name).copy()
 
     def __repr__(self) -> str:
         o = self._options
-        return (f"<WeightingResult method={o['method']!r} normalization={o['normalization']!r} "
-                f"levels={o['levels']} subsystems={o['subsystems']!r}>")
+        return (
+            f"<WeightingResult method={o['method']!r} normalization={o['normalization']!r} "
+            f"levels={o['levels']} subsystems={o['subsystems']!r}>"
+        )
 
 
 # ---------------------------------------------------------------------------
 # compute_weights
 # ---------------------------------------------------------------------------
 
+
 def _choice(name: str, value, allowed) -> Any:
     if value not in allowed:
-        raise InputError(f"weighting option {name} = {value!r} is not allowed: use one of "
-                         + ", ".join(repr(a) for a in allowed))
+        raise InputError(
+            f"weighting option {name} = {value!r} is not allowed: use one of " + ", ".join(repr(a) for a in allowed)
+        )
     return value
 
 
@@ -314,26 +343,30 @@ def _prepare_indicators(indicators: pd.DataFrame, method: str) -> pd.DataFrame:
     need = ["indicator", "subsystem", "direction"] + (["weight"] if method == "fixed" else [])
     missing = [c for c in need if c not in indicators.columns]
     if missing:
-        raise InputError(f"the indicator table lacks column(s) {', '.join(missing)}"
-                         + (" (method \"fixed\" reads the weights from column 'weight')"
-                            if "weight" in missing else ""))
+        raise InputError(
+            f"the indicator table lacks column(s) {', '.join(missing)}"
+            + (" (method \"fixed\" reads the weights from column 'weight')" if "weight" in missing else "")
+        )
     if len(indicators) == 0:
         raise InputError("the indicator table is empty: list at least one indicator")
-    ind = pd.DataFrame({
-        "indicator": indicators["indicator"].astype(str).to_numpy(dtype=object),
-        "subsystem": indicators["subsystem"].astype(str).to_numpy(dtype=object),
-    })
+    ind = pd.DataFrame(
+        {
+            "indicator": indicators["indicator"].astype(str).to_numpy(dtype=object),
+            "subsystem": indicators["subsystem"].astype(str).to_numpy(dtype=object),
+        }
+    )
     if "dimension" in indicators.columns:
         dim = indicators["dimension"]
-        ind["dimension"] = [("" if (v is None or (isinstance(v, float) and math.isnan(v))
-                                    or v is pd.NA) else str(v).strip()) for v in dim]
+        ind["dimension"] = [
+            ("" if (v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA) else str(v).strip())
+            for v in dim
+        ]
     else:
         ind["dimension"] = ""
     dirs = []
     for name, d in zip(ind["indicator"], indicators["direction"]):
         if not _is_direction(d):
-            raise InputError(f"indicator table, row of {name!r}: direction {d!r} must be +1 "
-                             "(benefit) or -1 (cost)")
+            raise InputError(f"indicator table, row of {name!r}: direction {d!r} must be +1 (benefit) or -1 (cost)")
         dirs.append(int(float(d)))
     ind["direction"] = np.asarray(dirs, dtype=np.int64)
     if "weight" in indicators.columns:
@@ -342,8 +375,10 @@ def _prepare_indicators(indicators: pd.DataFrame, method: str) -> pd.DataFrame:
         ind["user_weight"] = np.nan
     dup = ind["indicator"][ind["indicator"].duplicated()].unique().tolist()
     if dup:
-        raise InputError(f"indicator table lists {', '.join(map(repr, dup))} more than once: "
-                         "each indicator must appear in exactly one row")
+        raise InputError(
+            f"indicator table lists {', '.join(map(repr, dup))} more than once: "
+            "each indicator must appear in exactly one row"
+        )
     return ind
 
 
@@ -355,21 +390,32 @@ def _fixed_weights(sub: pd.DataFrame, subsystem: str) -> np.ndarray:
     uw = sub["user_weight"].to_numpy(float)
     inf = sub["indicator"][np.isinf(uw)].tolist()
     if inf:
-        raise InputError(f"method \"fixed\": the weight of {', '.join(map(repr, inf))} (subsystem {subsystem!r}) "
-                         "is infinite: give a finite number >= 0 in the 'weight' column of the indicator table",
-                         source=INDICATOR_TABLE)
+        raise InputError(
+            f'method "fixed": the weight of {", ".join(map(repr, inf))} (subsystem {subsystem!r}) '
+            "is infinite: give a finite number >= 0 in the 'weight' column of the indicator table",
+            source=INDICATOR_TABLE,
+        )
     miss = sub["indicator"][np.isnan(uw)].tolist()
     if miss:
-        raise InputError(f"method \"fixed\" needs a weight for every indicator, but subsystem "
-                         f"{subsystem!r} has none for {', '.join(map(repr, miss))}: fill the "
-                         "'weight' column of the indicator table", source=INDICATOR_TABLE)
+        raise InputError(
+            f'method "fixed" needs a weight for every indicator, but subsystem '
+            f"{subsystem!r} has none for {', '.join(map(repr, miss))}: fill the "
+            "'weight' column of the indicator table",
+            source=INDICATOR_TABLE,
+        )
     neg = sub["indicator"][uw < 0].tolist()
     if neg:
-        raise InputError(f"method \"fixed\": negative weight for {', '.join(map(repr, neg))} "
-                         f"(subsystem {subsystem!r}): weights must be >= 0", source=INDICATOR_TABLE)
+        raise InputError(
+            f'method "fixed": negative weight for {", ".join(map(repr, neg))} '
+            f"(subsystem {subsystem!r}): weights must be >= 0",
+            source=INDICATOR_TABLE,
+        )
     if not uw.sum() > 0:
-        raise InputError(f"method \"fixed\": all weights of subsystem {subsystem!r} are 0: give "
-                         "at least one indicator a positive weight", source=INDICATOR_TABLE)
+        raise InputError(
+            f'method "fixed": all weights of subsystem {subsystem!r} are 0: give '
+            "at least one indicator a positive weight",
+            source=INDICATOR_TABLE,
+        )
     return uw
 
 
@@ -387,8 +433,10 @@ class _Weigher:
         """Weights of the columns of ``R0`` (unshifted, direction-aware, in [0, 1])."""
         k = R0.shape[1]
         nan = np.full(k, np.nan)
-        out = {key: nan.copy() for key in ("sigma", "conflict", "information", "entropy",
-                                           "divergence", "weight_critic", "weight_entropy")}
+        out = {
+            key: nan.copy()
+            for key in ("sigma", "conflict", "information", "entropy", "divergence", "weight_critic", "weight_entropy")
+        }
         if k == 1:
             out["weight"] = np.ones(1)
             return out
@@ -445,12 +493,22 @@ def _aggregator(aggregation: str, groups):
     return closeness
 
 
-def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: str = "region",
-                    year: str = "year", method: str = "critic", normalization: str = "pooled",
-                    critic_conflict: str = "signed", critic_cost: str = "reverse-first",
-                    levels: int = 1, zero_variance: str = "error",
-                    shift: float | None = None, aggregation: str = "sum",
-                    topsis_ideal: str = "pooled") -> WeightingResult:
+def compute_weights(
+    panel: pd.DataFrame,
+    indicators: pd.DataFrame,
+    *,
+    region: str = "region",
+    year: str = "year",
+    method: str = "critic",
+    normalization: str = "pooled",
+    critic_conflict: str = "signed",
+    critic_cost: str = "reverse-first",
+    levels: int = 1,
+    zero_variance: str = "error",
+    shift: float | None = None,
+    aggregation: str = "sum",
+    topsis_ideal: str = "pooled",
+) -> WeightingResult:
     """Normalize a panel, weight its indicators and build subsystem indices.
 
     Weights are computed within each subsystem (they sum to 1 there) on the
@@ -543,8 +601,10 @@ def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: st
     names = ind["indicator"].tolist()
     absent = [c for c in names if c not in panel.columns]
     if absent:
-        raise InputError(f"indicator(s) {', '.join(map(repr, absent))} of the indicator table are "
-                         "not columns of the panel: add the columns or remove the rows")
+        raise InputError(
+            f"indicator(s) {', '.join(map(repr, absent))} of the indicator table are "
+            "not columns of the panel: add the columns or remove the rows"
+        )
     if len(panel) < 2:
         raise InputError(f"the panel has {len(panel)} row(s): weights need at least 2")
     subsystems = _subsystem_order(ind)
@@ -558,9 +618,12 @@ def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: st
     if levels == 2:
         nodim = ind["indicator"][ind["dimension"] == ""].tolist()
         if nodim:
-            raise InputError("levels = 2 needs a dimension for every indicator, but "
-                             f"{', '.join(map(repr, nodim))} have none: fill the 'dimension' "
-                             "column of the indicator table, or use levels = 1", source=INDICATOR_TABLE)
+            raise InputError(
+                "levels = 2 needs a dimension for every indicator, but "
+                f"{', '.join(map(repr, nodim))} have none: fill the 'dimension' "
+                "column of the indicator table, or use levels = 1",
+                source=INDICATOR_TABLE,
+            )
 
     values = panel[names]
     years = panel[year]
@@ -591,18 +654,15 @@ def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: st
     else:
         Rx = np.zeros((n, len(names)))
         if informative:
-            Rx[:, inf_pos] = normalize(values[informative], dir_map, by=years,
-                                       shift=index_shift).to_numpy()
+            Rx[:, inf_pos] = normalize(values[informative], dir_map, by=years, shift=index_shift).to_numpy()
     if problems:
         zero_pos = [col_pos[c] for c in problems]
         R0[:, zero_pos] = 0.0
         Rx[:, zero_pos] = 0.0
-        notes.append("zero-range indicator(s) given weight 0 and normalized value 0: "
-                     + ", ".join(problems))
+        notes.append("zero-range indicator(s) given weight 0 and normalized value 0: " + ", ".join(problems))
 
     weigh = _Weigher(method, critic_conflict, critic_cost, critic_shift, entropy_shift)
-    diag_cols = ("sigma", "conflict", "information", "entropy", "divergence",
-                 "weight_critic", "weight_entropy")
+    diag_cols = ("sigma", "conflict", "information", "entropy", "divergence", "weight_critic", "weight_entropy")
     K = len(names)
     weight = np.zeros(K)
     w_in_dim = np.full(K, np.nan)
@@ -617,8 +677,10 @@ def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: st
         """Weights (length len(pos)) of the indicator block; zero-range -> 0."""
         live = [p for p in pos if names[p] not in problems]
         if not live:
-            raise InputError(f"{label} has no indicator with a non-zero range, so its index is "
-                             "undefined: remove it or add informative indicators")
+            raise InputError(
+                f"{label} has no indicator with a non-zero range, so its index is "
+                "undefined: remove it or add informative indicators"
+            )
         res = weigh(R0[:, live], dirs_all[live], [names[p] for p in live])
         w = np.zeros(len(pos))
         where = [pos.index(p) for p in live]
@@ -636,13 +698,14 @@ def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: st
             uw = _fixed_weights(sub, s)
             total = uw.sum()
             if abs(total - 1.0) > 1e-9:
-                notes.append(f"fixed weights of subsystem {s!r} summed to {total:.6g}; "
-                             "renormalized to sum to 1")
+                notes.append(f"fixed weights of subsystem {s!r} summed to {total:.6g}; renormalized to sum to 1")
             uw = np.where([names[p] in problems for p in pos], 0.0, uw)
             if not uw.sum() > 0:
-                raise InputError(f"method \"fixed\": every indicator of subsystem {s!r} with a "
-                                 "positive weight has zero range: give informative indicators "
-                                 "a positive weight")
+                raise InputError(
+                    f'method "fixed": every indicator of subsystem {s!r} with a '
+                    "positive weight has zero range: give informative indicators "
+                    "a positive weight"
+                )
             weight[pos] = uw / uw.sum()
             if len(pos) == 1:
                 note[pos[0]] = note[pos[0]] or "single indicator: weight 1"
@@ -664,47 +727,62 @@ def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: st
             for d, wd in zip(dims, res["weight"]):
                 weight[dpos[d]] = w_in_dim[dpos[d]] * wd
             for i, d in enumerate(dims):
-                dim_rows.append({"subsystem": s, "dimension": d, "weight": float(res["weight"][i]),
-                                 "n_indicators": len(dpos[d]),
-                                 **{k: float(res[k][i]) for k in diag_cols}})
+                dim_rows.append(
+                    {
+                        "subsystem": s,
+                        "dimension": d,
+                        "weight": float(res["weight"][i]),
+                        "n_indicators": len(dpos[d]),
+                        **{k: float(res[k][i]) for k in diag_cols},
+                    }
+                )
         if levels == 1 or method == "fixed":
             for d in dims:
                 p_d = dpos[d]
                 tot = weight[p_d].sum()
                 if not tot > 0:
-                    raise InputError(f"every indicator of dimension {d!r} (subsystem {s!r}) has "
-                                     "weight 0, so its sub-index is undefined: give one a "
-                                     "positive weight or remove the dimension label")
+                    raise InputError(
+                        f"every indicator of dimension {d!r} (subsystem {s!r}) has "
+                        "weight 0, so its sub-index is undefined: give one a "
+                        "positive weight or remove the dimension label"
+                    )
                 w_in_dim[p_d] = weight[p_d] / tot
-                dim_rows.append({"subsystem": s, "dimension": d, "weight": float(tot),
-                                 "n_indicators": len(p_d)})
+                dim_rows.append({"subsystem": s, "dimension": d, "weight": float(tot), "n_indicators": len(p_d)})
 
     dim_weight = np.full(K, np.nan)
     for row in dim_rows:
-        p_d = ind.index[(ind["subsystem"] == row["subsystem"])
-                        & (ind["dimension"] == row["dimension"])].tolist()
+        p_d = ind.index[(ind["subsystem"] == row["subsystem"]) & (ind["dimension"] == row["dimension"])].tolist()
         dim_weight[p_d] = row["weight"]
 
-    weights = pd.DataFrame({
-        "subsystem": ind["subsystem"].astype(str),
-        "dimension": ind["dimension"].astype(str),
-        "indicator": ind["indicator"].astype(str),
-        "direction": ind["direction"].astype(np.int64),
-        "weight": weight,
-        "method": method,
-        "weight_in_dimension": w_in_dim,
-        "dimension_weight": dim_weight,
-        **{c: diags[c] for c in diag_cols},
-        "note": note,
-    })
+    weights = pd.DataFrame(
+        {
+            "subsystem": ind["subsystem"].astype(str),
+            "dimension": ind["dimension"].astype(str),
+            "indicator": ind["indicator"].astype(str),
+            "direction": ind["direction"].astype(np.int64),
+            "weight": weight,
+            "method": method,
+            "weight_in_dimension": w_in_dim,
+            "dimension_weight": dim_weight,
+            **{c: diags[c] for c in diag_cols},
+            "note": note,
+        }
+    )
     dw_cols = ["subsystem", "dimension", "weight", "n_indicators"]
-    relevant = {"critic": ("sigma", "conflict", "information"),
-                "entropy": ("entropy", "divergence"),
-                "critic-entropy": diag_cols}.get(method, ()) if levels == 2 else ()
+    relevant = (
+        {
+            "critic": ("sigma", "conflict", "information"),
+            "entropy": ("entropy", "divergence"),
+            "critic-entropy": diag_cols,
+        }.get(method, ())
+        if levels == 2
+        else ()
+    )
     dimension_weights = pd.DataFrame(dim_rows).reindex(columns=dw_cols + list(relevant))
     if not len(dim_rows):
-        dimension_weights = pd.DataFrame({c: pd.Series(dtype=object if i < 2 else float)
-                                          for i, c in enumerate(dw_cols)})
+        dimension_weights = pd.DataFrame(
+            {c: pd.Series(dtype=object if i < 2 else float) for i, c in enumerate(dw_cols)}
+        )
 
     # tables -----------------------------------------------------------------
     keys = panel[[region, year]].reset_index(drop=True)
@@ -720,22 +798,30 @@ def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: st
         idx_cols[f"{s}.{d}"] = aggregate(Rx[:, p_d], w_in_dim[p_d], f"dimension {d!r} of subsystem {s!r}")
     clash = [c for c in idx_cols if c in (region, year)]
     if clash or len(idx_cols) != len(subsystems) + len(dim_rows):
-        raise InputError("subsystem/dimension names give clashing index column names "
-                         f"({', '.join(map(repr, clash)) or 'a subsystem named like '}"
-                         "<subsystem>.<dimension>): rename the subsystem or dimension",
-                         source=INDICATOR_TABLE)
+        raise InputError(
+            "subsystem/dimension names give clashing index column names "
+            f"({', '.join(map(repr, clash)) or 'a subsystem named like '}"
+            "<subsystem>.<dimension>): rename the subsystem or dimension",
+            source=INDICATOR_TABLE,
+        )
     indices = pd.concat([keys, pd.DataFrame(idx_cols)], axis=1)
 
     if normalization == "by-year":
-        notes.append("weights computed on the pooled min-max normalized panel; indices use "
-                     "values min-max normalized within each year")
+        notes.append(
+            "weights computed on the pooled min-max normalized panel; indices use "
+            "values min-max normalized within each year"
+        )
     if method == "critic-entropy" and shift is None:
-        notes.append(f"CRITIC part on unshifted values, entropy part on values shifted into "
-                     f"[{DEFAULT_ENTROPY_SHIFT}, {1 - DEFAULT_ENTROPY_SHIFT}]; indices use "
-                     "unshifted values")
+        notes.append(
+            f"CRITIC part on unshifted values, entropy part on values shifted into "
+            f"[{DEFAULT_ENTROPY_SHIFT}, {1 - DEFAULT_ENTROPY_SHIFT}]; indices use "
+            "unshifted values"
+        )
     if method == "entropy" and shift is None:
-        notes.append(f"entropy default shift {DEFAULT_ENTROPY_SHIFT}: normalized values and "
-                     f"indices lie in [{DEFAULT_ENTROPY_SHIFT}, {1 - DEFAULT_ENTROPY_SHIFT}]")
+        notes.append(
+            f"entropy default shift {DEFAULT_ENTROPY_SHIFT}: normalized values and "
+            f"indices lie in [{DEFAULT_ENTROPY_SHIFT}, {1 - DEFAULT_ENTROPY_SHIFT}]"
+        )
 
     options = {
         "method": method,
@@ -751,9 +837,10 @@ def compute_weights(panel: pd.DataFrame, indicators: pd.DataFrame, *, region: st
         "critic_shift": float(critic_shift) if method in ("critic", "critic-entropy") else None,
         "entropy_shift": float(entropy_shift) if method in ("entropy", "critic-entropy") else None,
         "weights_normalization": "pooled",
-        "zero_range_indicators": {c: ("all rows" if g is None else
-                                      [g_.item() if isinstance(g_, np.generic) else g_
-                                       for g_ in g]) for c, g in problems.items()},
+        "zero_range_indicators": {
+            c: ("all rows" if g is None else [g_.item() if isinstance(g_, np.generic) else g_ for g_ in g])
+            for c, g in problems.items()
+        },
         "subsystems": subsystems,
         "n_rows": int(n),
         "n_indicators": int(K),

@@ -88,8 +88,7 @@ def _default_variables(ctx, sources, has_haken):
         if has_haken and "h" in sources:
             out.append("h")
         return out
-    numeric = [c for c, src in sources.items() if src == "panel"
-               and pd.api.types.is_numeric_dtype(ctx.panel[c])]
+    numeric = [c for c, src in sources.items() if src == "panel" and pd.api.types.is_numeric_dtype(ctx.panel[c])]
     return numeric
 
 
@@ -97,10 +96,13 @@ def _check_variable(name, sources, key="variables"):
     if name not in sources:
         avail = list(sources)
         hint = closest(name, avail, cutoff=0.0)
-        raise ConfigError(f"{key}: unknown variable '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                          + f"; available: {', '.join(map(str, avail))}"
-                          + ("" if all(h in sources for h in _HAKEN_COLUMNS)
-                             else " (q1, q2, V and h need a Haken result)"), source=_SRC)
+        raise ConfigError(
+            f"{key}: unknown variable '{name}'"
+            + (f" (did you mean '{hint[0]}'?)" if hint else "")
+            + f"; available: {', '.join(map(str, avail))}"
+            + ("" if all(h in sources for h in _HAKEN_COLUMNS) else " (q1, q2, V and h need a Haken result)"),
+            source=_SRC,
+        )
 
 
 def _pairs(value, ctx, sources):
@@ -121,18 +123,26 @@ def _wide(data, var, ids, r, y):
     vals = pd.to_numeric(sub[var], errors="coerce")
     if vals.isna().any():
         bad = sub.loc[vals.isna(), [r, y]].head(10).to_dict("records")
-        raise InputError(f"variable '{var}' has missing or non-numeric values at {bad}; fix the panel or "
-                         "leave the variable out of [spatial] variables", source="panel")
+        raise InputError(
+            f"variable '{var}' has missing or non-numeric values at {bad}; fix the panel or "
+            "leave the variable out of [spatial] variables",
+            source="panel",
+        )
     wide = pd.DataFrame({r: sub[r].to_numpy(), y: sub[y].to_numpy(), "v": vals.to_numpy()}).pivot(
-        index=r, columns=y, values="v")
+        index=r, columns=y, values="v"
+    )
     return wide.reindex(list(ids))
 
 
 def _add_dropped(frame, dropped, years):
     if not dropped or frame.empty or "region" not in frame.columns:
         return frame
-    rows = pd.DataFrame({"year": np.repeat(np.asarray(years), len(dropped)),
-                         "region": np.tile(np.asarray(dropped, dtype=object), len(years))})
+    rows = pd.DataFrame(
+        {
+            "year": np.repeat(np.asarray(years), len(dropped)),
+            "region": np.tile(np.asarray(dropped, dtype=object), len(years)),
+        }
+    )
     if "cluster" in frame.columns:
         rows["cluster"] = "isolated"
     return pd.concat([frame, rows], ignore_index=True)
@@ -144,8 +154,12 @@ def _statistics(value, label, where):
     for name in values:
         if name not in names:
             hint = closest(name, names, cutoff=0.0)
-            raise ConfigError(f"{label}: unknown statistic '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                              + f"; available: {', '.join(names)}", source=where)
+            raise ConfigError(
+                f"{label}: unknown statistic '{name}'"
+                + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                + f"; available: {', '.join(names)}",
+                source=where,
+            )
         registry.get("statistics", name)  # a plugin that fails to load is refused here (exit 2)
     return list(values)
 
@@ -153,8 +167,7 @@ def _statistics(value, label, where):
 def _variables(value, label, where):
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise ConfigError(f"{label} must be a list of variable names, e.g. [\"NQP\", \"h\"], not {value!r}",
-                          source=where)
+        raise ConfigError(f'{label} must be a list of variable names, e.g. ["NQP", "h"], not {value!r}', source=where)
     return values
 
 
@@ -164,8 +177,9 @@ def _bivariate(value, label, where):
         if isinstance(item, str) and "~" in item:
             item = item.split("~", 1)
         if not isinstance(item, (list, tuple)) or len(item) != 2 or not all(isinstance(v, str) for v in item):
-            raise ConfigError(f"{label}: {item!r} is not a pair; write [\"x\", \"y\"] (x against the lag of y)",
-                              source=where)
+            raise ConfigError(
+                f'{label}: {item!r} is not a pair; write ["x", "y"] (x against the lag of y)', source=where
+            )
         out.append(list(item))
     return out
 
@@ -176,19 +190,29 @@ class SpatialSpec(StageSpec):
 
     table = "spatial"
     spatial_weights_keys = ("weights",)
-    weights: list = key(["queen"], kind="str|list", check=lambda v, lab, w: check_specs(v, lab, w),
-                        doc="weights specifications, e.g. [\"queen\", \"knn:k=5\"]")
+    weights: list = key(
+        ["queen"],
+        kind="str|list",
+        check=lambda v, lab, w: check_specs(v, lab, w),
+        doc='weights specifications, e.g. ["queen", "knn:k=5"]',
+    )
     islands: str = key("nearest", choices=ISLAND_POLICIES, doc="regions without neighbours: nearest | keep | drop")
     transform: str = key("r", choices=TRANSFORMS, doc="libpysal transformation (r row-standardized)")
-    variables: Any = key(None, kind="any", check=_variables,
-                         doc="variables (default: the subsystem indices, and h when the Haken stage ran)")
+    variables: Any = key(
+        None,
+        kind="any",
+        check=_variables,
+        doc="variables (default: the subsystem indices, and h when the Haken stage ran)",
+    )
     permutations: int = key(999, minimum=0, doc="permutations of the pseudo p-values (0: none)")
     alpha: float = key(0.05, minimum=0, maximum=1, exclusive=True, doc="significance level of the local clusters")
     fdr: bool = key(False, doc="Benjamini-Hochberg cut-off for the local clusters")
-    statistics: list = key(list(DEFAULT_STATISTICS), kind="str|list", check=_statistics,
-                           doc="statistics plugins to compute")
-    bivariate: list = key([], check=_bivariate,
-                          doc="pairs [x, y] of the bivariate Moran (default: both subsystem orders)")
+    statistics: list = key(
+        list(DEFAULT_STATISTICS), kind="str|list", check=_statistics, doc="statistics plugins to compute"
+    )
+    bivariate: list = key(
+        [], check=_bivariate, doc="pairs [x, y] of the bivariate Moran (default: both subsystem orders)"
+    )
 
     def check_study(self, facts: StudyFacts, where: str = "config") -> None:
         from nqpspatial.resources import check_memory
@@ -262,15 +286,24 @@ class SpatialStage(Analysis):
         out = StageOutput(notes=notes)
         _compute_all(ctx, cfg, weights, plugins, variables, pairs, wide, ids, years, tables, out)
         if cfg.fdr:
-            out.notes.append(f"local clusters use the Benjamini-Hochberg FDR cut-off at alpha = {cfg.alpha} "
-                             "(per variable, weights and period)")
+            out.notes.append(
+                f"local clusters use the Benjamini-Hochberg FDR cut-off at alpha = {cfg.alpha} "
+                "(per variable, weights and period)"
+            )
         out.tables = {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}
         out.tables["weights_summary"] = pd.DataFrame([sw.summary_row for sw in weights])
-        out.info = {"weights": [sw.spec for sw in weights], "variables": list(variables),
-                    "bivariate": [list(p) for p in pairs], "permutations": cfg.permutations, "alpha": cfg.alpha,
-                    "fdr": cfg.fdr, "islands": ws.islands, "transform": ws.transform,
-                    "statistics": list(cfg.statistics),
-                    "island_ids": {sw.spec: list(map(str, sw.islands)) for sw in weights}}
+        out.info = {
+            "weights": [sw.spec for sw in weights],
+            "variables": list(variables),
+            "bivariate": [list(p) for p in pairs],
+            "permutations": cfg.permutations,
+            "alpha": cfg.alpha,
+            "fdr": cfg.fdr,
+            "islands": ws.islands,
+            "transform": ws.transform,
+            "statistics": list(cfg.statistics),
+            "island_ids": {sw.spec: list(map(str, sw.islands)) for sw in weights},
+        }
         return out
 
 
@@ -283,7 +316,7 @@ def _statistic_tasks(weights, plugins, variables, pairs) -> list:
 def _compute_all(ctx, cfg, weights, plugins, variables, pairs, wide, ids, years, tables, out) -> None:
     """Every statistic on every weights specification; a plugin that raises or breaks its contract fails
     alone (recorded in ``out.failures``), the others are kept."""
-    base_seed = int(ctx.rng("spatial").integers(0, 2 ** 63 - 1))
+    base_seed = int(ctx.rng("spatial").integers(0, 2**63 - 1))
     perms = cfg.permutations
     failed: dict[str, dict] = {}
     owners = {p.table: p.name for p in plugins}
@@ -291,9 +324,10 @@ def _compute_all(ctx, cfg, weights, plugins, variables, pairs, wide, ids, years,
     # permutation chunks of the statistics that accept a backend run on [run] workers / scheduler;
     # the numbers do not depend on it
     use_backend = bool(perms) and any(_takes_backend(p) for p in plugins)
-    with (backend_from_config(ctx.config) if use_backend else contextlib.nullcontext()) as be:
-        for sw, plug, var in ctx.progress(_statistic_tasks(weights, plugins, variables, pairs),
-                                          desc="spatial statistics"):
+    with backend_from_config(ctx.config) if use_backend else contextlib.nullcontext() as be:
+        for sw, plug, var in ctx.progress(
+            _statistic_tasks(weights, plugins, variables, pairs), desc="spatial statistics"
+        ):
             if plug.name in failed:
                 continue
             problem = _table_problem(plug, owners, ctx)
@@ -318,8 +352,10 @@ def _compute_all(ctx, cfg, weights, plugins, variables, pairs, wide, ids, years,
         tables.pop(next(p.table for p in plugins if p.name == name), None)
         out.failures.append(failure)
     if nan_periods:
-        out.notes.append("no spatial statistic for periods where a variable does not vary across regions: "
-                         + ", ".join(f"{v} {yr}" for v, yr in sorted(nan_periods, key=str)))
+        out.notes.append(
+            "no spatial statistic for periods where a variable does not vary across regions: "
+            + ", ".join(f"{v} {yr}" for v, yr in sorted(nan_periods, key=str))
+        )
 
 
 def _table_problem(plug, owners: dict, ctx) -> str | None:
@@ -340,12 +376,21 @@ def _compute_one(plug, sw, var, wide, perms, cfg, be, base_seed, ids, years):
     extra = {"backend": be} if be is not None and _takes_backend(plug) else {}
     if plug.bivariate:
         xv, yv = var
-        res = plug.compute(wide[xv].loc[keep], sw.graph, rng=rng, permutations=perms, alpha=cfg.alpha,
-                           fdr=cfg.fdr, y=wide[yv].loc[keep], **extra)
+        res = plug.compute(
+            wide[xv].loc[keep],
+            sw.graph,
+            rng=rng,
+            permutations=perms,
+            alpha=cfg.alpha,
+            fdr=cfg.fdr,
+            y=wide[yv].loc[keep],
+            **extra,
+        )
         label = {"variable": xv, "lag_variable": yv}
     else:
-        res = plug.compute(wide[var].loc[keep], sw.graph, rng=rng, permutations=perms, alpha=cfg.alpha,
-                           fdr=cfg.fdr, **extra)
+        res = plug.compute(
+            wide[var].loc[keep], sw.graph, rng=rng, permutations=perms, alpha=cfg.alpha, fdr=cfg.fdr, **extra
+        )
         label = {"variable": var}
     probs = output_problems("statistics", res, name=plug.table, years=years, regions=keep)
     if probs:
@@ -355,7 +400,6 @@ def _compute_one(plug, sw, var, wide, perms, cfg, be, base_seed, ids, years):
     res = pd.concat([head, res.reset_index(drop=True)], axis=1)
     res["island_policy"] = sw.island_policy  # recorded in every output (as in weights_summary)
     return res
-
 
 
 # --------------------------------------------------------------------------------------------- report
@@ -379,8 +423,11 @@ def _sec_spatial(S: ReportView) -> Section | None:
             sec.blocks.append(S.figure(moran_figure(mg, lang=S.fig_lang), "moran_global", S.t("moran")))
         cols = [c for c in ("variable", "weights", "year", "I", "EI", "z_norm", "p_norm", "p_sim") if c in mg.columns]
         sec.blocks.append(table_html(mg[cols] if cols else mg, name="moran_global", max_rows=40, lang=S.lang))
-    if lisa is not None and {"region", "cluster"} <= set(lisa.columns) or (
-            lisa is not None and {S.region, "cluster"} <= set(lisa.columns)):
+    if (
+        lisa is not None
+        and {"region", "cluster"} <= set(lisa.columns)
+        or (lisa is not None and {S.region, "cluster"} <= set(lisa.columns))
+    ):
         rcol = "region" if "region" in lisa.columns else S.region
         w0 = lisa["weights"].iloc[0] if "weights" in lisa.columns else None
         sub = lisa[lisa["weights"] == w0] if w0 is not None else lisa
@@ -395,10 +442,17 @@ def _sec_spatial(S: ReportView) -> Section | None:
                 from nqpspatial.report.maps import categorical_map
 
                 vals = wide_values(vs.rename(columns={rcol: "__r"}), "cluster", "__r", "year", years)
-                fig = categorical_map(S.geoms, vals, categories=order, colours=LISA_COLOURS, labels=labels,
-                                      title=f"{S.ft('lisa')}: {S.var_label(var, fig=True)}"
-                                            + (f" ({w0})" if w0 else ""),
-                                      legend_title=S.ft("lisa"), lang=S.fig_lang, layout=S.layout)
+                fig = categorical_map(
+                    S.geoms,
+                    vals,
+                    categories=order,
+                    colours=LISA_COLOURS,
+                    labels=labels,
+                    title=f"{S.ft('lisa')}: {S.var_label(var, fig=True)}" + (f" ({w0})" if w0 else ""),
+                    legend_title=S.ft("lisa"),
+                    lang=S.fig_lang,
+                    layout=S.layout,
+                )
                 sec.blocks.append(S.figure(fig, f"lisa_{var}", f"{S.t('lisa')}: {var}"))
         counts = pd.crosstab([sub["variable"], sub["year"]], sub["cluster"]).reset_index()
         counts.columns = [str(c) for c in counts.columns]

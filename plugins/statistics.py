@@ -82,6 +82,7 @@ QUADRANTS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
 # helpers
 # --------------------------------------------------------------------------
 
+
 def _align(values: pd.DataFrame, graph, what: str = "values") -> tuple[np.ndarray, list]:
     ids = list(graph.unique_ids)
     if not isinstance(values, pd.DataFrame):
@@ -190,7 +191,7 @@ def _quadform_products(X, Y, mat, rc, perm, work: dict):
     """
     n, t = Y.shape
     c = perm.shape[0]
-    yp = work["yp"] = np.take(Y, perm.T, axis=0)      # (n, c, T); np.take is much faster than Y[perm.T]
+    yp = work["yp"] = np.take(Y, perm.T, axis=0)  # (n, c, T); np.take is much faster than Y[perm.T]
     lag = work["lag"] = (mat @ yp.reshape(n, c * t)).reshape(n, c, t)
     if X is None:
         q = np.einsum("ict,ict->ct", yp, lag)
@@ -240,17 +241,19 @@ def _global_quadforms(X: np.ndarray, Y: np.ndarray, mat, rng, permutations: int,
     xa = None if same else X
     if backend is None or getattr(backend, "name", "") == "inprocess":
         work: dict = {}
-        parts = [_quadform_products(xa, Y, mat, rc, perm, work)
-                 for perm in _prefetched(_permutation_batches(tasks, n), n >= _PREFETCH_MIN_N)]
+        parts = [
+            _quadform_products(xa, Y, mat, rc, perm, work)
+            for perm in _prefetched(_permutation_batches(tasks, n), n >= _PREFETCH_MIN_N)
+        ]
         work.clear()
     else:
         parts = backend.map(_quadform_chunk, (xa, Y, mat, rc), tasks)
     out = np.empty((permutations, t))
     lin = np.empty((permutations, t)) if rc is not None else None
     for task, (q, li) in zip(tasks, parts):
-        out[task.start:task.stop] = q
+        out[task.start : task.stop] = q
         if rc is not None:
-            lin[task.start:task.stop] = li
+            lin[task.start : task.stop] = li
     return (out, lin) if rc is not None else out
 
 
@@ -317,7 +320,7 @@ def _lags_of_sample(X: np.ndarray, nb: _Neighbors, P: np.ndarray, reduce):
     permutations = P.shape[0]
     if P.shape[1] < K + 1:  # K = n - 1: pad with a dummy column never used
         P = np.column_stack([P, np.zeros((permutations, K + 1 - P.shape[1]), dtype=np.int64)])
-    G = X[P[:, :K]]                                                  # (perms, K, T)
+    G = X[P[:, :K]]  # (perms, K, T)
     Gk = np.ascontiguousarray(np.transpose(G, (1, 2, 0))).reshape(max(K, 1), t * permutations) if K else None
     # corrections: region i drawn at position m < k_i in permutation p
     pp, mm = np.nonzero(P[:, :K] >= 0) if K else (np.array([], int), np.array([], int))
@@ -398,8 +401,9 @@ def _local_summary(X, nb, lag_obs, a, rng, permutations: int, backend=None):
     from nqpspatial.backends import run_chunks
 
     a = np.broadcast_to(a, lag_obs.shape)
-    parts = run_chunks(_local_chunk, (X, nb, lag_obs, a), permutations, seed=rng,
-                       chunk_size=_LOCAL_PERM_CHUNK, backend=backend)
+    parts = run_chunks(
+        _local_chunk, (X, nb, lag_obs, a), permutations, seed=rng, chunk_size=_LOCAL_PERM_CHUNK, backend=backend
+    )
     larger, s1, s2 = (np.sum([p[k] for p in parts], axis=0) for k in range(3))
     md = s1 / permutations
     var = s2 / permutations - md * md
@@ -428,6 +432,7 @@ def _zstat_p(z):
 # plugins
 # --------------------------------------------------------------------------
 
+
 class StatisticPlugin:
     """Base class of the first-party statistics plugins (see the module doc)."""
 
@@ -437,8 +442,9 @@ class StatisticPlugin:
     local: bool = False
     description: str = ""
 
-    def compute(self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None,
-                backend=None):  # pragma: no cover
+    def compute(
+        self, values, graph, *, rng, permutations=999, alpha=0.05, fdr=False, y=None, backend=None
+    ):  # pragma: no cover
         """Return the statistic for every period (see the module doc)."""
         raise NotImplementedError
 
@@ -469,8 +475,10 @@ _KEEP = ("year", "region", "permutations", "n", "note")
 
 
 def _too_few(n: int) -> str:
-    return (f"not computed: {n} region(s); spatial statistics need at least {MIN_REGIONS} (the randomisation "
-            "variances divide by (n-1)(n-2)(n-3))")
+    return (
+        f"not computed: {n} region(s); spatial statistics need at least {MIN_REGIONS} (the randomisation "
+        "variances divide by (n-1)(n-2)(n-3))"
+    )
 
 
 def _floor_note(n: int, permutations: int) -> str:
@@ -480,8 +488,10 @@ def _floor_note(n: int, permutations: int) -> str:
     count = math.factorial(n)
     if count > permutations:
         return ""
-    return (f"{n} regions have only {n}! = {count} distinct permutations, no more than the {permutations} drawn: "
-            f"the pseudo p-value cannot meaningfully fall below about 1/{count}")
+    return (
+        f"{n} regions have only {n}! = {count} distinct permutations, no more than the {permutations} drawn: "
+        f"the pseudo p-value cannot meaningfully fall below about 1/{count}"
+    )
 
 
 def _guard(out: pd.DataFrame, n: int, permutations: int, no_neighbour=None) -> pd.DataFrame:
@@ -521,8 +531,9 @@ def _critical(p_sim: np.ndarray, alpha: float, fdr: bool, permutations: int) -> 
 
 def _check_perms(permutations):
     if isinstance(permutations, bool) or not isinstance(permutations, (int, np.integer)) or permutations < 0:
-        raise InputError(f"permutations must be a non-negative integer, got {permutations!r}",
-                         source="config [spatial] permutations")
+        raise InputError(
+            f"permutations must be a non-negative integer, got {permutations!r}", source="config [spatial] permutations"
+        )
     return int(permutations)
 
 
@@ -543,16 +554,27 @@ class _Moran(StatisticPlugin):
         with np.errstate(divide="ignore", invalid="ignore"):
             I = n / s0 * (Z * (mat @ Z)).sum(0) / ss
             EI = -1.0 / (n - 1)
-            v_norm = (n * n * s1 - n * s2 + 3 * s0 * s0) / ((n - 1) * (n + 1) * s0 * s0) - EI ** 2
+            v_norm = (n * n * s1 - n * s2 + 3 * s0 * s0) / ((n - 1) * (n + 1) * s0 * s0) - EI**2
             z_norm = (I - EI) / np.sqrt(v_norm)
             p_norm = _zstat_p(z_norm)
-            k = ((Z ** 4).sum(0) / n) / (ss / n) ** 2
+            k = ((Z**4).sum(0) / n) / (ss / n) ** 2
             A = n * ((n * n - 3 * n + 3) * s1 - n * s2 + 3 * s0 * s0)
             B = k * ((n * n - n) * s1 - 2 * n * s2 + 6 * s0 * s0)
-            v_rand = (A - B) / ((n - 1) * (n - 2) * (n - 3) * s0 * s0) - EI ** 2
+            v_rand = (A - B) / ((n - 1) * (n - 2) * (n - 3) * s0 * s0) - EI**2
             z_rand = (I - EI) / np.sqrt(v_rand)
-        out = pd.DataFrame({"year": years, "I": I, "EI": EI, "VI_norm": v_norm, "z_norm": z_norm,
-                            "p_norm": p_norm, "VI_rand": v_rand, "z_rand": z_rand, "p_rand": _zstat_p(z_rand)})
+        out = pd.DataFrame(
+            {
+                "year": years,
+                "I": I,
+                "EI": EI,
+                "VI_norm": v_norm,
+                "z_norm": z_norm,
+                "p_norm": p_norm,
+                "VI_rand": v_rand,
+                "z_rand": z_rand,
+                "p_rand": _zstat_p(z_rand),
+            }
+        )
         sim = None
         if permutations:
             q = _global_quadforms(Z, Z, mat, rng, permutations, backend=backend)
@@ -577,10 +599,10 @@ class _Geary(StatisticPlugin):
         ss = (Z * Z).sum(0)
         rc = np.asarray(mat.sum(axis=1)).ravel() + np.asarray(mat.sum(axis=0)).ravel()
         quad = (Z * (mat @ Z)).sum(0)
-        num = ((Z * Z) * rc[:, None]).sum(0) - 2.0 * quad    # sum_ij w_ij (z_i - z_j)^2
+        num = ((Z * Z) * rc[:, None]).sum(0) - 2.0 * quad  # sum_ij w_ij (z_i - z_j)^2
         with np.errstate(divide="ignore", invalid="ignore"):
             C = (n - 1) * num / (2.0 * s0 * ss)
-            k = ((Z ** 4).sum(0) / n) / ((ss / n) ** 2)
+            k = ((Z**4).sum(0) / n) / ((ss / n) ** 2)
             n2 = n * n
             A = (n - 1) * s1 * (n2 - 3 * n + 3 - (n - 1) * k)
             B = 0.25 * ((n - 1) * s2 * (n2 + 3 * n - 6 - (n2 - n + 2) * k))
@@ -590,9 +612,19 @@ class _Geary(StatisticPlugin):
             z_norm = (C - 1.0) / np.sqrt(v_norm)
             z_rand = (C - 1.0) / np.sqrt(v_rand)
         # esda reports one-tailed normal p-values for Geary's C (the tail of the observed sign)
-        out = pd.DataFrame({"year": years, "C": C, "EC": 1.0, "VC_norm": v_norm, "z_norm": z_norm,
-                            "p_norm": stats.norm.sf(np.abs(z_norm)), "VC_rand": v_rand, "z_rand": z_rand,
-                            "p_rand": stats.norm.sf(np.abs(z_rand))})
+        out = pd.DataFrame(
+            {
+                "year": years,
+                "C": C,
+                "EC": 1.0,
+                "VC_norm": v_norm,
+                "z_norm": z_norm,
+                "p_norm": stats.norm.sf(np.abs(z_norm)),
+                "VC_rand": v_rand,
+                "z_rand": z_rand,
+                "p_rand": stats.norm.sf(np.abs(z_rand)),
+            }
+        )
         sim = None
         if permutations:
             # sum_ij w_ij (z_pi(i) - z_pi(j))^2 = sum_i z_pi(i)^2 rc_i - 2 z_pi' W z_pi
@@ -628,14 +660,22 @@ class _GetisOrd(StatisticPlugin):
             b2 = -(2 * n * s1 - (n + 3) * s2 + 6 * s0 * s0)
             b3 = 4 * (n - 1) * s1 - 2 * (n + 1) * s2 + 8 * s0 * s0
             b4 = s1 - s2 + s0 * s0
-            sy3, sy4 = (X ** 3).sum(0), (X ** 4).sum(0)
-            EG2 = (b0 * sy2 ** 2 + b1 * sy4 + b2 * sy ** 2 * sy2 + b3 * sy * sy3 + b4 * sy ** 4)
-            EG2 = EG2 / (den ** 2 * n * (n - 1) * (n - 2) * (n - 3))
-            VG = EG2 - EG ** 2
+            sy3, sy4 = (X**3).sum(0), (X**4).sum(0)
+            EG2 = b0 * sy2**2 + b1 * sy4 + b2 * sy**2 * sy2 + b3 * sy * sy3 + b4 * sy**4
+            EG2 = EG2 / (den**2 * n * (n - 1) * (n - 2) * (n - 3))
+            VG = EG2 - EG**2
             z_norm = (G - EG) / np.sqrt(VG)
-        out = pd.DataFrame({"year": years, "G": G, "EG": EG, "VG": VG, "z_norm": z_norm,
-                            # esda: one-sided p of |z|
-                            "p_norm": stats.norm.sf(np.abs(z_norm))})
+        out = pd.DataFrame(
+            {
+                "year": years,
+                "G": G,
+                "EG": EG,
+                "VG": VG,
+                "z_norm": z_norm,
+                # esda: one-sided p of |z|
+                "p_norm": stats.norm.sf(np.abs(z_norm)),
+            }
+        )
         sim = None
         if permutations:
             q = _global_quadforms(X, X, mat, rng, permutations, backend=backend)
@@ -675,8 +715,7 @@ class _MoranBV(StatisticPlugin):
 
 def _local_frame(ids, years, cols: dict) -> pd.DataFrame:
     n, t = len(ids), len(years)
-    data = {"year": np.repeat(np.asarray(years), n),
-            "region": np.tile(np.asarray(ids, dtype=object), t)}
+    data = {"year": np.repeat(np.asarray(years), n), "region": np.tile(np.asarray(ids, dtype=object), t)}
     for k, v in cols.items():
         data[k] = np.asarray(v).T.reshape(-1) if np.ndim(v) == 2 else v
     return pd.DataFrame(data)
@@ -720,9 +759,19 @@ class _Lisa(StatisticPlugin):
         sig = p_sim < crit[None, :]
         cluster[sig] = labels[sig]
         cluster[nb.islands] = "isolated"
-        out = _local_frame(ids, years, {"Ii": Ii, "EI_sim": EI_sim, "z_sim": z_sim, "p_sim": p_sim,
-                                        "quadrant": labels, "cluster": cluster,
-                                        "crit": np.broadcast_to(crit, (n, t))})
+        out = _local_frame(
+            ids,
+            years,
+            {
+                "Ii": Ii,
+                "EI_sim": EI_sim,
+                "z_sim": z_sim,
+                "p_sim": p_sim,
+                "quadrant": labels,
+                "cluster": cluster,
+                "crit": np.broadcast_to(crit, (n, t)),
+            },
+        )
         return _guard(out, n, permutations, np.tile(nb.islands, t))
 
 
@@ -755,17 +804,18 @@ class _GiStar(StatisticPlugin):
             wi = np.asarray(star.sum(axis=1)).ravel()
             N = n
             mean = total / N
-            var = (X * X).sum(0) / N - mean ** 2
+            var = (X * X).sum(0) / N - mean**2
             EG = wi / N
-            VG = (wi * (N - wi) / (N - 1) / N ** 2)[:, None] * (var / mean ** 2)[None, :]
+            VG = (wi * (N - wi) / (N - 1) / N**2)[:, None] * (var / mean**2)[None, :]
             Zs = (Gs - EG[:, None]) / np.sqrt(VG)
         nb = _Neighbors(star)
         islands = np.diff(off.indptr) == 0
         p_sim = np.full((n, t), np.nan)
         z_sim = np.full((n, t), np.nan)
         if permutations:
-            larger, m, sd = _local_summary(X, nb, star @ X, np.broadcast_to(1.0 / total, (n, t)), rng,
-                                           permutations, backend)
+            larger, m, sd = _local_summary(
+                X, nb, star @ X, np.broadcast_to(1.0 / total, (n, t)), rng, permutations, backend
+            )
             p_sim = _fold_p(larger, permutations)
             with np.errstate(divide="ignore", invalid="ignore"):
                 z_sim = (Gs - m) / sd
@@ -780,8 +830,19 @@ class _GiStar(StatisticPlugin):
         cluster[sig & hot] = "hot"
         cluster[sig & ~hot] = "cold"
         cluster[islands] = "isolated"
-        out = _local_frame(ids, years, {"Gi": Gs, "EGi": np.broadcast_to(EG[:, None], (n, t)), "z_norm": Zs,
-                                        "p_norm": p_norm, "z_sim": z_sim, "p_sim": p_sim, "cluster": cluster})
+        out = _local_frame(
+            ids,
+            years,
+            {
+                "Gi": Gs,
+                "EGi": np.broadcast_to(EG[:, None], (n, t)),
+                "z_norm": Zs,
+                "p_norm": p_norm,
+                "z_sim": z_sim,
+                "p_sim": p_sim,
+                "cluster": cluster,
+            },
+        )
         return _guard(out, n, permutations, np.tile(islands, t))
 
 

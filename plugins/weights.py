@@ -94,6 +94,7 @@ def boundary_nearest(geometry, ids, island, candidates: int = 50) -> tuple[Any, 
 # builders
 # --------------------------------------------------------------------------
 
+
 class WeightsBuilder:
     """Base class of the first-party weights builders (see the module doc).
 
@@ -105,8 +106,9 @@ class WeightsBuilder:
     needs: frozenset = frozenset()
     description: str = ""
 
-    def build(self, ids, *, geometry=None, panel=None, scheme=None, region="region", year="year",
-              **params):  # pragma: no cover - abstract
+    def build(
+        self, ids, *, geometry=None, panel=None, scheme=None, region="region", year="year", **params
+    ):  # pragma: no cover - abstract
         """Return the raw :class:`libpysal.graph.Graph` over ``ids``."""
         raise NotImplementedError
 
@@ -117,8 +119,11 @@ class WeightsBuilder:
         """Refuse before allocating when the dense N x N matrix would not fit in the machine's memory."""
         from nqpspatial.resources import check_dense
 
-        check_dense(len(ids), key=f"[spatial] weights = {self.name!r}",
-                    fix="Use a sparse builder (queen, rook, knn, distance_band, or inverse_distance with cutoff=...).")
+        check_dense(
+            len(ids),
+            key=f"[spatial] weights = {self.name!r}",
+            fix="Use a sparse builder (queen, rook, knn, distance_band, or inverse_distance with cutoff=...).",
+        )
 
     def __repr__(self) -> str:
         return f"<weights builder {self.name!r}>"
@@ -131,7 +136,7 @@ class _Contiguity(WeightsBuilder):
     def __init__(self, rook: bool):
         self.rook = rook
         self.name = "rook" if rook else "queen"
-        self.description = ("regions sharing an edge" if rook else "regions sharing an edge or a vertex")
+        self.description = "regions sharing an edge" if rook else "regions sharing an edge or a vertex"
 
     def build(self, ids, *, geometry=None, panel=None, scheme=None, region="region", year="year", **params):
         """Binary contiguity graph (libpysal ``Graph.build_contiguity``)."""
@@ -169,8 +174,10 @@ def _positive(name, key, value, allow_none=False):
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"weights '{name}': {key} must be a positive number (km where a distance), "
-                          f"got {value!r}", source="config [spatial] weights")
+        raise ConfigError(
+            f"weights '{name}': {key} must be a positive number (km where a distance), got {value!r}",
+            source="config [spatial] weights",
+        )
     return float(value)
 
 
@@ -210,16 +217,20 @@ class _InverseDistance(WeightsBuilder):
             d = pairwise_km(coords, geo)
             np.fill_diagonal(d, np.inf)
             if np.any(d == 0):
-                raise InputError("inverse_distance: two regions have the same centroid (distance 0 km); "
-                                 "fix the boundaries or use another weights builder", source="boundaries")
-            w = d ** -power
+                raise InputError(
+                    "inverse_distance: two regions have the same centroid (distance 0 km); "
+                    "fix the boundaries or use another weights builder",
+                    source="boundaries",
+                )
+            w = d**-power
             np.fill_diagonal(w, 0.0)
             return _graph_from_dense(w, ids)
         i, j, km = _pairs_within_km(coords, geo, cutoff)
         if np.any(km == 0):
-            raise InputError("inverse_distance: two regions have the same centroid (distance 0 km)",
-                             source="boundaries")
-        return _graph_from_coo(i, j, km ** -power, ids)
+            raise InputError(
+                "inverse_distance: two regions have the same centroid (distance 0 km)", source="boundaries"
+            )
+        return _graph_from_coo(i, j, km**-power, ids)
 
 
 _KERNELS = ("triangular", "parabolic", "gaussian", "bisquare", "cosine", "exponential", "boxcar")
@@ -229,8 +240,10 @@ class _Kernel(WeightsBuilder):
     name = "kernel"
     params = {"kernel": "triangular", "bandwidth": None, "k": None}
     needs = frozenset({"geometry"})
-    description = ("kernel K(d_ij / h) of centroid distances in km; fixed bandwidth h (km) or "
-                   "adaptive h_i = distance to the k-th nearest region")
+    description = (
+        "kernel K(d_ij / h) of centroid distances in km; fixed bandwidth h (km) or "
+        "adaptive h_i = distance to the k-th nearest region"
+    )
 
     def build(self, ids, *, geometry=None, panel=None, scheme=None, region="region", year="year", **params):
         """Kernel graph using ``libpysal.kernels.kernel`` on distances in km.
@@ -245,13 +258,17 @@ class _Kernel(WeightsBuilder):
         p = self._params(params)
         kern = p["kernel"]
         if kern not in _KERNELS:
-            raise ConfigError(f"kernel: unknown kernel {kern!r} (did you mean '{_nearest(str(kern), _KERNELS)}'?); "
-                              f"accepted: {', '.join(_KERNELS)}", source="config [spatial] weights")
+            raise ConfigError(
+                f"kernel: unknown kernel {kern!r} (did you mean '{_nearest(str(kern), _KERNELS)}'?); "
+                f"accepted: {', '.join(_KERNELS)}",
+                source="config [spatial] weights",
+            )
         bw = _positive(self.name, "bandwidth", p["bandwidth"], allow_none=True)
         k = p["k"]
         if bw is not None and k is not None:
-            raise ConfigError("kernel: give either bandwidth (fixed, km) or k (adaptive), not both",
-                              source="config [spatial] weights")
+            raise ConfigError(
+                "kernel: give either bandwidth (fixed, km) or k (adaptive), not both", source="config [spatial] weights"
+            )
         coords, geo = centroid_points(geometry, ids)
         n = len(ids)
         if bw is not None:
@@ -273,23 +290,31 @@ def _region_means(panel, ids, variable, region, year, who):
         raise InputError(f"weights '{who}' needs the panel", source="config [spatial] weights")
     if variable is None:
         cols = [c for c in panel.columns if c not in (region, year)]
-        raise ConfigError(f"weights '{who}' needs variable=<panel column>, e.g. \"{who}:variable={cols[0] if cols else 'gdp_pc'}\"; "
-                          f"available: {', '.join(map(str, cols))}", source="config [spatial] weights")
+        raise ConfigError(
+            f"weights '{who}' needs variable=<panel column>, e.g. \"{who}:variable={cols[0] if cols else 'gdp_pc'}\"; "
+            f"available: {', '.join(map(str, cols))}",
+            source="config [spatial] weights",
+        )
     if variable not in panel.columns:
         cols = [c for c in panel.columns if c not in (region, year)]
-        raise ConfigError(f"weights '{who}': variable '{variable}' is not a panel column"
-                          f" (did you mean '{_nearest(str(variable), cols)}'?); available: "
-                          f"{', '.join(map(str, cols))}", source="config [spatial] weights")
+        raise ConfigError(
+            f"weights '{who}': variable '{variable}' is not a panel column"
+            f" (did you mean '{_nearest(str(variable), cols)}'?); available: "
+            f"{', '.join(map(str, cols))}",
+            source="config [spatial] weights",
+        )
     vals = pd.to_numeric(panel[variable], errors="coerce")
     if vals.isna().any():
         bad = panel.loc[vals.isna(), [region, year]].head(5).to_dict("records")
-        raise InputError(f"weights '{who}': column '{variable}' has missing or non-numeric cells, e.g. {bad}; "
-                         "fill them or choose another variable", source="panel")
+        raise InputError(
+            f"weights '{who}': column '{variable}' has missing or non-numeric cells, e.g. {bad}; "
+            "fill them or choose another variable",
+            source="panel",
+        )
     means = vals.groupby(panel[region].to_numpy()).mean()
     missing = [i for i in ids if i not in means.index]
     if missing:
-        raise InputError(f"weights '{who}': region(s) {missing[:10]} have no rows in the panel",
-                         source="panel")
+        raise InputError(f"weights '{who}': region(s) {missing[:10]} have no rows in the panel", source="panel")
     return means.reindex(list(ids)).to_numpy(dtype=float)
 
 
@@ -310,8 +335,11 @@ def economic_matrix(xbar: np.ndarray) -> tuple[np.ndarray, int]:
     off = ~np.eye(len(x), dtype=bool)
     pos = diff[off & (diff > 0)]
     if pos.size == 0:
-        raise InputError("economic weights: the variable has the same period mean in every region; "
-                         "choose a variable that differs between regions", source="panel")
+        raise InputError(
+            "economic weights: the variable has the same period mean in every region; "
+            "choose a variable that differs between regions",
+            source="panel",
+        )
     ties = off & (diff == 0)
     with np.errstate(divide="ignore"):
         w = np.where(off, 1.0 / diff, 0.0)
@@ -357,12 +385,12 @@ class _Nested(WeightsBuilder):
         geo_spec = str(p["geo"]).replace(";", ",")
         gname, gparams = parse_spec(geo_spec)
         if gname in ("nested", "economic"):
-            raise ConfigError(f"nested: geo must be a geographic weights builder, got '{gname}'",
-                              source="config [spatial] weights")
+            raise ConfigError(
+                f"nested: geo must be a geographic weights builder, got '{gname}'", source="config [spatial] weights"
+            )
         gb = get_builder(gname)
         builder_params(gb, gparams)
-        geo_graph = gb.build(ids, geometry=geometry, panel=panel, scheme=scheme, region=region, year=year,
-                             **gparams)
+        geo_graph = gb.build(ids, geometry=geometry, panel=panel, scheme=scheme, region=region, year=year, **gparams)
         wg = _row_standardize(geo_graph.sparse.toarray())
         xbar = _region_means(panel, ids, p["variable"], region, year, self.name)
         we, _ = economic_matrix(xbar)
@@ -380,13 +408,16 @@ class _Block(WeightsBuilder):
         """Block graph: w_ij = 1 when i and j (i != j) are in the same scheme group."""
         self._params(params)
         if scheme is None:
-            raise InputError("weights 'block' needs a region scheme; set [regions] scheme to a bundled "
-                             "scheme (e.g. \"eight-zones\") or a CSV with columns region and group",
-                             source="config [spatial] weights")
+            raise InputError(
+                "weights 'block' needs a region scheme; set [regions] scheme to a bundled "
+                'scheme (e.g. "eight-zones") or a CSV with columns region and group',
+                source="config [spatial] weights",
+            )
         missing = [i for i in ids if i not in scheme.index]
         if missing:
-            raise InputError(f"weights 'block': region(s) {missing[:10]} have no group in the region scheme",
-                             source="region scheme")
+            raise InputError(
+                f"weights 'block': region(s) {missing[:10]} have no group in the region scheme", source="region scheme"
+            )
         self._check_dense(ids)
         groups = scheme.reindex(list(ids)).to_numpy()
         codes = pd.factorize(groups)[0]
@@ -400,8 +431,9 @@ class _Matrix(WeightsBuilder):
     needs: frozenset = frozenset()
     description = "a user matrix: CSV (focal, neighbor, weight), GAL or GWT file"
 
-    def build(self, ids, *, geometry=None, panel=None, scheme=None, region="region", year="year",
-              base_dir=None, **params):
+    def build(
+        self, ids, *, geometry=None, panel=None, scheme=None, region="region", year="year", base_dir=None, **params
+    ):
         """Read a user weights file; ids not in the file become islands.
 
         Raises
@@ -413,14 +445,17 @@ class _Matrix(WeightsBuilder):
         p = self._params(params)
         path = p["path"]
         if not path:
-            raise ConfigError("matrix: give path=<file> (CSV focal,neighbor,weight / .gal / .gwt)",
-                              source="config [spatial] weights")
+            raise ConfigError(
+                "matrix: give path=<file> (CSV focal,neighbor,weight / .gal / .gwt)", source="config [spatial] weights"
+            )
         fp = Path(str(path))
         if not fp.is_absolute() and base_dir is not None:
             fp = Path(base_dir) / fp
         if not fp.exists():
-            raise InputError(f"weights file {fp} does not exist; check matrix:path (relative to the "
-                             "config file's folder)", source=str(fp))
+            raise InputError(
+                f"weights file {fp} does not exist; check matrix:path (relative to the config file's folder)",
+                source=str(fp),
+            )
         suffix = fp.suffix.lower()
         if suffix in (".gal", ".gwt"):
             from libpysal.graph import read_gal, read_gwt
@@ -438,8 +473,10 @@ class _Matrix(WeightsBuilder):
             table = read_table(fp, what="weights matrix")
             need = {"focal", "neighbor", "weight"}
             if not need.issubset(table.columns):
-                raise InputError(f"weights CSV needs columns focal, neighbor, weight; found "
-                                 f"{', '.join(map(str, table.columns))}", source=str(fp))
+                raise InputError(
+                    f"weights CSV needs columns focal, neighbor, weight; found {', '.join(map(str, table.columns))}",
+                    source=str(fp),
+                )
         else:
             raise InputError(f"unknown weights file type '{suffix}'; use .csv, .gal or .gwt", source=str(fp))
         wts = pd.to_numeric(table["weight"], errors="coerce")
@@ -461,8 +498,11 @@ class _Matrix(WeightsBuilder):
                 else:
                     unknown.append(v)
             if unknown:
-                raise InputError(f"column '{col}' names region(s) {unknown[:10]} that are not in the panel; "
-                                 "fix the ids (they must equal the panel's region ids)", source=str(fp))
+                raise InputError(
+                    f"column '{col}' names region(s) {unknown[:10]} that are not in the panel; "
+                    "fix the ids (they must equal the panel's region ids)",
+                    source=str(fp),
+                )
             return out
 
         focal, neigh = _map("focal"), _map("neighbor")
@@ -485,11 +525,11 @@ nested = _Nested()
 block = _Block()
 matrix = _Matrix()
 
-BUILDERS: dict[str, WeightsBuilder] = {b.name: b for b in
-                                       (queen, rook, knn, distance_band, inverse_distance, kernel,
-                                        economic, nested, block, matrix)}
+BUILDERS: dict[str, WeightsBuilder] = {
+    b.name: b for b in (queen, rook, knn, distance_band, inverse_distance, kernel, economic, nested, block, matrix)
+}
 
 
-BUILDERS: dict[str, WeightsBuilder] = {b.name: b for b in
-                                       (queen, rook, knn, distance_band, inverse_distance, kernel,
-                                        economic, nested, block, matrix)}
+BUILDERS: dict[str, WeightsBuilder] = {
+    b.name: b for b in (queen, rook, knn, distance_band, inverse_distance, kernel, economic, nested, block, matrix)
+}

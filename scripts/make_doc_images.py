@@ -21,8 +21,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "docs" / "images"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _run_demo(out: Path):
@@ -46,9 +54,14 @@ def _screenshot(html: Path, target: Path) -> None:
 
     exe = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(profile, executable_path=exe, headless=True, args=FLAGS,
-                                                   viewport={"width": 1100, "height": 1300},
-                                                   device_scale_factor=1)
+        ctx = p.chromium.launch_persistent_context(
+            profile,
+            executable_path=exe,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1100, "height": 1300},
+            device_scale_factor=1,
+        )
         try:
             page = ctx.new_page()
             page.goto(html.resolve().as_uri(), wait_until="load")

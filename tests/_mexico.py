@@ -47,8 +47,7 @@ def mexico_csv():
     import pandas as pd
 
     wide = pd.read_csv(_folder() / "mexico.csv")
-    long = wide.melt(id_vars=["State"], value_vars=[f"pcgdp{d}" for d in DECADES],
-                     var_name="year", value_name="pcgdp")
+    long = wide.melt(id_vars=["State"], value_vars=[f"pcgdp{d}" for d in DECADES], var_name="year", value_name="pcgdp")
     long["year"] = long["year"].str[5:].astype(int)
     long = long.rename(columns={"State": "region"})
     return wide, long

@@ -16,12 +16,25 @@ def small_panel(n_regions: int = 6, years=range(2015, 2021), seed: int = 0) -> t
     rows = []
     for i in range(n_regions):
         for t, y in enumerate(years):
-            rows.append({"region": f"R{i + 1}", "year": y, "a1": 10 + i + t + rng.random(),
-                         "a2": 100 + 5 * i + 3 * t + rng.random(), "b1": 0.3 + 0.05 * i + 0.02 * t + rng.random() / 50,
-                         "b2": 5 - 0.2 * i - 0.1 * t + rng.random() / 5})
+            rows.append(
+                {
+                    "region": f"R{i + 1}",
+                    "year": y,
+                    "a1": 10 + i + t + rng.random(),
+                    "a2": 100 + 5 * i + 3 * t + rng.random(),
+                    "b1": 0.3 + 0.05 * i + 0.02 * t + rng.random() / 50,
+                    "b2": 5 - 0.2 * i - 0.1 * t + rng.random() / 5,
+                }
+            )
     panel = pd.DataFrame(rows)
-    indicators = pd.DataFrame({"indicator": ["a1", "a2", "b1", "b2"], "subsystem": ["A", "A", "B", "B"],
-                               "dimension": ["d1", "d2", "d1", "d1"], "direction": ["+", "+", "+", "-"]})
+    indicators = pd.DataFrame(
+        {
+            "indicator": ["a1", "a2", "b1", "b2"],
+            "subsystem": ["A", "A", "B", "B"],
+            "dimension": ["d1", "d2", "d1", "d1"],
+            "direction": ["+", "+", "+", "-"],
+        }
+    )
     return panel, indicators
 
 
@@ -32,9 +45,15 @@ class Study:
         self.root = root
         self.config = root / "study.toml"
 
-    def write(self, panel: pd.DataFrame | None = None, indicators: pd.DataFrame | None = None,
-              extra: str = "", data_extra: str = "", panel_name: str = "panel.csv",
-              encoding: str = "utf-8") -> "Study":
+    def write(
+        self,
+        panel: pd.DataFrame | None = None,
+        indicators: pd.DataFrame | None = None,
+        extra: str = "",
+        data_extra: str = "",
+        panel_name: str = "panel.csv",
+        encoding: str = "utf-8",
+    ) -> "Study":
         p, ind = small_panel()
         panel = p if panel is None else panel
         indicators = ind if indicators is None else indicators
@@ -45,12 +64,17 @@ class Study:
         elif panel_name.endswith(".dta"):
             panel.to_stata(self.root / panel_name, write_index=False)
         indicators.to_csv(self.root / "indicators.csv", index=False, encoding=encoding)
-        text = textwrap.dedent(f"""\
+        text = (
+            textwrap.dedent(f"""\
             name = "test study"
             [data]
             panel = "{panel_name}"
             indicators = "indicators.csv"
-            """) + textwrap.dedent(data_extra) + "\n" + textwrap.dedent(extra)
+            """)
+            + textwrap.dedent(data_extra)
+            + "\n"
+            + textwrap.dedent(extra)
+        )
         self.config.write_text(text, encoding="utf-8")
         return self
 
@@ -99,8 +123,22 @@ def installed_plugin(tmp_path_factory):
     from nqpspatial import registry
 
     target = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(PLUGIN_PKG)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(PLUGIN_PKG),
+        ],
+        check=True,
+        capture_output=True,
+    )
     sys.path.insert(0, str(target))
     importlib.invalidate_caches()
     registry.refresh()

@@ -46,8 +46,7 @@ def test_registry_checks_what_the_contract_module_requires():
             return pd.DataFrame()
 
     assert registry.contract_problems("statistics", NoTable()) == ["missing attribute 'table'"]
-    assert registry.contract_problems("statistics", NoTable()) == contracts.structural_problems("statistics",
-                                                                                                 NoTable())
+    assert registry.contract_problems("statistics", NoTable()) == contracts.structural_problems("statistics", NoTable())
 
 
 class _BadRing:
@@ -69,8 +68,9 @@ def test_check_plugin_reports_every_failure():
     assert "check_weights_declarations" in msg and "check_weights_build_returns_graph" in msg
     res = check_plugin("weights", _BadRing(), on_fail=None)
     assert {r.status for r in res} == {"passed", "failed"}
-    res = check_plugin("weights", _BadRing(), on_fail=None,
-                       expected_failed_checks={"check_weights_declarations": "known"})
+    res = check_plugin(
+        "weights", _BadRing(), on_fail=None, expected_failed_checks={"check_weights_declarations": "known"}
+    )
     assert [r.status for r in res if r.check == "check_weights_declarations"] == ["xfail"]
 
 
@@ -144,8 +144,9 @@ class _Stage:
         return StageOutput(tables={k: pd.DataFrame({"year": [2010]}) for k in self._tables})
 
 
-@pytest.mark.parametrize("table, why", [("Bad Name!", "is not valid"), ("moran_global", "already written"),
-                                        ("x" * 40, "is not valid")])
+@pytest.mark.parametrize(
+    "table, why", [("Bad Name!", "is not valid"), ("moran_global", "already written"), ("x" * 40, "is not valid")]
+)
 def test_analysis_table_names_are_checked(table, why):
     res = {r.check: r for r in check_plugin("analyses", _Stage([table]), on_fail=None)}
     assert res["check_analysis_output"].status == "failed"

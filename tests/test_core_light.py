@@ -10,10 +10,12 @@ import pytest
 
 
 def test_import_is_light(tmp_path):
-    code = ("import sys, nqpspatial\n"
-            "heavy = [m for m in ('geopandas', 'esda', 'libpysal', 'spreg', 'nqpspatial.plugins', 'matplotlib',"
-            " 'statsmodels') if m in sys.modules]\n"
-            "print(','.join(heavy))")
+    code = (
+        "import sys, nqpspatial\n"
+        "heavy = [m for m in ('geopandas', 'esda', 'libpysal', 'spreg', 'nqpspatial.plugins', 'matplotlib',"
+        " 'statsmodels') if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert out.stdout.strip() == ""
 
@@ -57,8 +59,15 @@ def test_every_exported_name_resolves_to_the_same_object_twice():
     import nqpspatial
 
     first = {name: getattr(nqpspatial, name) for name in nqpspatial.__all__}
-    for mod in ("nqpspatial.weighting", "nqpspatial.haken", "nqpspatial.spatial", "nqpspatial.robustness",
-                "nqpspatial.plugins.zones", "nqpspatial.plugins.spatial_haken", "nqpspatial.pipeline"):
+    for mod in (
+        "nqpspatial.weighting",
+        "nqpspatial.haken",
+        "nqpspatial.spatial",
+        "nqpspatial.robustness",
+        "nqpspatial.plugins.zones",
+        "nqpspatial.plugins.spatial_haken",
+        "nqpspatial.pipeline",
+    ):
         importlib.import_module(mod)
     for name in nqpspatial.__all__:
         again = getattr(nqpspatial, name)

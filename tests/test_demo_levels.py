@@ -37,8 +37,12 @@ def test_simulate_units_with_province_inputs_equals_generate():
     b = gen.simulate_units(np.random.default_rng(4), prov.assign(region=prov["name_zh"]), dict(gen.PARAMETERS))
     for key in ("panel", "latent", "regions"):
         pd.testing.assert_frame_equal(a[key], b[key])
-    sub = gen.simulate_units(np.random.default_rng(4), prov.assign(region=prov["name_zh"]), dict(gen.PARAMETERS),
-                             indicators=["gdp_pc", "rd_intensity"])
+    sub = gen.simulate_units(
+        np.random.default_rng(4),
+        prov.assign(region=prov["name_zh"]),
+        dict(gen.PARAMETERS),
+        indicators=["gdp_pc", "rd_intensity"],
+    )
     assert list(sub["panel"].columns) == ["region", "year", "rd_intensity", "gdp_pc"]
     np.testing.assert_array_equal(sub["panel"]["gdp_pc"], a["panel"]["gdp_pc"])  # same draws for a subset
 
@@ -82,13 +86,14 @@ def test_synthetic_study_is_seeded_and_inside_ranges():
 
 def test_synthetic_design_recovers_the_haken_parameters_without_extras():
     """Noise-free, no spatial terms, region effects or break: the latent series is the exact Haken map."""
-    lat = levels.synthetic_study(300, seed=2, noise=False, spatial=False, region_effects=False,
-                                 break_2020=False)["latent"].sort_values(["region", "year"])
+    lat = levels.synthetic_study(300, seed=2, noise=False, spatial=False, region_effects=False, break_2020=False)[
+        "latent"
+    ].sort_values(["region", "year"])
     nxt = lat.groupby("region")[["q1", "q2"]].shift(-1)
     m = nxt["q1"].notna()
     q1, q2 = lat.loc[m, "q1"].to_numpy(), lat.loc[m, "q2"].to_numpy()
     c1 = np.linalg.lstsq(np.column_stack([q1, q1 * q2]), nxt.loc[m, "q1"].to_numpy(), rcond=None)[0]
-    c2 = np.linalg.lstsq(np.column_stack([q2, q1 ** 2]), nxt.loc[m, "q2"].to_numpy(), rcond=None)[0]
+    c2 = np.linalg.lstsq(np.column_stack([q2, q1**2]), nxt.loc[m, "q2"].to_numpy(), rcond=None)[0]
     est = {"gamma1": 1 - c1[0], "a": -c1[1], "gamma2": 1 - c2[0], "b": c2[1]}
     for k, v in est.items():
         assert v == pytest.approx(gen.PARAMETERS[k], abs=1e-9), k
@@ -152,14 +157,18 @@ def test_city_panel_in_four_forms_lines_up_in_the_pipeline(study, run_cli):
     from nqpspatial.geodata import prefecture_names
 
     names = prefecture_names().set_index("code").loc[[int(c) for c in JIANGSU]]
-    forms = {"full": names["name_zh"].tolist(), "short": names["name_zh_short"].tolist(),
-             "pinyin": [f"{p}, Jiangsu" if p in ("Suzhou", "Taizhou") else p for p in names["pinyin"]],
-             "code": [int(c) for c in JIANGSU]}
+    forms = {
+        "full": names["name_zh"].tolist(),
+        "short": names["name_zh_short"].tolist(),
+        "pinyin": [f"{p}, Jiangsu" if p in ("Suzhou", "Taizhou") else p for p in names["pinyin"]],
+        "code": [int(c) for c in JIANGSU],
+    }
     results = {}
     for form, ids in forms.items():
         panel, indicators = _jiangsu_panel(ids)
-        study.write(panel, indicators, extra="[haken]\nenabled = false\n[spatial]\npermutations = 9\n"
-                                             "statistics = [\"moran\"]\n")
+        study.write(
+            panel, indicators, extra='[haken]\nenabled = false\n[spatial]\npermutations = 9\nstatistics = ["moran"]\n'
+        )
         out = study.root / f"out_{form}"
         code, _, err = run_cli("run", study.config, "--out", out, "--no-report", "--quiet")
         assert code == 0, (form, err)
@@ -168,10 +177,12 @@ def test_city_panel_in_four_forms_lines_up_in_the_pipeline(study, run_cli):
         assert "prefectures layer" in geo["notes"][0] and "eight-zones" in " ".join(geo["notes"]), geo
         to_code = dict(zip(ids, JIANGSU))
         w = pd.read_csv(out / "tables" / "weights_queen.csv", encoding="utf-8-sig", dtype=str)
-        results[form] = sorted(zip(w.iloc[:, 0].map(lambda v: to_code.get(v, to_code.get(int(v)) if v.isdigit()
-                                                                              else None)),
-                                   w.iloc[:, 1].map(lambda v: to_code.get(v, to_code.get(int(v)) if v.isdigit()
-                                                                              else None))))
+        results[form] = sorted(
+            zip(
+                w.iloc[:, 0].map(lambda v: to_code.get(v, to_code.get(int(v)) if v.isdigit() else None)),
+                w.iloc[:, 1].map(lambda v: to_code.get(v, to_code.get(int(v)) if v.isdigit() else None)),
+            )
+        )
     assert results["full"] == results["short"] == results["pinyin"] == results["code"]
     assert len(results["full"]) > 20
 
@@ -187,8 +198,18 @@ def test_city_study_runs_every_stage_with_zones(tmp_path, run_cli):
     assert code == 0, err
     info = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
     status = {s["name"]: s["status"] for s in info["stages"]}
-    for stage in ("data", "weighting", "geometry", "haken", "scenarios", "spatial", "zones", "spatial_haken",
-                  "sensitivity", "robustness"):
+    for stage in (
+        "data",
+        "weighting",
+        "geometry",
+        "haken",
+        "scenarios",
+        "spatial",
+        "zones",
+        "spatial_haken",
+        "sensitivity",
+        "robustness",
+    ):
         assert status[stage] == "ok", (stage, status)
     geo = next(s for s in info["stages"] if s["name"] == "geometry")
     assert "prefectures layer" in geo["notes"][0] and "eight-zones" in " ".join(geo["notes"])

@@ -25,7 +25,7 @@ def haken_ols(df, q1, q2, region="region", year="year"):
     x1, x2 = df.loc[m, q1].to_numpy(), df.loc[m, q2].to_numpy()
     y1, y2 = nxt.loc[m, q1].to_numpy(), nxt.loc[m, q2].to_numpy()
     r1 = sm.OLS(y1, np.column_stack([x1, x1 * x2])).fit()
-    r2 = sm.OLS(y2, np.column_stack([x2, x1 ** 2])).fit()
+    r2 = sm.OLS(y2, np.column_stack([x2, x1**2])).fit()
     est = {"gamma1": 1 - r1.params[0], "a": -r1.params[1], "gamma2": 1 - r2.params[0], "b": r2.params[1]}
     se = {"gamma1": r1.bse[0], "a": r1.bse[1], "gamma2": r2.bse[0], "b": r2.bse[1]}
     p = {"gamma1": r1.pvalues[0], "a": r1.pvalues[1], "gamma2": r2.pvalues[0], "b": r2.pvalues[1]}

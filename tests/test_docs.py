@@ -28,8 +28,14 @@ def test_doc_examples_run(doc, tmp_path, monkeypatch):
 
 
 def test_docs_exist():
-    for name in ("getting-started.md", "input-formats.md", "configuration.md", "outputs.md", "weighting.md",
-                 "architecture.md"):
+    for name in (
+        "getting-started.md",
+        "input-formats.md",
+        "configuration.md",
+        "outputs.md",
+        "weighting.md",
+        "architecture.md",
+    ):
         assert (DOCS / name).exists(), name
 
 

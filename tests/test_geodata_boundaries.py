@@ -27,8 +27,7 @@ def _panel_from_shapefile(shp):
 
     table = gpd.read_file(shp).drop(columns="geometry")
     decades = [1940, 1950, 1960, 1970, 1980, 1990, 2000]
-    long = table.melt(id_vars=["NAME"], value_vars=[f"PCGDP{y}" for y in decades], var_name="year",
-                      value_name="pcgdp")
+    long = table.melt(id_vars=["NAME"], value_vars=[f"PCGDP{y}" for y in decades], var_name="year", value_name="pcgdp")
     long["year"] = long["year"].str[-4:].astype(int)
     return long.rename(columns={"NAME": "state"}).sort_values(["state", "year"]).reset_index(drop=True), table
 
@@ -51,12 +50,14 @@ def test_mexico_states_as_user_boundaries_with_user_scheme(mexico, tmp_path):
     # user scheme built from the hanson98 column
     scheme_csv = tmp_path / "hanson98.csv"
     pd.DataFrame({"region": table["NAME"], "group": "H" + table["HANSON98"].astype(int).astype(str)}).to_csv(
-        scheme_csv, index=False)
+        scheme_csv, index=False
+    )
     scheme = load_scheme(scheme_csv, regions=panel["state"])
     assert list(scheme.index) == list(gdf.index)
     assert scheme.nunique() == table["HANSON98"].nunique()
-    assert scheme["Baja California Norte"] == "H" + str(int(table.loc[table["NAME"] == "Baja California Norte",
-                                                                      "HANSON98"].item()))
+    assert scheme["Baja California Norte"] == "H" + str(
+        int(table.loc[table["NAME"] == "Baja California Norte", "HANSON98"].item())
+    )
 
     # contiguity works on the result (libpysal Graph), indexed by the panel's ids
     from libpysal.graph import Graph
@@ -74,8 +75,13 @@ def test_mexico_csv_spellings_are_reported(mexico):
     msg = str(exc.value)
     for name in ("Baja California", "Coahuila", "Michoacan", "Quertaro", "Veracruz"):
         assert f"'{name}'" in msg.split("boundary feature")[0]
-    for name in ("Baja California Norte", "Coahuila De Zaragoza", "Michoacan de Ocampo",
-                 "Queretaro de Arteaga", "Veracruz-Llave"):
+    for name in (
+        "Baja California Norte",
+        "Coahuila De Zaragoza",
+        "Michoacan de Ocampo",
+        "Queretaro de Arteaga",
+        "Veracruz-Llave",
+    ):
         assert f"'{name}'" in msg.split("boundary feature")[1]
 
 
@@ -83,8 +89,9 @@ def _square_file(tmp_path, ids, crs="EPSG:4326", name="b.geojson"):
     import geopandas as gpd
     from shapely.geometry import box
 
-    gdf = gpd.GeoDataFrame({"rid": ids, "other": range(len(ids))},
-                           geometry=[box(i, 0, i + 1, 1) for i in range(len(ids))], crs=crs)
+    gdf = gpd.GeoDataFrame(
+        {"rid": ids, "other": range(len(ids))}, geometry=[box(i, 0, i + 1, 1) for i in range(len(ids))], crs=crs
+    )
     p = tmp_path / name
     gdf.to_file(p)
     return p

@@ -39,10 +39,13 @@ def test_two_ids_for_one_province_stop_the_run(study, run_cli):
     assert code == 2 and "both name Beijing" in err
 
 
-@pytest.mark.parametrize("names, note", [
-    (province_names()["name_en"].tolist(), "bundled province layer"),
-    ([f"R{i}" for i in range(30)] + ["Beijing"], "no boundaries"),  # one province name among others
-])
+@pytest.mark.parametrize(
+    "names, note",
+    [
+        (province_names()["name_en"].tolist(), "bundled province layer"),
+        ([f"R{i}" for i in range(30)] + ["Beijing"], "no boundaries"),  # one province name among others
+    ],
+)
 def test_province_and_other_panels_still_run(study, run_cli, names, note):
     panel, indicators = _panel(names)
     study.write(panel, indicators, extra=OFF)

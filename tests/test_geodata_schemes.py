@@ -25,15 +25,14 @@ EXPECTED = {
         "East": "Beijing, Tianjin, Hebei, Shanghai, Jiangsu, Zhejiang, Fujian, Shandong, Guangdong, Hainan",
         "Central": "Shanxi, Anhui, Jiangxi, Henan, Hubei, Hunan",
         "West": "Inner Mongolia, Guangxi, Chongqing, Sichuan, Guizhou, Yunnan, Tibet, Shaanxi, Gansu, "
-                "Qinghai, Ningxia, Xinjiang",
+        "Qinghai, Ningxia, Xinjiang",
         "Northeast": "Liaoning, Jilin, Heilongjiang",
     },
     "three-belts": {
-        "East": "Beijing, Tianjin, Hebei, Liaoning, Shanghai, Jiangsu, Zhejiang, Fujian, Shandong, Guangdong, "
-                "Hainan",
+        "East": "Beijing, Tianjin, Hebei, Liaoning, Shanghai, Jiangsu, Zhejiang, Fujian, Shandong, Guangdong, Hainan",
         "Central": "Shanxi, Jilin, Heilongjiang, Anhui, Jiangxi, Henan, Hubei, Hunan",
         "West": "Inner Mongolia, Guangxi, Chongqing, Sichuan, Guizhou, Yunnan, Tibet, Shaanxi, Gansu, Qinghai, "
-                "Ningxia, Xinjiang",
+        "Ningxia, Xinjiang",
     },
 }
 

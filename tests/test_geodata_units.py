@@ -18,8 +18,13 @@ from nqpspatial.geodata import (
 )
 from nqpspatial.plugins.schemes import EIGHT_ZONES, FOUR_REGIONS, THREE_BELTS
 
-TWINS = {"Suzhou": (320500, 341300), "Fuzhou": (350100, 361000), "Taizhou": (321200, 331000),
-         "Yichun": (230700, 360900), "Yulin": (450900, 610800)}
+TWINS = {
+    "Suzhou": (320500, 341300),
+    "Fuzhou": (350100, 361000),
+    "Taizhou": (321200, 331000),
+    "Yichun": (230700, 360900),
+    "Yulin": (450900, 610800),
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +35,28 @@ def pref():
 def test_names_table_covers_the_prefecture_layer(pref):
     assert len(pref) == 367 and pref["code"].is_unique
     assert pref["kind"].value_counts().to_dict() == {
-        "prefecture": 333, "county-level (province-administered)": 30, "municipality": 4}
+        "prefecture": 333,
+        "county-level (province-administered)": 30,
+        "municipality": 4,
+    }
     row = pref.set_index("code").loc[222400]
     assert (row["name_zh"], row["name_zh_short"], row["pinyin"]) == ("延边朝鲜族自治州", "延边", "Yanbian")
     # hand-checked pinyin of names that a character-by-character reading gets wrong
     got = pref.set_index("name_zh_short")["pinyin"]
-    for short, pinyin in {"重庆": "Chongqing", "长沙": "Changsha", "蚌埠": "Bengbu", "六安": "Lu'an",
-                          "厦门": "Xiamen", "亳州": "Bozhou", "乐山": "Leshan", "东莞": "Dongguan",
-                          "漯河": "Luohe", "吕梁": "Lüliang", "昌都": "Changdu", "西安": "Xi'an"}.items():
+    for short, pinyin in {
+        "重庆": "Chongqing",
+        "长沙": "Changsha",
+        "蚌埠": "Bengbu",
+        "六安": "Lu'an",
+        "厦门": "Xiamen",
+        "亳州": "Bozhou",
+        "乐山": "Leshan",
+        "东莞": "Dongguan",
+        "漯河": "Luohe",
+        "吕梁": "Lüliang",
+        "昌都": "Changdu",
+        "西安": "Xi'an",
+    }.items():
         assert got[short] == pinyin, short
     counties = county_names()
     assert len(counties) == 2848 and counties["code"].is_unique
@@ -56,8 +75,12 @@ def test_every_city_lines_up_with_and_without_shi_in_pinyin_and_as_code(pref):
     assert match_units(codes, "prefectures").tolist() == codes
     assert match_units([str(c) for c in codes], "prefectures").tolist() == codes
     # four forms of one panel give the same units, in the panel's order and with its ids
-    forms = [["襄阳市", "苏州市", "吉林市", "北京市"], ["襄阳", "苏州", "吉林市", "北京"],
-             ["Xiangyang", "Suzhou, Jiangsu", "Jilin City", "Beijing"], [420600, "320500", 220200, 110000]]
+    forms = [
+        ["襄阳市", "苏州市", "吉林市", "北京市"],
+        ["襄阳", "苏州", "吉林市", "北京"],
+        ["Xiangyang", "Suzhou, Jiangsu", "Jilin City", "Beijing"],
+        [420600, "320500", 220200, 110000],
+    ]
     for ids in forms:
         got = match_units(ids)
         assert got.tolist() == [420600, 320500, 220200, 110100] and list(got.index) == ids
@@ -77,16 +100,26 @@ def test_pinyin_twins_are_refused_with_both_candidates(name):
         assert names.at[code, "name_zh"] in msg
     assert len(provinces) == 2
     # and each twin is reachable with its province
-    prov_en = {320000: "Jiangsu", 340000: "Anhui", 350000: "Fujian", 360000: "Jiangxi", 330000: "Zhejiang",
-               230000: "Heilongjiang", 450000: "Guangxi", 610000: "Shaanxi"}
+    prov_en = {
+        320000: "Jiangsu",
+        340000: "Anhui",
+        350000: "Fujian",
+        360000: "Jiangxi",
+        330000: "Zhejiang",
+        230000: "Heilongjiang",
+        450000: "Guangxi",
+        610000: "Shaanxi",
+    }
     for code in TWINS[name]:
         assert match_units([f"{name}, {prov_en[code // 10000 * 10000]}"]).item() == code
         assert match_units([f"{name} ({prov_en[code // 10000 * 10000]})"]).item() == code
 
 
 def test_jilin_and_hainan_province_or_city_are_refused_with_candidates():
-    for name, codes in (("吉林", ("吉林省", "220000", "吉林市", "220200")),
-                        ("Hainan", ("海南省", "460000", "海南藏族自治州", "632500"))):
+    for name, codes in (
+        ("吉林", ("吉林省", "220000", "吉林市", "220200")),
+        ("Hainan", ("海南省", "460000", "海南藏族自治州", "632500")),
+    ):
         with pytest.raises(InputError) as exc:
             match_units([name, "长春"])
         assert all(c in str(exc.value) for c in codes), str(exc.value)
@@ -131,7 +164,11 @@ def test_unknown_city_gets_the_closest_matches():
 
 def test_counties_by_code_and_name_and_ambiguous_names():
     assert match_units(["南京市鼓楼区", "鼓楼区(福州)", "江苏省徐州市鼓楼区", 410204], "counties").tolist() == [
-        320106, 350102, 320302, 410204]
+        320106,
+        350102,
+        320302,
+        410204,
+    ]
     with pytest.raises(InputError) as exc:
         match_units(["鼓楼区", "秦淮区"], "counties")
     assert all(c in str(exc.value) for c in ("320106", "350102", "南京市鼓楼区"))
@@ -151,8 +188,7 @@ def test_detect_level():
 
 
 def test_province_codes_from_prefix():
-    assert province_codes([420600, 419001, 500000, 110101, 659001]).tolist() == [
-        420000, 410000, 500000, 110000, 650000]
+    assert province_codes([420600, 419001, 500000, 110101, 659001]).tolist() == [420000, 410000, 500000, 110000, 650000]
 
 
 @pytest.mark.parametrize("plugin", [EIGHT_ZONES, FOUR_REGIONS, THREE_BELTS])
@@ -174,8 +210,7 @@ def test_every_bundled_scheme_works_at_city_and_county_scale(plugin):
 
 def test_eight_zones_of_some_cities():
     got = EIGHT_ZONES.load(["深圳市", "Kashgar", "延边", "襄樊", 371300])
-    assert got.tolist() == ["Southern Coast", "Great Northwest", "Northeast", "Middle Yangtze River",
-                            "Northern Coast"]
+    assert got.tolist() == ["Southern Coast", "Great Northwest", "Northeast", "Middle Yangtze River", "Northern Coast"]
 
 
 def test_scheme_refuses_ambiguous_city_with_candidates():

@@ -28,10 +28,12 @@ def fe_panel():
 
 
 def _fits(be, panel, fe_panel, seed):
-    pooled = HakenModel(panel, "NQP", "NTU", intercept=True).fit(bootstrap=B, seed=seed, backend=be,
-                                                                bootstrap_scheme="region")
-    jk = HakenModel(fe_panel, "q1", "q2", effects="region").fit(bootstrap=B, seed=seed, jackknife=True, backend=be,
-                                                               bootstrap_scheme="region")
+    pooled = HakenModel(panel, "NQP", "NTU", intercept=True).fit(
+        bootstrap=B, seed=seed, backend=be, bootstrap_scheme="region"
+    )
+    jk = HakenModel(fe_panel, "q1", "q2", effects="region").fit(
+        bootstrap=B, seed=seed, jackknife=True, backend=be, bootstrap_scheme="region"
+    )
     return pooled, jk
 
 
@@ -92,7 +94,7 @@ def test_same_seed_same_draws_generator_and_int(panel):
 def test_stage_uses_the_configured_backend(panel):
     """[run] workers = 2 runs the stage's bootstrap on a LocalCluster: same tables as in-process."""
     pytest.importorskip("distributed")
-    cfg = {"bootstrap": 600, "break_bootstrap": 0}   # three chunks of the wild-year bootstrap
+    cfg = {"bootstrap": 600, "break_bootstrap": 0}  # three chunks of the wild-year bootstrap
 
     def ctx(config):
         return StageContext(config=config, panel=panel, subsystems=["NQP", "NTU"], indices=panel, seed=1)

@@ -15,16 +15,16 @@ U = np.column_stack([S1, S2, S3])
 
 def test_standard_equal_weights():
     out = coupling_coordination(U)
-    assert np.allclose(out["C"], [.571, .867, .674, .967, .418, .971], atol=5e-4)
-    assert np.allclose(out["T"], [.185, .411, .394, .687, .370, .814], atol=5e-4)
-    assert np.allclose(out["D"], [.325, .597, .515, .815, .393, .889], atol=5e-4)
+    assert np.allclose(out["C"], [0.571, 0.867, 0.674, 0.967, 0.418, 0.971], atol=5e-4)
+    assert np.allclose(out["T"], [0.185, 0.411, 0.394, 0.687, 0.370, 0.814], atol=5e-4)
+    assert np.allclose(out["D"], [0.325, 0.597, 0.515, 0.815, 0.393, 0.889], atol=5e-4)
 
 
 def test_corrected_weights_040_030_030():
     out = coupling_coordination(U, [0.4, 0.3, 0.3])
-    assert np.allclose(out["C_corrected"], [.447, .501, .455, .669, .175, .715], atol=5e-4)
-    assert np.allclose(out["T"], [.168, .388, .409, .686, .336, .832], atol=5e-4)
-    assert np.allclose(out["D_corrected"], [.274, .440, .432, .678, .242, .771], atol=5e-4)
+    assert np.allclose(out["C_corrected"], [0.447, 0.501, 0.455, 0.669, 0.175, 0.715], atol=5e-4)
+    assert np.allclose(out["T"], [0.168, 0.388, 0.409, 0.686, 0.336, 0.832], atol=5e-4)
+    assert np.allclose(out["D_corrected"], [0.274, 0.440, 0.432, 0.678, 0.242, 0.771], atol=5e-4)
 
 
 def test_two_subsystems_closed_forms():
@@ -55,8 +55,15 @@ def test_relative_development_and_lag_type():
     keep = [0, 1, 2, 3, 4, 6]
     assert np.array_equal(out["relative_development"].to_numpy()[keep], u2[keep] / u1[keep])
     assert np.isnan(out["relative_development"][5])
-    assert out["lag_type"].tolist() == ["U2 lagging", "synchronous", "synchronous", "synchronous", "U1 lagging",
-                                        "U1 lagging", "U2 lagging"]
+    assert out["lag_type"].tolist() == [
+        "U2 lagging",
+        "synchronous",
+        "synchronous",
+        "synchronous",
+        "U1 lagging",
+        "U1 lagging",
+        "U2 lagging",
+    ]
     assert out["lag_type_zh"].tolist()[:2] == ["U2滞后型", "同步型"]
     wide = relative_development(u1, u2, band=(0.8, 1.2))
     assert wide["lag_type"].tolist()[:5] == ["U2 lagging", "synchronous", "synchronous", "synchronous", "U1 lagging"]

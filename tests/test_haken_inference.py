@@ -37,16 +37,20 @@ def test_driscoll_kraay_equals_linearmodels_on_the_demo(demo_indices, effects):
     """Bartlett kernel, the same bandwidth given explicitly, small-sample factor n/(n - K)."""
     lm = pytest.importorskip("linearmodels")
     d = lagged(demo_indices).set_index(["region", "year"])
-    res = HakenModel(demo_indices, "NQP", "NTU", se="driscoll-kraay", effects=effects).fit(bootstrap=0) \
-        if effects == "none" else _quiet(lambda: HakenModel(demo_indices, "NQP", "NTU", se="driscoll-kraay",
-                                                             effects=effects).fit(bootstrap=0))
+    res = (
+        HakenModel(demo_indices, "NQP", "NTU", se="driscoll-kraay", effects=effects).fit(bootstrap=0)
+        if effects == "none"
+        else _quiet(
+            lambda: HakenModel(demo_indices, "NQP", "NTU", se="driscoll-kraay", effects=effects).fit(bootstrap=0)
+        )
+    )
     bw = res.options["bandwidth"]
     assert bw == bartlett_bandwidth(9) == 2
     for y, cols, terms in (("y1", ["NQP", "q1q2"], ("gamma1", "a")), ("y2", ["NTU", "q1sq"], ("gamma2", "b"))):
-        X = pd.DataFrame({"NQP": d["NQP"], "q1q2": d["NQP"] * d["NTU"], "NTU": d["NTU"],
-                          "q1sq": d["NQP"] ** 2})[cols]
+        X = pd.DataFrame({"NQP": d["NQP"], "q1q2": d["NQP"] * d["NTU"], "NTU": d["NTU"], "q1sq": d["NQP"] ** 2})[cols]
         ref = lm.PanelOLS(d[y], X, entity_effects=effects == "region").fit(
-            cov_type="kernel", kernel="bartlett", bandwidth=bw, debiased=True)
+            cov_type="kernel", kernel="bartlett", bandwidth=bw, debiased=True
+        )
         assert np.allclose(res.bse[list(terms)].to_numpy(), ref.std_errors.to_numpy(), rtol=0, atol=1e-8)
         assert abs(res.bse[terms[0]] / ref.std_errors.iloc[0] - 1) < 1e-8
 
@@ -61,8 +65,10 @@ def test_twoway_equals_statsmodels_two_column_clusters_on_the_demo(demo_indices)
     d = lagged(demo_indices)
     groups = np.column_stack([pd.factorize(d["region"])[0], pd.factorize(d["year"])[0]])
     res = HakenModel(demo_indices, "NQP", "NTU", se="twoway").fit(bootstrap=0)
-    for y, X, terms in (("y1", np.column_stack([d["NQP"], d["NQP"] * d["NTU"]]), ("gamma1", "a")),
-                        ("y2", np.column_stack([d["NTU"], d["NQP"] ** 2]), ("gamma2", "b"))):
+    for y, X, terms in (
+        ("y1", np.column_stack([d["NQP"], d["NQP"] * d["NTU"]]), ("gamma1", "a")),
+        ("y2", np.column_stack([d["NTU"], d["NQP"] ** 2]), ("gamma2", "b")),
+    ):
         ref = sm.OLS(d[y].to_numpy(), X).fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
         assert np.allclose(res.bse[list(terms)].to_numpy(), ref.bse, rtol=0, atol=1e-8)
         tt = ref.t_test((np.eye(2), np.array([1.0, 0.0]) if y == "y1" else np.array([1.0, 0.0])))
@@ -117,7 +123,7 @@ def test_year_effects_equal_lsdv_with_year_dummies(shocked):
 def test_year_effects_potential_rows_and_mean_row_feeds_h(shocked):
     res = HakenModel(shocked, "q1", "q2", effects="year").fit(bootstrap=0)
     pot = res.potential_table()
-    years = sorted(shocked["year"].unique())[:-1]          # transition years
+    years = sorted(shocked["year"].unique())[:-1]  # transition years
     assert pot["year"].notna().sum() == len(years) and list(pot["year"].dropna()) == years
     mean_row = pot[pot["year"].isna()]
     assert len(mean_row) == 1
@@ -140,7 +146,7 @@ def test_two_way_effects_region_rows_at_the_mean_year_intercept(shocked):
     pot = res.potential_table()
     assert len(pot) == 31 and "region" in pot
     tau = np.r_[0.0, r2.params[dy.columns].to_numpy()]
-    k2 = r2.params["R07"] + tau.mean()   # the intercept of region R07 at the mean year intercept
+    k2 = r2.params["R07"] + tau.mean()  # the intercept of region R07 at the mean year intercept
     assert abs(res.systems()["R07"].k2 - k2) < 1e-10
     assert abs(res.year_effects["k2"].sum()) < 1e-10
 
@@ -171,7 +177,7 @@ def test_multipliers_webb_below_12_transition_years_rademacher_from_12():
     assert wild_weights(11)[0] == "webb" and wild_weights(12)[0] == "rademacher"
     W = draw_multipliers(np.random.default_rng(0), 6000, 9)
     assert set(np.round(np.unique(W), 12)) == set(np.round(WEBB_WEIGHTS, 12))
-    assert abs(W.mean()) < 0.02 and abs((W ** 2).mean() - 1) < 0.02     # mean 0, variance 1
+    assert abs(W.mean()) < 0.02 and abs((W**2).mean() - 1) < 0.02  # mean 0, variance 1
 
 
 def test_wild_year_reports_distinct_draws_and_is_reproducible_across_backends(shocked):
@@ -179,11 +185,10 @@ def test_wild_year_reports_distinct_draws_and_is_reproducible_across_backends(sh
 
     a = HakenModel(shocked, "q1", "q2").fit(bootstrap=300, seed=5, bootstrap_scheme="wild-year")
     with open_backend("processes", workers=2) as be:
-        b = HakenModel(shocked, "q1", "q2").fit(bootstrap=300, seed=5, bootstrap_scheme="wild-year",
-                                               backend=be)
+        b = HakenModel(shocked, "q1", "q2").fit(bootstrap=300, seed=5, bootstrap_scheme="wild-year", backend=be)
     pd.testing.assert_frame_equal(a.estimates, b.estimates)
     boot = a.bootstrap
-    assert boot.weights == "webb" and boot.n_possible == 6 ** 9
+    assert boot.weights == "webb" and boot.n_possible == 6**9
     assert 290 <= boot.n_distinct <= 300 and "distinct draws" in a.estimates["ci_method"].iloc[0]
     c = HakenModel(shocked, "q1", "q2").fit(bootstrap=300, seed=6, bootstrap_scheme="wild-year")
     assert not a.estimates["ci_low"].equals(c.estimates["ci_low"])
@@ -192,7 +197,7 @@ def test_wild_year_reports_distinct_draws_and_is_reproducible_across_backends(sh
 def test_wild_year_rademacher_with_twenty_periods_counts_distinct_draws():
     df = simulate_panel(**TRUE, n_periods=13, q1_start=(0.1, 0.5), noise_sd=0.01, seed=1)
     res = HakenModel(df, "q1", "q2").fit(bootstrap=200, seed=1, bootstrap_scheme="wild-year")
-    assert res.bootstrap.weights == "rademacher" and res.bootstrap.n_possible == 2 ** 12
+    assert res.bootstrap.weights == "rademacher" and res.bootstrap.n_possible == 2**12
     assert res.bootstrap.n_distinct <= 200
 
 
@@ -213,7 +218,7 @@ def test_wild_year_resamples_equal_a_direct_simulation(shocked):
     sys_ = HakenSystem(**fit.params.to_dict())
     u1 = design.y1 - fit.equation_results[0].fittedvalues
     u2 = design.y2 - fit.equation_results[1].fittedvalues
-    r = 0      # region R01, rows 0..8
+    r = 0  # region R01, rows 0..8
     q1, q2 = shocked.loc[0, "q1"], shocked.loc[0, "q2"]
     for s in range(9):
         n1, n2 = sys_.step(q1, q2)
@@ -221,7 +226,8 @@ def test_wild_year_resamples_equal_a_direct_simulation(shocked):
         assert abs(Y1[0, r + s] - q1) < 1e-12 and abs(Y2[0, r + s] - q2) < 1e-12
     b1, b2, se1, se2, _ = _estimate(p, S1, S2, Y1, Y2)
     ref = sm.OLS(Y2[0], np.column_stack([S2[0], S1[0] ** 2])).fit(
-        cov_type="cluster", cov_kwds={"groups": design.tcodes})
+        cov_type="cluster", cov_kwds={"groups": design.tcodes}
+    )
     assert np.allclose(b2[0], ref.params) and np.allclose(se2[0], ref.bse)
 
 
@@ -234,20 +240,29 @@ def test_wild_year_p_value_of_gamma2_is_valid_under_a_unit_root():
     """
     sig_w, sig_c = 0, 0
     for s in range(40):
-        df = simulate_panel(**{**TRUE, "gamma2": 0.0}, n_periods=20, q1_start=(0.1, 0.5), noise_sd=0.01,
-                            year_shock_sd=0.01, seed=100 + s)
+        df = simulate_panel(
+            **{**TRUE, "gamma2": 0.0},
+            n_periods=20,
+            q1_start=(0.1, 0.5),
+            noise_sd=0.01,
+            year_shock_sd=0.01,
+            seed=100 + s,
+        )
         w = HakenModel(df, "q1", "q2").fit(bootstrap=199, seed=s, bootstrap_scheme="wild-year")
         c = HakenModel(df, "q1", "q2").fit(bootstrap=0)
         sig_w += w.pvalues["gamma2"] < 0.05
         sig_c += c.pvalues["gamma2"] < 0.05
     assert sig_w <= 4
-    assert sig_c >= 12     # the problem is real
+    assert sig_c >= 12  # the problem is real
 
 
 def test_wild_year_with_effects_and_jackknife_runs(shocked):
     for eff in ("year", "two-way", "region"):
-        res = _quiet(lambda: HakenModel(shocked, "q1", "q2", effects=eff).fit(
-            bootstrap=60, seed=1, bootstrap_scheme="wild-year", jackknife=eff != "year"))
+        res = _quiet(
+            lambda: HakenModel(shocked, "q1", "q2", effects=eff).fit(
+                bootstrap=60, seed=1, bootstrap_scheme="wild-year", jackknife=eff != "year"
+            )
+        )
         ci = res.conf_int
         assert (ci["ci_low"] < ci["ci_high"]).all() and res.bootstrap.n_invalid == 0
         assert res.pvalues.between(0, 1).all()
@@ -261,7 +276,7 @@ def test_residual_diagnostics_pooled_rows_equal_spatial_haken_diagnostics(demo_r
     ref = ref[(ref["model"] == "ols")]
     pooled = res[res["scope"] == "pooled"]
     assert set(pooled["test"]) == {"moran_residuals", "lm_lag", "lm_error"}
-    assert len(pooled) == 2 * 2 * 3            # orderings x equations x tests
+    assert len(pooled) == 2 * 2 * 3  # orderings x equations x tests
     m = pooled.merge(ref, on=["q1", "q2", "equation", "test"], suffixes=("", "_ref"))
     assert len(m) == len(pooled)
     assert np.allclose(m["statistic"], m["statistic_ref"], rtol=1e-10, atol=1e-12)
@@ -309,8 +324,7 @@ def test_default_inference_covers_under_common_shocks_200_panels():
     seeds = np.random.SeedSequence(20250901).spawn(200)
     for ss in seeds:
         rng = np.random.default_rng(ss)
-        df = simulate_panel(**TRUE, n_periods=20, q1_start=(0.1, 0.5), noise_sd=0.01, year_shock_sd=0.01,
-                            seed=rng)
+        df = simulate_panel(**TRUE, n_periods=20, q1_start=(0.1, 0.5), noise_sd=0.01, year_shock_sd=0.01, seed=rng)
         fit = HakenModel(df, "q1", "q2").fit(bootstrap=199, seed=rng)
         iv = fit.bootstrap.intervals.set_index("term")
         hits.append([iv.at[t, "ci_low"] <= v <= iv.at[t, "ci_high"] for t, v in truth.items()])
@@ -327,12 +341,13 @@ def test_twoway_covariance_with_a_negative_eigenvalue_is_made_psd():
         d = lagged(df, "q1", "q2")
         groups = np.column_stack([pd.factorize(d["region"])[0], pd.factorize(d["year"])[0]])
         ref = sm.OLS(d["y2"].to_numpy(), np.column_stack([d["q2"], d["q1"] ** 2])).fit(
-            cov_type="cluster", cov_kwds={"groups": groups})
+            cov_type="cluster", cov_kwds={"groups": groups}
+        )
         w, U = np.linalg.eigh(ref.cov_params())
         if w.min() < 0:
             found = (res, ref, w, U)
             break
-        assert np.allclose(res.bse[["gamma2", "b"]].to_numpy(), ref.bse, atol=1e-12)   # PSD: statsmodels'
+        assert np.allclose(res.bse[["gamma2", "b"]].to_numpy(), ref.bse, atol=1e-12)  # PSD: statsmodels'
     assert found is not None, "no panel with a non-PSD two-way covariance in 60 seeds"
     res, ref, w, U = found
     fixed = (U * np.maximum(w, 0)) @ U.T
@@ -349,7 +364,7 @@ def test_coverage_notes_are_the_recorded_study(shocked, monkeypatch):
     summary = pd.read_csv(Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "mc_inference.csv")
     assert coverage.coverage_from_summary(summary) == coverage.COVERAGE
     assert coverage.COVERAGE[("wild-year", 10)] >= 0.90 and coverage.COVERAGE[("wild-year", 20)] >= 0.90
-    naive = HakenModel(shocked, "q1", "q2").fit(bootstrap=0)          # classical t intervals, 10 periods
+    naive = HakenModel(shocked, "q1", "q2").fit(bootstrap=0)  # classical t intervals, 10 periods
     assert "common year shocks" in naive.inference_note and "wild-year" in naive.inference_note
     assert naive.reason.endswith(f"[inference: {naive.inference_note}]")
     row = naive.identification_row()

@@ -98,7 +98,7 @@ def _check(n: int, seed: int) -> dict:
                     continue
                 q1s = pot.stable_point[0]
                 rows.append(p)
-                reported.append((q1s, (p[5] + p[3] * q1s ** 2) / p[2], pot.map_stable, pot.jacobian_radius))
+                reported.append((q1s, (p[5] + p[3] * q1s**2) / p[2], pot.map_stable, pot.jacobian_radius))
                 tags.append((case, intercepts))
     P = np.array(rows)
     q1s, q2s, stable, radius = (np.array(c) for c in zip(*reported))
@@ -127,7 +127,7 @@ def test_map_stable_equals_iteration_default_lane():
     assert res["excluded"] < 0.01 * res["checked"]
     for key, (tot, ok) in res["by_case"].items():
         if key[0] in (1, 2, 4):
-            assert 0 < ok < tot, (key, tot, ok)   # stable and unstable draws both tested
+            assert 0 < ok < tot, (key, tot, ok)  # stable and unstable draws both tested
 
 
 @pytest.mark.slow
@@ -157,11 +157,14 @@ def test_closed_form_equals_jacobian_eigenvalues():
     assert n > 900
 
 
-@pytest.mark.parametrize("g1, g2, expect_map, expect_reduced", [
-    (-0.7, 0.6, False, True),     # -1 < g1 < -1/2: the reduced map says stable, the map diverges
-    (-0.1, 2.05, True, False),    # g2 slightly above 2: the servo alone says unstable, the map converges
-    (-0.2, 0.8, True, True),
-])
+@pytest.mark.parametrize(
+    "g1, g2, expect_map, expect_reduced",
+    [
+        (-0.7, 0.6, False, True),  # -1 < g1 < -1/2: the reduced map says stable, the map diverges
+        (-0.1, 2.05, True, False),  # g2 slightly above 2: the servo alone says unstable, the map converges
+        (-0.2, 0.8, True, True),
+    ],
+)
 def test_map_stable_fixes_the_reduced_reading(g1, g2, expect_map, expect_reduced):
     a, b = 0.35, 0.35
     pot = Potential(g1, a, g2, b)

@@ -129,12 +129,15 @@ def test_shuffled_rows_give_same_estimates(panel):
     assert np.allclose(a, b, atol=1e-12)
 
 
-@pytest.mark.parametrize("mutate,needle", [
-    (lambda d: d.drop(columns="NTU"), "not found"),
-    (lambda d: pd.concat([d, d.iloc[[0]]]), "duplicate region-year"),
-    (lambda d: d.assign(NQP=d["NQP"].where(d.index != 3)), "missing"),
-    (lambda d: d[~((d["region"] == "R02") & (d["year"] == 2017))], "missing [2017]"),
-])
+@pytest.mark.parametrize(
+    "mutate,needle",
+    [
+        (lambda d: d.drop(columns="NTU"), "not found"),
+        (lambda d: pd.concat([d, d.iloc[[0]]]), "duplicate region-year"),
+        (lambda d: d.assign(NQP=d["NQP"].where(d.index != 3)), "missing"),
+        (lambda d: d[~((d["region"] == "R02") & (d["year"] == 2017))], "missing [2017]"),
+    ],
+)
 def test_input_errors(panel, mutate, needle):
     with pytest.raises(InputError) as exc:
         HakenModel(mutate(panel), "NQP", "NTU")
@@ -204,23 +207,23 @@ def test_fixed_effects_corrections_do_what_the_bias_study_shows():
         jk.append(res.params[tr.index])
         c1, c2 = res.jackknife["eq1"]["full"], res.jackknife["eq2"]["full"]
         fe.append(pd.Series(dict(gamma1=1 - c1["lag"], a=-c1["inter"], gamma2=1 - c2["lag"], b=c2["inter"])))
-        an.append(HakenModel(df, "q1", "q2", effects="region").fit(bootstrap=0, correction="analytic")
-                  .params[tr.index])
+        an.append(HakenModel(df, "q1", "q2", effects="region").fit(bootstrap=0, correction="analytic").params[tr.index])
     bias_fe, bias_jk, bias_an = (pd.DataFrame(x).mean() - tr for x in (fe, jk, an))
-    assert bias_fe["gamma2"] > 0.03 and bias_fe["b"] > 0.03 and bias_fe["gamma1"] > 0    # the problem is real
-    assert bias_jk["gamma1"] < 0 < bias_fe["gamma1"]                                     # over-correction
+    assert bias_fe["gamma2"] > 0.03 and bias_fe["b"] > 0.03 and bias_fe["gamma1"] > 0  # the problem is real
+    assert bias_jk["gamma1"] < 0 < bias_fe["gamma1"]  # over-correction
     assert abs(bias_jk["gamma2"]) < abs(bias_fe["gamma2"])
     for t in ("gamma1", "gamma2", "b"):
-        assert 0 < bias_an[t] < bias_fe[t], t                                           # shrinks, same sign
-    assert bias_an["gamma2"] > 0.1 * bias_fe["gamma2"]                                  # not removed
+        assert 0 < bias_an[t] < bias_fe[t], t  # shrinks, same sign
+    assert bias_an["gamma2"] > 0.1 * bias_fe["gamma2"]  # not removed
 
 
 def test_jackknife_bootstrap_runs_and_is_centered():
     rng = np.random.default_rng(5)
     eff = (rng.normal(0, 0.005, 31), rng.normal(0, 0.005, 31))
     df = simulate_panel(-0.03, 0.2, 0.5, 0.3, n_periods=10, q1_start=(0.3, 0.6), region_effects=eff, seed=rng)
-    res = HakenModel(df, "q1", "q2", effects="region").fit(bootstrap=199, seed=1, jackknife=True,
-                                                          bootstrap_scheme="region")
+    res = HakenModel(df, "q1", "q2", effects="region").fit(
+        bootstrap=199, seed=1, jackknife=True, bootstrap_scheme="region"
+    )
     med = res.bootstrap.draws[["gamma1", "gamma2"]].median()
     assert abs(med["gamma2"] - res.params["gamma2"]) < 3 * res.bse["gamma2"]
     assert res.jackknife is not None and "eq1" in res.jackknife
@@ -244,8 +247,9 @@ def test_verdict_reason_tells_the_ratio_from_the_threshold():
 
 # ---------------------------------------------------------------- marginal effects (issue 14)
 @pytest.mark.filterwarnings("ignore::nqpspatial.haken.model.ShortPanelWarning")
-@pytest.mark.parametrize("opts", [dict(), dict(effects="region"), dict(intercept=True)],
-                         ids=["pooled", "region-effects", "intercept"])
+@pytest.mark.parametrize(
+    "opts", [dict(), dict(effects="region"), dict(intercept=True)], ids=["pooled", "region-effects", "intercept"]
+)
 def test_marginal_effects_equal_finite_differences(opts):
     """Average marginal effects = central finite differences of the fitted map averaged over the sample."""
     from nqpspatial.haken import HakenModel, simulate_panel
@@ -257,7 +261,7 @@ def test_marginal_effects_equal_finite_differences(opts):
     start = res._panel_std.sort_values(["region", "year"]).groupby("region").head(7)  # t = 1..T-1
     q1, q2 = start["q1"].to_numpy(), start["q2"].to_numpy()
 
-    def f(x1, x2):   # the fitted map; intercepts/effects shift both sides of a difference equally
+    def f(x1, x2):  # the fitted map; intercepts/effects shift both sides of a difference equally
         return ((1 - p["gamma1"]) * x1 - p["a"] * x1 * x2, (1 - p["gamma2"]) * x2 + p["b"] * x1 * x1)
 
     h = 1e-4
@@ -268,8 +272,16 @@ def test_marginal_effects_equal_finite_differences(opts):
             assert me.loc[(eq, wrt), "estimate"] == pytest.approx(fd, abs=1e-6)
     assert (me["ci_low"] <= me["estimate"]).all() and (me["estimate"] <= me["ci_high"]).all()
     assert me["ci_method"].str.startswith("cluster bootstrap percentile (B = 199").all()
-    assert list(res.marginal_effects().columns) == ["q1", "q2", "equation", "wrt", "estimate", "ci_low",
-                                                    "ci_high", "ci_method"]
+    assert list(res.marginal_effects().columns) == [
+        "q1",
+        "q2",
+        "equation",
+        "wrt",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "ci_method",
+    ]
 
 
 def test_marginal_effects_delta_method_without_bootstrap():

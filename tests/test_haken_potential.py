@@ -20,12 +20,15 @@ def test_methods_note_test_vector():
     assert p.map_stable is True
 
 
-@pytest.mark.parametrize("g1,a,g2,b,case,star", [
-    (-0.2, 0.5, 0.8, 0.4, 1, "nonzero"),
-    (0.2, 0.5, 0.8, 0.4, 2, "zero"),
-    (-0.2, -0.5, 0.8, 0.4, 3, None),
-    (0.2, -0.5, 0.8, 0.4, 4, "zero"),
-])
+@pytest.mark.parametrize(
+    "g1,a,g2,b,case,star",
+    [
+        (-0.2, 0.5, 0.8, 0.4, 1, "nonzero"),
+        (0.2, 0.5, 0.8, 0.4, 2, "zero"),
+        (-0.2, -0.5, 0.8, 0.4, 3, None),
+        (0.2, -0.5, 0.8, 0.4, 4, "zero"),
+    ],
+)
 def test_four_cases(g1, a, g2, b, case, star):
     p = Potential(g1, a, g2, b)
     assert p.case == case
@@ -69,7 +72,7 @@ def test_intercept_potential_matches_brute_force(k1, k2):
     p = Potential(g1, a, g2, b, k1=k1, k2=k2)
     # brute force: eliminate q2 = (k2 + b q1^2)/g2 in dq1/dt = k1 - g1 q1 - a q1 q2 and integrate
     q = np.linspace(-2, 2, 400001)
-    force = k1 - g1 * q - a * q * (k2 + b * q ** 2) / g2
+    force = k1 - g1 * q - a * q * (k2 + b * q**2) / g2
     V_num = -np.concatenate([[0.0], np.cumsum((force[1:] + force[:-1]) / 2 * np.diff(q))])
     V_num -= np.interp(0.0, q, V_num)
     assert np.allclose(p(q), V_num, atol=1e-8)

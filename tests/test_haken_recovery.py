@@ -40,8 +40,14 @@ def test_recovery(case, periods):
     true = spec["params"]
     covered, order_ok, case_ok = [], 0, 0
     for s in range(50):
-        df = simulate_panel(**true, n_periods=periods, q1_start=spec["q1_start"], q2_start=spec["q2_start"],
-                            names=("A", "B"), seed=1000 * case + s)
+        df = simulate_panel(
+            **true,
+            n_periods=periods,
+            q1_start=spec["q1_start"],
+            q2_start=spec["q2_start"],
+            names=("A", "B"),
+            seed=1000 * case + s,
+        )
         vals = df[["A", "B"]].to_numpy()
         assert vals.min() > 0 and vals.max() < 1, "simulated indices must stay inside [0, 1]"
         idr = identify(df, ["B", "A"], bootstrap=999, seed=s, bootstrap_scheme="region")

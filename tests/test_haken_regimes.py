@@ -55,8 +55,11 @@ def _ours(table, group, term):
 
 def _coef_map(eq):
     """spreg var_1, var_2 -> our Haken terms (parameter = offset + sign * coefficient)."""
-    return ({"var_1": ("gamma1", 1, -1), "var_2": ("a", 0, -1), "CONSTANT": ("k1", 0, 1)} if eq == "q1" else
-            {"var_1": ("gamma2", 1, -1), "var_2": ("b", 0, 1), "CONSTANT": ("k2", 0, 1)})
+    return (
+        {"var_1": ("gamma1", 1, -1), "var_2": ("a", 0, -1), "CONSTANT": ("k1", 0, 1)}
+        if eq == "q1"
+        else {"var_1": ("gamma2", 1, -1), "var_2": ("b", 0, 1), "CONSTANT": ("k2", 0, 1)}
+    )
 
 
 def test_aspatial_regimes_equal_spreg_ols_regimes(lattice):
@@ -94,8 +97,10 @@ def test_slx_regimes_equal_spreg(lattice):
         ref = spreg.OLS_Regimes(y, np.column_stack([X, Wbig @ X]), reg, regime_err_sep=False, nonspat_diag=False)
         se = np.sqrt(np.diag(ref.vm))
         theta = ("theta_lag", "theta_inter")
-        names = {"var_3": "theta_q1" if eq == "q1" else "theta_q2",
-                 "var_4": "theta_q1q2" if eq == "q1" else "theta_q1sq"}
+        names = {
+            "var_3": "theta_q1" if eq == "q1" else "theta_q2",
+            "var_4": "theta_q1q2" if eq == "q1" else "theta_q1sq",
+        }
         for i, name in enumerate(ref.name_x):
             g, var = name.split("_", 1)
             if var in names:
@@ -119,8 +124,9 @@ def test_sar_regimes_equal_spreg_ml_lag_regimes(lattice):
     design, Wbig, reg = _stacked(idx, graph, groups)
     w = libpysal.weights.WSP(Wbig).to_W(silence_warnings=True)
     for eq, (y, X) in design.items():
-        ref = spreg.ML_Lag_Regimes(y, X, reg, w=w, method="full", regime_lag_sep=False, spat_diag=False,
-                                   spat_impacts=None)
+        ref = spreg.ML_Lag_Regimes(
+            y, X, reg, w=w, method="full", regime_lag_sep=False, spat_diag=False, spat_impacts=None
+        )
         for i, name in enumerate(ref.name_x[:-1]):
             g, var = name.split("_", 1)
             term, off, sign = _coef_map(eq)[var]
@@ -194,8 +200,14 @@ def _zone_panel(seed, diff, regions, zones):
         e = rng.normal(0, 0.01, (2, n))
         q1[t] = (1 - g1) * q1[t - 1] - 0.35 * q1[t - 1] * q2[t - 1] + e[0]
         q2[t] = 0.4 * q2[t - 1] + 0.35 * q1[t - 1] ** 2 + e[1]
-    df = pd.DataFrame({"region": np.repeat(regions, T), "year": np.tile(np.arange(2014, 2024), n),
-                       "q1": q1.T.ravel(), "q2": q2.T.ravel()})
+    df = pd.DataFrame(
+        {
+            "region": np.repeat(regions, T),
+            "year": np.tile(np.arange(2014, 2024), n),
+            "q1": q1.T.ravel(),
+            "q2": q2.T.ravel(),
+        }
+    )
     return df
 
 
@@ -223,8 +235,23 @@ def test_haken_stage_regimes_hook():
     reg, tests = out.tables["haken_regimes"], out.tables["haken_regime_tests"]
     assert set(reg["group"]) == {"east", "west"} and set(reg["model"]) == {"aspatial"}
     assert {"gamma1", "a", "gamma2", "b"} <= set(reg["term"])
-    assert list(tests.columns[:15]) == ["model", "weights", "q1", "q2", "equation", "term", "kind", "group_1",
-                                        "group_2", "statistic", "df1", "df2", "p", "p_holm", "method"]
+    assert list(tests.columns[:15]) == [
+        "model",
+        "weights",
+        "q1",
+        "q2",
+        "equation",
+        "term",
+        "kind",
+        "group_1",
+        "group_2",
+        "statistic",
+        "df1",
+        "df2",
+        "p",
+        "p_holm",
+        "method",
+    ]
     ctx.scheme = None
     with pytest.raises(ConfigError, match="regimes"):
         HakenStage().run(ctx, cfg)
@@ -236,8 +263,14 @@ def test_spatial_haken_stage_regimes_hook():
     from nqpspatial.plugins.spatial_haken.stage import SpatialHakenStage
 
     ctx = make_context(side=5, periods=8)
-    cfg = {**SpatialHakenStage.config_keys, "models": ["slx", "sar", "sem"], "effects_draws": 20,
-           "regimes": True, "regime_rho": "separate", "order": ["A", "B"]}
+    cfg = {
+        **SpatialHakenStage.config_keys,
+        "models": ["slx", "sar", "sem"],
+        "effects_draws": 20,
+        "regimes": True,
+        "regime_rho": "separate",
+        "order": ["A", "B"],
+    }
     out = SpatialHakenStage().run(ctx, cfg)
     reg = out.tables["spatial_haken_regimes"]
     assert set(reg["model"]) == {"slx", "sar"}

@@ -27,9 +27,9 @@ def test_no_shock_equals_plain_iteration(fit):
         p = res.params
         q1, q2 = last["q1"], last["q2"]
         for k in range(1, 5):
-            q1, q2 = (1 - p["gamma1"]) * q1 - p["a"] * q1 * q2, (1 - p["gamma2"]) * q2 + p["b"] * q1 ** 2
+            q1, q2 = (1 - p["gamma1"]) * q1 - p["a"] * q1 * q2, (1 - p["gamma2"]) * q2 + p["b"] * q1**2
             assert g["q1"].iloc[k] == pytest.approx(q1, abs=1e-14)
-    assert (base["year"].max() == 2021 + 4)
+    assert base["year"].max() == 2021 + 4
 
 
 def test_shock_scales_growth_of_selected_regions(fit):

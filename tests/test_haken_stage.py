@@ -11,8 +11,14 @@ from nqpspatial.haken.results import IDENTIFICATION_COLUMNS
 from nqpspatial.haken.stage import HAKEN_CONFIG
 from nqpspatial.stage import Analysis, StageContext
 
-OUTPUTS = ["haken_identification", "haken_estimates", "haken_potential", "coevolution",
-           "coupling_coordination", "stages"]
+OUTPUTS = [
+    "haken_identification",
+    "haken_estimates",
+    "haken_potential",
+    "coevolution",
+    "coupling_coordination",
+    "stages",
+]
 
 
 def ctx_for(df, subsystems=("NQP", "NTU"), scheme=None, seed=1):
@@ -21,8 +27,7 @@ def ctx_for(df, subsystems=("NQP", "NTU"), scheme=None, seed=1):
 
 @pytest.fixture(scope="module")
 def good():
-    return simulate_panel(-0.1, 0.35, 0.6, 0.35, n_periods=10, q1_start=(0.3, 0.6), names=("NQP", "NTU"),
-                          seed=21)
+    return simulate_panel(-0.1, 0.35, 0.6, 0.35, n_periods=10, q1_start=(0.3, 0.6), names=("NQP", "NTU"), seed=21)
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +37,19 @@ def failing():
     n, T = 31, 10
     a = 0.5 + np.cumsum(rng.normal(0, 0.01, (T, n)), 0)
     b = 0.5 + np.cumsum(rng.normal(0, 0.01, (T, n)), 0)
-    return pd.DataFrame({"region": np.repeat([f"R{i:02d}" for i in range(n)], T),
-                         "year": np.tile(np.arange(2014, 2014 + T), n),
-                         "NQP": a.T.ravel(), "NTU": b.T.ravel()})
+    return pd.DataFrame(
+        {
+            "region": np.repeat([f"R{i:02d}" for i in range(n)], T),
+            "year": np.tile(np.arange(2014, 2014 + T), n),
+            "NQP": a.T.ravel(),
+            "NTU": b.T.ravel(),
+        }
+    )
 
 
 def test_identify_auto_fixed_and_columns(good):
     idr = identify(good, ["NTU", "NQP"], bootstrap=99, seed=1)
-    assert list(idr.table.columns[:len(IDENTIFICATION_COLUMNS)]) == IDENTIFICATION_COLUMNS
+    assert list(idr.table.columns[: len(IDENTIFICATION_COLUMNS)]) == IDENTIFICATION_COLUMNS
     assert idr.chosen == ("NQP", "NTU") and idr.table["chosen"].sum() == 1
     fixed = identify(good, ["NQP", "NTU"], order=["NTU", "NQP"], bootstrap=0)
     assert fixed.chosen == ("NTU", "NQP") and "does NOT hold" in fixed.verdict
@@ -56,19 +66,59 @@ def test_identify_three_subsystems_all_ordered_pairs(good):
 def test_stage_contract(good):
     st = HakenStage()
     assert isinstance(st, Analysis) and st.name == "haken" and st.requires == ("pair",) and st.order == 30
-    for key in ("order", "coevolution", "bootstrap", "se", "alpha", "min_ratio", "intercept", "effects",
-                "window", "by", "grades", "break_year"):
+    for key in (
+        "order",
+        "coevolution",
+        "bootstrap",
+        "se",
+        "alpha",
+        "min_ratio",
+        "intercept",
+        "effects",
+        "window",
+        "by",
+        "grades",
+        "break_year",
+    ):
         assert key in st.config_keys
     out = st.run(ctx_for(good), {"bootstrap": 199, "break_bootstrap": 99})
     for name in OUTPUTS:
         assert name in out.tables
-    assert list(out.tables["coevolution"].columns[:9]) == ["region", "year", "q1", "q2", "V", "d", "h", "grade",
-                                                           "strategy"]
+    assert list(out.tables["coevolution"].columns[:9]) == [
+        "region",
+        "year",
+        "q1",
+        "q2",
+        "V",
+        "d",
+        "h",
+        "grade",
+        "strategy",
+    ]
     assert list(out.tables["coupling_coordination"].columns[:10]) == [
-        "region", "year", "U1", "U2", "C", "C_corrected", "T", "D", "D_corrected", "grade"]
+        "region",
+        "year",
+        "U1",
+        "U2",
+        "C",
+        "C_corrected",
+        "T",
+        "D",
+        "D_corrected",
+        "grade",
+    ]
     assert list(out.tables["haken_potential"].columns[:6]) == ["q1", "q2", "case", "q1_star", "V_star", "map_stable"]
-    assert list(out.tables["haken_estimates"].columns[:9]) == ["q1", "q2", "term", "estimate", "std_err", "t", "p",
-                                                               "ci_low", "ci_high"]
+    assert list(out.tables["haken_estimates"].columns[:9]) == [
+        "q1",
+        "q2",
+        "term",
+        "estimate",
+        "std_err",
+        "t",
+        "p",
+        "ci_low",
+        "ci_high",
+    ]
     h = out.get(HakenOutcome)
     assert (h.q1, h.q2) == ("NQP", "NTU") and h.order == ("NQP", "NTU") and h.potential.case == 1
     # what later stages read: the coevolution table and the fit options
@@ -101,25 +151,34 @@ def test_stage_when_no_ordering_passes(failing):
 
 def test_stage_region_effects_and_by_group(good):
     scheme = pd.Series({f"R{i + 1:02d}": ("East" if i < 12 else "West") for i in range(31)})
-    out = HakenStage().run(ctx_for(good, scheme=scheme), {"effects": "region", "jackknife": True,
-                                                          "bootstrap": 99, "break_bootstrap": 0})
+    out = HakenStage().run(
+        ctx_for(good, scheme=scheme), {"effects": "region", "jackknife": True, "bootstrap": 99, "break_bootstrap": 0}
+    )
     pot = out.tables["haken_potential"]
     assert "region" in pot.columns and len(pot) == 31
-    out2 = HakenStage().run(ctx_for(good, scheme=scheme), {"effects": "region", "bootstrap": 0,
-                                                           "break_bootstrap": 0})
+    out2 = HakenStage().run(ctx_for(good, scheme=scheme), {"effects": "region", "bootstrap": 0, "break_bootstrap": 0})
     assert any("Nickell" in w for w in out2.warnings)
-    out3 = HakenStage().run(ctx_for(good, scheme=scheme), {"by": "group", "bootstrap": 99, "break_year": 2019,
-                                                           "break_bootstrap": 49})
+    out3 = HakenStage().run(
+        ctx_for(good, scheme=scheme), {"by": "group", "bootstrap": 99, "break_year": 2019, "break_bootstrap": 49}
+    )
     assert set(out3.tables["haken_estimates"]["group"]) == {"East", "West"}
     assert set(out3.tables["stages"]["scope"]) == {"national", "group"}
     assert "chow" in set(out3.tables["stages_tests"]["test"])
 
 
-@pytest.mark.parametrize("cfg,key", [
-    ({"se": "robust"}, "se"), ({"order": ["NQP", "GDP"]}, "order"), ({"coevolution": "entropy"}, "coevolution"),
-    ({"bootstrap": -1}, "bootstrap"), ({"window": [2020, 2015]}, "window"), ({"grades": [0, 0.5, 0.3]}, "grades"),
-    ({"intercept": True, "effects": "region"}, "intercept"), ({"alpha": 1.5}, "alpha"),
-])
+@pytest.mark.parametrize(
+    "cfg,key",
+    [
+        ({"se": "robust"}, "se"),
+        ({"order": ["NQP", "GDP"]}, "order"),
+        ({"coevolution": "entropy"}, "coevolution"),
+        ({"bootstrap": -1}, "bootstrap"),
+        ({"window": [2020, 2015]}, "window"),
+        ({"grades": [0, 0.5, 0.3]}, "grades"),
+        ({"intercept": True, "effects": "region"}, "intercept"),
+        ({"alpha": 1.5}, "alpha"),
+    ],
+)
 def test_config_errors_name_the_key(good, cfg, key):
     with pytest.raises(ConfigError) as exc:
         HakenStage().run(ctx_for(good), cfg)
@@ -168,18 +227,17 @@ def test_unsupported_strategy_leaves_scenario_h_empty_and_stages_keep_h():
     for r, g in sc.groupby("region"):
         p, q = pots[r], g["q1"].to_numpy()
         # V = -k1 q + A q^2/2 + B q^4/4 (methods note, section 6)
-        np.testing.assert_allclose(g["V"].to_numpy(), p.linear * q + p.quadratic * q ** 2 / 2 + p.quartic * q ** 4 / 4,
-                                   rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(
+            g["V"].to_numpy(), p.linear * q + p.quadratic * q**2 / 2 + p.quartic * q**4 / 4, rtol=1e-10, atol=1e-14
+        )
     assert any("q1, q2 and V projected; d, h and grades left empty" in n for n in so.notes)
 
 
 def test_regions_without_stable_point_are_named_with_region_effects():
     rng = np.random.default_rng(2)
     eff = (rng.normal(0, 0.002, 31), rng.normal(0, 0.002, 31))
-    df = simulate_panel(**CASE3, n_periods=10, q1_start=(0.22, 0.3), region_effects=eff, names=("NQP", "NTU"),
-                        seed=rng)
-    out = HakenStage().run(ctx_for(df), {"effects": "region", "jackknife": True, "bootstrap": 0,
-                                         "break_bootstrap": 0})
+    df = simulate_panel(**CASE3, n_periods=10, q1_start=(0.22, 0.3), region_effects=eff, names=("NQP", "NTU"), seed=rng)
+    out = HakenStage().run(ctx_for(df), {"effects": "region", "jackknife": True, "bootstrap": 0, "break_bootstrap": 0})
     pot = out.tables["haken_potential"]
     missing = pot.loc[pot["q1_star"].isna(), "region"].tolist()
     assert missing  # the case-3 system leaves regions without a stable point

@@ -44,8 +44,7 @@ def test_sup_f_power_and_size():
     panels (and placed at 2019 in >= 90 %); without a break the test rejects in <= 10 % (alpha = 0.05)."""
     hits = false = located = 0
     for s in range(50):
-        brk = simulate_panel(**TRUE, n_periods=10, q1_start=(0.3, 0.6), break_year=2019,
-                             after={"gamma1": 0.0}, seed=s)
+        brk = simulate_panel(**TRUE, n_periods=10, q1_start=(0.3, 0.6), break_year=2019, after={"gamma1": 0.0}, seed=s)
         r = break_tests(brk, "q1", "q2", bootstrap=499, seed=s)
         hits += r.p_value < 0.05
         located += r.turning_point == 2019

@@ -42,8 +42,14 @@ def _cli(run_cli, *args):
 
 def _sub(*args, env=None, timeout=HANG_GUARD, cwd=None):
     """The CLI in a subprocess under a hang guard: (exit code, stderr)."""
-    proc = subprocess.run([sys.executable, "-m", "nqpspatial.cli", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, env=env, cwd=cwd)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nqpspatial.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=cwd,
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, proc.stderr
 
@@ -54,8 +60,13 @@ def squares(n: int = 6, cols: int = 3, offset=(100.0, 30.0), size: float = 1.0) 
     for i in range(n):
         x0, y0 = offset[0] + (i % cols) * size, offset[1] + (i // cols) * size
         ring = [[x0, y0], [x0 + size, y0], [x0 + size, y0 + size], [x0, y0 + size], [x0, y0]]
-        feats.append({"type": "Feature", "properties": {"code": f"R{i + 1}"},
-                      "geometry": {"type": "Polygon", "coordinates": [ring]}})
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": {"code": f"R{i + 1}"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        )
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -167,13 +178,20 @@ def test_refused_targets(study, run_cli, monkeypatch, case):
     p, ind = small_panel()
     p.to_csv(data / "panel.csv", index=False)
     ind.to_csv(study.root / "indicators.csv", index=False)
-    study.config.write_text('[data]\npanel = "data/tables/panel.csv"\nindicators = "indicators.csv"\n' + FAST,
-                            encoding="utf-8")
+    study.config.write_text(
+        '[data]\npanel = "data/tables/panel.csv"\nindicators = "indicators.csv"\n' + FAST, encoding="utf-8"
+    )
     home = study.root / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
-    out = {"empty": "", "root": "/", "home": str(home), "config_folder": str(study.root),
-           "above_input": str(study.root / "data"), "tables_of_panel": str(data)}[case]
+    out = {
+        "empty": "",
+        "root": "/",
+        "home": str(home),
+        "config_folder": str(study.root),
+        "above_input": str(study.root / "data"),
+        "tables_of_panel": str(data),
+    }[case]
     before = _files(study.root)
     code, _, err = _cli(run_cli, "run", study.config, "--out", out, "--quiet", "--force")
     assert code == 2 and "--out" in err
@@ -187,8 +205,9 @@ def test_out_dot_with_panel_in_tables_keeps_the_panel(study, monkeypatch):
     p, ind = small_panel()
     p.to_csv(study.root / "tables" / "panel.csv", index=False)
     ind.to_csv(study.root / "indicators.csv", index=False)
-    study.config.write_text('[data]\npanel = "tables/panel.csv"\nindicators = "indicators.csv"\n' + FAST,
-                            encoding="utf-8")
+    study.config.write_text(
+        '[data]\npanel = "tables/panel.csv"\nindicators = "indicators.csv"\n' + FAST, encoding="utf-8"
+    )
     code, err = _sub("run", "study.toml", "--out", ".", "--force", "--quiet", cwd=study.root)
     assert code == 2 and "holds an input" in err
     assert (study.root / "tables" / "panel.csv").exists()
@@ -197,8 +216,21 @@ def test_out_dot_with_panel_in_tables_keeps_the_panel(study, monkeypatch):
 def test_concurrent_run_is_refused_naming_host_and_pid(study):
     """Acceptance: a second run into a folder being written exits 2 naming the first run's host and process."""
     _slow(study)
-    first = subprocess.Popen([sys.executable, "-m", "nqpspatial.cli", "run", str(study.config), "--out",
-                              str(study.out), "--quiet", "--no-report"], stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nqpspatial.cli",
+            "run",
+            str(study.config),
+            "--out",
+            str(study.out),
+            "--quiet",
+            "--no-report",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lock = outdir.lock_name(study.out)
         deadline = time.time() + HANG_GUARD
@@ -221,8 +253,22 @@ def test_signal_leaves_the_target_unchanged(study, run_cli, sig):
     assert _cli(run_cli, "run", study.config, "--out", study.out, "--quiet", "--no-report")[0] == 0
     before = _files(study.out)
     _slow(study)
-    proc = subprocess.Popen([sys.executable, "-m", "nqpspatial.cli", "run", str(study.config), "--out",
-                             str(study.out), "--quiet", "--force", "--no-report"], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nqpspatial.cli",
+            "run",
+            str(study.config),
+            "--out",
+            str(study.out),
+            "--quiet",
+            "--force",
+            "--no-report",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     staging = outdir.staging_name(study.out, proc.pid)
     deadline = time.time() + HANG_GUARD
     while not (staging / "tables" / "indices.csv").exists() and time.time() < deadline:
@@ -241,9 +287,24 @@ def test_sigterm_stops_the_dask_workers(study):
     """SIGTERM during a run on a local Dask cluster (--workers 2): exit 143 and no worker process left."""
     pytest.importorskip("distributed")
     _slow(study)
-    proc = subprocess.Popen([sys.executable, "-m", "nqpspatial.cli", "run", str(study.config), "--out",
-                             str(study.out), "--quiet", "--no-report", "--workers", "2"], stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nqpspatial.cli",
+            "run",
+            str(study.config),
+            "--out",
+            str(study.out),
+            "--quiet",
+            "--no-report",
+            "--workers",
+            "2",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     staging = outdir.staging_name(study.out, proc.pid)
     deadline = time.time() + 2 * HANG_GUARD
     while not (staging / "tables" / "indices.csv").exists() and time.time() < deadline:
@@ -342,8 +403,9 @@ def test_output_path_problems(study, run_cli, case):
     study.write(extra=FAST)
     args = ["--out", study.out]
     if case == "long_name":
-        study.config.write_text(study.config.read_text().replace('name = "test study"', f'name = "{"x" * 300}"'),
-                                encoding="utf-8")
+        study.config.write_text(
+            study.config.read_text().replace('name = "test study"', f'name = "{"x" * 300}"'), encoding="utf-8"
+        )
         args = []
     elif case == "long_out":
         args = ["--out", study.root / ("y" * 260)]
@@ -364,8 +426,13 @@ def test_output_path_problems(study, run_cli, case):
     finally:
         os.chdir(cwd)
     assert code == 2, err
-    expect = {"long_name": "shorter study name", "long_out": "more than the filesystem allows",
-              "below_file": "below the file", "proc": "system folder /proc", "tables_symlink": "symbolic link"}[case]
+    expect = {
+        "long_name": "shorter study name",
+        "long_out": "more than the filesystem allows",
+        "below_file": "below the file",
+        "proc": "system folder /proc",
+        "tables_symlink": "symbolic link",
+    }[case]
     assert expect in err and "--out" in err
     assert _files(study.root) == before
 
@@ -376,9 +443,16 @@ def _fifo(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("role", ["config", "panel", pytest.param("indicators", marks=pytest.mark.slow),
-                                  pytest.param("boundaries", marks=pytest.mark.slow),
-                                  pytest.param("scheme", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "role",
+    [
+        "config",
+        "panel",
+        pytest.param("indicators", marks=pytest.mark.slow),
+        pytest.param("boundaries", marks=pytest.mark.slow),
+        pytest.param("scheme", marks=pytest.mark.slow),
+    ],
+)
 def test_fifo_is_refused_without_being_opened(study, role):
     """Acceptance: a FIFO is refused with exit 2; the test never writes into it and guards against a hang."""
     if not hasattr(os, "mkfifo"):  # pragma: no cover - Windows
@@ -403,8 +477,9 @@ def test_fifo_is_refused_without_being_opened(study, role):
     assert code == 2 and "named pipe (FIFO)" in err and "regular file" in err
 
 
-@pytest.mark.parametrize("case", ["dev_zero_panel", "dev_urandom_config", "folder_panel", "symlink_loop",
-                                  "indicators_empty", "environ"])
+@pytest.mark.parametrize(
+    "case", ["dev_zero_panel", "dev_urandom_config", "folder_panel", "symlink_loop", "indicators_empty", "environ"]
+)
 def test_not_a_regular_file(study, run_cli, case):
     study.write(extra=FAST)
     config = study.config
@@ -476,9 +551,24 @@ def test_formula_like_region_name_is_escaped_in_csv_and_plain_in_xlsx(study, run
     assert '\n"=HYPERLINK' in raw and "'=HYPERLINK" not in raw and "\n-R2," in raw
 
 
-@pytest.mark.parametrize("text,escaped", [("=1+1", True), ("+x", True), ("-x", True), ("@x", True), ("\tx", True),
-                                          ("\rx", True), ("'=x", True), ("-0.5", False), ("+1e-3", False),
-                                          ("-inf", False), ("x=1", False), ("'s-Hertogenbosch", False), ("", False)])
+@pytest.mark.parametrize(
+    "text,escaped",
+    [
+        ("=1+1", True),
+        ("+x", True),
+        ("-x", True),
+        ("@x", True),
+        ("\tx", True),
+        ("\rx", True),
+        ("'=x", True),
+        ("-0.5", False),
+        ("+1e-3", False),
+        ("-inf", False),
+        ("x=1", False),
+        ("'s-Hertogenbosch", False),
+        ("", False),
+    ],
+)
 def test_escape_rule_round_trips(text, escaped):
     from nqpspatial.io import escape_formula, unescape_formula
 
@@ -613,14 +703,16 @@ def test_gbk_panel_with_utf8_indicator_list(study, run_cli):
     p["region"] = p["region"].replace({"R1": "北京市", "R2": "天津市"})
     study.write(panel=p, extra=FAST, data_extra='encoding = "gbk"\nindicators_encoding = "utf-8"\n')
     p.to_csv(study.root / "panel.csv", index=False, encoding="gbk")
-    ind.assign(label=["人均", "总量", "比例", "成本"]).to_csv(study.root / "indicators.csv", index=False,
-                                                        encoding="utf-8")
+    ind.assign(label=["人均", "总量", "比例", "成本"]).to_csv(
+        study.root / "indicators.csv", index=False, encoding="utf-8"
+    )
     code, _, err = _cli(run_cli, "run", study.config, "--out", study.out, "--quiet", "--no-report")
     assert code == 0, err
     # a UTF-8 panel with a GBK indicator list: the message names the key that describes it
     study.write(panel=p, extra=FAST)
-    ind.assign(label=["人均", "总量", "比例", "成本"]).to_csv(study.root / "indicators.csv", index=False,
-                                                        encoding="gbk")
+    ind.assign(label=["人均", "总量", "比例", "成本"]).to_csv(
+        study.root / "indicators.csv", index=False, encoding="gbk"
+    )
     code, _, err = _cli(run_cli, "run", study.config, "--out", study.out, "--quiet", "--force")
     assert code == 2 and "indicators.csv" in err and 'indicators_encoding = "gb18030"' in err
 
@@ -629,23 +721,29 @@ def test_duplicate_column_in_a_dataframe_panel(tmp_path):
     p, ind = small_panel()
     df = pd.concat([p, p[["a1"]]], axis=1)
     with pytest.raises(InputError, match=r"column\(s\) a1 appear more than once in the DataFrame"):
-        nqpspatial.run({"data": {"panel": df, "indicators": ind}, "haken": {"bootstrap": 0}}, out=tmp_path / "o",
-                       quiet=True, report=False)
+        nqpspatial.run(
+            {"data": {"panel": df, "indicators": ind}, "haken": {"bootstrap": 0}},
+            out=tmp_path / "o",
+            quiet=True,
+            report=False,
+        )
 
 
 # ----------------------------------------------------------------------------------------- geometry (8, 10)
-@pytest.mark.parametrize("case", ["not_string", "points", "lines", "csv_as_boundaries", "projected",
-                                  "degenerate"])
+@pytest.mark.parametrize("case", ["not_string", "points", "lines", "csv_as_boundaries", "projected", "degenerate"])
 def test_boundary_problems(study, run_cli, case):
     gj = squares()
     extra = FAST
     if case == "not_string":
-        study.write(extra=FAST + "[geometry]\nsource = 5\nid = \"code\"\n")
+        study.write(extra=FAST + '[geometry]\nsource = 5\nid = "code"\n')
         expect = "[geometry] source must be a string"
     elif case in ("points", "lines"):
         for k, f in enumerate(gj["features"][:2]):
-            f["geometry"] = ({"type": "Point", "coordinates": [100 + k, 30]} if case == "points" else
-                             {"type": "LineString", "coordinates": [[100 + k, 30], [101 + k, 31]]})
+            f["geometry"] = (
+                {"type": "Point", "coordinates": [100 + k, 30]}
+                if case == "points"
+                else {"type": "LineString", "coordinates": [[100 + k, 30], [101 + k, 31]]}
+            )
         _geo(study, gj, extra)
         expect = "must be polygons" if case == "points" else "LineString"
     elif case == "csv_as_boundaries":
@@ -666,8 +764,7 @@ def test_boundary_problems(study, run_cli, case):
 def test_invalid_polygon_is_repaired_with_a_note(study, run_cli):
     gj = squares()
     x0, y0 = 101.0, 30.0  # R2 as a bow tie: self-intersecting but with area
-    gj["features"][1]["geometry"]["coordinates"] = [[[x0, y0], [x0 + 1, y0 + 1], [x0 + 1, y0], [x0, y0 + 1],
-                                                     [x0, y0]]]
+    gj["features"][1]["geometry"]["coordinates"] = [[[x0, y0], [x0 + 1, y0 + 1], [x0 + 1, y0], [x0, y0 + 1], [x0, y0]]]
     _geo(study, gj, FAST + "[spatial]\npermutations = 99\n")
     code, _, err = _cli(run_cli, "run", study.config, "--out", study.out, "--quiet", "--no-report")
     assert code == 0, err
@@ -707,13 +804,16 @@ def test_permutation_floor_is_noted(study, run_cli):
     assert mg["note"].str.contains("5! = 120 distinct permutations").all() and mg["I"].notna().all()
 
 
-@pytest.mark.parametrize("table,key,value,expect", [
-    ("sensitivity", "draws", 0, "[sensitivity] draws"),
-    ("robustness", "spatial_draws", 0, "[robustness] spatial_draws"),
-    ("haken", "bootstrap", 10 ** 12, "[haken] bootstrap = 1000000000000 would need about"),
-    ("sensitivity", "draws", 10 ** 9, "the largest value that fits is about"),
-    ("spatial", "permutations", 10 ** 12, "[spatial] permutations"),
-])
+@pytest.mark.parametrize(
+    "table,key,value,expect",
+    [
+        ("sensitivity", "draws", 0, "[sensitivity] draws"),
+        ("robustness", "spatial_draws", 0, "[robustness] spatial_draws"),
+        ("haken", "bootstrap", 10**12, "[haken] bootstrap = 1000000000000 would need about"),
+        ("sensitivity", "draws", 10**9, "the largest value that fits is about"),
+        ("spatial", "permutations", 10**12, "[spatial] permutations"),
+    ],
+)
 def test_monte_carlo_sizes(study, run_cli, table, key, value, expect):
     base = "" if table == "haken" else FAST
     study.write(extra=base + f"[{table}]\n{key} = {value}\n")
@@ -757,17 +857,20 @@ def test_break_bootstrap_memory_is_bounded():
 
 
 # ----------------------------------------------------------------------------------------- Python API (11)
-@pytest.mark.parametrize("kwargs,expect", [
-    ({"force": "no"}, "force= must be True or False"),
-    ({"report": "yes"}, "report= must be True or False"),
-    ({"quiet": 1}, "quiet= must be True or False"),
-    ({"out": 123}, "out= must be a folder path"),
-    ({"out": ""}, "out= is empty"),
-    ({"seed": -1}, "seed= must be a whole number"),
-    ({"seed": 1.5}, "seed= must be a whole number"),
-    ({"workers": 0}, "workers= must be a whole number"),
-    ({"scheduler": 5}, "scheduler= must be an address"),
-])
+@pytest.mark.parametrize(
+    "kwargs,expect",
+    [
+        ({"force": "no"}, "force= must be True or False"),
+        ({"report": "yes"}, "report= must be True or False"),
+        ({"quiet": 1}, "quiet= must be True or False"),
+        ({"out": 123}, "out= must be a folder path"),
+        ({"out": ""}, "out= is empty"),
+        ({"seed": -1}, "seed= must be a whole number"),
+        ({"seed": 1.5}, "seed= must be a whole number"),
+        ({"workers": 0}, "workers= must be a whole number"),
+        ({"scheduler": 5}, "scheduler= must be an address"),
+    ],
+)
 def test_api_argument_types(study, kwargs, expect):
     study.write(extra=FAST)
     study.out.mkdir()
@@ -781,8 +884,10 @@ def test_api_argument_types(study, kwargs, expect):
 
 def test_api_accepts_numpy_integers(study):
     study.write(extra="")
-    cfg = {"data": {"panel": str(study.root / "panel.csv"), "indicators": str(study.root / "indicators.csv")},
-           "haken": {"bootstrap": np.int64(0), "break_bootstrap": np.int32(0)}}
+    cfg = {
+        "data": {"panel": str(study.root / "panel.csv"), "indicators": str(study.root / "indicators.csv")},
+        "haken": {"bootstrap": np.int64(0), "break_bootstrap": np.int32(0)},
+    }
     res = nqpspatial.run(cfg, out=study.out, seed=np.int64(7), quiet=np.bool_(True), report=False)
     assert res.info["seed"] == 7 and res.info["config"]["haken"]["bootstrap"] == 0
 
@@ -816,8 +921,9 @@ def test_validate_uses_the_same_pre_flight(study, run_cli):
 
 
 def test_help_lists_the_exit_codes():
-    proc = subprocess.run([sys.executable, "-m", "nqpspatial.cli", "run", "--help"], capture_output=True, text=True,
-                          timeout=HANG_GUARD)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nqpspatial.cli", "run", "--help"], capture_output=True, text=True, timeout=HANG_GUARD
+    )
     text = " ".join(proc.stdout.split())
     assert "0 success" in text and "1 internal error" in text and "2 input, config or output-folder" in text
     assert "128 + n" in text

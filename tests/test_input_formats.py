@@ -14,8 +14,9 @@ def _expected():
     return load_panel(p, ind).values
 
 
-@pytest.mark.parametrize("name,encoding", [("panel.csv", "utf-8"), ("panel.csv", "utf-8-sig"),
-                                           ("panel.xlsx", None), ("panel.dta", None)])
+@pytest.mark.parametrize(
+    "name,encoding", [("panel.csv", "utf-8"), ("panel.csv", "utf-8-sig"), ("panel.xlsx", None), ("panel.dta", None)]
+)
 def test_file_formats_read_the_same(study, name, encoding):
     p, ind = small_panel()
     study.write(panel_name=name, encoding=encoding or "utf-8")
@@ -67,8 +68,10 @@ def test_chinese_names_everywhere(tmp_path):
     ind["subsystem"] = ["新质生产力", "新质生产力", "新型城镇化", "新型城镇化"]
     p.to_csv(tmp_path / "面板.csv", index=False, encoding="utf-8-sig")
     ind.to_csv(tmp_path / "指标.csv", index=False, encoding="utf-8-sig")
-    (tmp_path / "研究.toml").write_text('name = "中文研究"\n[data]\npanel = "面板.csv"\nindicators = "指标.csv"\n'
-                                       '[haken]\nbootstrap = 0\n', encoding="utf-8")
+    (tmp_path / "研究.toml").write_text(
+        'name = "中文研究"\n[data]\npanel = "面板.csv"\nindicators = "指标.csv"\n[haken]\nbootstrap = 0\n',
+        encoding="utf-8",
+    )
     res = nqpspatial.run(tmp_path / "研究.toml", out=tmp_path / "输出", quiet=True, report=False)
     idx = pd.read_csv(tmp_path / "输出" / "tables" / "indices.csv", encoding="utf-8-sig")
     assert list(idx.columns[:4]) == ["region", "year", "新质生产力", "新型城镇化"]
@@ -96,8 +99,12 @@ def test_run_takes_dataframes_in_a_config_dict(tmp_path):
     import nqpspatial
 
     p, ind = small_panel()
-    res = nqpspatial.run({"name": "in memory", "data": {"panel": p, "indicators": ind}, "haken": {"enabled": False}},
-                         out=tmp_path / "o", quiet=True, report=False)
+    res = nqpspatial.run(
+        {"name": "in memory", "data": {"panel": p, "indicators": ind}, "haken": {"enabled": False}},
+        out=tmp_path / "o",
+        quiet=True,
+        report=False,
+    )
     expected = nqpspatial.compute_weights(load_panel(p, ind).values, read_indicators(ind)).indices
     pd.testing.assert_frame_equal(res.table("indices"), expected)
     info = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
@@ -116,7 +123,8 @@ def test_inline_indicator_list_errors_count_entries(tmp_path, run_cli):
     """In an inline list the message counts entries (the 2nd entry is entry 2, not 'row 3' as in a file)."""
     p, ind = small_panel()
     p.to_csv(tmp_path / "panel.csv", index=False)
-    (tmp_path / "s.toml").write_text("""name = "inline"
+    (tmp_path / "s.toml").write_text(
+        """name = "inline"
 [data]
 panel = "panel.csv"
 indicators = [
@@ -125,11 +133,14 @@ indicators = [
   { indicator = "b1", subsystem = "B", direction = "+" },
   { indicator = "b2", subsystem = "", direction = "-" },
 ]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     code, out, err = run_cli("run", tmp_path / "s.toml", "--out", tmp_path / "o", "--quiet")
     assert code == 2 and "config [data] indicators: empty subsystem on entry 4" in err
-    (tmp_path / "s.toml").write_text((tmp_path / "s.toml").read_text(encoding="utf-8").replace(
-        'subsystem = ""', 'subsystem = "B"'), encoding="utf-8")
+    (tmp_path / "s.toml").write_text(
+        (tmp_path / "s.toml").read_text(encoding="utf-8").replace('subsystem = ""', 'subsystem = "B"'), encoding="utf-8"
+    )
     code, out, err = run_cli("run", tmp_path / "s.toml", "--out", tmp_path / "o", "--quiet")
     assert code == 2 and "unknown direction word(s): entry 2 (a2): 'good'" in err
 
@@ -142,8 +153,11 @@ def test_encoding_applies_to_the_indicator_list_too(tmp_path, run_cli):
     ind["subsystem"] = ["新质生产力", "新质生产力", "新型城镇化", "新型城镇化"]
     (tmp_path / "panel.csv").write_bytes(p.to_csv(index=False).encode("gb18030"))
     (tmp_path / "ind.csv").write_bytes(ind.to_csv(index=False).encode("gb18030"))
-    (tmp_path / "s.toml").write_text('name = "gbk"\n[data]\npanel = "panel.csv"\nindicators = "ind.csv"\n'
-                                     'encoding = "gb18030"\n[haken]\nenabled = false\n', encoding="utf-8")
+    (tmp_path / "s.toml").write_text(
+        'name = "gbk"\n[data]\npanel = "panel.csv"\nindicators = "ind.csv"\n'
+        'encoding = "gb18030"\n[haken]\nenabled = false\n',
+        encoding="utf-8",
+    )
     code, out, err = run_cli("validate", tmp_path / "s.toml")
     assert code == 0, err
     assert "新质生产力, 新型城镇化" in out

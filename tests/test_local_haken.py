@@ -30,8 +30,10 @@ def panel():
     return df, xy, truth
 
 
-@pytest.mark.parametrize("kernel,adaptive,criterion", [("bisquare", True, "aicc"), ("gaussian", False, "aicc"),
-                                                        ("bisquare", True, "cv"), ("gaussian", True, "aicc")])
+@pytest.mark.parametrize(
+    "kernel,adaptive,criterion",
+    [("bisquare", True, "aicc"), ("gaussian", False, "aicc"), ("bisquare", True, "cv"), ("gaussian", True, "aicc")],
+)
 def test_cross_section_equals_mgwr(cross_section, kernel, adaptive, criterion):
     """constant=False, mgwr's golden-section search and bounds: same bandwidth, estimates, AICc, SEs."""
     mgwr_gwr = pytest.importorskip("mgwr.gwr")
@@ -86,7 +88,7 @@ def _brute_force_local(df, xy, bw, kernel, adaptive, j):
     dist = np.sqrt(((xy - xy[j]) ** 2).sum(1))
     b = np.sort(dist)[int(bw) - 1] * 1.0000001 if adaptive else bw
     z = dist / b
-    w = np.where(z < 1, (1 - z ** 2) ** 2, 0.0) if kernel == "bisquare" else np.exp(-0.5 * z ** 2)
+    w = np.where(z < 1, (1 - z**2) ** 2, 0.0) if kernel == "bisquare" else np.exp(-0.5 * z**2)
     wr = d["region"].map(dict(zip(regions, w))).to_numpy()
     X = np.column_stack([d["q1"], d["q1"] * d["q2"]])
     beta = np.linalg.solve(X.T @ (X * wr[:, None]), X.T @ (wr * d["y"].to_numpy()))
@@ -204,7 +206,7 @@ def test_permutation_statistics_match_refits(panel):
         ref = GWHakenModel(moved, "q1", "q2", coords=pd.DataFrame(xy, index=regions)).fit(bandwidth=14)
         for j, term in enumerate(("gamma1", "a")):
             est, se = ref.params[term].to_numpy(), ref.bse[term].to_numpy()
-            w = 1 / se ** 2
+            w = 1 / se**2
             mean_w = (w * est).sum() / w.sum()
             assert abs(variance[b, j] - est.var()) < 1e-10 * est.var()
             assert abs(weighted[b, j] - (w * (est - mean_w) ** 2).mean()) < 1e-8 * weighted[b, j]

@@ -22,9 +22,28 @@ from nqpspatial.testing import check_plugin, make_context
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT = {
-    "local_haken": ["region", "bandwidth", "gamma1", "se_gamma1", "t_gamma1", "a", "se_a", "t_a", "gamma2",
-                    "se_gamma2", "t_gamma2", "b", "se_b", "t_b", "r2_q1", "r2_q2", "verdict", "case", "q1_star",
-                    "map_stable"],
+    "local_haken": [
+        "region",
+        "bandwidth",
+        "gamma1",
+        "se_gamma1",
+        "t_gamma1",
+        "a",
+        "se_a",
+        "t_a",
+        "gamma2",
+        "se_gamma2",
+        "t_gamma2",
+        "b",
+        "se_b",
+        "t_b",
+        "r2_q1",
+        "r2_q2",
+        "verdict",
+        "case",
+        "q1_star",
+        "map_stable",
+    ],
     "local_coevolution": ["region", "year", "q1", "q2", "V", "d", "h", "grade"],
     "local_haken_tests": ["parameter", "equation", "bandwidth", "statistic", "p_value", "permutations", "reject"],
 }
@@ -45,7 +64,7 @@ def test_stage_tables_and_columns():
     out = stage.run(ctx, _cfg())
     assert set(out.tables) == set(CONTRACT)
     for name, cols in CONTRACT.items():
-        assert list(out.tables[name].columns[:len(cols)]) == cols, name
+        assert list(out.tables[name].columns[: len(cols)]) == cols, name
     tab = out.tables["local_haken"]
     assert len(tab) == 36 and tab["region"].tolist() == list(pd.unique(ctx.indices["region"]))
     direct = GWHakenModel(ctx.indices, "A", "B", geometry=ctx.geometry).fit()
@@ -62,23 +81,39 @@ def test_stage_takes_the_haken_ordering_or_skips():
     out = stage.run(ctx, _cfg(order="auto"))
     assert out.status == "skipped" and "set [local_haken] order" in out.notes[0]
 
-    h = HakenOutcome(identification=SimpleNamespace(chosen=("A", "B")), strategy_requested="potential",
-                     grading=(None, None, None))
+    h = HakenOutcome(
+        identification=SimpleNamespace(chosen=("A", "B")), strategy_requested="potential", grading=(None, None, None)
+    )
     ctx.provide(h)
     out = stage.run(ctx, _cfg(order="auto", permutations=0))
     assert "local_haken_tests" not in out.tables
     assert out.info["q1"] == "A" and set(out.tables["local_coevolution"]["strategy"]) == {"potential"}
-    ctx.provide(replace(h, identification=SimpleNamespace(chosen=("B", "A"))))  # gamma2 <= 0 in every region: no local potential, a warning instead of the table
+    ctx.provide(
+        replace(h, identification=SimpleNamespace(chosen=("B", "A")))
+    )  # gamma2 <= 0 in every region: no local potential, a warning instead of the table
     out = stage.run(ctx, _cfg(order="auto", permutations=0))
     assert "local_coevolution" not in out.tables and "not written" in out.warnings[0]
 
 
-@pytest.mark.parametrize("key,value,match", [
-    ("kernel", "tricube", "kernel"), ("bandwidth", "optimal", "bandwidth"), ("bandwidth", -3, "bandwidth"),
-    ("search", [5], "search"), ("search", [9, 4], "search"), ("permutations", -1, "permutations"),
-    ("permutations", 9.5, "permutations"), ("alpha", 1.5, "alpha"), ("order", ["A", "A"], "order"),
-    ("adaptive", "yes", "adaptive"), ("criterion", "bic", "criterion"), ("bandwidth", 7.5, "bandwidth"),
-    ("bandwidth", 400, "bandwidth"), ("search", [3, 400], "bandwidth / search")])
+@pytest.mark.parametrize(
+    "key,value,match",
+    [
+        ("kernel", "tricube", "kernel"),
+        ("bandwidth", "optimal", "bandwidth"),
+        ("bandwidth", -3, "bandwidth"),
+        ("search", [5], "search"),
+        ("search", [9, 4], "search"),
+        ("permutations", -1, "permutations"),
+        ("permutations", 9.5, "permutations"),
+        ("alpha", 1.5, "alpha"),
+        ("order", ["A", "A"], "order"),
+        ("adaptive", "yes", "adaptive"),
+        ("criterion", "bic", "criterion"),
+        ("bandwidth", 7.5, "bandwidth"),
+        ("bandwidth", 400, "bandwidth"),
+        ("search", [3, 400], "bandwidth / search"),
+    ],
+)
 def test_config_errors_name_the_key(key, value, match):
     ctx = make_context(side=4, periods=5)
     with pytest.raises(ConfigError, match=rf"\[local_haken\] {match}"):
@@ -125,8 +160,15 @@ def test_regime_and_local_outputs_are_documented():
     cfg["spatial_haken"] = {**cfg["spatial_haken"], "regimes": True, "effects_draws": 20}
     res = run(cfg, base_dir=base, write=False, quiet=True)
     text = (ROOT / "docs" / "outputs.md").read_text(encoding="utf-8")
-    names = ["local_haken", "local_haken_tests", "local_coevolution", "haken_regimes", "haken_regime_tests",
-             "spatial_haken_regimes", "spatial_haken_regime_tests"]
+    names = [
+        "local_haken",
+        "local_haken_tests",
+        "local_coevolution",
+        "haken_regimes",
+        "haken_regime_tests",
+        "spatial_haken_regimes",
+        "spatial_haken_regime_tests",
+    ]
     missing = []
     for name in names:
         table = res.table(name)

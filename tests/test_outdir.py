@@ -60,8 +60,13 @@ def test_force_replaces_only_the_manifest_files(tmp_path):
     with pytest.raises(InputError, match="earlier run.*--force"):
         outdir.check_target(target, force=False)
     _commit(tmp_path, target, {"tables/c.csv": "2", "run.json": "{}"})
-    assert _files(target) == {"figures/my_map.png": b"mine", "tables/notes.txt": b"mine", "tables/c.csv": b"2",
-                              "run.json": b"{}", "manifest.json": (target / "manifest.json").read_bytes()}
+    assert _files(target) == {
+        "figures/my_map.png": b"mine",
+        "tables/notes.txt": b"mine",
+        "tables/c.csv": b"2",
+        "run.json": b"{}",
+        "manifest.json": (target / "manifest.json").read_bytes(),
+    }
 
 
 def test_staged_file_never_replaces_a_user_file(tmp_path):
@@ -74,10 +79,16 @@ def test_staged_file_never_replaces_a_user_file(tmp_path):
     assert _files(target) == before
 
 
-@pytest.mark.parametrize("content", ["{not json", '{"format": "x", "files": []}',
-                                     '{"format": "nqpspatial-manifest", "files": [{"path": "../thesis.docx"}]}',
-                                     '{"format": "nqpspatial-manifest", "files": [{"path": "/etc/passwd"}]}',
-                                     '{"format": "nqpspatial-manifest", "files": [{"path": "a/./b"}]}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        '{"format": "x", "files": []}',
+        '{"format": "nqpspatial-manifest", "files": [{"path": "../thesis.docx"}]}',
+        '{"format": "nqpspatial-manifest", "files": [{"path": "/etc/passwd"}]}',
+        '{"format": "nqpspatial-manifest", "files": [{"path": "a/./b"}]}',
+    ],
+)
 def test_a_foreign_manifest_removes_nothing(tmp_path, content):
     target = tmp_path / "out"
     target.mkdir()
@@ -91,24 +102,54 @@ def test_a_foreign_manifest_removes_nothing(tmp_path, content):
 def test_legacy_folder_files(tmp_path):
     """A release 0.1.0 folder: run.json (versions.nqpspatial), no manifest; only its own files are replaced."""
     target = tmp_path / "old"
-    for rel in ("tables/indices.csv", "tables/lisa.csv", "figures/weights.png", "figures/my_map.png",
-                "latex/haken_estimates.tex", "latex/tables.tex", "tables.xlsx", "report.html", "notes.docx"):
+    for rel in (
+        "tables/indices.csv",
+        "tables/lisa.csv",
+        "figures/weights.png",
+        "figures/my_map.png",
+        "latex/haken_estimates.tex",
+        "latex/tables.tex",
+        "tables.xlsx",
+        "report.html",
+        "notes.docx",
+    ):
         (target / rel).parent.mkdir(parents=True, exist_ok=True)
         (target / rel).write_text("x")
-    info = {"versions": {"nqpspatial": "0.1.0"}, "stages": [
-        {"name": "weighting", "tables": ["indices"]}, {"name": "haken", "tables": ["haken_estimates"]},
-        {"name": "report", "tables": [], "info": {"figures": ["weights.png"], "latex": ["haken_estimates.tex",
-                                                                                     "tables.tex"]}}]}
+    info = {
+        "versions": {"nqpspatial": "0.1.0"},
+        "stages": [
+            {"name": "weighting", "tables": ["indices"]},
+            {"name": "haken", "tables": ["haken_estimates"]},
+            {
+                "name": "report",
+                "tables": [],
+                "info": {"figures": ["weights.png"], "latex": ["haken_estimates.tex", "tables.tex"]},
+            },
+        ],
+    }
     (target / "run.json").write_text(json.dumps(info))
     state = outdir.check_target(target, force=True)
     assert state.kind == "legacy"
-    assert state.old_files == ["figures/weights.png", "latex/haken_estimates.tex", "latex/tables.tex",
-                               "report.html", "run.json", "tables.xlsx", "tables/indices.csv"]
+    assert state.old_files == [
+        "figures/weights.png",
+        "latex/haken_estimates.tex",
+        "latex/tables.tex",
+        "report.html",
+        "run.json",
+        "tables.xlsx",
+        "tables/indices.csv",
+    ]
     # tables/lisa.csv is not listed by that run.json, figures/my_map.png and notes.docx are the user's
     st = _stage(tmp_path, target, {"run.json": "{}", "tables/indices.csv": "new"})
     outdir.commit(st, state)
-    assert sorted(_files(target)) == ["figures/my_map.png", "manifest.json", "notes.docx", "run.json",
-                                      "tables/indices.csv", "tables/lisa.csv"]
+    assert sorted(_files(target)) == [
+        "figures/my_map.png",
+        "manifest.json",
+        "notes.docx",
+        "run.json",
+        "tables/indices.csv",
+        "tables/lisa.csv",
+    ]
 
 
 def test_a_folder_not_written_by_nqpspatial_is_refused_even_with_force(tmp_path):
@@ -208,7 +249,7 @@ def test_recover_rolls_back_an_interrupted_commit(tmp_path, monkeypatch, stop_af
 
 
 def test_recover_completes_a_commit_stopped_after_the_manifest(tmp_path, monkeypatch):
-    target, state, st, before, fake, Killed = _interrupted_commit(tmp_path, 10 ** 6)
+    target, state, st, before, fake, Killed = _interrupted_commit(tmp_path, 10**6)
     import shutil
 
     monkeypatch.setattr(shutil, "rmtree", lambda *a, **k: None)  # killed before the backup was deleted
@@ -232,9 +273,11 @@ def test_failed_commit_rolls_back_in_process(tmp_path, monkeypatch, stop_after):
 
 def test_lock_refuses_a_second_session_naming_host_and_pid(tmp_path):
     target = tmp_path / "out"
-    code = ("import sys, time; from pathlib import Path; from nqpspatial import outdir\n"
-            f"s = outdir.OutputSession(Path({str(target)!r}), force=False).__enter__()\n"
-            "print('locked', flush=True); time.sleep(60)\n")
+    code = (
+        "import sys, time; from pathlib import Path; from nqpspatial import outdir\n"
+        f"s = outdir.OutputSession(Path({str(target)!r}), force=False).__enter__()\n"
+        "print('locked', flush=True); time.sleep(60)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "locked"

@@ -33,10 +33,10 @@ def test_contract_columns_present(demo_run):
         "indicator_weights": "subsystem, dimension, indicator, direction, weight, method",
         "indices": "region, year, NQP, NTU",
         "haken_identification": "q1, q2, gamma1, a, gamma2, b, se_gamma1, se_a, se_gamma2, se_b, p_gamma1, p_a, "
-                                "p_gamma2, p_b, r2_q1, r2_q2, n_obs, ratio, adiabatic, chosen, reason",
+        "p_gamma2, p_b, r2_q1, r2_q2, n_obs, ratio, adiabatic, chosen, reason",
         "haken_estimates": "q1, q2, term, estimate, std_err, t, p, ci_low, ci_high",
         "haken_potential": "q1, q2, case, q1_star, V_star, map_stable, map_stable_2d, servo_map_stable, "
-                           "reduced_map_stable",
+        "reduced_map_stable",
         "coevolution": "region, year, q1, q2, V, d, h, grade, strategy",
         "coupling_coordination": "region, year, U1, U2, C, C_corrected, T, D, D_corrected, grade",
         "moran_global": "variable, weights, year, I, EI, VI_norm, z_norm, p_norm, p_sim, permutations",
@@ -44,27 +44,40 @@ def test_contract_columns_present(demo_run):
         "weights_queen": "focal, neighbor, weight",
         "weights_summary": "name, n, islands, island_policy, mean_neighbors, components",
         "dagum_gini": "variable, scheme, year, G, G_within, G_between, G_transvariation, share_within, "
-                      "share_between, share_transvariation",
+        "share_between, share_transvariation",
         "clusters": "region, method, cluster",
         "spatial_haken_estimates": "model, weights, q1, q2, equation, term, estimate, std_err, z, p",
         "spatial_haken_effects": "model, weights, q1, q2, equation, term, effect, estimate, ci_low, ci_high, p",
         # issue 14
         "haken_marginal_effects": "q1, q2, equation, wrt, estimate, ci_low, ci_high, ci_method",
         "spatial_haken_potential": "model, weights, q1, q2, reading, gamma1, a, gamma2, b, case, q1_star, "
-                                   "q1_star_low, q1_star_high, stable_share, V_star, map_stable",
+        "q1_star_low, q1_star_high, stable_share, V_star, map_stable",
         "spatial_haken_steady_states": "model, weights, q1, q2, region, q1_star, q2_star, converged, iterations",
         "spatial_haken_marginal_effects": "model, weights, q1, q2, equation, wrt, effect, estimate, ci_low, ci_high",
         "spatial_haken_identification": "model, weights, q1, q2, reading, gamma1, a, gamma2, b, ratio, adiabatic, "
-                                        "chosen, case",
+        "chosen, case",
     }
     tables = demo_run.tables
     for name, cols in contract.items():
         assert name in tables, name
         need = [c.strip() for c in cols.split(",")]
         assert set(need) <= set(tables[name].columns), (name, set(need) - set(tables[name].columns))
-    for name in ("geary", "getis_ord", "moran_bivariate", "zones_summary", "dagum_pairs", "clusters_vs_zones",
-                 "markov_transitions", "spatial_markov", "convergence", "obstacles", "stages", "scenarios",
-                 "spatial_haken_diagnostics", "spatial_haken_identification"):
+    for name in (
+        "geary",
+        "getis_ord",
+        "moran_bivariate",
+        "zones_summary",
+        "dagum_pairs",
+        "clusters_vs_zones",
+        "markov_transitions",
+        "spatial_markov",
+        "convergence",
+        "obstacles",
+        "stages",
+        "scenarios",
+        "spatial_haken_diagnostics",
+        "spatial_haken_identification",
+    ):
         assert name in tables, name
     w = tables["indicator_weights"]
     assert np.allclose(w.groupby("subsystem")["weight"].sum(), 1.0)
@@ -96,8 +109,9 @@ def test_workbook_equals_csv(demo_run):
             a, b = csv[c], xl[c]
             if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
                 # Excel keeps 15-16 significant digits; the CSV keeps full double precision
-                np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=2e-15, atol=0, equal_nan=True,
-                                           err_msg=f"{table}.{c}")
+                np.testing.assert_allclose(
+                    a.to_numpy(float), b.to_numpy(float), rtol=2e-15, atol=0, equal_nan=True, err_msg=f"{table}.{c}"
+                )
             else:
                 assert [_cell(x) for x in a] == [_cell(x) for x in b], f"{table}.{c}"
     assert escaped > 0  # the demo has formula-like text (stationary points beginning with a minus sign)
@@ -136,8 +150,11 @@ def test_region_and_year_columns_are_canonical(study, run_cli):
     from conftest import small_panel
 
     p, ind = small_panel()
-    study.write(panel=p.rename(columns={"region": "province", "year": "yr"}),
-                data_extra='region = "province"\nyear = "yr"\n', extra="[haken]\nbootstrap = 0\n")
+    study.write(
+        panel=p.rename(columns={"region": "province", "year": "yr"}),
+        data_extra='region = "province"\nyear = "yr"\n',
+        extra="[haken]\nbootstrap = 0\n",
+    )
     code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet", "--no-report")
     assert code == 0, err
     idx = pd.read_csv(study.out / "tables" / "indices.csv", encoding="utf-8-sig")
@@ -155,8 +172,11 @@ def test_resolved_config_in_run_json_reruns(tmp_path):
     p, ind = small_panel()
     p.to_csv(tmp_path / "panel.csv", index=False)
     ind.to_csv(tmp_path / "indicators.csv", index=False)
-    (tmp_path / "s.toml").write_text('name = "again"\n[data]\npanel = "panel.csv"\nindicators = "indicators.csv"\n'
-                                     '[weighting]\nmethod = "entropy"\n[haken]\nenabled = false\n', encoding="utf-8")
+    (tmp_path / "s.toml").write_text(
+        'name = "again"\n[data]\npanel = "panel.csv"\nindicators = "indicators.csv"\n'
+        '[weighting]\nmethod = "entropy"\n[haken]\nenabled = false\n',
+        encoding="utf-8",
+    )
     first = nqpspatial.run(tmp_path / "s.toml", out=tmp_path / "a", quiet=True, report=False)
     cfg = json.loads((tmp_path / "a" / "run.json").read_text(encoding="utf-8"))["config"]
     assert not [f"{t}.{k}" for t, v in cfg.items() if isinstance(v, dict) for k in v if k.startswith("_")]

@@ -21,8 +21,11 @@ def _lines(value: str) -> list[str]:
 
 
 def _source_packages():
-    roots = {"nqpspatial": ROOT / "nqpspatial", "nqpspatial.plugins": ROOT / "plugins",
-             "nqpspatial.geodata": ROOT / "geodata"}
+    roots = {
+        "nqpspatial": ROOT / "nqpspatial",
+        "nqpspatial.plugins": ROOT / "plugins",
+        "nqpspatial.geodata": ROOT / "geodata",
+    }
     found = {}
     for name, path in roots.items():
         for init in path.rglob("__init__.py"):
@@ -51,8 +54,10 @@ def test_every_data_file_is_shipped():
             rel = f.relative_to(path).as_posix()
             if rel.split("/")[0] in ("scripts", "build") or f.name in ("README.md",):
                 continue
-            if any(sub.is_relative_to(path) and sub != path and f.is_relative_to(sub)
-                   for sub in _source_packages().values()):
+            if any(
+                sub.is_relative_to(path) and sub != path and f.is_relative_to(sub)
+                for sub in _source_packages().values()
+            ):
                 continue
             if not any(fnmatch.fnmatch(rel, p) for p in patterns.get(pkg, [])):
                 missing.append(f"{pkg}: {rel}")
@@ -83,4 +88,7 @@ def test_everything_installs_under_the_nqpspatial_namespace():
     assert [p for p in listed if p != "nqpspatial" and not p.startswith("nqpspatial.")] == []
     dirs = dict(line.split("=") for line in _lines(cfg["options"]["package_dir"]))
     assert {k.strip(): v.strip() for k, v in dirs.items()} == {
-        "nqpspatial": "nqpspatial", "nqpspatial.plugins": "plugins", "nqpspatial.geodata": "geodata"}
+        "nqpspatial": "nqpspatial",
+        "nqpspatial.plugins": "plugins",
+        "nqpspatial.geodata": "geodata",
+    }

@@ -21,7 +21,7 @@ def test_fixed_failing_order_still_exits_zero(tmp_path, run_cli):
     for f in ("panel.csv", "indicators.csv", "study.toml"):
         shutil.copy(default_config_path().parent / f, tmp_path / f)
     cfg = (tmp_path / "study.toml").read_text(encoding="utf-8").replace('order = "auto"', 'order = ["NTU", "NQP"]')
-    cfg = cfg.replace("[zones]\nclusters = 8\n", "").replace('split_by_zone = true', 'split_by_zone = false')
+    cfg = cfg.replace("[zones]\nclusters = 8\n", "").replace("split_by_zone = true", "split_by_zone = false")
     (tmp_path / "study.toml").write_text(cfg, encoding="utf-8")
     code, out, err = run_cli("run", tmp_path / "study.toml", "--out", tmp_path / "o", "--no-report", "--quiet")
     assert code == 0, err
@@ -60,7 +60,7 @@ def test_model_error_skips_stage_and_run_continues(study, tmp_path):
 def test_same_seed_same_tables_and_seed_override(study, tmp_path):
     import nqpspatial
 
-    study.write(extra="[haken]\nbootstrap = 199\norder = [\"A\", \"B\"]\n")
+    study.write(extra='[haken]\nbootstrap = 199\norder = ["A", "B"]\n')
     a = nqpspatial.run(study.config, out=tmp_path / "a", quiet=True, report=False, seed=7)
     b = nqpspatial.run(study.config, out=tmp_path / "b", quiet=True, report=False, seed=7)
     c = nqpspatial.run(study.config, out=tmp_path / "c", quiet=True, report=False, seed=8)
@@ -101,8 +101,9 @@ def test_precomputed_indices(study, tmp_path):
     ctx = make_context(geometry=False, scheme=False)
     idx = ctx.indices
     idx.to_csv(tmp_path / "idx.csv", index=False)
-    (tmp_path / "s.toml").write_text('name = "given"\n[data]\npanel = "idx.csv"\nindices = true\n'
-                                     '[haken]\nbootstrap = 0\n', encoding="utf-8")
+    (tmp_path / "s.toml").write_text(
+        'name = "given"\n[data]\npanel = "idx.csv"\nindices = true\n[haken]\nbootstrap = 0\n', encoding="utf-8"
+    )
     res = nqpspatial.run(tmp_path / "s.toml", out=tmp_path / "o", quiet=True, report=False)
     pd.testing.assert_frame_equal(res.table("indices"), idx)
     assert "indicator_weights" not in res.tables
@@ -157,8 +158,9 @@ def test_indices_with_an_indicator_list_is_refused(tmp_path):
     from nqpspatial.testing import make_context
 
     make_context(geometry=False, scheme=False).indices.to_csv(tmp_path / "idx.csv", index=False)
-    (tmp_path / "s.toml").write_text('[data]\npanel = "idx.csv"\nindices = true\nindicators = "ind.csv"\n',
-                                     encoding="utf-8")
+    (tmp_path / "s.toml").write_text(
+        '[data]\npanel = "idx.csv"\nindices = true\nindicators = "ind.csv"\n', encoding="utf-8"
+    )
     with pytest.raises(nqpspatial.ConfigError, match=r"indices = true .* Remove \[data\] indicators"):
         nqpspatial.run(tmp_path / "s.toml", out=tmp_path / "o", quiet=True, report=False)
 

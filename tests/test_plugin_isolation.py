@@ -19,11 +19,23 @@ from nqpspatial.testing import check_plugin
 PKG = Path(__file__).resolve().parent / "plugin_pkg" / "nqp_example_plugin"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 
-GOOD = [("weights", "ring"), ("statistics", "lag_correlation"), ("models", "pooled_haken"),
-        ("schemes", "alphabet-halves"), ("coevolution", "example_const"), ("analyses", "example_counts")]
-BROKEN = [("weights", "ring_reversed"), ("statistics", "no_year"), ("models", "no_estimates"),
-          ("schemes", "half-scheme"), ("coevolution", "nan_h"), ("analyses", "bad_name_stage"),
-          ("analyses", "raising_stage")]
+GOOD = [
+    ("weights", "ring"),
+    ("statistics", "lag_correlation"),
+    ("models", "pooled_haken"),
+    ("schemes", "alphabet-halves"),
+    ("coevolution", "example_const"),
+    ("analyses", "example_counts"),
+]
+BROKEN = [
+    ("weights", "ring_reversed"),
+    ("statistics", "no_year"),
+    ("models", "no_estimates"),
+    ("schemes", "half-scheme"),
+    ("coevolution", "nan_h"),
+    ("analyses", "bad_name_stage"),
+    ("analyses", "raising_stage"),
+]
 
 
 @pytest.mark.parametrize("kind, name", GOOD)
@@ -48,11 +60,14 @@ def _lattice_study(root: Path, side: int = 4, periods: int = 8) -> Path:
     ids = [f"r{i}{j}" for i in range(side) for j in range(side)]
     q1, q2 = _simulate(n, periods, 0)
     years = list(range(2010, 2010 + periods))
-    pd.DataFrame({"region": np.repeat(ids, periods), "year": np.tile(years, n), "A": q1.T.reshape(-1),
-                  "B": q2.T.reshape(-1)}).to_csv(root / "panel.csv", index=False)
-    gpd.GeoDataFrame({"region": ids}, geometry=[box(j, i, j + 1, i + 1) for i in range(side) for j in range(side)],
-                     crs="EPSG:4326").to_file(root / "regions.geojson", driver="GeoJSON")
-    (root / "study.toml").write_text("""name = "isolation"
+    pd.DataFrame(
+        {"region": np.repeat(ids, periods), "year": np.tile(years, n), "A": q1.T.reshape(-1), "B": q2.T.reshape(-1)}
+    ).to_csv(root / "panel.csv", index=False)
+    gpd.GeoDataFrame(
+        {"region": ids}, geometry=[box(j, i, j + 1, i + 1) for i in range(side) for j in range(side)], crs="EPSG:4326"
+    ).to_file(root / "regions.geojson", driver="GeoJSON")
+    (root / "study.toml").write_text(
+        """name = "isolation"
 [data]
 panel = "panel.csv"
 indices = true
@@ -75,7 +90,9 @@ effects_draws = 20
 [bad_name_stage]
 [raising_stage]
 [example_counts]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return root / "study.toml"
 
 
@@ -88,9 +105,15 @@ def test_a_run_reports_each_broken_plugin_and_writes_the_rest(installed_plugin, 
     assert code == 3, err
     info = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
     stages = {s["name"]: s for s in info["stages"]}
-    expected = {"weights": "ring_reversed", "geometry": "half-scheme", "haken": "nan_h", "spatial": "no_year",
-                "spatial_haken": "no_estimates", "bad_name_stage": "bad_name_stage",
-                "raising_stage": "raising_stage"}
+    expected = {
+        "weights": "ring_reversed",
+        "geometry": "half-scheme",
+        "haken": "nan_h",
+        "spatial": "no_year",
+        "spatial_haken": "no_estimates",
+        "bad_name_stage": "bad_name_stage",
+        "raising_stage": "raising_stage",
+    }
     for stage, plugin in expected.items():
         rec = stages[stage]
         assert rec["status"] == "failed", (stage, rec)
@@ -100,8 +123,15 @@ def test_a_run_reports_each_broken_plugin_and_writes_the_rest(installed_plugin, 
     assert stages["example_counts"]["status"] == "ok"
     tables = {p.stem for p in (tmp_path / "out" / "tables").glob("*.csv")}
     # the working parts of the failed stages and every other stage are written
-    assert {"haken_identification", "haken_estimates", "moran_global", "spatial_haken_estimates",
-            "weights_queen", "example_counts", "indices"} <= tables
+    assert {
+        "haken_identification",
+        "haken_estimates",
+        "moran_global",
+        "spatial_haken_estimates",
+        "weights_queen",
+        "example_counts",
+        "indices",
+    } <= tables
     assert "no_year" not in tables and "coevolution" not in tables
     est = pd.read_csv(tmp_path / "out" / "tables" / "spatial_haken_estimates.csv", encoding="utf-8-sig")
     assert set(est["model"]) == {"slx"} and est[["weights", "q1", "q2"]].notna().all().all()

@@ -26,6 +26,7 @@ class _Const:
     def __call__(self, q1, potential):
         return q1 * 0 + 0.5
 
+
 def test_listing_does_not_import(installed_plugin):
     assert "example_counts" in registry.names("analyses")
     assert "alphabet-halves" in registry.names("schemes")
@@ -59,9 +60,11 @@ def test_third_party_plugin_from_python_api(installed_plugin, tmp_path):
     import nqpspatial
     from conftest import Study
 
-    study = Study(tmp_path).write(extra="[haken]\nenabled = false\n[spatial]\nenabled = false\n"
-                                        "[example_counts]\nmultiplier = 3\n"
-                                        "[regions]\nscheme = \"alphabet-halves\"\n")
+    study = Study(tmp_path).write(
+        extra="[haken]\nenabled = false\n[spatial]\nenabled = false\n"
+        "[example_counts]\nmultiplier = 3\n"
+        '[regions]\nscheme = "alphabet-halves"\n'
+    )
     result = nqpspatial.run(study.config, out=tmp_path / "out", quiet=True)
     counts = result.table("example_counts")
     assert counts["scaled"].tolist() == [18] * 6  # 6 regions x multiplier 3
@@ -71,16 +74,23 @@ def test_third_party_plugin_from_python_api(installed_plugin, tmp_path):
 def test_third_party_plugin_from_config_file_cli(installed_plugin, tmp_path):
     from conftest import Study
 
-    study = Study(tmp_path).write(extra="[haken]\nenabled = false\n[spatial]\nenabled = false\n"
-                                        "[example_counts]\nmultiplier = 2\n")
+    study = Study(tmp_path).write(
+        extra="[haken]\nenabled = false\n[spatial]\nenabled = false\n[example_counts]\nmultiplier = 2\n"
+    )
     env = dict(os.environ, PYTHONPATH=str(installed_plugin))
-    proc = subprocess.run([sys.executable, "-m", "nqpspatial.cli", "run", str(study.config), "--out",
-                           str(tmp_path / "out"), "--quiet"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nqpspatial.cli", "run", str(study.config), "--out", str(tmp_path / "out"), "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "out" / "tables" / "example_counts.csv").read_text(encoding="utf-8-sig")
     assert text.splitlines()[1] == "2015,6,12"
-    proc = subprocess.run([sys.executable, "-m", "nqpspatial.cli", "plugins"], capture_output=True, text=True,
-                          env=env, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nqpspatial.cli", "plugins"], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
     assert proc.returncode == 0
     line = [l for l in proc.stdout.splitlines() if "example_counts" in l][0]
     assert "nqp-example-plugin 0.3.1" in line
@@ -168,7 +178,9 @@ def test_coevolution_plugin_is_usable_from_the_config(tmp_path):
     latent.to_csv(tmp_path / "latent.csv", index=False)
     (tmp_path / "study.toml").write_text(
         'name = "plugin strategy"\n[data]\npanel = "latent.csv"\nindices = true\n[geometry]\nenabled = false\n'
-        '[haken]\nbootstrap = 0\ncoevolution = "const"\n', encoding="utf-8")
+        '[haken]\nbootstrap = 0\ncoevolution = "const"\n',
+        encoding="utf-8",
+    )
     with registry.registered("coevolution", "const", _Const()):
         res = nqpspatial.run(tmp_path / "study.toml", write=False, quiet=True, report=False)
     coev = res.table("coevolution")

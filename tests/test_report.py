@@ -23,8 +23,10 @@ pytest.importorskip("matplotlib")
 CJK_NOTO = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC", "Noto Sans CJK KR", "Noto Sans CJK HK")
 EVIL = '<script>alert("x")</script>&<img src=x onerror=alert(1)>'
 # an external URL anywhere in an attribute that would make the browser fetch something
-EXTERNAL = re.compile(r"""(?:\b(?:src|href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//)|url\(\s*["']?\s*(?:https?:)?//""",
-                      re.IGNORECASE)
+EXTERNAL = re.compile(
+    r"""(?:\b(?:src|href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//)|url\(\s*["']?\s*(?:https?:)?//""",
+    re.IGNORECASE,
+)
 
 
 def _start_tags(page: str) -> list:
@@ -54,50 +56,194 @@ def _fake_tables(ctx) -> dict:
     co["h"] = (co["q1"] - co["q1"].min()) / (co["q1"].max() - co["q1"].min())
     co["grade"] = [DEFAULT_LABELS[min(int(h * 10), 9)] for h in co["h"]]
     co["strategy"] = "potential-normalized"
-    ident = pd.DataFrame({"q1": ["A", "B"], "q2": ["B", "A"], "gamma1": [g1, 0.2], "a": [a, 0.1],
-                          "gamma2": [g2, 0.01], "b": [b, 0.1], "p_gamma2": [1e-6, 0.5],
-                          "adiabatic": [True, False], "chosen": [True, False],
-                          "reason": ["passes", "gamma2 not significant"]})
-    est = pd.DataFrame({"q1": "A", "q2": "B", "term": ["gamma1", "a", "gamma2", "b"],
-                        "estimate": [g1, a, g2, b], "std_err": 0.01, "t": 5.0, "p": 1e-4,
-                        "ci_low": [g1 - .02, a - .02, g2 - .02, b - .02], "ci_high": [g1 + .02, a + .02, g2 + .02, b + .02]})
+    ident = pd.DataFrame(
+        {
+            "q1": ["A", "B"],
+            "q2": ["B", "A"],
+            "gamma1": [g1, 0.2],
+            "a": [a, 0.1],
+            "gamma2": [g2, 0.01],
+            "b": [b, 0.1],
+            "p_gamma2": [1e-6, 0.5],
+            "adiabatic": [True, False],
+            "chosen": [True, False],
+            "reason": ["passes", "gamma2 not significant"],
+        }
+    )
+    est = pd.DataFrame(
+        {
+            "q1": "A",
+            "q2": "B",
+            "term": ["gamma1", "a", "gamma2", "b"],
+            "estimate": [g1, a, g2, b],
+            "std_err": 0.01,
+            "t": 5.0,
+            "p": 1e-4,
+            "ci_low": [g1 - 0.02, a - 0.02, g2 - 0.02, b - 0.02],
+            "ci_high": [g1 + 0.02, a + 0.02, g2 + 0.02, b + 0.02],
+        }
+    )
     qs = np.sqrt(-g1 / (a * b / g2))
-    pot = pd.DataFrame({"q1": ["A"], "q2": ["B"], "case": [1], "q1_star": [qs],
-                        "V_star": [g1 * qs ** 2 / 2 + a * b * qs ** 4 / (4 * g2)], "map_stable": [True],
-                        "linear": [0.0], "quadratic": [g1], "quartic": [a * b / g2]})
+    pot = pd.DataFrame(
+        {
+            "q1": ["A"],
+            "q2": ["B"],
+            "case": [1],
+            "q1_star": [qs],
+            "V_star": [g1 * qs**2 / 2 + a * b * qs**4 / (4 * g2)],
+            "map_stable": [True],
+            "linear": [0.0],
+            "quadratic": [g1],
+            "quartic": [a * b / g2],
+        }
+    )
     stages = co.groupby("year")[["q1", "q2", "h"]].mean().reset_index().assign(scope="national", group="national")
-    tests = pd.DataFrame({"test": ["sup-F"], "equation": ["joint"], "break_year": [years[4]], "statistic": [9.0],
-                          "p": [0.02]})
-    moran = pd.DataFrame([{"variable": v, "weights": "queen", "year": y, "I": rng.uniform(-.2, .6), "EI": -1 / 15,
-                           "VI_norm": .02, "z_norm": 1.0, "p_norm": .3, "p_sim": rng.uniform(0, .2),
-                           "permutations": 99} for v in ("A", "h") for y in years])
+    tests = pd.DataFrame(
+        {"test": ["sup-F"], "equation": ["joint"], "break_year": [years[4]], "statistic": [9.0], "p": [0.02]}
+    )
+    moran = pd.DataFrame(
+        [
+            {
+                "variable": v,
+                "weights": "queen",
+                "year": y,
+                "I": rng.uniform(-0.2, 0.6),
+                "EI": -1 / 15,
+                "VI_norm": 0.02,
+                "z_norm": 1.0,
+                "p_norm": 0.3,
+                "p_sim": rng.uniform(0, 0.2),
+                "permutations": 99,
+            }
+            for v in ("A", "h")
+            for y in years
+        ]
+    )
     quads = np.array(["HH", "LL", "LH", "HL", "ns"])
-    lisa = pd.DataFrame([{"variable": v, "weights": "queen", "year": y, "region": r, "Ii": 0.1, "z_sim": 0.0,
-                          "p_sim": 0.5, "quadrant": "HH", "cluster": quads[rng.integers(0, 5)]}
-                         for v in ("A", "h") for y in years for r in regions])
-    she = pd.DataFrame({"model": "slx", "weights": "queen", "q1": "A", "q2": "B", "equation": ["q1", "q1", "q2"],
-                        "term": ["gamma1", "theta_q1", "theta_q2"], "estimate": [-.05, .1, .2], "std_err": .01,
-                        "z": 3.0, "p": [.001, .2, .04]})
-    sheff = pd.DataFrame({"model": "sar", "weights": "queen", "q1": "A", "q2": "B", "equation": "q1",
-                          "term": "q1", "effect": ["direct", "indirect", "total"], "estimate": [.9, .1, 1.0],
-                          "ci_low": [.8, 0, .9], "ci_high": [1, .2, 1.1], "p": [0, .04, 0]})
-    dg = pd.DataFrame([{"variable": "h", "scheme": "halves", "year": y, "G": .2, "G_within": .05,
-                        "G_between": .1, "G_transvariation": .05, "share_within": .25, "share_between": .5,
-                        "share_transvariation": .25} for y in years])
-    mk = pd.DataFrame([{"variable": "h", "kind": "classic", "from": i, "to": j, "from_label": f"c{i}",
-                        "to_label": f"c{j}", "count": 3, "probability": (0.7 if i == j else 0.1)}
-                       for i in range(4) for j in range(4)])
+    lisa = pd.DataFrame(
+        [
+            {
+                "variable": v,
+                "weights": "queen",
+                "year": y,
+                "region": r,
+                "Ii": 0.1,
+                "z_sim": 0.0,
+                "p_sim": 0.5,
+                "quadrant": "HH",
+                "cluster": quads[rng.integers(0, 5)],
+            }
+            for v in ("A", "h")
+            for y in years
+            for r in regions
+        ]
+    )
+    she = pd.DataFrame(
+        {
+            "model": "slx",
+            "weights": "queen",
+            "q1": "A",
+            "q2": "B",
+            "equation": ["q1", "q1", "q2"],
+            "term": ["gamma1", "theta_q1", "theta_q2"],
+            "estimate": [-0.05, 0.1, 0.2],
+            "std_err": 0.01,
+            "z": 3.0,
+            "p": [0.001, 0.2, 0.04],
+        }
+    )
+    sheff = pd.DataFrame(
+        {
+            "model": "sar",
+            "weights": "queen",
+            "q1": "A",
+            "q2": "B",
+            "equation": "q1",
+            "term": "q1",
+            "effect": ["direct", "indirect", "total"],
+            "estimate": [0.9, 0.1, 1.0],
+            "ci_low": [0.8, 0, 0.9],
+            "ci_high": [1, 0.2, 1.1],
+            "p": [0, 0.04, 0],
+        }
+    )
+    dg = pd.DataFrame(
+        [
+            {
+                "variable": "h",
+                "scheme": "halves",
+                "year": y,
+                "G": 0.2,
+                "G_within": 0.05,
+                "G_between": 0.1,
+                "G_transvariation": 0.05,
+                "share_within": 0.25,
+                "share_between": 0.5,
+                "share_transvariation": 0.25,
+            }
+            for y in years
+        ]
+    )
+    mk = pd.DataFrame(
+        [
+            {
+                "variable": "h",
+                "kind": "classic",
+                "from": i,
+                "to": j,
+                "from_label": f"c{i}",
+                "to_label": f"c{j}",
+                "count": 3,
+                "probability": (0.7 if i == j else 0.1),
+            }
+            for i in range(4)
+            for j in range(4)
+        ]
+    )
     grid = np.linspace(0, 1, 50)
-    dc = pd.concat([pd.DataFrame({"variable": "h", "year": y, "level": "national", "group": "all", "x": grid,
-                                  "density": np.exp(-(grid - .1 * k) ** 2 / .02)}) for k, y in enumerate(years)])
-    cl = pd.DataFrame({"variable": "h", "region": regions * 2, "method": ["skater"] * 16 + ["kmeans"] * 16,
-                       "cluster": list(rng.integers(1, 4, 32))})
-    rob = pd.DataFrame({"spec": ["full", "2010-2014"], "adiabatic": [True, True], "gamma2": [.6, .55]})
-    return {"indicator_weights": ctx.get(IndicatorWeights).table, "indices": idx, "coevolution": co,
-            "haken_identification": ident, "haken_estimates": est, "haken_potential": pot, "stages": stages,
-            "stages_tests": tests, "moran_global": moran, "lisa": lisa, "spatial_haken_estimates": she,
-            "spatial_haken_effects": sheff, "dagum_gini": dg, "markov_transitions": mk, "density_curves": dc,
-            "clusters": cl, "robustness": rob}
+    dc = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "variable": "h",
+                    "year": y,
+                    "level": "national",
+                    "group": "all",
+                    "x": grid,
+                    "density": np.exp(-((grid - 0.1 * k) ** 2) / 0.02),
+                }
+            )
+            for k, y in enumerate(years)
+        ]
+    )
+    cl = pd.DataFrame(
+        {
+            "variable": "h",
+            "region": regions * 2,
+            "method": ["skater"] * 16 + ["kmeans"] * 16,
+            "cluster": list(rng.integers(1, 4, 32)),
+        }
+    )
+    rob = pd.DataFrame({"spec": ["full", "2010-2014"], "adiabatic": [True, True], "gamma2": [0.6, 0.55]})
+    return {
+        "indicator_weights": ctx.get(IndicatorWeights).table,
+        "indices": idx,
+        "coevolution": co,
+        "haken_identification": ident,
+        "haken_estimates": est,
+        "haken_potential": pot,
+        "stages": stages,
+        "stages_tests": tests,
+        "moran_global": moran,
+        "lisa": lisa,
+        "spatial_haken_estimates": she,
+        "spatial_haken_effects": sheff,
+        "dagum_gini": dg,
+        "markov_transitions": mk,
+        "density_curves": dc,
+        "clusters": cl,
+        "robustness": rob,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +261,19 @@ def full_run(tmp_path_factory):
 def test_every_section_with_data_is_shown(full_run):
     ctx, out, page = full_run
     # the core's sections, then each analysis's in run order (nqpspatial.runner.plan)
-    assert out.info["sections"] == ["findings", "map", "data", "weights", "haken", "coevolution", "stages",
-                                    "spatial", "zones", "spatial_haken", "robustness"]
+    assert out.info["sections"] == [
+        "findings",
+        "map",
+        "data",
+        "weights",
+        "haken",
+        "coevolution",
+        "stages",
+        "spatial",
+        "zones",
+        "spatial_haken",
+        "robustness",
+    ]
     assert out.info["sections_without_data"] == ["local_haken", "centres", "detector", "network"]
     for key in out.info["sections"]:
         assert f"<section id='{key}'>" in page
@@ -125,8 +282,21 @@ def test_every_section_with_data_is_shown(full_run):
     figs = set(out.info["figures"])
     # one indicator per subsystem: no chart of bars of length one
     assert not any(f.startswith("weights.") for f in figs)
-    for name in ("potential", "map_q1", "map_q2", "map_h", "map_grade", "trajectories", "moran_global",
-                 "lisa_h", "lisa_a", "dagum_h", "markov_classic_h", "density_h", "clusters"):
+    for name in (
+        "potential",
+        "map_q1",
+        "map_q2",
+        "map_h",
+        "map_grade",
+        "trajectories",
+        "moran_global",
+        "lisa_h",
+        "lisa_a",
+        "dagum_h",
+        "markov_classic_h",
+        "density_h",
+        "clusters",
+    ):
         assert {f"{name}.png", f"{name}.svg"} <= figs, name
         assert (ctx.out_dir / "figures" / f"{name}.svg").stat().st_size > 1000
     assert out.warnings == []
@@ -138,9 +308,19 @@ def test_sections_without_tables_are_omitted_and_listed(tmp_path):
     ctx.out_dir = tmp_path
     out = build_report(ctx, {})
     assert out.info["sections"] == ["findings", "map", "data", "weights"]
-    assert out.info["sections_without_data"] == ["haken", "coevolution", "stages", "spatial", "zones",
-                                                 "spatial_haken", "local_haken", "robustness", "centres", "detector",
-                                                 "network"]
+    assert out.info["sections_without_data"] == [
+        "haken",
+        "coevolution",
+        "stages",
+        "spatial",
+        "zones",
+        "spatial_haken",
+        "local_haken",
+        "robustness",
+        "centres",
+        "detector",
+        "network",
+    ]
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Sections without data in this run: Haken identification" in page
     assert "<section id='zones'>" not in page
@@ -152,8 +332,7 @@ def test_user_text_is_escaped(full_run):
     assert EVIL not in page
     tags = _start_tags(page)
     assert not any(name for name, attrs in tags if any(a.startswith("on") for a, _ in attrs))  # no event handler
-    assert all(dict(attrs).get("src", "").startswith("data:image/png;base64,") for name, attrs in tags
-               if name == "img")
+    assert all(dict(attrs).get("src", "").startswith("data:image/png;base64,") for name, attrs in tags if name == "img")
     assert html.escape(f"study {EVIL}") in page  # the title, escaped
     # the region name travels in the map's JSON with <, > and & escaped
     assert json_for_script(EVIL)[1:-1] in page
@@ -187,8 +366,15 @@ def test_map_data_and_paths(full_run):
 def test_latex_exports(full_run):
     ctx, out, _ = full_run
     files = set(out.info["latex"])
-    assert {"haken_identification.tex", "haken_estimates.tex", "haken_potential.tex", "spatial_haken_estimates.tex",
-            "spatial_haken_effects.tex", "haken_regression.tex", "tables.tex"} == files
+    assert {
+        "haken_identification.tex",
+        "haken_estimates.tex",
+        "haken_potential.tex",
+        "spatial_haken_estimates.tex",
+        "spatial_haken_effects.tex",
+        "haken_regression.tex",
+        "tables.tex",
+    } == files
     tex = (ctx.out_dir / "latex" / "haken_estimates.tex").read_text(encoding="utf-8")
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
     # identifying columns first, the term as the Greek letter, one minus sign, one p-value format
@@ -253,7 +439,7 @@ def test_chinese_labels_with_a_cjk_font(tmp_path):
     # matplotlib writes each text as a comment followed by its glyphs, whose ids name the font
     svg = (tmp_path / "figures" / "potential.svg").read_text(encoding="utf-8")
     assert "<!-- 势函数 V(q1)" in svg
-    title = svg[svg.index("<!-- 势函数 V(q1)"):]
+    title = svg[svg.index("<!-- 势函数 V(q1)") :]
     assert re.search(r'id="NotoSansCJK|id="[A-Za-z]*CJK', title[:20000]) or font not in CJK_NOTO
     from matplotlib import font_manager
 

@@ -18,9 +18,18 @@ import nqpspatial
 
 pytestmark = pytest.mark.browser
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-extensions"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+]
 
 
 def _chromium() -> str | None:
@@ -65,9 +74,13 @@ def test_demo_report_in_headless_chromium(tmp_path):
 
     requests, console_errors = [], []
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=exe,
-                                                       headless=True, args=FLAGS,
-                                                       viewport={"width": 1280, "height": 900})
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=exe,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1280, "height": 900},
+        )
         try:
             page = context.new_page()
             page.on("request", lambda r: requests.append(r.url))
@@ -78,8 +91,7 @@ def test_demo_report_in_headless_chromium(tmp_path):
             _check_findings(page, out)
 
             n_paths = page.locator("#nqp-map path[data-i]").count()
-            fills = page.eval_on_selector_all("#nqp-map path[data-i]",
-                                              "els => els.map(e => getComputedStyle(e).fill)")
+            fills = page.eval_on_selector_all("#nqp-map path[data-i]", "els => els.map(e => getComputedStyle(e).fill)")
             assert n_paths == 31
             # the complete outline of China (Taiwan, Hong Kong, Macao: no data, grey) and the South China Sea
             # inset in the lower right, with the maritime line and the islands of Hainan drawn in it
@@ -101,16 +113,18 @@ def test_demo_report_in_headless_chromium(tmp_path):
             label_before = page.text_content("#nqp-period-label")
             slider.fill("0")
             page.wait_for_timeout(100)
-            fills_first = page.eval_on_selector_all("#nqp-map path[data-i]",
-                                                    "els => els.map(e => getComputedStyle(e).fill)")
+            fills_first = page.eval_on_selector_all(
+                "#nqp-map path[data-i]", "els => els.map(e => getComputedStyle(e).fill)"
+            )
             assert page.text_content("#nqp-period-label") != label_before
             assert fills_first != fills, "moving the period slider did not change the map"
             assert last >= 1
 
             # another variable changes the colours too
             page.select_option("#nqp-variable", "q2")
-            fills_q2 = page.eval_on_selector_all("#nqp-map path[data-i]",
-                                                 "els => els.map(e => getComputedStyle(e).fill)")
+            fills_q2 = page.eval_on_selector_all(
+                "#nqp-map path[data-i]", "els => els.map(e => getComputedStyle(e).fill)"
+            )
             assert fills_q2 != fills_first
 
             # hovering a region shows its name and values

@@ -69,15 +69,29 @@ def test_an_81_period_panel_renders_every_figure(tmp_path):
 
     ctx = make_context(periods=81)
     tabs = _fake_tables(ctx)
-    tabs["moran_global"] = pd.concat([tabs["moran_global"], tabs["moran_global"].assign(weights="knn6")],
-                                     ignore_index=True)
+    tabs["moran_global"] = pd.concat(
+        [tabs["moran_global"], tabs["moran_global"].assign(weights="knn6")], ignore_index=True
+    )
     ctx.tables = tabs
     ctx.out_dir = tmp_path
     out = build_report(ctx, {"formats": ["png"]})
     assert out.warnings == []
     figs = set(out.info["figures"])
-    for name in ("potential", "map_q1", "map_q2", "map_h", "map_grade", "trajectories", "moran_global", "lisa_h",
-                 "lisa_a", "dagum_h", "markov_classic_h", "density_h", "clusters"):
+    for name in (
+        "potential",
+        "map_q1",
+        "map_q2",
+        "map_h",
+        "map_grade",
+        "trajectories",
+        "moran_global",
+        "lisa_h",
+        "lisa_a",
+        "dagum_h",
+        "markov_classic_h",
+        "density_h",
+        "clusters",
+    ):
         assert f"{name}.png" in figs, name
     years = sorted(tabs["coevolution"]["year"].unique())
     assert len(years) == 81
@@ -126,8 +140,13 @@ def test_index_densities_integrate_to_one_on_the_unit_interval():
     assert quad(lambda x: reflected_density(y, [x], bw)[0], 0, 1, limit=200)[0] == pytest.approx(1, abs=1e-8)
     # without reflection a fifth of the mass spills below 0
     assert quad(lambda x: gaussian_density(y, [x], bw)[0], 0, 1, limit=200)[0] < 0.9
-    data = pd.DataFrame({"region": np.repeat(np.arange(31), 2), "year": np.tile([1, 2], 31),
-                         "h": np.r_[y, rng.uniform(size=31)].reshape(2, 31).T.ravel()})
+    data = pd.DataFrame(
+        {
+            "region": np.repeat(np.arange(31), 2),
+            "year": np.tile([1, 2], 31),
+            "h": np.r_[y, rng.uniform(size=31)].reshape(2, 31).T.ravel(),
+        }
+    )
     res = kernel_density(data, "h", bounds=(0, 1), grid_size=801)
     for _, c in res.curves.groupby("year"):
         x, f = c["x"].to_numpy(), c["density"].to_numpy()

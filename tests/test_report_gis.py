@@ -26,8 +26,8 @@ def run(tmp_path_factory):
     ctx = make_context()
     tabs = _fake_tables(ctx)
     tabs["haken_potential"] = pd.concat(
-        [tabs["haken_potential"].assign(region=r) for r in sorted(ctx.indices["region"].unique())],
-        ignore_index=True)
+        [tabs["haken_potential"].assign(region=r) for r in sorted(ctx.indices["region"].unique())], ignore_index=True
+    )
     ctx.tables = tabs
     ctx.out_dir = tmp_path_factory.mktemp("gis")
     out = build_report(ctx, {"figures": False})
@@ -95,13 +95,16 @@ def test_geometry_is_simplified_above_10000_regions(monkeypatch, tmp_path):
     back = pyogrio.read_dataframe(tmp_path / "s.gpkg", layer="regions")
     import shapely
 
-    assert shapely.get_num_coordinates(back.geometry.to_numpy()).sum() < 0.5 * shapely.get_num_coordinates(
-        geo.to_numpy()).sum()
+    assert (
+        shapely.get_num_coordinates(back.geometry.to_numpy()).sum()
+        < 0.5 * shapely.get_num_coordinates(geo.to_numpy()).sum()
+    )
 
 
 def test_layers_are_wide_by_year():
-    t = pd.DataFrame({"region": ["a", "a", "b", "b"], "year": [1, 2, 1, 2], "q1": np.arange(4.0),
-                      "h": [.1, .2, .3, .4]})
+    t = pd.DataFrame(
+        {"region": ["a", "a", "b", "b"], "year": [1, 2, 1, 2], "q1": np.arange(4.0), "h": [0.1, 0.2, 0.3, 0.4]}
+    )
     layers = region_layers({"coevolution": t})
     co = layers["coevolution"]
     assert list(co.index) == ["a", "b"] and list(co.columns) == ["q1_1", "q1_2", "h_1", "h_2"]

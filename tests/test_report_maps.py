@@ -102,7 +102,11 @@ def test_a_30_province_panel_draws_tibet_as_no_data(provinces):
     assert any(t.startswith("no data (") and "Tibet" in t and "Taiwan" in t for t in legend), legend
     plt.close(fig)
     assert MapLayout(geo, lang="zh", full=province_layer().drop(index=540000)).no_data_units == [
-        "西藏", "台湾", "香港", "澳门"]
+        "西藏",
+        "台湾",
+        "香港",
+        "澳门",
+    ]
 
 
 def test_china_maps_use_the_albers_projection_and_true_scale_bars(provinces):
@@ -113,8 +117,11 @@ def test_china_maps_use_the_albers_projection_and_true_scale_bars(provinces):
     assert lay.china and lay.crs == CRS.from_proj4(CHINA_ALBERS)
     p = {q.name: q.value for q in lay.crs.coordinate_operation.params}
     assert lay.crs.coordinate_operation.method_name == "Albers Equal Area"
-    assert (p["Longitude of false origin"], p["Latitude of 1st standard parallel"],
-            p["Latitude of 2nd standard parallel"]) == (105, 25, 47)
+    assert (
+        p["Longitude of false origin"],
+        p["Latitude of 1st standard parallel"],
+        p["Latitude of 2nd standard parallel"],
+    ) == (105, 25, 47)
     # the documented scale error along parallels inside China (18-53.5 N): -2 % to +4 %
     pr = Proj(CHINA_ALBERS)
     k = [pr.get_factors(lon, lat).parallel_scale for lat in np.arange(18, 54, 1.0) for lon in (75, 105, 135)]
@@ -150,8 +157,11 @@ def test_non_chinese_maps_get_scale_bar_north_arrow_and_no_data_grey():
     import matplotlib.pyplot as plt
     from shapely.geometry import box
 
-    geo = gpd.GeoSeries([box(j, i, j + 1, i + 1) for i in range(3) for j in range(3)],
-                        index=[f"r{k}" for k in range(9)], crs="EPSG:4326")
+    geo = gpd.GeoSeries(
+        [box(j, i, j + 1, i + 1) for i in range(3) for j in range(3)],
+        index=[f"r{k}" for k in range(9)],
+        crs="EPSG:4326",
+    )
     assert not is_china(geo)
     vals = _values(geo.index)
     vals.iloc[4] = np.nan
@@ -182,9 +192,13 @@ def test_interactive_map_layers(provinces):
     assert {"540000", "710000", "810000", "820000"} <= set(codes)
     hainan = list(province_layer().drop(index=540000).index).index(460000)
     assert hainan in ins["regions"]
-    data = {"regions": [{"id": str(i), "name": str(i)} for i in range(30)], "periods": [2020],
-            "variables": {"h": {"label": "h", "kind": "numeric", "values": [[0.5] * 30]}}, "initial": "h",
-            "labels": {"period": "period"}}
+    data = {
+        "regions": [{"id": str(i), "name": str(i)} for i in range(30)],
+        "periods": [2020],
+        "variables": {"h": {"label": "h", "kind": "numeric", "values": [[0.5] * 30]}},
+        "initial": "h",
+        "labels": {"period": "period"},
+    }
     page = map_html(data, svg["paths"], svg["width"], svg["height"], layers=svg)
     assert page.count("<path data-i=") == 30 and page.count("class='nqp-base'") == 34
     assert "id='nqp-inset'" in page and f"<use href='#nqp-r-{hainan}' data-i='{hainan}'>" in page

@@ -37,8 +37,11 @@ def demo_config(**tables) -> tuple[dict, object]:
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     """The demo with the zone and spatial Haken stages (lightened for test time)."""
-    raw, base = demo_config(zones={"analyses": ["summary", "dagum", "markov", "density"]},
-                            spatial_haken={"models": ["slx"]}, spatial={"weights": ["queen"], "permutations": 99})
+    raw, base = demo_config(
+        zones={"analyses": ["summary", "dagum", "markov", "density"]},
+        spatial_haken={"models": ["slx"]},
+        spatial={"weights": ["queen"], "permutations": 99},
+    )
     out = tmp_path_factory.mktemp("demo")
     with report_registered():
         run = nqpspatial.run(raw, base_dir=base, out=out, force=True, quiet=True)
@@ -156,16 +159,25 @@ def test_demo_latex_tables_compile_with_pdflatex(demo_run, tmp_path):
 
     exe = shutil.which("pdflatex")
     if exe is None:
-        pytest.skip("pdflatex not found: apt-get install texlive-latex-base texlive-latex-recommended "
-                    "(booktabs; .ci/run installs them)")
+        pytest.skip(
+            "pdflatex not found: apt-get install texlive-latex-base texlive-latex-recommended "
+            "(booktabs; .ci/run installs them)"
+        )
     _, out = demo_run
     work = tmp_path / "tex"
     shutil.copytree(out / "latex", work)
     assert (work / "haken_regression.tex").exists()
-    (work / "main.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-                                   "\\input{tables}\n\\end{document}\n", encoding="utf-8")
-    res = subprocess.run([exe, "-interaction=nonstopmode", "-halt-on-error", "main.tex"], cwd=work,
-                         capture_output=True, text=True, timeout=120)
+    (work / "main.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{tables}\n\\end{document}\n",
+        encoding="utf-8",
+    )
+    res = subprocess.run(
+        [exe, "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stdout[-3000:]
     assert (work / "main.pdf").stat().st_size > 10_000
     log = (work / "main.log").read_text(encoding="latin-1")

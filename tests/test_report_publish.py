@@ -41,8 +41,7 @@ def test_docx_is_written_by_default_and_byte_identical_on_rerun(tmp_path):
     assert doc.core_properties.created == FIXED_TIME.replace(tzinfo=doc.core_properties.created.tzinfo)
     assert doc.core_properties.title == "publish test"
     texts = [p.text for p in doc.paragraphs]
-    assert "Findings" in texts and any(t.startswith("A is the order parameter and B the servo variable")
-                                       for t in texts)
+    assert "Findings" in texts and any(t.startswith("A is the order parameter and B the servo variable") for t in texts)
     assert doc.tables[0].cell(1, 1).text == "Aspatial"
     assert len(doc.inline_shapes) >= 4
 
@@ -60,7 +59,7 @@ def test_findings_section_opens_the_page_in_chinese(tmp_path):
     ctx = _ctx(tmp_path / "zh", lang="zh")
     out = build_report(ctx, {"figures": False})
     page = (tmp_path / "zh" / "report.html").read_text(encoding="utf-8")
-    main = page[page.index("<main>"):]
+    main = page[page.index("<main>") :]
     assert main.startswith("<main><section id='findings'><h2>主要发现</h2>")
     assert "A 为序参量，B 为伺服变量" in main
     assert out.info["findings"][0] == {"key": "verdict", "kind": "finding"}
@@ -70,8 +69,11 @@ def test_findings_section_opens_the_page_in_chinese(tmp_path):
 
 
 def test_build_docx_orders_warnings_first_and_numbers_tables():
-    items = [Finding("verdict", "a finding"), Finding("w_x", "a warning", "warning"),
-             Finding("lisa", "LISA: not available", "missing")]
+    items = [
+        Finding("verdict", "a finding"),
+        Finding("w_x", "a warning", "warning"),
+        Finding("lisa", "LISA: not available", "missing"),
+    ]
     data = build_docx(title="t", findings=items, lang="en")
     doc = docx.Document(io.BytesIO(data))
     texts = [p.text for p in doc.paragraphs]

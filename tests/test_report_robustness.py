@@ -18,8 +18,7 @@ def ctx_with_robustness():
     s = sensitivity_stage.run(ctx, {"draws": 40, "methods": ["equal"]})
     r = robustness_stage.run(ctx, {"weights": [], "rolling_window": 0})
     ctx.absorb(s).absorb(r)
-    ctx.tables = {"indicator_weights": ctx.get(IndicatorWeights).table, "indices": ctx.indices, **s.tables,
-                  **r.tables}
+    ctx.tables = {"indicator_weights": ctx.get(IndicatorWeights).table, "indices": ctx.indices, **s.tables, **r.tables}
     return ctx
 
 
@@ -30,8 +29,8 @@ def test_robustness_section_has_its_figures_in_every_format(ctx_with_robustness,
     assert "robustness" in out.info["sections"]
     assert {"sensitivity.png", "sensitivity.svg", "robustness.png", "robustness.svg"} <= set(out.info["figures"])
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
-    sec = page[page.index("<section id='robustness'>"):]
-    sec = sec[:sec.index("</section>")]
+    sec = page[page.index("<section id='robustness'>") :]
+    sec = sec[: sec.index("</section>")]
     assert "(figures/sensitivity.*)" in sec and "(figures/robustness.*)" in sec
     assert sec.count("<img ") == 2
     # [report] formats and figures are honoured

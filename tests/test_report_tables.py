@@ -45,10 +45,26 @@ def test_human_headers():
 
 
 def test_display_puts_identifying_columns_first_and_keeps_the_table():
-    cols = ["q1", "q2", "gamma1", "a", "gamma2", "b", "p_gamma2", "adiabatic", "chosen", "reason", "model",
-            "weights", "reading", "case"]
-    df = pd.DataFrame([["NQP", "NTU", -0.1331, 0.13, 0.69, 0.69, 6e-54, True, True, "passes", "slx", "queen",
-                        "system", 1]], columns=cols)
+    cols = [
+        "q1",
+        "q2",
+        "gamma1",
+        "a",
+        "gamma2",
+        "b",
+        "p_gamma2",
+        "adiabatic",
+        "chosen",
+        "reason",
+        "model",
+        "weights",
+        "reading",
+        "case",
+    ]
+    df = pd.DataFrame(
+        [["NQP", "NTU", -0.1331, 0.13, 0.69, 0.69, 6e-54, True, True, "passes", "slx", "queen", "system", 1]],
+        columns=cols,
+    )
     before = df.copy()
     t = display_table(df, "spatial_haken_identification", "en")
     assert t.keys[:5] == ("model", "weights", "reading", "q1", "q2")
@@ -81,8 +97,13 @@ def test_regression_layout_equals_statsmodels_summary_col():
         X = sm.add_constant(rng.normal(size=(60, 2)))
         y = X @ beta + rng.normal(size=60)
         fits[f"m{k + 1}"] = sm.OLS(y, X).fit()
-    est = pd.DataFrame([{"column": m, "term": term, "estimate": r.params[i], "std_err": r.bse[i], "p": r.pvalues[i]}
-                        for m, r in fits.items() for i, term in enumerate(["const", "x1", "x2"])])
+    est = pd.DataFrame(
+        [
+            {"column": m, "term": term, "estimate": r.params[i], "std_err": r.bse[i], "p": r.pvalues[i]}
+            for m, r in fits.items()
+            for i, term in enumerate(["const", "x1", "x2"])
+        ]
+    )
     stats = pd.DataFrame([{"column": m, "stat": "N", "value": r.nobs} for m, r in fits.items()])
     table = regression_table(est, stats, column_labels={"m1": "(A)", "m2": "(B)"})
     ref = summary_col(list(fits.values()), stars=True, float_format="%.4f").tables[0]
@@ -107,22 +128,57 @@ def test_stars():
 
 
 def _haken_tables():
-    est = pd.DataFrame({"q1": "A", "q2": "B", "term": ["gamma1", "a", "gamma2", "b"],
-                        "estimate": [-0.15, 0.18, 0.54, 0.64], "std_err": [0.005, 0.01, 0.04, 0.03],
-                        "p": [1e-9, 1e-5, 0.02, 0.08]})
-    ident = pd.DataFrame({"q1": ["A", "B"], "q2": ["B", "A"], "chosen": [True, False], "n_obs": [279, 279],
-                          "r2_q1": [0.99, 0.9], "r2_q2": [0.98, 0.9]})
-    sp = pd.DataFrame({"model": "sar", "weights": "queen", "q1": "A", "q2": "B",
-                       "equation": ["q1", "q1", "q1", "q2", "q2", "q2"],
-                       "term": ["q1", "q1q2", "rho", "q2", "q1sq", "rho"],
-                       "estimate": [1.17, -0.19, 0.05, 0.34, 0.66, 0.14],
-                       "std_err": [0.02, 0.01, 0.02, 0.035, 0.03, 0.02],
-                       "z": np.nan, "p": [0.0, 1e-50, 0.012, 1e-20, 1e-100, 1e-12]})
-    diag = pd.DataFrame({"model": "sar", "weights": "queen", "q1": "A", "q2": "B",
-                         "equation": ["q1", "q2", "q1", "q2", "q1"], "test": ["loglik", "loglik", "r2", "r2", "n_obs"],
-                         "statistic": [711.53, 643.95, 0.9985, 0.9942, 279.0]})
-    return {"haken_estimates": est, "haken_identification": ident, "spatial_haken_estimates": sp,
-            "spatial_haken_diagnostics": diag}
+    est = pd.DataFrame(
+        {
+            "q1": "A",
+            "q2": "B",
+            "term": ["gamma1", "a", "gamma2", "b"],
+            "estimate": [-0.15, 0.18, 0.54, 0.64],
+            "std_err": [0.005, 0.01, 0.04, 0.03],
+            "p": [1e-9, 1e-5, 0.02, 0.08],
+        }
+    )
+    ident = pd.DataFrame(
+        {
+            "q1": ["A", "B"],
+            "q2": ["B", "A"],
+            "chosen": [True, False],
+            "n_obs": [279, 279],
+            "r2_q1": [0.99, 0.9],
+            "r2_q2": [0.98, 0.9],
+        }
+    )
+    sp = pd.DataFrame(
+        {
+            "model": "sar",
+            "weights": "queen",
+            "q1": "A",
+            "q2": "B",
+            "equation": ["q1", "q1", "q1", "q2", "q2", "q2"],
+            "term": ["q1", "q1q2", "rho", "q2", "q1sq", "rho"],
+            "estimate": [1.17, -0.19, 0.05, 0.34, 0.66, 0.14],
+            "std_err": [0.02, 0.01, 0.02, 0.035, 0.03, 0.02],
+            "z": np.nan,
+            "p": [0.0, 1e-50, 0.012, 1e-20, 1e-100, 1e-12],
+        }
+    )
+    diag = pd.DataFrame(
+        {
+            "model": "sar",
+            "weights": "queen",
+            "q1": "A",
+            "q2": "B",
+            "equation": ["q1", "q2", "q1", "q2", "q1"],
+            "test": ["loglik", "loglik", "r2", "r2", "n_obs"],
+            "statistic": [711.53, 643.95, 0.9985, 0.9942, 279.0],
+        }
+    )
+    return {
+        "haken_estimates": est,
+        "haken_identification": ident,
+        "spatial_haken_estimates": sp,
+        "spatial_haken_diagnostics": diag,
+    }
 
 
 def test_haken_regression_table():

@@ -45,8 +45,9 @@ def _compare(a: Path, b: Path, also=()) -> None:
     assert ra["started"] and ra["seconds"] is not None and "command" in ra
 
 
-STUDY = ("[haken]\nbootstrap = 99\nbreak_bootstrap = 49\n[spatial]\npermutations = 99\n"
-         "[report]\nformats = [\"png\", \"svg\"]\n")
+STUDY = (
+    '[haken]\nbootstrap = 99\nbreak_bootstrap = 49\n[spatial]\npermutations = 99\n[report]\nformats = ["png", "svg"]\n'
+)
 
 
 def test_two_runs_with_one_seed_are_byte_identical(study, run_cli):

@@ -28,17 +28,19 @@ def demo_run(tmp_path_factory):
     cfg["sensitivity"] = {"draws": 200, "methods": ["entropy", "equal"]}
     cfg["robustness"] = {"rolling_window": 6, "spatial_draws": 50}
     out = tmp_path_factory.mktemp("demo") / "out"
-    with registry.registered("analyses", "sensitivity", sensitivity_stage), \
-            registry.registered("analyses", "robustness", robustness_stage):
+    with (
+        registry.registered("analyses", "sensitivity", sensitivity_stage),
+        registry.registered("analyses", "robustness", robustness_stage),
+    ):
         return nqpspatial.run(cfg, base_dir=default_config_path().parent, out=out, quiet=True)
 
 
 def test_demo_tables_and_figures(demo_run):
     r = demo_run
     s, reg, rob = r.table("sensitivity_summary"), r.table("sensitivity_regions"), r.table("robustness")
-    assert list(s.columns[:len(SUMMARY_COLUMNS)]) == SUMMARY_COLUMNS
-    assert list(reg.columns[:len(REGION_COLUMNS)]) == REGION_COLUMNS
-    assert list(rob.columns[:len(ROBUSTNESS_COLUMNS)]) == ROBUSTNESS_COLUMNS
+    assert list(s.columns[: len(SUMMARY_COLUMNS)]) == SUMMARY_COLUMNS
+    assert list(reg.columns[: len(REGION_COLUMNS)]) == REGION_COLUMNS
+    assert list(rob.columns[: len(ROBUSTNESS_COLUMNS)]) == ROBUSTNESS_COLUMNS
     for f in ("sensitivity_summary.csv", "sensitivity_regions.csv", "robustness.csv"):
         assert (r.out_dir / "tables" / f).exists()
     assert (r.out_dir / "figures" / "robustness.png").stat().st_size > 1000
@@ -83,9 +85,10 @@ def test_robustness_rows_equal_direct_fits(demo_run):
     row = ref.table.set_index(["q1", "q2"]).loc[(sub["q1"], sub["q2"])]
     assert sub["gamma2"] == pytest.approx(row["gamma2"], rel=1e-12)
     jk = rob[rob["variant"] == "region effects, analytic bias correction"].set_index(["q1", "q2"])
-    assert "Hahn & Kuersteiner" in jk["detail"].iloc[0]      # the fixed-effects row names its correction
-    ref = identify(idx, ["NQP", "NTU"], effects="region", correction="analytic",
-                   bootstrap=0).table.set_index(["q1", "q2"])
+    assert "Hahn & Kuersteiner" in jk["detail"].iloc[0]  # the fixed-effects row names its correction
+    ref = identify(idx, ["NQP", "NTU"], effects="region", correction="analytic", bootstrap=0).table.set_index(
+        ["q1", "q2"]
+    )
     for col in ("gamma1", "a", "gamma2", "b", "p_gamma2"):
         assert np.allclose(jk[col], ref.loc[jk.index, col], rtol=1e-8, atol=1e-300)
     assert (jk["adiabatic"].astype(bool) == ref.loc[jk.index, "adiabatic"].astype(bool)).all()
@@ -100,7 +103,7 @@ def test_robustness_rows_equal_direct_fits(demo_run):
     sar = rob[(rob["kind"] == "spatial") & (rob["model"] == "sar")].iloc[0]
     graph = r.get(SpatialWeightsSet).get("queen").graph
     fit = registry.get("models", "sar").fit(idx, sar["q1"], sar["q2"], graph, draws=50, seed=0)
-    ref_sar = fit.identification.set_index("reading").loc["system"]   # [spatial_haken] reading default
+    ref_sar = fit.identification.set_index("reading").loc["system"]  # [spatial_haken] reading default
     assert sar["reading"] == "system"
     assert sar["gamma2"] == pytest.approx(ref_sar["gamma2"], rel=1e-8)
     assert bool(sar["adiabatic"]) == bool(ref_sar["adiabatic"])
@@ -113,7 +116,7 @@ def test_variant_windows():
     subs, roll = variant_windows(range(2014, 2024), 5)
     assert subs == [(2014, 2018), (2019, 2023)]
     assert roll[0] == (2014, 2018) and roll[-1] == (2019, 2023) and len(roll) == 6
-    subs, roll = variant_windows(range(2014, 2021), 0)       # 7 years: halves share 2017
+    subs, roll = variant_windows(range(2014, 2021), 0)  # 7 years: halves share 2017
     assert subs == [(2014, 2017), (2017, 2020)] and roll == []
     subs, _ = variant_windows(range(2014, 2024), 0, [[2014, 2019], [2020, 2023]])
     assert subs == [(2014, 2019), (2020, 2023)]
@@ -168,9 +171,18 @@ def test_spatial_variants_follow_the_reading():
     g = Graph.build_contiguity(ctx.geometry, rook=False)
     out = {}
     for reading in ("system", "local"):
-        res = robustness_table(ctx.indices, ["A", "B"], rolling_window=0, specifications=False, subperiods=[],
-                               graphs={"queen": g}, models=["sar"], spatial_draws=20, seed=1,
-                               spatial_reading=reading)
+        res = robustness_table(
+            ctx.indices,
+            ["A", "B"],
+            rolling_window=0,
+            specifications=False,
+            subperiods=[],
+            graphs={"queen": g},
+            models=["sar"],
+            spatial_draws=20,
+            seed=1,
+            spatial_reading=reading,
+        )
         out[reading] = res.table[res.table["kind"] == "spatial"].set_index(["q1", "q2"])
         assert (out[reading]["reading"] == reading).all()
     fit = registry.get("models", "sar").fit(ctx.indices, "A", "B", g, draws=20, seed=0)

@@ -56,8 +56,10 @@ def test_a_cycle_is_named():
         pass
 
     with pytest.raises(PluginError, match="dependency cycle.*'x' reads y"):
-        plan([_Stage("x", consumes=(_Gini,), provides=(Other,)), _Stage("y", consumes=(Other,),
-                                                                          provides=(_Gini,))], core={})
+        plan(
+            [_Stage("x", consumes=(_Gini,), provides=(Other,)), _Stage("y", consumes=(Other,), provides=(_Gini,))],
+            core={},
+        )
 
 
 def test_a_stage_cannot_provide_a_core_artifact():
@@ -67,12 +69,17 @@ def test_a_stage_cannot_provide_a_core_artifact():
 
 def test_missing_artifact_skips_with_the_providers_note():
     st = _Stage("zones_gini", consumes=(HakenOutcome,))
-    out, rec = run_stage(st, _ctx(), {}, taken={},
-                         why_missing={HakenOutcome: "stage 'haken'",
-                                      ("note", HakenOutcome): "no ordering passed the adiabatic verdict"})
+    out, rec = run_stage(
+        st,
+        _ctx(),
+        {},
+        taken={},
+        why_missing={HakenOutcome: "stage 'haken'", ("note", HakenOutcome): "no ordering passed the adiabatic verdict"},
+    )
     assert out is None and rec.status == "skipped"
-    assert rec.notes == ["needs HakenOutcome, which stage 'haken' did not provide: no ordering passed the "
-                         "adiabatic verdict"]
+    assert rec.notes == [
+        "needs HakenOutcome, which stage 'haken' did not provide: no ordering passed the adiabatic verdict"
+    ]
 
 
 def test_an_exception_fails_the_stage_only():
@@ -86,12 +93,15 @@ def test_an_exception_fails_the_stage_only():
     assert rec.as_dict()["plugin"] == origin and "Traceback" in rec.traceback
 
 
-@pytest.mark.parametrize("tables, taken, why", [
-    ({"Bad Name!": pd.DataFrame({"year": [1]})}, {}, "is not valid"),
-    ({"moran_global": pd.DataFrame({"year": [1]})}, {"moran_global": "stage 'spatial'"}, "already written"),
-    ({"gini": pd.DataFrame([[1, 2]], columns=["a", "a"])}, {}, "repeats columns"),
-    ({"gini": [1, 2]}, {}, "not a pandas DataFrame"),
-])
+@pytest.mark.parametrize(
+    "tables, taken, why",
+    [
+        ({"Bad Name!": pd.DataFrame({"year": [1]})}, {}, "is not valid"),
+        ({"moran_global": pd.DataFrame({"year": [1]})}, {"moran_global": "stage 'spatial'"}, "already written"),
+        ({"gini": pd.DataFrame([[1, 2]], columns=["a", "a"])}, {}, "repeats columns"),
+        ({"gini": [1, 2]}, {}, "not a pandas DataFrame"),
+    ],
+)
 def test_output_that_breaks_the_contract_fails(tables, taken, why):
     out, rec = run_stage(_Stage("gini", run=lambda c, g: StageOutput(tables=tables)), _ctx(), {}, taken=taken)
     assert out is None and rec.status == "failed" and why in rec.error
@@ -133,6 +143,7 @@ def test_legacy_results_view_warns_and_is_read_only():
 
 def test_a_stage_that_warns_then_raises_fails_once():
     """Re-emitting a third-party warning while warnings were still being recorded looped forever."""
+
     def warn_then_raise(ctx, cfg):
         warnings.warn("theirs", RuntimeWarning)
         warnings.warn("ours", NqpWarning)

@@ -45,8 +45,7 @@ class _RingOwnIslands(_Ring):
 
 def test_a_builder_that_handles_islands_is_left_alone():
     ids, layer = _layer([(k, 0, k + 1, 1) for k in range(5)])
-    with registry.registered("weights", "ring2", _Ring()), registry.registered("weights", "ring3",
-                                                                               _RingOwnIslands()):
+    with registry.registered("weights", "ring2", _Ring()), registry.registered("weights", "ring3", _RingOwnIslands()):
         linked = build_weights("ring2", ids, geometry=layer)
         own = build_weights("ring3", ids, geometry=layer)
     assert linked.islands == ("r4",) and len(linked.links) == 1 and linked.links["neighbor"].iloc[0] == "r3"

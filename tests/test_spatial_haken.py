@@ -39,14 +39,16 @@ from nqpspatial.plugins.spatial_haken._panel import build_equation, graph_to_spa
 # every variant has a stable fixed point near q1 = q2 = 0.5, so the simulated
 # indices stay inside [0, 1] over 20 periods.
 PARAMS = {
-    "slx": {"q1": {"q1": 1.0, "q1q2": -0.25, "theta_q1": 0.1, "theta_q1q2": 0.05},
-            "q2": {"q2": 0.4, "q1sq": 0.8, "theta_q2": 0.1, "theta_q1sq": 0.2}},
-    "sar": {"q1": {"q1": 0.88, "q1q2": -0.16, "rho": 0.2},
-            "q2": {"q2": 0.425, "q1sq": 0.85, "rho": 0.15}},
-    "sem": {"q1": {"q1": 1.1, "q1q2": -0.2, "lambda": 0.4},
-            "q2": {"q2": 0.5, "q1sq": 1.0, "lambda": 0.3}},
-    "sdm": {"q1": {"q1": 0.8, "q1q2": -0.2, "theta_q1": 0.08, "theta_q1q2": 0.04, "rho": 0.2},
-            "q2": {"q2": 0.35, "q1sq": 0.7, "theta_q2": 0.075, "theta_q1sq": 0.15, "rho": 0.15}},
+    "slx": {
+        "q1": {"q1": 1.0, "q1q2": -0.25, "theta_q1": 0.1, "theta_q1q2": 0.05},
+        "q2": {"q2": 0.4, "q1sq": 0.8, "theta_q2": 0.1, "theta_q1sq": 0.2},
+    },
+    "sar": {"q1": {"q1": 0.88, "q1q2": -0.16, "rho": 0.2}, "q2": {"q2": 0.425, "q1sq": 0.85, "rho": 0.15}},
+    "sem": {"q1": {"q1": 1.1, "q1q2": -0.2, "lambda": 0.4}, "q2": {"q2": 0.5, "q1sq": 1.0, "lambda": 0.3}},
+    "sdm": {
+        "q1": {"q1": 0.8, "q1q2": -0.2, "theta_q1": 0.08, "theta_q1q2": 0.04, "rho": 0.2},
+        "q2": {"q2": 0.35, "q1sq": 0.7, "theta_q2": 0.075, "theta_q1sq": 0.15, "rho": 0.15},
+    },
 }
 
 
@@ -71,8 +73,7 @@ def _quiet(fn, *a, **k):
 
 
 def _block_w(W, T1):
-    return libpysal.weights.WSP(sp.csr_matrix(sp.kron(sp.identity(T1), W))).to_W(
-        silence_warnings=True)
+    return libpysal.weights.WSP(sp.csr_matrix(sp.kron(sp.identity(T1), W))).to_W(silence_warnings=True)
 
 
 # ---------------------------------------------------------------- recovery
@@ -111,11 +112,11 @@ def test_sar_equals_spreg_ml_lag_pooled():
         d = build_equation(panel, eq)
         T1 = d.y.shape[0]
         X = np.column_stack([x.reshape(-1) for x in d.X])
-        ref = _quiet(spreg.ml_lag.BaseML_Lag, d.y.reshape(-1, 1), X, _block_w(panel.W, T1),
-                     method="full", epsilon=1e-12)
+        ref = _quiet(
+            spreg.ml_lag.BaseML_Lag, d.y.reshape(-1, 1), X, _block_w(panel.W, T1), method="full", epsilon=1e-12
+        )
         np.testing.assert_allclose(r.params(eq).to_numpy(), ref.betas.ravel(), atol=1e-6)
-        np.testing.assert_allclose(np.sqrt(np.diag(r.vcov(eq))), np.sqrt(np.diag(ref.vm)),
-                                   rtol=1e-5)
+        np.testing.assert_allclose(np.sqrt(np.diag(r.vcov(eq))), np.sqrt(np.diag(ref.vm)), rtol=1e-5)
         assert r.loglik[eq] == pytest.approx(ref.logll, abs=1e-6)
 
 
@@ -129,10 +130,15 @@ def test_sem_equals_spreg_ml_error_pooled():
     d = build_equation(panel, "q2")
     X = np.column_stack([x.reshape(-1) for x in d.X])
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Method 'bounded' does not support",
-                                category=RuntimeWarning)
-        ref = _quiet(spreg.ml_error.BaseML_Error, d.y.reshape(-1, 1), X,
-                     _block_w(panel.W, d.y.shape[0]), method="full", epsilon=1e-12)
+        warnings.filterwarnings("ignore", message="Method 'bounded' does not support", category=RuntimeWarning)
+        ref = _quiet(
+            spreg.ml_error.BaseML_Error,
+            d.y.reshape(-1, 1),
+            X,
+            _block_w(panel.W, d.y.shape[0]),
+            method="full",
+            epsilon=1e-12,
+        )
     np.testing.assert_allclose(r.params("q2").to_numpy(), ref.betas.ravel(), atol=1e-6)
 
 
@@ -168,8 +174,13 @@ def test_lm_tests_equal_spreg():
         lm = spreg.LMtests(ols, wb, tests=["lme", "lml", "rlme", "rlml", "sarma"])
         mr = spreg.MoranRes(ols, wb, z=True)
         got = tab[tab["equation"] == eq].set_index("test")
-        for ours, ref in [("lm_error", lm.lme), ("lm_lag", lm.lml), ("rlm_error", lm.rlme),
-                          ("rlm_lag", lm.rlml), ("lm_sarma", lm.sarma)]:
+        for ours, ref in [
+            ("lm_error", lm.lme),
+            ("lm_lag", lm.lml),
+            ("rlm_error", lm.rlme),
+            ("rlm_lag", lm.rlml),
+            ("lm_sarma", lm.sarma),
+        ]:
             assert got.loc[ours, "statistic"] == pytest.approx(ref[0], rel=1e-9)
             assert got.loc[ours, "p"] == pytest.approx(ref[1], rel=1e-7, abs=1e-300)
         assert got.loc["moran_residuals", "statistic"] == pytest.approx(mr.I, rel=1e-9)
@@ -227,17 +238,12 @@ def test_sparse_path_agrees_with_dense_at_medium_n():
     """N = 900: sparse LU log-det, series/stochastic traces agree with the dense path."""
     g = _lattice(30)
     df = simulate_panel("sdm", g, PARAMS["sdm"], periods=4, sigma=0.03, seed=8)
-    dense = SpatialHakenModel(df, "q1", "q2", g, model="sdm", method="dense").fit(draws=100,
-                                                                                  seed=0)
-    sparse = SpatialHakenModel(df, "q1", "q2", g, model="sdm", method="sparse").fit(
-        draws=100, seed=0, probes=64)
-    pd.testing.assert_series_equal(dense.estimates["estimate"], sparse.estimates["estimate"],
-                                   atol=1e-7, rtol=0)
+    dense = SpatialHakenModel(df, "q1", "q2", g, model="sdm", method="dense").fit(draws=100, seed=0)
+    sparse = SpatialHakenModel(df, "q1", "q2", g, model="sdm", method="sparse").fit(draws=100, seed=0, probes=64)
+    pd.testing.assert_series_equal(dense.estimates["estimate"], sparse.estimates["estimate"], atol=1e-7, rtol=0)
     # standard errors use stochastic traces for tr(G'G) and powers >= 3: within 2 %
-    np.testing.assert_allclose(dense.estimates["std_err"], sparse.estimates["std_err"],
-                               rtol=0.02)
-    np.testing.assert_allclose(dense.effects["estimate"], sparse.effects["estimate"], rtol=0.01,
-                               atol=1e-3)
+    np.testing.assert_allclose(dense.estimates["std_err"], sparse.estimates["std_err"], rtol=0.02)
+    np.testing.assert_allclose(dense.effects["estimate"], sparse.effects["estimate"], rtol=0.01, atol=1e-3)
     assert sparse.info["q1"]["logdet"] == "sparse LU"
     assert dense.info["q1"]["logdet"] == "eigenvalues"
 
@@ -265,8 +271,7 @@ def test_split_with_equal_coefficients_equals_unsplit(model):
     zones = _zones(g)
     df = simulate_panel(model, g, PARAMS[model], periods=10, sigma=0.03, seed=9)
     base = SpatialHakenModel(df, "q1", "q2", g, model=model).fit(draws=100, seed=3)
-    eq = SpatialHakenModel(df, "q1", "q2", g, model=model, split=zones,
-                           split_equal=True).fit(draws=100, seed=3)
+    eq = SpatialHakenModel(df, "q1", "q2", g, model=model, split=zones, split_equal=True).fit(draws=100, seed=3)
     pd.testing.assert_frame_equal(base.estimates, eq.estimates)
     pd.testing.assert_frame_equal(base.effects, eq.effects)
     W = prepare_panel(df, "q1", "q2", g).W
@@ -294,7 +299,8 @@ def test_split_effects_equal_dense_decomposition():
     p = r.params("q1")
     N = W.shape[0]
     S = np.linalg.inv(np.eye(N) - p["rho_within"] * Ww - p["rho_across"] * Wa) @ (
-        p["q1"] * np.eye(N) + p["theta_q1_within"] * Ww + p["theta_q1_across"] * Wa)
+        p["q1"] * np.eye(N) + p["theta_q1_within"] * Ww + p["theta_q1_across"] * Wa
+    )
     same = grp[:, None] == grp[None, :]
     direct = np.trace(S) / N
     within = (S * same).sum() / N - direct
@@ -313,8 +319,7 @@ def test_short_panel_warning_and_jackknife_formula():
     with pytest.warns(ShortPanelWarning, match="periods"):
         full = SpatialHakenModel(df, "q1", "q2", g, model="sar", effects="region").fit(draws=20)
     with pytest.warns(ShortPanelWarning):
-        jk = SpatialHakenModel(df, "q1", "q2", g, model="sar", effects="region",
-                               correction="jackknife").fit(draws=20)
+        jk = SpatialHakenModel(df, "q1", "q2", g, model="sar", effects="region", correction="jackknife").fit(draws=20)
     # 8 transitions: halves are periods 1-5 and 5-9 (transitions 0-3 and 4-7)
     years = sorted(df["year"].unique())
     h1 = df[df["year"] <= years[4]]
@@ -339,15 +344,43 @@ def test_pooled_model_does_not_warn():
 def test_identification_table_and_potential():
     g = _rook31()
     df = simulate_panel("sar", g, PARAMS["sar"], periods=12, sigma=0.03, seed=14)
-    res = [SpatialHakenModel(df, a, b, g, model="sar", weights_name="rook").fit(draws=200)
-           for a, b in (("q1", "q2"), ("q2", "q1"))]
+    res = [
+        SpatialHakenModel(df, a, b, g, model="sar", weights_name="rook").fit(draws=200)
+        for a, b in (("q1", "q2"), ("q2", "q1"))
+    ]
     tab = identification_table(res)
-    cols = ["q1", "q2", "gamma1", "a", "gamma2", "b", "se_gamma1", "se_a", "se_gamma2", "se_b",
-            "p_gamma1", "p_a", "p_gamma2", "p_b", "r2_q1", "r2_q2", "n_obs", "ratio",
-            "adiabatic", "chosen", "reason", "model", "weights", "reading",
-            # the extra columns of haken_identification.csv (issue: "the columns of
-            # haken_identification.csv plus model and weights")
-            "ratio_ci_low", "ratio_ci_high", "verdict_share", "case"]
+    cols = [
+        "q1",
+        "q2",
+        "gamma1",
+        "a",
+        "gamma2",
+        "b",
+        "se_gamma1",
+        "se_a",
+        "se_gamma2",
+        "se_b",
+        "p_gamma1",
+        "p_a",
+        "p_gamma2",
+        "p_b",
+        "r2_q1",
+        "r2_q2",
+        "n_obs",
+        "ratio",
+        "adiabatic",
+        "chosen",
+        "reason",
+        "model",
+        "weights",
+        "reading",
+        # the extra columns of haken_identification.csv (issue: "the columns of
+        # haken_identification.csv plus model and weights")
+        "ratio_ci_low",
+        "ratio_ci_high",
+        "verdict_share",
+        "case",
+    ]
     assert list(tab.columns) == cols
     # one row per ordering and reading (issue 14), the chosen reading (system) first
     assert list(tab["reading"]) == ["system", "local"] * 2
@@ -375,8 +408,7 @@ def test_identification_table_and_potential():
 def test_diagnostics_lr_and_aic():
     g = _rook31()
     df = simulate_panel("sdm", g, PARAMS["sdm"], periods=10, sigma=0.03, seed=15)
-    rs = {m: SpatialHakenModel(df, "q1", "q2", g, model=m).fit(draws=20) for m in
-          ("sdm", "sar", "slx")}
+    rs = {m: SpatialHakenModel(df, "q1", "q2", g, model=m).fit(draws=20) for m in ("sdm", "sar", "slx")}
     d = rs["sdm"].diagnostics.set_index(["equation", "test"])
     for eq in ("q1", "q2"):
         lr_sar = 2 * (rs["sdm"].loglik[eq] - rs["sar"].loglik[eq])
@@ -384,16 +416,15 @@ def test_diagnostics_lr_and_aic():
         assert d.loc[(eq, "lr_sdm_vs_sar"), "statistic"] == pytest.approx(lr_sar)
         assert d.loc[(eq, "lr_sdm_vs_slx"), "statistic"] == pytest.approx(lr_slx)
         assert d.loc[(eq, "lr_sdm_vs_sar"), "df"] == 2
-        assert d.loc[(eq, "aic"), "statistic"] == pytest.approx(
-            -2 * rs["sdm"].loglik[eq] + 2 * 5)
+        assert d.loc[(eq, "aic"), "statistic"] == pytest.approx(-2 * rs["sdm"].loglik[eq] + 2 * 5)
     # the SLX log-likelihood is the Gaussian ML one (compare statsmodels OLS)
     import statsmodels.api as sm
 
     panel = prepare_panel(df, "q1", "q2", g)
     dsg = build_equation(panel, "q1")
     from nqpspatial.plugins.spatial_haken._panel import lag
-    X = np.column_stack([x.reshape(-1) for x in dsg.X] +
-                        [lag(panel.W, x).reshape(-1) for x in dsg.slx])
+
+    X = np.column_stack([x.reshape(-1) for x in dsg.X] + [lag(panel.W, x).reshape(-1) for x in dsg.slx])
     ref = sm.OLS(dsg.y.reshape(-1), X).fit()
     assert rs["slx"].loglik["q1"] == pytest.approx(ref.llf, rel=1e-10)
     np.testing.assert_allclose(rs["slx"].params("q1").to_numpy(), ref.params, atol=1e-12)
@@ -412,10 +443,31 @@ def test_results_immutable_and_summary():
     assert r.estimates.loc[0, "estimate"] != 99.0
     s = r.summary()
     assert "SAR" in s.as_text() and "<table" in s.as_html() and "toprule" in s.as_latex()
-    assert list(r.estimates.columns[:10]) == ["model", "weights", "q1", "q2", "equation", "term",
-                                              "estimate", "std_err", "z", "p"]
-    assert list(r.effects.columns[:11]) == ["model", "weights", "q1", "q2", "equation", "term",
-                                            "effect", "estimate", "ci_low", "ci_high", "p"]
+    assert list(r.estimates.columns[:10]) == [
+        "model",
+        "weights",
+        "q1",
+        "q2",
+        "equation",
+        "term",
+        "estimate",
+        "std_err",
+        "z",
+        "p",
+    ]
+    assert list(r.effects.columns[:11]) == [
+        "model",
+        "weights",
+        "q1",
+        "q2",
+        "equation",
+        "term",
+        "effect",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "p",
+    ]
 
 
 def test_input_errors_name_the_problem():

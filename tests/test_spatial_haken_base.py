@@ -33,8 +33,7 @@ from nqpspatial.plugins.spatial_haken import (
 
 GRAPH = Graph.from_W(libpysal.weights.lat2W(5, 5, rook=True))  # 25 regions, ids 0..24
 # SAR data-generating values in the ordered case (g1 < 0, ab > 0) as in tests/test_spatial_haken.py
-SAR = {"q1": {"q1": 0.88, "q1q2": -0.16, "rho": 0.2},
-       "q2": {"q2": 0.425, "q1sq": 0.85, "rho": 0.15}}
+SAR = {"q1": {"q1": 0.88, "q1q2": -0.16, "rho": 0.2}, "q2": {"q2": 0.425, "q1sq": 0.85, "rho": 0.15}}
 
 
 @pytest.fixture(scope="module", params=["system", "local"])
@@ -96,9 +95,9 @@ def test_spatial_results_share_the_haken_base(sar_fit):
     assert tab["q1_star"].iloc[0] == pytest.approx(ref.stable_point[0], rel=1e-12)
     assert set(res.potentials()) == set(GRAPH.unique_ids)
     row = res.identification_row(chosen=True)
-    assert list(row.columns[:len(IDENTIFICATION_COLUMNS)]) == IDENTIFICATION_COLUMNS
+    assert list(row.columns[: len(IDENTIFICATION_COLUMNS)]) == IDENTIFICATION_COLUMNS
     assert bool(row["chosen"].iloc[0]) and row["case"].iloc[0] == ref.case
-    ident = res.identification.iloc[0]   # the chosen reading comes first
+    ident = res.identification.iloc[0]  # the chosen reading comes first
     assert ident["reading"] == res.reading
     for col in ("gamma1", "a", "gamma2", "b", "se_gamma2", "p_gamma2", "ratio", "reason"):
         assert row[col].iloc[0] == ident[col]
@@ -116,9 +115,15 @@ def test_spatial_coevolution_equals_core_strategies(sar_fit, strategy):
     panel = df[["region", "year", "q1", "q2"]].sort_values(["region", "year"]).reset_index(drop=True)
     edges = [0.0, 0.4, 0.7, 1.0]
     labels = ["low", "mid", "high"]
-    expected = coevolution(panel, {r: ref_pot for r in panel["region"].unique()},
-                           strategy=strategy, grades=edges, labels=labels, labels_zh=labels,
-                           names=("q1", "q2"))
+    expected = coevolution(
+        panel,
+        {r: ref_pot for r in panel["region"].unique()},
+        strategy=strategy,
+        grades=edges,
+        labels=labels,
+        labels_zh=labels,
+        names=("q1", "q2"),
+    )
     got = res.coevolution(strategy, grades=edges, labels=labels, labels_zh=labels)
     assert got.strategy == expected.strategy and got.reason == expected.reason
     g = got.table.sort_values(["region", "year"]).reset_index(drop=True)

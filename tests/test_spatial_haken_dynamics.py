@@ -32,7 +32,7 @@ from nqpspatial.plugins.spatial_haken import (
 )
 from nqpspatial.plugins.spatial_haken.dynamics import EquationMap, SpatialMap, uniform_stability
 
-GRAPH = Graph.from_W(libpysal.weights.lat2W(5, 5, rook=False))   # 25 regions, no islands
+GRAPH = Graph.from_W(libpysal.weights.lat2W(5, 5, rook=False))  # 25 regions, no islands
 # true system: gamma1 = -0.1, a = 0.35, gamma2 = 0.6, b = 0.35 (q1* = 0.7); rho = 0.3, theta = 0.2 beta
 SYS = {"q1": 1.1, "q1q2": -0.35, "q2": 0.4, "q1sq": 0.35}
 
@@ -156,9 +156,15 @@ def test_demo_steady_states_without_split(demo_unsplit, plugin):
 @pytest.mark.parametrize("model", ["slx", "sar", "sem", "sdm"])
 def test_steady_states_equal_uniform_fixed_point(model):
     """Without region effects or islands every per-region steady state is the uniform system fixed point."""
-    df = simulate_panel(model, GRAPH, _truth(model), periods=10, sigma=0.01, seed=3,
-                        q0=(np.random.default_rng(3).uniform(0.2, 0.6, 25),
-                            np.random.default_rng(4).uniform(0.2, 0.6, 25)))
+    df = simulate_panel(
+        model,
+        GRAPH,
+        _truth(model),
+        periods=10,
+        sigma=0.01,
+        seed=3,
+        q0=(np.random.default_rng(3).uniform(0.2, 0.6, 25), np.random.default_rng(4).uniform(0.2, 0.6, 25)),
+    )
     res = SpatialHakenModel(df, "q1", "q2", GRAPH, model=model).fit(draws=50, seed=2)
     st = res.steady_states
     assert st["converged"].all() and (st["iterations"] > 1).all()
@@ -180,13 +186,19 @@ def test_steady_states_diverge_and_cycle_flagged():
     W = libpysal.weights.lat2W(3, 3).sparse
     W = W.multiply(1 / W.sum(axis=1)).tocsr()
     beta = {"q1": 1.3, "q1q2": 0.2}
-    grow = SpatialMap([W], {"q1": EquationMap(beta=beta, theta={}),
-                            "q2": EquationMap(beta={"q2": 0.5, "q1sq": 0.3}, theta={})})
+    grow = SpatialMap(
+        [W], {"q1": EquationMap(beta=beta, theta={}), "q2": EquationMap(beta={"q2": 0.5, "q1sq": 0.3}, theta={})}
+    )
     st = grow.steady_states(np.full(9, 0.5), np.full(9, 0.5))
     assert not st.converged and st.status == "diverged" and np.isnan(st.q1).all()
     # a 2-cycle: q1' = -q1 (gamma1 = 2), q2' = 0
-    cyc = SpatialMap([W], {"q1": EquationMap(beta={"q1": -1.0, "q1q2": 0.0}, theta={}),
-                           "q2": EquationMap(beta={"q2": 0.0, "q1sq": 0.0}, theta={})})
+    cyc = SpatialMap(
+        [W],
+        {
+            "q1": EquationMap(beta={"q1": -1.0, "q1q2": 0.0}, theta={}),
+            "q2": EquationMap(beta={"q2": 0.0, "q1sq": 0.0}, theta={}),
+        },
+    )
     st = cyc.steady_states(np.full(9, 0.5), np.zeros(9), max_steps=500)
     assert not st.converged and st.status == "no convergence" and st.iterations == 500
 
@@ -209,10 +221,12 @@ def _dense_full_jacobian(smap: SpatialMap, q1s, q2s) -> np.ndarray:
 
 def _slx_map(theta_scale: float):
     W = GRAPH.transform("r").sparse.tocsr()
-    eq1 = EquationMap(beta={"q1": 1.1 / 1.2, "q1q2": -0.35 / 1.2},
-                      theta={"q1": [theta_scale * 1.1], "q1q2": [-0.35 * 0.2 / 1.2]})
-    eq2 = EquationMap(beta={"q2": 0.4 / 1.2, "q1sq": 0.35 / 1.2},
-                      theta={"q2": [0.4 * 0.2 / 1.2], "q1sq": [0.35 * 0.2 / 1.2]})
+    eq1 = EquationMap(
+        beta={"q1": 1.1 / 1.2, "q1q2": -0.35 / 1.2}, theta={"q1": [theta_scale * 1.1], "q1q2": [-0.35 * 0.2 / 1.2]}
+    )
+    eq2 = EquationMap(
+        beta={"q2": 0.4 / 1.2, "q1sq": 0.35 / 1.2}, theta={"q2": [0.4 * 0.2 / 1.2], "q1sq": [0.35 * 0.2 / 1.2]}
+    )
     return SpatialMap([W], {"q1": eq1, "q2": eq2})
 
 
@@ -288,13 +302,22 @@ def test_both_readings_reported_and_reading_chooses():
 def test_system_reading_without_uniform_state():
     """Islands, region effects or a zone split: the uniform q1* stays empty with the reason; steady states given."""
     g_island = Graph.from_adjacency(
-        pd.concat([GRAPH.adjacency.reset_index().query("focal != 24 and neighbor != 24"),
-                   pd.DataFrame({"focal": [24], "neighbor": [24], "weight": [0.0]})]),
-        focal_col="focal", neighbor_col="neighbor", weight_col="weight")
+        pd.concat(
+            [
+                GRAPH.adjacency.reset_index().query("focal != 24 and neighbor != 24"),
+                pd.DataFrame({"focal": [24], "neighbor": [24], "weight": [0.0]}),
+            ]
+        ),
+        focal_col="focal",
+        neighbor_col="neighbor",
+        weight_col="weight",
+    )
     df = simulate_panel("sar", GRAPH, _truth("sar"), periods=10, sigma=0.01, seed=6)
-    cases = {"islands": dict(graph=g_island),
-             "region effects": dict(effects="region", correction="jackknife"),
-             "zone split": dict(split={i: i % 2 for i in range(25)})}
+    cases = {
+        "islands": dict(graph=g_island),
+        "region effects": dict(effects="region", correction="jackknife"),
+        "zone split": dict(split={i: i % 2 for i in range(25)}),
+    }
     for why, kw in cases.items():
         graph = kw.pop("graph", GRAPH)
         with warnings.catch_warnings():
@@ -312,8 +335,11 @@ def test_system_reading_without_uniform_state():
         with pytest.raises(ModelError, match="reading='local'"):
             res.coevolution()
         # the local reading keeps its potential and h
-        loc = SpatialHakenModel(df, "q1", "q2", graph, model="sar", **kw).fit(draws=50, seed=1, reading="local") \
-            if why != "region effects" else None
+        loc = (
+            SpatialHakenModel(df, "q1", "q2", graph, model="sar", **kw).fit(draws=50, seed=1, reading="local")
+            if why != "region effects"
+            else None
+        )
         if loc is not None:
             assert loc.potential is not None and len(loc.coevolution().table) == len(df)
 
@@ -332,8 +358,11 @@ def test_region_effects_enter_the_steady_states():
     for k, eq in enumerate(("q1", "q2")):
         p = res.params(eq)
         y = (P.Q1 if eq == "q1" else P.Q2)[1:]
-        x = {"q1": P.Q1[:-1], "q1q2": P.Q1[:-1] * P.Q2[:-1]} if eq == "q1" else \
-            {"q2": P.Q2[:-1], "q1sq": P.Q1[:-1] ** 2}
+        x = (
+            {"q1": P.Q1[:-1], "q1q2": P.Q1[:-1] * P.Q2[:-1]}
+            if eq == "q1"
+            else {"q2": P.Q2[:-1], "q1sq": P.Q1[:-1] ** 2}
+        )
         fitted = sum(p[t] * v for t, v in x.items())
         alphas.append((y - p["rho"] * y @ W.T - fitted).mean(axis=0))
     inv = [np.linalg.inv(np.eye(25) - res.params(eq)["rho"] * W) for eq in ("q1", "q2")]
@@ -350,8 +379,9 @@ def test_region_effects_enter_the_steady_states():
 
 
 # ------------------------------------------------------------------------------------------ marginal effects
-@pytest.mark.parametrize("model, split", [("slx", False), ("sar", False), ("sem", False), ("sdm", False),
-                                          ("sdm", True)])
+@pytest.mark.parametrize(
+    "model, split", [("slx", False), ("sar", False), ("sem", False), ("sdm", False), ("sdm", True)]
+)
 def test_marginal_effects_equal_finite_differences(model, split):
     """Average marginal effects = central finite differences of the fitted map, averaged over the sample."""
     df = simulate_panel(model, GRAPH, _truth(model), periods=8, sigma=0.01, seed=9)

@@ -30,15 +30,19 @@ def test_design_coefficients_give_the_true_system():
     mc = _study()
     for model in mc.MODELS:
         c = mc.true_coefficients(model)
-        eqs = {eq: EquationMap(beta={t: v for t, v in p.items() if t in ("q1", "q1q2", "q2", "q1sq")},
-                               theta={t[6:]: [v] for t, v in p.items() if t.startswith("theta_")},
-                               rho=(p["rho"],) if "rho" in p else ())
-               for eq, p in c.items()}
+        eqs = {
+            eq: EquationMap(
+                beta={t: v for t, v in p.items() if t in ("q1", "q1q2", "q2", "q1sq")},
+                theta={t[6:]: [v] for t, v in p.items() if t.startswith("theta_")},
+                rho=(p["rho"],) if "rho" in p else (),
+            )
+            for eq, p in c.items()
+        }
         sysp = uniform_system(eqs)
         for k, v in mc.SYSTEM.items():
             assert sysp[k] == pytest.approx(v, abs=1e-12), (model, k)
     q, case = mc.truth()
-    assert q == pytest.approx((0.1 * 0.6 / 0.35 ** 2) ** 0.5) and case == 1
+    assert q == pytest.approx((0.1 * 0.6 / 0.35**2) ** 0.5) and case == 1
 
 
 @pytest.mark.slow

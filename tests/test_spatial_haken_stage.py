@@ -29,19 +29,37 @@ def test_analysis_plugin_contract():
 
 def test_stage_outputs_exact_tables_and_columns():
     ctx = make_context(side=4, periods=8)
-    cfg = {**SpatialHakenStage.config_keys, "models": ["slx", "sar", "sem", "sdm"],
-           "effects_draws": 50, "split_by_zone": True}
+    cfg = {
+        **SpatialHakenStage.config_keys,
+        "models": ["slx", "sar", "sem", "sdm"],
+        "effects_draws": 50,
+        "split_by_zone": True,
+    }
     out = stage.run(ctx, cfg)
-    assert set(out.tables) == {"spatial_haken_estimates", "spatial_haken_effects",
-                               "spatial_haken_diagnostics", "spatial_haken_identification",
-                               "spatial_haken_marginal_effects", "spatial_haken_potential",
-                               "spatial_haken_steady_states"}
+    assert set(out.tables) == {
+        "spatial_haken_estimates",
+        "spatial_haken_effects",
+        "spatial_haken_diagnostics",
+        "spatial_haken_identification",
+        "spatial_haken_marginal_effects",
+        "spatial_haken_potential",
+        "spatial_haken_steady_states",
+    }
     est = out.tables["spatial_haken_estimates"]
-    assert list(est.columns[:10]) == ["model", "weights", "q1", "q2", "equation", "term",
-                                      "estimate", "std_err", "z", "p"]
+    assert list(est.columns[:10]) == [
+        "model",
+        "weights",
+        "q1",
+        "q2",
+        "equation",
+        "term",
+        "estimate",
+        "std_err",
+        "z",
+        "p",
+    ]
     assert set(est["equation"]) == {"q1", "q2"}
-    assert {"rho_within", "rho_across", "lambda_within", "theta_q1_within",
-            "theta_q1sq_across"} <= set(est["term"])
+    assert {"rho_within", "rho_across", "lambda_within", "theta_q1_within", "theta_q1sq_across"} <= set(est["term"])
     eff = out.tables["spatial_haken_effects"]
     assert set(eff["effect"]) == {"direct", "indirect", "total"}
     ident = out.tables["spatial_haken_identification"]
@@ -49,29 +67,73 @@ def test_stage_outputs_exact_tables_and_columns():
     assert ident.groupby(["model", "reading"])["chosen"].sum().max() <= 1
     # issue 14 contract columns
     pot = out.tables["spatial_haken_potential"]
-    assert list(pot.columns[:16]) == ["model", "weights", "q1", "q2", "reading", "gamma1", "a", "gamma2", "b",
-                                      "case", "q1_star", "q1_star_low", "q1_star_high", "stable_share",
-                                      "V_star", "map_stable"]
+    assert list(pot.columns[:16]) == [
+        "model",
+        "weights",
+        "q1",
+        "q2",
+        "reading",
+        "gamma1",
+        "a",
+        "gamma2",
+        "b",
+        "case",
+        "q1_star",
+        "q1_star_low",
+        "q1_star_high",
+        "stable_share",
+        "V_star",
+        "map_stable",
+    ]
     assert len(pot) == 4 * 2 * 2
     # the zone split leaves the uniform state undefined: the system rows say why and give the steady states
     sysrows = pot[pot["reading"] == "system"]
     assert sysrows["q1_star"].isna().all() and sysrows["note"].str.contains("zone split").all()
     steady = out.tables["spatial_haken_steady_states"]
-    assert list(steady.columns) == ["model", "weights", "q1", "q2", "region", "q1_star", "q2_star", "converged",
-                                    "iterations"]
+    assert list(steady.columns) == [
+        "model",
+        "weights",
+        "q1",
+        "q2",
+        "region",
+        "q1_star",
+        "q2_star",
+        "converged",
+        "iterations",
+    ]
     assert len(steady) == 4 * 2 * 16
     me = out.tables["spatial_haken_marginal_effects"]
-    assert list(me.columns[:10]) == ["model", "weights", "q1", "q2", "equation", "wrt", "effect", "estimate",
-                                     "ci_low", "ci_high"]
+    assert list(me.columns[:10]) == [
+        "model",
+        "weights",
+        "q1",
+        "q2",
+        "equation",
+        "wrt",
+        "effect",
+        "estimate",
+        "ci_low",
+        "ci_high",
+    ]
     assert len(me) == 4 * 2 * 4 * 3 and out.info["reading"] == "system"
     diag = out.tables["spatial_haken_diagnostics"]
-    assert {"lm_lag", "lm_error", "rlm_lag", "rlm_error", "moran_residuals", "loglik", "aic",
-            "lr_sdm_vs_sar", "lr_sdm_vs_slx"} <= set(diag["test"])
+    assert {
+        "lm_lag",
+        "lm_error",
+        "rlm_lag",
+        "rlm_error",
+        "moran_residuals",
+        "loglik",
+        "aic",
+        "lr_sdm_vs_sar",
+        "lr_sdm_vs_slx",
+    } <= set(diag["test"])
     # same run seed -> same output
     again = stage.run(ctx, cfg)
     for k in out.tables:
-        np.testing.assert_array_equal(out.tables[k].select_dtypes("number").to_numpy(),
-                                      again.tables[k].select_dtypes("number").to_numpy())
+        np.testing.assert_array_equal(
+            out.tables[k].select_dtypes("number").to_numpy(), again.tables[k].select_dtypes("number").to_numpy()
+        )
 
 
 def test_stage_fits_every_ordering_and_warns_on_short_fe_panel():
@@ -79,8 +141,7 @@ def test_stage_fits_every_ordering_and_warns_on_short_fe_panel():
     stage chose one; `order` restricts the fits to one ordering."""
     ctx = make_context(side=4, periods=8)
     ctx.provide(HakenOutcome(identification=SimpleNamespace(chosen=("A", "B"))))
-    cfg = {**SpatialHakenStage.config_keys, "models": ["sar"], "effects": "region",
-           "effects_draws": 20}
+    cfg = {**SpatialHakenStage.config_keys, "models": ["sar"], "effects": "region", "effects_draws": 20}
     out = stage.run(ctx, cfg)
     ident = out.tables["spatial_haken_identification"]
     assert list(zip(ident["q1"], ident["q2"])) == [("A", "B")] * 2 + [("B", "A")] * 2  # two readings each
@@ -90,13 +151,16 @@ def test_stage_fits_every_ordering_and_warns_on_short_fe_panel():
     assert list(zip(ident["q1"], ident["q2"], ident["reading"])) == [("B", "A", "local"), ("B", "A", "system")]
 
 
-@pytest.mark.parametrize("key, value, match", [
-    ("effects", "fixed", r"\[spatial_haken\] effects"),
-    ("correction", "jack", r"\[spatial_haken\] correction"),
-    ("effects_draws", 1, r"\[spatial_haken\] effects_draws"),
-    ("models", [], r"\[spatial_haken\] models"),
-    ("reading", "direct", r"\[spatial_haken\] reading"),
-])
+@pytest.mark.parametrize(
+    "key, value, match",
+    [
+        ("effects", "fixed", r"\[spatial_haken\] effects"),
+        ("correction", "jack", r"\[spatial_haken\] correction"),
+        ("effects_draws", 1, r"\[spatial_haken\] effects_draws"),
+        ("models", [], r"\[spatial_haken\] models"),
+        ("reading", "direct", r"\[spatial_haken\] reading"),
+    ],
+)
 def test_stage_config_errors_name_the_key(key, value, match):
     ctx = make_context(side=4, periods=8)
     with pytest.raises(ConfigError, match=match):
@@ -137,8 +201,17 @@ class _OlsModel:
         W = graph.sparse.toarray()
         y, x, wx = wide.to_numpy()[1:].ravel(), wide.to_numpy()[:-1].ravel(), (wide.to_numpy()[:-1] @ W.T).ravel()
         beta = np.linalg.lstsq(np.column_stack([x, wx]), y, rcond=None)[0]
-        est = pd.DataFrame({"model": self.name, "weights": "W", "q1": q1, "q2": q2, "equation": "q1",
-                            "term": ["q1", "theta_q1"], "estimate": beta})
+        est = pd.DataFrame(
+            {
+                "model": self.name,
+                "weights": "W",
+                "q1": q1,
+                "q2": q2,
+                "equation": "q1",
+                "term": ["q1", "theta_q1"],
+                "estimate": beta,
+            }
+        )
 
         class R(Results):
             def __init__(self):
@@ -147,6 +220,7 @@ class _OlsModel:
 
             def summary(self):
                 from nqpspatial.results import Summary
+
                 return Summary("ols_lag", {}, {"estimates": est})
 
         return R()
@@ -160,8 +234,7 @@ def test_stage_uses_registered_model_plugins():
     plugin = _OlsModel()
     check_plugin("models", plugin)
     with registry.registered("models", "ols_lag", plugin):
-        out = stage.run(ctx, {**SpatialHakenStage.config_keys, "models": ["slx", "ols_lag"],
-                              "effects_draws": 20})
+        out = stage.run(ctx, {**SpatialHakenStage.config_keys, "models": ["slx", "ols_lag"], "effects_draws": 20})
         est = out.tables["spatial_haken_estimates"]
         assert set(est["model"]) == {"slx", "ols_lag"}
         mine = est[est["model"] == "ols_lag"]

@@ -54,13 +54,15 @@ def test_permutations_are_the_spawned_children_brute_force(mexico, small_chunks)
     W = graph.sparse.toarray()
     n = len(ids)
     Z = X - X.mean(0)
-    entropy = int(np.random.default_rng(9).integers(0, 2 ** 63 - 1))  # the run seed taken from the Generator
+    entropy = int(np.random.default_rng(9).integers(0, 2**63 - 1))  # the run seed taken from the Generator
     kids = np.random.SeedSequence(entropy).spawn(19)
     sizes = [11] * 18 + [PERMS - 18 * 11]
-    perms = np.vstack([np.random.default_rng(k).permuted(np.broadcast_to(np.arange(n), (s, n)), axis=1)
-                       for k, s in zip(kids, sizes)])
-    sim = np.array([[n / W.sum() * (Z[p, j] @ W @ Z[p, j]) / (Z[:, j] @ Z[:, j]) for j in range(Z.shape[1])]
-                    for p in perms])
+    perms = np.vstack(
+        [np.random.default_rng(k).permuted(np.broadcast_to(np.arange(n), (s, n)), axis=1) for k, s in zip(kids, sizes)]
+    )
+    sim = np.array(
+        [[n / W.sum() * (Z[p, j] @ W @ Z[p, j]) / (Z[:, j] @ Z[:, j]) for j in range(Z.shape[1])] for p in perms]
+    )
     obs = out["I"].to_numpy()
     larger = (sim >= obs - 1e-12).sum(0)
     larger = np.where(PERMS - larger < larger, PERMS - larger, larger)
@@ -83,17 +85,21 @@ def test_local_chunks_combine_to_the_whole_sample(mexico, monkeypatch):
     lag = mat @ Z
     scale = (n - 1) / (Z * Z).sum(0)
     Ii = scale * Z * lag
-    entropy = int(np.random.default_rng(21).integers(0, 2 ** 63 - 1))
+    entropy = int(np.random.default_rng(21).integers(0, 2**63 - 1))
     kids = np.random.SeedSequence(entropy).spawn(4)
-    P = np.vstack([S._sample_without_replacement(np.random.default_rng(k), n, nb.kmax + 1, size)
-                   for k, size in zip(kids, [60, 60, 60, PERMS - 180])])
+    P = np.vstack(
+        [
+            S._sample_without_replacement(np.random.default_rng(k), n, nb.kmax + 1, size)
+            for k, size in zip(kids, [60, 60, 60, PERMS - 180])
+        ]
+    )
     lags = np.empty((n, t, PERMS))
 
     def keep(a, b, block):
         lags[a:b] = block
 
     S._lags_of_sample(Z, nb, P, keep)
-    sim = (scale * Z)[:, :, None] * lags                      # permuted I_i
+    sim = (scale * Z)[:, :, None] * lags  # permuted I_i
     ge = (sim >= Ii[:, :, None] - 1e-9).sum(2)
     larger = np.where(PERMS - ge < ge, PERMS - ge, ge)
     p_ref = (larger + 1) / (PERMS + 1)
@@ -139,7 +145,6 @@ def test_stage_passes_the_backend_only_to_plugins_that_take_it(mexico):
     cfg = {"weights": ["queen"], "permutations": 99, "statistics": ["moran", "geary"]}
     local = spatial_stage.run(StageContext(config={}, panel=panel, geometry=g, seed=5), dict(cfg))
     pytest.importorskip("distributed")
-    dask = spatial_stage.run(StageContext(config={"run": {"workers": 2}}, panel=panel, geometry=g, seed=5),
-                             dict(cfg))
+    dask = spatial_stage.run(StageContext(config={"run": {"workers": 2}}, panel=panel, geometry=g, seed=5), dict(cfg))
     for name in ("moran_global", "geary"):
         pd.testing.assert_frame_equal(dask.tables[name], local.tables[name], check_exact=True, obj=name)

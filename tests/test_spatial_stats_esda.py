@@ -62,9 +62,15 @@ def test_global_moran_equals_esda(mexico, weights):
     for row in out.itertuples():
         y = values.loc[list(graph.unique_ids), row.year].to_numpy()
         ref = esda.Moran(y, graph, permutations=0)
-        for ours, theirs in [(row.I, ref.I), (row.EI, ref.EI), (row.VI_norm, ref.VI_norm),
-                             (row.z_norm, ref.z_norm), (row.p_norm, ref.p_norm),
-                             (row.VI_rand, ref.VI_rand), (row.z_rand, ref.z_rand)]:
+        for ours, theirs in [
+            (row.I, ref.I),
+            (row.EI, ref.EI),
+            (row.VI_norm, ref.VI_norm),
+            (row.z_norm, ref.z_norm),
+            (row.p_norm, ref.p_norm),
+            (row.VI_rand, ref.VI_rand),
+            (row.z_rand, ref.z_rand),
+        ]:
             assert ours == pytest.approx(theirs, abs=1e-10, rel=1e-10)
     assert np.isnan(out["p_sim"]).all()
 
@@ -98,8 +104,7 @@ def test_bivariate_moran_equals_esda(mexico, queen):
     out = S.moran_bivariate.compute(x, graph, rng=np.random.default_rng(1), permutations=0, y=yv.iloc[::-1])
     ids = list(graph.unique_ids)
     for row in out.itertuples():
-        ref = esda.Moran_BV(x.loc[ids, row.year].to_numpy(), yv.loc[ids, row.year].to_numpy(), graph,
-                            permutations=0)
+        ref = esda.Moran_BV(x.loc[ids, row.year].to_numpy(), yv.loc[ids, row.year].to_numpy(), graph, permutations=0)
         assert row.I == pytest.approx(ref.I, rel=1e-10)
 
 
@@ -123,8 +128,7 @@ def test_gistar_equals_esda(mexico, queen):
     star = queen.raw_graph.assign_self_weight(1)
     with _quiet():
         for yr in values.columns:
-            ref = esda.G_Local(values.loc[ids, yr].to_numpy(), star, transform="R", star=True,
-                               permutations=0)
+            ref = esda.G_Local(values.loc[ids, yr].to_numpy(), star, transform="R", star=True, permutations=0)
             sub = out[out["year"] == yr].set_index("region").loc[ids]
             np.testing.assert_allclose(sub["Gi"].to_numpy(), ref.Gs, rtol=1e-10)
             np.testing.assert_allclose(sub["z_norm"].to_numpy(), ref.Zs, rtol=1e-8)
@@ -137,8 +141,7 @@ def test_gistar_weighted_graph_uses_row_max_self_weight(mexico):
     out = S.gistar.compute(values[[1940]], sw.graph, rng=np.random.default_rng(0), permutations=0)
     with _quiet():
         # esda picks the row maximum as the self-weight of a non-binary graph
-        ref = esda.G_Local(values.loc[ids, 1940].to_numpy(), sw.raw_graph, transform="R", star=True,
-                           permutations=0)
+        ref = esda.G_Local(values.loc[ids, 1940].to_numpy(), sw.raw_graph, transform="R", star=True, permutations=0)
     np.testing.assert_allclose(out.set_index("region").loc[ids, "Gi"].to_numpy(), ref.Gs, rtol=1e-10)
 
 
@@ -153,8 +156,11 @@ def test_global_permutation_p_values_agree_with_esda(mexico, queen):
     g, values = mexico
     perms = 9999
     ids = list(queen.graph.unique_ids)
-    for plugin, cls, attr in [(S.moran, esda.Moran, "p_sim"), (S.geary, esda.Geary, "p_sim"),
-                              (S.getis_ord, esda.G, "p_sim")]:
+    for plugin, cls, attr in [
+        (S.moran, esda.Moran, "p_sim"),
+        (S.geary, esda.Geary, "p_sim"),
+        (S.getis_ord, esda.G, "p_sim"),
+    ]:
         out = plugin.compute(values, queen.graph, rng=np.random.default_rng(11), permutations=perms)
         np.random.seed(5)  # esda's global statistics draw from numpy's global state
         for row in out.itertuples():
@@ -212,8 +218,9 @@ def test_gistar_permutation_p_values_agree_with_esda(mexico, queen):
     card = graph.cardinalities.loc[ids].to_numpy()
     with _quiet():
         for yr in (1940, 2000):
-            ref = esda.G_Local(values.loc[ids, yr].to_numpy(), star, transform="R", star=True,
-                               permutations=perms, seed=3, n_jobs=1)
+            ref = esda.G_Local(
+                values.loc[ids, yr].to_numpy(), star, transform="R", star=True, permutations=perms, seed=3, n_jobs=1
+            )
             ours = out[out["year"] == yr].set_index("region").loc[ids, "p_sim"].to_numpy()
             p = 0.5 * (ours + ref.p_sim)
             many = card > 1

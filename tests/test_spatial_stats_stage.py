@@ -52,17 +52,38 @@ def mexico_run(mexico_ctx):
 
 def test_tables_and_columns(mexico_run, mexico_ctx):
     t = mexico_run.tables
-    assert {"moran_global", "geary", "getis_ord", "moran_bivariate", "lisa", "gistar", "weights_queen",
-            "weights_knn_k_4", "weights_summary"} <= set(t)
-    assert list(t["moran_global"].columns[:10]) == ["variable", "weights", "year", "I", "EI", "VI_norm",
-                                                   "z_norm", "p_norm", "p_sim", "permutations"] or \
-        {"variable", "weights", "year", "I", "EI", "VI_norm", "z_norm", "p_norm", "p_sim",
-         "permutations"} <= set(t["moran_global"].columns)
-    assert {"variable", "weights", "year", "region", "Ii", "z_sim", "p_sim", "quadrant", "cluster"} <= \
-        set(t["lisa"].columns)
+    assert {
+        "moran_global",
+        "geary",
+        "getis_ord",
+        "moran_bivariate",
+        "lisa",
+        "gistar",
+        "weights_queen",
+        "weights_knn_k_4",
+        "weights_summary",
+    } <= set(t)
+    assert list(t["moran_global"].columns[:10]) == [
+        "variable",
+        "weights",
+        "year",
+        "I",
+        "EI",
+        "VI_norm",
+        "z_norm",
+        "p_norm",
+        "p_sim",
+        "permutations",
+    ] or {"variable", "weights", "year", "I", "EI", "VI_norm", "z_norm", "p_norm", "p_sim", "permutations"} <= set(
+        t["moran_global"].columns
+    )
+    assert {"variable", "weights", "year", "region", "Ii", "z_sim", "p_sim", "quadrant", "cluster"} <= set(
+        t["lisa"].columns
+    )
     assert list(t["weights_queen"].columns) == ["focal", "neighbor", "weight"]
-    assert {"name", "n", "islands", "island_policy", "mean_neighbors", "components"} <= \
-        set(t["weights_summary"].columns)
+    assert {"name", "n", "islands", "island_policy", "mean_neighbors", "components"} <= set(
+        t["weights_summary"].columns
+    )
     # 2 weights x 2 variables x 7 decades x 32 states
     assert len(t["lisa"]) == 2 * 2 * 7 * 32
     assert set(t["lisa"]["cluster"]) <= {"HH", "LL", "LH", "HL", "ns", "isolated"}
@@ -91,8 +112,11 @@ def test_shuffled_rows_change_nothing(mexico, mexico_run):
     again = spatial_stage.run(_ctx(shuffled, g.sample(frac=1.0, random_state=4)), dict(CFG))
     for name, table in mexico_run.tables.items():
         other = again.tables[name]
-        keys = [c for c in ("variable", "lag_variable", "weights", "year", "region", "focal", "neighbor", "name")
-                if c in table.columns]
+        keys = [
+            c
+            for c in ("variable", "lag_variable", "weights", "year", "region", "focal", "neighbor", "name")
+            if c in table.columns
+        ]
         a = table.sort_values(keys).reset_index(drop=True)
         b = other.sort_values(keys).reset_index(drop=True)
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-10, obj=name)
@@ -104,8 +128,9 @@ def test_without_boundaries_the_stage_is_skipped_with_a_note(mexico):
     assert not out.tables and "boundar" in out.notes[0]
     assert "[geometry] source and id" in out.notes[0]  # the config keys that fix it
     # economic weights need no boundaries (and leave no island)
-    out = spatial_stage.run(_ctx(panel, None), {"weights": ["economic:variable=pcgdp"], "permutations": 9,
-                                                "statistics": ["moran"]})
+    out = spatial_stage.run(
+        _ctx(panel, None), {"weights": ["economic:variable=pcgdp"], "permutations": 9, "statistics": ["moran"]}
+    )
     assert len(out.tables["moran_global"]) == 14
 
 
@@ -132,8 +157,7 @@ def test_defaults_use_indices_and_h(mexico):
     assert set(out.tables["moran_global"]["variable"]) == {"A", "B", "h"}
     bv = out.tables["moran_bivariate"]
     assert set(zip(bv.variable, bv.lag_variable)) == {("A", "B"), ("B", "A")}
-    out = spatial_stage.run(ctx, {"permutations": 9, "variables": ["q2", "V", "pcgdp"],
-                                  "statistics": ["moran"]})
+    out = spatial_stage.run(ctx, {"permutations": 9, "variables": ["q2", "V", "pcgdp"], "statistics": ["moran"]})
     assert set(out.tables["moran_global"]["variable"]) == {"q2", "V", "pcgdp"}
     # a panel with a single variable and no Haken stage
     single = spatial_stage.run(_ctx(panel[["region", "year", "pcgdp"]], g), {"permutations": 9})
@@ -143,11 +167,17 @@ def test_defaults_use_indices_and_h(mexico):
 @pytest.fixture(scope="module")
 def provinces():
     from nqpspatial import geodata
+
     g = geodata.province_layer(None)
     ids = list(g.index)
     rng = np.random.default_rng(5)
-    panel = pd.DataFrame({"region": np.repeat(ids, 5), "year": np.tile(range(2019, 2024), len(ids)),
-                          "x": rng.lognormal(0, 0.5, 5 * len(ids))})
+    panel = pd.DataFrame(
+        {
+            "region": np.repeat(ids, 5),
+            "year": np.tile(range(2019, 2024), len(ids)),
+            "x": rng.lognormal(0, 0.5, 5 * len(ids)),
+        }
+    )
     return g, panel
 
 
@@ -161,8 +191,7 @@ def test_hainan_policies_in_the_stage(provinces):
     lisa = near.tables["lisa"]
     assert lisa.loc[lisa.region == 460000, "p_sim"].notna().all()
 
-    keep = spatial_stage.run(_ctx(panel, g), {"permutations": 99, "islands": "keep",
-                                              "statistics": ["lisa", "gistar"]})
+    keep = spatial_stage.run(_ctx(panel, g), {"permutations": 99, "islands": "keep", "statistics": ["lisa", "gistar"]})
     for table in ("lisa", "gistar"):
         t = keep.tables[table]
         hn = t[t.region == 460000]
@@ -174,8 +203,7 @@ def test_hainan_policies_in_the_stage(provinces):
             if not name.startswith("weights_"):
                 assert (t["island_policy"] == policy).all(), name
 
-    drop = spatial_stage.run(_ctx(panel, g), {"permutations": 99, "islands": "drop",
-                                              "statistics": ["lisa", "moran"]})
+    drop = spatial_stage.run(_ctx(panel, g), {"permutations": 99, "islands": "drop", "statistics": ["lisa", "moran"]})
     t = drop.tables["lisa"]
     assert (t[t.region == 460000].cluster == "isolated").all()
     assert (drop.tables["moran_global"]["n"] == 30).all()
@@ -230,15 +258,19 @@ def test_stage_contract():
 def test_mexico_through_the_config(tmp_path, mexico):
     """The Mexico data run through a config file with its own boundaries (acceptance)."""
     from nqpspatial import pipeline, registry
+
     g, panel = mexico
     panel[["region", "year", "pcgdp"]].to_csv(tmp_path / "panel.csv", index=False)
     pd.DataFrame({"indicator": ["pcgdp"], "subsystem": ["GDP"], "direction": ["+"]}).to_csv(
-        tmp_path / "indicators.csv", index=False)
+        tmp_path / "indicators.csv", index=False
+    )
     g.reset_index()[["NAME", "geometry"]].to_file(tmp_path / "mexico.geojson", driver="GeoJSON")
     (tmp_path / "study.toml").write_text(
         'name = "mexico"\n[data]\npanel = "panel.csv"\nindicators = "indicators.csv"\n'
         '[geometry]\nsource = "mexico.geojson"\nid = "NAME"\n'
-        '[spatial]\nvariables = ["pcgdp"]\npermutations = 99\nstatistics = ["moran"]\n', encoding="utf-8")
+        '[spatial]\nvariables = ["pcgdp"]\npermutations = 99\nstatistics = ["moran"]\n',
+        encoding="utf-8",
+    )
     with registry.registered("analyses", "spatial", spatial_stage):
         res = pipeline.run(tmp_path / "study.toml", write=False, quiet=True, report=False)
     mg = res.table("moran_global")
@@ -256,6 +288,7 @@ def test_mexico_through_the_config(tmp_path, mexico):
 def test_demo_study_moran_equals_esda():
     """Acceptance on the bundled demo study (SYNTHETIC panel, 31 provinces x 2014-2023)."""
     from nqpspatial import demo, geodata
+
     try:
         tables = demo.load_demo()
     except (FileNotFoundError, OSError) as exc:  # pragma: no cover - demo files not generated yet
@@ -300,14 +333,14 @@ def test_prefetching_permutations_changes_nothing(monkeypatch):
     vals = pd.DataFrame(np.random.default_rng(0).normal(size=(n, 2)), index=graph.unique_ids)
     assert n >= S._PREFETCH_MIN_N
     with_thread = S.moran.compute(vals, graph, rng=np.random.default_rng(5), permutations=49)
-    monkeypatch.setattr(S, "_PREFETCH_MIN_N", 10 ** 9)
+    monkeypatch.setattr(S, "_PREFETCH_MIN_N", 10**9)
     without = S.moran.compute(vals, graph, rng=np.random.default_rng(5), permutations=49)
     pd.testing.assert_frame_equal(with_thread, without)
     # the single-precision permutation products (large layers) against double precision:
     # same permutations, so the pseudo p-values agree unless a permuted I falls within about
     # 1e-5 of the observed one (then they differ by one step, 1/(permutations + 1))
     assert n >= S._SINGLE_MIN_N
-    monkeypatch.setattr(S, "_SINGLE_MIN_N", 10 ** 9)
+    monkeypatch.setattr(S, "_SINGLE_MIN_N", 10**9)
     double = S.moran.compute(vals, graph, rng=np.random.default_rng(5), permutations=49)
     assert np.all(np.abs(double["p_sim"] - without["p_sim"]) <= 1 / 50 + 1e-12)
     np.testing.assert_allclose(double["z_sim"], without["z_sim"], rtol=1e-3)
@@ -342,8 +375,15 @@ def test_third_party_plugins_are_found_through_the_registry(mexico):
             return pd.DataFrame({"year": list(vals.columns), "mean_lag": lag.mean(0)})
 
     with registry.registered("weights", "ring", Ring()), registry.registered("statistics", "mean_lag", MeanLag()):
-        out = spatial_stage.run(_ctx(panel, g), {"weights": ["ring:step=2"], "statistics": ["mean_lag", "moran"],
-                                                 "variables": ["pcgdp"], "permutations": 9})
+        out = spatial_stage.run(
+            _ctx(panel, g),
+            {
+                "weights": ["ring:step=2"],
+                "statistics": ["mean_lag", "moran"],
+                "variables": ["pcgdp"],
+                "permutations": 9,
+            },
+        )
     assert set(out.tables) >= {"mean_lag", "moran_global", "weights_ring_step_2"}
     assert (out.tables["mean_lag"]["weights"] == "ring:step=2").all()
     wide = panel.pivot(index="region", columns="year", values="pcgdp")

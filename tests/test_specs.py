@@ -25,8 +25,14 @@ class _Spec(StageSpec):
 def test_defaults_and_mapping_view():
     s = _Spec.from_table(None)
     assert s.bootstrap == 999 and s["alpha"] == 0.05 and s.enabled is True
-    assert dict(s) == {"enabled": True, "bootstrap": 999, "alpha": 0.05, "correction": "none", "order": "auto",
-                       "years": []}
+    assert dict(s) == {
+        "enabled": True,
+        "bootstrap": 999,
+        "alpha": 0.05,
+        "correction": "none",
+        "order": "auto",
+        "years": [],
+    }
     assert _Spec.defaults() == dict(s)
     a, b = _Spec.from_table(None), _Spec.from_table(None)
     assert a.years is not b.years  # list defaults are not shared
@@ -37,17 +43,20 @@ def test_whole_numbers_are_normalized():
     assert _Spec.from_table({"bootstrap": np.int64(7)}).bootstrap == 7
 
 
-@pytest.mark.parametrize("table, message", [
-    ({"bootstrp": 1}, "unknown key 'bootstrp' in [toy]. Did you mean 'bootstrap'?"),
-    ({"bootstrap": -1}, "[toy] bootstrap must be a whole number >= 0"),
-    ({"bootstrap": 2.5}, "[toy] bootstrap must be a whole number"),
-    ({"bootstrap": True}, "[toy] bootstrap must be a whole number"),
-    ({"alpha": 1}, "[toy] alpha must be > 0 and < 1"),
-    ({"correction": "jacknife"}, "Did you mean 'jackknife'?"),
-    ({"order": 3}, "[toy] order must be a string or a list"),
-    ({"enabled": "no"}, "[toy] enabled must be true or false"),
-    ({"jackknife": True, "correction": "none"}, "[toy] jackknife is the deprecated form of correction"),
-])
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ({"bootstrp": 1}, "unknown key 'bootstrp' in [toy]. Did you mean 'bootstrap'?"),
+        ({"bootstrap": -1}, "[toy] bootstrap must be a whole number >= 0"),
+        ({"bootstrap": 2.5}, "[toy] bootstrap must be a whole number"),
+        ({"bootstrap": True}, "[toy] bootstrap must be a whole number"),
+        ({"alpha": 1}, "[toy] alpha must be > 0 and < 1"),
+        ({"correction": "jacknife"}, "Did you mean 'jackknife'?"),
+        ({"order": 3}, "[toy] order must be a string or a list"),
+        ({"enabled": "no"}, "[toy] enabled must be true or false"),
+        ({"jackknife": True, "correction": "none"}, "[toy] jackknife is the deprecated form of correction"),
+    ],
+)
 def test_bad_values_name_the_key(table, message):
     with pytest.raises(ConfigError) as exc:
         _Spec.from_table(table)

@@ -9,11 +9,17 @@ from nqpspatial.config import stage_spec
 from nqpspatial.runner import legacy_consumes
 from nqpspatial.testing import make_context
 
-FIRST_PARTY = sorted(n for n, info in registry.available("analyses").items()
-                     if getattr(info, "package", None) == "nqpspatial")
-_SMALL = {"sensitivity": {"draws": 20, "methods": ["equal"]}, "robustness": {"weights": [], "rolling_window": 0},
-          "spatial": {"permutations": 9}, "spatial_haken": {"effects_draws": 20, "models": ["slx"]},
-          "local_haken": {"permutations": 0}, "network": {"permutations": 9}}
+FIRST_PARTY = sorted(
+    n for n, info in registry.available("analyses").items() if getattr(info, "package", None) == "nqpspatial"
+)
+_SMALL = {
+    "sensitivity": {"draws": 20, "methods": ["equal"]},
+    "robustness": {"weights": [], "rolling_window": 0},
+    "spatial": {"permutations": 9},
+    "spatial_haken": {"effects_draws": 20, "models": ["slx"]},
+    "local_haken": {"permutations": 0},
+    "network": {"permutations": 9},
+}
 
 
 @pytest.mark.parametrize("name", FIRST_PARTY)

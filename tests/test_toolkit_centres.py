@@ -24,9 +24,11 @@ from nqpspatial.plugins.toolkit.centres import (  # noqa: E402
     weighted_mean_centre,
 )
 
-PP_FORMS = {"textbook": dict(method="yuill", crimestatCorr=False, degfreedCorr=False),
-            "arcgis": dict(method="yuill", crimestatCorr=True, degfreedCorr=False),
-            "crimestat": dict(method="crimestat")}
+PP_FORMS = {
+    "textbook": dict(method="yuill", crimestatCorr=False, degfreedCorr=False),
+    "arcgis": dict(method="yuill", crimestatCorr=True, degfreedCorr=False),
+    "crimestat": dict(method="crimestat"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +58,12 @@ def _cases(provinces, demo_indices):
     pts, _, _ = region_points(provinces)
     yield "demo", pts, demo_indices.rename(columns={"NQP": "w"})
     rng = np.random.default_rng(11)
-    xy = pd.DataFrame(rng.normal(size=(40, 2)) * [9e5, 4e5] + [2e5, 3.6e6], columns=["x", "y"],
-                      index=[f"r{i}" for i in range(40)])
-    panel = pd.DataFrame({"region": np.repeat(xy.index, 3), "year": np.tile([2001, 2002, 2003], 40),
-                          "w": rng.gamma(2.0, size=120)})
+    xy = pd.DataFrame(
+        rng.normal(size=(40, 2)) * [9e5, 4e5] + [2e5, 3.6e6], columns=["x", "y"], index=[f"r{i}" for i in range(40)]
+    )
+    panel = pd.DataFrame(
+        {"region": np.repeat(xy.index, 3), "year": np.tile([2001, 2002, 2003], 40), "w": rng.gamma(2.0, size=120)}
+    )
     yield "random", xy, panel
 
 
@@ -139,8 +143,9 @@ def test_shifts_are_geodesic(provinces, demo_indices):
     geod = Geod(ellps="WGS84")
     for v, g in c.groupby("variable"):
         g = g.sort_values("year")
-        az, _, dist = geod.inv(g["lon"].to_numpy()[:-1], g["lat"].to_numpy()[:-1], g["lon"].to_numpy()[1:],
-                               g["lat"].to_numpy()[1:])
+        az, _, dist = geod.inv(
+            g["lon"].to_numpy()[:-1], g["lat"].to_numpy()[:-1], g["lon"].to_numpy()[1:], g["lat"].to_numpy()[1:]
+        )
         np.testing.assert_allclose(g["shift_km"].to_numpy()[1:], dist / 1000, rtol=1e-12)
         np.testing.assert_allclose(g["bearing"].to_numpy()[1:], np.mod(az, 360), atol=1e-9)
         assert np.isnan(g["shift_km"].iloc[0]) and g["direction"].iloc[0] == ""
@@ -156,8 +161,7 @@ def test_a_centre_moving_east_has_an_eastern_bearing():
 
     crs = CRS.from_proj4(CHINA_ALBERS)
     pts = pd.DataFrame({"x": [0.0, 500e3, 0.0, 500e3], "y": [3.0e6, 3.0e6, 3.4e6, 3.4e6]}, index=list("abcd"))
-    panel = pd.DataFrame({"region": list("abcd") * 2, "year": [1] * 4 + [2] * 4,
-                          "w": [1.0, 1, 1, 1, 1, 3, 1, 3]})
+    panel = pd.DataFrame({"region": list("abcd") * 2, "year": [1] * 4 + [2] * 4, "w": [1.0, 1, 1, 1, 1, 3, 1, 3]})
     c = gravity_centres(panel, "w", pts, crs=crs).centres
     assert c["direction"].iloc[1] == "E" and 80 < c["bearing"].iloc[1] < 100
     assert c["dx_km"].iloc[1] == pytest.approx(125.0) and c["dy_km"].iloc[1] == pytest.approx(0.0, abs=1e-9)
@@ -178,5 +182,6 @@ def test_bad_input(provinces, demo_indices):
     with pytest.raises(InputError, match="sum to 0"):
         weighted_mean_centre(np.ones((3, 2)), [0, 0, 0])
     with pytest.raises(InputError, match="no geometry"):
-        gravity_centres(demo_indices.assign(region=demo_indices["region"].replace({"北京市": "Atlantis"})), "NQP",
-                        pts, crs=crs)
+        gravity_centres(
+            demo_indices.assign(region=demo_indices["region"].replace({"北京市": "Atlantis"})), "NQP", pts, crs=crs
+        )

@@ -51,8 +51,12 @@ def _samples(demo):
     panel, inds = demo
     for y in (2014, 2023):  # demo cross-sections: target NQP, drivers = quantile strata of two NTU indicators
         g = panel[panel.year == y]
-        yield f"demo {y}", g["NQP"].to_numpy(), discretize(g[inds[-1]], "quantile", 3)[0], \
-            discretize(g[inds[-2]], "quantile", 3)[0]
+        yield (
+            f"demo {y}",
+            g["NQP"].to_numpy(),
+            discretize(g[inds[-1]], "quantile", 3)[0],
+            discretize(g[inds[-2]], "quantile", 3)[0],
+        )
     rng = np.random.default_rng(4)
     n = 400
     x1, x2 = rng.integers(0, 5, n), rng.integers(0, 4, n)
@@ -129,7 +133,8 @@ def test_jenks_is_optimal_by_exhaustion():
     for k in (2, 3, 4):
         best = min(
             (sum(((x[a:b] - x[a:b].mean()) ** 2).sum() for a, b in zip((0,) + c, c + (14,))), c)
-            for c in itertools.combinations(range(1, 14), k - 1))
+            for c in itertools.combinations(range(1, 14), k - 1)
+        )
         ours = fisher_jenks_breaks(x, k)
         assert np.array_equal(ours, x[np.array(best[1]) - 1])
 
@@ -185,8 +190,9 @@ def test_mexico_states():
 
     g, cols = mexico_layer()
     df = g.reset_index()
-    res = geographical_detector(df, "PCGDP2000", ["PCGDP1940", "HANSON98"], categorical=["HANSON98"],
-                                discretization="natural", strata=4)
+    res = geographical_detector(
+        df, "PCGDP2000", ["PCGDP1940", "HANSON98"], categorical=["HANSON98"], discretization="natural", strata=4
+    )
     f = res.factors.set_index("factor")
     assert f.loc["HANSON98", "method"] == "categorical" and 0 < f.loc["PCGDP1940", "q"] < 1
     s = discretize(df["PCGDP1940"], "natural", 4)[0]

@@ -62,13 +62,18 @@ def test_centralities_equal_networkx(demo_net):
         G = nx.from_numpy_array(A, create_using=nx.DiGraph)
         n = A.shape[0]
         c = centralities(A)
-        ref = {"closeness_in": nx.closeness_centrality(G), "closeness_out": nx.closeness_centrality(G.reverse()),
-               "betweenness": nx.betweenness_centrality(G), "degree_centrality": nx.degree_centrality(G),
-               "in_degree_centrality": nx.in_degree_centrality(G),
-               "out_degree_centrality": nx.out_degree_centrality(G)}
+        ref = {
+            "closeness_in": nx.closeness_centrality(G),
+            "closeness_out": nx.closeness_centrality(G.reverse()),
+            "betweenness": nx.betweenness_centrality(G),
+            "degree_centrality": nx.degree_centrality(G),
+            "in_degree_centrality": nx.in_degree_centrality(G),
+            "out_degree_centrality": nx.out_degree_centrality(G),
+        }
         for k, d in ref.items():
-            np.testing.assert_allclose(c[k].to_numpy(), [d[i] for i in range(n)], rtol=0, atol=1e-12,
-                                       err_msg=f"{label} {k}")
+            np.testing.assert_allclose(
+                c[k].to_numpy(), [d[i] for i in range(n)], rtol=0, atol=1e-12, err_msg=f"{label} {k}"
+            )
         assert c["in_degree"].tolist() == [G.in_degree(i) for i in range(n)]
         assert c["out_degree"].tolist() == [G.out_degree(i) for i in range(n)]
 
@@ -84,8 +89,12 @@ def _brute_structure(A):
     both = sum(1 for i in range(n) for j in range(i + 1, n) if j in reach[i] and i in reach[j])
     red = sum(U.subgraph(c).number_of_edges() - (len(c) - 1) for c in nx.connected_components(U))
     maxr = sum(len(c) * (len(c) - 1) / 2 - (len(c) - 1) for c in nx.connected_components(U))
-    return {"density": nx.density(G), "connectedness": same / (n * (n - 1) / 2),
-            "hierarchy": 1 - both / one if one else np.nan, "efficiency": 1 - red / maxr if maxr else np.nan}
+    return {
+        "density": nx.density(G),
+        "connectedness": same / (n * (n - 1) / 2),
+        "hierarchy": 1 - both / one if one else np.nan,
+        "efficiency": 1 - red / maxr if maxr else np.nan,
+    }
 
 
 def test_structure_measures(demo_net):
@@ -181,8 +190,11 @@ def test_qap_equals_a_brute_force_permutation_loop(demo_net):
     rng = np.random.default_rng(0)
     dense = rng.random(A.shape)
     terms = {"distance": GreatCircleTerm(lon, lat), "NTU": DifferenceTerm(g["NTU"].to_numpy()), "noise": dense}
-    mats = {"distance": great_circle_km(lon, lat), "NTU": np.abs(g["NTU"].to_numpy()[:, None] -
-                                                                   g["NTU"].to_numpy()[None, :]), "noise": dense}
+    mats = {
+        "distance": great_circle_km(lon, lat),
+        "NTU": np.abs(g["NTU"].to_numpy()[:, None] - g["NTU"].to_numpy()[None, :]),
+        "noise": dense,
+    }
     res = qap(A, terms, permutations=299, seed=42)
     r0, b0, pr, pb = _brute_qap(A.astype(float), mats, 299, 42)
     t = res.table
@@ -224,10 +236,15 @@ def test_concor_recovers_two_blocks_and_roles():
 
 def test_panel_networks_and_map(demo_net, tmp_path):
     idx, pts, crs, layer = demo_net
-    res = association_networks(idx, ["NQP", "NTU"], pts, detail_years=[2014, 2023],
-                               qap_matrices={"distance": lambda g, ids: GreatCircleTerm(pts.loc[ids, "lon"],
-                                                                                        pts.loc[ids, "lat"])},
-                               permutations=99, seed=1)
+    res = association_networks(
+        idx,
+        ["NQP", "NTU"],
+        pts,
+        detail_years=[2014, 2023],
+        qap_matrices={"distance": lambda g, ids: GreatCircleTerm(pts.loc[ids, "lon"], pts.loc[ids, "lat"])},
+        permutations=99,
+        seed=1,
+    )
     s = res.structure
     assert len(s) == 20 and s["density"].between(0, 1).all()
     nodes = res.nodes
@@ -235,10 +252,15 @@ def test_panel_networks_and_map(demo_net, tmp_path):
     assert set(res.edges["year"]) == {2014, 2023} and set(res.qap["year"]) == {2014, 2023}
     assert set(res.blocks["role"]) <= {"net beneficiary", "bilateral spillover", "net spillover", "broker"}
     # the same seed gives the same QAP p-values
-    again = association_networks(idx, ["NQP", "NTU"], pts, detail_years=[2014, 2023],
-                                 qap_matrices={"distance": lambda g, ids: GreatCircleTerm(pts.loc[ids, "lon"],
-                                                                                          pts.loc[ids, "lat"])},
-                                 permutations=99, seed=1)
+    again = association_networks(
+        idx,
+        ["NQP", "NTU"],
+        pts,
+        detail_years=[2014, 2023],
+        qap_matrices={"distance": lambda g, ids: GreatCircleTerm(pts.loc[ids, "lon"], pts.loc[ids, "lat"])},
+        permutations=99,
+        seed=1,
+    )
     pd.testing.assert_frame_equal(res.qap, again.qap)
     assert "Spatial association network" in res.summary().as_text()
     fig = plot_network(res, pts, layer, crs=crs)

@@ -13,9 +13,22 @@ import pytest
 from nqpspatial.errors import ConfigError
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-TABLES = ["centres", "ellipses", "detector_factors", "detector_interactions", "detector_risk", "detector_ecological",
-          "detector_strata", "detector_discretization", "network_edges", "network_summary", "network_nodes",
-          "network_blocks", "network_block_density", "network_qap"]
+TABLES = [
+    "centres",
+    "ellipses",
+    "detector_factors",
+    "detector_interactions",
+    "detector_risk",
+    "detector_ecological",
+    "detector_strata",
+    "detector_discretization",
+    "network_edges",
+    "network_summary",
+    "network_nodes",
+    "network_blocks",
+    "network_block_density",
+    "network_qap",
+]
 
 
 def _demo_study(root: Path, extra: str) -> Path:
@@ -26,8 +39,8 @@ def _demo_study(root: Path, extra: str) -> Path:
     text = textwrap.dedent(f"""\
         name = "toolkit demo"
         [data]
-        panel = "{(base / 'panel.csv').as_posix()}"
-        indicators = "{(base / 'indicators.csv').as_posix()}"
+        panel = "{(base / "panel.csv").as_posix()}"
+        indicators = "{(base / "indicators.csv").as_posix()}"
         [haken]
         bootstrap = 0
         break_bootstrap = 0
@@ -44,13 +57,16 @@ def demo_toolkit(tmp_path_factory):
     from nqpspatial.pipeline import run
 
     root = tmp_path_factory.mktemp("toolkit")
-    cfg = _demo_study(root, """\
+    cfg = _demo_study(
+        root,
+        """\
         [centres]
         [detector]
         years = [2014, 2023]
         [network]
         permutations = 199
-        """)
+        """,
+    )
     return run(cfg, out=root / "out", quiet=True, report=False)
 
 
@@ -94,23 +110,29 @@ def test_demo_coupling_lag_columns(demo_toolkit):
 def test_stages_reproducible(demo_toolkit, tmp_path):
     from nqpspatial.pipeline import run
 
-    cfg = _demo_study(tmp_path, """\
+    cfg = _demo_study(
+        tmp_path,
+        """\
         [network]
         permutations = 199
         variables = ["h"]
-        """)
+        """,
+    )
     again = run(cfg, out=tmp_path / "out", quiet=True, report=False)
     pd.testing.assert_frame_equal(again.tables["network_qap"], demo_toolkit.tables["network_qap"])
 
 
-@pytest.mark.parametrize("extra, match", [
-    ("[centres]\nform = \"esri\"\n", "form"),
-    ("[detector]\ndrivers = [\"nope\"]\n", "nope"),
-    ("[detector]\nstrata_range = [1, 3]\n", "strata_range"),
-    ("[network]\nthreshold = \"top\"\n", "threshold"),
-    ("[network]\ndistance = \"economic\"\n", "economic_column"),
-    ("[centres]\nyears = [1999]\n", "1999"),
-])
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        ('[centres]\nform = "esri"\n', "form"),
+        ('[detector]\ndrivers = ["nope"]\n', "nope"),
+        ("[detector]\nstrata_range = [1, 3]\n", "strata_range"),
+        ('[network]\nthreshold = "top"\n', "threshold"),
+        ('[network]\ndistance = "economic"\n', "economic_column"),
+        ("[centres]\nyears = [1999]\n", "1999"),
+    ],
+)
 def test_config_errors_name_the_key(tmp_path, extra, match):
     from nqpspatial.pipeline import run
 
@@ -132,7 +154,8 @@ def test_mexico_states_pipeline(tmp_path):
     panel["B"] = panel.groupby("region")["A"].transform(lambda s: s.shift(fill_value=s.iloc[0])) * 0.9 + 0.05
     panel["hanson"] = panel["region"].map(g["HANSON98"]).astype(int)
     panel.to_csv(tmp_path / "panel.csv", index=False)
-    (tmp_path / "study.toml").write_text(textwrap.dedent("""\
+    (tmp_path / "study.toml").write_text(
+        textwrap.dedent("""\
         name = "mexico"
         [data]
         panel = "panel.csv"
@@ -152,7 +175,9 @@ def test_mexico_states_pipeline(tmp_path):
         variables = ["A"]
         qap = ["distance", "B", "contiguity"]
         permutations = 99
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     res = run(tmp_path / "study.toml", out=tmp_path / "out", quiet=True, report=False)
     t = res.tables
     assert len(t["centres"]) == 2 * 7 and t["centres"]["lon"].between(-118, -86).all()
@@ -184,10 +209,15 @@ def test_county_layer():
     panel["d2"] = rng.normal(size=len(panel))
     c = gravity_centres(panel, "v", pts, crs=crs)
     assert 100 < c.centres["lon"].iloc[0] < 120
-    net = association_networks(panel, ["v"], pts, detail_years=[2021], blocks="none",
-                               qap_matrices={"distance": lambda g, i: GreatCircleTerm(pts.loc[i, "lon"],
-                                                                                      pts.loc[i, "lat"])},
-                               permutations=19)
+    net = association_networks(
+        panel,
+        ["v"],
+        pts,
+        detail_years=[2021],
+        blocks="none",
+        qap_matrices={"distance": lambda g, i: GreatCircleTerm(pts.loc[i, "lon"], pts.loc[i, "lat"])},
+        permutations=19,
+    )
     assert net.structure["n"].eq(len(ids)).all() and net.qap["p"].notna().all()
     det = geodetector_panel(panel, "v", ["d1", "d2"], years=[2021])
     f = det.factors.set_index("factor")

@@ -72,15 +72,17 @@ def test_indices_equal_pymcdm_topsis(case, method):
         if method == "critic":  # unshifted min-max: pymcdm normalizes the raw panel itself
             ref = TOPSIS()(panel[cols].to_numpy(float), w.loc[cols, "weight"].to_numpy(), types)
         else:  # shifted values: give pymcdm our normalized matrix unchanged
-            ref = TOPSIS(_identity)(res.normalized[cols].to_numpy(), w.loc[cols, "weight"].to_numpy(),
-                                    np.ones(len(cols)))
+            ref = TOPSIS(_identity)(
+                res.normalized[cols].to_numpy(), w.loc[cols, "weight"].to_numpy(), np.ones(len(cols))
+            )
         np.testing.assert_allclose(idx[s].to_numpy(), ref, rtol=0, atol=1e-12)
         for d in ind.loc[ind["subsystem"] == s, "dimension"].unique():
             dc = ind.loc[(ind["subsystem"] == s) & (ind["dimension"] == d), "indicator"].tolist()
             if len(dc) < 2:
                 continue
-            ref = TOPSIS(_identity)(res.normalized[dc].to_numpy(), w.loc[dc, "weight_in_dimension"].to_numpy(),
-                                    np.ones(len(dc)))
+            ref = TOPSIS(_identity)(
+                res.normalized[dc].to_numpy(), w.loc[dc, "weight_in_dimension"].to_numpy(), np.ones(len(dc))
+            )
             np.testing.assert_allclose(idx[f"{s}.{d}"].to_numpy(), ref, rtol=0, atol=1e-12)
     assert res.options["aggregation"] == "topsis"
     # the weights themselves do not depend on the aggregation
@@ -94,8 +96,9 @@ def test_by_year_ideal_is_pymcdm_per_year():
     w = res.weights.set_index("indicator")
     cols = ind.loc[ind["subsystem"] == "B", "indicator"].tolist()
     for y, rows in res.normalized.groupby("year").groups.items():
-        ref = TOPSIS(_identity)(res.normalized.loc[rows, cols].to_numpy(), w.loc[cols, "weight"].to_numpy(),
-                                np.ones(len(cols)))
+        ref = TOPSIS(_identity)(
+            res.normalized.loc[rows, cols].to_numpy(), w.loc[cols, "weight"].to_numpy(), np.ones(len(cols))
+        )
         np.testing.assert_allclose(res.indices.loc[rows, "B"].to_numpy(), ref, rtol=0, atol=1e-12)
     pooled = compute_weights(panel, ind, method="entropy", aggregation="topsis")
     assert not np.allclose(pooled.indices["B"], res.indices["B"])
@@ -136,6 +139,7 @@ def test_pipeline_reads_the_config(study):
     ind = ind.assign(direction=ind["direction"].map({"+": 1, "-": -1}))
     norm = compute_weights(panel, ind, method="entropy").normalized
     for y, rows in norm.groupby("year").groups.items():
-        ref = TOPSIS(_identity)(norm.loc[rows, ["a1", "a2"]].to_numpy(), w.loc[["a1", "a2"], "weight"].to_numpy(),
-                                np.ones(2))
+        ref = TOPSIS(_identity)(
+            norm.loc[rows, ["a1", "a2"]].to_numpy(), w.loc[["a1", "a2"], "weight"].to_numpy(), np.ones(2)
+        )
         np.testing.assert_allclose(idx.loc[rows, "A"].to_numpy(), ref, rtol=0, atol=1e-12)

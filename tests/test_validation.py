@@ -106,8 +106,10 @@ def test_unknown_direction_word(study, run_cli):
     assert code == 2 and "unknown direction word(s): row 3 (a2): 'good'" in err and "indicators.csv" in err
 
 
-@pytest.mark.parametrize("word,expected", [("+", 1), ("positive", 1), ("benefit", 1), ("正向", 1),
-                                           ("-", -1), ("negative", -1), ("cost", -1), ("负向", -1)])
+@pytest.mark.parametrize(
+    "word,expected",
+    [("+", 1), ("positive", 1), ("benefit", 1), ("正向", 1), ("-", -1), ("negative", -1), ("cost", -1), ("负向", -1)],
+)
 def test_direction_words(word, expected):
     from nqpspatial.panel import parse_direction
 
@@ -179,8 +181,9 @@ def test_interpolation_fills_and_records(study, run_cli):
     code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet")
     assert code == 0, err
     filled = pd.read_csv(study.out / "tables" / "filled_cells.csv", encoding="utf-8-sig")
-    assert filled.to_dict("records") == [{"region": "R2", "year": 2016, "indicator": "a1",
-                                          "value": pytest.approx((v0 + v2) / 2)}]
+    assert filled.to_dict("records") == [
+        {"region": "R2", "year": 2016, "indicator": "a1", "value": pytest.approx((v0 + v2) / 2)}
+    ]
 
 
 def test_interpolation_never_extrapolates(study, run_cli):
@@ -192,19 +195,19 @@ def test_interpolation_never_extrapolates(study, run_cli):
 
 
 def test_unknown_config_key_suggests(study, run_cli):
-    study.write(extra="[weighting]\nmethdo = \"critic\"\n")
+    study.write(extra='[weighting]\nmethdo = "critic"\n')
     code, err = _err(run_cli, study)
     assert code == 2 and "unknown key 'methdo' in [weighting]" in err and "Did you mean 'method'" in err
 
 
 def test_unknown_config_table_suggests(study, run_cli):
-    study.write(extra="[weigthing]\nmethod = \"critic\"\n")
+    study.write(extra='[weigthing]\nmethod = "critic"\n')
     code, err = _err(run_cli, study)
     assert code == 2 and "unknown table [weigthing]" in err and "weighting" in err
 
 
 def test_bad_config_value(study, run_cli):
-    study.write(extra="[weighting]\nmethod = \"ahp\"\n")
+    study.write(extra='[weighting]\nmethod = "ahp"\n')
     code, err = _err(run_cli, study)
     assert code == 2 and "[weighting] method = 'ahp'" in err and "critic" in err
 
@@ -241,12 +244,20 @@ def test_no_traceback_from_subprocess(study):
 
     study.write()
     (study.root / "panel.csv").unlink()
-    proc = subprocess.run([sys.executable, "-m", "nqpspatial.cli", "run", str(study.config), "--out",
-                           str(study.out)], capture_output=True, text=True, cwd=study.root)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nqpspatial.cli", "run", str(study.config), "--out", str(study.out)],
+        capture_output=True,
+        text=True,
+        cwd=study.root,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "does not exist" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "nqpspatial.cli", "run", str(study.config), "--out",
-                           str(study.out), "--debug"], capture_output=True, text=True, cwd=study.root)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nqpspatial.cli", "run", str(study.config), "--out", str(study.out), "--debug"],
+        capture_output=True,
+        text=True,
+        cwd=study.root,
+    )
     assert proc.returncode == 2 and "Traceback" in proc.stderr
 
 
@@ -270,7 +281,7 @@ def test_refused_run_keeps_an_existing_folder_as_it_was(study, run_cli):
     assert code == 0, err
     (study.out / "notes.txt").write_text("mine")
     before = {p.relative_to(study.out): p.read_bytes() for p in study.out.rglob("*") if p.is_file()}
-    study.write(extra="[haken]\nenabled = false\n[regions]\nscheme = \"no_such_scheme\"\n")
+    study.write(extra='[haken]\nenabled = false\n[regions]\nscheme = "no_such_scheme"\n')
     code, out, err = run_cli("run", study.config, "--out", study.out, "--quiet", "--force")
     assert code == 2 and "no_such_scheme" in err
     after = {p.relative_to(study.out): p.read_bytes() for p in study.out.rglob("*") if p.is_file()}
@@ -301,10 +312,13 @@ def test_numeric_region_codes_stay_numbers(study):
     assert pd.api.types.is_integer_dtype(got.values["region"])
 
 
-@pytest.mark.parametrize("weighting, expected", [
-    ("levels = 2", "needs a dimension for every indicator"),
-    ('method = "fixed"', "needs a weight for every indicator"),
-])
+@pytest.mark.parametrize(
+    "weighting, expected",
+    [
+        ("levels = 2", "needs a dimension for every indicator"),
+        ('method = "fixed"', "needs a weight for every indicator"),
+    ],
+)
 def test_indicator_list_problems_name_the_indicator_file(study, run_cli, weighting, expected):
     p, ind = small_panel()
     ind.loc[0, "dimension"] = np.nan
@@ -365,9 +379,12 @@ def test_negative_seed_is_a_config_error(study, run_cli):
     assert code == 2 and "[run] seed" in err
 
 
-@pytest.mark.parametrize("data_extra, expected", [
-    ('encoding = "nope"\n', "encoding = 'nope' is not a codec name"),
-])
+@pytest.mark.parametrize(
+    "data_extra, expected",
+    [
+        ('encoding = "nope"\n', "encoding = 'nope' is not a codec name"),
+    ],
+)
 def test_bad_data_keys_are_input_errors(study, run_cli, data_extra, expected):
     study.write(data_extra=data_extra)
     code, err = _err(run_cli, study)
@@ -399,8 +416,9 @@ def test_leading_comment_lines_are_skipped_and_rows_are_file_lines(study, run_cl
     study.write(panel=p)
     for name in ("panel.csv", "indicators.csv"):
         f = study.root / name
-        f.write_text("# SYNTHETIC test data\n# second comment line\n" + f.read_text(encoding="utf-8-sig"),
-                     encoding="utf-8-sig")
+        f.write_text(
+            "# SYNTHETIC test data\n# second comment line\n" + f.read_text(encoding="utf-8-sig"), encoding="utf-8-sig"
+        )
     code, err = _err(run_cli, study)
     assert code == 2
     # the header is line 3, so the original of the duplicate is line 7 and the copy the last line

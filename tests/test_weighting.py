@@ -27,13 +27,15 @@ def make_panel(seed=0, n_regions=8, years=(2014, 2015, 2016, 2017), k=7):
 
 def make_indicators():
     # two subsystems with dimensions; the second appears first in the table to check ordering
-    return pd.DataFrame({
-        "indicator": ["x4", "x0", "x1", "x2", "x3", "x5", "x6"],
-        "subsystem": ["NTU", "NQP", "NQP", "NQP", "NQP", "NTU", "NTU"],
-        "dimension": ["pop", "engine", "engine", "forms", "forms", "pop", "eco"],
-        "direction": [1, 1, -1, 1, 1, -1, 1],
-        "weight": np.nan,
-    })
+    return pd.DataFrame(
+        {
+            "indicator": ["x4", "x0", "x1", "x2", "x3", "x5", "x6"],
+            "subsystem": ["NTU", "NQP", "NQP", "NQP", "NQP", "NTU", "NTU"],
+            "dimension": ["pop", "engine", "engine", "forms", "forms", "pop", "eco"],
+            "direction": [1, 1, -1, 1, 1, -1, 1],
+            "weight": np.nan,
+        }
+    )
 
 
 def brute_minmax(x, direction):
@@ -43,6 +45,7 @@ def brute_minmax(x, direction):
 
 
 # --- normalize -----------------------------------------------------------------------------
+
 
 def test_normalize_pooled_direction_and_shift():
     x = pd.DataFrame({"a": [1.0, 3.0, 2.0], "b": [10.0, 0.0, 5.0]}, index=[7, 8, 9])
@@ -89,6 +92,7 @@ def test_normalize_bad_inputs_and_no_mutation():
 
 # --- low-level weight functions ------------------------------------------------------------
 
+
 def test_critic_weights_bruteforce_loop():
     rng = np.random.default_rng(5)
     R = pd.DataFrame(rng.uniform(size=(12, 4)), columns=list("abcd"))
@@ -125,6 +129,7 @@ def test_entropy_weights_refuses_non_positive_and_bruteforce():
 
 # --- compute_weights: tables and options ---------------------------------------------------
 
+
 def test_result_tables_and_contract():
     panel = make_panel()
     ind = make_indicators()
@@ -139,16 +144,23 @@ def test_result_tables_and_contract():
     assert set(w["direction"]) == {1, -1}
     assert (w["method"] == "critic").all()
     np.testing.assert_allclose(w.groupby("subsystem")["weight"].sum(), 1.0, rtol=1e-12)
-    assert list(res.indices.columns) == ["region", "year", "NTU", "NQP", "NTU.pop", "NTU.eco",
-                                         "NQP.engine", "NQP.forms"]
-    assert list(res.normalized.columns) == ["region", "year", "x4", "x5", "x6", "x0", "x1",
-                                            "x2", "x3"]
-    pd.testing.assert_frame_equal(res.normalized[["region", "year"]],
-                                  panel[["region", "year"]].reset_index(drop=True))
+    assert list(res.indices.columns) == [
+        "region",
+        "year",
+        "NTU",
+        "NQP",
+        "NTU.pop",
+        "NTU.eco",
+        "NQP.engine",
+        "NQP.forms",
+    ]
+    assert list(res.normalized.columns) == ["region", "year", "x4", "x5", "x6", "x0", "x1", "x2", "x3"]
+    pd.testing.assert_frame_equal(res.normalized[["region", "year"]], panel[["region", "year"]].reset_index(drop=True))
     # normalized = pooled direction-aware min-max, computed independently
     for _, row in ind.iterrows():
-        np.testing.assert_allclose(res.normalized[row.indicator],
-                                   brute_minmax(panel[row.indicator], row.direction), atol=1e-15)
+        np.testing.assert_allclose(
+            res.normalized[row.indicator], brute_minmax(panel[row.indicator], row.direction), atol=1e-15
+        )
     # subsystem index = sum w r; weights within subsystem = critic on that subsystem's columns
     for s, g in w.groupby("subsystem"):
         R = res.normalized[g["indicator"].tolist()]
@@ -158,10 +170,10 @@ def test_result_tables_and_contract():
     g = w[(w.subsystem == "NQP") & (w.dimension == "forms")]
     wd = g["weight"] / g["weight"].sum()
     np.testing.assert_allclose(g["weight_in_dimension"], wd)
-    np.testing.assert_allclose(res.indices["NQP.forms"],
-                               res.normalized[["x2", "x3"]].to_numpy() @ wd.to_numpy())
-    np.testing.assert_allclose(res.dimension_weights.set_index(["subsystem", "dimension"])
-                               .loc[("NQP", "forms"), "weight"], g["weight"].sum())
+    np.testing.assert_allclose(res.indices["NQP.forms"], res.normalized[["x2", "x3"]].to_numpy() @ wd.to_numpy())
+    np.testing.assert_allclose(
+        res.dimension_weights.set_index(["subsystem", "dimension"]).loc[("NQP", "forms"), "weight"], g["weight"].sum()
+    )
     o = res.options
     assert o["method"] == "critic" and o["shift"] == 0.0 and o["levels"] == 1
     assert o["subsystems"] == ["NTU", "NQP"]
@@ -194,10 +206,18 @@ def test_inputs_not_mutated():
     pd.testing.assert_frame_equal(ind, i0)
 
 
-@pytest.mark.parametrize("option, value", [
-    ("method", "topsis"), ("normalization", "by-region"), ("critic_conflict", "abs"),
-    ("critic_cost", "benefit"), ("levels", 3), ("zero_variance", "drop"), ("shift", -0.1),
-])
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("method", "topsis"),
+        ("normalization", "by-region"),
+        ("critic_conflict", "abs"),
+        ("critic_cost", "benefit"),
+        ("levels", 3),
+        ("zero_variance", "drop"),
+        ("shift", -0.1),
+    ],
+)
 def test_unknown_options_refused(option, value):
     with pytest.raises(InputError, match=option if option != "shift" else "shift"):
         compute_weights(make_panel(), make_indicators(), **{option: value})
@@ -212,22 +232,22 @@ def test_missing_indicator_column_refused():
 
 # --- levels = 2 ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("method", ["critic", "entropy", "equal", "critic-entropy"])
 def test_levels2_products_sum_to_one(method):
     panel, ind = make_panel(2), make_indicators()
     res = compute_weights(panel, ind, method=method, levels=2)
     w = res.weights
     np.testing.assert_allclose(w.groupby("subsystem")["weight"].sum(), 1.0, rtol=1e-12)
-    np.testing.assert_allclose(w["weight"], w["weight_in_dimension"] * w["dimension_weight"],
-                               rtol=1e-12)
-    np.testing.assert_allclose(w.groupby(["subsystem", "dimension"])["weight_in_dimension"].sum(),
-                               1.0, rtol=1e-12)
+    np.testing.assert_allclose(w["weight"], w["weight_in_dimension"] * w["dimension_weight"], rtol=1e-12)
+    np.testing.assert_allclose(w.groupby(["subsystem", "dimension"])["weight_in_dimension"].sum(), 1.0, rtol=1e-12)
     dw = res.dimension_weights
     np.testing.assert_allclose(dw.groupby("subsystem")["weight"].sum(), 1.0, rtol=1e-12)
     if method == "equal":
         # NQP: 2 dimensions of 2 indicators -> 1/4 each; NTU: pop (2) and eco (1) -> 1/4, 1/4, 1/2
-        np.testing.assert_allclose(w.set_index("indicator").loc[["x0", "x4", "x5", "x6"], "weight"],
-                                   [0.25, 0.25, 0.25, 0.5])
+        np.testing.assert_allclose(
+            w.set_index("indicator").loc[["x0", "x4", "x5", "x6"], "weight"], [0.25, 0.25, 0.25, 0.5]
+        )
 
 
 def test_levels2_critic_dimension_weights_by_hand():
@@ -242,8 +262,7 @@ def test_levels2_critic_dimension_weights_by_hand():
         for d in dims:
             names = sub.loc[sub.dimension == d, "indicator"].tolist()
             wd = critic_weights(R[names]) if len(names) > 1 else pd.Series([1.0], index=names)
-            np.testing.assert_allclose(sub.loc[sub.dimension == d, "weight_in_dimension"], wd,
-                                       rtol=1e-12)
+            np.testing.assert_allclose(sub.loc[sub.dimension == d, "weight_in_dimension"], wd, rtol=1e-12)
             cols[d] = R[names].to_numpy() @ wd.to_numpy()
             np.testing.assert_allclose(res.indices[f"{s}.{d}"], cols[d], rtol=1e-12)
         dimw = critic_weights(pd.DataFrame(cols))
@@ -263,13 +282,20 @@ def test_levels2_needs_every_dimension():
 
 # --- single indicator, zero variance, by-year, fixed, entropy shift ------------------------
 
+
 @pytest.mark.parametrize("method", ["critic", "entropy", "equal", "fixed", "critic-entropy"])
 @pytest.mark.parametrize("levels", [1, 2])
 def test_single_indicator_subsystem_weight_one(method, levels):
     panel = make_panel(4)
-    ind = pd.DataFrame({"indicator": ["x0", "x1", "x2"], "subsystem": ["A", "A", "B"],
-                        "dimension": ["d1", "d2", "d3"], "direction": [1, -1, 1],
-                        "weight": [0.4, 0.6, 0.3]})
+    ind = pd.DataFrame(
+        {
+            "indicator": ["x0", "x1", "x2"],
+            "subsystem": ["A", "A", "B"],
+            "dimension": ["d1", "d2", "d3"],
+            "direction": [1, -1, 1],
+            "weight": [0.4, 0.6, 0.3],
+        }
+    )
     res = compute_weights(panel, ind, method=method, levels=levels)
     w = res.weights.set_index("indicator")
     assert w.loc["x2", "weight"] == 1.0
@@ -299,8 +325,7 @@ def test_zero_variance_zero_weight_equals_leaving_it_out(method):
     ref = compute_weights(panel, ind[ind.indicator != "x1"], method=method)
     rw = ref.weights.set_index("indicator")
     np.testing.assert_allclose(w.loc[rw.index, "weight"], rw["weight"], rtol=1e-12)
-    np.testing.assert_allclose(res.indices[["NQP", "NTU"]], ref.indices[["NQP", "NTU"]],
-                               rtol=1e-12)
+    np.testing.assert_allclose(res.indices[["NQP", "NTU"]], ref.indices[["NQP", "NTU"]], rtol=1e-12)
     np.testing.assert_allclose(w.groupby("subsystem")["weight"].sum(), 1.0, rtol=1e-12)
 
 
@@ -310,8 +335,7 @@ def test_zero_variance_within_one_year_under_by_year():
     with pytest.raises(InputError, match=r"'x2'.*year 2015"):
         compute_weights(panel, make_indicators(), normalization="by-year")
     compute_weights(panel, make_indicators(), normalization="pooled")  # fine pooled
-    res = compute_weights(panel, make_indicators(), normalization="by-year",
-                          zero_variance="zero-weight")
+    res = compute_weights(panel, make_indicators(), normalization="by-year", zero_variance="zero-weight")
     w = res.weights.set_index("indicator")
     assert w.loc["x2", "weight"] == 0.0
     assert "2015" in w.loc["x2", "note"]
@@ -339,14 +363,13 @@ def test_by_year_weights_pooled_indices_by_year(method):
             expected = shift + (1 - 2 * shift) * brute_minmax(g[c], d)
             np.testing.assert_allclose(by.normalized.loc[g.index, c], expected, atol=1e-14)
     for s, g in by.weights.groupby("subsystem"):
-        np.testing.assert_allclose(by.indices[s], by.normalized[g.indicator.tolist()].to_numpy()
-                                   @ g.weight.to_numpy())
+        np.testing.assert_allclose(by.indices[s], by.normalized[g.indicator.tolist()].to_numpy() @ g.weight.to_numpy())
     assert any("pooled" in n for n in by.options["notes"])
 
 
 def test_fixed_weights_renormalized_with_note():
     ind = make_indicators()
-    ind["weight"] = [1.0, 2.0, 2.0, 1.0, 5.0, 1.0, 2.0]   # NTU sums to 4, NQP to 10
+    ind["weight"] = [1.0, 2.0, 2.0, 1.0, 5.0, 1.0, 2.0]  # NTU sums to 4, NQP to 10
     res = compute_weights(make_panel(), ind, method="fixed")
     w = res.weights.set_index("indicator")
     np.testing.assert_allclose(w.loc[["x4", "x5", "x6"], "weight"], [0.25, 0.25, 0.5])
@@ -405,14 +428,14 @@ def test_benefit_all_changes_weights_only():
 
 def test_levels2_zero_weight_inside_dimension():
     panel = make_panel(11)
-    panel["x2"] = 2.0                                   # one of the two "forms" indicators
+    panel["x2"] = 2.0  # one of the two "forms" indicators
     res = compute_weights(panel, make_indicators(), levels=2, zero_variance="zero-weight")
     w = res.weights.set_index("indicator")
     assert w.loc["x2", "weight"] == 0.0
     assert w.loc["x3", "weight_in_dimension"] == 1.0
     np.testing.assert_allclose(res.indices["NQP.forms"], res.normalized["x3"])
     np.testing.assert_allclose(w.groupby("subsystem")["weight"].sum(), 1.0, rtol=1e-12)
-    panel["x3"] = 5.0                                   # now the whole dimension is constant
+    panel["x3"] = 5.0  # now the whole dimension is constant
     with pytest.raises(InputError, match=r"dimension 'forms'"):
         compute_weights(panel, make_indicators(), levels=2, zero_variance="zero-weight")
 

@@ -27,8 +27,7 @@ def cases(draw, methods=METHODS, critic_costs=("reverse-first", "benefit-all")):
     subs = draw(st.lists(st.sampled_from(["A", "B"]), min_size=k, max_size=k))
     dirs = draw(st.lists(st.sampled_from([1, -1]), min_size=k, max_size=k))
     fixed = draw(st.lists(st.floats(0.0, 10.0), min_size=k, max_size=k))
-    ind = pd.DataFrame({"indicator": names, "subsystem": subs, "dimension": "",
-                        "direction": dirs, "weight": fixed})
+    ind = pd.DataFrame({"indicator": names, "subsystem": subs, "dimension": "", "direction": dirs, "weight": fixed})
     opts = {
         "method": draw(st.sampled_from(methods)),
         "normalization": draw(st.sampled_from(["pooled", "by-year"])),
@@ -109,8 +108,7 @@ def test_unchanged_when_rows_shuffled(case, rnd):
     # output rows follow the input rows; aligned by key they agree
     assert b.indices["region"].tolist() == shuffled["region"].tolist()
     cols = a.indices.columns[2:]
-    np.testing.assert_allclose(_by_key(b.indices)[cols], _by_key(a.indices)[cols],
-                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(_by_key(b.indices)[cols], _by_key(a.indices)[cols], rtol=1e-9, atol=1e-12)
 
 
 @SETTINGS
@@ -143,6 +141,5 @@ def test_cost_declaration_equals_negated_column(case, data):
     a = compute_weights(panel, as_cost, **opts)
     b = compute_weights(negated, negated_ind, **opts)
     np.testing.assert_allclose(b.weights["weight"], a.weights["weight"], rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(b.indices.iloc[:, 2:], a.indices.iloc[:, 2:], rtol=1e-12,
-                               atol=1e-15)
+    np.testing.assert_allclose(b.indices.iloc[:, 2:], a.indices.iloc[:, 2:], rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(b.normalized[col], a.normalized[col], rtol=0, atol=0)

@@ -23,29 +23,37 @@ def _panel(X, names, regions=None, year=2000):
 
 
 def _indicators(names, directions, subsystem="S", dimension=""):
-    return pd.DataFrame({"indicator": names, "subsystem": subsystem, "dimension": dimension,
-                         "direction": directions, "weight": np.nan})
+    return pd.DataFrame(
+        {"indicator": names, "subsystem": subsystem, "dimension": dimension, "direction": directions, "weight": np.nan}
+    )
 
 
 # Tus & Aytac Adali (2019), Opsearch 56: 528-538: 5 alternatives x 6 criteria, criterion 1 a cost.
-TUS_X = [[5000, 3, 3, 4, 3, 2], [680, 5, 3, 2, 2, 1], [2000, 3, 2, 3, 4, 3],
-         [600, 4, 3, 1, 2, 2], [800, 2, 4, 3, 3, 4]]
+TUS_X = [[5000, 3, 3, 4, 3, 2], [680, 5, 3, 2, 2, 1], [2000, 3, 2, 3, 4, 3], [600, 4, 3, 1, 2, 2], [800, 2, 4, 3, 3, 4]]
 TUS_NAMES = [f"c{j}" for j in range(1, 7)]
 TUS_DIRS = [-1, 1, 1, 1, 1, 1]
 
 
-@pytest.mark.parametrize("critic_cost, conflict, expected, atol", [
-    # every column normalized as benefit (pyrepo-mcda convention), 1 - r: the paper's Table,
-    # as quoted in /work/shared/reference/methods.md section 2 (3 decimals)
-    ("benefit-all", "signed", [0.157, 0.249, 0.168, 0.121, 0.154, 0.151], 0.5e-3),
-    # cost column reversed first, 1 - r: methods.md section 2 (4 decimals)
-    ("reverse-first", "signed", [0.1841, 0.2130, 0.1422, 0.1583, 0.1684, 0.1340], 0.5e-4),
-    # every column as benefit, 1 - |r|: methods.md section 2 (4 decimals)
-    ("benefit-all", "absolute", [0.2117, 0.1290, 0.2053, 0.1518, 0.1420, 0.1602], 0.5e-4),
-])
+@pytest.mark.parametrize(
+    "critic_cost, conflict, expected, atol",
+    [
+        # every column normalized as benefit (pyrepo-mcda convention), 1 - r: the paper's Table,
+        # as quoted in /work/shared/reference/methods.md section 2 (3 decimals)
+        ("benefit-all", "signed", [0.157, 0.249, 0.168, 0.121, 0.154, 0.151], 0.5e-3),
+        # cost column reversed first, 1 - r: methods.md section 2 (4 decimals)
+        ("reverse-first", "signed", [0.1841, 0.2130, 0.1422, 0.1583, 0.1684, 0.1340], 0.5e-4),
+        # every column as benefit, 1 - |r|: methods.md section 2 (4 decimals)
+        ("benefit-all", "absolute", [0.2117, 0.1290, 0.2053, 0.1518, 0.1420, 0.1602], 0.5e-4),
+    ],
+)
 def test_critic_tus_aytac_adali_2019(critic_cost, conflict, expected, atol):
-    res = compute_weights(_panel(TUS_X, TUS_NAMES), _indicators(TUS_NAMES, TUS_DIRS),
-                          method="critic", critic_cost=critic_cost, critic_conflict=conflict)
+    res = compute_weights(
+        _panel(TUS_X, TUS_NAMES),
+        _indicators(TUS_NAMES, TUS_DIRS),
+        method="critic",
+        critic_cost=critic_cost,
+        critic_conflict=conflict,
+    )
     w = res.weights
     assert w["indicator"].tolist() == TUS_NAMES
     np.testing.assert_allclose(w["weight"].to_numpy(), expected, rtol=0, atol=atol)
@@ -53,8 +61,9 @@ def test_critic_tus_aytac_adali_2019(critic_cost, conflict, expected, atol):
 
 # R package mathmodels example (reproduced independently, methods.md section 2):
 # x1 = (3, 5, 2, 7) benefit, x2 = (10, 20, 15, 25) cost.
-MM_PANEL = pd.DataFrame({"region": ["a", "b", "c", "d"], "year": 2020,
-                         "x1": [3.0, 5.0, 2.0, 7.0], "x2": [10.0, 20.0, 15.0, 25.0]})
+MM_PANEL = pd.DataFrame(
+    {"region": ["a", "b", "c", "d"], "year": 2020, "x1": [3.0, 5.0, 2.0, 7.0], "x2": [10.0, 20.0, 15.0, 25.0]}
+)
 MM_IND = _indicators(["x1", "x2"], [1, -1])
 
 
@@ -63,8 +72,7 @@ def test_critic_mathmodels_example():
     # mathmodels, CRITIC reverse-first, signed r (7 significant digits printed)
     np.testing.assert_allclose(res.weights["weight"], [0.5075187, 0.4924813], atol=5e-8)
     # scores 100 * R w (R: min-max, cost reversed, no shift)
-    np.testing.assert_allclose(100 * res.indices["S"], [59.39851, 46.86716, 32.83209, 50.75187],
-                               atol=5e-6)
+    np.testing.assert_allclose(100 * res.indices["S"], [59.39851, 46.86716, 32.83209, 50.75187], atol=5e-6)
     assert res.options["shift"] == 0.0
 
 
@@ -73,8 +81,7 @@ def test_entropy_mathmodels_example_shift_0002():
     # mathmodels entropy on r' = 0.002 + 0.996 r
     np.testing.assert_allclose(res.weights["weight"], [0.5452618, 0.4547382], atol=5e-8)
     # scores 100 * R' w, with R' the shifted values
-    np.testing.assert_allclose(100 * res.indices["S"], [56.35354, 47.88215, 30.39461, 54.50808],
-                               atol=5e-6)
+    np.testing.assert_allclose(100 * res.indices["S"], [56.35354, 47.88215, 30.39461, 54.50808], atol=5e-6)
     assert res.options["shift"] == 0.002
     assert res.options["entropy_shift"] == 0.002
     # the explicit shift gives the same numbers
@@ -103,8 +110,9 @@ def test_critic_matches_pymcdm_benefit_all(seed):
     X = _random_matrix(seed)
     names = [f"x{j}" for j in range(X.shape[1])]
     dirs = [1, -1, 1, -1, -1]
-    res = compute_weights(_panel(X, names), _indicators(names, dirs), method="critic",
-                          critic_cost="benefit-all", critic_conflict="signed")
+    res = compute_weights(
+        _panel(X, names), _indicators(names, dirs), method="critic", critic_cost="benefit-all", critic_conflict="signed"
+    )
     np.testing.assert_allclose(res.weights["weight"], _pymcdm_critic(X), rtol=1e-10)
 
 
@@ -146,8 +154,7 @@ def test_critic_entropy_is_mean_of_parts_with_documented_shifts():
     names = list("abcd")
     dirs = dict(zip(names, [1, -1, 1, -1]))
     df = pd.DataFrame(X, columns=names)
-    res = compute_weights(_panel(X, names), _indicators(names, list(dirs.values())),
-                          method="critic-entropy")
+    res = compute_weights(_panel(X, names), _indicators(names, list(dirs.values())), method="critic-entropy")
     w_c = _pymcdm_critic(np.where(np.array(list(dirs.values())) > 0, X, -X))  # reverse-first
     w_e = pymcdm_weights.entropy_weights(normalize(df, dirs, shift=0.002).to_numpy())
     expected = (w_c + w_e) / 2
@@ -156,6 +163,5 @@ def test_critic_entropy_is_mean_of_parts_with_documented_shifts():
     np.testing.assert_allclose(res.weights["weight_entropy"], w_e, rtol=1e-10)
     # indices use unshifted values
     R = normalize(df, dirs)
-    np.testing.assert_allclose(res.indices["S"], R.to_numpy() @ res.weights["weight"].to_numpy(),
-                               rtol=1e-12)
+    np.testing.assert_allclose(res.indices["S"], R.to_numpy() @ res.weights["weight"].to_numpy(), rtol=1e-12)
     assert res.options["shift"] == 0.0

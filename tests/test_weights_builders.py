@@ -35,8 +35,13 @@ def provinces():
     g = geodata.province_layer(None)
     rng = np.random.default_rng(8)
     ids = list(g.index)
-    panel = pd.DataFrame({"region": np.repeat(ids, 4), "year": np.tile([2020, 2021, 2022, 2023], len(ids)),
-                          "gdp_pc": rng.lognormal(11, 0.4, 4 * len(ids))})
+    panel = pd.DataFrame(
+        {
+            "region": np.repeat(ids, 4),
+            "year": np.tile([2020, 2021, 2022, 2023], len(ids)),
+            "gdp_pc": rng.lognormal(11, 0.4, 4 * len(ids)),
+        }
+    )
     return g, panel
 
 
@@ -69,7 +74,7 @@ def test_inverse_distance_equals_dense(layer):
     ids = list(g.index)[::-1]  # any order
     d = _dense_km(g, ids)
     with np.errstate(divide="ignore"):
-        ref = np.where(np.eye(len(ids), dtype=bool), 0.0, d ** -2.0)
+        ref = np.where(np.eye(len(ids), dtype=bool), 0.0, d**-2.0)
     sw = W.build_weights("inverse_distance:power=2", ids, geometry=g)
     np.testing.assert_allclose(_dense(sw), ref, rtol=1e-9)
     np.testing.assert_allclose(sw.graph.sparse.toarray(), _rowstd(ref), rtol=1e-9)
@@ -95,7 +100,7 @@ def test_kernel_equals_dense(layer):
     ref = np.zeros((n, n))
     rows = np.repeat(np.arange(n), 4)
     z = dd[rows, order.ravel()] / h[rows]
-    ref[rows, order.ravel()] = np.exp(-0.5 * z ** 2) / np.sqrt(2 * np.pi)
+    ref[rows, order.ravel()] = np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi)
     np.testing.assert_allclose(_dense(sw), ref, rtol=1e-9)
 
 
@@ -109,8 +114,9 @@ def test_economic_and_nested_equal_dense(layer):
         econ = np.where(np.eye(len(ids), dtype=bool), 0.0, 1.0 / diff)
     sw = W.build_weights(f"economic:variable={var}", ids, panel=panel.sample(frac=1, random_state=0))
     np.testing.assert_allclose(_dense(sw), econ, rtol=1e-9)
-    nested = W.build_weights(f"nested:phi=0.3,variable={var},geo=inverse_distance:power=1", ids,
-                             geometry=g, panel=panel)
+    nested = W.build_weights(
+        f"nested:phi=0.3,variable={var},geo=inverse_distance:power=1", ids, geometry=g, panel=panel
+    )
     d = _dense_km(g, ids)
     with np.errstate(divide="ignore"):
         geo = np.where(np.eye(len(ids), dtype=bool), 0.0, 1.0 / d)
@@ -200,8 +206,7 @@ def test_user_matrix_csv_gal_gwt(tmp_path, mexico):
 def test_spec_parsing_slug_and_errors(mexico):
     g, _ = mexico
     assert W.parse_spec("knn:k=5") == ("knn", {"k": 5})
-    assert W.parse_spec("kernel:bandwidth=2.5,kernel=gaussian") == ("kernel", {"bandwidth": 2.5,
-                                                                             "kernel": "gaussian"})
+    assert W.parse_spec("kernel:bandwidth=2.5,kernel=gaussian") == ("kernel", {"bandwidth": 2.5, "kernel": "gaussian"})
     assert W.parse_spec("x:a=true,b=none")[1] == {"a": True, "b": None}
     assert W.spec_slug("knn:k=5") == "knn_k_5"
     assert W.spec_slug("economic:variable=gdp_pc") == "economic_variable_gdp_pc"

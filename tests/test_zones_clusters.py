@@ -38,8 +38,11 @@ def panel_for(ids, periods=6, seed=0):
     rng = np.random.default_rng(seed)
     base = rng.uniform(0.2, 0.8, len(ids))
     trend = rng.normal(0.02, 0.01, len(ids))
-    rows = [{"region": r, "year": 2010 + t, "x": base[i] + trend[i] * t + rng.normal(0, 0.01)}
-            for i, r in enumerate(ids) for t in range(periods)]
+    rows = [
+        {"region": r, "year": 2010 + t, "x": base[i] + trend[i] * t + rng.normal(0, 0.01)}
+        for i, r in enumerate(ids)
+        for t in range(periods)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -81,12 +84,10 @@ def test_clusters_seeded_contiguous_and_compared():
     data = panel_for(ids)
     groups = pd.Series(["west" if r.startswith("r") and r[2] < "2" else "east" for r in ids], index=ids)
     state = np.random.get_state()
-    a = cluster_regions(data, "x", layer, groups=groups, k=3, min_region_size=2, seed=7,
-                        scheme_name="halves")
+    a = cluster_regions(data, "x", layer, groups=groups, k=3, min_region_size=2, seed=7, scheme_name="halves")
     after = np.random.get_state()
     assert all(np.array_equal(s, t) for s, t in zip(state[1:2], after[1:2]))  # global state restored
-    b = cluster_regions(data, "x", layer, groups=groups, k=3, min_region_size=2, seed=7,
-                        scheme_name="halves")
+    b = cluster_regions(data, "x", layer, groups=groups, k=3, min_region_size=2, seed=7, scheme_name="halves")
     pd.testing.assert_frame_equal(a.clusters, b.clusters)
     pd.testing.assert_frame_equal(a.comparison, b.comparison)
     g, _ = contiguity_graph(layer, ids)
@@ -178,13 +179,11 @@ def test_31_provinces_with_hainan():
     schemes = pd.read_csv(GEODATA / "schemes.csv")
     eight = schemes[schemes["scheme"] == "eight-zones"].set_index("code")["group"]
     eight.index = eight.index.astype(type(ids[0]))
-    res = cluster_regions(data, "x", layer, groups=eight, k=8, min_region_size=3, seed=11,
-                          scheme_name="eight-zones")
+    res = cluster_regions(data, "x", layer, groups=eight, k=8, min_region_size=3, seed=11, scheme_name="eight-zones")
     # Hainan has no land neighbour; by boundary distance Guangdong is nearest (methods note, section 5)
     assert res.links[["region", "neighbor"]].values.tolist() == [[hainan, guangdong]]
     cl = res.clusters
     assert (cl.groupby("method")["region"].nunique() == 31).all()
     assert cl.query("method in ['skater', 'ward', 'kmeans']").groupby("method")["cluster"].nunique().eq(8).all()
-    again = cluster_regions(data, "x", layer, groups=eight, k=8, min_region_size=3, seed=11,
-                            scheme_name="eight-zones")
+    again = cluster_regions(data, "x", layer, groups=eight, k=8, min_region_size=3, seed=11, scheme_name="eight-zones")
     pd.testing.assert_frame_equal(res.clusters, again.clusters)

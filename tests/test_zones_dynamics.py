@@ -32,11 +32,24 @@ def mexico():
 
 # ---------------------------------------------------------------- summary
 
+
 def test_zones_summary_equals_groupby(mexico):
     _, long, groups = mexico
     tab = zones_summary(long, "pcgdp", groups, scheme_name="hanson98")
-    assert list(tab.columns) == ["variable", "scheme", "year", "level", "group", "n", "mean", "median",
-                                 "sd", "cv", "min", "max"]
+    assert list(tab.columns) == [
+        "variable",
+        "scheme",
+        "year",
+        "level",
+        "group",
+        "n",
+        "mean",
+        "median",
+        "sd",
+        "cv",
+        "min",
+        "max",
+    ]
     merged = long.assign(group=groups.reindex(long["region"]).to_numpy())
     for (yr, g), sub in merged.groupby(["year", "group"]):
         row = tab[(tab["year"] == yr) & (tab["group"] == g) & (tab["level"] == "group")].iloc[0]
@@ -58,8 +71,9 @@ def test_haken_by_zone_is_defensive():
     assert tabs == {} and "no Haken" in notes[0]
 
     # the Haken stage's own per-group fit ([haken] by = "group") is taken as it is, groups in order
-    fit = SimpleNamespace(by="group", identification_table=lambda: pd.DataFrame({"group": ["b", "a"],
-                                                                                 "gamma1": [0.1, 0.2]}))
+    fit = SimpleNamespace(
+        by="group", identification_table=lambda: pd.DataFrame({"group": ["b", "a"], "gamma1": [0.1, 0.2]})
+    )
     tabs, notes = haken_by_zone(HakenOutcome(identification=SimpleNamespace(chosen=("A", "B")), fit=fit))
     assert list(tabs) == ["zones_haken_fits"]
     # a fit that cannot give per-group rows becomes a note, never an error
@@ -70,6 +84,7 @@ def test_haken_by_zone_is_defensive():
 
 
 # ---------------------------------------------------------------- density
+
 
 def test_density_matches_scipy_silverman(mexico):
     from scipy.stats import gaussian_kde
@@ -82,8 +97,7 @@ def test_density_matches_scipy_silverman(mexico):
     # Silverman (1986) normal-reference rule: h = (3n/4)^(-1/5) * sample sd
     assert row["bandwidth"] == pytest.approx((3 * y.size / 4) ** (-0.2) * y.std(ddof=1), rel=1e-12)
     curve = res.curves.query("year == 1940 and level == 'national'")
-    np.testing.assert_allclose(curve["density"], gaussian_kde(y, bw_method="silverman")(curve["x"]),
-                               rtol=1e-12)
+    np.testing.assert_allclose(curve["density"], gaussian_kde(y, bw_method="silverman")(curve["x"]), rtol=1e-12)
     assert row["peak"] == pytest.approx(curve["density"].max())
     assert row["location"] == curve["x"].iloc[int(np.argmax(curve["density"]))]
     # integrates to about 1 on the padded grid
@@ -94,18 +108,19 @@ def test_density_matches_scipy_silverman(mexico):
 
 def test_count_modes():
     x = np.linspace(-6, 6, 400)
-    one = np.exp(-x**2 / 2)
-    two = np.exp(-(x - 2.5) ** 2 / 0.5) + 0.8 * np.exp(-(x + 2.5) ** 2 / 0.5)
+    one = np.exp(-(x**2) / 2)
+    two = np.exp(-((x - 2.5) ** 2) / 0.5) + 0.8 * np.exp(-((x + 2.5) ** 2) / 0.5)
     assert count_modes(one) == 1
     assert count_modes(two) == 2
     assert count_modes(np.r_[two, two[::-1]]) == 4
-    assert count_modes(two + 1e-4 * np.exp(-(x - 5.5) ** 2 / 0.01)) == 2  # ripple below 1 % ignored
+    assert count_modes(two + 1e-4 * np.exp(-((x - 5.5) ** 2) / 0.01)) == 2  # ripple below 1 % ignored
     assert count_modes(np.linspace(0, 1, 10)) == 1  # monotone: the peak at the right edge
 
 
 def test_density_degenerate_group_gets_note():
-    data = pd.DataFrame({"region": ["a", "b", "c", "d"] * 2, "year": [1] * 4 + [2] * 4,
-                         "x": [1.0, 1.0, 2.0, 3.0, 1.0, 1.0, 2.0, 4.0]})
+    data = pd.DataFrame(
+        {"region": ["a", "b", "c", "d"] * 2, "year": [1] * 4 + [2] * 4, "x": [1.0, 1.0, 2.0, 3.0, 1.0, 1.0, 2.0, 4.0]}
+    )
     groups = pd.Series({"a": "g1", "b": "g1", "c": "g2", "d": "g2"})
     d = kernel_density(data, "x", groups).density
     g1 = d[d["group"] == "g1"]
@@ -113,6 +128,7 @@ def test_density_degenerate_group_gets_note():
 
 
 # ---------------------------------------------------------------- convergence
+
 
 def test_beta_equals_statsmodels_ols(mexico):
     import statsmodels.api as sm
@@ -133,8 +149,7 @@ def test_beta_equals_statsmodels_ols(mexico):
     g = "3"
     members = groups[groups == g].index
     sub = wide.set_index("State").loc[members]
-    fit_g = sm.OLS(np.log(sub["pcgdp2000"] / sub["pcgdp1940"]) / 60,
-                   sm.add_constant(np.log(sub["pcgdp1940"]))).fit()
+    fit_g = sm.OLS(np.log(sub["pcgdp2000"] / sub["pcgdp1940"]) / 60, sm.add_constant(np.log(sub["pcgdp1940"]))).fit()
     row = res[(res["kind"] == "beta") & (res["group"] == g)].iloc[0]
     assert row["beta"] == pytest.approx(fit_g.params.iloc[1], rel=1e-12)
     # years stay whole numbers (sigma rows fill year, beta rows first_year/last_year; a float
@@ -233,6 +248,7 @@ def test_index_shift_is_checked(mexico):
 
 # ---------------------------------------------------------------- obstacles
 
+
 def _obstacle_inputs(seed=0):
     rng = np.random.default_rng(seed)
     regions, years = [f"R{i}" for i in range(6)], [2020, 2021, 2022]
@@ -240,10 +256,16 @@ def _obstacle_inputs(seed=0):
     names = ["a1", "a2", "a3", "b1", "b2"]
     for c in names:
         norm[c] = rng.uniform(0, 1, len(norm))
-    weights = pd.DataFrame({"subsystem": ["A", "A", "A", "B", "B"],
-                            "dimension": ["econ", "econ", "tech", "d", "d"],
-                            "indicator": names, "direction": [1, 1, -1, 1, 1],
-                            "weight": [0.5, 0.3, 0.2, 0.6, 0.4], "method": "critic"})
+    weights = pd.DataFrame(
+        {
+            "subsystem": ["A", "A", "A", "B", "B"],
+            "dimension": ["econ", "econ", "tech", "d", "d"],
+            "indicator": names,
+            "direction": [1, 1, -1, 1, 1],
+            "weight": [0.5, 0.3, 0.2, 0.6, 0.4],
+            "method": "critic",
+        }
+    )
     return norm, weights
 
 

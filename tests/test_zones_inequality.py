@@ -33,8 +33,7 @@ def brute_dagum(y, g):
     G = sum(abs(a - b) for a in y for b in y) / (2 * n * n * mu)
     p = {j: nj[j] / n for j in names}
     s = {j: nj[j] * muj[j] / (n * mu) for j in names}
-    Gjj = {j: sum(abs(a - b) for a in members[j] for b in members[j]) / (2 * nj[j] ** 2 * muj[j])
-           for j in names}
+    Gjj = {j: sum(abs(a - b) for a in members[j] for b in members[j]) / (2 * nj[j] ** 2 * muj[j]) for j in names}
     Gw = sum(Gjj[j] * p[j] * s[j] for j in names)
     Gnb = Gt = 0.0
     pairs = {}
@@ -187,15 +186,15 @@ def test_theil_takes_zeros_as_inequality_does(mexico):
         mine = g[g["group"] == str(gname)].sort_values("year")["T_group"].to_numpy()
         theirs = Theil(wide.to_numpy(dtype=float)[part == gname]).T
         np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(g.groupby("year")["contribution"].sum().to_numpy(), res.theil["T_within"],
-                               atol=1e-12)
+    np.testing.assert_allclose(g.groupby("year")["contribution"].sum().to_numpy(), res.theil["T_within"], atol=1e-12)
     zero_group = g[(g["group"] == "4") & (g["year"] == 1980)].iloc[0]
     assert zero_group["income_share"] == 0 and zero_group["T_group"] == 0 and zero_group["contribution"] == 0
     # and by the formula itself: the zero region adds nothing to sum s ln(n s)
     y50 = wide[1950].to_numpy(dtype=float)
     s50 = y50[y50 > 0] / y50.sum()
     assert res.theil.loc[res.theil["year"] == 1950, "T"].iloc[0] == pytest.approx(
-        float(np.sum(s50 * np.log(len(y50) * s50))), abs=1e-14)
+        float(np.sum(s50 * np.log(len(y50) * s50))), abs=1e-14
+    )
 
 
 def test_theil_refuses_negative_values_and_all_zero_years(mexico):
@@ -222,8 +221,14 @@ from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.floats(0.0, 1e3, allow_nan=False, allow_subnormal=False), st.integers(0, 4)), min_size=2, max_size=40),
-       st.floats(0.01, 100.0))
+@given(
+    st.lists(
+        st.tuples(st.floats(0.0, 1e3, allow_nan=False, allow_subnormal=False), st.integers(0, 4)),
+        min_size=2,
+        max_size=40,
+    ),
+    st.floats(0.01, 100.0),
+)
 def test_dagum_properties(cells, scale):
     y = np.array([c[0] for c in cells])
     g = np.array([f"g{c[1]}" for c in cells])
@@ -236,6 +241,9 @@ def test_dagum_properties(cells, scale):
     assert ((D >= -1e-12) & (D <= 1 + 1e-12)).all()
     # scale invariance and invariance to the order of the observations
     r2 = dagum_gini(scale * y[::-1], g[::-1])
-    np.testing.assert_allclose(r2.parts[["G", "G_within", "G_between", "G_transvariation"]].to_numpy(float),
-                               p[["G", "G_within", "G_between", "G_transvariation"]].to_numpy(float),
-                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        r2.parts[["G", "G_within", "G_between", "G_transvariation"]].to_numpy(float),
+        p[["G", "G_within", "G_between", "G_transvariation"]].to_numpy(float),
+        rtol=1e-9,
+        atol=1e-12,
+    )

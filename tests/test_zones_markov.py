@@ -28,8 +28,9 @@ def mexico():
     w = libpysal.weights.Queen.from_dataframe(layer, use_index=False)
     w.transform = "r"
     layer = layer.set_index("NAME")
-    long = layer.reset_index().melt(id_vars=["NAME"], value_vars=[f"PCGDP{d}" for d in DECADES],
-                                    var_name="year", value_name="pcgdp")
+    long = layer.reset_index().melt(
+        id_vars=["NAME"], value_vars=[f"PCGDP{d}" for d in DECADES], var_name="year", value_name="pcgdp"
+    )
     long["year"] = long["year"].str[5:].astype(int)
     long = long.rename(columns={"NAME": "region"})
     graph, _ = contiguity_graph(layer)
@@ -42,8 +43,9 @@ def _matrix(tab, kind=None, **eq):
         sub = sub[sub["kind"] == kind]
     for k, v in eq.items():
         sub = sub[sub[k] == v]
-    return sub.pivot(index="from", columns="to", values="count").to_numpy(dtype=float), \
-        sub.pivot(index="from", columns="to", values="probability").to_numpy(dtype=float)
+    return sub.pivot(index="from", columns="to", values="count").to_numpy(dtype=float), sub.pivot(
+        index="from", columns="to", values="probability"
+    ).to_numpy(dtype=float)
 
 
 def test_classic_equals_giddy_and_brute_force(mexico):
@@ -102,8 +104,12 @@ def test_discrete_grades_equal_giddy_discrete(mexico):
     res = markov_chains(data, "pcgdp", graph, class_column="grade", seed=3)
     assert list(res.classes["label"]) == ["low", "mid", "high"]  # ordered by mean pcgdp
     ids = sorted(data["region"].unique())
-    codes = data.pivot(index="region", columns="year", values="grade").loc[ids].replace(
-        {"low": 0, "mid": 1, "high": 2}).to_numpy(dtype=int)
+    codes = (
+        data.pivot(index="region", columns="year", values="grade")
+        .loc[ids]
+        .replace({"low": 0, "mid": 1, "high": 2})
+        .to_numpy(dtype=int)
+    )
     w = graph.transform("r").to_W()
     state = np.random.get_state()
     np.random.seed(123)
@@ -137,8 +143,11 @@ def test_graph_with_isolate_refused(mexico):
     adj = graph.adjacency
     keep = ~adj.index.get_level_values(0).isin(["Yucatan"]) & ~adj.index.get_level_values(1).isin(["Yucatan"])
     adj = adj[keep]
-    g = Graph.from_arrays(np.r_[adj.index.get_level_values(0), ["Yucatan"]],
-                          np.r_[adj.index.get_level_values(1), ["Yucatan"]], np.r_[adj.to_numpy(), [0]])
+    g = Graph.from_arrays(
+        np.r_[adj.index.get_level_values(0), ["Yucatan"]],
+        np.r_[adj.index.get_level_values(1), ["Yucatan"]],
+        np.r_[adj.to_numpy(), [0]],
+    )
     with pytest.raises(InputError, match="Yucatan"):
         markov_chains(long, "pcgdp", g)
 
@@ -163,15 +172,19 @@ def us_income():
     years = [str(t) for t in range(1929, 2010)]
     y = wide[years].to_numpy(dtype=float)
     long = wide.melt(id_vars="Name", value_vars=years, var_name="year", value_name="income").rename(
-        columns={"Name": "region"})
+        columns={"Name": "region"}
+    )
     long["year"] = long["year"].astype(int)
     w = libpysal.io.open(str(US_INCOME / "states48.gal")).read()  # ids 0..47 in the file's row order
     w.transform = "r"
     names = wide["Name"].tolist()
     assert names == sorted(names)  # so markov_chains' sorted regions are giddy's rows
     assert w.id_order == [str(i) for i in range(48)]  # giddy's rows are usjoin.csv's rows
-    w_named = libpysal.weights.W({names[int(i)]: [names[int(j)] for j in w.neighbors[i]] for i in w.id_order},
-                                 id_order=names, silence_warnings=True)
+    w_named = libpysal.weights.W(
+        {names[int(i)]: [names[int(j)] for j in w.neighbors[i]] for i in w.id_order},
+        id_order=names,
+        silence_warnings=True,
+    )
     return long, Graph.from_W(w_named), y, w
 
 
@@ -234,16 +247,20 @@ def test_both_keeps_the_pooled_rows_and_adds_relative_ones(mexico):
     both = markov_chains(long, "pcgdp", graph, classes=5, class_mode="both")
     relative = markov_chains(long, "pcgdp", graph, classes=5, class_mode="relative", lisa=False)
     t = both.transitions
-    pd.testing.assert_frame_equal(t[t["classes"] == "pooled"].reset_index(drop=True),
-                                  pooled.transitions[pooled.transitions["kind"] == "classic"].reset_index(drop=True))
-    pd.testing.assert_frame_equal(t[t["classes"] == "relative"].reset_index(drop=True),
-                                  relative.transitions.reset_index(drop=True))
-    pd.testing.assert_frame_equal(t[t["kind"] == "lisa"].reset_index(drop=True),
-                                  pooled.transitions[pooled.transitions["kind"] == "lisa"].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        t[t["classes"] == "pooled"].reset_index(drop=True),
+        pooled.transitions[pooled.transitions["kind"] == "classic"].reset_index(drop=True),
+    )
+    pd.testing.assert_frame_equal(
+        t[t["classes"] == "relative"].reset_index(drop=True), relative.transitions.reset_index(drop=True)
+    )
+    pd.testing.assert_frame_equal(
+        t[t["kind"] == "lisa"].reset_index(drop=True),
+        pooled.transitions[pooled.transitions["kind"] == "lisa"].reset_index(drop=True),
+    )
     for name in ("spatial", "classes"):
         mine = getattr(both, name)
-        pd.testing.assert_frame_equal(mine[mine["classes"] == "pooled"].reset_index(drop=True),
-                                      getattr(pooled, name))
+        pd.testing.assert_frame_equal(mine[mine["classes"] == "pooled"].reset_index(drop=True), getattr(pooled, name))
     assert list(both.classes.query("classes == 'pooled'")["year"].isna()) == [True] * 5
     assert "relative classes" in both.summary().as_text()
 

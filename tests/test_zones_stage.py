@@ -13,8 +13,17 @@ from nqpspatial.errors import ConfigError
 from nqpspatial.plugins.zones import ZonesStage, convergence, markov_chains, zones_stage
 from nqpspatial.testing import check_plugin, make_context
 
-ISSUE_TABLES = {"zones_summary", "dagum_gini", "dagum_pairs", "clusters", "clusters_vs_zones",
-                "markov_transitions", "spatial_markov", "convergence", "obstacles"}
+ISSUE_TABLES = {
+    "zones_summary",
+    "dagum_gini",
+    "dagum_pairs",
+    "clusters",
+    "clusters_vs_zones",
+    "markov_transitions",
+    "spatial_markov",
+    "convergence",
+    "obstacles",
+}
 
 
 def _cfg(**kw):
@@ -37,12 +46,20 @@ def test_default_run_writes_the_issue_tables(default_run):
     ctx, out = default_run
     assert ISSUE_TABLES <= set(out.tables)
     assert list(out.tables["dagum_gini"].columns[:10]) == [
-        "variable", "scheme", "year", "G", "G_within", "G_between", "G_transvariation", "share_within",
-        "share_between", "share_transvariation"]
+        "variable",
+        "scheme",
+        "year",
+        "G",
+        "G_within",
+        "G_between",
+        "G_transvariation",
+        "share_within",
+        "share_between",
+        "share_transvariation",
+    ]
     assert list(out.tables["clusters"].columns) == ["variable", "region", "method", "cluster"]
     assert set(out.tables["clusters"]["method"]) == {"skater", "ward", "maxp", "kmeans"}
-    assert list(out.tables["obstacles"].columns) == ["region", "year", "subsystem", "level", "name",
-                                                     "obstacle", "rank"]
+    assert list(out.tables["obstacles"].columns) == ["region", "year", "subsystem", "level", "name", "obstacle", "rank"]
     assert out.info["variables"] == ["A", "B"]  # subsystem indices; no Haken published
     # values as stored: the summary's national mean equals the raw mean of the index
     s = out.tables["zones_summary"]
@@ -68,8 +85,9 @@ def test_no_geometry_skips_spatial_parts_with_notes():
 
 
 def test_kmeans_alone_runs_without_geometry():
-    out = zones_stage.run(make_context(geometry=False), _cfg(analyses=["clusters"], cluster_methods=["kmeans"],
-                                                             clusters=3))
+    out = zones_stage.run(
+        make_context(geometry=False), _cfg(analyses=["clusters"], cluster_methods=["kmeans"], clusters=3)
+    )
     assert set(out.tables["clusters"]["method"]) == {"kmeans"}
 
 
@@ -101,8 +119,19 @@ def _fake_haken(ctx, strategy="test", window=None) -> HakenOutcome:
     idx = ctx.indices
     h = (idx["A"] - idx["A"].min()) / (idx["A"].max() - idx["A"].min())  # min-max: has an exact 0
     grade = pd.cut(h, [-0.01, 0.3, 0.6, 1.0], labels=["low", "mid", "high"]).astype(str)
-    table = pd.DataFrame({"region": idx["region"], "year": idx["year"], "q1": idx["A"], "q2": idx["B"], "V": -h,
-                          "d": 1 - h, "h": h, "grade": grade, "strategy": strategy})
+    table = pd.DataFrame(
+        {
+            "region": idx["region"],
+            "year": idx["year"],
+            "q1": idx["A"],
+            "q2": idx["B"],
+            "V": -h,
+            "d": 1 - h,
+            "h": h,
+            "grade": grade,
+            "strategy": strategy,
+        }
+    )
     if window is not None:
         table = table[table["year"] >= window]
     return HakenOutcome(identification=SimpleNamespace(chosen=("A", "B")), coevolution=table)
@@ -207,15 +236,18 @@ def test_pipeline_writes_zone_tables(study):
     from nqpspatial import registry
     from nqpspatial.pipeline import run
 
-    pd.DataFrame({"region": [f"R{i}" for i in range(1, 7)],
-                  "group": ["g1", "g1", "g1", "g2", "g2", "g2"]}).to_csv(study.root / "scheme.csv", index=False)
-    study.write(extra="""
+    pd.DataFrame({"region": [f"R{i}" for i in range(1, 7)], "group": ["g1", "g1", "g1", "g2", "g2", "g2"]}).to_csv(
+        study.root / "scheme.csv", index=False
+    )
+    study.write(
+        extra="""
         [regions]
         scheme = "scheme.csv"
         [zones]
         analyses = ["summary", "dagum", "markov", "obstacles"]
         classes = 3
-        """)
+        """
+    )
     with registry.registered("analyses", "zones", zones_stage):
         run(study.config, out=study.out, quiet=True, report=False)
     tables = study.out / "tables"
@@ -256,14 +288,28 @@ def demo_context():
     d = cfg["data"]
     panel = load_panel(demo_file(d["panel"]), demo_file(d["indicators"]), region=d["region"], year=d["year"])
     w = cfg["weighting"]
-    res = compute_weights(panel.values, panel.indicators, method=w["method"], normalization=w["normalization"],
-                          critic_conflict=w["critic_conflict"], critic_cost=w["critic_cost"],
-                          levels=int(w["levels"]), zero_variance=w["zero_variance"])
+    res = compute_weights(
+        panel.values,
+        panel.indicators,
+        method=w["method"],
+        normalization=w["normalization"],
+        critic_conflict=w["critic_conflict"],
+        critic_cost=w["critic_cost"],
+        levels=int(w["levels"]),
+        zero_variance=w["zero_variance"],
+    )
     regions = panel.regions
-    ctx = StageContext(config=cfg, panel=panel.values, subsystems=panel.subsystems, indices=res.indices,
-                       indicators=panel.indicators, geometry=province_layer(regions),
-                       scheme=registry.get("schemes", cfg["regions"]["scheme"]).load(regions),
-                       scheme_name=cfg["regions"]["scheme"], seed=int(cfg["run"]["seed"]))
+    ctx = StageContext(
+        config=cfg,
+        panel=panel.values,
+        subsystems=panel.subsystems,
+        indices=res.indices,
+        indicators=panel.indicators,
+        geometry=province_layer(regions),
+        scheme=registry.get("schemes", cfg["regions"]["scheme"]).load(regions),
+        scheme_name=cfg["regions"]["scheme"],
+        seed=int(cfg["run"]["seed"]),
+    )
     ctx.provide(IndicatorWeights(table=res.weights, normalized=res.normalized))
     ctx.absorb(analyses["haken"].run(ctx, cfg["haken"]))
     return ctx, cfg

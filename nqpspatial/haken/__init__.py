@@ -27,12 +27,12 @@ Simulation
 from __future__ import annotations
 
 from .coevolution import (
-                          STRATEGIES,
-                          CoevolutionResults,
-                          CoevolutionStrategy,
-                          coevolution,
-                          get_strategy,
-                          resolve_strategy,
+    STRATEGIES,
+    CoevolutionResults,
+    CoevolutionStrategy,
+    coevolution,
+    get_strategy,
+    resolve_strategy,
 )
 from .coupling import coupling_coordination, relative_development
 from .grades import DEFAULT_EDGES, DEFAULT_LABELS, DEFAULT_LABELS_ZH, grade
@@ -47,11 +47,38 @@ from .stages import BreakTestResults, break_tests, trajectories
 from .system import HakenSystem
 
 __all__ = [
-    "HakenModel", "HakenResults", "HakenResultsBase", "HakenByResults", "BootstrapResults", "identify",
-    "IdentificationResults", "adiabatic_verdict", "ShortPanelWarning", "Potential", "CASE_LABELS",
-    "LegacyStablePointWarning", "HakenSystem", "STRATEGIES", "CoevolutionStrategy", "CoevolutionResults",
-    "coevolution", "get_strategy", "resolve_strategy", "grade", "DEFAULT_EDGES", "DEFAULT_LABELS",
-    "DEFAULT_LABELS_ZH", "coupling_coordination", "relative_development", "trajectories", "break_tests", "BreakTestResults",
-    "scenarios", "ScenarioResults", "simulate_panel", "HakenStage", "ScenarioStage",
+    "HakenModel",
+    "HakenResults",
+    "HakenResultsBase",
+    "HakenByResults",
+    "BootstrapResults",
+    "identify",
+    "IdentificationResults",
+    "adiabatic_verdict",
+    "ShortPanelWarning",
+    "Potential",
+    "CASE_LABELS",
+    "LegacyStablePointWarning",
+    "HakenSystem",
+    "STRATEGIES",
+    "CoevolutionStrategy",
+    "CoevolutionResults",
+    "coevolution",
+    "get_strategy",
+    "resolve_strategy",
+    "grade",
+    "DEFAULT_EDGES",
+    "DEFAULT_LABELS",
+    "DEFAULT_LABELS_ZH",
+    "coupling_coordination",
+    "relative_development",
+    "trajectories",
+    "break_tests",
+    "BreakTestResults",
+    "scenarios",
+    "ScenarioResults",
+    "simulate_panel",
+    "HakenStage",
+    "ScenarioStage",
     "HakenAnalysisResults",
 ]

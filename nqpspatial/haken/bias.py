@@ -72,8 +72,7 @@ def analytic_bias(Xw: np.ndarray, resid: np.ndarray, codes: np.ndarray, trim: in
     return -np.linalg.solve(Xw.T @ Xw, Bh)
 
 
-def corrected_within(Xw: np.ndarray, yw: np.ndarray, codes: np.ndarray, trim: int = 1,
-                     iterate: int = 0) -> np.ndarray:
+def corrected_within(Xw: np.ndarray, yw: np.ndarray, codes: np.ndarray, trim: int = 1, iterate: int = 0) -> np.ndarray:
     """Within estimate minus :func:`analytic_bias` (optionally re-estimating the residuals).
 
     Parameters

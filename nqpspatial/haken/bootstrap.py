@@ -27,8 +27,7 @@ import numpy as np
 
 from ..backends import plan_chunks, run_chunks
 
-__all__ = ["BOOTSTRAP_CHUNK", "region_cross_products", "draw_counts", "batched_estimates",
-           "cluster_bootstrap"]
+__all__ = ["BOOTSTRAP_CHUNK", "region_cross_products", "draw_counts", "batched_estimates", "cluster_bootstrap"]
 
 #: Resamples per chunk (fixed, so the draws never depend on the backend or worker count).
 BOOTSTRAP_CHUNK = 1000
@@ -135,8 +134,9 @@ def _bootstrap_chunk(payload, task) -> list:
     return [batched_estimates(W, parts) for parts in equations]
 
 
-def cluster_bootstrap(equations, n_regions: int, B: int, *, seed, backend=None,
-                      chunk_size: int = BOOTSTRAP_CHUNK) -> list:
+def cluster_bootstrap(
+    equations, n_regions: int, B: int, *, seed, backend=None, chunk_size: int = BOOTSTRAP_CHUNK
+) -> list:
     """Cluster-bootstrap draws of several equations sharing the same resamples.
 
     Parameters

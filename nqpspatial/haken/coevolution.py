@@ -39,8 +39,19 @@ from ..errors import InputError, ModelError
 from ..results import Results, Summary
 from .grades import grade, validate_edges
 
-__all__ = ["CoevolutionStrategy", "STRATEGIES", "get_strategy", "is_strategy", "resolve_strategy", "coevolution",
-           "CoevolutionResults", "POTENTIAL", "DISTANCE", "POTENTIAL_NORMALIZED", "DISTANCE_NORMALIZED"]
+__all__ = [
+    "CoevolutionStrategy",
+    "STRATEGIES",
+    "get_strategy",
+    "is_strategy",
+    "resolve_strategy",
+    "coevolution",
+    "CoevolutionResults",
+    "POTENTIAL",
+    "DISTANCE",
+    "POTENTIAL_NORMALIZED",
+    "DISTANCE_NORMALIZED",
+]
 
 
 class CoevolutionStrategy:
@@ -65,12 +76,16 @@ class CoevolutionStrategy:
 
     def _check(self, potential):
         if not potential.valid:
-            raise ModelError(f"strategy {self.name!r}: the potential is undefined (gamma2 = "
-                             f"{potential.gamma2:.4g} <= 0), so no co-evolution level can be computed")
+            raise ModelError(
+                f"strategy {self.name!r}: the potential is undefined (gamma2 = "
+                f"{potential.gamma2:.4g} <= 0), so no co-evolution level can be computed"
+            )
         if self.needs_stable_point and not potential.has_stable_point:
-            raise ModelError(f"strategy {self.name!r} needs a stable point, but none exists (case "
-                             f"{potential.case}: {potential.case_label}); use 'potential' or "
-                             "'potential-normalized' (or coevolution = 'auto')")
+            raise ModelError(
+                f"strategy {self.name!r} needs a stable point, but none exists (case "
+                f"{potential.case}: {potential.case_label}); use 'potential' or "
+                "'potential-normalized' (or coevolution = 'auto')"
+            )
 
     def __call__(self, q1_values, potential, *, domain=(0.0, 1.0)) -> np.ndarray:
         raise NotImplementedError
@@ -93,8 +108,10 @@ class _Distance(CoevolutionStrategy):
     name = "distance"
     normalized = False
     needs_stable_point = True
-    description = ("h = d = sqrt((q1 - q1*)^2 + (V - V*)^2); smaller = closer to the stable point. "
-                   "Cases with a stable point (1, 2, 4 without intercept); not case 3.")
+    description = (
+        "h = d = sqrt((q1 - q1*)^2 + (V - V*)^2); smaller = closer to the stable point. "
+        "Cases with a stable point (1, 2, 4 without intercept); not case 3."
+    )
 
     def __call__(self, q1_values, potential, *, domain=(0.0, 1.0)):
         self._check(potential)
@@ -104,8 +121,10 @@ class _Distance(CoevolutionStrategy):
 class _PotentialNormalized(CoevolutionStrategy):
     name = "potential-normalized"
     normalized = True
-    description = ("h = (V_max - V) / (V_max - V_min) with V's exact extremes over the q1 domain; in "
-                   "[0, 1], higher = more ordered. Cases 1-4.")
+    description = (
+        "h = (V_max - V) / (V_max - V_min) with V's exact extremes over the q1 domain; in "
+        "[0, 1], higher = more ordered. Cases 1-4."
+    )
 
     def __call__(self, q1_values, potential, *, domain=(0.0, 1.0)):
         self._check(potential)
@@ -121,8 +140,10 @@ class _DistanceNormalized(CoevolutionStrategy):
     name = "distance-normalized"
     normalized = True
     needs_stable_point = True
-    description = ("h = 1 - d / d_max with d_max the exact maximum distance over the q1 domain; in "
-                   "[0, 1], higher = closer to the stable point. Cases with a stable point.")
+    description = (
+        "h = 1 - d / d_max with d_max the exact maximum distance over the q1 domain; in "
+        "[0, 1], higher = closer to the stable point. Cases with a stable point."
+    )
 
     def __call__(self, q1_values, potential, *, domain=(0.0, 1.0)):
         self._check(potential)
@@ -140,8 +161,7 @@ POTENTIAL_NORMALIZED = _PotentialNormalized()
 DISTANCE_NORMALIZED = _DistanceNormalized()
 
 #: Registry of the built-in strategies (read-only).
-STRATEGIES = MappingProxyType({s.name: s for s in (POTENTIAL, DISTANCE, POTENTIAL_NORMALIZED,
-                                                   DISTANCE_NORMALIZED)})
+STRATEGIES = MappingProxyType({s.name: s for s in (POTENTIAL, DISTANCE, POTENTIAL_NORMALIZED, DISTANCE_NORMALIZED)})
 
 
 def is_strategy(name) -> bool:
@@ -167,10 +187,10 @@ def get_strategy(name: str) -> CoevolutionStrategy:
 
     if is_strategy(name):
         return registry.get("coevolution", name)
-    raise InputError(f"unknown co-evolution strategy {name!r}; use 'auto' or one of "
-                     f"{registry.names('coevolution') or list(STRATEGIES)}")
-
-
+    raise InputError(
+        f"unknown co-evolution strategy {name!r}; use 'auto' or one of "
+        f"{registry.names('coevolution') or list(STRATEGIES)}"
+    )
 
 
 def resolve_strategy(name: str, potentials) -> tuple[CoevolutionStrategy, str]:
@@ -240,10 +260,17 @@ class CoevolutionResults(Results):
         """Summary: strategy and h by year."""
         t = self.table
         by_year = t.groupby("year", as_index=False)[["q1", "q2", "V", "h"]].mean()
-        return Summary("Co-evolution level h", {"q1": self.names[0], "q2": self.names[1],
-                                               "strategy": self.strategy, "choice": self.reason,
-                                               "domain": f"[{self.domain[0]:g}, {self.domain[1]:g}]"},
-                       {"mean by year": by_year})
+        return Summary(
+            "Co-evolution level h",
+            {
+                "q1": self.names[0],
+                "q2": self.names[1],
+                "strategy": self.strategy,
+                "choice": self.reason,
+                "domain": f"[{self.domain[0]:g}, {self.domain[1]:g}]",
+            },
+            {"mean by year": by_year},
+        )
 
 
 def _checked(strat, h, q1, domain=(0.0, 1.0)) -> np.ndarray:
@@ -254,11 +281,15 @@ def _checked(strat, h, q1, domain=(0.0, 1.0)) -> np.ndarray:
 
     arr = np.asarray(h, dtype=float)
     if arr.shape != q1.shape:
-        raise PluginError(f"co-evolution strategy '{strat.name}' returned shape {arr.shape} for {q1.shape} values "
-                          "(contract: one h per q1)")
+        raise PluginError(
+            f"co-evolution strategy '{strat.name}' returned shape {arr.shape} for {q1.shape} values "
+            "(contract: one h per q1)"
+        )
     if not np.isfinite(arr).all():
-        raise PluginError(f"co-evolution strategy '{strat.name}' returned non-finite values (contract: finite h, "
-                          "or ModelError for an unsupported case)")
+        raise PluginError(
+            f"co-evolution strategy '{strat.name}' returned non-finite values (contract: finite h, "
+            "or ModelError for an unsupported case)"
+        )
     lo, hi = domain
     inside = (q1 >= lo) & (q1 <= hi)
     eps = 1e-9
@@ -267,8 +298,17 @@ def _checked(strat, h, q1, domain=(0.0, 1.0)) -> np.ndarray:
     return arr
 
 
-def coevolution(panel: pd.DataFrame, potentials: dict, *, strategy="auto", domain="unit", grades=None,
-                labels=None, labels_zh=None, names=("q1", "q2")) -> CoevolutionResults:
+def coevolution(
+    panel: pd.DataFrame,
+    potentials: dict,
+    *,
+    strategy="auto",
+    domain="unit",
+    grades=None,
+    labels=None,
+    labels_zh=None,
+    names=("q1", "q2"),
+) -> CoevolutionResults:
     """Co-evolution level h of every region-year.
 
     Parameters
@@ -314,9 +354,19 @@ def coevolution(panel: pd.DataFrame, potentials: dict, *, strategy="auto", domai
         h = _checked(strat, strat(q1, pot, **kw), q1, dom)
         V = pot(q1) if pot.valid else np.full(len(q1), np.nan)
         d = pot.distance(q1) if pot.has_stable_point and pot.valid else np.full(len(q1), np.nan)
-        parts.append(pd.DataFrame({"region": g["region"].to_numpy(), "year": g["year"].to_numpy(),
-                                   "q1": q1, "q2": g["q2"].to_numpy(float), "V": np.asarray(V, float),
-                                   "d": np.asarray(d, float), "h": h}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "region": g["region"].to_numpy(),
+                    "year": g["year"].to_numpy(),
+                    "q1": q1,
+                    "q2": g["q2"].to_numpy(float),
+                    "V": np.asarray(V, float),
+                    "d": np.asarray(d, float),
+                    "h": h,
+                }
+            )
+        )
     tab = pd.concat(parts, ignore_index=True)
     tab["in_domain"] = (tab["q1"] >= dom[0]) & (tab["q1"] <= dom[1])
     if strat.normalized:
@@ -329,6 +379,7 @@ def coevolution(panel: pd.DataFrame, potentials: dict, *, strategy="auto", domai
         tab["grade_class"] = pd.array([pd.NA] * len(tab), dtype="Int64")
         tab["grade_zh"] = pd.NA
     tab["strategy"] = strat.name
-    tab = tab[["region", "year", "q1", "q2", "V", "d", "h", "grade", "strategy", "grade_class", "grade_zh",
-               "in_domain"]]
+    tab = tab[
+        ["region", "year", "q1", "q2", "V", "d", "h", "grade", "strategy", "grade_class", "grade_zh", "in_domain"]
+    ]
     return CoevolutionResults(tab, strat.name, reason, dom, tuple(names))

@@ -81,14 +81,20 @@ def relative_development(U1, U2, band=DEFAULT_LAG_BAND) -> pd.DataFrame:
         raise InputError(f"U1 and U2 must have the same length, got {u1.size} and {u2.size}")
     bad = ~np.isfinite(u1) | ~np.isfinite(u2) | (u1 < 0) | (u2 < 0) | ((u1 == 0) & (u2 == 0))
     if bad.any():
-        raise InputError(f"relative development degree: rows {np.flatnonzero(bad)[:10].tolist()} have missing, "
-                         "negative or two zero indices (E = U2/U1 undefined)")
+        raise InputError(
+            f"relative development degree: rows {np.flatnonzero(bad)[:10].tolist()} have missing, "
+            "negative or two zero indices (E = U2/U1 undefined)"
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
         E = np.where(u1 > 0, u2 / np.where(u1 > 0, u1, 1.0), np.nan)
     code = np.where(u1 == 0, 2, np.where(E < lo, 0, np.where(E > hi, 2, 1)))
-    return pd.DataFrame({"relative_development": E,
-                         "lag_type": [LAG_TYPES[c][0] for c in code],
-                         "lag_type_zh": [LAG_TYPES[c][1] for c in code]})
+    return pd.DataFrame(
+        {
+            "relative_development": E,
+            "lag_type": [LAG_TYPES[c][0] for c in code],
+            "lag_type_zh": [LAG_TYPES[c][1] for c in code],
+        }
+    )
 
 
 def _coupling(U: np.ndarray, w: np.ndarray):
@@ -106,8 +112,7 @@ def _coupling(U: np.ndarray, w: np.ndarray):
     return C, T, D, Cc, Dc
 
 
-def coupling_coordination(U, weights=None, *, grades=None, labels=None, labels_zh=None,
-                          lag_band=None) -> pd.DataFrame:
+def coupling_coordination(U, weights=None, *, grades=None, labels=None, labels_zh=None, lag_band=None) -> pd.DataFrame:
     """Coupling degree C, coordination index T and coordination degree D.
 
     Parameters
@@ -145,12 +150,14 @@ def coupling_coordination(U, weights=None, *, grades=None, labels=None, labels_z
     bad = ~np.isfinite(arr) | (arr < 0) | (arr > 1)
     if bad.any():
         rows = np.unique(np.nonzero(bad)[0])[:10].tolist()
-        raise InputError(f"coupling coordination needs indices in [0, 1]; rows {rows} have missing or "
-                         "out-of-range values")
+        raise InputError(
+            f"coupling coordination needs indices in [0, 1]; rows {rows} have missing or out-of-range values"
+        )
     zero = arr.max(axis=1) == 0
     if zero.any():
-        raise InputError(f"rows {np.nonzero(zero)[0][:10].tolist()} are all zero: the coupling degree is "
-                         "undefined (0/0)")
+        raise InputError(
+            f"rows {np.nonzero(zero)[0][:10].tolist()} are all zero: the coupling degree is undefined (0/0)"
+        )
     w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, dtype=float)
     if w.shape != (n,) or (w < 0).any() or not np.isclose(w.sum(), 1.0):
         raise InputError(f"weights {list(np.atleast_1d(w))} must be {n} non-negative numbers summing to 1")

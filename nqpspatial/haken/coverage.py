@@ -15,22 +15,22 @@ COVERAGE_TARGET = 0.90
 
 #: (option, periods) -> smallest coverage under common shocks (filled from the study).
 COVERAGE: dict = {
-    ('classical', 10): 0.491,
-    ('classical', 20): 0.455,
-    ('cluster', 10): 0.414,
-    ('cluster', 20): 0.38,
-    ('driscoll-kraay', 10): 0.853,
-    ('driscoll-kraay', 20): 0.88,
-    ('driscoll-kraay-bw0', 10): 0.912,
-    ('driscoll-kraay-bw0', 20): 0.92,
-    ('hc1', 10): 0.49,
-    ('hc1', 20): 0.449,
-    ('region-bootstrap', 10): 0.379,
-    ('region-bootstrap', 20): 0.34,
-    ('twoway', 10): 0.916,
-    ('twoway', 20): 0.919,
-    ('wild-year', 10): 0.914,
-    ('wild-year', 20): 0.925,
+    ("classical", 10): 0.491,
+    ("classical", 20): 0.455,
+    ("cluster", 10): 0.414,
+    ("cluster", 20): 0.38,
+    ("driscoll-kraay", 10): 0.853,
+    ("driscoll-kraay", 20): 0.88,
+    ("driscoll-kraay-bw0", 10): 0.912,
+    ("driscoll-kraay-bw0", 20): 0.92,
+    ("hc1", 10): 0.49,
+    ("hc1", 20): 0.449,
+    ("region-bootstrap", 10): 0.379,
+    ("region-bootstrap", 20): 0.34,
+    ("twoway", 10): 0.916,
+    ("twoway", 20): 0.919,
+    ("wild-year", 10): 0.914,
+    ("wild-year", 20): 0.925,
 }
 
 
@@ -89,15 +89,23 @@ def coverage_note(se: str, scheme, effects: str, periods: int, bandwidth=None) -
     ranked = sorted(((v, o) for (o, t), v in COVERAGE.items() if t == length), reverse=True)
     best, _ = ranked[0]
     if best < COVERAGE_TARGET:
-        return (f"no inference option reaches {COVERAGE_TARGET:.0%} coverage of nominal 95 % intervals under "
-                f"common year shocks at {length} periods in the Monte Carlo study (best {best:.0%}; this one "
-                f"{cov:.0%}): read p-values and intervals as optimistic (docs/inference.md)")
+        return (
+            f"no inference option reaches {COVERAGE_TARGET:.0%} coverage of nominal 95 % intervals under "
+            f"common year shocks at {length} periods in the Monte Carlo study (best {best:.0%}; this one "
+            f"{cov:.0%}): read p-values and intervals as optimistic (docs/inference.md)"
+        )
     good = ", ".join(f"{_SPELLING.get(o, o)} ({v:.0%})" for v, o in ranked if v >= COVERAGE_TARGET)
-    return (f"{name} intervals covered only {cov:.0%} (nominal 95 %) under common year shocks at {length} "
-            f"periods in the Monte Carlo study; {good} reach {COVERAGE_TARGET:.0%} (docs/inference.md)")
+    return (
+        f"{name} intervals covered only {cov:.0%} (nominal 95 %) under common year shocks at {length} "
+        f"periods in the Monte Carlo study; {good} reach {COVERAGE_TARGET:.0%} (docs/inference.md)"
+    )
 
 
 #: How the notes spell the study's options as configuration.
-_SPELLING = {"wild-year": 'bootstrap_scheme = "wild-year" (the default)', "twoway": 'se = "twoway"',
-             "driscoll-kraay-bw0": 'se = "driscoll-kraay" with bandwidth = 0',
-             "driscoll-kraay": 'se = "driscoll-kraay"', "region-bootstrap": 'bootstrap_scheme = "region"'}
+_SPELLING = {
+    "wild-year": 'bootstrap_scheme = "wild-year" (the default)',
+    "twoway": 'se = "twoway"',
+    "driscoll-kraay-bw0": 'se = "driscoll-kraay" with bandwidth = 0',
+    "driscoll-kraay": 'se = "driscoll-kraay"',
+    "region-bootstrap": 'bootstrap_scheme = "region"',
+}

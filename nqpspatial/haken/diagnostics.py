@@ -30,8 +30,7 @@ from scipy import sparse, stats
 
 __all__ = ["residual_tests", "residual_diagnostics", "RESIDUAL_DIAGNOSTICS_COLUMNS"]
 
-RESIDUAL_DIAGNOSTICS_COLUMNS = ["q1", "q2", "equation", "weights", "scope", "year", "test", "statistic", "df",
-                                "p"]
+RESIDUAL_DIAGNOSTICS_COLUMNS = ["q1", "q2", "equation", "weights", "scope", "year", "test", "statistic", "df", "p"]
 
 
 def _lag(W, A):
@@ -92,12 +91,15 @@ def residual_tests(y: np.ndarray, X: np.ndarray, e: np.ndarray, W) -> dict:
     A = XtXi @ (Xs.T @ UX)
     B = XtXi @ (UX.T @ UX)
     eI = -(n * trA) / (S0 * (n - k))
-    vI = (n ** 2 / (S0 ** 2 * (n - k) * (n - k + 2.0))) * (
-        S1 + 2.0 * np.trace(A @ A) - 4.0 * np.trace(B) - (2.0 * trA ** 2) / (n - k))
+    vI = (n**2 / (S0**2 * (n - k) * (n - k + 2.0))) * (
+        S1 + 2.0 * np.trace(A @ A) - 4.0 * np.trace(B) - (2.0 * trA**2) / (n - k)
+    )
     z = (I - eI) / np.sqrt(vI)
-    return {"moran_residuals": (float(I), float(z), float(2.0 * stats.norm.sf(abs(z)))),
-            "lm_error": (float(lme), float(stats.chi2.sf(lme, 1))),
-            "lm_lag": (float(lml), float(stats.chi2.sf(lml, 1)))}
+    return {
+        "moran_residuals": (float(I), float(z), float(2.0 * stats.norm.sf(abs(z)))),
+        "lm_error": (float(lme), float(stats.chi2.sf(lme, 1))),
+        "lm_lag": (float(lml), float(stats.chi2.sf(lml, 1))),
+    }
 
 
 def residual_diagnostics(equations: dict, W, years, *, q1: str, q2: str, weights: str) -> pd.DataFrame:

@@ -17,12 +17,29 @@ __all__ = ["DEFAULT_EDGES", "DEFAULT_LABELS", "DEFAULT_LABELS_ZH", "grade", "val
 
 DEFAULT_EDGES = tuple(round(0.1 * i, 1) for i in range(11))
 DEFAULT_LABELS = (
-    "extreme imbalance", "serious imbalance", "moderate imbalance", "mild imbalance", "near imbalance",
-    "barely coordinated", "primary coordination", "intermediate coordination", "good coordination",
+    "extreme imbalance",
+    "serious imbalance",
+    "moderate imbalance",
+    "mild imbalance",
+    "near imbalance",
+    "barely coordinated",
+    "primary coordination",
+    "intermediate coordination",
+    "good coordination",
     "high-quality coordination",
 )
-DEFAULT_LABELS_ZH = ("极度失调", "严重失调", "中度失调", "轻度失调", "濒临失调",
-                     "勉强协调", "初级协调", "中级协调", "良好协调", "优质协调")
+DEFAULT_LABELS_ZH = (
+    "极度失调",
+    "严重失调",
+    "中度失调",
+    "轻度失调",
+    "濒临失调",
+    "勉强协调",
+    "初级协调",
+    "中级协调",
+    "良好协调",
+    "优质协调",
+)
 
 
 def validate_edges(edges, labels=None, labels_zh=None, key="grades"):
@@ -43,8 +60,9 @@ def validate_edges(edges, labels=None, labels_zh=None, key="grades"):
     except (TypeError, ValueError):
         raise InputError(f"{key} must be a list of numbers (bin edges), got {edges!r}") from None
     if len(e) < 2 or any(b <= a for a, b in zip(e, e[1:])):
-        raise InputError(f"{key} = {list(e)}: give at least two strictly increasing bin edges, e.g. "
-                         "[0, 0.1, 0.2, ..., 1]")
+        raise InputError(
+            f"{key} = {list(e)}: give at least two strictly increasing bin edges, e.g. [0, 0.1, 0.2, ..., 1]"
+        )
     if e[0] < 0 or e[-1] > 1:
         raise InputError(f"{key} = {list(e)}: grades apply to [0, 1] values; keep the edges inside [0, 1]")
     default = e == DEFAULT_EDGES
@@ -85,8 +103,10 @@ def grade(values, edges=None, labels=None, labels_zh=None, *, out_of_range="erro
     outside = np.isfinite(v) & ((v < e[0] - tol) | (v > e[-1] + tol))
     if outside.any() and out_of_range == "error":
         bad = v[outside][:5]
-        raise InputError(f"{int(outside.sum())} value(s) outside [{e[0]:g}, {e[-1]:g}] cannot be graded "
-                         f"(e.g. {bad.tolist()}); grades apply to [0, 1] forms only")
+        raise InputError(
+            f"{int(outside.sum())} value(s) outside [{e[0]:g}, {e[-1]:g}] cannot be graded "
+            f"(e.g. {bad.tolist()}); grades apply to [0, 1] forms only"
+        )
     cls = np.searchsorted(np.asarray(e), v - tol, side="left")  # (lo, hi] -> index of hi
     cls = np.where(cls == 0, 1, cls)
     ok = np.isfinite(v) & ~outside

@@ -57,29 +57,58 @@ class IdentificationResults(Results):
 
     def info(self) -> dict:
         """JSON-serialisable facts for run.json."""
-        return {"mode": self.mode, "chosen": list(self.chosen) if self.chosen else None,
-                "verdict": self.verdict,
-                "orderings": [{"q1": r.q1, "q2": r.q2, "adiabatic": bool(r.adiabatic),
-                               "ratio": float(r.ratio), "reason": r.reason,
-                               "inference": getattr(r, "se_method", None),
-                               "inference_note": getattr(r, "inference_note", None) or None}
-                              for r in self._fits.values()]}
+        return {
+            "mode": self.mode,
+            "chosen": list(self.chosen) if self.chosen else None,
+            "verdict": self.verdict,
+            "orderings": [
+                {
+                    "q1": r.q1,
+                    "q2": r.q2,
+                    "adiabatic": bool(r.adiabatic),
+                    "ratio": float(r.ratio),
+                    "reason": r.reason,
+                    "inference": getattr(r, "se_method", None),
+                    "inference_note": getattr(r, "inference_note", None) or None,
+                }
+                for r in self._fits.values()
+            ],
+        }
 
     def summary(self) -> Summary:
         """Verdict and the identification table."""
         cols = ["q1", "q2", "gamma1", "a", "gamma2", "b", "p_gamma2", "ratio", "adiabatic", "chosen"]
-        return Summary("Order-parameter identification",
-                       {"order": self.mode, "verdict": self.verdict},
-                       {"orderings": self.table[cols]},
-                       tuple(f"{r} -> {q}: {t}" for r, q, t in zip(self.table["q1"], self.table["q2"],
-                                                                     self.table["reason"])))
+        return Summary(
+            "Order-parameter identification",
+            {"order": self.mode, "verdict": self.verdict},
+            {"orderings": self.table[cols]},
+            tuple(f"{r} -> {q}: {t}" for r, q, t in zip(self.table["q1"], self.table["q2"], self.table["reason"])),
+        )
 
 
-def identify(data: pd.DataFrame, subsystems, *, order="auto", region="region", year="year",
-             intercept=False, effects="none", se="classical", window=None, bootstrap=999, seed=None,
-             alpha=0.05, min_ratio=1.0, jackknife=False, legacy_stable_point=False,
-             progress=None, backend=None, bootstrap_scheme="wild-year", bandwidth=None,
-             correction="none") -> IdentificationResults:
+def identify(
+    data: pd.DataFrame,
+    subsystems,
+    *,
+    order="auto",
+    region="region",
+    year="year",
+    intercept=False,
+    effects="none",
+    se="classical",
+    window=None,
+    bootstrap=999,
+    seed=None,
+    alpha=0.05,
+    min_ratio=1.0,
+    jackknife=False,
+    legacy_stable_point=False,
+    progress=None,
+    backend=None,
+    bootstrap_scheme="wild-year",
+    bandwidth=None,
+    correction="none",
+) -> IdentificationResults:
     """Fit every ordered pair of subsystems and choose the order parameter.
 
     Parameters
@@ -114,8 +143,10 @@ def identify(data: pd.DataFrame, subsystems, *, order="auto", region="region", y
     mode = "auto"
     if not (isinstance(order, str) and order == "auto"):
         if isinstance(order, str) or len(order) != 2 or tuple(map(str, order)) not in pairs:
-            raise InputError(f"order = {order!r}: use 'auto' or a list of two subsystems such as "
-                             f"{list(pairs[0])} (subsystems: {subs})")
+            raise InputError(
+                f"order = {order!r}: use 'auto' or a list of two subsystems such as "
+                f"{list(pairs[0])} (subsystems: {subs})"
+            )
         mode = "fixed"
         order = tuple(map(str, order))
     rng = as_rng(seed)
@@ -125,28 +156,51 @@ def identify(data: pd.DataFrame, subsystems, *, order="auto", region="region", y
         it = progress(it, total=len(pairs), desc="Haken orderings")
     fits = {}
     for (a, b), child in it:
-        fits[(a, b)] = HakenModel(data, a, b, region=region, year=year, intercept=intercept,
-                                  effects=effects, se=se, window=window, bandwidth=bandwidth).fit(
-            bootstrap=bootstrap, seed=child, alpha=alpha, min_ratio=min_ratio, jackknife=jackknife,
-            legacy_stable_point=legacy_stable_point, backend=backend, bootstrap_scheme=bootstrap_scheme,
-            correction=correction)
+        fits[(a, b)] = HakenModel(
+            data,
+            a,
+            b,
+            region=region,
+            year=year,
+            intercept=intercept,
+            effects=effects,
+            se=se,
+            window=window,
+            bandwidth=bandwidth,
+        ).fit(
+            bootstrap=bootstrap,
+            seed=child,
+            alpha=alpha,
+            min_ratio=min_ratio,
+            jackknife=jackknife,
+            legacy_stable_point=legacy_stable_point,
+            backend=backend,
+            bootstrap_scheme=bootstrap_scheme,
+            correction=correction,
+        )
     passing = [p for p, r in fits.items() if r.adiabatic]
     if mode == "fixed":
         chosen = order
         r = fits[order]
-        verdict = (f"fixed order: {order[0]} is used as the order parameter; the adiabatic verdict "
-                   f"{'holds' if r.adiabatic else 'does NOT hold'} ({r.reason})")
+        verdict = (
+            f"fixed order: {order[0]} is used as the order parameter; the adiabatic verdict "
+            f"{'holds' if r.adiabatic else 'does NOT hold'} ({r.reason})"
+        )
     elif passing:
         chosen = max(passing, key=lambda p: fits[p].ratio)
-        verdict = (f"{chosen[0]} is the order parameter (slow variable) and {chosen[1]} the servo "
-                   f"variable: {fits[chosen].reason}")
+        verdict = (
+            f"{chosen[0]} is the order parameter (slow variable) and {chosen[1]} the servo "
+            f"variable: {fits[chosen].reason}"
+        )
         if len(passing) > 1:
             verdict += f"; {len(passing)} orderings pass, the largest |gamma2|/|gamma1| was chosen"
     else:
         chosen = None
-        verdict = ("no ordering satisfies the adiabatic condition (gamma2 > 0, |gamma2| > "
-                   f"{min_ratio:g} |gamma1|, gamma2 significant at {alpha:g}): no order parameter is "
-                   "identified, so the potential, stable point and co-evolution level are not computed")
+        verdict = (
+            "no ordering satisfies the adiabatic condition (gamma2 > 0, |gamma2| > "
+            f"{min_ratio:g} |gamma1|, gamma2 significant at {alpha:g}): no order parameter is "
+            "identified, so the potential, stable point and co-evolution level are not computed"
+        )
     rows = [r.identification_row(chosen=(p == chosen)) for p, r in fits.items()]
     table = pd.concat(rows, ignore_index=True)
     extra = [c for c in table.columns if c not in IDENTIFICATION_COLUMNS]

@@ -66,8 +66,7 @@ def period_scores(X: np.ndarray, resid: np.ndarray, codes: np.ndarray) -> np.nda
     return out
 
 
-def driscoll_kraay_cov(X: np.ndarray, resid: np.ndarray, time_codes: np.ndarray, *, bandwidth=None,
-                       n_params=None):
+def driscoll_kraay_cov(X: np.ndarray, resid: np.ndarray, time_codes: np.ndarray, *, bandwidth=None, n_params=None):
     """Driscoll-Kraay covariance of OLS coefficients with the Bartlett kernel.
 
     ``V = n / (n - K) (X'X)^-1 S (X'X)^-1`` with

@@ -29,11 +29,24 @@ from scipy import stats
 from ..errors import InputError, NqpWarning
 from .bootstrap import cluster_bootstrap, region_cross_products
 
-__all__ = ["HakenModel", "ShortPanelWarning", "SE_TYPES", "EFFECTS", "REGION_EFFECTS", "BOOTSTRAP_SCHEMES",
-           "CORRECTIONS", "ANALYTIC_TRIM",
-           "BY", "TERMS",
-           "SHORT_PANEL_PERIODS", "as_rng", "prepare_panel", "check_groups", "haken_terms",
-           "haken_params"]
+__all__ = [
+    "HakenModel",
+    "ShortPanelWarning",
+    "SE_TYPES",
+    "EFFECTS",
+    "REGION_EFFECTS",
+    "BOOTSTRAP_SCHEMES",
+    "CORRECTIONS",
+    "ANALYTIC_TRIM",
+    "BY",
+    "TERMS",
+    "SHORT_PANEL_PERIODS",
+    "as_rng",
+    "prepare_panel",
+    "check_groups",
+    "haken_terms",
+    "haken_params",
+]
 
 SE_TYPES = ("classical", "hc1", "cluster", "driscoll-kraay", "twoway")
 EFFECTS = ("none", "region", "year", "two-way")
@@ -71,8 +84,7 @@ def as_rng(seed) -> np.random.Generator:
 
 
 # --------------------------------------------------------------------------- input
-def prepare_panel(data, q1, q2, *, region="region", year="year", window=None,
-                  min_periods: int = 3) -> pd.DataFrame:
+def prepare_panel(data, q1, q2, *, region="region", year="year", window=None, min_periods: int = 3) -> pd.DataFrame:
     """Validated region-year panel of two indices (shared by the aspatial and spatial models).
 
     Parameters
@@ -105,29 +117,38 @@ def prepare_panel(data, q1, q2, *, region="region", year="year", window=None,
         years.
     """
     if not isinstance(data, pd.DataFrame):
-        raise InputError(f"data must be a pandas DataFrame with columns {region!r}, {year!r} and the two "
-                         f"subsystem indices; got {type(data).__name__}")
+        raise InputError(
+            f"data must be a pandas DataFrame with columns {region!r}, {year!r} and the two "
+            f"subsystem indices; got {type(data).__name__}"
+        )
     missing = [c for c in (region, year, q1, q2) if c not in data.columns]
     if missing:
-        raise InputError(f"column(s) {missing} not found in the data (columns: {list(data.columns)}); "
-                         "name the region/year columns with region=/year= and the indices with q1=/q2=")
+        raise InputError(
+            f"column(s) {missing} not found in the data (columns: {list(data.columns)}); "
+            "name the region/year columns with region=/year= and the indices with q1=/q2="
+        )
     if q1 == q2:
         raise InputError(f"q1 and q2 are both {q1!r}: name two different subsystem columns")
-    df = pd.DataFrame({
-        "region": data[region].to_numpy(), "year": data[year].to_numpy(),
-        "q1": pd.to_numeric(data[q1], errors="coerce").to_numpy(dtype=float, na_value=np.nan),
-        "q2": pd.to_numeric(data[q2], errors="coerce").to_numpy(dtype=float, na_value=np.nan),
-    }, index=data.index)
+    df = pd.DataFrame(
+        {
+            "region": data[region].to_numpy(),
+            "year": data[year].to_numpy(),
+            "q1": pd.to_numeric(data[q1], errors="coerce").to_numpy(dtype=float, na_value=np.nan),
+            "q2": pd.to_numeric(data[q2], errors="coerce").to_numpy(dtype=float, na_value=np.nan),
+        },
+        index=data.index,
+    )
     for name, col in ((q1, "q1"), (q2, "q2")):
         bad = df.index[~np.isfinite(df[col].to_numpy())]
         if len(bad):
             shown = [f"{df.at[i, 'region']}/{df.at[i, 'year']}" for i in bad[:10]]
             more = " ..." if len(bad) > 10 else ""
-            rows = (f"row {bad[0]}" if len(bad) == 1
-                    else f"rows {', '.join(map(str, bad[:10]))}{more}")
-            raise InputError(f"column {name!r} has {len(bad)} missing, non-numeric or infinite cell(s) "
-                             f"at {rows} (region/year: {shown}{more}); fill or correct "
-                             "them before fitting (nothing is imputed silently)")
+            rows = f"row {bad[0]}" if len(bad) == 1 else f"rows {', '.join(map(str, bad[:10]))}{more}"
+            raise InputError(
+                f"column {name!r} has {len(bad)} missing, non-numeric or infinite cell(s) "
+                f"at {rows} (region/year: {shown}{more}); fill or correct "
+                "them before fitting (nothing is imputed silently)"
+            )
     yr = pd.to_numeric(df["year"], errors="coerce")
     if yr.isna().any() or not np.all(np.mod(yr.to_numpy(dtype=float), 1) == 0):
         raise InputError(f"column {year!r} must hold whole years; fix the non-integer cells")
@@ -135,8 +156,9 @@ def prepare_panel(data, q1, q2, *, region="region", year="year", window=None,
     dup = df.duplicated(["region", "year"], keep=False)
     if dup.any():
         pairs = df.loc[dup, ["region", "year"]].drop_duplicates().head(10)
-        raise InputError(f"duplicate region-year rows: {list(map(tuple, pairs.to_numpy()))}; keep one row "
-                         "per region and year")
+        raise InputError(
+            f"duplicate region-year rows: {list(map(tuple, pairs.to_numpy()))}; keep one row per region and year"
+        )
     if window is not None:
         try:
             first, last = (int(w) for w in window)
@@ -147,25 +169,32 @@ def prepare_panel(data, q1, q2, *, region="region", year="year", window=None,
         span = (int(df["year"].min()), int(df["year"].max()))
         df = df[(df["year"] >= first) & (df["year"] <= last)]
         if df.empty:
-            raise InputError(f"window [{first}, {last}] contains no year of the data (years "
-                             f"{span[0]}-{span[1]}); choose first and last years inside that range")
+            raise InputError(
+                f"window [{first}, {last}] contains no year of the data (years "
+                f"{span[0]}-{span[1]}); choose first and last years inside that range"
+            )
     order = {r: i for i, r in enumerate(pd.unique(df["region"]))}
     df = df.assign(_o=df["region"].map(order)).sort_values(["_o", "year"]).drop(columns="_o")
     df = df.reset_index(drop=True)
     years = np.sort(df["year"].unique())
     if len(years) < min_periods:
-        raise InputError(f"the Haken model needs at least {min_periods} periods; the data (window) has "
-                         f"{len(years)}: {[int(y) for y in years]}")
+        raise InputError(
+            f"the Haken model needs at least {min_periods} periods; the data (window) has "
+            f"{len(years)}: {[int(y) for y in years]}"
+        )
     step = int(np.min(np.diff(years)))
     for r, g in df.groupby("region", sort=False):
         y = g["year"].to_numpy()
         if len(y) < 2:
-            raise InputError(f"region {r!r} has a single year ({y[0]}); each region needs at least two "
-                             "consecutive periods")
+            raise InputError(
+                f"region {r!r} has a single year ({y[0]}); each region needs at least two consecutive periods"
+            )
         if np.any(np.diff(y) != step):
             full = set(range(int(y[0]), int(y[-1]) + 1, step))
-            raise InputError(f"region {r!r}: years are not equally spaced (step {step}); missing "
-                             f"{sorted(full - set(y.tolist()))}. Fill the gap or set a window")
+            raise InputError(
+                f"region {r!r}: years are not equally spaced (step {step}); missing "
+                f"{sorted(full - set(y.tolist()))}. Fill the gap or set a window"
+            )
     return df
 
 
@@ -242,7 +271,7 @@ def haken_params(lag1, inter1, lag2, inter2) -> dict:
 
 # -------------------------------------------------------------------------- design
 def _dummies(codes, labels, prefix, index, drop_first=False) -> pd.DataFrame:
-    cols = list(range(len(labels)))[1 if drop_first else 0:]
+    cols = list(range(len(labels)))[1 if drop_first else 0 :]
     mat = (np.asarray(codes)[:, None] == np.array(cols)[None, :]).astype(float)
     return pd.DataFrame(mat, columns=[f"{prefix}[{labels[j]}]" for j in cols], index=index)
 
@@ -375,7 +404,7 @@ def _half_masks(design: _Design):
     years = np.unique(design.year)
     m = len(years)
     h = math.ceil(m / 2)
-    first, second = set(years[:h].tolist()), set(years[m - h:].tolist())
+    first, second = set(years[:h].tolist()), set(years[m - h :].tolist())
     return (np.array([y in first for y in design.year]), np.array([y in second for y in design.year]))
 
 
@@ -428,8 +457,22 @@ class HakenModel:
     0.6
     """
 
-    def __init__(self, data, q1: str, q2: str, *, region="region", year="year", intercept=False,
-                 effects="none", se="classical", window=None, by="none", groups=None, bandwidth=None):
+    def __init__(
+        self,
+        data,
+        q1: str,
+        q2: str,
+        *,
+        region="region",
+        year="year",
+        intercept=False,
+        effects="none",
+        se="classical",
+        window=None,
+        by="none",
+        groups=None,
+        bandwidth=None,
+    ):
         if se not in SE_TYPES:
             raise InputError(f"se={se!r} is not valid; use one of {list(SE_TYPES)}")
         if effects not in EFFECTS:
@@ -437,15 +480,21 @@ class HakenModel:
         if by not in BY:
             raise InputError(f"by={by!r} is not valid; use one of {list(BY)}")
         if intercept and effects != "none":
-            raise InputError(f"intercept=True with effects={effects!r}: the fixed effects already contain the "
-                             "intercept; use one of the two")
+            raise InputError(
+                f"intercept=True with effects={effects!r}: the fixed effects already contain the "
+                "intercept; use one of the two"
+            )
         if by == "region" and effects in REGION_EFFECTS:
-            raise InputError(f"by='region' with effects={effects!r}: a fit of one region cannot have region "
-                             "effects; use effects='none' or 'year' (or intercept=True) with by='region'")
-        if bandwidth is not None and (isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, np.integer))
-                                      or bandwidth < 0):
-            raise InputError(f"bandwidth={bandwidth!r}: give a whole number >= 0, or None for the rule "
-                             "floor(4 (T/100)^(2/9))")
+            raise InputError(
+                f"by='region' with effects={effects!r}: a fit of one region cannot have region "
+                "effects; use effects='none' or 'year' (or intercept=True) with by='region'"
+            )
+        if bandwidth is not None and (
+            isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, np.integer)) or bandwidth < 0
+        ):
+            raise InputError(
+                f"bandwidth={bandwidth!r}: give a whole number >= 0, or None for the rule floor(4 (T/100)^(2/9))"
+            )
         self.q1, self.q2 = str(q1), str(q2)
         self.region_col, self.year_col = region, year
         self.intercept, self.effects, self.se = bool(intercept), effects, se
@@ -456,8 +505,10 @@ class HakenModel:
         self.groups = None
         if by == "group":
             if groups is None:
-                raise InputError("by='group' needs groups (a region -> group mapping, e.g. the "
-                                 "[regions] scheme CSV with columns region,group)")
+                raise InputError(
+                    "by='group' needs groups (a region -> group mapping, e.g. the "
+                    "[regions] scheme CSV with columns region,group)"
+                )
             self.groups = check_groups(_scheme_groups(groups, self.panel["region"]), self.panel["region"])
         if se in ("cluster", "twoway") and self.panel["region"].nunique() < 2 and by == "none":
             raise InputError(f"se={se!r} needs at least two regions")
@@ -465,13 +516,24 @@ class HakenModel:
         if se in ("driscoll-kraay", "twoway") and self.periods < 3:
             raise InputError(f"se={se!r} needs at least two transition years")
         if se == "driscoll-kraay" and self.bandwidth is not None and self.bandwidth >= self.periods - 1:
-            raise InputError(f"bandwidth={self.bandwidth}: the Driscoll-Kraay bandwidth must be below the "
-                             f"number of transition years ({self.periods - 1})")
+            raise InputError(
+                f"bandwidth={self.bandwidth}: the Driscoll-Kraay bandwidth must be below the "
+                f"number of transition years ({self.periods - 1})"
+            )
 
     # ------------------------------------------------------------------ fit
-    def fit(self, bootstrap: int = 999, seed=None, alpha: float = 0.05, min_ratio: float = 1.0,
-            jackknife: bool = False, legacy_stable_point: bool = False, backend=None,
-            bootstrap_scheme: str = "wild-year", correction: str = "none"):
+    def fit(
+        self,
+        bootstrap: int = 999,
+        seed=None,
+        alpha: float = 0.05,
+        min_ratio: float = 1.0,
+        jackknife: bool = False,
+        legacy_stable_point: bool = False,
+        backend=None,
+        bootstrap_scheme: str = "wild-year",
+        correction: str = "none",
+    ):
         """Estimate the model.
 
         Parameters
@@ -534,20 +596,29 @@ class HakenModel:
         if not min_ratio >= 0:
             raise InputError(f"min_ratio must be >= 0, got {min_ratio!r}")
         if bootstrap_scheme not in BOOTSTRAP_SCHEMES:
-            raise InputError(f"bootstrap_scheme={bootstrap_scheme!r} is not valid; use one of "
-                             f"{list(BOOTSTRAP_SCHEMES)}")
+            raise InputError(
+                f"bootstrap_scheme={bootstrap_scheme!r} is not valid; use one of {list(BOOTSTRAP_SCHEMES)}"
+            )
         if correction not in CORRECTIONS:
             raise InputError(f"correction={correction!r} is not valid; use one of {list(CORRECTIONS)}")
         if jackknife and correction not in ("none", "jackknife"):
             raise InputError(f"jackknife=True with correction={correction!r}: choose one correction")
         correction = "jackknife" if jackknife else correction
         if correction == "analytic" and self.effects not in REGION_EFFECTS:
-            raise InputError(f"correction='analytic' corrects the bias of region fixed effects; effects="
-                             f"{self.effects!r} has none (use effects='region' or 'two-way', or no correction)")
+            raise InputError(
+                f"correction='analytic' corrects the bias of region fixed effects; effects="
+                f"{self.effects!r} has none (use effects='region' or 'two-way', or no correction)"
+            )
         rng = as_rng(seed)
-        opts = dict(bootstrap=int(bootstrap), alpha=float(alpha), min_ratio=float(min_ratio),
-                    jackknife=correction == "jackknife", legacy_stable_point=bool(legacy_stable_point),
-                    bootstrap_scheme=bootstrap_scheme, correction=correction)
+        opts = dict(
+            bootstrap=int(bootstrap),
+            alpha=float(alpha),
+            min_ratio=float(min_ratio),
+            jackknife=correction == "jackknife",
+            legacy_stable_point=bool(legacy_stable_point),
+            bootstrap_scheme=bootstrap_scheme,
+            correction=correction,
+        )
         if self.effects in REGION_EFFECTS and self.periods < SHORT_PANEL_PERIODS and correction == "none":
             warnings.warn(short_panel_message(self.effects, self.periods), ShortPanelWarning, stacklevel=2)
         if self.by == "none":
@@ -568,8 +639,10 @@ class HakenModel:
                     notes.append(f"group {label!r} has a single region: no cluster bootstrap")
             fits[label] = _fit_unit(self, sub.reset_index(drop=True), child, o, unit=label, backend=backend)
         if self.by == "region" and opts["bootstrap"] and bootstrap_scheme == "region":
-            notes.append("by='region': a cluster bootstrap over one region is impossible; intervals "
-                         "come from the standard errors")
+            notes.append(
+                "by='region': a cluster bootstrap over one region is impossible; intervals "
+                "come from the standard errors"
+            )
         return HakenByResults(self, fits, notes)
 
 
@@ -583,11 +656,13 @@ def short_panel_message(effects: str, periods: int) -> str:
     jackknife, which over-corrects gamma1 on these panels.
     """
     what = "region fixed effects" if effects == "region" else "two-way (region and year) fixed effects"
-    return (f"{what} with {periods} periods: the coefficients on the lagged indices (gamma1, gamma2) are "
-            "biased in short panels (Nickell 1981) and can take the wrong sign; prefer effects='none' or "
-            "'year' (year effects carry no such bias); correction='analytic' (config: correction = "
-            "\"analytic\") reduces the bias but does not remove it, and the split-panel jackknife "
-            "over-corrects gamma1 (docs/inference.md)")
+    return (
+        f"{what} with {periods} periods: the coefficients on the lagged indices (gamma1, gamma2) are "
+        "biased in short panels (Nickell 1981) and can take the wrong sign; prefer effects='none' or "
+        "'year' (year effects carry no such bias); correction='analytic' (config: correction = "
+        '"analytic") reduces the bias but does not remove it, and the split-panel jackknife '
+        "over-corrects gamma1 (docs/inference.md)"
+    )
 
 
 def equation_cov(design: _Design, res, X: pd.DataFrame, se: str, bandwidth=None):
@@ -611,8 +686,7 @@ def equation_cov(design: _Design, res, X: pd.DataFrame, se: str, bandwidth=None)
         return res.bse, float(df), {}
     from .inference import driscoll_kraay_cov
 
-    V, L = driscoll_kraay_cov(X.to_numpy(dtype=float), np.asarray(res.resid, float), design.tcodes,
-                              bandwidth=bandwidth)
+    V, L = driscoll_kraay_cov(X.to_numpy(dtype=float), np.asarray(res.resid, float), design.tcodes, bandwidth=bandwidth)
     bse = pd.Series(np.sqrt(np.maximum(np.diag(V), 0.0)), index=X.columns)
     return bse, float(len(design.years) - 1), {"bandwidth": L}
 
@@ -627,9 +701,10 @@ def _twoway_psd(design, res):
     covariance is statsmodels' unchanged.
     """
     cols = design.slope_cols()
-    with warnings.catch_warnings():   # statsmodels' sqrt of a negative variance; fixed below
-        warnings.filterwarnings("ignore", message="invalid value encountered in sqrt", category=RuntimeWarning,
-                                module=r"statsmodels\.")
+    with warnings.catch_warnings():  # statsmodels' sqrt of a negative variance; fixed below
+        warnings.filterwarnings(
+            "ignore", message="invalid value encountered in sqrt", category=RuntimeWarning, module=r"statsmodels\."
+        )
         bse = res.bse.copy()
     V = np.asarray(res.cov_params().loc[cols, cols], float)
     w, U = np.linalg.eigh((V + V.T) / 2.0)
@@ -646,8 +721,12 @@ def _param_table(design, inf1, inf2, c1, c2):
     out = {}
     (b1, df1), (b2, df2) = inf1[:2], inf2[:2]
     est = haken_params(c1["lag"], c1["inter"], c2["lag"], c2["inter"])
-    spec = [("gamma1", est["gamma1"], b1["lag"], df1), ("a", est["a"], b1["inter"], df1),
-            ("gamma2", est["gamma2"], b2["lag"], df2), ("b", est["b"], b2["inter"], df2)]
+    spec = [
+        ("gamma1", est["gamma1"], b1["lag"], df1),
+        ("a", est["a"], b1["inter"], df1),
+        ("gamma2", est["gamma2"], b2["lag"], df2),
+        ("b", est["b"], b2["inter"], df2),
+    ]
     if design.intercept:
         spec += [("k1", c1["const"], b1["const"], df1), ("k2", c2["const"], b2["const"], df2)]
     for term, est, s, df in spec:
@@ -683,8 +762,9 @@ def _jackknife(design, c1, c2):
     for eq, (c, y, X) in enumerate(((c1, design.y1, design.X1), (c2, design.y2, design.X2))):
         full = c[cols].copy()
         corr = 2 * full - 0.5 * (halves[0][eq][cols] + halves[1][eq][cols])
-        jk[f"eq{eq + 1}"] = pd.DataFrame({"full": full, "half1": halves[0][eq][cols],
-                                          "half2": halves[1][eq][cols], "jackknife": corr})
+        jk[f"eq{eq + 1}"] = pd.DataFrame(
+            {"full": full, "half1": halves[0][eq][cols], "half2": halves[1][eq][cols], "jackknife": corr}
+        )
         c.loc[cols] = corr
         _refit_effects(design, c, y, X, cols, corr)
     return jk, masks
@@ -755,8 +835,10 @@ def _fit_unit(model: HakenModel, panel: pd.DataFrame, rng, opts, unit, backend=N
 
     design = _Design(panel, model.intercept, model.effects)
     if design.nobs <= design.X1.shape[1]:
-        raise InputError(f"{'unit ' + repr(unit) + ': ' if unit is not None else ''}{design.nobs} "
-                         f"transitions are too few for {design.X1.shape[1]} coefficients per equation")
+        raise InputError(
+            f"{'unit ' + repr(unit) + ': ' if unit is not None else ''}{design.nobs} "
+            f"transitions are too few for {design.X1.shape[1]} coefficients per equation"
+        )
     res1 = _ols(design.y1, design.X1, model.se, design.codes, design.tcodes)
     res2 = _ols(design.y2, design.X2, model.se, design.codes, design.tcodes)
     inf1 = equation_cov(design, res1, design.X1, model.se, model.bandwidth)
@@ -774,12 +856,20 @@ def _fit_unit(model: HakenModel, panel: pd.DataFrame, rng, opts, unit, backend=N
         if opts["bootstrap_scheme"] == "wild-year":
             from .wild import wild_year_bootstrap
 
-            boot = wild_year_bootstrap(design, (c1, c2), opts["bootstrap"], seed=rng, alpha=opts["alpha"],
-                                       min_ratio=opts["min_ratio"], jackknife=opts["jackknife"],
-                                       analytic=ANALYTIC_TRIM if opts["correction"] == "analytic" else None,
-                                       backend=backend)
+            boot = wild_year_bootstrap(
+                design,
+                (c1, c2),
+                opts["bootstrap"],
+                seed=rng,
+                alpha=opts["alpha"],
+                min_ratio=opts["min_ratio"],
+                jackknife=opts["jackknife"],
+                analytic=ANALYTIC_TRIM if opts["correction"] == "analytic" else None,
+                backend=backend,
+            )
         else:
             boot = _region_bootstrap(design, opts, masks, rng, backend, shift=shift)
     inference = {"se": model.se, **inf1[2], **inf2[2]}
-    return HakenResults(model, panel, design, res1, res2, c1, c2, params, boot, jk, opts, unit=unit,
-                        inference=inference)
+    return HakenResults(
+        model, panel, design, res1, res2, c1, c2, params, boot, jk, opts, unit=unit, inference=inference
+    )

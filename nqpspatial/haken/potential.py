@@ -43,8 +43,14 @@ from ..errors import ModelError, NqpWarning
 from ..results import Results, Summary
 from .system import map_jacobian, spectral_radius_2x2
 
-__all__ = ["Potential", "LegacyStablePointWarning", "CASE_LABELS", "map_stable_analytic",
-           "batch_real_roots", "stable_points"]
+__all__ = [
+    "Potential",
+    "LegacyStablePointWarning",
+    "CASE_LABELS",
+    "map_stable_analytic",
+    "batch_real_roots",
+    "stable_points",
+]
 
 
 class LegacyStablePointWarning(NqpWarning):
@@ -109,8 +115,7 @@ def map_stable_analytic(gamma1: float, gamma2: float, q1_star: float):
 
 
 def _root_text(q: float, stable: bool, map_stable: bool) -> str:
-    return (f"{q:.6g} ({'stable' if stable else 'unstable'}, annual map "
-            f"{'stable' if map_stable else 'unstable'})")
+    return f"{q:.6g} ({'stable' if stable else 'unstable'}, annual map {'stable' if map_stable else 'unstable'})"
 
 
 def batch_real_roots(coefs) -> np.ndarray:
@@ -135,11 +140,11 @@ def batch_real_roots(coefs) -> np.ndarray:
         if d < 1:
             continue
         rows = np.flatnonzero(deg == d)
-        c = coefs[rows, :d + 1]
+        c = coefs[rows, : d + 1]
         comp = np.zeros((len(rows), d, d))
         if d > 1:
             comp[:, np.arange(1, d), np.arange(d - 1)] = 1.0
-        comp[:, :, -1] = -c[:, :d] / c[:, d:d + 1]
+        comp[:, :, -1] = -c[:, :d] / c[:, d : d + 1]
         r = np.linalg.eigvals(comp)
         keep = np.abs(r.imag) <= 1e-9 * np.maximum(1.0, np.abs(r.real))
         out[rows, :d] = np.sort(np.where(keep, r.real, np.nan), axis=1)
@@ -162,8 +167,7 @@ def stable_points(gamma1, a, gamma2, b, k1=0.0, k2=0.0) -> dict:
         stable point), ``has_stable``, ``jacobian_radius`` and ``map_stable``
         (False without a stable point).
     """
-    g1, a, g2, b, k1, k2 = np.broadcast_arrays(*(np.asarray(v, dtype=float)
-                                                 for v in (gamma1, a, gamma2, b, k1, k2)))
+    g1, a, g2, b, k1, k2 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (gamma1, a, gamma2, b, k1, k2)))
     shape = g1.shape
     g1, a, g2, b, k1, k2 = (v.ravel() for v in (g1, a, g2, b, k1, k2))
     valid = g2 > 0
@@ -171,12 +175,15 @@ def stable_points(gamma1, a, gamma2, b, k1=0.0, k2=0.0) -> dict:
         A = np.where(valid, g1 + a * k2 / g2, np.nan)
         B = np.where(valid, a * b / g2, np.nan)
     ab = a * b
-    case = np.select([~valid | (A == 0) | (ab == 0), (A < 0) & (ab > 0), (A > 0) & (ab > 0),
-                      (A < 0) & (ab < 0)], [0, 1, 2, 3], default=4)
+    case = np.select(
+        [~valid | (A == 0) | (ab == 0), (A < 0) & (ab > 0), (A > 0) & (ab > 0), (A < 0) & (ab < 0)],
+        [0, 1, 2, 3],
+        default=4,
+    )
     pts = np.full((g1.size, 3), np.nan)
     good = valid & np.isfinite(A) & np.isfinite(B)
     pts[good] = batch_real_roots(np.column_stack([-k1[good], A[good], np.zeros(good.sum()), B[good]]))
-    closed = good & (k1 == 0)           # exact roots 0 and +-sqrt(-A/B) as Potential
+    closed = good & (k1 == 0)  # exact roots 0 and +-sqrt(-A/B) as Potential
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(closed & (B != 0), -A / B, np.nan)
     two = closed & (r2 > 0)
@@ -184,8 +191,8 @@ def stable_points(gamma1, a, gamma2, b, k1=0.0, k2=0.0) -> dict:
     pts[closed] = np.nan
     pts[closed, 1] = 0.0
     pts[two, 0], pts[two, 2] = -r[two], r[two]
-    V = -k1[:, None] * pts + 0.5 * A[:, None] * pts ** 2 + 0.25 * B[:, None] * pts ** 4
-    curv = A[:, None] + 3 * B[:, None] * pts ** 2
+    V = -k1[:, None] * pts + 0.5 * A[:, None] * pts**2 + 0.25 * B[:, None] * pts**4
+    curv = A[:, None] + 3 * B[:, None] * pts**2
     cand = np.isfinite(pts) & (curv > 0) & (pts >= -1e-12)
     Vm = np.where(cand, V, np.inf)
     vmin = Vm.min(axis=1)
@@ -193,16 +200,31 @@ def stable_points(gamma1, a, gamma2, b, k1=0.0, k2=0.0) -> dict:
     has = np.isfinite(vmin)
     qs = np.where(has, np.where(np.abs(qs) <= 1e-12, np.maximum(qs, 0.0), qs), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        q2s = np.where(has, (k2 + b * qs ** 2) / g2, np.nan)
+        q2s = np.where(has, (k2 + b * qs**2) / g2, np.nan)
     rad = spectral_radius_2x2(map_jacobian(g1, a, g2, b, np.where(has, qs, 0.0), np.where(has, q2s, 0.0)))
     rad = np.where(has, rad, np.nan)
-    out = {"case": case, "q1_star": qs, "q2_star": q2s, "V_star": np.where(has, vmin, np.nan),
-           "has_stable": has, "jacobian_radius": rad, "map_stable": has & (rad < 1)}
+    out = {
+        "case": case,
+        "q1_star": qs,
+        "q2_star": q2s,
+        "V_star": np.where(has, vmin, np.nan),
+        "has_stable": has,
+        "jacobian_radius": rad,
+        "map_stable": has & (rad < 1),
+    }
     return {k: v.reshape(shape) for k, v in out.items()}
 
 
-_STATIONARY_COLUMNS = ["q1", "V", "curvature", "stable", "map_derivative", "map_stable", "reduced_map_stable",
-                       "jacobian_radius"]
+_STATIONARY_COLUMNS = [
+    "q1",
+    "V",
+    "curvature",
+    "stable",
+    "map_derivative",
+    "map_stable",
+    "reduced_map_stable",
+    "jacobian_radius",
+]
 
 
 class Potential(Results):
@@ -318,11 +340,18 @@ class Potential(Results):
             curv = A + 3 * B * q * q
             deriv = 1.0 - curv
             rad = self._radius(q)
-            rows.append({"q1": float(q), "V": float(self._v(q)), "curvature": float(curv),
-                         "stable": bool(curv > 0), "map_derivative": float(deriv),
-                         "map_stable": bool(rad < 1),
-                         "reduced_map_stable": bool(-1 < deriv < 1 and self.servo_map_stable),
-                         "jacobian_radius": rad})
+            rows.append(
+                {
+                    "q1": float(q),
+                    "V": float(self._v(q)),
+                    "curvature": float(curv),
+                    "stable": bool(curv > 0),
+                    "map_derivative": float(deriv),
+                    "map_stable": bool(rad < 1),
+                    "reduced_map_stable": bool(-1 < deriv < 1 and self.servo_map_stable),
+                    "jacobian_radius": rad,
+                }
+            )
         return rows
 
     def _radius(self, q1: float) -> float:
@@ -345,22 +374,30 @@ class Potential(Results):
         if not self.has_intercepts or self.case == 0:
             return CASE_LABELS[self.case]
         A, B, k1 = self.quadratic, self.quartic, self.k1
-        roots = "; ".join(_root_text(max(r["q1"], 0.0), r["stable"], r["map_stable"])
-                          for r in rows if r["q1"] >= -1e-12) or "none"
-        return (f"case {self.case} on the intercept form: A = gamma1 + a k2/gamma2 = {A:.6g} "
-                f"{'<' if A < 0 else '>'} 0, B = a b/gamma2 = {B:.6g} {'<' if B < 0 else '>'} 0, "
-                f"k1 = {k1:.6g}; real roots q1 >= 0 of -k1 + A q1 + B q1^3: {roots}")
+        roots = (
+            "; ".join(_root_text(max(r["q1"], 0.0), r["stable"], r["map_stable"]) for r in rows if r["q1"] >= -1e-12)
+            or "none"
+        )
+        return (
+            f"case {self.case} on the intercept form: A = gamma1 + a k2/gamma2 = {A:.6g} "
+            f"{'<' if A < 0 else '>'} 0, B = a b/gamma2 = {B:.6g} {'<' if B < 0 else '>'} 0, "
+            f"k1 = {k1:.6g}; real roots q1 >= 0 of -k1 + A q1 + B q1^3: {roots}"
+        )
 
     def _star(self, rows: list):
         if self.legacy:
             warnings.warn(
                 "legacy_stable_point = true: reporting q1* = sqrt(|gamma1 gamma2 / (a b)|) whatever "
                 "the stability case; this point need not be a stable (or any) stationary point of "
-                "the potential", LegacyStablePointWarning, stacklevel=3)
+                "the potential",
+                LegacyStablePointWarning,
+                stacklevel=3,
+            )
             ab = self.a * self.b
             if ab == 0 or self.gamma2 == 0:
-                raise ModelError("the legacy stable point sqrt(|gamma1 gamma2/(a b)|) is undefined "
-                                 "because a*b = 0 or gamma2 = 0")
+                raise ModelError(
+                    "the legacy stable point sqrt(|gamma1 gamma2/(a b)|) is undefined because a*b = 0 or gamma2 = 0"
+                )
             q = math.sqrt(abs(self.gamma1 * self.gamma2 / ab))
             return (q, float(self._v(q)) if self.valid else float("nan")), "legacy"
         cands = [r for r in rows if r["stable"] and r["q1"] >= -1e-12]
@@ -378,7 +415,7 @@ class Potential(Results):
         q = star[0]
         if self.stable_point_source == "legacy":
             if not any(math.isclose(r["q1"], q, rel_tol=1e-9, abs_tol=1e-12) for r in rows):
-                return   # not a fixed point: no stability reading
+                return  # not a fixed point: no stability reading
         curv = self.quadratic + 3 * self.quartic * q * q
         self.reduced_map_stable = bool(-1 < 1 - curv < 1 and self.servo_map_stable)
         self.jacobian_radius = self._radius(q)
@@ -395,7 +432,7 @@ class Potential(Results):
 
     # ------------------------------------------------------------------ values
     def _v(self, q):
-        return self.linear * q + 0.5 * self.quadratic * q * q + 0.25 * self.quartic * q ** 4
+        return self.linear * q + 0.5 * self.quadratic * q * q + 0.25 * self.quartic * q**4
 
     def order_parameter_equation(self) -> str:
         """The order-parameter equation ``dq1/dt = -V'(q1) = k1 - A q1 - B q1^3`` as text."""
@@ -423,8 +460,10 @@ class Potential(Results):
             When gamma2 <= 0 (the potential is not defined).
         """
         if not self.valid:
-            raise ModelError(f"the potential is undefined because gamma2 = {self.gamma2:.6g} <= 0: "
-                             "the servo variable is not damped, so it cannot be eliminated")
+            raise ModelError(
+                f"the potential is undefined because gamma2 = {self.gamma2:.6g} <= 0: "
+                "the servo variable is not damped, so it cannot be eliminated"
+            )
         q = np.asarray(q1, dtype=float)
         out = self._v(q)
         return float(out) if out.ndim == 0 else out
@@ -432,7 +471,7 @@ class Potential(Results):
     def derivative(self, q1):
         """V'(q1) = -k1 + A q1 + B q1^3."""
         q = np.asarray(q1, dtype=float)
-        return -self.k1 + self.quadratic * q + self.quartic * q ** 3
+        return -self.k1 + self.quadratic * q + self.quartic * q**3
 
     def polynomial(self) -> np.polynomial.Polynomial:
         """V as a :class:`numpy.polynomial.Polynomial` (coefficients low to high)."""
@@ -459,9 +498,11 @@ class Potential(Results):
             When no stable point exists.
         """
         if self.stable_point is None:
-            raise ModelError(f"no stable point exists (case {self.case}: {self.case_label}); the "
-                             "distance from a stable point is undefined. Use the 'potential' or "
-                             "'potential-normalized' co-evolution strategy")
+            raise ModelError(
+                f"no stable point exists (case {self.case}: {self.case_label}); the "
+                "distance from a stable point is undefined. Use the 'potential' or "
+                "'potential-normalized' co-evolution strategy"
+            )
         qs, vs = self.stable_point
         q = np.asarray(q1, dtype=float)
         out = np.sqrt((q - qs) ** 2 + (self(q) - vs) ** 2)
@@ -490,22 +531,33 @@ class Potential(Results):
         qs, vs = self.stable_point if self.stable_point is not None else (float("nan"), float("nan"))
         st = self.stationary
         return {
-            "case": self.case, "q1_star": qs, "V_star": vs, "map_stable": self.map_stable,
-            "case_label": self.case_label, "stable_point_source": self.stable_point_source,
-            "servo_map_stable": self.servo_map_stable, "map_stable_2d": self.map_stable_2d,
-            "jacobian_radius": self.jacobian_radius, "reduced_map_stable": self.reduced_map_stable,
+            "case": self.case,
+            "q1_star": qs,
+            "V_star": vs,
+            "map_stable": self.map_stable,
+            "case_label": self.case_label,
+            "stable_point_source": self.stable_point_source,
+            "servo_map_stable": self.servo_map_stable,
+            "map_stable_2d": self.map_stable_2d,
+            "jacobian_radius": self.jacobian_radius,
+            "reduced_map_stable": self.reduced_map_stable,
             "stationary_points": "; ".join(
-                f"{q:.6g} ({'stable' if s else 'unstable'})" for q, s in zip(st["q1"], st["stable"])),
-            "quadratic": self.quadratic, "quartic": self.quartic, "linear": self.linear,
+                f"{q:.6g} ({'stable' if s else 'unstable'})" for q, s in zip(st["q1"], st["stable"])
+            ),
+            "quadratic": self.quadratic,
+            "quartic": self.quartic,
+            "linear": self.linear,
             "order_parameter_equation": self.order_parameter_equation(),
             "potential_function": self.potential_function(),
         }
 
     def summary(self) -> Summary:
         """Summary of the potential: case, stable point and stationary points."""
-        facts = {"case": f"{self.case}: {self.case_label}",
-                 "order-parameter equation": self.order_parameter_equation(),
-                 "V(q1)": self.potential_function()}
+        facts = {
+            "case": f"{self.case}: {self.case_label}",
+            "order-parameter equation": self.order_parameter_equation(),
+            "V(q1)": self.potential_function(),
+        }
         if self.stable_point is None:
             facts["stable point"] = "none exists"
         else:

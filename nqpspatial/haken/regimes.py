@@ -30,17 +30,42 @@ from .model import EFFECTS, SE_TYPES, _scheme_groups, check_groups, haken_terms,
 from .potential import Potential
 from .results import adiabatic_verdict
 
-__all__ = ["HakenRegimesModel", "HakenRegimesResults", "regime_design", "regime_tests", "haken_from_coefs",
-           "REGIME_COLUMNS", "REGIME_TEST_COLUMNS", "COEF_TERMS"]
+__all__ = [
+    "HakenRegimesModel",
+    "HakenRegimesResults",
+    "regime_design",
+    "regime_tests",
+    "haken_from_coefs",
+    "REGIME_COLUMNS",
+    "REGIME_TEST_COLUMNS",
+    "COEF_TERMS",
+]
 
 #: Leading columns of ``haken_regimes.csv``.
 REGIME_COLUMNS = ["model", "weights", "q1", "q2", "group", "term", "estimate", "std_err", "t", "p"]
 #: Leading columns of ``haken_regime_tests.csv``.
-REGIME_TEST_COLUMNS = ["model", "weights", "q1", "q2", "equation", "term", "kind", "group_1", "group_2",
-                       "statistic", "df1", "df2", "p", "p_holm", "method"]
+REGIME_TEST_COLUMNS = [
+    "model",
+    "weights",
+    "q1",
+    "q2",
+    "equation",
+    "term",
+    "kind",
+    "group_1",
+    "group_2",
+    "statistic",
+    "df1",
+    "df2",
+    "p",
+    "p_holm",
+    "method",
+]
 #: Haken parameter of each coefficient: equation -> ((coefficient, parameter, offset, sign), ...).
-COEF_TERMS = {"q1": (("lag", "gamma1", 1.0, -1.0), ("inter", "a", 0.0, -1.0), ("const", "k1", 0.0, 1.0)),
-              "q2": (("lag", "gamma2", 1.0, -1.0), ("inter", "b", 0.0, 1.0), ("const", "k2", 0.0, 1.0))}
+COEF_TERMS = {
+    "q1": (("lag", "gamma1", 1.0, -1.0), ("inter", "a", 0.0, -1.0), ("const", "k1", 0.0, 1.0)),
+    "q2": (("lag", "gamma2", 1.0, -1.0), ("inter", "b", 0.0, 1.0), ("const", "k2", 0.0, 1.0)),
+}
 
 
 def regime_design(columns: dict, codes: np.ndarray, groups: list) -> tuple[np.ndarray, list]:
@@ -93,8 +118,17 @@ def _wald(b: np.ndarray, V: np.ndarray, R: np.ndarray, df2):
     return F, float(q), float(df2), float(stats.f.sf(F, q, df2))
 
 
-def regime_tests(params: np.ndarray, vcov: np.ndarray, names: list, coefs: dict, groups: list, *,
-                 equation: str, df2=None, method: str) -> pd.DataFrame:
+def regime_tests(
+    params: np.ndarray,
+    vcov: np.ndarray,
+    names: list,
+    coefs: dict,
+    groups: list,
+    *,
+    equation: str,
+    df2=None,
+    method: str,
+) -> pd.DataFrame:
     """Chow-type Wald tests of equal coefficients across groups.
 
     Parameters
@@ -134,21 +168,59 @@ def regime_tests(params: np.ndarray, vcov: np.ndarray, names: list, coefs: dict,
             R[r, idx[r + 1]], R[r, idx[0]] = 1.0, -1.0
         joint.append(R)
         stat, d1, d2, p = _wald(params, vcov, R, df2)
-        rows.append({"equation": equation, "term": term, "kind": "all groups", "group_1": "", "group_2": "",
-                     "statistic": stat, "df1": d1, "df2": d2, "p": p, "p_holm": p, "method": method})
+        rows.append(
+            {
+                "equation": equation,
+                "term": term,
+                "kind": "all groups",
+                "group_1": "",
+                "group_2": "",
+                "statistic": stat,
+                "df1": d1,
+                "df2": d2,
+                "p": p,
+                "p_holm": p,
+                "method": method,
+            }
+        )
         pair_rows = []
         for (i, g), (j, h) in itertools.combinations(enumerate(groups), 2):
             R1 = np.zeros((1, len(params)))
             R1[0, idx[i]], R1[0, idx[j]] = 1.0, -1.0
             stat, d1, d2, p = _wald(params, vcov, R1, df2)
-            pair_rows.append({"equation": equation, "term": term, "kind": "pairwise", "group_1": g,
-                              "group_2": h, "statistic": stat, "df1": d1, "df2": d2, "p": p, "method": method})
+            pair_rows.append(
+                {
+                    "equation": equation,
+                    "term": term,
+                    "kind": "pairwise",
+                    "group_1": g,
+                    "group_2": h,
+                    "statistic": stat,
+                    "df1": d1,
+                    "df2": d2,
+                    "p": p,
+                    "method": method,
+                }
+            )
         for r, adj in zip(pair_rows, _holm([r["p"] for r in pair_rows])):
             r["p_holm"] = adj
         rows += pair_rows
     stat, d1, d2, p = _wald(params, vcov, np.vstack(joint), df2)
-    rows.append({"equation": equation, "term": "all", "kind": "all groups", "group_1": "", "group_2": "",
-                 "statistic": stat, "df1": d1, "df2": d2, "p": p, "p_holm": p, "method": method})
+    rows.append(
+        {
+            "equation": equation,
+            "term": "all",
+            "kind": "all groups",
+            "group_1": "",
+            "group_2": "",
+            "statistic": stat,
+            "df1": d1,
+            "df2": d2,
+            "p": p,
+            "p_holm": p,
+            "method": method,
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -176,11 +248,17 @@ def group_readings(params: pd.DataFrame, pvalues: pd.DataFrame, *, alpha: float,
     """
     rows = {}
     for g, e in params.iterrows():
-        ratio, ok, _ = adiabatic_verdict(e["gamma1"], e["gamma2"], pvalues.at[g, "gamma2"], alpha=alpha,
-                                         min_ratio=min_ratio)
+        ratio, ok, _ = adiabatic_verdict(
+            e["gamma1"], e["gamma2"], pvalues.at[g, "gamma2"], alpha=alpha, min_ratio=min_ratio
+        )
         pot = Potential(e["gamma1"], e["a"], e["gamma2"], e["b"], k1=e.get("k1", 0.0), k2=e.get("k2", 0.0))
-        rows[g] = {"ratio": ratio, "adiabatic": ok, "case": pot.case,
-                   "q1_star": pot.stable_point[0] if pot.stable_point else np.nan, "map_stable": pot.map_stable}
+        rows[g] = {
+            "ratio": ratio,
+            "adiabatic": ok,
+            "case": pot.case,
+            "q1_star": pot.stable_point[0] if pot.stable_point else np.nan,
+            "map_stable": pot.map_stable,
+        }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -217,15 +295,28 @@ class HakenRegimesModel:
     ['east', 'west']
     """
 
-    def __init__(self, data, q1: str, q2: str, groups, *, region="region", year="year", intercept=False,
-                 effects="none", se="classical", window=None):
+    def __init__(
+        self,
+        data,
+        q1: str,
+        q2: str,
+        groups,
+        *,
+        region="region",
+        year="year",
+        intercept=False,
+        effects="none",
+        se="classical",
+        window=None,
+    ):
         if se not in SE_TYPES:
             raise InputError(f"se={se!r} is not valid; use one of {list(SE_TYPES)}")
         if effects not in EFFECTS:
             raise InputError(f"effects={effects!r} is not valid; use one of {list(EFFECTS)}")
         if intercept and effects == "region":
-            raise InputError("intercept=True with effects='region': region effects already contain the "
-                             "intercept; use one of the two")
+            raise InputError(
+                "intercept=True with effects='region': region effects already contain the intercept; use one of the two"
+            )
         self.q1, self.q2 = str(q1), str(q2)
         self.intercept, self.effects, self.se = bool(intercept), effects, se
         self.panel = prepare_panel(data, q1, q2, region=region, year=year, window=window)
@@ -234,8 +325,7 @@ class HakenRegimesModel:
         self.region_group = self.panel["region"].map(gmap)
         self.groups = sorted(pd.unique(self.region_group), key=str)
         if len(self.groups) < 2:
-            raise InputError(f"regimes need at least two groups; the scheme puts every region in "
-                             f"{self.groups[0]!r}")
+            raise InputError(f"regimes need at least two groups; the scheme puts every region in {self.groups[0]!r}")
 
     def _design(self):
         p = self.panel.assign(group=self.region_group.to_numpy())
@@ -276,10 +366,21 @@ class HakenRegimesModel:
             params, cov = np.asarray(res.params)[:k], np.asarray(res.cov_params())[:k, :k]
             fits[eq] = (params, cov, names, df2)
             coefs = {c: t for c, t, _, _ in COEF_TERMS[eq] if c in cols}
-            tests.append(regime_tests(params, cov, names, coefs,
-                                      self.groups, equation=eq, df2=df2, method=f"Wald F ({self.se} covariance)"))
-        return HakenRegimesResults(self, fits, pd.concat(tests, ignore_index=True), cur, codes,
-                                   alpha=float(alpha), min_ratio=float(min_ratio))
+            tests.append(
+                regime_tests(
+                    params,
+                    cov,
+                    names,
+                    coefs,
+                    self.groups,
+                    equation=eq,
+                    df2=df2,
+                    method=f"Wald F ({self.se} covariance)",
+                )
+            )
+        return HakenRegimesResults(
+            self, fits, pd.concat(tests, ignore_index=True), cur, codes, alpha=float(alpha), min_ratio=float(min_ratio)
+        )
 
 
 class HakenRegimesResults(Results):
@@ -318,8 +419,9 @@ class HakenRegimesResults(Results):
                     dfs[term] = df2
         self.params, self.bse = pd.DataFrame(est), pd.DataFrame(se)
         self.tvalues = self.params / self.bse
-        self.pvalues = pd.DataFrame({t: 2 * stats.t.sf(np.abs(self.tvalues[t]), dfs[t]) for t in self.params},
-                                    index=self.params.index)
+        self.pvalues = pd.DataFrame(
+            {t: 2 * stats.t.sf(np.abs(self.tvalues[t]), dfs[t]) for t in self.params}, index=self.params.index
+        )
         self.readings = group_readings(self.params, self.pvalues, alpha=alpha, min_ratio=min_ratio)
         counts = pd.DataFrame({"group": [self.groups[c] for c in codes], "region": cur["region"].to_numpy()})
         self.n_obs = counts.groupby("group").size()
@@ -327,8 +429,15 @@ class HakenRegimesResults(Results):
         self.table = self._table()
         t = tests.assign(model="aspatial", weights="", q1=self.q1, q2=self.q2)
         self.tests = t[REGIME_TEST_COLUMNS]
-        self.options = MappingProxyType({"intercept": model.intercept, "effects": model.effects, "se": model.se,
-                                         "alpha": alpha, "min_ratio": min_ratio})
+        self.options = MappingProxyType(
+            {
+                "intercept": model.intercept,
+                "effects": model.effects,
+                "se": model.se,
+                "alpha": alpha,
+                "min_ratio": min_ratio,
+            }
+        )
         self._freeze()
 
     def _table(self) -> pd.DataFrame:
@@ -336,12 +445,26 @@ class HakenRegimesResults(Results):
         for g in self.groups:
             r = self.readings.loc[g]
             for term in self.params.columns:
-                rows.append({"model": "aspatial", "weights": "", "q1": self.q1, "q2": self.q2, "group": g,
-                             "term": term, "estimate": self.params.at[g, term], "std_err": self.bse.at[g, term],
-                             "t": self.tvalues.at[g, term], "p": self.pvalues.at[g, term],
-                             "n_obs": int(self.n_obs[g]), "n_regions": int(self.n_regions[g]),
-                             "adiabatic": bool(r["adiabatic"]), "case": int(r["case"]), "q1_star": r["q1_star"],
-                             "map_stable": r["map_stable"]})
+                rows.append(
+                    {
+                        "model": "aspatial",
+                        "weights": "",
+                        "q1": self.q1,
+                        "q2": self.q2,
+                        "group": g,
+                        "term": term,
+                        "estimate": self.params.at[g, term],
+                        "std_err": self.bse.at[g, term],
+                        "t": self.tvalues.at[g, term],
+                        "p": self.pvalues.at[g, term],
+                        "n_obs": int(self.n_obs[g]),
+                        "n_regions": int(self.n_regions[g]),
+                        "adiabatic": bool(r["adiabatic"]),
+                        "case": int(r["case"]),
+                        "q1_star": r["q1_star"],
+                        "map_stable": r["map_stable"],
+                    }
+                )
         return pd.DataFrame(rows)
 
     def summary(self) -> Summary:
@@ -351,8 +474,12 @@ class HakenRegimesResults(Results):
         tab.insert(0, "group", tab.index)
         readings = self.readings.copy()
         readings.insert(0, "group", readings.index)
-        return Summary("Haken model with spatial regimes", {"q1": self.q1, "q2": self.q2, "groups": len(self.groups),
-                                                             "standard errors": self.options["se"]},
-                       {"parameters by group": tab.reset_index(drop=True),
-                        "stability by group": readings.reset_index(drop=True),
-                        "equal across groups (Chow-type)": allg.reset_index(drop=True)})
+        return Summary(
+            "Haken model with spatial regimes",
+            {"q1": self.q1, "q2": self.q2, "groups": len(self.groups), "standard errors": self.options["se"]},
+            {
+                "parameters by group": tab.reset_index(drop=True),
+                "stability by group": readings.reset_index(drop=True),
+                "equal across groups (Chow-type)": allg.reset_index(drop=True),
+            },
+        )

@@ -12,14 +12,45 @@ from ..results import Results, Summary
 from .model import SHORT_PANEL_PERIODS
 from .system import HakenSystem
 
-__all__ = ["HakenResultsBase", "HakenResults", "HakenByResults", "BootstrapResults",
-           "adiabatic_verdict", "draw_intervals", "IDENTIFICATION_COLUMNS", "ESTIMATE_COLUMNS",
-           "POTENTIAL_COLUMNS", "MARGINAL_EFFECT_COLUMNS", "map_marginal_effects", "identification_record",
-           "identification_info"]
+__all__ = [
+    "HakenResultsBase",
+    "HakenResults",
+    "HakenByResults",
+    "BootstrapResults",
+    "adiabatic_verdict",
+    "draw_intervals",
+    "IDENTIFICATION_COLUMNS",
+    "ESTIMATE_COLUMNS",
+    "POTENTIAL_COLUMNS",
+    "MARGINAL_EFFECT_COLUMNS",
+    "map_marginal_effects",
+    "identification_record",
+    "identification_info",
+]
 
-IDENTIFICATION_COLUMNS = ["q1", "q2", "gamma1", "a", "gamma2", "b", "se_gamma1", "se_a", "se_gamma2",
-                          "se_b", "p_gamma1", "p_a", "p_gamma2", "p_b", "r2_q1", "r2_q2", "n_obs",
-                          "ratio", "adiabatic", "chosen", "reason"]
+IDENTIFICATION_COLUMNS = [
+    "q1",
+    "q2",
+    "gamma1",
+    "a",
+    "gamma2",
+    "b",
+    "se_gamma1",
+    "se_a",
+    "se_gamma2",
+    "se_b",
+    "p_gamma1",
+    "p_a",
+    "p_gamma2",
+    "p_b",
+    "r2_q1",
+    "r2_q2",
+    "n_obs",
+    "ratio",
+    "adiabatic",
+    "chosen",
+    "reason",
+]
 ESTIMATE_COLUMNS = ["q1", "q2", "term", "estimate", "std_err", "t", "p", "ci_low", "ci_high"]
 POTENTIAL_COLUMNS = ["q1", "q2", "case", "q1_star", "V_star", "map_stable"]
 MARGINAL_EFFECT_COLUMNS = ["q1", "q2", "equation", "wrt", "estimate", "ci_low", "ci_high", "ci_method"]
@@ -43,8 +74,12 @@ def map_marginal_effects(gamma1, a, gamma2, b, mean_q1, mean_q2) -> dict:
         ``(equation, wrt) -> value`` for the pairs of :data:`MARGINAL_EFFECT_PAIRS`.
     """
     g1, a, g2, b = (np.asarray(v, dtype=float) for v in (gamma1, a, gamma2, b))
-    return {("q1", "q1"): 1.0 - g1 - a * mean_q2, ("q1", "q2"): -a * mean_q1,
-            ("q2", "q1"): 2.0 * b * mean_q1, ("q2", "q2"): 1.0 - g2}
+    return {
+        ("q1", "q1"): 1.0 - g1 - a * mean_q2,
+        ("q1", "q2"): -a * mean_q1,
+        ("q2", "q1"): 2.0 * b * mean_q1,
+        ("q2", "q2"): 1.0 - g2,
+    }
 
 
 def _ratio_text(ratio: float, min_ratio: float) -> str:
@@ -56,8 +91,7 @@ def _ratio_text(ratio: float, min_ratio: float) -> str:
     return repr(ratio)
 
 
-def adiabatic_verdict(gamma1: float, gamma2: float, p_gamma2: float, *, alpha: float = 0.05,
-                      min_ratio: float = 1.0):
+def adiabatic_verdict(gamma1: float, gamma2: float, p_gamma2: float, *, alpha: float = 0.05, min_ratio: float = 1.0):
     """The adiabatic-approximation verdict of one ordering.
 
     Holds when ``gamma2 > 0``, ``|gamma2| > min_ratio * |gamma1|`` and
@@ -78,8 +112,14 @@ def adiabatic_verdict(gamma1: float, gamma2: float, p_gamma2: float, *, alpha: f
         fails.append(f"gamma2 is not significant (p = {p_gamma2:.3g} >= {alpha:g})")
     if fails:
         return ratio, False, "fails: " + "; ".join(fails)
-    return ratio, True, (f"passes: gamma2 = {gamma2:.4g} > 0, |gamma2|/|gamma1| = {_ratio_text(ratio, min_ratio)} > "
-                         f"{min_ratio:g}, gamma2 significant (p = {p_gamma2:.3g})")
+    return (
+        ratio,
+        True,
+        (
+            f"passes: gamma2 = {gamma2:.4g} > 0, |gamma2|/|gamma1| = {_ratio_text(ratio, min_ratio)} > "
+            f"{min_ratio:g}, gamma2 significant (p = {p_gamma2:.3g})"
+        ),
+    )
 
 
 def draw_intervals(draws: pd.DataFrame, *, alpha: float, min_ratio: float):
@@ -110,8 +150,7 @@ def draw_intervals(draws: pd.DataFrame, *, alpha: float, min_ratio: float):
     with np.errstate(divide="ignore"):
         d["ratio"] = np.abs(d["gamma2"]) / np.abs(d["gamma1"])
     q = np.quantile(d.to_numpy(), [alpha / 2, 1 - alpha / 2], axis=0)
-    intervals = pd.DataFrame({"term": d.columns, "ci_low": q[0], "ci_high": q[1],
-                              "std_err": d.std(ddof=1).to_numpy()})
+    intervals = pd.DataFrame({"term": d.columns, "ci_low": q[0], "ci_high": q[1], "std_err": d.std(ddof=1).to_numpy()})
     ok = (d["gamma2"] > 0) & (np.abs(d["gamma2"]) > min_ratio * np.abs(d["gamma1"]))
     return d, intervals, float(ok.mean())
 
@@ -125,14 +164,21 @@ def identification_info(est, se, p, r2, nobs, ratio_ci=None):
     """
     nan = float("nan")
     terms = ("gamma1", "a", "gamma2", "b")
-    return MappingProxyType({
-        "est": {t: float(est[t]) for t in terms}, "se": {t: float(se[t]) for t in terms},
-        "p": {t: float(p[t]) for t in terms}, "r2": (float(r2["q1"]), float(r2["q2"])), "nobs": int(nobs),
-        "ratio_ci": tuple(ratio_ci) if ratio_ci is not None else (nan, nan, nan)})
+    return MappingProxyType(
+        {
+            "est": {t: float(est[t]) for t in terms},
+            "se": {t: float(se[t]) for t in terms},
+            "p": {t: float(p[t]) for t in terms},
+            "r2": (float(r2["q1"]), float(r2["q2"])),
+            "nobs": int(nobs),
+            "ratio_ci": tuple(ratio_ci) if ratio_ci is not None else (nan, nan, nan),
+        }
+    )
 
 
-def identification_record(q1: str, q2: str, ident, ratio: float, adiabatic: bool, reason: str, case,
-                          chosen: bool = False) -> dict:
+def identification_record(
+    q1: str, q2: str, ident, ratio: float, adiabatic: bool, reason: str, case, chosen: bool = False
+) -> dict:
     """One ``haken_identification`` row as a dict (documented columns, then the draw columns and case).
 
     Parameters
@@ -149,12 +195,29 @@ def identification_record(q1: str, q2: str, ident, ratio: float, adiabatic: bool
     chosen : bool
     """
     e, s, pv = ident["est"], ident["se"], ident["p"]
-    row = {"q1": q1, "q2": q2, "gamma1": e["gamma1"], "a": e["a"],
-           "gamma2": e["gamma2"], "b": e["b"], "se_gamma1": s["gamma1"], "se_a": s["a"],
-           "se_gamma2": s["gamma2"], "se_b": s["b"], "p_gamma1": pv["gamma1"], "p_a": pv["a"],
-           "p_gamma2": pv["gamma2"], "p_b": pv["b"], "r2_q1": ident["r2"][0], "r2_q2": ident["r2"][1],
-           "n_obs": ident["nobs"], "ratio": ratio, "adiabatic": adiabatic,
-           "chosen": bool(chosen), "reason": reason}
+    row = {
+        "q1": q1,
+        "q2": q2,
+        "gamma1": e["gamma1"],
+        "a": e["a"],
+        "gamma2": e["gamma2"],
+        "b": e["b"],
+        "se_gamma1": s["gamma1"],
+        "se_a": s["a"],
+        "se_gamma2": s["gamma2"],
+        "se_b": s["b"],
+        "p_gamma1": pv["gamma1"],
+        "p_a": pv["a"],
+        "p_gamma2": pv["gamma2"],
+        "p_b": pv["b"],
+        "r2_q1": ident["r2"][0],
+        "r2_q2": ident["r2"][1],
+        "n_obs": ident["nobs"],
+        "ratio": ratio,
+        "adiabatic": adiabatic,
+        "chosen": bool(chosen),
+        "reason": reason,
+    }
     lo, hi, share = ident["ratio_ci"]
     row.update(ratio_ci_low=lo, ratio_ci_high=hi, verdict_share=share, case=case)
     return row
@@ -178,8 +241,7 @@ class BootstrapResults(Results):
     """
 
     def __init__(self, draws: pd.DataFrame, *, alpha: float, min_ratio: float, n_clusters: int):
-        self.draws, self.intervals, self.verdict_share = draw_intervals(draws, alpha=alpha,
-                                                                       min_ratio=min_ratio)
+        self.draws, self.intervals, self.verdict_share = draw_intervals(draws, alpha=alpha, min_ratio=min_ratio)
         self.B = len(self.draws)
         self.alpha = alpha
         self.min_ratio = min_ratio
@@ -190,10 +252,11 @@ class BootstrapResults(Results):
 
     def summary(self) -> Summary:
         """Intervals and the verdict share."""
-        return Summary("Cluster bootstrap over regions",
-                       {"resamples": self.B, "regions": self.n_clusters,
-                        "verdict share": self.verdict_share},
-                       {"percentile intervals": self.intervals})
+        return Summary(
+            "Cluster bootstrap over regions",
+            {"resamples": self.B, "regions": self.n_clusters, "verdict share": self.verdict_share},
+            {"percentile intervals": self.intervals},
+        )
 
 
 def _effect_systems(design, c1, c2, base: dict, k1: float, k2: float):
@@ -233,9 +296,13 @@ def _effect_systems(design, c1, c2, base: dict, k1: float, k2: float):
 
 def se_method_text(se: str, bandwidth, df: float, boot=None, psd_fix=False) -> str:
     """Plain description of where the standard errors and p-values of a fit come from."""
-    names = {"classical": "classical OLS", "hc1": "HC1 (White)", "cluster": "clustered by region",
-             "twoway": "clustered by region and year (Cameron, Gelbach & Miller 2011)",
-             "driscoll-kraay": f"Driscoll-Kraay (Bartlett kernel, bandwidth {bandwidth})"}
+    names = {
+        "classical": "classical OLS",
+        "hc1": "HC1 (White)",
+        "cluster": "clustered by region",
+        "twoway": "clustered by region and year (Cameron, Gelbach & Miller 2011)",
+        "driscoll-kraay": f"Driscoll-Kraay (Bartlett kernel, bandwidth {bandwidth})",
+    }
     text = f"std_err: {names.get(se, se)}, t with {df:g} df"
     if psd_fix:
         text += " (the two-way covariance had a negative eigenvalue, set to 0)"
@@ -270,8 +337,7 @@ class _CoevolutionMixin:
         """The panel the model was fitted on: ``region, year, q1, q2`` (a copy)."""
         return self._panel_std.copy()
 
-    def coevolution(self, strategy: str = "auto", *, domain="unit", grades=None, labels=None,
-                    labels_zh=None):
+    def coevolution(self, strategy: str = "auto", *, domain="unit", grades=None, labels=None, labels_zh=None):
         """Co-evolution level h per region-year with this fit's potentials.
 
         :func:`nqpspatial.haken.coevolution.coevolution` on the fitted panel
@@ -282,8 +348,16 @@ class _CoevolutionMixin:
         """
         from .coevolution import coevolution
 
-        return coevolution(self._panel_std, self.potentials(), strategy=strategy, domain=domain,
-                           grades=grades, labels=labels, labels_zh=labels_zh, names=(self.q1, self.q2))
+        return coevolution(
+            self._panel_std,
+            self.potentials(),
+            strategy=strategy,
+            domain=domain,
+            grades=grades,
+            labels=labels,
+            labels_zh=labels_zh,
+            names=(self.q1, self.q2),
+        )
 
 
 class HakenResultsBase(_CoevolutionMixin, Results):
@@ -318,8 +392,9 @@ class HakenResultsBase(_CoevolutionMixin, Results):
         verdict_share)`` of the ratio from draws, or None.
         """
         self._set("_ident", identification_info(est, se, p, r2, nobs, ratio_ci))
-        ratio, ok, reason = adiabatic_verdict(float(est["gamma1"]), float(est["gamma2"]),
-                                              float(p["gamma2"]), alpha=alpha, min_ratio=min_ratio)
+        ratio, ok, reason = adiabatic_verdict(
+            float(est["gamma1"]), float(est["gamma2"]), float(p["gamma2"]), alpha=alpha, min_ratio=min_ratio
+        )
         self._set("ratio", ratio)
         self._set("adiabatic", ok)
         self._set("reason", reason)
@@ -354,8 +429,16 @@ class HakenResultsBase(_CoevolutionMixin, Results):
         differs by region).
         """
         pot = self.potential
-        row = identification_record(self.q1, self.q2, self._ident, self.ratio, self.adiabatic, self.reason,
-                                    pot.case if pot is not None else np.nan, chosen=chosen)
+        row = identification_record(
+            self.q1,
+            self.q2,
+            self._ident,
+            self.ratio,
+            self.adiabatic,
+            self.reason,
+            pot.case if pot is not None else np.nan,
+            chosen=chosen,
+        )
         if hasattr(self, "se_method"):  # aspatial fits (the spatial models report their own inference)
             row.update(se_method=self.se_method, inference_note=self.inference_note)
         return pd.DataFrame([row])
@@ -383,13 +466,13 @@ class HakenResultsBase(_CoevolutionMixin, Results):
             row = pd.DataFrame([{"q1": self.q1, "q2": self.q2, **self.potential.row()}])
             if not years:
                 return row
-            per_year = pd.DataFrame([{"q1": self.q1, "q2": self.q2, **pot.row(), "year": t}
-                                     for t, pot in years.items()])
+            per_year = pd.DataFrame(
+                [{"q1": self.q1, "q2": self.q2, **pot.row(), "year": t} for t, pot in years.items()]
+            )
             out = pd.concat([per_year, row.assign(year=np.nan)], ignore_index=True)
             out["year"] = out["year"].astype("Int64")
             return out
-        rows = [{"q1": self.q1, "q2": self.q2, **pot.row(), "region": r}
-                for r, pot in self._potentials.items()]
+        rows = [{"q1": self.q1, "q2": self.q2, **pot.row(), "region": r} for r, pot in self._potentials.items()]
         return pd.DataFrame(rows)
 
     def _potential_summary(self, facts: dict, tables: dict, notes: list) -> None:
@@ -407,8 +490,9 @@ class HakenResultsBase(_CoevolutionMixin, Results):
             if pot.stable_point_source == "legacy":
                 notes.append("legacy stable point sqrt(|g1 g2/(ab)|): not necessarily a stationary point")
         else:
-            tables["potential by region"] = self.potential_table()[["region", "case", "q1_star", "V_star",
-                                                                    "map_stable"]]
+            tables["potential by region"] = self.potential_table()[
+                ["region", "case", "q1_star", "V_star", "map_stable"]
+            ]
 
 
 class HakenResults(HakenResultsBase):
@@ -457,14 +541,21 @@ class HakenResults(HakenResultsBase):
     options : dict
     """
 
-    def __init__(self, model, panel, design, res1, res2, c1, c2, params, boot, jk, opts, unit=None,
-                 inference=None):
+    def __init__(self, model, panel, design, res1, res2, c1, c2, params, boot, jk, opts, unit=None, inference=None):
         self.q1, self.q2 = model.q1, model.q2
         self.unit = unit
         inference = dict(inference or {"se": model.se})
-        self.options = MappingProxyType(dict(
-            intercept=model.intercept, effects=model.effects, se=model.se, window=model.window,
-            by=model.by, bandwidth=inference.get("bandwidth"), **opts))
+        self.options = MappingProxyType(
+            dict(
+                intercept=model.intercept,
+                effects=model.effects,
+                se=model.se,
+                window=model.window,
+                by=model.by,
+                bandwidth=inference.get("bandwidth"),
+                **opts,
+            )
+        )
         self._res = (res1, res2)
         self._design = design
         self.panel = panel.rename(columns={"q1": self.q1, "q2": self.q2})
@@ -496,21 +587,44 @@ class HakenResults(HakenResultsBase):
             ci = pd.DataFrame({"ci_low": self.params - q * self.bse, "ci_high": self.params + q * self.bse})
             self.ci_method = "t interval from the standard errors"
         self.conf_int = ci.astype(float)
-        self.se_method = se_method_text(model.se, inference.get("bandwidth"), float(params["df"].iloc[0]), boot,
-                                        psd_fix=bool(inference.get("psd_fix")))
+        self.se_method = se_method_text(
+            model.se,
+            inference.get("bandwidth"),
+            float(params["df"].iloc[0]),
+            boot,
+            psd_fix=bool(inference.get("psd_fix")),
+        )
         self.inference_note = inference_note(model.se, boot, model.effects, self.periods, model.bandwidth)
         ratio_ci = None
         if boot is not None:
             ratio_ci = (iv.at["ratio", "ci_low"], iv.at["ratio", "ci_high"], boot.verdict_share)
-        self._set_identification(self.params, self.bse, self.pvalues, self.rsquared, self.nobs,
-                                 alpha=alpha, min_ratio=opts["min_ratio"], ratio_ci=ratio_ci)
+        self._set_identification(
+            self.params,
+            self.bse,
+            self.pvalues,
+            self.rsquared,
+            self.nobs,
+            alpha=alpha,
+            min_ratio=opts["min_ratio"],
+            ratio_ci=ratio_ci,
+        )
         if self.inference_note:
             self._set("reason", f"{self.reason} [inference: {self.inference_note}]")
-        est = pd.DataFrame({"q1": self.q1, "q2": self.q2, "term": terms,
-                            "estimate": self.params.to_numpy(), "std_err": self.bse.to_numpy(),
-                            "t": self.tvalues.to_numpy(), "p": self.pvalues.to_numpy(),
-                            "ci_low": ci["ci_low"].to_numpy(), "ci_high": ci["ci_high"].to_numpy(),
-                            "ci_method": self.ci_method, "se_method": self.se_method})
+        est = pd.DataFrame(
+            {
+                "q1": self.q1,
+                "q2": self.q2,
+                "term": terms,
+                "estimate": self.params.to_numpy(),
+                "std_err": self.bse.to_numpy(),
+                "t": self.tvalues.to_numpy(),
+                "p": self.pvalues.to_numpy(),
+                "ci_low": ci["ci_low"].to_numpy(),
+                "ci_high": ci["ci_high"].to_numpy(),
+                "ci_method": self.ci_method,
+                "se_method": self.se_method,
+            }
+        )
         if opts["jackknife"]:
             est["note"] = "split-panel jackknife estimate; std_err from the full-panel fit"
         elif opts.get("correction") == "analytic":
@@ -519,7 +633,8 @@ class HakenResults(HakenResultsBase):
         p = self.params
         base = dict(gamma1=float(p["gamma1"]), a=float(p["a"]), gamma2=float(p["gamma2"]), b=float(p["b"]))
         systems, year_systems, self.region_effects, self.year_effects = _effect_systems(
-            design, c1, c2, base, float(p.get("k1", 0.0)), float(p.get("k2", 0.0)))
+            design, c1, c2, base, float(p.get("k1", 0.0)), float(p.get("k2", 0.0))
+        )
         legacy = opts["legacy_stable_point"]
         self._set_systems(systems, lambda s: s.potential(legacy_stable_point=legacy))
         if year_systems:
@@ -556,8 +671,12 @@ class HakenResults(HakenResultsBase):
             ci = {k: np.quantile(v, [alpha / 2, 1 - alpha / 2]) for k, v in sims.items()}
             method = f"cluster bootstrap percentile (B = {self.bootstrap.B}; sample states fixed)"
         else:
-            grads = {("q1", "q1"): (0, [1.0, m2]), ("q1", "q2"): (0, [0.0, m1]),
-                     ("q2", "q1"): (1, [0.0, 2.0 * m1]), ("q2", "q2"): (1, [1.0, 0.0])}
+            grads = {
+                ("q1", "q1"): (0, [1.0, m2]),
+                ("q1", "q2"): (0, [0.0, m1]),
+                ("q2", "q1"): (1, [0.0, 2.0 * m1]),
+                ("q2", "q2"): (1, [1.0, 0.0]),
+            }
             ci = {}
             for k, (eq, g) in grads.items():
                 r = (res1, res2)[eq]
@@ -567,9 +686,19 @@ class HakenResults(HakenResultsBase):
                 q = stats.t.ppf(1 - alpha / 2, df)
                 ci[k] = (float(point[k]) - q * se, float(point[k]) + q * se)
             method = "t interval, delta method (linear in the coefficients)"
-        rows = [{"q1": self.q1, "q2": self.q2, "equation": eq, "wrt": w, "estimate": float(point[(eq, w)]),
-                 "ci_low": float(ci[(eq, w)][0]), "ci_high": float(ci[(eq, w)][1]), "ci_method": method}
-                for eq, w in MARGINAL_EFFECT_PAIRS]
+        rows = [
+            {
+                "q1": self.q1,
+                "q2": self.q2,
+                "equation": eq,
+                "wrt": w,
+                "estimate": float(point[(eq, w)]),
+                "ci_low": float(ci[(eq, w)][0]),
+                "ci_high": float(ci[(eq, w)][1]),
+                "ci_method": method,
+            }
+            for eq, w in MARGINAL_EFFECT_PAIRS
+        ]
         return pd.DataFrame(rows, columns=MARGINAL_EFFECT_COLUMNS)
 
     def residual_blocks(self, ids) -> tuple:
@@ -602,8 +731,10 @@ class HakenResults(HakenResultsBase):
             raise InputError("the weights' regions differ from the Haken fit's regions")
         T, N = len(d.years), len(ids)
         if d.nobs != T * N:
-            raise InputError("the panel is unbalanced (not every region in every year): spatial diagnostics "
-                             "of the residuals need every region in every year")
+            raise InputError(
+                "the panel is unbalanced (not every region in every year): spatial diagnostics "
+                "of the residuals need every region in every year"
+            )
         pos = {r: i for i, r in enumerate(ids)}
         col = np.array([pos[r] for r in d.region])
         row = d.tcodes
@@ -627,33 +758,51 @@ class HakenResults(HakenResultsBase):
         facts = {"q1 (order parameter)": self.q1, "q2 (servo)": self.q2}
         if self.unit is not None:
             facts["unit"] = str(self.unit)
-        facts.update({
-            "observations (transitions)": self.nobs, "regions": self.n_regions,
-            "years": f"{self.years[0]}-{self.years[1]}",
-            "standard errors": o["se"], "intercept": str(o["intercept"]), "effects": o["effects"],
-            "R2 q1 equation": self.rsquared["q1"], "R2 q2 equation": self.rsquared["q2"],
-            "ratio |gamma2|/|gamma1|": self.ratio, "adiabatic verdict": self.reason,
-            "intervals": self.ci_method, "inference": self.se_method,
-        })
+        facts.update(
+            {
+                "observations (transitions)": self.nobs,
+                "regions": self.n_regions,
+                "years": f"{self.years[0]}-{self.years[1]}",
+                "standard errors": o["se"],
+                "intercept": str(o["intercept"]),
+                "effects": o["effects"],
+                "R2 q1 equation": self.rsquared["q1"],
+                "R2 q2 equation": self.rsquared["q2"],
+                "ratio |gamma2|/|gamma1|": self.ratio,
+                "adiabatic verdict": self.reason,
+                "intervals": self.ci_method,
+                "inference": self.se_method,
+            }
+        )
         if self.bootstrap is not None:
             facts["bootstrap verdict share"] = self.bootstrap.verdict_share
-        tables = {"parameters": self.estimates.drop(columns=["q1", "q2", "ci_method", "se_method"]
-                                                     + (["note"] if "note" in self.estimates else []))}
+        tables = {
+            "parameters": self.estimates.drop(
+                columns=["q1", "q2", "ci_method", "se_method"] + (["note"] if "note" in self.estimates else [])
+            )
+        }
         notes = []
         self._potential_summary(facts, tables, notes)
         if o["jackknife"]:
-            notes.append("split-panel jackknife (Dhaene & Jochmans 2015) estimates; standard errors "
-                         "from the full-panel fit")
+            notes.append(
+                "split-panel jackknife (Dhaene & Jochmans 2015) estimates; standard errors from the full-panel fit"
+            )
         elif o.get("correction") == "analytic":
-            notes.append("analytic bias correction for predetermined regressors (Hahn & Kuersteiner 2011); "
-                         "standard errors from the uncorrected fit")
-        if o["effects"] in ("region", "two-way") and self.periods < SHORT_PANEL_PERIODS and o.get("correction",
-                                                                                                   "none") == "none":
+            notes.append(
+                "analytic bias correction for predetermined regressors (Hahn & Kuersteiner 2011); "
+                "standard errors from the uncorrected fit"
+            )
+        if (
+            o["effects"] in ("region", "two-way")
+            and self.periods < SHORT_PANEL_PERIODS
+            and o.get("correction", "none") == "none"
+        ):
             notes.append(f"{o['effects']} effects with {self.periods} periods: Nickell bias in gamma1, gamma2")
         if self.inference_note:
             notes.append(f"inference: {self.inference_note}")
-        notes.append("gamma = 1 - coefficient on the own lag; a = -coefficient on q1*q2; "
-                     "b = coefficient on q1^2; R2 is centered")
+        notes.append(
+            "gamma = 1 - coefficient on the own lag; a = -coefficient on q1*q2; b = coefficient on q1^2; R2 is centered"
+        )
         return Summary("Haken model (discrete form, OLS)", facts, tables, tuple(notes))
 
 
@@ -677,8 +826,7 @@ class HakenByResults(_CoevolutionMixin, Results):
         self.units = MappingProxyType(dict(fits))
         self.notes = tuple(notes)
         col = self.by
-        self.estimates = pd.concat([f.estimates.assign(**{col: u}) for u, f in fits.items()],
-                                   ignore_index=True)
+        self.estimates = pd.concat([f.estimates.assign(**{col: u}) for u, f in fits.items()], ignore_index=True)
         if model.by == "group":
             self._unit_of = {r: g for g in fits for r in fits[g]._systems}
         else:
@@ -704,23 +852,28 @@ class HakenByResults(_CoevolutionMixin, Results):
 
     def identification_table(self) -> pd.DataFrame:
         """Identification rows of every unit (with a ``region``/``group`` column)."""
-        return pd.concat([f.identification_row().assign(**{self.by: u}) for u, f in self.units.items()],
-                         ignore_index=True)
+        return pd.concat(
+            [f.identification_row().assign(**{self.by: u}) for u, f in self.units.items()], ignore_index=True
+        )
 
     def marginal_effects(self) -> pd.DataFrame:
         """Average marginal effects of every unit (``region`` or ``group`` column); see
         :meth:`HakenResults.marginal_effects`."""
-        return pd.concat([f.marginal_effects().assign(**{self.by: u}) for u, f in self.units.items()],
-                         ignore_index=True)
+        return pd.concat(
+            [f.marginal_effects().assign(**{self.by: u}) for u, f in self.units.items()], ignore_index=True
+        )
 
     def potential_table(self) -> pd.DataFrame:
         """``haken_potential.csv`` rows, one per unit (``region`` or ``group`` column)."""
-        return pd.concat([f.potential_table().assign(**{self.by: u}) for u, f in self.units.items()],
-                         ignore_index=True)
+        return pd.concat([f.potential_table().assign(**{self.by: u}) for u, f in self.units.items()], ignore_index=True)
 
     def summary(self):
         """Summary: one row of key estimates per unit."""
         tab = self.identification_table()
         cols = [self.by, "gamma1", "a", "gamma2", "b", "p_gamma2", "ratio", "adiabatic", "case"]
-        return Summary(f"Haken model by {self.by}", {"q1": self.q1, "q2": self.q2, "units": len(self.units)},
-                       {"estimates by unit": tab[cols]}, self.notes)
+        return Summary(
+            f"Haken model by {self.by}",
+            {"q1": self.q1, "q2": self.q2, "units": len(self.units)},
+            {"estimates by unit": tab[cols]},
+            self.notes,
+        )

@@ -46,8 +46,7 @@ def validate_shocks(shocks, regions, groups=None, key="shocks"):
             raise InputError(f"{key}[{i}] must be a table with q1_growth and regions or group")
         unknown = set(sh) - {"name", "regions", "group", "q1_growth"}
         if unknown:
-            raise InputError(f"{key}[{i}]: unknown key(s) {sorted(unknown)}; allowed: name, regions, group, "
-                             "q1_growth")
+            raise InputError(f"{key}[{i}]: unknown key(s) {sorted(unknown)}; allowed: name, regions, group, q1_growth")
         name = str(sh.get("name", f"shock{i + 1}"))
         if "q1_growth" not in sh:
             raise InputError(f"{key}[{i}] ({name}): give q1_growth, the factor scaling q1's growth (e.g. 1.2)")
@@ -58,7 +57,7 @@ def validate_shocks(shocks, regions, groups=None, key="shocks"):
         if not np.isfinite(s) or s < 0:
             raise InputError(f"{key}[{i}] ({name}): q1_growth = {s} must be a finite number >= 0")
         if ("regions" in sh) == ("group" in sh):
-            raise InputError(f"{key}[{i}] ({name}): give either regions = [...] or group = \"...\"")
+            raise InputError(f'{key}[{i}] ({name}): give either regions = [...] or group = "..."')
         if "regions" in sh:
             sel = list(sh["regions"]) if not isinstance(sh["regions"], str) else [sh["regions"]]
             bad = [r for r in sel if r not in regions]
@@ -67,18 +66,22 @@ def validate_shocks(shocks, regions, groups=None, key="shocks"):
                 lookup = {str(r): r for r in regions}
                 fixed = [lookup.get(str(r)) for r in sel]
                 if any(f is None for f in fixed):
-                    raise InputError(f"{key}[{i}] ({name}): unknown region(s) "
-                                     f"{[r for r, f in zip(sel, fixed) if f is None]}; use ids of the panel")
+                    raise InputError(
+                        f"{key}[{i}] ({name}): unknown region(s) "
+                        f"{[r for r, f in zip(sel, fixed) if f is None]}; use ids of the panel"
+                    )
                 sel = fixed
         else:
             if groups is None:
-                raise InputError(f"{key}[{i}] ({name}): group = {sh['group']!r} needs a region scheme "
-                                 "([regions] scheme)")
+                raise InputError(
+                    f"{key}[{i}] ({name}): group = {sh['group']!r} needs a region scheme ([regions] scheme)"
+                )
             gm = pd.Series(groups) if not isinstance(groups, pd.Series) else groups
             sel = [r for r in regions if r in gm.index and gm[r] == sh["group"]]
             if not sel:
-                raise InputError(f"{key}[{i}] ({name}): group {sh['group']!r} has no region; groups: "
-                                 f"{sorted(set(gm.astype(str)))}")
+                raise InputError(
+                    f"{key}[{i}] ({name}): group {sh['group']!r} has no region; groups: {sorted(set(gm.astype(str)))}"
+                )
         if name == "baseline" or name in [n for n, _ in out]:
             raise InputError(f"{key}[{i}]: scenario name {name!r} is reserved or repeated; pick another")
         out.append((name, {r: s for r in sel}))
@@ -107,14 +110,31 @@ class ScenarioResults(Results):
     def summary(self) -> Summary:
         """Mean projected q1, q2 and h by scenario and year."""
         t = self.table.groupby(["scenario", "year"], as_index=False)[["q1", "q2", "h"]].mean()
-        notes = ((f"d and h are undefined{'' if self.table['V'].notna().any() else ' (V too)'}: "
-                  f"{self.undefined}",) if self.undefined else ())
-        return Summary("Haken scenarios", {"periods": self.periods, "h strategy": self.strategy},
-                       {"mean by scenario and year": t}, notes)
+        notes = (
+            (f"d and h are undefined{'' if self.table['V'].notna().any() else ' (V too)'}: {self.undefined}",)
+            if self.undefined
+            else ()
+        )
+        return Summary(
+            "Haken scenarios",
+            {"periods": self.periods, "h strategy": self.strategy},
+            {"mean by scenario and year": t},
+            notes,
+        )
 
 
-def scenarios(results, periods: int, shocks=None, *, groups=None, strategy="auto", domain="unit",
-              grades=None, labels=None, labels_zh=None) -> ScenarioResults:
+def scenarios(
+    results,
+    periods: int,
+    shocks=None,
+    *,
+    groups=None,
+    strategy="auto",
+    domain="unit",
+    grades=None,
+    labels=None,
+    labels_zh=None,
+) -> ScenarioResults:
     """Project every region ``periods`` steps ahead under each scenario.
 
     Parameters
@@ -167,18 +187,32 @@ def scenarios(results, periods: int, shocks=None, *, groups=None, strategy="auto
     for name, g in proj.groupby("scenario", sort=False):
         out = g.reset_index(drop=True)
         try:
-            co = coevolution(g[["region", "year", "q1", "q2"]].reset_index(drop=True), results.potentials(),
-                             strategy=strategy, domain=domain, grades=grades, labels=labels,
-                             labels_zh=labels_zh)
+            co = coevolution(
+                g[["region", "year", "q1", "q2"]].reset_index(drop=True),
+                results.potentials(),
+                strategy=strategy,
+                domain=domain,
+                grades=grades,
+                labels=labels,
+                labels_zh=labels_zh,
+            )
         except ModelError as exc:
             # q1 and q2 can still be projected; d, h and grades are undefined for this strategy, and V
             # too unless the potential itself is valid (e.g. "distance" without a stable point)
             for c in ("V", "d", "h"):
                 out[c] = np.nan
             try:
-                out["V"] = coevolution(g[["region", "year", "q1", "q2"]].reset_index(drop=True),
-                                       results.potentials(), strategy="potential", domain=domain,
-                                       grades=grades).table["V"].to_numpy()
+                out["V"] = (
+                    coevolution(
+                        g[["region", "year", "q1", "q2"]].reset_index(drop=True),
+                        results.potentials(),
+                        strategy="potential",
+                        domain=domain,
+                        grades=grades,
+                    )
+                    .table["V"]
+                    .to_numpy()
+                )
             except ModelError:
                 pass
             for c in ("grade", "grade_zh", "strategy"):
@@ -194,6 +228,22 @@ def scenarios(results, periods: int, shocks=None, *, groups=None, strategy="auto
             out[c] = t[c].to_numpy()
         parts.append(out)
     table = pd.concat(parts, ignore_index=True)
-    table = table[["scenario", "region", "year", "step", "q1", "q2", "V", "d", "h", "grade", "strategy",
-                   "q1_growth_scale", "grade_zh", "in_domain"]]
+    table = table[
+        [
+            "scenario",
+            "region",
+            "year",
+            "step",
+            "q1",
+            "q2",
+            "V",
+            "d",
+            "h",
+            "grade",
+            "strategy",
+            "q1_growth_scale",
+            "grade_zh",
+            "in_domain",
+        ]
+    ]
     return ScenarioResults(table, strat_name, periods, undefined=undefined)

@@ -14,10 +14,29 @@ def _rng(seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
-def simulate_panel(gamma1, a, gamma2, b, *, n_regions=31, n_periods=10, noise_sd=0.005,
-                   q1_start=(0.2, 0.6), q2_start=None, k1=0.0, k2=0.0, region_effects=None,
-                   names=("q1", "q2"), start_year=2014, break_year=None, after=None,
-                   year_shock_sd=0.0, error_rho=0.0, weights=None, seed=None) -> pd.DataFrame:
+def simulate_panel(
+    gamma1,
+    a,
+    gamma2,
+    b,
+    *,
+    n_regions=31,
+    n_periods=10,
+    noise_sd=0.005,
+    q1_start=(0.2, 0.6),
+    q2_start=None,
+    k1=0.0,
+    k2=0.0,
+    region_effects=None,
+    names=("q1", "q2"),
+    start_year=2014,
+    break_year=None,
+    after=None,
+    year_shock_sd=0.0,
+    error_rho=0.0,
+    weights=None,
+    seed=None,
+) -> pd.DataFrame:
     """Simulate a balanced panel from the annual Haken map with shocks.
 
     Each region starts from ``q1 ~ U(q1_start)`` and ``q2`` on the slaved
@@ -82,7 +101,7 @@ def simulate_panel(gamma1, a, gamma2, b, *, n_regions=31, n_periods=10, noise_sd
     be = np.zeros(n) if region_effects is None else np.asarray(region_effects[1], float)
     q1 = rng.uniform(*q1_start, size=n)
     if q2_start is None:
-        q2 = (k2 + be + b * q1 ** 2) / gamma2 if gamma2 != 0 else rng.uniform(0.2, 0.6, size=n)
+        q2 = (k2 + be + b * q1**2) / gamma2 if gamma2 != 0 else rng.uniform(0.2, 0.6, size=n)
     else:
         q2 = rng.uniform(*q2_start, size=n)
     Q1 = np.empty((T, n))
@@ -100,9 +119,11 @@ def simulate_panel(gamma1, a, gamma2, b, *, n_regions=31, n_periods=10, noise_sd
         Q1[t] = n1 + al + e[0]
         Q2[t] = n2 + be + e[1]
     regions = [f"R{i + 1:02d}" for i in range(n)]
-    return pd.DataFrame({
-        "region": np.repeat(regions, T),
-        "year": np.tile(np.arange(start_year, start_year + T), n),
-        names[0]: Q1.T.ravel(),
-        names[1]: Q2.T.ravel(),
-    })
+    return pd.DataFrame(
+        {
+            "region": np.repeat(regions, T),
+            "year": np.tile(np.arange(start_year, start_year + T), n),
+            names[0]: Q1.T.ravel(),
+            names[1]: Q2.T.ravel(),
+        }
+    )

@@ -35,36 +35,46 @@ from .results import ESTIMATE_COLUMNS, POTENTIAL_COLUMNS
 from .scenarios import scenarios, validate_shocks
 from .stages import break_tests, trajectories
 
-__all__ = ["HakenStage", "ScenarioStage", "HakenSpec", "HakenAnalysisResults", "HAKEN_CONFIG", "SCENARIO_CONFIG",
-           "validate_haken_config", "haken_options"]
+__all__ = [
+    "HakenStage",
+    "ScenarioStage",
+    "HakenSpec",
+    "HakenAnalysisResults",
+    "HAKEN_CONFIG",
+    "SCENARIO_CONFIG",
+    "validate_haken_config",
+    "haken_options",
+]
 
 #: Keys of the ``[haken]`` table and their defaults.
-HAKEN_CONFIG = MappingProxyType({
-    "order": "auto",                 # "auto" or [q1, q2]
-    "coevolution": "auto",           # auto | potential | distance | potential-normalized | distance-normalized
-    "bootstrap": 999,                # bootstrap resamples (0: none)
-    "bootstrap_scheme": "wild-year", # wild-year | region (docs/inference.md)
-    "se": "classical",               # classical | hc1 | cluster | driscoll-kraay | twoway
-    "bandwidth": None,               # Driscoll-Kraay Bartlett bandwidth; None = floor(4 (T/100)^(2/9))
-    "alpha": 0.05,
-    "min_ratio": 1.0,
-    "intercept": False,
-    "effects": "none",               # none | region | year | two-way
-    "window": [],                    # [first, last]; [] = all years
-    "by": "none",                    # none | region | group
-    "grades": list(DEFAULT_EDGES),   # bin edges of the [0, 1] grades
-    "break_year": None,              # Chow test year; None = sup-F search only
-    "correction": "none",            # none | jackknife | analytic (region or two-way effects)
-    "legacy_stable_point": False,    # warned legacy sqrt(|g1 g2/(ab)|)
-    "h_domain": "unit",              # unit | panel: q1 interval of normalized h
-    "grade_labels": [],              # [] = default English labels
-    "grade_labels_zh": [],           # [] = default Chinese labels
-    "trim": 0.15,                    # sup-F trimming
-    "break_bootstrap": 999,          # sup-F bootstrap resamples
-    "coupling_weights": [0.5, 0.5],  # weights of T = a U1 + b U2
-    "regimes": False,                # parameters by group of the region scheme, with Chow-type tests
-    "lag_band": [0.9, 1.1],          # U2/U1 in this band: synchronous; below: U2 lagging; above: U1 lagging
-})
+HAKEN_CONFIG = MappingProxyType(
+    {
+        "order": "auto",  # "auto" or [q1, q2]
+        "coevolution": "auto",  # auto | potential | distance | potential-normalized | distance-normalized
+        "bootstrap": 999,  # bootstrap resamples (0: none)
+        "bootstrap_scheme": "wild-year",  # wild-year | region (docs/inference.md)
+        "se": "classical",  # classical | hc1 | cluster | driscoll-kraay | twoway
+        "bandwidth": None,  # Driscoll-Kraay Bartlett bandwidth; None = floor(4 (T/100)^(2/9))
+        "alpha": 0.05,
+        "min_ratio": 1.0,
+        "intercept": False,
+        "effects": "none",  # none | region | year | two-way
+        "window": [],  # [first, last]; [] = all years
+        "by": "none",  # none | region | group
+        "grades": list(DEFAULT_EDGES),  # bin edges of the [0, 1] grades
+        "break_year": None,  # Chow test year; None = sup-F search only
+        "correction": "none",  # none | jackknife | analytic (region or two-way effects)
+        "legacy_stable_point": False,  # warned legacy sqrt(|g1 g2/(ab)|)
+        "h_domain": "unit",  # unit | panel: q1 interval of normalized h
+        "grade_labels": [],  # [] = default English labels
+        "grade_labels_zh": [],  # [] = default Chinese labels
+        "trim": 0.15,  # sup-F trimming
+        "break_bootstrap": 999,  # sup-F bootstrap resamples
+        "coupling_weights": [0.5, 0.5],  # weights of T = a U1 + b U2
+        "regimes": False,  # parameters by group of the region scheme, with Chow-type tests
+        "lag_band": [0.9, 1.1],  # U2/U1 in this band: synchronous; below: U2 lagging; above: U1 lagging
+    }
+)
 
 #: Keys of the optional ``[scenarios]`` table.
 SCENARIO_CONFIG = MappingProxyType({"periods": 5, "shocks": []})
@@ -82,8 +92,12 @@ def _check_inference(c: dict) -> None:
         raise _err("bootstrap_scheme", c["bootstrap_scheme"], f"use one of {list(BOOTSTRAP_SCHEMES)}")
     bw = c["bandwidth"]
     if bw is not None and (isinstance(bw, bool) or not isinstance(bw, int) or bw < 0):
-        raise _err("bandwidth", bw, "give a whole number >= 0 (Bartlett bandwidth of se = \"driscoll-kraay\"), "
-                   "or leave it out for the rule floor(4 (T/100)^(2/9))")
+        raise _err(
+            "bandwidth",
+            bw,
+            'give a whole number >= 0 (Bartlett bandwidth of se = "driscoll-kraay"), '
+            "or leave it out for the rule floor(4 (T/100)^(2/9))",
+        )
 
 
 def _check_correction(c: dict) -> None:
@@ -91,13 +105,20 @@ def _check_correction(c: dict) -> None:
     if c["correction"] not in CORRECTIONS:
         raise _err("correction", c["correction"], f"use one of {list(CORRECTIONS)}")
     if c["jackknife"] and c["correction"] not in ("none", "jackknife"):
-        raise _err("jackknife", True, f"correction = \"{c['correction']}\" is set too: choose one correction "
-                   "(jackknife = true is correction = \"jackknife\")")
+        raise _err(
+            "jackknife",
+            True,
+            f'correction = "{c["correction"]}" is set too: choose one correction '
+            '(jackknife = true is correction = "jackknife")',
+        )
     if c["jackknife"]:
         c["correction"] = "jackknife"
     if c["correction"] == "analytic" and c["effects"] not in REGION_EFFECTS:
-        raise _err("correction", "analytic", "it corrects the bias of region fixed effects: set effects = "
-                   "\"region\" or \"two-way\", or correction = \"none\"")
+        raise _err(
+            "correction",
+            "analytic",
+            'it corrects the bias of region fixed effects: set effects = "region" or "two-way", or correction = "none"',
+        )
 
 
 def validate_haken_config(cfg: dict, subsystems=None) -> dict:
@@ -118,18 +139,24 @@ def validate_haken_config(cfg: dict, subsystems=None) -> dict:
     order = c["order"]
     if isinstance(order, str):
         if order != "auto":
-            raise _err("order", order, "use \"auto\" or a list of two subsystems"
-                       + (f", e.g. {subs[:2]}" if subs else ""))
+            raise _err(
+                "order", order, 'use "auto" or a list of two subsystems' + (f", e.g. {subs[:2]}" if subs else "")
+            )
     else:
-        if not isinstance(order, (list, tuple)) or len(order) != 2 or str(order[0]) == str(order[1]) \
-                or (subs is not None and any(str(o) not in subs for o in order)):
-            raise _err("order", order, "give two different subsystems" + (f" among {subs}, e.g. {subs[:2]}"
-                                                                          if subs else ""))
+        if (
+            not isinstance(order, (list, tuple))
+            or len(order) != 2
+            or str(order[0]) == str(order[1])
+            or (subs is not None and any(str(o) not in subs for o in order))
+        ):
+            raise _err(
+                "order", order, "give two different subsystems" + (f" among {subs}, e.g. {subs[:2]}" if subs else "")
+            )
         order = [str(o) for o in order]
     if c["coevolution"] != "auto" and not is_strategy(c["coevolution"]):
         from .. import registry
 
-        raise _err("coevolution", c["coevolution"], f"use \"auto\" or one of {registry.names('coevolution')}")
+        raise _err("coevolution", c["coevolution"], f'use "auto" or one of {registry.names("coevolution")}')
     for key in ("bootstrap", "break_bootstrap"):
         v = c[key]
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
@@ -154,19 +181,25 @@ def validate_haken_config(cfg: dict, subsystems=None) -> dict:
     if c["effects"] not in EFFECTS:
         raise _err("effects", c["effects"], f"use one of {list(EFFECTS)}")
     if c["intercept"] and c["effects"] != "none":
-        raise _err("intercept", True, f"effects = \"{c['effects']}\" already contain the intercept; set "
-                   "intercept = false or effects = \"none\"")
+        raise _err(
+            "intercept",
+            True,
+            f'effects = "{c["effects"]}" already contain the intercept; set intercept = false or effects = "none"',
+        )
     _check_correction(c)
     if c["by"] not in BY:
         raise _err("by", c["by"], f"use one of {list(BY)}")
     if c["by"] == "region" and c["effects"] in REGION_EFFECTS:
-        raise _err("by", "region", "a fit of one region cannot have region effects; set effects = \"none\" "
-                   "or \"year\"")
+        raise _err("by", "region", 'a fit of one region cannot have region effects; set effects = "none" or "year"')
     w = c["window"]
     if w is None or (isinstance(w, (list, tuple)) and len(w) == 0):
         window = None
-    elif isinstance(w, (list, tuple)) and len(w) == 2 and all(isinstance(x, int) and not isinstance(x, bool)
-                                                             for x in w) and w[0] < w[1]:
+    elif (
+        isinstance(w, (list, tuple))
+        and len(w) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in w)
+        and w[0] < w[1]
+    ):
         window = (int(w[0]), int(w[1]))
     else:
         raise _err("window", w, "give [first_year, last_year] with first < last, or [] for all years")
@@ -174,24 +207,39 @@ def validate_haken_config(cfg: dict, subsystems=None) -> dict:
     if by_ is not None and (isinstance(by_, bool) or not isinstance(by_, int)):
         raise _err("break_year", by_, "give a year such as 2020 (or leave it out for the sup-F search only)")
     try:
-        edges, labels, labels_zh = validate_edges(c["grades"], c["grade_labels"] or None,
-                                                  c["grade_labels_zh"] or None, key="[haken] grades")
+        edges, labels, labels_zh = validate_edges(
+            c["grades"], c["grade_labels"] or None, c["grade_labels_zh"] or None, key="[haken] grades"
+        )
     except InputError as exc:
         raise ConfigError(exc.detail, source="config") from None
     if c["h_domain"] not in ("unit", "panel"):
-        raise _err("h_domain", c["h_domain"], "use \"unit\" ([0, 1]) or \"panel\" (observed q1 range)")
+        raise _err("h_domain", c["h_domain"], 'use "unit" ([0, 1]) or "panel" (observed q1 range)')
     cw = c["coupling_weights"]
-    if (not isinstance(cw, (list, tuple)) or len(cw) != 2 or any(isinstance(x, bool) or x < 0 for x in cw)
-            or not math.isclose(sum(cw), 1.0)):
+    if (
+        not isinstance(cw, (list, tuple))
+        or len(cw) != 2
+        or any(isinstance(x, bool) or x < 0 for x in cw)
+        or not math.isclose(sum(cw), 1.0)
+    ):
         raise _err("coupling_weights", cw, "give two non-negative weights summing to 1, e.g. [0.5, 0.5]")
     lb = c["lag_band"]
-    if (not isinstance(lb, (list, tuple)) or len(lb) != 2
-            or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in lb)
-            or not 0 < lb[0] <= 1 <= lb[1]):
+    if (
+        not isinstance(lb, (list, tuple))
+        or len(lb) != 2
+        or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in lb)
+        or not 0 < lb[0] <= 1 <= lb[1]
+    ):
         raise _err("lag_band", lb, "give [low, high] with 0 < low <= 1 <= high, e.g. [0.9, 1.1]")
-    return {**c, "order": order, "window": window, "grades": edges, "grade_labels": labels,
-            "grade_labels_zh": labels_zh, "coupling_weights": tuple(float(x) for x in cw),
-            "lag_band": (float(lb[0]), float(lb[1]))}
+    return {
+        **c,
+        "order": order,
+        "window": window,
+        "grades": edges,
+        "grade_labels": labels,
+        "grade_labels_zh": labels_zh,
+        "coupling_weights": tuple(float(x) for x in cw),
+        "lag_band": (float(lb[0]), float(lb[1])),
+    }
 
 
 def _normalize(values: dict, where: str) -> dict:
@@ -204,19 +252,32 @@ def _check_study(spec, facts, where: str) -> None:
     validate_haken_config(dict(spec), facts.subsystems)  # the ordering names the study's subsystems
     by_ = spec["break_year"]
     if by_ is not None and facts.periods and not facts.periods[0] < by_ < facts.periods[-1]:
-        raise _err("break_year", by_, f"give a year from {facts.periods[0] + 1} to {facts.periods[-1] - 1}: the "
-                   f"data cover {facts.periods[0]}-{facts.periods[-1]} and a break at year t starts the second "
-                   "regime with the transition t -> t+1")
+        raise _err(
+            "break_year",
+            by_,
+            f"give a year from {facts.periods[0] + 1} to {facts.periods[-1] - 1}: the "
+            f"data cover {facts.periods[0]}-{facts.periods[-1]} and a break at year t starts the second "
+            "regime with the transition t -> t+1",
+        )
     if spec["regimes"] and not facts.scheme:
         raise _err("regimes", True, "needs a region scheme ([regions] scheme)")
 
 
 #: The typed spec of ``[haken]`` (``jackknife = true`` is read as ``correction = "jackknife"`` for one release).
-HakenSpec = spec_from_keys("haken", HAKEN_CONFIG, normalize=_normalize, check_study=_check_study,
-                           kinds={"order": "str|list"},
-                           deprecated={"jackknife": DeprecatedKey(
-                               "correction", lambda v: "jackknife" if v else "none",
-                               "the split-panel jackknife; see docs/inference.md for what the evidence shows")})
+HakenSpec = spec_from_keys(
+    "haken",
+    HAKEN_CONFIG,
+    normalize=_normalize,
+    check_study=_check_study,
+    kinds={"order": "str|list"},
+    deprecated={
+        "jackknife": DeprecatedKey(
+            "correction",
+            lambda v: "jackknife" if v else "none",
+            "the split-panel jackknife; see docs/inference.md for what the evidence shows",
+        )
+    },
+)
 
 
 def haken_options(spec) -> dict:
@@ -228,10 +289,19 @@ def haken_options(spec) -> dict:
 
 def _outcome(ident, fit, coev, breaks, domain, grading, requested, spec) -> HakenOutcome:
     """The Haken stage's artifact for later stages."""
-    return HakenOutcome(identification=ident, fit=fit, coevolution=coev.table if coev is not None else None,
-                        coevolution_results=coev, strategy=coev.strategy if coev is not None else None,
-                        strategy_reason=coev.reason if coev is not None else None, strategy_requested=requested,
-                        domain=domain, grading=grading, breaks=breaks, spec=dict(spec))
+    return HakenOutcome(
+        identification=ident,
+        fit=fit,
+        coevolution=coev.table if coev is not None else None,
+        coevolution_results=coev,
+        strategy=coev.strategy if coev is not None else None,
+        strategy_reason=coev.reason if coev is not None else None,
+        strategy_requested=requested,
+        domain=domain,
+        grading=grading,
+        breaks=breaks,
+        spec=dict(spec),
+    )
 
 
 #: The 0.1.0 name of the Haken stage's published object (now the artifact :class:`HakenOutcome`).
@@ -291,24 +361,32 @@ def _regime_tables(data, q1, q2, scheme, o, out: StageOutput) -> None:
         return
     from .regimes import HakenRegimesModel
 
-    res = HakenRegimesModel(data, q1, q2, scheme, intercept=o["intercept"], effects=o["effects"], se=o["se"],
-                            window=o["window"]).fit(alpha=o["alpha"], min_ratio=o["min_ratio"])
+    res = HakenRegimesModel(
+        data, q1, q2, scheme, intercept=o["intercept"], effects=o["effects"], se=o["se"], window=o["window"]
+    ).fit(alpha=o["alpha"], min_ratio=o["min_ratio"])
     out.tables["haken_regimes"] = res.table
     out.tables["haken_regime_tests"] = res.tests
     t = res.tests[(res.tests["kind"] == "all groups") & (res.tests["term"] != "all")]
     differ = t.loc[t["p"] < o["alpha"], "term"].tolist()
-    out.notes.append(f"regimes ({len(res.groups)} groups): " + (f"{', '.join(differ)} differ across groups "
-                     f"(Chow-type test at {o['alpha']:g})" if differ else "no parameter differs across groups "
-                     f"at {o['alpha']:g}"))
+    out.notes.append(
+        f"regimes ({len(res.groups)} groups): "
+        + (
+            f"{', '.join(differ)} differ across groups (Chow-type test at {o['alpha']:g})"
+            if differ
+            else f"no parameter differs across groups at {o['alpha']:g}"
+        )
+    )
 
 
 def _fit_tables(fit) -> dict:
     """``haken_estimates``, ``haken_potential`` (documented columns first) and ``haken_marginal_effects``."""
     est = fit.estimates
     pot = fit.potential_table()
-    return {"haken_estimates": est[ESTIMATE_COLUMNS + [c for c in est.columns if c not in ESTIMATE_COLUMNS]],
-            "haken_potential": pot[POTENTIAL_COLUMNS + [c for c in pot.columns if c not in POTENTIAL_COLUMNS]],
-            "haken_marginal_effects": fit.marginal_effects()}
+    return {
+        "haken_estimates": est[ESTIMATE_COLUMNS + [c for c in est.columns if c not in ESTIMATE_COLUMNS]],
+        "haken_potential": pot[POTENTIAL_COLUMNS + [c for c in pot.columns if c not in POTENTIAL_COLUMNS]],
+        "haken_marginal_effects": fit.marginal_effects(),
+    }
 
 
 def _first_weights(ctx: StageContext, ids):
@@ -330,8 +408,11 @@ def _first_weights(ctx: StageContext, ids):
 
 def _inference_info(ctx, ident, o, out: StageOutput, be) -> dict:
     """run.json facts of the identification: verdicts, each fit's inference, residual diagnostics."""
-    info = {"identification": ident.info(), "bootstrap_backend": repr(be) if be is not None else None,
-            "inference": {f"{q1}->{q2}": ident.results(q1, q2).se_method for q1, q2 in ident.orderings}}
+    info = {
+        "identification": ident.info(),
+        "bootstrap_backend": repr(be) if be is not None else None,
+        "inference": {f"{q1}->{q2}": ident.results(q1, q2).se_method for q1, q2 in ident.orderings},
+    }
     _residual_diagnostics(ctx, ident, o, out, info)
     return info
 
@@ -362,17 +443,22 @@ def _residual_diagnostics(ctx, ident, o, out: StageOutput, info: dict) -> None:
     out.tables["haken_residual_diagnostics"] = tab
     pooled = tab[tab["scope"] == "pooled"]
     rejects = pooled[pooled["p"] < o["alpha"]]
-    info["residual_diagnostics"] = {"weights": name, "rejects": bool(len(rejects)),
-                                    "tests_rejecting": [f"{r.q1}->{r.q2} {r.equation} {r.test}"
-                                                        for r in rejects.itertuples()]}
+    info["residual_diagnostics"] = {
+        "weights": name,
+        "rejects": bool(len(rejects)),
+        "tests_rejecting": [f"{r.q1}->{r.q2} {r.equation} {r.test}" for r in rejects.itertuples()],
+    }
     if len(rejects):
-        shown = "; ".join(f"{r.q1} -> {r.q2}, {r.equation} equation: {r.test} p = {r.p:.2g}"
-                          for r in rejects.head(4).itertuples())
-        msg = (f"the residuals of the aspatial Haken fit are spatially dependent under weights {name!r} "
-               f"({shown}{' ...' if len(rejects) > 4 else ''}): aspatial inference ignores cross-regional "
-               "dependence. Compare the spatial Haken models ([spatial_haken]) and use dependence-robust "
-               "inference (bootstrap_scheme = \"wild-year\", se = \"twoway\" or \"driscoll-kraay\"; "
-               "docs/inference.md)")
+        shown = "; ".join(
+            f"{r.q1} -> {r.q2}, {r.equation} equation: {r.test} p = {r.p:.2g}" for r in rejects.head(4).itertuples()
+        )
+        msg = (
+            f"the residuals of the aspatial Haken fit are spatially dependent under weights {name!r} "
+            f"({shown}{' ...' if len(rejects) > 4 else ''}): aspatial inference ignores cross-regional "
+            "dependence. Compare the spatial Haken models ([spatial_haken]) and use dependence-robust "
+            'inference (bootstrap_scheme = "wild-year", se = "twoway" or "driscoll-kraay"; '
+            "docs/inference.md)"
+        )
         info["residual_dependence_note"] = msg
         out.notes.append(msg)
 
@@ -389,9 +475,19 @@ class HakenStage(Analysis):
     requires = ("pair",)
     provides = (HakenOutcome,)
     uses = (SpatialWeightsSet,)
-    tables = ("haken_identification", "haken_estimates", "haken_potential", "haken_marginal_effects",
-              "haken_residual_diagnostics", "haken_regimes", "haken_regime_tests", "coevolution",
-              "coupling_coordination", "stages", "stages_tests")
+    tables = (
+        "haken_identification",
+        "haken_estimates",
+        "haken_potential",
+        "haken_marginal_effects",
+        "haken_residual_diagnostics",
+        "haken_regimes",
+        "haken_regime_tests",
+        "coevolution",
+        "coupling_coordination",
+        "stages",
+        "stages_tests",
+    )
     optional = False
     order = 30
     spec = HakenSpec
@@ -406,39 +502,69 @@ class HakenStage(Analysis):
     def run(self, ctx: StageContext, cfg: dict) -> StageOutput:
         o = haken_options(HakenSpec.coerce(cfg, ctx))
         if o["regimes"] and ctx.scheme is None:
-            raise ConfigError("[haken] regimes = true needs a region scheme: set [regions] scheme (a bundled "
-                              "scheme or a CSV with columns region,group) or set regimes = false", source="config")
+            raise ConfigError(
+                "[haken] regimes = true needs a region scheme: set [regions] scheme (a bundled "
+                "scheme or a CSV with columns region,group) or set regimes = false",
+                source="config",
+            )
         data = _indices(ctx)
         out = StageOutput()
         rng = ctx.rng("haken")
         r_ident, r_by, r_break = rng.spawn(3)
         # cluster-bootstrap chunks run on the configured backend ([run] workers / scheduler);
         # the numbers do not depend on it
-        with (backend_from_config(ctx.config) if o["bootstrap"] else contextlib.nullcontext()) as be:
+        with backend_from_config(ctx.config) if o["bootstrap"] else contextlib.nullcontext() as be:
             return self._run(ctx, o, data, out, r_ident, r_by, r_break, be)
 
     def _run(self, ctx, o, data, out, r_ident, r_by, r_break, be) -> StageOutput:
-        ident = _run_collecting(lambda: identify(
-            data, [str(s) for s in ctx.subsystems], order=o["order"], intercept=o["intercept"],
-            effects=o["effects"], se=o["se"], window=o["window"], bootstrap=o["bootstrap"], seed=r_ident,
-            alpha=o["alpha"], min_ratio=o["min_ratio"], jackknife=False,
-            legacy_stable_point=o["legacy_stable_point"], progress=ctx.progress, backend=be,
-            bootstrap_scheme=o["bootstrap_scheme"], bandwidth=o["bandwidth"], correction=o["correction"]), out)
+        ident = _run_collecting(
+            lambda: identify(
+                data,
+                [str(s) for s in ctx.subsystems],
+                order=o["order"],
+                intercept=o["intercept"],
+                effects=o["effects"],
+                se=o["se"],
+                window=o["window"],
+                bootstrap=o["bootstrap"],
+                seed=r_ident,
+                alpha=o["alpha"],
+                min_ratio=o["min_ratio"],
+                jackknife=False,
+                legacy_stable_point=o["legacy_stable_point"],
+                progress=ctx.progress,
+                backend=be,
+                bootstrap_scheme=o["bootstrap_scheme"],
+                bandwidth=o["bandwidth"],
+                correction=o["correction"],
+            ),
+            out,
+        )
         out.tables["haken_identification"] = ident.table
         out.notes.append(ident.verdict)
         if o["break_year"] is not None:
             years = np.unique(ident.results(*ident.orderings[0]).fitted_panel["year"])
             if not years[0] < o["break_year"] < years[-1]:
-                raise _err("break_year", o["break_year"],
-                           f"give a year from {years[0] + 1} to {years[-1] - 1}: the data (window) cover "
-                           f"{years[0]}-{years[-1]} and a break at year t starts the second regime with the "
-                           "transition t -> t+1")
+                raise _err(
+                    "break_year",
+                    o["break_year"],
+                    f"give a year from {years[0] + 1} to {years[-1] - 1}: the data (window) cover "
+                    f"{years[0]}-{years[-1]} and a break at year t starts the second regime with the "
+                    "transition t -> t+1",
+                )
         info = _inference_info(ctx, ident, o, out, be)
         if ident.chosen is None:
-            out.notes.append("skipped haken_estimates, haken_potential, coevolution, coupling_coordination "
-                             "and stages: no ordering satisfies the adiabatic condition")
-            info["skipped"] = ["haken_estimates", "haken_potential", "coevolution", "coupling_coordination",
-                               "stages"] + (["haken_regimes"] if o["regimes"] else [])
+            out.notes.append(
+                "skipped haken_estimates, haken_potential, coevolution, coupling_coordination "
+                "and stages: no ordering satisfies the adiabatic condition"
+            )
+            info["skipped"] = [
+                "haken_estimates",
+                "haken_potential",
+                "coevolution",
+                "coupling_coordination",
+                "stages",
+            ] + (["haken_regimes"] if o["regimes"] else [])
             out.info = _jsonable(info)
             return out
         q1, q2 = ident.chosen
@@ -447,21 +573,48 @@ class HakenStage(Analysis):
             fit = ident.chosen_results
         else:
             if o["by"] == "group" and ctx.scheme is None:
-                raise ConfigError("[haken] by = \"group\" needs a region scheme: set [regions] scheme (a CSV "
-                                  "with columns region,group) or use by = \"none\"", source="config")
-            fit = _run_collecting(lambda: HakenModel(
-                data, q1, q2, intercept=o["intercept"], effects=o["effects"], se=o["se"], window=o["window"],
-                by=o["by"], groups=ctx.scheme, bandwidth=o["bandwidth"]).fit(
-                bootstrap=o["bootstrap"], seed=r_by, alpha=o["alpha"], min_ratio=o["min_ratio"],
-                jackknife=False, legacy_stable_point=o["legacy_stable_point"], backend=be,
-                bootstrap_scheme=o["bootstrap_scheme"], correction=o["correction"]), out)
+                raise ConfigError(
+                    '[haken] by = "group" needs a region scheme: set [regions] scheme (a CSV '
+                    'with columns region,group) or use by = "none"',
+                    source="config",
+                )
+            fit = _run_collecting(
+                lambda: HakenModel(
+                    data,
+                    q1,
+                    q2,
+                    intercept=o["intercept"],
+                    effects=o["effects"],
+                    se=o["se"],
+                    window=o["window"],
+                    by=o["by"],
+                    groups=ctx.scheme,
+                    bandwidth=o["bandwidth"],
+                ).fit(
+                    bootstrap=o["bootstrap"],
+                    seed=r_by,
+                    alpha=o["alpha"],
+                    min_ratio=o["min_ratio"],
+                    jackknife=False,
+                    legacy_stable_point=o["legacy_stable_point"],
+                    backend=be,
+                    bootstrap_scheme=o["bootstrap_scheme"],
+                    correction=o["correction"],
+                ),
+                out,
+            )
             out.notes.extend(fit.notes)
         out.tables.update(_fit_tables(fit))
         grading = (o["grades"], o["grade_labels"], o["grade_labels_zh"])
         coev = None
         try:
-            coev = fit.coevolution(o["coevolution"], domain=o["h_domain"], grades=o["grades"],
-                                   labels=o["grade_labels"], labels_zh=o["grade_labels_zh"])
+            coev = fit.coevolution(
+                o["coevolution"],
+                domain=o["h_domain"],
+                grades=o["grades"],
+                labels=o["grade_labels"],
+                labels_zh=o["grade_labels_zh"],
+            )
             out.tables["coevolution"] = coev.table
             out.notes.append(f"co-evolution level h: {coev.strategy} ({coev.reason})")
         except ModelError as exc:
@@ -477,12 +630,23 @@ class HakenStage(Analysis):
         # coupling coordination beside h (U1 = order parameter)
         sub = fit.fitted_panel
         try:
-            cc = coupling_coordination(sub[["q1", "q2"]].to_numpy(float), o["coupling_weights"],
-                                       grades=o["grades"], labels=o["grade_labels"],
-                                       labels_zh=o["grade_labels_zh"], lag_band=o["lag_band"])
+            cc = coupling_coordination(
+                sub[["q1", "q2"]].to_numpy(float),
+                o["coupling_weights"],
+                grades=o["grades"],
+                labels=o["grade_labels"],
+                labels_zh=o["grade_labels_zh"],
+                lag_band=o["lag_band"],
+            )
             cc["lagging"] = cc["lag_type"].map({"U1 lagging": q1, "U2 lagging": q2}).fillna("")
-            cct = pd.DataFrame({"region": sub["region"].to_numpy(), "year": sub["year"].to_numpy(),
-                                "U1": sub["q1"].to_numpy(float), "U2": sub["q2"].to_numpy(float)})
+            cct = pd.DataFrame(
+                {
+                    "region": sub["region"].to_numpy(),
+                    "year": sub["year"].to_numpy(),
+                    "U1": sub["q1"].to_numpy(float),
+                    "U2": sub["q2"].to_numpy(float),
+                }
+            )
             cct = pd.concat([cct, cc.reset_index(drop=True)], axis=1)
             first = ["region", "year", "U1", "U2", "C", "C_corrected", "T", "D", "D_corrected", "grade"]
             out.tables["coupling_coordination"] = cct[first + [c for c in cct.columns if c not in first]]
@@ -493,37 +657,54 @@ class HakenStage(Analysis):
         out.tables["stages"] = trajectories(traj_src, ctx.scheme)
         breaks = None
         try:
-            breaks = break_tests(data, q1, q2, intercept=o["intercept"], effects=o["effects"], window=o["window"],
-                                 break_year=o["break_year"], trim=o["trim"], bootstrap=o["break_bootstrap"],
-                                 seed=r_break)
+            breaks = break_tests(
+                data,
+                q1,
+                q2,
+                intercept=o["intercept"],
+                effects=o["effects"],
+                window=o["window"],
+                break_year=o["break_year"],
+                trim=o["trim"],
+                bootstrap=o["break_bootstrap"],
+                seed=r_break,
+            )
             out.tables["stages_tests"] = breaks.table()
             out.notes.append(f"sup-F turning point {breaks.turning_point} (bootstrap p = {breaks.p_value:.3g})")
         except InputError as exc:
             out.warnings.append(f"break tests not run: {exc}")
         main = fit if o["by"] == "none" else None
         pstar = main.potential if main is not None else None
-        info.update({
-            "q1": q1, "q2": q2, "by": o["by"],
-            "strategy": coev.strategy if coev else None, "strategy_reason": coev.reason if coev else None,
-            "case": pstar.case if pstar is not None else None,
-            "stable_point": list(pstar.stable_point) if pstar is not None and pstar.stable_point else None,
-            "stable_point_exists": (pstar.has_stable_point if pstar is not None else None),
-            "map_stable": pstar.map_stable if pstar is not None else None,
-            "turning_point": breaks.turning_point if breaks else None,
-            "sup_f_p": breaks.p_value if breaks else None,
-        })
+        info.update(
+            {
+                "q1": q1,
+                "q2": q2,
+                "by": o["by"],
+                "strategy": coev.strategy if coev else None,
+                "strategy_reason": coev.reason if coev else None,
+                "case": pstar.case if pstar is not None else None,
+                "stable_point": list(pstar.stable_point) if pstar is not None and pstar.stable_point else None,
+                "stable_point_exists": (pstar.has_stable_point if pstar is not None else None),
+                "map_stable": pstar.map_stable if pstar is not None else None,
+                "turning_point": breaks.turning_point if breaks else None,
+                "sup_f_p": breaks.p_value if breaks else None,
+            }
+        )
         no_star = [r for r, p in fit.potentials().items() if not p.has_stable_point]
         info["regions_without_stable_point"] = no_star
         if pstar is not None and not pstar.has_stable_point:
             out.notes.append(f"no stable point exists (case {pstar.case}: {pstar.case_label})")
         elif pstar is None and no_star:
             shown = ", ".join(map(str, no_star[:10])) + (" ..." if len(no_star) > 10 else "")
-            out.notes.append(f"no stable point exists for {len(no_star)} of {len(fit.potentials())} regions "
-                             f"(potentials differ by {'region' if o['by'] != 'group' else 'group'}; see "
-                             f"haken_potential.csv): {shown}")
+            out.notes.append(
+                f"no stable point exists for {len(no_star)} of {len(fit.potentials())} regions "
+                f"(potentials differ by {'region' if o['by'] != 'group' else 'group'}; see "
+                f"haken_potential.csv): {shown}"
+            )
         out.info = _jsonable(info)
-        out.artifacts.append(_outcome(ident, fit, coev, breaks, coev.domain if coev else (0.0, 1.0), grading,
-                                      o["coevolution"], o))
+        out.artifacts.append(
+            _outcome(ident, fit, coev, breaks, coev.domain if coev else (0.0, 1.0), grading, o["coevolution"], o)
+        )
         return out
 
 
@@ -568,27 +749,41 @@ class ScenarioStage(Analysis):
         out = StageOutput()
         h = ctx.get(HakenOutcome)
         try:
-            validate_shocks(c["shocks"], list(pd.unique(h.fit.fitted_panel["region"])), ctx.scheme,
-                            key="[scenarios] shocks")
+            validate_shocks(
+                c["shocks"], list(pd.unique(h.fit.fitted_panel["region"])), ctx.scheme, key="[scenarios] shocks"
+            )
         except InputError as exc:
             raise ConfigError(exc.detail, source="config") from None
         edges, labels, labels_zh = h.grading
         # the configured strategy when none could be computed: it fails again here (d, h left
         # empty with the reason) instead of silently switching to another strategy
         strategy = h.strategy or h.strategy_requested
-        res = scenarios(h.fit, p, c["shocks"], groups=ctx.scheme, strategy=strategy, domain=h.domain,
-                        grades=edges, labels=labels, labels_zh=labels_zh)
+        res = scenarios(
+            h.fit,
+            p,
+            c["shocks"],
+            groups=ctx.scheme,
+            strategy=strategy,
+            domain=h.domain,
+            grades=edges,
+            labels=labels,
+            labels_zh=labels_zh,
+        )
         out.tables["scenarios"] = res.table
         n_out = int((~res.table["in_domain"].astype(bool)).sum())
         if res.undefined:
             has_v = bool(res.table["V"].notna().any())
-            out.notes.append(f"scenarios: q1, q2{' and V' if has_v else ''} projected; {'' if has_v else 'V, '}"
-                             f"d, h and grades left empty: {res.undefined}")
+            out.notes.append(
+                f"scenarios: q1, q2{' and V' if has_v else ''} projected; {'' if has_v else 'V, '}"
+                f"d, h and grades left empty: {res.undefined}"
+            )
         elif n_out:
-            out.notes.append(f"{n_out} projected region-years leave the q1 domain {h.domain}: their grade is "
-                             "left empty")
-        out.info = _jsonable({"periods": p, "scenarios": list(pd.unique(res.table["scenario"])),
-                              "strategy": res.strategy})
+            out.notes.append(
+                f"{n_out} projected region-years leave the q1 domain {h.domain}: their grade is left empty"
+            )
+        out.info = _jsonable(
+            {"periods": p, "scenarios": list(pd.unique(res.table["scenario"])), "strategy": res.strategy}
+        )
         return out
 
 

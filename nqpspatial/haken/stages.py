@@ -108,22 +108,53 @@ class BreakTestResults(Results):
         rows = []
         if self.chow is not None:
             for r in self.chow.itertuples(index=False):
-                rows.append({"test": "chow", "equation": r.equation, "break_year": r.break_year,
-                             "statistic": r.statistic, "df1": r.df1, "df2": r.df2, "p": r.p,
-                             "method": "F" if r.equation != "joint" else "Wald chi2"})
-        rows.append({"test": "sup-F", "equation": "joint", "break_year": self.turning_point,
-                     "statistic": self.sup_f, "df1": np.nan, "df2": np.nan, "p": self.p_value,
-                     "method": f"fixed-regressor wild cluster bootstrap (B = {self.B}), trim {self.trim:g}"})
+                rows.append(
+                    {
+                        "test": "chow",
+                        "equation": r.equation,
+                        "break_year": r.break_year,
+                        "statistic": r.statistic,
+                        "df1": r.df1,
+                        "df2": r.df2,
+                        "p": r.p,
+                        "method": "F" if r.equation != "joint" else "Wald chi2",
+                    }
+                )
+        rows.append(
+            {
+                "test": "sup-F",
+                "equation": "joint",
+                "break_year": self.turning_point,
+                "statistic": self.sup_f,
+                "df1": np.nan,
+                "df2": np.nan,
+                "p": self.p_value,
+                "method": f"fixed-regressor wild cluster bootstrap (B = {self.B}), trim {self.trim:g}",
+            }
+        )
         for r in self.path.itertuples(index=False):
-            rows.append({"test": "F-path", "equation": "joint", "break_year": r.break_year,
-                         "statistic": r.W, "df1": np.nan, "df2": np.nan, "p": np.nan,
-                         "method": "joint Wald statistic at this candidate year"})
+            rows.append(
+                {
+                    "test": "F-path",
+                    "equation": "joint",
+                    "break_year": r.break_year,
+                    "statistic": r.W,
+                    "df1": np.nan,
+                    "df2": np.nan,
+                    "p": np.nan,
+                    "method": "joint Wald statistic at this candidate year",
+                }
+            )
         return pd.DataFrame(rows)
 
     def summary(self) -> Summary:
         """Summary of the break tests."""
-        facts = {"turning point (sup-F)": self.turning_point, "sup-F (joint Wald)": self.sup_f,
-                 "bootstrap p-value": self.p_value, "resamples": self.B}
+        facts = {
+            "turning point (sup-F)": self.turning_point,
+            "sup-F (joint Wald)": self.sup_f,
+            "bootstrap p-value": self.p_value,
+            "resamples": self.B,
+        }
         tabs = {"statistic by candidate year": self.path}
         if self.chow is not None:
             tabs = {"Chow test": self.chow, **tabs}
@@ -148,8 +179,21 @@ def _qr(M):
 _BREAK_CHUNK_ELEMENTS = 1 << 22
 
 
-def break_tests(data, q1, q2, *, region="region", year="year", intercept=False, effects="none",
-                window=None, break_year=None, trim=0.15, bootstrap=999, seed=None) -> BreakTestResults:
+def break_tests(
+    data,
+    q1,
+    q2,
+    *,
+    region="region",
+    year="year",
+    intercept=False,
+    effects="none",
+    window=None,
+    break_year=None,
+    trim=0.15,
+    bootstrap=999,
+    seed=None,
+) -> BreakTestResults:
     """Chow test at ``break_year`` and sup-F search over interior years.
 
     Parameters
@@ -184,7 +228,7 @@ def break_tests(data, q1, q2, *, region="region", year="year", intercept=False, 
     years = np.unique(d.year)
     m = len(years)
     n_min = max(1, math.ceil(trim * m))
-    cands = [int(y) for y in years[n_min: m - n_min + 1]]
+    cands = [int(y) for y in years[n_min : m - n_min + 1]]
     if not cands:
         raise InputError(f"{m} transition years are too few for a break search with trim {trim}")
     f = n if d.region_fe else 0
@@ -226,18 +270,39 @@ def break_tests(data, q1, q2, *, region="region", year="year", intercept=False, 
     if break_year is not None:
         by = int(break_year)
         if not (years[0] < by <= years[-1]):
-            raise InputError(f"break_year = {by} must lie after the first transition year {years[0]} "
-                             f"and not after {years[-1]}")
+            raise InputError(
+                f"break_year = {by} must lie after the first transition year {years[0]} and not after {years[-1]}"
+            )
         (F1, F2), q, dfu = stat_for(by, ys)
         W = q * F1 + q * F2
-        chow = pd.DataFrame([
-            {"equation": q1, "break_year": by, "statistic": float(F1), "df1": q, "df2": dfu,
-             "p": float(stats.f.sf(F1, q, dfu))},
-            {"equation": q2, "break_year": by, "statistic": float(F2), "df1": q, "df2": dfu,
-             "p": float(stats.f.sf(F2, q, dfu))},
-            {"equation": "joint", "break_year": by, "statistic": float(W), "df1": 2 * q, "df2": np.nan,
-             "p": float(stats.chi2.sf(W, 2 * q))},
-        ])
+        chow = pd.DataFrame(
+            [
+                {
+                    "equation": q1,
+                    "break_year": by,
+                    "statistic": float(F1),
+                    "df1": q,
+                    "df2": dfu,
+                    "p": float(stats.f.sf(F1, q, dfu)),
+                },
+                {
+                    "equation": q2,
+                    "break_year": by,
+                    "statistic": float(F2),
+                    "df1": q,
+                    "df2": dfu,
+                    "p": float(stats.f.sf(F2, q, dfu)),
+                },
+                {
+                    "equation": "joint",
+                    "break_year": by,
+                    "statistic": float(W),
+                    "df1": 2 * q,
+                    "df2": np.nan,
+                    "p": float(stats.chi2.sf(W, 2 * q)),
+                },
+            ]
+        )
     p = float("nan")
     B = int(bootstrap)
     if B > 0:

@@ -31,8 +31,7 @@ def map_jacobian(gamma1, a, gamma2, b, q1, q2) -> np.ndarray:
     The intercepts do not enter the derivative; they only move the fixed
     point at which it is evaluated.
     """
-    g1, a, g2, b, q1, q2 = np.broadcast_arrays(*(np.asarray(v, dtype=float)
-                                                 for v in (gamma1, a, gamma2, b, q1, q2)))
+    g1, a, g2, b, q1, q2 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (gamma1, a, gamma2, b, q1, q2)))
     out = np.empty(g1.shape + (2, 2))
     out[..., 0, 0] = 1.0 - g1 - a * q2
     out[..., 0, 1] = -a * q1
@@ -142,5 +141,6 @@ class HakenSystem:
         """
         from .potential import Potential
 
-        return Potential(self.gamma1, self.a, self.gamma2, self.b, k1=self.k1, k2=self.k2,
-                         legacy_stable_point=legacy_stable_point)
+        return Potential(
+            self.gamma1, self.a, self.gamma2, self.b, k1=self.k1, k2=self.k2, legacy_stable_point=legacy_stable_point
+        )

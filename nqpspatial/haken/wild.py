@@ -45,8 +45,16 @@ import pandas as pd
 from ..backends import run_chunks
 from ..results import Results, Summary
 
-__all__ = ["WEBB_WEIGHTS", "RADEMACHER_WEIGHTS", "WEBB_BELOW", "wild_weights", "draw_multipliers",
-           "wild_year_bootstrap", "WildYearResults", "chunk_size_for"]
+__all__ = [
+    "WEBB_WEIGHTS",
+    "RADEMACHER_WEIGHTS",
+    "WEBB_BELOW",
+    "wild_weights",
+    "draw_multipliers",
+    "wild_year_bootstrap",
+    "WildYearResults",
+    "chunk_size_for",
+]
 
 WEBB_WEIGHTS = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
 RADEMACHER_WEIGHTS = np.array([-1.0, 1.0])
@@ -100,8 +108,12 @@ class _Layout:
         self.Rg, self.rcount = reg[:, keep], reg[:, keep].sum(axis=0)
         self.rlocal = np.argmax(self.Rg, axis=1)
         self.tlocal = np.argmax(self.Ty, axis=1)
-        n_fe = {"none": 0, "region": self.Rg.shape[1], "year": self.Ty.shape[1],
-                "two-way": self.Rg.shape[1] + self.Ty.shape[1] - 1}[effects]
+        n_fe = {
+            "none": 0,
+            "region": self.Rg.shape[1],
+            "year": self.Ty.shape[1],
+            "two-way": self.Rg.shape[1] + self.Ty.shape[1] - 1,
+        }[effects]
         self.n_fe = n_fe
         self.Dt = None
         if effects == "two-way":
@@ -130,7 +142,7 @@ def _fit_batch(cols, y, lay: _Layout):
     """
     Xs = [lay.partial(c) for c in cols]
     yt = lay.partial(y)
-    X = np.stack(Xs, axis=1)                                   # (B, k, n)
+    X = np.stack(Xs, axis=1)  # (B, k, n)
     A = X @ X.transpose(0, 2, 1)
     rhs = (X @ yt[:, :, None])[:, :, 0]
     with np.errstate(all="ignore"):
@@ -140,7 +152,7 @@ def _fit_batch(cols, y, lay: _Layout):
             Ainv = np.linalg.pinv(A)
     beta = (Ainv @ rhs[:, :, None])[:, :, 0]
     e = yt - (beta[:, None, :] @ X)[:, 0, :]
-    S = ((X * e[:, None, :]) @ lay.Ty).transpose(0, 2, 1)      # (B, T, k) year scores
+    S = ((X * e[:, None, :]) @ lay.Ty).transpose(0, 2, 1)  # (B, T, k) year scores
     n, k, G = lay.n, X.shape[1], lay.Ty.shape[1]
     factor = (G / (G - 1.0)) * ((n - 1.0) / (n - k - lay.n_fe)) if G > 1 else np.nan
     return beta, Ainv, S, factor, X, e
@@ -172,8 +184,14 @@ def _payload(design, coefs, jackknife, analytic=None):
     layouts = [(1.0, None, lay)]
     if jackknife:
         for mask in _half_masks(design):
-            sub = _Layout(design.codes[mask], design.tcodes[mask], len(design.regions), len(design.years),
-                          design.effects, mask=mask)
+            sub = _Layout(
+                design.codes[mask],
+                design.tcodes[mask],
+                len(design.regions),
+                len(design.years),
+                design.effects,
+                mask=mask,
+            )
             layouts.append((-0.5, mask, sub))
         layouts[0] = (2.0, None, lay)
     codes = design.codes
@@ -186,11 +204,27 @@ def _payload(design, coefs, jackknife, analytic=None):
     q2 = design.X2["lag"].to_numpy(float)
     eqs = []
     for c, y, X in ((coefs[0], design.y1, design.X1), (coefs[1], design.y2, design.X2)):
-        eqs.append({"y": np.asarray(y, float), "X": X.to_numpy(float), "names": list(X.columns),
-                    "coef": c.reindex(X.columns).to_numpy(float)})
-    return {"cols": cols, "layouts": layouts, "tcodes": design.tcodes, "T": len(design.years),
-            "steps": [np.flatnonzero(step == s) for s in range(step.max() + 1)], "has_next": has_next,
-            "q1": q1, "q2": q2, "eqs": eqs, "jackknife": bool(jackknife), "analytic": analytic}
+        eqs.append(
+            {
+                "y": np.asarray(y, float),
+                "X": X.to_numpy(float),
+                "names": list(X.columns),
+                "coef": c.reindex(X.columns).to_numpy(float),
+            }
+        )
+    return {
+        "cols": cols,
+        "layouts": layouts,
+        "tcodes": design.tcodes,
+        "T": len(design.years),
+        "steps": [np.flatnonzero(step == s) for s in range(step.max() + 1)],
+        "has_next": has_next,
+        "q1": q1,
+        "q2": q2,
+        "eqs": eqs,
+        "jackknife": bool(jackknife),
+        "analytic": analytic,
+    }
 
 
 def _restricted(eq, j, value):
@@ -264,7 +298,7 @@ def _ratio_t(b1, b2, se1, se2, c12):
     g1, g2 = 1.0 - b1[:, 0], 1.0 - b2[:, 0]
     with np.errstate(all="ignore"):
         r = np.abs(g2) / np.abs(g1)
-        var = r * r * (se1[:, 0] ** 2 / g1 ** 2 + se2[:, 0] ** 2 / g2 ** 2 - 2.0 * c12 / (g1 * g2))
+        var = r * r * (se1[:, 0] ** 2 / g1**2 + se2[:, 0] ** 2 / g2**2 - 2.0 * c12 / (g1 * g2))
     return r, np.sqrt(np.maximum(var, 0.0))
 
 
@@ -332,8 +366,9 @@ class WildYearResults(Results):
         ``"wild-year"`` and the description used as ``ci_method``.
     """
 
-    def __init__(self, draws, intervals, pvalues, verdict_share, *, B, weights, n_distinct, n_possible,
-                 n_invalid, alpha):
+    def __init__(
+        self, draws, intervals, pvalues, verdict_share, *, B, weights, n_distinct, n_possible, n_invalid, alpha
+    ):
         self.draws = draws
         self.intervals = intervals
         self.pvalues = pvalues
@@ -346,21 +381,29 @@ class WildYearResults(Results):
         self.alpha = float(alpha)
         self.scheme = "wild-year"
         wname = "Webb six-point" if weights == "webb" else "Rademacher"
-        self.method = (f"restricted wild-year bootstrap, percentile-t (B = {self.B}, {wname} weights, "
-                       f"{self.n_distinct} distinct draws"
-                       + (f", {self.n_invalid} non-finite resamples left out" if self.n_invalid else "") + ")")
+        self.method = (
+            f"restricted wild-year bootstrap, percentile-t (B = {self.B}, {wname} weights, "
+            f"{self.n_distinct} distinct draws"
+            + (f", {self.n_invalid} non-finite resamples left out" if self.n_invalid else "")
+            + ")"
+        )
         self._freeze()
 
     def summary(self) -> Summary:
         """Intervals, p-values and the draw counts."""
-        tab = self.intervals.merge(self.pvalues.rename("p").rename_axis("term").reset_index(), on="term",
-                                   how="left")
-        return Summary("Wild-year bootstrap", {"resamples": self.B, "weights": self.weights,
-                                               "distinct draws": self.n_distinct,
-                                               "possible draws": self.n_possible,
-                                               "non-finite resamples": self.n_invalid,
-                                               "verdict share": self.verdict_share},
-                       {"percentile-t intervals": tab})
+        tab = self.intervals.merge(self.pvalues.rename("p").rename_axis("term").reset_index(), on="term", how="left")
+        return Summary(
+            "Wild-year bootstrap",
+            {
+                "resamples": self.B,
+                "weights": self.weights,
+                "distinct draws": self.n_distinct,
+                "possible draws": self.n_possible,
+                "non-finite resamples": self.n_invalid,
+                "verdict share": self.verdict_share,
+            },
+            {"percentile-t intervals": tab},
+        )
 
 
 def _terms(cols):
@@ -378,9 +421,19 @@ def _to_param(term, c):
     return c
 
 
-def wild_year_bootstrap(design, coefs, B: int, *, seed, alpha: float = 0.05, min_ratio: float = 1.0,
-                        jackknife: bool = False, analytic=None, backend=None,
-                        null_terms=None) -> WildYearResults:
+def wild_year_bootstrap(
+    design,
+    coefs,
+    B: int,
+    *,
+    seed,
+    alpha: float = 0.05,
+    min_ratio: float = 1.0,
+    jackknife: bool = False,
+    analytic=None,
+    backend=None,
+    null_terms=None,
+) -> WildYearResults:
     """Recursive wild-year bootstrap of a Haken fit (see the module docstring).
 
     Parameters
@@ -413,12 +466,16 @@ def wild_year_bootstrap(design, coefs, B: int, *, seed, alpha: float = 0.05, min
     """
     p = _payload(design, coefs, jackknife, analytic)
     p["null_terms"] = set(sum(_terms(p["cols"]), [])) if null_terms is None else set(null_terms)
-    data = _estimate(p, design.X1["lag"].to_numpy(float)[None, :], design.X2["lag"].to_numpy(float)[None, :],
-                     np.asarray(design.y1, float)[None, :], np.asarray(design.y2, float)[None, :])
+    data = _estimate(
+        p,
+        design.X1["lag"].to_numpy(float)[None, :],
+        design.X2["lag"].to_numpy(float)[None, :],
+        np.asarray(design.y1, float)[None, :],
+        np.asarray(design.y2, float)[None, :],
+    )
     b1, b2, se1, se2, c12 = (a[0] for a in data)
     r_hat, r_se = _ratio_t(data[0], data[1], data[2], data[3], data[4])
-    parts = run_chunks(_wild_chunk, p, int(B), seed=seed, chunk_size=chunk_size_for(design.nobs),
-                       backend=backend)
+    parts = run_chunks(_wild_chunk, p, int(B), seed=seed, chunk_size=chunk_size_for(design.nobs), backend=backend)
     cat = {k: np.concatenate([c[k] for c in parts]) for k in ("W", "b1", "b2", "se1", "se2", "r", "rse", "tnull")}
     t1n, t2n = _terms(p["cols"])
     names = t1n + t2n
@@ -440,16 +497,24 @@ def wild_year_bootstrap(design, coefs, B: int, *, seed, alpha: float = 0.05, min
         c_lo, c_hi = est[j] - q_hi * se[j], est[j] - q_lo * se[j]
         ends = sorted([_to_param(term, c_lo), _to_param(term, c_hi)])
         draws[term] = _to_param(term, bs[:, j])
-        rows.append({"term": term, "ci_low": ends[0], "ci_high": ends[1],
-                     "std_err": float(np.std(draws[term][valid], ddof=1))})
+        rows.append(
+            {"term": term, "ci_low": ends[0], "ci_high": ends[1], "std_err": float(np.std(draws[term][valid], ddof=1))}
+        )
         with np.errstate(all="ignore"):
             t_obs = (est[j] - null[j]) / se[j]
         tn = cat["tnull"][valid, j]
-        pv[term] = (float((1 + np.sum(np.abs(tn) >= abs(t_obs))) / (len(tn) + 1)) if term in p["null_terms"]
-                    else float("nan"))
+        pv[term] = (
+            float((1 + np.sum(np.abs(tn) >= abs(t_obs))) / (len(tn) + 1)) if term in p["null_terms"] else float("nan")
+        )
     q_lo, q_hi = np.quantile(rt[valid], [lo_q, hi_q])
-    rows.append({"term": "ratio", "ci_low": r_hat[0] - q_hi * r_se[0], "ci_high": r_hat[0] - q_lo * r_se[0],
-                 "std_err": float(np.std(cat["r"][valid], ddof=1))})
+    rows.append(
+        {
+            "term": "ratio",
+            "ci_low": r_hat[0] - q_hi * r_se[0],
+            "ci_high": r_hat[0] - q_lo * r_se[0],
+            "std_err": float(np.std(cat["r"][valid], ddof=1)),
+        }
+    )
     order = ["gamma1", "a", "gamma2", "b"] + [t for t in ("k1", "k2") if t in names]
     d = pd.DataFrame({t: draws[t] for t in order})
     d["ratio"] = cat["r"]
@@ -457,6 +522,15 @@ def wild_year_bootstrap(design, coefs, B: int, *, seed, alpha: float = 0.05, min
     wname, values = wild_weights(p["T"])
     n_distinct = len(np.unique(cat["W"], axis=0))
     iv = pd.DataFrame(rows).set_index("term").loc[order + ["ratio"]].reset_index()
-    return WildYearResults(d, iv, pd.Series(pv).reindex(order), float(ok[valid].mean()), B=int(B),
-                           weights=wname, n_distinct=n_distinct, n_possible=len(values) ** p["T"],
-                           n_invalid=int((~valid).sum()), alpha=alpha)
+    return WildYearResults(
+        d,
+        iv,
+        pd.Series(pv).reindex(order),
+        float(ok[valid].mean()),
+        B=int(B),
+        weights=wname,
+        n_distinct=n_distinct,
+        n_possible=len(values) ** p["T"],
+        n_invalid=int((~valid).sum()),
+        alpha=alpha,
+    )

@@ -16,8 +16,19 @@ import pandas as pd
 
 from .labels import label
 
-__all__ = ["FigureWriter", "weights_figure", "potential_figure", "trajectories_figure", "density_figure",
-           "dagum_figure", "markov_figure", "moran_figure", "potential_curve", "histogram", "hist_log_scale"]
+__all__ = [
+    "FigureWriter",
+    "weights_figure",
+    "potential_figure",
+    "trajectories_figure",
+    "density_figure",
+    "dagum_figure",
+    "markov_figure",
+    "moran_figure",
+    "potential_curve",
+    "histogram",
+    "hist_log_scale",
+]
 
 _DPI = 110
 #: At most this many entries in a legend of periods (more get a colour bar) and year tick labels.
@@ -126,9 +137,16 @@ class FigureWriter:
 
     def rc(self) -> dict:
         """matplotlib rc settings for the figures (font list, sizes, SVG text as paths)."""
-        return {"font.size": 9, "axes.titlesize": 10, "svg.fonttype": "path", "axes.unicode_minus": False,
-                "figure.dpi": _DPI, "savefig.dpi": _DPI, "font.family": list(self.policy.families),
-                "svg.hashsalt": "nqpspatial"}  # fixed SVG ids: the same figure gives the same bytes
+        return {
+            "font.size": 9,
+            "axes.titlesize": 10,
+            "svg.fonttype": "path",
+            "axes.unicode_minus": False,
+            "figure.dpi": _DPI,
+            "savefig.dpi": _DPI,
+            "font.family": list(self.policy.families),
+            "svg.hashsalt": "nqpspatial",
+        }  # fixed SVG ids: the same figure gives the same bytes
 
     def file_name(self, name: str) -> str:
         """The file stem ``name`` gets (slugified, made unique within this writer)."""
@@ -230,9 +248,17 @@ def weights_figure(weights: pd.DataFrame, lang: str = "en", labels: dict | None 
     ax.set_ylim(-0.7, len(w) - 0.3)
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=colours[s], label=txt(s)) for s in subs], loc="lower left",
-              bbox_to_anchor=(0.0, 1.0), ncol=min(len(subs), 4), fontsize=8, frameon=False,
-              title=label("subsystems", lang), title_fontsize=8, alignment="left")
+    ax.legend(
+        handles=[Patch(color=colours[s], label=txt(s)) for s in subs],
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=min(len(subs), 4),
+        fontsize=8,
+        frameon=False,
+        title=label("subsystems", lang),
+        title_fontsize=8,
+        alignment="left",
+    )
     ax.set_title(label("s_weights", lang), loc="right")
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
@@ -247,11 +273,18 @@ def potential_curve(row: pd.Series, q: np.ndarray) -> np.ndarray | None:
     A, B = float(row["quadratic"]), float(row["quartic"])
     if not (np.isfinite(A) and np.isfinite(B)):
         return None
-    return lin * q + 0.5 * A * q ** 2 + 0.25 * B * q ** 4
+    return lin * q + 0.5 * A * q**2 + 0.25 * B * q**4
 
 
-def potential_figure(curves: list[tuple[str, np.ndarray, np.ndarray]], stationary: pd.DataFrame,
-                     points: pd.DataFrame | None, *, title: str, lang: str = "en", names: dict | None = None):
+def potential_figure(
+    curves: list[tuple[str, np.ndarray, np.ndarray]],
+    stationary: pd.DataFrame,
+    points: pd.DataFrame | None,
+    *,
+    title: str,
+    lang: str = "en",
+    names: dict | None = None,
+):
     """The potential V(q1), its stationary points and the regions placed on it.
 
     Parameters
@@ -270,24 +303,52 @@ def potential_figure(curves: list[tuple[str, np.ndarray, np.ndarray]], stationar
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for i, (lab, q, v) in enumerate(curves):
-        ax.plot(q, v, color="#225ea8" if len(curves) == 1 else None, lw=1.6 if len(curves) == 1 else 0.9,
-                label=lab if len(curves) <= 8 else None)
+        ax.plot(
+            q,
+            v,
+            color="#225ea8" if len(curves) == 1 else None,
+            lw=1.6 if len(curves) == 1 else 0.9,
+            label=lab if len(curves) <= 8 else None,
+        )
     if points is not None and len(points):
-        ax.scatter(points["q1"], points["V"], s=18, color="#fd8d3c", edgecolor="#7f2704", linewidth=0.5,
-                   zorder=3, label=label("regions_last", lang))
+        ax.scatter(
+            points["q1"],
+            points["V"],
+            s=18,
+            color="#fd8d3c",
+            edgecolor="#7f2704",
+            linewidth=0.5,
+            zorder=3,
+            label=label("regions_last", lang),
+        )
         if names is not None and len(points) <= 16:
             for r, x, yv in zip(points["region"], points["q1"], points["V"]):
-                ax.annotate(str(names.get(str(r), r)), (x, yv), fontsize=6.5, xytext=(3, 3),
-                            textcoords="offset points")
+                ax.annotate(str(names.get(str(r), r)), (x, yv), fontsize=6.5, xytext=(3, 3), textcoords="offset points")
     if stationary is not None and len(stationary):
         st = stationary[stationary["stable"].astype(bool)]
         un = stationary[~stationary["stable"].astype(bool)]
         if len(st):
-            ax.scatter(st["q1"], st["V"], s=60, marker="o", color="#238b45", edgecolor="black", zorder=4,
-                       label=label("stable", lang))
+            ax.scatter(
+                st["q1"],
+                st["V"],
+                s=60,
+                marker="o",
+                color="#238b45",
+                edgecolor="black",
+                zorder=4,
+                label=label("stable", lang),
+            )
         if len(un):
-            ax.scatter(un["q1"], un["V"], s=60, marker="o", facecolor="white", edgecolor="black", zorder=4,
-                       label=label("unstable", lang))
+            ax.scatter(
+                un["q1"],
+                un["V"],
+                s=60,
+                marker="o",
+                facecolor="white",
+                edgecolor="black",
+                zorder=4,
+                label=label("unstable", lang),
+            )
     ax.axhline(0, color="#999999", lw=0.5)
     ax.set_xlabel("q1")
     ax.set_ylabel("V(q1)")
@@ -298,8 +359,9 @@ def potential_figure(curves: list[tuple[str, np.ndarray, np.ndarray]], stationar
     return fig
 
 
-def trajectories_figure(traj: pd.DataFrame, columns: list[str], *, lang: str = "en", turning=None,
-                        titles: dict | None = None):
+def trajectories_figure(
+    traj: pd.DataFrame, columns: list[str], *, lang: str = "en", turning=None, titles: dict | None = None
+):
     """National (thick) and zone trajectories of the mean of each column per year.
 
     Parameters
@@ -365,8 +427,7 @@ def density_figure(curves: pd.DataFrame, variable: str, *, lang: str = "en", tit
     many = len(years) > MAX_LEGEND
     for i, y in enumerate(years):
         s = sub[sub["year"] == y]
-        ax.plot(s["x"], s["density"], color=cmap(i / max(len(years) - 1, 1)), lw=0.8 if many else 1.2,
-                label=str(y))
+        ax.plot(s["x"], s["density"], color=cmap(i / max(len(years) - 1, 1)), lw=0.8 if many else 1.2, label=str(y))
     ax.set_xlabel(variable)
     ax.set_ylabel(label("density", lang))
     ax.set_title(title or f"{label('density', lang)}: {variable}")
@@ -416,15 +477,21 @@ def dagum_figure(gini: pd.DataFrame, variable: str, *, lang: str = "en", title: 
     else:
         h2, l2 = [], []
     h1, l1 = ax.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4,
-              frameon=False)
+    ax.legend(h1 + h2, l1 + l2, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4, frameon=False)
     ax.set_title(title or f"{label('dagum', lang)}: {variable}")
     fig.tight_layout()
     return fig
 
 
-def markov_figure(trans: pd.DataFrame, variable: str, kind: str = "classic", *, lang: str = "en",
-                  title: str | None = None, classes: str = "pooled"):
+def markov_figure(
+    trans: pd.DataFrame,
+    variable: str,
+    kind: str = "classic",
+    *,
+    lang: str = "en",
+    title: str | None = None,
+    classes: str = "pooled",
+):
     """Heatmap of a Markov transition-probability matrix.
 
     Parameters
@@ -453,7 +520,8 @@ def markov_figure(trans: pd.DataFrame, variable: str, kind: str = "classic", *, 
     if "to_label" in sub.columns:
         lab.update(dict(zip(sub["to"], sub["to_label"])))
     M = sub.pivot_table(index="from", columns="to", values="probability", aggfunc="first").reindex(
-        index=states, columns=states)
+        index=states, columns=states
+    )
     plt = _plt()
     n = len(states)
     fig, ax = plt.subplots(figsize=(1.6 + 0.62 * n, 1.3 + 0.55 * n))
@@ -465,8 +533,15 @@ def markov_figure(trans: pd.DataFrame, variable: str, kind: str = "classic", *, 
     for i in range(n):
         for j in range(n):
             if np.isfinite(vals[i, j]):
-                ax.text(j, i, f"{vals[i, j]:.2f}", ha="center", va="center", fontsize=6.5,
-                        color="white" if vals[i, j] > 0.6 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{vals[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    color="white" if vals[i, j] > 0.6 else "black",
+                )
     ax.set_xlabel(label("to", lang))
     ax.set_ylabel(label("from", lang))
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
@@ -496,31 +571,32 @@ def moran_figure(moran: pd.DataFrame, weights: str | None = None, *, lang: str =
     plt = _plt()
     ncols = min(len(specs), 3)
     nrows = int(np.ceil(len(specs) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 + 3.8 * ncols, 0.9 + 2.8 * nrows), squeeze=False,
-                             sharey=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 + 3.8 * ncols, 0.9 + 2.8 * nrows), squeeze=False, sharey=True)
     many_years = sub["year"].nunique() > 30
     for ax, spec in zip(axes.ravel(), specs):
         part = sub if spec is None else sub[sub["weights"] == spec]
         for v, s in part.groupby("variable", sort=False):
             s = s.sort_values("year")
-            line, = ax.plot(s["year"], s["I"].astype(float), lw=1.2, label=str(v))
+            (line,) = ax.plot(s["year"], s["I"].astype(float), lw=1.2, label=str(v))
             if pcol is not None:
                 sig = s[pcol].astype(float) < alpha
                 size = 8 if many_years else 22
                 ax.scatter(s["year"][sig], s["I"][sig], color=line.get_color(), s=size, zorder=3)
-                ax.scatter(s["year"][~sig], s["I"][~sig], facecolor="white", edgecolor=line.get_color(), s=size,
-                           zorder=3)
+                ax.scatter(
+                    s["year"][~sig], s["I"][~sig], facecolor="white", edgecolor=line.get_color(), s=size, zorder=3
+                )
         ax.axhline(0, color="#999999", lw=0.5)
         ax.set_xlabel(label("year", lang))
         ax.set_title(str(spec) if spec is not None else "", fontsize=9)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.spines[["top", "right"]].set_visible(False)
-    for ax in axes.ravel()[len(specs):]:
+    for ax in axes.ravel()[len(specs) :]:
         ax.set_axis_off()
     axes[0][0].set_ylabel("I")
     handles, labs = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labs, loc="lower center", ncol=min(len(labs), 6), fontsize=7.5, frameon=False)
-    fig.suptitle(f"{label('moran', lang)}; ● {label('significant', lang)}, ○ {label('not_significant', lang)}",
-                 fontsize=10)
+    fig.suptitle(
+        f"{label('moran', lang)}; ● {label('significant', lang)}, ○ {label('not_significant', lang)}", fontsize=10
+    )
     fig.tight_layout(rect=(0, 0.06 + 0.04 * int(np.ceil(len(labs) / 6)), 1, 0.95))
     return fig

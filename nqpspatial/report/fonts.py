@@ -36,9 +36,21 @@ FONT_PACKAGE = "noto-cjk-sans-otc"
 
 #: Font families tried in order (first installed wins).
 CJK_FAMILIES = (
-    "Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC", "Noto Sans CJK KR", "Noto Sans CJK HK",
-    "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
-    "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC", "Noto Serif CJK SC", "AR PL UMing CN",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK KR",
+    "Noto Sans CJK HK",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Heiti SC",
+    "Noto Serif CJK SC",
+    "AR PL UMing CN",
 )
 
 _FILE_HINTS = ("notosanscjk", "sourcehansans", "wqy", "msyh", "simhei", "pingfang", "notoserifcjk", "uming")
@@ -46,8 +58,11 @@ _FILE_HINTS = ("notosanscjk", "sourcehansans", "wqy", "msyh", "simhei", "pingfan
 #: The Latin font of every figure (matplotlib's bundled default).
 LATIN = "DejaVu Sans"
 
-FIX = ('Fix: pip install "nqpspatial[cjk]" (installs the SIL-OFL font package ' + FONT_PACKAGE
-       + '), or install a system CJK font (Debian/Ubuntu: apt-get install fonts-noto-cjk).')
+FIX = (
+    'Fix: pip install "nqpspatial[cjk]" (installs the SIL-OFL font package '
+    + FONT_PACKAGE
+    + "), or install a system CJK font (Debian/Ubuntu: apt-get install fonts-noto-cjk)."
+)
 
 _cache: dict[str, str | None] = {}
 
@@ -102,8 +117,13 @@ def find_cjk_font() -> str | None:
     if found is None:
         from matplotlib import font_manager
 
-        _add([p for p in font_manager.findSystemFonts()
-              if any(h in p.replace("-", "").replace("_", "").lower() for h in _FILE_HINTS)])
+        _add(
+            [
+                p
+                for p in font_manager.findSystemFonts()
+                if any(h in p.replace("-", "").replace("_", "").lower() for h in _FILE_HINTS)
+            ]
+        )
         names = _installed_names()
         found = next((f for f in CJK_FAMILIES if f in names), None)
     _cache["font"] = found
@@ -221,6 +241,9 @@ class GlyphPolicy:
             parts[0] += ' ([report] language = "zh"): figure labels are in English'
         if self.replaced:
             alias = [f"{v} = {k}" for k, v in self.aliases.items() if k in " ".join(self.replaced)]
-            parts.append(f"{len(self.replaced)} label(s) were replaced by ASCII stand-ins (indicator codes"
-                         + (f"; {', '.join(alias)}" if alias else "") + ")")
+            parts.append(
+                f"{len(self.replaced)} label(s) were replaced by ASCII stand-ins (indicator codes"
+                + (f"; {', '.join(alias)}" if alias else "")
+                + ")"
+            )
         return "; ".join(parts) + ". " + FIX

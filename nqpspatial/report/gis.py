@@ -73,6 +73,7 @@ def region_layers(tables: dict, *, region: str = "region", year: str = "year", s
     -------
     dict of str to pandas.DataFrame
     """
+
     def tab(name):
         t = tables.get(name)
         return t if isinstance(t, pd.DataFrame) and len(t) else None
@@ -99,8 +100,10 @@ def region_layers(tables: dict, *, region: str = "region", year: str = "year", s
     lisa = tab("lisa")
     if lisa is not None and {"variable", "cluster"} <= set(lisa.columns):
         R, Y = cols(lisa)
-        t = lisa.assign(__key=lisa["variable"].astype(str) + (
-            "_" + lisa["weights"].astype(str) if "weights" in lisa.columns else ""))
+        t = lisa.assign(
+            __key=lisa["variable"].astype(str)
+            + ("_" + lisa["weights"].astype(str) if "weights" in lisa.columns else "")
+        )
         w = _wide(t.rename(columns={"cluster": ""}), R, Y, [""], key="__key")
         if w is not None:
             w.columns = [c[1:] for c in w.columns]
@@ -137,8 +140,7 @@ def _zones_layer(clusters, scheme):
         c = clusters.assign(region=clusters["region"].map(str))
         several = "variable" in c.columns and c["variable"].nunique() > 1
         key = "cluster_" + c["method"].astype(str) + (("_" + c["variable"].astype(str)) if several else "")
-        w = c.assign(__k=key).pivot_table(index="region", columns="__k", values="cluster", aggfunc="first",
-                                          sort=True)
+        w = c.assign(__k=key).pivot_table(index="region", columns="__k", values="cluster", aggfunc="first", sort=True)
         w.columns = [str(x) for x in w.columns]
         parts.append(w)
     if not parts:
@@ -149,8 +151,9 @@ def _zones_layer(clusters, scheme):
     return out
 
 
-def write_regions_gpkg(path, geometry, tables: dict, *, region: str = "region", year: str = "year",
-                       scheme=None, names: dict | None = None) -> list[str]:
+def write_regions_gpkg(
+    path, geometry, tables: dict, *, region: str = "region", year: str = "year", scheme=None, names: dict | None = None
+) -> list[str]:
     """Write ``regions.gpkg``: the boundaries and a layer per per-region table.
 
     Parameters

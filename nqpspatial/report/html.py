@@ -20,8 +20,19 @@ import pandas as pd
 
 from .labels import label
 
-__all__ = ["Section", "esc", "table_html", "figure_html", "facts_html", "text_html", "map_html",
-           "json_for_script", "render_page", "CSS", "MAP_JS"]
+__all__ = [
+    "Section",
+    "esc",
+    "table_html",
+    "figure_html",
+    "facts_html",
+    "text_html",
+    "map_html",
+    "json_for_script",
+    "render_page",
+    "CSS",
+    "MAP_JS",
+]
 
 
 def esc(text) -> str:
@@ -48,8 +59,16 @@ class Section:
     blocks: list[str] = field(default_factory=list)
 
 
-def table_html(table: pd.DataFrame, *, name: str | None = None, max_rows: int = 30, digits: int = 4,
-               lang: str = "en", caption: str | None = None, highlight=None) -> str:
+def table_html(
+    table: pd.DataFrame,
+    *,
+    name: str | None = None,
+    max_rows: int = 30,
+    digits: int = 4,
+    lang: str = "en",
+    caption: str | None = None,
+    highlight=None,
+) -> str:
     """An escaped HTML table as readers see it (at most ``max_rows`` rows, with a note when cut).
 
     The table goes through :func:`nqpspatial.report.tables.display_table`:
@@ -80,8 +99,10 @@ def figure_html(png: bytes, caption: str, *, name: str | None = None) -> str:
     """A figure as an inline base64 PNG with an escaped caption."""
     data = base64.b64encode(png).decode("ascii")
     file_note = f" <span class='file'>(figures/{esc(name)}.*)</span>" if name else ""
-    return (f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{data}'>"
-            f"<figcaption>{esc(caption)}{file_note}</figcaption></figure>")
+    return (
+        f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{data}'>"
+        f"<figcaption>{esc(caption)}{file_note}</figcaption></figure>"
+    )
 
 
 def facts_html(facts: dict) -> str:
@@ -106,12 +127,21 @@ def _svg_extras(layers: dict | None, lang: str) -> tuple[str, str]:
     """(SVG drawn under the regions, SVG drawn over them): the outline, the maritime line, the inset."""
     if not layers or not layers.get("base"):
         return "", ""
-    under = "<g id='nqp-base'>" + "".join(
-        f"<path class='nqp-base' id='nqp-b-{j}' data-code='{esc(code)}' fill='#d9d9d9' stroke='#9a9a9a' "
-        f"vector-effect='non-scaling-stroke' d='{d}'><title>{esc(name)}</title></path>"
-        for j, (code, name, d) in enumerate(layers["base"])) + "</g>"
-    over = (f"<path class='nqp-line' id='nqp-line' fill='none' stroke='#3b6ea8' stroke-width='1.4' "
-            f"vector-effect='non-scaling-stroke' d='{layers['line']}'></path>" if layers.get("line") else "")
+    under = (
+        "<g id='nqp-base'>"
+        + "".join(
+            f"<path class='nqp-base' id='nqp-b-{j}' data-code='{esc(code)}' fill='#d9d9d9' stroke='#9a9a9a' "
+            f"vector-effect='non-scaling-stroke' d='{d}'><title>{esc(name)}</title></path>"
+            for j, (code, name, d) in enumerate(layers["base"])
+        )
+        + "</g>"
+    )
+    over = (
+        f"<path class='nqp-line' id='nqp-line' fill='none' stroke='#3b6ea8' stroke-width='1.4' "
+        f"vector-effect='non-scaling-stroke' d='{layers['line']}'></path>"
+        if layers.get("line")
+        else ""
+    )
     ins = layers.get("inset")
     if ins:
         box = f"x='{ins['x']}' y='{ins['y']}' width='{ins['w']}' height='{ins['h']}'"
@@ -119,16 +149,19 @@ def _svg_extras(layers: dict | None, lang: str) -> tuple[str, str]:
         uses += "".join(f"<use href='#nqp-r-{i}' data-i='{i}'></use>" for i in ins["regions"])
         if layers.get("line"):
             uses += "<use href='#nqp-line'></use>"
-        over += (f"<g id='nqp-inset' role='group' aria-label='{esc(label('scs_inset', lang))}'>"
-                 f"<clipPath id='nqp-inset-clip'><rect {box}></rect></clipPath>"
-                 f"<rect class='nqp-inset-bg' {box}></rect>"
-                 f"<g clip-path='url(#nqp-inset-clip)'><g transform='{ins['transform']}'>{uses}</g></g>"
-                 f"<rect class='nqp-inset-frame' {box}></rect></g>")
+        over += (
+            f"<g id='nqp-inset' role='group' aria-label='{esc(label('scs_inset', lang))}'>"
+            f"<clipPath id='nqp-inset-clip'><rect {box}></rect></clipPath>"
+            f"<rect class='nqp-inset-bg' {box}></rect>"
+            f"<g clip-path='url(#nqp-inset-clip)'><g transform='{ins['transform']}'>{uses}</g></g>"
+            f"<rect class='nqp-inset-frame' {box}></rect></g>"
+        )
     return under, over
 
 
-def map_html(data: dict, paths: list[str], width: float, height: float, *, lang: str = "en",
-             layers: dict | None = None) -> str:
+def map_html(
+    data: dict, paths: list[str], width: float, height: float, *, lang: str = "en", layers: dict | None = None
+) -> str:
     """The interactive map: inline SVG, a period slider, a variable selector and a tooltip.
 
     Parameters
@@ -146,11 +179,14 @@ def map_html(data: dict, paths: list[str], width: float, height: float, *, lang:
         China Sea inset ``#nqp-inset`` over them).
     """
     periods = data["periods"]
-    options = "".join(f"<option value='{esc(k)}'{' selected' if k == data.get('initial') else ''}>"
-                      f"{esc(v['label'])}</option>" for k, v in data["variables"].items())
+    options = "".join(
+        f"<option value='{esc(k)}'{' selected' if k == data.get('initial') else ''}>{esc(v['label'])}</option>"
+        for k, v in data["variables"].items()
+    )
     under, over = _svg_extras(layers, lang)
-    svg_paths = under + "".join(f"<path data-i='{i}' id='nqp-r-{i}' d='{d}'></path>"
-                                for i, d in enumerate(paths)) + over
+    svg_paths = (
+        under + "".join(f"<path data-i='{i}' id='nqp-r-{i}' d='{d}'></path>" for i, d in enumerate(paths)) + over
+    )
     last = len(periods) - 1
     return (
         "<div class='nqp-map-wrap'>"
@@ -170,8 +206,9 @@ def map_html(data: dict, paths: list[str], width: float, height: float, *, lang:
     )
 
 
-def render_page(*, title: str, sections: list[Section], missing: list[str], banner: str | None,
-                lang: str = "en", footer: str = "") -> str:
+def render_page(
+    *, title: str, sections: list[Section], missing: list[str], banner: str | None, lang: str = "en", footer: str = ""
+) -> str:
     """The complete HTML document (a string)."""
     toc = "".join(f"<li><a href='#{esc(s.key)}'>{esc(s.title)}</a></li>" for s in sections)
     body = []
@@ -179,8 +216,7 @@ def render_page(*, title: str, sections: list[Section], missing: list[str], bann
         body.append(f"<section id='{esc(s.key)}'><h2>{esc(s.title)}</h2>{''.join(s.blocks)}</section>")
     miss = ""
     if missing:
-        miss = (f"<p class='note'>{esc(label('no_data', lang))}: "
-                f"{esc(', '.join(missing))}</p>")
+        miss = f"<p class='note'>{esc(label('no_data', lang))}: {esc(', '.join(missing))}</p>"
     ban = f"<div class='banner' role='alert'>{esc(banner)}</div>" if banner else ""
     return (
         "<!DOCTYPE html>\n"

@@ -19,12 +19,31 @@ import pandas as pd
 
 from .labels import label
 
-__all__ = ["simplify_geometry", "classify", "fisher_jenks", "choropleth", "categorical_map", "svg_paths",
-           "LISA_COLOURS", "SEQUENTIAL", "grade_colours", "MapLayout", "is_china", "CHINA_ALBERS", "svg_layers"]
+__all__ = [
+    "simplify_geometry",
+    "classify",
+    "fisher_jenks",
+    "choropleth",
+    "categorical_map",
+    "svg_paths",
+    "LISA_COLOURS",
+    "SEQUENTIAL",
+    "grade_colours",
+    "MapLayout",
+    "is_china",
+    "CHINA_ALBERS",
+    "svg_layers",
+]
 
 #: LISA cluster colours (the GeoDa convention).
-LISA_COLOURS = {"HH": "#d7191c", "LL": "#2c7bb6", "LH": "#abd9e9", "HL": "#fdae61", "ns": "#eeeeee",
-                "isolated": "#ffffff"}
+LISA_COLOURS = {
+    "HH": "#d7191c",
+    "LL": "#2c7bb6",
+    "LH": "#abd9e9",
+    "HL": "#fdae61",
+    "ns": "#eeeeee",
+    "isolated": "#ffffff",
+}
 #: Sequential palette of choropleth classes (light to dark).
 SEQUENTIAL = "YlGnBu"
 _MISSING = "#d9d9d9"
@@ -167,8 +186,9 @@ def _keyed(series: pd.Series) -> pd.Series:
     return s
 
 
-def _panels(geoms, frames: dict, colour_of, title: str, legend: list[tuple[str, str]], legend_title: str,
-            layout: "MapLayout"):
+def _panels(
+    geoms, frames: dict, colour_of, title: str, legend: list[tuple[str, str]], legend_title: str, layout: "MapLayout"
+):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
@@ -192,8 +212,15 @@ def _panels(geoms, frames: dict, colour_of, title: str, legend: list[tuple[str, 
     longest = max([len(t) for t, _ in legend] + [len(legend_title) // 2, 4])
     ncol = max(1, min(len(handles), int(fig_w / (0.45 + 0.068 * longest))))
     rows = math.ceil(len(handles) / ncol)
-    fig.legend(handles=handles, title=legend_title, loc="lower center", ncol=ncol, fontsize=7.5, title_fontsize=8,
-               frameon=False)
+    fig.legend(
+        handles=handles,
+        title=legend_title,
+        loc="lower center",
+        ncol=ncol,
+        fontsize=7.5,
+        title_fontsize=8,
+        frameon=False,
+    )
     fig.suptitle(title, fontsize=11)
     bottom = min(0.6, (0.35 + 0.19 * rows) / fig_h)
     fig.subplots_adjust(left=0.01, right=0.99, bottom=bottom, top=1 - 0.55 / fig_h, wspace=0.05, hspace=0.18)
@@ -213,8 +240,17 @@ def _no_data_label(layout: "MapLayout", lang: str, any_missing: bool) -> str | N
     return text
 
 
-def choropleth(geometry, values: dict, *, title: str, legend_title: str, lang: str = "en", k: int = 5,
-               font: str | None = None, layout: "MapLayout | None" = None):
+def choropleth(
+    geometry,
+    values: dict,
+    *,
+    title: str,
+    legend_title: str,
+    lang: str = "en",
+    k: int = 5,
+    font: str | None = None,
+    layout: "MapLayout | None" = None,
+):
     """Choropleth panels of one numeric variable, one panel per period.
 
     Parameters
@@ -249,7 +285,8 @@ def choropleth(geometry, values: dict, *, title: str, legend_title: str, lang: s
     lows = [float(finite.min()) if finite.size else 0.0] + list(bins[:-1])
     legend = [(f"{_fmt(lo)} - {_fmt(hi)}" if lo != hi else _fmt(hi), c) for lo, hi, c in zip(lows, bins, colours)]
     missing = any(_keyed(v).reindex(layout.ids).isna().any() for v in values.values()) or bool(
-        (~np.isfinite(pooled)).any())
+        (~np.isfinite(pooled)).any()
+    )
     nd = _no_data_label(layout, lang, missing)
     if nd:
         legend.append((nd, _MISSING))
@@ -262,9 +299,19 @@ def choropleth(geometry, values: dict, *, title: str, legend_title: str, lang: s
     return _panels(geometry, values, colour_of, title, legend, legend_title, layout)
 
 
-def categorical_map(geometry, values: dict, *, categories: list, colours: dict, title: str,
-                    legend_title: str, lang: str = "en", labels: dict | None = None, font: str | None = None,
-                    layout: "MapLayout | None" = None):
+def categorical_map(
+    geometry,
+    values: dict,
+    *,
+    categories: list,
+    colours: dict,
+    title: str,
+    legend_title: str,
+    lang: str = "en",
+    labels: dict | None = None,
+    font: str | None = None,
+    layout: "MapLayout | None" = None,
+):
     """Map panels of a categorical variable (grades, LISA clusters), one per period.
 
     Parameters
@@ -341,8 +388,7 @@ def svg_paths(geometry, *, width: float = 800.0, fraction: float = 0.0015) -> tu
     gs = simplify_geometry(geometry, fraction)
     x0, y0, x1, y1 = gs.total_bounds
     crs = getattr(gs, "crs", None)
-    geographic = bool(crs.is_geographic) if crs is not None else (-181 <= x0 and x1 <= 181 and -91 <= y0
-                                                                   and y1 <= 91)
+    geographic = bool(crs.is_geographic) if crs is not None else (-181 <= x0 and x1 <= 181 and -91 <= y0 and y1 <= 91)
     kx = math.cos(math.radians((y0 + y1) / 2)) if geographic else 1.0
     span_x = max((x1 - x0) * kx, 1e-12)
     span_y = max(y1 - y0, 1e-12)
@@ -360,7 +406,6 @@ def svg_paths(geometry, *, width: float = 800.0, fraction: float = 0.0015) -> tu
                 parts.append(f"M{pts}Z")
         paths.append("".join(parts))
     return paths, round(width, 1), round(height, 1)
-
 
 
 def _svg_d(geom, tx) -> str:
@@ -416,22 +461,37 @@ def svg_layers(geometry, *, width: float = 800.0, fraction: float = 0.0015, lang
         return (xy[:, 0] - x0) * scale, (y1 - xy[:, 1]) * scale
 
     paths = [_svg_d(g, tx) for g in lay.geoms]
-    base = [(c, n[0 if lang == "zh" else 1], _svg_d(g, tx)) for c, n, g in
-            zip(lay.base_ids, lay.base_names, lay.base_geoms)]
+    base = [
+        (c, n[0 if lang == "zh" else 1], _svg_d(g, tx)) for c, n, g in zip(lay.base_ids, lay.base_names, lay.base_geoms)
+    ]
     line = "".join("M" + " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(*tx(seg))) for seg in lay.lines)
     bx, by, bw, bh = lay.inset["box"]
     ex0, ex1, ey0, ey1 = lay.inset["extent"]
     box_px = ((bx - x0) * scale, (y1 - (by + bh)) * scale, bw * scale, bh * scale)
     zoom = bw / (ex1 - ex0)
-    transform = (f"translate({box_px[0]:.2f} {box_px[1]:.2f}) scale({zoom:.5f}) "
-                 f"translate({-(ex0 - x0) * scale:.2f} {-(y1 - ey1) * scale:.2f})")
+    transform = (
+        f"translate({box_px[0]:.2f} {box_px[1]:.2f}) scale({zoom:.5f}) "
+        f"translate({-(ex0 - x0) * scale:.2f} {-(y1 - ey1) * scale:.2f})"
+    )
     window = shapely.box(ex0, ey0, ex1, ey1)
-    inset = {"x": round(box_px[0], 1), "y": round(box_px[1], 1), "w": round(box_px[2], 1),
-             "h": round(box_px[3], 1), "transform": transform,
-             "regions": [i for i, g in enumerate(lay.geoms) if g is not None and g.intersects(window)],
-             "base": [j for j, g in enumerate(lay.base_geoms) if g.intersects(window)]}
-    return {"paths": paths, "width": round(width, 1), "height": round((y1 - y0) * scale, 1), "base": base,
-            "line": line, "inset": inset}
+    inset = {
+        "x": round(box_px[0], 1),
+        "y": round(box_px[1], 1),
+        "w": round(box_px[2], 1),
+        "h": round(box_px[3], 1),
+        "transform": transform,
+        "regions": [i for i, g in enumerate(lay.geoms) if g is not None and g.intersects(window)],
+        "base": [j for j, g in enumerate(lay.base_geoms) if g.intersects(window)],
+    }
+    return {
+        "paths": paths,
+        "width": round(width, 1),
+        "height": round((y1 - y0) * scale, 1),
+        "base": base,
+        "line": line,
+        "inset": inset,
+    }
+
 
 # ------------------------------------------------------------------------------------------ map layout
 #: The projection of every China map: Albers equal-area conic, central meridian 105 E, standard
@@ -524,7 +584,7 @@ def _nice_length(target_m: float) -> float:
     if not (target_m > 0 and math.isfinite(target_m)):
         return float("nan")
     k = math.floor(math.log10(target_m))
-    return max(m * 10.0 ** k for m in (1, 2, 5) if m * 10.0 ** k <= target_m)
+    return max(m * 10.0**k for m in (1, 2, 5) if m * 10.0**k <= target_m)
 
 
 def _length_text(metres: float) -> str:
@@ -609,11 +669,11 @@ class MapLayout:
         # units without data are drawn again over the regions: simplified neighbours must not hide them
         self.no_data_paths = [p for p, c in zip(self.base_paths, covered) if not c]
         self.clipped = None
-        self.lines = [np.asarray(g.coords)[:, :2] for g in
-                      shapely.get_parts(maritime_boundary().to_crs(self.crs).to_numpy())]
+        self.lines = [
+            np.asarray(g.coords)[:, :2] for g in shapely.get_parts(maritime_boundary().to_crs(self.crs).to_numpy())
+        ]
         # the main map: every vertex north of MAIN_LAT_MIN (vertex bounds: robust to invalid inputs)
-        lonlat = shapely.get_coordinates(np.r_[china_outline().geometry.to_numpy(),
-                                               gs.to_crs("EPSG:4326").to_numpy()])
+        lonlat = shapely.get_coordinates(np.r_[china_outline().geometry.to_numpy(), gs.to_crs("EPSG:4326").to_numpy()])
         xy = shapely.get_coordinates(np.r_[base.geometry.to_numpy(), gs.to_numpy()])
         xy = xy[lonlat[:, 1] >= MAIN_LAT_MIN]
         x0, y0 = xy.min(axis=0)
@@ -634,10 +694,17 @@ class MapLayout:
         window = (scs[0], scs[1], scs[2], scs[3])
         nd = [g for g, c in zip(self.base_geoms, covered) if not c]
         self.clipped = {
-            "main": {"regions": _paths(_clip(gs.to_numpy(), main)), "base": _paths(_clip(self.base_geoms, main)),
-                     "nodata": _paths(_clip(nd, main))},
-            "inset": {"regions": _paths(_clip(gs.to_numpy(), window)),
-                      "base": _paths(_clip(self.base_geoms, window)), "nodata": _paths(_clip(nd, window))}}
+            "main": {
+                "regions": _paths(_clip(gs.to_numpy(), main)),
+                "base": _paths(_clip(self.base_geoms, main)),
+                "nodata": _paths(_clip(nd, main)),
+            },
+            "inset": {
+                "regions": _paths(_clip(gs.to_numpy(), window)),
+                "base": _paths(_clip(self.base_geoms, window)),
+                "nodata": _paths(_clip(nd, window)),
+            },
+        }
 
     # ---------------------------------------------------------------------------------------- drawing
     def draw(self, ax, colours, *, edge: str = _EDGE, linewidth: float = 0.25, decorations: bool = True) -> None:
@@ -670,20 +737,31 @@ class MapLayout:
         clipped = (getattr(self, "clipped", None) or {}).get(which)
         base_paths = clipped["base"] if clipped else self.base_paths
         if base_paths:
-            base = PathCollection(base_paths, facecolors=[_MISSING] * len(base_paths), edgecolors=_BASE_EDGE,
-                                  linewidths=linewidth, zorder=1)
+            base = PathCollection(
+                base_paths,
+                facecolors=[_MISSING] * len(base_paths),
+                edgecolors=_BASE_EDGE,
+                linewidths=linewidth,
+                zorder=1,
+            )
             base.set_gid("nodata-base")
             base.nqp_ids = list(self.base_ids)
             ax.add_collection(base)
-        regions = PathCollection(clipped["regions"] if clipped else self.paths, facecolors=list(colours),
-                                 edgecolors=edge, linewidths=linewidth, zorder=2)
+        regions = PathCollection(
+            clipped["regions"] if clipped else self.paths,
+            facecolors=list(colours),
+            edgecolors=edge,
+            linewidths=linewidth,
+            zorder=2,
+        )
         regions.set_gid("regions")
         regions.nqp_ids = list(self.ids)
         ax.add_collection(regions)
         nodata = clipped["nodata"] if clipped else getattr(self, "no_data_paths", None)
         if nodata:
-            ax.add_collection(PathCollection(nodata, facecolors=_MISSING, edgecolors=_BASE_EDGE,
-                                             linewidths=linewidth, zorder=2.5))
+            ax.add_collection(
+                PathCollection(nodata, facecolors=_MISSING, edgecolors=_BASE_EDGE, linewidths=linewidth, zorder=2.5)
+            )
         if self.lines:
             line = LineCollection(self.lines, colors="#3b6ea8", linewidths=max(linewidth * 3, 0.6), zorder=3)
             line.set_gid("maritime-boundary")
@@ -719,14 +797,28 @@ class MapLayout:
         length = metres / per_unit
         bar_h = 0.012 * w / self.aspect
         for k, colour in enumerate(("black", "white")):
-            r = Rectangle((bx + k * length / 2, by), length / 2, bar_h, facecolor=colour, edgecolor="black",
-                          linewidth=0.5, zorder=7)
+            r = Rectangle(
+                (bx + k * length / 2, by),
+                length / 2,
+                bar_h,
+                facecolor=colour,
+                edgecolor="black",
+                linewidth=0.5,
+                zorder=7,
+            )
             r.set_gid("scale-bar" if k == 0 else None)
             ax.add_patch(r)
         ax.nqp_scale_bar = {"x0": bx, "x1": bx + length, "y": by, "metres": metres, "crs": self.crs}
         if share >= 0.3:  # a short bar (the inset): its length beside it
-            ax.text(bx + length * 1.08, by + bar_h / 2, _length_text(metres), ha="left", va="center",
-                    fontsize=fontsize, zorder=7)
+            ax.text(
+                bx + length * 1.08,
+                by + bar_h / 2,
+                _length_text(metres),
+                ha="left",
+                va="center",
+                fontsize=fontsize,
+                zorder=7,
+            )
             return
         for x, text in ((bx, "0"), (bx + length, _length_text(metres))):
             ax.text(x, by + 1.6 * bar_h, text, ha="center", va="bottom", fontsize=fontsize, zorder=7)
@@ -748,11 +840,19 @@ class MapLayout:
 
         tip, left, right, tail = pt(0, s / 2), pt(-s / 4, -s / 2), pt(s / 4, -s / 2), pt(0, -s / 4)
         ax.add_patch(Polygon([tip, left, tail], closed=True, facecolor="black", edgecolor="black", lw=0.5, zorder=7))
-        ax.add_patch(Polygon([tip, right, tail], closed=True, facecolor="white", edgecolor="black", lw=0.5,
-                             zorder=7, gid="north-arrow"))
+        ax.add_patch(
+            Polygon(
+                [tip, right, tail],
+                closed=True,
+                facecolor="white",
+                edgecolor="black",
+                lw=0.5,
+                zorder=7,
+                gid="north-arrow",
+            )
+        )
         nx, ny = pt(0, s / 2 + 0.02 * w)
-        ax.text(nx, ny, "N", ha="center", va="bottom", fontsize=7, zorder=7,
-                rotation=-math.degrees(angle))
+        ax.text(nx, ny, "N", ha="center", va="bottom", fontsize=7, zorder=7, rotation=-math.degrees(angle))
 
 
 def _covered(units, regions, grid: int = 15) -> list[bool]:

@@ -63,8 +63,9 @@ def _sec_weights(S: ReportView) -> Section | None:
     labels = {}
     ind = S.ctx.indicators
     if isinstance(ind, pd.DataFrame) and {"indicator", "label"} <= set(ind.columns):
-        labels = {i: (f"{i} {lab}" if isinstance(lab, str) and lab else i) for i, lab in
-                  zip(ind["indicator"], ind["label"])}
+        labels = {
+            i: (f"{i} {lab}" if isinstance(lab, str) and lab else i) for i, lab in zip(ind["indicator"], ind["label"])
+        }
     if S.opts["figures"]:
         fig = weights_figure(w, S.fig_lang, labels, policy=S.writer.policy)
         sec.blocks.append(S.figure(fig, "weights", S.t("s_weights")))
@@ -105,8 +106,8 @@ def _stationary(lin, A, B) -> pd.DataFrame:
     roots = np.polynomial.Polynomial([lin, A, 0.0, B]).trim().roots() if (A or B) else np.array([])
     roots = roots[np.abs(roots.imag) <= 1e-9 * np.maximum(1, np.abs(roots.real))].real
     roots = np.unique(np.round(roots, 12))
-    v = -lin * roots + 0.5 * A * roots ** 2 + 0.25 * B * roots ** 4
-    return pd.DataFrame({"q1": roots, "V": v, "stable": (A + 3 * B * roots ** 2) > 0})
+    v = -lin * roots + 0.5 * A * roots**2 + 0.25 * B * roots**4
+    return pd.DataFrame({"q1": roots, "V": v, "stable": (A + 3 * B * roots**2) > 0})
 
 
 def _sec_haken(S: ReportView) -> Section | None:
@@ -117,14 +118,18 @@ def _sec_haken(S: ReportView) -> Section | None:
         return None
     sec = Section("haken", S.t("s_haken"))
     if ident is not None:
-        chosen = (ident["chosen"].astype("boolean").fillna(False).astype(bool) if "chosen" in ident.columns
-                  else pd.Series(False, index=ident.index))
+        chosen = (
+            ident["chosen"].astype("boolean").fillna(False).astype(bool)
+            if "chosen" in ident.columns
+            else pd.Series(False, index=ident.index)
+        )
         if S.pair is not None:
             sec.blocks.append(text_html(f"{S.t('chosen')}: q1 = {S.pair[0]}, q2 = {S.pair[1]}"))
         elif "chosen" in ident.columns:
             sec.blocks.append(text_html(S.t("none_passes"), "note"))
-        sec.blocks.append(table_html(ident, name="haken_identification", max_rows=60, lang=S.lang,
-                                     highlight=chosen.to_numpy()))
+        sec.blocks.append(
+            table_html(ident, name="haken_identification", max_rows=60, lang=S.lang, highlight=chosen.to_numpy())
+        )
     if est is not None:
         sec.blocks.append(table_html(est, name="haken_estimates", max_rows=80, lang=S.lang))
     sec.blocks.append(regression_html(S.ctx.tables or {}, S.lang))  # esttab-style (nqpspatial.report.tables)
@@ -141,8 +146,11 @@ def _sec_haken(S: ReportView) -> Section | None:
                 except (ImportError, TypeError, ValueError):
                     lab = ""
             star = row.get("q1_star")
-            star_text = (S.t("none_exists") if star is None or pd.isna(star)
-                         else f"q1* = {float(star):.4f}, V* = {float(row.get('V_star')):.4f}")
+            star_text = (
+                S.t("none_exists")
+                if star is None or pd.isna(star)
+                else f"q1* = {float(star):.4f}, V* = {float(row.get('V_star')):.4f}"
+            )
             facts = {S.t("case"): f"{case}: {lab}" if lab else case, S.t("stable_point"): star_text}
             if "map_stable" in pot.columns:
                 facts["map_stable"] = row.get("map_stable")
@@ -167,7 +175,7 @@ def _sec_haken(S: ReportView) -> Section | None:
             lo, hi = (min(cand + [0.0]), max(cand + [1.0])) if cand else (-0.1, 1.1)
             pad = 0.08 * (hi - lo)
             q = np.linspace(lo - pad, hi + pad, 300)
-            curves = [(lab, q, lin * q + 0.5 * A * q ** 2 + 0.25 * B * q ** 4) for lab, lin, A, B in sources]
+            curves = [(lab, q, lin * q + 0.5 * A * q**2 + 0.25 * B * q**4) for lab, lin, A, B in sources]
             stat = stat[(stat["q1"] >= q[0]) & (stat["q1"] <= q[-1])]
             if points is not None:
                 if "V" in coev.columns and len(sources) == 1:
@@ -175,7 +183,7 @@ def _sec_haken(S: ReportView) -> Section | None:
                 else:
                     lab, lin, A, B = sources[0]
                     x = points["q1"].to_numpy()
-                    points["V"] = lin * x + 0.5 * A * x ** 2 + 0.25 * B * x ** 4
+                    points["V"] = lin * x + 0.5 * A * x**2 + 0.25 * B * x**4
                     if len(sources) > 1:
                         points = None
             title = S.ft("potential") + (f" ({last})" if points is not None else "")
@@ -242,17 +250,30 @@ def _sec_coevolution(S: ReportView) -> Section | None:
                     continue
                 vals = wide_values(coev, var, R, Y, S.years)
                 vals = {y: pd.to_numeric(v, errors="coerce").astype(float) for y, v in vals.items()}
-                fig = choropleth(S.geoms, vals, title=S.var_label(var, fig=True),
-                                 legend_title=f"{var} ({S.ft('index_unit')})" if var != "h" or
-                                 _unit_interval(coev[var]) else var, lang=S.fig_lang, layout=S.layout)
+                fig = choropleth(
+                    S.geoms,
+                    vals,
+                    title=S.var_label(var, fig=True),
+                    legend_title=f"{var} ({S.ft('index_unit')})" if var != "h" or _unit_interval(coev[var]) else var,
+                    lang=S.fig_lang,
+                    layout=S.layout,
+                )
                 sec.blocks.append(S.figure(fig, f"map_{var}", f"{S.var_label(var)}: {', '.join(map(str, S.years))}"))
             if "grade" in coev.columns and coev["grade"].notna().any():
                 order, disp = _grade_order(coev, S.fig_lang)
                 cols = _grade_colours(order)
                 vals = wide_values(coev, "grade", R, Y, S.years)
-                fig = categorical_map(S.geoms, vals, categories=order, colours=cols, labels=disp,
-                                      title=S.ft("grade"), legend_title=S.ft("grade"), lang=S.fig_lang,
-                                      layout=S.layout)
+                fig = categorical_map(
+                    S.geoms,
+                    vals,
+                    categories=order,
+                    colours=cols,
+                    labels=disp,
+                    title=S.ft("grade"),
+                    legend_title=S.ft("grade"),
+                    lang=S.fig_lang,
+                    layout=S.layout,
+                )
                 sec.blocks.append(S.figure(fig, "map_grade", S.t("grade")))
         elif S.geoms is None:
             sec.blocks.append(text_html(S.t("no_geometry"), "note"))
@@ -278,8 +299,14 @@ def _sec_coevolution(S: ReportView) -> Section | None:
         num = [c for c in ("U1", "U2", "C", "C_corrected", "T", "D", "D_corrected") if c in cc.columns]
         sec.blocks.append("<h3>" + escape("Coupling coordination (national mean)") + "</h3>")
         if num and Y in cc.columns:
-            sec.blocks.append(table_html(cc.groupby(Y, sort=True)[num].mean().reset_index(),
-                                         name="coupling_coordination", max_rows=60, lang=S.lang))
+            sec.blocks.append(
+                table_html(
+                    cc.groupby(Y, sort=True)[num].mean().reset_index(),
+                    name="coupling_coordination",
+                    max_rows=60,
+                    lang=S.lang,
+                )
+            )
         else:
             sec.blocks.append(table_html(cc, name="coupling_coordination", lang=S.lang))
     return sec
@@ -343,9 +370,11 @@ def weights_section(S: ReportView) -> Section:
 
 def haken_sections(S: ReportView) -> list[Section]:
     """The Haken stage's sections: identification and potential, co-evolution, stages (each empty without data)."""
-    return [_sec_haken(S) or Section("haken", S.t("s_haken")),
-            _sec_coevolution(S) or Section("coevolution", S.t("s_coevolution")),
-            _sec_stages(S) or Section("stages", S.t("s_stages"))]
+    return [
+        _sec_haken(S) or Section("haken", S.t("s_haken")),
+        _sec_coevolution(S) or Section("coevolution", S.t("s_coevolution")),
+        _sec_stages(S) or Section("stages", S.t("s_stages")),
+    ]
 
 
 #: Public names of the grade helpers (the interactive map uses them too).

@@ -29,12 +29,33 @@ _Ctx = ReportView  # the 0.1.0 name
 __all__ = ["ReportStage", "report_stage", "build_report", "report_analyses", "REPORT_KEYS", "SECTIONS"]
 
 #: Keys of the ``[report]`` table and their defaults.
-REPORT_KEYS = {"enabled": True, "language": "en", "years": [], "title": None, "figures": True,
-               "formats": ["png", "svg"], "latex": True, "docx": True}
+REPORT_KEYS = {
+    "enabled": True,
+    "language": "en",
+    "years": [],
+    "title": None,
+    "figures": True,
+    "formats": ["png", "svg"],
+    "latex": True,
+    "docx": True,
+}
 
 #: The first-party sections in report order (the core's data and weights, then the stages' in run order).
-SECTIONS = ("data", "weights", "haken", "coevolution", "stages", "spatial", "zones", "spatial_haken",
-            "local_haken", "robustness", "centres", "detector", "network")
+SECTIONS = (
+    "data",
+    "weights",
+    "haken",
+    "coevolution",
+    "stages",
+    "spatial",
+    "zones",
+    "spatial_haken",
+    "local_haken",
+    "robustness",
+    "centres",
+    "detector",
+    "network",
+)
 
 _FORMATS = ("png", "svg", "pdf")
 _MAX_MAP_VARS = 4
@@ -47,20 +68,27 @@ def _options(ctx: StageContext, cfg: dict | None) -> dict:
     opts.update({k: v for k, v in (ctx.config.get("report") or {}).items() if k in REPORT_KEYS})
     opts.update({k: v for k, v in (cfg or {}).items() if k in REPORT_KEYS})
     if opts["language"] not in ("en", "zh"):
-        raise ConfigError(f"[report] language = {opts['language']!r} is not allowed; use 'en' or 'zh'.",
-                          source="config")
+        raise ConfigError(
+            f"[report] language = {opts['language']!r} is not allowed; use 'en' or 'zh'.", source="config"
+        )
     fmts = opts["formats"]
     if isinstance(fmts, str):
         fmts = [fmts]
     bad = [f for f in fmts if f not in _FORMATS]
     if bad or not isinstance(fmts, list):
-        raise ConfigError(f"[report] formats = {opts['formats']!r}: use a list of {', '.join(_FORMATS)}, "
-                          "e.g. formats = [\"png\", \"svg\"].", source="config")
+        raise ConfigError(
+            f"[report] formats = {opts['formats']!r}: use a list of {', '.join(_FORMATS)}, "
+            'e.g. formats = ["png", "svg"].',
+            source="config",
+        )
     opts["formats"] = list(dict.fromkeys(fmts))
     years = opts["years"] or []
     if not isinstance(years, list) or not all(isinstance(y, int) and not isinstance(y, bool) for y in years):
-        raise ConfigError(f"[report] years = {opts['years']!r}: give a list of periods of the panel, e.g. "
-                          "years = [2014, 2020, 2023].", source="config")
+        raise ConfigError(
+            f"[report] years = {opts['years']!r}: give a list of periods of the panel, e.g. "
+            "years = [2014, 2020, 2023].",
+            source="config",
+        )
     opts["years"] = years
     for key in ("latex", "docx"):
         if not isinstance(opts[key], bool):
@@ -100,8 +128,13 @@ def _map_data(S: _Ctx):
         for r, y, c in zip(sub[R].map(str), sub[Y], sub[col]):
             if r in pos and y in pidx and c in codes:
                 vals[pidx[y]][pos[r]] = codes[c]
-        variables[key] = {"label": lab, "kind": "categorical", "categories": [str(disp.get(c, c)) for c in order],
-                          "colours": [colours.get(c, "#d9d9d9") for c in order], "values": vals}
+        variables[key] = {
+            "label": lab,
+            "kind": "categorical",
+            "categories": [str(disp.get(c, c)) for c in order],
+            "colours": [colours.get(c, "#d9d9d9") for c in order],
+            "values": vals,
+        }
 
     coev = S.coev
     if coev is not None:
@@ -132,9 +165,16 @@ def _map_data(S: _Ctx):
         return None
     initial = "h" if "h" in variables else next(iter(variables))
     regions = [{"id": r, "name": S.names.get(r, r)} for r in ids]
-    return {"regions": regions, "periods": [p if isinstance(p, (int, str)) else str(p) for p in
-                                            [int(p) if isinstance(p, (np.integer,)) else p for p in periods]],
-            "variables": variables, "initial": initial, "labels": {"period": S.t("period")}}
+    return {
+        "regions": regions,
+        "periods": [
+            p if isinstance(p, (int, str)) else str(p)
+            for p in [int(p) if isinstance(p, (np.integer,)) else p for p in periods]
+        ],
+        "variables": variables,
+        "initial": initial,
+        "labels": {"period": S.t("period")},
+    }
 
 
 # ------------------------------------------------------------------------------------------------- build
@@ -196,8 +236,9 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
             from .maps import svg_layers
 
             svg = svg_layers(S.geometry, lang=lang)
-            msec = Section("map", S.t("s_map"), [map_html(mdata, svg["paths"], svg["width"], svg["height"],
-                                                          lang=lang, layers=svg)])
+            msec = Section(
+                "map", S.t("s_map"), [map_html(mdata, svg["paths"], svg["width"], svg["height"], lang=lang, layers=svg)]
+            )
             sections.append(msec)
         builders = [("data", lambda v: [data_section(v)]), ("weights", lambda v: [weights_section(v)])]
         builders += [(st.name, st.report_sections) for st in report_analyses(ctx)]
@@ -232,22 +273,38 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
     from .._version import __version__
 
     found = _findings_first(S, sections)  # the findings section opens the page (nqpspatial.report.findings)
-    page = render_page(title=str(title), sections=sections, missing=[t for _, t in missing], banner=banner, lang=lang,
-                       footer=f"{S.t('generated')} {__version__}")
+    page = render_page(
+        title=str(title),
+        sections=sections,
+        missing=[t for _, t in missing],
+        banner=banner,
+        lang=lang,
+        footer=f"{S.t('generated')} {__version__}",
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.html").write_text(page, encoding="utf-8")
     docx_info = _write_docx(S, out_dir, found, str(title), banner, f"{S.t('generated')} {__version__}")
     out.notes.extend(S.notes)
     if missing:
         out.notes.append(f"report: sections without data: {', '.join(t for _, t in missing)}")
-    out.info = {"html": "report.html", "bytes": len(page.encode("utf-8")), "language": lang,
-                "figure_language": fig_lang, "font": font, "map_years": [int(y) if isinstance(y, (int, np.integer))
-                                                                         else str(y) for y in S.years],
-                "sections": [s.key for s in sections], "sections_without_data": [k for k, _ in missing],
-                "figures": list(writer.written), "latex": latex_files, "synthetic_banner": banner is not None,
-                "section_seconds": timing, "gpkg": gpkg, "docx": docx_info,
-                "findings": [{"key": f.key, "kind": f.kind} for f in found],
-                "seconds": round(time.perf_counter() - t0, 3)}
+    out.info = {
+        "html": "report.html",
+        "bytes": len(page.encode("utf-8")),
+        "language": lang,
+        "figure_language": fig_lang,
+        "font": font,
+        "map_years": [int(y) if isinstance(y, (int, np.integer)) else str(y) for y in S.years],
+        "sections": [s.key for s in sections],
+        "sections_without_data": [k for k, _ in missing],
+        "figures": list(writer.written),
+        "latex": latex_files,
+        "synthetic_banner": banner is not None,
+        "section_seconds": timing,
+        "gpkg": gpkg,
+        "docx": docx_info,
+        "findings": [{"key": f.key, "kind": f.kind} for f in found],
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
     return out
 
 
@@ -276,10 +333,13 @@ def _built(owner: str, build, S: ReportView, out: StageOutput) -> list:
         raise
     except Exception as exc:  # noqa: BLE001 - one broken section must not lose the whole report
         plt.close("all")
-        out.warnings.append(f"report section '{owner}' could not be built ({type(exc).__name__}: {exc}); "
-                            "the other sections were written")
-        return [Section(owner, owner, [text_html(f"This section could not be built: {type(exc).__name__}: {exc}",
-                                                 "note")])]
+        out.warnings.append(
+            f"report section '{owner}' could not be built ({type(exc).__name__}: {exc}); "
+            "the other sections were written"
+        )
+        return [
+            Section(owner, owner, [text_html(f"This section could not be built: {type(exc).__name__}: {exc}", "note")])
+        ]
 
 
 def _generic_sections(S: ReportView, ctx, shown: list) -> list:
@@ -308,8 +368,13 @@ def _findings_first(S: _Ctx, sections: list) -> list:
     haken = (S.ctx.config or {}).get("haken") or {}
     alpha = haken.get("alpha", 0.05) if hasattr(haken, "get") else 0.05
     sh = S.ctx.get(SpatialHakenOutcome)
-    found = findings(S.ctx.tables or {}, lang=S.lang, region_names=S.names, alpha=float(alpha),
-                     reading=sh.reading if sh is not None else None)
+    found = findings(
+        S.ctx.tables or {},
+        lang=S.lang,
+        region_names=S.names,
+        alpha=float(alpha),
+        reading=sh.reading if sh is not None else None,
+    )
     sections.insert(0, Section("findings", FINDINGS_TEXT[S.lang]["heading"], [findings_html(found, S.lang)]))
     return found
 
@@ -324,8 +389,16 @@ def _write_docx(S: _Ctx, out_dir, found, title, banner, footer) -> dict | None:
     sh = S.ctx.get(SpatialHakenOutcome)
     tabs = docx_tables(S.ctx.tables or {}, S.lang, reading=sh.reading if sh is not None else None)
     figs = main_figures(S.pngs)
-    size = write_docx(out_dir / "report.docx", title=title, findings=found, tables=tabs, figures=figs, lang=S.lang,
-                      banner=banner, footer=footer)
+    size = write_docx(
+        out_dir / "report.docx",
+        title=title,
+        findings=found,
+        tables=tabs,
+        figures=figs,
+        lang=S.lang,
+        banner=banner,
+        footer=footer,
+    )
     return {"file": "report.docx", "bytes": size, "tables": [t.name for t in tabs], "figures": [f[0] for f in figs]}
 
 
@@ -336,8 +409,15 @@ def _write_gpkg(S: _Ctx, out_dir, out: StageOutput) -> dict | None:
     from .gis import write_regions_gpkg
 
     try:
-        layers = write_regions_gpkg(out_dir / "regions.gpkg", S.geometry, S.ctx.tables or {}, region=S.region,
-                                    year=S.year, scheme=S.ctx.scheme, names=S.names)
+        layers = write_regions_gpkg(
+            out_dir / "regions.gpkg",
+            S.geometry,
+            S.ctx.tables or {},
+            region=S.region,
+            year=S.year,
+            scheme=S.ctx.scheme,
+            names=S.names,
+        )
     except Exception as exc:  # noqa: BLE001 - the GIS hand-off must not lose the report
         out.warnings.append(f"regions.gpkg could not be written ({type(exc).__name__}: {exc})")
         return None

@@ -62,7 +62,13 @@ class ReportView:
 
     def __init__(self, ctx: StageContext, opts: dict, lang: str, fig_lang: str, font, writer):
         self.ctx, self.opts, self.lang, self.fig_lang, self.font, self.writer = (
-            ctx, opts, lang, fig_lang, font, writer)
+            ctx,
+            opts,
+            lang,
+            fig_lang,
+            font,
+            writer,
+        )
         self.notes: list[str] = []
         self.pngs: dict[str, tuple[bytes, str]] = {}  # figure stem -> (PNG, caption), for report.docx
         self.region, self.year = ctx.region, ctx.year
@@ -123,8 +129,11 @@ def _region_names(ctx, lang) -> dict:
     geo = ctx.geometry
     out = {}
     if geo is not None:
-        prefs = (["name_zh_short", "name_zh", "name", "NAME", "name_en"] if lang == "zh"
-                 else ["name_en", "name", "NAME", "pinyin", "name_zh"])
+        prefs = (
+            ["name_zh_short", "name_zh", "name", "NAME", "name_en"]
+            if lang == "zh"
+            else ["name_en", "name", "NAME", "pinyin", "name_zh"]
+        )
         col = next((c for c in prefs if c in getattr(geo, "columns", [])), None)
         if col is not None:
             out = {str(k): str(v) for k, v in zip(geo.index, geo[col]) if pd.notna(v)}
@@ -175,8 +184,11 @@ def _map_years(given, periods, turning) -> list:
     if given:
         missing = [y for y in given if y not in periods]
         if missing and periods:
-            raise ConfigError(f"[report] years = {given}: {missing} not among the panel's periods "
-                              f"({periods[0]}-{periods[-1]}); choose from {periods}.", source="config")
+            raise ConfigError(
+                f"[report] years = {given}: {missing} not among the panel's periods "
+                f"({periods[0]}-{periods[-1]}); choose from {periods}.",
+                source="config",
+            )
         return [y for y in periods if y in given]
     if not periods:
         return []

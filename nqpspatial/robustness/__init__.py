@@ -24,5 +24,15 @@ from .sensitivity import SensitivityResults, draw_weights, weight_sensitivity
 from .stage import RobustnessStage, SensitivityStage, robustness_stage, sensitivity_stage
 from .table import RobustnessResults, plot_robustness, robustness_table
 
-__all__ = ["weight_sensitivity", "draw_weights", "SensitivityResults", "robustness_table", "RobustnessResults",
-           "plot_robustness", "SensitivityStage", "RobustnessStage", "sensitivity_stage", "robustness_stage"]
+__all__ = [
+    "weight_sensitivity",
+    "draw_weights",
+    "SensitivityResults",
+    "robustness_table",
+    "RobustnessResults",
+    "plot_robustness",
+    "SensitivityStage",
+    "RobustnessStage",
+    "sensitivity_stage",
+    "robustness_stage",
+]

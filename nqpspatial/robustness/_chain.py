@@ -54,23 +54,24 @@ class PanelLayout:
         code_all = np.array([first[r] for r in region], dtype=np.int64)
         rows = np.flatnonzero(keep)
         order = np.lexsort((year[rows], code_all[rows]))
-        self.rows = rows[order]                       # rows of R used, sorted by region then year
+        self.rows = rows[order]  # rows of R used, sorted by region then year
         codes_w = code_all[self.rows]
         used = list(dict.fromkeys(codes_w.tolist()))
         remap = {c: i for i, c in enumerate(used)}
         inv_first = {v: k for k, v in first.items()}
         self.regions = [inv_first[c] for c in used]
-        self.codes = np.array([remap[c] for c in codes_w], dtype=np.int64)   # per windowed row
+        self.codes = np.array([remap[c] for c in codes_w], dtype=np.int64)  # per windowed row
         self.years = year[self.rows]
         self.region_of_row = region[self.rows]
         self.n = len(self.rows)
         self.n_regions = len(self.regions)
         same = self.codes[1:] == self.codes[:-1]
-        self.cur = np.flatnonzero(same)                # transition t -> t+1 within a region
+        self.cur = np.flatnonzero(same)  # transition t -> t+1 within a region
         self.nxt = self.cur + 1
         if len(np.unique(self.years)) < 3:
-            raise InputError(f"the Haken model needs at least 3 periods; the data (window) has "
-                             f"{len(np.unique(self.years))}")
+            raise InputError(
+                f"the Haken model needs at least 3 periods; the data (window) has {len(np.unique(self.years))}"
+            )
         self.tcodes = self.codes[self.cur]
         self.tyears = self.years[self.cur]
         self.n_tr = len(self.cur)
@@ -79,7 +80,7 @@ class PanelLayout:
         ty = np.unique(self.tyears)
         m = len(ty)
         h = math.ceil(m / 2)
-        self.halves = (np.isin(self.tyears, ty[:h]), np.isin(self.tyears, ty[m - h:]))
+        self.halves = (np.isin(self.tyears, ty[:h]), np.isin(self.tyears, ty[m - h :]))
         self.n_transition_years = m
         self.year_values = np.unique(self.years)
 
@@ -177,18 +178,18 @@ def fit_equation(y, cols, lay: PanelLayout, *, fe: bool, se: str, jackknife: boo
         V = inv @ meat @ inv * (n / (n - ktot))
         df = float(n - ktot)
     elif se in ("cluster", "twoway"):
-        S = [(lay.G @ (c * resid).T).T for c in cw]            # (D, n_regions) per regressor
+        S = [(lay.G @ (c * resid).T).T for c in cw]  # (D, n_regions) per regressor
         meat = _cross(S)
         g = lay.n_regions
         V = inv @ meat @ inv * (g / (g - 1.0)) * ((n - 1.0) / (n - ktot))
         df = float(g - 1)
-        if se == "twoway":   # Cameron, Gelbach & Miller: region + year - intersection (statsmodels)
+        if se == "twoway":  # Cameron, Gelbach & Miller: region + year - intersection (statsmodels)
             St = _year_scores(cw, resid, lay)
             gt = St.shape[1]
             Vt = inv @ np.einsum("dtk,dtl->dkl", St, St) @ inv * (gt / (gt - 1.0)) * ((n - 1.0) / (n - ktot))
             Vh = inv @ _weighted_cross(cw, resid * resid) @ inv * (n / (n - ktot))
             V = V + Vt - Vh
-            w, U = np.linalg.eigh((V + V.transpose(0, 2, 1)) / 2.0)    # negative eigenvalues -> 0 (CGM 2011)
+            w, U = np.linalg.eigh((V + V.transpose(0, 2, 1)) / 2.0)  # negative eigenvalues -> 0 (CGM 2011)
             neg = (w < 0).any(axis=1)
             if neg.any():
                 V = np.where(neg[:, None, None], (U * np.maximum(w, 0.0)[:, None, :]) @ U.transpose(0, 2, 1), V)
@@ -249,17 +250,22 @@ def fit_ordering(U1, U2, lay: PanelLayout, opts) -> dict:
     c, x = lay.cur, lay.nxt
     q1, q2 = U1[:, c], U2[:, c]
     if opts["effects"] not in ("none", "region") or opts.get("correction", "none") == "analytic":
-        raise InputError(f"the batched Haken chain (weight sensitivity) supports [haken] effects = \"none\" or "
-                         f"\"region\" without the analytic correction; got effects = {opts['effects']!r}, "
-                         f"correction = {opts.get('correction', 'none')!r}. Run the sensitivity with one of those "
-                         "or leave out the [sensitivity] table")
+        raise InputError(
+            f'the batched Haken chain (weight sensitivity) supports [haken] effects = "none" or '
+            f'"region" without the analytic correction; got effects = {opts["effects"]!r}, '
+            f"correction = {opts.get('correction', 'none')!r}. Run the sensitivity with one of those "
+            "or leave out the [sensitivity] table"
+        )
     fe = opts["effects"] == "region"
     eqs = []
     for y, cols in ((U1[:, x], [q1, q1 * q2]), (U2[:, x], [q2, q1 * q1])):
         if opts["intercept"]:
             cols = cols + [np.ones_like(q1)]
-        eqs.append(fit_equation(y, cols, lay, fe=fe, se=opts["se"], jackknife=opts["jackknife"],
-                                bandwidth=opts.get("bandwidth")))
+        eqs.append(
+            fit_equation(
+                y, cols, lay, fe=fe, se=opts["se"], jackknife=opts["jackknife"], bandwidth=opts.get("bandwidth")
+            )
+        )
     e1, e2 = eqs
     g1 = 1.0 - e1["beta"][:, 0]
     a = -e1["beta"][:, 1]
@@ -274,8 +280,19 @@ def fit_ordering(U1, U2, lay: PanelLayout, opts) -> dict:
         p = np.where(s > 0, 2.0 * stats.t.sf(np.abs(t), e2["df"]), np.nan)
         ratio = np.where(g1 != 0, np.abs(g2) / np.abs(g1), np.inf)
     ok = (g2 > 0) & (ratio > opts["min_ratio"]) & (p < opts["alpha"])
-    return {"gamma1": g1, "a": a, "gamma2": g2, "b": b, "k1": k1, "k2": k2, "p_gamma2": p, "ratio": ratio,
-            "adiabatic": ok, "fe1": e1["fe"], "fe2": e2["fe"]}
+    return {
+        "gamma1": g1,
+        "a": a,
+        "gamma2": g2,
+        "b": b,
+        "k1": k1,
+        "k2": k2,
+        "p_gamma2": p,
+        "ratio": ratio,
+        "adiabatic": ok,
+        "fe1": e1["fe"],
+        "fe2": e2["fe"],
+    }
 
 
 # --------------------------------------------------------------------------- polynomials
@@ -302,11 +319,11 @@ def real_roots(coefs: np.ndarray) -> np.ndarray:
         if d < 1:
             continue
         rows = np.flatnonzero(deg == d)
-        c = coefs[rows, :d + 1]
+        c = coefs[rows, : d + 1]
         comp = np.zeros((len(rows), d, d))
         if d > 1:
             comp[:, np.arange(1, d), np.arange(d - 1)] = 1.0
-        comp[:, :, -1] = -c[:, :d] / c[:, d:d + 1]
+        comp[:, :, -1] = -c[:, :d] / c[:, d : d + 1]
         r = np.linalg.eigvals(comp)
         keep = np.abs(r.imag) <= 1e-9 * np.maximum(1.0, np.abs(r.real))
         vals = np.where(keep, r.real, np.nan)
@@ -360,7 +377,7 @@ class BatchPotential:
 
     @staticmethod
     def value(q, A, B, lin):
-        return lin * q + 0.5 * A * q * q + 0.25 * B * q ** 4
+        return lin * q + 0.5 * A * q * q + 0.25 * B * q**4
 
     def V(self, q):
         """V at q (broadcast against the potentials' shape)."""
@@ -392,11 +409,11 @@ class BatchPotential:
         out = np.full(A.size, np.nan)
         if ok.any():
             i = np.flatnonzero(ok)
-            P = np.column_stack([-vs[i], lin[i], 0.5 * A[i], np.zeros(len(i)), 0.25 * B[i]])   # V - V*
-            dP = np.column_stack([lin[i], A[i], np.zeros(len(i)), B[i]])                       # V'
+            P = np.column_stack([-vs[i], lin[i], 0.5 * A[i], np.zeros(len(i)), 0.25 * B[i]])  # V - V*
+            dP = np.column_stack([lin[i], A[i], np.zeros(len(i)), B[i]])  # V'
             crit = np.zeros((len(i), 8))
             for u in range(5):
-                crit[:, u:u + 4] += P[:, u:u + 1] * dP
+                crit[:, u : u + 4] += P[:, u : u + 1] * dP
             crit[:, 0] += -qs[i]
             crit[:, 1] += 1.0
             roots = real_roots(crit)
@@ -512,7 +529,7 @@ def inversions(y: np.ndarray) -> np.ndarray:
     big = int(y.max()) + 1 if y.size else 1
     a = np.empty((D, size), np.int64)
     a[:, :N] = y
-    a[:, N:] = big + np.arange(size - N)          # larger than every value, increasing: no inversions
+    a[:, N:] = big + np.arange(size - N)  # larger than every value, increasing: no inversions
     span = big + size
     inv = np.zeros(D, np.int64)
     width = 1

@@ -30,18 +30,54 @@ from ..errors import InputError
 from ..results import Results, Summary
 from . import _chain
 
-__all__ = ["weight_sensitivity", "draw_weights", "SensitivityResults", "SUMMARY_COLUMNS", "REGION_COLUMNS",
-           "PARAMETERS"]
+__all__ = [
+    "weight_sensitivity",
+    "draw_weights",
+    "SensitivityResults",
+    "SUMMARY_COLUMNS",
+    "REGION_COLUMNS",
+    "PARAMETERS",
+]
 
 #: Parameters summarised per ordering.
 PARAMETERS = ("gamma1", "a", "gamma2", "b", "ratio", "p_gamma2")
 #: Leading columns of ``sensitivity_summary``.
-SUMMARY_COLUMNS = ["kind", "source", "q1", "q2", "year", "statistic", "baseline", "mean", "sd", "q025", "q05",
-                   "q50", "q95", "q975", "share", "n"]
+SUMMARY_COLUMNS = [
+    "kind",
+    "source",
+    "q1",
+    "q2",
+    "year",
+    "statistic",
+    "baseline",
+    "mean",
+    "sd",
+    "q025",
+    "q05",
+    "q50",
+    "q95",
+    "q975",
+    "share",
+    "n",
+]
 #: Leading columns of ``sensitivity_regions``.
-REGION_COLUMNS = ["region", "year", "h_baseline", "grade_baseline", "grade_change_share", "rank_baseline",
-                  "rank_mean", "rank_sd", "rank_min", "rank_max", "h_mean", "h_sd", "n_draws",
-                  "spearman_year_mean", "kendall_year_mean"]
+REGION_COLUMNS = [
+    "region",
+    "year",
+    "h_baseline",
+    "grade_baseline",
+    "grade_change_share",
+    "rank_baseline",
+    "rank_mean",
+    "rank_sd",
+    "rank_min",
+    "rank_max",
+    "h_mean",
+    "h_sd",
+    "n_draws",
+    "spearman_year_mean",
+    "kendall_year_mean",
+]
 _QUANTILES = (0.025, 0.05, 0.5, 0.95, 0.975)
 
 
@@ -50,12 +86,19 @@ def _concentration(value):
     if isinstance(value, str):
         if value.strip().lower() == "uniform":
             return 0.0
-        raise InputError(f"concentration = {value!r}: give a positive number (e.g. 100) or \"uniform\"",
-                         source="config [sensitivity]")
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value < 0 \
-            or not np.isfinite(value):
-        raise InputError(f"concentration = {value!r}: give a number >= 0 (0 or \"uniform\": uniform on the "
-                         "simplex)", source="config [sensitivity]")
+        raise InputError(
+            f'concentration = {value!r}: give a positive number (e.g. 100) or "uniform"', source="config [sensitivity]"
+        )
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or value < 0
+        or not np.isfinite(value)
+    ):
+        raise InputError(
+            f'concentration = {value!r}: give a number >= 0 (0 or "uniform": uniform on the simplex)',
+            source="config [sensitivity]",
+        )
     return float(value)
 
 
@@ -63,8 +106,7 @@ def _weight_blocks(weights: pd.DataFrame, subsystems, indicators):
     """Positions of each subsystem's indicators and the baseline weights in ``indicators`` order."""
     need = {"subsystem", "indicator", "weight"}
     if not isinstance(weights, pd.DataFrame) or not need <= set(weights.columns):
-        raise InputError("the weights table needs columns subsystem, indicator, weight (the "
-                         "indicator_weights table)")
+        raise InputError("the weights table needs columns subsystem, indicator, weight (the indicator_weights table)")
     w = weights.set_index(weights["indicator"].astype(str))
     missing = [c for c in indicators if c not in w.index]
     if missing:
@@ -95,8 +137,16 @@ def _draw(w0, blocks, conc, rng, size):
     return W
 
 
-def draw_weights(weights: pd.DataFrame, *, draws: int, concentration=100.0, seed=0,
-                 chunk_size: int = DEFAULT_CHUNK, subsystems=None, backend=None) -> pd.DataFrame:
+def draw_weights(
+    weights: pd.DataFrame,
+    *,
+    draws: int,
+    concentration=100.0,
+    seed=0,
+    chunk_size: int = DEFAULT_CHUNK,
+    subsystems=None,
+    backend=None,
+) -> pd.DataFrame:
     """The perturbed weight vectors used by :func:`weight_sensitivity` (same seed, same draws).
 
     Parameters
@@ -123,8 +173,7 @@ def draw_weights(weights: pd.DataFrame, *, draws: int, concentration=100.0, seed
     indicators = weights["indicator"].astype(str).tolist()
     subs = list(dict.fromkeys(weights["subsystem"].astype(str))) if subsystems is None else list(subsystems)
     w0, blocks = _weight_blocks(weights, subs, indicators)
-    parts = run_chunks(_draw_chunk, (w0, blocks, conc), int(draws), seed=seed, chunk_size=chunk_size,
-                       backend=backend)
+    parts = run_chunks(_draw_chunk, (w0, blocks, conc), int(draws), seed=seed, chunk_size=chunk_size, backend=backend)
     W = np.vstack(parts) if parts else np.zeros((0, len(w0)))
     return pd.DataFrame(W, columns=indicators)
 
@@ -138,7 +187,7 @@ def _draw_chunk(payload, task):
 def _evaluate(p: dict, R: np.ndarray, W: np.ndarray) -> dict:
     """Chain outputs for weight rows W (D, K) on normalized rows R (n, K) of the layout."""
     lay = p["layout"]
-    U = [W[:, pos] @ R[:, pos].T for pos in p["blocks"]]               # (D, n) per subsystem
+    U = [W[:, pos] @ R[:, pos].T for pos in p["blocks"]]  # (D, n) per subsystem
     fits = [_chain.fit_ordering(U[i], U[j], lay, p["opts"]) for i, j in p["pairs"]]
     D = W.shape[0]
     ratio = np.stack([f["ratio"] for f in fits], axis=1)
@@ -158,8 +207,9 @@ def _evaluate(p: dict, R: np.ndarray, W: np.ndarray) -> dict:
         else:
             k1, k2 = f["k1"][:, None], f["k2"][:, None]
             pidx = np.zeros(lay.n, np.int64)
-        pot = _chain.BatchPotential(f["gamma1"][:, None], f["a"][:, None], f["gamma2"][:, None], f["b"][:, None],
-                                    k1, k2)
+        pot = _chain.BatchPotential(
+            f["gamma1"][:, None], f["a"][:, None], f["gamma2"][:, None], f["b"][:, None], k1, k2
+        )
         i = p["pairs"][k][0]
         co = _chain.coevolution_batch(U[i], pot, pidx, p["strategy"], p["domain"], p["edges"])
         out.update(co)
@@ -193,14 +243,26 @@ def _rank_block(p, h, ok):
 def _reduce(p, W, ev) -> dict:
     """Per-draw scalars and per-observation accumulators of one chunk."""
     fits = ev["fits"]
-    res = {"W_sum": W.sum(axis=0), "W_sq": (W * W).sum(axis=0), "D": W.shape[0],
-           "par": np.stack([np.stack([f[t] for t in PARAMETERS], axis=1) for f in fits], axis=1),
-           "pass": np.stack([f["adiabatic"] for f in fits], axis=1), "chosen": ev["chosen"]}
+    res = {
+        "W_sum": W.sum(axis=0),
+        "W_sq": (W * W).sum(axis=0),
+        "D": W.shape[0],
+        "par": np.stack([np.stack([f[t] for t in PARAMETERS], axis=1) for f in fits], axis=1),
+        "pass": np.stack([f["adiabatic"] for f in fits], axis=1),
+        "chosen": ev["chosen"],
+    }
     if "h" in ev:
         h, ok = ev["h"], ev["ok"]
         sp, kt, ranks = _rank_block(p, h, ok)
-        res.update(ok=ok, strategy=ev["strategy"], has_stable=ev["has_stable"], q_star=ev["q_star"],
-                   V_star=ev["V_star"], spearman=sp, kendall=kt)
+        res.update(
+            ok=ok,
+            strategy=ev["strategy"],
+            has_stable=ev["has_stable"],
+            q_star=ev["q_star"],
+            V_star=ev["V_star"],
+            spearman=sp,
+            kendall=kt,
+        )
         hk = h[ok]
         res["h_sum"] = hk.sum(axis=0)
         res["h_sq"] = (hk * hk).sum(axis=0)
@@ -211,10 +273,12 @@ def _reduce(p, W, ev) -> dict:
         res["rank_sum"] = np.nansum(rk, axis=0)
         res["rank_sq"] = np.nansum(rk * rk, axis=0)
         with np.errstate(invalid="ignore"):
-            res["rank_min"] = np.min(np.where(np.isfinite(rk), rk, np.inf), axis=0) if len(rk) else \
-                np.full(h.shape[1], np.inf)
-            res["rank_max"] = np.max(np.where(np.isfinite(rk), rk, -np.inf), axis=0) if len(rk) else \
-                np.full(h.shape[1], -np.inf)
+            res["rank_min"] = (
+                np.min(np.where(np.isfinite(rk), rk, np.inf), axis=0) if len(rk) else np.full(h.shape[1], np.inf)
+            )
+            res["rank_max"] = (
+                np.max(np.where(np.isfinite(rk), rk, -np.inf), axis=0) if len(rk) else np.full(h.shape[1], -np.inf)
+            )
         res["rank_n"] = np.isfinite(rk).sum(axis=0)
     return res
 
@@ -272,8 +336,11 @@ class SensitivityResults(Results):
         """Verdict shares, parameter intervals and rank stability."""
         t = self.table
         o = self.options
-        facts = {"draws": o["draws"], "concentration": o["concentration_label"],
-                 "h ordering": " -> ".join(o["h_pair"]) if o["h_pair"] else "none"}
+        facts = {
+            "draws": o["draws"],
+            "concentration": o["concentration_label"],
+            "h ordering": " -> ".join(o["h_pair"]) if o["h_pair"] else "none",
+        }
         v = t[(t["statistic"] == "adiabatic") & (t["source"] == "dirichlet")]
         for _, r in v.iterrows():
             facts[f"verdict share {r['q1']} -> {r['q2']}"] = r["share"]
@@ -294,8 +361,7 @@ def _stats_row(vals, baseline=np.nan, boolean=False):
     n = int(v.size)
     row = {"baseline": baseline, "n": n}
     if n == 0:
-        row.update(mean=np.nan, sd=np.nan, share=np.nan, **{f"q{int(round(q * 1000)):03d}": np.nan
-                                                          for q in _QUANTILES})
+        row.update(mean=np.nan, sd=np.nan, share=np.nan, **{f"q{int(round(q * 1000)):03d}": np.nan for q in _QUANTILES})
     else:
         row["mean"] = float(v.mean())
         row["sd"] = float(v.std(ddof=1)) if n > 1 else np.nan
@@ -313,14 +379,35 @@ def _qname(row):
 
 
 # --------------------------------------------------------------------------- public function
-def weight_sensitivity(normalized: pd.DataFrame, weights: pd.DataFrame, *, subsystems=None,
-                       region: str = "region", year: str = "year", draws: int = 1000,
-                       concentration=100.0, seed=0, order="auto", h_order=None, alpha: float = 0.05,
-                       min_ratio: float = 1.0, intercept: bool = False, effects: str = "none",
-                       se: str = "classical", window=None, jackknife: bool = False,
-                       coevolution: str = "auto", h_domain="unit", grades=None, alternatives=None,
-                       backend=None, chunk_size=None, progress=None, correction: str = "none",
-                       bandwidth=None) -> SensitivityResults:
+def weight_sensitivity(
+    normalized: pd.DataFrame,
+    weights: pd.DataFrame,
+    *,
+    subsystems=None,
+    region: str = "region",
+    year: str = "year",
+    draws: int = 1000,
+    concentration=100.0,
+    seed=0,
+    order="auto",
+    h_order=None,
+    alpha: float = 0.05,
+    min_ratio: float = 1.0,
+    intercept: bool = False,
+    effects: str = "none",
+    se: str = "classical",
+    window=None,
+    jackknife: bool = False,
+    coevolution: str = "auto",
+    h_domain="unit",
+    grades=None,
+    alternatives=None,
+    backend=None,
+    chunk_size=None,
+    progress=None,
+    correction: str = "none",
+    bandwidth=None,
+) -> SensitivityResults:
     """Monte Carlo weight sensitivity of indices, Haken identification, h and grades.
 
     Parameters
@@ -379,15 +466,15 @@ def weight_sensitivity(normalized: pd.DataFrame, weights: pd.DataFrame, *, subsy
     for col in (region, year):
         if col not in normalized.columns:
             raise InputError(f"the normalized table has no column {col!r}")
-    subs = list(dict.fromkeys(weights["subsystem"].astype(str))) if subsystems is None else \
-        [str(s) for s in subsystems]
+    subs = list(dict.fromkeys(weights["subsystem"].astype(str))) if subsystems is None else [str(s) for s in subsystems]
     if len(subs) < 2:
         raise InputError(f"weight sensitivity of the Haken chain needs two or more subsystems, got {subs}")
     indicators = [c for c in weights["indicator"].astype(str) if c in normalized.columns]
     w0, blocks = _weight_blocks(weights, subs, indicators)
     edges, _, _ = validate_edges(grades if grades is not None else DEFAULT_EDGES)
-    lay = _chain.PanelLayout(normalized[region].to_numpy(), normalized[year].to_numpy(),
-                             tuple(window) if window else None)
+    lay = _chain.PanelLayout(
+        normalized[region].to_numpy(), normalized[year].to_numpy(), tuple(window) if window else None
+    )
     R = normalized[indicators].to_numpy(float)[lay.rows]
     if not np.all(np.isfinite(R)):
         raise InputError("the normalized table has missing or infinite values")
@@ -400,15 +487,37 @@ def weight_sensitivity(normalized: pd.DataFrame, weights: pd.DataFrame, *, subsy
             raise InputError(f"order = {list(order)}: name two of the subsystems {subs}")
         fixed = pairs_named.index(order)
     if coevolution != "auto" and coevolution not in _chain.STRATEGY_CODES:
-        raise InputError(f"unknown co-evolution strategy {coevolution!r}; use 'auto' or one of "
-                         f"{list(_chain.STRATEGY_CODES)}")
-    opts = {"alpha": float(alpha), "min_ratio": float(min_ratio), "intercept": bool(intercept),
-            "effects": effects, "se": se, "jackknife": bool(jackknife) or correction == "jackknife",
-            "correction": correction, "bandwidth": bandwidth}
-    p = {"layout": lay, "blocks": blocks, "pairs": pairs, "fixed": fixed, "opts": opts, "w0": w0, "conc": conc,
-         "R": R, "h_pair": None, "strategy": coevolution, "domain": h_domain, "edges": edges,
-         "sign": 1.0 if coevolution == "auto" or coevolution in _chain.NORMALIZED else -1.0,
-         "base_h": None, "base_grade": None, "year_rows": [np.flatnonzero(lay.years == y) for y in lay.year_values]}
+        raise InputError(
+            f"unknown co-evolution strategy {coevolution!r}; use 'auto' or one of {list(_chain.STRATEGY_CODES)}"
+        )
+    opts = {
+        "alpha": float(alpha),
+        "min_ratio": float(min_ratio),
+        "intercept": bool(intercept),
+        "effects": effects,
+        "se": se,
+        "jackknife": bool(jackknife) or correction == "jackknife",
+        "correction": correction,
+        "bandwidth": bandwidth,
+    }
+    p = {
+        "layout": lay,
+        "blocks": blocks,
+        "pairs": pairs,
+        "fixed": fixed,
+        "opts": opts,
+        "w0": w0,
+        "conc": conc,
+        "R": R,
+        "h_pair": None,
+        "strategy": coevolution,
+        "domain": h_domain,
+        "edges": edges,
+        "sign": 1.0 if coevolution == "auto" or coevolution in _chain.NORMALIZED else -1.0,
+        "base_h": None,
+        "base_grade": None,
+        "year_rows": [np.flatnonzero(lay.years == y) for y in lay.year_values],
+    }
     notes = []
     base = _evaluate(p, R, w0[None, :])
     if h_order is not None:
@@ -419,8 +528,10 @@ def weight_sensitivity(normalized: pd.DataFrame, weights: pd.DataFrame, *, subsy
     elif int(base["chosen"][0]) >= 0:
         p["h_pair"] = int(base["chosen"][0])
     else:
-        notes.append("no ordering passes the adiabatic verdict with the baseline weights: h, grades and "
-                     "ranks are not computed (parameters and verdict shares are)")
+        notes.append(
+            "no ordering passes the adiabatic verdict with the baseline weights: h, grades and "
+            "ranks are not computed (parameters and verdict shares are)"
+        )
     if p["h_pair"] is not None:
         base = _evaluate(p, R, w0[None, :])
         if bool(base["ok"][0]):
@@ -428,23 +539,34 @@ def weight_sensitivity(normalized: pd.DataFrame, weights: pd.DataFrame, *, subsy
             if coevolution == "auto" or coevolution in _chain.NORMALIZED:
                 p["base_grade"] = base["grade"][0]
         else:
-            notes.append("h is undefined with the baseline weights (no valid potential): ranks and grade "
-                         "changes are not computed")
+            notes.append(
+                "h is undefined with the baseline weights (no valid potential): ranks and grade "
+                "changes are not computed"
+            )
     if chunk_size is None:
         chunk_size = int(max(1, min(DEFAULT_CHUNK, 2_000_000 // max(1, lay.n * len(subs)))))
-    parts = run_chunks(_sensitivity_chunk, p, int(draws), seed=seed, chunk_size=int(chunk_size),
-                       backend=backend, progress=progress)
+    parts = run_chunks(
+        _sensitivity_chunk, p, int(draws), seed=seed, chunk_size=int(chunk_size), backend=backend, progress=progress
+    )
     alt = {}
     for name, (norm_m, w_m) in (alternatives or {}).items():
         alt[name] = _alternative(p, normalized, region, year, indicators, subs, norm_m, w_m, lay)
-    table, regions, draws_tab, rank_tab, wtab = _assemble(p, parts, base, alt, subs, pairs_named, indicators,
-                                                          weights, lay)
-    options = {"draws": int(draws), "concentration": conc, "concentration_label":
-               "uniform on the simplex" if conc == 0 else f"{conc:g}", "chunk_size": int(chunk_size),
-               "h_pair": list(pairs_named[p["h_pair"]]) if p["h_pair"] is not None else None,
-               "order": "auto" if fixed is None else list(pairs_named[fixed]), "strategy": coevolution,
-               "h_domain": h_domain if isinstance(h_domain, str) else list(h_domain), **opts,
-               "window": list(window) if window else None, "methods": list(alt)}
+    table, regions, draws_tab, rank_tab, wtab = _assemble(
+        p, parts, base, alt, subs, pairs_named, indicators, weights, lay
+    )
+    options = {
+        "draws": int(draws),
+        "concentration": conc,
+        "concentration_label": "uniform on the simplex" if conc == 0 else f"{conc:g}",
+        "chunk_size": int(chunk_size),
+        "h_pair": list(pairs_named[p["h_pair"]]) if p["h_pair"] is not None else None,
+        "order": "auto" if fixed is None else list(pairs_named[fixed]),
+        "strategy": coevolution,
+        "h_domain": h_domain if isinstance(h_domain, str) else list(h_domain),
+        **opts,
+        "window": list(window) if window else None,
+        "methods": list(alt),
+    }
     return SensitivityResults(table, regions, draws_tab, rank_tab, wtab, options, notes)
 
 
@@ -481,35 +603,104 @@ def _assemble(p, parts, base, alt, subs, pairs_named, indicators, weights, lay):
     # parameters and verdicts per ordering
     for k, (a, b) in enumerate(pairs_named):
         for j, name in enumerate(PARAMETERS):
-            rows.append({"kind": "parameter", "source": "dirichlet", "q1": a, "q2": b, "statistic": name,
-                         **_qname(_stats_row(par[:, k, j], float(bfits[k][name][0])))})
-        rows.append({"kind": "verdict", "source": "dirichlet", "q1": a, "q2": b, "statistic": "adiabatic",
-                     **_qname(_stats_row(passing[:, k].astype(float), float(bfits[k]["adiabatic"][0]), True))})
-        rows.append({"kind": "verdict", "source": "dirichlet", "q1": a, "q2": b, "statistic": "chosen",
-                     **_qname(_stats_row((chosen == k).astype(float), float(base["chosen"][0] == k), True))})
+            rows.append(
+                {
+                    "kind": "parameter",
+                    "source": "dirichlet",
+                    "q1": a,
+                    "q2": b,
+                    "statistic": name,
+                    **_qname(_stats_row(par[:, k, j], float(bfits[k][name][0]))),
+                }
+            )
+        rows.append(
+            {
+                "kind": "verdict",
+                "source": "dirichlet",
+                "q1": a,
+                "q2": b,
+                "statistic": "adiabatic",
+                **_qname(_stats_row(passing[:, k].astype(float), float(bfits[k]["adiabatic"][0]), True)),
+            }
+        )
+        rows.append(
+            {
+                "kind": "verdict",
+                "source": "dirichlet",
+                "q1": a,
+                "q2": b,
+                "statistic": "chosen",
+                **_qname(_stats_row((chosen == k).astype(float), float(base["chosen"][0] == k), True)),
+            }
+        )
         for name, m in alt.items():
             f = m["ev"]["fits"][k]
             for stat in PARAMETERS:
                 v = float(f[stat][0])
-                rows.append({"kind": "parameter", "source": name, "q1": a, "q2": b, "statistic": stat,
-                             "baseline": float(bfits[k][stat][0]), "mean": v, "n": 1})
-            rows.append({"kind": "verdict", "source": name, "q1": a, "q2": b, "statistic": "adiabatic",
-                         "baseline": float(bfits[k]["adiabatic"][0]), "mean": float(f["adiabatic"][0]),
-                         "share": float(f["adiabatic"][0]), "n": 1})
-            rows.append({"kind": "verdict", "source": name, "q1": a, "q2": b, "statistic": "chosen",
-                         "baseline": float(base["chosen"][0] == k), "mean": float(m["ev"]["chosen"][0] == k),
-                         "share": float(m["ev"]["chosen"][0] == k), "n": 1})
-    rows.append({"kind": "verdict", "source": "dirichlet", "q1": None, "q2": None, "statistic": "no_order_parameter",
-                 **_qname(_stats_row((chosen < 0).astype(float), float(base["chosen"][0] < 0), True))})
+                rows.append(
+                    {
+                        "kind": "parameter",
+                        "source": name,
+                        "q1": a,
+                        "q2": b,
+                        "statistic": stat,
+                        "baseline": float(bfits[k][stat][0]),
+                        "mean": v,
+                        "n": 1,
+                    }
+                )
+            rows.append(
+                {
+                    "kind": "verdict",
+                    "source": name,
+                    "q1": a,
+                    "q2": b,
+                    "statistic": "adiabatic",
+                    "baseline": float(bfits[k]["adiabatic"][0]),
+                    "mean": float(f["adiabatic"][0]),
+                    "share": float(f["adiabatic"][0]),
+                    "n": 1,
+                }
+            )
+            rows.append(
+                {
+                    "kind": "verdict",
+                    "source": name,
+                    "q1": a,
+                    "q2": b,
+                    "statistic": "chosen",
+                    "baseline": float(base["chosen"][0] == k),
+                    "mean": float(m["ev"]["chosen"][0] == k),
+                    "share": float(m["ev"]["chosen"][0] == k),
+                    "n": 1,
+                }
+            )
+    rows.append(
+        {
+            "kind": "verdict",
+            "source": "dirichlet",
+            "q1": None,
+            "q2": None,
+            "statistic": "no_order_parameter",
+            **_qname(_stats_row((chosen < 0).astype(float), float(base["chosen"][0] < 0), True)),
+        }
+    )
     # weights
     wsum = sum(x["W_sum"] for x in parts) if parts else np.zeros(K)
     wsq = sum(x["W_sq"] for x in parts) if parts else np.zeros(K)
     with np.errstate(invalid="ignore", divide="ignore"):
         wmean = wsum / D if D else np.full(K, np.nan)
-        wsd = np.sqrt(np.maximum(wsq - D * wmean ** 2, 0) / (D - 1)) if D > 1 else np.full(K, np.nan)
+        wsd = np.sqrt(np.maximum(wsq - D * wmean**2, 0) / (D - 1)) if D > 1 else np.full(K, np.nan)
     sub_of = weights.set_index(weights["indicator"].astype(str))["subsystem"].astype(str)
-    wtab = pd.DataFrame({"subsystem": sub_of.loc[indicators].to_numpy(), "indicator": indicators, "weight": p["w0"],
-                         "draw_mean": wmean, "draw_sd": wsd})
+    wtab = pd.DataFrame(
+        {
+            "subsystem": sub_of.loc[indicators].to_numpy(),
+            "indicator": indicators,
+            "weight": p["w0"],
+            "draw_mean": wmean,
+            "draw_sd": wsd,
+        }
+    )
     for name, m in alt.items():
         wtab[f"weight_{name}"] = m["w"]
     # per-draw table
@@ -522,8 +713,7 @@ def _assemble(p, parts, base, alt, subs, pairs_named, indicators, weights, lay):
         d["adiabatic"] = passing[:, k]
         d["chosen"] = chosen == k
         dt.append(d)
-    draws_tab = pd.concat(dt, ignore_index=True).sort_values(["draw", "q1", "q2"], kind="stable") \
-        .reset_index(drop=True)
+    draws_tab = pd.concat(dt, ignore_index=True).sort_values(["draw", "q1", "q2"], kind="stable").reset_index(drop=True)
     years = lay.year_values
     rank_tab = pd.DataFrame(columns=["draw", "year", "spearman", "kendall"])
     reg = pd.DataFrame({"region": lay.region_of_row, "year": lay.years})
@@ -531,39 +721,95 @@ def _assemble(p, parts, base, alt, subs, pairs_named, indicators, weights, lay):
         a, b = pairs_named[p["h_pair"]]
         ok = cat("ok") if parts else np.zeros(0, bool)
         strat = cat("strategy") if parts else np.zeros(0, int)
-        rows.append({"kind": "potential", "source": "dirichlet", "q1": a, "q2": b, "statistic": "h_defined",
-                     **_qname(_stats_row(ok.astype(float), float(base["ok"][0]), True))})
-        rows.append({"kind": "potential", "source": "dirichlet", "q1": a, "q2": b,
-                     "statistic": "stable_point_exists",
-                     **_qname(_stats_row(cat("has_stable").astype(float) if parts else [],
-                                         float(base["has_stable"][0]), True))})
+        rows.append(
+            {
+                "kind": "potential",
+                "source": "dirichlet",
+                "q1": a,
+                "q2": b,
+                "statistic": "h_defined",
+                **_qname(_stats_row(ok.astype(float), float(base["ok"][0]), True)),
+            }
+        )
+        rows.append(
+            {
+                "kind": "potential",
+                "source": "dirichlet",
+                "q1": a,
+                "q2": b,
+                "statistic": "stable_point_exists",
+                **_qname(
+                    _stats_row(cat("has_stable").astype(float) if parts else [], float(base["has_stable"][0]), True)
+                ),
+            }
+        )
         for name in ("q_star", "V_star"):
-            rows.append({"kind": "potential", "source": "dirichlet", "q1": a, "q2": b, "statistic": name,
-                         **_qname(_stats_row(cat(name) if parts else [], float(base[name][0])))})
+            rows.append(
+                {
+                    "kind": "potential",
+                    "source": "dirichlet",
+                    "q1": a,
+                    "q2": b,
+                    "statistic": name,
+                    **_qname(_stats_row(cat(name) if parts else [], float(base[name][0]))),
+                }
+            )
         for code, sname in _chain.STRATEGY_NAMES.items():
             if (strat == code).any() or int(base["strategy"][0]) == code:
-                rows.append({"kind": "potential", "source": "dirichlet", "q1": a, "q2": b,
-                             "statistic": f"strategy_{sname}",
-                             **_qname(_stats_row((strat == code).astype(float), float(base["strategy"][0] == code),
-                                                 True))})
+                rows.append(
+                    {
+                        "kind": "potential",
+                        "source": "dirichlet",
+                        "q1": a,
+                        "q2": b,
+                        "statistic": f"strategy_{sname}",
+                        **_qname(_stats_row((strat == code).astype(float), float(base["strategy"][0] == code), True)),
+                    }
+                )
         sp = cat("spearman") if parts else np.zeros((0, len(years)))
         kt = cat("kendall") if parts else np.zeros((0, len(years)))
         for t, y in enumerate(years):
             for name, arr in (("spearman", sp), ("kendall", kt)):
-                rows.append({"kind": "rank", "source": "dirichlet", "q1": a, "q2": b, "year": int(y),
-                             "statistic": name, **_qname(_stats_row(arr[:, t], 1.0))})
+                rows.append(
+                    {
+                        "kind": "rank",
+                        "source": "dirichlet",
+                        "q1": a,
+                        "q2": b,
+                        "year": int(y),
+                        "statistic": name,
+                        **_qname(_stats_row(arr[:, t], 1.0)),
+                    }
+                )
         for name, arr in (("spearman", sp), ("kendall", kt)):
-            rows.append({"kind": "rank", "source": "dirichlet", "q1": a, "q2": b, "statistic": name,
-                         **_qname(_stats_row(_nanmean(arr, axis=1) if arr.size and len(arr) else [], 1.0))})
+            rows.append(
+                {
+                    "kind": "rank",
+                    "source": "dirichlet",
+                    "q1": a,
+                    "q2": b,
+                    "statistic": name,
+                    **_qname(_stats_row(_nanmean(arr, axis=1) if arr.size and len(arr) else [], 1.0)),
+                }
+            )
         if len(sp):
-            rank_tab = pd.DataFrame({"draw": np.repeat(np.arange(D), len(years)), "year": np.tile(years, D),
-                                     "spearman": sp.ravel(), "kendall": kt.ravel()})
+            rank_tab = pd.DataFrame(
+                {
+                    "draw": np.repeat(np.arange(D), len(years)),
+                    "year": np.tile(years, D),
+                    "spearman": sp.ravel(),
+                    "kendall": kt.ravel(),
+                }
+            )
             rank_tab = rank_tab[np.repeat(ok, len(years))].reset_index(drop=True)
         # per region-year
         n_ok = sum(x["n_ok"] for x in parts) if parts else 0
         reg["h_baseline"] = p["base_h"] if p["base_h"] is not None else np.nan
-        reg["grade_baseline"] = pd.array(p["base_grade"], dtype="Int64") if p["base_grade"] is not None else \
-            pd.array([pd.NA] * lay.n, dtype="Int64")
+        reg["grade_baseline"] = (
+            pd.array(p["base_grade"], dtype="Int64")
+            if p["base_grade"] is not None
+            else pd.array([pd.NA] * lay.n, dtype="Int64")
+        )
         if p["base_grade"] is not None:
             reg["grade_baseline"] = reg["grade_baseline"].where(reg["grade_baseline"] > 0, pd.NA)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -581,8 +827,9 @@ def _assemble(p, parts, base, alt, subs, pairs_named, indicators, weights, lay):
             rq = sum(x["rank_sq"] for x in parts) if parts else np.zeros(lay.n)
             rmean = np.where(rn > 0, rs / np.maximum(rn, 1), np.nan)
             reg["rank_mean"] = rmean
-            reg["rank_sd"] = np.where(rn > 1, np.sqrt(np.maximum(rq - rn * rmean ** 2, 0) / np.maximum(rn - 1, 1)),
-                                      np.nan)
+            reg["rank_sd"] = np.where(
+                rn > 1, np.sqrt(np.maximum(rq - rn * rmean**2, 0) / np.maximum(rn - 1, 1)), np.nan
+            )
             rmin = np.min([x["rank_min"] for x in parts], axis=0) if parts else np.full(lay.n, np.inf)
             rmax = np.max([x["rank_max"] for x in parts], axis=0) if parts else np.full(lay.n, -np.inf)
             reg["rank_min"] = np.where(np.isfinite(rmin), rmin, np.nan)
@@ -591,16 +838,24 @@ def _assemble(p, parts, base, alt, subs, pairs_named, indicators, weights, lay):
             hq = sum(x["h_sq"] for x in parts) if parts else np.zeros(lay.n)
             hmean = hs / n_ok if n_ok else np.full(lay.n, np.nan)
             reg["h_mean"] = hmean
-            reg["h_sd"] = np.sqrt(np.maximum(hq - n_ok * hmean ** 2, 0) / (n_ok - 1)) if n_ok > 1 else np.nan
+            reg["h_sd"] = np.sqrt(np.maximum(hq - n_ok * hmean**2, 0) / (n_ok - 1)) if n_ok > 1 else np.nan
         reg["n_draws"] = n_ok
         ymean_sp = pd.Series(_nanmean(sp, axis=0) if len(sp) else np.full(len(years), np.nan), index=years)
         ymean_kt = pd.Series(_nanmean(kt, axis=0) if len(kt) else np.full(len(years), np.nan), index=years)
         reg["spearman_year_mean"] = ymean_sp.reindex(lay.years).to_numpy()
         reg["kendall_year_mean"] = ymean_kt.reindex(lay.years).to_numpy()
         if p["base_grade"] is not None and n_ok:
-            rows.append({"kind": "grade", "source": "dirichlet", "q1": a, "q2": b, "statistic": "grade_change",
-                         **_qname(_stats_row(reg["grade_change_share"].to_numpy(), 0.0)),
-                         "share": float(reg["grade_change_share"].mean())})
+            rows.append(
+                {
+                    "kind": "grade",
+                    "source": "dirichlet",
+                    "q1": a,
+                    "q2": b,
+                    "statistic": "grade_change",
+                    **_qname(_stats_row(reg["grade_change_share"].to_numpy(), 0.0)),
+                    "share": float(reg["grade_change_share"].mean()),
+                }
+            )
         # alternatives side by side
         for name, m in alt.items():
             ev = m["ev"]
@@ -619,18 +874,61 @@ def _assemble(p, parts, base, alt, subs, pairs_named, indicators, weights, lay):
             for t, y in enumerate(years):
                 for stat, arr in (("spearman", spm), ("kendall", ktm)):
                     val = float(arr[0, t]) if arr is not None else np.nan
-                    rows.append({"kind": "rank", "source": name, "q1": a, "q2": b, "year": int(y),
-                                 "statistic": stat, "baseline": 1.0, "mean": val, "n": int(np.isfinite(val))})
+                    rows.append(
+                        {
+                            "kind": "rank",
+                            "source": name,
+                            "q1": a,
+                            "q2": b,
+                            "year": int(y),
+                            "statistic": stat,
+                            "baseline": 1.0,
+                            "mean": val,
+                            "n": int(np.isfinite(val)),
+                        }
+                    )
             for stat, arr in (("spearman", spm), ("kendall", ktm)):
                 val = float(np.nanmean(arr[0])) if arr is not None and np.isfinite(arr[0]).any() else np.nan
-                rows.append({"kind": "rank", "source": name, "q1": a, "q2": b, "statistic": stat,
-                             "baseline": 1.0, "mean": val, "n": int(np.isfinite(val))})
+                rows.append(
+                    {
+                        "kind": "rank",
+                        "source": name,
+                        "q1": a,
+                        "q2": b,
+                        "statistic": stat,
+                        "baseline": 1.0,
+                        "mean": val,
+                        "n": int(np.isfinite(val)),
+                    }
+                )
             if p["base_grade"] is not None:
                 ch = float(np.mean(gm != p["base_grade"])) if okm else np.nan
-                rows.append({"kind": "grade", "source": name, "q1": a, "q2": b, "statistic": "grade_change",
-                             "baseline": 0.0, "mean": ch, "share": ch, "n": int(okm)})
-            rows.append({"kind": "potential", "source": name, "q1": a, "q2": b, "statistic": "h_defined",
-                         "baseline": float(base["ok"][0]), "mean": float(okm), "share": float(okm), "n": 1})
+                rows.append(
+                    {
+                        "kind": "grade",
+                        "source": name,
+                        "q1": a,
+                        "q2": b,
+                        "statistic": "grade_change",
+                        "baseline": 0.0,
+                        "mean": ch,
+                        "share": ch,
+                        "n": int(okm),
+                    }
+                )
+            rows.append(
+                {
+                    "kind": "potential",
+                    "source": name,
+                    "q1": a,
+                    "q2": b,
+                    "statistic": "h_defined",
+                    "baseline": float(base["ok"][0]),
+                    "mean": float(okm),
+                    "share": float(okm),
+                    "n": 1,
+                }
+            )
     table = pd.DataFrame(rows)
     for c in SUMMARY_COLUMNS:
         if c not in table.columns:

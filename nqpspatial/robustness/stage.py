@@ -39,8 +39,16 @@ from ..errors import ConfigError, InputError
 from ..specs import StageSpec, key
 from ..stage import Analysis, StageContext, StageOutput
 
-__all__ = ["SensitivityStage", "RobustnessStage", "sensitivity_stage", "robustness_stage", "SENSITIVITY_CONFIG",
-           "ROBUSTNESS_CONFIG", "sensitivity_figure"]
+__all__ = [
+    "SensitivityStage",
+    "RobustnessStage",
+    "sensitivity_stage",
+    "robustness_stage",
+    "SENSITIVITY_CONFIG",
+    "ROBUSTNESS_CONFIG",
+    "sensitivity_figure",
+]
+
 
 def _concentration_ok(value, label, where):
     from .sensitivity import _concentration
@@ -48,8 +56,9 @@ def _concentration_ok(value, label, where):
     try:
         _concentration(value)
     except InputError:
-        raise ConfigError(f"{label} = {value!r}: give a number > 0 (e.g. 100), or 0 / \"uniform\" for uniform "
-                          "weights", source=where) from None
+        raise ConfigError(
+            f'{label} = {value!r}: give a number > 0 (e.g. 100), or 0 / "uniform" for uniform weights', source=where
+        ) from None
     return value
 
 
@@ -57,8 +66,7 @@ def _methods_ok(value, label, where):
     from ..weighting import METHODS
 
     if not isinstance(value, list) or any(x not in METHODS or x == "fixed" for x in value):
-        raise ConfigError(f"{label} = {value!r}: give a list of critic, entropy, equal, critic-entropy",
-                          source=where)
+        raise ConfigError(f"{label} = {value!r}: give a list of critic, entropy, equal, critic-entropy", source=where)
     return value
 
 
@@ -68,10 +76,12 @@ class SensitivitySpec(StageSpec):
 
     table = "sensitivity"
     draws: int = key(1000, minimum=1, doc="Dirichlet draws of the indicator weights")
-    concentration: Any = key(100.0, kind="any", check=_concentration_ok,
-                             doc="Dirichlet concentration c (alpha = c w0); 0 or \"uniform\": flat")
-    methods: list = key(["critic", "entropy", "equal", "critic-entropy"], check=_methods_ok,
-                        doc="alternative weighting methods")
+    concentration: Any = key(
+        100.0, kind="any", check=_concentration_ok, doc='Dirichlet concentration c (alpha = c w0); 0 or "uniform": flat'
+    )
+    methods: list = key(
+        ["critic", "entropy", "equal", "critic-entropy"], check=_methods_ok, doc="alternative weighting methods"
+    )
     backend: str = key("auto", choices=BACKENDS, doc="auto | inprocess | processes | dask")
     chunk_size: int = key(0, minimum=0, doc="draws per chunk; 0 = automatic")
 
@@ -91,8 +101,9 @@ def _model_names(value, label, where):
     known = registry.names("models")
     unknown = [m for m in value if m not in known]
     if unknown:
-        raise ConfigError(f"{label} = {value!r}: unknown model(s) {unknown}; available: {', '.join(known)}",
-                          source=where)
+        raise ConfigError(
+            f"{label} = {value!r}: unknown model(s) {unknown}; available: {', '.join(known)}", source=where
+        )
     return value
 
 
@@ -182,6 +193,7 @@ class SensitivityStage(Analysis):
         from .report import robustness_sections
 
         return robustness_sections(view)
+
     optional = True
     order = 90
     spec = SensitivitySpec
@@ -194,15 +206,21 @@ class SensitivityStage(Analysis):
         alt = {}
         for m in methods:
             try:
-                res = compute_weights(ctx.panel, ctx.indicators, region=ctx.region, year=ctx.year, method=m,
-                                      normalization=w.get("normalization", "pooled"),
-                                      critic_conflict=w.get("critic_conflict", "signed"),
-                                      critic_cost=w.get("critic_cost", "reverse-first"),
-                                      levels=int(w.get("levels", 1)),
-                                      zero_variance=w.get("zero_variance", "error"),
-                                      shift=w.get("shift"),
-                                      aggregation=w.get("aggregation", "sum"),
-                                      topsis_ideal=w.get("topsis_ideal", "pooled"))
+                res = compute_weights(
+                    ctx.panel,
+                    ctx.indicators,
+                    region=ctx.region,
+                    year=ctx.year,
+                    method=m,
+                    normalization=w.get("normalization", "pooled"),
+                    critic_conflict=w.get("critic_conflict", "signed"),
+                    critic_cost=w.get("critic_cost", "reverse-first"),
+                    levels=int(w.get("levels", 1)),
+                    zero_variance=w.get("zero_variance", "error"),
+                    shift=w.get("shift"),
+                    aggregation=w.get("aggregation", "sum"),
+                    topsis_ideal=w.get("topsis_ideal", "pooled"),
+                )
             except InputError as exc:
                 out.notes.append(f"method {m} left out: {exc.detail if hasattr(exc, 'detail') else exc}")
                 continue
@@ -219,32 +237,57 @@ class SensitivityStage(Analysis):
         normalized, weights = (iw.normalized, iw.table) if iw is not None else (None, None)
         if normalized is None or weights is None:
             out.status = "skipped"
-            out.notes.append("weight sensitivity needs indicator weights: the study gives its indices directly "
-                             "([data] indices = true), so there is nothing to perturb")
+            out.notes.append(
+                "weight sensitivity needs indicator weights: the study gives its indices directly "
+                "([data] indices = true), so there is nothing to perturb"
+            )
             return out
         if (ctx.config.get("weighting") or {}).get("aggregation", "sum") != "sum":
             out.status = "skipped"
-            out.notes.append("weight sensitivity rebuilds the indices as weighted sums of the normalized "
-                             "indicators; with [weighting] aggregation = \"topsis\" that would not reproduce the "
-                             "run's indices, so it is not run")
+            out.notes.append(
+                "weight sensitivity rebuilds the indices as weighted sums of the normalized "
+                'indicators; with [weighting] aggregation = "topsis" that would not reproduce the '
+                "run's indices, so it is not run"
+            )
             return out
         o = _haken_options(ctx)
         if o["by"] != "none":
             out.notes.append(f"[haken] by = {o['by']!r}: the sensitivity analysis uses pooled fits")
         norm = normalized.rename(columns={ctx.region: "region", ctx.year: "year"})
-        alt = self._alternatives(ctx, list(c["methods"]), out) if ctx.panel is not None and \
-            ctx.indicators is not None else {}
+        alt = (
+            self._alternatives(ctx, list(c["methods"]), out)
+            if ctx.panel is not None and ctx.indicators is not None
+            else {}
+        )
         seed = np.random.SeedSequence([int(ctx.seed), *[ord(ch) for ch in self.name]])
         t0 = time.perf_counter()
         with backend_from_config(ctx.config, c["backend"]) as be:
             res = weight_sensitivity(
-                norm, weights, subsystems=list(ctx.subsystems), draws=int(c["draws"]),
-                concentration=c["concentration"], seed=seed, order=o["order"], h_order=_haken_order(ctx),
-                alpha=o["alpha"], min_ratio=o["min_ratio"], intercept=o["intercept"], effects=o["effects"],
-                se=o["se"], window=o["window"], jackknife=o["jackknife"], coevolution=o["coevolution"],
-                correction=o["correction"], bandwidth=o["bandwidth"],
-                h_domain=o["h_domain"], grades=o["grades"], alternatives=alt, backend=be,
-                chunk_size=int(c["chunk_size"]) or None, progress=ctx.progress)
+                norm,
+                weights,
+                subsystems=list(ctx.subsystems),
+                draws=int(c["draws"]),
+                concentration=c["concentration"],
+                seed=seed,
+                order=o["order"],
+                h_order=_haken_order(ctx),
+                alpha=o["alpha"],
+                min_ratio=o["min_ratio"],
+                intercept=o["intercept"],
+                effects=o["effects"],
+                se=o["se"],
+                window=o["window"],
+                jackknife=o["jackknife"],
+                coevolution=o["coevolution"],
+                correction=o["correction"],
+                bandwidth=o["bandwidth"],
+                h_domain=o["h_domain"],
+                grades=o["grades"],
+                alternatives=alt,
+                backend=be,
+                chunk_size=int(c["chunk_size"]) or None,
+                progress=ctx.progress,
+            )
             backend = repr(be)
         seconds = time.perf_counter() - t0
         regions = res.regions.rename(columns={"region": ctx.region, "year": ctx.year})
@@ -253,30 +296,43 @@ class SensitivityStage(Analysis):
         out.notes.extend(res.notes)
         facts = res.summary().facts
         hp = res.options["h_pair"]
-        info = {"draws": res.options["draws"], "concentration": res.options["concentration_label"],
-                "methods": res.options["methods"], "backend": backend, "chunk_size": res.options["chunk_size"],
-                "seconds": round(seconds, 3), "h_ordering": hp}
+        info = {
+            "draws": res.options["draws"],
+            "concentration": res.options["concentration_label"],
+            "methods": res.options["methods"],
+            "backend": backend,
+            "chunk_size": res.options["chunk_size"],
+            "seconds": round(seconds, 3),
+            "h_ordering": hp,
+        }
         t = res.table
         if hp:
-            v = t[(t["statistic"] == "adiabatic") & (t["source"] == "dirichlet") & (t["q1"] == hp[0])
-                  & (t["q2"] == hp[1])]
+            v = t[
+                (t["statistic"] == "adiabatic") & (t["source"] == "dirichlet") & (t["q1"] == hp[0]) & (t["q2"] == hp[1])
+            ]
             info["verdict_share"] = float(v["share"].iloc[0])
             rk = t[(t["kind"] == "rank") & (t["source"] == "dirichlet") & t["year"].isna()]
             for _, r in rk.iterrows():
                 info[f"{r['statistic']}_mean"] = None if pd.isna(r["mean"]) else float(r["mean"])
             gc = regions["grade_change_share"]
             info["grade_change_share_mean"] = None if gc.isna().all() else float(gc.mean())
-            out.notes.append(f"weight sensitivity ({res.options['draws']} draws, concentration "
-                             f"{res.options['concentration_label']}): {hp[0]} passes the order-parameter verdict "
-                             f"in {100 * info['verdict_share']:.1f}% of the draws")
+            out.notes.append(
+                f"weight sensitivity ({res.options['draws']} draws, concentration "
+                f"{res.options['concentration_label']}): {hp[0]} passes the order-parameter verdict "
+                f"in {100 * info['verdict_share']:.1f}% of the draws"
+            )
         info["facts"] = {k: (v if isinstance(v, (str, int)) else float(v)) for k, v in facts.items()}
         out.info = info
         out.artifacts.append(SensitivityOutcome(results=res))
         return out
 
 
-def sensitivity_figure(res, *, ratio_label: str = "|gamma2| / |gamma1| over weight draws",
-                       rank_label: str = "Spearman vs baseline ranking of h"):
+def sensitivity_figure(
+    res,
+    *,
+    ratio_label: str = "|gamma2| / |gamma1| over weight draws",
+    rank_label: str = "Spearman vs baseline ranking of h",
+):
     """Histogram of the verdict ratio per ordering and boxes of the per-period rank correlations.
 
     Parameters
@@ -296,8 +352,13 @@ def sensitivity_figure(res, *, ratio_label: str = "|gamma2| / |gamma1| over weig
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     from ..report.figures import _year_ticks, histogram
 
-    histogram(axes[0], {f"{a} -> {b}": g["ratio"].replace([np.inf, -np.inf], np.nan).dropna()
-                        for (a, b), g in d.groupby(["q1", "q2"], sort=False)})
+    histogram(
+        axes[0],
+        {
+            f"{a} -> {b}": g["ratio"].replace([np.inf, -np.inf], np.nan).dropna()
+            for (a, b), g in d.groupby(["q1", "q2"], sort=False)
+        },
+    )
     axes[0].axvline(res.options["min_ratio"], color="grey", ls="--", lw=1)
     axes[0].set_xlabel(ratio_label)
     axes[0].legend(fontsize=7)
@@ -335,6 +396,7 @@ class RobustnessStage(Analysis):
         from .report import robustness_sections
 
         return robustness_sections(view)
+
     optional = True
     order = 95
     spec = RobustnessSpec
@@ -365,24 +427,45 @@ class RobustnessStage(Analysis):
         if c["zones"] and ctx.scheme is None:
             out.notes.append("no region scheme: zone variants skipped")
         order = _haken_order(ctx) or (o["order"] if o["order"] != "auto" else None)
-        res = robustness_table(data, list(ctx.subsystems), order=order, intercept=o["intercept"],
-                               effects=o["effects"], se=o["se"], alpha=o["alpha"], min_ratio=o["min_ratio"],
-                               rolling_window=c["rolling_window"], subperiods=c["subperiods"] or None,
-                               scheme=scheme, specifications=c["specifications"], graphs=graphs,
-                               models=list(c["models"]), spatial_draws=max(2, c["spatial_draws"]),
-                               bootstrap=c["bootstrap"], seed=ctx.rng(self.name), correction=o["correction"],
-                               bootstrap_scheme=o["bootstrap_scheme"], bandwidth=o["bandwidth"],
-                               spatial_reading=_spatial_reading(ctx))
+        res = robustness_table(
+            data,
+            list(ctx.subsystems),
+            order=order,
+            intercept=o["intercept"],
+            effects=o["effects"],
+            se=o["se"],
+            alpha=o["alpha"],
+            min_ratio=o["min_ratio"],
+            rolling_window=c["rolling_window"],
+            subperiods=c["subperiods"] or None,
+            scheme=scheme,
+            specifications=c["specifications"],
+            graphs=graphs,
+            models=list(c["models"]),
+            spatial_draws=max(2, c["spatial_draws"]),
+            bootstrap=c["bootstrap"],
+            seed=ctx.rng(self.name),
+            correction=o["correction"],
+            bootstrap_scheme=o["bootstrap_scheme"],
+            bandwidth=o["bandwidth"],
+            spatial_reading=_spatial_reading(ctx),
+        )
         out.tables["robustness"] = res.table.rename(columns={"region": ctx.region})
         out.notes.extend(res.notes)
         kinds = list(pd.unique(res.table["kind"]))
         shares = {k: res.verdict_share(k) for k in kinds}
-        out.info = {"variants": int(res.table["variant"].nunique()), "order": list(res.order) if res.order else None,
-                    "weights": list(graphs), "models": list(c["models"]) if graphs else [],
-                    "verdict_share": {k: (None if np.isnan(v) else float(v)) for k, v in shares.items()}}
+        out.info = {
+            "variants": int(res.table["variant"].nunique()),
+            "order": list(res.order) if res.order else None,
+            "weights": list(graphs),
+            "models": list(c["models"]) if graphs else [],
+            "verdict_share": {k: (None if np.isnan(v) else float(v)) for k, v in shares.items()},
+        }
         if res.order:
-            out.notes.append(f"{res.order[0]} passes the verdict in " + ", ".join(
-                f"{100 * v:.0f}% of the {k} variants" for k, v in shares.items() if not np.isnan(v)))
+            out.notes.append(
+                f"{res.order[0]} passes the verdict in "
+                + ", ".join(f"{100 * v:.0f}% of the {k} variants" for k, v in shares.items() if not np.isnan(v))
+            )
         out.artifacts.append(RobustnessOutcome(results=res))
         return out
 

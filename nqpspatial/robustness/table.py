@@ -32,8 +32,26 @@ from ..results import Results, Summary
 __all__ = ["robustness_table", "RobustnessResults", "ROBUSTNESS_COLUMNS", "plot_robustness", "variant_windows"]
 
 #: Leading columns of ``robustness.csv``.
-ROBUSTNESS_COLUMNS = ["variant", "kind", "q1", "q2", "gamma1", "a", "gamma2", "b", "ratio", "adiabatic", "n_obs",
-                      "p_gamma2", "chosen", "first_year", "last_year", "regions", "detail", "note"]
+ROBUSTNESS_COLUMNS = [
+    "variant",
+    "kind",
+    "q1",
+    "q2",
+    "gamma1",
+    "a",
+    "gamma2",
+    "b",
+    "ratio",
+    "adiabatic",
+    "n_obs",
+    "p_gamma2",
+    "chosen",
+    "first_year",
+    "last_year",
+    "regions",
+    "detail",
+    "note",
+]
 
 
 class RobustnessResults(Results):
@@ -69,17 +87,22 @@ class RobustnessResults(Results):
     def summary(self) -> Summary:
         """Verdict share by kind of variant and the table of the baseline ordering."""
         t = self.table
-        facts = {"variants": int(t["variant"].nunique()),
-                 "baseline ordering": " -> ".join(self.order) if self.order else "none"}
+        facts = {
+            "variants": int(t["variant"].nunique()),
+            "baseline ordering": " -> ".join(self.order) if self.order else "none",
+        }
         for k in pd.unique(t["kind"]):
             facts[f"verdict share ({k})"] = self.verdict_share(k)
         if self.order:
             sub = t[(t["q1"] == self.order[0]) & (t["q2"] == self.order[1])]
         else:
             sub = t
-        return Summary("Robustness of the order-parameter verdict", facts,
-                       {"variants": sub[["variant", "kind", "gamma1", "a", "gamma2", "b", "ratio", "adiabatic",
-                                         "n_obs"]]}, self.notes)
+        return Summary(
+            "Robustness of the order-parameter verdict",
+            facts,
+            {"variants": sub[["variant", "kind", "gamma1", "a", "gamma2", "b", "ratio", "adiabatic", "n_obs"]]},
+            self.notes,
+        )
 
 
 def variant_windows(years, rolling_window: int = 5, subperiods=None):
@@ -113,15 +136,34 @@ def variant_windows(years, rolling_window: int = 5, subperiods=None):
     L = int(rolling_window or 0)
     if L:
         if L < 3:
-            raise InputError(f"rolling_window = {L}: the Haken model needs windows of at least 3 periods",
-                             source="config [robustness]")
+            raise InputError(
+                f"rolling_window = {L}: the Haken model needs windows of at least 3 periods",
+                source="config [robustness]",
+            )
         roll = [(ys[i], ys[i + L - 1]) for i in range(0, T - L + 1)] if L < T else []
     return subs, roll
 
 
-def _aspatial_rows(data, subsystems, variant, kind, detail, *, window=None, intercept=False, effects="none",
-                   se="classical", jackknife=False, alpha=0.05, min_ratio=1.0, bootstrap=0, seed=None,
-                   correction="none", bootstrap_scheme="wild-year", bandwidth=None):
+def _aspatial_rows(
+    data,
+    subsystems,
+    variant,
+    kind,
+    detail,
+    *,
+    window=None,
+    intercept=False,
+    effects="none",
+    se="classical",
+    jackknife=False,
+    alpha=0.05,
+    min_ratio=1.0,
+    bootstrap=0,
+    seed=None,
+    correction="none",
+    bootstrap_scheme="wild-year",
+    bandwidth=None,
+):
     """Identification rows of one variant (every ordering).
 
     Without bootstrap the fits use the batched estimator of
@@ -133,9 +175,22 @@ def _aspatial_rows(data, subsystems, variant, kind, detail, *, window=None, inte
     correction = "jackknife" if jackknife else correction
     if bootstrap or effects not in ("none", "region") or correction == "analytic":
         # the batched chain covers effects none/region without the analytic correction
-        return _identify_rows(data, subsystems, base, window=window, intercept=intercept, effects=effects, se=se,
-                              correction=correction, alpha=alpha, min_ratio=min_ratio, bootstrap=bootstrap,
-                              seed=seed, bootstrap_scheme=bootstrap_scheme, bandwidth=bandwidth)
+        return _identify_rows(
+            data,
+            subsystems,
+            base,
+            window=window,
+            intercept=intercept,
+            effects=effects,
+            se=se,
+            correction=correction,
+            alpha=alpha,
+            min_ratio=min_ratio,
+            bootstrap=bootstrap,
+            seed=seed,
+            bootstrap_scheme=bootstrap_scheme,
+            bandwidth=bandwidth,
+        )
     from ..haken.results import adiabatic_verdict
     from . import _chain
 
@@ -151,17 +206,42 @@ def _aspatial_rows(data, subsystems, variant, kind, detail, *, window=None, inte
         vals = {s: pd.to_numeric(data[s]).to_numpy(float)[lay.rows][None, :] for s in subsystems}
     except InputError as exc:
         return [{**base, "note": f"not estimable: {exc.detail if hasattr(exc, 'detail') else exc}"}]
-    opts = {"alpha": alpha, "min_ratio": min_ratio, "intercept": intercept, "effects": effects, "se": se,
-            "jackknife": correction == "jackknife", "bandwidth": bandwidth}
+    opts = {
+        "alpha": alpha,
+        "min_ratio": min_ratio,
+        "intercept": intercept,
+        "effects": effects,
+        "se": se,
+        "jackknife": correction == "jackknife",
+        "bandwidth": bandwidth,
+    }
     rows = []
     for q1, q2 in _chain.orderings(subsystems):
         f = _chain.fit_ordering(vals[q1], vals[q2], lay, opts)
         g1, a, g2, b, p = (float(f[t][0]) for t in ("gamma1", "a", "gamma2", "b", "p_gamma2"))
         ratio, ok, reason = adiabatic_verdict(g1, g2, p, alpha=alpha, min_ratio=min_ratio)
-        rows.append({**base, "q1": q1, "q2": q2, "gamma1": g1, "a": a, "gamma2": g2, "b": b, "ratio": ratio,
-                     "adiabatic": bool(ok), "n_obs": int(lay.n_tr), "p_gamma2": p,
-                     "first_year": int(lay.years.min()), "last_year": int(lay.years.max()),
-                     "regions": int(lay.n_regions), "note": reason, "se": se, "model": "ols", "weights": ""})
+        rows.append(
+            {
+                **base,
+                "q1": q1,
+                "q2": q2,
+                "gamma1": g1,
+                "a": a,
+                "gamma2": g2,
+                "b": b,
+                "ratio": ratio,
+                "adiabatic": bool(ok),
+                "n_obs": int(lay.n_tr),
+                "p_gamma2": p,
+                "first_year": int(lay.years.min()),
+                "last_year": int(lay.years.max()),
+                "regions": int(lay.n_regions),
+                "note": reason,
+                "se": se,
+                "model": "ols",
+                "weights": "",
+            }
+        )
     passing = [r for r in rows if r["adiabatic"]]
     best = max(passing, key=lambda r: r["ratio"]) if passing else None
     for r in rows:
@@ -169,34 +249,87 @@ def _aspatial_rows(data, subsystems, variant, kind, detail, *, window=None, inte
     return rows
 
 
-def _identify_rows(data, subsystems, base, *, window, intercept, effects, se, correction, alpha, min_ratio,
-                   bootstrap, seed, bootstrap_scheme="wild-year", bandwidth=None):
+def _identify_rows(
+    data,
+    subsystems,
+    base,
+    *,
+    window,
+    intercept,
+    effects,
+    se,
+    correction,
+    alpha,
+    min_ratio,
+    bootstrap,
+    seed,
+    bootstrap_scheme="wild-year",
+    bandwidth=None,
+):
     from ..haken import identify
     from ..haken.model import ShortPanelWarning
 
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ShortPanelWarning)   # the baseline run warned already
-            ident = identify(data, subsystems, order="auto", intercept=intercept, effects=effects, se=se,
-                             window=window, bootstrap=bootstrap, seed=seed, alpha=alpha, min_ratio=min_ratio,
-                             correction=correction, bootstrap_scheme=bootstrap_scheme, bandwidth=bandwidth)
+            warnings.simplefilter("ignore", ShortPanelWarning)  # the baseline run warned already
+            ident = identify(
+                data,
+                subsystems,
+                order="auto",
+                intercept=intercept,
+                effects=effects,
+                se=se,
+                window=window,
+                bootstrap=bootstrap,
+                seed=seed,
+                alpha=alpha,
+                min_ratio=min_ratio,
+                correction=correction,
+                bootstrap_scheme=bootstrap_scheme,
+                bandwidth=bandwidth,
+            )
     except (InputError, ModelError) as exc:
         return [{**base, "note": f"not estimable: {exc}"}]
     rows = []
     for _, r in ident.table.iterrows():
         fit = ident.results(r["q1"], r["q2"])
-        rows.append({**base, "q1": r["q1"], "q2": r["q2"], "gamma1": r["gamma1"], "a": r["a"], "gamma2": r["gamma2"],
-                     "b": r["b"], "ratio": r["ratio"], "adiabatic": bool(r["adiabatic"]), "n_obs": int(r["n_obs"]),
-                     "p_gamma2": r["p_gamma2"], "chosen": bool(r["chosen"]), "first_year": fit.years[0],
-                     "last_year": fit.years[1], "regions": fit.n_regions, "note": r["reason"],
-                     "se": se, "model": "ols", "weights": "", "verdict_share": r["verdict_share"]})
+        rows.append(
+            {
+                **base,
+                "q1": r["q1"],
+                "q2": r["q2"],
+                "gamma1": r["gamma1"],
+                "a": r["a"],
+                "gamma2": r["gamma2"],
+                "b": r["b"],
+                "ratio": r["ratio"],
+                "adiabatic": bool(r["adiabatic"]),
+                "n_obs": int(r["n_obs"]),
+                "p_gamma2": r["p_gamma2"],
+                "chosen": bool(r["chosen"]),
+                "first_year": fit.years[0],
+                "last_year": fit.years[1],
+                "regions": fit.n_regions,
+                "note": r["reason"],
+                "se": se,
+                "model": "ols",
+                "weights": "",
+                "verdict_share": r["verdict_share"],
+            }
+        )
     return rows
 
 
-def _spatial_rows(data, orderings, graph, wname, model_name, *, region, year, alpha, min_ratio, draws, seed,
-                  reading="system"):
-    base = {"variant": f"{model_name} ({wname})", "kind": "spatial", "detail": f"model={model_name}; weights={wname}",
-            "model": model_name, "weights": wname}
+def _spatial_rows(
+    data, orderings, graph, wname, model_name, *, region, year, alpha, min_ratio, draws, seed, reading="system"
+):
+    base = {
+        "variant": f"{model_name} ({wname})",
+        "kind": "spatial",
+        "detail": f"model={model_name}; weights={wname}",
+        "model": model_name,
+        "weights": wname,
+    }
     try:
         plugin = registry.get("models", model_name)
     except InputError as exc:
@@ -207,33 +340,80 @@ def _spatial_rows(data, orderings, graph, wname, model_name, *, region, year, al
     rows = []
     for q1, q2 in orderings:
         try:
-            res = plugin.fit(data, q1, q2, graph, region=region, year=year, seed=seed, draws=draws,
-                             weights_name=wname, alpha=alpha, min_ratio=min_ratio, **kw)
+            res = plugin.fit(
+                data,
+                q1,
+                q2,
+                graph,
+                region=region,
+                year=year,
+                seed=seed,
+                draws=draws,
+                weights_name=wname,
+                alpha=alpha,
+                min_ratio=min_ratio,
+                **kw,
+            )
         except (InputError, ModelError) as exc:
             rows.append({**base, "q1": q1, "q2": q2, "note": f"not estimable: {exc}"})
             continue
         ident = res.identification
-        if kw and "reading" in ident.columns:   # the row of the chosen reading
+        if kw and "reading" in ident.columns:  # the row of the chosen reading
             ident = ident[ident["reading"] == reading]
         r = ident.iloc[0]
         yrs = pd.to_numeric(data[year])
-        rows.append({**base, "q1": q1, "q2": q2, "gamma1": r["gamma1"], "a": r["a"], "gamma2": r["gamma2"],
-                     "b": r["b"], "ratio": r["ratio"], "adiabatic": bool(r["adiabatic"]), "n_obs": int(r["n_obs"]),
-                     "p_gamma2": r["p_gamma2"], "first_year": int(yrs.min()), "last_year": int(yrs.max()),
-                     "regions": int(data[region].nunique()), "note": r["reason"], "se": "ml"})
+        rows.append(
+            {
+                **base,
+                "q1": q1,
+                "q2": q2,
+                "gamma1": r["gamma1"],
+                "a": r["a"],
+                "gamma2": r["gamma2"],
+                "b": r["b"],
+                "ratio": r["ratio"],
+                "adiabatic": bool(r["adiabatic"]),
+                "n_obs": int(r["n_obs"]),
+                "p_gamma2": r["p_gamma2"],
+                "first_year": int(yrs.min()),
+                "last_year": int(yrs.max()),
+                "regions": int(data[region].nunique()),
+                "note": r["reason"],
+                "se": "ml",
+            }
+        )
     ok = [r for r in rows if pd.notna(r.get("gamma2")) and r["adiabatic"]]
     for r in rows:
         r["chosen"] = bool(ok) and r is max(ok, key=lambda x: x["ratio"])
     return rows
 
 
-def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region", year: str = "year",
-                     order=None, intercept: bool = False, effects: str = "none", se: str = "classical",
-                     alpha: float = 0.05, min_ratio: float = 1.0, rolling_window: int = 5, subperiods=None,
-                     scheme=None, specifications: bool = True, graphs=None, models=("slx", "sar"),
-                     spatial_draws: int = 200, bootstrap: int = 0, seed=0, correction: str = "none",
-                     bootstrap_scheme: str = "wild-year", bandwidth=None,
-                     spatial_reading: str = "system") -> RobustnessResults:
+def robustness_table(
+    indices: pd.DataFrame,
+    subsystems,
+    *,
+    region: str = "region",
+    year: str = "year",
+    order=None,
+    intercept: bool = False,
+    effects: str = "none",
+    se: str = "classical",
+    alpha: float = 0.05,
+    min_ratio: float = 1.0,
+    rolling_window: int = 5,
+    subperiods=None,
+    scheme=None,
+    specifications: bool = True,
+    graphs=None,
+    models=("slx", "sar"),
+    spatial_draws: int = 200,
+    bootstrap: int = 0,
+    seed=0,
+    correction: str = "none",
+    bootstrap_scheme: str = "wild-year",
+    bandwidth=None,
+    spatial_reading: str = "system",
+) -> RobustnessResults:
     """Identification verdict and key estimates across samples, specifications and weights.
 
     Parameters
@@ -281,19 +461,41 @@ def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region
     subs = [str(s) for s in subsystems]
     data = indices[[region, year, *subs]].rename(columns={region: "region", year: "year"})
     rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
-    common = dict(alpha=alpha, min_ratio=min_ratio, bootstrap=bootstrap, bootstrap_scheme=bootstrap_scheme,
-                  bandwidth=bandwidth)
+    common = dict(
+        alpha=alpha, min_ratio=min_ratio, bootstrap=bootstrap, bootstrap_scheme=bootstrap_scheme, bandwidth=bandwidth
+    )
     spec = dict(intercept=intercept, effects=effects, correction=correction)
-    rows = _aspatial_rows(data, subs, "baseline", "baseline", "the [haken] specification, all years", se=se,
-                          seed=rng, **spec, **common)
+    rows = _aspatial_rows(
+        data, subs, "baseline", "baseline", "the [haken] specification, all years", se=se, seed=rng, **spec, **common
+    )
     notes = []
     wins, roll = variant_windows(data["year"], rolling_window, subperiods)
     for a, b in wins:
-        rows += _aspatial_rows(data, subs, f"years {a}-{b}", "subperiod", f"window=[{a}, {b}]", window=(a, b),
-                               se=se, seed=rng, **spec, **common)
+        rows += _aspatial_rows(
+            data,
+            subs,
+            f"years {a}-{b}",
+            "subperiod",
+            f"window=[{a}, {b}]",
+            window=(a, b),
+            se=se,
+            seed=rng,
+            **spec,
+            **common,
+        )
     for a, b in roll:
-        rows += _aspatial_rows(data, subs, f"rolling {a}-{b}", "rolling", f"window=[{a}, {b}]", window=(a, b),
-                               se=se, seed=rng, **spec, **common)
+        rows += _aspatial_rows(
+            data,
+            subs,
+            f"rolling {a}-{b}",
+            "rolling",
+            f"window=[{a}, {b}]",
+            window=(a, b),
+            se=se,
+            seed=rng,
+            **spec,
+            **common,
+        )
     if scheme is not None:
         groups = pd.Series(scheme)
         lab = data["region"].map(groups)
@@ -303,19 +505,39 @@ def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region
         for g in sorted(lab.dropna().unique(), key=str):
             sub = data[lab == g]
             zse = se if se not in ("cluster", "twoway") or sub["region"].nunique() > 1 else "classical"
-            rows += _aspatial_rows(sub, subs, f"zone {g}", "zone", f"group={g}; {sub['region'].nunique()} regions",
-                                   se=zse, seed=rng, **spec, **common)
+            rows += _aspatial_rows(
+                sub,
+                subs,
+                f"zone {g}",
+                "zone",
+                f"group={g}; {sub['region'].nunique()} regions",
+                se=zse,
+                seed=rng,
+                **spec,
+                **common,
+            )
     if specifications:
-        rows += _aspatial_rows(data, subs, "no intercept", "specification", "intercept=false, effects=none", se=se,
-                               seed=rng, **common)
-        rows += _aspatial_rows(data, subs, "intercept", "specification", "intercept=true", intercept=True, se=se,
-                               seed=rng, **common)
+        rows += _aspatial_rows(
+            data, subs, "no intercept", "specification", "intercept=false, effects=none", se=se, seed=rng, **common
+        )
+        rows += _aspatial_rows(
+            data, subs, "intercept", "specification", "intercept=true", intercept=True, se=se, seed=rng, **common
+        )
         from ..haken.model import ANALYTIC_TRIM
 
-        rows += _aspatial_rows(data, subs, "region effects, analytic bias correction", "specification",
-                               "effects=region, analytic bias correction for predetermined regressors (Hahn & "
-                               f"Kuersteiner 2011, {ANALYTIC_TRIM} lags)", effects="region", correction="analytic",
-                               se=se, seed=rng, **common)
+        rows += _aspatial_rows(
+            data,
+            subs,
+            "region effects, analytic bias correction",
+            "specification",
+            "effects=region, analytic bias correction for predetermined regressors (Hahn & "
+            f"Kuersteiner 2011, {ANALYTIC_TRIM} lags)",
+            effects="region",
+            correction="analytic",
+            se=se,
+            seed=rng,
+            **common,
+        )
     base_rows = [r for r in rows if r["kind"] == "baseline" and r.get("chosen")]
     if order is None and base_rows:
         order = (base_rows[0]["q1"], base_rows[0]["q2"])
@@ -323,8 +545,20 @@ def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region
         orderings = [tuple(order)] if order else [(a, b) for a in subs for b in subs if a != b]
         for wname, g in graphs.items():
             for m in models:
-                rows += _spatial_rows(data, orderings, g, wname, m, region="region", year="year", alpha=alpha,
-                                      min_ratio=min_ratio, draws=spatial_draws, seed=rng, reading=spatial_reading)
+                rows += _spatial_rows(
+                    data,
+                    orderings,
+                    g,
+                    wname,
+                    m,
+                    region="region",
+                    year="year",
+                    alpha=alpha,
+                    min_ratio=min_ratio,
+                    draws=spatial_draws,
+                    seed=rng,
+                    reading=spatial_reading,
+                )
     table = pd.DataFrame(rows)
     for c in ROBUSTNESS_COLUMNS + ["se", "model", "weights"]:
         if c not in table.columns:
@@ -337,8 +571,14 @@ def robustness_table(indices: pd.DataFrame, subsystems, *, region: str = "region
     return RobustnessResults(table.reset_index(drop=True), order, notes)
 
 
-def plot_robustness(results: RobustnessResults, path=None, *, min_ratio: float = 1.0,
-                    xlabel: str = "|gamma2| / |gamma1|  (filled: adiabatic verdict holds)", title: str | None = None):
+def plot_robustness(
+    results: RobustnessResults,
+    path=None,
+    *,
+    min_ratio: float = 1.0,
+    xlabel: str = "|gamma2| / |gamma1|  (filled: adiabatic verdict holds)",
+    title: str | None = None,
+):
     """Dot plot of |gamma2|/|gamma1| per variant for the baseline ordering (filled: verdict holds).
 
     Parameters

@@ -13,8 +13,19 @@ from scipy import sparse
 
 from ..errors import InputError
 
-__all__ = ["EARTH_RADIUS_KM", "EQUAL_AREA", "require_geometry", "unit_km", "centroid_points", "pairwise_km",
-           "knn_km", "pairs_within_km", "graph_from_coo", "graph_from_dense", "xyz"]
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "EQUAL_AREA",
+    "require_geometry",
+    "unit_km",
+    "centroid_points",
+    "pairwise_km",
+    "knn_km",
+    "pairs_within_km",
+    "graph_from_coo",
+    "graph_from_dense",
+    "xyz",
+]
 
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
 EQUAL_AREA = "EPSG:6933"  # WGS 84 / NSIDC EASE-Grid 2.0 Global (equal area)
@@ -22,18 +33,26 @@ EQUAL_AREA = "EPSG:6933"  # WGS 84 / NSIDC EASE-Grid 2.0 Global (equal area)
 
 def require_geometry(geometry, ids, who: str):
     if geometry is None:
-        raise InputError(f"weights '{who}' needs region boundaries; set [geometry] source and id in the "
-                         "config (a GeoJSON, GeoPackage or Shapefile, or a bundled layer), or use a user "
-                         "matrix (\"matrix:path=...\")", source="config [spatial] weights")
+        raise InputError(
+            f"weights '{who}' needs region boundaries; set [geometry] source and id in the "
+            "config (a GeoJSON, GeoPackage or Shapefile, or a bundled layer), or use a user "
+            'matrix ("matrix:path=...")',
+            source="config [spatial] weights",
+        )
     missing = [i for i in ids if i not in geometry.index]
     if missing:
-        raise InputError(f"the boundary layer has no geometry for region(s) {missing[:10]}"
-                         f"{' ...' if len(missing) > 10 else ''}; add them to the boundary file or "
-                         "remove them from the panel", source="boundaries")
+        raise InputError(
+            f"the boundary layer has no geometry for region(s) {missing[:10]}"
+            f"{' ...' if len(missing) > 10 else ''}; add them to the boundary file or "
+            "remove them from the panel",
+            source="boundaries",
+        )
     if geometry.crs is None:
-        raise InputError("the boundary layer has no coordinate reference system; set it (e.g. "
-                         "gdf.set_crs('EPSG:4326')) so that distances can be measured in km",
-                         source="boundaries")
+        raise InputError(
+            "the boundary layer has no coordinate reference system; set it (e.g. "
+            "gdf.set_crs('EPSG:4326')) so that distances can be measured in km",
+            source="boundaries",
+        )
     return geometry.loc[list(ids)]
 
 
@@ -95,11 +114,10 @@ def pairwise_km(coords: np.ndarray, geographic: bool) -> np.ndarray:
     if geographic:
         lon = np.radians(coords[:, 0])[:, None]
         lat = np.radians(coords[:, 1])[:, None]
-        a = (np.sin((lat - lat.T) / 2) ** 2
-             + np.cos(lat) * np.cos(lat.T) * np.sin((lon - lon.T) / 2) ** 2)
+        a = np.sin((lat - lat.T) / 2) ** 2 + np.cos(lat) * np.cos(lat.T) * np.sin((lon - lon.T) / 2) ** 2
         return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
     diff = coords[:, None, :] - coords[None, :, :]
-    return np.sqrt((diff ** 2).sum(-1))
+    return np.sqrt((diff**2).sum(-1))
 
 
 def _tree_points(coords, geographic):
@@ -112,8 +130,9 @@ def knn_km(coords, geographic, k):
     pts = _tree_points(coords, geographic)
     n = len(pts)
     if k >= n:
-        raise InputError(f"knn: k={k} but there are only {n} regions; choose k < {n}",
-                         source="config [spatial] weights")
+        raise InputError(
+            f"knn: k={k} but there are only {n} regions; choose k < {n}", source="config [spatial] weights"
+        )
     dist, idx = cKDTree(pts).query(pts, k=k + 1)
     # drop each point itself (it may not be first when points coincide)
     rows = np.arange(n)[:, None]

@@ -27,8 +27,13 @@ __all__ = ["nearest_by_boundary", "link_islands", "connect_components", "empty_l
 
 def empty_links() -> pd.DataFrame:
     """The (empty) table of added links: ``island, neighbor, km``."""
-    return pd.DataFrame({"island": pd.Series([], dtype=object), "neighbor": pd.Series([], dtype=object),
-                         "km": pd.Series([], dtype=float)})
+    return pd.DataFrame(
+        {
+            "island": pd.Series([], dtype=object),
+            "neighbor": pd.Series([], dtype=object),
+            "km": pd.Series([], dtype=float),
+        }
+    )
 
 
 def _metric_crs(gs, sources: Sequence):
@@ -93,7 +98,7 @@ def nearest_by_boundary(geometry, ids: Sequence, sources: Sequence, *, candidate
     if len(others) > candidates and gs.crs is not None:
         coords, geo = centroid_points(geometry, list(sources) + others)
         pts = xyz(coords) if geo else coords
-        d = np.sqrt(((pts[len(inside):, None, :] - pts[None, :len(inside), :]) ** 2).sum(-1)).min(1)
+        d = np.sqrt(((pts[len(inside) :, None, :] - pts[None, : len(inside), :]) ** 2).sum(-1)).min(1)
         measure = [others[k] for k in np.sort(np.argsort(d, kind="stable")[:candidates])]
     best = _measure(src, project(gs.loc[measure]), factor)
     if len(measure) < len(others):

@@ -29,8 +29,18 @@ from ..results import Results, Summary
 from ._geometry import graph_from_coo
 from ._islands import empty_links, link_islands
 
-__all__ = ["ISLAND_POLICIES", "TRANSFORMS", "SpatialWeights", "build_weights", "parse_spec", "spec_slug",
-           "get_builder", "builder_params", "check_specs", "canonical_ids"]
+__all__ = [
+    "ISLAND_POLICIES",
+    "TRANSFORMS",
+    "SpatialWeights",
+    "build_weights",
+    "parse_spec",
+    "spec_slug",
+    "get_builder",
+    "builder_params",
+    "check_specs",
+    "canonical_ids",
+]
 
 ISLAND_POLICIES = ("nearest", "keep", "drop")
 TRANSFORMS = ("r", "b", "o", "d", "v")
@@ -38,9 +48,11 @@ _SOURCE = "config [spatial] weights"
 
 
 #: The note of a stage that needs spatial weights when none could be built.
-NO_WEIGHTS = ("no spatial weights: without region boundaries only specifications that need none (economic, a "
-              "weights file) can be built; set [geometry] source and id (a GeoJSON, GeoPackage or Shapefile with "
-              "an id field)")
+NO_WEIGHTS = (
+    "no spatial weights: without region boundaries only specifications that need none (economic, a "
+    "weights file) can be built; set [geometry] source and id (a GeoJSON, GeoPackage or Shapefile with "
+    "an id field)"
+)
 
 
 def canonical_ids(ids) -> list:
@@ -94,8 +106,10 @@ def parse_spec(spec: str) -> tuple[str, dict]:
         Empty name or a pair without ``=``.
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise ConfigError(f"weights specification {spec!r} is empty; write e.g. \"queen\" or \"knn:k=5\"",
-                          source="config [spatial] weights")
+        raise ConfigError(
+            f'weights specification {spec!r} is empty; write e.g. "queen" or "knn:k=5"',
+            source="config [spatial] weights",
+        )
     name, _, rest = spec.strip().partition(":")
     name = name.strip()
     params: dict[str, Any] = {}
@@ -104,8 +118,9 @@ def parse_spec(spec: str) -> tuple[str, dict]:
             key, eq, value = part.partition("=")
             if not eq or not key.strip():
                 raise ConfigError(
-                    f"weights specification {spec!r}: {part!r} is not a key=value pair; "
-                    "write e.g. \"knn:k=5\"", source="config [spatial] weights")
+                    f'weights specification {spec!r}: {part!r} is not a key=value pair; write e.g. "knn:k=5"',
+                    source="config [spatial] weights",
+                )
             params[key.strip()] = _parse_value(value)
     return name, params
 
@@ -160,8 +175,9 @@ class SpatialWeights(Results):
         ``slug, transform, island_ids, dropped``.
     """
 
-    def __init__(self, *, graph, raw_graph, spec, name, params, transform, island_policy, islands, links,
-                 ids, notes=()):
+    def __init__(
+        self, *, graph, raw_graph, spec, name, params, transform, island_policy, islands, links, ids, notes=()
+    ):
         self.graph = graph
         self.raw_graph = raw_graph
         self.spec = spec
@@ -203,8 +219,6 @@ class SpatialWeights(Results):
         return Summary(title=f"Spatial weights {self.spec}", facts=facts, tables=tables, notes=self.notes)
 
 
-
-
 def get_builder(name: str):
     """The weights builder registered under ``name`` (group ``nqpspatial.weights``).
 
@@ -220,8 +234,11 @@ def get_builder(name: str):
 
     known = registry.names("weights")
     if name not in known:
-        raise ConfigError(f"unknown weights builder '{name}' (did you mean '{_nearest(name, known)}'?); "
-                          f"available: {', '.join(known)}", source=_SOURCE)
+        raise ConfigError(
+            f"unknown weights builder '{name}' (did you mean '{_nearest(name, known)}'?); "
+            f"available: {', '.join(known)}",
+            source=_SOURCE,
+        )
     return registry.get("weights", name)
 
 
@@ -237,15 +254,28 @@ def builder_params(builder, params: dict) -> dict:
     for k in params:
         if k not in accepted:
             hint = _nearest(k, accepted)
-            raise ConfigError(f"weights '{getattr(builder, 'name', builder)}' has no parameter '{k}'"
-                              + (f" (did you mean '{hint}'?)" if hint else "")
-                              + f"; accepted: {', '.join(accepted) or '(none)'}", source=_SOURCE)
+            raise ConfigError(
+                f"weights '{getattr(builder, 'name', builder)}' has no parameter '{k}'"
+                + (f" (did you mean '{hint}'?)" if hint else "")
+                + f"; accepted: {', '.join(accepted) or '(none)'}",
+                source=_SOURCE,
+            )
     return {**accepted, **params}
 
 
-def build_weights(spec: str, ids, *, geometry=None, panel=None, scheme=None, islands: str = "nearest",
-                  transform: str = "r", region: str = "region", year: str = "year",
-                  base_dir=None) -> SpatialWeights:
+def build_weights(
+    spec: str,
+    ids,
+    *,
+    geometry=None,
+    panel=None,
+    scheme=None,
+    islands: str = "nearest",
+    transform: str = "r",
+    region: str = "region",
+    year: str = "year",
+    base_dir=None,
+) -> SpatialWeights:
     """Build spatial weights from a specification string.
 
     Parameters
@@ -290,12 +320,17 @@ def build_weights(spec: str, ids, *, geometry=None, panel=None, scheme=None, isl
         Missing inputs for the builder (boundaries, panel column, scheme).
     """
     if islands not in ISLAND_POLICIES:
-        raise ConfigError(f"islands = {islands!r} is not a policy (did you mean '{_nearest(islands, ISLAND_POLICIES)}'?); "
-                          f"use one of {', '.join(ISLAND_POLICIES)}", source="config [spatial] islands")
+        raise ConfigError(
+            f"islands = {islands!r} is not a policy (did you mean '{_nearest(islands, ISLAND_POLICIES)}'?); "
+            f"use one of {', '.join(ISLAND_POLICIES)}",
+            source="config [spatial] islands",
+        )
     t = str(transform).lower()
     if t not in TRANSFORMS:
-        raise ConfigError(f"transform = {transform!r} is not a libpysal transformation; use one of "
-                          f"{', '.join(TRANSFORMS)}", source="config [spatial] transform")
+        raise ConfigError(
+            f"transform = {transform!r} is not a libpysal transformation; use one of {', '.join(TRANSFORMS)}",
+            source="config [spatial] transform",
+        )
     ids = list(ids)
     if len(set(ids)) != len(ids):
         raise InputError("region ids passed to the weights builder are not unique", source="panel")
@@ -310,42 +345,64 @@ def build_weights(spec: str, ids, *, geometry=None, panel=None, scheme=None, isl
     raw = builder.build(ids, **kwargs, **given)
     raw_ids = list(raw.unique_ids)
     if raw_ids != ids:
-        raise PluginError(f"weights builder '{name}' returned a graph over different ids or order than "
-                          "requested (contract: exactly `ids`, in that order)")
+        raise PluginError(
+            f"weights builder '{name}' returned a graph over different ids or order than "
+            "requested (contract: exactly `ids`, in that order)"
+        )
     found = [i for i in ids if i in set(raw.isolates)]
     notes = []
     links = empty_links()
     graph_raw = raw
     kept_ids = ids
     if found and getattr(builder, "handles_islands", False):
-        notes.append(f"weights '{name}' decides about regions without neighbours itself (no island policy): "
-                     f"{', '.join(map(str, found))} kept without neighbours")
+        notes.append(
+            f"weights '{name}' decides about regions without neighbours itself (no island policy): "
+            f"{', '.join(map(str, found))} kept without neighbours"
+        )
         islands = "builder"
     elif found:
         if islands == "nearest":
             if geometry is None:
-                raise InputError(f"weights '{spec}' leaves region(s) {found[:10]} without neighbours and the "
-                                 "island policy 'nearest' needs boundaries to find their nearest region; give "
-                                 "boundaries or set [spatial] islands = \"keep\" or \"drop\"",
-                                 source="config [spatial] islands")
+                raise InputError(
+                    f"weights '{spec}' leaves region(s) {found[:10]} without neighbours and the "
+                    "island policy 'nearest' needs boundaries to find their nearest region; give "
+                    'boundaries or set [spatial] islands = "keep" or "drop"',
+                    source="config [spatial] islands",
+                )
             graph_raw, links = link_islands(raw, ids, geometry, found)
-            notes.append("islands linked to their nearest region by boundary distance: "
-                         + ", ".join(f"{a}-{b} ({km:.1f} km)" for a, b, km in links.itertuples(index=False)))
+            notes.append(
+                "islands linked to their nearest region by boundary distance: "
+                + ", ".join(f"{a}-{b} ({km:.1f} km)" for a, b, km in links.itertuples(index=False))
+            )
         elif islands == "drop":
             kept_ids = [i for i in ids if i not in set(found)]
             if len(kept_ids) < 3:
-                raise InputError(f"island policy 'drop' leaves {len(kept_ids)} regions; use 'nearest' or 'keep'",
-                                 source="config [spatial] islands")
+                raise InputError(
+                    f"island policy 'drop' leaves {len(kept_ids)} regions; use 'nearest' or 'keep'",
+                    source="config [spatial] islands",
+                )
             sub = sparse.coo_array(raw.subgraph(kept_ids).sparse)
             graph_raw = graph_from_coo(sub.row, sub.col, sub.data, kept_ids)
-            notes.append(f"islands dropped from the weights (statistics use the other {len(kept_ids)} regions; "
-                         f"dropped: {', '.join(map(str, found))})")
+            notes.append(
+                f"islands dropped from the weights (statistics use the other {len(kept_ids)} regions; "
+                f"dropped: {', '.join(map(str, found))})"
+            )
         else:
             notes.append(f"islands kept without neighbours: {', '.join(map(str, found))}")
     graph = graph_raw if t == "o" else graph_raw.transform(t.upper())
-    return SpatialWeights(graph=graph, raw_graph=graph_raw, spec=spec.strip(), name=name, params=full,
-                          transform=t, island_policy=islands, islands=found, links=links, ids=kept_ids,
-                          notes=notes)
+    return SpatialWeights(
+        graph=graph,
+        raw_graph=graph_raw,
+        spec=spec.strip(),
+        name=name,
+        params=full,
+        transform=t,
+        island_policy=islands,
+        islands=found,
+        links=links,
+        ids=kept_ids,
+        notes=notes,
+    )
 
 
 def check_specs(value, label: str = "[spatial] weights", where: str = "config") -> list[str]:
@@ -361,8 +418,10 @@ def check_specs(value, label: str = "[spatial] weights", where: str = "config") 
     """
     specs = [value] if isinstance(value, str) else value
     if not isinstance(specs, list) or not specs or not all(isinstance(s, str) for s in specs):
-        raise ConfigError(f"{label} = {value!r} must be a non-empty list of weights specifications, e.g. "
-                          "[\"queen\", \"knn:k=5\"]", source=where)
+        raise ConfigError(
+            f'{label} = {value!r} must be a non-empty list of weights specifications, e.g. ["queen", "knn:k=5"]',
+            source=where,
+        )
     for spec in specs:
         try:
             name, params = parse_spec(spec)

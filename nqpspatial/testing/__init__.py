@@ -41,9 +41,21 @@ from ..contracts import CONTRACTS, output_problems, table_name_problems
 from ._context import make_context
 from ._spatial import STATISTICS_CHECKS, WEIGHTS_CHECKS
 
-__all__ = ["Check", "CheckResult", "yield_checks", "check_plugin", "parametrize_with_checks", "make_context",
-           "reserved_tables", "check_analysis", "check_scheme", "check_coevolution", "check_model",
-           "check_weights", "check_statistic"]
+__all__ = [
+    "Check",
+    "CheckResult",
+    "yield_checks",
+    "check_plugin",
+    "parametrize_with_checks",
+    "make_context",
+    "reserved_tables",
+    "check_analysis",
+    "check_scheme",
+    "check_coevolution",
+    "check_model",
+    "check_weights",
+    "check_statistic",
+]
 
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 _REQUIREMENTS = {"pair", "geometry", "haken", "scheme"}
@@ -88,6 +100,7 @@ class CheckResult:
 # reserved table names
 # --------------------------------------------------------------------------
 
+
 def reserved_tables(exclude: tuple[str, str] | None = None) -> dict[str, str]:
     """Table names (or patterns such as ``weights_*``) that installed plugins write, -> their owner.
 
@@ -118,7 +131,7 @@ def reserved_tables(exclude: tuple[str, str] | None = None) -> dict[str, str]:
             names = getattr(obj, attr, ()) or ()
             # the spatial stage writes the statistics plugins' tables
             owner = "stage 'spatial'" if kind == "statistics" else f"stage '{name}'"
-            for t in ([names] if isinstance(names, str) else names):
+            for t in [names] if isinstance(names, str) else names:
                 out[str(t)] = owner
     return out
 
@@ -134,6 +147,7 @@ def _table_problems(names: Iterable[str], owner: str, exclude) -> list[str]:
 # --------------------------------------------------------------------------
 # checks of every kind
 # --------------------------------------------------------------------------
+
 
 def _who(obj) -> str:
     return f"plugin {getattr(obj, 'name', obj)!r}"
@@ -154,6 +168,7 @@ def check_name(obj) -> None:
 
 
 # schemes ------------------------------------------------------------------
+
 
 def check_scheme_load_all(obj) -> None:
     """``load(None)`` returns every region the scheme knows, each in one group."""
@@ -185,10 +200,13 @@ def check_scheme_unknown_region(obj) -> None:
         assert bogus in str(exc), "the InputError must name the unknown region id"
         return
     except Exception as exc:  # noqa: BLE001 - anything else ends a run as an internal error
-        raise AssertionError(f"load() raised {type(exc).__name__} for an unknown region id; raise "
-                             "nqpspatial.errors.InputError naming it, so that the user sees the fix") from None
-    assert isinstance(series, pd.Series) and series.notna().all(), \
+        raise AssertionError(
+            f"load() raised {type(exc).__name__} for an unknown region id; raise "
+            "nqpspatial.errors.InputError naming it, so that the user sees the fix"
+        ) from None
+    assert isinstance(series, pd.Series) and series.notna().all(), (
         "load() must place every region it accepts in a group"
+    )
 
 
 # coevolution ----------------------------------------------------------------
@@ -232,6 +250,7 @@ def check_coevolution_unsupported_cases(obj) -> None:
 
 # models -----------------------------------------------------------------------
 
+
 def _fit_model(obj):
     ctx = make_context()
     from libpysal.graph import Graph
@@ -253,6 +272,7 @@ def check_model_summary(obj) -> None:
 
 
 # analyses -----------------------------------------------------------------------
+
 
 def _jsonable(obj: Any, what: str) -> None:
     try:
@@ -276,13 +296,15 @@ def check_analysis_declarations(obj) -> None:
     assert req <= _REQUIREMENTS, f"unknown requirements {req - _REQUIREMENTS}; allowed {_REQUIREMENTS}"
     for attr in ("consumes", "uses", "provides"):
         for t in getattr(obj, attr, ()) or ():
-            assert isinstance(t, type) and issubclass(t, Artifact), \
+            assert isinstance(t, type) and issubclass(t, Artifact), (
                 f"{attr} must list artifact types (subclasses of nqpspatial.artifacts.Artifact), got {t!r}"
+            )
     assert isinstance(getattr(obj, "optional", False), bool), "optional must be a bool"
     order = getattr(obj, "order", 100)
     assert isinstance(order, int) and not isinstance(order, bool), "order must be an int"
-    probs = _table_problems([t for t in getattr(obj, "tables", ()) or () if "*" not in t],
-                            f"stage '{obj.name}'", ("analyses", obj.name))
+    probs = _table_problems(
+        [t for t in getattr(obj, "tables", ()) or () if "*" not in t], f"stage '{obj.name}'", ("analyses", obj.name)
+    )
     assert not probs, probs[0]
 
 
@@ -353,8 +375,9 @@ def yield_checks(kind: str) -> Iterator[Check]:
         yield Check(kind, fn.__name__, fn)
 
 
-def check_plugin(kind: str, obj, *, expected_failed_checks: dict[str, str] | None = None,
-                 on_fail: str | None = "raise") -> list[CheckResult]:
+def check_plugin(
+    kind: str, obj, *, expected_failed_checks: dict[str, str] | None = None, on_fail: str | None = "raise"
+) -> list[CheckResult]:
     """Run every check of a kind on a plugin and report every failure.
 
     Parameters
@@ -398,8 +421,9 @@ def check_plugin(kind: str, obj, *, expected_failed_checks: dict[str, str] | Non
     failed = [r for r in results if r.status == "failed"]
     if failed and on_fail == "raise":
         lines = "\n".join(f"- {r.check}: {r.message}" for r in failed)
-        raise AssertionError(f"{len(failed)} of {len(results)} checks failed for {kind} plugin "
-                             f"{getattr(obj, 'name', obj)!r}:\n{lines}")
+        raise AssertionError(
+            f"{len(failed)} of {len(results)} checks failed for {kind} plugin {getattr(obj, 'name', obj)!r}:\n{lines}"
+        )
     return results
 
 
@@ -425,8 +449,7 @@ def parametrize_with_checks(plugins, *, expected_failed_checks: Callable[[Any], 
         xfail = expected_failed_checks(obj) if expected_failed_checks else {}
         for check in yield_checks(kind):
             marks = [pytest.mark.xfail(reason=xfail[check.name])] if check.name in xfail else []
-            params.append(pytest.param(obj, check, marks=marks,
-                                       id=f"{kind}:{getattr(obj, 'name', obj)}-{check.name}"))
+            params.append(pytest.param(obj, check, marks=marks, id=f"{kind}:{getattr(obj, 'name', obj)}-{check.name}"))
     return pytest.mark.parametrize("plugin, check", params)
 
 

@@ -21,8 +21,15 @@ def _simulate(n: int, periods: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(q1, 0, 1), np.clip(q2, 0, 1)
 
 
-def make_context(side: int = 4, periods: int = 8, seed: int = 0, geometry: bool = True, scheme: bool = True,
-                 haken: bool = False, config: dict | None = None):
+def make_context(
+    side: int = 4,
+    periods: int = 8,
+    seed: int = 0,
+    geometry: bool = True,
+    scheme: bool = True,
+    haken: bool = False,
+    config: dict | None = None,
+):
     """A small synthetic :class:`~nqpspatial.stage.StageContext`, built through the run's own types.
 
     The context holds what the core provides before the analyses: the
@@ -60,16 +67,34 @@ def make_context(side: int = 4, periods: int = 8, seed: int = 0, geometry: bool 
     ids = [f"r{i}{j}" for i in range(side) for j in range(side)]
     q1, q2 = _simulate(n, periods, seed)
     years = list(range(2010, 2010 + periods))
-    idx = pd.DataFrame({"region": np.repeat(ids, periods), "year": np.tile(years, n),
-                        "A": q1.T.reshape(-1), "B": q2.T.reshape(-1)})
+    idx = pd.DataFrame(
+        {"region": np.repeat(ids, periods), "year": np.tile(years, n), "A": q1.T.reshape(-1), "B": q2.T.reshape(-1)}
+    )
     panel = idx.rename(columns={"A": "a", "B": "b"})
     normalized = panel.copy()
     for c in ("a", "b"):
         normalized[c] = (panel[c] - panel[c].min()) / (panel[c].max() - panel[c].min())
-    weights = pd.DataFrame({"subsystem": ["A", "B"], "dimension": ["", ""], "indicator": ["a", "b"],
-                            "direction": [1, 1], "weight": [1.0, 1.0], "method": ["critic", "critic"]})
-    indicators = pd.DataFrame({"indicator": ["a", "b"], "subsystem": ["A", "B"], "dimension": ["", ""],
-                               "direction": [1, 1], "label": ["", ""], "unit": ["", ""], "weight": [np.nan, np.nan]})
+    weights = pd.DataFrame(
+        {
+            "subsystem": ["A", "B"],
+            "dimension": ["", ""],
+            "indicator": ["a", "b"],
+            "direction": [1, 1],
+            "weight": [1.0, 1.0],
+            "method": ["critic", "critic"],
+        }
+    )
+    indicators = pd.DataFrame(
+        {
+            "indicator": ["a", "b"],
+            "subsystem": ["A", "B"],
+            "dimension": ["", ""],
+            "direction": [1, 1],
+            "label": ["", ""],
+            "unit": ["", ""],
+            "weight": [np.nan, np.nan],
+        }
+    )
     geo = None
     if geometry:
         import geopandas as gpd
@@ -87,20 +112,39 @@ def make_context(side: int = 4, periods: int = 8, seed: int = 0, geometry: bool 
     from ..artifacts import IndicatorWeights
     from ..config import resolve_config, stage_spec
 
-    raw = {"name": "contract check", "data": {"panel": "synthetic", "indices": True}, "run": {"seed": seed},
-           **(config or {})}
+    raw = {
+        "name": "contract check",
+        "data": {"panel": "synthetic", "indices": True},
+        "run": {"seed": seed},
+        **(config or {}),
+    }
     if haken:
         raw.setdefault("haken", {}).setdefault("bootstrap", 0)
     cfg = resolve_config(raw, {a.name: stage_spec(a) for a in registry.load_all("analyses").values()})
-    ctx = StageContext(config=cfg, panel=panel, subsystems=["A", "B"], indices=idx, indicators=indicators,
-                       geometry=geo, scheme=sch, scheme_name="halves" if scheme else None, seed=seed)
+    ctx = StageContext(
+        config=cfg,
+        panel=panel,
+        subsystems=["A", "B"],
+        indices=idx,
+        indicators=indicators,
+        geometry=geo,
+        scheme=sch,
+        scheme_name="halves" if scheme else None,
+        seed=seed,
+    )
     ctx.provide(IndicatorWeights(table=weights, normalized=normalized))
     if geo is not None:
         from .._prepare import _weights_specs, weights_set
 
         # the core weights step: every specification the config names ([spatial] weights, queen by default)
-        ws, _ = weights_set(_weights_specs(cfg), ids, idx.merge(panel, on=["region", "year"]), cfg.get("spatial"),
-                            geometry=geo, scheme=sch)
+        ws, _ = weights_set(
+            _weights_specs(cfg),
+            ids,
+            idx.merge(panel, on=["region", "year"]),
+            cfg.get("spatial"),
+            geometry=geo,
+            scheme=sch,
+        )
         if ws is not None:  # stages run by hand may ask for more specifications: build them on demand
             ctx.provide(replace(ws, complete=False))
     if haken:

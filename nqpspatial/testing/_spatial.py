@@ -33,8 +33,13 @@ def _tiny_inputs(side: int = 3, periods: int = 3):
     geometry = gpd.GeoDataFrame({"region": ids}, geometry=polys, crs="EPSG:4326").set_index("region")
     rng = np.random.default_rng(7)
     years = list(range(2015, 2015 + periods))
-    panel = pd.DataFrame({"region": np.repeat(ids, periods), "year": np.tile(years, len(ids)),
-                          "x": rng.uniform(1, 10, len(ids) * periods)})
+    panel = pd.DataFrame(
+        {
+            "region": np.repeat(ids, periods),
+            "year": np.tile(years, len(ids)),
+            "x": rng.uniform(1, 10, len(ids) * periods),
+        }
+    )
     scheme = pd.Series(["a" if int(r[2]) < 2 else "b" for r in ids], index=ids, name="group")
     return ids, geometry, panel, scheme
 
@@ -61,6 +66,7 @@ def _lattice_graph(side: int = 4):
 # weights
 # --------------------------------------------------------------------------
 
+
 def check_weights_declarations(obj) -> None:
     """``params`` is a dict of key -> default; ``needs`` a subset of geometry, panel, scheme."""
     who = _who(obj)
@@ -86,8 +92,12 @@ def _build_both_orders(obj):
         kwargs["path"] = str(path)
     try:
         before = panel.copy()
-        graphs = [obj.build(list(order), geometry=geometry, panel=panel, scheme=scheme, region="region",
-                            year="year", **kwargs) for order in (ids, ids[::-1])]
+        graphs = [
+            obj.build(
+                list(order), geometry=geometry, panel=panel, scheme=scheme, region="region", year="year", **kwargs
+            )
+            for order in (ids, ids[::-1])
+        ]
         return ids, graphs, panel, before
     finally:
         if tmp is not None:
@@ -103,8 +113,10 @@ def check_weights_build_returns_graph(obj) -> None:
     for order, g in zip((ids, ids[::-1]), graphs):
         assert isinstance(g, Graph), f"{who}: build() must return a libpysal.graph.Graph, got {type(g).__name__}"
         got = list(g.unique_ids)
-        assert got == list(order), (f"{who}: build() must return a graph over exactly `ids` in that order; "
-                                    f"asked {list(order)[:4]}..., got {got[:4]}...")
+        assert got == list(order), (
+            f"{who}: build() must return a graph over exactly `ids` in that order; "
+            f"asked {list(order)[:4]}..., got {got[:4]}..."
+        )
         adj = g.adjacency
         w = adj.to_numpy(dtype=float)
         assert np.all(np.isfinite(w)), f"{who}: weights must be finite"
@@ -129,8 +141,12 @@ def check_weights_does_not_mutate_inputs(obj) -> None:
     pd.testing.assert_frame_equal(panel, before, obj=f"{_who(obj)}: build() mutated the panel")
 
 
-WEIGHTS_CHECKS = (check_weights_declarations, check_weights_build_returns_graph,
-                  check_weights_independent_of_id_order, check_weights_does_not_mutate_inputs)
+WEIGHTS_CHECKS = (
+    check_weights_declarations,
+    check_weights_build_returns_graph,
+    check_weights_independent_of_id_order,
+    check_weights_does_not_mutate_inputs,
+)
 
 
 # --------------------------------------------------------------------------
@@ -154,8 +170,7 @@ def _compute(obj, graph, values, yvals, seed=1, perm=None):
     if obj.bivariate:
         extra["y"] = yvals if perm is None else yvals.iloc[perm]
     vals = values if perm is None else values.iloc[perm]
-    return obj.compute(vals, graph, rng=np.random.default_rng(seed), permutations=19, alpha=0.05, fdr=False,
-                       **extra)
+    return obj.compute(vals, graph, rng=np.random.default_rng(seed), permutations=19, alpha=0.05, fdr=False, **extra)
 
 
 def check_statistic_table_name(obj) -> None:
@@ -198,8 +213,11 @@ def check_statistic_seeded(obj) -> None:
     graph, _, values, yvals = _stat_inputs(obj)
     out = _compute(obj, graph, values, yvals)
     again = _compute(obj, graph, values, yvals)
-    pd.testing.assert_frame_equal(out.reset_index(drop=True), again.reset_index(drop=True),
-                                  obj=f"{_who(obj)}: the same seed must give the same result")
+    pd.testing.assert_frame_equal(
+        out.reset_index(drop=True),
+        again.reset_index(drop=True),
+        obj=f"{_who(obj)}: the same seed must give the same result",
+    )
 
 
 def check_statistic_aligns_regions(obj) -> None:
@@ -211,10 +229,18 @@ def check_statistic_aligns_regions(obj) -> None:
     key = ["year", "region"] if "region" in out.columns else ["year"]
     a = out.sort_values(key).reset_index(drop=True)
     b = shuffled.sort_values(key).reset_index(drop=True)
-    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9,
-                                  obj=f"{_who(obj)}: the result changes when the input rows are shuffled "
-                                      "(align values to graph.unique_ids)")
+    pd.testing.assert_frame_equal(
+        a,
+        b,
+        check_exact=False,
+        rtol=1e-9,
+        obj=f"{_who(obj)}: the result changes when the input rows are shuffled (align values to graph.unique_ids)",
+    )
 
 
-STATISTICS_CHECKS = (check_statistic_table_name, check_statistic_output, check_statistic_seeded,
-                     check_statistic_aligns_regions)
+STATISTICS_CHECKS = (
+    check_statistic_table_name,
+    check_statistic_output,
+    check_statistic_seeded,
+    check_statistic_aligns_regions,
+)

@@ -20,5 +20,4 @@ from __future__ import annotations
 from .model import GWHakenModel, GWHakenResults, NonstationarityResults
 from .simulate import longitude_gradient, simulate_gw_panel
 
-__all__ = ["GWHakenModel", "GWHakenResults", "NonstationarityResults", "simulate_gw_panel",
-           "longitude_gradient"]
+__all__ = ["GWHakenModel", "GWHakenResults", "NonstationarityResults", "simulate_gw_panel", "longitude_gradient"]

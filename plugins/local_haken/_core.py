@@ -17,8 +17,15 @@ import scipy.sparse as sp
 
 from nqpspatial.errors import ModelError
 
-__all__ = ["EquationData", "equation_data", "local_coefficients", "criterion_value", "local_fit",
-           "permutation_statistics", "COND_MAX"]
+__all__ = [
+    "EquationData",
+    "equation_data",
+    "local_coefficients",
+    "criterion_value",
+    "local_fit",
+    "permutation_statistics",
+    "COND_MAX",
+]
 
 #: Local normal matrices with a larger condition number count as singular.
 COND_MAX = 1e13
@@ -109,8 +116,10 @@ def _inverse(M: np.ndarray) -> np.ndarray:
     cond = np.linalg.cond(M)
     bad = ~np.isfinite(cond) | (cond > COND_MAX)
     if bad.any():
-        raise ModelError(f"{int(bad.sum())} local fit(s) have a singular design (too few regions with "
-                         "weight, or collinear terms); use a larger bandwidth")
+        raise ModelError(
+            f"{int(bad.sum())} local fit(s) have a singular design (too few regions with "
+            "weight, or collinear terms); use a larger bandwidth"
+        )
     return np.linalg.inv(M)
 
 
@@ -228,8 +237,18 @@ def local_fit(K, eq: EquationData, *, se: str = "cluster") -> dict:
     tss = _dot(K, eq.syy) - swy * swy / sw
     r2 = 1.0 - _dot(K, rss_i) / tss
     ll = -0.5 * n * (LN2PI + math.log(rss / n) + 1.0)
-    return {"beta": beta, "bse": bse, "resid": e, "rss": rss, "tr_s": tr_s, "sigma2": rss / (n - tr_s),
-            "aicc": aicc(rss, n, tr_s), "aic": -2.0 * ll + 2.0 * (tr_s + 1.0), "df": df, "local_r2": r2}
+    return {
+        "beta": beta,
+        "bse": bse,
+        "resid": e,
+        "rss": rss,
+        "tr_s": tr_s,
+        "sigma2": rss / (n - tr_s),
+        "aicc": aicc(rss, n, tr_s),
+        "aic": -2.0 * ll + 2.0 * (tr_s + 1.0),
+        "df": df,
+        "local_r2": r2,
+    }
 
 
 def _inverse_lenient(M: np.ndarray) -> np.ndarray:
@@ -270,8 +289,8 @@ def permutation_statistics(K, eq: EquationData, perms: np.ndarray) -> tuple[np.n
     cols = np.arange(B)
     stacked = np.concatenate([eq.A.reshape(N, k * k), eq.c], axis=1)
     R = _dot(K, stacked[perms.T].reshape(N, -1)).reshape(N, B, k * k + k)
-    Ainv = _inverse_lenient(R[..., :k * k].reshape(N, B, k, k))
-    beta = np.einsum("nbij,nbj->nbi", Ainv, R[..., k * k:])
+    Ainv = _inverse_lenient(R[..., : k * k].reshape(N, B, k, k))
+    beta = np.einsum("nbij,nbj->nbi", Ainv, R[..., k * k :])
     loc = np.argsort(perms, axis=1)  # loc[b, i]: location of region i
     e = eq.y[:, None] - np.einsum("nk,nbk->nb", eq.X, beta[loc[:, eq.codes].T, cols])
     g = _dot(_indicator(eq.codes, N), (eq.X[:, None, :] * e[:, :, None]).reshape(n, B * k)).reshape(N, B, k)

@@ -16,8 +16,7 @@ import scipy.sparse as sp
 
 from nqpspatial.errors import InputError
 
-__all__ = ["KERNELS", "distance_matrix", "kernel_weights", "golden_section", "default_search",
-           "GOLDEN_DELTA"]
+__all__ = ["KERNELS", "distance_matrix", "kernel_weights", "golden_section", "default_search", "GOLDEN_DELTA"]
 
 #: Kernel functions accepted by :func:`kernel_weights`.
 KERNELS = ("bisquare", "gaussian")
@@ -60,15 +59,18 @@ def _check_bandwidth(bw, n: int, adaptive: bool) -> float:
     bw = float(bw)
     if adaptive:
         if bw != round(bw) or not 2 <= bw <= n:
-            raise InputError(f"an adaptive bandwidth is a whole number of nearest regions from 2 to {n} "
-                             f"(the region itself counts), got {bw:g}")
+            raise InputError(
+                f"an adaptive bandwidth is a whole number of nearest regions from 2 to {n} "
+                f"(the region itself counts), got {bw:g}"
+            )
     elif not (bw > 0 and math.isfinite(bw)):
         raise InputError(f"a fixed bandwidth is a positive distance, got {bw!r}")
     return bw
 
 
-def kernel_weights(dist: np.ndarray, bw, *, kernel: str = "bisquare", adaptive: bool = True,
-                   sorted_dist: np.ndarray | None = None):
+def kernel_weights(
+    dist: np.ndarray, bw, *, kernel: str = "bisquare", adaptive: bool = True, sorted_dist: np.ndarray | None = None
+):
     """Kernel weights ``K[j, i]`` of region ``i`` in the local fit at location ``j``.
 
     Parameters
@@ -104,8 +106,10 @@ def kernel_weights(dist: np.ndarray, bw, *, kernel: str = "bisquare", adaptive: 
         sd = np.sort(dist, axis=1) if sorted_dist is None else sorted_dist
         b = sd[:, int(bw) - 1] * ADAPTIVE_EPS
         if not (b > 0).all():
-            raise InputError(f"adaptive bandwidth {bw:g}: some region has {int(bw) - 1} or more other regions "
-                             "at distance 0 (duplicate coordinates); use a larger bandwidth")
+            raise InputError(
+                f"adaptive bandwidth {bw:g}: some region has {int(bw) - 1} or more other regions "
+                "at distance 0 (duplicate coordinates); use a larger bandwidth"
+            )
         z = dist / b[:, None]
     else:
         z = dist / bw
@@ -142,8 +146,16 @@ def default_search(dist: np.ndarray, *, adaptive: bool, n_local: int, transition
     return float(off.min() / 2.0), float(off.max() * 2.0)
 
 
-def golden_section(a: float, c: float, function, *, integer: bool, tol: float = 1.0e-6,
-                   max_iter: int = 200, delta: float = GOLDEN_DELTA):
+def golden_section(
+    a: float,
+    c: float,
+    function,
+    *,
+    integer: bool,
+    tol: float = 1.0e-6,
+    max_iter: int = 200,
+    delta: float = GOLDEN_DELTA,
+):
     """Golden-section search of a bandwidth criterion, step for step as mgwr's.
 
     Parameters

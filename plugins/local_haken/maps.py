@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["local_parameter_map", "local_category_map", "local_haken_figures", "CASE_COLOURS",
-           "VERDICT_COLOURS"]
+__all__ = ["local_parameter_map", "local_category_map", "local_haken_figures", "CASE_COLOURS", "VERDICT_COLOURS"]
 
 #: Colours of the stability cases (0: undefined).
 CASE_COLOURS = {1: "#1a9641", 2: "#a6d96a", 3: "#d7191c", 4: "#fdae61", 0: "#bdbdbd"}
 #: Colours of the local adiabatic verdict.
 VERDICT_COLOURS = {True: "#2c7bb6", False: "#d7191c"}
-_CASE_TEXT = {1: "case 1: ordered state (stable +-q1*)", 2: "case 2: only q1 = 0, stable",
-              3: "case 3: no stable point", 4: "case 4: q1 = 0 stable, +-q1* unstable",
-              0: "undefined (gamma2 <= 0)"}
-_CASE_TEXT_ZH = {1: "情形1：有序态（稳定点±q1*）", 2: "情形2：仅q1 = 0稳定", 3: "情形3：无稳定点",
-                 4: "情形4：q1 = 0稳定，±q1*不稳定", 0: "未定义（gamma2 ≤ 0）"}
+_CASE_TEXT = {
+    1: "case 1: ordered state (stable +-q1*)",
+    2: "case 2: only q1 = 0, stable",
+    3: "case 3: no stable point",
+    4: "case 4: q1 = 0 stable, +-q1* unstable",
+    0: "undefined (gamma2 <= 0)",
+}
+_CASE_TEXT_ZH = {
+    1: "情形1：有序态（稳定点±q1*）",
+    2: "情形2：仅q1 = 0稳定",
+    3: "情形3：无稳定点",
+    4: "情形4：q1 = 0稳定，±q1*不稳定",
+    0: "未定义（gamma2 ≤ 0）",
+}
 
 
 def _aligned(geometry, table: pd.DataFrame):
@@ -36,8 +44,17 @@ def _aligned(geometry, table: pd.DataFrame):
     return simplify_geometry(gs.loc[list(table["region"])])
 
 
-def local_parameter_map(geometry, table: pd.DataFrame, term: str = "gamma1", *, significant_only: bool = False,
-                        lang: str = "en", k: int = 5, title: str | None = None, font: str | None = None):
+def local_parameter_map(
+    geometry,
+    table: pd.DataFrame,
+    term: str = "gamma1",
+    *,
+    significant_only: bool = False,
+    lang: str = "en",
+    k: int = 5,
+    title: str | None = None,
+    font: str | None = None,
+):
     """Choropleth of one local parameter (or any numeric column of ``local_haken``).
 
     Parameters
@@ -64,13 +81,21 @@ def local_parameter_map(geometry, table: pd.DataFrame, term: str = "gamma1", *, 
     if significant_only and f"sig_{term}" in table:
         values = values.where(table.set_index("region")[f"sig_{term}"].astype(bool))
     zh = lang == "zh"
-    default = (f"局部 {term}（地理加权Haken）" if zh else f"Local {term} (GW-Haken)")
-    return choropleth(_aligned(geometry, table), {term: values}, title=title or default, legend_title=term,
-                      lang=lang, k=k, font=font)
+    default = f"局部 {term}（地理加权Haken）" if zh else f"Local {term} (GW-Haken)"
+    return choropleth(
+        _aligned(geometry, table), {term: values}, title=title or default, legend_title=term, lang=lang, k=k, font=font
+    )
 
 
-def local_category_map(geometry, table: pd.DataFrame, column: str = "verdict", *, lang: str = "en",
-                       title: str | None = None, font: str | None = None):
+def local_category_map(
+    geometry,
+    table: pd.DataFrame,
+    column: str = "verdict",
+    *,
+    lang: str = "en",
+    title: str | None = None,
+    font: str | None = None,
+):
     """Map of the local adiabatic verdict (``column="verdict"``) or stability case (``"case"``).
 
     Returns
@@ -97,8 +122,17 @@ def local_category_map(geometry, table: pd.DataFrame, column: str = "verdict", *
         from nqpspatial.errors import InputError
 
         raise InputError(f"column = {column!r}: map 'verdict' or 'case' (numeric columns: local_parameter_map)")
-    return categorical_map(_aligned(geometry, table), {column: values}, categories=cats, colours=colours,
-                           title=title or default, legend_title=legend, lang=lang, labels=labels, font=font)
+    return categorical_map(
+        _aligned(geometry, table),
+        {column: values},
+        categories=cats,
+        colours=colours,
+        title=title or default,
+        legend_title=legend,
+        lang=lang,
+        labels=labels,
+        font=font,
+    )
 
 
 def local_haken_figures(geometry, table: pd.DataFrame, *, lang: str = "en", font: str | None = None) -> dict:

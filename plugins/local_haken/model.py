@@ -35,15 +35,25 @@ from nqpspatial.results import Results, Summary
 from . import _core
 from ._kernel import KERNELS, default_search, distance_matrix, golden_section, kernel_weights
 
-__all__ = ["GWHakenModel", "GWHakenResults", "NonstationarityResults", "CRITERIA", "SE_TYPES",
-           "TERMS", "EQUATIONS", "PERMUTATION_CHUNK"]
+__all__ = [
+    "GWHakenModel",
+    "GWHakenResults",
+    "NonstationarityResults",
+    "CRITERIA",
+    "SE_TYPES",
+    "TERMS",
+    "EQUATIONS",
+    "PERMUTATION_CHUNK",
+]
 
 CRITERIA = ("aicc", "cv")
 SE_TYPES = ("cluster", "gwr")
 EQUATIONS = ("q1", "q2")
 #: Haken parameters of each equation: (name, coefficient index, sign) with parameter = offset + sign * coef.
-_PARAMS = {"q1": (("gamma1", 0, 1.0, -1.0), ("a", 1, 0.0, -1.0), ("k1", 2, 0.0, 1.0)),
-           "q2": (("gamma2", 0, 1.0, -1.0), ("b", 1, 0.0, 1.0), ("k2", 2, 0.0, 1.0))}
+_PARAMS = {
+    "q1": (("gamma1", 0, 1.0, -1.0), ("a", 1, 0.0, -1.0), ("k1", 2, 0.0, 1.0)),
+    "q2": (("gamma2", 0, 1.0, -1.0), ("b", 1, 0.0, 1.0), ("k2", 2, 0.0, 1.0)),
+}
 TERMS = ("gamma1", "a", "gamma2", "b")
 #: Permutations per chunk of the non-stationarity test (fixed: results do not depend on the workers).
 PERMUTATION_CHUNK = 25
@@ -52,8 +62,10 @@ PERMUTATION_CHUNK = 25
 def _coords_for(regions, coords, geometry, spherical):
     """``(coords (N, 2), spherical)`` in the order of ``regions``."""
     if (coords is None) == (geometry is None):
-        raise InputError("give the regions' locations as exactly one of coords= (an (N, 2) array or a "
-                         "DataFrame indexed by region) or geometry= (a GeoDataFrame indexed by region)")
+        raise InputError(
+            "give the regions' locations as exactly one of coords= (an (N, 2) array or a "
+            "DataFrame indexed by region) or geometry= (a GeoDataFrame indexed by region)"
+        )
     if geometry is not None:
         from nqpspatial.plugins.weights import centroid_points
 
@@ -61,14 +73,15 @@ def _coords_for(regions, coords, geometry, spherical):
     if isinstance(coords, pd.DataFrame):
         missing = [r for r in regions if r not in coords.index]
         if missing:
-            raise InputError(f"coords has no row for region(s) {missing[:10]}; index coords by the panel's "
-                             "region ids")
+            raise InputError(f"coords has no row for region(s) {missing[:10]}; index coords by the panel's region ids")
         xy = coords.loc[list(regions)].to_numpy(dtype=float)
     else:
         xy = np.asarray(coords, dtype=float)
         if xy.shape != (len(regions), 2):
-            raise InputError(f"coords must have one (x, y) row per region ({len(regions)} regions, in order "
-                             f"of first appearance in the data), got shape {xy.shape}")
+            raise InputError(
+                f"coords must have one (x, y) row per region ({len(regions)} regions, in order "
+                f"of first appearance in the data), got shape {xy.shape}"
+            )
     if xy.shape[1] != 2:
         raise InputError(f"coords must have two columns (x, y or lon, lat), got {xy.shape[1]}")
     return xy, bool(spherical)
@@ -114,9 +127,22 @@ class GWHakenModel:
     (36, 4)
     """
 
-    def __init__(self, data, q1: str, q2: str, *, coords=None, geometry=None, spherical: bool = False,
-                 region: str = "region", year: str = "year", kernel: str = "bisquare", adaptive: bool = True,
-                 constant: bool = False, window=None):
+    def __init__(
+        self,
+        data,
+        q1: str,
+        q2: str,
+        *,
+        coords=None,
+        geometry=None,
+        spherical: bool = False,
+        region: str = "region",
+        year: str = "year",
+        kernel: str = "bisquare",
+        adaptive: bool = True,
+        constant: bool = False,
+        window=None,
+    ):
         if kernel not in KERNELS:
             raise InputError(f"kernel = {kernel!r}: use one of {', '.join(KERNELS)}")
         self.q1, self.q2 = str(q1), str(q2)
@@ -164,8 +190,9 @@ class GWHakenModel:
         if key not in self._kcache:
             if len(self._kcache) >= 2:
                 self._kcache.pop(next(iter(self._kcache)))
-            self._kcache[key] = kernel_weights(self.dist, key, kernel=self.kernel, adaptive=self.adaptive,
-                                               sorted_dist=self._sorted)
+            self._kcache[key] = kernel_weights(
+                self.dist, key, kernel=self.kernel, adaptive=self.adaptive, sorted_dist=self._sorted
+            )
         return self._kcache[key]
 
     def criterion(self, bandwidth, equation: str = "q1", criterion: str = "aicc") -> float:
@@ -199,12 +226,19 @@ class GWHakenModel:
         lo, hi = self.search_interval(equation) if search is None else _check_search(search, self)
         if lo == hi:
             return lo, self.criterion(lo, equation, criterion), [(lo, self.criterion(lo, equation, criterion))]
-        return golden_section(lo, hi, lambda bw: self.criterion(bw, equation, criterion),
-                              integer=self.adaptive)
+        return golden_section(lo, hi, lambda bw: self.criterion(bw, equation, criterion), integer=self.adaptive)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, bandwidth="auto", *, criterion: str = "aicc", search=None, se: str = "cluster",
-            alpha: float = 0.05, min_ratio: float = 1.0) -> "GWHakenResults":
+    def fit(
+        self,
+        bandwidth="auto",
+        *,
+        criterion: str = "aicc",
+        search=None,
+        se: str = "cluster",
+        alpha: float = 0.05,
+        min_ratio: float = 1.0,
+    ) -> "GWHakenResults":
         """Choose the bandwidths (unless given) and estimate the local parameters.
 
         Parameters
@@ -240,15 +274,21 @@ class GWHakenModel:
             bw = bandwidth.get(eq, "auto") if isinstance(bandwidth, dict) else bandwidth
             if isinstance(bw, str):
                 if bw != "auto":
-                    raise InputError(f"bandwidth = {bw!r}: give \"auto\" or a number")
+                    raise InputError(f'bandwidth = {bw!r}: give "auto" or a number')
                 bw, _, hist = self.select_bandwidth(eq, criterion, search)
-                history += [{"equation": eq, "bandwidth": b, "criterion": criterion, "score": s}
-                            for b, s in hist]
+                history += [{"equation": eq, "bandwidth": b, "criterion": criterion, "score": s} for b, s in hist]
             bws[eq] = float(bw)
         fits = {eq: _core.local_fit(self.kernel_matrix(bws[eq]), self.equations[eq], se=se) for eq in EQUATIONS}
-        return GWHakenResults(self, bws, fits, criterion=criterion, se=se, alpha=float(alpha),
-                              min_ratio=float(min_ratio), history=pd.DataFrame(
-                                  history, columns=["equation", "bandwidth", "criterion", "score"]))
+        return GWHakenResults(
+            self,
+            bws,
+            fits,
+            criterion=criterion,
+            se=se,
+            alpha=float(alpha),
+            min_ratio=float(min_ratio),
+            history=pd.DataFrame(history, columns=["equation", "bandwidth", "criterion", "score"]),
+        )
 
 
 def _check_choice(key, value, allowed):
@@ -264,8 +304,7 @@ def _check_search(search, model) -> tuple[float, float]:
     if not (0 < lo <= hi):
         raise InputError(f"search = [{lo:g}, {hi:g}]: give 0 < min <= max")
     if model.adaptive and hi > model.n_regions:
-        raise InputError(f"search = [{lo:g}, {hi:g}]: an adaptive bandwidth counts regions, at most "
-                         f"{model.n_regions}")
+        raise InputError(f"search = [{lo:g}, {hi:g}]: an adaptive bandwidth counts regions, at most {model.n_regions}")
     return lo, hi
 
 
@@ -280,16 +319,30 @@ def _param_frames(model, fits, alpha):
             est[name] = offset + sign * f["beta"][:, j]
             se[name] = f["bse"][:, j]
         alpha_adj = min(alpha, alpha * k / f["tr_s"])
-        info[eq] = {"bandwidth": None, "enp": f["tr_s"], "alpha_adj": alpha_adj, "df": f["df"],
-                    "t_crit": float(stats.t.ppf(1 - alpha_adj / 2, f["df"])), "aicc": f["aicc"],
-                    "aic": f["aic"], "rss": f["rss"], "sigma2": f["sigma2"], "n_obs": len(f["resid"]),
-                    "k": k}
+        info[eq] = {
+            "bandwidth": None,
+            "enp": f["tr_s"],
+            "alpha_adj": alpha_adj,
+            "df": f["df"],
+            "t_crit": float(stats.t.ppf(1 - alpha_adj / 2, f["df"])),
+            "aicc": f["aicc"],
+            "aic": f["aic"],
+            "rss": f["rss"],
+            "sigma2": f["sigma2"],
+            "n_obs": len(f["resid"]),
+            "k": k,
+        }
     idx = pd.Index(model.regions, name="region")
     est, se = pd.DataFrame(est, index=idx), pd.DataFrame(se, index=idx)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = est / se
-    p = pd.DataFrame({c: 2 * stats.t.sf(np.abs(t[c]), info["q1" if c in ("gamma1", "a", "k1") else "q2"]["df"])
-                      for c in est.columns}, index=idx)
+    p = pd.DataFrame(
+        {
+            c: 2 * stats.t.sf(np.abs(t[c]), info["q1" if c in ("gamma1", "a", "k1") else "q2"]["df"])
+            for c in est.columns
+        },
+        index=idx,
+    )
     return est, se, t, p, info
 
 
@@ -343,8 +396,9 @@ class GWHakenResults(Results):
         for r in est.index:
             row = est.loc[r]
             try:
-                pots[r] = Potential(row["gamma1"], row["a"], row["gamma2"], row["b"],
-                                    k1=row.get("k1", 0.0), k2=row.get("k2", 0.0))
+                pots[r] = Potential(
+                    row["gamma1"], row["a"], row["gamma2"], row["b"], k1=row.get("k1", 0.0), k2=row.get("k2", 0.0)
+                )
             except ModelError:
                 pots[r] = None
         self._set("_potentials", MappingProxyType(pots))
@@ -358,8 +412,13 @@ class GWHakenResults(Results):
 
     def _verdict(self, r) -> tuple:
         e, info = self.params.loc[r], self._info["q2"]
-        return adiabatic_verdict(float(e["gamma1"]), float(e["gamma2"]), float(self.pvalues.at[r, "gamma2"]),
-                                 alpha=info["alpha_adj"], min_ratio=self.min_ratio)
+        return adiabatic_verdict(
+            float(e["gamma1"]),
+            float(e["gamma2"]),
+            float(self.pvalues.at[r, "gamma2"]),
+            alpha=info["alpha_adj"],
+            min_ratio=self.min_ratio,
+        )
 
     def _local_table(self) -> pd.DataFrame:
         est, se, t = self.params, self.bse, self.tvalues
@@ -400,11 +459,11 @@ class GWHakenResults(Results):
             ``(CoevolutionResults, unsupported)``: the table of every
             region-year and the list of regions left empty.
         """
-        return _local_coevolution(self, strategy, domain=domain, grades=grades, labels=labels,
-                                  labels_zh=labels_zh)
+        return _local_coevolution(self, strategy, domain=domain, grades=grades, labels=labels, labels_zh=labels_zh)
 
-    def nonstationarity_test(self, permutations: int = 99, *, seed=None, backend=None,
-                             progress=None) -> "NonstationarityResults":
+    def nonstationarity_test(
+        self, permutations: int = 99, *, seed=None, backend=None, progress=None
+    ) -> "NonstationarityResults":
         """Permutation test of the spatial non-stationarity of each parameter.
 
         Whole regions (all their transitions) are permuted over the
@@ -439,19 +498,27 @@ class GWHakenResults(Results):
     def summary(self) -> Summary:
         """Bandwidths, fit diagnostics and the distribution of the local parameters."""
         d = self.diagnostics
-        facts = {"q1 (order parameter)": self.q1, "q2 (servo)": self.q2,
-                 "regions": len(self.params), "transitions": int(d["n_obs"].iloc[0]),
-                 "kernel": f"{self._model.kernel} ({'adaptive' if self._model.adaptive else 'fixed'})",
-                 "bandwidth q1 / q2": f"{self.bandwidths['q1']:g} / {self.bandwidths['q2']:g}",
-                 "standard errors": "region-clustered local sandwich" if self.se == "cluster" else "GWR",
-                 "local verdict holds": f"{int(self.table['verdict'].sum())} of {len(self.params)} regions"}
+        facts = {
+            "q1 (order parameter)": self.q1,
+            "q2 (servo)": self.q2,
+            "regions": len(self.params),
+            "transitions": int(d["n_obs"].iloc[0]),
+            "kernel": f"{self._model.kernel} ({'adaptive' if self._model.adaptive else 'fixed'})",
+            "bandwidth q1 / q2": f"{self.bandwidths['q1']:g} / {self.bandwidths['q2']:g}",
+            "standard errors": "region-clustered local sandwich" if self.se == "cluster" else "GWR",
+            "local verdict holds": f"{int(self.table['verdict'].sum())} of {len(self.params)} regions",
+        }
         desc = self.params.describe().T[["mean", "std", "min", "25%", "50%", "75%", "max"]]
         desc.insert(0, "term", desc.index)
         share = self.significant.mean()
         desc["share_significant"] = share.reindex(desc.index).to_numpy()
         notes = ("significance: |t| above the da Silva & Fotheringham (2016) critical value of the equation",)
-        return Summary("Geographically weighted Haken model", facts,
-                       {"diagnostics": d, "local parameters": desc.reset_index(drop=True)}, notes)
+        return Summary(
+            "Geographically weighted Haken model",
+            facts,
+            {"diagnostics": d, "local parameters": desc.reset_index(drop=True)},
+            notes,
+        )
 
 
 # ----------------------------------------------------------------------------- co-evolution
@@ -465,8 +532,10 @@ def _local_coevolution(res, strategy, **kw):
     bad = [r for r in pots if r not in ok]
     name = probe.name if strategy == "auto" and bad else strategy
     if not ok:
-        raise ModelError(f"no region's local potential supports the co-evolution strategy {probe.name!r} "
-                         "(gamma2 <= 0 everywhere, or no stable point)")
+        raise ModelError(
+            f"no region's local potential supports the co-evolution strategy {probe.name!r} "
+            "(gamma2 <= 0 everywhere, or no stable point)"
+        )
     part = coevolution(panel[panel["region"].isin(list(ok))], ok, strategy=name, names=(res.q1, res.q2), **kw)
     tab = part.table
     if bad:
@@ -514,8 +583,11 @@ class NonstationarityResults(Results):
 
     def summary(self) -> Summary:
         """The test table."""
-        return Summary("Spatial non-stationarity of the GW-Haken parameters (region permutations)",
-                       {"permutations": int(self.table["permutations"].iloc[0])}, {"tests": self.table})
+        return Summary(
+            "Spatial non-stationarity of the GW-Haken parameters (region permutations)",
+            {"permutations": int(self.table["permutations"].iloc[0])},
+            {"tests": self.table},
+        )
 
 
 def _pvalue(draws: np.ndarray, observed: float) -> float:
@@ -528,23 +600,41 @@ def _permutation_test(res: GWHakenResults, P: int, seed, backend, progress) -> N
     model = res._model
     K = {eq: model.kernel_matrix(res.bandwidths[eq]) for eq in EQUATIONS}
     payload = {"N": model.n_regions, "K": K, "eq": dict(model.equations)}
-    parts = run_chunks(_permutation_chunk, payload, P, seed=as_rng(seed), chunk_size=PERMUTATION_CHUNK,
-                       backend=backend, progress=progress)
+    parts = run_chunks(
+        _permutation_chunk,
+        payload,
+        P,
+        seed=as_rng(seed),
+        chunk_size=PERMUTATION_CHUNK,
+        backend=backend,
+        progress=progress,
+    )
     identity = np.arange(model.n_regions)[None, :]
     rows, draws = [], {}
     for eq in EQUATIONS:
         w_obs, v_obs = (x[0] for x in _core.permutation_statistics(K[eq], model.equations[eq], identity))
         w_perm = np.concatenate([p[eq][0] for p in parts], axis=0)
         v_perm = np.concatenate([p[eq][1] for p in parts], axis=0)
-        for name, j, _, _ in _PARAMS[eq][:model.equations[eq].k]:
+        for name, j, _, _ in _PARAMS[eq][: model.equations[eq].k]:
             pval = _pvalue(w_perm[:, j], w_obs[j])
             draws[name] = w_perm[:, j]
-            rows.append({"parameter": name, "equation": eq, "bandwidth": res.bandwidths[eq],
-                         "statistic": float(w_obs[j]), "p_value": pval, "permutations": P,
-                         "reject": bool(pval <= res.alpha), "alpha": res.alpha,
-                         "perm_mean": float(w_perm[:, j].mean()), "perm_q95": float(np.quantile(w_perm[:, j], 0.95)),
-                         "variance": float(v_obs[j]), "sd_local": math.sqrt(v_obs[j]),
-                         "p_variance": _pvalue(v_perm[:, j], v_obs[j]),
-                         "method": "precision-weighted variance of the local estimates; whole regions "
-                                   "permuted over locations; bandwidth fixed"})
+            rows.append(
+                {
+                    "parameter": name,
+                    "equation": eq,
+                    "bandwidth": res.bandwidths[eq],
+                    "statistic": float(w_obs[j]),
+                    "p_value": pval,
+                    "permutations": P,
+                    "reject": bool(pval <= res.alpha),
+                    "alpha": res.alpha,
+                    "perm_mean": float(w_perm[:, j].mean()),
+                    "perm_q95": float(np.quantile(w_perm[:, j], 0.95)),
+                    "variance": float(v_obs[j]),
+                    "sd_local": math.sqrt(v_obs[j]),
+                    "p_variance": _pvalue(v_perm[:, j], v_obs[j]),
+                    "method": "precision-weighted variance of the local estimates; whole regions "
+                    "permuted over locations; bandwidth fixed",
+                }
+            )
     return NonstationarityResults(pd.DataFrame(rows), pd.DataFrame(draws))

@@ -25,9 +25,22 @@ def _grid(n_side: int) -> np.ndarray:
     return np.column_stack([x.ravel(), y.ravel()])
 
 
-def simulate_gw_panel(coords=None, *, n_side: int = 6, n_periods: int = 10, gamma1=(-0.15, -0.05),
-                      a=0.35, gamma2=0.6, b=0.35, noise_sd: float = 0.01,
-                      q1_start=(0.2, 0.6), q2_start=None, start_year: int = 2014, regions=None, seed=None):
+def simulate_gw_panel(
+    coords=None,
+    *,
+    n_side: int = 6,
+    n_periods: int = 10,
+    gamma1=(-0.15, -0.05),
+    a=0.35,
+    gamma2=0.6,
+    b=0.35,
+    noise_sd: float = 0.01,
+    q1_start=(0.2, 0.6),
+    q2_start=None,
+    start_year: int = 2014,
+    regions=None,
+    seed=None,
+):
     """Simulate a balanced panel from the annual Haken map with region-specific parameters.
 
     Each region starts from ``q1 ~ U(q1_start)`` and ``q2`` on its slaved
@@ -71,8 +84,9 @@ def simulate_gw_panel(coords=None, *, n_side: int = 6, n_periods: int = 10, gamm
     rng = as_rng(seed)
     xy = _grid(int(n_side)) if coords is None else np.asarray(coords, dtype=float)
     n, T = len(xy), int(n_periods)
-    g1, a, g2, b = (longitude_gradient(xy[:, 0], *v) if np.ndim(v) else np.full(n, float(v))
-                    for v in (gamma1, a, gamma2, b))
+    g1, a, g2, b = (
+        longitude_gradient(xy[:, 0], *v) if np.ndim(v) else np.full(n, float(v)) for v in (gamma1, a, gamma2, b)
+    )
     ids = [f"R{i + 1:03d}" for i in range(n)] if regions is None else list(regions)
     if len(ids) != n:
         raise InputError(f"regions has {len(ids)} ids for {n} locations")
@@ -83,7 +97,13 @@ def simulate_gw_panel(coords=None, *, n_side: int = 6, n_periods: int = 10, gamm
         e = rng.normal(0.0, noise_sd, size=(2, n))
         Q1[t] = (1 - g1) * Q1[t - 1] - a * Q1[t - 1] * Q2[t - 1] + e[0]
         Q2[t] = (1 - g2) * Q2[t - 1] + b * Q1[t - 1] ** 2 + e[1]
-    panel = pd.DataFrame({"region": np.repeat(ids, T), "year": np.tile(np.arange(start_year, start_year + T), n),
-                          "q1": Q1.T.ravel(), "q2": Q2.T.ravel()})
+    panel = pd.DataFrame(
+        {
+            "region": np.repeat(ids, T),
+            "year": np.tile(np.arange(start_year, start_year + T), n),
+            "q1": Q1.T.ravel(),
+            "q2": Q2.T.ravel(),
+        }
+    )
     truth = pd.DataFrame({"region": ids, "gamma1": g1, "a": a, "gamma2": g2, "b": b})
     return panel, xy, truth

@@ -35,14 +35,28 @@ from nqpspatial.stage import Analysis, StageContext, StageOutput
 from ._kernel import KERNELS
 from .model import CRITERIA, GWHakenModel
 
-__all__ = ["LocalHakenStage", "LocalHakenSpec", "LocalHakenOutcome", "stage", "LOCAL_HAKEN_CONFIG",
-           "validate_local_config"]
+__all__ = [
+    "LocalHakenStage",
+    "LocalHakenSpec",
+    "LocalHakenOutcome",
+    "stage",
+    "LOCAL_HAKEN_CONFIG",
+    "validate_local_config",
+]
 
 #: Keys of the ``[local_haken]`` table and their defaults.
-LOCAL_HAKEN_CONFIG = MappingProxyType({
-    "kernel": "bisquare", "bandwidth": "auto", "adaptive": True, "criterion": "aicc", "search": [],
-    "permutations": 99, "alpha": 0.05, "order": "auto",
-})
+LOCAL_HAKEN_CONFIG = MappingProxyType(
+    {
+        "kernel": "bisquare",
+        "bandwidth": "auto",
+        "adaptive": True,
+        "criterion": "aicc",
+        "search": [],
+        "permutations": 99,
+        "alpha": 0.05,
+        "order": "auto",
+    }
+)
 
 
 def _err(key, value, fix) -> ConfigError:
@@ -70,14 +84,19 @@ def validate_local_config(cfg: dict, subsystems=None) -> dict:
         raise _err("criterion", c["criterion"], f"use one of {', '.join(CRITERIA)}")
     bw = c["bandwidth"]
     if not (bw == "auto" or (_number(bw) and bw > 0)):
-        raise _err("bandwidth", bw, "give \"auto\" or a positive number (regions with adaptive = true, km "
-                   "otherwise)")
+        raise _err("bandwidth", bw, 'give "auto" or a positive number (regions with adaptive = true, km otherwise)')
     if c["adaptive"] and _number(bw) and math.isfinite(bw) and (bw != round(bw) or bw < 2):
-        raise _err("bandwidth", bw, "with adaptive = true the bandwidth is a whole number of nearest regions "
-                   "(2 or more, the region itself included); set adaptive = false for a distance in km")
+        raise _err(
+            "bandwidth",
+            bw,
+            "with adaptive = true the bandwidth is a whole number of nearest regions "
+            "(2 or more, the region itself included); set adaptive = false for a distance in km",
+        )
     s = c["search"]
-    if not (isinstance(s, (list, tuple)) and (len(s) == 0 or (len(s) == 2 and all(_number(x) for x in s)
-                                                               and 0 < s[0] <= s[1]))):
+    if not (
+        isinstance(s, (list, tuple))
+        and (len(s) == 0 or (len(s) == 2 and all(_number(x) for x in s) and 0 < s[0] <= s[1]))
+    ):
         raise _err("search", s, "give [min, max] with 0 < min <= max, or [] for the default interval")
     p = c["permutations"]
     if isinstance(p, bool) or not isinstance(p, int) or p < 0:
@@ -87,10 +106,13 @@ def validate_local_config(cfg: dict, subsystems=None) -> dict:
         raise _err("alpha", a, "give a number strictly between 0 and 1")
     order = c["order"]
     subs = [str(x) for x in subsystems] if subsystems is not None else None
-    if order != "auto" and (not isinstance(order, (list, tuple)) or len(order) != 2
-                            or (subs is not None and any(str(o) not in subs for o in order))
-                            or str(order[0]) == str(order[1])):
-        raise _err("order", order, f"use \"auto\" or two different subsystems{f' among {subs}' if subs else ''}")
+    if order != "auto" and (
+        not isinstance(order, (list, tuple))
+        or len(order) != 2
+        or (subs is not None and any(str(o) not in subs for o in order))
+        or str(order[0]) == str(order[1])
+    ):
+        raise _err("order", order, f'use "auto" or two different subsystems{f" among {subs}" if subs else ""}')
     return {**c, "search": list(s), "order": order if order == "auto" else list(map(str, order))}
 
 
@@ -103,9 +125,12 @@ class LocalHakenOutcome(Artifact):
 
 
 LocalHakenSpec = spec_from_keys(
-    "local_haken", LOCAL_HAKEN_CONFIG, kinds={"order": "str|list", "bandwidth": "any"},
+    "local_haken",
+    LOCAL_HAKEN_CONFIG,
+    kinds={"order": "str|list", "bandwidth": "any"},
     normalize=lambda values, where: {**validate_local_config(values), "enabled": values["enabled"]},
-    check_study=lambda spec, facts, where: validate_local_config(dict(spec), facts.subsystems))
+    check_study=lambda spec, facts, where: validate_local_config(dict(spec), facts.subsystems),
+)
 
 
 def _ordering(ctx: StageContext, order):
@@ -141,6 +166,7 @@ class LocalHakenStage(Analysis):
         from .report import local_haken_sections
 
         return local_haken_sections(view)
+
     tables = ("local_haken", "local_haken_tests", "local_coevolution")
 
     def run(self, ctx: StageContext, cfg) -> StageOutput:
@@ -148,15 +174,27 @@ class LocalHakenStage(Analysis):
         o["search"] = tuple(o["search"]) or None
         ordering = _ordering(ctx, o["order"])
         if ordering is None:
-            return StageOutput(status="skipped", notes=[
-                "local_haken skipped: no order parameter was identified by [haken] (or it did not run); set "
-                f"[local_haken] order = [q1, q2], e.g. {list(ctx.subsystems[:2])}"])
+            return StageOutput(
+                status="skipped",
+                notes=[
+                    "local_haken skipped: no order parameter was identified by [haken] (or it did not run); set "
+                    f"[local_haken] order = [q1, q2], e.g. {list(ctx.subsystems[:2])}"
+                ],
+            )
         q1, q2 = ordering
         idx = ctx.indices
         rc = ctx.region if ctx.region in idx.columns else "region"
         yc = ctx.year if ctx.year in idx.columns else "year"
-        model = GWHakenModel(idx[[rc, yc, q1, q2]], q1, q2, geometry=ctx.geometry, region=rc, year=yc,
-                             kernel=o["kernel"], adaptive=o["adaptive"])
+        model = GWHakenModel(
+            idx[[rc, yc, q1, q2]],
+            q1,
+            q2,
+            geometry=ctx.geometry,
+            region=rc,
+            year=yc,
+            kernel=o["kernel"],
+            adaptive=o["adaptive"],
+        )
         try:
             res = model.fit(o["bandwidth"], criterion=o["criterion"], search=o["search"], alpha=o["alpha"])
         except InputError as exc:  # a bandwidth or search interval that does not fit the regions
@@ -164,23 +202,34 @@ class LocalHakenStage(Analysis):
         out = StageOutput(tables={"local_haken": res.table}, artifacts=[LocalHakenOutcome(results=res)])
         if o["permutations"]:
             with backend_from_config(ctx.config) as be:  # the numbers do not depend on the backend
-                test = res.nonstationarity_test(o["permutations"], seed=ctx.rng(self.name), backend=be,
-                                                progress=ctx.progress)
+                test = res.nonstationarity_test(
+                    o["permutations"], seed=ctx.rng(self.name), backend=be, progress=ctx.progress
+                )
             out.tables["local_haken_tests"] = test.table
             rej = test.table.loc[test.table["reject"], "parameter"].tolist()
-            out.notes.append(f"non-stationarity ({o['permutations']} region permutations): "
-                             + (f"rejected for {', '.join(rej)}" if rej else "not rejected for any parameter"))
+            out.notes.append(
+                f"non-stationarity ({o['permutations']} region permutations): "
+                + (f"rejected for {', '.join(rej)}" if rej else "not rejected for any parameter")
+            )
         self._coevolution(ctx, res, out)
         tab = res.table
-        out.notes.append(f"GW-Haken {q1} -> {q2}: bandwidth {res.bandwidths['q1']:g} (q1 equation), "
-                         f"{res.bandwidths['q2']:g} (q2 equation); local verdict holds in "
-                         f"{int(tab['verdict'].sum())} of {len(tab)} regions")
-        out.info = {"q1": q1, "q2": q2, "kernel": o["kernel"], "adaptive": o["adaptive"],
-                    "criterion": o["criterion"], "bandwidths": {k: _jsonable(v) for k, v in res.bandwidths.items()},
-                    "enp": {r["equation"]: _jsonable(r["enp"]) for _, r in res.diagnostics.iterrows()},
-                    "aicc": {r["equation"]: _jsonable(r["aicc"]) for _, r in res.diagnostics.iterrows()},
-                    "regions_verdict_holds": int(tab["verdict"].sum()),
-                    "cases": {str(k): int(v) for k, v in tab["case"].value_counts().sort_index().items()}}
+        out.notes.append(
+            f"GW-Haken {q1} -> {q2}: bandwidth {res.bandwidths['q1']:g} (q1 equation), "
+            f"{res.bandwidths['q2']:g} (q2 equation); local verdict holds in "
+            f"{int(tab['verdict'].sum())} of {len(tab)} regions"
+        )
+        out.info = {
+            "q1": q1,
+            "q2": q2,
+            "kernel": o["kernel"],
+            "adaptive": o["adaptive"],
+            "criterion": o["criterion"],
+            "bandwidths": {k: _jsonable(v) for k, v in res.bandwidths.items()},
+            "enp": {r["equation"]: _jsonable(r["enp"]) for _, r in res.diagnostics.iterrows()},
+            "aicc": {r["equation"]: _jsonable(r["aicc"]) for _, r in res.diagnostics.iterrows()},
+            "regions_verdict_holds": int(tab["verdict"].sum()),
+            "cases": {str(k): int(v) for k, v in tab["case"].value_counts().sort_index().items()},
+        }
         return out
 
     @staticmethod

@@ -27,21 +27,33 @@ ShortPanelWarning
 from __future__ import annotations
 
 from .models import (
-                     MODELS,
-                     ShortPanelWarning,
-                     SpatialHakenModel,
-                     SpatialHakenPlugin,
-                     SpatialHakenResults,
-                     SpatialPotential,
-                     identification_table,
-                     lm_diagnostics,
-                     sar,
-                     sdm,
-                     sem,
-                     slx,
+    MODELS,
+    ShortPanelWarning,
+    SpatialHakenModel,
+    SpatialHakenPlugin,
+    SpatialHakenResults,
+    SpatialPotential,
+    identification_table,
+    lm_diagnostics,
+    sar,
+    sdm,
+    sem,
+    slx,
 )
 from .simulate import simulate_panel
 
-__all__ = ["MODELS", "ShortPanelWarning", "SpatialHakenModel", "SpatialHakenPlugin",
-           "SpatialHakenResults", "SpatialPotential", "identification_table", "lm_diagnostics", "sar", "sdm", "sem",
-           "slx", "simulate_panel"]
+__all__ = [
+    "MODELS",
+    "ShortPanelWarning",
+    "SpatialHakenModel",
+    "SpatialHakenPlugin",
+    "SpatialHakenResults",
+    "SpatialPotential",
+    "identification_table",
+    "lm_diagnostics",
+    "sar",
+    "sdm",
+    "sem",
+    "slx",
+    "simulate_panel",
+]

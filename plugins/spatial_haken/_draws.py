@@ -30,17 +30,28 @@ from nqpspatial.haken.potential import stable_points
 
 from ._linalg import SpatialFilter
 
-__all__ = ["EFFECT_CHUNK", "EquationDraws", "effect_draws", "effects_from", "marginal_effects",
-           "equation_stats", "draw_quantities", "ME_TERMS", "TERMS"]
+__all__ = [
+    "EFFECT_CHUNK",
+    "EquationDraws",
+    "effect_draws",
+    "effects_from",
+    "marginal_effects",
+    "equation_stats",
+    "draw_quantities",
+    "ME_TERMS",
+    "TERMS",
+]
 
 #: Draws per chunk (fixed, so the draws never depend on the backend or worker count).
 EFFECT_CHUNK = 250
 TERMS = {"q1": ("q1", "q1q2"), "q2": ("q2", "q1sq")}
 #: (equation, wrt) -> [(term, weight vector, factor)]: d term / d wrt = factor * weight vector.
-ME_TERMS = {("q1", "q1"): [("q1", "ones", 1.0), ("q1q2", "q2", 1.0)],
-            ("q1", "q2"): [("q1q2", "q1", 1.0)],
-            ("q2", "q1"): [("q1sq", "q1", 2.0)],
-            ("q2", "q2"): [("q2", "ones", 1.0)]}
+ME_TERMS = {
+    ("q1", "q1"): [("q1", "ones", 1.0), ("q1q2", "q2", 1.0)],
+    ("q1", "q2"): [("q1q2", "q1", 1.0)],
+    ("q2", "q1"): [("q1sq", "q1", 2.0)],
+    ("q2", "q2"): [("q2", "ones", 1.0)],
+}
 
 
 @dataclass
@@ -88,8 +99,10 @@ def _draw(e: EquationDraws, size: int, rng: np.random.Generator) -> np.ndarray:
                 break
             out[bad] = rng.multivariate_normal(e.mean, cov, size=int(bad.sum()), method="eigh")
         else:  # pragma: no cover
-            raise ModelError("the spatial parameter's sampling distribution lies mostly outside "
-                             "the stationary interval; effects cannot be simulated")
+            raise ModelError(
+                "the spatial parameter's sampling distribution lies mostly outside "
+                "the stationary interval; effects cannot be simulated"
+            )
     return out
 
 
@@ -101,8 +114,13 @@ def effects_from(params: np.ndarray, e: EquationDraws, st: dict, term: str) -> d
     direct = b * d[:, 0] + sum(x * d[:, j + 1] for j, x in enumerate(th))
     total = b * t[:, 0] + sum(x * t[:, j + 1] for j, x in enumerate(th))
     within = b * w[:, 0] + sum(x * w[:, j + 1] for j, x in enumerate(th))
-    return {"direct": direct, "indirect": total - direct, "total": total,
-            "indirect_within": within - direct, "indirect_across": total - within}
+    return {
+        "direct": direct,
+        "indirect": total - direct,
+        "total": total,
+        "indirect_within": within - direct,
+        "indirect_across": total - within,
+    }
 
 
 def marginal_effects(params: np.ndarray, e: EquationDraws, stats: dict, eq: str) -> dict:
@@ -209,8 +227,18 @@ def _chunk(payload, task) -> dict:
     return draw_quantities(params, eqs, stats, uniform)
 
 
-def effect_draws(eqs: dict, groups, xbar: dict, uniform: bool, draws: int, *, seed, backend=None,
-                 progress=None, chunk_size: int = EFFECT_CHUNK) -> dict:
+def effect_draws(
+    eqs: dict,
+    groups,
+    xbar: dict,
+    uniform: bool,
+    draws: int,
+    *,
+    seed,
+    backend=None,
+    progress=None,
+    chunk_size: int = EFFECT_CHUNK,
+) -> dict:
     """Simulated quantities of ``draws`` coefficient draws, chunked through :mod:`nqpspatial.backends`.
 
     Parameters
@@ -237,6 +265,13 @@ def effect_draws(eqs: dict, groups, xbar: dict, uniform: bool, draws: int, *, se
     dict
         As :func:`draw_quantities`, arrays of length ``draws`` in draw order.
     """
-    parts = run_chunks(_chunk, (eqs, groups, xbar, uniform), int(draws), seed=seed, chunk_size=chunk_size,
-                       backend=backend, progress=progress)
+    parts = run_chunks(
+        _chunk,
+        (eqs, groups, xbar, uniform),
+        int(draws),
+        seed=seed,
+        chunk_size=chunk_size,
+        backend=backend,
+        progress=progress,
+    )
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

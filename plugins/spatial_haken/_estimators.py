@@ -73,8 +73,8 @@ def _stack(cols) -> np.ndarray:
 
 def _r2(y: np.ndarray, u: np.ndarray, centered: bool) -> float:
     yy = y.reshape(-1)
-    tss = np.sum((yy - yy.mean()) ** 2) if centered else np.sum(yy ** 2)
-    return float(1.0 - np.sum(u ** 2) / tss)
+    tss = np.sum((yy - yy.mean()) ** 2) if centered else np.sum(yy**2)
+    return float(1.0 - np.sum(u**2) / tss)
 
 
 def fit_ols(y, Xcols, names, *, fe: bool = False, centered: bool = False) -> EqFit:
@@ -96,21 +96,23 @@ def fit_ols(y, Xcols, names, *, fe: bool = False, centered: bool = False) -> EqF
     vcov = s2 * np.linalg.inv(XtX)
     s2ml = ssr / n
     ll = -0.5 * n * (LN2PI + np.log(s2ml) + 1.0)
-    return EqFit(list(names), beta, vcov, s2, float(ll), n, u.reshape(T1, N),
-                 _r2(y, u, centered or fe), [], {"estimator": "OLS"})
+    return EqFit(
+        list(names), beta, vcov, s2, float(ll), n, u.reshape(T1, N), _r2(y, u, centered or fe), [], {"estimator": "OLS"}
+    )
 
 
 def _optimize(clik, filt: SpatialFilter, m: int, start=None, tol: float = 1e-10):
     lo, hi = filt.bounds()
     if m == 1:
-        res = optimize.minimize_scalar(clik, bounds=(lo, hi), method="bounded",
-                                       options={"xatol": tol, "maxiter": 500})
+        res = optimize.minimize_scalar(clik, bounds=(lo, hi), method="bounded", options={"xatol": tol, "maxiter": 500})
         return np.array([res.x]), float(res.fun)
     x0 = np.zeros(m) if start is None else np.asarray(start, dtype=float)
-    res = optimize.minimize(clik, x0, method="L-BFGS-B", bounds=[(lo, hi)] * m,
-                            options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 500})
-    res2 = optimize.minimize(clik, res.x, method="Nelder-Mead",
-                             options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 2000})
+    res = optimize.minimize(
+        clik, x0, method="L-BFGS-B", bounds=[(lo, hi)] * m, options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 500}
+    )
+    res2 = optimize.minimize(
+        clik, res.x, method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 2000}
+    )
     best = res2 if res2.fun <= res.fun and np.all((res2.x > lo) & (res2.x < hi)) else res
     return np.asarray(best.x, dtype=float), float(best.fun)
 
@@ -118,13 +120,24 @@ def _optimize(clik, filt: SpatialFilter, m: int, start=None, tol: float = 1e-10)
 def _stacked(y, Xcols, Ws):
     """``T', N, n = T' N``, stacked X, stacked y and the stacked spatial lags ``W_j y``."""
     T1, N = y.shape
-    return (T1, N, T1 * N, _stack(Xcols), y.reshape(-1),
-            [lag(W, y).reshape(-1) for W in Ws])
+    return (T1, N, T1 * N, _stack(Xcols), y.reshape(-1), [lag(W, y).reshape(-1) for W in Ws])
 
 
-def fit_lag(y, Xcols, names, Ws, rho_names, *, method: str = "auto", fe: bool = False,
-            centered: bool = False, sigma_correction: float = 1.0, probes: int = 64,
-            trace_seed: int = 0, start=None) -> EqFit:
+def fit_lag(
+    y,
+    Xcols,
+    names,
+    Ws,
+    rho_names,
+    *,
+    method: str = "auto",
+    fe: bool = False,
+    centered: bool = False,
+    sigma_correction: float = 1.0,
+    probes: int = 64,
+    trace_seed: int = 0,
+    start=None,
+) -> EqFit:
     """ML spatial lag: ``y_t = sum_j rho_j W_j y_t + X_t beta + e_t`` pooled over t.
 
     The likelihood is concentrated in rho (Anselin 1988, ch. 12) and the
@@ -167,18 +180,38 @@ def fit_lag(y, Xcols, names, Ws, rho_names, *, method: str = "auto", fe: bool = 
         for l in range(m):
             info[k + j, k + l] = T1 * (trGG[j, l] + trGtG[j, l]) + GXb[j] @ GXb[l] / s2
         info[k + j, -1] = info[-1, k + j] = T1 * trG[j] / s2
-    info[-1, -1] = n / (2.0 * s2 ** 2)
+    info[-1, -1] = n / (2.0 * s2**2)
     vcov = np.linalg.inv(info)[:-1, :-1]
     params = np.concatenate([beta, rho])
-    return EqFit(list(names) + list(rho_names), params, vcov, s2, float(ll), n, u.reshape(T1, N),
-                 _r2(y, u, centered or fe), list(rho_names),
-                 {"estimator": "ML lag", "logdet": filt.logdet_method, "method": filt.method,
-                  "filter": filt})
+    return EqFit(
+        list(names) + list(rho_names),
+        params,
+        vcov,
+        s2,
+        float(ll),
+        n,
+        u.reshape(T1, N),
+        _r2(y, u, centered or fe),
+        list(rho_names),
+        {"estimator": "ML lag", "logdet": filt.logdet_method, "method": filt.method, "filter": filt},
+    )
 
 
-def fit_error(y, Xcols, names, Ws, lam_names, *, method: str = "auto", fe: bool = False,
-              centered: bool = False, sigma_correction: float = 1.0, probes: int = 64,
-              trace_seed: int = 0, start=None) -> EqFit:
+def fit_error(
+    y,
+    Xcols,
+    names,
+    Ws,
+    lam_names,
+    *,
+    method: str = "auto",
+    fe: bool = False,
+    centered: bool = False,
+    sigma_correction: float = 1.0,
+    probes: int = 64,
+    trace_seed: int = 0,
+    start=None,
+) -> EqFit:
     """ML spatial error: ``y_t = X_t beta + u_t``, ``u_t = sum_j lambda_j W_j u_t + e_t``."""
     T1, N, n, X, yy, Wy = _stacked(y, Xcols, Ws)
     WX = [np.column_stack([lag(W, c).reshape(-1) for c in Xcols]) for W in Ws]
@@ -210,11 +243,25 @@ def fit_error(y, Xcols, names, Ws, lam_names, *, method: str = "auto", fe: bool 
         for l in range(m):
             info[k + j, k + l] = T1 * (trGG[j, l] + trGtG[j, l])
         info[k + j, -1] = info[-1, k + j] = T1 * trG[j] / s2
-    info[-1, -1] = n / (2.0 * s2 ** 2)
+    info[-1, -1] = n / (2.0 * s2**2)
     vcov = np.linalg.inv(info)[:-1, :-1]
     u = yy - X @ beta  # structural residuals (spatially correlated)
     params = np.concatenate([beta, lam])
-    return EqFit(list(names) + list(lam_names), params, vcov, s2, float(ll), n,
-                 u.reshape(T1, N), _r2(y, u, centered or fe), list(lam_names),
-                 {"estimator": "ML error", "logdet": filt.logdet_method, "method": filt.method,
-                  "filter": filt, "innovations": e.reshape(T1, N)})
+    return EqFit(
+        list(names) + list(lam_names),
+        params,
+        vcov,
+        s2,
+        float(ll),
+        n,
+        u.reshape(T1, N),
+        _r2(y, u, centered or fe),
+        list(lam_names),
+        {
+            "estimator": "ML error",
+            "logdet": filt.logdet_method,
+            "method": filt.method,
+            "filter": filt,
+            "innovations": e.reshape(T1, N),
+        },
+    )

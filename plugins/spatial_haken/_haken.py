@@ -17,10 +17,12 @@ __all__ = ["potential", "potential_record"]
 def potential_record(pot: Potential) -> dict:
     """``case`` (its label), ``q1_star``, ``V_star`` (NaN without a stable point), ``map_stable``."""
     star = pot.stable_point
-    return {"case": pot.case_label,
-            "q1_star": math.nan if star is None else float(star[0]),
-            "V_star": math.nan if star is None else float(star[1]),
-            "map_stable": pot.map_stable}
+    return {
+        "case": pot.case_label,
+        "q1_star": math.nan if star is None else float(star[0]),
+        "V_star": math.nan if star is None else float(star[1]),
+        "map_stable": pot.map_stable,
+    }
 
 
 def potential(g1: float, a: float, g2: float, b: float) -> dict:

@@ -107,7 +107,7 @@ class SpatialFilter:
         self._ptr = None  # cached power traces
         self._V = None
         self._eigw = None  # eigenvalues and diagonal weights (weighted traces, dense path)
-        self._wptr = {}    # cached weighted power traces by weight vector
+        self._wptr = {}  # cached weighted power traces by weight vector
         if self.m == 1 and method == "dense":
             self._eig = _eigenvalues(self.Ws[0])
         self._I = sp.identity(self.N, format="csc") if self.N else None
@@ -266,20 +266,20 @@ class SpatialFilter:
         V = self.probes_matrix()
         Z = solve(V)
         GV = [np.asarray(W @ Z) for W in self.Ws]
-        trGtG = np.array([[np.mean(np.einsum("ij,ij->j", GV[j], GV[k])) for k in range(m)]
-                          for j in range(m)])
+        trGtG = np.array([[np.mean(np.einsum("ij,ij->j", GV[j], GV[k])) for k in range(m)] for j in range(m)])
         if m == 1:
             r = abs(rho[0])
             P = _series_length(r)
             tau = self.power_traces(P + 2)
             pw = rho[0] ** np.arange(P + 1)
-            trG = np.array([np.sum(pw * tau[1:P + 2])])
-            trGG = np.array([[np.sum((np.arange(P + 1) + 1) * pw * tau[2:P + 3])]])
+            trG = np.array([np.sum(pw * tau[1 : P + 2])])
+            trGG = np.array([[np.sum((np.arange(P + 1) + 1) * pw * tau[2 : P + 3])]])
             return trG, trGG, trGtG
         trG = np.array([np.mean(np.einsum("ij,ij->j", V, g)) for g in GV])
         AiGV = [solve(g) for g in GV]
-        trGG = np.array([[np.mean(np.einsum("ij,ij->j", V, np.asarray(self.Ws[j] @ AiGV[k])))
-                          for k in range(m)] for j in range(m)])
+        trGG = np.array(
+            [[np.mean(np.einsum("ij,ij->j", V, np.asarray(self.Ws[j] @ AiGV[k]))) for k in range(m)] for j in range(m)]
+        )
         return trG, trGG, trGtG
 
     # -- effects ------------------------------------------------------------------
@@ -350,9 +350,9 @@ class SpatialFilter:
                 zx = np.asarray(W @ zx)
             x = np.asarray(W @ x)
         pw = rho[:, None] ** np.arange(P + 1)[None, :]
-        d = np.column_stack([pw @ tau[j:j + P + 1] for j in range(nm)]) / N
-        t = np.column_stack([pw @ s[j:j + P + 1] for j in range(nm)]) / N
-        w = np.column_stack([pw @ gsum[j:j + P + 1] for j in range(nm)]) / N
+        d = np.column_stack([pw @ tau[j : j + P + 1] for j in range(nm)]) / N
+        t = np.column_stack([pw @ s[j : j + P + 1] for j in range(nm)]) / N
+        w = np.column_stack([pw @ gsum[j : j + P + 1] for j in range(nm)]) / N
         return {"d": d, "t": t, "w": w}
 
     def _per_draw_stats(self, rhos, mats, Z, groups, weights=(None,)) -> list:
@@ -375,7 +375,7 @@ class SpatialFilter:
             zr = [Z] + [np.asarray(M @ Z) for M in mats[1:]]
         dense = N <= DENSE_DRAW_MAX
         V = None if dense else self.probes_matrix()
-        if dense:   # A(rho) = I - sum_j rho_j W_j built densely (a sparse build per draw costs more than the inverse)
+        if dense:  # A(rho) = I - sum_j rho_j W_j built densely (a sparse build per draw costs more than the inverse)
             Wd = np.stack([W.toarray() for W in self.Ws])
             eye = np.eye(N)
             Md = [None if M is None else M.toarray() for M in mats]
@@ -421,8 +421,9 @@ class SpatialFilter:
         """
         rhos = np.asarray(rhos, dtype=float).reshape(len(rhos), -1)
         mats = [None] + [sp.csr_array(W) for W in slx_ws]
-        per_draw = (self.m > 0 and rhos.shape[1] > 0
-                    and not (self.m == 1 and all(_same(W, self.Ws[0]) for W in mats[1:])))
+        per_draw = (
+            self.m > 0 and rhos.shape[1] > 0 and not (self.m == 1 and all(_same(W, self.Ws[0]) for W in mats[1:]))
+        )
         if not per_draw:
             out = {"ones": self.effect_stats(rhos, slx_ws, groups)}
             out.update({k: self.effect_stats(rhos, slx_ws, None, x=x) for k, x in weights.items()})

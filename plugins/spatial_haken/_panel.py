@@ -15,8 +15,15 @@ from nqpspatial.errors import InputError
 from nqpspatial.haken.model import haken_terms
 from nqpspatial.haken.model import prepare_panel as prepare_long
 
-__all__ = ["PanelData", "prepare_panel", "align_panel", "graph_to_sparse", "split_weights",
-           "EquationDesign", "build_equation"]
+__all__ = [
+    "PanelData",
+    "prepare_panel",
+    "align_panel",
+    "graph_to_sparse",
+    "split_weights",
+    "EquationDesign",
+    "build_equation",
+]
 
 
 @dataclass(frozen=True)
@@ -70,8 +77,17 @@ def _row_standardize(W: sp.csr_array) -> sp.csr_array:
     return sp.csr_array(sp.diags_array(inv) @ W)
 
 
-def prepare_panel(data: pd.DataFrame, q1: str, q2: str, graph, *, region: str = "region",
-                  year: str = "year", transform: str = "r", window=None) -> PanelData:
+def prepare_panel(
+    data: pd.DataFrame,
+    q1: str,
+    q2: str,
+    graph,
+    *,
+    region: str = "region",
+    year: str = "year",
+    transform: str = "r",
+    window=None,
+) -> PanelData:
     """Validate a long region-year table and align it with ``graph``.
 
     The table is validated by the aspatial model's
@@ -107,8 +123,9 @@ def prepare_panel(data: pd.DataFrame, q1: str, q2: str, graph, *, region: str = 
     return align_panel(long, graph, region=region, year=year, transform=transform)
 
 
-def align_panel(panel: pd.DataFrame, graph, *, region: str = "region", year: str = "year",
-                transform: str = "r") -> PanelData:
+def align_panel(
+    panel: pd.DataFrame, graph, *, region: str = "region", year: str = "year", transform: str = "r"
+) -> PanelData:
     """Align a validated long panel with ``graph`` as a balanced ``(T, N)`` panel.
 
     Parameters
@@ -140,25 +157,30 @@ def align_panel(panel: pd.DataFrame, graph, *, region: str = "region", year: str
     regions = pd.unique(panel["region"])
     missing = pd.Index(regions).difference(gids)
     if len(missing):
-        raise InputError(f"regions {list(missing[:5])} of column '{region}' are not in the weights "
-                         "graph; build the weights for the panel's regions (ids must match exactly, "
-                         "including their type)")
+        raise InputError(
+            f"regions {list(missing[:5])} of column '{region}' are not in the weights "
+            "graph; build the weights for the panel's regions (ids must match exactly, "
+            "including their type)"
+        )
     extra = gids.difference(pd.Index(regions))
     if len(extra):
-        raise InputError(f"the weights graph has regions {list(extra[:5])} that are not in column "
-                         f"'{region}' of the panel; take the subgraph of the panel's regions")
+        raise InputError(
+            f"the weights graph has regions {list(extra[:5])} that are not in column "
+            f"'{region}' of the panel; take the subgraph of the panel's regions"
+        )
     ids = np.asarray(gids)
     wide1 = panel.pivot(index="year", columns="region", values="q1").reindex(index=years, columns=ids)
     wide2 = panel.pivot(index="year", columns="region", values="q2").reindex(index=years, columns=ids)
     if wide1.isna().to_numpy().any():
         t, i = np.argwhere(wide1.isna().to_numpy())[0]
-        raise InputError(f"the panel is unbalanced: region {ids[i]} has no row for {year} "
-                         f"{years[t]}; the spatial Haken models need every region in every year")
+        raise InputError(
+            f"the panel is unbalanced: region {ids[i]} has no row for {year} "
+            f"{years[t]}; the spatial Haken models need every region in every year"
+        )
     W = graph_to_sparse(graph, ids)
     if transform == "r":
         W = _row_standardize(W)
-    return PanelData(ids=ids, years=years, Q1=wide1.to_numpy(dtype=float),
-                     Q2=wide2.to_numpy(dtype=float), W=W)
+    return PanelData(ids=ids, years=years, Q1=wide1.to_numpy(dtype=float), Q2=wide2.to_numpy(dtype=float), W=W)
 
 
 def split_weights(W: sp.csr_array, groups) -> tuple[sp.csr_array, sp.csr_array]:

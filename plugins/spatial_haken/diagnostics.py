@@ -65,14 +65,21 @@ def lm_tests_equation(y: np.ndarray, Xcols, W) -> dict:
     utwuDs = float(u @ wu) / sig2n
     utwyDs = float(u @ wy) / sig2n
     nj = n * j
-    lme = utwuDs ** 2 / Tt
-    lml = utwyDs ** 2 / nj
+    lme = utwuDs**2 / Tt
+    lml = utwyDs**2 / nj
     rlme = (utwuDs - Tt * utwyDs / nj) ** 2 / (Tt * (1.0 - Tt / nj))
     rlml = (utwyDs - utwuDs) ** 2 / (nj - Tt)
     sarma = (utwyDs - utwuDs) ** 2 / (nj - Tt) + lme
-    out = {name: (float(v), float(stats.chi2.sf(v, df)))
-           for name, v, df in [("lm_lag", lml, 1), ("lm_error", lme, 1), ("rlm_lag", rlml, 1),
-                               ("rlm_error", rlme, 1), ("lm_sarma", sarma, 2)]}
+    out = {
+        name: (float(v), float(stats.chi2.sf(v, df)))
+        for name, v, df in [
+            ("lm_lag", lml, 1),
+            ("lm_error", lme, 1),
+            ("rlm_lag", rlml, 1),
+            ("rlm_error", rlme, 1),
+            ("lm_sarma", sarma, 2),
+        ]
+    }
     out["moran_residuals"] = _moran_ols(u, wu, X, XtXi, W, T1, c)
     return out
 
@@ -89,8 +96,9 @@ def _moran_ols(u, wu, X, XtXi, W, T1, c):
     A = XtXi @ (X.T @ UX)
     B = XtXi @ (UX.T @ UX)
     eI = -(n * trA) / (c["S0"] * (n - k))
-    vI = (n ** 2 / (c["S0"] ** 2 * (n - k) * (n - k + 2.0))) * (
-        c["S1"] + 2.0 * np.trace(A @ A) - 4.0 * np.trace(B) - (2.0 * trA ** 2) / (n - k))
+    vI = (n**2 / (c["S0"] ** 2 * (n - k) * (n - k + 2.0))) * (
+        c["S1"] + 2.0 * np.trace(A @ A) - 4.0 * np.trace(B) - (2.0 * trA**2) / (n - k)
+    )
     z = (I - eI) / np.sqrt(vI)
     return float(I), float(z), float(2.0 * stats.norm.sf(abs(z)))
 

@@ -40,9 +40,20 @@ import scipy.sparse.linalg as spla
 
 from ._linalg import _eigenvalues, _is_binary_row_std
 
-__all__ = ["EquationMap", "SpatialMap", "SteadyStates", "UniformStability", "uniform_system",
-           "uniform_stability", "uniform_blocks", "region_effects", "rows_sum_to_one", "MAX_STEPS",
-           "STEADY_TOL", "ALL_EIGEN_MAX"]
+__all__ = [
+    "EquationMap",
+    "SpatialMap",
+    "SteadyStates",
+    "UniformStability",
+    "uniform_system",
+    "uniform_stability",
+    "uniform_blocks",
+    "region_effects",
+    "rows_sum_to_one",
+    "MAX_STEPS",
+    "STEADY_TOL",
+    "ALL_EIGEN_MAX",
+]
 
 #: Iteration limit of :meth:`SpatialMap.steady_states`.
 MAX_STEPS = 10_000
@@ -169,8 +180,10 @@ class SpatialMap:
         """The Jacobian of the map at the state ``(q1s, q2s)`` applied to ``(d1, d2)``."""
         lin1 = {"q1": d1, "q1q2": q2s * d1 + q1s * d2}
         lin2 = {"q2": d2, "q1sq": 2.0 * q1s * d1}
-        return (self._solve("q1", self._mean("q1", None, None, lin1)),
-                self._solve("q2", self._mean("q2", None, None, lin2)))
+        return (
+            self._solve("q1", self._mean("q1", None, None, lin1)),
+            self._solve("q2", self._mean("q2", None, None, lin2)),
+        )
 
     def steady_states(self, q1, q2, *, max_steps: int = MAX_STEPS, tol: float = STEADY_TOL) -> SteadyStates:
         """Iterate the map from ``(q1, q2)`` until ``max |dq| < tol`` (at most ``max_steps`` steps).
@@ -188,8 +201,10 @@ class SpatialMap:
         with np.errstate(over="ignore", invalid="ignore"):
             for it in range(1, int(max_steps) + 1):
                 y1, y2 = self.step(x1, x2)
-                if not (np.all(np.isfinite(y1)) and np.all(np.isfinite(y2))) or \
-                        max(np.max(np.abs(y1)), np.max(np.abs(y2))) > DIVERGED:
+                if (
+                    not (np.all(np.isfinite(y1)) and np.all(np.isfinite(y2)))
+                    or max(np.max(np.abs(y1)), np.max(np.abs(y2))) > DIVERGED
+                ):
                     return SteadyStates(nan, nan.copy(), False, it, "diverged")
                 delta = max(np.max(np.abs(y1 - x1)), np.max(np.abs(y2 - x2)))
                 x1, x2 = y1, y2
@@ -228,8 +243,14 @@ def uniform_system(equations: dict) -> dict:
         for term in TERMS[eq]:
             tot[term] = (m.beta[term] + sum(m.theta.get(term, ()))) / denom
         tot[f"const_{eq}"] = m.const / denom
-    return {"gamma1": 1.0 - tot["q1"], "a": -tot["q1q2"], "gamma2": 1.0 - tot["q2"], "b": tot["q1sq"],
-            "k1": tot["const_q1"], "k2": tot["const_q2"]}
+    return {
+        "gamma1": 1.0 - tot["q1"],
+        "a": -tot["q1q2"],
+        "gamma2": 1.0 - tot["q2"],
+        "b": tot["q1sq"],
+        "k1": tot["const_q1"],
+        "k2": tot["const_q2"],
+    }
 
 
 def uniform_blocks(equations: dict, lam, q1s: float, q2s: float) -> np.ndarray:
@@ -310,7 +331,7 @@ def _extreme_eigenvalues(W) -> np.ndarray:
         else:
             for which in ("SR", "LR", "LI"):
                 out.extend(spla.eigs(W, k=1, which=which, return_eigenvectors=False, tol=1e-10))
-    except (spla.ArpackNoConvergence, spla.ArpackError):   # pragma: no cover - ARPACK rarely fails here
+    except (spla.ArpackNoConvergence, spla.ArpackError):  # pragma: no cover - ARPACK rarely fails here
         out.append(-1.0 + 0j)
     return np.asarray(out, dtype=complex)
 
@@ -329,7 +350,7 @@ def _power_radius(smap: SpatialMap, q1s: float, q2s: float, seed: int, steps: in
             return 0.0 if nrm == 0 else math.inf
         logs.append(math.log(nrm))
         d1, d2 = d1 / nrm, d2 / nrm
-    tail = logs[steps // 2:]
+    tail = logs[steps // 2 :]
     return float(math.exp(np.mean(tail)))
 
 
@@ -353,8 +374,7 @@ def uniform_stability(smap: SpatialMap, q1s: float, q2s: float, *, seed: int = 0
         power = 0.0
     else:
         lam = _extreme_eigenvalues(W)
-        method = (f"extreme eigenvalues of W and power iteration of a random perturbation "
-                  f"(N = {smap.N})")
+        method = f"extreme eigenvalues of W and power iteration of a random perturbation (N = {smap.N})"
         power = _power_radius(smap, q1s, q2s, seed)
     rad = _radius(uniform_blocks(smap.equations, lam, q1s, q2s))
     k = int(np.argmax(rad))
@@ -364,14 +384,18 @@ def uniform_stability(smap: SpatialMap, q1s: float, q2s: float, *, seed: int = 0
     note = ""
     if not stable:
         if power > rad[k]:
-            note = (f"the uniform fixed point is unstable: a non-uniform perturbation grows at rate "
-                    f"{power:.4g} per year (power iteration of the linearised map)")
+            note = (
+                f"the uniform fixed point is unstable: a non-uniform perturbation grows at rate "
+                f"{power:.4g} per year (power iteration of the linearised map)"
+            )
         else:
             lk = lam[k]
             txt = f"{lk.real:.4g}" if abs(lk.imag) < 1e-12 else f"{lk.real:.4g}{lk.imag:+.4g}i"
             kind = "uniform perturbations" if abs(lk - 1) < 1e-9 else "a non-uniform pattern"
-            note = (f"the uniform fixed point is unstable in the mode lambda = {txt} of W ({kind}): "
-                    f"spectral radius {rad[k]:.4g} >= 1")
+            note = (
+                f"the uniform fixed point is unstable in the mode lambda = {txt} of W ({kind}): "
+                f"spectral radius {rad[k]:.4g} >= 1"
+            )
     return UniformStability(stable, radius, complex(lam[k]), uni, method, note)
 
 

@@ -59,9 +59,21 @@ from .readings import (
     check_reading,
 )
 
-__all__ = ["MODELS", "ShortPanelWarning", "SpatialHakenModel", "SpatialHakenResults",
-           "SpatialHakenPlugin", "SpatialPotential", "slx", "sar", "sem", "sdm",
-           "identification_table", "lm_diagnostics", "HAKEN_TERMS"]
+__all__ = [
+    "MODELS",
+    "ShortPanelWarning",
+    "SpatialHakenModel",
+    "SpatialHakenResults",
+    "SpatialHakenPlugin",
+    "SpatialPotential",
+    "slx",
+    "sar",
+    "sem",
+    "sdm",
+    "identification_table",
+    "lm_diagnostics",
+    "HAKEN_TERMS",
+]
 
 MODELS = ("slx", "sar", "sem", "sdm")
 HAKEN_TERMS = {"q1": ["q1", "q1q2"], "q2": ["q2", "q1sq"]}
@@ -141,18 +153,30 @@ class SpatialHakenModel(HakenModel):
         Region -> group of ``split``, in the order of ``aligned.ids``.
     """
 
-    def __init__(self, data: pd.DataFrame, q1: str, q2: str, graph, *, model: str = "sar",
-                 region: str = "region", year: str = "year", effects: str = "none",
-                 correction: str = "none", split=None, split_equal: bool = False,
-                 intercept: bool = False, weights_name: str = "W", method: str = "auto",
-                 window=None):
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        q1: str,
+        q2: str,
+        graph,
+        *,
+        model: str = "sar",
+        region: str = "region",
+        year: str = "year",
+        effects: str = "none",
+        correction: str = "none",
+        split=None,
+        split_equal: bool = False,
+        intercept: bool = False,
+        weights_name: str = "W",
+        method: str = "auto",
+        window=None,
+    ):
         if model not in MODELS:
             raise InputError(f"model must be one of {', '.join(MODELS)}, got {model!r}", "config")
         if correction not in ("none", "jackknife"):
-            raise InputError(f"correction must be 'none' or 'jackknife', got {correction!r}",
-                             "config")
-        super().__init__(data, q1, q2, region=region, year=year, intercept=intercept,
-                         effects=effects, window=window)
+            raise InputError(f"correction must be 'none' or 'jackknife', got {correction!r}", "config")
+        super().__init__(data, q1, q2, region=region, year=year, intercept=intercept, effects=effects, window=window)
         self.model = model
         self.region, self.year = region, year
         self.correction = correction
@@ -163,14 +187,15 @@ class SpatialHakenModel(HakenModel):
         self._group_codes = None
         self.split_equal = bool(split_equal)
         if split is not None:
-            gmap = check_groups(split, self.aligned.ids,
-                                fix="give every region a group to split W by zone")
+            gmap = check_groups(split, self.aligned.ids, fix="give every region a group to split W by zone")
             self.groups = gmap.reindex(self.aligned.ids)
             self._group_codes = pd.factorize(self.groups.to_numpy())[0]
         T1 = len(self.aligned.years) - 1
         if correction == "jackknife" and T1 < 4:
-            raise InputError(f"the split-panel jackknife needs at least 4 transitions (5 periods); "
-                             f"the panel has {T1 + 1} periods", "config")
+            raise InputError(
+                f"the split-panel jackknife needs at least 4 transitions (5 periods); the panel has {T1 + 1} periods",
+                "config",
+            )
 
     # ------------------------------------------------------------------
     def _weights(self):
@@ -182,8 +207,7 @@ class SpatialHakenModel(HakenModel):
             return [Ww + Wa], [""]
         return [Ww, Wa], ["_within", "_across"]
 
-    def _fit_equation(self, equation: str, model: str, tslice=slice(None), probes=64,
-                      trace_seed=0) -> _Equation:
+    def _fit_equation(self, equation: str, model: str, tslice=slice(None), probes=64, trace_seed=0) -> _Equation:
         design = build_equation(self.aligned, equation, self.intercept)
         Ws, suffixes = self._weights()
         y = design.y[tslice]
@@ -203,18 +227,15 @@ class SpatialHakenModel(HakenModel):
             Xcols = [demean(x) for x in Xcols]
         T1 = y.shape[0]
         corr = T1 / (T1 - 1.0) if fe else 1.0
-        kw = dict(method=self.method, fe=fe, centered=self.intercept, probes=probes,
-                  trace_seed=trace_seed)
+        kw = dict(method=self.method, fe=fe, centered=self.intercept, probes=probes, trace_seed=trace_seed)
         if model == "slx":
             fit = fit_ols(y, Xcols, names, fe=fe, centered=self.intercept)
             filt = None
         elif model in ("sar", "sdm"):
-            fit = fit_lag(y, Xcols, names, Ws, [f"rho{s}" for s in suffixes],
-                          sigma_correction=corr, **kw)
+            fit = fit_lag(y, Xcols, names, Ws, [f"rho{s}" for s in suffixes], sigma_correction=corr, **kw)
             filt = fit.info["filter"]
         else:
-            fit = fit_error(y, Xcols, names, Ws, [f"lambda{s}" for s in suffixes],
-                            sigma_correction=corr, **kw)
+            fit = fit_error(y, Xcols, names, Ws, [f"lambda{s}" for s in suffixes], sigma_correction=corr, **kw)
             filt = None
         spatial_idx = [fit.names.index(s) for s in fit.spatial] if model in ("sar", "sdm") else []
         slx_ws = list(Ws) if model in ("slx", "sdm") else []
@@ -231,9 +252,19 @@ class SpatialHakenModel(HakenModel):
         return 2.0 * full.fit.params - np.mean(halves, axis=0)
 
     # ------------------------------------------------------------------
-    def fit(self, *, draws: int = 1000, seed=0, alpha: float = 0.05, min_ratio: float = 1.0,
-            progress=None, probes: int = 64, trace_seed: int = 0, reading: str = "system",
-            backend=None) -> "SpatialHakenResults":
+    def fit(
+        self,
+        *,
+        draws: int = 1000,
+        seed=0,
+        alpha: float = 0.05,
+        min_ratio: float = 1.0,
+        progress=None,
+        probes: int = 64,
+        trace_seed: int = 0,
+        reading: str = "system",
+        backend=None,
+    ) -> "SpatialHakenResults":
         """Estimate both equations, the effects, both readings and the steady states.
 
         Parameters
@@ -270,12 +301,16 @@ class SpatialHakenModel(HakenModel):
         notes = []
         T = self.periods
         if self.effects == "region" and T < SHORT_PANEL_PERIODS:
-            msg = (f"region fixed effects with {T} periods (< {SHORT_PANEL_PERIODS}): the coefficients of "
-                   "the lagged indices are biased (Nickell 1981; Yu, de Jong & Lee 2008); "
-                   + ("the split-panel jackknife removes the leading O(1/T) bias"
-                      if self.correction == "jackknife" else
-                      "use correction='jackknife' (config: correction = \"jackknife\" in [spatial_haken]) "
-                      "or pooled estimation"))
+            msg = (
+                f"region fixed effects with {T} periods (< {SHORT_PANEL_PERIODS}): the coefficients of "
+                "the lagged indices are biased (Nickell 1981; Yu, de Jong & Lee 2008); "
+                + (
+                    "the split-panel jackknife removes the leading O(1/T) bias"
+                    if self.correction == "jackknife"
+                    else "use correction='jackknife' (config: correction = \"jackknife\" in [spatial_haken]) "
+                    "or pooled estimation"
+                )
+            )
             warnings.warn(msg, ShortPanelWarning, stacklevel=2)
             notes.append(msg)
         eqs = {}
@@ -283,11 +318,14 @@ class SpatialHakenModel(HakenModel):
             e = self._fit_equation(eq, self.model, probes=probes, trace_seed=trace_seed)
             if self.correction == "jackknife":
                 e.fit.params = self._jackknife(eq, e, probes, trace_seed)
-                notes.append(f"{eq} equation: split-panel jackknife applied to every coefficient; "
-                             "standard errors are those of the full-panel fit")
+                notes.append(
+                    f"{eq} equation: split-panel jackknife applied to every coefficient; "
+                    "standard errors are those of the full-panel fit"
+                )
             eqs[eq] = e
-        return SpatialHakenResults(self, eqs, int(draws), rng, alpha, min_ratio, progress, notes,
-                                   reading=reading, backend=backend)
+        return SpatialHakenResults(
+            self, eqs, int(draws), rng, alpha, min_ratio, progress, notes, reading=reading, backend=backend
+        )
 
 
 # ----------------------------------------------------------------------
@@ -299,11 +337,17 @@ def _draw_spec(e: _Equation) -> EquationDraws:
     """What the chunked draws need of one fitted equation."""
     filt = _filter_for(e)
     names = e.fit.names
-    return EquationDraws(mean=np.asarray(e.fit.params, dtype=float), cov=np.asarray(e.fit.vcov, dtype=float),
-                         spatial_idx=list(e.spatial_idx), bounds=filt.bounds() if e.spatial_idx else None,
-                         filt=filt, slx_ws=list(e.slx_ws), beta_idx=dict(e.beta_idx),
-                         theta_idx={k: list(v) for k, v in e.theta_idx.items()},
-                         const_idx=names.index("const") if "const" in names else None)
+    return EquationDraws(
+        mean=np.asarray(e.fit.params, dtype=float),
+        cov=np.asarray(e.fit.vcov, dtype=float),
+        spatial_idx=list(e.spatial_idx),
+        bounds=filt.bounds() if e.spatial_idx else None,
+        filt=filt,
+        slx_ws=list(e.slx_ws),
+        beta_idx=dict(e.beta_idx),
+        theta_idx={k: list(v) for k, v in e.theta_idx.items()},
+        const_idx=names.index("const") if "const" in names else None,
+    )
 
 
 def _equation_maps(model: "SpatialHakenModel", eqs: dict) -> dict:
@@ -332,24 +376,29 @@ def _equation_maps(model: "SpatialHakenModel", eqs: dict) -> dict:
 def _uniform_reason(model: "SpatialHakenModel", split: bool) -> str:
     """Why a spatially uniform state is not defined ("" when it is)."""
     if split:
-        return ("the uniform state is not defined: the zone split gives the within- and across-zone parts of W "
-                "their own coefficients, so a uniform state does not stay uniform")
+        return (
+            "the uniform state is not defined: the zone split gives the within- and across-zone parts of W "
+            "their own coefficients, so a uniform state does not stay uniform"
+        )
     if model.effects == "region":
-        return ("the uniform state is not defined: region effects give every region its own intercept, so a "
-                "uniform state does not stay uniform")
+        return (
+            "the uniform state is not defined: region effects give every region its own intercept, so a "
+            "uniform state does not stay uniform"
+        )
     W = model.aligned.W
     if not rows_sum_to_one(W):
         n = int(np.sum(np.abs(np.asarray(W.sum(axis=1)).ravel() - 1.0) > 1e-12))
-        return (f"the uniform state is not defined: {n} rows of W do not sum to 1 (islands without neighbours), "
-                "so a uniform state does not stay uniform; link the islands (island policy) for a system reading")
+        return (
+            f"the uniform state is not defined: {n} rows of W do not sum to 1 (islands without neighbours), "
+            "so a uniform state does not stay uniform; link the islands (island policy) for a system reading"
+        )
     return ""
 
 
 def _point_quantities(eqs: dict, spec: dict, groups, xbar: dict, uniform: bool) -> dict:
     """Every simulated quantity at the estimates (one row)."""
     params = {eqn: e.fit.params[None, :] for eqn, e in eqs.items()}
-    stats_ = {eqn: equation_stats(spec[eqn], params[eqn][:, e.spatial_idx], groups, xbar)
-              for eqn, e in eqs.items()}
+    stats_ = {eqn: equation_stats(spec[eqn], params[eqn][:, e.spatial_idx], groups, xbar) for eqn, e in eqs.items()}
     return draw_quantities(params, spec, stats_, uniform)
 
 
@@ -367,11 +416,19 @@ def _estimates_table(eqs: dict, key: dict, alpha: float) -> pd.DataFrame:
         se = np.sqrt(np.diag(e.fit.vcov))
         z, p = _p_normal(e.fit.params, se)
         for i, name in enumerate(e.fit.names):
-            rows.append({**key, "equation": eqn, "term": name,
-                         "estimate": float(e.fit.params[i]), "std_err": float(se[i]),
-                         "z": float(z[i]), "p": float(p[i]),
-                         "ci_low": float(e.fit.params[i] - zc * se[i]),
-                         "ci_high": float(e.fit.params[i] + zc * se[i])})
+            rows.append(
+                {
+                    **key,
+                    "equation": eqn,
+                    "term": name,
+                    "estimate": float(e.fit.params[i]),
+                    "std_err": float(se[i]),
+                    "z": float(z[i]),
+                    "p": float(p[i]),
+                    "ci_low": float(e.fit.params[i] - zc * se[i]),
+                    "ci_high": float(e.fit.params[i] + zc * se[i]),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -386,8 +443,9 @@ def _effects_table(point: dict, sims: dict, key: dict, alpha: float, split: bool
                 tname, ename = term, kind
                 if kind.startswith("indirect_"):
                     tname, ename = f"{term}_{kind.split('_')[1]}", "indirect"
-                rows.append({**key, "equation": eqn, "term": tname, "effect": ename,
-                             **_sim_row(point[k][0], sims[k], alpha)})
+                rows.append(
+                    {**key, "equation": eqn, "term": tname, "effect": ename, **_sim_row(point[k][0], sims[k], alpha)}
+                )
     return pd.DataFrame(rows)
 
 
@@ -398,19 +456,36 @@ def _marginal_table(point: dict, sims: dict, key: dict, alpha: float, draws: int
     for eqn, wrt in ME_TERMS:
         for kind in ("direct", "indirect", "total"):
             k = ("me", eqn, wrt, kind)
-            rows.append({**key, "equation": eqn, "wrt": wrt, "effect": kind,
-                         **_sim_row(point[k][0], sims[k], alpha), "ci_method": method})
+            rows.append(
+                {
+                    **key,
+                    "equation": eqn,
+                    "wrt": wrt,
+                    "effect": kind,
+                    **_sim_row(point[k][0], sims[k], alpha),
+                    "ci_method": method,
+                }
+            )
     return pd.DataFrame(rows, columns=MARGINAL_EFFECT_COLUMNS)
 
 
 def _steady_table(steady: SteadyStates, ids, key: dict) -> pd.DataFrame:
-    return pd.DataFrame({**{k: [v] * len(ids) for k, v in key.items()}, "region": list(ids),
-                         "q1_star": steady.q1, "q2_star": steady.q2, "converged": steady.converged,
-                         "iterations": steady.iterations}, columns=STEADY_STATE_COLUMNS)
+    return pd.DataFrame(
+        {
+            **{k: [v] * len(ids) for k, v in key.items()},
+            "region": list(ids),
+            "q1_star": steady.q1,
+            "q2_star": steady.q2,
+            "converged": steady.converged,
+            "iterations": steady.iterations,
+        },
+        columns=STEADY_STATE_COLUMNS,
+    )
 
 
-def _reading_potential(name: str, point: dict, key: dict, uniform_note: str, smap: SpatialMap,
-                       seed: int) -> SpatialPotential | None:
+def _reading_potential(
+    name: str, point: dict, key: dict, uniform_note: str, smap: SpatialMap, seed: int
+) -> SpatialPotential | None:
     """The potential of one reading (None for a system reading without a uniform state)."""
     hp = {t: float(point[(name, t)][0]) for t in ("gamma1", "a", "gamma2", "b", "k1", "k2")}
     system = HakenSystem(**hp)
@@ -418,8 +493,9 @@ def _reading_potential(name: str, point: dict, key: dict, uniform_note: str, sma
         return SpatialPotential(system, key, "local")
     if uniform_note:
         return None
-    return SpatialPotential(system, key, "system",
-                            stability=lambda q1s, q2s: uniform_stability(smap, q1s, q2s, seed=seed))
+    return SpatialPotential(
+        system, key, "system", stability=lambda q1s, q2s: uniform_stability(smap, q1s, q2s, seed=seed)
+    )
 
 
 class SpatialHakenResults(HakenResultsBase):
@@ -485,16 +561,37 @@ class SpatialHakenResults(HakenResultsBase):
     notes : tuple of str
     """
 
-    def __init__(self, model: SpatialHakenModel, eqs: dict, draws: int, rng, alpha: float,
-                 min_ratio: float, progress, notes, *, reading: str = "system", backend=None):
-        for name, value in (("model", model.model), ("weights", model.weights_name), ("q1", model.q1),
-                            ("q2", model.q2), ("alpha", alpha), ("min_ratio", min_ratio), ("draws", draws),
-                            ("effects_kind", model.effects), ("correction", model.correction),
-                            ("split", model.groups is not None and not model.split_equal),
-                            ("_panel", model.aligned), ("_panel_std", model.panel), ("_eqs", eqs),
-                            ("reading", check_reading(reading)),
-                            ("groups", model.groups if model.groups is not None and not model.split_equal
-                             else None)):
+    def __init__(
+        self,
+        model: SpatialHakenModel,
+        eqs: dict,
+        draws: int,
+        rng,
+        alpha: float,
+        min_ratio: float,
+        progress,
+        notes,
+        *,
+        reading: str = "system",
+        backend=None,
+    ):
+        for name, value in (
+            ("model", model.model),
+            ("weights", model.weights_name),
+            ("q1", model.q1),
+            ("q2", model.q2),
+            ("alpha", alpha),
+            ("min_ratio", min_ratio),
+            ("draws", draws),
+            ("effects_kind", model.effects),
+            ("correction", model.correction),
+            ("split", model.groups is not None and not model.split_equal),
+            ("_panel", model.aligned),
+            ("_panel_std", model.panel),
+            ("_eqs", eqs),
+            ("reading", check_reading(reading)),
+            ("groups", model.groups if model.groups is not None and not model.split_equal else None),
+        ):
             self._set(name, value)
         key = {"model": model.model, "weights": model.weights_name, "q1": model.q1, "q2": model.q2}
         self._set("estimates", _estimates_table(eqs, key, alpha))
@@ -508,9 +605,9 @@ class SpatialHakenResults(HakenResultsBase):
         prog = None
         if progress is not None:
             prog = lambda it, total=None, desc=None: progress(  # noqa: E731
-                it, total=total, desc=f"effects {model.model}/{model.weights_name}")
-        sims = effect_draws(spec, groups, xbar, not uniform_note, draws, seed=rng, backend=backend,
-                            progress=prog)
+                it, total=total, desc=f"effects {model.model}/{model.weights_name}"
+            )
+        sims = effect_draws(spec, groups, xbar, not uniform_note, draws, seed=rng, backend=backend, progress=prog)
         self._set("effects", _effects_table(point, sims, key, alpha, self.split))
         self._set("marginal_effects", _marginal_table(point, sims, key, alpha, draws))
         smap = SpatialMap(model._weights()[0], _equation_maps(model, eqs))
@@ -518,25 +615,46 @@ class SpatialHakenResults(HakenResultsBase):
         self._set("steady", steady)
         self._set("steady_states", _steady_table(steady, P.ids, key))
         if not steady.converged:
-            notes.append(f"{model.model}/{model.weights_name} {model.q1} -> {model.q2}: the estimated spatial "
-                         f"map does not settle from the last observed state ({steady.status} after "
-                         f"{steady.iterations} steps); steady states left empty")
-        seed = int(rng.integers(0, 2 ** 31 - 1))   # power iteration of the stability check (N > 1000)
+            notes.append(
+                f"{model.model}/{model.weights_name} {model.q1} -> {model.q2}: the estimated spatial "
+                f"map does not settle from the last observed state ({steady.status} after "
+                f"{steady.iterations} steps); steady states left empty"
+            )
+        seed = int(rng.integers(0, 2**31 - 1))  # power iteration of the stability check (N > 1000)
         r2 = {"q1": eqs["q1"].fit.r2, "q2": eqs["q2"].fit.r2}
-        readings = {name: SpatialReading(name, key, point, sims, r2=r2, nobs=eqs["q1"].fit.n_obs, alpha=alpha,
-                                         min_ratio=min_ratio, steady=steady,
-                                         potential=_reading_potential(name, point, key, uniform_note, smap, seed),
-                                         note=uniform_note if name == "system" else "")
-                    for name in READINGS}
+        readings = {
+            name: SpatialReading(
+                name,
+                key,
+                point,
+                sims,
+                r2=r2,
+                nobs=eqs["q1"].fit.n_obs,
+                alpha=alpha,
+                min_ratio=min_ratio,
+                steady=steady,
+                potential=_reading_potential(name, point, key, uniform_note, smap, seed),
+                note=uniform_note if name == "system" else "",
+            )
+            for name in READINGS
+        }
         self._set("readings", MappingProxyType(readings))
         self._set_reading(readings[self.reading], P.ids)
         order = [self.reading] + [r for r in READINGS if r != self.reading]
         self._set("identification", pd.concat([readings[r].identification for r in order], ignore_index=True))
-        self._set("potential_readings", pd.DataFrame(
-            [readings[r].row for r in order], columns=POTENTIAL_READING_COLUMNS + POTENTIAL_READING_EXTRA))
+        self._set(
+            "potential_readings",
+            pd.DataFrame([readings[r].row for r in order], columns=POTENTIAL_READING_COLUMNS + POTENTIAL_READING_EXTRA),
+        )
         self._diagnostics(model, eqs, key)
-        self._set("notes", tuple(notes + [f"reading: {self.reading}"]
-                                 + [f"{r} reading: {readings[r].note}" for r in order if readings[r].note]))
+        self._set(
+            "notes",
+            tuple(
+                notes
+                + [f"reading: {self.reading}"]
+                + [f"{r} reading: {readings[r].note}" for r in order if readings[r].note]
+            ),
+        )
         self._freeze()
 
     def _set_reading(self, rd: SpatialReading, ids) -> None:
@@ -561,25 +679,41 @@ class SpatialHakenResults(HakenResultsBase):
             loglik[eqn] = f.loglik
             aic[eqn] = -2.0 * f.loglik + 2.0 * f.k
             resid = f.info.get("innovations", f.resid)
-            for test, val in [("loglik", f.loglik), ("aic", aic[eqn]), ("n_obs", f.n_obs),
-                              ("k", f.k), ("sigma2", f.sigma2), ("r2", f.r2),
-                              ("moran_residuals", moran_residuals(resid, model.aligned.W))]:
-                drows.append({**key, "equation": eqn, "test": test, "statistic": float(val),
-                              "df": math.nan, "p": math.nan})
+            for test, val in [
+                ("loglik", f.loglik),
+                ("aic", aic[eqn]),
+                ("n_obs", f.n_obs),
+                ("k", f.k),
+                ("sigma2", f.sigma2),
+                ("r2", f.r2),
+                ("moran_residuals", moran_residuals(resid, model.aligned.W)),
+            ]:
+                drows.append(
+                    {**key, "equation": eqn, "test": test, "statistic": float(val), "df": math.nan, "p": math.nan}
+                )
         if model.model == "sdm":
             for eqn, e in eqs.items():
                 n_theta = sum(len(v) for v in e.theta_idx.values())
                 for other, df in (("sar", n_theta), ("slx", len(e.spatial_idx))):
                     r = model._fit_equation(eqn, other)
                     stat, p = lr_test(e.fit.loglik, r.fit.loglik, df)
-                    drows.append({**key, "equation": eqn, "test": f"lr_sdm_vs_{other}",
-                                  "statistic": stat, "df": float(df), "p": p})
+                    drows.append(
+                        {
+                            **key,
+                            "equation": eqn,
+                            "test": f"lr_sdm_vs_{other}",
+                            "statistic": stat,
+                            "df": float(df),
+                            "p": p,
+                        }
+                    )
         self._set("diagnostics", diagnostics_frame(drows))
         self._set("loglik", loglik)
         self._set("aic", aic)
         self._set("n_obs", eqs["q1"].fit.n_obs)
-        info = {eqn: {k: v for k, v in e.fit.info.items() if k not in ("filter", "innovations")}
-                for eqn, e in eqs.items()}
+        info = {
+            eqn: {k: v for k, v in e.fit.info.items() if k not in ("filter", "innovations")} for eqn, e in eqs.items()
+        }
         self._set("info", info)
 
     # ------------------------------------------------------------------
@@ -617,18 +751,28 @@ class SpatialHakenResults(HakenResultsBase):
             the message gives the reason and suggests ``reading="local"``.
         """
         if self.potential is None:
-            raise ModelError(f"no potential for h under the {self.reading} reading: "
-                             f"{self.readings[self.reading].note}; fit with reading='local' (config: "
-                             "[spatial_haken] reading = \"local\") for the direct-effect potential")
+            raise ModelError(
+                f"no potential for h under the {self.reading} reading: "
+                f"{self.readings[self.reading].note}; fit with reading='local' (config: "
+                '[spatial_haken] reading = "local") for the direct-effect potential'
+            )
         return super().coevolution(strategy, **kw)
 
     def summary(self) -> Summary:
         """Text/HTML/LaTeX summary: facts, estimates, effects, readings, potential, diagnostics."""
-        facts = {"model": self.model, "weights": self.weights, "q1 (order parameter?)": self.q1,
-                 "q2": self.q2, "observations per equation": self.n_obs,
-                 "region effects": self.effects_kind, "correction": self.correction,
-                 "zone split": self.split, "effect draws": self.draws, "reading": self.reading,
-                 "log-likelihood q1 / q2": f"{self.loglik['q1']:.3f} / {self.loglik['q2']:.3f}"}
+        facts = {
+            "model": self.model,
+            "weights": self.weights,
+            "q1 (order parameter?)": self.q1,
+            "q2": self.q2,
+            "observations per equation": self.n_obs,
+            "region effects": self.effects_kind,
+            "correction": self.correction,
+            "zone split": self.split,
+            "effect draws": self.draws,
+            "reading": self.reading,
+            "log-likelihood q1 / q2": f"{self.loglik['q1']:.3f} / {self.loglik['q2']:.3f}",
+        }
         for eqn, inf in self.info.items():
             if "logdet" in inf:
                 facts[f"log-determinant ({eqn})"] = inf["logdet"]
@@ -636,23 +780,32 @@ class SpatialHakenResults(HakenResultsBase):
         facts["adiabatic verdict"] = self.reason
         st = self.steady
         facts["steady state (full map)"] = (
-            f"q1 mean {np.mean(st.q1):.4g}, range {np.min(st.q1):.4g} - {np.max(st.q1):.4g} "
-            f"({st.iterations} steps)" if st.converged else f"{st.status} after {st.iterations} steps")
+            f"q1 mean {np.mean(st.q1):.4g}, range {np.min(st.q1):.4g} - {np.max(st.q1):.4g} ({st.iterations} steps)"
+            if st.converged
+            else f"{st.status} after {st.iterations} steps"
+        )
         cols = ["equation", "term", "estimate", "std_err", "z", "p"]
         ecols = ["equation", "term", "effect", "estimate", "ci_low", "ci_high", "p"]
         icols = ["reading", "gamma1", "a", "gamma2", "b", "p_gamma2", "ratio", "adiabatic", "case"]
         pcols = ["reading", "case", "q1_star", "q1_star_low", "q1_star_high", "stable_share", "map_stable"]
-        tables = {"estimates": self.estimates[cols], "effects (term-wise)": self.effects[ecols],
-                  "marginal effects": self.marginal_effects[["equation", "wrt", "effect", "estimate", "ci_low",
-                                                             "ci_high"]],
-                  "identification by reading": self.identification[icols],
-                  "stable point by reading": self.potential_readings[pcols],
-                  "diagnostics": self.diagnostics[["equation", "test", "statistic", "df", "p"]]}
+        tables = {
+            "estimates": self.estimates[cols],
+            "effects (term-wise)": self.effects[ecols],
+            "marginal effects": self.marginal_effects[["equation", "wrt", "effect", "estimate", "ci_low", "ci_high"]],
+            "identification by reading": self.identification[icols],
+            "stable point by reading": self.potential_readings[pcols],
+            "diagnostics": self.diagnostics[["equation", "test", "statistic", "df", "p"]],
+        }
         notes = list(self.notes)
         if self.potential is not None:
             self._potential_summary(facts, tables, notes)
-        return Summary(title=f"Spatial Haken model ({self.model.upper()}, W = {self.weights})",
-                       facts=facts, tables=tables, notes=tuple(notes))
+        return Summary(
+            title=f"Spatial Haken model ({self.model.upper()}, W = {self.weights})",
+            facts=facts,
+            tables=tables,
+            notes=tuple(notes),
+        )
+
 
 # ----------------------------------------------------------------------
 def identification_table(results) -> pd.DataFrame:
@@ -674,9 +827,18 @@ def identification_table(results) -> pd.DataFrame:
     return tab
 
 
-def lm_diagnostics(data: pd.DataFrame, q1: str, q2: str, graph, *, region: str = "region",
-                   year: str = "year", weights_name: str = "W", intercept: bool = False,
-                   effects: str = "none") -> pd.DataFrame:
+def lm_diagnostics(
+    data: pd.DataFrame,
+    q1: str,
+    q2: str,
+    graph,
+    *,
+    region: str = "region",
+    year: str = "year",
+    weights_name: str = "W",
+    intercept: bool = False,
+    effects: str = "none",
+) -> pd.DataFrame:
     """LM lag/error tests (and robust forms, SARMA) and Moran's I on the aspatial Haken residuals.
 
     Pooled OLS of each Haken equation without intercept (the aspatial
@@ -700,11 +862,18 @@ def lm_diagnostics(data: pd.DataFrame, q1: str, q2: str, graph, *, region: str =
         res = lm_tests_equation(y, X, panel.W)
         for test in ("lm_lag", "lm_error", "rlm_lag", "rlm_error", "lm_sarma"):
             stat, p = res[test]
-            rows.append({**key, "equation": eqn, "test": test, "statistic": stat,
-                         "df": 2.0 if test == "lm_sarma" else 1.0, "p": p})
+            rows.append(
+                {
+                    **key,
+                    "equation": eqn,
+                    "test": test,
+                    "statistic": stat,
+                    "df": 2.0 if test == "lm_sarma" else 1.0,
+                    "p": p,
+                }
+            )
         I, z, p = res["moran_residuals"]
-        rows.append({**key, "equation": eqn, "test": "moran_residuals", "statistic": I,
-                     "df": math.nan, "p": p, "z": z})
+        rows.append({**key, "equation": eqn, "test": "moran_residuals", "statistic": I, "df": math.nan, "p": p, "z": z})
     return diagnostics_frame(rows)
 
 
@@ -721,9 +890,22 @@ class SpatialHakenPlugin:
         self.name = name
         self.description = description
 
-    def fit(self, data: pd.DataFrame, q1: str, q2: str, graph, *, region: str = "region",
-            year: str = "year", effects: str = "none", seed=0, rng=None, draws: int = 1000,
-            split=None, **options) -> SpatialHakenResults:
+    def fit(
+        self,
+        data: pd.DataFrame,
+        q1: str,
+        q2: str,
+        graph,
+        *,
+        region: str = "region",
+        year: str = "year",
+        effects: str = "none",
+        seed=0,
+        rng=None,
+        draws: int = 1000,
+        split=None,
+        **options,
+    ) -> SpatialHakenResults:
         """Fit this variant; see :class:`SpatialHakenModel` for the options.
 
         ``rng`` (a Generator) takes precedence over ``seed``.  Extra keyword
@@ -734,8 +916,9 @@ class SpatialHakenPlugin:
         """
         fit_keys = {"alpha", "min_ratio", "progress", "probes", "trace_seed", "reading", "backend"}
         fit_kw = {k: options.pop(k) for k in list(options) if k in fit_keys}
-        mod = SpatialHakenModel(data, q1, q2, graph, model=self.name, region=region, year=year,
-                                effects=effects, split=split, **options)
+        mod = SpatialHakenModel(
+            data, q1, q2, graph, model=self.name, region=region, year=year, effects=effects, split=split, **options
+        )
         return mod.fit(draws=draws, seed=rng if rng is not None else seed, **fit_kw)
 
     def __repr__(self) -> str:

@@ -41,20 +41,66 @@ from nqpspatial.haken.results import (
 )
 from nqpspatial.results import Results, Summary
 
-__all__ = ["READINGS", "SpatialPotential", "SpatialReading", "POTENTIAL_READING_COLUMNS",
-           "STEADY_STATE_COLUMNS", "MARGINAL_EFFECT_COLUMNS", "check_reading"]
+__all__ = [
+    "READINGS",
+    "SpatialPotential",
+    "SpatialReading",
+    "POTENTIAL_READING_COLUMNS",
+    "STEADY_STATE_COLUMNS",
+    "MARGINAL_EFFECT_COLUMNS",
+    "check_reading",
+]
 
 READINGS = ("system", "local")
 #: Documented columns of ``spatial_haken_potential.csv`` (the contract), then the extra ones.
-POTENTIAL_READING_COLUMNS = ["model", "weights", "q1", "q2", "reading", "gamma1", "a", "gamma2", "b", "case",
-                             "q1_star", "q1_star_low", "q1_star_high", "stable_share", "V_star", "map_stable"]
-POTENTIAL_READING_EXTRA = ["case_label", "k1", "k2", "q2_star", "jacobian_radius", "map_stable_2d",
-                           "reduced_map_stable", "stability_check", "steady_q1_mean", "steady_q1_min",
-                           "steady_q1_max", "note"]
-STEADY_STATE_COLUMNS = ["model", "weights", "q1", "q2", "region", "q1_star", "q2_star", "converged",
-                        "iterations"]
-MARGINAL_EFFECT_COLUMNS = ["model", "weights", "q1", "q2", "equation", "wrt", "effect", "estimate", "ci_low",
-                           "ci_high", "p", "std_err", "ci_method"]
+POTENTIAL_READING_COLUMNS = [
+    "model",
+    "weights",
+    "q1",
+    "q2",
+    "reading",
+    "gamma1",
+    "a",
+    "gamma2",
+    "b",
+    "case",
+    "q1_star",
+    "q1_star_low",
+    "q1_star_high",
+    "stable_share",
+    "V_star",
+    "map_stable",
+]
+POTENTIAL_READING_EXTRA = [
+    "case_label",
+    "k1",
+    "k2",
+    "q2_star",
+    "jacobian_radius",
+    "map_stable_2d",
+    "reduced_map_stable",
+    "stability_check",
+    "steady_q1_mean",
+    "steady_q1_min",
+    "steady_q1_max",
+    "note",
+]
+STEADY_STATE_COLUMNS = ["model", "weights", "q1", "q2", "region", "q1_star", "q2_star", "converged", "iterations"]
+MARGINAL_EFFECT_COLUMNS = [
+    "model",
+    "weights",
+    "q1",
+    "q2",
+    "equation",
+    "wrt",
+    "effect",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p",
+    "std_err",
+    "ci_method",
+]
 
 
 def check_reading(reading) -> str:
@@ -105,10 +151,26 @@ class SpatialPotential(Potential):
             self._set("stability_note", st.note)
             self._set("stability_check", st.method)
         qs, vs = self.stable_point if self.stable_point is not None else (math.nan, math.nan)
-        self._set("_table", pd.DataFrame([{**key, "reading": reading, "gamma1": system.gamma1, "a": system.a,
-                                           "gamma2": system.gamma2, "b": system.b, "case": self.case,
-                                           "q1_star": qs, "V_star": vs, "map_stable": self.map_stable,
-                                           "case_label": self.case_label}]))
+        self._set(
+            "_table",
+            pd.DataFrame(
+                [
+                    {
+                        **key,
+                        "reading": reading,
+                        "gamma1": system.gamma1,
+                        "a": system.a,
+                        "gamma2": system.gamma2,
+                        "b": system.b,
+                        "case": self.case,
+                        "q1_star": qs,
+                        "V_star": vs,
+                        "map_stable": self.map_stable,
+                        "case_label": self.case_label,
+                    }
+                ]
+            ),
+        )
 
     def __call__(self, q1=None):
         """V(q1); with no argument, the one-row potential table (a copy)."""
@@ -152,8 +214,21 @@ class SpatialReading(Results):
         Why the uniform state is not defined, or which mode is unstable.
     """
 
-    def __init__(self, name: str, key: dict, point: dict, draws: dict, *, r2, nobs: int, alpha: float,
-                 min_ratio: float, potential: SpatialPotential | None, note: str = "", steady=None):
+    def __init__(
+        self,
+        name: str,
+        key: dict,
+        point: dict,
+        draws: dict,
+        *,
+        r2,
+        nobs: int,
+        alpha: float,
+        min_ratio: float,
+        potential: SpatialPotential | None,
+        note: str = "",
+        steady=None,
+    ):
         self.name = name
         terms = ("gamma1", "a", "gamma2", "b")
         est = {t: float(point[(name, t)][0]) for t in terms}
@@ -164,24 +239,28 @@ class SpatialReading(Results):
         iv = intervals.set_index("term")
         se = {t: float(iv.at[t, "std_err"]) for t in terms}
         with np.errstate(divide="ignore", invalid="ignore"):
-            pvals = {t: float(2.0 * stats.norm.sf(np.abs(np.float64(est[t]) / np.float64(se[t]))))
-                     for t in terms}
-        self._ident = identification_info(est, se, pvals, r2, nobs,
-                                          (iv.at["ratio", "ci_low"], iv.at["ratio", "ci_high"], share))
-        self.ratio, self.adiabatic, self.reason = adiabatic_verdict(est["gamma1"], est["gamma2"], pvals["gamma2"],
-                                                                    alpha=alpha, min_ratio=min_ratio)
+            pvals = {t: float(2.0 * stats.norm.sf(np.abs(np.float64(est[t]) / np.float64(se[t])))) for t in terms}
+        self._ident = identification_info(
+            est, se, pvals, r2, nobs, (iv.at["ratio", "ci_low"], iv.at["ratio", "ci_high"], share)
+        )
+        self.ratio, self.adiabatic, self.reason = adiabatic_verdict(
+            est["gamma1"], est["gamma2"], pvals["gamma2"], alpha=alpha, min_ratio=min_ratio
+        )
         self.potential = potential
         if potential is not None and potential.stability_note:
             note = potential.stability_note
         self.note = note
         case = potential.case if potential is not None else math.nan
-        rec = identification_record(key["q1"], key["q2"], self._ident, self.ratio, self.adiabatic, self.reason,
-                                    case)
+        rec = identification_record(key["q1"], key["q2"], self._ident, self.ratio, self.adiabatic, self.reason, case)
         ident = pd.DataFrame([rec])
         extra = [c for c in ident.columns if c not in IDENTIFICATION_COLUMNS]
         self.identification = pd.concat(
-            [ident[IDENTIFICATION_COLUMNS].assign(model=key["model"], weights=key["weights"], reading=name),
-             ident[extra]], axis=1)
+            [
+                ident[IDENTIFICATION_COLUMNS].assign(model=key["model"], weights=key["weights"], reading=name),
+                ident[extra],
+            ],
+            axis=1,
+        )
         self.row = self._row(key, est, draws, alpha, steady)
         self._freeze()
 
@@ -189,35 +268,65 @@ class SpatialReading(Results):
         pot = self.potential
         lo, hi, share = _interval(draws, self.name, alpha)
         nan = math.nan
-        row = {**key, "reading": self.name, **est, "case": nan, "q1_star": nan, "q1_star_low": lo,
-               "q1_star_high": hi, "stable_share": share, "V_star": nan, "map_stable": None,
-               "case_label": "", "k1": self.intercepts[0], "k2": self.intercepts[1], "q2_star": nan,
-               "jacobian_radius": nan, "map_stable_2d": None, "reduced_map_stable": None,
-               "stability_check": "", "steady_q1_mean": nan, "steady_q1_min": nan, "steady_q1_max": nan,
-               "note": self.note}
+        row = {
+            **key,
+            "reading": self.name,
+            **est,
+            "case": nan,
+            "q1_star": nan,
+            "q1_star_low": lo,
+            "q1_star_high": hi,
+            "stable_share": share,
+            "V_star": nan,
+            "map_stable": None,
+            "case_label": "",
+            "k1": self.intercepts[0],
+            "k2": self.intercepts[1],
+            "q2_star": nan,
+            "jacobian_radius": nan,
+            "map_stable_2d": None,
+            "reduced_map_stable": None,
+            "stability_check": "",
+            "steady_q1_mean": nan,
+            "steady_q1_min": nan,
+            "steady_q1_max": nan,
+            "note": self.note,
+        }
         if pot is not None:
             row.update(case=pot.case, case_label=pot.case_label, stability_check=pot.stability_check)
             if pot.stable_point is not None:
                 q = pot.stable_point[0]
-                row.update(q1_star=q, V_star=pot.stable_point[1], map_stable=pot.map_stable,
-                           map_stable_2d=pot.map_stable_2d, reduced_map_stable=pot.reduced_map_stable,
-                           jacobian_radius=pot.jacobian_radius, q2_star=(pot.k2 + pot.b * q * q) / pot.gamma2)
+                row.update(
+                    q1_star=q,
+                    V_star=pot.stable_point[1],
+                    map_stable=pot.map_stable,
+                    map_stable_2d=pot.map_stable_2d,
+                    reduced_map_stable=pot.reduced_map_stable,
+                    jacobian_radius=pot.jacobian_radius,
+                    q2_star=(pot.k2 + pot.b * q * q) / pot.gamma2,
+                )
         if steady is not None and self.name == "system":
             q = np.asarray(steady.q1, dtype=float)
             if np.all(np.isfinite(q)):
-                row.update(steady_q1_mean=float(q.mean()), steady_q1_min=float(q.min()),
-                           steady_q1_max=float(q.max()))
+                row.update(steady_q1_mean=float(q.mean()), steady_q1_min=float(q.min()), steady_q1_max=float(q.max()))
         return row
 
     def summary(self) -> Summary:
         """The reading's parameters, verdict and stable point."""
-        facts = {"reading": self.name, **self.haken_params, "ratio |gamma2|/|gamma1|": self.ratio,
-                 "adiabatic verdict": self.reason}
+        facts = {
+            "reading": self.name,
+            **self.haken_params,
+            "ratio |gamma2|/|gamma1|": self.ratio,
+            "adiabatic verdict": self.reason,
+        }
         pot = self.potential
         if pot is None:
             facts["stable point"] = "not defined: " + self.note
         else:
             facts["stability case"] = f"{pot.case}: {pot.case_label}"
-            facts["stable point"] = ("none exists" if pot.stable_point is None else
-                                     f"q1* = {pot.stable_point[0]:.6g}, annual map stable: {pot.map_stable}")
+            facts["stable point"] = (
+                "none exists"
+                if pot.stable_point is None
+                else f"q1* = {pot.stable_point[0]:.6g}, annual map stable: {pot.map_stable}"
+            )
         return Summary(f"Spatial Haken reading: {self.name}", facts, {}, (self.note,) if self.note else ())

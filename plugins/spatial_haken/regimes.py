@@ -34,8 +34,7 @@ __all__ = ["SpatialRegimesResults", "fit_regimes", "REGIME_MODELS", "REGIME_RHO"
 REGIME_MODELS = ("slx", "sar")
 #: Options of the spatial parameter in SAR regimes.
 REGIME_RHO = ("common", "separate")
-_COEF = {"q1": {"q1": "lag", "q1q2": "inter", "const": "const"},
-         "q2": {"q2": "lag", "q1sq": "inter", "const": "const"}}
+_COEF = {"q1": {"q1": "lag", "q1q2": "inter", "const": "const"}, "q2": {"q2": "lag", "q1sq": "inter", "const": "const"}}
 
 
 def _equation(panel, eq: str, codes, groups, model, intercept, fe, regime_rho, method):
@@ -61,14 +60,29 @@ def _equation(panel, eq: str, codes, groups, model, intercept, fe, regime_rho, m
     else:
         Ws = [sp.csr_array(sp.diags_array((codes == g).astype(float)) @ panel.W) for g in range(len(groups))]
         rho_names = [f"rho[{label}]" for label in groups]
-    return fit_lag(y, Xcols, names, Ws, rho_names, method=method, fe=fe, centered=intercept,
-                   sigma_correction=corr), cols
+    return fit_lag(
+        y, Xcols, names, Ws, rho_names, method=method, fe=fe, centered=intercept, sigma_correction=corr
+    ), cols
 
 
-def fit_regimes(data, q1: str, q2: str, graph, groups, *, model: str = "sar", region: str = "region",
-                year: str = "year", effects: str = "none", intercept: bool = False, regime_rho: str = "common",
-                weights_name: str = "W", alpha: float = 0.05, min_ratio: float = 1.0,
-                method: str = "auto") -> "SpatialRegimesResults":
+def fit_regimes(
+    data,
+    q1: str,
+    q2: str,
+    graph,
+    groups,
+    *,
+    model: str = "sar",
+    region: str = "region",
+    year: str = "year",
+    effects: str = "none",
+    intercept: bool = False,
+    regime_rho: str = "common",
+    weights_name: str = "W",
+    alpha: float = 0.05,
+    min_ratio: float = 1.0,
+    method: str = "auto",
+) -> "SpatialRegimesResults":
     """SLX- or SAR-Haken with coefficients by group of a region scheme.
 
     Parameters
@@ -115,19 +129,44 @@ def fit_regimes(data, q1: str, q2: str, graph, groups, *, model: str = "sar", re
     for eq in ("q1", "q2"):
         fit, cols = _equation(panel, eq, codes, glist, model, intercept, effects == "region", regime_rho, method)
         fits[eq] = fit
-        coefs = {c: t for c, t in (("lag", "gamma1" if eq == "q1" else "gamma2"),
-                                   ("inter", "a" if eq == "q1" else "b"),
-                                   ("const", "k1" if eq == "q1" else "k2")) if c in cols}
+        coefs = {
+            c: t
+            for c, t in (
+                ("lag", "gamma1" if eq == "q1" else "gamma2"),
+                ("inter", "a" if eq == "q1" else "b"),
+                ("const", "k1" if eq == "q1" else "k2"),
+            )
+            if c in cols
+        }
         coefs.update({c: c for c in cols if c.startswith("theta_")})
         if model == "sar" and regime_rho == "separate":
             coefs["rho"] = "rho"
         dof = fit.n_obs - fit.k - (panel.W.shape[0] if effects == "region" else 0)
-        tests.append(regime_tests(fit.params, fit.vcov, fit.names, coefs, glist, equation=eq,
-                                  df2=dof if model == "slx" else None,
-                                  method="Wald F (OLS)" if model == "slx" else "Wald chi2 (ML)"))
+        tests.append(
+            regime_tests(
+                fit.params,
+                fit.vcov,
+                fit.names,
+                coefs,
+                glist,
+                equation=eq,
+                df2=dof if model == "slx" else None,
+                method="Wald F (OLS)" if model == "slx" else "Wald chi2 (ML)",
+            )
+        )
     key = {"model": model, "weights": weights_name, "q1": q1, "q2": q2}
-    return SpatialRegimesResults(key, fits, pd.concat(tests, ignore_index=True), glist, codes, panel,
-                                 alpha=alpha, min_ratio=min_ratio, regime_rho=regime_rho, effects=effects)
+    return SpatialRegimesResults(
+        key,
+        fits,
+        pd.concat(tests, ignore_index=True),
+        glist,
+        codes,
+        panel,
+        alpha=alpha,
+        min_ratio=min_ratio,
+        regime_rho=regime_rho,
+        effects=effects,
+    )
 
 
 class SpatialRegimesResults(Results):
@@ -171,25 +210,50 @@ class SpatialRegimesResults(Results):
         tval = self.params / self.bse
         ml = self.key["model"] == "sar"
         dof = next(iter(fits.values())).n_obs - next(iter(fits.values())).k
-        pv = pd.DataFrame({t: 2 * (stats.norm.sf(np.abs(tval[t])) if ml else stats.t.sf(np.abs(tval[t]), dof))
-                           for t in self.params}, index=self.params.index)
+        pv = pd.DataFrame(
+            {t: 2 * (stats.norm.sf(np.abs(tval[t])) if ml else stats.t.sf(np.abs(tval[t]), dof)) for t in self.params},
+            index=self.params.index,
+        )
         self.rho = pd.Series({k: v[0] for k, v in rho.items()}, dtype=float)
         self.readings = group_readings(self.params, pv, alpha=alpha, min_ratio=min_ratio)
         n_reg = pd.Series(codes).value_counts()
         for g_i, g in enumerate(self.groups):
             r = self.readings.loc[g]
             for term in self.params.columns:
-                rows.append({**self.key, "group": g, "term": term, "estimate": self.params.at[g, term],
-                             "std_err": self.bse.at[g, term], "t": tval.at[g, term], "p": pv.at[g, term],
-                             "n_obs": int(n_reg[g_i]) * T1, "n_regions": int(n_reg[g_i]),
-                             "adiabatic": bool(r["adiabatic"]), "case": int(r["case"]), "q1_star": r["q1_star"],
-                             "map_stable": r["map_stable"]})
+                rows.append(
+                    {
+                        **self.key,
+                        "group": g,
+                        "term": term,
+                        "estimate": self.params.at[g, term],
+                        "std_err": self.bse.at[g, term],
+                        "t": tval.at[g, term],
+                        "p": pv.at[g, term],
+                        "n_obs": int(n_reg[g_i]) * T1,
+                        "n_regions": int(n_reg[g_i]),
+                        "adiabatic": bool(r["adiabatic"]),
+                        "case": int(r["case"]),
+                        "q1_star": r["q1_star"],
+                        "map_stable": r["map_stable"],
+                    }
+                )
         for k, (v, sv) in rho.items():
             eq, name = k.split(":")
             g = name[4:-1] if "[" in name else ""
             z = v / sv
-            rows.append({**self.key, "group": g, "term": f"rho_{eq}", "estimate": v, "std_err": sv, "t": z,
-                         "p": 2 * stats.norm.sf(abs(z)), "n_obs": np.nan, "n_regions": np.nan})
+            rows.append(
+                {
+                    **self.key,
+                    "group": g,
+                    "term": f"rho_{eq}",
+                    "estimate": v,
+                    "std_err": sv,
+                    "t": z,
+                    "p": 2 * stats.norm.sf(abs(z)),
+                    "n_obs": np.nan,
+                    "n_regions": np.nan,
+                }
+            )
         self.table = pd.DataFrame(rows)
         self.tests = tests.assign(**self.key)[REGIME_TEST_COLUMNS]
         self._freeze()
@@ -199,9 +263,18 @@ class SpatialRegimesResults(Results):
         tab = self.params.copy()
         tab.insert(0, "group", tab.index)
         allg = self.tests[self.tests["kind"] == "all groups"][["equation", "term", "statistic", "df1", "p"]]
-        facts = {"model": self.key["model"], "weights": self.key["weights"], "rho": self.regime_rho,
-                 **{k: float(v) for k, v in self.rho.items()}}
-        return Summary("Spatial Haken model with regimes", facts,
-                       {"parameters by group": tab.reset_index(drop=True),
-                        "equal across groups (Chow-type)": allg.reset_index(drop=True)},
-                       ("Haken parameters are the structural coefficients (1 - beta), not direct effects",))
+        facts = {
+            "model": self.key["model"],
+            "weights": self.key["weights"],
+            "rho": self.regime_rho,
+            **{k: float(v) for k, v in self.rho.items()},
+        }
+        return Summary(
+            "Spatial Haken model with regimes",
+            facts,
+            {
+                "parameters by group": tab.reset_index(drop=True),
+                "equal across groups (Chow-type)": allg.reset_index(drop=True),
+            },
+            ("Haken parameters are the structural coefficients (1 - beta), not direct effects",),
+        )

@@ -20,20 +20,25 @@ def _spatial_reading(S: ReportView) -> str:
 
 
 def _sec_spatial_haken(S: ReportView) -> Section | None:
-    names = ["spatial_haken_identification", "spatial_haken_potential", "spatial_haken_estimates",
-             "spatial_haken_effects", "spatial_haken_marginal_effects", "spatial_haken_diagnostics"]
+    names = [
+        "spatial_haken_identification",
+        "spatial_haken_potential",
+        "spatial_haken_estimates",
+        "spatial_haken_effects",
+        "spatial_haken_marginal_effects",
+        "spatial_haken_diagnostics",
+    ]
     tabs = {n: S.table(n) for n in names}
     if all(t is None for t in tabs.values()):
         return None
     sec = Section("spatial_haken", S.t("s_spatial_haken"))
     reading = _spatial_reading(S)
     if any(t is not None and "reading" in t.columns for t in tabs.values()):
-        sec.blocks.append(text_html(S.t("spatial_reading").format(reading=reading,
-                                                                  what=S.t(f"reading_{reading}"))))
+        sec.blocks.append(text_html(S.t("spatial_reading").format(reading=reading, what=S.t(f"reading_{reading}"))))
     for n, t in tabs.items():
         if t is None:
             continue
-        if "reading" in t.columns:   # the configured reading's rows (both are in the CSV)
+        if "reading" in t.columns:  # the configured reading's rows (both are in the CSV)
             t = t[t["reading"].isna() | (t["reading"] == reading)]
         sec.blocks.append(f"<h3>{escape(n)}</h3>")
         hl = None

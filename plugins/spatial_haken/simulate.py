@@ -14,8 +14,9 @@ from ._panel import _row_standardize, graph_to_sparse, split_weights
 __all__ = ["simulate_panel"]
 
 
-def simulate_panel(model: str, graph, params: dict, *, periods: int = 20, sigma: float = 0.01,
-                   seed=0, q0=None, split=None) -> pd.DataFrame:
+def simulate_panel(
+    model: str, graph, params: dict, *, periods: int = 20, sigma: float = 0.01, seed=0, q0=None, split=None
+) -> pd.DataFrame:
     """Simulate a region-year panel from a spatial Haken variant.
 
     Parameters
@@ -73,7 +74,7 @@ def simulate_panel(model: str, graph, params: dict, *, periods: int = 20, sigma:
             lus[eq] = spla.splu(sp.csc_array(A))
     Q1, Q2 = [q1], [q2]
     for _ in range(periods - 1):
-        terms = {"q1": {"q1": q1, "q1q2": q1 * q2}, "q2": {"q2": q2, "q1sq": q1 ** 2}}
+        terms = {"q1": {"q1": q1, "q1q2": q1 * q2}, "q2": {"q2": q2, "q1sq": q1**2}}
         new = {}
         for eq in ("q1", "q2"):
             p = params[eq]
@@ -93,5 +94,11 @@ def simulate_panel(model: str, graph, params: dict, *, periods: int = 20, sigma:
         Q1.append(q1)
         Q2.append(q2)
     T = len(Q1)
-    return pd.DataFrame({"region": np.tile(ids, T), "year": np.repeat(np.arange(1, T + 1), N),
-                         "q1": np.concatenate(Q1), "q2": np.concatenate(Q2)})
+    return pd.DataFrame(
+        {
+            "region": np.tile(ids, T),
+            "year": np.repeat(np.arange(1, T + 1), N),
+            "q1": np.concatenate(Q1),
+            "q2": np.concatenate(Q2),
+        }
+    )

@@ -72,21 +72,39 @@ def _stack(results: dict, name: str) -> pd.DataFrame:
         t = t.copy()
         for col, val in zip(("model", "weights", "q1", "q2"), (m, w, a, b)):
             t[col] = val
-        tabs.append(t[["model", "weights", "q1", "q2"] + [c for c in t.columns
-                                                           if c not in ("model", "weights", "q1", "q2")]])
+        tabs.append(
+            t[["model", "weights", "q1", "q2"] + [c for c in t.columns if c not in ("model", "weights", "q1", "q2")]]
+        )
     return pd.concat(tabs, ignore_index=True) if tabs else pd.DataFrame()
 
 
 #: Options the stage passes to a model plugin's ``fit``, with the value that means "not used".
-_OPTIONS = {"effects": "none", "correction": "none", "split": None, "draws": None, "alpha": None,
-            "min_ratio": None, "weights_name": None, "reading": "system", "backend": None}
+_OPTIONS = {
+    "effects": "none",
+    "correction": "none",
+    "split": None,
+    "draws": None,
+    "alpha": None,
+    "min_ratio": None,
+    "weights_name": None,
+    "reading": "system",
+    "backend": None,
+}
 
 
 def _fit_plugin(plugin, data, q1, q2, graph, *, ctx, rng, cfg, split, weights_name, backend=None):
     """Fit one ``nqpspatial.models`` plugin, passing the options its ``fit`` accepts (read at load)."""
-    options = {"effects": cfg["effects"], "correction": cfg["correction"], "split": split,
-               "draws": int(cfg["effects_draws"]), "alpha": cfg["alpha"], "min_ratio": cfg["min_ratio"],
-               "weights_name": weights_name, "reading": cfg["reading"], "backend": backend}
+    options = {
+        "effects": cfg["effects"],
+        "correction": cfg["correction"],
+        "split": split,
+        "draws": int(cfg["effects_draws"]),
+        "alpha": cfg["alpha"],
+        "min_ratio": cfg["min_ratio"],
+        "weights_name": weights_name,
+        "reading": cfg["reading"],
+        "backend": backend,
+    }
     accepted = registry.keywords("models", plugin)
     kw = {k: v for k, v in options.items() if k in accepted}
     return plugin.fit(data, q1, q2, graph, region=ctx.region, year=ctx.year, rng=rng, **kw)
@@ -94,8 +112,12 @@ def _fit_plugin(plugin, data, q1, q2, graph, *, ctx, rng, cfg, split, weights_na
 
 def _unsupported(cfg) -> list[tuple[str, str]]:
     """(model, key) pairs where the config asks a model plugin for an option its ``fit`` does not take."""
-    asked = {"effects": cfg["effects"] != "none", "correction": cfg["correction"] != "none",
-             "split": cfg["split_by_zone"], "reading": cfg["reading"] != "system"}
+    asked = {
+        "effects": cfg["effects"] != "none",
+        "correction": cfg["correction"] != "none",
+        "split": cfg["split_by_zone"],
+        "reading": cfg["reading"] != "system",
+    }
     out = []
     for name in cfg["models"]:
         accepted = registry.keywords("models", registry.get("models", name))
@@ -111,13 +133,32 @@ def _regime_tables(idx, graphs, orderings, models, ctx, cfg, notes) -> dict:
     other = [m for m in models if m not in REGIME_MODELS]
     if other:
         notes.append(f"regimes are estimated for {', '.join(REGIME_MODELS)} only; not for {', '.join(other)}")
-    res = [fit_regimes(idx, a, b, g, ctx.scheme, model=m, region=ctx.region, year=ctx.year, effects=cfg["effects"],
-                       regime_rho=cfg["regime_rho"], weights_name=w, alpha=cfg["alpha"], min_ratio=cfg["min_ratio"])
-           for w, g in graphs.items() for m in fitted for a, b in orderings]
+    res = [
+        fit_regimes(
+            idx,
+            a,
+            b,
+            g,
+            ctx.scheme,
+            model=m,
+            region=ctx.region,
+            year=ctx.year,
+            effects=cfg["effects"],
+            regime_rho=cfg["regime_rho"],
+            weights_name=w,
+            alpha=cfg["alpha"],
+            min_ratio=cfg["min_ratio"],
+        )
+        for w, g in graphs.items()
+        for m in fitted
+        for a, b in orderings
+    ]
     if not res:
         return {}
-    return {"spatial_haken_regimes": pd.concat([r.table for r in res], ignore_index=True),
-            "spatial_haken_regime_tests": pd.concat([r.tests for r in res], ignore_index=True)}
+    return {
+        "spatial_haken_regimes": pd.concat([r.table for r in res], ignore_index=True),
+        "spatial_haken_regime_tests": pd.concat([r.tests for r in res], ignore_index=True),
+    }
 
 
 def _models(value, label, where):
@@ -126,18 +167,22 @@ def _models(value, label, where):
     bad = [m for m in values if m not in known]
     if bad or not values:
         hint = closest(bad[0], known, cutoff=0.0) if bad else []
-        raise ConfigError(f"{label}: unknown {bad}" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                          + f"; choose from {', '.join(known)} (the installed nqpspatial.models plugins)",
-                          source=where)
+        raise ConfigError(
+            f"{label}: unknown {bad}"
+            + (f" (did you mean '{hint[0]}'?)" if hint else "")
+            + f"; choose from {', '.join(known)} (the installed nqpspatial.models plugins)",
+            source=where,
+        )
     for m in values:
         registry.get("models", m)  # a plugin that fails to load is refused here (exit 2)
     return list(values)
 
 
 def _order(value, label, where):
-    if isinstance(value, str) or not (isinstance(value, list) and len(value) == 2
-                                      and all(isinstance(v, str) for v in value)):
-        raise ConfigError(f"{label} = {value!r} must name two subsystems, e.g. [\"NQP\", \"NTU\"]", source=where)
+    if isinstance(value, str) or not (
+        isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)
+    ):
+        raise ConfigError(f'{label} = {value!r} must name two subsystems, e.g. ["NQP", "NTU"]', source=where)
     return list(value)
 
 
@@ -145,8 +190,9 @@ def _regime_rho(value, label, where):
     from .regimes import REGIME_RHO
 
     if value not in REGIME_RHO:
-        raise ConfigError(f"{label} = {value!r} is not valid; use one of {', '.join(repr(r) for r in REGIME_RHO)}",
-                          source=where)
+        raise ConfigError(
+            f"{label} = {value!r} is not valid; use one of {', '.join(repr(r) for r in REGIME_RHO)}", source=where
+        )
     return value
 
 
@@ -157,8 +203,12 @@ class SpatialHakenSpec(StageSpec):
     table = "spatial_haken"
     spatial_weights_keys = ("weights",)
     models: list = key(["slx", "sar"], kind="str|list", check=_models, doc="models plugins to fit")
-    weights: list = key(["queen"], kind="str|list", check=lambda v, lab, w: check_specs(v, lab, w),
-                        doc="weights specifications (as in [spatial])")
+    weights: list = key(
+        ["queen"],
+        kind="str|list",
+        check=lambda v, lab, w: check_specs(v, lab, w),
+        doc="weights specifications (as in [spatial])",
+    )
     effects: str = key("none", choices=("none", "region"), doc="region fixed effects")
     correction: str = key("none", choices=("none", "jackknife"), doc="short-panel correction with region effects")
     effects_draws: int = key(1000, minimum=2, doc="parameter draws of the effects' intervals")
@@ -166,22 +216,31 @@ class SpatialHakenSpec(StageSpec):
     order: Any = key(None, kind="any", check=_order, doc="the ordering [q1, q2] (default: every ordering)")
     alpha: float = key(0.05, minimum=0, maximum=1, exclusive=True, doc="significance level of the verdict")
     min_ratio: float = key(1.0, minimum=0, exclusive=True, doc="|gamma2| / |gamma1| the verdict needs")
-    reading: str = key("system", choices=("system", "local"),
-                       doc="the reading behind the verdict, chosen, h, robustness and the report")
+    reading: str = key(
+        "system",
+        choices=("system", "local"),
+        doc="the reading behind the verdict, chosen, h, robustness and the report",
+    )
     regimes: bool = key(False, doc="SLX/SAR coefficients by group of the region scheme, with Chow-type tests")
     regime_rho: str = key("common", check=_regime_rho, doc="common: one rho; separate: one per group")
 
     def check_study(self, facts: StudyFacts, where: str = "config") -> None:
         if self.order is not None and any(o not in facts.subsystems for o in self.order):
-            raise ConfigError(f"[spatial_haken] order must name two subsystems of {list(facts.subsystems)}, "
-                              f"got {self.order}", source=where)
+            raise ConfigError(
+                f"[spatial_haken] order must name two subsystems of {list(facts.subsystems)}, got {self.order}",
+                source=where,
+            )
         for flag in ("split_by_zone", "regimes"):
             if getattr(self, flag) and not facts.scheme:
-                raise ConfigError(f"[spatial_haken] {flag} = true needs a region scheme ([regions] scheme)",
-                                  source=where)
+                raise ConfigError(
+                    f"[spatial_haken] {flag} = true needs a region scheme ([regions] scheme)", source=where
+                )
         for name, what in _unsupported(self):
-            raise ConfigError(f"[spatial_haken] {what}: {registry.origin('models', name)} does not support it; "
-                              f"remove '{name}' from models or leave {what} at its default.", source=where)
+            raise ConfigError(
+                f"[spatial_haken] {what}: {registry.origin('models', name)} does not support it; "
+                f"remove '{name}' from models or leave {what} at its default.",
+                source=where,
+            )
 
 
 class SpatialHakenStage(Analysis):
@@ -203,9 +262,17 @@ class SpatialHakenStage(Analysis):
 
         return spatial_haken_sections(view)
 
-    tables = ("spatial_haken_estimates", "spatial_haken_effects", "spatial_haken_marginal_effects",
-              "spatial_haken_diagnostics", "spatial_haken_identification", "spatial_haken_potential",
-              "spatial_haken_steady_states", "spatial_haken_regimes", "spatial_haken_regime_tests")
+    tables = (
+        "spatial_haken_estimates",
+        "spatial_haken_effects",
+        "spatial_haken_marginal_effects",
+        "spatial_haken_diagnostics",
+        "spatial_haken_identification",
+        "spatial_haken_potential",
+        "spatial_haken_steady_states",
+        "spatial_haken_regimes",
+        "spatial_haken_regime_tests",
+    )
 
     def run(self, ctx: StageContext, cfg: SpatialHakenSpec) -> StageOutput:
         """Fit every requested model x weights x ordering; see the module doc."""
@@ -223,21 +290,34 @@ class SpatialHakenStage(Analysis):
         split = ctx.scheme if cfg.split_by_zone else None
         out = StageOutput(notes=notes, warnings=warns)
         results = _fit_all(ctx, cfg, idx, graphs, orderings, split, out)
-        diag = [lm_diagnostics(idx, a, b, g, region=ctx.region, year=ctx.year, weights_name=wname,
-                               effects=cfg.effects) for wname, g in graphs.items() for a, b in orderings]
+        diag = [
+            lm_diagnostics(idx, a, b, g, region=ctx.region, year=ctx.year, weights_name=wname, effects=cfg.effects)
+            for wname, g in graphs.items()
+            for a, b in orderings
+        ]
         out.tables = _stage_tables(results, diag)
         if cfg.regimes:
             out.tables.update(_regime_tables(idx, graphs, orderings, cfg.models, ctx, cfg, out.notes))
-        logdet = {str((getattr(r, "info", None) or {}).get("q1", {}).get("logdet", "none (OLS)"))
-                  for r in results.values() if isinstance((getattr(r, "info", None) or {}).get("q1", {}), dict)}
-        out.info = {"models": list(cfg.models), "weights": list(graphs), "orderings": [list(o) for o in orderings],
-                    "effects": cfg.effects, "correction": cfg.correction, "effects_draws": int(cfg.effects_draws),
-                    "split_by_zone": bool(split is not None), "reading": cfg.reading, "logdet": sorted(logdet),
-                    "plugins": {m: registry.origin("models", m) for m in cfg.models}}
+        logdet = {
+            str((getattr(r, "info", None) or {}).get("q1", {}).get("logdet", "none (OLS)"))
+            for r in results.values()
+            if isinstance((getattr(r, "info", None) or {}).get("q1", {}), dict)
+        }
+        out.info = {
+            "models": list(cfg.models),
+            "weights": list(graphs),
+            "orderings": [list(o) for o in orderings],
+            "effects": cfg.effects,
+            "correction": cfg.correction,
+            "effects_draws": int(cfg.effects_draws),
+            "split_by_zone": bool(split is not None),
+            "reading": cfg.reading,
+            "logdet": sorted(logdet),
+            "plugins": {m: registry.origin("models", m) for m in cfg.models},
+        }
         for r in results.values():
             out.notes.extend(n for n in (getattr(r, "notes", None) or []) if n not in out.notes)
-        out.artifacts.append(SpatialHakenOutcome(results=dict(results), reading=cfg.reading,
-                                                 order=_chosen(ctx)))
+        out.artifacts.append(SpatialHakenOutcome(results=dict(results), reading=cfg.reading, order=_chosen(ctx)))
         return out
 
 
@@ -254,8 +334,19 @@ def _fit_all(ctx, cfg, idx, graphs, orderings, split, out) -> dict:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ShortPanelWarning)
                 try:
-                    res = _fit_plugin(plugins[m], idx, a, b, graphs[wname], ctx=ctx, rng=rng, cfg=cfg,
-                                      split=split, weights_name=wname, backend=be)
+                    res = _fit_plugin(
+                        plugins[m],
+                        idx,
+                        a,
+                        b,
+                        graphs[wname],
+                        ctx=ctx,
+                        rng=rng,
+                        cfg=cfg,
+                        split=split,
+                        weights_name=wname,
+                        backend=be,
+                    )
                 except (InputError, ConfigError):
                     raise
                 except Exception as exc:  # noqa: BLE001 - one model's failure must not take the stage down
@@ -285,28 +376,37 @@ def _orderings(ctx: StageContext, cfg: dict, notes: list) -> list:
         return [tuple(cfg["order"])]
     # identification on every ordering, as in the aspatial model
     chosen = _chosen(ctx)
-    notes.append(f"every ordering is fitted; the Haken stage chose {chosen[0]} -> {chosen[1]}"
-                 if chosen is not None else "every ordering is fitted")
+    notes.append(
+        f"every ordering is fitted; the Haken stage chose {chosen[0]} -> {chosen[1]}"
+        if chosen is not None
+        else "every ordering is fitted"
+    )
     return list(itertools.permutations(subsystems, 2))
 
 
 def _stage_tables(results: dict, diag: list) -> dict:
     """The stage's tables from the fitted results (a table only when some model produces it)."""
     res_list = list(results.values())
-    diag_parts = diag + [_stack({k: r}, "diagnostics") for k, r in results.items()
-                         if _table(r, "diagnostics") is not None]
+    diag_parts = diag + [
+        _stack({k: r}, "diagnostics") for k, r in results.items() if _table(r, "diagnostics") is not None
+    ]
     tables = {
         "spatial_haken_estimates": _stack(results, "estimates"),
         "spatial_haken_effects": _stack(results, "effects"),
         "spatial_haken_diagnostics": pd.concat(diag_parts, ignore_index=True),
     }
-    for name, attr in (("spatial_haken_marginal_effects", "marginal_effects"),
-                       ("spatial_haken_potential", "potential_readings"),
-                       ("spatial_haken_steady_states", "steady_states")):
+    for name, attr in (
+        ("spatial_haken_marginal_effects", "marginal_effects"),
+        ("spatial_haken_potential", "potential_readings"),
+        ("spatial_haken_steady_states", "steady_states"),
+    ):
         if any(_table(r, attr) is not None for r in res_list):
             tables[name] = _stack(results, attr)
-    with_ident = [r for r in res_list if isinstance(_table(r, "identification"), pd.DataFrame)
-                  and len(_table(r, "identification"))]
+    with_ident = [
+        r
+        for r in res_list
+        if isinstance(_table(r, "identification"), pd.DataFrame) and len(_table(r, "identification"))
+    ]
     if with_ident:
         tables["spatial_haken_identification"] = identification_table(with_ident)
     return tables

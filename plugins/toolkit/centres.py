@@ -25,13 +25,22 @@ import pandas as pd
 from nqpspatial.errors import InputError
 from nqpspatial.results import Results, Summary
 
-__all__ = ["CHINA_ALBERS", "ELLIPSE_FORMS", "DEFAULT_FORM", "equal_area_crs", "region_points",
-           "weighted_mean_centre", "deviational_ellipse", "gravity_centres", "CentresResults", "plot_centres",
-           "compass"]
+__all__ = [
+    "CHINA_ALBERS",
+    "ELLIPSE_FORMS",
+    "DEFAULT_FORM",
+    "equal_area_crs",
+    "region_points",
+    "weighted_mean_centre",
+    "deviational_ellipse",
+    "gravity_centres",
+    "CentresResults",
+    "plot_centres",
+    "compass",
+]
 
 #: Albers equal-area conic for China: central meridian 105E, standard parallels 25N and 47N, WGS84.
-CHINA_ALBERS = ("+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +datum=WGS84 "
-                "+units=m +no_defs")
+CHINA_ALBERS = "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
 #: China's extent (lon, lat) inside which :func:`equal_area_crs` picks :data:`CHINA_ALBERS`.
 CHINA_EXTENT = (73.0, 3.0, 136.0, 54.0)
 #: Corrections of the ellipse's standard deviations.
@@ -91,8 +100,10 @@ def _is_equal_area(crs) -> bool:
         name = (crs.coordinate_operation.method_name or "").lower()
     except AttributeError:
         return False
-    return any(k in name for k in ("equal area", "equal-area", "mollweide", "equal earth", "sinusoidal",
-                                   "eckert iv", "eckert vi"))
+    return any(
+        k in name
+        for k in ("equal area", "equal-area", "mollweide", "equal earth", "sinusoidal", "eckert iv", "eckert vi")
+    )
 
 
 def region_points(geometry, *, crs="auto", points: str = "centroid", source: str = "geometry"):
@@ -128,10 +139,13 @@ def region_points(geometry, *, crs="auto", points: str = "centroid", source: str
     from pyproj import CRS, Transformer
 
     if points not in ("centroid", "representative"):
-        raise InputError(f"points = {points!r}: use \"centroid\" or \"representative\"", source=source)
+        raise InputError(f'points = {points!r}: use "centroid" or "representative"', source=source)
     if getattr(geometry, "crs", None) is None:
-        raise InputError("the boundary layer has no CRS, so its coordinates cannot be projected: set "
-                         "[geometry] crs (e.g. \"EPSG:4326\" for longitude/latitude)", source=source)
+        raise InputError(
+            "the boundary layer has no CRS, so its coordinates cannot be projected: set "
+            '[geometry] crs (e.g. "EPSG:4326" for longitude/latitude)',
+            source=source,
+        )
     geo = geometry.geometry if hasattr(geometry, "geometry") else geometry
     empty = geo.index[geo.is_empty | geo.isna()].tolist()
     if empty:
@@ -144,22 +158,25 @@ def region_points(geometry, *, crs="auto", points: str = "centroid", source: str
         try:
             target = CRS.from_user_input(crs)
         except Exception as exc:  # pyproj.exceptions.CRSError
-            raise InputError(f"crs = {crs!r} is not a CRS pyproj understands ({exc}); give e.g. "
-                             "\"EPSG:6933\" or \"auto\"", source=source) from None
+            raise InputError(
+                f'crs = {crs!r} is not a CRS pyproj understands ({exc}); give e.g. "EPSG:6933" or "auto"', source=source
+            ) from None
         if not target.is_projected:
-            raise InputError(f"crs = {crs!r} is geographic (degrees); give a projected equal-area CRS or "
-                             "\"auto\"", source=source)
-        note = f"user CRS {target.name}" + ("" if _is_equal_area(target) else
-                                             " (not an equal-area projection: centres are weighted in its "
-                                             "distorted plane)")
+            raise InputError(
+                f'crs = {crs!r} is geographic (degrees); give a projected equal-area CRS or "auto"', source=source
+            )
+        note = f"user CRS {target.name}" + (
+            ""
+            if _is_equal_area(target)
+            else " (not an equal-area projection: centres are weighted in its distorted plane)"
+        )
     proj = geo.to_crs(target)
     pts = proj.centroid if points == "centroid" else proj.representative_point()
     x = pts.x.to_numpy(float)
     y = pts.y.to_numpy(float)
     to_ll = Transformer.from_crs(target, "EPSG:4326", always_xy=True)
     lon, lat = to_ll.transform(x, y)
-    out = pd.DataFrame({"x": x, "y": y, "lon": np.asarray(lon, float), "lat": np.asarray(lat, float)},
-                       index=geo.index)
+    out = pd.DataFrame({"x": x, "y": y, "lon": np.asarray(lon, float), "lat": np.asarray(lat, float)}, index=geo.index)
     return out, target, note
 
 
@@ -245,9 +262,17 @@ def deviational_ellipse(xy, weights=None, form: str = DEFAULT_FORM) -> dict:
     major, minor = f * math.sqrt(lam1), f * math.sqrt(lam2)
     theta = 0.5 * math.atan2(2.0 * sxy, sxx - syy)
     rotation = (90.0 - math.degrees(theta)) % 180.0
-    return {"x": float(c[0]), "y": float(c[1]), "major": major, "minor": minor, "rotation": rotation,
-            "theta": theta, "area": math.pi * major * minor,
-            "flattening": 1.0 - minor / major if major > 0 else float("nan"), "n": int(n)}
+    return {
+        "x": float(c[0]),
+        "y": float(c[1]),
+        "major": major,
+        "minor": minor,
+        "rotation": rotation,
+        "theta": theta,
+        "area": math.pi * major * minor,
+        "flattening": 1.0 - minor / major if major > 0 else float("nan"),
+        "n": int(n),
+    }
 
 
 # --------------------------------------------------------------------------- panel driver
@@ -281,15 +306,27 @@ class CentresResults(Results):
         c = object.__getattribute__(self, "centres")
         e = object.__getattribute__(self, "ellipses")
         o = object.__getattribute__(self, "options")
-        facts = {"projection": o["projection"], "ellipse form": o["form"], "variables": ", ".join(o["variables"]),
-                 "years": f"{c['year'].min()}-{c['year'].max()}" if len(c) else ""}
-        tables = {"Gravity centres": c[["variable", "year", "lon", "lat", "shift_km", "bearing", "direction"]],
-                  "Standard deviational ellipses": e[["variable", "year", "major_km", "minor_km", "rotation",
-                                                      "area_km2", "flattening"]]}
-        return Summary(title="Gravity centres and standard deviational ellipses", facts=facts, tables=tables,
-                       notes=(ELLIPSE_FORMS[o["form"]],
-                              "shift: great-circle (WGS84 geodesic) distance and initial bearing from the "
-                              "previous year's centre"))
+        facts = {
+            "projection": o["projection"],
+            "ellipse form": o["form"],
+            "variables": ", ".join(o["variables"]),
+            "years": f"{c['year'].min()}-{c['year'].max()}" if len(c) else "",
+        }
+        tables = {
+            "Gravity centres": c[["variable", "year", "lon", "lat", "shift_km", "bearing", "direction"]],
+            "Standard deviational ellipses": e[
+                ["variable", "year", "major_km", "minor_km", "rotation", "area_km2", "flattening"]
+            ],
+        }
+        return Summary(
+            title="Gravity centres and standard deviational ellipses",
+            facts=facts,
+            tables=tables,
+            notes=(
+                ELLIPSE_FORMS[o["form"]],
+                "shift: great-circle (WGS84 geodesic) distance and initial bearing from the previous year's centre",
+            ),
+        )
 
     def __repr__(self) -> str:
         o = object.__getattribute__(self, "options")
@@ -336,9 +373,18 @@ def _shift_rows(tab: pd.DataFrame, geod) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def gravity_centres(data: pd.DataFrame, variables: str | Iterable[str], points: pd.DataFrame, *, crs,
-                    region: str = "region", year: str = "year", form: str = DEFAULT_FORM,
-                    years: Iterable | None = None, projection: str = "") -> CentresResults:
+def gravity_centres(
+    data: pd.DataFrame,
+    variables: str | Iterable[str],
+    points: pd.DataFrame,
+    *,
+    crs,
+    region: str = "region",
+    year: str = "year",
+    form: str = DEFAULT_FORM,
+    years: Iterable | None = None,
+    projection: str = "",
+) -> CentresResults:
     """Weighted mean centre and deviational ellipse of each variable per year.
 
     Parameters
@@ -392,8 +438,10 @@ def gravity_centres(data: pd.DataFrame, variables: str | Iterable[str], points: 
         bad = keep.loc[~np.isfinite(vals.to_numpy(float)) | (vals.to_numpy(float) < 0), [region, year]]
         if len(bad):
             r = bad.iloc[0].tolist()
-            raise InputError(f"variable {v!r}: missing or negative value for region {r[0]!r} in year {r[1]!r}; "
-                             "centres need non-negative weights (e.g. indices in [0, 1])")
+            raise InputError(
+                f"variable {v!r}: missing or negative value for region {r[0]!r} in year {r[1]!r}; "
+                "centres need non-negative weights (e.g. indices in [0, 1])"
+            )
         for y, g in keep.assign(_w=vals).groupby(year, sort=True):
             xy = points.loc[g[region], ["x", "y"]].to_numpy(float)
             w = g["_w"].to_numpy(float)
@@ -401,25 +449,62 @@ def gravity_centres(data: pd.DataFrame, variables: str | Iterable[str], points: 
                 raise InputError(f"variable {v!r}: every value is 0 in year {y!r}, so its centre is undefined")
             c = weighted_mean_centre(xy, w)
             lon, lat = to_ll.transform(c[0], c[1])
-            crow.append({"variable": v, "year": y, "x": c[0], "y": c[1], "lon": float(lon), "lat": float(lat),
-                         "n": int(len(g)), "total": float(w.sum())})
+            crow.append(
+                {
+                    "variable": v,
+                    "year": y,
+                    "x": c[0],
+                    "y": c[1],
+                    "lon": float(lon),
+                    "lat": float(lat),
+                    "n": int(len(g)),
+                    "total": float(w.sum()),
+                }
+            )
             e = deviational_ellipse(xy, w, form)
-            erow.append({"variable": v, "year": y, "x": e["x"], "y": e["y"], "form": form,
-                         "major_km": e["major"] / 1000.0, "minor_km": e["minor"] / 1000.0,
-                         "rotation": e["rotation"], "area_km2": e["area"] / 1e6, "flattening": e["flattening"],
-                         "n": e["n"]})
+            erow.append(
+                {
+                    "variable": v,
+                    "year": y,
+                    "x": e["x"],
+                    "y": e["y"],
+                    "form": form,
+                    "major_km": e["major"] / 1000.0,
+                    "minor_km": e["minor"] / 1000.0,
+                    "rotation": e["rotation"],
+                    "area_km2": e["area"] / 1e6,
+                    "flattening": e["flattening"],
+                    "n": e["n"],
+                }
+            )
     centres = _shift_rows(pd.DataFrame(crow), Geod(ellps="WGS84"))
     centres = centres.rename(columns={"year": year}) if year != "year" else centres
     ellipses = pd.DataFrame(erow)
     ellipses = ellipses.rename(columns={"year": year}) if year != "year" else ellipses
-    return CentresResults(centres, ellipses, points[["x", "y"] + [c for c in ("lon", "lat") if c in points]].copy(),
-                          {"crs": crs.srs or crs.to_string(), "projection": projection or crs.name,
-                           "form": form, "variables": variables, "year": year})
+    return CentresResults(
+        centres,
+        ellipses,
+        points[["x", "y"] + [c for c in ("lon", "lat") if c in points]].copy(),
+        {
+            "crs": crs.srs or crs.to_string(),
+            "projection": projection or crs.name,
+            "form": form,
+            "variables": variables,
+            "year": year,
+        },
+    )
 
 
 # --------------------------------------------------------------------------- figure
-def plot_centres(results: CentresResults, geometry=None, *, variable: str | None = None,
-                 years: Sequence | None = None, ax=None, language: str = "en"):
+def plot_centres(
+    results: CentresResults,
+    geometry=None,
+    *,
+    variable: str | None = None,
+    years: Sequence | None = None,
+    ax=None,
+    language: str = "en",
+):
     """Map of a variable's centre path and its ellipses in selected years.
 
     Parameters
@@ -463,11 +548,23 @@ def plot_centres(results: CentresResults, geometry=None, *, variable: str | None
         if not len(r):
             continue
         r = r.iloc[0]
-        ax.add_patch(Ellipse((r["x"], r["y"]), 2000 * r["major_km"], 2000 * r["minor_km"],
-                             angle=90.0 - r["rotation"], fill=False, color=cmap(i % 10), linewidth=1.4,
-                             label=str(y), zorder=2))
-    for t, (x, yv) in zip((allyears[0], allyears[-1]) if allyears else (),
-                          ((c["x"].iloc[0], c["y"].iloc[0]), (c["x"].iloc[-1], c["y"].iloc[-1]))):
+        ax.add_patch(
+            Ellipse(
+                (r["x"], r["y"]),
+                2000 * r["major_km"],
+                2000 * r["minor_km"],
+                angle=90.0 - r["rotation"],
+                fill=False,
+                color=cmap(i % 10),
+                linewidth=1.4,
+                label=str(y),
+                zorder=2,
+            )
+        )
+    for t, (x, yv) in zip(
+        (allyears[0], allyears[-1]) if allyears else (),
+        ((c["x"].iloc[0], c["y"].iloc[0]), (c["x"].iloc[-1], c["y"].iloc[-1])),
+    ):
         ax.annotate(str(t), (x, yv), textcoords="offset points", xytext=(4, 4), fontsize=8)
     zh = language == "zh"
     title = "重心迁移轨迹与标准差椭圆" if zh else "centre of gravity path and deviational ellipses"

@@ -27,10 +27,22 @@ import pandas as pd
 from nqpspatial.errors import InputError
 from nqpspatial.results import Results, Summary
 
-__all__ = ["DISCRETIZATIONS", "INTERACTION_TYPES", "discretize", "fisher_jenks_breaks", "factor_detector",
-           "interaction_detector", "interaction_type", "risk_detector", "ecological_detector",
-           "optimal_discretization", "geographical_detector", "geodetector_panel", "GeoDetectorResults",
-           "plot_interactions"]
+__all__ = [
+    "DISCRETIZATIONS",
+    "INTERACTION_TYPES",
+    "discretize",
+    "fisher_jenks_breaks",
+    "factor_detector",
+    "interaction_detector",
+    "interaction_type",
+    "risk_detector",
+    "ecological_detector",
+    "optimal_discretization",
+    "geographical_detector",
+    "geodetector_panel",
+    "GeoDetectorResults",
+    "plot_interactions",
+]
 
 #: Discretization methods of continuous drivers.
 DISCRETIZATIONS = ("equal", "quantile", "natural", "geometric")
@@ -253,9 +265,11 @@ def factor_detector(y, strata, *, name: str = "factor", singletons: str = "error
     ssw, n_h, mean_h = _ssw(y, codes)
     if singletons == "error" and (n_h == 1).any():
         bad = uniq[n_h == 1].tolist()
-        raise InputError(f"factor {name!r}: strata {bad[:10]} hold a single observation, so their variance "
-                         "is undefined: use fewer strata, another discretization, or discretization = "
-                         "\"optimal\" (which skips such cuts)")
+        raise InputError(
+            f"factor {name!r}: strata {bad[:10]} hold a single observation, so their variance "
+            "is undefined: use fewer strata, another discretization, or discretization = "
+            '"optimal" (which skips such cuts)'
+        )
     N, L = y.size, int(n_h.size)
     dev = y - y.mean()
     sst = float(dev @ dev)
@@ -264,7 +278,7 @@ def factor_detector(y, strata, *, name: str = "factor", singletons: str = "error
     q = 1.0 - ssw / sst
     q = min(max(q, 0.0), 1.0)
     var = sst / N
-    lam = (float(np.sum(mean_h ** 2)) - float(np.sum(np.sqrt(n_h) * mean_h)) ** 2 / N) / var
+    lam = (float(np.sum(mean_h**2)) - float(np.sum(np.sqrt(n_h) * mean_h)) ** 2 / N) / var
     df1, df2 = L - 1, N - L
     if L < 2 or df2 < 1:
         F, p = float("nan"), float("nan")
@@ -325,9 +339,16 @@ def interaction_detector(y, strata1, strata2) -> dict:
     q1, q2, q12 = _q(y, c1, sst), _q(y, c2, sst), _q(y, c12, sst)
     t = interaction_type(q1, q2, q12)
     n_cells = np.bincount(c12)
-    return {"q1": q1, "q2": q2, "q12": q12, "type": t, "interaction": INTERACTION_TYPES[t][0],
-            "interaction_zh": INTERACTION_TYPES[t][1], "cells": int(n_cells.size),
-            "singleton_cells": int((n_cells == 1).sum())}
+    return {
+        "q1": q1,
+        "q2": q2,
+        "q12": q12,
+        "type": t,
+        "interaction": INTERACTION_TYPES[t][0],
+        "interaction_zh": INTERACTION_TYPES[t][1],
+        "cells": int(n_cells.size),
+        "singleton_cells": int((n_cells == 1).sum()),
+    }
 
 
 def risk_detector(y, strata, *, alpha: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -354,19 +375,32 @@ def risk_detector(y, strata, *, alpha: float = 0.05) -> tuple[pd.DataFrame, pd.D
     with np.errstate(divide="ignore", invalid="ignore"):
         var = np.where(n > 1, ss / (n - 1), np.nan)
     strata_tab = pd.DataFrame({"stratum": uniq, "n": n.astype(int), "mean": mean, "sd": np.sqrt(var)})
-    i, j = (np.array(x, dtype=np.int64) for x in zip(*itertools.combinations(range(uniq.size), 2))) \
-        if uniq.size > 1 else (np.empty(0, np.int64), np.empty(0, np.int64))
+    i, j = (
+        (np.array(x, dtype=np.int64) for x in zip(*itertools.combinations(range(uniq.size), 2)))
+        if uniq.size > 1
+        else (np.empty(0, np.int64), np.empty(0, np.int64))
+    )
     a, b = var[i] / n[i], var[j] / n[j]
     se = np.sqrt(a + b)
     diff = mean[i] - mean[j]
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(se > 0, diff / se, np.where(diff == 0, 0.0, np.sign(diff) * np.inf))
-        df = np.where(se > 0, (a + b) ** 2 / (a ** 2 / (n[i] - 1) + b ** 2 / (n[j] - 1)), n[i] + n[j] - 2)
+        df = np.where(se > 0, (a + b) ** 2 / (a**2 / (n[i] - 1) + b**2 / (n[j] - 1)), n[i] + n[j] - 2)
     p = np.where(se > 0, 2.0 * tdist.sf(np.abs(t), df), np.where(diff == 0, 1.0, 0.0))
     undefined = (n[i] < 2) | (n[j] < 2)
     t, df, p = (np.where(undefined, np.nan, x) for x in (t, df, p))
-    pairs = pd.DataFrame({"stratum_1": uniq[i], "stratum_2": uniq[j], "mean_1": mean[i], "mean_2": mean[j],
-                          "t": t, "df": df, "p": p, "significant": np.nan_to_num(p, nan=1.0) < alpha})
+    pairs = pd.DataFrame(
+        {
+            "stratum_1": uniq[i],
+            "stratum_2": uniq[j],
+            "mean_1": mean[i],
+            "mean_2": mean[j],
+            "t": t,
+            "df": df,
+            "p": p,
+            "significant": np.nan_to_num(p, nan=1.0) < alpha,
+        }
+    )
     return strata_tab, pairs
 
 
@@ -381,8 +415,14 @@ def _ecological(ssw1, ssw2, N: int, alpha: float) -> dict:
     p2 = np.minimum(1.0, 2.0 * np.minimum(fdist.cdf(F, N - 1, N - 1), p))
     p = np.where(np.isinf(F), 0.0, p)
     p2 = np.where(np.isinf(F), 0.0, p2)
-    return {"F": F, "df1": np.full(F.shape, N - 1), "df2": np.full(F.shape, N - 1), "p": p, "p_two_sided": p2,
-            "significant": np.nan_to_num(p2, nan=1.0) < alpha}
+    return {
+        "F": F,
+        "df1": np.full(F.shape, N - 1),
+        "df2": np.full(F.shape, N - 1),
+        "p": p,
+        "p_two_sided": p2,
+        "significant": np.nan_to_num(p2, nan=1.0) < alpha,
+    }
 
 
 def ecological_detector(y, strata1, strata2, *, alpha: float = 0.05) -> dict:
@@ -406,12 +446,15 @@ def ecological_detector(y, strata1, strata2, *, alpha: float = 0.05) -> dict:
     s1, _, _ = _ssw(y, _codes(strata1)[0])
     s2, _, _ = _ssw(y, _codes(strata2)[0])
     out = _ecological([s1], [s2], y.size, alpha)
-    return {k: (bool(v[0]) if k == "significant" else (int(v[0]) if k.startswith("df") else float(v[0])))
-            for k, v in out.items()}
+    return {
+        k: (bool(v[0]) if k == "significant" else (int(v[0]) if k.startswith("df") else float(v[0])))
+        for k, v in out.items()
+    }
 
 
-def optimal_discretization(y, x, *, methods: Sequence[str] = DISCRETIZATIONS, strata: Iterable[int] = range(3, 9),
-                           name: str = "factor") -> tuple[dict, pd.DataFrame]:
+def optimal_discretization(
+    y, x, *, methods: Sequence[str] = DISCRETIZATIONS, strata: Iterable[int] = range(3, 9), name: str = "factor"
+) -> tuple[dict, pd.DataFrame]:
     """The optimal-parameters search of Song et al. (2020).
 
     Every method in ``methods`` and number of strata in ``strata`` is tried;
@@ -454,9 +497,11 @@ def optimal_discretization(y, x, *, methods: Sequence[str] = DISCRETIZATIONS, st
                 best = {"method": m, "k": k, "q": q, "codes": codes, "bounds": bounds}
     grid = pd.DataFrame(grid)
     if best is None:
-        raise InputError(f"factor {name!r}: every cut tried ({list(methods)} with {sorted(set(strata))} strata) "
-                         "leaves a stratum with a single observation; use fewer strata or more observations "
-                         "(pool the years)")
+        raise InputError(
+            f"factor {name!r}: every cut tried ({list(methods)} with {sorted(set(strata))} strata) "
+            "leaves a stratum with a single observation; use fewer strata or more observations "
+            "(pool the years)"
+        )
     grid["chosen"] = (grid["method"] == best["method"]) & (grid["k"] == best["k"])
     return best, grid
 
@@ -498,14 +543,21 @@ class GeoDetectorResults(Results):
         f = object.__getattribute__(self, "factors")
         i = object.__getattribute__(self, "interactions")
         o = object.__getattribute__(self, "options")
-        facts = {"target": o["target"], "discretization": o["discretization"], "scope": o["scope"],
-                 "factors": len(o["drivers"])}
-        return Summary(title="Geographical detector", facts=facts,
-                       tables={"Factor detector": f[["scope", "year", "factor", "method", "strata", "q", "p"]],
-                               "Interaction detector": i[["scope", "year", "factor_1", "factor_2", "q_12",
-                                                          "interaction"]]},
-                       notes=("q = 1 - SSW/SST (Wang et al. 2010); p from the non-central F test "
-                              "(Wang, Zhang & Fu 2016)",))
+        facts = {
+            "target": o["target"],
+            "discretization": o["discretization"],
+            "scope": o["scope"],
+            "factors": len(o["drivers"]),
+        }
+        return Summary(
+            title="Geographical detector",
+            facts=facts,
+            tables={
+                "Factor detector": f[["scope", "year", "factor", "method", "strata", "q", "p"]],
+                "Interaction detector": i[["scope", "year", "factor_1", "factor_2", "q_12", "interaction"]],
+            },
+            notes=("q = 1 - SSW/SST (Wang et al. 2010); p from the non-central F test (Wang, Zhang & Fu 2016)",),
+        )
 
     def __repr__(self) -> str:
         o = object.__getattribute__(self, "options")
@@ -530,11 +582,20 @@ def _strata_of(y, x, name, *, discretization, k, methods, strata_range, categori
     return codes, bounds, discretization, k, None, None
 
 
-def geographical_detector(data: pd.DataFrame, target: str, drivers: Sequence[str], *,
-                          discretization: str = "optimal", strata: int = 5,
-                          methods: Sequence[str] = DISCRETIZATIONS, strata_range: Sequence[int] = (3, 8),
-                          categorical: Sequence[str] = (), alpha: float = 0.05, scope: str = "pooled",
-                          year=None) -> GeoDetectorResults:
+def geographical_detector(
+    data: pd.DataFrame,
+    target: str,
+    drivers: Sequence[str],
+    *,
+    discretization: str = "optimal",
+    strata: int = 5,
+    methods: Sequence[str] = DISCRETIZATIONS,
+    strata_range: Sequence[int] = (3, 8),
+    categorical: Sequence[str] = (),
+    alpha: float = 0.05,
+    scope: str = "pooled",
+    year=None,
+) -> GeoDetectorResults:
     """Factor, interaction, risk and ecological detectors on one sample.
 
     Parameters
@@ -576,7 +637,7 @@ def geographical_detector(data: pd.DataFrame, target: str, drivers: Sequence[str
     if target in drivers:
         raise InputError(f"the target {target!r} is also a driver: remove it from the drivers")
     if discretization != "optimal" and discretization not in DISCRETIZATIONS:
-        raise InputError(f"discretization {discretization!r}: use \"optimal\" or one of {list(DISCRETIZATIONS)}")
+        raise InputError(f'discretization {discretization!r}: use "optimal" or one of {list(DISCRETIZATIONS)}')
     lo, hi = (int(s) for s in strata_range)
     if not 2 <= lo <= hi:
         raise InputError(f"strata_range {list(strata_range)} must be [low, high] with 2 <= low <= high")
@@ -584,38 +645,70 @@ def geographical_detector(data: pd.DataFrame, target: str, drivers: Sequence[str
     key = {"target": target, "scope": scope, "year": year}
     codes, frows, srows, rrows, grids = {}, [], [], [], []
     for d in drivers:
-        c, bounds, method, k, grid, cats = _strata_of(y, data[d], d, discretization=discretization, k=strata,
-                                                      methods=methods, strata_range=range(lo, hi + 1),
-                                                      categorical=d in set(categorical))
+        c, bounds, method, k, grid, cats = _strata_of(
+            y,
+            data[d],
+            d,
+            discretization=discretization,
+            k=strata,
+            methods=methods,
+            strata_range=range(lo, hi + 1),
+            categorical=d in set(categorical),
+        )
         fd = factor_detector(y, c, name=d)
         codes[d] = c
-        frows.append({**key, "factor": d, "method": method, "k": k, **{kk: fd[kk] for kk in (
-            "strata", "q", "F", "df1", "df2", "noncentrality", "p")}, "significant": bool(fd["p"] < alpha),
-            "n": fd["n"]})
+        frows.append(
+            {
+                **key,
+                "factor": d,
+                "method": method,
+                "k": k,
+                **{kk: fd[kk] for kk in ("strata", "q", "F", "df1", "df2", "noncentrality", "p")},
+                "significant": bool(fd["p"] < alpha),
+                "n": fd["n"],
+            }
+        )
         st, pairs = risk_detector(y, c, alpha=alpha)
         srows.append(_strata_table(st, bounds, cats).assign(**key, factor=d))
-        rrows.append(pairs.assign(**key, factor=d, stratum_1=pairs["stratum_1"] + 1,
-                                  stratum_2=pairs["stratum_2"] + 1))
+        rrows.append(pairs.assign(**key, factor=d, stratum_1=pairs["stratum_1"] + 1, stratum_2=pairs["stratum_2"] + 1))
         if grid is not None:
             grids.append(grid.assign(**key, factor=d))
     factors = pd.DataFrame(frows)
     factors["rank"] = factors["q"].rank(ascending=False, method="min").astype(int)
     irows, erows = _pair_tables(y, drivers, codes, key, alpha)
-    icols = list(key) + ["factor_1", "factor_2", "q_1", "q_2", "q_12", "interaction", "interaction_zh", "cells",
-                         "singleton_cells"]
+    icols = list(key) + [
+        "factor_1",
+        "factor_2",
+        "q_1",
+        "q_2",
+        "q_12",
+        "interaction",
+        "interaction_zh",
+        "cells",
+        "singleton_cells",
+    ]
     ecols = list(key) + ["factor_1", "factor_2", "F", "df1", "df2", "p", "p_two_sided", "significant"]
     rcols = list(key) + ["factor", "stratum_1", "stratum_2", "mean_1", "mean_2", "t", "df", "p", "significant"]
     gcols = list(key) + ["factor", "method", "k", "strata", "q", "admissible", "chosen"]
     scols = list(key) + ["factor", "stratum", "label", "lower", "upper", "n", "mean", "sd"]
-    tables = {"factors": factors,
-              "interactions": irows.reindex(columns=icols),
-              "risk": pd.concat(rrows, ignore_index=True).reindex(columns=rcols),
-              "ecological": erows.reindex(columns=ecols),
-              "strata": pd.concat(srows, ignore_index=True).reindex(columns=scols),
-              "discretization": (pd.concat(grids, ignore_index=True)[gcols] if grids
-                                 else pd.DataFrame(columns=gcols))}
-    opts = {"target": target, "drivers": drivers, "discretization": discretization, "strata": strata,
-            "methods": list(methods), "strata_range": [lo, hi], "scope": scope, "alpha": alpha}
+    tables = {
+        "factors": factors,
+        "interactions": irows.reindex(columns=icols),
+        "risk": pd.concat(rrows, ignore_index=True).reindex(columns=rcols),
+        "ecological": erows.reindex(columns=ecols),
+        "strata": pd.concat(srows, ignore_index=True).reindex(columns=scols),
+        "discretization": (pd.concat(grids, ignore_index=True)[gcols] if grids else pd.DataFrame(columns=gcols)),
+    }
+    opts = {
+        "target": target,
+        "drivers": drivers,
+        "discretization": discretization,
+        "strata": strata,
+        "methods": list(methods),
+        "strata_range": [lo, hi],
+        "scope": scope,
+        "alpha": alpha,
+    }
     return GeoDetectorResults(tables, opts)
 
 
@@ -623,9 +716,17 @@ def _strata_table(st: pd.DataFrame, bounds, cats) -> pd.DataFrame:
     """Strata of one driver: 1-based number, category label, class bounds, n, mean, sd."""
     j = np.arange(len(st))
     has = bounds is not None
-    return pd.DataFrame({"stratum": j + 1, "label": [cats[i] for i in j] if cats else "",
-                         "lower": bounds[j] if has else np.nan, "upper": bounds[j + 1] if has else np.nan,
-                         "n": st["n"].to_numpy(), "mean": st["mean"].to_numpy(), "sd": st["sd"].to_numpy()})
+    return pd.DataFrame(
+        {
+            "stratum": j + 1,
+            "label": [cats[i] for i in j] if cats else "",
+            "lower": bounds[j] if has else np.nan,
+            "upper": bounds[j + 1] if has else np.nan,
+            "n": st["n"].to_numpy(),
+            "mean": st["mean"].to_numpy(),
+            "sd": st["sd"].to_numpy(),
+        }
+    )
 
 
 def _pair_tables(y, drivers, codes, key, alpha):
@@ -642,18 +743,43 @@ def _pair_tables(y, drivers, codes, key, alpha):
         q12 = _q(y, c12, sst)
         t = interaction_type(q[a], q[b], q12)
         n_cells = np.bincount(c12)
-        irows.append({**key, "factor_1": a, "factor_2": b, "q_1": q[a], "q_2": q[b], "q_12": q12,
-                      "interaction": INTERACTION_TYPES[t][0], "interaction_zh": INTERACTION_TYPES[t][1],
-                      "cells": int(n_cells.size), "singleton_cells": int((n_cells == 1).sum())})
+        irows.append(
+            {
+                **key,
+                "factor_1": a,
+                "factor_2": b,
+                "q_1": q[a],
+                "q_2": q[b],
+                "q_12": q12,
+                "interaction": INTERACTION_TYPES[t][0],
+                "interaction_zh": INTERACTION_TYPES[t][1],
+                "cells": int(n_cells.size),
+                "singleton_cells": int((n_cells == 1).sum()),
+            }
+        )
     eco = _ecological([ssw[a] for a, _ in pairs], [ssw[b] for _, b in pairs], y.size, alpha)
-    erows = pd.DataFrame({**{k: [v] * len(pairs) for k, v in key.items()},
-                          "factor_1": [a for a, _ in pairs], "factor_2": [b for _, b in pairs], **eco})
+    erows = pd.DataFrame(
+        {
+            **{k: [v] * len(pairs) for k, v in key.items()},
+            "factor_1": [a for a, _ in pairs],
+            "factor_2": [b for _, b in pairs],
+            **eco,
+        }
+    )
     return pd.DataFrame(irows), erows
 
 
-def geodetector_panel(data: pd.DataFrame, target: str, drivers: Sequence[str], *, region: str = "region",
-                      year: str = "year", by: str = "year", years: Iterable | None = None,
-                      **options) -> GeoDetectorResults:
+def geodetector_panel(
+    data: pd.DataFrame,
+    target: str,
+    drivers: Sequence[str],
+    *,
+    region: str = "region",
+    year: str = "year",
+    by: str = "year",
+    years: Iterable | None = None,
+    **options,
+) -> GeoDetectorResults:
     """:func:`geographical_detector` on each year's cross-section, or on the pooled panel.
 
     Parameters
@@ -679,7 +805,7 @@ def geodetector_panel(data: pd.DataFrame, target: str, drivers: Sequence[str], *
         ``year`` column is named as ``year`` and empty for pooled rows.
     """
     if by not in ("year", "pooled"):
-        raise InputError(f"by = {by!r}: use \"year\" or \"pooled\"")
+        raise InputError(f'by = {by!r}: use "year" or "pooled"')
     if year not in data.columns:
         raise InputError(f"data has no year column {year!r}")
     sub = data if years is None else data[data[year].isin(list(years))]

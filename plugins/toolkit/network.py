@@ -26,18 +26,41 @@ import pandas as pd
 from nqpspatial.errors import InputError
 from nqpspatial.results import Results, Summary
 
-__all__ = ["EARTH_RADIUS_KM", "THRESHOLDS", "ROLES", "great_circle_km", "economic_distance", "gravity_matrix",
-           "binarize", "network_summary", "centralities", "concor", "block_roles", "qap", "QAPResults", "PairTerm",
-           "DenseTerm", "GreatCircleTerm", "DifferenceTerm", "SparseTerm",
-           "association_networks", "NetworkResults", "plot_network"]
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "THRESHOLDS",
+    "ROLES",
+    "great_circle_km",
+    "economic_distance",
+    "gravity_matrix",
+    "binarize",
+    "network_summary",
+    "centralities",
+    "concor",
+    "block_roles",
+    "qap",
+    "QAPResults",
+    "PairTerm",
+    "DenseTerm",
+    "GreatCircleTerm",
+    "DifferenceTerm",
+    "SparseTerm",
+    "association_networks",
+    "NetworkResults",
+    "plot_network",
+]
 
 #: Mean Earth radius (IUGG), km, of the great-circle distances.
 EARTH_RADIUS_KM = 6371.0088
 #: Rules that turn the gravity matrix into links.
 THRESHOLDS = ("row-mean", "row-median", "global-mean")
 #: Block roles (English, Chinese).
-ROLES = {"net beneficiary": "净受益板块", "bilateral spillover": "双向溢出板块",
-         "net spillover": "净溢出板块", "broker": "经纪人板块"}
+ROLES = {
+    "net beneficiary": "净受益板块",
+    "bilateral spillover": "双向溢出板块",
+    "net spillover": "净溢出板块",
+    "broker": "经纪人板块",
+}
 
 
 # --------------------------------------------------------------------------- building the network
@@ -103,8 +126,10 @@ def economic_distance(distance, level, ids=None) -> np.ndarray:
     if not (gap > 0).all():
         i, j = np.argwhere(gap == 0)[0]
         who = (ids[i], ids[j]) if ids is not None else (int(i), int(j))
-        raise InputError(f"economic distance: regions {who[0]!r} and {who[1]!r} have the same economic level "
-                         f"({g[i]:g}), so D / |g_i - g_j| is infinite; use distance = \"great-circle\"")
+        raise InputError(
+            f"economic distance: regions {who[0]!r} and {who[1]!r} have the same economic level "
+            f'({g[i]:g}), so D / |g_i - g_j| is infinite; use distance = "great-circle"'
+        )
     out = D / gap
     np.fill_diagonal(out, 0.0)
     return out
@@ -144,8 +169,9 @@ def gravity_matrix(mass, distance, *, decay: float = 2.0, share=None, ids=None) 
     if not (D[off] > 0).all():
         i, j = np.argwhere(off & ~(D > 0))[0]
         who = (ids[i], ids[j]) if ids is not None else (int(i), int(j))
-        raise InputError(f"regions {who[0]!r} and {who[1]!r} are at distance 0 (the same point): merge them or "
-                         "fix the geometry")
+        raise InputError(
+            f"regions {who[0]!r} and {who[1]!r} are at distance 0 (the same point): merge them or fix the geometry"
+        )
     tot = x[:, None] + x[None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.where(tot > 0, x[:, None] / np.where(tot > 0, tot, 1.0), 0.0)
@@ -254,7 +280,7 @@ def network_summary(A) -> dict:
     from scipy.sparse import csr_array
     from scipy.sparse.csgraph import connected_components
 
-    A = (np.asarray(A) != 0)
+    A = np.asarray(A) != 0
     n = A.shape[0]
     if n < 3:
         raise InputError(f"a network needs at least 3 regions, got {n}")
@@ -269,11 +295,16 @@ def network_summary(A) -> dict:
     redundant = int((und_links - (size - 1)).sum())
     max_red = int((size * (size - 1) // 2 - (size - 1)).sum())
     reach, sym = _reach_counts(A)
-    return {"n": n, "links": L, "density": L / (n * (n - 1)), "connectedness": same / pairs,
-            "hierarchy": 1.0 - sym / reach if reach else float("nan"),
-            "efficiency": 1.0 - redundant / max_red if max_red else float("nan"),
-            "components": int(ncomp),
-            "reciprocity": float((A & A.T).sum() / L) if L else float("nan")}
+    return {
+        "n": n,
+        "links": L,
+        "density": L / (n * (n - 1)),
+        "connectedness": same / pairs,
+        "hierarchy": 1.0 - sym / reach if reach else float("nan"),
+        "efficiency": 1.0 - redundant / max_red if max_red else float("nan"),
+        "components": int(ncomp),
+        "reciprocity": float((A & A.T).sum() / L) if L else float("nan"),
+    }
 
 
 def _bfs_levels(A):
@@ -363,9 +394,17 @@ def centralities(A, ids=None, *, closeness: bool = True, betweenness: bool = Tru
     np.fill_diagonal(A, 0)
     ids = list(range(n)) if ids is None else list(ids)
     ind, outd = A.sum(axis=0).astype(int), A.sum(axis=1).astype(int)
-    out = pd.DataFrame({"region": ids, "in_degree": ind, "out_degree": outd, "degree": ind + outd,
-                        "in_degree_centrality": ind / (n - 1), "out_degree_centrality": outd / (n - 1),
-                        "degree_centrality": (ind + outd) / (n - 1)})
+    out = pd.DataFrame(
+        {
+            "region": ids,
+            "in_degree": ind,
+            "out_degree": outd,
+            "degree": ind + outd,
+            "in_degree_centrality": ind / (n - 1),
+            "out_degree_centrality": outd / (n - 1),
+            "degree_centrality": (ind + outd) / (n - 1),
+        }
+    )
     if closeness or betweenness:
         dist, sigma, levels = _bfs_levels(A)
         if closeness:
@@ -487,13 +526,31 @@ def block_roles(A, blocks) -> tuple[pd.DataFrame, pd.DataFrame]:
             role = "net beneficiary" if received > sent else "bilateral spillover"
         else:
             role = "broker" if received > sent else "net spillover"
-        rows.append({"block": int(k), "n": int(size[i]), "internal": internal, "sent": sent, "received": received,
-                     "expected_ratio": exp, "actual_ratio": act, "role": role, "role_zh": ROLES[role]})
+        rows.append(
+            {
+                "block": int(k),
+                "n": int(size[i]),
+                "internal": internal,
+                "sent": sent,
+                "received": received,
+                "expected_ratio": exp,
+                "actual_ratio": act,
+                "role": role,
+                "role_zh": ROLES[role],
+            }
+        )
         for j, kk in enumerate(ks):
             cells = size[i] * (size[j] - (1 if i == j else 0))
             d = H[i, j] / cells if cells else float("nan")
-            drows.append({"from_block": int(k), "to_block": int(kk), "links": int(H[i, j]), "density": d,
-                          "image": int(d >= dens_all) if d == d else 0})
+            drows.append(
+                {
+                    "from_block": int(k),
+                    "to_block": int(kk),
+                    "links": int(H[i, j]),
+                    "density": d,
+                    "image": int(d >= dens_all) if d == d else 0,
+                }
+            )
     return pd.DataFrame(rows), pd.DataFrame(drows)
 
 
@@ -549,7 +606,7 @@ class GreatCircleTerm(PairTerm):
         if self._D is None:
             out = np.empty((self.n, self.n))
             for a in range(0, self.n, 256):  # row blocks keep the temporaries small
-                out[a:a + 256] = _arc_km(self.u[a:a + 256, None, :], self.u[None, :, :])
+                out[a : a + 256] = _arc_km(self.u[a : a + 256, None, :], self.u[None, :, :])
             np.fill_diagonal(out, 0.0)
             self._D = out
         return self._D.copy()
@@ -642,14 +699,17 @@ class QAPResults(Results):
 
     def summary(self) -> Summary:
         """The QAP table."""
-        return Summary(title="QAP correlation and regression", facts={"permutations": self.options["permutations"]},
-                       tables={"QAP": object.__getattribute__(self, "table")},
-                       notes=("Y-permutation QAP (Krackhardt 1988): rows and columns of the dependent matrix "
-                              "permuted together",))
+        return Summary(
+            title="QAP correlation and regression",
+            facts={"permutations": self.options["permutations"]},
+            tables={"QAP": object.__getattribute__(self, "table")},
+            notes=("Y-permutation QAP (Krackhardt 1988): rows and columns of the dependent matrix permuted together",),
+        )
 
 
-def qap(Y, X: Mapping[str, np.ndarray], *, permutations: int = 999, seed=0, backend=None,
-        chunk_size: int = 100) -> QAPResults:
+def qap(
+    Y, X: Mapping[str, np.ndarray], *, permutations: int = 999, seed=0, backend=None, chunk_size: int = 100
+) -> QAPResults:
     """QAP correlation of ``Y`` with each ``X`` and QAP (Y-permutation) regression of ``Y`` on all of them.
 
     Off-diagonal cells only.  Each permutation ``pi`` (drawn with
@@ -708,10 +768,11 @@ def qap(Y, X: Mapping[str, np.ndarray], *, permutations: int = 999, seed=0, back
     ea, eb = np.nonzero(Y)
     ev = Y[ea, eb]
     xy = np.array([ev @ M[ea, eb] for M in Xs])
-    parts = run_chunks(_qap_chunk, (ea, eb, ev, Y, terms, n), int(permutations), seed=seed,
-                       chunk_size=chunk_size, backend=backend)
+    parts = run_chunks(
+        _qap_chunk, (ea, eb, ev, Y, terms, n), int(permutations), seed=seed, chunk_size=chunk_size, backend=backend
+    )
     draws = np.vstack(parts) if parts else np.empty((0, len(names)))
-    vx = G.diagonal() - sx ** 2 / m
+    vx = G.diagonal() - sx**2 / m
     K = len(names)
     XtX = np.empty((K + 1, K + 1))
     XtX[0, 0], XtX[0, 1:], XtX[1:, 0], XtX[1:, 1:] = m, sx, sx, G
@@ -731,8 +792,11 @@ def qap(Y, X: Mapping[str, np.ndarray], *, permutations: int = 999, seed=0, back
     def pvals(obs, perm):
         tol = 1e-12 * max(1.0, abs(obs))
         P = perm.shape[0]
-        return ((1 + np.sum(np.abs(perm) >= abs(obs) - tol)) / (P + 1),
-                (1 + np.sum(perm >= obs - tol)) / (P + 1), (1 + np.sum(perm <= obs + tol)) / (P + 1))
+        return (
+            (1 + np.sum(np.abs(perm) >= abs(obs) - tol)) / (P + 1),
+            (1 + np.sum(perm >= obs - tol)) / (P + 1),
+            (1 + np.sum(perm <= obs + tol)) / (P + 1),
+        )
 
     rss = syy - b_obs @ np.concatenate([[sy], xy])
     tss = syy - sy * sy / m
@@ -743,13 +807,35 @@ def qap(Y, X: Mapping[str, np.ndarray], *, permutations: int = 999, seed=0, back
     rows = []
     for k, name in enumerate(names):
         p, pg, pl = pvals(r_obs[k], r_perm[:, k])
-        rows.append({"kind": "correlation", "term": name, "estimate": r_obs[k], "std_estimate": r_obs[k],
-                     "p": p, "p_greater": pg, "p_less": pl, "r2": r_obs[k] ** 2, "adj_r2": np.nan})
+        rows.append(
+            {
+                "kind": "correlation",
+                "term": name,
+                "estimate": r_obs[k],
+                "std_estimate": r_obs[k],
+                "p": p,
+                "p_greater": pg,
+                "p_less": pl,
+                "r2": r_obs[k] ** 2,
+                "adj_r2": np.nan,
+            }
+        )
     for k, name in enumerate(["intercept"] + names):
         p, pg, pl = pvals(b_obs[k], b_perm[:, k])
         std = b_obs[k] * sd_x[k - 1] / sd_y if k else np.nan
-        rows.append({"kind": "regression", "term": name, "estimate": b_obs[k], "std_estimate": std,
-                     "p": p, "p_greater": pg, "p_less": pl, "r2": r2, "adj_r2": adj})
+        rows.append(
+            {
+                "kind": "regression",
+                "term": name,
+                "estimate": b_obs[k],
+                "std_estimate": std,
+                "p": p,
+                "p_greater": pg,
+                "p_less": pl,
+                "r2": r2,
+                "adj_r2": adj,
+            }
+        )
     table = pd.DataFrame(rows).assign(n_cells=m, permutations=int(permutations))
     return QAPResults(table, draws, {"permutations": int(permutations), "terms": names})
 
@@ -790,8 +876,11 @@ class NetworkResults(Results):
         q = object.__getattribute__(self, "qap")
         if len(q):
             tables["QAP"] = q
-        return Summary(title="Spatial association network", facts={k: str(o[k]) for k in (
-            "variables", "distance", "decay", "threshold")}, tables=tables)
+        return Summary(
+            title="Spatial association network",
+            facts={k: str(o[k]) for k in ("variables", "distance", "decay", "threshold")},
+            tables=tables,
+        )
 
     def __repr__(self) -> str:
         o = object.__getattribute__(self, "options")
@@ -803,18 +892,30 @@ def _masses(g: pd.DataFrame, v: str, mass_columns: Sequence[str], y) -> np.ndarr
     cols = [v, *mass_columns]
     vals = g[cols].to_numpy(float)
     if not np.isfinite(vals).all() or (vals < 0).any():
-        raise InputError(f"gravity masses {cols} must be non-negative numbers: a missing or negative value in "
-                         f"year {y}")
+        raise InputError(f"gravity masses {cols} must be non-negative numbers: a missing or negative value in year {y}")
     return np.exp(np.log(np.where(vals > 0, vals, 1.0)).mean(axis=1)) * (vals > 0).all(axis=1)
 
 
-def association_networks(data: pd.DataFrame, variables: Sequence[str], points: pd.DataFrame, *,
-                         region: str = "region", year: str = "year", decay: float = 2.0,
-                         distance: str = "great-circle", economic_column: str | None = None,
-                         mass_columns: Sequence[str] = (), threshold: str = "row-mean",
-                         years: Iterable | None = None, detail_years: Iterable | None = None,
-                         blocks: str = "concor", qap_matrices: Mapping[str, object] | None = None,
-                         permutations: int = 999, seed=0, backend=None) -> NetworkResults:
+def association_networks(
+    data: pd.DataFrame,
+    variables: Sequence[str],
+    points: pd.DataFrame,
+    *,
+    region: str = "region",
+    year: str = "year",
+    decay: float = 2.0,
+    distance: str = "great-circle",
+    economic_column: str | None = None,
+    mass_columns: Sequence[str] = (),
+    threshold: str = "row-mean",
+    years: Iterable | None = None,
+    detail_years: Iterable | None = None,
+    blocks: str = "concor",
+    qap_matrices: Mapping[str, object] | None = None,
+    permutations: int = 999,
+    seed=0,
+    backend=None,
+) -> NetworkResults:
     """Build and analyse the association network of each variable per year.
 
     Parameters
@@ -862,11 +963,11 @@ def association_networks(data: pd.DataFrame, variables: Sequence[str], points: p
     if not variables:
         raise InputError("no variable given for the association network")
     if distance not in ("great-circle", "economic"):
-        raise InputError(f"distance = {distance!r}: use \"great-circle\" or \"economic\"")
+        raise InputError(f'distance = {distance!r}: use "great-circle" or "economic"')
     if distance == "economic" and not economic_column:
-        raise InputError("distance = \"economic\" needs economic_column (e.g. GDP per capita)")
+        raise InputError('distance = "economic" needs economic_column (e.g. GDP per capita)')
     if blocks not in ("concor", "none"):
-        raise InputError(f"blocks = {blocks!r}: use \"concor\" or \"none\"")
+        raise InputError(f'blocks = {blocks!r}: use "concor" or "none"')
     need = [region, year, *variables, *mass_columns] + ([economic_column] if distance == "economic" else [])
     miss = [c for c in dict.fromkeys(need) if c not in data.columns]
     if miss:
@@ -879,7 +980,7 @@ def association_networks(data: pd.DataFrame, variables: Sequence[str], points: p
     detail = {years[-1]} if detail_years is None else set(detail_years) & set(years)
     qap_matrices = dict(qap_matrices or {})
     edges, summ, nodes, brows, drows, qrows = [], [], [], [], [], []
-    rng = np.random.default_rng(seed if not isinstance(seed, np.random.Generator) else seed.integers(2 ** 63))
+    rng = np.random.default_rng(seed if not isinstance(seed, np.random.Generator) else seed.integers(2**63))
     qap_seeds = {}
     cache: dict = {}
     for y in years:
@@ -888,8 +989,10 @@ def association_networks(data: pd.DataFrame, variables: Sequence[str], points: p
         if len(ids) != len(set(ids)):
             raise InputError(f"year {y}: a region appears twice")
         if cache.get("ids") != ids:
-            cache = {"ids": ids, "D": great_circle_km(points.loc[ids, "lon"].to_numpy(float),
-                                                      points.loc[ids, "lat"].to_numpy(float))}
+            cache = {
+                "ids": ids,
+                "D": great_circle_km(points.loc[ids, "lon"].to_numpy(float), points.loc[ids, "lat"].to_numpy(float)),
+            }
         D = cache["D"]
         if distance == "economic":
             D = economic_distance(D, g[economic_column].to_numpy(float), ids)
@@ -902,8 +1005,16 @@ def association_networks(data: pd.DataFrame, variables: Sequence[str], points: p
             full = y in detail
             if full:
                 src, dst = np.nonzero(A)
-                edges.append(pd.DataFrame({**key, "from": np.asarray(ids, dtype=object)[src],
-                                           "to": np.asarray(ids, dtype=object)[dst], "gravity": Yg[src, dst]}))
+                edges.append(
+                    pd.DataFrame(
+                        {
+                            **key,
+                            "from": np.asarray(ids, dtype=object)[src],
+                            "to": np.asarray(ids, dtype=object)[dst],
+                            "gravity": Yg[src, dst],
+                        }
+                    )
+                )
             nd, bt, bd = _nodes_and_blocks(A, ids, key, region, year, full and blocks == "concor", full)
             if bt is not None:
                 brows.append(bt)
@@ -911,17 +1022,33 @@ def association_networks(data: pd.DataFrame, variables: Sequence[str], points: p
             nodes.append(nd)
             if full and qap_matrices:
                 mats = {k: (f(g, ids) if callable(f) else f) for k, f in qap_matrices.items()}
-                qap_seeds[(v, y)] = int(rng.integers(0, 2 ** 31 - 1))
+                qap_seeds[(v, y)] = int(rng.integers(0, 2**31 - 1))
                 qr = qap(A, mats, permutations=permutations, seed=qap_seeds[(v, y)], backend=backend)
                 qrows.append(qr.table.assign(**key))
     first = ["variable", year]
-    tables = {"edges": _cat(edges), "structure": pd.DataFrame(summ), "nodes": _cat(nodes),
-              "blocks": _front(_cat(brows, ["block"]), first),
-              "block_density": _front(_cat(drows, ["from_block"]), first), "qap": _front(_cat(qrows, ["kind"]), first)}
-    opts = {"variables": variables, "distance": distance, "decay": decay, "threshold": threshold,
-            "mass_columns": list(mass_columns), "economic_column": economic_column, "years": years,
-            "detail_years": sorted(detail), "blocks": blocks, "permutations": int(permutations),
-            "qap_seeds": {f"{k[0]}:{k[1]}": s for k, s in qap_seeds.items()}, "region": region, "year": year}
+    tables = {
+        "edges": _cat(edges),
+        "structure": pd.DataFrame(summ),
+        "nodes": _cat(nodes),
+        "blocks": _front(_cat(brows, ["block"]), first),
+        "block_density": _front(_cat(drows, ["from_block"]), first),
+        "qap": _front(_cat(qrows, ["kind"]), first),
+    }
+    opts = {
+        "variables": variables,
+        "distance": distance,
+        "decay": decay,
+        "threshold": threshold,
+        "mass_columns": list(mass_columns),
+        "economic_column": economic_column,
+        "years": years,
+        "detail_years": sorted(detail),
+        "blocks": blocks,
+        "permutations": int(permutations),
+        "qap_seeds": {f"{k[0]}:{k[1]}": s for k, s in qap_seeds.items()},
+        "region": region,
+        "year": year,
+    }
     return NetworkResults(tables, opts)
 
 
@@ -952,8 +1079,17 @@ def _front(tab: pd.DataFrame, first: list) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- figure
-def plot_network(results: NetworkResults, points: pd.DataFrame, geometry=None, *, variable: str | None = None,
-                 year=None, crs=None, ax=None, language: str = "en"):
+def plot_network(
+    results: NetworkResults,
+    points: pd.DataFrame,
+    geometry=None,
+    *,
+    variable: str | None = None,
+    year=None,
+    crs=None,
+    ax=None,
+    language: str = "en",
+):
     """The association network of one variable and year drawn on the map.
 
     Parameters
@@ -990,13 +1126,13 @@ def plot_network(results: NetworkResults, points: pd.DataFrame, geometry=None, *
     else:
         fig = ax.figure
     if geometry is not None:
-        (geometry.to_crs(crs) if crs is not None else geometry).plot(ax=ax, color="#f4f4f4", edgecolor="#bbbbbb",
-                                                                     linewidth=0.3)
+        (geometry.to_crs(crs) if crs is not None else geometry).plot(
+            ax=ax, color="#f4f4f4", edgecolor="#bbbbbb", linewidth=0.3
+        )
     a = points.loc[e["from"], ["x", "y"]].to_numpy(float)
     b = points.loc[e["to"], ["x", "y"]].to_numpy(float)
     alpha = 0.5 if len(e) < 500 else max(0.05, 150.0 / len(e))
-    ax.add_collection(LineCollection(np.stack([a, b], axis=1), colors="#3060a0", linewidths=0.5, alpha=alpha,
-                                     zorder=2))
+    ax.add_collection(LineCollection(np.stack([a, b], axis=1), colors="#3060a0", linewidths=0.5, alpha=alpha, zorder=2))
     deg = nd.reindex(points.index)["degree"].fillna(0).to_numpy(float)
     size = 8 + 60 * deg / max(deg.max(), 1)
     ax.scatter(points["x"], points["y"], s=size, c="#c03030", zorder=3, edgecolors="white", linewidths=0.4)

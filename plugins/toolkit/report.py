@@ -6,9 +6,11 @@ from nqpspatial.report.view import Section, escape, table_html, text_html
 
 __all__ = ["centres_sections", "detector_sections", "network_sections"]
 
-_TITLES = {"centres": {"en": "Gravity centres and standard deviational ellipses", "zh": "重心迁移与标准差椭圆"},
-           "detector": {"en": "Geographical detector", "zh": "地理探测器"},
-           "network": {"en": "Spatial association network", "zh": "空间关联网络"}}
+_TITLES = {
+    "centres": {"en": "Gravity centres and standard deviational ellipses", "zh": "重心迁移与标准差椭圆"},
+    "detector": {"en": "Geographical detector", "zh": "地理探测器"},
+    "network": {"en": "Spatial association network", "zh": "空间关联网络"},
+}
 
 
 def _section(key: str, S) -> Section:

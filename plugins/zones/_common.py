@@ -26,13 +26,13 @@ def as_list(variables: str | Iterable[str]) -> list[str]:
         return [variables]
     out = list(variables)
     if not out:
-        raise InputError("no variable given; name at least one panel column in `variables`",
-                         source=SOURCE)
+        raise InputError("no variable given; name at least one panel column in `variables`", source=SOURCE)
     return out
 
 
-def check_data(data: pd.DataFrame, variables: Sequence[str], region: str, year: str,
-               *, balanced: bool = False) -> pd.DataFrame:
+def check_data(
+    data: pd.DataFrame, variables: Sequence[str], region: str, year: str, *, balanced: bool = False
+) -> pd.DataFrame:
     """Validate a region-year table and return a sorted copy of the needed columns.
 
     Parameters
@@ -58,30 +58,30 @@ def check_data(data: pd.DataFrame, variables: Sequence[str], region: str, year: 
         non-numeric cell, or (with ``balanced``) an unbalanced panel.
     """
     if not isinstance(data, pd.DataFrame):
-        raise InputError(f"expected a pandas DataFrame of region-year rows, got {type(data).__name__}",
-                         source=SOURCE)
+        raise InputError(f"expected a pandas DataFrame of region-year rows, got {type(data).__name__}", source=SOURCE)
     for col in (region, year, *variables):
         if col not in data.columns:
             avail = ", ".join(map(str, data.columns))
-            raise InputError(f"column '{col}' is not in the table (columns: {avail}); "
-                             "name an existing column", source=SOURCE)
+            raise InputError(
+                f"column '{col}' is not in the table (columns: {avail}); name an existing column", source=SOURCE
+            )
     dup = data.duplicated([region, year], keep=False)
     if dup.any():
         pairs = data.loc[dup, [region, year]].drop_duplicates().head(10)
         listed = "; ".join(f"{r} {y}" for r, y in pairs.itertuples(index=False))
-        raise InputError(f"duplicate region-year rows ({listed}); keep one row per region and year",
-                         source=SOURCE)
+        raise InputError(f"duplicate region-year rows ({listed}); keep one row per region and year", source=SOURCE)
     out = data[[region, year, *dict.fromkeys(variables)]].copy()
     for v in dict.fromkeys(variables):
         if not pd.api.types.is_numeric_dtype(out[v]) or pd.api.types.is_bool_dtype(out[v]):
-            raise InputError(f"variable '{v}' is not numeric; choose a numeric panel column",
-                             source=SOURCE)
+            raise InputError(f"variable '{v}' is not numeric; choose a numeric panel column", source=SOURCE)
         bad = out[v].isna() | ~np.isfinite(out[v].to_numpy(dtype=float, na_value=np.nan))
         if bad.any():
             r, y = out.loc[bad, [region, year]].iloc[0]
-            raise InputError(f"variable '{v}' has a missing or infinite value for region '{r}' in "
-                             f"year {y} ({int(bad.sum())} cell(s) in all); fill or remove them",
-                             source=SOURCE)
+            raise InputError(
+                f"variable '{v}' has a missing or infinite value for region '{r}' in "
+                f"year {y} ({int(bad.sum())} cell(s) in all); fill or remove them",
+                source=SOURCE,
+            )
     if balanced:
         regions = out[region].unique()
         years = np.sort(out[year].unique())
@@ -91,13 +91,17 @@ def check_data(data: pd.DataFrame, variables: Sequence[str], region: str, year: 
             r = short.index[0]
             have = set(out.loc[out[region] == r, year])
             missing = [y for y in years if y not in have]
-            raise InputError(f"unbalanced panel: region '{r}' lacks year(s) {missing}; this analysis "
-                             "needs every region in every year", source=SOURCE)
+            raise InputError(
+                f"unbalanced panel: region '{r}' lacks year(s) {missing}; this analysis "
+                "needs every region in every year",
+                source=SOURCE,
+            )
     return out.sort_values([region, year], kind="mergesort").reset_index(drop=True)
 
 
-def check_positive(frame: pd.DataFrame, variable: str, region: str, year: str,
-                   analysis: str, *, strict: bool = True) -> None:
+def check_positive(
+    frame: pd.DataFrame, variable: str, region: str, year: str, analysis: str, *, strict: bool = True
+) -> None:
     """Refuse non-positive (``strict``) or negative values of ``variable``.
 
     Raises
@@ -111,12 +115,16 @@ def check_positive(frame: pd.DataFrame, variable: str, region: str, year: str,
         i = int(np.flatnonzero(bad)[0])
         r, y = frame[region].iloc[i], frame[year].iloc[i]
         need = "positive" if strict else "non-negative"
-        fix = ("choose a variable with positive values or set [weighting] shift > 0 so that indices "
-               "stay above 0") if strict else "choose a variable with non-negative values"
+        fix = (
+            ("choose a variable with positive values or set [weighting] shift > 0 so that indices stay above 0")
+            if strict
+            else "choose a variable with non-negative values"
+        )
         raise InputError(
             f"{analysis} needs {need} values, but variable '{variable}' is {vals[i]:g} for region "
             f"'{r}' in year {y} ({int(bad.sum())} such cell(s)); values are used as stored: {fix}",
-            source=SOURCE)
+            source=SOURCE,
+        )
 
 
 def check_groups(groups: pd.Series | None, regions: Iterable, scheme_name: str | None = None) -> pd.Series:
@@ -144,15 +152,26 @@ def check_groups(groups: pd.Series | None, regions: Iterable, scheme_name: str |
     regions = list(dict.fromkeys(regions))
     missing = [r for r in regions if r not in groups.index or pd.isna(groups.get(r))]
     if missing:
-        raise InputError(f"{name} gives no group for region(s) {missing[:10]}"
-                         f"{' ...' if len(missing) > 10 else ''}; add them to the scheme "
-                         "(region ids must match the panel's)", source=SOURCE)
+        raise InputError(
+            f"{name} gives no group for region(s) {missing[:10]}"
+            f"{' ...' if len(missing) > 10 else ''}; add them to the scheme "
+            "(region ids must match the panel's)",
+            source=SOURCE,
+        )
     return groups.loc[regions].astype(str)
 
 
-def check_grouped(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.Series | None,
-                  region: str, year: str, scheme_name: str | None = None, *, balanced: bool = False,
-                  groups_optional: bool = False) -> tuple[list[str], pd.DataFrame, pd.Series | None]:
+def check_grouped(
+    data: pd.DataFrame,
+    variables: str | Iterable[str],
+    groups: pd.Series | None,
+    region: str,
+    year: str,
+    scheme_name: str | None = None,
+    *,
+    balanced: bool = False,
+    groups_optional: bool = False,
+) -> tuple[list[str], pd.DataFrame, pd.Series | None]:
     """Validate the inputs of a per-variable, per-group analysis in one call.
 
     :func:`as_list` on ``variables``, :func:`check_data` on ``data`` (with

@@ -33,8 +33,7 @@ from nqpspatial.results import Results, Summary
 
 from ._common import SOURCE, check_data, check_groups, global_numpy_seed, seed_from, wide
 
-__all__ = ["contiguity_graph", "ContiguityGraph", "cluster_regions", "ClusterResults",
-           "trajectory_features", "METHODS"]
+__all__ = ["contiguity_graph", "ContiguityGraph", "cluster_regions", "ClusterResults", "trajectory_features", "METHODS"]
 
 METHODS = ("skater", "ward", "maxp", "kmeans")
 
@@ -93,13 +92,18 @@ def contiguity_graph(geometry, ids: Iterable | None = None, *, rook: bool = Fals
 
     geoms = geometry.geometry if hasattr(geometry, "columns") else geometry
     if geoms.index.duplicated().any():
-        raise InputError(f"the boundary layer lists region '{geoms.index[geoms.index.duplicated()][0]}' "
-                         "twice; keep one boundary per region", source=SOURCE)
+        raise InputError(
+            f"the boundary layer lists region '{geoms.index[geoms.index.duplicated()][0]}' "
+            "twice; keep one boundary per region",
+            source=SOURCE,
+        )
     ids = list(geoms.index) if ids is None else list(ids)
     missing = [r for r in ids if r not in geoms.index]
     if missing:
-        raise InputError(f"no boundary for region(s) {missing[:10]}; the boundary layer's ids must "
-                         "match the panel's region ids", source=SOURCE)
+        raise InputError(
+            f"no boundary for region(s) {missing[:10]}; the boundary layer's ids must match the panel's region ids",
+            source=SOURCE,
+        )
     if len(ids) < 2:
         raise InputError("contiguity needs at least two regions", source=SOURCE)
     frame = geoms.loc[ids].to_frame("geometry").set_geometry("geometry", crs=geoms.crs)
@@ -107,13 +111,19 @@ def contiguity_graph(geometry, ids: Iterable | None = None, *, rook: bool = Fals
     mat = base.sparse.tocoo()
     raw = graph_from_coo(mat.row, mat.col, np.ones(len(mat.row)), ids)
     graph, added = connect_components(raw, ids, frame)
-    links = pd.DataFrame({"region": added["island"], "neighbor": added["neighbor"],
-                          "distance": added["km"].to_numpy(dtype=float) * 1000.0})
+    links = pd.DataFrame(
+        {
+            "region": added["island"],
+            "neighbor": added["neighbor"],
+            "distance": added["km"].to_numpy(dtype=float) * 1000.0,
+        }
+    )
     return ContiguityGraph(graph, links)
 
 
-def trajectory_features(data: pd.DataFrame, variable: str, *, region: str = "region",
-                        year: str = "year") -> pd.DataFrame:
+def trajectory_features(
+    data: pd.DataFrame, variable: str, *, region: str = "region", year: str = "year"
+) -> pd.DataFrame:
     """Region x period matrix of ``variable``, standardized per period.
 
     Each period's column is centred on its cross-regional mean and divided
@@ -141,8 +151,7 @@ def _relabel(labels) -> np.ndarray:
     return np.array([mapping[lab] for lab in labels], dtype=int)
 
 
-def _run_method(method: str, Z: pd.DataFrame, graph, geoms, k: int, min_region_size: int,
-                seed: int) -> np.ndarray:
+def _run_method(method: str, Z: pd.DataFrame, graph, geoms, k: int, min_region_size: int, seed: int) -> np.ndarray:
     X = Z.to_numpy()
     attrs = [f"t{i}" for i in range(X.shape[1])]
     if method == "kmeans":
@@ -173,8 +182,7 @@ def _run_method(method: str, Z: pd.DataFrame, graph, geoms, k: int, min_region_s
         frame["__count"] = 1.0
         with global_numpy_seed(seed), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*inplace keyword.*", module="spopt")
-            model = MaxPHeuristic(frame.reset_index(drop=True), w, attrs, "__count",
-                                  float(min_region_size), top_n=2)
+            model = MaxPHeuristic(frame.reset_index(drop=True), w, attrs, "__count", float(min_region_size), top_n=2)
             model.solve()
         return np.asarray(model.labels_)
     raise InputError(f"unknown cluster method '{method}'; use any of {list(METHODS)}", source=SOURCE)
@@ -211,14 +219,15 @@ class ClusterResults(Results):
     def summary(self) -> Summary:
         """Adjusted Rand index of each method and variable."""
         ari = self.comparison.query("kind == 'ari'")[["variable", "method", "ari"]]
-        n_found = self.clusters.groupby(["variable", "method"])["cluster"].nunique().rename(
-            "clusters").reset_index()
+        n_found = self.clusters.groupby(["variable", "method"])["cluster"].nunique().rename("clusters").reset_index()
         tab = ari.merge(n_found, on=["variable", "method"])
-        notes = [f"islands linked: {r.region} -> {r.neighbor} ({r.distance:.0f})"
-                 for r in self.links.itertuples()]
-        return Summary(title="Clustering of regional trajectories",
-                       facts={"k": self.k, "scheme": self.scheme or "", "seed": self.seed},
-                       tables={"adjusted Rand index vs scheme": tab}, notes=tuple(notes))
+        notes = [f"islands linked: {r.region} -> {r.neighbor} ({r.distance:.0f})" for r in self.links.itertuples()]
+        return Summary(
+            title="Clustering of regional trajectories",
+            facts={"k": self.k, "scheme": self.scheme or "", "seed": self.seed},
+            tables={"adjusted Rand index vs scheme": tab},
+            notes=tuple(notes),
+        )
 
 
 def _compare(labels: np.ndarray, groups: np.ndarray) -> tuple[float, pd.DataFrame]:
@@ -230,11 +239,21 @@ def _compare(labels: np.ndarray, groups: np.ndarray) -> tuple[float, pd.DataFram
     return ari, long
 
 
-def cluster_regions(data: pd.DataFrame, variables: str | Iterable[str], geometry=None, *,
-                    graph=None, groups: pd.Series | None = None, k: int = 8,
-                    methods: Iterable[str] = METHODS, min_region_size: int = 3,
-                    seed: int | np.random.Generator | None = None, region: str = "region",
-                    year: str = "year", scheme_name: str | None = None) -> ClusterResults:
+def cluster_regions(
+    data: pd.DataFrame,
+    variables: str | Iterable[str],
+    geometry=None,
+    *,
+    graph=None,
+    groups: pd.Series | None = None,
+    k: int = 8,
+    methods: Iterable[str] = METHODS,
+    min_region_size: int = 3,
+    seed: int | np.random.Generator | None = None,
+    region: str = "region",
+    year: str = "year",
+    scheme_name: str | None = None,
+) -> ClusterResults:
     """Cluster regions on the trajectories of each variable.
 
     Parameters
@@ -279,18 +298,20 @@ def cluster_regions(data: pd.DataFrame, variables: str | Iterable[str], geometry
     methods = list(methods)
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        raise InputError(f"unknown cluster method(s) {unknown}; use any of {list(METHODS)}",
-                         source=SOURCE)
+        raise InputError(f"unknown cluster method(s) {unknown}; use any of {list(METHODS)}", source=SOURCE)
     base_seed = seed_from(seed)
     frame = check_data(data, variables, region, year, balanced=True)
     ids = sorted(frame[region].unique())
     n = len(ids)
     if not (isinstance(k, (int, np.integer)) and 2 <= k <= n):
-        raise InputError(f"clusters = {k!r} must be an integer between 2 and the number of regions "
-                         f"({n})", source=SOURCE)
+        raise InputError(
+            f"clusters = {k!r} must be an integer between 2 and the number of regions ({n})", source=SOURCE
+        )
     if not (isinstance(min_region_size, (int, np.integer)) and 1 <= min_region_size <= n):
-        raise InputError(f"min_region_size = {min_region_size!r} must be an integer between 1 and "
-                         f"the number of regions ({n})", source=SOURCE)
+        raise InputError(
+            f"min_region_size = {min_region_size!r} must be an integer between 1 and the number of regions ({n})",
+            source=SOURCE,
+        )
     spatial = [m for m in methods if m != "kmeans"]
     links = pd.DataFrame(columns=["region", "neighbor", "distance"])
     geoms = None
@@ -299,15 +320,17 @@ def cluster_regions(data: pd.DataFrame, variables: str | Iterable[str], geometry
     if spatial:
         if graph is None:
             if geometry is None:
-                raise InputError(f"method(s) {spatial} need boundaries: pass `geometry` or `graph`",
-                                 source=SOURCE)
+                raise InputError(f"method(s) {spatial} need boundaries: pass `geometry` or `graph`", source=SOURCE)
             graph, links = contiguity_graph(geometry, ids)
         else:
             if sorted(graph.unique_ids) != ids:
                 raise InputError("the graph's region ids differ from the data's", source=SOURCE)
             if graph.n_components > 1:
-                raise InputError(f"the graph has {graph.n_components} connected components; link "
-                                 "islands first (see contiguity_graph)", source=SOURCE)
+                raise InputError(
+                    f"the graph has {graph.n_components} connected components; link "
+                    "islands first (see contiguity_graph)",
+                    source=SOURCE,
+                )
             # spopt and sklearn read the sparse matrix in the graph's id order
             graph = _reorder(graph, ids)
     grp = check_groups(groups, ids, scheme_name).to_numpy() if groups is not None else None
@@ -315,14 +338,13 @@ def cluster_regions(data: pd.DataFrame, variables: str | Iterable[str], geometry
     for v in variables:
         Z = trajectory_features(frame, v, region=region, year=year).loc[ids]
         for m in methods:
-            labels = _relabel(_run_method(m, Z, graph, geoms, int(k), int(min_region_size),
-                                          base_seed))
-            c_rows.append(pd.DataFrame({"variable": v, "region": ids, "method": m,
-                                        "cluster": labels}))
+            labels = _relabel(_run_method(m, Z, graph, geoms, int(k), int(min_region_size), base_seed))
+            c_rows.append(pd.DataFrame({"variable": v, "region": ids, "method": m, "cluster": labels}))
             if grp is not None:
                 ari, cont = _compare(labels, grp)
-                cmp_rows.append(pd.DataFrame([{"variable": v, "method": m, "scheme": scheme_name,
-                                               "kind": "ari", "ari": ari}]))
+                cmp_rows.append(
+                    pd.DataFrame([{"variable": v, "method": m, "scheme": scheme_name, "kind": "ari", "ari": ari}])
+                )
                 cont.insert(0, "kind", "contingency")
                 cont.insert(0, "scheme", scheme_name)
                 cont.insert(0, "method", m)
@@ -349,8 +371,9 @@ def _reorder(graph, ids):
     f = adj.index.get_level_values(0)
     nb = adj.index.get_level_values(1)
     order = np.lexsort((np.array([pos[x] for x in nb]), np.array([pos[x] for x in f])))
-    return Graph.from_arrays(np.asarray(f, dtype=object)[order], np.asarray(nb, dtype=object)[order],
-                             adj.to_numpy()[order])
+    return Graph.from_arrays(
+        np.asarray(f, dtype=object)[order], np.asarray(nb, dtype=object)[order], adj.to_numpy()[order]
+    )
 
 
 def _positional_w(graph, ids):

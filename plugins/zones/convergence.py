@@ -76,9 +76,18 @@ def beta_convergence(x0, xT, T: float) -> dict:
     fit = sm.OLS(g, X).fit()
     beta = float(fit.params[1])
     speed, half = _speed(beta, T)
-    return dict(n=int(x0.size), alpha=float(fit.params[0]), beta=beta, se=float(fit.bse[1]),
-                t=float(fit.tvalues[1]), p=float(fit.pvalues[1]), r2=float(fit.rsquared),
-                speed=speed, half_life=half, converges=bool(beta < 0))
+    return dict(
+        n=int(x0.size),
+        alpha=float(fit.params[0]),
+        beta=beta,
+        se=float(fit.bse[1]),
+        t=float(fit.tvalues[1]),
+        p=float(fit.pvalues[1]),
+        r2=float(fit.rsquared),
+        speed=speed,
+        half_life=half,
+        converges=bool(beta < 0),
+    )
 
 
 def _ml_lag(g: np.ndarray, lx0: np.ndarray, w, T: float) -> dict:
@@ -93,9 +102,21 @@ def _ml_lag(g: np.ndarray, lx0: np.ndarray, w, T: float) -> dict:
     p = [zz[1] for zz in m.z_stat]
     beta = float(b[1])
     speed, half = _speed(beta, T)
-    return dict(n=int(g.size), alpha=float(b[0]), beta=beta, se=float(se[1]), t=float(z[1]),
-                p=float(p[1]), rho=float(b[-1]), rho_se=float(se[-1]), rho_p=float(p[-1]),
-                r2=float(m.pr2), speed=speed, half_life=half, converges=bool(beta < 0))
+    return dict(
+        n=int(g.size),
+        alpha=float(b[0]),
+        beta=beta,
+        se=float(se[1]),
+        t=float(z[1]),
+        p=float(p[1]),
+        rho=float(b[-1]),
+        rho_se=float(se[-1]),
+        rho_p=float(p[-1]),
+        r2=float(m.pr2),
+        speed=speed,
+        half_life=half,
+        converges=bool(beta < 0),
+    )
 
 
 class ConvergenceResults(Results):
@@ -120,17 +141,30 @@ class ConvergenceResults(Results):
     def summary(self) -> Summary:
         """Beta convergence estimates."""
         beta = self.table.query("kind == 'beta'")[
-            ["variable", "level", "group", "model", "n", "beta", "se", "p", "rho", "speed",
-             "half_life", "converges"]]
-        return Summary(title="Convergence", tables={"beta convergence": beta},
-                       notes=("beta < 0: convergence (Barro & Sala-i-Martin 1992); speed = "
-                              "-ln(1 + beta T)/T, half-life = ln 2 / speed.",))
+            ["variable", "level", "group", "model", "n", "beta", "se", "p", "rho", "speed", "half_life", "converges"]
+        ]
+        return Summary(
+            title="Convergence",
+            tables={"beta convergence": beta},
+            notes=(
+                "beta < 0: convergence (Barro & Sala-i-Martin 1992); speed = "
+                "-ln(1 + beta T)/T, half-life = ln 2 / speed.",
+            ),
+        )
 
 
-def convergence(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.Series | None = None,
-                *, graph=None, spatial_lag: bool = False, index_shift: float | None = None,
-                region: str = "region", year: str = "year",
-                scheme_name: str | None = None) -> ConvergenceResults:
+def convergence(
+    data: pd.DataFrame,
+    variables: str | Iterable[str],
+    groups: pd.Series | None = None,
+    *,
+    graph=None,
+    spatial_lag: bool = False,
+    index_shift: float | None = None,
+    region: str = "region",
+    year: str = "year",
+    scheme_name: str | None = None,
+) -> ConvergenceResults:
     """Sigma and absolute beta convergence of each variable.
 
     Parameters
@@ -189,8 +223,7 @@ def convergence(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.S
     try:
         T = float(last - first)
     except TypeError as exc:
-        raise InputError(f"years must be numbers to compute annual growth (got {first!r})",
-                         source=SOURCE) from exc
+        raise InputError(f"years must be numbers to compute annual growth (got {first!r})", source=SOURCE) from exc
     rows = []
     for v in variables:
         Y = wide(frame, v, region, year).loc[ids]
@@ -204,17 +237,49 @@ def convergence(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.S
         for level, gname, mask in sets:
             base = {**common, "level": level, "group": gname, "model": "ols"}
             if mask.sum() < 3:
-                rows.append({**base, "n": int(mask.sum()),
-                             "note": _join(note, "fewer than 3 regions: no regression")})
+                rows.append({**base, "n": int(mask.sum()), "note": _join(note, "fewer than 3 regions: no regression")})
                 continue
             rows.append({**base, **beta_convergence(x0[mask], xT[mask], T), "note": note})
         if spatial_lag:
             g = np.log(xT / x0) / T
-            rows.append({**common, "level": "national", "group": "all", "model": "ml_lag",
-                         **_ml_lag(g, np.log(x0), w, T), "note": note})
-    cols = ["variable", "scheme", "kind", "level", "group", "model", "year", "first_year",
-            "last_year", "n", "mean", "sd", "cv", "alpha", "beta", "se", "t", "p", "rho", "rho_se",
-            "rho_p", "r2", "speed", "half_life", "converges", "note"]
+            rows.append(
+                {
+                    **common,
+                    "level": "national",
+                    "group": "all",
+                    "model": "ml_lag",
+                    **_ml_lag(g, np.log(x0), w, T),
+                    "note": note,
+                }
+            )
+    cols = [
+        "variable",
+        "scheme",
+        "kind",
+        "level",
+        "group",
+        "model",
+        "year",
+        "first_year",
+        "last_year",
+        "n",
+        "mean",
+        "sd",
+        "cv",
+        "alpha",
+        "beta",
+        "se",
+        "t",
+        "p",
+        "rho",
+        "rho_se",
+        "rho_p",
+        "r2",
+        "speed",
+        "half_life",
+        "converges",
+        "note",
+    ]
     table = pd.DataFrame(rows).reindex(columns=cols)
     table["n"] = table["n"].astype("Int64")
     for col in ("year", "first_year", "last_year"):  # each filled by one kind of row only
@@ -233,7 +298,9 @@ def _check_ends(ends: pd.DataFrame, v: str, region: str, year: str) -> None:
         raise InputError(
             f"beta convergence takes logarithms, but variable '{v}' is {vals[i]:g} for region "
             f"'{ends[region].iloc[i]}' in year {ends[year].iloc[i]}; values are used as stored: "
-            "choose a variable with positive values or set [weighting] shift > 0", source=SOURCE)
+            "choose a variable with positive values or set [weighting] shift > 0",
+            source=SOURCE,
+        )
 
 
 def _sigma_rows(Y: pd.DataFrame, sets, **common) -> list[dict]:
@@ -245,8 +312,18 @@ def _sigma_rows(Y: pd.DataFrame, sets, **common) -> list[dict]:
             col = sub[:, j]
             sd = float(col.std(ddof=1)) if col.size > 1 else np.nan
             mean = float(col.mean())
-            rows.append(dict(**common, level=level, group=gname, year=t, n=int(col.size), mean=mean,
-                             sd=sd, cv=sd / mean if mean != 0 else np.nan))
+            rows.append(
+                dict(
+                    **common,
+                    level=level,
+                    group=gname,
+                    year=t,
+                    n=int(col.size),
+                    mean=mean,
+                    sd=sd,
+                    cv=sd / mean if mean != 0 else np.nan,
+                )
+            )
     return rows
 
 
@@ -257,8 +334,10 @@ def _ends(frame, v, ids, first, last, shift, region, year):
     if shift:
         _check_unit(frame, v, region, year)
         ends = ends.assign(**{v: shift + (1.0 - 2.0 * shift) * ends[v]})
-        note = (f"log growth of {shift:g} + {1.0 - 2.0 * shift:g} x: the index mapped into "
-                f"[{shift:g}, {1.0 - shift:g}] (index shift {shift:g})")
+        note = (
+            f"log growth of {shift:g} + {1.0 - 2.0 * shift:g} x: the index mapped into "
+            f"[{shift:g}, {1.0 - shift:g}] (index shift {shift:g})"
+        )
     _check_ends(ends, v, region, year)
     X = wide(ends, v, region, year).loc[ids]
     return X[first].to_numpy(dtype=float), X[last].to_numpy(dtype=float), note
@@ -271,10 +350,12 @@ def _join(*parts) -> str:
 def _check_shift(index_shift) -> float:
     if index_shift is None:
         return 0.0
-    if isinstance(index_shift, bool) or not isinstance(index_shift, (int, float, np.integer, np.floating)) \
-            or not 0 <= float(index_shift) < 0.5:
-        raise InputError(f"index_shift = {index_shift!r} must be a number in [0, 0.5) (e.g. 0.002)",
-                         source=SOURCE)
+    if (
+        isinstance(index_shift, bool)
+        or not isinstance(index_shift, (int, float, np.integer, np.floating))
+        or not 0 <= float(index_shift) < 0.5
+    ):
+        raise InputError(f"index_shift = {index_shift!r} must be a number in [0, 0.5) (e.g. 0.002)", source=SOURCE)
     return float(index_shift)
 
 
@@ -286,4 +367,6 @@ def _check_unit(frame: pd.DataFrame, v: str, region: str, year: str) -> None:
         raise InputError(
             f"an index shift maps an index in [0, 1], but variable '{v}' is {vals[i]:g} for region "
             f"'{frame[region].iloc[i]}' in year {frame[year].iloc[i]}; use the shift only for indices "
-            "in [0, 1] (or none: values as stored)", source=SOURCE)
+            "in [0, 1] (or none: values as stored)",
+            source=SOURCE,
+        )

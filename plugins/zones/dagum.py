@@ -93,8 +93,23 @@ def _dagum_core(y: np.ndarray, codes: np.ndarray, k: int) -> dict:
     # the pair's parts do not depend on the orientation except through |D|
     G_nb = float(np.sum(contrib[iu] * np.abs(Dz[iu])))
     G_t = float(np.sum(contrib[iu] * (1.0 - np.abs(Dz[iu]))))
-    return dict(n=n, mu=mu, n_g=n_g, mu_g=mu_g, G=G, G_w=G_w, G_nb=G_nb, G_t=G_t, G_jj=G_jj,
-                G_jh=G_jh, D=D, d=d, p=p, s=s, contrib=contrib)
+    return dict(
+        n=n,
+        mu=mu,
+        n_g=n_g,
+        mu_g=mu_g,
+        G=G,
+        G_w=G_w,
+        G_nb=G_nb,
+        G_t=G_t,
+        G_jj=G_jj,
+        G_jh=G_jh,
+        D=D,
+        d=d,
+        p=p,
+        s=s,
+        contrib=contrib,
+    )
 
 
 def _cross_section(y: np.ndarray, labels: np.ndarray) -> DagumCrossSection:
@@ -102,27 +117,58 @@ def _cross_section(y: np.ndarray, labels: np.ndarray) -> DagumCrossSection:
     k = names.size
     r = _dagum_core(y, codes, k)
     G = r["G"]
-    parts = pd.Series({
-        "n": r["n"], "mean": r["mu"], "G": G, "G_within": r["G_w"], "G_between": r["G_nb"],
-        "G_transvariation": r["G_t"], "share_within": r["G_w"] / G if G > 0 else np.nan,
-        "share_between": r["G_nb"] / G if G > 0 else np.nan,
-        "share_transvariation": r["G_t"] / G if G > 0 else np.nan,
-    })
+    parts = pd.Series(
+        {
+            "n": r["n"],
+            "mean": r["mu"],
+            "G": G,
+            "G_within": r["G_w"],
+            "G_between": r["G_nb"],
+            "G_transvariation": r["G_t"],
+            "share_within": r["G_w"] / G if G > 0 else np.nan,
+            "share_between": r["G_nb"] / G if G > 0 else np.nan,
+            "share_transvariation": r["G_t"] / G if G > 0 else np.nan,
+        }
+    )
     # order groups by mean, largest first (ties by name) so that j < h means mu_j >= mu_h
     order = sorted(range(k), key=lambda g: (-r["mu_g"][g], str(names[g])))
     rows = []
     for g in order:
-        rows.append(dict(kind="within", group_j=names[g], group_h=names[g], n_j=int(r["n_g"][g]),
-                         n_h=int(r["n_g"][g]), mean_j=r["mu_g"][g], mean_h=r["mu_g"][g],
-                         G_jh=r["G_jj"][g], D_jh=np.nan, d_jh=np.nan, p_jh=np.nan,
-                         contribution=r["G_jj"][g] * r["p"][g] * r["s"][g]))
+        rows.append(
+            dict(
+                kind="within",
+                group_j=names[g],
+                group_h=names[g],
+                n_j=int(r["n_g"][g]),
+                n_h=int(r["n_g"][g]),
+                mean_j=r["mu_g"][g],
+                mean_h=r["mu_g"][g],
+                G_jh=r["G_jj"][g],
+                D_jh=np.nan,
+                d_jh=np.nan,
+                p_jh=np.nan,
+                contribution=r["G_jj"][g] * r["p"][g] * r["s"][g],
+            )
+        )
     for a in range(k):
         for b in range(a + 1, k):
             j, h = order[a], order[b]
-            rows.append(dict(kind="between", group_j=names[j], group_h=names[h],
-                             n_j=int(r["n_g"][j]), n_h=int(r["n_g"][h]), mean_j=r["mu_g"][j],
-                             mean_h=r["mu_g"][h], G_jh=r["G_jh"][j, h], D_jh=r["D"][j, h],
-                             d_jh=r["d"][j, h], p_jh=r["d"][h, j], contribution=r["contrib"][j, h]))
+            rows.append(
+                dict(
+                    kind="between",
+                    group_j=names[j],
+                    group_h=names[h],
+                    n_j=int(r["n_g"][j]),
+                    n_h=int(r["n_g"][h]),
+                    mean_j=r["mu_g"][j],
+                    mean_h=r["mu_g"][h],
+                    G_jh=r["G_jh"][j, h],
+                    D_jh=r["D"][j, h],
+                    d_jh=r["d"][j, h],
+                    p_jh=r["d"][h, j],
+                    contribution=r["contrib"][j, h],
+                )
+            )
     return DagumCrossSection(parts, pd.DataFrame(rows))
 
 
@@ -163,17 +209,16 @@ def dagum_gini(values, groups) -> DagumCrossSection:
     y = np.asarray(values, dtype=float)
     labels = np.asarray(pd.Series(groups).astype(str))
     if y.ndim != 1 or y.shape != labels.shape:
-        raise InputError(f"values ({y.shape}) and groups ({labels.shape}) must be 1-D and of equal "
-                         "length", source=SOURCE)
+        raise InputError(
+            f"values ({y.shape}) and groups ({labels.shape}) must be 1-D and of equal length", source=SOURCE
+        )
     if y.size == 0 or not np.isfinite(y).all():
         raise InputError("values must be non-empty and finite", source=SOURCE)
     if (y < 0).any():
         i = int(np.flatnonzero(y < 0)[0])
-        raise InputError(f"the Gini decomposition needs non-negative values; value {i} is {y[i]!r}",
-                         source=SOURCE)
+        raise InputError(f"the Gini decomposition needs non-negative values; value {i} is {y[i]!r}", source=SOURCE)
     if y.mean() <= 0:
-        raise InputError("the Gini decomposition needs a positive mean; all values are 0",
-                         source=SOURCE)
+        raise InputError("the Gini decomposition needs a positive mean; all values are 0", source=SOURCE)
     return _cross_section(y, labels)
 
 
@@ -198,19 +243,41 @@ class DagumResults(Results):
 
     def summary(self) -> Summary:
         """Gini and its parts per variable and year."""
-        cols = ["variable", "year", "G", "G_within", "G_between", "G_transvariation",
-                "share_within", "share_between", "share_transvariation"]
-        return Summary(title="Dagum Gini decomposition",
-                       facts={"scheme": self.scheme or "", "variables": self.gini["variable"].nunique(),
-                              "periods": self.gini["year"].nunique()},
-                       tables={"dagum_gini": self.gini[cols]},
-                       notes=("G_between is the net between-group part (Dagum 1997); groups are "
-                              "ordered by mean so that D_jh lies in [0, 1].",))
+        cols = [
+            "variable",
+            "year",
+            "G",
+            "G_within",
+            "G_between",
+            "G_transvariation",
+            "share_within",
+            "share_between",
+            "share_transvariation",
+        ]
+        return Summary(
+            title="Dagum Gini decomposition",
+            facts={
+                "scheme": self.scheme or "",
+                "variables": self.gini["variable"].nunique(),
+                "periods": self.gini["year"].nunique(),
+            },
+            tables={"dagum_gini": self.gini[cols]},
+            notes=(
+                "G_between is the net between-group part (Dagum 1997); groups are "
+                "ordered by mean so that D_jh lies in [0, 1].",
+            ),
+        )
 
 
-def dagum_decomposition(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.Series, *,
-                        region: str = "region", year: str = "year",
-                        scheme_name: str | None = None) -> DagumResults:
+def dagum_decomposition(
+    data: pd.DataFrame,
+    variables: str | Iterable[str],
+    groups: pd.Series,
+    *,
+    region: str = "region",
+    year: str = "year",
+    scheme_name: str | None = None,
+) -> DagumResults:
     """Dagum Gini decomposition of each variable in each year.
 
     Parameters
@@ -247,8 +314,11 @@ def dagum_decomposition(data: pd.DataFrame, variables: str | Iterable[str], grou
         for t, idx in frame.groupby(year, sort=True).indices.items():
             y = frame[v].to_numpy(dtype=float)[idx]
             if y.mean() <= 0:
-                raise InputError(f"variable '{v}' is 0 for every region in year {t}; the Gini ratio "
-                                 "is undefined (choose another variable or period)", source=SOURCE)
+                raise InputError(
+                    f"variable '{v}' is 0 for every region in year {t}; the Gini ratio "
+                    "is undefined (choose another variable or period)",
+                    source=SOURCE,
+                )
             cs = _cross_section(y, labels_all[idx])
             g_rows.append({"variable": v, "scheme": scheme_name, year: t, **cs.parts.to_dict()})
             pairs = cs.pairs
@@ -258,7 +328,21 @@ def dagum_decomposition(data: pd.DataFrame, variables: str | Iterable[str], grou
             p_rows.append(pairs)
     gini = pd.DataFrame(g_rows).rename(columns={year: "year"})
     gini["n"] = gini["n"].astype(int)
-    gini = gini[["variable", "scheme", "year", "G", "G_within", "G_between", "G_transvariation",
-                 "share_within", "share_between", "share_transvariation", "n", "mean"]]
+    gini = gini[
+        [
+            "variable",
+            "scheme",
+            "year",
+            "G",
+            "G_within",
+            "G_between",
+            "G_transvariation",
+            "share_within",
+            "share_between",
+            "share_transvariation",
+            "n",
+            "mean",
+        ]
+    ]
     pairs = pd.concat(p_rows, ignore_index=True).rename(columns={year: "year"})
     return DagumResults(gini, pairs, scheme_name)

@@ -34,8 +34,14 @@ from nqpspatial.results import Results, Summary
 
 from ._common import check_grouped
 
-__all__ = ["kernel_density", "DensityResults", "count_modes", "silverman_bandwidth", "gaussian_density",
-           "reflected_density"]
+__all__ = [
+    "kernel_density",
+    "DensityResults",
+    "count_modes",
+    "silverman_bandwidth",
+    "gaussian_density",
+    "reflected_density",
+]
 
 #: local maxima lower than this fraction of the highest peak are not counted as modes
 MODE_FLOOR = 0.01
@@ -168,13 +174,20 @@ class DensityResults(Results):
     def summary(self) -> Summary:
         """National density summaries per variable and year."""
         nat = self.density.query("level == 'national'").drop(columns=["level", "group", "note"])
-        return Summary(title="Kernel density (Gaussian, Silverman bandwidth)",
-                       tables={"national": nat})
+        return Summary(title="Kernel density (Gaussian, Silverman bandwidth)", tables={"national": nat})
 
 
-def kernel_density(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.Series | None = None,
-                   *, grid_size: int = 200, region: str = "region", year: str = "year",
-                   scheme_name: str | None = None, bounds: tuple[float, float] | None = None) -> DensityResults:
+def kernel_density(
+    data: pd.DataFrame,
+    variables: str | Iterable[str],
+    groups: pd.Series | None = None,
+    *,
+    grid_size: int = 200,
+    region: str = "region",
+    year: str = "year",
+    scheme_name: str | None = None,
+    bounds: tuple[float, float] | None = None,
+) -> DensityResults:
     """Gaussian kernel density of each variable by period, nationally and per group.
 
     Parameters
@@ -209,8 +222,7 @@ def kernel_density(data: pd.DataFrame, variables: str | Iterable[str], groups: p
     InputError
         Missing columns or cells, or a region without group.
     """
-    variables, frame, grp = check_grouped(data, variables, groups, region, year, scheme_name,
-                                          groups_optional=True)
+    variables, frame, grp = check_grouped(data, variables, groups, region, year, scheme_name, groups_optional=True)
     if grp is not None:
         frame["__group"] = grp.reindex(frame[region]).to_numpy()
     rows, curves = [], []
@@ -229,29 +241,50 @@ def kernel_density(data: pd.DataFrame, variables: str | Iterable[str], groups: p
         if bounds is not None:
             lo, hi = float(bounds[0]), float(bounds[1])
             if not lo < hi or allv.min() < lo or allv.max() > hi:
-                raise InputError(f"kernel density of '{v}': values span [{allv.min():.6g}, {allv.max():.6g}], "
-                                 f"outside bounds = ({lo:g}, {hi:g}). Fix: give bounds that hold every value, "
-                                 "or none.")
+                raise InputError(
+                    f"kernel density of '{v}': values span [{allv.min():.6g}, {allv.max():.6g}], "
+                    f"outside bounds = ({lo:g}, {hi:g}). Fix: give bounds that hold every value, "
+                    "or none."
+                )
             grid = np.linspace(lo, hi, int(grid_size))
         for (t, level, gname, y), bw in zip(cells, bws):
             base = {"variable": v, "year": t, "level": level, "group": gname, "n": y.size}
             if bw is None:
-                rows.append({**base, "mean": float(y.mean()), "note": "fewer than two distinct values: "
-                             "no density"})
+                rows.append({**base, "mean": float(y.mean()), "note": "fewer than two distinct values: no density"})
                 continue
             f = gaussian_density(y, grid, bw) if bounds is None else reflected_density(y, grid, bw, *bounds)
             i = int(np.argmax(f))
-            rows.append({**base, "bandwidth": float(bw),
-                         "mean": float(y.mean()), "sd": float(y.std(ddof=1)),
-                         "location": float(grid[i]), "peak": float(f[i]),
-                         "width_half_max": _half_max_width(grid, f), "modes": count_modes(f),
-                         "note": "" if bounds is None else f"reflected at the bounds {bounds[0]:g} and {bounds[1]:g}"})
+            rows.append(
+                {
+                    **base,
+                    "bandwidth": float(bw),
+                    "mean": float(y.mean()),
+                    "sd": float(y.std(ddof=1)),
+                    "location": float(grid[i]),
+                    "peak": float(f[i]),
+                    "width_half_max": _half_max_width(grid, f),
+                    "modes": count_modes(f),
+                    "note": "" if bounds is None else f"reflected at the bounds {bounds[0]:g} and {bounds[1]:g}",
+                }
+            )
             curves.append(pd.DataFrame({**base, "x": grid, "density": f}).drop(columns="n"))
-    cols = ["variable", "year", "level", "group", "n", "bandwidth", "mean", "sd", "location", "peak",
-            "width_half_max", "modes", "note"]
+    cols = [
+        "variable",
+        "year",
+        "level",
+        "group",
+        "n",
+        "bandwidth",
+        "mean",
+        "sd",
+        "location",
+        "peak",
+        "width_half_max",
+        "modes",
+        "note",
+    ]
     density = pd.DataFrame(rows).reindex(columns=cols)
     density["modes"] = density["modes"].astype("Int64")
     curve_cols = ["variable", "year", "level", "group", "x", "density"]
-    curves_df = pd.concat(curves, ignore_index=True)[curve_cols] if curves else pd.DataFrame(
-        columns=curve_cols)
+    curves_df = pd.concat(curves, ignore_index=True)[curve_cols] if curves else pd.DataFrame(columns=curve_cols)
     return DensityResults(density, curves_df)

@@ -48,8 +48,15 @@ from nqpspatial.results import Results, Summary
 
 from ._common import SOURCE, check_data, global_numpy_seed, seed_from, wide
 
-__all__ = ["markov_chains", "MarkovResults", "row_standardized_w", "mean_trend", "relative_labels",
-           "QUADRANTS", "CLASS_MODES"]
+__all__ = [
+    "markov_chains",
+    "MarkovResults",
+    "row_standardized_w",
+    "mean_trend",
+    "relative_labels",
+    "QUADRANTS",
+    "CLASS_MODES",
+]
 
 QUADRANTS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
 CLASS_MODES = ("pooled", "relative", "both")
@@ -90,9 +97,11 @@ def row_standardized_w(graph, ids):
         weights[f].append(float(v))
     lonely = [r for r in ids if not neighbors[r]]
     if lonely:
-        raise InputError(f"region(s) {lonely[:10]} have no neighbour; link islands first "
-                         "(e.g. zones.contiguity_graph links them to their nearest region)",
-                         source=SOURCE)
+        raise InputError(
+            f"region(s) {lonely[:10]} have no neighbour; link islands first "
+            "(e.g. zones.contiguity_graph links them to their nearest region)",
+            source=SOURCE,
+        )
     w = W(neighbors, weights, id_order=ids, silence_warnings=True)
     w.transform = "r"
     return w
@@ -110,8 +119,17 @@ def _transition_rows(T: np.ndarray, labels: list, **extra) -> list[dict]:
     for i in range(T.shape[0]):
         for j in range(T.shape[1]):
             p = T[i, j] / row_sum[i] if row_sum[i] > 0 else np.nan
-            rows.append({**extra, "from": i, "to": j, "from_label": labels[i], "to_label": labels[j],
-                         "count": int(T[i, j]), "probability": p})
+            rows.append(
+                {
+                    **extra,
+                    "from": i,
+                    "to": j,
+                    "from_label": labels[i],
+                    "to_label": labels[j],
+                    "count": int(T[i, j]),
+                    "probability": p,
+                }
+            )
     return rows
 
 
@@ -169,19 +187,28 @@ class MarkovResults(Results):
         cl = self.transitions.query("kind == 'classic'")
         for (v, mode), sub in cl.groupby(["variable", "classes"], sort=False):
             lab = dict(zip(sub["from"], sub["from_label"]))
-            tab = sub.pivot(index="from", columns="to", values="probability").rename(
-                index=lab, columns=lab)
+            tab = sub.pivot(index="from", columns="to", values="probability").rename(index=lab, columns=lab)
             tables[f"{v}: classic transition probabilities ({mode} classes)"] = tab.rename_axis(
-                index="from", columns=None).reset_index()
+                index="from", columns=None
+            ).reset_index()
         if self.spatial is not None:
             tests = self.spatial.query("row_type == 'test'")[
-                ["variable", "classes", "test", "lag_class", "statistic", "dof", "p_value"]]
+                ["variable", "classes", "test", "lag_class", "statistic", "dof", "p_value"]
+            ]
             tables["homogeneity tests"] = tests
         return Summary(title="Markov transitions", tables=tables, notes=self.notes)
 
 
-_TREND_COLUMNS = ["variable", "tau", "p_value", "trending", "first_year", "last_year", "mean_class_first",
-                  "mean_class_last"]
+_TREND_COLUMNS = [
+    "variable",
+    "tau",
+    "p_value",
+    "trending",
+    "first_year",
+    "last_year",
+    "mean_class_first",
+    "mean_class_last",
+]
 
 
 def mean_trend(Y: pd.DataFrame, alpha: float = TREND_ALPHA) -> dict:
@@ -235,8 +262,17 @@ def _pooled_states(Y, v, classes, C=None):
         k = len(q.bins)
         labels = _bounds_labels(q.bins[:-1], y.min(), y.max())
         lower = [y.min(), *q.bins[:-1]]
-        table = pd.DataFrame({"variable": v, "classes": "pooled", "year": None, "class": range(k),
-                              "label": labels[:k], "lower": lower[:k], "upper": q.bins[:k]})
+        table = pd.DataFrame(
+            {
+                "variable": v,
+                "classes": "pooled",
+                "year": None,
+                "class": range(k),
+                "label": labels[:k],
+                "lower": lower[:k],
+                "upper": q.bins[:k],
+            }
+        )
         return ids, labels[:k], table
     # order discrete classes by the mean of the variable within each class
     pooled = pd.DataFrame({"c": C.to_numpy().ravel(), "y": Y.to_numpy(dtype=float).ravel()})
@@ -244,8 +280,17 @@ def _pooled_states(Y, v, classes, C=None):
     code = {c: i for i, c in enumerate(means.index)}
     ids = np.vectorize(code.get)(C.to_numpy())
     labels = [str(c) for c in means.index]
-    table = pd.DataFrame({"variable": v, "classes": "pooled", "year": None, "class": range(len(labels)),
-                          "label": labels, "lower": means["min"].to_numpy(), "upper": means["max"].to_numpy()})
+    table = pd.DataFrame(
+        {
+            "variable": v,
+            "classes": "pooled",
+            "year": None,
+            "class": range(len(labels)),
+            "label": labels,
+            "lower": means["min"].to_numpy(),
+            "upper": means["max"].to_numpy(),
+        }
+    )
     return ids.astype(int), labels, table
 
 
@@ -265,11 +310,23 @@ def _relative_states(Y, v, k):
             raise InputError(
                 f"relative Markov classes: variable '{v}' has too many equal values in year {t} "
                 f"({len(np.unique(y[:, j]))} distinct) to form {k} quantile classes; use fewer classes "
-                "or pooled classes only", source=SOURCE)
+                "or pooled classes only",
+                source=SOURCE,
+            )
         ids[:, j] = q.yb
         lower = [y[:, j].min(), *q.bins[:-1]]
-        rows += [{"variable": v, "classes": "relative", "year": t, "class": c, "label": labels[c],
-                  "lower": lower[c], "upper": q.bins[c]} for c in range(k)]
+        rows += [
+            {
+                "variable": v,
+                "classes": "relative",
+                "year": t,
+                "class": c,
+                "label": labels[c],
+                "lower": lower[c],
+                "upper": q.bins[c],
+            }
+            for c in range(k)
+        ]
     return ids, labels, pd.DataFrame(rows)
 
 
@@ -277,16 +334,32 @@ def _spatial_rows(sm, labels, lag_labels, **extra) -> list[dict]:
     """Transition and test rows of a giddy Spatial_Markov."""
     rows = []
     for c in range(sm.T.shape[0]):
-        rows += _transition_rows(sm.T[c], labels, **extra, row_type="transition", lag_class=c,
-                                 lag_label=lag_labels[c])
+        rows += _transition_rows(sm.T[c], labels, **extra, row_type="transition", lag_class=c, lag_label=lag_labels[c])
     rows.append(dict(**extra, row_type="test", test="Q", statistic=sm.Q, dof=sm.dof_hom, p_value=sm.Q_p_value))
-    rows.append(dict(**extra, row_type="test", test="LR", statistic=sm.LR, dof=sm.dof_hom,
-                     p_value=sm.LR_p_value))
+    rows.append(dict(**extra, row_type="test", test="LR", statistic=sm.LR, dof=sm.dof_hom, p_value=sm.LR_p_value))
     for c, (stat, p, d) in enumerate(sm.chi2):
-        rows.append(dict(**extra, row_type="test", test="chi2", lag_class=c, lag_label=lag_labels[c],
-                         statistic=float(stat), dof=int(d), p_value=float(p)))
-    rows.append(dict(**extra, row_type="test", test="chi2_total", statistic=float(sm.x2),
-                     dof=int(sm.x2_dof), p_value=float(sm.x2_pvalue)))
+        rows.append(
+            dict(
+                **extra,
+                row_type="test",
+                test="chi2",
+                lag_class=c,
+                lag_label=lag_labels[c],
+                statistic=float(stat),
+                dof=int(d),
+                p_value=float(p),
+            )
+        )
+    rows.append(
+        dict(
+            **extra,
+            row_type="test",
+            test="chi2_total",
+            statistic=float(sm.x2),
+            dof=int(sm.x2_dof),
+            p_value=float(sm.x2_pvalue),
+        )
+    )
     return rows
 
 
@@ -310,8 +383,10 @@ def _spatial_markov(y, cid, w, labels, mode, discrete, seed):
     for c in caught:
         if _TIES in str(c.message):
             if mode == "relative":
-                notes.append(f"the spatial lag has too many equal values for {k} relative lag classes in "
-                             "some period: some lag classes are empty there")
+                notes.append(
+                    f"the spatial lag has too many equal values for {k} relative lag classes in "
+                    "some period: some lag classes are empty there"
+                )
                 break
         else:  # anything else keeps its normal behaviour
             warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
@@ -334,19 +409,29 @@ def _lisa_rows(y, w, seed, **extra) -> list[dict]:
 
 
 def _trend_row(v, Y, pooled_ids) -> dict:
-    return {"variable": v, **mean_trend(Y), "first_year": Y.columns[0], "last_year": Y.columns[-1],
-            "mean_class_first": float(pooled_ids[:, 0].mean()),
-            "mean_class_last": float(pooled_ids[:, -1].mean())}
+    return {
+        "variable": v,
+        **mean_trend(Y),
+        "first_year": Y.columns[0],
+        "last_year": Y.columns[-1],
+        "mean_class_first": float(pooled_ids[:, 0].mean()),
+        "mean_class_last": float(pooled_ids[:, -1].mean()),
+    }
 
 
 def _trend_note(row: dict, mode: str) -> str:
-    hint = ("the relative classes follow positions in each year's distribution instead" if mode == "both"
-            else "relative (per-year quantile) classes follow positions instead")
-    return (f"pooled classes of '{row['variable']}' track calendar time: its cross-sectional mean has a "
-            f"monotone trend (Mann-Kendall tau = {row['tau']:.2f}, p = {row['p_value']:.2g}) and the mean "
-            f"pooled class goes from {row['mean_class_first']:.2f} in {row['first_year']} to "
-            f"{row['mean_class_last']:.2f} in {row['last_year']}, so the pooled chain mostly records the "
-            f"trend; {hint}")
+    hint = (
+        "the relative classes follow positions in each year's distribution instead"
+        if mode == "both"
+        else "relative (per-year quantile) classes follow positions instead"
+    )
+    return (
+        f"pooled classes of '{row['variable']}' track calendar time: its cross-sectional mean has a "
+        f"monotone trend (Mann-Kendall tau = {row['tau']:.2f}, p = {row['p_value']:.2g}) and the mean "
+        f"pooled class goes from {row['mean_class_first']:.2f} in {row['first_year']} to "
+        f"{row['mean_class_last']:.2f} in {row['last_year']}, so the pooled chain mostly records the "
+        f"trend; {hint}"
+    )
 
 
 def _check_k(classes, class_column, class_mode) -> None:
@@ -358,10 +443,19 @@ def _check_k(classes, class_column, class_mode) -> None:
         raise InputError(f"classes = {classes!r} must be an integer >= 2", source=SOURCE)
 
 
-def markov_chains(data: pd.DataFrame, variables: str | Iterable[str], graph=None, *,
-                  classes: int = 5, class_column: str | None = None, class_mode: str = "pooled",
-                  lisa: bool = True, seed: int | np.random.Generator | None = 0,
-                  region: str = "region", year: str = "year") -> MarkovResults:
+def markov_chains(
+    data: pd.DataFrame,
+    variables: str | Iterable[str],
+    graph=None,
+    *,
+    classes: int = 5,
+    class_column: str | None = None,
+    class_mode: str = "pooled",
+    lisa: bool = True,
+    seed: int | np.random.Generator | None = 0,
+    region: str = "region",
+    year: str = "year",
+) -> MarkovResults:
     """Classical, spatial and LISA Markov chains of each variable.
 
     Parameters
@@ -455,14 +549,30 @@ def _results(t_rows, s_rows, class_tabs, notes, trend) -> MarkovResults:
     """Assemble the tables with their documented column order and integer columns."""
     tcols = ["variable", "kind", "classes", "from", "to", "from_label", "to_label", "count", "probability"]
     transitions = pd.DataFrame(t_rows).reindex(columns=tcols)
-    scols = ["variable", "classes", "row_type", "lag_class", "lag_label", "from", "to", "from_label",
-             "to_label", "count", "probability", "test", "statistic", "dof", "p_value"]
+    scols = [
+        "variable",
+        "classes",
+        "row_type",
+        "lag_class",
+        "lag_label",
+        "from",
+        "to",
+        "from_label",
+        "to_label",
+        "count",
+        "probability",
+        "test",
+        "statistic",
+        "dof",
+        "p_value",
+    ]
     spatial = pd.DataFrame(s_rows).reindex(columns=scols) if s_rows else None
     if spatial is not None:
         for c in ("lag_class", "from", "to", "count", "dof"):
             spatial[c] = spatial[c].astype("Int64")
     ctab = pd.concat(class_tabs, ignore_index=True).reindex(
-        columns=["variable", "classes", "year", "class", "label", "lower", "upper"])
+        columns=["variable", "classes", "year", "class", "label", "lower", "upper"]
+    )
     yrs = pd.to_numeric(ctab["year"], errors="coerce")
     if yrs.notna().sum() == ctab["year"].notna().sum() and yrs.dropna().mod(1).eq(0).all():
         ctab["year"] = yrs.astype("Int64")  # whole-number years stay whole in markov_classes.csv
@@ -477,6 +587,5 @@ def _check_with_classes(data, variables, class_column, region, year):
     cls = data[[region, year, class_column]]
     if cls[class_column].isna().any():
         r, y = cls.loc[cls[class_column].isna(), [region, year]].iloc[0]
-        raise InputError(f"class column '{class_column}' is empty for region '{r}' in year {y}",
-                         source=SOURCE)
+        raise InputError(f"class column '{class_column}' is empty for region '{r}' in year {y}", source=SOURCE)
     return frame.merge(cls, on=[region, year], how="left", validate="one_to_one")

@@ -45,15 +45,19 @@ class ObstacleResults(Results):
 
     def summary(self) -> Summary:
         """Mean obstacle degree of each indicator and dimension over regions and years."""
-        mean = (self.table.groupby(["subsystem", "level", "name"], sort=False)["obstacle"].mean()
-                .rename("mean_obstacle").reset_index()
-                .sort_values(["subsystem", "level", "mean_obstacle"], ascending=[True, False, False]))
-        return Summary(title="Obstacle degree", tables={"mean obstacle degree (%)": mean},
-                       notes=self.notes)
+        mean = (
+            self.table.groupby(["subsystem", "level", "name"], sort=False)["obstacle"]
+            .mean()
+            .rename("mean_obstacle")
+            .reset_index()
+            .sort_values(["subsystem", "level", "mean_obstacle"], ascending=[True, False, False])
+        )
+        return Summary(title="Obstacle degree", tables={"mean obstacle degree (%)": mean}, notes=self.notes)
 
 
-def obstacle_degree(normalized: pd.DataFrame, weights: pd.DataFrame, *, region: str = "region",
-                    year: str = "year") -> ObstacleResults:
+def obstacle_degree(
+    normalized: pd.DataFrame, weights: pd.DataFrame, *, region: str = "region", year: str = "year"
+) -> ObstacleResults:
     """Obstacle degree of every indicator and dimension per region and period.
 
     Parameters
@@ -90,8 +94,9 @@ def obstacle_degree(normalized: pd.DataFrame, weights: pd.DataFrame, *, region: 
     inds = list(weights["indicator"])
     missing = [i for i in inds if i not in normalized.columns]
     if missing:
-        raise InputError(f"indicator(s) {missing[:10]} of the weights table are not columns of the "
-                         "normalized table", source=SOURCE)
+        raise InputError(
+            f"indicator(s) {missing[:10]} of the weights table are not columns of the normalized table", source=SOURCE
+        )
     wts = weights["weight"].to_numpy(dtype=float, na_value=np.nan)
     if not np.isfinite(wts).all() or (wts < 0).any():
         bad = weights["indicator"].iloc[int(np.flatnonzero(~np.isfinite(wts) | (wts < 0))[0])]
@@ -110,8 +115,10 @@ def obstacle_degree(normalized: pd.DataFrame, weights: pd.DataFrame, *, region: 
         O = np.divide(dev, tot, out=np.full_like(dev, np.nan), where=~zero[:, None]) * 100.0
         if zero.any():
             r0 = keys.iloc[int(np.flatnonzero(zero)[0])]
-            notes.append(f"subsystem '{sub}': no deviation at all for {int(zero.sum())} region-year(s) "
-                         f"(first: {r0['region']} {r0['year']}); obstacle degrees left empty")
+            notes.append(
+                f"subsystem '{sub}': no deviation at all for {int(zero.sum())} region-year(s) "
+                f"(first: {r0['region']} {r0['year']}); obstacle degrees left empty"
+            )
         levels = [("indicator", names, O)]
         if has_dim:
             dims = wsub["dimension"]
@@ -121,17 +128,22 @@ def obstacle_degree(normalized: pd.DataFrame, weights: pd.DataFrame, *, region: 
                 D = np.column_stack([O[:, (dims == d).to_numpy()].sum(axis=1) for d in dnames])
                 levels.append(("dimension", dnames, D))
             elif named.any():
-                notes.append(f"subsystem '{sub}': some indicators have no dimension; dimension "
-                             "obstacle degrees not computed")
+                notes.append(
+                    f"subsystem '{sub}': some indicators have no dimension; dimension obstacle degrees not computed"
+                )
         for level, lnames, M in levels:
             rank = pd.DataFrame(M).rank(axis=1, ascending=False, method="min").to_numpy()
-            block = pd.DataFrame({
-                "region": np.repeat(keys["region"].to_numpy(), len(lnames)),
-                "year": np.repeat(keys["year"].to_numpy(), len(lnames)),
-                "subsystem": sub, "level": level,
-                "name": np.tile(np.asarray(lnames, dtype=object), len(keys)),
-                "obstacle": M.ravel(), "rank": rank.ravel(),
-            })
+            block = pd.DataFrame(
+                {
+                    "region": np.repeat(keys["region"].to_numpy(), len(lnames)),
+                    "year": np.repeat(keys["year"].to_numpy(), len(lnames)),
+                    "subsystem": sub,
+                    "level": level,
+                    "name": np.tile(np.asarray(lnames, dtype=object), len(keys)),
+                    "obstacle": M.ravel(),
+                    "rank": rank.ravel(),
+                }
+            )
             out.append(block)
     table = pd.concat(out, ignore_index=True)
     table["rank"] = table["rank"].astype("Int64")

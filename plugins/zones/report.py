@@ -11,9 +11,24 @@ __all__ = ["zones_sections"]
 _MAX_ZONE_VARS = 2  # zone figures per kind (keeps the report's run time bounded)
 
 
-_ZONE_TABLES = ("zones_summary", "dagum_gini", "dagum_pairs", "theil", "theil_groups", "clusters",
-                "clusters_vs_zones", "markov_transitions", "markov_classes", "spatial_markov", "density",
-                "density_curves", "convergence", "obstacles", "zones_haken_fits", "zones_turning_points")
+_ZONE_TABLES = (
+    "zones_summary",
+    "dagum_gini",
+    "dagum_pairs",
+    "theil",
+    "theil_groups",
+    "clusters",
+    "clusters_vs_zones",
+    "markov_transitions",
+    "markov_classes",
+    "spatial_markov",
+    "density",
+    "density_curves",
+    "convergence",
+    "obstacles",
+    "zones_haken_fits",
+    "zones_turning_points",
+)
 
 
 def _sec_zones(S: ReportView) -> Section | None:
@@ -36,8 +51,9 @@ def _sec_zones(S: ReportView) -> Section | None:
         sec.blocks.append("<h3>" + escape(S.t("dagum")) + "</h3>")
         if figs:
             for v in preferred_variables(dg, S, _MAX_ZONE_VARS):
-                sec.blocks.append(S.figure(F.dagum_figure(dg, v, lang=S.fig_lang), f"dagum_{v}",
-                                           f"{S.t('dagum')}: {v}"))
+                sec.blocks.append(
+                    S.figure(F.dagum_figure(dg, v, lang=S.fig_lang), f"dagum_{v}", f"{S.t('dagum')}: {v}")
+                )
         sec.blocks.append(table_html(dg, name="dagum_gini", max_rows=30, lang=S.lang))
     for n in ("dagum_pairs", "theil"):
         if tabs[n] is not None:
@@ -68,8 +84,16 @@ def _sec_zones(S: ReportView) -> Section | None:
             cmap = colormaps["tab20"]
             colours = {c: to_hex(cmap(i % 20)) for i, c in enumerate(cats)}
             ctitle = "clusters" + (f": {cl_var}" if cl_var is not None else "")
-            fig = categorical_map(S.geoms, vals, categories=cats, colours=colours, title=ctitle,
-                                  legend_title="cluster", lang=S.fig_lang, layout=S.layout)
+            fig = categorical_map(
+                S.geoms,
+                vals,
+                categories=cats,
+                colours=colours,
+                title=ctitle,
+                legend_title="cluster",
+                lang=S.fig_lang,
+                layout=S.layout,
+            )
             sec.blocks.append(S.figure(fig, "clusters", ctitle))
     if tabs["clusters_vs_zones"] is not None:
         t = tabs["clusters_vs_zones"]
@@ -84,8 +108,13 @@ def _sec_zones(S: ReportView) -> Section | None:
         if figs:
             for i, v in enumerate(preferred_variables(mk, S, _MAX_ZONE_VARS)):
                 for kind in ("classic", "lisa") if i == 0 else ("classic",):
-                    fig = F.markov_figure(mk, v, kind, lang=S.fig_lang,
-                                          title=f"{S.ft('markov')}: {v}" + (" (LISA)" if kind == "lisa" else ""))
+                    fig = F.markov_figure(
+                        mk,
+                        v,
+                        kind,
+                        lang=S.fig_lang,
+                        title=f"{S.ft('markov')}: {v}" + (" (LISA)" if kind == "lisa" else ""),
+                    )
                     sec.blocks.append(S.figure(fig, f"markov_{kind}_{v}", f"{S.t('markov')}: {v} ({kind})"))
         if not figs:
             sec.blocks.append(table_html(mk, name="markov_transitions", max_rows=40, lang=S.lang))
@@ -98,8 +127,9 @@ def _sec_zones(S: ReportView) -> Section | None:
     if dc is not None and figs:
         sec.blocks.append("<h3>" + escape(S.t("density")) + "</h3>")
         for v in preferred_variables(dc, S, _MAX_ZONE_VARS):
-            sec.blocks.append(S.figure(F.density_figure(dc, v, lang=S.fig_lang), f"density_{v}",
-                                       f"{S.t('density')}: {v}"))
+            sec.blocks.append(
+                S.figure(F.density_figure(dc, v, lang=S.fig_lang), f"density_{v}", f"{S.t('density')}: {v}")
+            )
     elif tabs["density"] is not None:
         sec.blocks.append("<h3>density</h3>")
         sec.blocks.append(table_html(tabs["density"], name="density", max_rows=30, lang=S.lang))

@@ -49,8 +49,7 @@ def _available(ctx: StageContext, haken: pd.DataFrame | None) -> dict[str, pd.Da
     if ctx.indices is not None:
         src["indices"] = ctx.indices
     if haken is not None:
-        src["haken"] = haken[[c for c in haken.columns if c in (ctx.region, ctx.year, *_HAKEN_COLUMNS,
-                                                                   "grade")]]
+        src["haken"] = haken[[c for c in haken.columns if c in (ctx.region, ctx.year, *_HAKEN_COLUMNS, "grade")]]
     src["panel"] = ctx.panel
     return src
 
@@ -77,25 +76,29 @@ def _gather(ctx: StageContext, variables: list[str], haken: pd.DataFrame | None)
             if v in tab.columns and v not in keys:
                 origin[v] = name
                 cols = keys + [v]
-                if (name == "haken" and v == "h" and "grade" in tab.columns
-                        and tab["grade"].notna().all()):
+                if name == "haken" and v == "h" and "grade" in tab.columns and tab["grade"].notna().all():
                     frames[v] = tab[cols + ["grade"]].rename(columns={"grade": _GRADE})
                 else:
                     frames[v] = tab[cols]
                 break
         else:
             avail = sorted({c for t in src.values() for c in t.columns if c not in keys})
-            raise ConfigError(f"[zones] variables: '{v}' is not a panel, index or Haken column "
-                              f"(available: {', '.join(map(str, avail))})", source="config")
+            raise ConfigError(
+                f"[zones] variables: '{v}' is not a panel, index or Haken column "
+                f"(available: {', '.join(map(str, avail))})",
+                source="config",
+            )
     return frames, origin
 
 
 def _spatial_graph(ctx: StageContext, ids: list) -> tuple[Any, dict]:
     """A connected queen contiguity graph over ``ids`` (components linked by the core island routine)."""
     g, links = contiguity_graph(ctx.geometry, ids)
-    return g, {"source": "queen contiguity, islands and other components linked to the nearest region by "
-                         "boundary distance (nqpspatial.spatial.connect_components)",
-               "links": links.to_dict("records")}
+    return g, {
+        "source": "queen contiguity, islands and other components linked to the nearest region by "
+        "boundary distance (nqpspatial.spatial.connect_components)",
+        "links": links.to_dict("records"),
+    }
 
 
 def _normalized_h(haken: pd.DataFrame | None) -> bool:
@@ -118,8 +121,7 @@ def index_variables(frames: dict, origin: dict, haken: pd.DataFrame | None) -> l
     ``q2`` and a normalized ``h``, whose values all lie in ``[0, 1]``."""
     out = []
     for v, src in origin.items():
-        index_like = src == "indices" or (src == "haken" and v in _HAKEN_INDICES
-                                          and (v != "h" or _normalized_h(haken)))
+        index_like = src == "indices" or (src == "haken" and v in _HAKEN_INDICES and (v != "h" or _normalized_h(haken)))
         vals = frames[v][v].to_numpy(dtype=float)
         if index_like and np.all((vals >= 0) & (vals <= 1)):
             out.append(v)
@@ -175,22 +177,20 @@ class _Run:
     # one method per analysis ------------------------------------------------------------------
     def summary(self) -> None:
         ctx = self.ctx
-        res = self.per_variable("summary", lambda v, d: zones_summary(
-            d, v, ctx.scheme, scheme_name=ctx.scheme_name, **self.kw))
+        res = self.per_variable(
+            "summary", lambda v, d: zones_summary(d, v, ctx.scheme, scheme_name=ctx.scheme_name, **self.kw)
+        )
         self.put("zones_summary", self.cat(res, None))
-        tabs, notes = haken_by_zone(ctx.get(HakenOutcome), ctx.scheme, ctx.indices, **self.kw,
-                                    seed=self.seed)
+        tabs, notes = haken_by_zone(ctx.get(HakenOutcome), ctx.scheme, ctx.indices, **self.kw, seed=self.seed)
         self.out.tables.update(tabs)
         self.out.notes.extend(f"zones: {n}" for n in notes)
 
     def dagum(self) -> None:
         sch, sname = self.ctx.scheme, self.ctx.scheme_name
-        res = self.per_variable("Dagum Gini", lambda v, d: dagum_decomposition(
-            d, v, sch, scheme_name=sname, **self.kw))
+        res = self.per_variable("Dagum Gini", lambda v, d: dagum_decomposition(d, v, sch, scheme_name=sname, **self.kw))
         self.put("dagum_gini", self.cat(res, "gini"))
         self.put("dagum_pairs", self.cat(res, "pairs"))
-        res = self.per_variable("Theil", lambda v, d: theil_decomposition(
-            d, v, sch, scheme_name=sname, **self.kw))
+        res = self.per_variable("Theil", lambda v, d: theil_decomposition(d, v, sch, scheme_name=sname, **self.kw))
         self.put("theil", self.cat(res, "theil"))
         self.put("theil_groups", self.cat(res, "groups"))
 
@@ -199,23 +199,44 @@ class _Run:
         if self.graph is None and [m for m in cfg["cluster_methods"] if m != "kmeans"]:
             self.out.notes.append("zones clusters skipped: no boundaries (ctx.geometry is None)")
             return
-        res = self.per_variable("clustering", lambda v, d: cluster_regions(
-            d, v, ctx.geometry, graph=self.graph, groups=ctx.scheme, k=cfg["clusters"],
-            methods=cfg["cluster_methods"], min_region_size=cfg["min_region_size"],
-            seed=self.seed, scheme_name=ctx.scheme_name, **self.kw))
+        res = self.per_variable(
+            "clustering",
+            lambda v, d: cluster_regions(
+                d,
+                v,
+                ctx.geometry,
+                graph=self.graph,
+                groups=ctx.scheme,
+                k=cfg["clusters"],
+                methods=cfg["cluster_methods"],
+                min_region_size=cfg["min_region_size"],
+                seed=self.seed,
+                scheme_name=ctx.scheme_name,
+                **self.kw,
+            ),
+        )
         self.put("clusters", self.cat(res, "clusters"))
         self.put("clusters_vs_zones", self.cat(res, "comparison"))
 
     def markov(self) -> None:
         mode = self.cfg["markov_classes"]
         if self.graph is None:
-            self.out.notes.append("zones spatial and LISA Markov skipped: no boundaries "
-                                  "(ctx.geometry is None); classical chain only")
+            self.out.notes.append(
+                "zones spatial and LISA Markov skipped: no boundaries (ctx.geometry is None); classical chain only"
+            )
 
         def mk(v, d):
             cc = _GRADE if _GRADE in d.columns else None
-            return markov_chains(d, v, self.graph, classes=self.cfg["classes"], class_column=cc,
-                                 class_mode=mode, seed=self.seed, **self.kw)
+            return markov_chains(
+                d,
+                v,
+                self.graph,
+                classes=self.cfg["classes"],
+                class_column=cc,
+                class_mode=mode,
+                seed=self.seed,
+                **self.kw,
+            )
 
         res = self.per_variable("Markov", mk)
         self.put("markov_transitions", self.cat(res, "transitions"))
@@ -223,14 +244,21 @@ class _Run:
         self.put("spatial_markov", self.cat(res, "spatial"))
         hint = ' (set [zones] markov_classes = "both" or "relative")' if mode == "pooled" else ""
         for r in res:
-            self.out.notes.extend(f"zones Markov: {n}{hint if 'track calendar time' in n else ''}"
-                                  for n in r.notes if not n.startswith("no spatial graph"))
+            self.out.notes.extend(
+                f"zones Markov: {n}{hint if 'track calendar time' in n else ''}"
+                for n in r.notes
+                if not n.startswith("no spatial graph")
+            )
         trend = self.cat(res, "trend")
         self.out.info["markov"] = {"classes": mode, "trend": [] if trend is None else trend.to_dict("records")}
 
     def density(self) -> None:
-        res = self.per_variable("density", lambda v, d: kernel_density(
-            d, v, self.ctx.scheme, scheme_name=self.ctx.scheme_name, bounds=_unit_bounds(d[v]), **self.kw))
+        res = self.per_variable(
+            "density",
+            lambda v, d: kernel_density(
+                d, v, self.ctx.scheme, scheme_name=self.ctx.scheme_name, bounds=_unit_bounds(d[v]), **self.kw
+            ),
+        )
         self.put("density", self.cat(res, "density"))
         self.put("density_curves", self.cat(res, "curves"))
 
@@ -239,24 +267,38 @@ class _Run:
         if cfg["spatial_lag"] and graph is None:
             self.out.notes.append("zones spatial-lag convergence skipped: no boundaries")
         shift = cfg["convergence_shift"]
-        res = self.per_variable("convergence", lambda v, d: convergence(
-            d, v, self.ctx.scheme, graph=graph, spatial_lag=cfg["spatial_lag"] and graph is not None,
-            index_shift=shift if v in mapped else None, scheme_name=self.ctx.scheme_name, **self.kw))
+        res = self.per_variable(
+            "convergence",
+            lambda v, d: convergence(
+                d,
+                v,
+                self.ctx.scheme,
+                graph=graph,
+                spatial_lag=cfg["spatial_lag"] and graph is not None,
+                index_shift=shift if v in mapped else None,
+                scheme_name=self.ctx.scheme_name,
+                **self.kw,
+            ),
+        )
         self.put("convergence", self.cat(res, "table"))
         mapped = [v for v in self.variables if v in mapped] if shift else []
         self.out.info["convergence_shift"] = {
-            "shift": shift, "mapped": mapped, "as_stored": [v for v in self.variables if v not in mapped],
+            "shift": shift,
+            "mapped": mapped,
+            "as_stored": [v for v in self.variables if v not in mapped],
             "rule": "beta convergence takes logarithms of shift + (1 - 2 shift) x for indices in [0, 1] "
-                    "(subsystem and dimension indices, Haken q1, q2 and a normalized h); other "
-                    "variables as stored"}
+            "(subsystem and dimension indices, Haken q1, q2 and a normalized h); other "
+            "variables as stored",
+        }
 
     def obstacles(self) -> None:
         ctx = self.ctx
         iw = ctx.get(IndicatorWeights)
         wt, norm = (iw.table, iw.normalized) if iw is not None else (None, None)
         if not isinstance(wt, pd.DataFrame) or not isinstance(norm, pd.DataFrame):
-            self.out.notes.append("zones obstacles skipped: no indicator weights / normalized "
-                                  "indicators (precomputed indices)")
+            self.out.notes.append(
+                "zones obstacles skipped: no indicator weights / normalized indicators (precomputed indices)"
+            )
             return
         res = obstacle_degree(norm, wt, **self.kw)
         self.put("obstacles", res.table)
@@ -287,33 +329,43 @@ class ZonesSpec(StageSpec):
 
     table = "zones"
     analyses: list = key(list(ANALYSES), kind="str|list", check=_names_in(ANALYSES), doc="analyses to run")
-    variables: list = key([], kind="str|list", check=_zone_variables,
-                          doc="variables (empty: the subsystem indices and h)")
+    variables: list = key(
+        [], kind="str|list", check=_zone_variables, doc="variables (empty: the subsystem indices and h)"
+    )
     clusters: int = key(8, minimum=2, doc="number of clusters")
     cluster_methods: list = key(list(METHODS), kind="str|list", check=_names_in(METHODS), doc="clustering methods")
     min_region_size: int = key(3, minimum=1, doc="max-p: fewest regions per cluster")
     classes: int = key(5, minimum=2, doc="Markov quantile classes (when the variable has no grades)")
     markov_classes: str = key("both", choices=CLASS_MODES, doc="pooled | relative | both")
     spatial_lag: bool = key(False, doc="spatial-lag beta convergence")
-    convergence_shift: float = key(0.002, minimum=0, check=lambda v, lab, w: _shift_ok(v, lab, w),
-                                   doc="beta convergence of an index in [0, 1] on s + (1 - 2 s) x")
+    convergence_shift: float = key(
+        0.002,
+        minimum=0,
+        check=lambda v, lab, w: _shift_ok(v, lab, w),
+        doc="beta convergence of an index in [0, 1] on s + (1 - 2 s) x",
+    )
 
     def check_study(self, facts: StudyFacts, where: str = "config") -> None:
         known = set(facts.variables) | set(_HAKEN_COLUMNS)
         bad = [v for v in self.variables if v not in known]
         if bad:
-            raise ConfigError(f"[zones] variables: {bad} are not panel, index or Haken columns "
-                              f"(available: {', '.join(map(str, sorted(known, key=str)))})", source=where)
+            raise ConfigError(
+                f"[zones] variables: {bad} are not panel, index or Haken columns "
+                f"(available: {', '.join(map(str, sorted(known, key=str)))})",
+                source=where,
+            )
         n = len(facts.regions)
         if "clusters" in self.analyses and (self.clusters > n or self.min_region_size > n):
-            raise ConfigError(f"[zones] clusters and min_region_size must not exceed the number of regions ({n})",
-                              source=where)
+            raise ConfigError(
+                f"[zones] clusters and min_region_size must not exceed the number of regions ({n})", source=where
+            )
 
 
 def _shift_ok(value, label, where):
     if not 0 <= value < 0.5:
-        raise ConfigError(f"{label} = {value!r} must be a number in [0, 0.5), e.g. 0.002 (0: values as stored)",
-                          source=where)
+        raise ConfigError(
+            f"{label} = {value!r} must be a number in [0, 0.5), e.g. 0.002 (0: values as stored)", source=where
+        )
     return float(value)
 
 
@@ -346,9 +398,24 @@ class ZonesStage(Analysis):
     spec = ZonesSpec
     config_keys = ZonesSpec.defaults()
     uses = (HakenOutcome, IndicatorWeights)
-    tables = ("zones_summary", "zones_haken_fits", "zones_turning_points", "dagum_gini", "dagum_pairs", "theil",
-              "theil_groups", "clusters", "clusters_vs_zones", "markov_classes", "markov_transitions",
-              "spatial_markov", "density", "density_curves", "convergence", "obstacles")
+    tables = (
+        "zones_summary",
+        "zones_haken_fits",
+        "zones_turning_points",
+        "dagum_gini",
+        "dagum_pairs",
+        "theil",
+        "theil_groups",
+        "clusters",
+        "clusters_vs_zones",
+        "markov_classes",
+        "markov_transitions",
+        "spatial_markov",
+        "density",
+        "density_curves",
+        "convergence",
+        "obstacles",
+    )
 
     def report_sections(self, view) -> list:
         """The zones section of the report."""
@@ -362,8 +429,9 @@ class ZonesStage(Analysis):
         haken = _haken_table(ctx)
         variables = cfg["variables"] or _default_variables(ctx, haken)
         if not variables:
-            raise ConfigError("[zones] variables: no subsystem index to analyse; name panel "
-                              "columns in `variables`", source="config")
+            raise ConfigError(
+                "[zones] variables: no subsystem index to analyse; name panel columns in `variables`", source="config"
+            )
         frames, origin = _gather(ctx, variables, haken)
         ids = sorted({r for f in frames.values() for r in f[ctx.region].unique()})
         seed = int(ctx.rng("zones").integers(0, 2**31 - 1))
@@ -372,8 +440,9 @@ class ZonesStage(Analysis):
         if needs_graph and ctx.geometry is not None:
             graph, ginfo = _spatial_graph(ctx, ids)
         r = _Run(ctx, cfg, frames, variables, graph, ids, seed)
-        r.out.info.update(variables=variables, variable_sources=origin, scheme=ctx.scheme_name,
-                          analyses=cfg["analyses"], seed=seed)
+        r.out.info.update(
+            variables=variables, variable_sources=origin, scheme=ctx.scheme_name, analyses=cfg["analyses"], seed=seed
+        )
         if ginfo is not None:
             r.out.info["graph"] = ginfo
             r.out.notes.extend(_link_notes(ctx, ginfo))
@@ -390,10 +459,8 @@ def _link_notes(ctx: StageContext, ginfo: dict) -> list[str]:
     has_crs = getattr(ctx.geometry, "crs", None) is not None
     notes = []
     for link in ginfo["links"]:
-        d = (f"{link['distance'] / 1000:.1f} km" if has_crs
-             else f"{link['distance']:.4g} layer units")
-        notes.append(f"zones: island '{link['region']}' linked to '{link['neighbor']}' "
-                     f"(boundary distance {d})")
+        d = f"{link['distance'] / 1000:.1f} km" if has_crs else f"{link['distance']:.4g} layer units"
+        notes.append(f"zones: island '{link['region']}' linked to '{link['neighbor']}' (boundary distance {d})")
     return notes
 
 

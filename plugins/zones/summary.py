@@ -22,17 +22,29 @@ NATIONAL = "all"
 
 def _stats(frame: pd.DataFrame, keys: list[str], v: str) -> pd.DataFrame:
     g = frame.groupby(keys, sort=True)[v]
-    out = pd.DataFrame({
-        "n": g.size(), "mean": g.mean(), "median": g.median(), "sd": g.std(ddof=1),
-        "min": g.min(), "max": g.max(),
-    }).reset_index()
+    out = pd.DataFrame(
+        {
+            "n": g.size(),
+            "mean": g.mean(),
+            "median": g.median(),
+            "sd": g.std(ddof=1),
+            "min": g.min(),
+            "max": g.max(),
+        }
+    ).reset_index()
     out["cv"] = out["sd"] / out["mean"]
     return out
 
 
-def zones_summary(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.Series, *,
-                  region: str = "region", year: str = "year",
-                  scheme_name: str | None = None) -> pd.DataFrame:
+def zones_summary(
+    data: pd.DataFrame,
+    variables: str | Iterable[str],
+    groups: pd.Series,
+    *,
+    region: str = "region",
+    year: str = "year",
+    scheme_name: str | None = None,
+) -> pd.DataFrame:
     """Mean, median and dispersion of each variable per period and group.
 
     Parameters
@@ -78,10 +90,12 @@ def zones_summary(data: pd.DataFrame, variables: str | Iterable[str], groups: pd
         parts.append(both)
     out = pd.concat(parts, ignore_index=True).rename(columns={year: "year"})
     out["cv"] = out["cv"].where(out["mean"] != 0, np.nan)
-    out = out.sort_values(["variable", "year", "level", "group"], kind="mergesort",
-                          key=lambda s: s.map({"national": 0, "group": 1}) if s.name == "level" else s)
-    cols = ["variable", "scheme", "year", "level", "group", "n", "mean", "median", "sd", "cv",
-            "min", "max"]
+    out = out.sort_values(
+        ["variable", "year", "level", "group"],
+        kind="mergesort",
+        key=lambda s: s.map({"national": 0, "group": 1}) if s.name == "level" else s,
+    )
+    cols = ["variable", "scheme", "year", "level", "group", "n", "mean", "median", "sd", "cv", "min", "max"]
     return out[cols].reset_index(drop=True)
 
 
@@ -95,7 +109,7 @@ def _group_fits(haken, groups, data, region, year):
     """Per-group Haken identification rows: the stage's own, else a fresh by-group fit."""
     res = haken.fit
     if getattr(res, "by", None) == "group":
-        return res.identification_table(), "the Haken stage's per-group fit ([haken] by = \"group\")"
+        return res.identification_table(), 'the Haken stage\'s per-group fit ([haken] by = "group")'
     if data is None or groups is None:
         return None, None
     from nqpspatial.haken import HakenModel, ShortPanelWarning
@@ -104,10 +118,10 @@ def _group_fits(haken, groups, data, region, year):
     with warnings.catch_warnings():
         # the Haken stage already warned about short panels with region effects
         warnings.filterwarnings("ignore", category=ShortPanelWarning)
-        fit = HakenModel(data, q1, q2, region=region, year=year, by="group", groups=groups,
-                         **_options(haken)).fit(bootstrap=0)
-    return fit.identification_table(), (f"per-group fits of {q1} -> {q2} with the Haken stage's "
-                                        "options (no bootstrap)")
+        fit = HakenModel(data, q1, q2, region=region, year=year, by="group", groups=groups, **_options(haken)).fit(
+            bootstrap=0
+        )
+    return fit.identification_table(), (f"per-group fits of {q1} -> {q2} with the Haken stage's options (no bootstrap)")
 
 
 def _group_turning_points(haken, groups, data, region, year, seed, bootstrap, trim):
@@ -123,21 +137,33 @@ def _group_turning_points(haken, groups, data, region, year, seed, bootstrap, tr
         sub = data[data[region].isin(members)]
         row = {"group": g, "q1": q1, "q2": q2, "n_regions": int(sub[region].nunique())}
         try:
-            bt = break_tests(sub, q1, q2, region=region, year=year, trim=trim, bootstrap=bootstrap,
-                             seed=rng, **opts)
-            row.update(turning_point=bt.turning_point, sup_f=bt.sup_f, p_value=bt.p_value,
-                       bootstrap=bootstrap, trim=trim, note="")
+            bt = break_tests(sub, q1, q2, region=region, year=year, trim=trim, bootstrap=bootstrap, seed=rng, **opts)
+            row.update(
+                turning_point=bt.turning_point,
+                sup_f=bt.sup_f,
+                p_value=bt.p_value,
+                bootstrap=bootstrap,
+                trim=trim,
+                note="",
+            )
         except Exception as exc:  # too few regions or years in this group
             row.update(note=f"no break test: {exc}")
         rows.append(row)
-    cols = ["group", "q1", "q2", "n_regions", "turning_point", "sup_f", "p_value", "bootstrap", "trim",
-            "note"]
+    cols = ["group", "q1", "q2", "n_regions", "turning_point", "sup_f", "p_value", "bootstrap", "trim", "note"]
     return pd.DataFrame(rows).reindex(columns=cols)
 
 
-def haken_by_zone(haken: Any, groups: pd.Series | None = None, data: pd.DataFrame | None = None, *,
-                  region: str = "region", year: str = "year", seed: int | np.random.Generator | None = 0,
-                  bootstrap: int = 999, trim: float = 0.15) -> tuple[dict[str, pd.DataFrame], list[str]]:
+def haken_by_zone(
+    haken: Any,
+    groups: pd.Series | None = None,
+    data: pd.DataFrame | None = None,
+    *,
+    region: str = "region",
+    year: str = "year",
+    seed: int | np.random.Generator | None = 0,
+    bootstrap: int = 999,
+    trim: float = 0.15,
+) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Per-zone Haken fits and turning points, when the Haken module offers them.
 
     Parameters

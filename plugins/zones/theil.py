@@ -52,9 +52,12 @@ class TheilResults(Results):
 
     def summary(self) -> Summary:
         """Theil T and its between/within parts per variable and year."""
-        return Summary(title="Theil decomposition", facts={"scheme": self.scheme or ""},
-                       tables={"theil": self.theil.drop(columns="scheme")},
-                       notes=("Theil (1967) T with 0 ln 0 = 0, as inequality.theil.TheilD.",))
+        return Summary(
+            title="Theil decomposition",
+            facts={"scheme": self.scheme or ""},
+            tables={"theil": self.theil.drop(columns="scheme")},
+            notes=("Theil (1967) T with 0 ln 0 = 0, as inequality.theil.TheilD.",),
+        )
 
 
 def theil_index(shares: np.ndarray) -> np.ndarray:
@@ -75,9 +78,15 @@ def theil_index(shares: np.ndarray) -> np.ndarray:
     return xlogy(s, s.shape[0] * s).sum(axis=0)
 
 
-def theil_decomposition(data: pd.DataFrame, variables: str | Iterable[str], groups: pd.Series, *,
-                        region: str = "region", year: str = "year",
-                        scheme_name: str | None = None) -> TheilResults:
+def theil_decomposition(
+    data: pd.DataFrame,
+    variables: str | Iterable[str],
+    groups: pd.Series,
+    *,
+    region: str = "region",
+    year: str = "year",
+    scheme_name: str | None = None,
+) -> TheilResults:
     """Between/within decomposition of Theil's T per variable and year.
 
     Parameters
@@ -121,9 +130,11 @@ def theil_decomposition(data: pd.DataFrame, variables: str | Iterable[str], grou
         tot = y.sum(axis=0)
         if (tot <= 0).any():
             t0 = Y.columns[int(np.flatnonzero(tot <= 0)[0])]
-            raise InputError(f"the Theil index is undefined for variable '{v}' in year {t0}: every region "
-                             "is 0 (no total to share); drop that year or choose another variable",
-                             source=SOURCE)
+            raise InputError(
+                f"the Theil index is undefined for variable '{v}' in year {t0}: every region "
+                "is 0 (no total to share); drop that year or choose another variable",
+                source=SOURCE,
+            )
         n = y.shape[0]
         T = theil_index(y / tot)
         names = sorted(set(part))
@@ -137,14 +148,32 @@ def theil_decomposition(data: pd.DataFrame, variables: str | Iterable[str], grou
         sb = np.divide(bg, T, out=np.full_like(T, np.nan), where=T > 0)
         sw = np.divide(wg, T, out=np.full_like(T, np.nan), where=T > 0)
         for i, t in enumerate(Y.columns):
-            rows.append({"variable": v, "scheme": scheme_name, "year": t, "T": T[i],
-                         "T_between": bg[i], "T_within": wg[i], "share_between": sb[i],
-                         "share_within": sw[i]})
+            rows.append(
+                {
+                    "variable": v,
+                    "scheme": scheme_name,
+                    "year": t,
+                    "T": T[i],
+                    "T_between": bg[i],
+                    "T_within": wg[i],
+                    "share_between": sb[i],
+                    "share_within": sw[i],
+                }
+            )
         for g, m, gt, share in zip(names, masks, gtot, sg):
             # a group whose values are all 0 has equal members: T_group = 0 (as inequality.theil.Theil)
             Tg = theil_index(np.divide(y[m], gt, out=np.full_like(y[m], 1.0 / m.sum()), where=gt > 0))
             for i, t in enumerate(Y.columns):
-                grows.append({"variable": v, "scheme": scheme_name, "year": t, "group": g,
-                              "n": int(m.sum()), "income_share": share[i], "T_group": Tg[i],
-                              "contribution": share[i] * Tg[i]})
+                grows.append(
+                    {
+                        "variable": v,
+                        "scheme": scheme_name,
+                        "year": t,
+                        "group": g,
+                        "n": int(m.sum()),
+                        "income_share": share[i],
+                        "T_group": Tg[i],
+                        "contribution": share[i] * Tg[i],
+                    }
+                )
     return TheilResults(pd.DataFrame(rows), pd.DataFrame(grows), scheme_name)

@@ -18,8 +18,9 @@ class CountsStage(Analysis):
         counts = ctx.indices.groupby(ctx.year).size().rename("regions").reset_index()
         counts["scaled"] = counts["regions"] * cfg["multiplier"]
         counts = counts.rename(columns={ctx.year: "year"})
-        return StageOutput(tables={"example_counts": counts}, info={"multiplier": cfg["multiplier"]},
-                           notes=["counted regions"])
+        return StageOutput(
+            tables={"example_counts": counts}, info={"multiplier": cfg["multiplier"]}, notes=["counted regions"]
+        )
 
 
 counts_stage = CountsStage()
