@@ -43,7 +43,7 @@ def _cli(run_cli, *args):
 def _sub(*args, env=None, timeout=HANG_GUARD, cwd=None):
     """The CLI in a subprocess under a hang guard: (exit code, stderr)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "nqpspatial.cli", *map(str, args)],
+        [sys.executable, "-P", "-m", "nqpspatial.cli", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -219,6 +219,7 @@ def test_concurrent_run_is_refused_naming_host_and_pid(study):
     first = subprocess.Popen(
         [
             sys.executable,
+            "-P",
             "-m",
             "nqpspatial.cli",
             "run",
@@ -256,6 +257,7 @@ def test_signal_leaves_the_target_unchanged(study, run_cli, sig):
     proc = subprocess.Popen(
         [
             sys.executable,
+            "-P",
             "-m",
             "nqpspatial.cli",
             "run",
@@ -290,6 +292,7 @@ def test_sigterm_stops_the_dask_workers(study):
     proc = subprocess.Popen(
         [
             sys.executable,
+            "-P",
             "-m",
             "nqpspatial.cli",
             "run",
@@ -922,7 +925,10 @@ def test_validate_uses_the_same_pre_flight(study, run_cli):
 
 def test_help_lists_the_exit_codes():
     proc = subprocess.run(
-        [sys.executable, "-m", "nqpspatial.cli", "run", "--help"], capture_output=True, text=True, timeout=HANG_GUARD
+        [sys.executable, "-P", "-m", "nqpspatial.cli", "run", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
     )
     text = " ".join(proc.stdout.split())
     assert "0 success" in text and "1 internal error" in text and "2 input, config or output-folder" in text

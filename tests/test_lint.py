@@ -50,9 +50,23 @@ def test_only_the_listed_functions_exceed_the_limits():
     exempt = {k for k in ignores if not k.startswith("tests/")}
     assert exempt == {k.split(":")[0] for k in listed}, "per-file-ignores must name exactly the listed files"
     proc = subprocess.run(
-        [*_ruff(), "check", "--no-cache", "--select", "C901,PLR0915", "--output-format", "json",
-         "--config", "lint.per-file-ignores = {}", "nqpspatial", "plugins"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        [
+            *_ruff(),
+            "check",
+            "--no-cache",
+            "--select",
+            "C901,PLR0915",
+            "--output-format",
+            "json",
+            "--config",
+            "lint.per-file-ignores = {}",
+            "nqpspatial",
+            "plugins",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     found = {}
     for item in json.loads(proc.stdout or "[]"):

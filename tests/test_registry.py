@@ -79,7 +79,17 @@ def test_third_party_plugin_from_config_file_cli(installed_plugin, tmp_path):
     )
     env = dict(os.environ, PYTHONPATH=str(installed_plugin))
     proc = subprocess.run(
-        [sys.executable, "-m", "nqpspatial.cli", "run", str(study.config), "--out", str(tmp_path / "out"), "--quiet"],
+        [
+            sys.executable,
+            "-P",
+            "-m",
+            "nqpspatial.cli",
+            "run",
+            str(study.config),
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -89,7 +99,7 @@ def test_third_party_plugin_from_config_file_cli(installed_plugin, tmp_path):
     text = (tmp_path / "out" / "tables" / "example_counts.csv").read_text(encoding="utf-8-sig")
     assert text.splitlines()[1] == "2015,6,12"
     proc = subprocess.run(
-        [sys.executable, "-m", "nqpspatial.cli", "plugins"], capture_output=True, text=True, env=env, cwd=tmp_path
+        [sys.executable, "-P", "-m", "nqpspatial.cli", "plugins"], capture_output=True, text=True, env=env, cwd=tmp_path
     )
     assert proc.returncode == 0
     line = [l for l in proc.stdout.splitlines() if "example_counts" in l][0]

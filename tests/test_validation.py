@@ -245,7 +245,7 @@ def test_no_traceback_from_subprocess(study):
     study.write()
     (study.root / "panel.csv").unlink()
     proc = subprocess.run(
-        [sys.executable, "-m", "nqpspatial.cli", "run", str(study.config), "--out", str(study.out)],
+        [sys.executable, "-P", "-m", "nqpspatial.cli", "run", str(study.config), "--out", str(study.out)],
         capture_output=True,
         text=True,
         cwd=study.root,
@@ -253,7 +253,7 @@ def test_no_traceback_from_subprocess(study):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "does not exist" in proc.stderr
     proc = subprocess.run(
-        [sys.executable, "-m", "nqpspatial.cli", "run", str(study.config), "--out", str(study.out), "--debug"],
+        [sys.executable, "-P", "-m", "nqpspatial.cli", "run", str(study.config), "--out", str(study.out), "--debug"],
         capture_output=True,
         text=True,
         cwd=study.root,
