@@ -1028,7 +1028,8 @@ def lm_diagnostics(
     """LM lag/error tests (and robust forms, SARMA) and Moran's I on the aspatial Haken residuals.
 
     Pooled OLS of each Haken equation without intercept (the aspatial
-    default); with ``effects="region"`` on within-transformed data.  The
+    default); with ``effects="region"`` on within-transformed data, with
+    ``"year"`` on deviations from the year means, with ``"two-way"`` both.  The
     statistics equal ``spreg.LMtests`` / ``spreg.MoranRes`` run on the
     stacked design with ``I_T' kron W``.
 
@@ -1043,8 +1044,10 @@ def lm_diagnostics(
     for eqn in ("q1", "q2"):
         d = build_equation(panel, eqn, intercept)
         y, X = d.y, d.X
-        if effects == "region":
+        if effects in ("region", "two-way"):
             y, X = demean(y), [demean(x) for x in X]
+        if effects in ("year", "two-way"):  # year effects: deviations from the year means
+            y, X = y - y.mean(axis=1, keepdims=True), [x - x.mean(axis=1, keepdims=True) for x in X]
         res = lm_tests_equation(y, X, panel.W)
         for test in ("lm_lag", "lm_error", "rlm_lag", "rlm_error", "lm_sarma"):
             stat, p = res[test]
