@@ -550,8 +550,9 @@ def _aspatial_pair(ctx):
     chosen = h.identification.chosen
     if chosen is None:
         return None
-    fit = h.identification.results(*chosen)
-    return tuple(chosen) if bool(getattr(fit, "adiabatic", False)) else None
+    get = getattr(h.identification, "results", None)
+    fit = get(*chosen) if callable(get) else None
+    return tuple(chosen) if fit is None or bool(getattr(fit, "adiabatic", False)) else None
 
 
 def _verdict_text(pair) -> str:
