@@ -9,6 +9,8 @@ Config (defaults)::
     correction = "none"         # "none" | "jackknife" (with region effects)
     se = "ml"                   # "ml" | "driscoll-kraay" | "twoway" (sandwich of region-year scores)
     bandwidth = -1              # Driscoll-Kraay bandwidth; -1: floor(4 (T'/100)^(2/9))
+    bootstrap_scheme = "none"   # "none" | "wild-year" (SLX only)
+    bootstrap = 999             # wild-year resamples
     model_selection = true      # fit SLX, SAR, SEM, SDM and write model_selection.csv
     effects_draws = 1000
     split_by_zone = false
@@ -25,7 +27,8 @@ Tables: ``model_selection`` (with ``model_selection = true``), ``spatial_haken_e
 ``spatial_haken_identification`` (one row per reading),
 ``spatial_haken_potential`` (one row per reading) and
 ``spatial_haken_steady_states``; with ``regimes = true`` also
-``spatial_haken_regimes`` and ``spatial_haken_regime_tests``.
+``spatial_haken_regimes`` and ``spatial_haken_regime_tests``; with ``bootstrap_scheme = "wild-year"``
+``spatial_haken_bootstrap`` (SLX).
 Provides :class:`~nqpspatial.artifacts.SpatialHakenOutcome` (the fits by model, weights and
 ordering); the effect draws run on the configured backend (``[run] workers`` / ``scheduler``).
 The weights are the core's (:class:`~nqpspatial.artifacts.SpatialWeightsSet`: the specifications of
@@ -242,6 +245,10 @@ class SpatialHakenSpec(StageSpec):
         doc="covariance: ml (information matrix) or a sandwich of region-year scores (Driscoll-Kraay, two-way)",
     )
     bandwidth: int = key(-1, minimum=-1, doc="Driscoll-Kraay bandwidth; -1: floor(4 (T'/100)^(2/9))")
+    bootstrap_scheme: str = key(
+        "none", choices=("none", "wild-year"), doc="wild-year: restricted wild bootstrap, one multiplier per year (SLX)"
+    )
+    bootstrap: int = key(999, minimum=0, doc="resamples of the wild-year bootstrap")
     model_selection: bool = key(True, doc="fit SLX, SAR, SEM and SDM and write model_selection.csv")
 
     def check_study(self, facts: StudyFacts, where: str = "config") -> None:
@@ -274,6 +281,16 @@ class SpatialHakenSpec(StageSpec):
                 "years of the panel; lower it or use -1 for the rule floor(4 (T'/100)^(2/9))",
                 source=where,
             )
+        if self.bootstrap_scheme == "wild-year":
+            ml = [m for m in self.models if m != "slx"]
+            if ml or self.split_by_zone:
+                raise ConfigError(
+                    '[spatial_haken] bootstrap_scheme = "wild-year" covers SLX without split_by_zone only '
+                    "(re-estimating the ML models on every resample is not benchmarked at county scale); "
+                    + (f"models lists {', '.join(ml)}: set models = [\"slx\"]" if ml else "set split_by_zone = false")
+                    + ' or bootstrap_scheme = "none"',
+                    source=where,
+                )
         for name, what in _unsupported(self):
             raise ConfigError(
                 f"[spatial_haken] {what}: {registry.origin('models', name)} does not support it; "
@@ -312,6 +329,7 @@ class SpatialHakenStage(Analysis):
         "spatial_haken_steady_states",
         "spatial_haken_regimes",
         "spatial_haken_regime_tests",
+        "spatial_haken_bootstrap",
     )
 
     def run(self, ctx: StageContext, cfg: SpatialHakenSpec) -> StageOutput:
@@ -343,6 +361,8 @@ class SpatialHakenStage(Analysis):
         out.tables = _stage_tables(results, diag)
         if selection is not None:
             out.tables["model_selection"] = selection
+        if cfg.bootstrap_scheme == "wild-year" and int(cfg.bootstrap) > 0:
+            _wild_year(ctx, cfg, results, out)
         if cfg.regimes:
             out.tables.update(_regime_tables(idx, graphs, orderings, cfg.models, ctx, cfg, out.notes))
         logdet = {
@@ -360,6 +380,7 @@ class SpatialHakenStage(Analysis):
             "split_by_zone": bool(split is not None),
             "reading": cfg.reading,
             "se": cfg.se,
+            "bootstrap_scheme": cfg.bootstrap_scheme,
             "inference": _inference_info(results),
             "model_selection": bool(selection is not None),
             "logdet": sorted(logdet),
@@ -600,6 +621,26 @@ def _verdict_disagreement(ctx, cfg, selection, out) -> None:
             f"{model.upper()} (preferred by model selection, {wname}, {cfg.reading} reading): {_verdict_text(spatial)}"
         )
     out.info["verdict_disagreement"] = found
+
+
+def _wild_year(ctx, cfg, results, out) -> None:
+    """The wild-year bootstrap of every SLX fit (``spatial_haken_bootstrap``)."""
+    from .wild import slx_wild_year
+
+    rng = ctx.rng("spatial_haken_wild")
+    parts = []
+    with backend_from_config(ctx.config) as be:
+        for (m, w, a, b), r in results.items():
+            if m != "slx":
+                continue
+            boot = slx_wild_year(r, int(cfg.bootstrap), seed=rng, alpha=cfg.alpha, min_ratio=cfg.min_ratio, backend=be)
+            parts.append(boot.table.assign(model=m, weights=w, q1=a, q2=b))
+            out.notes.append(f"slx/{w} {a} -> {b}: {boot.method}")
+    if parts:
+        tab = pd.concat(parts, ignore_index=True)
+        out.tables["spatial_haken_bootstrap"] = tab[
+            ["model", "weights", "q1", "q2"] + [c for c in tab.columns if c not in ("model", "weights", "q1", "q2")]
+        ]
 
 
 #: The stage instance registered under ``nqpspatial.analyses``.
