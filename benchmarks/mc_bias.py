@@ -212,7 +212,12 @@ def simulate_sar(paths: str, T: int, rng) -> pd.DataFrame:
         q1, q2 = n1, n2
     Q1, Q2 = np.array(out1), np.array(out2)
     return pd.DataFrame(
-        {"region": np.repeat(ids, T), "year": np.tile(np.arange(2000, 2000 + T), n), "q1": Q1.T.ravel(), "q2": Q2.T.ravel()}
+        {
+            "region": np.repeat(ids, T),
+            "year": np.tile(np.arange(2000, 2000 + T), n),
+            "q1": Q1.T.ravel(),
+            "q2": Q2.T.ravel(),
+        }
     )
 
 

@@ -46,8 +46,8 @@ from nqpspatial.results import Summary
 from ._draws import ME_TERMS, EquationDraws, draw_quantities, effect_draws, equation_stats
 from ._estimators import EqFit, demean, fit_error, fit_lag, fit_ols, year_basis
 from ._linalg import SpatialFilter
-from ._robust import SE_METHODS, robust_cov, se_label
 from ._panel import align_panel, build_equation, lag, prepare_panel, split_weights
+from ._robust import SE_METHODS, robust_cov
 from .diagnostics import diagnostics_frame, lm_tests_equation, lr_test, moran_residuals
 from .dynamics import EquationMap, SpatialMap, SteadyStates, rows_sum_to_one, uniform_stability
 from .readings import (
@@ -230,7 +230,7 @@ class SpatialHakenModel(HakenModel):
             raise ConfigError(
                 f"[spatial_haken] effects = {self.effects!r} with split_by_zone = true: the Lee & Yu (2010) "
                 "transformation that removes year effects needs weights whose rows sum to 1, which the within- "
-                "and across-zone parts of W do not; use effects = \"region\" or \"none\", or model \"slx\"",
+                'and across-zone parts of W do not; use effects = "region" or "none", or model "slx"',
                 "config",
             )
         if not rows_sum_to_one(self.aligned.W):
@@ -238,14 +238,14 @@ class SpatialHakenModel(HakenModel):
             raise ConfigError(
                 f"[spatial_haken] effects = {self.effects!r} with {self.model.upper()}: {n} rows of W "
                 f"({self.weights_name}) do not sum to 1 (regions without neighbours under [spatial] islands = "
-                "\"keep\", or a transform other than row-standardization), and the Lee & Yu (2010) "
+                '"keep", or a transform other than row-standardization), and the Lee & Yu (2010) '
                 "transformation that removes year effects needs unit row sums; link the islands ([spatial] "
                 'islands = "nearest") and keep transform = "r", or use model "slx" or effects = "region"',
                 "config",
             )
         if self.se == "twoway":
             raise ConfigError(
-                f"[spatial_haken] se = \"twoway\" with effects = {self.effects!r} and {self.model.upper()}: the "
+                f'[spatial_haken] se = "twoway" with effects = {self.effects!r} and {self.model.upper()}: the '
                 "Lee & Yu transformation mixes the regions, so scores cannot be clustered by region; use se = "
                 '"driscoll-kraay" (which needs only the year sums) or model "slx"',
                 "config",
@@ -316,9 +316,7 @@ class SpatialHakenModel(HakenModel):
             Xcols = [x @ F for x in Xcols]
             fit_ws = [sp.csr_array(F.T @ (W @ F)) for W in Ws]
             method = "dense"
-        kw = dict(
-            method=method, fe=region_fe or year_fe, centered=self.intercept, probes=probes, trace_seed=trace_seed
-        )
+        kw = dict(method=method, fe=region_fe or year_fe, centered=self.intercept, probes=probes, trace_seed=trace_seed)
         if model in ("sar", "sdm"):
             fit = fit_lag(y, Xcols, names, fit_ws, [f"rho{s}" for s in suffixes], sigma_correction=corr, **kw)
         else:
@@ -421,7 +419,7 @@ def short_panel_message(effects: str, periods: int, correction: str = "none") ->
     if correction == "jackknife":
         return head + (
             "the split-panel jackknife applied here over-corrects gamma1 and moves rho (docs/inference.md, "
-            "spatial rows of the bias table); prefer effects = \"none\" or \"year\" in [spatial_haken]"
+            'spatial rows of the bias table); prefer effects = "none" or "year" in [spatial_haken]'
         )
     return head + (
         'prefer effects = "none" or "year" in [spatial_haken] (year effects carry no such bias); the '

@@ -96,7 +96,12 @@ def select_equation(fits: dict, lm: dict, alpha: float = 0.05) -> tuple[list[dic
     for m in SELECTION_MODELS:
         f = fits[m]
         rows.append(
-            {"test": f"bic_{m}", "statistic": -2.0 * f.loglik + f.k * math.log(f.n_obs), "df": float(f.k), "p": math.nan}
+            {
+                "test": f"bic_{m}",
+                "statistic": -2.0 * f.loglik + f.k * math.log(f.n_obs),
+                "df": float(f.k),
+                "p": math.nan,
+            }
         )
     for t in ("lm_lag", "lm_error", "rlm_lag", "rlm_error"):
         stat, pv = lm[t]
@@ -154,7 +159,10 @@ def selection_table(data, q1, q2, graph, *, region, year, effects, weights_name,
     key = {"q1": q1, "q2": q2, "weights": weights_name}
     for eqn in ("q1", "q2"):
         sub = lmtab[lmtab["equation"] == eqn].set_index("test")
-        lm = {t: (float(sub.at[t, "statistic"]), float(sub.at[t, "p"])) for t in ("lm_lag", "lm_error", "rlm_lag", "rlm_error")}
+        lm = {
+            t: (float(sub.at[t, "statistic"]), float(sub.at[t, "p"]))
+            for t in ("lm_lag", "lm_error", "rlm_lag", "rlm_error")
+        }
         fits = _fits(data, q1, q2, graph, eqn, region=region, year=year, effects=effects, weights_name=weights_name)
         tests, pref, reason = select_equation(fits, lm, alpha)
         prefs[eqn] = pref

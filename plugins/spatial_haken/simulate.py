@@ -14,6 +14,18 @@ from ._panel import _row_standardize, graph_to_sparse, split_weights
 __all__ = ["simulate_panel"]
 
 
+def _year_effects(year_effects, periods: int) -> dict:
+    """``{"q1": (periods - 1,), "q2": ...}`` year intercepts (zeros without ``year_effects``)."""
+    taus = {eq: np.zeros(periods - 1) for eq in ("q1", "q2")}
+    if year_effects is not None:
+        for eq in ("q1", "q2"):
+            v = np.asarray(year_effects[eq], dtype=float)
+            if v.shape != (periods - 1,):
+                raise InputError(f"year_effects[{eq!r}] must have periods - 1 = {periods - 1} values, got {v.shape}")
+            taus[eq] = v
+    return taus
+
+
 def simulate_panel(
     model: str,
     graph,
@@ -86,13 +98,7 @@ def simulate_panel(
                 A = A - p.get(f"{key}{s}", 0.0) * Wj
             lus[eq] = spla.splu(sp.csc_array(A))
     Q1, Q2 = [q1], [q2]
-    taus = {eq: np.zeros(periods - 1) for eq in ("q1", "q2")}
-    if year_effects is not None:
-        for eq in ("q1", "q2"):
-            v = np.asarray(year_effects[eq], dtype=float)
-            if v.shape != (periods - 1,):
-                raise InputError(f"year_effects[{eq!r}] must have periods - 1 = {periods - 1} values, got {v.shape}")
-            taus[eq] = v
+    taus = _year_effects(year_effects, periods)
     for step in range(periods - 1):
         terms = {"q1": {"q1": q1, "q1q2": q1 * q2}, "q2": {"q2": q2, "q1sq": q1**2}}
         new = {}

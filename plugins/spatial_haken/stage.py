@@ -287,7 +287,7 @@ class SpatialHakenSpec(StageSpec):
                 raise ConfigError(
                     '[spatial_haken] bootstrap_scheme = "wild-year" covers SLX without split_by_zone only '
                     "(re-estimating the ML models on every resample is not benchmarked at county scale); "
-                    + (f"models lists {', '.join(ml)}: set models = [\"slx\"]" if ml else "set split_by_zone = false")
+                    + (f'models lists {", ".join(ml)}: set models = ["slx"]' if ml else "set split_by_zone = false")
                     + ' or bootstrap_scheme = "none"',
                     source=where,
                 )
@@ -487,7 +487,7 @@ def _stage_tables(results: dict, diag: list) -> dict:
 
 def _inference_info(results: dict) -> dict:
     """Each fit's covariance method (run.json): ``"model/weights/q1->q2" -> description``."""
-    from .models import se_label
+    from ._robust import se_label
 
     out = {}
     for (m, w, a, b), r in results.items():
@@ -549,7 +549,9 @@ def _fit_preferred(ctx, cfg, idx, graphs, selection, results, split, out) -> dic
     extra_cfg = cfg.replace(models=sorted({m for m, _ in wanted}))
     extra = {}
     for m, wname in wanted:
-        sub = _fit_all(ctx, extra_cfg, idx, {wname: graphs[wname]}, _orderings_of(results, selection, wname), split, out)
+        sub = _fit_all(
+            ctx, extra_cfg, idx, {wname: graphs[wname]}, _orderings_of(results, selection, wname), split, out
+        )
         extra.update({k: v for k, v in sub.items() if k[0] == m})
         out.notes.append(
             f"model selection prefers {m.upper()} under {wname}; it is fitted in addition to models "

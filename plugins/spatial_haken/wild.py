@@ -116,7 +116,12 @@ def slx_wild_year(res, B: int, *, seed, alpha: float = 0.05, min_ratio: float = 
         c = np.linalg.lstsq(X.to_numpy(float), np.asarray(y, float), rcond=None)[0]
         coefs.append(pd.Series(c, index=X.columns))
     boot = wild_year_bootstrap(design, coefs, int(B), seed=seed, alpha=alpha, min_ratio=min_ratio, backend=backend, W=W)
-    est = {"gamma1": 1 - coefs[0]["lag"], "a": -coefs[0]["inter"], "gamma2": 1 - coefs[1]["lag"], "b": coefs[1]["inter"]}
+    est = {
+        "gamma1": 1 - coefs[0]["lag"],
+        "a": -coefs[0]["inter"],
+        "gamma2": 1 - coefs[1]["lag"],
+        "b": coefs[1]["inter"],
+    }
     est.update(theta_q1=coefs[0]["wlag"], theta_q1q2=coefs[0]["winter"])
     est.update(theta_q2=coefs[1]["wlag"], theta_q1sq=coefs[1]["winter"])
     est["ratio"] = abs(est["gamma2"]) / abs(est["gamma1"])
