@@ -154,6 +154,10 @@ def test_year_effects_recover_the_parameters_and_intercepts(year_panels, graph):
         assert len(years) == 19 and pot["year"].isna().sum() == 2
         main = pot[(pot["reading"] == "system") & pot["year"].isna()].iloc[0]
         assert main["k1"] == pytest.approx(years["k1"].mean(), rel=1e-10)
+        # haken_potential-style rows, as the aspatial fit: one per year and one at the mean (year empty)
+        tab = res.potential_table()
+        assert len(tab) == 20 and tab["year"].isna().sum() == 1
+        assert tab.loc[tab["year"].isna(), "q1_star"].iloc[0] == pytest.approx(main["q1_star"], rel=1e-12)
         # the recovered year intercepts (k (1 - rho)) track the true ones
         rho = float(res.params("q1").get("rho", 0.0))
         err = years["k1"].to_numpy() * (1.0 - rho) - taus["q1"]

@@ -507,8 +507,10 @@ def _equation_maps(model: "SpatialHakenModel", eqs: dict, taus: dict) -> dict:
     return out
 
 
-def _with_year_rows(rows: pd.DataFrame, rd: SpatialReading, taus: dict, eqs: dict, years, smap, seed) -> pd.DataFrame:
+def _with_year_rows(rows: pd.DataFrame, rd: SpatialReading, taus: dict, eqs: dict, years, smap, seed):
     """``spatial_haken_potential`` with year effects: the system reading at each year's intercepts.
+
+    Returns the table and ``{year: SpatialPotential}`` (empty without a system potential).
 
     The rows of both readings keep ``year`` empty (the system one is at the mean of the year intercepts
     and feeds h); one system row per transition year follows, with intercepts ``tau_t / (1 - rho)``
@@ -516,11 +518,11 @@ def _with_year_rows(rows: pd.DataFrame, rd: SpatialReading, taus: dict, eqs: dic
     """
     rows = rows.assign(year=pd.array([pd.NA] * len(rows), dtype="Int64"))
     if rd.potential is None:
-        return rows
+        return rows, {}
     base = rows[rows["reading"] == "system"].iloc[0].to_dict()
     hp = dict(rd.haken_params)
     scale = {eqn: 1.0 - sum(float(e.fit.params[i]) for i in e.spatial_idx) for eqn, e in eqs.items()}
-    extra = []
+    extra, pots = [], {}
     for t, (t1, t2) in zip(years, zip(taus["q1"], taus["q2"])):
         k1, k2 = float(t1) / scale["q1"], float(t2) / scale["q2"]
         pot = SpatialPotential(
@@ -529,6 +531,7 @@ def _with_year_rows(rows: pd.DataFrame, rd: SpatialReading, taus: dict, eqs: dic
             "system",
             stability=lambda q1s, q2s: uniform_stability(smap, q1s, q2s, seed=seed),
         )
+        pots[int(t)] = pot
         row = {**base, "year": int(t), "k1": k1, "k2": k2, "q1_star_low": math.nan, "q1_star_high": math.nan}
         row.update(stable_share=math.nan, case=pot.case, case_label=pot.case_label, note="")
         row.update(q1_star=math.nan, V_star=math.nan, map_stable=None, q2_star=math.nan, jacobian_radius=math.nan)
@@ -547,7 +550,7 @@ def _with_year_rows(rows: pd.DataFrame, rd: SpatialReading, taus: dict, eqs: dic
         extra.append(row)
     out = pd.concat([rows, pd.DataFrame(extra, columns=rows.columns)], ignore_index=True)
     out["year"] = out["year"].astype("Int64")
-    return out
+    return out, pots
 
 
 def _uniform_reason(model: "SpatialHakenModel", split: bool) -> str:
@@ -828,7 +831,9 @@ class SpatialHakenResults(HakenResultsBase):
             [readings[r].row for r in order], columns=POTENTIAL_READING_COLUMNS + POTENTIAL_READING_EXTRA
         )
         if taus:
-            pot_rows = _with_year_rows(pot_rows, readings["system"], taus, eqs, P.years[:-1], smap, seed)
+            pot_rows, year_pots = _with_year_rows(pot_rows, readings["system"], taus, eqs, P.years[:-1], smap, seed)
+            if self.reading == "system" and year_pots:  # potential_table(): one row per year, as the aspatial fit
+                self._set_year_systems({t: t for t in year_pots}, lambda t: year_pots[t])
         self._set("potential_readings", pot_rows)
         self._diagnostics(model, eqs, key)
         self._set(
