@@ -472,7 +472,7 @@ class HakenStage(Analysis):
     """
 
     name = "haken"
-    requires = ("pair",)
+    requires = ("pair", "indices")
     provides = (HakenOutcome,)
     uses = (SpatialWeightsSet,)
     tables = (
