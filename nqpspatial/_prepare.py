@@ -62,6 +62,7 @@ def read_data(cfg: dict, base: Path):
         ignore=d["ignore"],
         indices=d["indices"],
         subsystems=d["subsystems"] or None,
+        variables=d.get("variables") or None,
         form=d["form"],
         indicator_column=d["indicator_column"],
         value_column=d["value_column"],
@@ -75,6 +76,8 @@ def read_data(cfg: dict, base: Path):
 def weighting(panel, cfg: dict):
     """Indices, the indicator weights table (or None), the normalized indicators (or None) and facts."""
     region, year = panel.region, panel.year
+    if panel.raw_variables:
+        return panel.values[[region, year, *panel.subsystems]].copy(), None, None, {"indices": "raw variables"}
     if panel.indices_given:
         vals = panel.values
         subs = panel.subsystems
@@ -422,6 +425,7 @@ def preflight(cfg: dict, base: Path, analyses: list, check_target: Callable | No
         scheme=prep.scheme is not None,
         groups=prep.scheme,
         ignored=tuple(map(str, cfg["data"].get("ignore") or ())),
+        indicators=() if panel.indicators is None else tuple(panel.indicators["indicator"].astype(str)),
     )
     for stage in analyses:
         table = cfg.get(stage.name)

@@ -141,6 +141,9 @@ class DataSpec(TableSpec):
     ignore: list = key([], doc="panel columns to leave out")
     indices: bool = key(False, doc="the panel holds the subsystem indices in [0, 1] (no indicator list)")
     subsystems: list = key([], doc="with indices = true: the subsystem columns")
+    variables: list = key(
+        [], doc="panel columns analysed as they are (no indicator list, no normalization), e.g. ['pcgdp']"
+    )
     form: str = key("auto", choices=("auto", "wide", "long"), doc="panel layout")
     indicator_column: str = key("indicator", check=_column_name, doc="long form: the indicator column")
     value_column: str = key("value", check=_column_name, doc="long form: the value column")
@@ -159,6 +162,20 @@ class DataSpec(TableSpec):
                 "[data] indices = true takes the subsystem indices from the panel, so [data] "
                 "indicators would be ignored. Remove [data] indicators, or set indices = false to "
                 "build the indices from the indicator list.",
+                source=where,
+            )
+        if self.variables and (self.indices or self.indicators is not None or self.subsystems):
+            other = "indices = true" if self.indices else "indicators" if self.indicators is not None else "subsystems"
+            raise ConfigError(
+                f"[data] variables names panel columns analysed as they are, so [data] {other} does not "
+                f"apply. Remove [data] {other.split(' ')[0]}, or remove variables to build indices from "
+                "an indicator list.",
+                source=where,
+            )
+        bad = [v for v in self.variables if not isinstance(v, str) or not v.strip()]
+        if bad:
+            raise ConfigError(
+                f'[data] variables must be a list of panel column names, e.g. variables = ["pcgdp"]; got {bad[0]!r}.',
                 source=where,
             )
 

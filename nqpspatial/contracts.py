@@ -237,7 +237,9 @@ class Analysis(Protocol):
         (see :mod:`nqpspatial.specs`).
     requires : tuple of str, optional
         Input prerequisites among ``"pair"`` (two or more subsystems),
-        ``"geometry"`` (boundaries), ``"scheme"`` (a region scheme).
+        ``"indices"`` (subsystem indices in [0, 1], not ``[data] variables``
+        analysed as they are), ``"geometry"`` (boundaries), ``"scheme"`` (a
+        region scheme).
     consumes : tuple of artifact types, optional
         Artifacts (:mod:`nqpspatial.artifacts`) the stage needs; the runner
         orders stages by them and skips the stage with a note naming the

@@ -249,6 +249,9 @@ class PanelData(Results):
     indicators_source : str or None
         How messages name the indicator list (its file, or the config key);
         None for precomputed indices.
+    raw_variables : bool
+        True when the columns are ``[data] variables`` analysed as they are
+        (not indices in [0, 1]).
     """
 
     def __init__(
@@ -264,6 +267,7 @@ class PanelData(Results):
         year,
         indices_given,
         indicators_source=None,
+        raw_variables=False,
     ):
         self._set("values", values)
         self._set("indicators", indicators)
@@ -276,6 +280,7 @@ class PanelData(Results):
         self._set("year", year)
         self._set("indices_given", bool(indices_given))
         self._set("indicators_source", indicators_source)
+        self._set("raw_variables", bool(raw_variables))
         self._freeze()
 
     def summary(self) -> Summary:
@@ -406,6 +411,7 @@ def load_panel(
     ignore: Sequence[str] = (),
     indices: bool = False,
     subsystems: Sequence[str] | None = None,
+    variables: Sequence[str] | None = None,
     form: str = "auto",
     indicator_column: str = "indicator",
     value_column: str = "value",
@@ -435,6 +441,11 @@ def load_panel(
     subsystems : sequence of str, optional
         With ``indices=True``: the index columns (default: every column that
         is not region, year or ignored).
+    variables : sequence of str, optional
+        Panel columns analysed as they are (``[data] variables``): no
+        indicator list, no normalization; each variable is one "subsystem"
+        of the outputs. Excludes ``indicators`` and ``indices=True``; other
+        panel columns are not read.
     form : {"auto", "wide", "long"}
         Long form has columns region, year, ``indicator_column``,
         ``value_column``; "auto" detects it from those names.
@@ -458,165 +469,69 @@ def load_panel(
     Raises
     ------
     InputError
-        For every validation failure listed in docs/input-formats.md.
+        For every validation failure listed in docs/input-formats.md. The
+        data problems (duplicate rows, non-numeric, infinite and missing
+        cells, unequal spacing, an unbalanced panel) are reported together,
+        every category at once with at most ten cases each.
     """
-    if isinstance(panel, pd.DataFrame):
-        where = "panel (DataFrame)"
-        raw = panel.copy()
-        _check_unique_columns(raw, where)
-    else:
-        where = str(panel)
-        raw = read_table(panel, encoding=encoding, sheet=sheet, what="panel", text_columns=[region])
-    first = first_data_row(raw)  # file line of the first data row (2 unless comment lines precede the header)
-    raw.columns = [str(c).strip() for c in raw.columns]
-    if not isinstance(panel, pd.DataFrame) and region in raw.columns:
-        raw[region] = _int_ids(raw[region])  # read as text: keep ids such as "01001" as they are
-    for col in (region, year):
-        if col not in raw.columns:
-            role = "region" if col == region else "year"
-            raise InputError(
-                f"no {role} column '{col}'.{_suggest(col, raw.columns)} Columns found: "
-                f'{_listing(raw.columns)}. Set `{role} = "<column>"` in the [data] table.',
-                source=where,
-            )
-    if len(raw) == 0:
-        raise InputError("the panel has no data rows.", source=where)
     if form not in ("auto", "wide", "long"):
         raise InputError(f"form must be 'auto', 'wide' or 'long', not {form!r}.", source="config [data]")
-    is_long = form == "long" or (
-        form == "auto" and indicator_column in raw.columns and value_column in raw.columns and not indices
-    )
-    # region ids: keep the input's ids; blank ids are errors
-    blank = [i + first for i, v in enumerate(raw[region]) if pd.isna(v) or str(v).strip() == ""]
-    if blank:
+    if missing not in ("error", "interpolate"):
+        raise InputError(f"missing must be 'error' or 'interpolate', not {missing!r}.", source="config [data]")
+    variables = list(variables or [])
+    if variables and (indices or indicators is not None):
         raise InputError(
-            f"empty region id on row(s) {_listing(map(str, blank))} (rows are lines of the file).", source=where
+            "[data] variables names panel columns analysed as they are; it cannot be combined with "
+            "an indicator list or indices = true. Remove [data] indicators / indices, or remove variables.",
+            source="config [data]",
         )
-    if raw[region].dtype == object or pd.api.types.is_string_dtype(raw[region]):
-        raw[region] = [str(v).strip() for v in raw[region]]
+    raw, where, first = _read_raw(panel, region, year, encoding, sheet)
+    is_long = form == "long" or (
+        form == "auto"
+        and indicator_column in raw.columns
+        and value_column in raw.columns
+        and not indices
+        and not variables
+    )
+    _check_region_ids(raw, region, where, first)
     raw[year] = _check_years(raw[year], where, year, first)
+    problems: list[str] = []
     if is_long:
         raw = _reshape_long(raw, region, year, indicator_column, value_column, where, first)
         line_of = None
     else:
-        dup = raw[raw.duplicated([region, year], keep=False)]
-        if len(dup):
-            rows = [
-                f"row {i + first} ({r}, {y})"
-                for i, (r, y) in zip(dup.index, dup[[region, year]].itertuples(index=False))
-            ]
-            raise InputError(
-                f"duplicate {region}-{year} rows: {_listing(rows)}. Each region and year must "
-                "appear once; remove or merge the repeated rows.",
-                source=where,
-            )
+        problems += _duplicate_rows(raw, region, year, first)
         line_of = {idx: idx + first for idx in raw.index}
     ignore = list(ignore)
     not_there = [c for c in ignore if c not in raw.columns]
     if not_there:
         raise InputError(f"[data] ignore names column(s) not in the panel: {_listing(not_there)}.", source=where)
     data_cols = [c for c in raw.columns if c not in (region, year) and c not in ignore]
-
     ind_table = None
-    if indices:
-        subs = list(subsystems) if subsystems else data_cols
-        absent = [s for s in subs if s not in raw.columns]
-        if absent:
-            raise InputError(
-                f"index column(s) {_listing(absent)} not in the panel.{_suggest(absent[0], data_cols)}", source=where
-            )
-        unused = [c for c in data_cols if c not in subs]
-        if unused:
-            raise InputError(
-                f"panel column(s) {_listing(unused)} are neither subsystem indices nor ignored. "
-                "List them in [data] ignore, or name the index columns in [data] subsystems.",
-                source=where,
-            )
-        value_cols = subs
-        subsystem_names = subs
+    if variables:
+        value_cols = subsystem_names = _raw_variable_columns(raw, variables, ignore, data_cols, where)
+    elif indices:
+        value_cols = subsystem_names = _index_columns(raw, subsystems, data_cols, where)
     else:
         if indicators is None:
             raise InputError(
                 "no indicator list given. Set [data] indicators to a CSV/XLSX file or an inline "
-                "list, or set [data] indices = true if the panel holds subsystem indices.",
+                "list, set [data] indices = true if the panel holds subsystem indices, or name the "
+                "columns to analyse as they are in [data] variables.",
                 source="config [data]",
             )
         ind_table = read_indicators(indicators, where=indicators_where, encoding=indicators_encoding or encoding)
-        listed = ind_table["indicator"].tolist()
-        absent = [c for c in listed if c not in raw.columns]
-        if absent:
-            hints = "".join(f" '{a}':{_suggest(a, data_cols)}" for a in absent[:3] if _suggest(a, data_cols))
-            raise InputError(
-                f"indicator(s) in the indicator list but not in the panel: {_listing(absent)}."
-                f"{hints} Fix the names in the indicator list or add the columns.",
-                source=where,
-            )
-        unlisted = [c for c in data_cols if c not in listed]
-        if unlisted:
-            raise InputError(
-                f"panel column(s) not in the indicator list: {_listing(unlisted)}. Add them to the "
-                "indicator list, or name them in [data] ignore = [...] if they are not indicators.",
-                source=where,
-            )
-        also_ignored = [c for c in listed if c in ignore]
-        if also_ignored:
-            raise InputError(
-                f"column(s) {_listing(also_ignored)} are both in the indicator list and in [data] "
-                "ignore; remove them from one of the two.",
-                source=where,
-            )
-        value_cols = listed
-        subsystem_names = list(dict.fromkeys(ind_table["subsystem"]))
-        if subsystems:
-            empty = [s for s in subsystems if s not in subsystem_names]
-            if empty:
-                raise InputError(
-                    f"subsystem(s) {_listing(empty)} named in [data] subsystems have no indicators in "
-                    f"the indicator list (its subsystems: {_listing(subsystem_names)}). Add indicators "
-                    "for them or correct the names.",
-                    source=indicators_where or "indicator list",
-                )
-            unnamed = [s for s in subsystem_names if s not in subsystems]
-            if unnamed:
-                raise InputError(
-                    f"the indicator list has subsystem(s) {_listing(unnamed)} that [data] subsystems "
-                    "does not name; list every subsystem there, or leave subsystems empty.",
-                    source="config [data]",
-                )
-            subsystem_names = list(subsystems)
+        value_cols = _indicator_columns(raw, ind_table, ignore, data_cols, where)
+        subsystem_names = _listed_subsystems(ind_table, subsystems, indicators_where)
 
-    # numeric cells
-    problems_nonnum, problems_missing = [], []
-    values = {}
-    for col in value_cols:
-        s = raw[col]
-        num = pd.to_numeric(s, errors="coerce")
-        is_missing = s.isna() | s.astype(str).str.strip().eq("")
-        nonnum = num.isna() & ~is_missing
-        for idx in raw.index[nonnum.to_numpy()]:
-            loc = f"row {line_of[idx]}" if line_of else f"{raw.at[idx, region]} {raw.at[idx, year]}"
-            problems_nonnum.append(f"{col} at {loc} ({s[idx]!r})")
-        for idx in raw.index[is_missing.to_numpy()]:
-            loc = f"row {line_of[idx]}" if line_of else f"{raw.at[idx, region]} {raw.at[idx, year]}"
-            problems_missing.append((col, idx, f"{col} at {loc} ({raw.at[idx, region]}, {raw.at[idx, year]})"))
-        values[col] = num.astype(float)
-    if problems_nonnum:
-        raise InputError(
-            f"non-numeric cell(s): {_listing(problems_nonnum)}. Enter numbers (no units, "
-            "thousands separators or notes) or leave the cell empty.",
-            source=where,
+    table, missing_cells, cell_problems = _parse_values(raw, value_cols, region, year, line_of)
+    problems += cell_problems
+    if missing_cells and missing == "error":
+        problems.append(
+            f"missing cell(s): {_listing([m[2] for m in missing_cells])}. Fill them in, or "
+            'set missing = "interpolate" in [data] to fill them linearly within each region '
+            "(filled cells are listed in tables/filled_cells.csv)."
         )
-    table = pd.DataFrame({region: raw[region].to_numpy(), year: raw[year].to_numpy()})
-    for col in value_cols:
-        table[col] = values[col].to_numpy()
-    inf_cells = [
-        f"{c} ({r}, {y})" for c in value_cols for r, y, v in zip(table[region], table[year], table[c]) if np.isinf(v)
-    ]
-    if inf_cells:
-        raise InputError(f"infinite value(s): {_listing(inf_cells)}.", source=where)
-    _check_ranges(table, value_cols, where)
-
-    # balance and spacing
     regions = list(dict.fromkeys(table[region]))
     years = sorted(set(int(y) for y in table[year]))
     if len(years) < 2:
@@ -626,31 +541,10 @@ def load_panel(
             "other dynamic stages need 3).",
             source=where,
         )
-    steps = np.diff(years)
-    step = int(steps.min())
-    if (steps != step).any():
-        expected = list(range(years[0], years[-1] + 1, step))
-        gaps = [y for y in expected if y not in years]
-        if gaps and all((y - years[0]) % step == 0 for y in years):
-            raise InputError(
-                f"years are not equally spaced: missing year(s) {_listing(map(str, gaps))} between "
-                f"{years[0]} and {years[-1]} (step {step}). Add the missing periods.",
-                source=where,
-            )
-        raise InputError(
-            f"years are not equally spaced: {_listing(map(str, years))}. Use annual, decadal or "
-            "other equally spaced periods.",
-            source=where,
-        )
-    present = set(zip(table[region], table[year]))
-    holes = [f"{r} {y}" for r in regions for y in years if (r, y) not in present]
-    if holes:
-        raise InputError(
-            f"unbalanced panel: region-year row(s) missing: {_listing(holes)}. Every region needs a "
-            f"row for every period {years[0]}-{years[-1]} (cells may be empty with "
-            'missing = "interpolate").',
-            source=where,
-        )
+    problems += _balance_problems(table, regions, years, region, year)
+    if problems:
+        raise InputError(_combined(problems), source=where)
+    _check_ranges(table, value_cols, where)
 
     order = {r: i for i, r in enumerate(regions)}
     table = (
@@ -659,18 +553,8 @@ def load_panel(
         .drop(columns="_o")
         .reset_index(drop=True)
     )
-
     filled = pd.DataFrame(columns=[region, year, "indicator", "value"])
-    if problems_missing:
-        if missing == "error":
-            raise InputError(
-                f"missing cell(s): {_listing([p[2] for p in problems_missing])}. Fill them in, or "
-                'set missing = "interpolate" in [data] to fill them linearly within each region '
-                "(filled cells are listed in tables/filled_cells.csv).",
-                source=where,
-            )
-        if missing != "interpolate":
-            raise InputError(f"missing must be 'error' or 'interpolate', not {missing!r}.", source="config [data]")
+    if missing_cells:
         table, filled = _interpolate(table, value_cols, region, year, where)
     # outputs use the canonical column names region and year (the ids themselves are the input's)
     clash = [c for c in value_cols if c in ("region", "year")]
@@ -694,7 +578,211 @@ def load_panel(
         "year",
         indices,
         None if ind_table is None else _indicators_where(indicators, indicators_where),
+        raw_variables=bool(variables),
     )
+
+
+def _combined(problems: list[str]) -> str:
+    """One message for every data problem found (each category once)."""
+    if len(problems) == 1:
+        return problems[0]
+    lines = "\n".join(f"  {i}. {p}" for i, p in enumerate(problems, 1))
+    return f"{len(problems)} kinds of data problem; fix all of them:\n{lines}"
+
+
+def _read_raw(panel, region: str, year: str, encoding: str, sheet):
+    """The panel as read (a copy), how messages name it and the file line of its first data row."""
+    if isinstance(panel, pd.DataFrame):
+        where = "panel (DataFrame)"
+        raw = panel.copy()
+        _check_unique_columns(raw, where)
+    else:
+        where = str(panel)
+        raw = read_table(panel, encoding=encoding, sheet=sheet, what="panel", text_columns=[region])
+    first = first_data_row(raw)  # file line of the first data row (2 unless comment lines precede the header)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    if not isinstance(panel, pd.DataFrame) and region in raw.columns:
+        raw[region] = _int_ids(raw[region])  # read as text: keep ids such as "01001" as they are
+    for col in (region, year):
+        if col not in raw.columns:
+            role = "region" if col == region else "year"
+            raise InputError(
+                f"no {role} column '{col}'.{_suggest(col, raw.columns)} Columns found: "
+                f'{_listing(raw.columns)}. Set `{role} = "<column>"` in the [data] table.',
+                source=where,
+            )
+    if len(raw) == 0:
+        raise InputError("the panel has no data rows.", source=where)
+    return raw, where, first
+
+
+def _check_region_ids(raw: pd.DataFrame, region: str, where: str, first: int) -> None:
+    """Blank region ids are errors; text ids are stripped (in place on the copy)."""
+    blank = [i + first for i, v in enumerate(raw[region]) if pd.isna(v) or str(v).strip() == ""]
+    if blank:
+        raise InputError(
+            f"empty region id on row(s) {_listing(map(str, blank))} (rows are lines of the file).", source=where
+        )
+    if raw[region].dtype == object or pd.api.types.is_string_dtype(raw[region]):
+        raw[region] = [str(v).strip() for v in raw[region]]
+
+
+def _duplicate_rows(raw: pd.DataFrame, region: str, year: str, first: int) -> list[str]:
+    dup = raw[raw.duplicated([region, year], keep=False)]
+    if not len(dup):
+        return []
+    rows = [f"row {i + first} ({r}, {y})" for i, (r, y) in zip(dup.index, dup[[region, year]].itertuples(index=False))]
+    return [
+        f"duplicate {region}-{year} rows: {_listing(rows)}. Each region and year must "
+        "appear once; remove or merge the repeated rows."
+    ]
+
+
+def _raw_variable_columns(raw, variables, ignore, data_cols, where) -> list[str]:
+    """``[data] variables``: the named columns, each once, none ignored."""
+    absent = [v for v in variables if v not in raw.columns]
+    if absent:
+        raise InputError(
+            f"column(s) {_listing(absent)} named in [data] variables are not in the panel."
+            f"{_suggest(absent[0], data_cols)} Columns found: {_listing(data_cols)}.",
+            source=where,
+        )
+    twice = list(dict.fromkeys(v for v in variables if list(variables).count(v) > 1))
+    clash = [v for v in variables if v in ignore]
+    if twice or clash:
+        raise InputError(
+            f"[data] variables names {_listing(twice or clash)} "
+            + ("more than once; name each column once." if twice else "which [data] ignore also lists; remove one."),
+            source="config [data]",
+        )
+    return list(variables)
+
+
+def _index_columns(raw, subsystems, data_cols, where) -> list[str]:
+    """``indices = true``: the subsystem index columns (every data column unless named)."""
+    subs = list(subsystems) if subsystems else data_cols
+    absent = [s for s in subs if s not in raw.columns]
+    if absent:
+        raise InputError(
+            f"index column(s) {_listing(absent)} not in the panel.{_suggest(absent[0], data_cols)}", source=where
+        )
+    unused = [c for c in data_cols if c not in subs]
+    if unused:
+        raise InputError(
+            f"panel column(s) {_listing(unused)} are neither subsystem indices nor ignored. "
+            "List them in [data] ignore, or name the index columns in [data] subsystems.",
+            source=where,
+        )
+    return subs
+
+
+def _indicator_columns(raw, ind_table, ignore, data_cols, where) -> list[str]:
+    """The panel columns of the indicator list, which must match the panel's data columns."""
+    listed = ind_table["indicator"].tolist()
+    absent = [c for c in listed if c not in raw.columns]
+    if absent:
+        hints = "".join(f" '{a}':{_suggest(a, data_cols)}" for a in absent[:3] if _suggest(a, data_cols))
+        raise InputError(
+            f"indicator(s) in the indicator list but not in the panel: {_listing(absent)}."
+            f"{hints} Fix the names in the indicator list or add the columns.",
+            source=where,
+        )
+    unlisted = [c for c in data_cols if c not in listed]
+    if unlisted:
+        raise InputError(
+            f"panel column(s) not in the indicator list: {_listing(unlisted)}. Add them to the "
+            "indicator list, or name them in [data] ignore = [...] if they are not indicators.",
+            source=where,
+        )
+    also_ignored = [c for c in listed if c in ignore]
+    if also_ignored:
+        raise InputError(
+            f"column(s) {_listing(also_ignored)} are both in the indicator list and in [data] "
+            "ignore; remove them from one of the two.",
+            source=where,
+        )
+    return listed
+
+
+def _listed_subsystems(ind_table, subsystems, indicators_where) -> list[str]:
+    """The indicator list's subsystems, checked against ``[data] subsystems`` when given."""
+    names = list(dict.fromkeys(ind_table["subsystem"]))
+    if not subsystems:
+        return names
+    empty = [s for s in subsystems if s not in names]
+    if empty:
+        raise InputError(
+            f"subsystem(s) {_listing(empty)} named in [data] subsystems have no indicators in "
+            f"the indicator list (its subsystems: {_listing(names)}). Add indicators "
+            "for them or correct the names.",
+            source=indicators_where or "indicator list",
+        )
+    unnamed = [s for s in names if s not in subsystems]
+    if unnamed:
+        raise InputError(
+            f"the indicator list has subsystem(s) {_listing(unnamed)} that [data] subsystems "
+            "does not name; list every subsystem there, or leave subsystems empty.",
+            source="config [data]",
+        )
+    return list(subsystems)
+
+
+def _parse_values(raw, value_cols, region, year, line_of):
+    """The numeric table, the missing cells and the problems of non-numeric and infinite cells."""
+
+    def loc(idx):
+        return f"row {line_of[idx]}" if line_of else f"{raw.at[idx, region]} {raw.at[idx, year]}"
+
+    nonnum, missing_cells = [], []
+    table = pd.DataFrame({region: raw[region].to_numpy(), year: raw[year].to_numpy()})
+    for col in value_cols:
+        s = raw[col]
+        num = pd.to_numeric(s, errors="coerce")
+        is_missing = s.isna() | s.astype(str).str.strip().eq("")
+        for idx in raw.index[(num.isna() & ~is_missing).to_numpy()]:
+            nonnum.append(f"{col} at {loc(idx)} ({s[idx]!r})")
+        for idx in raw.index[is_missing.to_numpy()]:
+            missing_cells.append((col, idx, f"{col} at {loc(idx)} ({raw.at[idx, region]}, {raw.at[idx, year]})"))
+        table[col] = num.astype(float).to_numpy()
+    problems = []
+    if nonnum:
+        problems.append(
+            f"non-numeric cell(s): {_listing(nonnum)}. Enter numbers (no units, "
+            "thousands separators or notes) or leave the cell empty."
+        )
+    inf_cells = [
+        f"{c} ({r}, {y})" for c in value_cols for r, y, v in zip(table[region], table[year], table[c]) if np.isinf(v)
+    ]
+    if inf_cells:
+        problems.append(f"infinite value(s): {_listing(inf_cells)}.")
+    return table, missing_cells, problems
+
+
+def _balance_problems(table, regions, years, region, year) -> list[str]:
+    """Unequal spacing of the periods and region-year rows missing from the panel."""
+    steps = np.diff(years)
+    step = int(steps.min())
+    if (steps != step).any():
+        expected = list(range(years[0], years[-1] + 1, step))
+        gaps = [y for y in expected if y not in years]
+        if gaps and all((y - years[0]) % step == 0 for y in years):
+            return [
+                f"years are not equally spaced: missing year(s) {_listing(map(str, gaps))} between "
+                f"{years[0]} and {years[-1]} (step {step}). Add the missing periods."
+            ]
+        return [
+            f"years are not equally spaced: {_listing(map(str, years))}. Use annual, decadal or "
+            "other equally spaced periods."
+        ]
+    present = set(zip(table[region], table[year]))
+    holes = [f"{r} {y}" for r in regions for y in years if (r, y) not in present]
+    if not holes:
+        return []
+    return [
+        f"unbalanced panel: region-year row(s) missing: {_listing(holes)}. Every region needs a "
+        f"row for every period {years[0]}-{years[-1]} (cells may be empty with "
+        'missing = "interpolate").'
+    ]
 
 
 def _interpolate(table: pd.DataFrame, cols, region, year, where):

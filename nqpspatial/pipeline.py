@@ -652,6 +652,11 @@ def _unmet(stage, ctx: StageContext) -> list[str]:
             notes.append(
                 f"needs two or more subsystems; the panel has {len(ctx.subsystems)} ({', '.join(ctx.subsystems)})"
             )
+        elif req == "indices" and getattr(ctx.panel_data, "raw_variables", False):
+            notes.append(
+                "needs subsystem indices in [0, 1]; [data] variables are analysed as they are (give an "
+                "indicator list, or indices = true, to run it)"
+            )
         elif req == "geometry" and ctx.geometry is None:
             notes.append(
                 "needs region boundaries: set [geometry] source and id (a GeoJSON, GeoPackage or "

@@ -211,7 +211,8 @@ class StudyFacts:
     ``variables`` are the panel's and the indices' columns; ``ignored`` the
     panel columns listed in ``[data] ignore`` (readable by stages, not
     indicators); ``groups`` is the region scheme (region id -> group) when
-    one is set.
+    one is set; ``indicators`` the indicator list's names (empty when the
+    study gives its indices or raw variables).
     """
 
     subsystems: tuple[str, ...] = ()
@@ -222,6 +223,7 @@ class StudyFacts:
     scheme: bool = False
     groups: Any = None
     ignored: tuple[str, ...] = ()
+    indicators: tuple[str, ...] = ()
 
     @classmethod
     def from_context(cls, ctx) -> StudyFacts:
@@ -242,6 +244,9 @@ class StudyFacts:
             scheme=ctx.scheme is not None,
             groups=ctx.scheme,
             ignored=tuple(map(str, ((ctx.config or {}).get("data") or {}).get("ignore") or ())),
+            indicators=tuple(getattr(ctx, "indicators", None)["indicator"].astype(str))
+            if getattr(ctx, "indicators", None) is not None
+            else (),
         )
 
 

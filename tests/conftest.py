@@ -102,12 +102,24 @@ def run_cli(capsys):
 
 
 @pytest.fixture(scope="session")
-def demo_run(tmp_path_factory):
-    """The bundled demo study run once per test session (no report), as a RunResult."""
+def demo_run_and_warnings(tmp_path_factory):
+    """The bundled demo study run once per test session, exactly as ``nqpspatial run`` runs it (report
+    included), with every warning that reached the caller recorded: (RunResult, list of warnings)."""
+    import warnings
+
     from nqpspatial.pipeline import run
 
     out = tmp_path_factory.mktemp("demo") / "out"
-    return run(None, out=out, quiet=True, report=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = run(None, out=out, quiet=True)
+    return res, list(caught)
+
+
+@pytest.fixture(scope="session")
+def demo_run(demo_run_and_warnings):
+    """The bundled demo study run once per test session, as a RunResult."""
+    return demo_run_and_warnings[0]
 
 
 PLUGIN_PKG = Path(__file__).resolve().parent / "plugin_pkg"

@@ -228,3 +228,21 @@ def test_end_to_end_default_run(tmp_path):
     sup = tests[tests["test"] == "sup-F"].iloc[0]
     assert int(sup["break_year"]) == 2020 and sup["p"] < 0.05  # the 2020 turning point
     assert set(res.table("coevolution")["region"]) == set(demo.load_demo()["panel"]["region"])  # input ids kept
+
+
+def test_the_demo_emits_no_warning_from_outside_nqpspatial(demo_run_and_warnings):
+    """Issue 17, item 7: every warning of the demo run (report included) is one of ours (an NqpWarning), and
+    run.json records no third-party warning text either."""
+    import json
+
+    from nqpspatial.errors import NqpWarning
+
+    res, caught = demo_run_and_warnings
+    foreign = [f"{w.category.__name__} ({w.filename}:{w.lineno}): {w.message}" for w in caught]
+    foreign = [f for f, w in zip(foreign, caught) if not issubclass(w.category, NqpWarning)]
+    assert foreign == []
+    run = json.loads((res.out_dir / "run.json").read_text(encoding="utf-8"))
+    recorded = [w for s in run["stages"] for w in s["warnings"]] + list(run.get("warnings") or [])
+    for text in recorded:
+        assert not any(k in text for k in ("RuntimeWarning", "FutureWarning", "UserWarning", "DeprecationWarning"))
+    assert (res.out_dir / "report.html").exists()

@@ -65,7 +65,7 @@ def test_identify_three_subsystems_all_ordered_pairs(good):
 
 def test_stage_contract(good):
     st = HakenStage()
-    assert isinstance(st, Analysis) and st.name == "haken" and st.requires == ("pair",) and st.order == 30
+    assert isinstance(st, Analysis) and st.name == "haken" and st.requires == ("pair", "indices") and st.order == 30
     for key in (
         "order",
         "coevolution",

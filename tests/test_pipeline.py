@@ -151,6 +151,12 @@ def test_quiet_run_prints_nothing(study, run_cli):
     assert code == 0 and out == "" and err == ""
     code, out, err = run_cli("run", study.config, "--out", study.out, "--force", "--no-report")
     assert code == 0 and "done in" in err
+    # one line per step: name, status, seconds (issue 17, item 6)
+    lines = {ln.split()[0]: ln.split() for ln in err.splitlines() if ln and not ln.startswith(" ")}
+    for step in ("data", "weighting", "weights", "haken", "spatial", "report"):
+        assert step in lines, err
+        assert lines[step][-1] == "s" and float(lines[step][-2]) >= 0
+    assert lines["haken"][1] == "ok" and lines["report"][1] == "skipped"  # --no-report
 
 
 def test_indices_with_an_indicator_list_is_refused(tmp_path):

@@ -24,7 +24,7 @@ def test_models_plugin_contract(plugin):
 def test_analysis_plugin_contract():
     check_plugin("analyses", stage)
     assert stage.name == "spatial_haken" and stage.optional and stage.order == 80
-    assert stage.requires == ("pair",)
+    assert stage.requires == ("pair", "indices")
 
 
 def test_stage_outputs_exact_tables_and_columns():

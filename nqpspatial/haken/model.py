@@ -84,6 +84,24 @@ def as_rng(seed) -> np.random.Generator:
 
 
 # --------------------------------------------------------------------------- input
+def _in_window(df: pd.DataFrame, window) -> pd.DataFrame:
+    """The rows of ``df`` whose year lies in ``window = [first, last]`` (inclusive), checked."""
+    try:
+        first, last = (int(w) for w in window)
+    except (TypeError, ValueError):
+        raise InputError(f"window must be [first_year, last_year], got {window!r}") from None
+    if first >= last:
+        raise InputError(f"window [{first}, {last}]: the first year must precede the last")
+    span = (int(df["year"].min()), int(df["year"].max()))
+    df = df[(df["year"] >= first) & (df["year"] <= last)]
+    if df.empty:
+        raise InputError(
+            f"window [{first}, {last}] contains no year of the data (years "
+            f"{span[0]}-{span[1]}); choose first and last years inside that range"
+        )
+    return df
+
+
 def prepare_panel(data, q1, q2, *, region="region", year="year", window=None, min_periods: int = 3) -> pd.DataFrame:
     """Validated region-year panel of two indices (shared by the aspatial and spatial models).
 
@@ -160,19 +178,7 @@ def prepare_panel(data, q1, q2, *, region="region", year="year", window=None, mi
             f"duplicate region-year rows: {list(map(tuple, pairs.to_numpy()))}; keep one row per region and year"
         )
     if window is not None:
-        try:
-            first, last = (int(w) for w in window)
-        except (TypeError, ValueError):
-            raise InputError(f"window must be [first_year, last_year], got {window!r}") from None
-        if first >= last:
-            raise InputError(f"window [{first}, {last}]: the first year must precede the last")
-        span = (int(df["year"].min()), int(df["year"].max()))
-        df = df[(df["year"] >= first) & (df["year"] <= last)]
-        if df.empty:
-            raise InputError(
-                f"window [{first}, {last}] contains no year of the data (years "
-                f"{span[0]}-{span[1]}); choose first and last years inside that range"
-            )
+        df = _in_window(df, window)
     order = {r: i for i, r in enumerate(pd.unique(df["region"]))}
     df = df.assign(_o=df["region"].map(order)).sort_values(["_o", "year"]).drop(columns="_o")
     df = df.reset_index(drop=True)

@@ -136,27 +136,62 @@ def validate_haken_config(cfg: dict, subsystems=None) -> dict:
     """
     c = {**HAKEN_CONFIG, "jackknife": False, **{k: v for k, v in (cfg or {}).items() if k != "enabled"}}
     subs = [str(s) for s in subsystems] if subsystems is not None else None
-    order = c["order"]
+    order = _checked_order(c["order"], subs)
+    if c["coevolution"] != "auto" and not is_strategy(c["coevolution"]):
+        from .. import registry
+
+        raise _err("coevolution", c["coevolution"], f'use "auto" or one of {registry.names("coevolution")}')
+    _check_resamples(c)
+    _check_inference(c)
+    _check_numbers(c)
+    _check_effects(c)
+    window = _checked_window(c["window"])
+    by_ = c["break_year"]
+    if by_ is not None and (isinstance(by_, bool) or not isinstance(by_, int)):
+        raise _err("break_year", by_, "give a year such as 2020 (or leave it out for the sup-F search only)")
+    try:
+        edges, labels, labels_zh = validate_edges(
+            c["grades"], c["grade_labels"] or None, c["grade_labels_zh"] or None, key="[haken] grades"
+        )
+    except InputError as exc:
+        raise ConfigError(exc.detail, source="config") from None
+    if c["h_domain"] not in ("unit", "panel"):
+        raise _err("h_domain", c["h_domain"], 'use "unit" ([0, 1]) or "panel" (observed q1 range)')
+    cw, lb = _checked_pairs(c)
+    return {
+        **c,
+        "order": order,
+        "window": window,
+        "grades": edges,
+        "grade_labels": labels,
+        "grade_labels_zh": labels_zh,
+        "coupling_weights": cw,
+        "lag_band": lb,
+    }
+
+
+def _checked_order(order, subs):
+    """``order``: "auto" or two different subsystems (of the study, when known)."""
     if isinstance(order, str):
         if order != "auto":
             raise _err(
                 "order", order, 'use "auto" or a list of two subsystems' + (f", e.g. {subs[:2]}" if subs else "")
             )
-    else:
-        if (
-            not isinstance(order, (list, tuple))
-            or len(order) != 2
-            or str(order[0]) == str(order[1])
-            or (subs is not None and any(str(o) not in subs for o in order))
-        ):
-            raise _err(
-                "order", order, "give two different subsystems" + (f" among {subs}, e.g. {subs[:2]}" if subs else "")
-            )
-        order = [str(o) for o in order]
-    if c["coevolution"] != "auto" and not is_strategy(c["coevolution"]):
-        from .. import registry
+        return order
+    if (
+        not isinstance(order, (list, tuple))
+        or len(order) != 2
+        or str(order[0]) == str(order[1])
+        or (subs is not None and any(str(o) not in subs for o in order))
+    ):
+        raise _err(
+            "order", order, "give two different subsystems" + (f" among {subs}, e.g. {subs[:2]}" if subs else "")
+        )
+    return [str(o) for o in order]
 
-        raise _err("coevolution", c["coevolution"], f'use "auto" or one of {registry.names("coevolution")}')
+
+def _check_resamples(c: dict) -> None:
+    """``bootstrap`` and ``break_bootstrap``: whole numbers whose memory fits."""
     for key in ("bootstrap", "break_bootstrap"):
         v = c[key]
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
@@ -167,7 +202,10 @@ def validate_haken_config(cfg: dict, subsystems=None) -> dict:
     # the sup-F resamples are chunked and keep one float each
     check_memory(int(c["bootstrap"]), 2 * 2 * 6 * 8 * 3, key="[haken] bootstrap")
     check_memory(int(c["break_bootstrap"]), 8 * 2, key="[haken] break_bootstrap")
-    _check_inference(c)
+
+
+def _check_numbers(c: dict) -> None:
+    """``alpha``, ``trim``, ``min_ratio`` and the true/false keys."""
     for key, lo, hi in (("alpha", 0.0, 1.0), ("trim", 0.0, 0.5)):
         v = c[key]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo < v < hi:
@@ -178,6 +216,10 @@ def validate_haken_config(cfg: dict, subsystems=None) -> dict:
     for key in ("intercept", "jackknife", "legacy_stable_point", "regimes"):
         if not isinstance(c[key], bool):
             raise _err(key, c[key], "use true or false")
+
+
+def _check_effects(c: dict) -> None:
+    """``effects`` with ``intercept``, ``correction`` and ``by`` (sets ``correction``)."""
     if c["effects"] not in EFFECTS:
         raise _err("effects", c["effects"], f"use one of {list(EFFECTS)}")
     if c["intercept"] and c["effects"] != "none":
@@ -191,29 +233,24 @@ def validate_haken_config(cfg: dict, subsystems=None) -> dict:
         raise _err("by", c["by"], f"use one of {list(BY)}")
     if c["by"] == "region" and c["effects"] in REGION_EFFECTS:
         raise _err("by", "region", 'a fit of one region cannot have region effects; set effects = "none" or "year"')
-    w = c["window"]
+
+
+def _checked_window(w):
+    """``window``: None for all years, else ``(first, last)`` with first < last."""
     if w is None or (isinstance(w, (list, tuple)) and len(w) == 0):
-        window = None
-    elif (
+        return None
+    if (
         isinstance(w, (list, tuple))
         and len(w) == 2
         and all(isinstance(x, int) and not isinstance(x, bool) for x in w)
         and w[0] < w[1]
     ):
-        window = (int(w[0]), int(w[1]))
-    else:
-        raise _err("window", w, "give [first_year, last_year] with first < last, or [] for all years")
-    by_ = c["break_year"]
-    if by_ is not None and (isinstance(by_, bool) or not isinstance(by_, int)):
-        raise _err("break_year", by_, "give a year such as 2020 (or leave it out for the sup-F search only)")
-    try:
-        edges, labels, labels_zh = validate_edges(
-            c["grades"], c["grade_labels"] or None, c["grade_labels_zh"] or None, key="[haken] grades"
-        )
-    except InputError as exc:
-        raise ConfigError(exc.detail, source="config") from None
-    if c["h_domain"] not in ("unit", "panel"):
-        raise _err("h_domain", c["h_domain"], 'use "unit" ([0, 1]) or "panel" (observed q1 range)')
+        return (int(w[0]), int(w[1]))
+    raise _err("window", w, "give [first_year, last_year] with first < last, or [] for all years")
+
+
+def _checked_pairs(c: dict) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``coupling_weights`` (two weights summing to 1) and ``lag_band`` ([low, high] around 1)."""
     cw = c["coupling_weights"]
     if (
         not isinstance(cw, (list, tuple))
@@ -230,16 +267,7 @@ def validate_haken_config(cfg: dict, subsystems=None) -> dict:
         or not 0 < lb[0] <= 1 <= lb[1]
     ):
         raise _err("lag_band", lb, "give [low, high] with 0 < low <= 1 <= high, e.g. [0.9, 1.1]")
-    return {
-        **c,
-        "order": order,
-        "window": window,
-        "grades": edges,
-        "grade_labels": labels,
-        "grade_labels_zh": labels_zh,
-        "coupling_weights": tuple(float(x) for x in cw),
-        "lag_band": (float(lb[0]), float(lb[1])),
-    }
+    return (float(cw[0]), float(cw[1])), (float(lb[0]), float(lb[1]))
 
 
 def _normalize(values: dict, where: str) -> dict:
@@ -472,7 +500,7 @@ class HakenStage(Analysis):
     """
 
     name = "haken"
-    requires = ("pair",)
+    requires = ("pair", "indices")
     provides = (HakenOutcome,)
     uses = (SpatialWeightsSet,)
     tables = (
@@ -517,41 +545,7 @@ class HakenStage(Analysis):
             return self._run(ctx, o, data, out, r_ident, r_by, r_break, be)
 
     def _run(self, ctx, o, data, out, r_ident, r_by, r_break, be) -> StageOutput:
-        ident = _run_collecting(
-            lambda: identify(
-                data,
-                [str(s) for s in ctx.subsystems],
-                order=o["order"],
-                intercept=o["intercept"],
-                effects=o["effects"],
-                se=o["se"],
-                window=o["window"],
-                bootstrap=o["bootstrap"],
-                seed=r_ident,
-                alpha=o["alpha"],
-                min_ratio=o["min_ratio"],
-                jackknife=False,
-                legacy_stable_point=o["legacy_stable_point"],
-                progress=ctx.progress,
-                backend=be,
-                bootstrap_scheme=o["bootstrap_scheme"],
-                bandwidth=o["bandwidth"],
-                correction=o["correction"],
-            ),
-            out,
-        )
-        out.tables["haken_identification"] = ident.table
-        out.notes.append(ident.verdict)
-        if o["break_year"] is not None:
-            years = np.unique(ident.results(*ident.orderings[0]).fitted_panel["year"])
-            if not years[0] < o["break_year"] < years[-1]:
-                raise _err(
-                    "break_year",
-                    o["break_year"],
-                    f"give a year from {years[0] + 1} to {years[-1] - 1}: the data (window) cover "
-                    f"{years[0]}-{years[-1]} and a break at year t starts the second regime with the "
-                    "transition t -> t+1",
-                )
+        ident = _identified(ctx, o, data, out, r_ident, be)
         info = _inference_info(ctx, ident, o, out, be)
         if ident.chosen is None:
             out.notes.append(
@@ -569,143 +563,209 @@ class HakenStage(Analysis):
             return out
         q1, q2 = ident.chosen
         _regime_tables(data, q1, q2, ctx.scheme, o, out)
-        if o["by"] == "none":
-            fit = ident.chosen_results
-        else:
-            if o["by"] == "group" and ctx.scheme is None:
-                raise ConfigError(
-                    '[haken] by = "group" needs a region scheme: set [regions] scheme (a CSV '
-                    'with columns region,group) or use by = "none"',
-                    source="config",
-                )
-            fit = _run_collecting(
-                lambda: HakenModel(
-                    data,
-                    q1,
-                    q2,
-                    intercept=o["intercept"],
-                    effects=o["effects"],
-                    se=o["se"],
-                    window=o["window"],
-                    by=o["by"],
-                    groups=ctx.scheme,
-                    bandwidth=o["bandwidth"],
-                ).fit(
-                    bootstrap=o["bootstrap"],
-                    seed=r_by,
-                    alpha=o["alpha"],
-                    min_ratio=o["min_ratio"],
-                    jackknife=False,
-                    legacy_stable_point=o["legacy_stable_point"],
-                    backend=be,
-                    bootstrap_scheme=o["bootstrap_scheme"],
-                    correction=o["correction"],
-                ),
-                out,
-            )
-            out.notes.extend(fit.notes)
+        fit = ident.chosen_results if o["by"] == "none" else _grouped_fit(ctx, o, data, q1, q2, out, r_by, be)
         out.tables.update(_fit_tables(fit))
         grading = (o["grades"], o["grade_labels"], o["grade_labels_zh"])
-        coev = None
-        try:
-            coev = fit.coevolution(
-                o["coevolution"],
-                domain=o["h_domain"],
-                grades=o["grades"],
-                labels=o["grade_labels"],
-                labels_zh=o["grade_labels_zh"],
-            )
-            out.tables["coevolution"] = coev.table
-            out.notes.append(f"co-evolution level h: {coev.strategy} ({coev.reason})")
-        except ModelError as exc:
-            out.warnings.append(f"coevolution.csv not written: {exc}")
-        except (InputError, ConfigError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - a strategy plugin's failure loses only the h table
-            import traceback
-
-            from ..runner import plugin_failure
-
-            out.failures.append(plugin_failure("coevolution", str(o["coevolution"]), exc, traceback.format_exc()))
-        # coupling coordination beside h (U1 = order parameter)
-        sub = fit.fitted_panel
-        try:
-            cc = coupling_coordination(
-                sub[["q1", "q2"]].to_numpy(float),
-                o["coupling_weights"],
-                grades=o["grades"],
-                labels=o["grade_labels"],
-                labels_zh=o["grade_labels_zh"],
-                lag_band=o["lag_band"],
-            )
-            cc["lagging"] = cc["lag_type"].map({"U1 lagging": q1, "U2 lagging": q2}).fillna("")
-            cct = pd.DataFrame(
-                {
-                    "region": sub["region"].to_numpy(),
-                    "year": sub["year"].to_numpy(),
-                    "U1": sub["q1"].to_numpy(float),
-                    "U2": sub["q2"].to_numpy(float),
-                }
-            )
-            cct = pd.concat([cct, cc.reset_index(drop=True)], axis=1)
-            first = ["region", "year", "U1", "U2", "C", "C_corrected", "T", "D", "D_corrected", "grade"]
-            out.tables["coupling_coordination"] = cct[first + [c for c in cct.columns if c not in first]]
-        except InputError as exc:
-            out.warnings.append(f"coupling_coordination.csv not written: {exc}")
-        # stages
+        coev = _coevolution(fit, o, out)
+        _coupling(fit, o, q1, q2, out)
         traj_src = coev.table if coev is not None else fit.fitted_panel.assign(h=np.nan)
         out.tables["stages"] = trajectories(traj_src, ctx.scheme)
-        breaks = None
-        try:
-            breaks = break_tests(
-                data,
-                q1,
-                q2,
-                intercept=o["intercept"],
-                effects=o["effects"],
-                window=o["window"],
-                break_year=o["break_year"],
-                trim=o["trim"],
-                bootstrap=o["break_bootstrap"],
-                seed=r_break,
-            )
-            out.tables["stages_tests"] = breaks.table()
-            out.notes.append(f"sup-F turning point {breaks.turning_point} (bootstrap p = {breaks.p_value:.3g})")
-        except InputError as exc:
-            out.warnings.append(f"break tests not run: {exc}")
-        main = fit if o["by"] == "none" else None
-        pstar = main.potential if main is not None else None
-        info.update(
-            {
-                "q1": q1,
-                "q2": q2,
-                "by": o["by"],
-                "strategy": coev.strategy if coev else None,
-                "strategy_reason": coev.reason if coev else None,
-                "case": pstar.case if pstar is not None else None,
-                "stable_point": list(pstar.stable_point) if pstar is not None and pstar.stable_point else None,
-                "stable_point_exists": (pstar.has_stable_point if pstar is not None else None),
-                "map_stable": pstar.map_stable if pstar is not None else None,
-                "turning_point": breaks.turning_point if breaks else None,
-                "sup_f_p": breaks.p_value if breaks else None,
-            }
-        )
-        no_star = [r for r, p in fit.potentials().items() if not p.has_stable_point]
-        info["regions_without_stable_point"] = no_star
-        if pstar is not None and not pstar.has_stable_point:
-            out.notes.append(f"no stable point exists (case {pstar.case}: {pstar.case_label})")
-        elif pstar is None and no_star:
-            shown = ", ".join(map(str, no_star[:10])) + (" ..." if len(no_star) > 10 else "")
-            out.notes.append(
-                f"no stable point exists for {len(no_star)} of {len(fit.potentials())} regions "
-                f"(potentials differ by {'region' if o['by'] != 'group' else 'group'}; see "
-                f"haken_potential.csv): {shown}"
-            )
+        breaks = _breaks(data, q1, q2, o, r_break, out)
+        _fit_info(info, (q1, q2), fit, coev, breaks, o, out)
         out.info = _jsonable(info)
         out.artifacts.append(
             _outcome(ident, fit, coev, breaks, coev.domain if coev else (0.0, 1.0), grading, o["coevolution"], o)
         )
         return out
+
+
+def _identified(ctx, o, data, out, r_ident, be):
+    """Both orderings fitted and the adiabatic verdict (identification table and note written)."""
+    ident = _run_collecting(
+        lambda: identify(
+            data,
+            [str(s) for s in ctx.subsystems],
+            order=o["order"],
+            intercept=o["intercept"],
+            effects=o["effects"],
+            se=o["se"],
+            window=o["window"],
+            bootstrap=o["bootstrap"],
+            seed=r_ident,
+            alpha=o["alpha"],
+            min_ratio=o["min_ratio"],
+            jackknife=False,
+            legacy_stable_point=o["legacy_stable_point"],
+            progress=ctx.progress,
+            backend=be,
+            bootstrap_scheme=o["bootstrap_scheme"],
+            bandwidth=o["bandwidth"],
+            correction=o["correction"],
+        ),
+        out,
+    )
+    out.tables["haken_identification"] = ident.table
+    out.notes.append(ident.verdict)
+    if o["break_year"] is not None:
+        years = np.unique(ident.results(*ident.orderings[0]).fitted_panel["year"])
+        if not years[0] < o["break_year"] < years[-1]:
+            raise _err(
+                "break_year",
+                o["break_year"],
+                f"give a year from {years[0] + 1} to {years[-1] - 1}: the data (window) cover "
+                f"{years[0]}-{years[-1]} and a break at year t starts the second regime with the "
+                "transition t -> t+1",
+            )
+    return ident
+
+
+def _grouped_fit(ctx, o, data, q1, q2, out, r_by, be):
+    """The chosen ordering fitted by region or by group (``[haken] by``)."""
+    if o["by"] == "group" and ctx.scheme is None:
+        raise ConfigError(
+            '[haken] by = "group" needs a region scheme: set [regions] scheme (a CSV '
+            'with columns region,group) or use by = "none"',
+            source="config",
+        )
+    fit = _run_collecting(
+        lambda: HakenModel(
+            data,
+            q1,
+            q2,
+            intercept=o["intercept"],
+            effects=o["effects"],
+            se=o["se"],
+            window=o["window"],
+            by=o["by"],
+            groups=ctx.scheme,
+            bandwidth=o["bandwidth"],
+        ).fit(
+            bootstrap=o["bootstrap"],
+            seed=r_by,
+            alpha=o["alpha"],
+            min_ratio=o["min_ratio"],
+            jackknife=False,
+            legacy_stable_point=o["legacy_stable_point"],
+            backend=be,
+            bootstrap_scheme=o["bootstrap_scheme"],
+            correction=o["correction"],
+        ),
+        out,
+    )
+    out.notes.extend(fit.notes)
+    return fit
+
+
+def _coevolution(fit, o, out):
+    """The co-evolution table (None when the strategy is undefined or its plugin failed)."""
+    try:
+        coev = fit.coevolution(
+            o["coevolution"],
+            domain=o["h_domain"],
+            grades=o["grades"],
+            labels=o["grade_labels"],
+            labels_zh=o["grade_labels_zh"],
+        )
+    except ModelError as exc:
+        out.warnings.append(f"coevolution.csv not written: {exc}")
+        return None
+    except (InputError, ConfigError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a strategy plugin's failure loses only the h table
+        import traceback
+
+        from ..runner import plugin_failure
+
+        out.failures.append(plugin_failure("coevolution", str(o["coevolution"]), exc, traceback.format_exc()))
+        return None
+    out.tables["coevolution"] = coev.table
+    out.notes.append(f"co-evolution level h: {coev.strategy} ({coev.reason})")
+    return coev
+
+
+def _coupling(fit, o, q1, q2, out) -> None:
+    """Coupling coordination beside h (U1 = order parameter)."""
+    sub = fit.fitted_panel
+    try:
+        cc = coupling_coordination(
+            sub[["q1", "q2"]].to_numpy(float),
+            o["coupling_weights"],
+            grades=o["grades"],
+            labels=o["grade_labels"],
+            labels_zh=o["grade_labels_zh"],
+            lag_band=o["lag_band"],
+        )
+    except InputError as exc:
+        out.warnings.append(f"coupling_coordination.csv not written: {exc}")
+        return
+    cc["lagging"] = cc["lag_type"].map({"U1 lagging": q1, "U2 lagging": q2}).fillna("")
+    cct = pd.DataFrame(
+        {
+            "region": sub["region"].to_numpy(),
+            "year": sub["year"].to_numpy(),
+            "U1": sub["q1"].to_numpy(float),
+            "U2": sub["q2"].to_numpy(float),
+        }
+    )
+    cct = pd.concat([cct, cc.reset_index(drop=True)], axis=1)
+    first = ["region", "year", "U1", "U2", "C", "C_corrected", "T", "D", "D_corrected", "grade"]
+    out.tables["coupling_coordination"] = cct[first + [c for c in cct.columns if c not in first]]
+
+
+def _breaks(data, q1, q2, o, r_break, out):
+    """Chow and sup-F break tests of the chosen ordering (None when the panel is too short)."""
+    try:
+        breaks = break_tests(
+            data,
+            q1,
+            q2,
+            intercept=o["intercept"],
+            effects=o["effects"],
+            window=o["window"],
+            break_year=o["break_year"],
+            trim=o["trim"],
+            bootstrap=o["break_bootstrap"],
+            seed=r_break,
+        )
+    except InputError as exc:
+        out.warnings.append(f"break tests not run: {exc}")
+        return None
+    out.tables["stages_tests"] = breaks.table()
+    out.notes.append(f"sup-F turning point {breaks.turning_point} (bootstrap p = {breaks.p_value:.3g})")
+    return breaks
+
+
+def _fit_info(info: dict, chosen, fit, coev, breaks, o, out) -> None:
+    """run.json facts of the chosen fit (ordering, strategy, case, stable point, turning point) and notes."""
+    main = fit if o["by"] == "none" else None
+    pstar = main.potential if main is not None else None
+    q1, q2 = chosen
+    info.update(
+        {
+            "q1": q1,
+            "q2": q2,
+            "by": o["by"],
+            "strategy": coev.strategy if coev else None,
+            "strategy_reason": coev.reason if coev else None,
+            "case": pstar.case if pstar is not None else None,
+            "stable_point": list(pstar.stable_point) if pstar is not None and pstar.stable_point else None,
+            "stable_point_exists": (pstar.has_stable_point if pstar is not None else None),
+            "map_stable": pstar.map_stable if pstar is not None else None,
+            "turning_point": breaks.turning_point if breaks else None,
+            "sup_f_p": breaks.p_value if breaks else None,
+        }
+    )
+    no_star = [r for r, p in fit.potentials().items() if not p.has_stable_point]
+    info["regions_without_stable_point"] = no_star
+    if pstar is not None and not pstar.has_stable_point:
+        out.notes.append(f"no stable point exists (case {pstar.case}: {pstar.case_label})")
+    elif pstar is None and no_star:
+        shown = ", ".join(map(str, no_star[:10])) + (" ..." if len(no_star) > 10 else "")
+        out.notes.append(
+            f"no stable point exists for {len(no_star)} of {len(fit.potentials())} regions "
+            f"(potentials differ by {'region' if o['by'] != 'group' else 'group'}; see "
+            f"haken_potential.csv): {shown}"
+        )
 
 
 def _scenario_values(values: dict, where: str) -> dict:

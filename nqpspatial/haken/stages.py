@@ -224,44 +224,17 @@ def break_tests(
         raise InputError(f"trim = {trim!r} must lie in [0, 0.5)")
     panel = prepare_panel(data, q1, q2, region=region, year=year, window=window)
     d = _Design(panel, intercept, effects)
-    n = len(d.regions)
     years = np.unique(d.year)
     m = len(years)
     n_min = max(1, math.ceil(trim * m))
     cands = [int(y) for y in years[n_min : m - n_min + 1]]
     if not cands:
         raise InputError(f"{m} transition years are too few for a break search with trim {trim}")
-    f = n if d.region_fe else 0
-    eqs = []
-    for X, y in ((d.X1, d.y1), (d.X2, d.y2)):
-        Xs = X[d.slope_cols()].to_numpy(float)
-        # slopes and any year dummies (which do not break), region effects partialled out
-        Xs_d, y_d = d.within(X, y)
-        Qr = _qr(Xs_d)
-        e = y_d - Qr @ (Qr.T @ y_d)
-        eqs.append((Xs, Xs_d, y_d, Qr, e))
-
-    def stat_for(tau, E_list):
-        """Per-equation F for a list of (N,) or (N,B) 'dependent' arrays (one per equation)."""
-        D = (d.year >= tau).astype(float)
-        Fs = []
-        for (Xs, Xs_d, y_d, Qr, e), E in zip(eqs, E_list):
-            Z = Xs * D[:, None]
-            if d.region_fe:
-                Z = _demean(Z, d.codes, n)
-            Qu = _qr(np.column_stack([Xs_d, Z]))
-            tot = (E * E).sum(axis=0)
-            ssr_r = tot - ((Qr.T @ E) ** 2).sum(axis=0)
-            ssr_u = tot - ((Qu.T @ E) ** 2).sum(axis=0)
-            df_u = d.nobs - Qu.shape[1] - f
-            q = Qu.shape[1] - Qr.shape[1]
-            Fs.append(((ssr_r - ssr_u) / q) / (ssr_u / df_u))
-        return Fs, q, df_u
-
+    eqs = _break_equations(d)
     ys = [eq[2] for eq in eqs]
     path = []
     for tau in cands:
-        (F1, F2), q, dfu = stat_for(tau, ys)
+        (F1, F2), q, dfu = _break_stat(d, eqs, tau, ys)
         path.append({"break_year": tau, "F_q1": float(F1), "F_q2": float(F2), "W": float(q * F1 + q * F2)})
     path = pd.DataFrame(path)
     i = int(path["W"].to_numpy().argmax())
@@ -273,53 +246,89 @@ def break_tests(
             raise InputError(
                 f"break_year = {by} must lie after the first transition year {years[0]} and not after {years[-1]}"
             )
-        (F1, F2), q, dfu = stat_for(by, ys)
-        W = q * F1 + q * F2
-        chow = pd.DataFrame(
-            [
-                {
-                    "equation": q1,
-                    "break_year": by,
-                    "statistic": float(F1),
-                    "df1": q,
-                    "df2": dfu,
-                    "p": float(stats.f.sf(F1, q, dfu)),
-                },
-                {
-                    "equation": q2,
-                    "break_year": by,
-                    "statistic": float(F2),
-                    "df1": q,
-                    "df2": dfu,
-                    "p": float(stats.f.sf(F2, q, dfu)),
-                },
-                {
-                    "equation": "joint",
-                    "break_year": by,
-                    "statistic": float(W),
-                    "df1": 2 * q,
-                    "df2": np.nan,
-                    "p": float(stats.chi2.sf(W, 2 * q)),
-                },
-            ]
-        )
-    p = float("nan")
+        chow = _chow_table(q1, q2, by, *_break_stat(d, eqs, by, ys))
     B = int(bootstrap)
-    if B > 0:
-        rng = as_rng(seed)
-        # resamples in chunks of a fixed size (from the data size only), drawn one after another from the
-        # same Generator: memory stays bounded whatever B is (B = 10**7 takes time, not (N x B) floats)
-        chunk = max(1, min(B, _BREAK_CHUNK_ELEMENTS // max(1, d.nobs)))
-        exceed = 0
-        for start in range(0, B, chunk):
-            size = min(chunk, B - start)
-            v = rng.choice(np.array([-1.0, 1.0]), size=(size, n))
-            Vr = v[:, d.codes].T  # (N, size)
-            Es = [eq[4][:, None] * Vr for eq in eqs]
-            sup_star = np.full(size, -np.inf)
-            for tau in cands:
-                (F1, F2), q, _ = stat_for(tau, Es)
-                sup_star = np.maximum(sup_star, q * F1 + q * F2)
-            exceed += int(np.sum(sup_star >= sup_f))
-        p = float((1 + exceed) / (B + 1))
+    p = _sup_f_pvalue(d, eqs, cands, sup_f, B, seed) if B > 0 else float("nan")
     return BreakTestResults(chow, path, sup_f, tp, p, B, trim, (q1, q2))
+
+
+def _break_equations(d: _Design) -> list[tuple]:
+    """Per equation: slopes, within-transformed slopes and outcome, the restricted Q and residuals."""
+    eqs = []
+    for X, y in ((d.X1, d.y1), (d.X2, d.y2)):
+        Xs = X[d.slope_cols()].to_numpy(float)
+        # slopes and any year dummies (which do not break), region effects partialled out
+        Xs_d, y_d = d.within(X, y)
+        Qr = _qr(Xs_d)
+        e = y_d - Qr @ (Qr.T @ y_d)
+        eqs.append((Xs, Xs_d, y_d, Qr, e))
+    return eqs
+
+
+def _break_stat(d: _Design, eqs, tau, E_list):
+    """Per-equation F at break ``tau`` for a list of (N,) or (N,B) 'dependent' arrays (one per equation)."""
+    n = len(d.regions)
+    f = n if d.region_fe else 0
+    D = (d.year >= tau).astype(float)
+    Fs = []
+    for (Xs, Xs_d, _y_d, Qr, _e), E in zip(eqs, E_list):
+        Z = Xs * D[:, None]
+        if d.region_fe:
+            Z = _demean(Z, d.codes, n)
+        Qu = _qr(np.column_stack([Xs_d, Z]))
+        tot = (E * E).sum(axis=0)
+        ssr_r = tot - ((Qr.T @ E) ** 2).sum(axis=0)
+        ssr_u = tot - ((Qu.T @ E) ** 2).sum(axis=0)
+        df_u = d.nobs - Qu.shape[1] - f
+        q = Qu.shape[1] - Qr.shape[1]
+        Fs.append(((ssr_r - ssr_u) / q) / (ssr_u / df_u))
+    return Fs, q, df_u
+
+
+def _chow_table(q1: str, q2: str, by: int, Fs, q, dfu) -> pd.DataFrame:
+    """The Chow test at ``by``: one row per equation (F) and the joint Wald row (chi-square)."""
+    F1, F2 = Fs
+    W = q * F1 + q * F2
+    rows = [
+        {
+            "equation": name,
+            "break_year": by,
+            "statistic": float(F),
+            "df1": q,
+            "df2": dfu,
+            "p": float(stats.f.sf(F, q, dfu)),
+        }
+        for name, F in ((q1, F1), (q2, F2))
+    ]
+    rows.append(
+        {
+            "equation": "joint",
+            "break_year": by,
+            "statistic": float(W),
+            "df1": 2 * q,
+            "df2": np.nan,
+            "p": float(stats.chi2.sf(W, 2 * q)),
+        }
+    )
+    return pd.DataFrame(rows)
+
+
+def _sup_f_pvalue(d: _Design, eqs, cands, sup_f: float, B: int, seed) -> float:
+    """Wild (Rademacher, by region) bootstrap p-value of the sup-F statistic."""
+    rng = as_rng(seed)
+    n = len(d.regions)
+    # resamples in chunks of a fixed size (from the data size only), drawn one after another from the
+    # same Generator: memory stays bounded whatever B is (B = 10**7 takes time, not (N x B) floats)
+    chunk = max(1, min(B, _BREAK_CHUNK_ELEMENTS // max(1, d.nobs)))
+    exceed = 0
+    for start in range(0, B, chunk):
+        size = min(chunk, B - start)
+        v = rng.choice(np.array([-1.0, 1.0]), size=(size, n))
+        Vr = v[:, d.codes].T  # (N, size)
+        Es = [eq[4][:, None] * Vr for eq in eqs]
+        sup_star = np.full(size, -np.inf)
+        for tau in cands:
+            (F1, F2), q, _ = _break_stat(d, eqs, tau, Es)
+            sup_star = np.maximum(sup_star, q * F1 + q * F2)
+        exceed += int(np.sum(sup_star >= sup_f))
+    return float((1 + exceed) / (B + 1))

@@ -118,78 +118,95 @@ def _sec_haken(S: ReportView) -> Section | None:
         return None
     sec = Section("haken", S.t("s_haken"))
     if ident is not None:
-        chosen = (
-            ident["chosen"].astype("boolean").fillna(False).astype(bool)
-            if "chosen" in ident.columns
-            else pd.Series(False, index=ident.index)
-        )
-        if S.pair is not None:
-            sec.blocks.append(text_html(f"{S.t('chosen')}: q1 = {S.pair[0]}, q2 = {S.pair[1]}"))
-        elif "chosen" in ident.columns:
-            sec.blocks.append(text_html(S.t("none_passes"), "note"))
-        sec.blocks.append(
-            table_html(ident, name="haken_identification", max_rows=60, lang=S.lang, highlight=chosen.to_numpy())
-        )
+        _identification_blocks(S, ident, sec)
     if est is not None:
         sec.blocks.append(table_html(est, name="haken_estimates", max_rows=80, lang=S.lang))
     sec.blocks.append(regression_html(S.ctx.tables or {}, S.lang))  # esttab-style (nqpspatial.report.tables)
     if pot is not None:
-        if "case_label" in pot.columns or "case" in pot.columns:
-            row = pot.iloc[0]
-            case = row.get("case")
-            lab = row.get("case_label") if "case_label" in pot.columns else None
-            if lab is None or (isinstance(lab, float) and lab != lab):
-                try:
-                    from ..haken.potential import CASE_LABELS
-
-                    lab = CASE_LABELS.get(int(case), "")
-                except (ImportError, TypeError, ValueError):
-                    lab = ""
-            star = row.get("q1_star")
-            star_text = (
-                S.t("none_exists")
-                if star is None or pd.isna(star)
-                else f"q1* = {float(star):.4f}, V* = {float(row.get('V_star')):.4f}"
-            )
-            facts = {S.t("case"): f"{case}: {lab}" if lab else case, S.t("stable_point"): star_text}
-            if "map_stable" in pot.columns:
-                facts["map_stable"] = row.get("map_stable")
-            if len(pot) == 1:
-                sec.blocks.append(facts_html(facts))
+        facts = _potential_facts(S, pot)
+        if facts is not None and len(pot) == 1:
+            sec.blocks.append(facts_html(facts))
         sec.blocks.append(table_html(pot, name="haken_potential", max_rows=40, lang=S.lang))
     if S.opts["figures"]:
         sources = _potential_sources(S)
         if sources:
-            from .figures import potential_figure
-
-            coev = S.coev
-            last = S.periods[-1] if S.periods else None
-            points = None
-            qs = []
-            if coev is not None and "q1" in coev.columns and last is not None:
-                sub = coev[coev[S.year] == last]
-                points = pd.DataFrame({"region": sub[S.region].map(str), "q1": sub["q1"].astype(float)})
-                qs = coev["q1"].astype(float).dropna().tolist()
-            stat = pd.concat([_stationary(*s[1:]) for s in sources[:1]], ignore_index=True)
-            cand = qs + [q for q in stat["q1"] if -0.25 <= q <= 2.0]
-            lo, hi = (min(cand + [0.0]), max(cand + [1.0])) if cand else (-0.1, 1.1)
-            pad = 0.08 * (hi - lo)
-            q = np.linspace(lo - pad, hi + pad, 300)
-            curves = [(lab, q, lin * q + 0.5 * A * q**2 + 0.25 * B * q**4) for lab, lin, A, B in sources]
-            stat = stat[(stat["q1"] >= q[0]) & (stat["q1"] <= q[-1])]
-            if points is not None:
-                if "V" in coev.columns and len(sources) == 1:
-                    points["V"] = coev.loc[coev[S.year] == last, "V"].astype(float).to_numpy()
-                else:
-                    lab, lin, A, B = sources[0]
-                    x = points["q1"].to_numpy()
-                    points["V"] = lin * x + 0.5 * A * x**2 + 0.25 * B * x**4
-                    if len(sources) > 1:
-                        points = None
-            title = S.ft("potential") + (f" ({last})" if points is not None else "")
-            fig = potential_figure(curves, stat, points, title=title, lang=S.fig_lang, names=S.fig_names)
-            sec.blocks.append(S.figure(fig, "potential", S.t("potential")))
+            sec.blocks.append(_potential_block(S, sources))
     return sec
+
+
+def _identification_blocks(S: ReportView, ident: pd.DataFrame, sec: Section) -> None:
+    """The chosen ordering (or that none passes) and the identification table with it highlighted."""
+    chosen = (
+        ident["chosen"].astype("boolean").fillna(False).astype(bool)
+        if "chosen" in ident.columns
+        else pd.Series(False, index=ident.index)
+    )
+    if S.pair is not None:
+        sec.blocks.append(text_html(f"{S.t('chosen')}: q1 = {S.pair[0]}, q2 = {S.pair[1]}"))
+    elif "chosen" in ident.columns:
+        sec.blocks.append(text_html(S.t("none_passes"), "note"))
+    sec.blocks.append(
+        table_html(ident, name="haken_identification", max_rows=60, lang=S.lang, highlight=chosen.to_numpy())
+    )
+
+
+def _potential_facts(S: ReportView, pot: pd.DataFrame) -> dict | None:
+    """Case (with its label), stable point and map stability of the first potential row."""
+    if "case_label" not in pot.columns and "case" not in pot.columns:
+        return None
+    row = pot.iloc[0]
+    case = row.get("case")
+    lab = row.get("case_label") if "case_label" in pot.columns else None
+    if lab is None or (isinstance(lab, float) and lab != lab):
+        try:
+            from ..haken.potential import CASE_LABELS
+
+            lab = CASE_LABELS.get(int(case), "")
+        except (ImportError, TypeError, ValueError):
+            lab = ""
+    star = row.get("q1_star")
+    star_text = (
+        S.t("none_exists")
+        if star is None or pd.isna(star)
+        else f"q1* = {float(star):.4f}, V* = {float(row.get('V_star')):.4f}"
+    )
+    facts = {S.t("case"): f"{case}: {lab}" if lab else case, S.t("stable_point"): star_text}
+    if "map_stable" in pot.columns:
+        facts["map_stable"] = row.get("map_stable")
+    return facts
+
+
+def _potential_block(S: ReportView, sources) -> str:
+    """The potential figure: the curves, their stationary points and the regions in the last period."""
+    from .figures import potential_figure
+
+    coev = S.coev
+    last = S.periods[-1] if S.periods else None
+    points = None
+    qs = []
+    if coev is not None and "q1" in coev.columns and last is not None:
+        sub = coev[coev[S.year] == last]
+        points = pd.DataFrame({"region": sub[S.region].map(str), "q1": sub["q1"].astype(float)})
+        qs = coev["q1"].astype(float).dropna().tolist()
+    stat = pd.concat([_stationary(*s[1:]) for s in sources[:1]], ignore_index=True)
+    cand = qs + [q for q in stat["q1"] if -0.25 <= q <= 2.0]
+    lo, hi = (min(cand + [0.0]), max(cand + [1.0])) if cand else (-0.1, 1.1)
+    pad = 0.08 * (hi - lo)
+    q = np.linspace(lo - pad, hi + pad, 300)
+    curves = [(lab, q, lin * q + 0.5 * A * q**2 + 0.25 * B * q**4) for lab, lin, A, B in sources]
+    stat = stat[(stat["q1"] >= q[0]) & (stat["q1"] <= q[-1])]
+    if points is not None:
+        if "V" in coev.columns and len(sources) == 1:
+            points["V"] = coev.loc[coev[S.year] == last, "V"].astype(float).to_numpy()
+        else:
+            _lab, lin, A, B = sources[0]
+            x = points["q1"].to_numpy()
+            points["V"] = lin * x + 0.5 * A * x**2 + 0.25 * B * x**4
+            if len(sources) > 1:
+                points = None
+    title = S.ft("potential") + (f" ({last})" if points is not None else "")
+    fig = potential_figure(curves, stat, points, title=title, lang=S.fig_lang, names=S.fig_names)
+    return S.figure(fig, "potential", S.t("potential"))
 
 
 def _grade_order(coev: pd.DataFrame, lang: str):

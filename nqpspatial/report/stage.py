@@ -97,38 +97,40 @@ def _options(ctx: StageContext, cfg: dict | None) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ interactive map
-def _map_data(S: _Ctx):
-    """JSON data of the interactive map (or None without geometry or values)."""
-    if S.geometry is None:
-        return None
-    R, Y = S.region, S.year
-    ids = [str(r) for r in S.geometry.index]
-    pos = {r: i for i, r in enumerate(ids)}
-    periods = list(S.periods)
-    if not periods:
-        return None
-    pidx = {p: i for i, p in enumerate(periods)}
-    variables = {}
+class _MapValues:
+    """The interactive map's variables: one value (or category code) per period and region."""
 
-    def numeric(key, lab, frame, col, unit=""):
-        vals = [[None] * len(ids) for _ in periods]
-        sub = frame[[R, Y, col]].dropna()
+    def __init__(self, S: _Ctx, ids: list[str], periods: list):
+        self.R, self.Y = S.region, S.year
+        self.ids, self.periods = ids, periods
+        self.pos = {r: i for i, r in enumerate(ids)}
+        self.pidx = {p: i for i, p in enumerate(periods)}
+        self.variables: dict = {}
+
+    def _cells(self, frame, col):
+        sub = frame[[self.R, self.Y, col]].dropna()
+        for r, y, v in zip(sub[self.R].map(str), sub[self.Y], sub[col]):
+            if r in self.pos and y in self.pidx:
+                yield self.pidx[y], self.pos[r], v
+
+    def numeric(self, key, lab, frame, col, unit=""):
+        vals = [[None] * len(self.ids) for _ in self.periods]
         found = False
-        for r, y, v in zip(sub[R].map(str), sub[Y], pd.to_numeric(sub[col], errors="coerce")):
-            if r in pos and y in pidx and v == v and math.isfinite(v):
-                vals[pidx[y]][pos[r]] = float(f"{float(v):.5g}")
+        num = frame.assign(**{col: pd.to_numeric(frame[col], errors="coerce")})
+        for i, j, v in self._cells(num, col):
+            if v == v and math.isfinite(v):
+                vals[i][j] = float(f"{float(v):.5g}")
                 found = True
         if found:
-            variables[key] = {"label": lab, "kind": "numeric", "unit": unit, "values": vals}
+            self.variables[key] = {"label": lab, "kind": "numeric", "unit": unit, "values": vals}
 
-    def categorical(key, lab, frame, col, order, colours, disp):
+    def categorical(self, key, lab, frame, col, order, colours, disp):
         codes = {c: i for i, c in enumerate(order)}
-        vals = [[None] * len(ids) for _ in periods]
-        sub = frame[[R, Y, col]].dropna()
-        for r, y, c in zip(sub[R].map(str), sub[Y], sub[col]):
-            if r in pos and y in pidx and c in codes:
-                vals[pidx[y]][pos[r]] = codes[c]
-        variables[key] = {
+        vals = [[None] * len(self.ids) for _ in self.periods]
+        for i, j, c in self._cells(frame, col):
+            if c in codes:
+                vals[i][j] = codes[c]
+        self.variables[key] = {
             "label": lab,
             "kind": "categorical",
             "categories": [str(disp.get(c, c)) for c in order],
@@ -136,34 +138,33 @@ def _map_data(S: _Ctx):
             "values": vals,
         }
 
+
+def _map_data(S: _Ctx):
+    """JSON data of the interactive map (or None without geometry or values)."""
+    if S.geometry is None:
+        return None
+    ids = [str(r) for r in S.geometry.index]
+    periods = list(S.periods)
+    if not periods:
+        return None
+    m = _MapValues(S, ids, periods)
     coev = S.coev
     if coev is not None:
         for c in ("h", "q1", "q2", "V", "d"):
             if c in coev.columns:
-                numeric(c, S.var_label(c), coev, c)
+                m.numeric(c, S.var_label(c), coev, c)
         if "grade" in coev.columns and coev["grade"].notna().any():
             order, disp = grade_order(coev, S.lang)
-            categorical("grade", S.t("grade"), coev, "grade", order, grade_colours(order), disp)
+            m.categorical("grade", S.t("grade"), coev, "grade", order, grade_colours(order), disp)
     idx = S.ctx.indices
     if isinstance(idx, pd.DataFrame):
         for s in S.ctx.subsystems:
-            if s in idx.columns and str(s) not in variables:
-                numeric(f"index:{s}", f"{s} ({S.t('index_unit')})", idx, s)
-    lisa = _table(S.ctx, "lisa")
-    if lisa is not None and {"variable", "cluster", "year"} <= set(lisa.columns):
-        rcol = "region" if "region" in lisa.columns else R
-        w0 = lisa["weights"].iloc[0] if "weights" in lisa.columns else None
-        sub = lisa[lisa["weights"] == w0] if w0 is not None else lisa
-        from .maps import LISA_COLOURS
-
-        order = ["HH", "LL", "LH", "HL", "ns", "isolated"]
-        disp = {"ns": S.t("ns"), "isolated": S.t("isolated")}
-        for v in preferred_variables(sub, S, 2):
-            frame = sub[sub["variable"] == v].rename(columns={rcol: R, "year": Y})
-            categorical(f"lisa:{v}", f"{S.t('lisa')}: {v}", frame, "cluster", order, LISA_COLOURS, disp)
-    if not variables:
+            if s in idx.columns and str(s) not in m.variables:
+                m.numeric(f"index:{s}", f"{s} ({S.t('index_unit')})", idx, s)
+    _lisa_map_values(S, m)
+    if not m.variables:
         return None
-    initial = "h" if "h" in variables else next(iter(variables))
+    initial = "h" if "h" in m.variables else next(iter(m.variables))
     regions = [{"id": r, "name": S.names.get(r, r)} for r in ids]
     return {
         "regions": regions,
@@ -171,10 +172,27 @@ def _map_data(S: _Ctx):
             p if isinstance(p, (int, str)) else str(p)
             for p in [int(p) if isinstance(p, (np.integer,)) else p for p in periods]
         ],
-        "variables": variables,
+        "variables": m.variables,
         "initial": initial,
         "labels": {"period": S.t("period")},
     }
+
+
+def _lisa_map_values(S: _Ctx, m: _MapValues) -> None:
+    """LISA clusters of up to two variables (first weights specification) as categorical map layers."""
+    lisa = _table(S.ctx, "lisa")
+    if lisa is None or not {"variable", "cluster", "year"} <= set(lisa.columns):
+        return
+    rcol = "region" if "region" in lisa.columns else S.region
+    w0 = lisa["weights"].iloc[0] if "weights" in lisa.columns else None
+    sub = lisa[lisa["weights"] == w0] if w0 is not None else lisa
+    from .maps import LISA_COLOURS
+
+    order = ["HH", "LL", "LH", "HL", "ns", "isolated"]
+    disp = {"ns": S.t("ns"), "isolated": S.t("isolated")}
+    for v in preferred_variables(sub, S, 2):
+        frame = sub[sub["variable"] == v].rename(columns={rcol: S.region, "year": S.year})
+        m.categorical(f"lisa:{v}", f"{S.t('lisa')}: {v}", frame, "cluster", order, LISA_COLOURS, disp)
 
 
 # ------------------------------------------------------------------------------------------------- build
@@ -227,49 +245,17 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
     policy = fonts.GlyphPolicy(font, lang, {s: f"S{i + 1}" for i, s in enumerate(ctx.subsystems or [])})
     writer = FigureWriter(out_dir / "figures" if opts["figures"] else None, opts["formats"], policy=policy)
     S = _Ctx(ctx, opts, lang, fig_lang, font, writer)
-    sections, missing, timing = [], [], {}
     import matplotlib.pyplot as plt
 
     with plt.rc_context(writer.rc()):
-        mdata = _map_data(S)
-        if mdata is not None:
-            from .maps import svg_layers
-
-            svg = svg_layers(S.geometry, lang=lang)
-            msec = Section(
-                "map", S.t("s_map"), [map_html(mdata, svg["paths"], svg["width"], svg["height"], lang=lang, layers=svg)]
-            )
-            sections.append(msec)
-        builders = [("data", lambda v: [data_section(v)]), ("weights", lambda v: [weights_section(v)])]
-        builders += [(st.name, st.report_sections) for st in report_analyses(ctx)]
-        for owner, build in ctx.progress(builders, total=len(builders), desc="report"):
-            ts = time.perf_counter()
-            for sec in _built(owner, build, S, out):
-                if any(x.key == sec.key for x in sections):
-                    continue  # a section two stages contribute (e.g. robustness) is shown once
-                sec.blocks = [b for b in sec.blocks if b]
-                if sec.blocks:
-                    sections.append(sec)
-                    missing = [m for m in missing if m[0] != sec.key]
-                elif all(k != sec.key for k, _ in missing):
-                    missing.append((sec.key, sec.title))
-            timing[owner] = round(time.perf_counter() - ts, 3)
-        sections += _generic_sections(S, ctx, sections)
+        sections, missing, timing = _sections(S, ctx, out)
     gpkg = _write_gpkg(S, out_dir, out)
     font_warning = policy.warning()
     if font_warning:
         warnings.warn(font_warning, fonts.FontWarning, stacklevel=2)
     title = opts["title"] or ctx.config.get("name") or S.t("report")
     banner = S.t("synthetic") if _synthetic(ctx) else None
-    latex_files = []
-    if opts["latex"]:
-        from .latex import write_latex
-
-        latex_files = write_latex(ctx.tables or {}, out_dir / "latex", lang=lang)
-        if latex_files:
-            for sec in sections:
-                if sec.key in ("haken", "spatial_haken"):
-                    sec.blocks.append(text_html(S.t("latex"), "note"))
+    latex_files = _write_latex(S, out_dir, sections)
     from .._version import __version__
 
     found = _findings_first(S, sections)  # the findings section opens the page (nqpspatial.report.findings)
@@ -306,6 +292,52 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
         "seconds": round(time.perf_counter() - t0, 3),
     }
     return out
+
+
+def _sections(S: _Ctx, ctx, out: StageOutput):
+    """The report's sections in run order (the map first), the sections without data and each builder's time."""
+    sections, missing, timing = [], [], {}
+    mdata = _map_data(S)
+    if mdata is not None:
+        from .maps import svg_layers
+
+        svg = svg_layers(S.geometry, lang=S.lang)
+        msec = Section(
+            "map",
+            S.t("s_map"),
+            [map_html(mdata, svg["paths"], svg["width"], svg["height"], lang=S.lang, layers=svg)],
+        )
+        sections.append(msec)
+    builders = [("data", lambda v: [data_section(v)]), ("weights", lambda v: [weights_section(v)])]
+    builders += [(st.name, st.report_sections) for st in report_analyses(ctx)]
+    for owner, build in ctx.progress(builders, total=len(builders), desc="report"):
+        ts = time.perf_counter()
+        for sec in _built(owner, build, S, out):
+            if any(x.key == sec.key for x in sections):
+                continue  # a section two stages contribute (e.g. robustness) is shown once
+            sec.blocks = [b for b in sec.blocks if b]
+            if sec.blocks:
+                sections.append(sec)
+                missing = [m for m in missing if m[0] != sec.key]
+            elif all(k != sec.key for k, _ in missing):
+                missing.append((sec.key, sec.title))
+        timing[owner] = round(time.perf_counter() - ts, 3)
+    sections += _generic_sections(S, ctx, sections)
+    return sections, missing, timing
+
+
+def _write_latex(S: _Ctx, out_dir, sections: list) -> list:
+    """The LaTeX tables (``[report] latex``); the Haken sections say where they are."""
+    if not S.opts["latex"]:
+        return []
+    from .latex import write_latex
+
+    latex_files = write_latex(S.ctx.tables or {}, out_dir / "latex", lang=S.lang)
+    if latex_files:
+        for sec in sections:
+            if sec.key in ("haken", "spatial_haken"):
+                sec.blocks.append(text_html(S.t("latex"), "note"))
+    return latex_files
 
 
 def report_analyses(ctx) -> list:

@@ -182,7 +182,7 @@ class SensitivityStage(Analysis):
     """
 
     name = "sensitivity"
-    requires = ("pair",)
+    requires = ("pair", "indices")
     consumes = (IndicatorWeights,)
     uses = (HakenOutcome,)
     provides = (SensitivityOutcome,)
@@ -386,7 +386,7 @@ class RobustnessStage(Analysis):
     """
 
     name = "robustness"
-    requires = ("pair",)
+    requires = ("pair", "indices")
     uses = (HakenOutcome, SpatialWeightsSet, SpatialHakenOutcome)
     provides = (RobustnessOutcome,)
     tables = ("robustness",)

@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
-_REQUIREMENTS = {"pair", "geometry", "haken", "scheme"}
+_REQUIREMENTS = {"pair", "indices", "geometry", "haken", "scheme"}
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ class LocalHakenStage(Analysis):
     """GW-Haken: local parameters, verdicts, potentials, co-evolution and the non-stationarity test."""
 
     name = "local_haken"
-    requires = ("pair", "geometry")
+    requires = ("pair", "indices", "geometry")
     optional = True
     order = 85
     min_periods = 2

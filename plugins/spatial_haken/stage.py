@@ -305,7 +305,7 @@ class SpatialHakenStage(Analysis):
     name = "spatial_haken"
     optional = True
     order = 80
-    requires = ("pair",)
+    requires = ("pair", "indices")
     spec = SpatialHakenSpec
     config_keys = SpatialHakenSpec.defaults()
     consumes = (SpatialWeightsSet,)

@@ -85,6 +85,13 @@ def _check_study(table: str, spec, facts, columns, years) -> None:
                     "a panel column that is not an indicator must be listed in [data] ignore)",
                     source="config",
                 )
+    if table == "detector" and not spec["drivers"] and not facts.indicators:
+        raise ConfigError(
+            "[detector] drivers: this study has no indicator list (its indices or variables are given "
+            "directly), so there are no default drivers; name driver columns of the panel, e.g. "
+            'drivers = ["x1", "x2"] (panel columns that are not analysed must be listed in [data] ignore)',
+            source="config",
+        )
     for key in years:
         bad = sorted(set(spec[key] or []) - set(facts.periods))
         if bad and facts.periods:

@@ -297,7 +297,8 @@ class _Run:
         wt, norm = (iw.table, iw.normalized) if iw is not None else (None, None)
         if not isinstance(wt, pd.DataFrame) or not isinstance(norm, pd.DataFrame):
             self.out.notes.append(
-                "zones obstacles skipped: no indicator weights / normalized indicators (precomputed indices)"
+                "zones obstacles skipped: no indicator weights / normalized indicators "
+                "(the study gives its indices or variables directly)"
             )
             return
         res = obstacle_degree(norm, wt, **self.kw)
