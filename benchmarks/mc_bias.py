@@ -21,16 +21,24 @@ the omitted intercepts) is shown for reference.  The table gives the bias
 (mean estimate minus truth) and the root mean squared error of gamma1, a,
 gamma2 and b.
 
-Models are pluggable: :data:`MODELS` maps a model name to a function
-``(panel, estimator) -> {parameter: estimate}``; the spatial models
-(rho, lambda) can be added there with their own estimators.
+Models are pluggable: :data:`MODELS` maps a model name to its estimators and
+truth, :data:`SIMULATORS` to its data-generating process.  The spatial cell
+(``--models sar``, reduced: 200 replications by default) simulates SAR-Haken
+panels on the 31 provinces (queen contiguity, row-standardized) with
+``rho = 0.3`` in both equations, the demo's parameters as the *total* effects
+(``beta = (1 - rho) x total``, so the system reading's truth is the demo's)
+and the same region intercepts and shocks, and compares region fixed effects
+without correction and with the split-panel jackknife for rho and the
+system-reading gamma1, a, gamma2, b.
 
 Usage::
 
     python benchmarks/mc_bias.py                 # 1,000 replications per cell
     python benchmarks/mc_bias.py --reps 100
+    python benchmarks/mc_bias.py --models sar --cells stationary-10 converging-10   # the spatial cell
 
-Results: ``benchmarks/results/mc_bias.csv`` and ``mc_bias.md``.
+Results: ``benchmarks/results/mc_bias.csv`` and ``mc_bias.md`` (the spatial
+cell: ``mc_bias_sar.csv`` and ``mc_bias_sar.md``).
 """
 
 from __future__ import annotations
@@ -153,19 +161,109 @@ ESTIMATORS = {
     "FE, analytic L=3": lambda df: _analytic(df, 3),
     "FE, analytic all lags": lambda df: _analytic(df, None),
 }
-#: model name -> (estimators, truth); the spatial models can be added with rho/lambda in their truth.
-MODELS = {"aspatial": (ESTIMATORS, TRUTH)}
+RHO = 0.3
+SAR_TRUTH = {**TRUTH, "rho_q1": RHO, "rho_q2": RHO}
+
+
+def _province_graph():
+    from nqpspatial.geodata import province_layer
+    from nqpspatial.plugins.weights import build_weights
+
+    geo = province_layer()
+    return build_weights("queen", list(geo.index), geometry=geo).graph
+
+
+_GRAPH = {}
+
+
+def simulate_sar(paths: str, T: int, rng) -> pd.DataFrame:
+    """A SAR-Haken panel with region intercepts: ``q(t+1) = (I - rho W)^-1 (X(t) beta + alpha + e)``."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    from nqpspatial.plugins.spatial_haken._panel import _row_standardize, graph_to_sparse
+
+    if "g" not in _GRAPH:
+        _GRAPH["g"] = _province_graph()
+    g = _GRAPH["g"]
+    ids = np.asarray(g.unique_ids)
+    n = len(ids)
+    W = _row_standardize(graph_to_sparse(g, ids))
+    lu = spla.splu(sp.csc_array(sp.identity(n, format="csc") - RHO * W))
+    b = {"q1": 1 - TRUTH["gamma1"], "q1q2": -TRUTH["a"], "q2": 1 - TRUTH["gamma2"], "q1sq": TRUTH["b"]}
+    b = {k: (1 - RHO) * v for k, v in b.items()}
+    al, be = rng.normal(0, EFFECT_SD, n), rng.normal(0, EFFECT_SD, n)
+    s = HakenSystem(**TRUTH)
+    if paths == "converging":
+        q1 = rng.uniform(0.1, 0.5, n)
+        burn = 0
+    else:
+        q1 = np.full(n, s.potential().stable_point[0])
+        burn = BURN
+    q2 = TRUTH["b"] * q1**2 / TRUTH["gamma2"]
+    out1, out2 = [], []
+    for t in range(burn + T):
+        if t >= burn:
+            out1.append(q1)
+            out2.append(q2)
+        e = rng.normal(0, NOISE, (2, n))
+        n1 = lu.solve(b["q1"] * q1 + b["q1q2"] * q1 * q2 + al + e[0])
+        n2 = lu.solve(b["q2"] * q2 + b["q1sq"] * q1 * q1 + be + e[1])
+        q1, q2 = n1, n2
+    Q1, Q2 = np.array(out1), np.array(out2)
+    return pd.DataFrame(
+        {
+            "region": np.repeat(ids, T),
+            "year": np.tile(np.arange(2000, 2000 + T), n),
+            "q1": Q1.T.ravel(),
+            "q2": Q2.T.ravel(),
+        }
+    )
+
+
+def _sar(df, jackknife: bool):
+    """SAR-Haken with region effects (SpatialHakenModel's equation fits): rho and the system-reading parameters."""
+    from nqpspatial.plugins.spatial_haken import SpatialHakenModel
+
+    mod = SpatialHakenModel(
+        df, "q1", "q2", _GRAPH["g"], model="sar", effects="region", correction="jackknife" if jackknife else "none"
+    )
+    out = {}
+    for eq in ("q1", "q2"):
+        e = mod._fit_equation(eq, "sar")
+        p = mod._jackknife(eq, e, 64, 0) if jackknife else e.fit.params
+        out[eq] = dict(zip(e.fit.names, p))
+    r1, r2 = out["q1"]["rho"], out["q2"]["rho"]
+    return {
+        "gamma1": 1 - out["q1"]["q1"] / (1 - r1),
+        "a": -out["q1"]["q1q2"] / (1 - r1),
+        "gamma2": 1 - out["q2"]["q2"] / (1 - r2),
+        "b": out["q2"]["q1sq"] / (1 - r2),
+        "rho_q1": r1,
+        "rho_q2": r2,
+    }
+
+
+SAR_ESTIMATORS = {
+    "FE, no correction": lambda df: _sar(df, False),
+    "FE, split-panel jackknife": lambda df: _sar(df, True),
+}
+#: model name -> (estimators, truth).
+MODELS = {"aspatial": (ESTIMATORS, TRUTH), "sar": (SAR_ESTIMATORS, SAR_TRUTH)}
+#: model name -> simulator(paths, T, rng).
+SIMULATORS = {"aspatial": simulate, "sar": simulate_sar}
 
 
 def _chunk(payload, task):
-    cell = payload
+    cell, models = payload
     paths, T = CELLS[cell]
     rng = task.rng()
     rows = []
     for rep in range(task.size):
-        df = simulate(paths, T, rng)
-        fast = _within_fits(df)
-        for model, (ests, _) in MODELS.items():
+        for model in models:
+            ests = MODELS[model][0]
+            df = SIMULATORS[model](paths, T, rng)
+            fast = _within_fits(df) if model == "aspatial" else {}
             for name, fn in ests.items():
                 est = fast[name] if (model == "aspatial" and name in fast and rep > 0) else fn(df)
                 if model == "aspatial" and name in fast and rep == 0:  # the fast path is HakenModel's
@@ -186,6 +284,28 @@ def summarize(raw: pd.DataFrame) -> pd.DataFrame:
         rec["wrong_sign_gamma1"] = float((np.sign(g["gamma1"]) != np.sign(truth["gamma1"])).mean())
         out.append(rec)
     return pd.DataFrame(out)
+
+
+def markdown_spatial(s: pd.DataFrame) -> str:
+    """The spatial cell's table (bias and RMSE of rho and of the system-reading parameters)."""
+    ps = list(SAR_TRUTH)
+    lines = [
+        "| model | paths | periods | estimator | "
+        + " | ".join(f"bias {p}" for p in ps)
+        + " | "
+        + " | ".join(f"RMSE {p}" for p in ps)
+        + " |",
+        "|---|---|---|---|" + "---|" * (2 * len(ps)),
+    ]
+    for _, r in s.iterrows():
+        lines.append(
+            f"| {r['model']} | {r['paths']} | {r['periods']} | {r['estimator']} | "
+            + " | ".join(f"{r[f'bias_{p}']:+.4f}" for p in ps)
+            + " | "
+            + " | ".join(f"{r[f'rmse_{p}']:.4f}" for p in ps)
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def markdown(s: pd.DataFrame) -> str:
@@ -212,21 +332,32 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--seed", type=int, default=20250816)
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--models", nargs="*", default=["aspatial"], choices=list(MODELS))
     a = ap.parse_args(argv)
+    spatial = a.models != ["aspatial"]
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     with open_backend("processes" if a.workers > 1 else "inprocess", workers=a.workers) as be:
         for cell in a.cells:
             t0 = time.perf_counter()
-            parts = run_chunks(_chunk, cell, a.reps, seed=[a.seed, list(CELLS).index(cell)], chunk_size=50, backend=be)
+            parts = run_chunks(
+                _chunk,
+                (cell, tuple(a.models)),
+                a.reps,
+                seed=[a.seed, list(CELLS).index(cell)],
+                chunk_size=50,
+                backend=be,
+            )
             rows += [r for p in parts for r in p]
             print(f"{cell}: {a.reps} replications in {time.perf_counter() - t0:.0f} s", flush=True)
     raw = pd.DataFrame(rows)
     s = summarize(raw)
-    s.to_csv(out / "mc_bias.csv", index=False)
-    text = f"Replications per cell: {a.reps}; seed {a.seed}.\n\n" + markdown(s)
-    (out / "mc_bias.md").write_text(text, encoding="utf-8")
+    stem = "mc_bias" if not spatial else "mc_bias_" + "_".join(a.models)
+    s.to_csv(out / f"{stem}.csv", index=False)
+    table = markdown_spatial(s) if spatial else markdown(s)
+    text = f"Replications per cell: {a.reps}; seed {a.seed}.\n\n" + table
+    (out / f"{stem}.md").write_text(text, encoding="utf-8")
     print(text)
 
 

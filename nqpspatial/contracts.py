@@ -406,6 +406,8 @@ CONTRACTS: dict[str, Contract] = {
             "weights_name",
             "reading",
             "backend",
+            "se",
+            "bandwidth",
         ),
     ),
     "schemes": Contract(

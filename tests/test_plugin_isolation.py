@@ -134,7 +134,9 @@ def test_a_run_reports_each_broken_plugin_and_writes_the_rest(installed_plugin, 
     } <= tables
     assert "no_year" not in tables and "coevolution" not in tables
     est = pd.read_csv(tmp_path / "out" / "tables" / "spatial_haken_estimates.csv", encoding="utf-8-sig")
-    assert set(est["model"]) == {"slx"} and est[["weights", "q1", "q2"]].notna().all().all()
+    # the failed plugin's rows are absent; the model selection's preferred model (issue 15) may be added
+    assert "slx" in set(est["model"]) and "no_estimates" not in set(est["model"])
+    assert set(est["model"]) <= {"slx", "sar", "sem", "sdm"} and est[["weights", "q1", "q2"]].notna().all().all()
     assert (tmp_path / "out" / "manifest.json").exists()  # committed like a successful run
 
 

@@ -137,10 +137,13 @@ def test_demo_report_docx_holds_the_findings_and_the_haken_estimates(demo_run):
     assert any(t.startswith(f"{q1} is the order parameter and {q2} the servo variable") for t in texts)
     assert any(t.startswith("Warning: ") for t in texts)  # the demo's residuals are spatially autocorrelated
     assert "Table 1. Haken model estimates: aspatial and spatial models" in texts
-    # table 1: the Haken estimates of the aspatial model (column 1) and SLX (column 2), esttab style
+    # table 1: the Haken estimates of the aspatial model (column 1) and SLX (column 2), esttab style; the
+    # model that model_selection prefers is fitted too (issue 15) and has its column
+    ms = run.table("model_selection")
+    pref = ms[(ms["scope"] == "system") & (ms["q1"] == q1) & (ms["q2"] == q2)]["preferred"].iloc[0]
     table = doc.tables[0]
     cells = [[c.text for c in row.cells] for row in table.rows]
-    assert cells[1][1:] == ["Aspatial", "SLX (queen)"]
+    assert cells[1][1:3] == ["Aspatial", "SLX (queen)"] and f"{pref.upper()} (queen)" in cells[1]
     est = run.table("haken_estimates").set_index("term")
     g1 = next(r for r in cells if r[0] == "γ₁")
     assert g1[1].startswith(f"{est.at['gamma1', 'estimate']:.4f}".replace("-", "−"))

@@ -380,6 +380,7 @@ def test_identification_table_and_potential():
         "ratio_ci_high",
         "verdict_share",
         "case",
+        "se_method",  # issue 15: the covariance behind the standard errors
     ]
     assert list(tab.columns) == cols
     # one row per ordering and reading (issue 14), the chosen reading (system) first

@@ -37,6 +37,7 @@ def test_stage_outputs_exact_tables_and_columns():
     }
     out = stage.run(ctx, cfg)
     assert set(out.tables) == {
+        "model_selection",  # issue 15: model selection runs by default
         "spatial_haken_estimates",
         "spatial_haken_effects",
         "spatial_haken_diagnostics",
@@ -142,6 +143,7 @@ def test_stage_fits_every_ordering_and_warns_on_short_fe_panel():
     ctx = make_context(side=4, periods=8)
     ctx.provide(HakenOutcome(identification=SimpleNamespace(chosen=("A", "B"))))
     cfg = {**SpatialHakenStage.config_keys, "models": ["sar"], "effects": "region", "effects_draws": 20}
+    cfg["model_selection"] = False  # only the listed model (the selection adds its preferred model)
     out = stage.run(ctx, cfg)
     ident = out.tables["spatial_haken_identification"]
     assert list(zip(ident["q1"], ident["q2"])) == [("A", "B")] * 2 + [("B", "A")] * 2  # two readings each
@@ -234,7 +236,9 @@ def test_stage_uses_registered_model_plugins():
     plugin = _OlsModel()
     check_plugin("models", plugin)
     with registry.registered("models", "ols_lag", plugin):
-        out = stage.run(ctx, {**SpatialHakenStage.config_keys, "models": ["slx", "ols_lag"], "effects_draws": 20})
+        # model_selection = false: only the listed models (the selection adds its preferred model)
+        cfg = {**SpatialHakenStage.config_keys, "models": ["slx", "ols_lag"], "effects_draws": 20}
+        out = stage.run(ctx, {**cfg, "model_selection": False})
         est = out.tables["spatial_haken_estimates"]
         assert set(est["model"]) == {"slx", "ols_lag"}
         mine = est[est["model"] == "ols_lag"]

@@ -175,11 +175,21 @@ def _cov(Ainv1, S1, Ainv2, S2, factor):
 
 
 # --------------------------------------------------------------------------- payload
-def _payload(design, coefs, jackknife, analytic=None):
-    """Everything a chunk needs, as plain arrays (picklable)."""
+#: Spatially lagged Haken terms of an SLX design (``W q(t)``, ``W q1 q2`` / ``W q1^2``), after lag and inter.
+SPATIAL_COLS = ("wlag", "winter")
+
+
+def _payload(design, coefs, jackknife, analytic=None, W=None):
+    """Everything a chunk needs, as plain arrays (picklable).
+
+    ``W`` (dense ``N x N`` in the order of ``design.regions``): the design is an SLX one, with the columns
+    :data:`SPATIAL_COLS` after ``lag`` and ``inter``, re-computed from the simulated states.
+    """
     from .model import _half_masks
 
     cols = design.slope_cols()
+    if W is not None:
+        cols = cols[:2] + list(SPATIAL_COLS) + cols[2:]
     lay = _Layout(design.codes, design.tcodes, len(design.regions), len(design.years), design.effects)
     layouts = [(1.0, None, lay)]
     if jackknife:
@@ -224,6 +234,8 @@ def _payload(design, coefs, jackknife, analytic=None):
         "eqs": eqs,
         "jackknife": bool(jackknife),
         "analytic": analytic,
+        "W": None if W is None else np.asarray(W, float),
+        "codes": design.codes,
     }
 
 
@@ -237,19 +249,28 @@ def _restricted(eq, j, value):
     return coef, y - X @ coef
 
 
-def _dgp(eq, coef):
-    """Slopes (lag, inter), per-row offsets (constant and fixed effects) and residuals."""
+def _dgp(eq, coef, spatial=False):
+    """Slopes (lag, inter), per-row offsets (constant and fixed effects), residuals and the SLX thetas."""
     X, y = eq["X"], eq["y"]
-    off = X[:, 2:] @ coef[2:]
-    return coef[0], coef[1], off, y - X @ coef
+    k = 4 if spatial else 2
+    off = X[:, k:] @ coef[k:]
+    return coef[0], coef[1], off, y - X @ coef, (coef[2], coef[3]) if spatial else None
+
+
+def _wlag(p, A, R):
+    """Spatial lag ``W a`` of the states ``A`` (B, len(R)) of the rows ``R`` (one period of every region)."""
+    codes = p["codes"][R]
+    full = np.zeros((A.shape[0], p["W"].shape[0]))
+    full[:, codes] = A
+    return (full @ p["W"].T)[:, codes]
 
 
 def _simulate(p, dgp1, dgp2, W):
     """Recursive resamples: current states S1, S2 and next values Y1, Y2, each (B, n)."""
     B, n = W.shape[0], len(p["q1"])
     S1, S2, Y1, Y2 = (np.empty((B, n)) for _ in range(4))
-    l1, i1, off1, u1 = dgp1
-    l2, i2, off2, u2 = dgp2
+    l1, i1, off1, u1, th1 = dgp1
+    l2, i2, off2, u2, th2 = dgp2
     tc, has_next = p["tcodes"], p["has_next"]
     with np.errstate(all="ignore"):
         for s, R in enumerate(p["steps"]):
@@ -260,6 +281,9 @@ def _simulate(p, dgp1, dgp2, W):
             w = W[:, tc[R]]
             Y1[:, R] = l1 * c1 + i1 * c1 * c2 + off1[R] + w * u1[R]
             Y2[:, R] = l2 * c2 + i2 * c1 * c1 + off2[R] + w * u2[R]
+            if th1 is not None:  # SLX: the neighbours' states of the same simulated period
+                Y1[:, R] += th1[0] * _wlag(p, c1, R) + th1[1] * _wlag(p, c1 * c2, R)
+                Y2[:, R] += th2[0] * _wlag(p, c2, R) + th2[1] * _wlag(p, c1 * c1, R)
             nxt = R[has_next[R]]
             S1[:, nxt + 1] = Y1[:, nxt]
             S2[:, nxt + 1] = Y2[:, nxt]
@@ -270,6 +294,8 @@ def _estimate(p, S1, S2, Y1, Y2):
     """Estimator (OLS or jackknife) and full-fit CR1 inference on resamples (or the data, B = 1)."""
     ones = np.ones_like(S1)
     regs = {"q1": [S1, S1 * S2], "q2": [S2, S1 * S1]}
+    if p.get("W") is not None:
+        regs = {k: v + [_wlag_all(p, v[0]), _wlag_all(p, v[1])] for k, v in regs.items()}
     if "const" in p["cols"]:
         regs = {k: v + [ones] for k, v in regs.items()}
     out = []
@@ -293,6 +319,14 @@ def _estimate(p, S1, S2, Y1, Y2):
     return b1, b2, se1, se2, C12[:, 0, 0]
 
 
+def _wlag_all(p, A):
+    """Spatial lag of a (B, n) array of states, period by period."""
+    out = np.empty_like(A)
+    for R in p["periods"]:
+        out[:, R] = _wlag(p, A[:, R], R)
+    return out
+
+
 def _ratio_t(b1, b2, se1, se2, c12):
     """Ratio |gamma2|/|gamma1| and its delta-method standard error."""
     g1, g2 = 1.0 - b1[:, 0], 1.0 - b2[:, 0]
@@ -312,7 +346,8 @@ def _wild_chunk(p, task):
     W = draw_multipliers(task.rng(), task.size, p["T"])
     eq1, eq2 = p["eqs"]
     k = len(p["cols"])
-    free = (_dgp(eq1, eq1["coef"]), _dgp(eq2, eq2["coef"]))
+    sp_ = p.get("W") is not None
+    free = (_dgp(eq1, eq1["coef"], sp_), _dgp(eq2, eq2["coef"], sp_))
     b1, b2, se1, se2, c12 = _estimate(p, *_simulate(p, *free, W))
     r, rse = _ratio_t(b1, b2, se1, se2, c12)
     out = {"W": W, "b1": b1, "b2": b2, "se1": se1, "se2": se2, "r": r, "rse": rse, "tnull": []}
@@ -324,7 +359,7 @@ def _wild_chunk(p, task):
                 continue
             coef, _ = _restricted(eq, j, v0)
             dg = [free[0], free[1]]
-            dg[e] = _dgp(eq, coef)
+            dg[e] = _dgp(eq, coef, sp_)
             rb1, rb2, rs1, rs2, _ = _estimate(p, *_simulate(p, dg[0], dg[1], W))
             bb, ss = (rb1, rs1) if e == 0 else (rb2, rs2)
             with np.errstate(all="ignore"):
@@ -407,8 +442,8 @@ class WildYearResults(Results):
 
 
 def _terms(cols):
-    eq1 = {"lag": "gamma1", "inter": "a", "const": "k1"}
-    eq2 = {"lag": "gamma2", "inter": "b", "const": "k2"}
+    eq1 = {"lag": "gamma1", "inter": "a", "const": "k1", "wlag": "theta_q1", "winter": "theta_q1q2"}
+    eq2 = {"lag": "gamma2", "inter": "b", "const": "k2", "wlag": "theta_q2", "winter": "theta_q1sq"}
     return [eq1[c] for c in cols], [eq2[c] for c in cols]
 
 
@@ -433,6 +468,7 @@ def wild_year_bootstrap(
     analytic=None,
     backend=None,
     null_terms=None,
+    W=None,
 ) -> WildYearResults:
     """Recursive wild-year bootstrap of a Haken fit (see the module docstring).
 
@@ -458,13 +494,21 @@ def wild_year_bootstrap(
     null_terms : sequence of str, optional
         Terms whose restricted p-value is computed (default every term;
         others get NaN).  The draws do not depend on it.
+    W : array, optional
+        Row-standardized ``N x N`` weights in the order of ``design.regions``:
+        the design is SLX-Haken's, whose columns ``wlag``, ``winter`` (after
+        ``lag`` and ``inter``) are the spatial lags ``W q``, ``W q1 q2`` /
+        ``W q1^2``, re-computed from the simulated states of every resample
+        (terms ``theta_q1``, ``theta_q1q2``, ``theta_q2``, ``theta_q1sq``;
+        balanced panels).  Used by the ``[spatial_haken]`` SLX bootstrap.
     backend : backend object, optional
 
     Returns
     -------
     WildYearResults
     """
-    p = _payload(design, coefs, jackknife, analytic)
+    p = _payload(design, coefs, jackknife, analytic, W=W)
+    p["periods"] = [np.flatnonzero(p["tcodes"] == t) for t in range(p["T"])]
     p["null_terms"] = set(sum(_terms(p["cols"]), [])) if null_terms is None else set(null_terms)
     data = _estimate(
         p,
@@ -515,7 +559,7 @@ def wild_year_bootstrap(
             "std_err": float(np.std(cat["r"][valid], ddof=1)),
         }
     )
-    order = ["gamma1", "a", "gamma2", "b"] + [t for t in ("k1", "k2") if t in names]
+    order = ["gamma1", "a", "gamma2", "b"] + [t for t in names if t not in ("gamma1", "a", "gamma2", "b")]
     d = pd.DataFrame({t: draws[t] for t in order})
     d["ratio"] = cat["r"]
     ok = (d["gamma2"] > 0) & (d["ratio"] > min_ratio)

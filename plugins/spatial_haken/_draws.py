@@ -74,6 +74,8 @@ class EquationDraws:
         Positions of each Haken term's beta and thetas.
     const_idx : int or None
         Position of the constant.
+    const_value : float
+        Fixed constant when there is no estimated one (the mean year intercept with year effects).
     """
 
     mean: np.ndarray
@@ -85,6 +87,7 @@ class EquationDraws:
     beta_idx: dict
     theta_idx: dict
     const_idx: int | None
+    const_value: float = 0.0
 
 
 def _draw(e: EquationDraws, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -200,7 +203,7 @@ def draw_quantities(params: dict, eqs: dict, stats: dict, uniform: bool) -> dict
         k = []
         for eq in ("q1", "q2"):
             P, e = params[eq], eqs[eq]
-            c = P[:, e.const_idx] if e.const_idx is not None else zero
+            c = P[:, e.const_idx] if e.const_idx is not None else zero + e.const_value
             rho = P[:, e.spatial_idx].sum(axis=1) if e.spatial_idx else zero
             k.append(c / (1.0 - rho))
     readings = {"local": ("direct", zero, zero, True), "system": ("total", k[0], k[1], uniform)}

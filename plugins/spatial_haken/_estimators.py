@@ -14,7 +14,7 @@ from scipy import optimize
 from ._linalg import SpatialFilter
 from ._panel import lag
 
-__all__ = ["EqFit", "fit_ols", "fit_lag", "fit_error", "demean"]
+__all__ = ["EqFit", "fit_ols", "fit_lag", "fit_error", "demean", "year_basis"]
 
 LN2PI = np.log(2.0 * np.pi)
 
@@ -67,6 +67,20 @@ def demean(arr: np.ndarray) -> np.ndarray:
     return arr - arr.mean(axis=0, keepdims=True)
 
 
+def year_basis(N: int) -> np.ndarray:
+    """``N x (N-1)`` orthonormal basis ``F`` of the vectors orthogonal to the constant (``F F' = I - 11'/N``).
+
+    The transformation ``F'`` of Lee & Yu (2010) removes year effects from a spatial panel whose weights
+    have unit row sums; the basis is the normalized Helmert contrasts (deterministic).
+    """
+    F = np.zeros((N, N - 1))
+    for j in range(1, N):
+        F[:j, j - 1] = 1.0
+        F[j, j - 1] = -float(j)
+        F[:, j - 1] /= np.sqrt(j * (j + 1.0))
+    return F
+
+
 def _stack(cols) -> np.ndarray:
     return np.column_stack([c.reshape(-1) for c in cols])
 
@@ -77,11 +91,12 @@ def _r2(y: np.ndarray, u: np.ndarray, centered: bool) -> float:
     return float(1.0 - np.sum(u**2) / tss)
 
 
-def fit_ols(y, Xcols, names, *, fe: bool = False, centered: bool = False) -> EqFit:
+def fit_ols(y, Xcols, names, *, fe: bool = False, centered: bool = False, absorbed: int | None = None) -> EqFit:
     """OLS with classical standard errors (SLX-Haken and the aspatial model).
 
     With ``fe`` the data are already within-transformed and the degrees of
-    freedom subtract the N region effects.
+    freedom subtract the N region effects; ``absorbed`` gives the number of
+    absorbed effects instead (year or two-way effects).
     """
     T1, N = y.shape
     X = _stack(Xcols)
@@ -91,7 +106,7 @@ def fit_ols(y, Xcols, names, *, fe: bool = False, centered: bool = False) -> EqF
     beta = np.linalg.solve(XtX, X.T @ yy)
     u = yy - X @ beta
     ssr = float(u @ u)
-    dof = n - k - (N if fe else 0)
+    dof = n - k - (int(absorbed) if absorbed is not None else N if fe else 0)
     s2 = ssr / dof
     vcov = s2 * np.linalg.inv(XtX)
     s2ml = ssr / n

@@ -34,20 +34,22 @@ from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy import stats
 
-from nqpspatial.errors import InputError, ModelError
+from nqpspatial.errors import ConfigError, InputError, ModelError
 from nqpspatial.haken import HakenModel, HakenResultsBase, HakenSystem
 from nqpspatial.haken.model import SHORT_PANEL_PERIODS, ShortPanelWarning, as_rng, check_groups
 from nqpspatial.haken.results import IDENTIFICATION_COLUMNS
 from nqpspatial.results import Summary
 
 from ._draws import ME_TERMS, EquationDraws, draw_quantities, effect_draws, equation_stats
-from ._estimators import EqFit, demean, fit_error, fit_lag, fit_ols
+from ._estimators import EqFit, demean, fit_error, fit_lag, fit_ols, year_basis
 from ._linalg import SpatialFilter
 from ._panel import align_panel, build_equation, lag, prepare_panel, split_weights
+from ._robust import SE_METHODS, robust_cov
 from .diagnostics import diagnostics_frame, lm_tests_equation, lr_test, moran_residuals
-from .dynamics import EquationMap, SpatialMap, SteadyStates, region_effects, rows_sum_to_one, uniform_stability
+from .dynamics import EquationMap, SpatialMap, SteadyStates, rows_sum_to_one, uniform_stability
 from .readings import (
     MARGINAL_EFFECT_COLUMNS,
     POTENTIAL_READING_COLUMNS,
@@ -118,9 +120,21 @@ class SpatialHakenModel(HakenModel):
         The spatial variant.
     region, year : str
         Id and period columns.
-    effects : {"none", "region"}
+    effects : {"none", "region", "year", "two-way"}
         ``"region"`` adds region fixed effects (within transformation) and
-        warns (:class:`ShortPanelWarning`) with fewer than 20 periods.
+        warns (:class:`ShortPanelWarning`) with fewer than 20 periods (as does
+        ``"two-way"``).  ``"year"`` adds year effects: removed by the
+        orthonormal transformation of Lee & Yu (2010) in SAR, SEM and SDM
+        (which needs every row of W to sum to 1: refused otherwise, and with
+        ``split``) and by year demeaning (OLS with year dummies) in SLX.
+        ``"two-way"``: both.
+    se : {"ml", "driscoll-kraay", "twoway"}
+        Covariance of the coefficients: the inverse information matrix
+        (``"ml"``, OLS classical for SLX) or a sandwich of region-year score
+        contributions (:mod:`._robust`); the effects' draws use it.
+    bandwidth : int, optional
+        Bartlett bandwidth of ``se="driscoll-kraay"`` (default
+        ``floor(4 (T'/100)^(2/9))``, ``T'`` the transition years).
     correction : {"none", "jackknife"}
         ``"jackknife"``: split-panel jackknife (Dhaene & Jochmans 2015) over
         the two halves of the transitions, applied to every coefficient.
@@ -171,6 +185,8 @@ class SpatialHakenModel(HakenModel):
         weights_name: str = "W",
         method: str = "auto",
         window=None,
+        se: str = "ml",
+        bandwidth=None,
     ):
         if model not in MODELS:
             raise InputError(f"model must be one of {', '.join(MODELS)}, got {model!r}", "config")
@@ -183,6 +199,9 @@ class SpatialHakenModel(HakenModel):
         self.weights_name = weights_name
         self.method = method
         self.aligned = align_panel(self.panel, graph, region=region, year=year)
+        if se not in SE_METHODS:
+            raise ConfigError(f"se = {se!r} is not valid; use one of {', '.join(map(repr, SE_METHODS))}", "config")
+        self.se, self.bandwidth = se, (None if bandwidth is None else int(bandwidth))
         self.groups = None
         self._group_codes = None
         self.split_equal = bool(split_equal)
@@ -191,9 +210,44 @@ class SpatialHakenModel(HakenModel):
             self.groups = gmap.reindex(self.aligned.ids)
             self._group_codes = pd.factorize(self.groups.to_numpy())[0]
         T1 = len(self.aligned.years) - 1
+        self._check_effects(split)
+        if se == "driscoll-kraay" and self.bandwidth is not None and not 0 <= self.bandwidth < T1:
+            raise ConfigError(
+                f"[spatial_haken] bandwidth = {self.bandwidth} must lie in [0, {T1 - 1}] for {T1} transition years",
+                "config",
+            )
         if correction == "jackknife" and T1 < 4:
             raise InputError(
                 f"the split-panel jackknife needs at least 4 transitions (5 periods); the panel has {T1 + 1} periods",
+                "config",
+            )
+
+    def _check_effects(self, split) -> None:
+        """Year effects in SAR, SEM and SDM need the Lee-Yu transformation's conditions."""
+        if self.effects not in ("year", "two-way") or self.model == "slx":
+            return
+        if split is not None:
+            raise ConfigError(
+                f"[spatial_haken] effects = {self.effects!r} with split_by_zone = true: the Lee & Yu (2010) "
+                "transformation that removes year effects needs weights whose rows sum to 1, which the within- "
+                'and across-zone parts of W do not; use effects = "region" or "none", or model "slx"',
+                "config",
+            )
+        if not rows_sum_to_one(self.aligned.W):
+            n = int(np.sum(np.abs(np.asarray(self.aligned.W.sum(axis=1)).ravel() - 1.0) > 1e-12))
+            raise ConfigError(
+                f"[spatial_haken] effects = {self.effects!r} with {self.model.upper()}: {n} rows of W "
+                f"({self.weights_name}) do not sum to 1 (regions without neighbours under [spatial] islands = "
+                '"keep", or a transform other than row-standardization), and the Lee & Yu (2010) '
+                "transformation that removes year effects needs unit row sums; link the islands ([spatial] "
+                'islands = "nearest") and keep transform = "r", or use model "slx" or effects = "region"',
+                "config",
+            )
+        if self.se == "twoway":
+            raise ConfigError(
+                f'[spatial_haken] se = "twoway" with effects = {self.effects!r} and {self.model.upper()}: the '
+                "Lee & Yu transformation mixes the regions, so scores cannot be clustered by region; use se = "
+                '"driscoll-kraay" (which needs only the year sums) or model "slx"',
                 "config",
             )
 
@@ -221,25 +275,60 @@ class SpatialHakenModel(HakenModel):
                     Xcols.append(lag(W, raw[tslice]))
                     theta_idx[term].append(len(names))
                     names.append(f"theta_{term}{suf}")
-        fe = self.effects == "region"
-        if fe:
-            y = demean(y)
-            Xcols = [demean(x) for x in Xcols]
-        T1 = y.shape[0]
-        corr = T1 / (T1 - 1.0) if fe else 1.0
-        kw = dict(method=self.method, fe=fe, centered=self.intercept, probes=probes, trace_seed=trace_seed)
-        if model == "slx":
-            fit = fit_ols(y, Xcols, names, fe=fe, centered=self.intercept)
-            filt = None
-        elif model in ("sar", "sdm"):
-            fit = fit_lag(y, Xcols, names, Ws, [f"rho{s}" for s in suffixes], sigma_correction=corr, **kw)
-            filt = fit.info["filter"]
-        else:
-            fit = fit_error(y, Xcols, names, Ws, [f"lambda{s}" for s in suffixes], sigma_correction=corr, **kw)
-            filt = None
+        fit, filt, data = self._estimate(model, y, Xcols, names, Ws, suffixes, probes, trace_seed)
+        fit.info["se"] = self.se
+        if self.se != "ml":
+            kind = {"slx": "ols", "sem": "error"}.get(model, "lag")
+            fy, fX, fW = data
+            fit.vcov, extra = robust_cov(kind, fy, fX, fW, fit.params, self.se, self.bandwidth)
+            fit.info.update(extra)
         spatial_idx = [fit.names.index(s) for s in fit.spatial] if model in ("sar", "sdm") else []
         slx_ws = list(Ws) if model in ("slx", "sdm") else []
         return _Equation(fit, beta_idx, theta_idx, spatial_idx, slx_ws, filt)
+
+    def _estimate(self, model, y, Xcols, names, Ws, suffixes, probes, trace_seed):
+        """Fit one equation after removing the fixed effects; returns the fit, the filter and the fitted data.
+
+        Region effects: within transformation over time.  Year effects: cross-sectional demeaning for SLX
+        (OLS with year dummies); for SAR, SEM and SDM the orthonormal transformation ``F'`` of Lee & Yu
+        (2010), ``F`` the ``N x (N-1)`` orthonormal basis of the complement of the constant vector, which
+        leaves ``(T'(N-1))`` observations with the weights ``F' W F`` (``W`` must have unit row sums).
+        """
+        region_fe = self.effects in ("region", "two-way")
+        year_fe = self.effects in ("year", "two-way")
+        if region_fe:
+            y = demean(y)
+            Xcols = [demean(x) for x in Xcols]
+        T1, N = y.shape
+        corr = T1 / (T1 - 1.0) if region_fe else 1.0
+        if model == "slx":
+            if year_fe:
+                y = y - y.mean(axis=1, keepdims=True)
+                Xcols = [x - x.mean(axis=1, keepdims=True) for x in Xcols]
+            absorbed = (N if region_fe else 0) + (T1 - (1 if region_fe else 0) if year_fe else 0)
+            fit = fit_ols(y, Xcols, names, fe=region_fe or year_fe, centered=self.intercept, absorbed=absorbed)
+            return fit, None, (y, Xcols, [])
+        F = None
+        fit_ws, method = Ws, self.method
+        if year_fe:
+            F = year_basis(N)
+            y = y @ F
+            Xcols = [x @ F for x in Xcols]
+            fit_ws = [sp.csr_array(F.T @ (W @ F)) for W in Ws]
+            method = "dense"
+        kw = dict(method=method, fe=region_fe or year_fe, centered=self.intercept, probes=probes, trace_seed=trace_seed)
+        if model in ("sar", "sdm"):
+            fit = fit_lag(y, Xcols, names, fit_ws, [f"rho{s}" for s in suffixes], sigma_correction=corr, **kw)
+        else:
+            fit = fit_error(y, Xcols, names, fit_ws, [f"lambda{s}" for s in suffixes], sigma_correction=corr, **kw)
+        if F is not None:  # back to regions: residuals J u, and the filter of the original W for the effects
+            fit.resid = fit.resid @ F.T
+            if "innovations" in fit.info:
+                fit.info["innovations"] = fit.info["innovations"] @ F.T
+            fit.info["filter"] = SpatialFilter(Ws, method=self.method, probes=probes, seed=trace_seed)
+            fit.info["transformation"] = "Lee & Yu (2010) orthonormal transformation (year effects)"
+        filt = fit.info["filter"] if model in ("sar", "sdm") else None
+        return fit, filt, (y, Xcols, fit_ws)
 
     def _jackknife(self, equation: str, full: _Equation, probes, trace_seed) -> np.ndarray:
         T1 = len(self.aligned.years) - 1
@@ -300,17 +389,8 @@ class SpatialHakenModel(HakenModel):
         rng = as_rng(seed)
         notes = []
         T = self.periods
-        if self.effects == "region" and T < SHORT_PANEL_PERIODS:
-            msg = (
-                f"region fixed effects with {T} periods (< {SHORT_PANEL_PERIODS}): the coefficients of "
-                "the lagged indices are biased (Nickell 1981; Yu, de Jong & Lee 2008); "
-                + (
-                    "the split-panel jackknife removes the leading O(1/T) bias"
-                    if self.correction == "jackknife"
-                    else "use correction='jackknife' (config: correction = \"jackknife\" in [spatial_haken]) "
-                    "or pooled estimation"
-                )
-            )
+        if self.effects in ("region", "two-way") and T < SHORT_PANEL_PERIODS:
+            msg = short_panel_message(self.effects, T, self.correction)
             warnings.warn(msg, ShortPanelWarning, stacklevel=2)
             notes.append(msg)
         eqs = {}
@@ -329,11 +409,29 @@ class SpatialHakenModel(HakenModel):
 
 
 # ----------------------------------------------------------------------
+def short_panel_message(effects: str, periods: int, correction: str = "none") -> str:
+    """The spatial models' :class:`ShortPanelWarning` (region or two-way effects with few periods)."""
+    what = "region fixed effects" if effects == "region" else "two-way (region and year) fixed effects"
+    head = (
+        f"{what} with {periods} periods (< {SHORT_PANEL_PERIODS}): the coefficients of the lagged indices are "
+        "biased (Nickell 1981; Yu, de Jong & Lee 2008); "
+    )
+    if correction == "jackknife":
+        return head + (
+            "the split-panel jackknife applied here over-corrects gamma1 and moves rho (docs/inference.md, "
+            'spatial rows of the bias table); prefer effects = "none" or "year" in [spatial_haken]'
+        )
+    return head + (
+        'prefer effects = "none" or "year" in [spatial_haken] (year effects carry no such bias); the '
+        "split-panel jackknife is not recommended (docs/inference.md)"
+    )
+
+
 def _filter_for(eq: _Equation) -> SpatialFilter:
     return eq.filt if eq.filt is not None else SpatialFilter([], method="dense")
 
 
-def _draw_spec(e: _Equation) -> EquationDraws:
+def _draw_spec(e: _Equation, const_value: float = 0.0) -> EquationDraws:
     """What the chunked draws need of one fitted equation."""
     filt = _filter_for(e)
     names = e.fit.names
@@ -347,30 +445,112 @@ def _draw_spec(e: _Equation) -> EquationDraws:
         beta_idx=dict(e.beta_idx),
         theta_idx={k: list(v) for k, v in e.theta_idx.items()},
         const_idx=names.index("const") if "const" in names else None,
+        const_value=float(const_value),
     )
 
 
-def _equation_maps(model: "SpatialHakenModel", eqs: dict) -> dict:
-    """The fitted equations as :class:`~.dynamics.EquationMap` (region effects recovered in levels)."""
-    out = {}
+def _level_residuals(model: "SpatialHakenModel", eqn: str, e: _Equation) -> np.ndarray:
+    """``A y_t - X_t b - W X_t theta`` in levels (SEM: ``y_t - X_t b``), ``(T', N)``: effects plus noise."""
     Ws, _ = model._weights()
+    p = e.fit.params
+    design = build_equation(model.aligned, eqn, False)
+    r = design.y.copy()
+    for t, x in zip(HAKEN_TERMS[eqn], design.X):
+        r = r - float(p[e.beta_idx[t]]) * x
+        for i, W in zip(e.theta_idx[t], Ws):
+            r = r - float(p[i]) * lag(W, x)
+    for i, W in zip(e.spatial_idx, Ws):
+        r = r - float(p[i]) * lag(W, design.y)
+    return r
+
+
+def year_intercepts(model: "SpatialHakenModel", eqs: dict) -> dict:
+    """Year intercepts ``tau_t`` of a fit with year effects: ``{eq: (T',) array}`` (empty dict otherwise).
+
+    SLX, SAR, SDM: ``tau_t = mean_i (A y_t - X_t b - W X_t theta)_i``; SEM: the GLS intercept of
+    ``y_t - X_t b`` under ``u = lambda W u + e``, ``(1'r_t - lambda 1'W r_t) / ((1 - lambda) N)``
+    (W with unit row sums).
+    """
+    if model.effects != "year":
+        return {}
+    out = {}
+    W = model.aligned.W
+    for eqn, e in eqs.items():
+        r = _level_residuals(model, eqn, e)
+        if model.model == "sem":
+            lam = float(e.fit.params[e.fit.names.index("lambda")])
+            out[eqn] = (r.sum(axis=1) - lam * lag(W, r).sum(axis=1)) / ((1.0 - lam) * r.shape[1])
+        else:
+            out[eqn] = r.mean(axis=1)
+    return out
+
+
+def _equation_maps(model: "SpatialHakenModel", eqs: dict, taus: dict) -> dict:
+    """The fitted equations as :class:`~.dynamics.EquationMap` (region effects recovered in levels).
+
+    With year effects the constant is the mean year intercept; with two-way effects the region effects
+    are taken at the mean year intercept.
+    """
+    out = {}
     for eqn, e in eqs.items():
         p = e.fit.params
         beta = {t: float(p[i]) for t, i in e.beta_idx.items()}
         theta = {t: [float(p[i]) for i in idx] for t, idx in e.theta_idx.items()}
         rho = tuple(float(p[i]) for i in e.spatial_idx)
         const = float(p[e.fit.names.index("const")]) if "const" in e.fit.names else 0.0
+        if eqn in taus:
+            const = float(np.mean(taus[eqn]))
         alpha = None
-        if model.effects == "region":
-            design = build_equation(model.aligned, eqn, False)
-            fitted = sum(beta[t] * x for t, x in zip(HAKEN_TERMS[eqn], design.X))
-            for t, x in zip(HAKEN_TERMS[eqn], design.X):
-                for th, W in zip(theta[t], Ws):
-                    fitted = fitted + th * lag(W, x)
-            slag = sum(r * lag(W, design.y) for r, W in zip(rho, Ws)) if rho else None
-            alpha = region_effects(design.y, fitted, slag)
+        if model.effects in ("region", "two-way"):
+            alpha = _level_residuals(model, eqn, e).mean(axis=0)
         out[eqn] = EquationMap(beta=beta, theta=theta, rho=rho, const=const, effects=alpha)
     return out
+
+
+def _with_year_rows(rows: pd.DataFrame, rd: SpatialReading, taus: dict, eqs: dict, years, smap, seed):
+    """``spatial_haken_potential`` with year effects: the system reading at each year's intercepts.
+
+    Returns the table and ``{year: SpatialPotential}`` (empty without a system potential).
+
+    The rows of both readings keep ``year`` empty (the system one is at the mean of the year intercepts
+    and feeds h); one system row per transition year follows, with intercepts ``tau_t / (1 - rho)``
+    (point estimates; no draw intervals).
+    """
+    rows = rows.assign(year=pd.array([pd.NA] * len(rows), dtype="Int64"))
+    if rd.potential is None:
+        return rows, {}
+    base = rows[rows["reading"] == "system"].iloc[0].to_dict()
+    hp = dict(rd.haken_params)
+    scale = {eqn: 1.0 - sum(float(e.fit.params[i]) for i in e.spatial_idx) for eqn, e in eqs.items()}
+    extra, pots = [], {}
+    for t, (t1, t2) in zip(years, zip(taus["q1"], taus["q2"])):
+        k1, k2 = float(t1) / scale["q1"], float(t2) / scale["q2"]
+        pot = SpatialPotential(
+            HakenSystem(**hp, k1=k1, k2=k2),
+            {c: base[c] for c in ("model", "weights", "q1", "q2")},
+            "system",
+            stability=lambda q1s, q2s: uniform_stability(smap, q1s, q2s, seed=seed),
+        )
+        pots[int(t)] = pot
+        row = {**base, "year": int(t), "k1": k1, "k2": k2, "q1_star_low": math.nan, "q1_star_high": math.nan}
+        row.update(stable_share=math.nan, case=pot.case, case_label=pot.case_label, note="")
+        row.update(q1_star=math.nan, V_star=math.nan, map_stable=None, q2_star=math.nan, jacobian_radius=math.nan)
+        row.update(stability_check=pot.stability_check, map_stable_2d=None, reduced_map_stable=None)
+        if pot.stable_point is not None:
+            q = pot.stable_point[0]
+            row.update(
+                q1_star=q,
+                V_star=pot.stable_point[1],
+                map_stable=pot.map_stable,
+                map_stable_2d=pot.map_stable_2d,
+                reduced_map_stable=pot.reduced_map_stable,
+                jacobian_radius=pot.jacobian_radius,
+                q2_star=(pot.k2 + pot.b * q * q) / pot.gamma2,
+            )
+        extra.append(row)
+    out = pd.concat([rows, pd.DataFrame(extra, columns=rows.columns)], ignore_index=True)
+    out["year"] = out["year"].astype("Int64")
+    return out, pots
 
 
 def _uniform_reason(model: "SpatialHakenModel", split: bool) -> str:
@@ -380,7 +560,7 @@ def _uniform_reason(model: "SpatialHakenModel", split: bool) -> str:
             "the uniform state is not defined: the zone split gives the within- and across-zone parts of W "
             "their own coefficients, so a uniform state does not stay uniform"
         )
-    if model.effects == "region":
+    if model.effects in ("region", "two-way"):
         return (
             "the uniform state is not defined: region effects give every region its own intercept, so a "
             "uniform state does not stay uniform"
@@ -594,10 +774,12 @@ class SpatialHakenResults(HakenResultsBase):
         ):
             self._set(name, value)
         key = {"model": model.model, "weights": model.weights_name, "q1": model.q1, "q2": model.q2}
-        self._set("estimates", _estimates_table(eqs, key, alpha))
+        self._set("se", model.se)
+        self._set("estimates", _estimates_table(eqs, key, alpha).assign(se_method=model.se))
         notes = list(notes)
         groups = model._group_codes if self.split else None
-        spec = {eqn: _draw_spec(e) for eqn, e in eqs.items()}
+        taus = year_intercepts(model, eqs)
+        spec = {eqn: _draw_spec(e, float(np.mean(taus[eqn])) if taus else 0.0) for eqn, e in eqs.items()}
         P = model.aligned
         xbar = {"q1": P.Q1[:-1].mean(axis=0), "q2": P.Q2[:-1].mean(axis=0)}
         uniform_note = _uniform_reason(model, self.split)
@@ -610,7 +792,7 @@ class SpatialHakenResults(HakenResultsBase):
         sims = effect_draws(spec, groups, xbar, not uniform_note, draws, seed=rng, backend=backend, progress=prog)
         self._set("effects", _effects_table(point, sims, key, alpha, self.split))
         self._set("marginal_effects", _marginal_table(point, sims, key, alpha, draws))
-        smap = SpatialMap(model._weights()[0], _equation_maps(model, eqs))
+        smap = SpatialMap(model._weights()[0], _equation_maps(model, eqs, taus))
         steady = smap.steady_states(P.Q1[-1], P.Q2[-1])
         self._set("steady", steady)
         self._set("steady_states", _steady_table(steady, P.ids, key))
@@ -641,11 +823,18 @@ class SpatialHakenResults(HakenResultsBase):
         self._set("readings", MappingProxyType(readings))
         self._set_reading(readings[self.reading], P.ids)
         order = [self.reading] + [r for r in READINGS if r != self.reading]
-        self._set("identification", pd.concat([readings[r].identification for r in order], ignore_index=True))
         self._set(
-            "potential_readings",
-            pd.DataFrame([readings[r].row for r in order], columns=POTENTIAL_READING_COLUMNS + POTENTIAL_READING_EXTRA),
+            "identification",
+            pd.concat([readings[r].identification for r in order], ignore_index=True).assign(se_method=model.se),
         )
+        pot_rows = pd.DataFrame(
+            [readings[r].row for r in order], columns=POTENTIAL_READING_COLUMNS + POTENTIAL_READING_EXTRA
+        )
+        if taus:
+            pot_rows, year_pots = _with_year_rows(pot_rows, readings["system"], taus, eqs, P.years[:-1], smap, seed)
+            if self.reading == "system" and year_pots:  # potential_table(): one row per year, as the aspatial fit
+                self._set_year_systems({t: t for t in year_pots}, lambda t: year_pots[t])
+        self._set("potential_readings", pot_rows)
         self._diagnostics(model, eqs, key)
         self._set(
             "notes",
@@ -842,7 +1031,8 @@ def lm_diagnostics(
     """LM lag/error tests (and robust forms, SARMA) and Moran's I on the aspatial Haken residuals.
 
     Pooled OLS of each Haken equation without intercept (the aspatial
-    default); with ``effects="region"`` on within-transformed data.  The
+    default); with ``effects="region"`` on within-transformed data, with
+    ``"year"`` on deviations from the year means, with ``"two-way"`` both.  The
     statistics equal ``spreg.LMtests`` / ``spreg.MoranRes`` run on the
     stacked design with ``I_T' kron W``.
 
@@ -857,8 +1047,10 @@ def lm_diagnostics(
     for eqn in ("q1", "q2"):
         d = build_equation(panel, eqn, intercept)
         y, X = d.y, d.X
-        if effects == "region":
+        if effects in ("region", "two-way"):
             y, X = demean(y), [demean(x) for x in X]
+        if effects in ("year", "two-way"):  # year effects: deviations from the year means
+            y, X = y - y.mean(axis=1, keepdims=True), [x - x.mean(axis=1, keepdims=True) for x in X]
         res = lm_tests_equation(y, X, panel.W)
         for test in ("lm_lag", "lm_error", "rlm_lag", "rlm_error", "lm_sarma"):
             stat, p = res[test]

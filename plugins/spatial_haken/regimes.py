@@ -118,6 +118,8 @@ def fit_regimes(
         raise InputError(f"regimes are available for {', '.join(REGIME_MODELS)}, not {model!r}")
     if regime_rho not in REGIME_RHO:
         raise InputError(f"regime_rho = {regime_rho!r}: use one of {', '.join(REGIME_RHO)}", "config")
+    if effects not in ("none", "region"):
+        raise InputError(f"regimes take effects 'none' or 'region', got {effects!r}", "config")
     panel = prepare_panel(data, q1, q2, graph, region=region, year=year)
     gmap = check_groups(groups, panel.ids, fix="give every region a group of the scheme")
     labels = gmap.reindex(panel.ids).to_numpy()

@@ -21,14 +21,19 @@ def _spatial_reading(S: ReportView) -> str:
 
 def _sec_spatial_haken(S: ReportView) -> Section | None:
     names = [
+        "model_selection",
         "spatial_haken_identification",
         "spatial_haken_potential",
         "spatial_haken_estimates",
         "spatial_haken_effects",
         "spatial_haken_marginal_effects",
         "spatial_haken_diagnostics",
+        "spatial_haken_bootstrap",
     ]
     tabs = {n: S.table(n) for n in names}
+    ms = tabs["model_selection"]
+    if ms is not None and {"scope", "test"} <= set(ms.columns):  # the decisions and the LR tests
+        tabs["model_selection"] = ms[(ms["scope"] == "system") | ms["test"].astype(str).str.startswith("lr_")]
     if all(t is None for t in tabs.values()):
         return None
     sec = Section("spatial_haken", S.t("s_spatial_haken"))

@@ -14,8 +14,29 @@ from ._panel import _row_standardize, graph_to_sparse, split_weights
 __all__ = ["simulate_panel"]
 
 
+def _year_effects(year_effects, periods: int) -> dict:
+    """``{"q1": (periods - 1,), "q2": ...}`` year intercepts (zeros without ``year_effects``)."""
+    taus = {eq: np.zeros(periods - 1) for eq in ("q1", "q2")}
+    if year_effects is not None:
+        for eq in ("q1", "q2"):
+            v = np.asarray(year_effects[eq], dtype=float)
+            if v.shape != (periods - 1,):
+                raise InputError(f"year_effects[{eq!r}] must have periods - 1 = {periods - 1} values, got {v.shape}")
+            taus[eq] = v
+    return taus
+
+
 def simulate_panel(
-    model: str, graph, params: dict, *, periods: int = 20, sigma: float = 0.01, seed=0, q0=None, split=None
+    model: str,
+    graph,
+    params: dict,
+    *,
+    periods: int = 20,
+    sigma: float = 0.01,
+    seed=0,
+    q0=None,
+    split=None,
+    year_effects=None,
 ) -> pd.DataFrame:
     """Simulate a region-year panel from a spatial Haken variant.
 
@@ -40,6 +61,10 @@ def simulate_panel(
         Initial values of (q1, q2); default uniform on [0.3, 0.6] and [0.4, 0.7].
     split : pandas.Series, optional
         Region -> group, to simulate zone-split spatial coefficients.
+    year_effects : dict, optional
+        ``{"q1": array, "q2": array}`` of ``periods - 1`` year intercepts ``tau_t``, added to every
+        region's equation of the transition into period ``t + 1`` (inside the spatial filter for SAR and
+        SDM: ``y = A^-1 (X b + tau_t 1 + e)``; SEM: ``y = X b + tau_t 1 + A^-1 e``).
 
     Returns
     -------
@@ -73,12 +98,13 @@ def simulate_panel(
                 A = A - p.get(f"{key}{s}", 0.0) * Wj
             lus[eq] = spla.splu(sp.csc_array(A))
     Q1, Q2 = [q1], [q2]
-    for _ in range(periods - 1):
+    taus = _year_effects(year_effects, periods)
+    for step in range(periods - 1):
         terms = {"q1": {"q1": q1, "q1q2": q1 * q2}, "q2": {"q2": q2, "q1sq": q1**2}}
         new = {}
         for eq in ("q1", "q2"):
             p = params[eq]
-            mean = sum(p.get(t, 0.0) * x for t, x in terms[eq].items()) + p.get("const", 0.0)
+            mean = sum(p.get(t, 0.0) * x for t, x in terms[eq].items()) + p.get("const", 0.0) + taus[eq][step]
             if model in ("slx", "sdm"):
                 for t, x in terms[eq].items():
                     for Wj, s in zip(Ws, suf):

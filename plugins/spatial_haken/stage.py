@@ -5,8 +5,13 @@ Config (defaults)::
     [spatial_haken]
     models = ["slx", "sar"]     # slx, sar, sem, sdm, or any installed nqpspatial.models plugin
     weights = ["queen"]         # specifications as in [spatial]
-    effects = "none"            # "none" | "region" (region fixed effects)
+    effects = "none"            # "none" | "region" | "year" | "two-way" (fixed effects)
     correction = "none"         # "none" | "jackknife" (with region effects)
+    se = "ml"                   # "ml" | "driscoll-kraay" | "twoway" (sandwich of region-year scores)
+    bandwidth = -1              # Driscoll-Kraay bandwidth; -1: floor(4 (T'/100)^(2/9))
+    bootstrap_scheme = "none"   # "none" | "wild-year" (SLX only)
+    bootstrap = 999             # wild-year resamples
+    model_selection = true      # fit SLX, SAR, SEM, SDM and write model_selection.csv
     effects_draws = 1000
     split_by_zone = false
     order = ["NQP", "NTU"]      # optional; default: every ordering
@@ -16,12 +21,14 @@ Config (defaults)::
     regimes = false             # SLX/SAR coefficients by group of the region scheme, Chow-type tests
     regime_rho = "common"       # "common" | "separate" (one rho per group)
 
-Tables: ``spatial_haken_estimates``, ``spatial_haken_effects``,
+Tables: ``model_selection`` (with ``model_selection = true``), ``spatial_haken_estimates``,
+``spatial_haken_effects``,
 ``spatial_haken_marginal_effects``, ``spatial_haken_diagnostics``,
 ``spatial_haken_identification`` (one row per reading),
 ``spatial_haken_potential`` (one row per reading) and
 ``spatial_haken_steady_states``; with ``regimes = true`` also
-``spatial_haken_regimes`` and ``spatial_haken_regime_tests``.
+``spatial_haken_regimes`` and ``spatial_haken_regime_tests``; with ``bootstrap_scheme = "wild-year"``
+``spatial_haken_bootstrap`` (SLX).
 Provides :class:`~nqpspatial.artifacts.SpatialHakenOutcome` (the fits by model, weights and
 ordering); the effect draws run on the configured backend (``[run] workers`` / ``scheduler``).
 The weights are the core's (:class:`~nqpspatial.artifacts.SpatialWeightsSet`: the specifications of
@@ -89,6 +96,8 @@ _OPTIONS = {
     "weights_name": None,
     "reading": "system",
     "backend": None,
+    "se": "ml",
+    "bandwidth": None,
 }
 
 
@@ -104,6 +113,8 @@ def _fit_plugin(plugin, data, q1, q2, graph, *, ctx, rng, cfg, split, weights_na
         "weights_name": weights_name,
         "reading": cfg["reading"],
         "backend": backend,
+        "se": cfg["se"],
+        "bandwidth": None if int(cfg["bandwidth"]) < 0 else int(cfg["bandwidth"]),
     }
     accepted = registry.keywords("models", plugin)
     kw = {k: v for k, v in options.items() if k in accepted}
@@ -117,6 +128,7 @@ def _unsupported(cfg) -> list[tuple[str, str]]:
         "correction": cfg["correction"] != "none",
         "split": cfg["split_by_zone"],
         "reading": cfg["reading"] != "system",
+        "se": cfg["se"] != "ml",
     }
     out = []
     for name in cfg["models"]:
@@ -209,7 +221,11 @@ class SpatialHakenSpec(StageSpec):
         check=lambda v, lab, w: check_specs(v, lab, w),
         doc="weights specifications (as in [spatial])",
     )
-    effects: str = key("none", choices=("none", "region"), doc="region fixed effects")
+    effects: str = key(
+        "none",
+        choices=("none", "region", "year", "two-way"),
+        doc="fixed effects: region, year (Lee & Yu 2010 transformation; W rows must sum to 1) or both",
+    )
     correction: str = key("none", choices=("none", "jackknife"), doc="short-panel correction with region effects")
     effects_draws: int = key(1000, minimum=2, doc="parameter draws of the effects' intervals")
     split_by_zone: bool = key(False, doc="within-zone / across-zone split of the lag (needs [regions] scheme)")
@@ -223,6 +239,17 @@ class SpatialHakenSpec(StageSpec):
     )
     regimes: bool = key(False, doc="SLX/SAR coefficients by group of the region scheme, with Chow-type tests")
     regime_rho: str = key("common", check=_regime_rho, doc="common: one rho; separate: one per group")
+    se: str = key(
+        "ml",
+        choices=("ml", "driscoll-kraay", "twoway"),
+        doc="covariance: ml (information matrix) or a sandwich of region-year scores (Driscoll-Kraay, two-way)",
+    )
+    bandwidth: int = key(-1, minimum=-1, doc="Driscoll-Kraay bandwidth; -1: floor(4 (T'/100)^(2/9))")
+    bootstrap_scheme: str = key(
+        "none", choices=("none", "wild-year"), doc="wild-year: restricted wild bootstrap, one multiplier per year (SLX)"
+    )
+    bootstrap: int = key(999, minimum=0, doc="resamples of the wild-year bootstrap")
+    model_selection: bool = key(True, doc="fit SLX, SAR, SEM and SDM and write model_selection.csv")
 
     def check_study(self, facts: StudyFacts, where: str = "config") -> None:
         if self.order is not None and any(o not in facts.subsystems for o in self.order):
@@ -234,6 +261,35 @@ class SpatialHakenSpec(StageSpec):
             if getattr(self, flag) and not facts.scheme:
                 raise ConfigError(
                     f"[spatial_haken] {flag} = true needs a region scheme ([regions] scheme)", source=where
+                )
+        if self.regimes and self.effects in ("year", "two-way"):
+            raise ConfigError(
+                f'[spatial_haken] regimes = true with effects = "{self.effects}": the regime models take '
+                'effects = "none" or "region"; set one of those or regimes = false',
+                source=where,
+            )
+        if self.bandwidth >= 0 and self.se != "driscoll-kraay":
+            raise ConfigError(
+                f'[spatial_haken] bandwidth = {self.bandwidth} is used only with se = "driscoll-kraay" '
+                f'(se = "{self.se}"); remove bandwidth or set se = "driscoll-kraay"',
+                source=where,
+            )
+        n_tr = len(facts.periods) - 1
+        if self.se == "driscoll-kraay" and self.bandwidth >= n_tr > 0:
+            raise ConfigError(
+                f"[spatial_haken] bandwidth = {self.bandwidth} must be below the {n_tr} transition "
+                "years of the panel; lower it or use -1 for the rule floor(4 (T'/100)^(2/9))",
+                source=where,
+            )
+        if self.bootstrap_scheme == "wild-year":
+            ml = [m for m in self.models if m != "slx"]
+            if ml or self.split_by_zone:
+                raise ConfigError(
+                    '[spatial_haken] bootstrap_scheme = "wild-year" covers SLX without split_by_zone only '
+                    "(re-estimating the ML models on every resample is not benchmarked at county scale); "
+                    + (f'models lists {", ".join(ml)}: set models = ["slx"]' if ml else "set split_by_zone = false")
+                    + ' or bootstrap_scheme = "none"',
+                    source=where,
                 )
         for name, what in _unsupported(self):
             raise ConfigError(
@@ -263,6 +319,7 @@ class SpatialHakenStage(Analysis):
         return spatial_haken_sections(view)
 
     tables = (
+        "model_selection",
         "spatial_haken_estimates",
         "spatial_haken_effects",
         "spatial_haken_marginal_effects",
@@ -272,6 +329,7 @@ class SpatialHakenStage(Analysis):
         "spatial_haken_steady_states",
         "spatial_haken_regimes",
         "spatial_haken_regime_tests",
+        "spatial_haken_bootstrap",
     )
 
     def run(self, ctx: StageContext, cfg: SpatialHakenSpec) -> StageOutput:
@@ -290,12 +348,21 @@ class SpatialHakenStage(Analysis):
         split = ctx.scheme if cfg.split_by_zone else None
         out = StageOutput(notes=notes, warnings=warns)
         results = _fit_all(ctx, cfg, idx, graphs, orderings, split, out)
+        selection = None
+        if cfg.model_selection:
+            selection = _model_selection(ctx, cfg, idx, graphs, orderings, out)
+            if selection is not None:
+                results.update(_fit_preferred(ctx, cfg, idx, graphs, selection, results, split, out))
         diag = [
             lm_diagnostics(idx, a, b, g, region=ctx.region, year=ctx.year, weights_name=wname, effects=cfg.effects)
             for wname, g in graphs.items()
             for a, b in orderings
         ]
         out.tables = _stage_tables(results, diag)
+        if selection is not None:
+            out.tables["model_selection"] = selection
+        if cfg.bootstrap_scheme == "wild-year" and int(cfg.bootstrap) > 0:
+            _wild_year(ctx, cfg, results, out)
         if cfg.regimes:
             out.tables.update(_regime_tables(idx, graphs, orderings, cfg.models, ctx, cfg, out.notes))
         logdet = {
@@ -312,11 +379,17 @@ class SpatialHakenStage(Analysis):
             "effects_draws": int(cfg.effects_draws),
             "split_by_zone": bool(split is not None),
             "reading": cfg.reading,
+            "se": cfg.se,
+            "bootstrap_scheme": cfg.bootstrap_scheme,
+            "inference": _inference_info(results),
+            "model_selection": bool(selection is not None),
             "logdet": sorted(logdet),
             "plugins": {m: registry.origin("models", m) for m in cfg.models},
         }
         for r in results.values():
             out.notes.extend(n for n in (getattr(r, "notes", None) or []) if n not in out.notes)
+        if selection is not None:
+            _verdict_disagreement(ctx, cfg, selection, out)
         out.artifacts.append(SpatialHakenOutcome(results=dict(results), reading=cfg.reading, order=_chosen(ctx)))
         return out
 
@@ -410,6 +483,166 @@ def _stage_tables(results: dict, diag: list) -> dict:
     if with_ident:
         tables["spatial_haken_identification"] = identification_table(with_ident)
     return tables
+
+
+def _inference_info(results: dict) -> dict:
+    """Each fit's covariance method (run.json): ``"model/weights/q1->q2" -> description``."""
+    from ._robust import se_label
+
+    out = {}
+    for (m, w, a, b), r in results.items():
+        info = getattr(r, "info", None) or {}
+        q1 = info.get("q1", {}) if isinstance(info, dict) else {}
+        if isinstance(q1, dict) and "se" in q1:
+            out[f"{m}/{w}/{a}->{b}"] = se_label(q1["se"], q1.get("bandwidth"))
+    return out
+
+
+def _model_selection(ctx, cfg, idx, graphs, orderings, out):
+    """``model_selection.csv`` for every weights specification and ordering (None when it cannot run)."""
+    from .selection import selection_table
+
+    parts = []
+    try:
+        for wname, g in graphs.items():
+            for a, b in orderings:
+                parts.append(
+                    selection_table(
+                        idx,
+                        a,
+                        b,
+                        g,
+                        region=ctx.region,
+                        year=ctx.year,
+                        effects=cfg.effects,
+                        weights_name=wname,
+                        alpha=cfg.alpha,
+                    )
+                )
+    except ConfigError as exc:
+        out.notes.append(f"model selection not run: {exc}")
+        return None
+    return pd.concat(parts, ignore_index=True)
+
+
+def _system_pick(selection: pd.DataFrame, wname: str, pair) -> str | None:
+    rows = selection[
+        (selection["scope"] == "system")
+        & (selection["weights"] == wname)
+        & (selection["q1"] == pair[0])
+        & (selection["q2"] == pair[1])
+    ]
+    return str(rows["preferred"].iloc[0]) if len(rows) else None
+
+
+def _fit_preferred(ctx, cfg, idx, graphs, selection, results, split, out) -> dict:
+    """Fit the preferred models that ``models`` does not list (their verdicts are compared and reported)."""
+    wanted = sorted(
+        {
+            (str(r["preferred"]), str(r["weights"]))
+            for _, r in selection[selection["scope"] == "system"].iterrows()
+            if str(r["preferred"]) not in cfg.models
+        }
+    )
+    if not wanted:
+        return {}
+    extra_cfg = cfg.replace(models=sorted({m for m, _ in wanted}))
+    extra = {}
+    for m, wname in wanted:
+        sub = _fit_all(
+            ctx, extra_cfg, idx, {wname: graphs[wname]}, _orderings_of(results, selection, wname), split, out
+        )
+        extra.update({k: v for k, v in sub.items() if k[0] == m})
+        out.notes.append(
+            f"model selection prefers {m.upper()} under {wname}; it is fitted in addition to models "
+            f"({', '.join(cfg.models)}) so that its verdict can be compared"
+        )
+    return extra
+
+
+def _orderings_of(results, selection, wname) -> list:
+    sub = selection[(selection["weights"] == wname) & (selection["scope"] == "system")]
+    return list(dict.fromkeys(zip(sub["q1"], sub["q2"])))
+
+
+def _aspatial_pair(ctx):
+    """The aspatial verdict's ordering (None when no ordering passes), or ``False`` without a Haken stage."""
+    h = ctx.get(HakenOutcome)
+    if h is None or h.identification is None:
+        return False
+    chosen = h.identification.chosen
+    if chosen is None:
+        return None
+    get = getattr(h.identification, "results", None)
+    fit = get(*chosen) if callable(get) else None
+    return tuple(chosen) if fit is None or bool(getattr(fit, "adiabatic", False)) else None
+
+
+def _verdict_text(pair) -> str:
+    if pair is None:
+        return "no ordering passes the adiabatic verdict"
+    return f"{pair[0]} is the order parameter ({pair[0]} -> {pair[1]})"
+
+
+def _verdict_disagreement(ctx, cfg, selection, out) -> None:
+    """Compare the preferred model's verdict (configured reading) with the aspatial one; say so plainly."""
+    aspatial = _aspatial_pair(ctx)
+    if aspatial is False:
+        return
+    ident = out.tables.get("spatial_haken_identification")
+    if ident is None or not len(ident):
+        return
+    ref = aspatial if aspatial is not None else tuple(_chosen(ctx) or ())
+    found = []
+    for wname in dict.fromkeys(selection["weights"]):
+        sub = selection[(selection["weights"] == wname) & (selection["scope"] == "system")]
+        if not len(sub):
+            continue
+        pick = sub[(sub["q1"] == ref[0]) & (sub["q2"] == ref[1])] if len(ref) == 2 else sub.iloc[:0]
+        model = str((pick if len(pick) else sub)["preferred"].iloc[0])
+        rows = ident[(ident["model"] == model) & (ident["weights"] == wname)]
+        if "reading" in rows.columns:
+            rows = rows[rows["reading"] == cfg.reading]
+        if not len(rows):
+            continue
+        ch = rows[rows["chosen"].astype(bool)]
+        spatial = (str(ch["q1"].iloc[0]), str(ch["q2"].iloc[0])) if len(ch) else None
+        if spatial == aspatial:
+            continue
+        found.append(
+            {
+                "weights": wname,
+                "model": model,
+                "reading": cfg.reading,
+                "aspatial": _verdict_text(aspatial),
+                "spatial": _verdict_text(spatial),
+            }
+        )
+        out.notes.append(
+            f"the aspatial and the spatial verdicts disagree: aspatial model: {_verdict_text(aspatial)}; "
+            f"{model.upper()} (preferred by model selection, {wname}, {cfg.reading} reading): {_verdict_text(spatial)}"
+        )
+    out.info["verdict_disagreement"] = found
+
+
+def _wild_year(ctx, cfg, results, out) -> None:
+    """The wild-year bootstrap of every SLX fit (``spatial_haken_bootstrap``)."""
+    from .wild import slx_wild_year
+
+    rng = ctx.rng("spatial_haken_wild")
+    parts = []
+    with backend_from_config(ctx.config) as be:
+        for (m, w, a, b), r in results.items():
+            if m != "slx":
+                continue
+            boot = slx_wild_year(r, int(cfg.bootstrap), seed=rng, alpha=cfg.alpha, min_ratio=cfg.min_ratio, backend=be)
+            parts.append(boot.table.assign(model=m, weights=w, q1=a, q2=b))
+            out.notes.append(f"slx/{w} {a} -> {b}: {boot.method}")
+    if parts:
+        tab = pd.concat(parts, ignore_index=True)
+        out.tables["spatial_haken_bootstrap"] = tab[
+            ["model", "weights", "q1", "q2"] + [c for c in tab.columns if c not in ("model", "weights", "q1", "q2")]
+        ]
 
 
 #: The stage instance registered under ``nqpspatial.analyses``.
