@@ -128,9 +128,10 @@ def test_write_synthetic_files_and_refusal_to_replace_user_files(tmp_path):
 
 
 @pytest.mark.slow
-def test_synthetic_2000_validates_and_runs_without_report(tmp_path, run_cli):
-    """Acceptance (issue 19): `--level synthetic --regions 2000` validates and a --no-report run completes."""
-    assert gen.main(["--level", "synthetic", "--regions", "2000", "--out", str(tmp_path / "s"), "--seed", "7"]) == 0
+def test_synthetic_study_validates_and_runs_without_report(tmp_path, run_cli):
+    """`--level synthetic --regions N` validates and a --no-report run of its study.toml completes (at 500
+    regions to keep the suite short; the 2,000- and 100,000-region runs are measured by benchmarks/run_all.py)."""
+    assert gen.main(["--level", "synthetic", "--regions", "500", "--out", str(tmp_path / "s"), "--seed", "7"]) == 0
     config = tmp_path / "s" / "study.toml"
     code, _, err = run_cli("validate", config)
     assert code == 0, err
