@@ -210,8 +210,12 @@ def _demo_study(folder: Path) -> Path:
     return path
 
 
-def _county_study(folder: Path, periods: int = 20, seed: int = 1) -> tuple[Path, str]:
-    """A synthetic county-scale study (demo-style dynamics on county or lattice contiguity)."""
+def _county_study(folder: Path, periods: int = 20, seed: int = 1, zones: bool = True) -> tuple[Path, str]:
+    """A synthetic county-scale study (demo-style dynamics on county or lattice contiguity).
+
+    With ``zones`` (and the county layer) the counties take the eight zones through their province codes
+    (``[regions] scheme = "eight-zones"``), so ``[zones]`` and ``split_by_zone`` run.
+    """
     import numpy as np
     import pandas as pd
 
@@ -232,6 +236,8 @@ def _county_study(folder: Path, periods: int = 20, seed: int = 1) -> tuple[Path,
         lon = gdf.geometry.representative_point().x.to_numpy()
         label = f"{len(ids)} counties (bundled layer, queen contiguity, islands linked)"
         geometry_line = '[geometry]\nsource = "counties"\n'
+        if zones:
+            geometry_line += '\n[regions]\nscheme = "eight-zones"\n\n[zones]\n'
     except Exception:  # noqa: BLE001 - no county layer: lattice
         import libpysal
         import scipy.sparse as sp
@@ -274,8 +280,9 @@ def _county_study(folder: Path, periods: int = 20, seed: int = 1) -> tuple[Path,
         f'name = "county-scale benchmark (synthetic)"\n\n[data]\npanel = "county_panel.csv"\n'
         f'indicators = "county_indicators.csv"\nsynthetic = true\n\n{geometry_line}\n'
         '[haken]\norder = "auto"\n\n[spatial]\nweights = ["queen"]\n\n'
-        '[spatial_haken]\nmodels = ["slx", "sar"]\nweights = ["queen"]\n\n'
-        '[sensitivity]\ndraws = 1000\n\n[robustness]\nmodels = ["slx", "sar"]\n\n[run]\nseed = 1\n'
+        '[spatial_haken]\nmodels = ["slx", "sar"]\nweights = ["queen"]\n'
+        + ("split_by_zone = true\n\n" if "[zones]" in geometry_line else "\n")
+        + '[sensitivity]\ndraws = 1000\n\n[robustness]\nmodels = ["slx", "sar"]\n\n[run]\nseed = 1\n'
     )
     path = folder / "county_study.toml"
     path.write_text(cfg, encoding="utf-8")

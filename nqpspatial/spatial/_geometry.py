@@ -25,6 +25,7 @@ __all__ = [
     "graph_from_coo",
     "graph_from_dense",
     "xyz",
+    "vertex_contiguity",
 ]
 
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
@@ -184,3 +185,53 @@ def graph_from_dense(mat, ids):
     np.fill_diagonal(mat, 0.0)
     i, j = np.nonzero(mat)
     return graph_from_coo(i, j, mat[i, j], ids)
+
+
+def vertex_contiguity(geoms, rook: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Contiguity links by shared vertices (queen) or shared edges (rook), sorted by (i, j).
+
+    The links of libpysal's ``Graph.build_contiguity(geoms, rook=rook)`` (its default, non-strict
+    vertex-set method: two polygons are queen neighbours when they share a vertex coordinate, rook
+    neighbours when they share an edge between consecutive vertices of one part), computed by
+    sorting instead of Python sets: time ``O(V log V)`` in the number of vertices ``V``.  Islands
+    have no links.  ``tests/test_contiguity_fast.py`` compares the two on lattices, the provinces and
+    (slow) the county layer.
+
+    Parameters
+    ----------
+    geoms : geopandas.GeoSeries
+        Polygons or multipolygons, in the order of the region ids.
+    rook : bool
+
+    Returns
+    -------
+    (i, j) : arrays of int
+        Positions of linked regions, both directions, no self-links.
+    """
+    import pandas as pd
+    import shapely
+
+    arr = np.asarray(geoms.geometry.array if hasattr(geoms, "geometry") else geoms, dtype=object)
+    verts, owner = shapely.get_coordinates(arr, return_index=True)
+    verts = verts + 0.0  # -0.0 and 0.0 are the same vertex (as for Python tuples)
+    if rook:
+        parts = shapely.get_parts(arr)
+        _, part = shapely.get_coordinates(parts, return_index=True)
+        ok = part[:-1] == part[1:]
+        a, b = verts[:-1][ok], verts[1:][ok]
+        swap = (b[:, 0] < a[:, 0]) | ((b[:, 0] == a[:, 0]) & (b[:, 1] < a[:, 1]))
+        lo = np.where(swap[:, None], b, a)
+        hi = np.where(swap[:, None], a, b)
+        keys = pd.DataFrame({"x0": lo[:, 0], "y0": lo[:, 1], "x1": hi[:, 0], "y1": hi[:, 1]})
+        who = owner[:-1][ok]
+    else:
+        keys = pd.DataFrame({"x0": verts[:, 0], "y0": verts[:, 1]})
+        who = owner
+    code = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
+    pairs = pd.DataFrame({"k": code, "g": who}).drop_duplicates()
+    # keep shared keys only, then join each key's regions with each other
+    shared = pairs[pairs.duplicated("k", keep=False)]
+    links = shared.merge(shared, on="k", suffixes=("_i", "_j"))
+    links = links[links["g_i"] != links["g_j"]]
+    ij = np.unique(links[["g_i", "g_j"]].to_numpy(dtype=np.int64), axis=0)
+    return ij[:, 0], ij[:, 1]
