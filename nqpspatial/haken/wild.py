@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ..backends import run_chunks
 from ..results import Results, Summary
@@ -102,12 +103,17 @@ class _Layout:
         self.ycount = self.Ty.sum(axis=0)
         present = self.ycount > 0
         self.Ty, self.ycount = self.Ty[:, present], self.ycount[present]
-        reg = np.zeros((n, self.N))
-        reg[np.arange(n), self.codes] = 1.0
-        keep = reg.sum(axis=0) > 0
-        self.Rg, self.rcount = reg[:, keep], reg[:, keep].sum(axis=0)
-        self.rlocal = np.argmax(self.Rg, axis=1)
+        # region indicator as a sparse (n, regions present) matrix: a dense one is n x N (1.2 GB and a
+        # quadratic product per partialling at county scale); the sums it forms are the same up to rounding
+        # (tests/test_haken_wild_sparse.py compares both to 1e-12)
+        present_r = np.bincount(self.codes, minlength=self.N) > 0
+        local = np.cumsum(present_r) - 1
+        self.rlocal = local[self.codes]
+        n_r = int(present_r.sum())
+        self.Rg = sp.csr_array((np.ones(n), (np.arange(n), self.rlocal)), shape=(n, n_r))
+        self.rcount = np.bincount(self.rlocal, minlength=n_r).astype(float)
         self.tlocal = np.argmax(self.Ty, axis=1)
+        self._by_year = None
         n_fe = {
             "none": 0,
             "region": self.Rg.shape[1],
@@ -118,14 +124,24 @@ class _Layout:
         self.Dt = None
         if effects == "two-way":
             D = self.Ty[:, 1:]
-            D = D - self.Rg @ ((self.Rg.T @ D) / self.rcount[:, None])
+            D = D - np.asarray(self.Rg @ ((self.Rg.T @ D) / self.rcount[:, None]))
             self.Dt = D
             self.Dpinv = np.linalg.pinv(D.T @ D) @ D.T
+
+    def year_sums(self, M: np.ndarray) -> np.ndarray:
+        """Sums of ``M`` (shape (..., n)) over the rows of each year present: shape (..., years)."""
+        if self._by_year is None:
+            order = np.argsort(self.tlocal, kind="stable")
+            starts = np.flatnonzero(np.r_[True, np.diff(self.tlocal[order]) != 0])
+            self._by_year = (order, starts)
+        order, starts = self._by_year
+        # one gather and one pass of sums (a dense product with the year indicator costs n x years per row)
+        return np.add.reduceat(M[..., order], starts, axis=-1)
 
     def partial(self, A: np.ndarray) -> np.ndarray:
         """Remove the fixed effects from the rows of ``A`` (shape (B, n))."""
         if self.effects in ("region", "two-way"):
-            A = A - ((A @ self.Rg) / self.rcount)[:, self.rlocal]
+            A = A - (np.asarray(self.Rg.T @ A.T).T / self.rcount)[:, self.rlocal]
         if self.effects == "year":
             A = A - ((A @ self.Ty) / self.ycount)[:, self.tlocal]
         if self.effects == "two-way":
@@ -152,7 +168,7 @@ def _fit_batch(cols, y, lay: _Layout):
             Ainv = np.linalg.pinv(A)
     beta = (Ainv @ rhs[:, :, None])[:, :, 0]
     e = yt - (beta[:, None, :] @ X)[:, 0, :]
-    S = ((X * e[:, None, :]) @ lay.Ty).transpose(0, 2, 1)  # (B, T, k) year scores
+    S = lay.year_sums(X * e[:, None, :]).transpose(0, 2, 1)  # (B, T, k) year scores
     n, k, G = lay.n, X.shape[1], lay.Ty.shape[1]
     factor = (G / (G - 1.0)) * ((n - 1.0) / (n - k - lay.n_fe)) if G > 1 else np.nan
     return beta, Ainv, S, factor, X, e
@@ -268,26 +284,29 @@ def _wlag(p, A, R):
 def _simulate(p, dgp1, dgp2, W):
     """Recursive resamples: current states S1, S2 and next values Y1, Y2, each (B, n)."""
     B, n = W.shape[0], len(p["q1"])
-    S1, S2, Y1, Y2 = (np.empty((B, n)) for _ in range(4))
+    # rows x resamples while recursing (a step's rows are then contiguous), resamples x rows on return;
+    # the arithmetic of every element is unchanged
+    S1, S2, Y1, Y2 = (np.empty((n, B)) for _ in range(4))
     l1, i1, off1, u1, th1 = dgp1
     l2, i2, off2, u2, th2 = dgp2
     tc, has_next = p["tcodes"], p["has_next"]
+    WT = np.ascontiguousarray(W.T)
     with np.errstate(all="ignore"):
         for s, R in enumerate(p["steps"]):
             if s == 0:
-                S1[:, R] = p["q1"][R]
-                S2[:, R] = p["q2"][R]
-            c1, c2 = S1[:, R], S2[:, R]
-            w = W[:, tc[R]]
-            Y1[:, R] = l1 * c1 + i1 * c1 * c2 + off1[R] + w * u1[R]
-            Y2[:, R] = l2 * c2 + i2 * c1 * c1 + off2[R] + w * u2[R]
+                S1[R] = p["q1"][R][:, None]
+                S2[R] = p["q2"][R][:, None]
+            c1, c2 = S1[R], S2[R]
+            w = WT[tc[R]]
+            Y1[R] = l1 * c1 + i1 * c1 * c2 + off1[R][:, None] + w * u1[R][:, None]
+            Y2[R] = l2 * c2 + i2 * c1 * c1 + off2[R][:, None] + w * u2[R][:, None]
             if th1 is not None:  # SLX: the neighbours' states of the same simulated period
-                Y1[:, R] += th1[0] * _wlag(p, c1, R) + th1[1] * _wlag(p, c1 * c2, R)
-                Y2[:, R] += th2[0] * _wlag(p, c2, R) + th2[1] * _wlag(p, c1 * c1, R)
+                Y1[R] += (th1[0] * _wlag(p, c1.T, R) + th1[1] * _wlag(p, (c1 * c2).T, R)).T
+                Y2[R] += (th2[0] * _wlag(p, c2.T, R) + th2[1] * _wlag(p, (c1 * c1).T, R)).T
             nxt = R[has_next[R]]
-            S1[:, nxt + 1] = Y1[:, nxt]
-            S2[:, nxt + 1] = Y2[:, nxt]
-    return S1, S2, Y1, Y2
+            S1[nxt + 1] = Y1[nxt]
+            S2[nxt + 1] = Y2[nxt]
+    return tuple(np.ascontiguousarray(a.T) for a in (S1, S2, Y1, Y2))
 
 
 def _estimate(p, S1, S2, Y1, Y2):
