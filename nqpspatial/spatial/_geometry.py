@@ -214,24 +214,32 @@ def vertex_contiguity(geoms, rook: bool) -> tuple[np.ndarray, np.ndarray]:
     arr = np.asarray(geoms.geometry.array if hasattr(geoms, "geometry") else geoms, dtype=object)
     verts, owner = shapely.get_coordinates(arr, return_index=True)
     verts = verts + 0.0  # -0.0 and 0.0 are the same vertex (as for Python tuples)
+    # each distinct coordinate pair -> an integer (hashing; equal floats, equal codes)
+    vcode = pd.factorize(verts[:, 0] + 1j * verts[:, 1])[0].astype(np.int64)
     if rook:
         parts = shapely.get_parts(arr)
         _, part = shapely.get_coordinates(parts, return_index=True)
         ok = part[:-1] == part[1:]
         a, b = verts[:-1][ok], verts[1:][ok]
+        ca, cb = vcode[:-1][ok], vcode[1:][ok]
         swap = (b[:, 0] < a[:, 0]) | ((b[:, 0] == a[:, 0]) & (b[:, 1] < a[:, 1]))
-        lo = np.where(swap[:, None], b, a)
-        hi = np.where(swap[:, None], a, b)
-        keys = pd.DataFrame({"x0": lo[:, 0], "y0": lo[:, 1], "x1": hi[:, 0], "y1": hi[:, 1]})
+        lo, hi = np.where(swap, cb, ca), np.where(swap, ca, cb)
+        code = pd.factorize(lo * (int(vcode.max()) + 1) + hi)[0]
         who = owner[:-1][ok]
     else:
-        keys = pd.DataFrame({"x0": verts[:, 0], "y0": verts[:, 1]})
-        who = owner
-    code = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
-    pairs = pd.DataFrame({"k": code, "g": who}).drop_duplicates()
-    # keep shared keys only, then join each key's regions with each other
-    shared = pairs[pairs.duplicated("k", keep=False)]
-    links = shared.merge(shared, on="k", suffixes=("_i", "_j"))
-    links = links[links["g_i"] != links["g_j"]]
-    ij = np.unique(links[["g_i", "g_j"]].to_numpy(dtype=np.int64), axis=0)
-    return ij[:, 0], ij[:, 1]
+        code, who = vcode, owner
+    n = int(owner.max()) + 1 if len(owner) else 0
+    pairs = np.unique(code.astype(np.int64) * n + who)
+    k, g = pairs // n, pairs % n
+    # keep keys shared by two or more regions, then join each key's regions with each other
+    first = np.r_[True, k[1:] != k[:-1]]
+    start = np.flatnonzero(first)
+    size = np.diff(np.r_[start, len(k)])
+    shared = np.repeat(size >= 2, size)
+    k, g = k[shared], g[shared]
+    frame = pd.DataFrame({"k": k, "g": g})
+    links = frame.merge(frame, on="k", suffixes=("_i", "_j"))
+    gi, gj = links["g_i"].to_numpy(np.int64), links["g_j"].to_numpy(np.int64)
+    keep = gi != gj
+    ij = np.unique(gi[keep] * max(n, 1) + gj[keep])
+    return ij // max(n, 1), ij % max(n, 1)
