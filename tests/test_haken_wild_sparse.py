@@ -1,5 +1,7 @@
 """The wild-year bootstrap's fixed-effect partialling with a sparse region indicator equals the dense one."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -61,3 +63,15 @@ def test_wild_year_fit_unchanged_to_rounding(monkeypatch):
     a, b = new.estimates, old.estimates
     num = a.select_dtypes("number").columns
     np.testing.assert_allclose(a[num].to_numpy(float), b[num].to_numpy(float), rtol=1e-10, atol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("effects", ["none", "region", "two-way"])
+def test_batches_inside_a_chunk_do_not_change_the_numbers(monkeypatch, effects):
+    panel = simulate_panel(-0.1, 0.35, 0.6, 0.35, n_regions=12, n_periods=8, q1_start=(0.3, 0.6), seed=5)
+    model = HakenModel(panel, "q1", "q2", effects=effects)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the short-panel warning of fixed effects
+        whole = model.fit(bootstrap=40, seed=3)
+        monkeypatch.setattr(wild, "BATCH_CELLS", 7 * 30)  # batches of 3 resamples (7 x 12 rows)
+        batched = model.fit(bootstrap=40, seed=3)
+    assert whole.estimates.equals(batched.estimates)

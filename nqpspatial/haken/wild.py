@@ -113,7 +113,6 @@ class _Layout:
         self.Rg = sp.csr_array((np.ones(n), (np.arange(n), self.rlocal)), shape=(n, n_r))
         self.rcount = np.bincount(self.rlocal, minlength=n_r).astype(float)
         self.tlocal = np.argmax(self.Ty, axis=1)
-        self._by_year = None
         n_fe = {
             "none": 0,
             "region": self.Rg.shape[1],
@@ -130,13 +129,13 @@ class _Layout:
 
     def year_sums(self, M: np.ndarray) -> np.ndarray:
         """Sums of ``M`` (shape (..., n)) over the rows of each year present: shape (..., years)."""
-        if self._by_year is None:
-            order = np.argsort(self.tlocal, kind="stable")
-            starts = np.flatnonzero(np.r_[True, np.diff(self.tlocal[order]) != 0])
-            self._by_year = (order, starts)
-        order, starts = self._by_year
-        # one gather and one pass of sums (a dense product with the year indicator costs n x years per row)
-        return np.add.reduceat(M[..., order], starts, axis=-1)
+        # one pass of sums per row (a dense product with the year indicator costs n x years per row)
+        G = self.Ty.shape[1]
+        flat = M.reshape(-1, M.shape[-1])
+        out = np.empty((flat.shape[0], G))
+        for r in range(flat.shape[0]):
+            out[r] = np.bincount(self.tlocal, weights=flat[r], minlength=G)
+        return out.reshape(*M.shape[:-1], G)
 
     def partial(self, A: np.ndarray) -> np.ndarray:
         """Remove the fixed effects from the rows of ``A`` (shape (B, n))."""
@@ -281,12 +280,14 @@ def _wlag(p, A, R):
     return (full @ p["W"].T)[:, codes]
 
 
-def _simulate(p, dgp1, dgp2, W):
-    """Recursive resamples: current states S1, S2 and next values Y1, Y2, each (B, n)."""
+def _simulate(p, dgp1, dgp2, W, out=None):
+    """Recursive resamples: current states S1, S2 and next values Y1, Y2, each (n, B) (rows x resamples).
+
+    Rows x resamples makes a step's rows contiguous; ``out`` (four (n, B) arrays) is reused between the
+    simulations of a chunk.  The arithmetic of every element is that of the resamples x rows layout.
+    """
     B, n = W.shape[0], len(p["q1"])
-    # rows x resamples while recursing (a step's rows are then contiguous), resamples x rows on return;
-    # the arithmetic of every element is unchanged
-    S1, S2, Y1, Y2 = (np.empty((n, B)) for _ in range(4))
+    S1, S2, Y1, Y2 = out if out is not None else (np.empty((n, B)) for _ in range(4))
     l1, i1, off1, u1, th1 = dgp1
     l2, i2, off2, u2, th2 = dgp2
     tc, has_next = p["tcodes"], p["has_next"]
@@ -306,7 +307,7 @@ def _simulate(p, dgp1, dgp2, W):
             nxt = R[has_next[R]]
             S1[nxt + 1] = Y1[nxt]
             S2[nxt + 1] = Y2[nxt]
-    return tuple(np.ascontiguousarray(a.T) for a in (S1, S2, Y1, Y2))
+    return S1, S2, Y1, Y2
 
 
 def _estimate(p, S1, S2, Y1, Y2):
@@ -360,6 +361,34 @@ def _null_values(cols):
     return [1.0 if c == "lag" else 0.0 for c in cols]
 
 
+#: Resample-by-row cells per batch inside a chunk: each resample's numbers do not depend on its batch, and
+#: arrays of a few MB are reused by the allocator instead of being mapped afresh (at county scale a chunk
+#: of 92 resamples in one batch spent most of its time faulting in 40 MB temporaries).
+BATCH_CELLS = 400_000
+
+
+def _simulate_estimate(p, dgp1, dgp2, W, out=None):
+    """:func:`_estimate` of :func:`_simulate` for the resamples (rows) of ``W``, estimated in batches of rows."""
+    step = max(1, BATCH_CELLS // max(len(p["q1"]), 1))
+    if p.get("W") is not None or any(lay.effects == "two-way" for _, _, lay in p["layouts"]):
+        # two-way partialling and the SLX lags are BLAS products whose last bits may depend on the batch
+        step = W.shape[0]
+    if out is None:
+        out = tuple(np.empty((len(p["q1"]), W.shape[0])) for _ in range(4)), None
+    rows, cols = out
+    sims = _simulate(p, dgp1, dgp2, W, rows)
+    if cols is None:
+        sims = tuple(np.ascontiguousarray(a.T) for a in sims)
+    else:
+        for a, c in zip(sims, cols):
+            c[...] = a.T
+        sims = cols
+    parts = [_estimate(p, *(a[i : i + step] for a in sims)) for i in range(0, W.shape[0], step)]
+    if len(parts) == 1:
+        return parts[0]
+    return tuple(np.concatenate([q[f] for q in parts]) for f in range(len(parts[0])))
+
+
 def _wild_chunk(p, task):
     """One chunk: the unrestricted resamples and one restricted set per tested coefficient."""
     W = draw_multipliers(task.rng(), task.size, p["T"])
@@ -367,7 +396,13 @@ def _wild_chunk(p, task):
     k = len(p["cols"])
     sp_ = p.get("W") is not None
     free = (_dgp(eq1, eq1["coef"], sp_), _dgp(eq2, eq2["coef"], sp_))
-    b1, b2, se1, se2, c12 = _estimate(p, *_simulate(p, *free, W))
+    # buffers reused by the chunk's simulations: rows x resamples while recursing, resamples x rows after
+    n_rows = len(p["q1"])
+    bufs = (
+        tuple(np.empty((n_rows, task.size)) for _ in range(4)),
+        tuple(np.empty((task.size, n_rows)) for _ in range(4)),
+    )
+    b1, b2, se1, se2, c12 = _simulate_estimate(p, free[0], free[1], W, bufs)
     r, rse = _ratio_t(b1, b2, se1, se2, c12)
     out = {"W": W, "b1": b1, "b2": b2, "se1": se1, "se2": se2, "r": r, "rse": rse, "tnull": []}
     names = _terms(p["cols"])
@@ -379,7 +414,7 @@ def _wild_chunk(p, task):
             coef, _ = _restricted(eq, j, v0)
             dg = [free[0], free[1]]
             dg[e] = _dgp(eq, coef, sp_)
-            rb1, rb2, rs1, rs2, _ = _estimate(p, *_simulate(p, dg[0], dg[1], W))
+            rb1, rb2, rs1, rs2, _ = _simulate_estimate(p, dg[0], dg[1], W, bufs)
             bb, ss = (rb1, rs1) if e == 0 else (rb2, rs2)
             with np.errstate(all="ignore"):
                 out["tnull"].append((bb[:, j] - v0) / ss[:, j])
