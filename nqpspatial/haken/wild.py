@@ -280,8 +280,13 @@ def _wlag(p, A, R):
     return (full @ p["W"].T)[:, codes]
 
 
-def _simulate(p, dgp1, dgp2, W, out=None):
-    """Recursive resamples: current states S1, S2 and next values Y1, Y2, each (n, B) (rows x resamples).
+def _simulate(p, dgp1, dgp2, W):
+    """Recursive resamples: current states S1, S2 and next values Y1, Y2, each (B, n)."""
+    return tuple(np.ascontiguousarray(a.T) for a in _simulate_rows(p, dgp1, dgp2, W))
+
+
+def _simulate_rows(p, dgp1, dgp2, W, out=None):
+    """:func:`_simulate` with the results (n, B) (rows x resamples).
 
     Rows x resamples makes a step's rows contiguous; ``out`` (four (n, B) arrays) is reused between the
     simulations of a chunk.  The arithmetic of every element is that of the resamples x rows layout.
@@ -376,7 +381,7 @@ def _simulate_estimate(p, dgp1, dgp2, W, out=None):
     if out is None:
         out = tuple(np.empty((len(p["q1"]), W.shape[0])) for _ in range(4)), None
     rows, cols = out
-    sims = _simulate(p, dgp1, dgp2, W, rows)
+    sims = _simulate_rows(p, dgp1, dgp2, W, rows)
     if cols is None:
         sims = tuple(np.ascontiguousarray(a.T) for a in sims)
     else:
