@@ -30,6 +30,8 @@ SERIES_MAX = 4000
 #: this and the number of multi-indices below :data:`SERIES_DRAW_MAX_TERMS`; otherwise one sparse LU per draw.
 SERIES_DRAW_MAX_R = 0.95
 SERIES_DRAW_MAX_TERMS = 20000
+#: Extra degrees of a series table built for the effect draws (so that later chunks reuse it).
+SERIES_DRAW_MARGIN = 12
 
 
 def _is_binary_row_std(W: sp.csr_array) -> np.ndarray | None:
@@ -485,9 +487,12 @@ class SpatialFilter:
             alphas, S = got[1], got[2]
             keep = alphas.sum(axis=1) <= P
             return alphas[keep], S[keep]
-        alphas, S = self._build_series_table(P, mats, Z, xs)
-        cache[key] = (P, alphas, S)
-        return alphas, S
+        # build a few degrees beyond what is asked (later chunks' draws reach a little further) and cut
+        P_build = max(P, got[0] if got is not None else 0) + SERIES_DRAW_MARGIN
+        alphas, S = self._build_series_table(P_build, mats, Z, xs)
+        cache[key] = (P_build, alphas, S)
+        keep = alphas.sum(axis=1) <= P
+        return alphas[keep], S[keep]
 
     def _build_series_table(self, P: int, mats, Z, xs) -> tuple[np.ndarray, np.ndarray]:
         N, m = self.N, self.m
