@@ -102,9 +102,12 @@ def plot(rows: list[dict]) -> Path:
 
     sl = slopes(rows)
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    for s, b in sorted(sl.items(), key=lambda kv: -max(r["stages"].get(kv[0], 0) for r in rows)):
+    stages = sorted({s for r in rows for s in r["stages"]}, key=lambda s: -max(r["stages"].get(s, 0) for r in rows))
+    for s in stages:
         pts = [(r["regions"], r["stages"][s]) for r in rows if r["stages"].get(s, 0) > 0.05]
-        ax.plot(*zip(*pts), marker="o", label=f"{s} (slope {b:.2f})")
+        if pts:
+            slope = f"slope {sl[s]:.2f}" if s in sl else "one size"
+            ax.plot(*zip(*pts), marker="o", label=f"{s} ({slope})")
     ns = [r["regions"] for r in rows]
     if len(ns) >= 2:
         ax.plot(ns, [0.1 * n / ns[0] for n in ns], "k--", lw=0.8, label="slope 1 (linear), for reference")
@@ -127,11 +130,11 @@ def main(argv=None) -> int:
     ap.add_argument("--plot-only", action="store_true")
     args = ap.parse_args(argv)
     if not args.plot_only:
-        rows = []
+        rows = _read() if CSV.exists() else []  # other sizes measured before are kept
         with tempfile.TemporaryDirectory() as tmp:
             for n in (int(s) for s in args.sizes.split(",")):
                 r = _run_one(n, Path(tmp) / f"s{n}", args.timeout)
-                rows.append(r)
+                rows = sorted([x for x in rows if x["regions"] != n] + [r], key=lambda x: x["regions"])
                 print(json.dumps(r), flush=True)
                 _write(rows)
     rows = _read()
