@@ -210,8 +210,12 @@ def _demo_study(folder: Path) -> Path:
     return path
 
 
-def _county_study(folder: Path, periods: int = 20, seed: int = 1) -> tuple[Path, str]:
-    """A synthetic county-scale study (demo-style dynamics on county or lattice contiguity)."""
+def _county_study(folder: Path, periods: int = 20, seed: int = 1, zones: bool = True) -> tuple[Path, str]:
+    """A synthetic county-scale study (demo-style dynamics on county or lattice contiguity).
+
+    With ``zones`` (and the county layer) the counties take the eight zones through their province codes
+    (``[regions] scheme = "eight-zones"``), so ``[zones]`` and ``split_by_zone`` run.
+    """
     import numpy as np
     import pandas as pd
 
@@ -232,6 +236,8 @@ def _county_study(folder: Path, periods: int = 20, seed: int = 1) -> tuple[Path,
         lon = gdf.geometry.representative_point().x.to_numpy()
         label = f"{len(ids)} counties (bundled layer, queen contiguity, islands linked)"
         geometry_line = '[geometry]\nsource = "counties"\n'
+        if zones:
+            geometry_line += '\n[regions]\nscheme = "eight-zones"\n\n[zones]\n'
     except Exception:  # noqa: BLE001 - no county layer: lattice
         import libpysal
         import scipy.sparse as sp
@@ -274,8 +280,9 @@ def _county_study(folder: Path, periods: int = 20, seed: int = 1) -> tuple[Path,
         f'name = "county-scale benchmark (synthetic)"\n\n[data]\npanel = "county_panel.csv"\n'
         f'indicators = "county_indicators.csv"\nsynthetic = true\n\n{geometry_line}\n'
         '[haken]\norder = "auto"\n\n[spatial]\nweights = ["queen"]\n\n'
-        '[spatial_haken]\nmodels = ["slx", "sar"]\nweights = ["queen"]\n\n'
-        '[sensitivity]\ndraws = 1000\n\n[robustness]\nmodels = ["slx", "sar"]\n\n[run]\nseed = 1\n'
+        '[spatial_haken]\nmodels = ["slx", "sar"]\nweights = ["queen"]\n'
+        + ("split_by_zone = true\n\n" if "[zones]" in geometry_line else "\n")
+        + '[sensitivity]\ndraws = 1000\n\n[robustness]\nmodels = ["slx", "sar"]\n\n[run]\nseed = 1\n'
     )
     path = folder / "county_study.toml"
     path.write_text(cfg, encoding="utf-8")
@@ -509,7 +516,80 @@ def _worker(kind, *rest) -> dict:
         return worker_sensitivity(int(rest[0]))
     if kind == "gwhaken":
         return worker_gwhaken(int(rest[0]), int(rest[1]))
+    if kind == "contiguity":
+        return worker_contiguity()
     return worker_run(rest[0], rest[1], rest[2] == "report")
+
+
+def worker_contiguity() -> dict:
+    """Queen contiguity of the county layer: libpysal ``Graph.build_contiguity`` and ours, and whether they agree."""
+    import numpy as np
+    import scipy.sparse as sp
+    from libpysal.graph import Graph
+
+    import nqpspatial.geodata as geodata
+    from nqpspatial.spatial._geometry import vertex_contiguity
+
+    gs = geodata.load_layer("counties").geometry.reset_index(drop=True)
+    t0 = time.perf_counter()
+    i, j = vertex_contiguity(gs, rook=False)
+    ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    mat = sp.csr_array(Graph.build_contiguity(gs, rook=False).sparse)
+    base = time.perf_counter() - t0
+    ri, rj = mat.nonzero()
+    order = np.lexsort((rj, ri))
+    same = bool(np.array_equal(i, ri[order]) and np.array_equal(j, rj[order]))
+    return {"ours": ours, "base": base, "same": same, "links": int(len(i)), "n": int(len(gs)), "peak_mb": _peak_mb()}
+
+
+def _stage_note(r: dict, top: int = 5) -> str:
+    slow = sorted(r["stages"].items(), key=lambda kv: -kv[1])[:top]
+    return ", ".join(f"{k} {v:.1f}s" for k, v in slow)
+
+
+def _county_rows(tab, tmp: Path, me: str, timeout: float) -> None:
+    """Issue 19: the county study (eight zones through the province codes) without and with the report."""
+    cfg, label = _county_study(tmp)
+    size = "2848 x 20" if "2848" in label else "2870 x 20"
+    for report, budget in ((False, 30.0), (True, 60.0)):
+        case = f"county-scale run ({'with report' if report else '--no-report'}), fresh process"
+        try:
+            r, wall = _sub(
+                [PY, me, "--worker", "run", str(cfg), str(tmp / "county_out"), "report" if report else "noreport"],
+                timeout=timeout,
+            )
+        except RuntimeError as exc:
+            tab.add(case, size, float(timeout), None, budget, unit="s", note=f"{label}; FAILED: {str(exc)[:200]}")
+            continue
+        mem = "" if report else f"; within 1 GB: {'yes' if r['peak_mb'] < 1024 else 'NO'}"
+        tab.add(case, size, wall, None, budget, unit="s", ours_mb=r["peak_mb"], note=f"{label}{mem}; {_stage_note(r)}")
+        (tmp / f"county_stages_{'report' if report else 'noreport'}.json").write_text(json.dumps(r), encoding="utf-8")
+
+
+def _sdm_row(tab, tmp: Path, me: str, timeout: float) -> None:
+    """Issue 19: SDM-Haken with split_by_zone and 1,000 effect draws at county scale (the stage's seconds)."""
+    cfg, label = _county_study(tmp)
+    text = cfg.read_text(encoding="utf-8")
+    head = text.split("[haken]")[0]
+    sdm = head + (
+        '[haken]\norder = "auto"\nbootstrap = 0\nbreak_bootstrap = 0\n\n'
+        '[spatial_haken]\nmodels = ["sdm"]\nweights = ["queen"]\nsplit_by_zone = true\n\n[run]\nseed = 1\n'
+    )
+    sdm = sdm.replace("\n[zones]\n", "\n")
+    path = tmp / "county_sdm.toml"
+    path.write_text(sdm, encoding="utf-8")
+    r, _ = _sub([PY, me, "--worker", "run", str(path), str(tmp / "sdm_out"), "noreport"], timeout=timeout)
+    tab.add(
+        "SDM-Haken, split_by_zone, 1,000 effect draws",
+        "2848 x 20" if "2848" in label else "2870 x 20",
+        r["stages"].get("spatial_haken", float("nan")),
+        None,
+        30.0,
+        unit="s",
+        ours_mb=r["peak_mb"],
+        note="seconds of the [spatial_haken] stage (run.json); " + _stage_note(r, 3),
+    )
 
 
 def _gwhaken(tab, me):
@@ -545,7 +625,8 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--only",
         default=None,
-        help="comma-separated subset of moran, sar, bootstrap, sensitivity, gwhaken, demo, county, toolkit",
+        help="comma-separated subset of moran, sar, bootstrap, sensitivity, gwhaken, demo, county, sdm, contiguity, "
+        "toolkit",
     )
     ap.add_argument("--out", default="benchmark-results", help="output file stem (.md and .csv)")
     ap.add_argument("--county-timeout", type=float, default=900.0, help="seconds before the county run is stopped")
@@ -556,7 +637,7 @@ def main(argv=None) -> int:
         print(json.dumps(_worker(*args.worker)))
         return 0
     quick = args.quick
-    only = set((args.only or "moran,sar,bootstrap,sensitivity,gwhaken,demo,county,toolkit").split(","))
+    only = set((args.only or "moran,sar,bootstrap,sensitivity,gwhaken,demo,county,sdm,contiguity,toolkit").split(","))
     sizes = [int(s) for s in (args.sizes or ("31,2870" if quick else "31,2870,100000")).split(",")]
     command = "python benchmarks/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:])
     print(
@@ -621,35 +702,19 @@ def main(argv=None) -> int:
                     note="slowest stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in slow),
                 )
         if "county" in only and not quick:
-            cfg, label = _county_study(tmp)
-            try:
-                r, wall = _sub(
-                    [PY, me, "--worker", "run", str(cfg), str(tmp / "county_out"), "noreport"],
-                    timeout=args.county_timeout,
-                )
-            except RuntimeError as exc:
-                tab.add(
-                    "county-scale run (--no-report), fresh process",
-                    "2848 x 20",
-                    float(args.county_timeout),
-                    None,
-                    180.0,
-                    unit="s",
-                    note=f"{label}; FAILED: {str(exc).splitlines()[0][:200]}",
-                )
-                r = None
-        if "county" in only and not quick and r is not None:
-            slow = sorted(r["stages"].items(), key=lambda kv: -kv[1])[:4]
+            _county_rows(tab, tmp, me, args.county_timeout)
+        if "sdm" in only and not quick:
+            _sdm_row(tab, tmp, me, args.county_timeout)
+        if "contiguity" in only:
+            r, _ = _sub([PY, me, "--worker", "contiguity"])
             tab.add(
-                "county-scale run (--no-report), fresh process",
-                "2848 x 20" if "2848" in label else "2870 x 20",
-                wall,
+                "queen contiguity of the county layer",
+                f"{r['n']} regions",
+                r["ours"],
+                r["base"],
                 None,
-                180.0,
-                unit="s",
                 ours_mb=r["peak_mb"],
-                note=f"{label}; within 4 GB: {'yes' if r['peak_mb'] < 4096 else 'NO'}; slowest: "
-                + ", ".join(f"{k} {v:.0f}s" for k, v in slow),
+                note=f"libpysal Graph.build_contiguity; identical links: {'yes' if r['same'] else 'NO'} ({r['links']})",
             )
         if "toolkit" in only:
             _toolkit(tab, tmp, me, False, args.county_timeout)

@@ -24,7 +24,6 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from nqpspatial.errors import ConfigError, InputError
 from nqpspatial.spatial import (
@@ -139,16 +138,17 @@ class _Contiguity(WeightsBuilder):
         self.description = "regions sharing an edge" if rook else "regions sharing an edge or a vertex"
 
     def build(self, ids, *, geometry=None, panel=None, scheme=None, region="region", year="year", **params):
-        """Binary contiguity graph (libpysal ``Graph.build_contiguity``)."""
-        from libpysal.graph import Graph
+        """Binary contiguity graph: libpysal ``Graph.build_contiguity``'s links, by sorting shared vertices.
+
+        :func:`nqpspatial.spatial._geometry.vertex_contiguity` gives exactly the links of
+        ``Graph.build_contiguity(geometry, rook=...)`` in ``O(V log V)`` for ``V`` vertices (libpysal's
+        Python sets took 20 s on the 2,848 counties).
+        """
+        from nqpspatial.spatial._geometry import vertex_contiguity
 
         self._params(params)
         g = _require_geometry(geometry, ids, self.name)
-        gs = g.geometry.reset_index(drop=True)
-        graph = Graph.build_contiguity(gs, rook=self.rook)
-        mat = graph.sparse
-        mat = sparse.csr_array(mat)
-        i, j = mat.nonzero()
+        i, j = vertex_contiguity(g.geometry.reset_index(drop=True), rook=self.rook)
         return _graph_from_coo(i, j, np.ones(len(i)), ids)
 
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ..backends import run_chunks
 from ..results import Results, Summary
@@ -102,11 +103,15 @@ class _Layout:
         self.ycount = self.Ty.sum(axis=0)
         present = self.ycount > 0
         self.Ty, self.ycount = self.Ty[:, present], self.ycount[present]
-        reg = np.zeros((n, self.N))
-        reg[np.arange(n), self.codes] = 1.0
-        keep = reg.sum(axis=0) > 0
-        self.Rg, self.rcount = reg[:, keep], reg[:, keep].sum(axis=0)
-        self.rlocal = np.argmax(self.Rg, axis=1)
+        # region indicator as a sparse (n, regions present) matrix: a dense one is n x N (1.2 GB and a
+        # quadratic product per partialling at county scale); the sums it forms are the same up to rounding
+        # (tests/test_haken_wild_sparse.py compares both to 1e-12)
+        present_r = np.bincount(self.codes, minlength=self.N) > 0
+        local = np.cumsum(present_r) - 1
+        self.rlocal = local[self.codes]
+        n_r = int(present_r.sum())
+        self.Rg = sp.csr_array((np.ones(n), (np.arange(n), self.rlocal)), shape=(n, n_r))
+        self.rcount = np.bincount(self.rlocal, minlength=n_r).astype(float)
         self.tlocal = np.argmax(self.Ty, axis=1)
         n_fe = {
             "none": 0,
@@ -118,14 +123,24 @@ class _Layout:
         self.Dt = None
         if effects == "two-way":
             D = self.Ty[:, 1:]
-            D = D - self.Rg @ ((self.Rg.T @ D) / self.rcount[:, None])
+            D = D - np.asarray(self.Rg @ ((self.Rg.T @ D) / self.rcount[:, None]))
             self.Dt = D
             self.Dpinv = np.linalg.pinv(D.T @ D) @ D.T
+
+    def year_sums(self, M: np.ndarray) -> np.ndarray:
+        """Sums of ``M`` (shape (..., n)) over the rows of each year present: shape (..., years)."""
+        # one pass of sums per row (a dense product with the year indicator costs n x years per row)
+        G = self.Ty.shape[1]
+        flat = M.reshape(-1, M.shape[-1])
+        out = np.empty((flat.shape[0], G))
+        for r in range(flat.shape[0]):
+            out[r] = np.bincount(self.tlocal, weights=flat[r], minlength=G)
+        return out.reshape(*M.shape[:-1], G)
 
     def partial(self, A: np.ndarray) -> np.ndarray:
         """Remove the fixed effects from the rows of ``A`` (shape (B, n))."""
         if self.effects in ("region", "two-way"):
-            A = A - ((A @ self.Rg) / self.rcount)[:, self.rlocal]
+            A = A - (np.asarray(self.Rg.T @ A.T).T / self.rcount)[:, self.rlocal]
         if self.effects == "year":
             A = A - ((A @ self.Ty) / self.ycount)[:, self.tlocal]
         if self.effects == "two-way":
@@ -152,7 +167,7 @@ def _fit_batch(cols, y, lay: _Layout):
             Ainv = np.linalg.pinv(A)
     beta = (Ainv @ rhs[:, :, None])[:, :, 0]
     e = yt - (beta[:, None, :] @ X)[:, 0, :]
-    S = ((X * e[:, None, :]) @ lay.Ty).transpose(0, 2, 1)  # (B, T, k) year scores
+    S = lay.year_sums(X * e[:, None, :]).transpose(0, 2, 1)  # (B, T, k) year scores
     n, k, G = lay.n, X.shape[1], lay.Ty.shape[1]
     factor = (G / (G - 1.0)) * ((n - 1.0) / (n - k - lay.n_fe)) if G > 1 else np.nan
     return beta, Ainv, S, factor, X, e
@@ -267,26 +282,36 @@ def _wlag(p, A, R):
 
 def _simulate(p, dgp1, dgp2, W):
     """Recursive resamples: current states S1, S2 and next values Y1, Y2, each (B, n)."""
+    return tuple(np.ascontiguousarray(a.T) for a in _simulate_rows(p, dgp1, dgp2, W))
+
+
+def _simulate_rows(p, dgp1, dgp2, W, out=None):
+    """:func:`_simulate` with the results (n, B) (rows x resamples).
+
+    Rows x resamples makes a step's rows contiguous; ``out`` (four (n, B) arrays) is reused between the
+    simulations of a chunk.  The arithmetic of every element is that of the resamples x rows layout.
+    """
     B, n = W.shape[0], len(p["q1"])
-    S1, S2, Y1, Y2 = (np.empty((B, n)) for _ in range(4))
+    S1, S2, Y1, Y2 = out if out is not None else (np.empty((n, B)) for _ in range(4))
     l1, i1, off1, u1, th1 = dgp1
     l2, i2, off2, u2, th2 = dgp2
     tc, has_next = p["tcodes"], p["has_next"]
+    WT = np.ascontiguousarray(W.T)
     with np.errstate(all="ignore"):
         for s, R in enumerate(p["steps"]):
             if s == 0:
-                S1[:, R] = p["q1"][R]
-                S2[:, R] = p["q2"][R]
-            c1, c2 = S1[:, R], S2[:, R]
-            w = W[:, tc[R]]
-            Y1[:, R] = l1 * c1 + i1 * c1 * c2 + off1[R] + w * u1[R]
-            Y2[:, R] = l2 * c2 + i2 * c1 * c1 + off2[R] + w * u2[R]
+                S1[R] = p["q1"][R][:, None]
+                S2[R] = p["q2"][R][:, None]
+            c1, c2 = S1[R], S2[R]
+            w = WT[tc[R]]
+            Y1[R] = l1 * c1 + i1 * c1 * c2 + off1[R][:, None] + w * u1[R][:, None]
+            Y2[R] = l2 * c2 + i2 * c1 * c1 + off2[R][:, None] + w * u2[R][:, None]
             if th1 is not None:  # SLX: the neighbours' states of the same simulated period
-                Y1[:, R] += th1[0] * _wlag(p, c1, R) + th1[1] * _wlag(p, c1 * c2, R)
-                Y2[:, R] += th2[0] * _wlag(p, c2, R) + th2[1] * _wlag(p, c1 * c1, R)
+                Y1[R] += (th1[0] * _wlag(p, c1.T, R) + th1[1] * _wlag(p, (c1 * c2).T, R)).T
+                Y2[R] += (th2[0] * _wlag(p, c2.T, R) + th2[1] * _wlag(p, (c1 * c1).T, R)).T
             nxt = R[has_next[R]]
-            S1[:, nxt + 1] = Y1[:, nxt]
-            S2[:, nxt + 1] = Y2[:, nxt]
+            S1[nxt + 1] = Y1[nxt]
+            S2[nxt + 1] = Y2[nxt]
     return S1, S2, Y1, Y2
 
 
@@ -341,6 +366,34 @@ def _null_values(cols):
     return [1.0 if c == "lag" else 0.0 for c in cols]
 
 
+#: Resample-by-row cells per batch inside a chunk: each resample's numbers do not depend on its batch, and
+#: arrays of a few MB are reused by the allocator instead of being mapped afresh (at county scale a chunk
+#: of 92 resamples in one batch spent most of its time faulting in 40 MB temporaries).
+BATCH_CELLS = 400_000
+
+
+def _simulate_estimate(p, dgp1, dgp2, W, out=None):
+    """:func:`_estimate` of :func:`_simulate` for the resamples (rows) of ``W``, estimated in batches of rows."""
+    step = max(1, BATCH_CELLS // max(len(p["q1"]), 1))
+    if p.get("W") is not None or any(lay.effects == "two-way" for _, _, lay in p["layouts"]):
+        # two-way partialling and the SLX lags are BLAS products whose last bits may depend on the batch
+        step = W.shape[0]
+    if out is None:
+        out = tuple(np.empty((len(p["q1"]), W.shape[0])) for _ in range(4)), None
+    rows, cols = out
+    sims = _simulate_rows(p, dgp1, dgp2, W, rows)
+    if cols is None:
+        sims = tuple(np.ascontiguousarray(a.T) for a in sims)
+    else:
+        for a, c in zip(sims, cols):
+            c[...] = a.T
+        sims = cols
+    parts = [_estimate(p, *(a[i : i + step] for a in sims)) for i in range(0, W.shape[0], step)]
+    if len(parts) == 1:
+        return parts[0]
+    return tuple(np.concatenate([q[f] for q in parts]) for f in range(len(parts[0])))
+
+
 def _wild_chunk(p, task):
     """One chunk: the unrestricted resamples and one restricted set per tested coefficient."""
     W = draw_multipliers(task.rng(), task.size, p["T"])
@@ -348,7 +401,13 @@ def _wild_chunk(p, task):
     k = len(p["cols"])
     sp_ = p.get("W") is not None
     free = (_dgp(eq1, eq1["coef"], sp_), _dgp(eq2, eq2["coef"], sp_))
-    b1, b2, se1, se2, c12 = _estimate(p, *_simulate(p, *free, W))
+    # buffers reused by the chunk's simulations: rows x resamples while recursing, resamples x rows after
+    n_rows = len(p["q1"])
+    bufs = (
+        tuple(np.empty((n_rows, task.size)) for _ in range(4)),
+        tuple(np.empty((task.size, n_rows)) for _ in range(4)),
+    )
+    b1, b2, se1, se2, c12 = _simulate_estimate(p, free[0], free[1], W, bufs)
     r, rse = _ratio_t(b1, b2, se1, se2, c12)
     out = {"W": W, "b1": b1, "b2": b2, "se1": se1, "se2": se2, "r": r, "rse": rse, "tnull": []}
     names = _terms(p["cols"])
@@ -360,7 +419,7 @@ def _wild_chunk(p, task):
             coef, _ = _restricted(eq, j, v0)
             dg = [free[0], free[1]]
             dg[e] = _dgp(eq, coef, sp_)
-            rb1, rb2, rs1, rs2, _ = _estimate(p, *_simulate(p, dg[0], dg[1], W))
+            rb1, rb2, rs1, rs2, _ = _simulate_estimate(p, dg[0], dg[1], W, bufs)
             bb, ss = (rb1, rs1) if e == 0 else (rb2, rs2)
             with np.errstate(all="ignore"):
                 out["tnull"].append((bb[:, j] - v0) / ss[:, j])

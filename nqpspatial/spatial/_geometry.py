@@ -25,6 +25,7 @@ __all__ = [
     "graph_from_coo",
     "graph_from_dense",
     "xyz",
+    "vertex_contiguity",
 ]
 
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
@@ -184,3 +185,67 @@ def graph_from_dense(mat, ids):
     np.fill_diagonal(mat, 0.0)
     i, j = np.nonzero(mat)
     return graph_from_coo(i, j, mat[i, j], ids)
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique`` of an int array by sorting (numpy's hash-based unique took 7 s on 4 million vertices)."""
+    a = np.sort(a, kind="stable")
+    return a[np.r_[True, a[1:] != a[:-1]]] if len(a) else a
+
+
+def vertex_contiguity(geoms, rook: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Contiguity links by shared vertices (queen) or shared edges (rook), sorted by (i, j).
+
+    The links of libpysal's ``Graph.build_contiguity(geoms, rook=rook)`` (its default, non-strict
+    vertex-set method: two polygons are queen neighbours when they share a vertex coordinate, rook
+    neighbours when they share an edge between consecutive vertices of one part), computed by
+    sorting instead of Python sets: time ``O(V log V)`` in the number of vertices ``V``.  Islands
+    have no links.  ``tests/test_contiguity_fast.py`` compares the two on lattices, the provinces and
+    (slow) the county layer.
+
+    Parameters
+    ----------
+    geoms : geopandas.GeoSeries
+        Polygons or multipolygons, in the order of the region ids.
+    rook : bool
+
+    Returns
+    -------
+    (i, j) : arrays of int
+        Positions of linked regions, both directions, no self-links.
+    """
+    import pandas as pd
+    import shapely
+
+    arr = np.asarray(geoms.geometry.array if hasattr(geoms, "geometry") else geoms, dtype=object)
+    verts, owner = shapely.get_coordinates(arr, return_index=True)
+    verts = verts + 0.0  # -0.0 and 0.0 are the same vertex (as for Python tuples)
+    # each distinct coordinate pair -> an integer (hashing; equal floats, equal codes)
+    vcode = pd.factorize(verts[:, 0] + 1j * verts[:, 1])[0].astype(np.int64)
+    if rook:
+        parts = shapely.get_parts(arr)
+        _, part = shapely.get_coordinates(parts, return_index=True)
+        ok = part[:-1] == part[1:]
+        a, b = verts[:-1][ok], verts[1:][ok]
+        ca, cb = vcode[:-1][ok], vcode[1:][ok]
+        swap = (b[:, 0] < a[:, 0]) | ((b[:, 0] == a[:, 0]) & (b[:, 1] < a[:, 1]))
+        lo, hi = np.where(swap, cb, ca), np.where(swap, ca, cb)
+        code = pd.factorize(lo * (int(vcode.max()) + 1) + hi)[0]
+        who = owner[:-1][ok]
+    else:
+        code, who = vcode, owner
+    n = int(owner.max()) + 1 if len(owner) else 0
+    pairs = _sorted_unique(code.astype(np.int64) * n + who)
+    k, g = pairs // n, pairs % n
+    # keep keys shared by two or more regions, then join each key's regions with each other
+    first = np.r_[True, k[1:] != k[:-1]]
+    start = np.flatnonzero(first)
+    size = np.diff(np.r_[start, len(k)])
+    shared = np.repeat(size >= 2, size)
+    k, g = k[shared], g[shared]
+    frame = pd.DataFrame({"k": k, "g": g})
+    links = frame.merge(frame, on="k", suffixes=("_i", "_j"))
+    gi, gj = links["g_i"].to_numpy(np.int64), links["g_j"].to_numpy(np.int64)
+    keep = gi != gj
+    ij = _sorted_unique(gi[keep] * max(n, 1) + gj[keep])
+    return ij // max(n, 1), ij % max(n, 1)

@@ -51,7 +51,9 @@ def _metric_crs(gs, sources: Sequence):
     return gs.crs, unit_km(gs.crs)
 
 
-def nearest_by_boundary(geometry, ids: Sequence, sources: Sequence, *, candidates: int = 50) -> tuple[Any, Any, float]:
+def nearest_by_boundary(
+    geometry, ids: Sequence, sources: Sequence, *, candidates: int = 50, centroids=None
+) -> tuple[Any, Any, float]:
     """The region outside ``sources`` nearest to any region inside, by boundary distance.
 
     Parameters
@@ -67,6 +69,9 @@ def nearest_by_boundary(geometry, ids: Sequence, sources: Sequence, *, candidate
         by centroid are measured first; then every region whose bounding
         box lies nearer than the best boundary distance found is measured
         too, so the answer is exact.
+    centroids : tuple, optional
+        ``(position of each id, centroid_points(geometry, ids))`` computed once by the caller (linking
+        many islands projects the layer once instead of once per island; the same numbers).
 
     Returns
     -------
@@ -96,7 +101,11 @@ def nearest_by_boundary(geometry, ids: Sequence, sources: Sequence, *, candidate
     src = project(gs.loc[list(sources)])
     measure = others
     if len(others) > candidates and gs.crs is not None:
-        coords, geo = centroid_points(geometry, list(sources) + others)
+        if centroids is not None:  # computed once for every region by link_islands
+            pos, all_coords, geo = centroids
+            coords = all_coords[[pos[i] for i in list(sources) + others]]
+        else:
+            coords, geo = centroid_points(geometry, list(sources) + others)
         pts = xyz(coords) if geo else coords
         d = np.sqrt(((pts[len(inside) :, None, :] - pts[None, : len(inside), :]) ** 2).sum(-1)).min(1)
         measure = [others[k] for k in np.sort(np.argsort(d, kind="stable")[:candidates])]
@@ -175,7 +184,11 @@ def link_islands(raw, ids: Sequence, geometry, islands: Sequence | None = None) 
     found = [i for i in ids if i in set(raw.isolates)] if islands is None else list(islands)
     if not found:
         return raw, empty_links()
-    rows = [nearest_by_boundary(geometry, ids, [isl]) for isl in found]
+    cents = None
+    if geometry is not None and len(ids) > 50 and geometry.geometry.crs is not None:
+        coords, geo = centroid_points(geometry, ids)
+        cents = ({r: k for k, r in enumerate(ids)}, coords, geo)
+    rows = [nearest_by_boundary(geometry, ids, [isl], centroids=cents) for isl in found]
     return _add_links(raw, ids, rows), pd.DataFrame(rows, columns=["island", "neighbor", "km"])
 
 

@@ -25,6 +25,13 @@ DENSE_DRAW_MAX = 150
 #: Relative truncation of power series.
 SERIES_TOL = 1e-13
 SERIES_MAX = 4000
+#: Per-draw effects of several spatial parameters (e.g. a zone split) by one power series for all draws
+#: (:meth:`SpatialFilter._multi_series_stats`) when ``r`` (the bound on the series' spectral radius) is below
+#: this and the number of multi-indices below :data:`SERIES_DRAW_MAX_TERMS`; otherwise one sparse LU per draw.
+SERIES_DRAW_MAX_R = 0.95
+SERIES_DRAW_MAX_TERMS = 20000
+#: Extra degrees of a series table built for the effect draws (so that later chunks reuse it).
+SERIES_DRAW_MARGIN = 12
 
 
 def _is_binary_row_std(W: sp.csr_array) -> np.ndarray | None:
@@ -108,6 +115,8 @@ class SpatialFilter:
         self._V = None
         self._eigw = None  # eigenvalues and diagonal weights (weighted traces, dense path)
         self._wptr = {}  # cached weighted power traces by weight vector
+        #: per-draw effects of several matrices by one power series for every draw (False: one LU per draw)
+        self.series_draws = True
         if self.m == 1 and method == "dense":
             self._eig = _eigenvalues(self.Ws[0])
         self._I = sp.identity(self.N, format="csc") if self.N else None
@@ -364,6 +373,10 @@ class SpatialFilter:
         D = rhos.shape[0]
         nm = len(mats)
         xs = [np.ones(N) if x is None else np.asarray(x, dtype=float) for x in weights]
+        if N > DENSE_DRAW_MAX and self.series_draws:
+            got = self._multi_series_stats(rhos, mats, Z, xs)
+            if got is not None:
+                return got
         L = len(xs)
         d = np.empty((L, D, nm))
         t = np.empty((L, D, nm))
@@ -403,6 +416,125 @@ class SpatialFilter:
                     if Z is not None and l_ == 0:
                         w[0, k, j] = solve(zr[j])[np.arange(N), gi].sum() / N
         return [{"d": d[i], "t": t[i], "w": w[i]} for i in range(L)]
+
+    def _series_plan(self, rhos: np.ndarray):
+        """Series length and multi-indices for :meth:`_multi_series_stats`, or None when a per-draw LU is cheaper.
+
+        ``r = max_draws || sum_j |rho_j| |W_j| ||_inf`` bounds the spectral radius of
+        ``sum_j rho_j W_j`` and the series tail: ``|| sum_{p > P} (sum_j rho_j W_j)^p ||_inf <= r^(P+1) / (1 - r)``.
+        """
+        absrow = np.column_stack([np.asarray(abs(W).sum(axis=1)).ravel() for W in self.Ws])
+        r = float(np.max(np.abs(rhos) @ absrow.T)) if len(rhos) else 0.0
+        if r >= SERIES_DRAW_MAX_R:
+            return None
+        P = _series_length(r)
+        if math.comb(P + self.m, self.m) > SERIES_DRAW_MAX_TERMS:
+            return None
+        return P
+
+    def _multi_series_stats(self, rhos, mats, Z, xs) -> list | None:
+        """:meth:`_per_draw_stats` by the power series of ``A(rho)^-1``, one pass for every draw.
+
+        ``A^-1 = sum_p (sum_j rho_j W_j)^p = sum_alpha rho^alpha C_alpha``, where the multi-index
+        ``alpha`` counts how often each ``W_j`` occurs in a product and ``C_alpha`` sums those
+        products (``C_alpha = sum_j C_{alpha - e_j} W_j``).  Every quantity the effects need is a
+        bilinear form ``u' A^-1 b`` with a few fixed left vectors ``u`` (the probes, the ones vector
+        and the group indicators) and fixed right vectors ``b``: the left products ``C_alpha' u`` are
+        accumulated degree by degree (``C_alpha' u = sum_j W_j' C_{alpha - e_j}' u``), their
+        inner products with the right vectors stored, and each draw's value is the polynomial
+        ``sum_alpha rho^alpha s_alpha``.  The work does not depend on the number of draws; the
+        traces use the same probes as the LU path, so both give the same numbers up to the series
+        tolerance (:data:`SERIES_TOL`; ``tests/test_spatial_haken_series_draws.py``).
+        """
+        P = self._series_plan(rhos)
+        if P is None:
+            return None
+        N, L = self.N, len(xs)
+        G = 0 if Z is None else Z.shape[1]
+        alphas, S = self._series_table(P, mats, Z, xs)
+        powers = np.prod(rhos[:, None, :] ** alphas[None, :, :], axis=2)  # (D, n_alpha)
+        vals = np.einsum("da,afln->fldn", powers, S) / N
+        out = []
+        for i in range(L):
+            w = vals[2, i] if (i == 0 and G) else np.zeros_like(vals[2, i])
+            out.append({"d": vals[0, i], "t": vals[1, i], "w": w})
+        return out
+
+    def _series_table(self, P: int, mats, Z, xs) -> tuple[np.ndarray, np.ndarray]:
+        """Multi-indices of degree <= P and their coefficients (n_alpha, 3, L, nm), cached by content.
+
+        The coefficients of a multi-index do not depend on ``P`` (each degree is built from the
+        previous one the same way), so a table built to a higher degree, cut at ``P``, is the
+        table built to ``P``: every chunk of draws gets the same numbers whichever chunk ran first
+        and wherever it runs.
+        """
+        import hashlib
+
+        h = hashlib.sha1()
+        for M in mats:
+            if M is None:
+                h.update(b"I")
+            else:
+                M = sp.csr_array(M)
+                for a in (M.indptr, M.indices, M.data):
+                    h.update(np.ascontiguousarray(a).tobytes())
+        for a in [*xs, *([] if Z is None else [Z])]:
+            h.update(np.ascontiguousarray(a).tobytes())
+        key = h.hexdigest()
+        cache = self.__dict__.setdefault("_series_cache", {})
+        got = cache.get(key)
+        if got is not None and got[0] >= P:
+            alphas, S = got[1], got[2]
+            keep = alphas.sum(axis=1) <= P
+            return alphas[keep], S[keep]
+        # build a few degrees beyond what is asked (later chunks' draws reach a little further) and cut
+        P_build = max(P, got[0] if got is not None else 0) + SERIES_DRAW_MARGIN
+        alphas, S = self._build_series_table(P_build, mats, Z, xs)
+        cache[key] = (P_build, alphas, S)
+        keep = alphas.sum(axis=1) <= P
+        return alphas[keep], S[keep]
+
+    def _build_series_table(self, P: int, mats, Z, xs) -> tuple[np.ndarray, np.ndarray]:
+        N, m = self.N, self.m
+        V = self.probes_matrix()
+        K = V.shape[1]
+        G = 0 if Z is None else Z.shape[1]
+        left = np.hstack([V, np.ones((N, 1))] + ([Z] if G else []))
+        # right vectors: M_j D(x) V (traces), M_j x (row sums), M_j Z (same-group sums, unweighted only)
+        rd = [[(x[:, None] * V) if M is None else np.asarray(M @ (x[:, None] * V)) for M in mats] for x in xs]
+        rt = np.column_stack([x if M is None else np.asarray(M @ x) for x in xs for M in mats])
+        rw = [Z if M is None else np.asarray(M @ Z) for M in mats] if G else []
+        WT = [sp.csr_array(W.T) for W in self.Ws]
+        alphas = [(0,) * m]
+        level = {alphas[0]: left}
+        coef = [self._series_coefficients(left, rd, rt, rw, K, G)]
+        for _ in range(P):
+            nxt = {}
+            for a, U in level.items():
+                for j in range(m):
+                    b = a[:j] + (a[j] + 1,) + a[j + 1 :]
+                    prod = np.asarray(WT[j] @ U)
+                    nxt[b] = prod if b not in nxt else nxt[b] + prod
+            level = dict(sorted(nxt.items(), reverse=True))
+            for a, U in level.items():
+                alphas.append(a)
+                coef.append(self._series_coefficients(U, rd, rt, rw, K, G))
+        return np.array(alphas), np.array(coef)  # (n_alpha, m), (n_alpha, 3, L, nm)
+
+    @staticmethod
+    def _series_coefficients(U, rd, rt, rw, K, G) -> np.ndarray:
+        """Inner products of one left block ``C_alpha' [V, 1, Z]`` with the right vectors: (3, L, nm)."""
+        L, nm = len(rd), len(rd[0])
+        out = np.zeros((3, L, nm))
+        UV, u1 = U[:, :K], U[:, K]
+        for i in range(L):
+            for j in range(nm):
+                out[0, i, j] = np.mean(np.einsum("ij,ij->j", UV, rd[i][j]))
+        out[1] = (u1 @ rt).reshape(L, nm)
+        if G:
+            UZ = U[:, K + 1 :]
+            out[2, :, :] = np.array([np.einsum("ij,ij->", UZ, R) for R in rw])[None, :]
+        return out
 
     def effect_stats_many(self, rhos: np.ndarray, slx_ws, groups, weights: dict) -> dict:
         """:meth:`effect_stats` without weights (key ``"ones"``, with ``groups``) and with each weight vector.

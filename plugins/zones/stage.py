@@ -28,6 +28,10 @@ from .theil import theil_decomposition
 
 __all__ = ["ZonesStage", "zones_stage", "ANALYSES"]
 
+#: SKATER and max-p (spopt) are skipped, with a note, above this many regions: both heuristics grow faster
+#: than N log N (SKATER re-evaluates every tree edge per cut, max-p grows and swaps regions one by one).
+SPOPT_MAX_REGIONS = 1000
+SPOPT_METHODS = ("skater", "maxp")
 ANALYSES = ("summary", "dagum", "clusters", "markov", "density", "convergence", "obstacles")
 _HAKEN_COLUMNS = ("q1", "q2", "V", "d", "h")
 _GRADE = "__grade_h"
@@ -199,6 +203,18 @@ class _Run:
         if self.graph is None and [m for m in cfg["cluster_methods"] if m != "kmeans"]:
             self.out.notes.append("zones clusters skipped: no boundaries (ctx.geometry is None)")
             return
+        methods = list(cfg["cluster_methods"])
+        n = len(self.graph.unique_ids) if self.graph is not None else 0
+        slow = [m for m in methods if m in SPOPT_METHODS]
+        if slow and n > SPOPT_MAX_REGIONS:
+            methods = [m for m in methods if m not in SPOPT_METHODS]
+            self.out.notes.append(
+                f"zones clusters: {', '.join(slow)} skipped: {n} regions > {SPOPT_MAX_REGIONS} (their spopt "
+                "heuristics grow faster than N log N; docs/performance.md); "
+                + (f"{', '.join(methods)} ran" if methods else "no clustering ran")
+            )
+            if not methods:
+                return
         res = self.per_variable(
             "clustering",
             lambda v, d: cluster_regions(
@@ -208,7 +224,7 @@ class _Run:
                 graph=self.graph,
                 groups=ctx.scheme,
                 k=cfg["clusters"],
-                methods=cfg["cluster_methods"],
+                methods=methods,
                 min_region_size=cfg["min_region_size"],
                 seed=self.seed,
                 scheme_name=ctx.scheme_name,

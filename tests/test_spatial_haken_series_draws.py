@@ -1,0 +1,72 @@
+"""Per-draw effect statistics of several spatial parameters: one power series for all draws vs one LU per draw."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from libpysal.weights import lat2W
+
+from nqpspatial.plugins.spatial_haken._linalg import SpatialFilter
+from nqpspatial.plugins.spatial_haken._panel import split_weights
+
+
+def _split_lattice(rows=15, cols=14):
+    w = lat2W(rows, cols, rook=False)
+    w.transform = "r"
+    W = sp.csr_array(w.sparse)
+    groups = (np.arange(rows * cols) % cols >= cols // 2).astype(int) + 2 * (
+        np.arange(rows * cols) // cols >= rows // 2
+    )
+    Ww, Wa = split_weights(W, groups)
+    return Ww, Wa, groups
+
+
+def _stats(series: bool, rhos, Ww, Wa, groups, xs):
+    filt = SpatialFilter([Ww, Wa], method="sparse")
+    filt.series_draws = series
+    return filt.effect_stats_many(rhos, [Ww, Wa], groups, xs)
+
+
+def test_series_equals_lu_and_exact_inverse():
+    Ww, Wa, groups = _split_lattice()
+    N = Ww.shape[0]
+    rng = np.random.default_rng(4)
+    rhos = np.column_stack([rng.uniform(-0.3, 0.6, 12), rng.uniform(-0.2, 0.5, 12)])
+    xs = {"q1": rng.uniform(0.1, 0.9, N), "q2": rng.uniform(0.1, 0.9, N)}
+    new = _stats(True, rhos, Ww, Wa, groups, xs)
+    old = _stats(False, rhos, Ww, Wa, groups, xs)
+    for key in ("ones", "q1", "q2"):
+        for f in "dtw":
+            np.testing.assert_allclose(new[key][f], old[key][f], rtol=1e-11, atol=1e-12)
+    # row sums and same-group sums against an explicit inverse (the traces are Hutchinson estimates in both)
+    Z = np.eye(groups.max() + 1)[groups]
+    for k in (0, 5):
+        Minv = np.linalg.inv(np.eye(N) - rhos[k, 0] * Ww.toarray() - rhos[k, 1] * Wa.toarray())
+        for j, M in enumerate([np.eye(N), Ww.toarray(), Wa.toarray()]):
+            MW = Minv @ M
+            assert new["ones"]["t"][k, j] == pytest.approx(MW.sum() / N, rel=1e-11)
+            assert new["q1"]["t"][k, j] == pytest.approx(MW @ xs["q1"] @ np.ones(N) / N, rel=1e-11)
+            assert new["ones"]["w"][k, j] == pytest.approx((MW @ Z)[np.arange(N), groups].sum() / N, rel=1e-11)
+
+
+def test_chunks_get_the_same_numbers_whatever_ran_first():
+    Ww, Wa, groups = _split_lattice()
+    rng = np.random.default_rng(5)
+    big = np.column_stack([rng.uniform(0.5, 0.7, 5), rng.uniform(0.0, 0.1, 5)])  # longer series, cached first
+    small = np.column_stack([rng.uniform(0.0, 0.2, 5), rng.uniform(0.0, 0.2, 5)])
+    filt = SpatialFilter([Ww, Wa], method="sparse")
+    filt.effect_stats_many(big, [Ww, Wa], groups, {})
+    reused = filt.effect_stats_many(small, [Ww, Wa], groups, {})
+    fresh = SpatialFilter([Ww, Wa], method="sparse").effect_stats_many(small, [Ww, Wa], groups, {})
+    for f in "dtw":
+        assert np.array_equal(reused["ones"][f], fresh["ones"][f])
+
+
+def test_near_unit_spatial_parameters_fall_back_to_lu():
+    Ww, Wa, groups = _split_lattice()
+    filt = SpatialFilter([Ww, Wa], method="sparse")
+    assert filt._series_plan(np.array([[0.97, 0.97]])) is None
+    assert filt._series_plan(np.array([[0.3, 0.2]])) is not None
+    rhos = np.array([[0.97, 0.96]])
+    got = filt.effect_stats_many(rhos, [Ww, Wa], groups, {})
+    ref = _stats(False, rhos, Ww, Wa, groups, {})
+    np.testing.assert_array_equal(got["ones"]["t"], ref["ones"]["t"])
