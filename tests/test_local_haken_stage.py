@@ -56,7 +56,7 @@ def _cfg(**kw):
 def test_analysis_plugin_contract():
     check_plugin("analyses", stage)
     assert stage.name == "local_haken" and stage.optional and stage.min_periods == 2
-    assert stage.requires == ("pair", "geometry")
+    assert stage.requires == ("pair", "indices", "geometry")
 
 
 def test_stage_tables_and_columns():
