@@ -64,7 +64,8 @@ SE_OPTIONS.update({"driscoll-kraay-bw0": ("driscoll-kraay", 0), "twoway": ("twow
 #: cell name -> (model, periods, errors)
 CELLS = {f"{m}-{e}-{T}": (m, T, e) for m in MODELS for T in LENGTHS for e in ERRORS}
 HAKEN = {"gamma1": ("q1", "q1", 1), "a": ("q1", "q1q2", -1), "gamma2": ("q2", "q2", 1), "b": ("q2", "q1sq", 0)}
-TERMS = ["gamma1", "a", "gamma2", "b", "rho_q1", "rho_q2"]
+SYSTEM_TERMS = ["sys_gamma1", "sys_a", "sys_gamma2", "sys_b"]
+TERMS = ["gamma1", "a", "gamma2", "b", "rho_q1", "rho_q2", *SYSTEM_TERMS]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -79,7 +80,28 @@ def truth(model: str) -> dict:
     }
     if model == "sar":
         out.update(rho_q1=c["q1"]["rho"], rho_q2=c["q2"]["rho"])
+    out.update(sys_gamma1=-0.1, sys_a=0.35, sys_gamma2=0.6, sys_b=0.35)  # the total effects (true system)
     return out
+
+
+def _mapped(term, lo, hi):
+    """Interval of a Haken parameter from the interval of its coefficient (gamma = 1 - c, a = -c, b = c)."""
+    sign = HAKEN[term][2]
+    return (lo, hi) if sign == 0 else ((1 - hi, 1 - lo) if sign == 1 else (-hi, -lo))
+
+
+def _total(fit, model: str, name: str):
+    """Total-effect coefficient and its gradient: beta + theta (SLX), beta / (1 - rho) (SAR)."""
+    g = np.zeros(len(fit.names))
+    i = fit.names.index(name)
+    if model == "slx":
+        j = fit.names.index(f"theta_{name}")
+        g[i] = g[j] = 1.0
+        return fit.params[i] + fit.params[j], g
+    k = fit.names.index("rho")
+    r = fit.params[k]
+    g[i], g[k] = 1.0 / (1.0 - r), fit.params[i] / (1.0 - r) ** 2
+    return fit.params[i] / (1.0 - r), g
 
 
 # ------------------------------------------------------------------ simulation
@@ -133,16 +155,18 @@ def se_intervals(df, graph, model: str, se: str, bandwidth, alpha: float = 0.05)
 
     mod = SpatialHakenModel(df, "q1", "q2", graph, model=model, se=se, bandwidth=bandwidth)
     z = stats.norm.ppf(1 - alpha / 2)
-    coef = {}
+    coef, fits = {}, {}
     for eq in ("q1", "q2"):
-        fit = mod._fit_equation(eq, model).fit
+        fit = fits[eq] = mod._fit_equation(eq, model).fit
         sd = np.sqrt(np.diag(fit.vcov))
         for name, est, s in zip(fit.names, fit.params, sd):
             coef[(eq, name)] = (est - z * s, est + z * s)
     out = {}
-    for term, (eq, name, sign) in HAKEN.items():
-        lo, hi = coef[(eq, name)]
-        out[term] = (lo, hi) if sign == 0 else ((1 - hi, 1 - lo) if sign == 1 else (-hi, -lo))
+    for term, (eq, name, _) in HAKEN.items():
+        out[term] = _mapped(term, *coef[(eq, name)])
+        c, g = _total(fits[eq], model, name)  # delta method (exact for SLX's linear total)
+        s = float(np.sqrt(g @ fits[eq].vcov @ g))
+        out[f"sys_{term}"] = _mapped(term, c - z * s, c + z * s)
     if model == "sar":
         out.update(rho_q1=coef[("q1", "rho")], rho_q2=coef[("q2", "rho")])
     return out
@@ -154,9 +178,8 @@ def check_against_product(df, graph, model, se, bandwidth, iv) -> None:
 
     res = SpatialHakenModel(df, "q1", "q2", graph, model=model, se=se, bandwidth=bandwidth).fit(draws=2, seed=0)
     est = res.estimates.set_index(["equation", "term"])
-    for term, (eq, name, sign) in HAKEN.items():
-        lo, hi = est.at[(eq, name), "ci_low"], est.at[(eq, name), "ci_high"]
-        ref = (lo, hi) if sign == 0 else ((1 - hi, 1 - lo) if sign == 1 else (-hi, -lo))
+    for term, (eq, name, _) in HAKEN.items():
+        ref = _mapped(term, est.at[(eq, name), "ci_low"], est.at[(eq, name), "ci_high"])
         assert np.allclose(iv[term], ref, rtol=1e-10, atol=1e-12), (term, iv[term], ref)
 
 
@@ -166,7 +189,10 @@ def wild_intervals(df, graph, B: int, seed: int) -> dict:
     from nqpspatial.plugins.spatial_haken.wild import slx_wild_year
 
     res = SpatialHakenModel(df, "q1", "q2", graph, model="slx").fit(draws=2, seed=0)
-    tab = slx_wild_year(res, B, seed=seed).table.set_index("term")
+    try:
+        tab = slx_wild_year(res, B, seed=seed).table.set_index("term")
+    except np.linalg.LinAlgError:  # a resample whose simulated path degenerates (recorded as a failure)
+        return None
     return {t: (tab.at[t, "ci_low"], tab.at[t, "ci_high"]) for t in HAKEN}
 
 
@@ -187,10 +213,11 @@ def replicate(cell: str, rng, graph, B: int, wild: bool, check: bool = False) ->
             ivs["wild-year"] = wild_intervals(df, graph, B, int(wild_rng.integers(0, 2**63 - 1)))
     rows = []
     for name, iv in ivs.items():
-        row = {"option": name}
+        row = {"option": name, "failed": float(iv is None)}
+        iv = iv or {}
         for t in TERMS:
             lo, hi = iv.get(t, (np.nan, np.nan))
-            row[f"cover_{t}"] = float(lo <= true[t] <= hi) if t in true else np.nan
+            row[f"cover_{t}"] = float(lo <= true[t] <= hi) if t in true and t in iv else np.nan
             row[f"width_{t}"] = float(hi - lo)
         rows.append(row)
     return rows
@@ -241,11 +268,16 @@ def summarize(raw: pd.DataFrame) -> pd.DataFrame:
     out = []
     for (cell, opt), g in raw.groupby(["cell", "option"], sort=False):
         model, T, errors = CELLS[cell]
-        rec = {"cell": cell, "model": model, "periods": T, "errors": errors, "option": opt, "reps": len(g)}
+        failed = g["failed"].fillna(0.0).to_numpy() > 0 if "failed" in g else np.zeros(len(g), bool)
+        rec = {"cell": cell, "model": model, "periods": T, "errors": errors, "option": opt}
+        rec.update(reps=int((~failed).sum()), failures=int(failed.sum()))
+        g = g[~failed]
         for t in TERMS:
             rec[f"coverage_{t}"] = g[f"cover_{t}"].mean()
             rec[f"width_{t}"] = g[f"width_{t}"].mean()
-        rec["min_coverage"] = min(rec[f"coverage_{t}"] for t in TERMS if not np.isnan(rec[f"coverage_{t}"]))
+        own = [rec[f"coverage_{t}"] for t in TERMS[:6] if not np.isnan(rec[f"coverage_{t}"])]
+        rec["min_coverage"] = min(own)
+        rec["min_coverage_system"] = min(rec[f"coverage_{t}"] for t in SYSTEM_TERMS)
         out.append(rec)
     return pd.DataFrame(out)
 
@@ -258,16 +290,25 @@ def markdown(summary: pd.DataFrame) -> str:
             s = summary[(summary["model"] == model) & (summary["periods"] == T)]
             if s.empty:
                 continue
-            terms = [t for t in TERMS if s[f"coverage_{t}"].notna().any()]
-            lines += [
-                f"\n**{model.upper()}, {T} periods** (coverage of nominal 95 % intervals; mean width in parentheses)\n",
-                "| errors | option | reps | " + " | ".join(terms) + " | min |",
-                "|---|---|---|" + "---|" * len(terms) + "---|",
-            ]
-            for _, r in s.iterrows():
-                cells = " | ".join(f"{r[f'coverage_{t}']:.3f} ({r[f'width_{t}']:.3g})" for t in terms)
-                lines.append(f"| {r['errors']} | {r['option']} | {r['reps']} | {cells} | {r['min_coverage']:.3f} |")
+            own = [t for t in TERMS[:6] if s[f"coverage_{t}"].notna().any()]
+            lines += _table(s, own, f"{model.upper()}, {T} periods, coefficients")
+            sys_title = f"{model.upper()}, {T} periods, system parameters (total effects)"
+            lines += _table(s[s["option"] != "wild-year"], SYSTEM_TERMS, sys_title)
     return "\n".join(lines) + "\n"
+
+
+def _table(s: pd.DataFrame, terms: list, title: str) -> list:
+    lines = [
+        f"\n**{title}** (coverage of nominal 95 % intervals; mean width in parentheses)\n",
+        "| errors | option | reps | " + " | ".join(terms) + " | min |",
+        "|---|---|---|" + "---|" * len(terms) + "---|",
+    ]
+    for _, r in s.iterrows():
+        cells = " | ".join(f"{r[f'coverage_{t}']:.3f} ({r[f'width_{t}']:.3g})" for t in terms)
+        low = min(r[f"coverage_{t}"] for t in terms)
+        reps = f"{r['reps']}" + (f" ({r['failures']} failed)" if r["failures"] else "")
+        lines.append(f"| {r['errors']} | {r['option']} | {reps} | {cells} | {low:.3f} |")
+    return lines
 
 
 def main(argv=None):
