@@ -19,7 +19,7 @@ Each panel is fitted by its own model with ``effects = "none"`` (the default) an
 ``spatial_haken_estimates.csv`` (estimate +/- z_0.975 x std_err).  SLX panels also get the wild-year
 bootstrap (``bootstrap_scheme = "wild-year"``; restricted, one multiplier per year, percentile-t
 intervals; B resamples) on the first ``--wild-reps`` replications of every cell.  The common-shock panels
-(the first ``--year-reps`` of each cell, the same panels) are also fitted with ``effects = "year"`` and
+(the first ``--year-reps`` of each cell, default all; the same panels) are also fitted with ``effects = "year"`` and
 every ``se`` option the model accepts (labelled ``<option>+year``; SAR refuses ``twoway`` with year
 effects): year intercepts absorb a shock common to all regions.  The study records, for
 gamma1 = 1 - beta_q1, a = -beta_q1q2, gamma2 = 1 - beta_q2, b = beta_q1sq (the own Haken terms of both
@@ -31,7 +31,7 @@ linear totals; the normal approximation behind the effect draws).
 
 Usage::
 
-    python benchmarks/mc_spatial_inference.py   # 1,000 panels per cell (wild: 200, year effects: 300), ~35 min
+    python benchmarks/mc_spatial_inference.py   # 1,000 panels per cell (wild bootstrap: the first 200), ~20 min
     python benchmarks/mc_spatial_inference.py --reps 40 --wild-reps 40 --cells slx-common-20
 
 Results go to ``benchmarks/results/mc_spatial_inference.csv`` and, as markdown,
@@ -329,7 +329,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=1000, help="replications per cell (default 1000)")
     ap.add_argument("--wild-reps", type=int, default=200, help="replications with the SLX wild bootstrap (200)")
-    ap.add_argument("--year-reps", type=int, default=300, help="common-shock replications with year effects (300)")
+    ap.add_argument("--year-reps", type=int, default=1000, help="common-shock replications with year effects (1000)")
     ap.add_argument("--B", type=int, default=199, help="wild-year bootstrap resamples (default 199)")
     ap.add_argument("--cells", nargs="*", default=list(CELLS), help=f"cells (default all: {', '.join(CELLS)})")
     ap.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")

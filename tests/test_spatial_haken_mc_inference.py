@@ -59,7 +59,7 @@ def test_reduced_common_shock_cell_coverage(study):
     """40 panels of SLX, common shocks, 20 periods (a seed other than the full study's).
 
     In the full study (docs/inference.md) ``se = "ml"`` with year effects is the best option under common
-    shocks (coverage of every coefficient and system parameter 0.947 or more in 300 panels), while without
+    shocks (coverage of every coefficient and system parameter 0.946 or more in 1,000 panels), while without
     year effects the system parameters' ml intervals cover 0.36-0.39 (1,000 panels).  Bounds for 40 panels: at least
     0.80 for every term with year effects (P < 0.001 per term at a true 0.95), at most 0.60 without."""
     with open_backend("inprocess") as backend:
