@@ -75,3 +75,30 @@ def test_batches_inside_a_chunk_do_not_change_the_numbers(monkeypatch, effects):
         monkeypatch.setattr(wild, "BATCH_CELLS", 7 * 30)  # batches of 3 resamples (7 x 12 rows)
         batched = model.fit(bootstrap=40, seed=3)
     assert whole.estimates.equals(batched.estimates)
+
+
+def test_a_diverged_resample_gives_nan_not_an_error(monkeypatch):
+    """A resample whose simulated path overflowed (inf cross products) beside a singular one used to send the whole
+    batch to pinv, which raised "SVD did not converge"; now the diverged resample's estimates are NaN (left out of
+    the bootstrap as invalid) and the others are computed as before."""
+    rng = np.random.default_rng(4)
+    codes = np.repeat(np.arange(5), 4)
+    tcodes = np.tile(np.arange(4), 5)
+    lay = wild._Layout(codes, tcodes, 5, 4, "none")
+    x = rng.normal(size=(3, codes.size))
+    y = rng.normal(size=(3, codes.size))
+    x[1] = 0.0  # singular cross-product matrix (finite)
+    x[2, 3] = np.inf  # overflowed path
+    pinv = np.linalg.pinv
+
+    def strict_pinv(a, *args, **kwargs):  # LAPACK's SVD may fail on non-finite input ("SVD did not converge")
+        if not np.isfinite(a).all():
+            raise np.linalg.LinAlgError("SVD did not converge")
+        return pinv(a, *args, **kwargs)
+
+    monkeypatch.setattr(np.linalg, "pinv", strict_pinv)
+    beta, Ainv, _S, _f, _X, _e = wild._fit_batch([x, x**2], y, lay)
+    assert np.isnan(beta[2]).all() and np.isnan(Ainv[2]).all()
+    assert np.isfinite(beta[0]).all()
+    ref, *_ = np.linalg.lstsq(np.column_stack([x[0], x[0] ** 2]), y[0], rcond=None)
+    np.testing.assert_allclose(beta[0], ref, rtol=1e-10)

@@ -161,16 +161,28 @@ def _fit_batch(cols, y, lay: _Layout):
     A = X @ X.transpose(0, 2, 1)
     rhs = (X @ yt[:, :, None])[:, :, 0]
     with np.errstate(all="ignore"):
-        try:
-            Ainv = np.linalg.inv(A)
-        except np.linalg.LinAlgError:
-            Ainv = np.linalg.pinv(A)
+        Ainv = _inverses(A)
     beta = (Ainv @ rhs[:, :, None])[:, :, 0]
     e = yt - (beta[:, None, :] @ X)[:, 0, :]
     S = lay.year_sums(X * e[:, None, :]).transpose(0, 2, 1)  # (B, T, k) year scores
     n, k, G = lay.n, X.shape[1], lay.Ty.shape[1]
     factor = (G / (G - 1.0)) * ((n - 1.0) / (n - k - lay.n_fe)) if G > 1 else np.nan
     return beta, Ainv, S, factor, X, e
+
+
+def _inverses(A: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of cross-product matrices (pseudo-inverses when one is singular); a resample whose
+    simulated path diverged (non-finite entries) gets NaN, which the bootstrap leaves out as invalid."""
+    finite = np.isfinite(A).all(axis=(1, 2))
+    if finite.all():
+        try:
+            return np.linalg.inv(A)
+        except np.linalg.LinAlgError:
+            return np.linalg.pinv(A)
+    out = np.full_like(A, np.nan)
+    if finite.any():
+        out[finite] = _inverses(A[finite])
+    return out
 
 
 def _analytic_shift(X, e, Ainv, codes, trim):
