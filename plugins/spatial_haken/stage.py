@@ -45,6 +45,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from nqpspatial import registry
@@ -390,6 +391,8 @@ class SpatialHakenStage(Analysis):
             out.notes.extend(n for n in (getattr(r, "notes", None) or []) if n not in out.notes)
         if selection is not None:
             _verdict_disagreement(ctx, cfg, selection, out)
+        if cfg.effects in ("none", "region"):
+            _common_shock_note(ctx, cfg, idx, orderings, out)
         out.artifacts.append(SpatialHakenOutcome(results=dict(results), reading=cfg.reading, order=_chosen(ctx)))
         return out
 
@@ -582,6 +585,110 @@ def _verdict_text(pair) -> str:
     if pair is None:
         return "no ordering passes the adiabatic verdict"
     return f"{pair[0]} is the order parameter ({pair[0]} -> {pair[1]})"
+
+
+def common_shock_test(
+    data: pd.DataFrame, q1: str, q2: str, *, region="region", year="year", effects="none", graph=None
+):
+    """F tests for common year shocks in the Haken equations (year dummies added to the pooled design).
+
+    Each equation (``q1(t+1)`` on ``q1, q1 q2``; ``q2(t+1)`` on ``q2, q1^2``;
+    with their spatial lags ``W x`` when ``graph`` is given, the SLX design;
+    region means removed when ``effects = "region"``) is fitted by OLS with
+    and without year dummies: ``F = ((SSR_0 - SSR_1) / (T' - 1)) / (SSR_1 /
+    df)`` with ``T'`` transition years (the nested-model F test, Greene 2018,
+    ch. 5). A rejection says that the regions share year shocks, under which
+    the spatial models' intervals without year effects undercover
+    (docs/inference.md, "Spatial models: coverage study"). Omitted
+    time-varying terms common to all regions (a misspecified model on
+    converging paths) also show up as year effects; year effects absorb them
+    too.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``equation, statistic, df1, df2, p``.
+    """
+    from scipy import stats
+
+    d = data.sort_values([region, year], kind="stable")
+    nxt = d.groupby(region, sort=False)[[q1, q2]].shift(-1)
+    ok = nxt.notna().all(axis=1).to_numpy()
+    x1, x2 = d[q1].to_numpy(float)[ok], d[q2].to_numpy(float)[ok]
+    yrs = d[year].to_numpy()[ok]
+    regs = d[region].to_numpy()[ok]
+    rows = []
+    n_fe = len(np.unique(regs)) if effects == "region" else 0
+    D = pd.get_dummies(pd.Series(yrs)).to_numpy(float)[:, 1:]
+    if effects == "region":
+        D = _within(D, regs)
+    terms = {q1: [x1, x1 * x2], q2: [x2, x1 * x1]}
+    if graph is not None:
+        terms = {k: v + [_spatial_lag(graph, regs, yrs, t) for t in v] for k, v in terms.items()}
+    for name, y, X in (
+        (q1, nxt[q1].to_numpy(float)[ok], np.column_stack(terms[q1])),
+        (q2, nxt[q2].to_numpy(float)[ok], np.column_stack(terms[q2])),
+    ):
+        if effects == "region":
+            X, y = _within(X, regs), _within(y[:, None], regs)[:, 0]
+        else:
+            X = np.column_stack([X, np.ones(len(y))])
+        full = np.column_stack([X, D])
+        ssr0, ssr1 = _ssr(X, y), _ssr(full, y)
+        df1 = D.shape[1]
+        df2 = len(y) - np.linalg.matrix_rank(full) - n_fe
+        F = ((ssr0 - ssr1) / df1) / (ssr1 / df2) if df1 > 0 and df2 > 0 and ssr1 > 0 else np.nan
+        p = float(stats.f.sf(F, df1, df2)) if np.isfinite(F) else np.nan
+        rows.append({"equation": name, "statistic": float(F), "df1": int(df1), "df2": int(df2), "p": p})
+    return pd.DataFrame(rows)
+
+
+def _spatial_lag(graph, regs, yrs, values) -> np.ndarray:
+    """``W x`` within each year, for long-form values in the order of ``regs``/``yrs``."""
+    ids = list(graph.unique_ids)
+    W = graph.sparse
+    frame = pd.DataFrame({"r": regs, "t": yrs, "v": values})
+    wide = frame.pivot(index="r", columns="t", values="v").reindex(ids)
+    lag = pd.DataFrame(W @ wide.to_numpy(float), index=wide.index, columns=wide.columns)
+    return lag.stack().reindex(pd.MultiIndex.from_arrays([regs, yrs])).to_numpy(float)
+
+
+def _within(X, groups):
+    X = np.asarray(X, float)
+    frame = pd.DataFrame(X)
+    return X - frame.groupby(groups).transform("mean").to_numpy()
+
+
+def _ssr(X, y) -> float:
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    e = y - X @ beta
+    return float(e @ e)
+
+
+def _common_shock_note(ctx, cfg, idx, orderings, out) -> None:
+    """A note (and run.json facts) when the data show common year shocks and the models have no year effects."""
+    alpha = float(((ctx.config or {}).get("haken") or {}).get("alpha", 0.05))
+    if not orderings:
+        return
+    a, b = orderings[0]
+    ws = ctx.spatial_weights(cfg.weights[:1])
+    sw = ws.get(cfg.weights[0]) if ws is not None else None
+    graph = sw.graph if sw is not None else None
+    tab = common_shock_test(idx, a, b, region=ctx.region, year=ctx.year, effects=cfg.effects, graph=graph)
+    rejects = tab[tab["p"] < alpha]
+    out.info["common_shocks"] = {
+        "q1": a,
+        "q2": b,
+        "tests": tab.to_dict(orient="records"),
+        "rejects": bool(len(rejects)),
+    }
+    if len(rejects):
+        shown = "; ".join(f"{r.equation} equation F = {r.statistic:.3g}, p = {r.p:.2g}" for r in rejects.itertuples())
+        out.notes.append(
+            f"the regions share common year shocks ({shown}): without year effects the spatial models' "
+            "intervals cover far below their nominal level under such shocks (docs/inference.md, 'Spatial "
+            'models: coverage study\'); set [spatial_haken] effects = "year" (or "two-way") for inference'
+        )
 
 
 def _verdict_disagreement(ctx, cfg, selection, out) -> None:
