@@ -209,8 +209,8 @@ SPATIAL_COLS = ("wlag", "winter")
 def _payload(design, coefs, jackknife, analytic=None, W=None):
     """Everything a chunk needs, as plain arrays (picklable).
 
-    ``W`` (dense ``N x N`` in the order of ``design.regions``): the design is an SLX one, with the columns
-    :data:`SPATIAL_COLS` after ``lag`` and ``inter``, re-computed from the simulated states.
+    ``W`` (``N x N``, dense or scipy sparse, in the order of ``design.regions``): the design is an SLX one,
+    with the columns :data:`SPATIAL_COLS` after ``lag`` and ``inter``, re-computed from the simulated states.
     """
     from .model import _half_masks
 
@@ -261,7 +261,7 @@ def _payload(design, coefs, jackknife, analytic=None, W=None):
         "eqs": eqs,
         "jackknife": bool(jackknife),
         "analytic": analytic,
-        "W": None if W is None else np.asarray(W, float),
+        "W": None if W is None else (W.astype(float) if sp.issparse(W) else np.asarray(W, float)),
         "codes": design.codes,
     }
 
@@ -289,7 +289,7 @@ def _wlag(p, A, R):
     codes = p["codes"][R]
     full = np.zeros((A.shape[0], p["W"].shape[0]))
     full[:, codes] = A
-    return (full @ p["W"].T)[:, codes]
+    return np.asarray(p["W"] @ full.T).T[:, codes]
 
 
 def _simulate(p, dgp1, dgp2, W):

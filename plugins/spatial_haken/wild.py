@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from nqpspatial.results import Results, Summary
 
@@ -66,7 +67,7 @@ def _design(res):
     P = res._panel
     pos = {r: i for i, r in enumerate(P.ids)}
     order = [pos[r] for r in design.regions]
-    W = P.W.toarray()[np.ix_(order, order)]
+    W = sp.csr_array(P.W)[order][:, order]  # sparse: the lags cost the links, not N^2
     for attr in ("X1", "X2"):
         X = getattr(design, attr)
         lagged = {}
