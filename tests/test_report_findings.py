@@ -288,7 +288,7 @@ def test_every_finding_is_generated_and_names_its_tables(tables):
         and "rises by 0.0200 a year" in text["moran"][0].text
     )
     assert (
-        "hot spots (high-high) in Beijing, Tianjin; cold spots (low-low) in Shanxi; 1 spatial outliers"
+        "hot spots (high-high) in Beijing, Tianjin; cold spots (low-low) in Shanxi; 1 spatial outlier"
         in text["lisa"][0].text
     )
     assert "SAR under queen weights (LR tests keep SAR in both equations)" in text["selection"][0].text

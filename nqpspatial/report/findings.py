@@ -118,7 +118,7 @@ TEXT: dict[str, dict[str, str]] = {
         "and": " and ",
         "sep": ", ",
         "semi": "; ",
-        "outliers": "; {k} spatial outliers (high-low or low-high)",
+        "outliers": "; {k} spatial {outliers} (high-low or low-high)",
         "selection": "Model selection prefers {items}.",
         "selection_item": "{model} under {w} weights{reason}",
         "spill": "Main spillovers (indirect effects) in {model}{note}: {items}.",
@@ -695,7 +695,7 @@ def _lisa(c: _Ctx) -> list:
     hh = [c.region(r) for r in last.loc[cl == "HH", rcol]]
     ll = [c.region(r) for r in last.loc[cl == "LL", rcol]]
     n_out = int(cl.isin(["HL", "LH"]).sum())
-    out = c.msg("outliers", k=n_out) if n_out else ""
+    out = c.msg("outliers", k=n_out, outliers="outlier" if n_out == 1 else "outliers") if n_out else ""
     text = c.msg("lisa", var=c.var_label(var), year=int(year), w=w, hh=c.name_list(hh), ll=c.name_list(ll), out=out)
     return [c.finding("lisa", text, src)]
 
