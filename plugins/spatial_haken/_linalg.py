@@ -30,8 +30,11 @@ SERIES_MAX = 4000
 #: this and the number of multi-indices below :data:`SERIES_DRAW_MAX_TERMS`; otherwise one sparse LU per draw.
 SERIES_DRAW_MAX_R = 0.95
 SERIES_DRAW_MAX_TERMS = 20000
-#: Extra degrees of a series table built for the effect draws (so that later chunks reuse it).
-SERIES_DRAW_MARGIN = 12
+#: Extra degrees (at least this many, or a fifth of the degree) of a series table built for the effect draws
+#: (so that later chunks, whose draws reach a little further, reuse it).
+SERIES_DRAW_MARGIN = 4
+#: Largest state (bytes) of a series table's builder held between chunks so that the table can grow.
+SERIES_STATE_MAX_BYTES = 256 * 2**20
 
 
 def _is_binary_row_std(W: sp.csr_array) -> np.ndarray | None:
@@ -117,6 +120,8 @@ class SpatialFilter:
         self._wptr = {}  # cached weighted power traces by weight vector
         #: per-draw effects of several matrices by one power series for every draw (False: one LU per draw)
         self.series_draws = True
+        #: expansion point of that series (the estimates, set by the fit; None: 0)
+        self.center = None
         if self.m == 1 and method == "dense":
             self._eig = _eigenvalues(self.Ws[0])
         self._I = sp.identity(self.N, format="csc") if self.N else None
@@ -141,12 +146,29 @@ class SpatialFilter:
         return lo, hi
 
     def matrix(self, rho) -> sp.csc_array:
-        """Sparse ``A(rho)``."""
+        """Sparse ``A(rho)`` (CSC on the union pattern of I and every W_j; explicit zeros kept)."""
         rho = np.atleast_1d(np.asarray(rho, dtype=float))
-        A = sp.csc_array(self._I)
-        for r, W in zip(rho, self.Ws):
-            A = A - r * W
-        return sp.csc_array(A)
+        pat = self.__dict__.get("_pattern")
+        if pat is None:
+            pat = self._pattern = _union_pattern(self.N, self.Ws)
+        indices, indptr, base, parts = pat
+        data = base.copy()
+        for r, d in zip(rho, parts):
+            data -= r * d
+        return sp.csc_array((data, indices, indptr), shape=(self.N, self.N))
+
+    def _factor(self, rho):
+        """Sparse LU of ``A(rho)``: without pivoting when ``A`` is strictly diagonally dominant by rows.
+
+        With ``r = || sum_j |rho_j| |W_j| ||_inf < 1`` (always for a row-standardized W and its zone
+        split with ``|rho_j| < 1``) Gaussian elimination needs no pivoting (Wilkinson: the growth factor
+        is at most 2), so SuperLU runs in symmetric mode on a minimum-degree ordering of ``A + A'``
+        (about half the fill of COLAMD with partial pivoting); otherwise COLAMD with partial pivoting.
+        """
+        A = self.matrix(rho)
+        if self._radius(np.atleast_1d(np.asarray(rho, dtype=float))[None, :]) < 1.0:
+            return spla.splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        return spla.splu(A, permc_spec="COLAMD")
 
     def probes_matrix(self) -> np.ndarray:
         if self._V is None:
@@ -163,7 +185,7 @@ class SpatialFilter:
             A = self.matrix(rho).toarray()
             sign, val = np.linalg.slogdet(A)
             return float(val)
-        lu = spla.splu(self.matrix(rho), permc_spec="COLAMD")
+        lu = self._factor(rho)
         return float(np.sum(np.log(np.abs(lu.U.diagonal()))))
 
     def solver(self, rho):
@@ -172,8 +194,7 @@ class SpatialFilter:
         if self.N <= DENSE_DRAW_MAX:
             fac = sla.lu_factor(A.toarray())
             return lambda B: sla.lu_solve(fac, B)
-        lu = spla.splu(A, permc_spec="COLAMD")
-        return lambda B: lu.solve(np.asarray(B, dtype=float))
+        return _lu_solver(A, self._radius(np.atleast_1d(np.asarray(rho, dtype=float))[None, :]) < 1.0)
 
     # -- power traces ---------------------------------------------------------
     def power_traces(self, P: int) -> np.ndarray:
@@ -417,42 +438,71 @@ class SpatialFilter:
                         w[0, k, j] = solve(zr[j])[np.arange(N), gi].sum() / N
         return [{"d": d[i], "t": t[i], "w": w[i]} for i in range(L)]
 
-    def _series_plan(self, rhos: np.ndarray):
-        """Series length and multi-indices for :meth:`_multi_series_stats`, or None when a per-draw LU is cheaper.
+    def _series_center(self) -> np.ndarray:
+        """The expansion point of the effect draws' series: :attr:`center` when set and inside the unit ball."""
+        c = getattr(self, "center", None)
+        if c is None:
+            return np.zeros(self.m)
+        c = np.asarray(c, dtype=float).reshape(-1)
+        if c.shape != (self.m,) or not np.all(np.isfinite(c)) or self._radius(c[None, :]) >= SERIES_DRAW_MAX_R:
+            return np.zeros(self.m)
+        return c
 
-        ``r = max_draws || sum_j |rho_j| |W_j| ||_inf`` bounds the spectral radius of
-        ``sum_j rho_j W_j`` and the series tail: ``|| sum_{p > P} (sum_j rho_j W_j)^p ||_inf <= r^(P+1) / (1 - r)``.
+    def _radius(self, rhos: np.ndarray) -> float:
+        """``max_draws || sum_j |rho_j| |W_j| ||_inf`` (0 without draws)."""
+        absrow = self.__dict__.get("_absrow")
+        if absrow is None:
+            absrow = np.column_stack([np.asarray(abs(W).sum(axis=1)).ravel() for W in self.Ws])
+            self._absrow = absrow
+        return float(np.max(np.abs(rhos) @ absrow.T)) if len(rhos) else 0.0
+
+    def _series_plan(self, rhos: np.ndarray):
+        """Series length for :meth:`_multi_series_stats`, or None when a per-draw LU is cheaper.
+
+        The series is expanded around ``c`` (:meth:`_series_center`: the point estimates, or 0):
+        ``A(rho) = A(c) - E``, ``E = sum_j (rho_j - c_j) W_j``, and
+        ``A(rho)^-1 = sum_k (A(c)^-1 E)^k A(c)^-1``.  With ``r0 = || sum_j |c_j| |W_j| ||_inf < 1``,
+        ``||A(c)^-1||_inf <= 1 / (1 - r0)``, and with ``rd = max_draws || sum_j |rho_j - c_j| |W_j| ||_inf``
+        the ratio ``q = rd / (1 - r0)`` bounds ``||A(c)^-1 E||_inf``, so the tail after degree ``P`` is at
+        most ``q^(P+1) / (1 - q)`` times ``||A(c)^-1||_inf``; ``P`` is the smallest with ``q^P <= SERIES_TOL``.
+        With ``c = 0`` this is the plain Neumann series and ``q = r``.
         """
-        absrow = np.column_stack([np.asarray(abs(W).sum(axis=1)).ravel() for W in self.Ws])
-        r = float(np.max(np.abs(rhos) @ absrow.T)) if len(rhos) else 0.0
-        if r >= SERIES_DRAW_MAX_R:
+        c = self._series_center()
+        r0 = self._radius(c[None, :])
+        q = self._radius(np.asarray(rhos, dtype=float) - c[None, :]) / (1.0 - r0)
+        if q >= SERIES_DRAW_MAX_R:
             return None
-        P = _series_length(r)
+        if q == 0.0:  # every draw at the centre: the exact solve
+            return 0
+        P = _series_length(q)
         if math.comb(P + self.m, self.m) > SERIES_DRAW_MAX_TERMS:
             return None
         return P
 
     def _multi_series_stats(self, rhos, mats, Z, xs) -> list | None:
-        """:meth:`_per_draw_stats` by the power series of ``A(rho)^-1``, one pass for every draw.
+        """:meth:`_per_draw_stats` by a power series of ``A(rho)^-1``, one pass for every draw.
 
-        ``A^-1 = sum_p (sum_j rho_j W_j)^p = sum_alpha rho^alpha C_alpha``, where the multi-index
-        ``alpha`` counts how often each ``W_j`` occurs in a product and ``C_alpha`` sums those
-        products (``C_alpha = sum_j C_{alpha - e_j} W_j``).  Every quantity the effects need is a
-        bilinear form ``u' A^-1 b`` with a few fixed left vectors ``u`` (the probes, the ones vector
-        and the group indicators) and fixed right vectors ``b``: the left products ``C_alpha' u`` are
-        accumulated degree by degree (``C_alpha' u = sum_j W_j' C_{alpha - e_j}' u``), their
-        inner products with the right vectors stored, and each draw's value is the polynomial
-        ``sum_alpha rho^alpha s_alpha``.  The work does not depend on the number of draws; the
-        traces use the same probes as the LU path, so both give the same numbers up to the series
-        tolerance (:data:`SERIES_TOL`; ``tests/test_spatial_haken_series_draws.py``).
+        Around the centre ``c`` (:meth:`_series_plan`), ``A(rho)^-1 = sum_alpha (rho - c)^alpha C_alpha``,
+        where the multi-index ``alpha`` counts how often each ``W_j`` occurs in a product of factors
+        ``A(c)^-1 W_j`` and ``C_alpha`` sums those products (times ``A(c)^-1`` on the right).  Every
+        quantity the effects need is a bilinear form ``u' A^-1 b`` with a few fixed left vectors ``u``
+        (the probes, the ones vector and the group indicators) and fixed right vectors ``b``: the left
+        products are accumulated degree by degree (``U_alpha = sum_j W_j' A(c)^-T U_{alpha - e_j}``,
+        ``U_0 = u``), their inner products with ``A(c)^-1 b`` stored, and each draw's value is the
+        polynomial ``sum_alpha (rho - c)^alpha s_alpha``.  The work does not depend on the number of
+        draws; with ``c`` the point estimates the draws lie close to it and the series is short (the
+        point itself is the exact solve).  The traces use the same probes as the LU path, so both give
+        the same numbers up to the series tolerance (:data:`SERIES_TOL`;
+        ``tests/test_spatial_haken_series_draws.py``).
         """
         P = self._series_plan(rhos)
         if P is None:
             return None
         N, L = self.N, len(xs)
         G = 0 if Z is None else Z.shape[1]
-        alphas, S = self._series_table(P, mats, Z, xs)
-        powers = np.prod(rhos[:, None, :] ** alphas[None, :, :], axis=2)  # (D, n_alpha)
+        c = self._series_center()
+        alphas, S = self._series_table(P, c, mats, Z, xs)
+        powers = np.prod((rhos - c[None, :])[:, None, :] ** alphas[None, :, :], axis=2)  # (D, n_alpha)
         vals = np.einsum("da,afln->fldn", powers, S) / N
         out = []
         for i in range(L):
@@ -460,17 +510,23 @@ class SpatialFilter:
             out.append({"d": vals[0, i], "t": vals[1, i], "w": w})
         return out
 
-    def _series_table(self, P: int, mats, Z, xs) -> tuple[np.ndarray, np.ndarray]:
+    def _series_table(self, P: int, c, mats, Z, xs) -> tuple[np.ndarray, np.ndarray]:
         """Multi-indices of degree <= P and their coefficients (n_alpha, 3, L, nm), cached by content.
 
         The coefficients of a multi-index do not depend on ``P`` (each degree is built from the
-        previous one the same way), so a table built to a higher degree, cut at ``P``, is the
-        table built to ``P``: every chunk of draws gets the same numbers whichever chunk ran first
-        and wherever it runs.
+        previous one the same way, with single-threaded BLAS), so a table built to a higher degree,
+        cut at ``P``, is the table built to ``P``: every chunk of draws gets the same numbers whichever
+        chunk ran first and wherever it runs.  A table that must grow is extended from its last degree
+        while its builder's state is held (in-process, up to :data:`SERIES_STATE_MAX_BYTES`; released
+        by :meth:`release_series_state`); otherwise it is rebuilt, a few degrees beyond what is asked
+        (later chunks' draws reach a little further).
         """
         import hashlib
 
+        from nqpspatial.backends import _one_thread
+
         h = hashlib.sha1()
+        h.update(np.ascontiguousarray(c, dtype=float).tobytes())
         for M in mats:
             if M is None:
                 h.update(b"I")
@@ -483,58 +539,36 @@ class SpatialFilter:
         key = h.hexdigest()
         cache = self.__dict__.setdefault("_series_cache", {})
         got = cache.get(key)
-        if got is not None and got[0] >= P:
-            alphas, S = got[1], got[2]
-            keep = alphas.sum(axis=1) <= P
-            return alphas[keep], S[keep]
-        # build a few degrees beyond what is asked (later chunks' draws reach a little further) and cut
-        P_build = max(P, got[0] if got is not None else 0) + SERIES_DRAW_MARGIN
-        alphas, S = self._build_series_table(P_build, mats, Z, xs)
-        cache[key] = (P_build, alphas, S)
-        keep = alphas.sum(axis=1) <= P
-        return alphas[keep], S[keep]
+        if got is None or got["P"] < P:
+            builder = got.get("builder") if got is not None else None
+            if builder is None:
+                builder = _SeriesBuilder(self, c, mats, Z, xs)
+                target = P
+                if P > 0 and not builder.keep(P):
+                    target = max(P, got["P"] if got is not None else 0)
+                    target += max(SERIES_DRAW_MARGIN, target // 5)
+                with _one_thread():
+                    alphas, S = builder.extend(target)
+            else:
+                with _one_thread():
+                    more_a, more_S = builder.extend(P)
+                alphas, S = np.concatenate([got["alphas"], more_a]), np.concatenate([got["S"], more_S])
+            held = builder if builder.keep() else None
+            got = cache[key] = {"P": builder.p, "alphas": alphas, "S": S, "builder": held}
+        keep = got["alphas"].sum(axis=1) <= P
+        return got["alphas"][keep], got["S"][keep]
 
-    def _build_series_table(self, P: int, mats, Z, xs) -> tuple[np.ndarray, np.ndarray]:
-        N, m = self.N, self.m
-        V = self.probes_matrix()
-        K = V.shape[1]
-        G = 0 if Z is None else Z.shape[1]
-        left = np.hstack([V, np.ones((N, 1))] + ([Z] if G else []))
-        # right vectors: M_j D(x) V (traces), M_j x (row sums), M_j Z (same-group sums, unweighted only)
-        rd = [[(x[:, None] * V) if M is None else np.asarray(M @ (x[:, None] * V)) for M in mats] for x in xs]
-        rt = np.column_stack([x if M is None else np.asarray(M @ x) for x in xs for M in mats])
-        rw = [Z if M is None else np.asarray(M @ Z) for M in mats] if G else []
-        WT = [sp.csr_array(W.T) for W in self.Ws]
-        alphas = [(0,) * m]
-        level = {alphas[0]: left}
-        coef = [self._series_coefficients(left, rd, rt, rw, K, G)]
-        for _ in range(P):
-            nxt = {}
-            for a, U in level.items():
-                for j in range(m):
-                    b = a[:j] + (a[j] + 1,) + a[j + 1 :]
-                    prod = np.asarray(WT[j] @ U)
-                    nxt[b] = prod if b not in nxt else nxt[b] + prod
-            level = dict(sorted(nxt.items(), reverse=True))
-            for a, U in level.items():
-                alphas.append(a)
-                coef.append(self._series_coefficients(U, rd, rt, rw, K, G))
-        return np.array(alphas), np.array(coef)  # (n_alpha, m), (n_alpha, 3, L, nm)
+    def release_series_state(self) -> None:
+        """Drop the builders' state of the effect draws' series tables (the tables themselves stay)."""
+        for got in self.__dict__.get("_series_cache", {}).values():
+            got["builder"] = None
 
-    @staticmethod
-    def _series_coefficients(U, rd, rt, rw, K, G) -> np.ndarray:
-        """Inner products of one left block ``C_alpha' [V, 1, Z]`` with the right vectors: (3, L, nm)."""
-        L, nm = len(rd), len(rd[0])
-        out = np.zeros((3, L, nm))
-        UV, u1 = U[:, :K], U[:, K]
-        for i in range(L):
-            for j in range(nm):
-                out[0, i, j] = np.mean(np.einsum("ij,ij->j", UV, rd[i][j]))
-        out[1] = (u1 @ rt).reshape(L, nm)
-        if G:
-            UZ = U[:, K + 1 :]
-            out[2, :, :] = np.array([np.einsum("ij,ij->", UZ, R) for R in rw])[None, :]
-        return out
+    def __getstate__(self):
+        """Pickled without the series builders' state (SuperLU factors; a worker rebuilds what it needs)."""
+        state = dict(self.__dict__)
+        if "_series_cache" in state:
+            state["_series_cache"] = {k: {**v, "builder": None} for k, v in state["_series_cache"].items()}
+        return state
 
     def effect_stats_many(self, rhos: np.ndarray, slx_ws, groups, weights: dict) -> dict:
         """:meth:`effect_stats` without weights (key ``"ones"``, with ``groups``) and with each weight vector.
@@ -567,6 +601,117 @@ class SpatialFilter:
             Z[np.arange(len(g)), g] = 1.0
         res = self._per_draw_stats(rhos, mats, Z, groups, [None] + list(weights.values()))
         return dict(zip(["ones", *weights], res))
+
+
+class _SeriesBuilder:
+    """The degree-by-degree construction of :meth:`SpatialFilter._multi_series_stats`' table, resumable.
+
+    Holds the right vectors ``A(c)^-1 b``, the factors of ``A(c)'`` and the left blocks of the last
+    degree built, so that a table can be extended by the degrees a later chunk needs.
+    """
+
+    def __init__(self, filt: SpatialFilter, c, mats, Z, xs):
+        N, self.m = filt.N, filt.m
+        V = filt.probes_matrix()
+        K = self.K = V.shape[1]
+        G = self.G = 0 if Z is None else Z.shape[1]
+        L, nm = self.L, self.nm = len(xs), len(mats)
+        if np.any(c != 0):
+            A = filt.matrix(c)
+            dom = filt._radius(c[None, :]) < 1.0
+            solve, self.solve_t = _lu_solver(A, dom), _lu_solver(sp.csc_array(A.T), dom)
+        else:
+            solve = self.solve_t = None
+        # right vectors A(c)^-1 b: M_j D(x) V (traces), M_j x (row sums), M_j Z (same-group sums, unweighted)
+        Rd = np.empty((N, K, L, nm))
+        for i, x in enumerate(xs):
+            for j, M in enumerate(mats):
+                b = x[:, None] * V
+                Rd[:, :, i, j] = b if M is None else np.asarray(M @ b)
+        Rt = np.column_stack([x if M is None else np.asarray(M @ x) for x in xs for M in mats])
+        Rw = np.stack([Z if M is None else np.asarray(M @ Z) for M in mats], axis=-1) if G else None
+        if solve is not None:
+            Rd = solve(Rd.reshape(N, -1)).reshape(N, K, L, nm)
+            Rt = solve(Rt)
+            if G:
+                Rw = solve(Rw.reshape(N, -1)).reshape(N, G, nm)
+        self.Rd = Rd.reshape(N * K, L * nm)
+        self.Rt = Rt
+        self.Rw = Rw.reshape(N * G, nm) if G else None
+        self.WT = [sp.csr_array(W.T) for W in filt.Ws]
+        self.level = {(0,) * self.m: np.hstack([V, np.ones((N, 1))] + ([Z] if G else []))}
+        self.p = -1  # last degree whose coefficients were returned
+
+    def keep(self, P: int | None = None) -> bool:
+        """Whether the state (the left blocks of degree ``P``, default the current one) is small enough to hold."""
+        P = max(self.p if P is None else P, 0)
+        block = next(iter(self.level.values())).nbytes
+        return math.comb(P + self.m - 1, self.m - 1) * block + self.Rd.nbytes <= SERIES_STATE_MAX_BYTES
+
+    def extend(self, P: int) -> tuple[np.ndarray, np.ndarray]:
+        """Multi-indices and coefficients of the degrees ``p + 1 .. P``: (n_new, m), (n_new, 3, L, nm)."""
+        alphas, coef = [], []
+        while self.p < P:
+            if self.p >= 0:  # the next degree from the current one
+                nxt = {}
+                for a in sorted(self.level, reverse=True):
+                    Y = self.level[a] if self.solve_t is None else self.solve_t(self.level[a])
+                    for j in range(self.m):
+                        b = a[:j] + (a[j] + 1,) + a[j + 1 :]
+                        prod = np.asarray(self.WT[j] @ Y)
+                        nxt[b] = prod if b not in nxt else nxt[b] + prod
+                self.level = nxt
+            self.p += 1
+            keys = sorted(self.level, reverse=True)
+            alphas += keys
+            coef.append(self._coefficients(np.stack([self.level[a] for a in keys])))
+        if not alphas:
+            return np.zeros((0, self.m), dtype=int), np.zeros((0, 3, self.L, self.nm))
+        return np.array(alphas), np.concatenate(coef)
+
+    def _coefficients(self, U) -> np.ndarray:
+        """Inner products of the left blocks ``U_alpha`` (q, N, K + 1 + G) with the right vectors: (q, 3, L, nm)."""
+        q, N = U.shape[:2]
+        K, G = self.K, self.G
+        out = np.zeros((q, 3, self.L, self.nm))
+        out[:, 0] = (np.ascontiguousarray(U[:, :, :K]).reshape(q, N * K) @ self.Rd).reshape(q, self.L, self.nm) / K
+        out[:, 1] = (U[:, :, K] @ self.Rt).reshape(q, self.L, self.nm)
+        if G:
+            out[:, 2] = (np.ascontiguousarray(U[:, :, K + 1 :]).reshape(q, N * G) @ self.Rw)[:, None, :]
+        return out
+
+
+def _union_pattern(N: int, Ws) -> tuple:
+    """CSC pattern of ``I + sum_j |W_j|`` and the values of I and of each W_j on it."""
+    P = sp.csc_array(sp.identity(N, format="csc") + sum(abs(sp.csc_array(W)) for W in Ws))
+    P.sort_indices()
+    cols = np.repeat(np.arange(N, dtype=np.int64), np.diff(P.indptr))
+    key = cols * N + P.indices.astype(np.int64)
+    base = np.zeros(len(key))
+    base[np.searchsorted(key, np.arange(N, dtype=np.int64) * (N + 1))] = 1.0
+    parts = []
+    for W in Ws:
+        c = sp.coo_array(W)
+        d = np.zeros(len(key))
+        np.add.at(d, np.searchsorted(key, c.col.astype(np.int64) * N + c.row.astype(np.int64)), c.data)
+        parts.append(d)
+    return P.indices, P.indptr, base, parts
+
+
+def _lu_solver(A, dominant: bool = False):
+    """A function solving ``A X = B`` for ``(N,)`` or ``(N, k)`` arrays ``B`` by a sparse LU.
+
+    SuperLU factors ``A'`` and solves the transposed system: its transposed multi-column solve is
+    several times faster than the plain one (about 30 ms against 400 ms for 73 columns at N = 2,848),
+    with the same factorization quality (``A`` and ``A'`` share the pattern and the pivots' sizes).
+    ``dominant``: ``A`` is strictly diagonally dominant by rows, so no pivoting is needed.
+    """
+    At = sp.csc_array(sp.csr_array(A).T)
+    if dominant:  # see SpatialFilter._factor
+        lu = spla.splu(At, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    else:
+        lu = spla.splu(At, permc_spec="COLAMD")
+    return lambda B: lu.solve(np.asarray(B, dtype=float), trans="T")
 
 
 def _same(A, B) -> bool:

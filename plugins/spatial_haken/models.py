@@ -326,6 +326,7 @@ class SpatialHakenModel(HakenModel):
             if "innovations" in fit.info:
                 fit.info["innovations"] = fit.info["innovations"] @ F.T
             fit.info["filter"] = SpatialFilter(Ws, method=self.method, probes=probes, seed=trace_seed)
+            fit.info["filter"].center = np.asarray([fit.params[fit.names.index(s)] for s in fit.spatial])
             fit.info["transformation"] = "Lee & Yu (2010) orthonormal transformation (year effects)"
         filt = fit.info["filter"] if model in ("sar", "sdm") else None
         return fit, filt, (y, Xcols, fit_ws)
@@ -790,6 +791,9 @@ class SpatialHakenResults(HakenResultsBase):
                 it, total=total, desc=f"effects {model.model}/{model.weights_name}"
             )
         sims = effect_draws(spec, groups, xbar, not uniform_note, draws, seed=rng, backend=backend, progress=prog)
+        for e in spec.values():  # the series tables stay; their builders' state (LU factors, blocks) goes
+            if e.filt is not None and hasattr(e.filt, "release_series_state"):
+                e.filt.release_series_state()
         self._set("effects", _effects_table(point, sims, key, alpha, self.split))
         self._set("marginal_effects", _marginal_table(point, sims, key, alpha, draws))
         smap = SpatialMap(model._weights()[0], _equation_maps(model, eqs, taus))
@@ -1042,6 +1046,11 @@ def lm_diagnostics(
         model ("ols"), weights, q1, q2, equation, test, statistic, df, p.
     """
     panel = prepare_panel(data, q1, q2, graph, region=region, year=year)
+    return lm_table(panel, q1, q2, weights_name=weights_name, intercept=intercept, effects=effects)
+
+
+def lm_table(panel, q1: str, q2: str, *, weights_name: str = "W", intercept: bool = False, effects: str = "none"):
+    """:func:`lm_diagnostics` on a panel already aligned with the weights (``SpatialHakenModel.aligned``)."""
     rows = []
     key = {"model": "ols", "weights": weights_name, "q1": q1, "q2": q2}
     for eqn in ("q1", "q2"):

@@ -41,15 +41,19 @@ SELECTION_COLUMNS = ["q1", "q2", "weights", "equation", "scope", "test", "statis
 SELECTION_MODELS = ("slx", "sar", "sem", "sdm")
 
 
-def _fits(data, q1, q2, graph, eqn, *, region, year, effects, weights_name):
-    """The four variants' fits of one equation: ``{model: EqFit}``."""
+def _model(data, q1, q2, graph, *, region, year, effects, weights_name):
+    """One model for the four fits (built as SAR: its checks of the data, weights and effects cover SLX's)."""
     from .models import SpatialHakenModel
 
+    return SpatialHakenModel(
+        data, q1, q2, graph, model="sar", region=region, year=year, effects=effects, weights_name=weights_name
+    )
+
+
+def _fits(mod, eqn, effects):
+    """The four variants' fits of one equation: ``{model: EqFit}``."""
     out = {}
     for m in SELECTION_MODELS:
-        mod = SpatialHakenModel(
-            data, q1, q2, graph, model=m, region=region, year=year, effects=effects, weights_name=weights_name
-        )
         fit = mod._fit_equation(eqn, m).fit
         if m == "slx" and effects in ("year", "two-way"):
             # on the scale of the Lee-Yu likelihood of the ML variants: T'(N - 1) observations
@@ -152,9 +156,10 @@ def selection_table(data, q1, q2, graph, *, region, year, effects, weights_name,
         equation's preferred model and reason; one ``scope = "system"`` row (``equation`` empty,
         ``test = "decision"``).
     """
-    from .models import lm_diagnostics
+    from .models import lm_table
 
-    lmtab = lm_diagnostics(data, q1, q2, graph, region=region, year=year, weights_name=weights_name, effects=effects)
+    mod = _model(data, q1, q2, graph, region=region, year=year, effects=effects, weights_name=weights_name)
+    lmtab = lm_table(mod.aligned, q1, q2, weights_name=weights_name, effects=effects)
     rows, prefs = [], {}
     key = {"q1": q1, "q2": q2, "weights": weights_name}
     for eqn in ("q1", "q2"):
@@ -163,7 +168,7 @@ def selection_table(data, q1, q2, graph, *, region, year, effects, weights_name,
             t: (float(sub.at[t, "statistic"]), float(sub.at[t, "p"]))
             for t in ("lm_lag", "lm_error", "rlm_lag", "rlm_error")
         }
-        fits = _fits(data, q1, q2, graph, eqn, region=region, year=year, effects=effects, weights_name=weights_name)
+        fits = _fits(mod, eqn, effects)
         tests, pref, reason = select_equation(fits, lm, alpha)
         prefs[eqn] = pref
         rows += [{**key, "equation": eqn, "scope": "equation", **t, "preferred": pref, "reason": reason} for t in tests]
