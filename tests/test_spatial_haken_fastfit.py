@@ -138,16 +138,16 @@ def test_centred_series_equals_lu_per_draw_and_is_exact_at_the_centre():
     xs = {"q1": rng.uniform(0.1, 0.9, N), "q2": rng.uniform(0.1, 0.9, N)}
     filt = SpatialFilter([Ww, Wa], method="sparse")
     filt.center = centre
-    P = filt._series_plan(rhos)
-    assert P is not None and P < 40  # around the centre the series is short (about 100 from 0)
-    assert SpatialFilter([Ww, Wa], method="sparse")._series_plan(rhos) > 2 * P
+    P, c = filt._series_plan(rhos)
+    assert np.array_equal(c, centre) and P < 40  # around the centre the series is short
+    assert SpatialFilter([Ww, Wa], method="sparse")._series_plan(rhos)[0] > 2 * P  # around 0
     new = _stats(filt, rhos, Ww, Wa, groups, xs)
     old = _stats(SpatialFilter([Ww, Wa], method="sparse"), rhos, Ww, Wa, groups, xs, series=False)
     for key in ("ones", "q1", "q2"):
         for f in "dtw":
             np.testing.assert_allclose(new[key][f], old[key][f], rtol=1e-11, atol=1e-12)
     # at the centre the series is the exact solve (degree 0)
-    assert filt._series_plan(centre[None, :]) == 0
+    assert filt._series_plan(centre[None, :])[0] == 0
     at = _stats(filt, centre[None, :], Ww, Wa, groups, xs)
     Minv = np.linalg.inv(np.eye(N) - centre[0] * Ww.toarray() - centre[1] * Wa.toarray())
     for j, M in enumerate([np.eye(N), Ww.toarray(), Wa.toarray()]):
@@ -188,6 +188,22 @@ def test_centred_series_chunks_get_the_same_numbers_whatever_ran_first(hold, mon
     assert all(v["builder"] is None for v in reused._series_cache.values())
 
 
+def test_small_estimates_expand_around_zero():
+    """Around small estimates the series from 0 is barely longer and needs no solves: it is taken."""
+    Ww, Wa, _ = _split_lattice()
+    filt = SpatialFilter([Ww, Wa], method="sparse")
+    filt.center = np.array([0.08, 0.05])
+    rhos = filt.center + np.array([[0.02, -0.05], [-0.01, 0.06]])
+    P, c = filt._series_plan(rhos)
+    assert np.array_equal(c, np.zeros(2))
+    got = filt.effect_stats_many(rhos, [Ww, Wa], None, {})
+    N = Ww.shape[0]
+    for k, rho in enumerate(rhos):
+        Minv = np.linalg.inv(np.eye(N) - rho[0] * Ww.toarray() - rho[1] * Wa.toarray())
+        assert got["ones"]["t"][k, 1] == pytest.approx((Minv @ Ww.toarray()).sum() / N, rel=1e-12)
+    assert np.array_equal(filt._series_plan(filt.center[None, :])[1], filt.center)  # the point: exact solve
+
+
 def test_centre_outside_the_unit_ball_falls_back_to_zero():
     Ww, Wa, _ = _split_lattice()
     filt = SpatialFilter([Ww, Wa], method="sparse")
@@ -195,3 +211,28 @@ def test_centre_outside_the_unit_ball_falls_back_to_zero():
     assert np.array_equal(filt._series_center(), np.zeros(2))
     filt.center = np.array([0.4, np.nan])
     assert np.array_equal(filt._series_center(), np.zeros(2))
+
+
+def test_centred_series_truncation_error_is_within_its_bound():
+    """Cut at a low degree P, the row sums' error stays below ``q^(P+1) / (1 - q) / (1 - r0) ||M x||_inf``."""
+    Ww, Wa, groups = _split_lattice()
+    N = Ww.shape[0]
+    centre = np.array([0.5, 0.3])
+    rhos = np.array([[0.56, 0.18], [0.47, 0.41], [0.52, 0.3]])
+    filt = SpatialFilter([Ww, Wa], method="sparse")
+    filt.center = centre
+    r0 = filt._radius(centre[None, :])
+    q = filt._radius(rhos - centre) / (1 - r0)
+    mats = [None, Ww, Wa]
+    alphas, S = filt._series_table(60, centre, mats, None, [np.ones(N)])
+    for P in (2, 4, 6):
+        keep = alphas.sum(axis=1) <= P
+        powers = np.prod((rhos - centre)[:, None, :] ** alphas[keep][None, :, :], axis=2)
+        t = powers @ S[keep][:, 1, 0, :] / N
+        bound = q ** (P + 1) / (1 - q) / (1 - r0)
+        for k, rho in enumerate(rhos):
+            Minv = np.linalg.inv(np.eye(N) - rho[0] * Ww.toarray() - rho[1] * Wa.toarray())
+            for j, M in enumerate([np.eye(N), Ww.toarray(), Wa.toarray()]):
+                err = abs(t[k, j] - (Minv @ M).sum() / N)
+                assert err <= bound * np.max(np.abs(M.sum(axis=1)))
+        assert bound < 0.1  # the check is not empty: errors of order 1e-2 .. 1e-5 are bounded, not zero

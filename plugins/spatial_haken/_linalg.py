@@ -33,6 +33,9 @@ SERIES_DRAW_MAX_TERMS = 20000
 #: Extra degrees (at least this many, or a fifth of the degree) of a series table built for the effect draws
 #: (so that later chunks, whose draws reach a little further, reuse it).
 SERIES_DRAW_MARGIN = 4
+#: Cost of a multi-index of the effect draws' series around the estimates (a sparse solve and products)
+#: in multi-indices around 0 (sparse products only); picks the cheaper centre (:meth:`SpatialFilter._series_plan`).
+SERIES_SOLVE_COST = 5
 #: Largest state (bytes) of a series table's builder held between chunks so that the table can grow.
 SERIES_STATE_MAX_BYTES = 256 * 2**20
 
@@ -457,50 +460,59 @@ class SpatialFilter:
         return float(np.max(np.abs(rhos) @ absrow.T)) if len(rhos) else 0.0
 
     def _series_plan(self, rhos: np.ndarray):
-        """Series length for :meth:`_multi_series_stats`, or None when a per-draw LU is cheaper.
+        """Series length and centre ``(P, c)`` for :meth:`_multi_series_stats`, or None when a per-draw LU is cheaper.
 
-        The series is expanded around ``c`` (:meth:`_series_center`: the point estimates, or 0):
+        The series is expanded around ``c``, the point estimates (:meth:`_series_center`) or 0:
         ``A(rho) = A(c) - E``, ``E = sum_j (rho_j - c_j) W_j``, and
         ``A(rho)^-1 = sum_k (A(c)^-1 E)^k A(c)^-1``.  With ``r0 = || sum_j |c_j| |W_j| ||_inf < 1``,
         ``||A(c)^-1||_inf <= 1 / (1 - r0)``, and with ``rd = max_draws || sum_j |rho_j - c_j| |W_j| ||_inf``
         the ratio ``q = rd / (1 - r0)`` bounds ``||A(c)^-1 E||_inf``, so the tail after degree ``P`` is at
         most ``q^(P+1) / (1 - q)`` times ``||A(c)^-1||_inf``; ``P`` is the smallest with ``q^P <= SERIES_TOL``.
-        With ``c = 0`` this is the plain Neumann series and ``q = r``.
+        With ``c = 0`` this is the plain Neumann series and ``q = r``.  A multi-index costs one sparse
+        solve around the estimates and none around 0 (:data:`SERIES_SOLVE_COST` products), so the cheaper
+        centre is taken: the estimates when they are far from 0 (then the draws' series is much shorter),
+        0 when they are small.  The choice depends only on the draws and the filter, so a chunk gets the
+        same numbers on every backend.
         """
+        rhos = np.asarray(rhos, dtype=float)
         c = self._series_center()
-        r0 = self._radius(c[None, :])
-        q = self._radius(np.asarray(rhos, dtype=float) - c[None, :]) / (1.0 - r0)
-        if q >= SERIES_DRAW_MAX_R:
-            return None
-        if q == 0.0:  # every draw at the centre: the exact solve
-            return 0
-        P = _series_length(q)
-        if math.comb(P + self.m, self.m) > SERIES_DRAW_MAX_TERMS:
-            return None
-        return P
+        best = None
+        for centre in [c] + ([np.zeros(self.m)] if np.any(c != 0) else []):
+            r0 = self._radius(centre[None, :])
+            q = self._radius(rhos - centre[None, :]) / (1.0 - r0)
+            if q >= SERIES_DRAW_MAX_R:
+                continue
+            P = 0 if q == 0.0 else _series_length(q)  # every draw at the centre: the exact solve
+            n = math.comb(P + self.m, self.m)
+            if n > SERIES_DRAW_MAX_TERMS:
+                continue
+            cost = (n + 1) * SERIES_SOLVE_COST if np.any(centre != 0) else n
+            if best is None or cost < best[0]:
+                best = (cost, P, centre)
+        return None if best is None else best[1:]
 
     def _multi_series_stats(self, rhos, mats, Z, xs) -> list | None:
         """:meth:`_per_draw_stats` by a power series of ``A(rho)^-1``, one pass for every draw.
 
-        Around the centre ``c`` (:meth:`_series_plan`), ``A(rho)^-1 = sum_alpha (rho - c)^alpha C_alpha``,
-        where the multi-index ``alpha`` counts how often each ``W_j`` occurs in a product of factors
-        ``A(c)^-1 W_j`` and ``C_alpha`` sums those products (times ``A(c)^-1`` on the right).  Every
-        quantity the effects need is a bilinear form ``u' A^-1 b`` with a few fixed left vectors ``u``
-        (the probes, the ones vector and the group indicators) and fixed right vectors ``b``: the left
-        products are accumulated degree by degree (``U_alpha = sum_j W_j' A(c)^-T U_{alpha - e_j}``,
-        ``U_0 = u``), their inner products with ``A(c)^-1 b`` stored, and each draw's value is the
-        polynomial ``sum_alpha (rho - c)^alpha s_alpha``.  The work does not depend on the number of
-        draws; with ``c`` the point estimates the draws lie close to it and the series is short (the
-        point itself is the exact solve).  The traces use the same probes as the LU path, so both give
-        the same numbers up to the series tolerance (:data:`SERIES_TOL`;
-        ``tests/test_spatial_haken_series_draws.py``).
+        Around the centre ``c`` (the estimates or 0; :meth:`_series_plan`),
+        ``A(rho)^-1 = sum_alpha (rho - c)^alpha C_alpha``, where the multi-index ``alpha`` counts how
+        often each ``W_j`` occurs in a product of factors ``A(c)^-1 W_j`` and ``C_alpha`` sums those
+        products (times ``A(c)^-1`` on the right).  Every quantity the effects need is a bilinear form
+        ``u' A^-1 b`` with a few fixed left vectors ``u`` (the probes, the ones vector and the group
+        indicators) and fixed right vectors ``b``: the left products are accumulated degree by degree
+        (``U_alpha = sum_j W_j' A(c)^-T U_{alpha - e_j}``, ``U_0 = u``), their inner products with
+        ``A(c)^-1 b`` stored, and each draw's value is the polynomial ``sum_alpha (rho - c)^alpha
+        s_alpha``.  The work does not depend on the number of draws; around the estimates the draws'
+        series is short (the point itself is the exact solve).  The traces use the same probes as the
+        LU path, so both give the same numbers up to the series tolerance (:data:`SERIES_TOL`;
+        ``tests/test_spatial_haken_series_draws.py``, ``tests/test_spatial_haken_fastfit.py``).
         """
-        P = self._series_plan(rhos)
-        if P is None:
+        plan = self._series_plan(rhos)
+        if plan is None:
             return None
+        P, c = plan
         N, L = self.N, len(xs)
         G = 0 if Z is None else Z.shape[1]
-        c = self._series_center()
         alphas, S = self._series_table(P, c, mats, Z, xs)
         powers = np.prod((rhos - c[None, :])[:, None, :] ** alphas[None, :, :], axis=2)  # (D, n_alpha)
         vals = np.einsum("da,afln->fldn", powers, S) / N
