@@ -41,6 +41,10 @@ def test_sparse_logdet_equals_slogdet(rho):
     ref = np.linalg.slogdet(np.eye(Ww.shape[0]) - rho[0] * Ww.toarray() - rho[1] * Wa.toarray())[1]
     assert filt.logdet(rho) == pytest.approx(ref, abs=1e-8)
     assert filt.matrix(rho).toarray() == pytest.approx(np.eye(Ww.shape[0]) - rho[0] * Ww - rho[1] * Wa, abs=0)
+    # the fill-reducing ordering comes from the pattern, not the values: the same bits whatever came first
+    other = SpatialFilter([Ww, Wa], method="sparse")
+    other.logdet((0.0, 0.7))
+    assert other.logdet(rho) == filt.logdet(rho)
 
 
 def test_sparse_logdet_without_diagonal_dominance_pivots():

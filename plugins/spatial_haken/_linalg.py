@@ -161,17 +161,31 @@ class SpatialFilter:
         return sp.csc_array((data, indices, indptr), shape=(self.N, self.N))
 
     def _factor(self, rho):
-        """Sparse LU of ``A(rho)``: without pivoting when ``A`` is strictly diagonally dominant by rows.
+        """Sparse LU of ``A(rho)`` (of ``P A P'`` for a fixed ordering ``P``), without pivoting when ``A`` is
+        strictly diagonally dominant by rows.
 
         With ``r = || sum_j |rho_j| |W_j| ||_inf < 1`` (always for a row-standardized W and its zone
         split with ``|rho_j| < 1``) Gaussian elimination needs no pivoting (Wilkinson: the growth factor
         is at most 2), so SuperLU runs in symmetric mode on a minimum-degree ordering of ``A + A'``
-        (about half the fill of COLAMD with partial pivoting); otherwise COLAMD with partial pivoting.
+        (40 % less fill than COLAMD with partial pivoting at county scale); otherwise COLAMD with partial
+        pivoting.  Only ``log|det|`` (the diagonal of U) is used: a symmetric permutation leaves it unchanged.
         """
         A = self.matrix(rho)
-        if self._radius(np.atleast_1d(np.asarray(rho, dtype=float))[None, :]) < 1.0:
-            return spla.splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
-        return spla.splu(A, permc_spec="COLAMD")
+        if self._radius(np.atleast_1d(np.asarray(rho, dtype=float))[None, :]) >= 1.0:
+            return spla.splu(A, permc_spec="COLAMD")
+        # the ordering depends only on the pattern (explicit zeros kept): computed once, then the matrix is
+        # permuted symmetrically and factored in its natural order (half the time of ordering every call)
+        perm = self.__dict__.get("_sym_order")
+        if perm is None:
+            lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+            q = np.argsort(lu.perm_c)
+            P = sp.csc_array((np.arange(1.0, A.nnz + 1.0), A.indices, A.indptr), shape=A.shape)[q][:, q]
+            P = sp.csc_array(P)
+            P.sort_indices()
+            perm = self._sym_order = (P.data.astype(np.int64) - 1, P.indices, P.indptr)
+        take, indices, indptr = perm
+        Ap = sp.csc_array((A.data[take], indices, indptr), shape=A.shape)
+        return spla.splu(Ap, permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
 
     def probes_matrix(self) -> np.ndarray:
         if self._V is None:
