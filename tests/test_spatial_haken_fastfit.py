@@ -240,3 +240,33 @@ def test_centred_series_truncation_error_is_within_its_bound():
                 err = abs(t[k, j] - (Minv @ M).sum() / N)
                 assert err <= bound * np.max(np.abs(M.sum(axis=1)))
         assert bound < 0.1  # the check is not empty: errors of order 1e-2 .. 1e-5 are bounded, not zero
+
+
+@pytest.mark.slow
+def test_split_sdm_draws_do_not_depend_on_the_backend():
+    """The sparse split path (centred series, held builders) gives the same tables in-process and on two processes."""
+    import libpysal
+    import pandas as pd
+    from libpysal.graph import Graph
+
+    from nqpspatial.backends import open_backend
+    from nqpspatial.plugins.spatial_haken import SpatialHakenModel, simulate_panel
+
+    g = Graph.from_W(libpysal.weights.lat2W(13, 12, rook=False))  # 156 regions: the sparse (LU and series) path
+    ids = np.asarray(g.unique_ids)
+    zones = pd.Series(np.where(np.arange(len(ids)) % 12 < 6, "west", "east"), index=ids)
+    truth = {
+        "q1": {"q1": 0.8, "q1q2": -0.2, "theta_q1": 0.08, "theta_q1q2": 0.04, "rho": 0.4},
+        "q2": {"q2": 0.35, "q1sq": 0.7, "theta_q2": 0.075, "theta_q1sq": 0.15, "rho": 0.3},
+    }
+    df = simulate_panel("sdm", g, truth, periods=6, sigma=0.02, seed=3)
+
+    def fit(backend=None):
+        mod = SpatialHakenModel(df, "q1", "q2", g, model="sdm", split=zones, method="sparse")
+        return mod.fit(draws=500, seed=4, backend=backend)
+
+    a = fit()
+    with open_backend("processes", workers=2) as be:
+        b = fit(be)
+    for name in ("estimates", "effects", "marginal_effects", "identification"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
