@@ -2,6 +2,7 @@
 
 Only the tests import it (tests/test_haken_wild_fast.py compares the new implementation with it).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import warnings
 
+import _wild_reference as ref
 import numpy as np
 import pandas as pd
 import pytest
 
-import _wild_reference as ref
 from nqpspatial.haken import HakenModel, simulate_panel, wild
 
 TOL = {"rtol": 1e-12, "atol": 1e-12}
