@@ -406,6 +406,167 @@ def _simulate_estimate(p, dgp1, dgp2, W, out=None):
     return tuple(np.concatenate([q[f] for q in parts]) for f in range(len(parts[0])))
 
 
+# --------------------------------------------------------------------------- grouped sums (issue 19)
+def _grouped_plan(p):
+    """Row plan of the grouped-sums path, or None when the design needs the generic one.
+
+    The path covers the designs whose estimator is OLS after no partialling or year demeaning (effects
+    ``"none"`` or ``"year"``, with or without an intercept, SLX lags on balanced panels); region and two-way
+    effects, the jackknife and the analytic correction take the generic path.  Each step of the recursion
+    is ordered by year and region, so that a year's rows are one contiguous slab of the step's states.
+    """
+    lay = p["layouts"][0][2]
+    if p["jackknife"] or p["analytic"] or lay.effects not in ("none", "year"):
+        return None
+    codes, tc, N = p["codes"], p["tcodes"], lay.N
+    pos = np.empty(len(codes), int)
+    steps, prev = [], None
+    for R in p["steps"]:
+        R = R[np.lexsort((codes[R], tc[R]))]
+        cut = np.flatnonzero(np.diff(tc[R])) + 1
+        bounds = np.r_[0, cut, len(R)]
+        segs = [(int(tc[R[a]]), int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        if p.get("W") is not None and not (len(segs) == 1 and len(R) == N and (codes[R] == np.arange(N)).all()):
+            return None  # SLX lags need every region in every period (balanced panels)
+        pred = None
+        if prev is not None:
+            pred = pos[R - 1]
+            if len(pred) == len(prev) and (pred == np.arange(len(prev))).all():
+                pred = None  # the previous step's next values, in order
+        pos[R] = np.arange(len(R))
+        steps.append((R, segs, pred))
+        prev = R
+    return {"steps": steps, "count": np.bincount(tc, minlength=p["T"]).astype(float)}
+
+
+def _step_regressors(p, c1, c2, buf):
+    """Regressors of both equations at one step (states ``c1``, ``c2`` of shape (B, m)); ``None`` for the constant.
+
+    ``buf`` holds two (B, m) arrays for ``c1 c2`` and ``c1^2``.  Also returns the SLX lags (``W`` times the
+    states of the step, as :func:`_wlag` computes them).
+    """
+    inter1 = np.multiply(c1, c2, out=buf[0])
+    sq = np.multiply(c1, c1, out=buf[1])
+    x1, x2, lags = [c1, inter1], [c2, sq], None
+    if p.get("W") is not None:
+        lags = [np.asarray(p["W"] @ a.T).T for a in (c1, inter1, c2, sq)]
+        x1 += lags[:2]
+        x2 += lags[2:]
+    if "const" in p["cols"]:
+        x1.append(None)
+        x2.append(None)
+    return x1, x2, lags
+
+
+def _accumulate(acc, xs, u, t, lo, hi, year_means):
+    """Add one year's slab (columns ``lo:hi`` of a step) to the sums ``G`` (x x'), ``h`` (x u) and ``s`` (x)."""
+    G, h, s = acc
+    sl = [None if x is None else x[:, lo:hi] for x in xs]
+    us = u[lo:hi]
+    for a, xa in enumerate(sl):
+        h[t, a] += us.sum() if xa is None else xa @ us
+        if year_means:
+            s[t, a] += (hi - lo) if xa is None else xa.sum(axis=1)
+        for b in range(a, len(sl)):
+            xb = sl[b]
+            if xa is None and xb is None:
+                v = hi - lo
+            elif xa is None or xb is None:
+                v = (xb if xa is None else xa).sum(axis=1)
+            else:
+                v = np.vecdot(xa, xb)
+            G[t, a, b] += v
+            if b != a:
+                G[t, b, a] += v
+
+
+def _next_values(l_, c, i_, ca, cb, off, w, u, out, tmp):
+    """``l c + i ca cb + off + w u`` into ``out``, in the order of :func:`_simulate_rows` (same bits)."""
+    np.multiply(c, l_, out=out)
+    np.multiply(ca, i_, out=tmp)
+    tmp *= cb
+    out += tmp
+    out += off
+    np.multiply(w, u, out=tmp)
+    out += tmp
+    return out
+
+
+def _grouped_fit(p, acc, theta, u, Wm, count):
+    """Slopes and CR1 pieces of one equation for every resample from its year sums (no rows).
+
+    The simulated response is ``y = x'theta + FE + w_t u`` with the fixed effects ``FE`` removed by the
+    partialling, so ``beta - theta = A^-1 sum_t w_t h_t`` and the year scores are ``w_t h_t - G_t (beta -
+    theta)`` (``G_t``, ``h_t``: the year's sums of ``x x'`` and ``x u`` after the partialling): no
+    cancellation between large sums.
+    """
+    G, h, s = (np.moveaxis(a, -1, 0) for a in acc)  # (B, T, k, k), (B, T, k), (B, T, k)
+    if p["layouts"][0][2].effects == "year":  # year demeaning, from the year sums
+        usum = np.bincount(p["tcodes"], weights=u, minlength=p["T"])
+        with np.errstate(all="ignore"):
+            G = G - s[:, :, :, None] * s[:, :, None, :] / count[None, :, None, None]
+            h = h - s * (usum / count)[None, :, None]
+    A = G.sum(axis=1)
+    r = np.einsum("bt,btk->bk", Wm, h)
+    with np.errstate(all="ignore"):
+        Ainv = _inverses(A)
+        delta = (Ainv @ r[:, :, None])[:, :, 0]
+        S = Wm[:, :, None] * h - (G @ delta[:, None, :, None])[:, :, :, 0]
+    return theta[None, :] + delta, Ainv, S
+
+
+def _grouped_estimate(p, dgp1, dgp2, Wm, thetas):
+    """:func:`_simulate_estimate` on the grouped-sums path: the recursion step by step, each year's slab of
+    both equations' regressors summed into ``x x'``, ``x u`` and ``x`` by year; no array over all rows.
+
+    The states are (resamples, rows of the step) arrays reused from step to step; they are those of
+    :func:`_simulate_rows` bit for bit (the same operations in the same order); the estimates equal
+    :func:`_estimate`'s to rounding (tests/test_haken_wild_fast.py).
+    """
+    plan, B, T, k = p["plan"], Wm.shape[0], p["T"], len(p["cols"])
+    l1, i1, off1, u1, th1 = dgp1
+    l2, i2, off2, u2, th2 = dgp2
+    year_means = p["layouts"][0][2].effects == "year"
+    accs = [tuple(np.zeros(shape) for shape in ((T, k, k, B), (T, k, B), (T, k, B))) for _ in range(2)]
+    tc = p["tcodes"]
+    m0 = max(len(R) for R, _, _ in plan["steps"])
+    flat = np.empty((7, B * m0))  # states (2), next values (2), c1 c2, c1^2, a temporary: reused by every step
+    cur, nxt = (0, 1), (2, 3)
+    with np.errstate(all="ignore"):
+        for s, (R, segs, pred) in enumerate(plan["steps"]):
+            view = [f[: B * len(R)].reshape(B, len(R)) for f in flat]
+            if s == 0:
+                view[0][...] = p["q1"][R][None, :]
+                view[1][...] = p["q2"][R][None, :]
+            elif pred is None:  # the previous step's next values are this step's states, in place
+                cur, nxt = nxt, cur
+            else:
+                np.take(Y1, pred, axis=1, out=view[cur[0]])
+                np.take(Y2, pred, axis=1, out=view[cur[1]])
+            c1, c2 = view[cur[0]], view[cur[1]]
+            w = Wm[:, segs[0][0]][:, None] if len(segs) == 1 else Wm[:, tc[R]]
+            x1, x2, lags = _step_regressors(p, c1, c2, view[4:6])
+            Y1 = _next_values(l1, c1, i1, c1, c2, off1[R][None, :], w, u1[R][None, :], view[nxt[0]], view[6])
+            Y2 = _next_values(l2, c2, i2, c1, c1, off2[R][None, :], w, u2[R][None, :], view[nxt[1]], view[6])
+            if th1 is not None:
+                Y1 += th1[0] * lags[0] + th1[1] * lags[1]
+                Y2 += th2[0] * lags[2] + th2[1] * lags[3]
+            for t, lo, hi in segs:
+                _accumulate(accs[0], x1, u1[R], t, lo, hi, year_means)
+                _accumulate(accs[1], x2, u2[R], t, lo, hi, year_means)
+    lay = p["layouts"][0][2]
+    n, G_ = lay.n, lay.Ty.shape[1]
+    factor = (G_ / (G_ - 1.0)) * ((n - 1.0) / (n - k - lay.n_fe)) if G_ > 1 else np.nan
+    b1, A1, S1 = _grouped_fit(p, accs[0], thetas[0], u1, Wm, plan["count"])
+    b2, A2, S2 = _grouped_fit(p, accs[1], thetas[1], u2, Wm, plan["count"])
+    V1 = _cov(A1, S1, A1, S1, factor)
+    V2 = _cov(A2, S2, A2, S2, factor)
+    C12 = _cov(A1, S1, A2, S2, factor)
+    se1 = np.sqrt(np.maximum(np.einsum("bkk->bk", V1), 0.0))
+    se2 = np.sqrt(np.maximum(np.einsum("bkk->bk", V2), 0.0))
+    return b1, b2, se1, se2, C12[:, 0, 0]
+
+
 def _wild_chunk(p, task):
     """One chunk: the unrestricted resamples and one restricted set per tested coefficient."""
     W = draw_multipliers(task.rng(), task.size, p["T"])
@@ -413,13 +574,23 @@ def _wild_chunk(p, task):
     k = len(p["cols"])
     sp_ = p.get("W") is not None
     free = (_dgp(eq1, eq1["coef"], sp_), _dgp(eq2, eq2["coef"], sp_))
-    # buffers reused by the chunk's simulations: rows x resamples while recursing, resamples x rows after
-    n_rows = len(p["q1"])
-    bufs = (
-        tuple(np.empty((n_rows, task.size)) for _ in range(4)),
-        tuple(np.empty((task.size, n_rows)) for _ in range(4)),
-    )
-    b1, b2, se1, se2, c12 = _simulate_estimate(p, free[0], free[1], W, bufs)
+    if p.get("plan") is not None:  # grouped sums: no arrays over rows x resamples
+
+        def run(dg, coefs):
+            return _grouped_estimate(p, dg[0], dg[1], W, [c[:k] for c in coefs])
+
+    else:
+        # buffers reused by the chunk's simulations: rows x resamples while recursing, resamples x rows after
+        n_rows = len(p["q1"])
+        bufs = (
+            tuple(np.empty((n_rows, task.size)) for _ in range(4)),
+            tuple(np.empty((task.size, n_rows)) for _ in range(4)),
+        )
+
+        def run(dg, coefs):
+            return _simulate_estimate(p, dg[0], dg[1], W, bufs)
+
+    b1, b2, se1, se2, c12 = run(free, (eq1["coef"], eq2["coef"]))
     r, rse = _ratio_t(b1, b2, se1, se2, c12)
     out = {"W": W, "b1": b1, "b2": b2, "se1": se1, "se2": se2, "r": r, "rse": rse, "tnull": []}
     names = _terms(p["cols"])
@@ -429,9 +600,9 @@ def _wild_chunk(p, task):
                 out["tnull"].append(np.full(task.size, np.nan))
                 continue
             coef, _ = _restricted(eq, j, v0)
-            dg = [free[0], free[1]]
-            dg[e] = _dgp(eq, coef, sp_)
-            rb1, rb2, rs1, rs2, _ = _simulate_estimate(p, dg[0], dg[1], W, bufs)
+            dg, cs = [free[0], free[1]], [eq1["coef"], eq2["coef"]]
+            dg[e], cs[e] = _dgp(eq, coef, sp_), coef
+            rb1, rb2, rs1, rs2, _ = run(dg, cs)
             bb, ss = (rb1, rs1) if e == 0 else (rb2, rs2)
             with np.errstate(all="ignore"):
                 out["tnull"].append((bb[:, j] - v0) / ss[:, j])
@@ -581,6 +752,7 @@ def wild_year_bootstrap(
     p = _payload(design, coefs, jackknife, analytic, W=W)
     p["periods"] = [np.flatnonzero(p["tcodes"] == t) for t in range(p["T"])]
     p["null_terms"] = set(sum(_terms(p["cols"]), [])) if null_terms is None else set(null_terms)
+    p["plan"] = _grouped_plan(p)
     data = _estimate(
         p,
         design.X1["lag"].to_numpy(float)[None, :],
