@@ -481,12 +481,14 @@ def _accumulate(acc, xs, u, t, lo, hi, year_means):
 
 
 def _next_values(l_, c, i_, ca, cb, off, w, u, out, tmp):
-    """``l c + i ca cb + off + w u`` into ``out``, in the order of :func:`_simulate_rows` (same bits)."""
+    """``l c + i ca cb + off + w u`` into ``out``, in the order of :func:`_simulate_rows` (same bits; ``off``
+    None: zero)."""
     np.multiply(c, l_, out=out)
     np.multiply(ca, i_, out=tmp)
     tmp *= cb
     out += tmp
-    out += off
+    if off is not None:
+        out += off
     np.multiply(w, u, out=tmp)
     out += tmp
     return out
@@ -532,6 +534,8 @@ def _grouped_estimate(p, dgp1, dgp2, Wm, thetas):
     m0 = max(len(R) for R, _, _ in plan["steps"])
     flat = np.empty((7, B * m0))  # states (2), next values (2), c1 c2, c1^2, a temporary: reused by every step
     cur, nxt = (0, 1), (2, 3)
+    Y1 = Y2 = None
+    offs = [None if not off.any() else off for off in (off1, off2)]  # no intercept, no effects: nothing to add
     with np.errstate(all="ignore"):
         for s, (R, segs, pred) in enumerate(plan["steps"]):
             view = [f[: B * len(R)].reshape(B, len(R)) for f in flat]
@@ -546,8 +550,9 @@ def _grouped_estimate(p, dgp1, dgp2, Wm, thetas):
             c1, c2 = view[cur[0]], view[cur[1]]
             w = Wm[:, segs[0][0]][:, None] if len(segs) == 1 else Wm[:, tc[R]]
             x1, x2, lags = _step_regressors(p, c1, c2, view[4:6])
-            Y1 = _next_values(l1, c1, i1, c1, c2, off1[R][None, :], w, u1[R][None, :], view[nxt[0]], view[6])
-            Y2 = _next_values(l2, c2, i2, c1, c1, off2[R][None, :], w, u2[R][None, :], view[nxt[1]], view[6])
+            o1, o2 = (None if o is None else o[R][None, :] for o in offs)
+            Y1 = _next_values(l1, c1, i1, c1, c2, o1, w, u1[R][None, :], view[nxt[0]], view[6])
+            Y2 = _next_values(l2, c2, i2, c1, c1, o2, w, u2[R][None, :], view[nxt[1]], view[6])
             if th1 is not None:
                 Y1 += th1[0] * lags[0] + th1[1] * lags[1]
                 Y2 += th2[0] * lags[2] + th2[1] * lags[3]
