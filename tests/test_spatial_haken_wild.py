@@ -129,5 +129,5 @@ def test_grouped_sums_path_equals_the_previous_implementation(graph, effects, mo
     np.testing.assert_allclose(
         new.loc[coef, num].to_numpy(float), old.loc[coef, num].to_numpy(float), rtol=1e-11, atol=1e-11
     )
-    # the ratio |gamma2|/|gamma1| with a true gamma1 of 0 (SLX["q1"]["q1"] = 1): its draws amplify rounding by 1/|gamma1|
+    # the ratio with a true gamma1 of 0 (SLX["q1"]["q1"] = 1): its draws amplify rounding by 1/|gamma1|
     np.testing.assert_allclose(new.loc[~coef, num].to_numpy(float), old.loc[~coef, num].to_numpy(float), rtol=1e-8)
