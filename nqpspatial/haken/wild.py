@@ -35,6 +35,12 @@ The statistic is studentized with the covariance clustered by year (CR1),
 the clustering of the multipliers.  Resamples are drawn in fixed-size chunks
 through :mod:`nqpspatial.backends` (chunk ``i`` from the ``i``-th child of the
 seed), so results do not depend on the backend or the number of workers.
+
+With no effects, year effects or an intercept (the default design; SLX on balanced panels) a chunk runs
+on grouped sums (:func:`_grouped_estimate`): the recursion goes period by period and adds each year's
+regressors to the year sums of ``x x'`` and ``x u``, from which the slopes and the CR1 scores follow
+without any array over all rows (docs/inference.md).  Other designs re-estimate the simulated rows in
+batches (:func:`_simulate_estimate`).
 """
 
 from __future__ import annotations
@@ -517,13 +523,14 @@ def _grouped_fit(p, acc, theta, u, Wm, count):
     return theta[None, :] + delta, Ainv, S
 
 
-def _grouped_estimate(p, dgp1, dgp2, Wm, thetas):
+def _grouped_estimate(p, dgp1, dgp2, Wm, thetas, only=None):
     """:func:`_simulate_estimate` on the grouped-sums path: the recursion step by step, each year's slab of
     both equations' regressors summed into ``x x'``, ``x u`` and ``x`` by year; no array over all rows.
 
     The states are (resamples, rows of the step) arrays reused from step to step; they are those of
     :func:`_simulate_rows` bit for bit (the same operations in the same order); the estimates equal
-    :func:`_estimate`'s to rounding (tests/test_haken_wild_fast.py).
+    :func:`_estimate`'s to rounding (tests/test_haken_wild_fast.py).  ``only`` (0 or 1): estimate that equation
+    alone (a restricted set needs one; the other's slopes and standard errors are NaN, their covariance too).
     """
     plan, B, T, k = p["plan"], Wm.shape[0], p["T"], len(p["cols"])
     l1, i1, off1, u1, th1 = dgp1
@@ -557,19 +564,24 @@ def _grouped_estimate(p, dgp1, dgp2, Wm, thetas):
                 Y1 += th1[0] * lags[0] + th1[1] * lags[1]
                 Y2 += th2[0] * lags[2] + th2[1] * lags[3]
             for t, lo, hi in segs:
-                _accumulate(accs[0], x1, u1[R], t, lo, hi, year_means)
-                _accumulate(accs[1], x2, u2[R], t, lo, hi, year_means)
+                if only != 1:
+                    _accumulate(accs[0], x1, u1[R], t, lo, hi, year_means)
+                if only != 0:
+                    _accumulate(accs[1], x2, u2[R], t, lo, hi, year_means)
     lay = p["layouts"][0][2]
     n, G_ = lay.n, lay.Ty.shape[1]
     factor = (G_ / (G_ - 1.0)) * ((n - 1.0) / (n - k - lay.n_fe)) if G_ > 1 else np.nan
-    b1, A1, S1 = _grouped_fit(p, accs[0], thetas[0], u1, Wm, plan["count"])
-    b2, A2, S2 = _grouped_fit(p, accs[1], thetas[1], u2, Wm, plan["count"])
-    V1 = _cov(A1, S1, A1, S1, factor)
-    V2 = _cov(A2, S2, A2, S2, factor)
-    C12 = _cov(A1, S1, A2, S2, factor)
-    se1 = np.sqrt(np.maximum(np.einsum("bkk->bk", V1), 0.0))
-    se2 = np.sqrt(np.maximum(np.einsum("bkk->bk", V2), 0.0))
-    return b1, b2, se1, se2, C12[:, 0, 0]
+    out = []
+    for e, u in enumerate((u1, u2)):
+        if only is not None and only != e:
+            out.append((np.full((B, k), np.nan), np.full((B, k), np.nan), None, None))
+            continue
+        b, Ainv, S = _grouped_fit(p, accs[e], thetas[e], u, Wm, plan["count"])
+        V = _cov(Ainv, S, Ainv, S, factor)
+        out.append((b, np.sqrt(np.maximum(np.einsum("bkk->bk", V), 0.0)), Ainv, S))
+    (b1, se1, A1, S1), (b2, se2, A2, S2) = out
+    c12 = np.full(B, np.nan) if only is not None else _cov(A1, S1, A2, S2, factor)[:, 0, 0]
+    return b1, b2, se1, se2, c12
 
 
 def _wild_chunk(p, task):
@@ -581,8 +593,8 @@ def _wild_chunk(p, task):
     free = (_dgp(eq1, eq1["coef"], sp_), _dgp(eq2, eq2["coef"], sp_))
     if p.get("plan") is not None:  # grouped sums: no arrays over rows x resamples
 
-        def run(dg, coefs):
-            return _grouped_estimate(p, dg[0], dg[1], W, [c[:k] for c in coefs])
+        def run(dg, coefs, only=None):
+            return _grouped_estimate(p, dg[0], dg[1], W, [c[:k] for c in coefs], only)
 
     else:
         # buffers reused by the chunk's simulations: rows x resamples while recursing, resamples x rows after
@@ -592,7 +604,7 @@ def _wild_chunk(p, task):
             tuple(np.empty((task.size, n_rows)) for _ in range(4)),
         )
 
-        def run(dg, coefs):
+        def run(dg, coefs, only=None):
             return _simulate_estimate(p, dg[0], dg[1], W, bufs)
 
     b1, b2, se1, se2, c12 = run(free, (eq1["coef"], eq2["coef"]))
@@ -607,7 +619,7 @@ def _wild_chunk(p, task):
             coef, _ = _restricted(eq, j, v0)
             dg, cs = [free[0], free[1]], [eq1["coef"], eq2["coef"]]
             dg[e], cs[e] = _dgp(eq, coef, sp_), coef
-            rb1, rb2, rs1, rs2, _ = run(dg, cs)
+            rb1, rb2, rs1, rs2, _ = run(dg, cs, only=e)
             bb, ss = (rb1, rs1) if e == 0 else (rb2, rs2)
             with np.errstate(all="ignore"):
                 out["tnull"].append((bb[:, j] - v0) / ss[:, j])
