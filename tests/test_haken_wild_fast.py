@@ -81,11 +81,12 @@ def test_fast_path_equals_the_reference_on_a_small_panel(kw):
     _assert_same(*_fits(panel, 60, 1, **kw), tol=1e-11 if kw.get("intercept") else 1e-12)
 
 
-def test_fast_path_equals_the_reference_with_rademacher_weights_and_an_unbalanced_panel():
+@pytest.mark.parametrize("effects", ["none", "year"])
+def test_fast_path_equals_the_reference_with_rademacher_weights_and_an_unbalanced_panel(effects):
     panel = simulate_panel(-0.1, 0.35, 0.6, 0.35, n_regions=15, n_periods=14, q1_start=(0.3, 0.6), seed=2)
     drop = (panel["region"] == panel["region"].iloc[0]) & (panel["year"] < panel["year"].min() + 3)
     drop |= (panel["region"] == panel["region"].iloc[-1]) & (panel["year"] > panel["year"].max() - 2)
-    a, b = _fits(panel[~drop].reset_index(drop=True), 50, 4)
+    a, b = _fits(panel[~drop].reset_index(drop=True), 50, 4, effects=effects)
     assert a.weights == "rademacher"
     _assert_same(a, b)
 
