@@ -455,7 +455,8 @@ def _step_regressors(p, c1, c2, buf):
     sq = np.multiply(c1, c1, out=buf[1])
     x1, x2, lags = [c1, inter1], [c2, sq], None
     if p.get("W") is not None:
-        lags = [np.asarray(p["W"] @ a.T).T for a in (c1, inter1, c2, sq)]
+        # W times the states (rows x resamples, as _wlag computes them), back to contiguous resamples x rows
+        lags = [np.ascontiguousarray(np.asarray(p["W"] @ a.T).T) for a in (c1, inter1, c2, sq)]
         x1 += lags[:2]
         x2 += lags[2:]
     if "const" in p["cols"]:
