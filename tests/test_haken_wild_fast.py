@@ -81,7 +81,7 @@ def test_fast_path_equals_the_reference_on_a_small_panel(kw):
     _assert_same(*_fits(panel, 60, 1, **kw), tol=1e-11 if kw.get("intercept") else 1e-12)
 
 
-@pytest.mark.parametrize("effects", ["none", "year"])
+@pytest.mark.parametrize("effects", ["none", "year", "region"])
 def test_fast_path_equals_the_reference_with_rademacher_weights_and_an_unbalanced_panel(effects):
     panel = simulate_panel(-0.1, 0.35, 0.6, 0.35, n_regions=15, n_periods=14, q1_start=(0.3, 0.6), seed=2)
     drop = (panel["region"] == panel["region"].iloc[0]) & (panel["year"] < panel["year"].min() + 3)
@@ -96,6 +96,7 @@ def test_fast_path_equals_the_reference_on_a_mid_size_panel():
     panel = simulate_panel(-0.1, 0.35, 0.6, 0.35, n_regions=300, n_periods=20, q1_start=(0.3, 0.6), seed=11)
     _assert_same(*_fits(panel, 120, 7))
     _assert_same(*_fits(panel, 60, 8, effects="year"))
+    _assert_same(*_fits(panel, 60, 9, effects="region"))
 
 
 def test_fast_path_keeps_the_divergence_handling():

@@ -100,9 +100,9 @@ def test_stage_bootstrap_table_and_refusals():
         spec.coerce({**cfg, "models": ["slx", "sar"]}, ctx)
 
 
-@pytest.mark.parametrize("effects", ["none", "year", "region"])
+@pytest.mark.parametrize("effects", ["none", "year", "region", "two-way"])
 def test_grouped_sums_path_equals_the_previous_implementation(graph, effects, monkeypatch):
-    """Issue 19: the SLX bootstrap on the grouped-sums path (none, year) and the generic one (region) gives the
+    """Issue 19: the SLX bootstrap on the grouped-sums path (none, year, region) and the generic one (two-way) gives the
     numbers of the frozen pre-issue-19 implementation (tests/_wild_reference.py) to rounding: 1e-11 here, as the
     four collinear SLX regressors leave the reference's batched products about 1e-12 from exact arithmetic (see
     tests/test_haken_wild_fast.py for the comparison with exact arithmetic)."""
@@ -117,7 +117,7 @@ def test_grouped_sums_path_equals_the_previous_implementation(graph, effects, mo
         for X, y in ((design.X1, design.y1), (design.X2, design.y2))
     ]
     p = _payload(design, coefs, False, None, W=W)
-    assert (wild._grouped_plan(p) is None) == (effects == "region")
+    assert (wild._grouped_plan(p) is None) == (effects == "two-way")
     new = slx_wild_year(res, 40, seed=2).table
     monkeypatch.setattr(wild, "wild_year_bootstrap", ref.wild_year_bootstrap)
     old = slx_wild_year(res, 40, seed=2).table

@@ -416,13 +416,14 @@ def _simulate_estimate(p, dgp1, dgp2, W, out=None):
 def _grouped_plan(p):
     """Row plan of the grouped-sums path, or None when the design needs the generic one.
 
-    The path covers the designs whose estimator is OLS after no partialling or year demeaning (effects
-    ``"none"`` or ``"year"``, with or without an intercept, SLX lags on balanced panels); region and two-way
-    effects, the jackknife and the analytic correction take the generic path.  Each step of the recursion
-    is ordered by year and region, so that a year's rows are one contiguous slab of the step's states.
+    The path covers the designs whose estimator is OLS after no partialling, year or region demeaning
+    (effects ``"none"``, ``"year"`` or ``"region"``, with or without an intercept, SLX lags on balanced
+    panels); two-way effects, the jackknife and the analytic correction take the generic path.  Each step of
+    the recursion is ordered by year and region, so that a year's rows are one contiguous slab of the step's
+    states.
     """
     lay = p["layouts"][0][2]
-    if p["jackknife"] or p["analytic"] or lay.effects not in ("none", "year"):
+    if p["jackknife"] or p["analytic"] or lay.effects not in ("none", "year", "region"):
         return None
     codes, tc, N = p["codes"], p["tcodes"], lay.N
     pos = np.empty(len(codes), int)
@@ -467,7 +468,7 @@ def _step_regressors(p, c1, c2, buf):
 
 def _accumulate(acc, xs, u, t, lo, hi, year_means):
     """Add one year's slab (columns ``lo:hi`` of a step) to the sums ``G`` (x x'), ``h`` (x u) and ``s`` (x)."""
-    G, h, s = acc
+    G, h, s = acc["G"], acc["h"], acc["s"]
     sl = [None if x is None else x[:, lo:hi] for x in xs]
     us = u[lo:hi]
     for a, xa in enumerate(sl):
@@ -505,12 +506,13 @@ def _grouped_fit(p, acc, theta, u, Wm, count):
     """Slopes and CR1 pieces of one equation for every resample from its year sums (no rows).
 
     The simulated response is ``y = x'theta + FE + w_t u`` with the fixed effects ``FE`` removed by the
-    partialling, so ``beta - theta = A^-1 sum_t w_t h_t`` and the year scores are ``w_t h_t - G_t (beta -
-    theta)`` (``G_t``, ``h_t``: the year's sums of ``x x'`` and ``x u`` after the partialling): no
-    cancellation between large sums.
+    partialling (``~``), so ``beta - theta = A^-1 sum_t w_t h_t`` and the year scores are ``w_t h_t - q_t - G_t
+    (beta - theta)`` (``G_t``, ``h_t``, ``q_t``: the year's sums of ``x~ x~'``, ``x~ u`` and ``x~ m`` with ``m`` the
+    region means of ``w u``, zero without region effects): no cancellation between large sums.
     """
-    G, h, s = (np.moveaxis(a, -1, 0) for a in acc)  # (B, T, k, k), (B, T, k), (B, T, k)
+    G, h = np.moveaxis(acc["G"], -1, 0), np.moveaxis(acc["h"], -1, 0)  # (B, T, k, k), (B, T, k)
     if p["layouts"][0][2].effects == "year":  # year demeaning, from the year sums
+        s = np.moveaxis(acc["s"], -1, 0)
         usum = np.bincount(p["tcodes"], weights=u, minlength=p["T"])
         with np.errstate(all="ignore"):
             G = G - s[:, :, :, None] * s[:, :, None, :] / count[None, :, None, None]
@@ -521,23 +523,21 @@ def _grouped_fit(p, acc, theta, u, Wm, count):
         Ainv = _inverses(A)
         delta = (Ainv @ r[:, :, None])[:, :, 0]
         S = Wm[:, :, None] * h - (G @ delta[:, None, :, None])[:, :, :, 0]
+        if "q" in acc:
+            S = S - np.moveaxis(acc["q"], -1, 0)
     return theta[None, :] + delta, Ainv, S
 
 
-def _grouped_estimate(p, dgp1, dgp2, Wm, thetas, only=None):
-    """:func:`_simulate_estimate` on the grouped-sums path: the recursion step by step, each year's slab of
-    both equations' regressors summed into ``x x'``, ``x u`` and ``x`` by year; no array over all rows.
+def _recursion(p, dgp1, dgp2, Wm, visit):
+    """Re-run the map for the resamples (rows) of ``Wm`` step by step; ``visit(s, R, segs, w, c1, c2, x1, x2)``
+    sees every step's states (B, m), multipliers and both equations' regressors (:func:`_step_regressors`).
 
-    The states are (resamples, rows of the step) arrays reused from step to step; they are those of
-    :func:`_simulate_rows` bit for bit (the same operations in the same order); the estimates equal
-    :func:`_estimate`'s to rounding (tests/test_haken_wild_fast.py).  ``only`` (0 or 1): estimate that equation
-    alone (a restricted set needs one; the other's slopes and standard errors are NaN, their covariance too).
+    The states are (resamples, rows of the step) arrays reused from step to step (a visitor that keeps them
+    copies them); they are those of :func:`_simulate_rows` bit for bit (the same operations in the same order).
     """
-    plan, B, T, k = p["plan"], Wm.shape[0], p["T"], len(p["cols"])
+    plan, B = p["plan"], Wm.shape[0]
     l1, i1, off1, u1, th1 = dgp1
     l2, i2, off2, u2, th2 = dgp2
-    year_means = p["layouts"][0][2].effects == "year"
-    accs = [tuple(np.zeros(shape) for shape in ((T, k, k, B), (T, k, B), (T, k, B))) for _ in range(2)]
     tc = p["tcodes"]
     m0 = max(len(R) for R, _, _ in plan["steps"])
     flat = np.empty((7, B * m0))  # states (2), next values (2), c1 c2, c1^2, a temporary: reused by every step
@@ -564,22 +564,104 @@ def _grouped_estimate(p, dgp1, dgp2, Wm, thetas, only=None):
             if th1 is not None:
                 Y1 += th1[0] * lags[0] + th1[1] * lags[1]
                 Y2 += th2[0] * lags[2] + th2[1] * lags[3]
-            for t, lo, hi in segs:
-                if only != 1:
-                    _accumulate(accs[0], x1, u1[R], t, lo, hi, year_means)
-                if only != 0:
-                    _accumulate(accs[1], x2, u2[R], t, lo, hi, year_means)
+            visit(s, R, segs, w, c1, c2, x1, x2)
+
+
+def _year_sums(p, dgp1, dgp2, Wm, eqs):
+    """Year sums of both equations (effects none or year): one pass of the recursion."""
+    B, T, k = Wm.shape[0], p["T"], len(p["cols"])
+    accs = [{"G": np.zeros((T, k, k, B)), "h": np.zeros((T, k, B)), "s": np.zeros((T, k, B))} for _ in range(2)]
+    us = (dgp1[3], dgp2[3])
+    year_means = p["layouts"][0][2].effects == "year"
+
+    def visit(s, R, segs, w, c1, c2, x1, x2):
+        for t, lo, hi in segs:
+            for e in eqs:
+                _accumulate(accs[e], (x1, x2)[e], us[e][R], t, lo, hi, year_means)
+
+    _recursion(p, dgp1, dgp2, Wm, visit)
+    return accs
+
+
+def _region_year_sums(p, dgp1, dgp2, Wm, eqs):
+    """Year sums of both equations after removing region means: two passes.
+
+    The first runs the recursion, keeps the states (two (B, rows) arrays; a chunk holds at most 5 million
+    resample-rows) and sums the regressors and ``w u`` by region; the second demeans each step's regressors
+    by their region means and forms the year sums of ``x~ x~'``, ``x~ u`` and ``x~ m`` (``m``: region means of
+    ``w u``), row by row as the batched path does.
+    """
+    B, T, k, codes = Wm.shape[0], p["T"], len(p["cols"]), p["codes"]
+    N = p["layouts"][0][2].N
+    count = np.bincount(codes, minlength=N).astype(float)
+    us = (dgp1[3], dgp2[3])
+    kept, rsum = [], [np.zeros((k, B, N)) for _ in range(2)]
+    msum = [np.zeros((B, N)) for _ in range(2)]
+
+    def first(s, R, segs, w, c1, c2, x1, x2):
+        kept.append((c1.copy(), c2.copy()))
+        cR = codes[R]  # one row per region in a step
+        for e in eqs:
+            for a, x in enumerate((x1, x2)[e]):
+                rsum[e][a][:, cR] += x
+            msum[e][:, cR] += w * us[e][R][None, :]
+
+    _recursion(p, dgp1, dgp2, Wm, first)
+    with np.errstate(all="ignore"):
+        means = [rsum[e] / count for e in range(2)]
+        mmean = [msum[e] / count for e in range(2)]
+    accs = [{"G": np.zeros((T, k, k, B)), "h": np.zeros((T, k, B)), "q": np.zeros((T, k, B))} for _ in range(2)]
+    m0 = max(len(R) for R, _, _ in p["plan"]["steps"])
+    buf = np.empty((2, B * m0))
+    with np.errstate(all="ignore"):
+        for (R, segs, _), (c1, c2) in zip(p["plan"]["steps"], kept):
+            view = [f[: B * len(R)].reshape(B, len(R)) for f in buf]
+            xs = _step_regressors(p, c1, c2, view)[:2]
+            cR = codes[R]
+            for e in eqs:
+                xt = [x - means[e][a][:, cR] for a, x in enumerate(xs[e])]
+                m = mmean[e][:, cR]
+                for t, lo, hi in segs:
+                    _accumulate_demeaned(accs[e], xt, us[e][R], m, t, lo, hi)
+    return accs
+
+
+def _accumulate_demeaned(acc, xs, u, m, t, lo, hi):
+    """:func:`_accumulate` for region-demeaned regressors, with the year sums ``q`` of ``x~ m``."""
+    G, h, q = acc["G"], acc["h"], acc["q"]
+    sl = [x[:, lo:hi] for x in xs]
+    us, ms = u[lo:hi], m[:, lo:hi]
+    for a, xa in enumerate(sl):
+        h[t, a] += xa @ us
+        q[t, a] += np.vecdot(xa, ms)
+        for b in range(a, len(sl)):
+            v = np.vecdot(xa, sl[b])
+            G[t, a, b] += v
+            if b != a:
+                G[t, b, a] += v
+
+
+def _grouped_estimate(p, dgp1, dgp2, Wm, thetas, only=None):
+    """:func:`_simulate_estimate` on the grouped-sums path: the recursion step by step, each year's slab of
+    both equations' regressors summed into ``x x'``, ``x u`` and ``x`` by year (region effects: two passes,
+    :func:`_region_year_sums`); the estimates follow from the sums (:func:`_grouped_fit`).
+
+    The simulated paths are :func:`_simulate_rows`'s bit for bit; the estimates equal :func:`_estimate`'s to
+    rounding (tests/test_haken_wild_fast.py).  ``only`` (0 or 1): estimate that equation alone (a restricted
+    set needs one; the other's slopes and standard errors are NaN, their covariance too).
+    """
+    B, k = Wm.shape[0], len(p["cols"])
+    eqs = [e for e in (0, 1) if only in (None, e)]
     lay = p["layouts"][0][2]
+    sums = _region_year_sums if lay.effects == "region" else _year_sums
+    accs = sums(p, dgp1, dgp2, Wm, eqs)
     n, G_ = lay.n, lay.Ty.shape[1]
     factor = (G_ / (G_ - 1.0)) * ((n - 1.0) / (n - k - lay.n_fe)) if G_ > 1 else np.nan
-    out = []
-    for e, u in enumerate((u1, u2)):
-        if only is not None and only != e:
-            out.append((np.full((B, k), np.nan), np.full((B, k), np.nan), None, None))
-            continue
-        b, Ainv, S = _grouped_fit(p, accs[e], thetas[e], u, Wm, plan["count"])
+    out = [(np.full((B, k), np.nan), np.full((B, k), np.nan), None, None)] * 2
+    for e in eqs:
+        b, Ainv, S = _grouped_fit(p, accs[e], thetas[e], (dgp1, dgp2)[e][3], Wm, p["plan"]["count"])
         V = _cov(Ainv, S, Ainv, S, factor)
-        out.append((b, np.sqrt(np.maximum(np.einsum("bkk->bk", V), 0.0)), Ainv, S))
+        out[e] = (b, np.sqrt(np.maximum(np.einsum("bkk->bk", V), 0.0)), Ainv, S)
     (b1, se1, A1, S1), (b2, se2, A2, S2) = out
     c12 = np.full(B, np.nan) if only is not None else _cov(A1, S1, A2, S2, factor)[:, 0, 0]
     return b1, b2, se1, se2, c12
