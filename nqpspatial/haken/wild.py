@@ -667,13 +667,35 @@ def _grouped_estimate(p, dgp1, dgp2, Wm, thetas, only=None):
     return b1, b2, se1, se2, c12
 
 
+def _prepare_dgps(p):
+    """The data-generating processes of the unrestricted and of every restricted resample set, once per bootstrap
+    (they do not depend on the resamples), with single-threaded BLAS like the chunks.
+
+    Returns the payload without the design matrices (the chunks need only these processes).
+    """
+    from ..backends import _one_thread
+
+    sp_ = p.get("W") is not None
+    eq1, eq2 = p["eqs"]
+    names = _terms(p["cols"])
+    with _one_thread():
+        free = (_dgp(eq1, eq1["coef"], sp_), _dgp(eq2, eq2["coef"], sp_))
+        restricted = {}
+        for e, eq in enumerate((eq1, eq2)):
+            for j, v0 in enumerate(_null_values(p["cols"])):
+                if names[e][j] in p["null_terms"]:
+                    coef, _ = _restricted(eq, j, v0)
+                    restricted[(e, j)] = (_dgp(eq, coef, sp_), coef)
+    eqs = [{key: v for key, v in eq.items() if key not in ("X", "y")} for eq in p["eqs"]]
+    return {**p, "eqs": eqs, "dgp_free": free, "dgp_restricted": restricted}
+
+
 def _wild_chunk(p, task):
     """One chunk: the unrestricted resamples and one restricted set per tested coefficient."""
     W = draw_multipliers(task.rng(), task.size, p["T"])
     eq1, eq2 = p["eqs"]
     k = len(p["cols"])
-    sp_ = p.get("W") is not None
-    free = (_dgp(eq1, eq1["coef"], sp_), _dgp(eq2, eq2["coef"], sp_))
+    free = p["dgp_free"]
     if p.get("plan") is not None:  # grouped sums: no arrays over rows x resamples
 
         def run(dg, coefs, only=None):
@@ -693,15 +715,14 @@ def _wild_chunk(p, task):
     b1, b2, se1, se2, c12 = run(free, (eq1["coef"], eq2["coef"]))
     r, rse = _ratio_t(b1, b2, se1, se2, c12)
     out = {"W": W, "b1": b1, "b2": b2, "se1": se1, "se2": se2, "r": r, "rse": rse, "tnull": []}
-    names = _terms(p["cols"])
-    for e, eq in enumerate((eq1, eq2)):
+    for e in range(2):
         for j, v0 in enumerate(_null_values(p["cols"])):
-            if names[e][j] not in p["null_terms"]:
+            if (e, j) not in p["dgp_restricted"]:
                 out["tnull"].append(np.full(task.size, np.nan))
                 continue
-            coef, _ = _restricted(eq, j, v0)
+            dgp, coef = p["dgp_restricted"][(e, j)]
             dg, cs = [free[0], free[1]], [eq1["coef"], eq2["coef"]]
-            dg[e], cs[e] = _dgp(eq, coef, sp_), coef
+            dg[e], cs[e] = dgp, coef
             rb1, rb2, rs1, rs2, _ = run(dg, cs, only=e)
             bb, ss = (rb1, rs1) if e == 0 else (rb2, rs2)
             with np.errstate(all="ignore"):
@@ -862,7 +883,9 @@ def wild_year_bootstrap(
     )
     b1, b2, se1, se2, c12 = (a[0] for a in data)
     r_hat, r_se = _ratio_t(data[0], data[1], data[2], data[3], data[4])
-    parts = run_chunks(_wild_chunk, p, int(B), seed=seed, chunk_size=chunk_size_for(design.nobs), backend=backend)
+    parts = run_chunks(
+        _wild_chunk, _prepare_dgps(p), int(B), seed=seed, chunk_size=chunk_size_for(design.nobs), backend=backend
+    )
     cat = {k: np.concatenate([c[k] for c in parts]) for k in ("W", "b1", "b2", "se1", "se2", "r", "rse", "tnull")}
     t1n, t2n = _terms(p["cols"])
     names = t1n + t2n
