@@ -92,11 +92,17 @@ def test_fast_path_equals_the_reference_with_rademacher_weights_and_an_unbalance
 
 
 def test_fast_path_equals_the_reference_on_a_mid_size_panel():
-    """300 regions x 20 periods (5,700 rows, Rademacher weights), 120 resamples in two chunks of 250 or less."""
+    """300 regions x 20 periods (5,700 rows, Rademacher weights), 120 resamples in one chunk."""
     panel = simulate_panel(-0.1, 0.35, 0.6, 0.35, n_regions=300, n_periods=20, q1_start=(0.3, 0.6), seed=11)
     _assert_same(*_fits(panel, 120, 7))
-    _assert_same(*_fits(panel, 60, 8, effects="year"))
-    _assert_same(*_fits(panel, 60, 9, effects="region"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("effects", ["year", "region"])
+def test_fast_path_equals_the_reference_on_a_mid_size_panel_with_effects(effects):
+    """150 regions x 20 periods with year or region effects (the LSDV fit itself dominates the time)."""
+    panel = simulate_panel(-0.1, 0.35, 0.6, 0.35, n_regions=150, n_periods=20, q1_start=(0.3, 0.6), seed=11)
+    _assert_same(*_fits(panel, 60, 8, effects=effects))
 
 
 def test_fast_path_keeps_the_divergence_handling():
