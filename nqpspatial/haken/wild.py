@@ -598,9 +598,13 @@ def _region_year_sums(p, dgp1, dgp2, Wm, eqs):
     kept, rsum = [], [np.zeros((k, B, N)) for _ in range(2)]
     msum = [np.zeros((B, N)) for _ in range(2)]
 
+    def regions(R):  # one row per region in a step; every region in order (balanced panels): a slice, no gather
+        cR = codes[R]
+        return slice(None) if len(cR) == N and (cR == np.arange(N)).all() else cR
+
     def first(s, R, segs, w, c1, c2, x1, x2):
         kept.append((c1.copy(), c2.copy()))
-        cR = codes[R]  # one row per region in a step
+        cR = regions(R)
         for e in eqs:
             for a, x in enumerate((x1, x2)[e]):
                 rsum[e][a][:, cR] += x
@@ -617,7 +621,7 @@ def _region_year_sums(p, dgp1, dgp2, Wm, eqs):
         for (R, segs, _), (c1, c2) in zip(p["plan"]["steps"], kept):
             view = [f[: B * len(R)].reshape(B, len(R)) for f in buf]
             xs = _step_regressors(p, c1, c2, view)[:2]
-            cR = codes[R]
+            cR = regions(R)
             for e in eqs:
                 xt = [x - means[e][a][:, cR] for a, x in enumerate(xs[e])]
                 m = mmean[e][:, cR]
