@@ -36,11 +36,11 @@ the clustering of the multipliers.  Resamples are drawn in fixed-size chunks
 through :mod:`nqpspatial.backends` (chunk ``i`` from the ``i``-th child of the
 seed), so results do not depend on the backend or the number of workers.
 
-With no effects, year effects or an intercept (the default design; SLX on balanced panels) a chunk runs
-on grouped sums (:func:`_grouped_estimate`): the recursion goes period by period and adds each year's
-regressors to the year sums of ``x x'`` and ``x u``, from which the slopes and the CR1 scores follow
-without any array over all rows (docs/inference.md).  Other designs re-estimate the simulated rows in
-batches (:func:`_simulate_estimate`).
+With no effects, year or region effects or an intercept (the default design; SLX on balanced panels) a
+chunk runs on grouped sums (:func:`_grouped_estimate`): the recursion goes period by period and adds each
+year's regressors to the year sums of ``x x'`` and ``x u``, from which the slopes and the CR1 scores follow
+without a regression on all rows (docs/inference.md).  Two-way effects, the jackknife and the analytic
+correction re-estimate the simulated rows in batches (:func:`_simulate_estimate`).
 """
 
 from __future__ import annotations
