@@ -189,6 +189,9 @@ def _regime_reference(df, groups, effects, se):
         else:
             res = model.fit(cov_type="cluster", cov_kwds={"groups": np.column_stack([reg, yr])}, use_t=True)
         V = np.asarray(res.cov_params())[:k, :k]
+        if se == "twoway":  # negative eigenvalues set to 0, as HakenModel does
+            w, U = np.linalg.eigh((V + V.T) / 2)
+            V = (U * np.maximum(w, 0.0)) @ U.T if w.min() < 0 else V
         out[eq] = (np.asarray(res.params)[:k], V, float(getattr(res, "df_resid_inference", None) or res.df_resid))
     return out
 

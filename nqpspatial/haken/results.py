@@ -651,8 +651,9 @@ class HakenResults(HakenResultsBase):
         Intervals: percentiles of the cluster-bootstrap draws of the
         parameters when ``bootstrap > 0`` (the sample's states held fixed);
         otherwise a t interval by the delta method, exact because each effect
-        is linear in its equation's coefficients (covariance of the
-        equation's fit, degrees of freedom as the estimates').
+        is linear in its equation's coefficients (the covariance of the fit's
+        ``se`` type, Driscoll-Kraay and two-way included; degrees of freedom
+        as the estimates').
 
         Returns
         -------
@@ -660,8 +661,7 @@ class HakenResults(HakenResultsBase):
             q1, q2, equation, wrt, estimate, ci_low, ci_high, ci_method.
         """
         res1, res2 = self._res
-        exog = [pd.DataFrame(np.asarray(r.model.exog), columns=r.model.exog_names) for r in (res1, res2)]
-        m1, m2 = float(exog[0]["lag"].mean()), float(exog[1]["lag"].mean())
+        m1, m2 = float(self._design.Z1["lag"].mean()), float(self._design.Z2["lag"].mean())
         p = self.params
         point = map_marginal_effects(p["gamma1"], p["a"], p["gamma2"], p["b"], m1, m2)
         alpha = self.options["alpha"]
@@ -680,10 +680,9 @@ class HakenResults(HakenResultsBase):
             ci = {}
             for k, (eq, g) in grads.items():
                 r = (res1, res2)[eq]
-                V = np.asarray(r.cov_params())[:2, :2]
+                V = r.cov_params().to_numpy()[:2, :2]
                 se = float(np.sqrt(np.asarray(g) @ V @ np.asarray(g)))
-                df = getattr(r, "df_resid_inference", None) or r.df_resid
-                q = stats.t.ppf(1 - alpha / 2, df)
+                q = stats.t.ppf(1 - alpha / 2, r.df)
                 ci[k] = (float(point[k]) - q * se, float(point[k]) + q * se)
             method = "t interval, delta method (linear in the coefficients)"
         rows = [
@@ -739,7 +738,7 @@ class HakenResults(HakenResultsBase):
         col = np.array([pos[r] for r in d.region])
         row = d.tcodes
         out = {}
-        for eq, X, y, res in (("q1", d.X1, d.y1, self._res[0]), ("q2", d.X2, d.y2, self._res[1])):
+        for eq, X, y, res in (("q1", d.Z1, d.y1, self._res[0]), ("q2", d.Z2, d.y2, self._res[1])):
             Xw, yw = d.within(X, y)
             Yb, Eb = np.empty((T, N)), np.empty((T, N))
             Xb = np.empty((T, N, Xw.shape[1]))
@@ -749,7 +748,12 @@ class HakenResults(HakenResultsBase):
 
     @property
     def equation_results(self):
-        """The two statsmodels results (q1 equation, q2 equation) of the full-panel fit."""
+        """The two equation fits (q1, q2) of the full panel, before any bias correction.
+
+        :class:`nqpspatial.haken.within.EquationFit` objects: ``params`` (slopes, then the fixed
+        effects), ``bse``, ``cov_params()``, ``resid``, ``fittedvalues``, ``df_resid``, ``df``,
+        ``rsquared``; equal to statsmodels' OLS on the dummy-column design.
+        """
         return self._res
 
     def summary(self):
