@@ -158,6 +158,8 @@ class EquationFit:
     df : float
         Degrees of freedom of the t reference distribution: ``df_resid``, ``G - 1`` clustered by
         region (``min(G_region, G_year) - 1`` two-way) or ``T - 1`` with Driscoll-Kraay.
+    exog : numpy.ndarray, shape (n, k)
+        The slope regressors (no dummy columns).
     nobs, n_columns : int
         Rows, and columns of the dummy-column design.
     ssr, centered_tss, rsquared : float
@@ -176,6 +178,7 @@ class EquationFit:
         e = yw - Xw @ beta
         n, k = X.shape
         self.names = list(names)
+        self.exog = X
         self.nobs = n
         self.n_columns = k + absorbed.n_columns
         self.df_resid = float(n - (int(rank_x) + absorbed.rank))
