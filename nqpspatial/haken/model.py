@@ -183,8 +183,9 @@ def prepare_panel(data, q1, q2, *, region="region", year="year", window=None, mi
     if window is not None:
         df = _in_window(df, window)
     order = {r: i for i, r in enumerate(pd.unique(df["region"]))}
-    df = df.assign(_o=df["region"].map(order)).sort_values(["_o", "year"]).drop(columns="_o")
-    df = df.reset_index(drop=True)
+    df = df.assign(_o=df["region"].map(order)).sort_values(["_o", "year"])
+    codes = df["_o"].to_numpy(dtype=np.int64)
+    df = df.drop(columns="_o").reset_index(drop=True)
     years = np.sort(df["year"].unique())
     if len(years) < min_periods:
         raise InputError(
@@ -192,8 +193,13 @@ def prepare_panel(data, q1, q2, *, region="region", year="year", window=None, mi
             f"{len(years)}: {[int(y) for y in years]}"
         )
     step = int(np.min(np.diff(years)))
-    for r, g in df.groupby("region", sort=False):
-        y = g["year"].to_numpy()
+    yv = df["year"].to_numpy()
+    bad = np.bincount(codes, minlength=len(order)) < 2  # vectorised over regions; the first bad one is reported
+    same = codes[1:] == codes[:-1]
+    bad[codes[1:][same & (np.diff(yv) != step)]] = True
+    for c in np.flatnonzero(bad)[:1]:
+        rows = np.flatnonzero(codes == c)
+        r, y = df["region"].iloc[rows[0]], yv[rows]
         if len(y) < 2:
             raise InputError(
                 f"region {r!r} has a single year ({y[0]}); each region needs at least two consecutive periods"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
 from types import MappingProxyType
 
 import numpy as np
@@ -329,6 +331,27 @@ def _r2(res) -> float:
     return float(1.0 - res.ssr / res.centered_tss)
 
 
+class _Potentials(Mapping):
+    """Region -> Potential, computed on first read and shared by equal systems."""
+
+    def __init__(self, systems: dict, make_potential):
+        self._systems = dict(systems)
+        self._make = make_potential
+        self._cache = {}
+
+    def __getitem__(self, region):
+        s = self._systems[region]
+        if s not in self._cache:
+            self._cache[s] = self._make(s)
+        return self._cache[s]
+
+    def __iter__(self):
+        return iter(self._systems)
+
+    def __len__(self) -> int:
+        return len(self._systems)
+
+
 class _CoevolutionMixin:
     """``coevolution()`` for results that have ``_panel_std``, ``q1``, ``q2`` and ``potentials()``."""
 
@@ -399,17 +422,21 @@ class HakenResultsBase(_CoevolutionMixin, Results):
         self._set("adiabatic", ok)
         self._set("reason", reason)
 
-    def _set_systems(self, systems: dict, make_potential):
-        """Region -> HakenSystem, their potentials (one per distinct system) and ``potential``."""
-        pots = {}
-        cache = {}
-        for r, s in systems.items():
-            if s not in cache:
-                cache[s] = make_potential(s)
-            pots[r] = cache[s]
+    def _set_systems(self, systems: dict, make_potential, lazy: bool = False):
+        """Region -> HakenSystem, their potentials (one per distinct system) and ``potential``.
+
+        With ``lazy`` and region-specific systems (region effects) each potential is computed when
+        first read, so that a fit of many regions costs no per-region root finding until its
+        potentials are asked for.
+        """
+        pots = _Potentials(systems, make_potential)
+        distinct = set(systems.values())
+        if not lazy or len(distinct) == 1:
+            for r in systems:
+                pots[r]
         self._set("_systems", MappingProxyType(dict(systems)))
         self._set("_potentials", MappingProxyType(pots))
-        self._set("potential", next(iter(cache.values())) if len(cache) == 1 else None)
+        self._set("potential", pots[next(iter(systems))] if len(distinct) == 1 else None)
 
     # ------------------------------------------------------------ access
     def systems(self) -> dict:
@@ -636,7 +663,7 @@ class HakenResults(HakenResultsBase):
             design, c1, c2, base, float(p.get("k1", 0.0)), float(p.get("k2", 0.0))
         )
         legacy = opts["legacy_stable_point"]
-        self._set_systems(systems, lambda s: s.potential(legacy_stable_point=legacy))
+        self._set_systems(systems, partial(HakenSystem.potential, legacy_stable_point=legacy), lazy=not legacy)
         if year_systems:
             self._set_year_systems(year_systems, lambda s: s.potential(legacy_stable_point=legacy))
         self._freeze()

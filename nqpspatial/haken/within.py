@@ -77,14 +77,16 @@ class Absorbed:
         self.region_names = [f"region[{r}]" for r in self.regions] if self.region_fe else []
         self.names = self.region_names + self.year_names
         rank_e = 0
-        self._E = self._U = self._Einv = None
+        self._E = self._Ew = self._Ginv = None
         if cols:
             E = (self.tcodes[:, None] == np.asarray(cols)[None, :]).astype(float)  # n x (T or T-1): few columns
-            U, s, Vt = np.linalg.svd(self.demean(E), full_matrices=False)
-            tol = (s.max() if s.size else 0.0) * max(E.shape) * np.finfo(float).eps
-            rank_e = int((s > tol).sum())
-            self._E, self._U = E, U[:, :rank_e]
-            self._Einv = (Vt[:rank_e].T / s[:rank_e], U[:, :rank_e])  # pseudo-inverse factors of the demeaned E
+            Ew = self.demean(E)
+            w, V = np.linalg.eigh(Ew.T @ Ew)  # the demeaned year dummies' Gram matrix (T x T)
+            tol = (np.sqrt(max(w.max(), 0.0)) * max(E.shape) * np.finfo(float).eps) ** 2
+            keep = w > tol
+            rank_e = int(keep.sum())
+            self._E, self._Ew = E, Ew
+            self._Ginv = (V[:, keep] / w[keep]) @ V[:, keep].T  # pseudo-inverse of Ew'Ew
         self.n_columns = len(self.names)
         self.rank = (len(self.regions) if self.region_fe else 0) + rank_e
 
@@ -102,8 +104,8 @@ class Absorbed:
     def residualize(self, A: np.ndarray) -> np.ndarray:
         """``M_D A``: ``A`` (1-D or 2-D) with every fixed effect partialled out."""
         A = self.demean(np.asarray(A, float))
-        if self._U is not None:
-            A = A - self._U @ (self._U.T @ A)
+        if self._Ew is not None:
+            A = A - self._Ew @ (self._Ginv @ (self._Ew.T @ A))
         return A
 
     def values(self, r: np.ndarray) -> pd.Series:
@@ -117,8 +119,7 @@ class Absorbed:
         out = []
         g = np.zeros(0)
         if self._E is not None:
-            V_s, U = self._Einv
-            g = V_s @ (U.T @ self.demean(r))
+            g = self._Ginv @ (self._Ew.T @ self.demean(r))
         if self.region_fe:
             rest = r - self._E @ g if self._E is not None else r
             out.append(np.bincount(self.codes, rest, minlength=len(self.regions)) / self.count)
