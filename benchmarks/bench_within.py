@@ -5,6 +5,8 @@ synthetic --regions N``) and the county-scale study (2,848 counties x 20 years, 
 
 * the ``[robustness]`` stage's seconds in a pipeline run with its defaults (``--no-report``; the study keeps
   ``[data]``, ``[geometry]``, ``[weighting]``, ``[regions]`` and ``[run]``, with ``[haken] bootstrap = 0``);
+* the same stage's aspatial variants alone (``robustness_table`` without the spatial models: baseline,
+  sub-periods, rolling windows, zones, the specifications with the analytic correction);
 * one ``HakenModel(effects="two-way").fit(bootstrap=0, correction="analytic")`` on the run's indices
   (seconds and the process's peak memory).
 
@@ -50,6 +52,24 @@ print(json.dumps({{"seconds": sec, "peak_mb": resource.getrusage(resource.RUSAGE
                   "gamma2": float(res.params["gamma2"])}}))
 """
 
+ASPATIAL = """
+import json, resource, time, warnings
+import pandas as pd
+from nqpspatial.robustness.table import robustness_table
+ind = pd.read_csv({path!r}, encoding="utf-8-sig")
+if {county!r}:
+    from nqpspatial import registry
+    scheme = registry.get("schemes", "eight-zones").load(list(pd.unique(ind["region"])))
+else:
+    scheme = pd.read_csv({zones!r}, comment="#").set_index("region")["group"]
+warnings.simplefilter("ignore")
+t0 = time.perf_counter()
+res = robustness_table(ind, ["NQP", "NTU"], scheme=scheme, graphs={{}}, seed=1)
+sec = time.perf_counter() - t0
+print(json.dumps({{"seconds": sec, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rows": len(res.table)}}))
+"""
+
 
 def _sections(text: str) -> dict:
     """Top-level TOML tables of a study file as text blocks (name -> block)."""
@@ -66,7 +86,7 @@ def _sections(text: str) -> dict:
     return out
 
 
-def _study(size: str, folder: Path, env: dict) -> tuple[Path, int, int]:
+def _study(size: str, folder: Path, env: dict, stage: bool = True) -> tuple[Path, int, int]:
     """The reduced study file of one size: (path, regions, periods)."""
     if size == "county":
         code = (
@@ -100,17 +120,17 @@ def _study(size: str, folder: Path, env: dict) -> tuple[Path, int, int]:
         src, regions, periods = folder / "study.toml", int(size), 10
     parts = _sections(src.read_text(encoding="utf-8"))
     text = "\n\n".join(parts[k] for k in KEEP if k in parts)
-    text += '\n\n[haken]\norder = "auto"\nbootstrap = 0\nbreak_bootstrap = 0\n\n[robustness]\n'
+    text += '\n\n[haken]\norder = "auto"\nbootstrap = 0\nbreak_bootstrap = 0\n' + ("\n[robustness]\n" if stage else "")
     path = folder / "within_study.toml"
     path.write_text(text, encoding="utf-8")
     return path, regions, periods
 
 
-def _measure(size: str, label: str, env: dict, timeout: float, max_dense_gb: float) -> list[dict]:
+def _measure(size: str, label: str, env: dict, timeout: float, max_dense_gb: float, stage: bool = True) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_within_") as tmp:
         folder = Path(tmp)
-        study, n, T = _study(size, folder, env)
+        study, n, T = _study(size, folder, env, stage)
         out = folder / "out"
         base = {"label": label, "study": "county" if size == "county" else "synthetic", "regions": n, "periods": T}
         code = (
@@ -126,7 +146,7 @@ def _measure(size: str, label: str, env: dict, timeout: float, max_dense_gb: flo
             rows.append(
                 {
                     **base,
-                    "what": "robustness stage",
+                    "what": "robustness stage" if stage else "pipeline without [robustness]",
                     "seconds": sec.get("robustness"),
                     "peak_mb": info["peak_mb"],
                     "note": f"pipeline rc {info['rc']}; haken stage {sec.get('haken')}",
@@ -145,6 +165,25 @@ def _measure(size: str, label: str, env: dict, timeout: float, max_dense_gb: flo
                 }
             )
             return rows
+        asp = ASPATIAL.format(
+            path=str(out / "tables" / "indices.csv"), county=size == "county", zones=str(folder / "zones.csv")
+        )
+        t0 = time.perf_counter()
+        what = "robustness aspatial variants (robustness_table, no spatial models)"
+        try:
+            p = subprocess.run([PY, "-P", "-c", asp], capture_output=True, text=True, timeout=timeout, env=env)
+            info = json.loads(p.stdout.strip().splitlines()[-1])
+            rows.append(
+                {
+                    **base,
+                    "what": what,
+                    "seconds": info["seconds"],
+                    "peak_mb": info["peak_mb"],
+                    "note": f"{info['rows']} rows",
+                }
+            )
+        except subprocess.TimeoutExpired:
+            rows.append({**base, "what": what, "note": f"did not finish within {time.perf_counter() - t0:.0f} s"})
         fit = FIT.format(path=str(out / "tables" / "indices.csv"))
         t0 = time.perf_counter()
         try:
@@ -177,6 +216,7 @@ def main(argv=None) -> int:
     ap.add_argument("--label", default="after")
     ap.add_argument("--timeout", type=float, default=3600.0)
     ap.add_argument("--max-dense-gb", type=float, default=3.0)
+    ap.add_argument("--no-stage", action="store_true", help="leave [robustness] out of the pipeline run")
     args = ap.parse_args(argv)
     env = dict(os.environ)
     if args.code:
@@ -188,7 +228,7 @@ def main(argv=None) -> int:
         if new:
             w.writeheader()
         for size in args.sizes.split(","):
-            for row in _measure(size.strip(), args.label, env, args.timeout, args.max_dense_gb):
+            for row in _measure(size.strip(), args.label, env, args.timeout, args.max_dense_gb, not args.no_stage):
                 print(json.dumps(row), flush=True)
                 w.writerow(row)
                 fh.flush()

@@ -213,3 +213,26 @@ def test_regimes_equal_dummy_columns(panel, effects, se):
             _close(res.params.at[label, lag], 1 - b[g])
     t = res.tests[res.tests["term"] == "gamma1"]
     assert (t["df2"] == ref["q1"][2]).all()
+
+
+def test_region_potentials_are_computed_when_read_and_equal_each_systems(monkeypatch):
+    from nqpspatial.haken import HakenSystem
+
+    calls = []
+    original = HakenSystem.potential
+
+    def counted(self, **kw):
+        calls.append(self)
+        return original(self, **kw)
+
+    monkeypatch.setattr(HakenSystem, "potential", counted)
+    df = _panel("unbalanced")
+    fit = _fit(df, "two-way", False, "classical", "none")
+    assert fit.potential is None and calls == []  # nothing computed by the fit
+    pots = fit.potentials()
+    assert len(calls) == df["region"].nunique()
+    monkeypatch.setattr(HakenSystem, "potential", original)
+    assert list(pots) == list(pd.unique(df["region"]))
+    for r, s in fit.systems().items():
+        assert pots[r].row() == s.potential().row()
+    assert len(fit.potential_table()) == df["region"].nunique()
