@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from _lsdv_reference import lsdv_fit
 from scipy import stats
 
+from _lsdv_reference import lsdv_fit
 from nqpspatial.haken import HakenModel, ShortPanelWarning, simulate_panel
 from nqpspatial.haken.regimes import HakenRegimesModel
 
