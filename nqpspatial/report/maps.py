@@ -33,6 +33,7 @@ __all__ = [
     "is_china",
     "CHINA_ALBERS",
     "svg_layers",
+    "RASTERIZE_ABOVE",
 ]
 
 #: LISA cluster colours (the GeoDa convention).
@@ -59,31 +60,69 @@ def grade_colours(n: int) -> list[str]:
 
 
 def simplify_geometry(geometry, fraction: float = 0.002):
-    """Geometry simplified for drawing (a copy).
+    """Geometry simplified for drawing (a copy), shared boundaries simplified once.
+
+    The regions are simplified together as a coverage (``shapely.coverage_simplify``, GEOS's
+    topology-preserving Visvalingam-Whyatt simplification of coverages): every boundary two
+    regions share is simplified once and used by both, so simplification opens no gap and
+    makes no overlap between neighbours, and no simplified edge crosses another.  The
+    tolerance is ``fraction`` times the larger side of the layer's bounding box; it is
+    roughly the square root of the area of the triangles removed at each vertex
+    (Visvalingam and Whyatt 1993).  A layer that is not polygonal (or a shapely before 2.1)
+    is simplified geometry by geometry (Douglas-Peucker with ``preserve_topology``, same
+    tolerance), which keeps each polygon valid but not the edges neighbours share.
 
     Parameters
     ----------
     geometry : geopandas.GeoDataFrame or GeoSeries
         Region boundaries.
     fraction : float
-        Tolerance as a fraction of the larger side of the bounding box.
+        Tolerance as a fraction of the larger side of the bounding box (0: no simplification).
 
     Returns
     -------
     geopandas.GeoSeries
-        Simplified geometries (topology preserved per geometry), same index.
+        Simplified geometries, same index and CRS.  A region the simplification would
+        empty or leave invalid keeps its own per-geometry simplification (an emptied one its
+        original shape).
     """
     gs = geometry.geometry if hasattr(geometry, "geometry") else geometry
+    if not len(gs):
+        return gs.copy()
     x0, y0, x1, y1 = gs.total_bounds
     tol = fraction * max(x1 - x0, y1 - y0)
     if not (tol > 0 and math.isfinite(tol)):
         return gs.copy()
-    out = gs.simplify(tol, preserve_topology=True)
+    geoms = gs.to_numpy()
+    out = _coverage_simplified(geoms, tol)
+    if out is None:
+        out = gs.simplify(tol, preserve_topology=True).to_numpy()
+    else:
+        import shapely
+
+        bad = ~shapely.is_valid(out) | shapely.is_empty(out)
+        if bad.any():  # e.g. an input that is not a valid coverage (overlaps): that region on its own
+            out[bad] = shapely.simplify(geoms[bad], tol, preserve_topology=True)
+    import geopandas as gpd
+
+    out = gpd.GeoSeries(out, index=gs.index, crs=gs.crs)
     # keep the original where simplification emptied a tiny region
     empty = out.is_empty | out.isna()
     if empty.any():
         out[empty] = gs[empty]
     return out
+
+
+def _coverage_simplified(geoms, tol: float):
+    """``shapely.coverage_simplify`` of polygonal ``geoms`` (None when not polygonal or not available)."""
+    import shapely
+
+    if not hasattr(shapely, "coverage_simplify"):  # pragma: no cover - shapely < 2.1
+        return None
+    kinds = shapely.get_type_id(geoms)
+    if not np.isin(kinds, (3, 6)).all():  # Polygon, MultiPolygon only (no missing or other geometries)
+        return None
+    return np.asarray(shapely.coverage_simplify(geoms, tol), dtype=object)
 
 
 def fisher_jenks(values, k: int, *, max_points: int = 3000) -> np.ndarray:
@@ -451,7 +490,7 @@ def svg_layers(geometry, *, width: float = 800.0, fraction: float = 0.0015, lang
 
     gs = simplify_geometry(geometry, fraction)
     if not is_china(gs):
-        paths, w, h = svg_paths(geometry, width=width, fraction=fraction)
+        paths, w, h = svg_paths(gs, width=width, fraction=0.0)  # simplified once, above
         return {"paths": paths, "width": w, "height": h, "base": [], "line": "", "inset": None}
     lay = MapLayout(gs, china=True, lang=lang)
     x0, x1, y0, y1 = lay.extent
@@ -508,6 +547,10 @@ _EDGE = "#555555"
 _BASE_EDGE = "#9a9a9a"
 #: Simplification of the outline for drawing (a fraction of its extent, as the report's region maps).
 _BASE_SIMPLIFY = 0.0025
+#: Static maps of more regions than this draw the region polygons as an image inside SVG and PDF files
+#: (``rasterized``; text, legend, outline, scale bar and north arrow stay vector): one vector path per
+#: region and panel makes a county map's SVG several megabytes and slow to write and open.
+RASTERIZE_ABOVE = 1000
 
 
 def _segmentized_box(x0, y0, x1, y1, step=0.5):
@@ -615,6 +658,9 @@ class MapLayout:
     full : geopandas.GeoSeries, optional
         The unsimplified boundaries, to decide which units of the outline
         the panel covers (default ``geometry``).
+    rasterize_above : int
+        Above this many regions the region polygons are rasterized in SVG and PDF files
+        (:data:`RASTERIZE_ABOVE`); PNG files are the same either way.
 
     Attributes
     ----------
@@ -625,13 +671,25 @@ class MapLayout:
         Region ids in drawing order.
     no_data_units : list of str
         Names of the outline's units with no region of the panel (China maps).
+    rasterized : bool
+        Whether the region polygons are drawn as an image in vector files (more than
+        ``rasterize_above`` regions).
     """
 
-    def __init__(self, geometry, *, china: bool | None = None, lang: str = "en", full=None):
+    def __init__(
+        self,
+        geometry,
+        *,
+        china: bool | None = None,
+        lang: str = "en",
+        full=None,
+        rasterize_above: int = RASTERIZE_ABOVE,
+    ):
         gs = geometry.geometry if hasattr(geometry, "geometry") else geometry
         self._full = full.geometry if hasattr(full, "geometry") else full
         self.china = is_china(gs) if china is None else bool(china)
         self.ids = [str(i) for i in gs.index]
+        self.rasterized = len(self.ids) > rasterize_above
         self.base_paths, self.base_ids, self.base_geoms, self.lines, self.inset = [], [], [], [], None
         self.no_data_units: list[str] = []
         if self.china:
@@ -755,6 +813,7 @@ class MapLayout:
             zorder=2,
         )
         regions.set_gid("regions")
+        regions.set_rasterized(self.rasterized)
         regions.nqp_ids = list(self.ids)
         ax.add_collection(regions)
         nodata = clipped["nodata"] if clipped else getattr(self, "no_data_paths", None)

@@ -38,6 +38,7 @@ REPORT_KEYS = {
     "formats": ["png", "svg"],
     "latex": True,
     "docx": True,
+    "rasterize_above": 1000,
 }
 
 #: The first-party sections in report order (the core's data and weights, then the stages' in run order).
@@ -93,6 +94,12 @@ def _options(ctx: StageContext, cfg: dict | None) -> dict:
     for key in ("latex", "docx"):
         if not isinstance(opts[key], bool):
             raise ConfigError(f"[report] {key} = {opts[key]!r}: use true or false.", source="config")
+    ras = opts["rasterize_above"]
+    if not isinstance(ras, int) or isinstance(ras, bool) or ras < 0:
+        raise ConfigError(
+            f"[report] rasterize_above = {ras!r}: give a number of regions (0 or more), e.g. rasterize_above = 1000.",
+            source="config",
+        )
     return opts
 
 
@@ -301,7 +308,7 @@ def _sections(S: _Ctx, ctx, out: StageOutput):
     if mdata is not None:
         from .maps import svg_layers
 
-        svg = svg_layers(S.geometry, lang=S.lang)
+        svg = svg_layers(S.map_geoms, lang=S.lang, fraction=0.0)  # simplified once, in the view
         msec = Section(
             "map",
             S.t("s_map"),

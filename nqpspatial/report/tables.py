@@ -1093,7 +1093,7 @@ def _cell_text(cell, text: str, style, *, align: str = "l", bold=False, italic=F
     from docx.enum.text import WD_ALIGN_PARAGRAPH
 
     par = cell.paragraphs[0]
-    par.style = style
+    par._p.style = style.style_id  # what ``par.style = style`` sets, without its search of the style list per cell
     par.alignment = {"l": WD_ALIGN_PARAGRAPH.LEFT, "r": WD_ALIGN_PARAGRAPH.RIGHT, "c": WD_ALIGN_PARAGRAPH.CENTER}.get(
         align, WD_ALIGN_PARAGRAPH.LEFT
     )
@@ -1160,25 +1160,29 @@ def to_docx(
     t = document.add_table(rows=n_head + len(body), cols=table.n_cols)
     t.autofit = False
     widths = _column_widths(table, width_cm)
+    # every row's cells read once, before any merge (``Table.cell`` rebuilds the whole grid on each call,
+    # quadratic in the cells: 15 s for eight 60-row tables)
+    grid = [row.cells for row in t.rows]
     for j, col in enumerate(t.columns):
         col.width = widths[j]
-        for cell in col.cells:
+    for row in grid:
+        for j, cell in enumerate(row):
             cell.width = widths[j]
     for i, hrow in enumerate(table.header):
         for j, h in enumerate(hrow):
-            _cell_text(t.cell(i, j), h, style, align="c" if j else "l", bold=True)
-            _border(t.cell(i, j), top=12 if i == 0 else 0, bottom=6 if i == n_head - 1 else 0)
+            _cell_text(grid[i][j], h, style, align="c" if j else "l", bold=True)
+            _border(grid[i][j], top=12 if i == 0 else 0, bottom=6 if i == n_head - 1 else 0)
     for k, (what, cells, rule) in enumerate(body):
         r = n_head + k
         last = k == len(body) - 1
         if what == "panel":
-            merged = t.cell(r, 0).merge(t.cell(r, table.n_cols - 1))
+            merged = grid[r][0].merge(grid[r][table.n_cols - 1])
             _cell_text(merged, cells[0], style, italic=True)
             _border(merged, top=4 if rule else 0, bottom=12 if last else 0)
             continue
         for j, v in enumerate(cells):
-            _cell_text(t.cell(r, j), v, style, align=table.align[j])
-            _border(t.cell(r, j), top=4 if rule else 0, bottom=12 if last else 0)
+            _cell_text(grid[r][j], v, style, align=table.align[j])
+            _border(grid[r][j], top=4 if rule else 0, bottom=12 if last else 0)
     for note in table.notes + ((rows_note,) if rows_note and table.total_rows is not None else ()):
         p = document.add_paragraph()
         run = p.add_run(note)
