@@ -179,3 +179,112 @@ def test_rasterize_above_is_checked():
     assert ReportSpec.defaults()["rasterize_above"] == 1000
     with pytest.raises(ConfigError, match="rasterize_above"):
         ReportSpec.from_table({"rasterize_above": -1})
+
+
+def test_long_tables_link_the_full_csv():
+    from nqpspatial.report.html import table_html
+
+    t = pd.DataFrame({"region": [f"r{i:03d}" for i in range(100)], "year": 2020, "h": np.linspace(0, 1, 100)})
+    html = table_html(t, name="coevolution", max_rows=30)
+    assert html.count("<tr>") == 31  # header and 30 rows
+    assert "first 30 of 100 rows" in html
+    assert "<a href='tables/coevolution.csv'>tables/coevolution.csv</a>" in html
+    assert "<a href" not in table_html(t.head(10), name="coevolution", max_rows=30)
+
+
+def _decode(packed, dtype):
+    import base64
+
+    return np.frombuffer(base64.b64decode(packed), dtype=dtype)
+
+
+def test_canvas_geometry_is_the_svg_geometry_packed():
+    from nqpspatial.report.maps import canvas_layers, svg_layers
+
+    lattice = wiggly_lattice(6, 5)
+    svg = svg_layers(lattice, fraction=0.0)
+    can = canvas_layers(lattice, fraction=0.0)
+    assert (can["width"], can["height"]) == (svg["width"], svg["height"]) and can["base"] is None
+    reg = can["regions"]
+    xy = _decode(reg["coords"], "<u2").reshape(-1, 2) / reg["scale"]
+    rings, parts = _decode(reg["rings"], "<u4"), _decode(reg["parts"], "<u4")
+    assert len(parts) == len(lattice) + 1 and parts[-1] == len(rings) - 1 and rings[-1] == len(xy)
+    for i in (0, 7, len(lattice) - 1):
+        pts = np.array([[float(v) for v in pair.split(",")] for pair in svg["paths"][i][1:-1].split(" ")])
+        got = xy[rings[parts[i]] : rings[parts[i] + 1]]
+        assert np.allclose(got, pts[:-1], atol=0.06)  # SVG keeps the closing point; 0.1 vs 0.05 rounding
+
+
+def test_packed_map_values_decode_to_the_values():
+    import types
+
+    from nqpspatial.report.stage import _MapValues
+
+    rng = np.random.default_rng(3)
+    grid = rng.normal(size=(3, 50))
+    grid[1, 4] = np.nan
+    cats = rng.integers(0, 4, size=(3, 50))
+    cats[2, 7] = -1
+    m = types.SimpleNamespace(
+        variables={
+            "h": {"label": "h", "kind": "numeric", "unit": "", "grid": grid},
+            "c": {"label": "c", "kind": "categorical", "categories": list("abcd"), "colours": ["#0"] * 4, "grid": cats},
+        }
+    )
+    out = _MapValues.packed(m)
+    h, c = out["h"], out["c"]
+    step = (h["hi"] - h["lo"]) / 65534
+    for p in range(3):
+        q = _decode(h["packed"][p], "<u2").astype(float)
+        vals = np.where(q == 65535, np.nan, h["lo"] + q * step)
+        assert np.allclose(vals, grid[p], atol=step / 2 + 1e-12, equal_nan=True)
+        codes = _decode(c["packed"][p], "u1").astype(int)
+        assert np.array_equal(np.where(codes == 255, -1, codes), cats[p])
+    assert c["present"] == [0, 1, 2, 3] and "values" not in h and "grid" not in h
+
+
+@pytest.mark.browser
+def test_canvas_map_draws_hovers_and_follows_the_slider(tmp_path, monkeypatch):
+    from test_report_browser import FLAGS, _chromium
+
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("no chromium binary found")
+    from playwright.sync_api import sync_playwright
+
+    import nqpspatial.report.stage as report_stage
+    from nqpspatial.artifacts import IndicatorWeights
+    from nqpspatial.report import build_report
+    from nqpspatial.testing import make_context
+
+    monkeypatch.setattr(report_stage, "CANVAS_ABOVE", 4)  # the 4 x 4 lattice gets the canvas map
+    ctx = make_context()
+    ctx.tables = {"indicator_weights": ctx.get(IndicatorWeights).table, "indices": ctx.indices}
+    ctx.out_dir = tmp_path / "out"
+    build_report(ctx, {"formats": ["png"], "docx": False, "latex": False})
+    page_file = ctx.out_dir / "report.html"
+    text = page_file.read_text(encoding="utf-8")
+    assert "id='nqp-canvas'" in text and "<path data-i=" not in text
+    errors = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(page_file.resolve().as_uri(), wait_until="load")
+            page.wait_for_function("document.getElementById('nqp-canvas').getAttribute('data-drawn') === '16'")
+            before = page.evaluate("document.getElementById('nqp-canvas').toDataURL()")
+            data = page.evaluate("JSON.parse(document.getElementById('nqp-map-data').textContent)")
+            page.locator("#nqp-canvas").scroll_into_view_if_needed()
+            box = page.locator("#nqp-canvas").bounding_box()
+            # the lattice's first cell (lon 0-1, lat 0-1) is drawn bottom-left
+            page.mouse.move(box["x"] + box["width"] / 8, box["y"] + box["height"] * 7 / 8)
+            tip = page.locator("#nqp-tip")
+            assert tip.is_visible() and data["regions"][0]["name"] in tip.text_content()
+            page.locator("#nqp-period").fill("0")
+            page.wait_for_timeout(100)
+            assert page.evaluate("document.getElementById('nqp-canvas').toDataURL()") != before
+        finally:
+            browser.close()
+    assert errors == []

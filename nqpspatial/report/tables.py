@@ -905,7 +905,14 @@ def _esc(text) -> str:
     return html.escape("" if text is None else str(text), quote=True)
 
 
-def to_html(table: TableModel, *, highlight=None, rows_note: str | None = None, caption: bool = False) -> str:
+def to_html(
+    table: TableModel,
+    *,
+    highlight=None,
+    rows_note: str | None = None,
+    caption: bool = False,
+    rows_link: str | None = None,
+) -> str:
     """An escaped HTML table (header tooltips name the output columns).
 
     Parameters
@@ -915,6 +922,9 @@ def to_html(table: TableModel, *, highlight=None, rows_note: str | None = None, 
         Body rows to emphasise (class ``hl``).
     rows_note : str, optional
         Note shown when the body was cut (``table.total_rows`` set).
+    rows_link : str, optional
+        The full table's file (e.g. ``tables/lisa.csv``): where the note names it, it becomes a
+        link relative to report.html.
     caption : bool, default False
         Show the title as the table's caption.
     """
@@ -951,7 +961,11 @@ def to_html(table: TableModel, *, highlight=None, rows_note: str | None = None, 
     for note in table.notes:
         out.append(f"<p class='note'>{_esc(note)}</p>")
     if table.total_rows is not None and rows_note:
-        out.append(f"<p class='note'>{_esc(rows_note)}</p>")
+        note = _esc(rows_note)
+        if rows_link:
+            link = _esc(rows_link)
+            note = note.replace(link, f"<a href='{link}'>{link}</a>", 1)
+        out.append(f"<p class='note'>{note}</p>")
     return "".join(out)
 
 
