@@ -299,7 +299,9 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
 
     with plt.rc_context(writer.rc()):
         sections, missing, timing = _sections(S, ctx, out)
+    tg = time.perf_counter()
     gpkg = _write_gpkg(S, out_dir, out)
+    timing["regions.gpkg"] = round(time.perf_counter() - tg, 3)
     font_warning = policy.warning()
     if font_warning:
         warnings.warn(font_warning, fonts.FontWarning, stacklevel=2)
@@ -319,7 +321,9 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.html").write_text(page, encoding="utf-8")
+    td = time.perf_counter()
     docx_info = _write_docx(S, out_dir, found, str(title), banner, f"{S.t('generated')} {__version__}")
+    timing["report.docx"] = round(time.perf_counter() - td, 3)
     out.notes.extend(S.notes)
     if missing:
         out.notes.append(f"report: sections without data: {', '.join(t for _, t in missing)}")
@@ -336,6 +340,7 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
         "latex": latex_files,
         "synthetic_banner": banner is not None,
         "section_seconds": timing,
+        "map": "canvas" if S.geometry is not None and len(S.geometry) > CANVAS_ABOVE else "svg",
         "gpkg": gpkg,
         "docx": docx_info,
         "findings": [{"key": f.key, "kind": f.kind} for f in found],
@@ -347,6 +352,7 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
 def _sections(S: _Ctx, ctx, out: StageOutput):
     """The report's sections in run order (the map first), the sections without data and each builder's time."""
     sections, missing, timing = [], [], {}
+    tm = time.perf_counter()
     canvas = S.geometry is not None and len(S.geometry) > CANVAS_ABOVE
     mdata = _map_data(S, packed=canvas)
     if mdata is not None:
@@ -359,6 +365,7 @@ def _sections(S: _Ctx, ctx, out: StageOutput):
             svg = svg_layers(S.map_geoms, lang=S.lang, fraction=0.0)  # simplified once, in the view
             block = map_html(mdata, svg["paths"], svg["width"], svg["height"], lang=S.lang, layers=svg)
         sections.append(Section("map", S.t("s_map"), [block]))
+    timing["map"] = round(time.perf_counter() - tm, 3)
     builders = [("data", lambda v: [data_section(v)]), ("weights", lambda v: [weights_section(v)])]
     builders += [(st.name, st.report_sections) for st in report_analyses(ctx)]
     for owner, build in ctx.progress(builders, total=len(builders), desc="report"):
