@@ -168,6 +168,7 @@ def write_regions_gpkg(
     scheme=None,
     names: dict | None = None,
     simplified=None,
+    light=None,
 ) -> list[str]:
     """Write ``regions.gpkg``: the boundaries and a layer per per-region table.
 
@@ -188,6 +189,9 @@ def write_regions_gpkg(
     simplified : geopandas.GeoSeries, optional
         The geometry already simplified as the report's static maps (used above
         :data:`SIMPLIFY_ABOVE` regions instead of simplifying again).
+    light : geopandas.GeoSeries, optional
+        The geometry already simplified lightly (:data:`LIGHT_SIMPLIFY`), used for a layer of more
+        than :data:`SIMPLIFY_VERTICES` vertices.
 
     Returns
     -------
@@ -203,6 +207,8 @@ def write_regions_gpkg(
     gs = geometry.geometry if hasattr(geometry, "geometry") else geometry
     if len(gs) > SIMPLIFY_ABOVE:
         gs = simplified if simplified is not None else simplify_geometry(gs, 0.0025)
+    elif light is not None:
+        gs = light
     elif shapely.get_num_coordinates(gs.to_numpy()).sum() > SIMPLIFY_VERTICES:
         gs = simplify_geometry(gs, LIGHT_SIMPLIFY)
     ids = [str(i) for i in gs.index]

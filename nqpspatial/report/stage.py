@@ -508,6 +508,7 @@ def _write_gpkg(S: _Ctx, out_dir, out: StageOutput) -> dict | None:
             scheme=S.ctx.scheme,
             names=S.names,
             simplified=S.geoms,
+            light=S.gis_geoms,
         )
     except Exception as exc:  # noqa: BLE001 - the GIS hand-off must not lose the report
         out.warnings.append(f"regions.gpkg could not be written ({type(exc).__name__}: {exc})")

@@ -59,9 +59,11 @@ class ReportView:
         Languages of the page and of the figures.
     geometry : geopandas.GeoDataFrame or None
         The run's boundaries as read.
-    map_geoms, geoms : geopandas.GeoSeries or None
-        The boundaries simplified as a coverage (:func:`nqpspatial.report.maps.simplify_geometry`) for
-        the interactive map (:data:`MAP_SIMPLIFY`) and, from those, for the static maps
+    gis_geoms, map_geoms, geoms : geopandas.GeoSeries or None
+        The boundaries simplified as a coverage (:func:`nqpspatial.report.maps.simplify_geometry`):
+        lightly for regions.gpkg when the layer has more than
+        :data:`nqpspatial.report.gis.SIMPLIFY_VERTICES` vertices (else None), from those for the
+        interactive map (:data:`MAP_SIMPLIFY`) and from those for the static maps
         (:data:`STATIC_SIMPLIFY`).
     names : dict
         Region id -> display name.
@@ -86,13 +88,20 @@ class ReportView:
         self.geometry = None
         self.geoms = None
         self.map_geoms = None
+        self.gis_geoms = None
         if ctx.geometry is not None and len(ctx.geometry):
+            import shapely
+
+            from .gis import LIGHT_SIMPLIFY, SIMPLIFY_VERTICES
             from .maps import simplify_geometry
 
             self.geometry = ctx.geometry
-            # simplified once as a coverage for the interactive map, and that again for the static maps
-            # (the second pass starts from a few vertices per edge: fast even for county layers)
-            self.map_geoms = simplify_geometry(ctx.geometry, MAP_SIMPLIFY)
+            # one pass over the full layer, each later one from the previous one's few vertices: lightly for
+            # regions.gpkg (large layers only), then for the interactive map, then for the static maps
+            gs = ctx.geometry.geometry if hasattr(ctx.geometry, "geometry") else ctx.geometry
+            heavy = shapely.get_num_coordinates(gs.to_numpy()).sum() > SIMPLIFY_VERTICES
+            self.gis_geoms = simplify_geometry(gs, LIGHT_SIMPLIFY) if heavy else None
+            self.map_geoms = simplify_geometry(self.gis_geoms if heavy else gs, MAP_SIMPLIFY)
             self.geoms = simplify_geometry(self.map_geoms, STATIC_SIMPLIFY)
         self.names = _region_names(ctx, lang)
         self.fig_names = _region_names(ctx, fig_lang)
