@@ -539,7 +539,7 @@ def _map_frame(geometry, *, width: float, fraction: float, lang: str) -> dict:
 
         height = round(max(y1 - y0, 1e-12) * scale, 1)
         return {"geoms": gs, "tx": tx_plain, "height": height, "base": None, "line": [], "inset": None}
-    lay = MapLayout(gs, china=True, lang=lang)
+    lay = MapLayout(gs, china=True, lang=lang, paths=False)
     x0, x1, y0, y1 = lay.extent
     scale = width / (x1 - x0)
 
@@ -792,6 +792,9 @@ class MapLayout:
     rasterize_above : int
         Above this many regions the region polygons are rasterized in SVG and PDF files
         (:data:`RASTERIZE_ABOVE`); PNG files are the same either way.
+    paths : bool
+        Build the matplotlib paths the static maps draw (False: only the projection, extent, outline,
+        line and inset, as the interactive map needs).
 
     Attributes
     ----------
@@ -815,7 +818,9 @@ class MapLayout:
         lang: str = "en",
         full=None,
         rasterize_above: int = RASTERIZE_ABOVE,
+        paths: bool = True,
     ):
+        self._draws = bool(paths)
         gs = geometry.geometry if hasattr(geometry, "geometry") else geometry
         self._full = full.geometry if hasattr(full, "geometry") else full
         self.china = is_china(gs) if china is None else bool(china)
@@ -834,7 +839,7 @@ class MapLayout:
             x0, y0, x1, y1 = gs.total_bounds
             self.extent = (x0, x1, y0, y1)
         self.geoms = gs.to_numpy()
-        self.paths = _paths(self.geoms)
+        self.paths = _paths(self.geoms) if self._draws else []
         self.aspect = 1.0
         if self.crs is not None and self.crs.is_geographic:
             y0, y1 = self.extent[2], self.extent[3]
@@ -850,7 +855,7 @@ class MapLayout:
         self.base_ids = [str(c) for c in base.index]
         self.base_geoms = simplify_geometry(base.geometry, _BASE_SIMPLIFY).to_numpy()
         self.base_names = base[["name_zh_short", "name_en"]].astype(str).to_numpy().tolist()
-        self.base_paths = _paths(self.base_geoms)
+        self.base_paths = _paths(self.base_geoms) if self._draws else []
         names = base["name_zh_short" if lang == "zh" else "name_en"].astype(str).tolist()
         full = self._full if self._full is not None else gs
         covered = _covered(china_outline().geometry.to_numpy(), full.to_crs("EPSG:4326").to_numpy())
@@ -882,6 +887,8 @@ class MapLayout:
         main = (x0 - 2 * pad, y0 - 2 * pad, x1 + 2 * pad, y1 + 2 * pad)
         window = (scs[0], scs[1], scs[2], scs[3])
         nd = [g for g, c in zip(self.base_geoms, covered) if not c]
+        if not self._draws:  # the interactive map's frame: no matplotlib paths
+            return
         self.clipped = {
             "main": {
                 "regions": _paths(_clip(gs.to_numpy(), main)),

@@ -107,8 +107,8 @@ class _MapValues:
     """The interactive map's variables: one value (or category code) per period and region.
 
     Values are held as period x region arrays (NaN or -1 where missing) and written either as JSON
-    lists (five significant digits) or, for the canvas map of large layers, packed
-    (:func:`nqpspatial.report.html.pack_map_values`).
+    lists (five significant digits, :meth:`as_json`) or, for the canvas map of large layers, as packed
+    arrays (:meth:`packed`).
     """
 
     def __init__(self, S: _Ctx, ids: list[str], periods: list):
