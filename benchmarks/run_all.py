@@ -17,6 +17,9 @@ the same run:
   ours alone at 10,000 x 10;
 - cluster bootstrap: ``HakenModel.fit(bootstrap=9999)`` against the statsmodels loop of
   ``benchmarks/bench_bootstrap.py`` on 31 x 10;
+- wild-year bootstrap (the default scheme, issue 19): one ``HakenModel.fit`` with 999 resamples on a
+  simulated 2,848 x 20 panel (54,112 transitions) against the previous implementation (the frozen copy in
+  ``tests/_wild_reference.py``; target ratio 10);
 - weight sensitivity: 10,000 Dirichlet draws through the whole chain on the demo (31 x 10);
 - GW-Haken (issue 18): ``GWHakenModel`` on the 2,848 counties of the bundled layer (a 70 x 41 lattice
   without the ``china_full`` extra) with 10 periods simulated from the Monte Carlo design
@@ -114,6 +117,28 @@ def worker_bootstrap(impl: str, B: int) -> dict:
             statsmodels_loop(df, B, seed=r)
         times.append(time.perf_counter() - t0)
     return {"seconds": statistics.median(times), "peak_mb": _peak_mb()}
+
+
+def worker_wild(impl: str, B: int, reps: int) -> dict:
+    """One ``HakenModel.fit`` with the wild-year bootstrap (the default scheme) at county scale (2,848 x 20).
+
+    ``impl``: ``ours`` or ``previous`` (the frozen pre-issue-19 implementation, ``tests/_wild_reference.py``).
+    """
+    from nqpspatial.haken import HakenModel, simulate_panel, wild
+
+    if impl == "previous":
+        sys.path.insert(0, str(HERE.parent / "tests"))
+        import _wild_reference
+
+        wild.wild_year_bootstrap = _wild_reference.wild_year_bootstrap
+    df = simulate_panel(-0.1, 0.35, 0.6, 0.35, n_regions=2848, n_periods=20, q1_start=(0.3, 0.6), seed=1)
+    model = HakenModel(df, "q1", "q2")
+    times = []
+    for r in range(reps):
+        t0 = time.perf_counter()
+        res = model.fit(bootstrap=B, seed=r, bootstrap_scheme="wild-year")
+        times.append(time.perf_counter() - t0)
+    return {"seconds": statistics.median(times), "first": times[0], "peak_mb": _peak_mb(), "rows": res.nobs}
 
 
 def worker_sensitivity(draws: int) -> dict:
@@ -576,6 +601,8 @@ def _worker(kind, *rest) -> dict:
         return worker_bootstrap(rest[0], int(rest[1]))
     if kind == "sensitivity":
         return worker_sensitivity(int(rest[0]))
+    if kind == "wild":
+        return worker_wild(rest[0], int(rest[1]), int(rest[2]))
     if kind == "gwhaken":
         return worker_gwhaken(int(rest[0]), int(rest[1]))
     if kind == "contiguity":
@@ -870,6 +897,19 @@ def main(argv=None) -> int:
             ours_mb=ours["peak_mb"],
             base_mb=loop["peak_mb"],
             note=f"statsmodels loop; ours under 2 s: {'yes' if ours['seconds'] < 2 else 'NO'}",
+        )
+        ours = _sub([PY, me, "--worker", "wild", "ours", "999", "3"])[0]
+        prev = _sub([PY, me, "--worker", "wild", "previous", "999", "1"])[0]
+        tab.add(
+            "wild-year bootstrap, one HakenModel.fit, 999 resamples",
+            f"2848 x 20 ({ours['rows']} rows)",
+            ours["seconds"],
+            prev["seconds"],
+            10.0,
+            ours_mb=ours["peak_mb"],
+            base_mb=prev["peak_mb"],
+            note=f"previous implementation (tests/_wild_reference.py, one fit); first fit in a fresh process "
+            f"{ours['first']:.1f} s",
         )
     if "sensitivity" in only:
         r = _sub([PY, me, "--worker", "sensitivity", "10000"])[0]
