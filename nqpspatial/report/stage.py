@@ -367,7 +367,12 @@ def _sections(S: _Ctx, ctx, out: StageOutput):
         sections.append(Section("map", S.t("s_map"), [block]))
     timing["map"] = round(time.perf_counter() - tm, 3)
     builders = [("data", lambda v: [data_section(v)]), ("weights", lambda v: [weights_section(v)])]
-    builders += [(st.name, st.report_sections) for st in report_analyses(ctx)]
+    shared = set()  # stages that share one report_sections function (sensitivity, robustness) build it once
+    for st in report_analyses(ctx):
+        fn = getattr(st.report_sections, "__func__", st.report_sections)
+        if fn not in shared:
+            shared.add(fn)
+            builders.append((st.name, st.report_sections))
     for owner, build in ctx.progress(builders, total=len(builders), desc="report"):
         ts = time.perf_counter()
         for sec in _built(owner, build, S, out):
