@@ -102,7 +102,7 @@ def _params(c1, c2):
 def _analytic(df, trim, iterate=0):
     design = _Design(prepare_panel(df, "q1", "q2"), False, "region")
     cs = []
-    for X, y in ((design.X1, design.y1), (design.X2, design.y2)):
+    for X, y in ((design.Z1, design.y1), (design.Z2, design.y2)):
         Xw, yw = design.within(X, y)
         cs.append(corrected_within(Xw, yw, design.codes, trim=trim, iterate=iterate))
     return _params(*cs)
@@ -120,14 +120,14 @@ def _within_fits(df):
     an = {L: [] for L in TRIMS}
     halves = [design.subset(m) for m in _half_masks(design)]
     for eq in (0, 1):
-        X, y = (design.X1, design.y1) if eq == 0 else (design.X2, design.y2)
+        X, y = (design.Z1, design.y1) if eq == 0 else (design.Z2, design.y2)
         Xw, yw = design.within(X, y)
         full = np.linalg.lstsq(Xw, yw, rcond=None)[0]
         for L in TRIMS:
             an[L].append(full - analytic_bias(Xw, yw - Xw @ full, design.codes, L))
         hs = []
         for d in halves:
-            Xh, yh = d.within(d.X1 if eq == 0 else d.X2, d.y1 if eq == 0 else d.y2)
+            Xh, yh = d.within(d.Z1 if eq == 0 else d.Z2, d.y1 if eq == 0 else d.y2)
             hs.append(np.linalg.lstsq(Xh, yh, rcond=None)[0])
         fe.append(full)
         jk.append(2 * full - 0.5 * (hs[0] + hs[1]))

@@ -113,7 +113,7 @@ def cross_cov(fit, se: str, bandwidth=None) -> np.ndarray:
     times ``(X1'X1)^-1 X1'X2 (X2'X2)^-1``).
     """
     r1, r2 = fit.equation_results
-    X1, X2 = r1.model.exog, r2.model.exog
+    X1, X2 = r1.exog, r2.exog
     e1, e2 = np.asarray(r1.resid), np.asarray(r2.resid)
     n, k = X1.shape
     A1, A2 = np.linalg.inv(X1.T @ X1), np.linalg.inv(X2.T @ X2)
@@ -148,7 +148,7 @@ def cross_cov(fit, se: str, bandwidth=None) -> np.ndarray:
 # ------------------------------------------------------------------ one replication
 def t_df(fit, se: str) -> float:
     """Degrees of freedom of the t reference of each standard-error option (as HakenModel)."""
-    n, k = fit.equation_results[0].model.exog.shape
+    n, k = fit.equation_results[0].exog.shape
     reg, year = _codes(fit)
     G, T = len(np.unique(reg)), len(np.unique(year))
     return {"classical": n - k, "hc1": n - k, "cluster": G - 1, "twoway": min(G, T) - 1, "driscoll-kraay": T - 1}[se]

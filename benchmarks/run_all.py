@@ -17,6 +17,9 @@ the same run:
   ours alone at 10,000 x 10;
 - cluster bootstrap: ``HakenModel.fit(bootstrap=9999)`` against the statsmodels loop of
   ``benchmarks/bench_bootstrap.py`` on 31 x 10;
+- wild-year bootstrap (the default scheme, issue 19): one ``HakenModel.fit`` with 999 resamples on a
+  simulated 2,848 x 20 panel (54,112 transitions) against the previous implementation (the frozen copy in
+  ``tests/_wild_reference.py``; target ratio 10);
 - weight sensitivity: 10,000 Dirichlet draws through the whole chain on the demo (31 x 10);
 - GW-Haken (issue 18): ``GWHakenModel`` on the 2,848 counties of the bundled layer (a 70 x 41 lattice
   without the ``china_full`` extra) with 10 periods simulated from the Monte Carlo design
@@ -30,7 +33,16 @@ the same run:
   monotone transforms of the latent indices);
 - the toolkit stages (``[centres]``, ``[detector]``, ``[network]`` at their defaults, QAP with 999
   permutations) on the demo and on the county panel, one row per stage from ``run.json``'s timings
-  (budget: 60 s each at county scale).
+  (budget: 60 s each at county scale);
+- the report at scale (issue 19, item 4; ``--only report``): the county panel and the synthetic large
+  study (``python -m nqpspatial.demo.generate --level synthetic --regions N``, ``--report-sizes``) with
+  the stages that feed the report (Haken with 99 region-bootstrap resamples, LISA with 99 permutations,
+  the zone analyses; at county scale also SLX/SAR spatial Haken with ``split_by_zone``, 200 sensitivity
+  draws and robustness) and the report: the report stage's seconds (``run.json``, with report.docx,
+  regions.gpkg and the interactive map's seconds in the note), report.html's size, and the seconds until
+  report.html has loaded and drawn its map in headless Chromium (the system ``chromium`` driven by
+  Playwright; median of three loads; budget 5 s at county scale).  The county run with the report
+  (``--only county``) gets the same report rows.
 
 The table is printed and written to ``--out`` (``.md`` and ``.csv``).  Targets: issue 9, item 5.
 The machine is shared: timings are noisy; compare ratios measured in the same run.
@@ -105,6 +117,28 @@ def worker_bootstrap(impl: str, B: int) -> dict:
             statsmodels_loop(df, B, seed=r)
         times.append(time.perf_counter() - t0)
     return {"seconds": statistics.median(times), "peak_mb": _peak_mb()}
+
+
+def worker_wild(impl: str, B: int, reps: int) -> dict:
+    """One ``HakenModel.fit`` with the wild-year bootstrap (the default scheme) at county scale (2,848 x 20).
+
+    ``impl``: ``ours`` or ``previous`` (the frozen pre-issue-19 implementation, ``tests/_wild_reference.py``).
+    """
+    from nqpspatial.haken import HakenModel, simulate_panel, wild
+
+    if impl == "previous":
+        sys.path.insert(0, str(HERE.parent / "tests"))
+        import _wild_reference
+
+        wild.wild_year_bootstrap = _wild_reference.wild_year_bootstrap
+    df = simulate_panel(-0.1, 0.35, 0.6, 0.35, n_regions=2848, n_periods=20, q1_start=(0.3, 0.6), seed=1)
+    model = HakenModel(df, "q1", "q2")
+    times = []
+    for r in range(reps):
+        t0 = time.perf_counter()
+        res = model.fit(bootstrap=B, seed=r, bootstrap_scheme="wild-year")
+        times.append(time.perf_counter() - t0)
+    return {"seconds": statistics.median(times), "first": times[0], "peak_mb": _peak_mb(), "rows": res.nobs}
 
 
 def worker_sensitivity(draws: int) -> dict:
@@ -508,12 +542,67 @@ def _sar(tab, n, large, repeats):
         )
 
 
+_CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+]
+
+
+def worker_chromium(html: str, repeats: int = 3) -> dict:
+    """Open report.html in headless Chromium: seconds until the first frame after the load event with
+    the interactive map drawn (median of ``repeats`` fresh pages), and of a period change."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    exe = os.environ.get("NQPSPATIAL_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    url = Path(html).resolve().as_uri()
+    drawn = "() => { const c = document.getElementById('nqp-canvas'); return !c || c.getAttribute('data-drawn'); }"
+    frame = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now()))))"
+    redraw = """() => { const s = document.getElementById('nqp-period'); if (!s) { return null; }
+        const t = performance.now(); s.value = '0'; s.dispatchEvent(new Event('input'));
+        return new Promise(r => requestAnimationFrame(
+            () => requestAnimationFrame(() => r(performance.now() - t)))); }"""
+    loads, redraws, errors = [], [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, headless=True, args=_CHROMIUM_FLAGS)
+        try:
+            for _ in range(repeats):
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(url, wait_until="load", timeout=300_000)
+                page.wait_for_function(drawn, timeout=300_000)
+                loads.append(page.evaluate(frame) / 1000.0)
+                redraws.append(page.evaluate(redraw))
+                page.close()
+        finally:
+            browser.close()
+    return {
+        "load_s": statistics.median(loads),
+        "redraw_ms": statistics.median([r for r in redraws if r is not None] or [float("nan")]),
+        "errors": errors[:3],
+        "peak_mb": _peak_mb(),
+    }
+
+
 def _worker(kind, *rest) -> dict:
     """Run one measurement in this (fresh) process."""
+    if kind == "chromium":
+        return worker_chromium(rest[0])
     if kind == "bootstrap":
         return worker_bootstrap(rest[0], int(rest[1]))
     if kind == "sensitivity":
         return worker_sensitivity(int(rest[0]))
+    if kind == "wild":
+        return worker_wild(rest[0], int(rest[1]), int(rest[2]))
     if kind == "gwhaken":
         return worker_gwhaken(int(rest[0]), int(rest[1]))
     if kind == "contiguity":
@@ -564,7 +653,99 @@ def _county_rows(tab, tmp: Path, me: str, timeout: float) -> None:
             continue
         mem = "" if report else f"; within 1 GB: {'yes' if r['peak_mb'] < 1024 else 'NO'}"
         tab.add(case, size, wall, None, budget, unit="s", ours_mb=r["peak_mb"], note=f"{label}{mem}; {_stage_note(r)}")
+        if report:
+            _report_rows(tab, tmp / "county_out", size, label, me, 5.0)
         (tmp / f"county_stages_{'report' if report else 'noreport'}.json").write_text(json.dumps(r), encoding="utf-8")
+
+
+def _report_rows(tab, out: Path, size: str, label: str, me: str, budget: float | None) -> None:
+    """Issue 19, item 4: the report stage's seconds, report.html's size and its load time in Chromium."""
+    info = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    rep = next((s for s in info["stages"] if s["name"] == "report"), None)
+    if rep is None or not (out / "report.html").exists():
+        tab.add("report stage", size, float("nan"), note=f"{label}; no report written")
+        return
+    sec = rep["info"].get("section_seconds", {})
+    html_mb = (out / "report.html").stat().st_size / 1e6
+    gpkg = out / "regions.gpkg"
+    gpkg_note = f", regions.gpkg {sec.get('regions.gpkg', float('nan')):.1f}s" + (
+        f" ({gpkg.stat().st_size / 1e6:.0f} MB)" if gpkg.exists() else ""
+    )
+    tab.add(
+        "report stage (figures, html, docx, latex, gpkg)",
+        size,
+        rep["seconds"],
+        None,
+        None,
+        unit="s",
+        note=f"{label}; report.html {html_mb:.1f} MB ({rep['info'].get('map', 'svg')} map, "
+        f"{sec.get('map', float('nan')):.1f}s); report.docx {sec.get('report.docx', float('nan')):.1f}s" + gpkg_note,
+    )
+    tab.add("report.html size (MB)", size, html_mb, None, None, unit="s", note=f"{rep['info'].get('bytes')} bytes")
+    try:
+        r, _ = _sub([PY, me, "--worker", "chromium", str(out / "report.html")], timeout=900)
+    except RuntimeError as exc:  # no chromium or playwright: say so
+        tab.add("report.html opens in Chromium", size, float("nan"), None, budget, unit="s", note=str(exc)[:200])
+        return
+    tab.add(
+        "report.html opens in Chromium (map drawn)",
+        size,
+        r["load_s"],
+        None,
+        budget,
+        unit="s",
+        note=f"headless chromium, median of 3 loads; period change {r['redraw_ms']:.0f} ms"
+        + (f"; page errors: {r['errors']}" if r["errors"] else ""),
+    )
+
+
+def _report_study(folder: Path, regions: int | None) -> tuple[Path, str, str]:
+    """The report benchmark's study: the county panel (``regions`` None) or the synthetic large study."""
+    head_haken = (
+        '[haken]\norder = "auto"\nbootstrap = 99\nbootstrap_scheme = "region"\nbreak_bootstrap = 0\n\n'
+        '[spatial]\nweights = ["queen"]\npermutations = 99\n\n'
+    )
+    if regions is None:
+        path, label = _county_study(folder)
+        head = path.read_text(encoding="utf-8").split("[haken]")[0]
+        cfg = head + head_haken
+        if "[zones]" in head:
+            cfg += '[spatial_haken]\nmodels = ["slx", "sar"]\nweights = ["queen"]\nsplit_by_zone = true\n\n'
+        cfg += '[sensitivity]\ndraws = 200\n\n[robustness]\nmodels = ["slx"]\nspecifications = false\n'
+        cfg += "spatial_draws = 50\n\n[run]\nseed = 1\n"
+        out = folder / "report_county.toml"
+        out.write_text(cfg, encoding="utf-8")
+        return out, label, ("2848 x 20" if "2848" in label else "2870 x 20")
+    from nqpspatial.demo import levels
+
+    sub = folder / f"synthetic_{regions}"
+    levels.write_synthetic(sub, regions, seed=20250801)
+    head = (sub / "study.toml").read_text(encoding="utf-8").split("[haken]")[0]
+    zones = '[zones]\nclusters = 8\ncluster_methods = ["ward", "kmeans"]\n\n' if regions <= 20_000 else ""
+    cfg = head + head_haken + '[regions]\nscheme = "zones.csv"\n\n' + zones + "[run]\nseed = 20250801\n"
+    out = sub / "report_study.toml"
+    out.write_text(cfg, encoding="utf-8")
+    return out, f"synthetic lattice study ({regions} regions, 10 periods)", f"{regions} x 10"
+
+
+def _report_bench(tab, tmp: Path, me: str, timeout: float, sizes) -> None:
+    """Issue 19, item 4: the report at county scale and on the synthetic large study."""
+    for regions in [None, *sizes]:
+        cfg, label, size = _report_study(tmp, regions)
+        out = tmp / f"report_out_{regions or 'county'}"
+        try:
+            r, wall = _sub([PY, me, "--worker", "run", str(cfg), str(out), "report"], timeout=timeout)
+        except RuntimeError as exc:
+            tab.add("report stage", size, float("nan"), note=f"{label}; FAILED: {str(exc)[:200]}")
+            continue
+        _report_rows(
+            tab,
+            out,
+            size,
+            f"{label}; whole run {wall:.0f}s, peak {r['peak_mb']:.0f} MB",
+            me,
+            5.0 if regions is None else None,
+        )
 
 
 def _sdm_row(tab, tmp: Path, me: str, timeout: float) -> None:
@@ -618,6 +799,51 @@ def _gwhaken(tab, me):
     )
 
 
+def _study_runs(tab, tmp: Path, me: str, args, only: set, quick: bool) -> None:
+    """The whole-run benchmarks (demo, county, SDM, contiguity, toolkit, report) in the folder ``tmp``."""
+    if "demo" in only:
+        cfg = _demo_study(tmp)
+        for report, budget in ((False, 20.0), (True, 60.0)):
+            if quick and report:
+                continue
+            r, wall = _sub(
+                [PY, me, "--worker", "run", str(cfg), str(tmp / "demo_out"), "report" if report else "noreport"]
+            )
+            slow = sorted(r["stages"].items(), key=lambda kv: -kv[1])[:3]
+            tab.add(
+                f"demo run ({'with report' if report else '--no-report'}), fresh process",
+                "31 x 10",
+                wall,
+                None,
+                budget,
+                unit="s",
+                ours_mb=r["peak_mb"],
+                note="slowest stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in slow),
+            )
+    if "county" in only and not quick:
+        _county_rows(tab, tmp, me, args.county_timeout)
+    if "sdm" in only and not quick:
+        _sdm_row(tab, tmp, me, args.county_timeout)
+    if "contiguity" in only:
+        r, _ = _sub([PY, me, "--worker", "contiguity"])
+        tab.add(
+            "queen contiguity of the county layer",
+            f"{r['n']} regions",
+            r["ours"],
+            r["base"],
+            None,
+            ours_mb=r["peak_mb"],
+            note=f"libpysal Graph.build_contiguity; identical links: {'yes' if r['same'] else 'NO'} ({r['links']})",
+        )
+    if "toolkit" in only:
+        _toolkit(tab, tmp, me, False, args.county_timeout)
+        if not quick:
+            _toolkit(tab, tmp, me, True, args.county_timeout)
+    if "report" in only and not quick:
+        report_sizes = [int(x) for x in args.report_sizes.split(",") if x.strip()]
+        _report_bench(tab, tmp, me, args.county_timeout, report_sizes)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes and loops (a few minutes)")
@@ -626,7 +852,12 @@ def main(argv=None) -> int:
         "--only",
         default=None,
         help="comma-separated subset of moran, sar, bootstrap, sensitivity, gwhaken, demo, county, sdm, contiguity, "
-        "toolkit",
+        "toolkit, report",
+    )
+    ap.add_argument(
+        "--report-sizes",
+        default="10000,100000",
+        help="regions of the synthetic studies of the report benchmark (comma-separated; '' for none)",
     )
     ap.add_argument("--out", default="benchmark-results", help="output file stem (.md and .csv)")
     ap.add_argument("--county-timeout", type=float, default=900.0, help="seconds before the county run is stopped")
@@ -637,7 +868,9 @@ def main(argv=None) -> int:
         print(json.dumps(_worker(*args.worker)))
         return 0
     quick = args.quick
-    only = set((args.only or "moran,sar,bootstrap,sensitivity,gwhaken,demo,county,sdm,contiguity,toolkit").split(","))
+    only = set(
+        (args.only or "moran,sar,bootstrap,sensitivity,gwhaken,demo,county,sdm,contiguity,toolkit,report").split(",")
+    )
     sizes = [int(s) for s in (args.sizes or ("31,2870" if quick else "31,2870,100000")).split(",")]
     command = "python benchmarks/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:])
     print(
@@ -665,6 +898,19 @@ def main(argv=None) -> int:
             base_mb=loop["peak_mb"],
             note=f"statsmodels loop; ours under 2 s: {'yes' if ours['seconds'] < 2 else 'NO'}",
         )
+        ours = _sub([PY, me, "--worker", "wild", "ours", "999", "3"])[0]
+        prev = _sub([PY, me, "--worker", "wild", "previous", "999", "1"])[0]
+        tab.add(
+            "wild-year bootstrap, one HakenModel.fit, 999 resamples",
+            f"2848 x 20 ({ours['rows']} rows)",
+            ours["seconds"],
+            prev["seconds"],
+            10.0,
+            ours_mb=ours["peak_mb"],
+            base_mb=prev["peak_mb"],
+            note=f"previous implementation (tests/_wild_reference.py, one fit); first fit in a fresh process "
+            f"{ours['first']:.1f} s",
+        )
     if "sensitivity" in only:
         r = _sub([PY, me, "--worker", "sensitivity", "10000"])[0]
         tab.add(
@@ -682,44 +928,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(args.keep) if args.keep else Path(tmp)
         tmp.mkdir(parents=True, exist_ok=True)
-        if "demo" in only:
-            cfg = _demo_study(tmp)
-            for report, budget in ((False, 20.0), (True, 60.0)):
-                if quick and report:
-                    continue
-                r, wall = _sub(
-                    [PY, me, "--worker", "run", str(cfg), str(tmp / "demo_out"), "report" if report else "noreport"]
-                )
-                slow = sorted(r["stages"].items(), key=lambda kv: -kv[1])[:3]
-                tab.add(
-                    f"demo run ({'with report' if report else '--no-report'}), fresh process",
-                    "31 x 10",
-                    wall,
-                    None,
-                    budget,
-                    unit="s",
-                    ours_mb=r["peak_mb"],
-                    note="slowest stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in slow),
-                )
-        if "county" in only and not quick:
-            _county_rows(tab, tmp, me, args.county_timeout)
-        if "sdm" in only and not quick:
-            _sdm_row(tab, tmp, me, args.county_timeout)
-        if "contiguity" in only:
-            r, _ = _sub([PY, me, "--worker", "contiguity"])
-            tab.add(
-                "queen contiguity of the county layer",
-                f"{r['n']} regions",
-                r["ours"],
-                r["base"],
-                None,
-                ours_mb=r["peak_mb"],
-                note=f"libpysal Graph.build_contiguity; identical links: {'yes' if r['same'] else 'NO'} ({r['links']})",
-            )
-        if "toolkit" in only:
-            _toolkit(tab, tmp, me, False, args.county_timeout)
-            if not quick:
-                _toolkit(tab, tmp, me, True, args.county_timeout)
+        _study_runs(tab, tmp, me, args, only, quick)
     tab.write(Path(args.out), command)
     print(f"\nwritten: {Path(args.out).with_suffix('.md')} and .csv")
     return 0

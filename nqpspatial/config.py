@@ -263,6 +263,9 @@ class ReportSpec(TableSpec):
     formats: list = key(["png", "svg"], check=_formats, doc="figure formats (png, svg, pdf)")
     latex: bool = key(True, doc="write latex/ tables")
     docx: bool = key(True, doc="write report.docx (findings, three-line tables, main figures)")
+    rasterize_above: int = key(
+        1000, minimum=0, doc="static maps of more regions draw their polygons as an image in SVG/PDF files"
+    )
 
 
 #: The core tables' specs ("" holds the top-level keys).

@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLUMNS = 16_384
 #: Document time stored in tables.xlsx (fixed, so that the same tables give the same bytes).
 WORKBOOK_TIME = datetime.datetime(2000, 1, 1, 0, 0, 0)
 _SUFFIXES = {
@@ -557,7 +558,8 @@ def excel_sheet_name(name: str, taken: set[str]) -> str:
 def write_workbook(tables: Mapping[str, pd.DataFrame], path) -> dict[str, str]:
     """Write tables to one Excel workbook, one sheet per table.
 
-    Tables longer than Excel's row limit are left out.  Numbers are written
+    Tables longer or wider than Excel's limits (1,048,576 rows, 16,384
+    columns) are left out.  Numbers are written
     as numbers (NaN as an empty cell), booleans as booleans, everything else
     as text.
 
@@ -573,53 +575,24 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path) -> dict[str, str]:
     dict
         ``{"sheets": {table: sheet}, "left_out": {table: reason}}``.
     """
-    import xlsxwriter
+    from ._xlsx import write_xlsx
 
     sheets: dict[str, str] = {}
     left_out: dict[str, str] = {}
     taken: set[str] = set()
-    wb = xlsxwriter.Workbook(
-        str(path),
-        {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
-    )
-    wb.set_properties({"created": WORKBOOK_TIME})  # fixed: the same tables give the same bytes
-    try:
-        for name, tab in tables.items():
-            if len(tab) + 1 > EXCEL_MAX_ROWS:
-                left_out[name] = f"{len(tab)} rows exceed Excel's limit of {EXCEL_MAX_ROWS - 1} data rows"
-                continue
-            sheet = excel_sheet_name(name, taken)
-            taken.add(sheet)
-            sheets[name] = sheet
-            _write_sheet(wb.add_worksheet(sheet), tab)
-        if not sheets:
-            wb.add_worksheet("note").write_string(0, 0, "no table fits in a workbook")
-    finally:
-        wb.close()
+    parts = []
+    for name, tab in tables.items():
+        if len(tab) + 1 > EXCEL_MAX_ROWS:
+            left_out[name] = f"{len(tab)} rows exceed Excel's limit of {EXCEL_MAX_ROWS - 1} data rows"
+            continue
+        if tab.shape[1] > EXCEL_MAX_COLUMNS:
+            left_out[name] = f"{tab.shape[1]} columns exceed Excel's limit of {EXCEL_MAX_COLUMNS}"
+            continue
+        sheet = excel_sheet_name(name, taken)
+        taken.add(sheet)
+        sheets[name] = sheet
+        parts.append((sheet, tab))
+    if not parts:
+        parts.append(("note", pd.DataFrame({"no table fits in a workbook": []})))
+    write_xlsx(path, parts, created=WORKBOOK_TIME.strftime("%Y-%m-%dT%H:%M:%SZ"))
     return {"sheets": sheets, "left_out": left_out}
-
-
-def _write_sheet(ws, tab: pd.DataFrame) -> None:
-    for j, c in enumerate(tab.columns):  # text, never a formula
-        ws.write_string(0, j, str(c))
-    cols = []
-    for c in tab.columns:
-        s = tab[c]
-        if pd.api.types.is_bool_dtype(s):
-            cols.append((ws.write_boolean, [None if pd.isna(v) else bool(v) for v in s.astype(object)], None))
-        elif pd.api.types.is_numeric_dtype(s):
-            arr = s.to_numpy(dtype=float, na_value=float("nan"))
-            cols.append((ws.write_number, arr.tolist(), True))
-        else:
-            vals = [
-                None if (v is None or (isinstance(v, float) and v != v) or v is pd.NA) else str(v)
-                for v in s.astype(object).to_numpy()
-            ]
-            cols.append((ws.write_string, vals, False))
-    for i in range(len(tab)):
-        row = i + 1
-        for j, (write, vals, numeric) in enumerate(cols):
-            v = vals[i]
-            if v is None or (numeric and (v != v or v in (float("inf"), float("-inf")))):
-                continue
-            write(row, j, v)

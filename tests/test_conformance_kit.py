@@ -185,3 +185,15 @@ def _doc_table(path: Path) -> str:
 @pytest.mark.parametrize("page", ["plugins.md", "architecture.md"])
 def test_docs_contract_tables_are_the_contract_module(page):
     assert _doc_table(DOCS / page) == contracts.contract_table()
+
+
+def test_make_context_region_ids_are_unique_on_large_lattices():
+    """side >= 11 used to repeat ids ('r1' '11' and 'r11' '1' both gave 'r111'); small lattices keep r00..r99."""
+    from nqpspatial.testing import make_context
+
+    small = make_context(side=3, periods=3)
+    assert list(small.geometry.index)[:3] == ["r00", "r01", "r02"]
+    ctx = make_context(side=12, periods=3)
+    ids = list(ctx.geometry.index)
+    assert len(ids) == 144 and len(set(ids)) == 144 and ids[0] == "r0000" and ids[-1] == "r1111"
+    assert ctx.panel["region"].nunique() == 144

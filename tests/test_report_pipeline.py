@@ -113,6 +113,8 @@ def test_demo_report_shows_every_section_with_data(demo_run):
     turning = run.info["stages"][[s["name"] for s in run.info["stages"]].index("haken")]["info"].get("turning_point")
     periods = sorted(run.table("coevolution")["year"].unique())
     assert info["map_years"] == sorted({periods[0], periods[-1], *([turning] if turning in periods[1:-1] else [])})
+    # a section two stages share (sensitivity and robustness) is built once: no second copy of its figures
+    assert not [p.name for p in (out / "figures").glob("*_2.*")]
 
 
 def test_no_report_skips_figures_and_html(tmp_path):

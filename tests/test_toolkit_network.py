@@ -11,6 +11,7 @@ from nqpspatial.errors import InputError
 from nqpspatial.plugins.toolkit.network import (
     DifferenceTerm,
     GreatCircleTerm,
+    PairTerm,
     SparseTerm,
     association_networks,
     binarize,
@@ -197,19 +198,43 @@ def test_qap_equals_a_brute_force_permutation_loop(demo_net):
     }
     res = qap(A, terms, permutations=299, seed=42)
     r0, b0, pr, pb = _brute_qap(A.astype(float), mats, 299, 42)
+    _check_against_brute(res, r0, b0, pr, pb)
+    # a symmetric dense matrix (unordered pairs) and a third-party PairTerm (read through values())
+    sym = dense + dense.T
+
+    class Ratio(PairTerm):
+        def __init__(self, x):
+            self.x, self.n = np.asarray(x, float), len(x)
+
+        def values(self, i, j):
+            return self.x[i] / (self.x[i] + self.x[j])
+
+    x = g["NTU"].to_numpy()
+    terms2 = {"sym": sym, "ratio": Ratio(x), "distance": GreatCircleTerm(lon, lat)}
+    ratio = x[:, None] / (x[:, None] + x[None, :])
+    np.fill_diagonal(ratio, 0.0)
+    mats2 = {"sym": sym - np.diag(np.diag(sym)), "ratio": ratio, "distance": mats["distance"]}
+    _check_against_brute(qap(A, terms2, permutations=199, seed=3), *_brute_qap(A.astype(float), mats2, 199, 3))
+    # a weighted (non-binary) dependent matrix
+    Yw = A * (1.0 + rng.random(A.shape))
+    _check_against_brute(qap(Yw, terms2, permutations=99, seed=4), *_brute_qap(Yw, mats2, 99, 4))
     t = res.table
-    cor, reg = t[t.kind == "correlation"], t[t.kind == "regression"]
-    np.testing.assert_allclose(cor["estimate"], r0, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(reg["estimate"], b0, rtol=1e-10, atol=1e-12)
-    assert cor["p"].tolist() == pr and reg["p"].tolist() == pb
-    assert cor["p"].iloc[0] == pytest.approx(1 / 300)  # distance: strongest possible evidence
+    assert t[t.kind == "correlation"]["p"].iloc[0] == pytest.approx(1 / 300)  # distance: strongest possible evidence
     # a sparse explanatory matrix (contiguity-like) gives the same as its dense form
     W = (great_circle_km(lon, lat) < 600).astype(float) - np.eye(len(ids))
     from scipy.sparse import csr_array
 
     a = qap(A, {"w": SparseTerm(csr_array(W))}, permutations=99, seed=5).table
     b = qap(A, {"w": W}, permutations=99, seed=5).table
-    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, b, rtol=1e-13)
+
+
+def _check_against_brute(res, r0, b0, pr, pb):
+    t = res.table
+    cor, reg = t[t.kind == "correlation"], t[t.kind == "regression"]
+    np.testing.assert_allclose(cor["estimate"], r0, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(reg["estimate"], b0, rtol=1e-10, atol=1e-12)
+    assert cor["p"].tolist() == pr and reg["p"].tolist() == pb
 
 
 def test_concor_recovers_two_blocks_and_roles():

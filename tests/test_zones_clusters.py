@@ -187,3 +187,20 @@ def test_31_provinces_with_hainan():
     assert cl.query("method in ['skater', 'ward', 'kmeans']").groupby("method")["cluster"].nunique().eq(8).all()
     again = cluster_regions(data, "x", layer, groups=eight, k=8, min_region_size=3, seed=11, scheme_name="eight-zones")
     pd.testing.assert_frame_equal(res.clusters, again.clusters)
+
+
+def test_contiguity_graph_has_libpysal_links_plus_the_added_ones():
+    """The zones' clustering graph: exactly Graph.build_contiguity's queen links, plus the links to islands."""
+    from libpysal.graph import Graph
+
+    import nqpspatial.geodata as geodata
+
+    layer = geodata.province_layer()
+    ids = list(layer.index)
+    g, links = contiguity_graph(layer)
+    ref = Graph.build_contiguity(layer.geometry.reset_index(drop=True), rook=False).sparse.tocoo()
+    want = {(ids[a], ids[b]) for a, b in zip(ref.row, ref.col)}
+    got = {(a, b) for a, nb in g.neighbors.items() for b in nb}
+    added = {(r, n) for r, n in links[["region", "neighbor"]].itertuples(index=False)}
+    assert got == want | added | {(n, r) for r, n in added}
+    assert added  # Hainan (and other islands) linked

@@ -1,4 +1,4 @@
-"""Estimation of the discrete Haken model (statsmodels style).
+"""Estimation of the discrete Haken model (statsmodels-style API).
 
 The annual map (see :mod:`nqpspatial.haken.system`) is linear in its
 coefficients, so each equation is an OLS regression pooled over regions and
@@ -9,11 +9,15 @@ transitions ``t -> t+1``:
 * ``q2(t+1)`` on ``q2(t)`` and ``q1(t)^2``: ``gamma2 = 1 - c_lag``,
   ``b = c_inter``.
 
-Options: a common intercept, region fixed effects (LSDV; biased with short
-panels, Nickell 1981; optional split-panel jackknife of Dhaene & Jochmans
-2015), separate fits by region or by group, a sub-period window, and
-classical, HC1 or region-clustered standard errors (statsmodels covariance
-types, always with t reference distributions).
+Options: a common intercept, region, year or two-way fixed effects
+(biased with short panels, Nickell 1981; optional split-panel jackknife of
+Dhaene & Jochmans 2015 or analytic correction), separate fits by region or
+by group, a sub-period window, and classical, HC1, region-clustered,
+Driscoll-Kraay or two-way clustered standard errors (always with t
+reference distributions).  The fixed effects are absorbed by the within
+transformation (:mod:`nqpspatial.haken.within`), never built as dummy
+columns: the estimates, standard errors and degrees of freedom equal
+statsmodels' on the dummy-column (LSDV) design, at a cost linear in the rows.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from ..errors import InputError, NqpWarning
@@ -180,8 +183,9 @@ def prepare_panel(data, q1, q2, *, region="region", year="year", window=None, mi
     if window is not None:
         df = _in_window(df, window)
     order = {r: i for i, r in enumerate(pd.unique(df["region"]))}
-    df = df.assign(_o=df["region"].map(order)).sort_values(["_o", "year"]).drop(columns="_o")
-    df = df.reset_index(drop=True)
+    df = df.assign(_o=df["region"].map(order)).sort_values(["_o", "year"])
+    codes = df["_o"].to_numpy(dtype=np.int64)
+    df = df.drop(columns="_o").reset_index(drop=True)
     years = np.sort(df["year"].unique())
     if len(years) < min_periods:
         raise InputError(
@@ -189,8 +193,13 @@ def prepare_panel(data, q1, q2, *, region="region", year="year", window=None, mi
             f"{len(years)}: {[int(y) for y in years]}"
         )
     step = int(np.min(np.diff(years)))
-    for r, g in df.groupby("region", sort=False):
-        y = g["year"].to_numpy()
+    yv = df["year"].to_numpy()
+    bad = np.bincount(codes, minlength=len(order)) < 2  # vectorised over regions; the first bad one is reported
+    same = codes[1:] == codes[:-1]
+    bad[codes[1:][same & (np.diff(yv) != step)]] = True
+    for c in np.flatnonzero(bad)[:1]:
+        rows = np.flatnonzero(codes == c)
+        r, y = df["region"].iloc[rows[0]], yv[rows]
         if len(y) < 2:
             raise InputError(
                 f"region {r!r} has a single year ({y[0]}); each region needs at least two consecutive periods"
@@ -286,10 +295,15 @@ class _Design:
     """Lagged regression design of both equations for one panel.
 
     Rows are the transitions ``t -> t+1`` of every region; ``year`` is the
-    first year ``t`` of a transition.  Fixed effects enter as dummy columns
-    (LSDV): ``region[r]`` with region or two-way effects, ``year[t]`` with
-    year effects (every transition year) or two-way effects (every year but
-    the first, which the region dummies absorb).
+    first year ``t`` of a transition.  ``Z1``, ``Z2`` hold the slope columns
+    (``lag``, ``inter``, ``const``) and, with year or two-way effects, the
+    year dummies ``year[t]`` (every transition year; with two-way effects
+    every year but the first, which the region effects absorb): a few
+    columns.  Region effects are never columns: the fits absorb every fixed
+    effect by the within transformation (:mod:`nqpspatial.haken.within`,
+    ``absorbed``), so memory and time stay linear in the rows.  ``X1``,
+    ``X2`` (the full dummy-column LSDV design, rows x regions) are built only
+    when read, for code that still needs them.
     """
 
     def __init__(self, panel: pd.DataFrame, intercept: bool, effects: str):
@@ -301,34 +315,30 @@ class _Design:
         self.region = cur["region"].to_numpy()
         self.year = cur["year"].to_numpy()
         self.regions = list(pd.unique(panel["region"]))
-        code = {r: i for i, r in enumerate(self.regions)}
-        self.codes = np.array([code[r] for r in self.region], dtype=int)
+        self.codes = pd.Index(self.regions).get_indexer(self.region).astype(int)
         self.years = sorted(int(y) for y in np.unique(self.year))
-        ycode = {y: i for i, y in enumerate(self.years)}
-        self.tcodes = np.array([ycode[int(y)] for y in self.year], dtype=int)
+        self.tcodes = np.searchsorted(np.asarray(self.years), self.year.astype(np.int64)).astype(int)
         q1 = cur["q1"].to_numpy()
         q2 = cur["q2"].to_numpy()
         self.y1 = nxt1[keep].to_numpy(dtype=float)
         self.y2 = nxt2[keep].to_numpy(dtype=float)
         idx = pd.RangeIndex(len(q1))
         terms = haken_terms(q1, q2)
-        X1 = pd.DataFrame(dict(zip(("lag", "inter"), terms["q1"])), index=idx)
-        X2 = pd.DataFrame(dict(zip(("lag", "inter"), terms["q2"])), index=idx)
+        Z1 = pd.DataFrame(dict(zip(("lag", "inter"), terms["q1"])), index=idx)
+        Z2 = pd.DataFrame(dict(zip(("lag", "inter"), terms["q2"])), index=idx)
         if intercept:
-            X1["const"] = 1.0
-            X2["const"] = 1.0
-        extra = []
-        if effects in ("region", "two-way"):
-            extra.append(_dummies(self.codes, self.regions, "region", idx))
+            Z1["const"] = 1.0
+            Z2["const"] = 1.0
         if effects in ("year", "two-way"):
-            extra.append(_dummies(self.tcodes, self.years, "year", idx, drop_first=effects == "two-way"))
-        if extra:
-            X1 = pd.concat([X1, *extra], axis=1)
-            X2 = pd.concat([X2, *extra], axis=1)
-        self.X1, self.X2 = X1, X2
+            yd = _dummies(self.tcodes, self.years, "year", idx, drop_first=effects == "two-way")
+            Z1 = pd.concat([Z1, yd], axis=1)
+            Z2 = pd.concat([Z2, yd], axis=1)
+        self.Z1, self.Z2 = Z1, Z2
         self.intercept = intercept
         self.effects = effects
         self.nobs = len(q1)
+        self._lsdv = [None, None]
+        self._absorbed = None
 
     @property
     def region_fe(self) -> bool:
@@ -338,29 +348,74 @@ class _Design:
     def year_fe(self) -> bool:
         return self.effects in ("year", "two-way")
 
+    @property
+    def absorbed(self):
+        """The fixed effects of these rows (:class:`nqpspatial.haken.within.Absorbed`)."""
+        if self._absorbed is None:
+            from .within import Absorbed
+
+            self._absorbed = Absorbed(self.codes, self.tcodes, self.regions, self.years, self.effects)
+        return self._absorbed
+
+    @property
+    def n_columns(self) -> int:
+        """Coefficients per equation, counting every fixed effect (the dummy-column design's width)."""
+        n_year = sum(c.startswith("year[") for c in self.Z1.columns)
+        return len(self.slope_cols()) + n_year + (len(self.regions) if self.region_fe else 0)
+
+    def _lsdv_design(self, eq: int) -> pd.DataFrame:
+        if self._lsdv[eq] is None:
+            Z = self.Z1 if eq == 0 else self.Z2
+            parts = [Z[self.slope_cols()]]
+            if self.region_fe:
+                parts.append(_dummies(self.codes, self.regions, "region", Z.index))
+            parts.append(Z[[c for c in Z.columns if c.startswith("year[")]])
+            self._lsdv[eq] = pd.concat(parts, axis=1)
+        return self._lsdv[eq]
+
+    @property
+    def X1(self) -> pd.DataFrame:
+        """The q1 equation's dummy-column (LSDV) design: slopes, region dummies, year dummies (rows x regions)."""
+        return self._lsdv_design(0)
+
+    @X1.setter
+    def X1(self, value):
+        self._lsdv[0] = value
+
+    @property
+    def X2(self) -> pd.DataFrame:
+        """The q2 equation's dummy-column (LSDV) design (see :attr:`X1`)."""
+        return self._lsdv_design(1)
+
+    @X2.setter
+    def X2(self, value):
+        self._lsdv[1] = value
+
+    def equation(self, eq: int):
+        """``(y, Z)`` of equation 0 (q1) or 1 (q2)."""
+        return (self.y1, self.Z1) if eq == 0 else (self.y2, self.Z2)
+
     def subset(self, mask: np.ndarray) -> "_Design":
         new = object.__new__(_Design)
         new.region, new.year = self.region[mask], self.year[mask]
-        new.regions = [r for r in self.regions if r in set(new.region)]
-        code = {r: i for i, r in enumerate(new.regions)}
-        new.codes = np.array([code[r] for r in new.region], dtype=int)
+        present = set(new.region)
+        new.regions = [r for r in self.regions if r in present]
+        new.codes = pd.Index(new.regions).get_indexer(new.region).astype(int)
         new.years = sorted(int(y) for y in np.unique(new.year))
-        ycode = {y: i for i, y in enumerate(new.years)}
-        new.tcodes = np.array([ycode[int(y)] for y in new.year], dtype=int)
+        new.tcodes = np.searchsorted(np.asarray(new.years), new.year.astype(np.int64)).astype(int)
         new.y1, new.y2 = self.y1[mask], self.y2[mask]
-        regs, yrs = set(map(str, new.regions)), set(map(str, new.years))
+        yrs = set(map(str, new.years))
         first = str(new.years[0])
 
         def keep(c):
-            if c.startswith("region["):
-                return c[7:-1] in regs
             if c.startswith("year["):  # with two-way effects the first year of the subset is dropped
                 return c[5:-1] in yrs and not (self.effects == "two-way" and c[5:-1] == first)
             return True
 
-        new.X1 = self.X1.loc[mask, [c for c in self.X1.columns if keep(c)]].reset_index(drop=True)
-        new.X2 = self.X2.loc[mask, [c for c in self.X2.columns if keep(c)]].reset_index(drop=True)
+        new.Z1 = self.Z1.loc[mask, [c for c in self.Z1.columns if keep(c)]].reset_index(drop=True)
+        new.Z2 = self.Z2.loc[mask, [c for c in self.Z2.columns if keep(c)]].reset_index(drop=True)
         new.intercept, new.effects, new.nobs = self.intercept, self.effects, int(mask.sum())
+        new._lsdv, new._absorbed = [None, None], None
         return new
 
     def slope_cols(self):
@@ -379,10 +434,11 @@ class _Design:
     def within(self, X: pd.DataFrame, y: np.ndarray):
         """Regressors with the region effects partialled out, and y.
 
-        The slope columns come first.  Region effects (region and two-way)
-        are removed by the within transformation; year dummies stay as
-        columns (region-demeaned with two-way effects), so that per-region
-        cross products give the exact LSDV slopes (Frisch-Waugh-Lovell) for
+        ``X`` is ``Z1``/``Z2`` (or the LSDV ``X1``/``X2``).  The slope
+        columns come first.  Region effects (region and two-way) are removed
+        by the within transformation; year dummies stay as columns
+        (region-demeaned with two-way effects), so that per-region cross
+        products give the exact LSDV slopes (Frisch-Waugh-Lovell) for
         balanced and unbalanced panels alike.
         """
         cols = self.slope_cols() + [c for c in X.columns if c.startswith("year[")]
@@ -394,16 +450,13 @@ class _Design:
         return Xs, y
 
 
-def _ols(y, X, se, codes, tcodes=None, bandwidth=None):
-    """statsmodels OLS with the covariance of ``se`` (Driscoll-Kraay: see :mod:`.inference`)."""
-    model = sm.OLS(np.asarray(y, float), X)
-    if se == "classical" or se == "driscoll-kraay":
-        return model.fit(use_t=True)
-    if se == "hc1":
-        return model.fit(cov_type="HC1", use_t=True)
-    if se == "twoway":
-        return model.fit(cov_type="cluster", cov_kwds={"groups": np.column_stack([codes, tcodes])}, use_t=True)
-    return model.fit(cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
+def _fit_equation(design: _Design, eq: int, se: str, bandwidth=None):
+    """One equation with every fixed effect absorbed (:func:`nqpspatial.haken.within.absorbed_ols`)."""
+    from .within import absorbed_ols
+
+    y, Z = design.equation(eq)
+    cols = design.slope_cols()
+    return absorbed_ols(y, Z[cols].to_numpy(float), cols, design.absorbed, se=se, bandwidth=bandwidth)
 
 
 def _half_masks(design: _Design):
@@ -671,57 +724,6 @@ def short_panel_message(effects: str, periods: int) -> str:
     )
 
 
-def equation_cov(design: _Design, res, X: pd.DataFrame, se: str, bandwidth=None):
-    """Standard errors and t degrees of freedom of one equation's coefficients.
-
-    statsmodels' covariance for classical, HC1, region-clustered and two-way
-    clustered errors; :func:`~nqpspatial.haken.inference.driscoll_kraay_cov`
-    on the full LSDV design for ``"driscoll-kraay"`` (t with ``T' - 1``
-    degrees of freedom, ``T'`` the number of transition years).
-
-    Returns
-    -------
-    tuple
-        ``(bse, df, info)``: a Series over X's columns, the degrees of
-        freedom and a dict (``bandwidth`` for Driscoll-Kraay).
-    """
-    if se == "twoway":
-        return _twoway_psd(design, res)
-    if se != "driscoll-kraay":
-        df = getattr(res, "df_resid_inference", None) or res.df_resid
-        return res.bse, float(df), {}
-    from .inference import driscoll_kraay_cov
-
-    V, L = driscoll_kraay_cov(X.to_numpy(dtype=float), np.asarray(res.resid, float), design.tcodes, bandwidth=bandwidth)
-    bse = pd.Series(np.sqrt(np.maximum(np.diag(V), 0.0)), index=X.columns)
-    return bse, float(len(design.years) - 1), {"bandwidth": L}
-
-
-def _twoway_psd(design, res):
-    """Two-way clustered standard errors; a covariance of the slopes with a negative eigenvalue is fixed.
-
-    ``V_region + V_year - V_HC`` need not be positive semi-definite (a
-    negative variance gives no standard error); as Cameron, Gelbach & Miller
-    (2011, section 2.3) suggest, the slope block is then rebuilt from its
-    eigen-decomposition with the negative eigenvalues set to zero.  A PSD
-    covariance is statsmodels' unchanged.
-    """
-    cols = design.slope_cols()
-    with warnings.catch_warnings():  # statsmodels' sqrt of a negative variance; fixed below
-        warnings.filterwarnings(
-            "ignore", message="invalid value encountered in sqrt", category=RuntimeWarning, module=r"statsmodels\."
-        )
-        bse = res.bse.copy()
-    V = np.asarray(res.cov_params().loc[cols, cols], float)
-    w, U = np.linalg.eigh((V + V.T) / 2.0)
-    fixed = bool(w.min() < 0)
-    if fixed:
-        Vf = (U * np.maximum(w, 0.0)) @ U.T
-        bse[cols] = np.sqrt(np.maximum(np.diag(Vf), 0.0))
-    df = float(getattr(res, "df_resid_inference", None) or res.df_resid)
-    return bse, df, ({"psd_fix": True} if fixed else {})
-
-
 def _param_table(design, inf1, inf2, c1, c2):
     """Model parameters from the two equations' coefficients (c1, c2: Series; inf: (bse, df))."""
     out = {}
@@ -742,50 +744,43 @@ def _param_table(design, inf1, inf2, c1, c2):
     return pd.DataFrame(out).T
 
 
-def _refit_effects(design, c, y, X, cols, slopes):
-    """Fixed-effect coefficients given corrected slopes: OLS of y - X b on the dummy columns."""
-    eff = design.effect_cols(X)
-    if not eff:
+def _set_slopes(design, c, eq, slopes):
+    """Put corrected slopes into ``c`` and recompute the fixed effects given them (least squares on the dummies)."""
+    cols = design.slope_cols()
+    c.loc[cols] = np.asarray(slopes, float)
+    if design.effects == "none":
         return
-    resid = y - X[cols].to_numpy() @ slopes.to_numpy()
-    D = X[eff].to_numpy(dtype=float)
-    coef = np.linalg.lstsq(D, resid, rcond=None)[0]
-    for name, v in zip(eff, coef):
-        c[name] = v
+    y, Z = design.equation(eq)
+    eff = design.absorbed.values(y - Z[cols].to_numpy(float) @ c[cols].to_numpy(float))
+    c.loc[eff.index] = eff.to_numpy()
 
 
 def _jackknife(design, c1, c2):
     """Split-panel jackknife of both equations (corrects c1, c2 in place); the record."""
+    from .within import absorbed_slopes
+
     if len(np.unique(design.year)) < 4:
         raise InputError("the split-panel jackknife needs at least 4 transition years (5 periods)")
     masks = _half_masks(design)
+    cols = design.slope_cols()
     halves = []
     for mask in masks:
         d = design.subset(mask)
-        halves.append((sm.OLS(d.y1, d.X1).fit().params, sm.OLS(d.y2, d.X2).fit().params))
-    cols = design.slope_cols()
-    jk = {}
-    for eq, (c, y, X) in enumerate(((c1, design.y1, design.X1), (c2, design.y2, design.X2))):
-        full = c[cols].copy()
-        corr = 2 * full - 0.5 * (halves[0][eq][cols] + halves[1][eq][cols])
-        jk[f"eq{eq + 1}"] = pd.DataFrame(
-            {"full": full, "half1": halves[0][eq][cols], "half2": halves[1][eq][cols], "jackknife": corr}
+        halves.append(
+            tuple(
+                pd.Series(absorbed_slopes(y, Z[cols].to_numpy(float), d.absorbed), index=cols)
+                for y, Z in (d.equation(0), d.equation(1))
+            )
         )
-        c.loc[cols] = corr
-        _refit_effects(design, c, y, X, cols, corr)
+    jk = {}
+    for eq, c in enumerate((c1, c2)):
+        full = c[cols].copy()
+        corr = 2 * full - 0.5 * (halves[0][eq] + halves[1][eq])
+        jk[f"eq{eq + 1}"] = pd.DataFrame(
+            {"full": full, "half1": halves[0][eq], "half2": halves[1][eq], "jackknife": corr}
+        )
+        _set_slopes(design, c, eq, corr)
     return jk, masks
-
-
-def _fwl_within(design, X, y):
-    """Slopes and y with every fixed effect partialled out (region demeaning, then year dummies)."""
-    Xw, yw = design.within(X, y)
-    k = len(design.slope_cols())
-    if Xw.shape[1] > k:
-        D = Xw[:, k:]
-        P = np.linalg.lstsq(D, np.column_stack([Xw[:, :k], yw]), rcond=None)[0]
-        R = np.column_stack([Xw[:, :k], yw]) - D @ P
-        return R[:, :k], R[:, k]
-    return Xw, yw
 
 
 def _analytic(design, c1, c2, trim=ANALYTIC_TRIM):
@@ -794,14 +789,15 @@ def _analytic(design, c1, c2, trim=ANALYTIC_TRIM):
 
     cols = design.slope_cols()
     rec = {}
-    for eq, (c, y, X) in enumerate(((c1, design.y1, design.X1), (c2, design.y2, design.X2))):
-        Xw, yw = _fwl_within(design, X, y)
+    for eq, c in enumerate((c1, c2)):
+        y, Z = design.equation(eq)
+        Xw = design.absorbed.residualize(Z[cols].to_numpy(float))
+        yw = design.absorbed.residualize(y)
         full = c[cols].copy()
         bias = analytic_bias(Xw, yw - Xw @ full.to_numpy(), design.codes, trim)
         corr = full - bias
         rec[f"eq{eq + 1}"] = pd.DataFrame({"full": full, "bias": bias, "analytic": corr})
-        c.loc[cols] = corr
-        _refit_effects(design, c, y, X, cols, corr)
+        _set_slopes(design, c, eq, corr)
     return rec
 
 
@@ -810,17 +806,20 @@ def _region_bootstrap(design, opts, masks, rng, backend, shift=None):
     from .results import BootstrapResults
 
     n = len(design.regions)
+    pos = {r: i for i, r in enumerate(design.regions)}
     equations = []
     for eq in (0, 1):
         if opts["jackknife"]:
             parts = []
             for wgt, d in ((2.0, design), (-0.5, design.subset(masks[0])), (-0.5, design.subset(masks[1]))):
-                Xs, ys = d.within(d.X1 if eq == 0 else d.X2, d.y1 if eq == 0 else d.y2)
+                ys, Z = d.equation(eq)
+                Xs, ys = d.within(Z, ys)
                 # sub-designs keep every region of a balanced panel; map codes to the full list
-                codes = np.array([design.regions.index(r) for r in d.region])
+                codes = np.array([pos[r] for r in d.region])
                 parts.append((wgt, *region_cross_products(Xs, ys, codes, n)))
         else:
-            Xs, ys = design.within(design.X1 if eq == 0 else design.X2, design.y1 if eq == 0 else design.y2)
+            ys, Z = design.equation(eq)
+            Xs, ys = design.within(Z, ys)
             parts = [(1.0, *region_cross_products(Xs, ys, design.codes, n))]
         equations.append(parts)
     d1, d2 = cluster_bootstrap(equations, n, opts["bootstrap"], seed=rng, backend=backend)
@@ -840,15 +839,14 @@ def _fit_unit(model: HakenModel, panel: pd.DataFrame, rng, opts, unit, backend=N
     from .results import HakenResults
 
     design = _Design(panel, model.intercept, model.effects)
-    if design.nobs <= design.X1.shape[1]:
+    if design.nobs <= design.n_columns:
         raise InputError(
             f"{'unit ' + repr(unit) + ': ' if unit is not None else ''}{design.nobs} "
-            f"transitions are too few for {design.X1.shape[1]} coefficients per equation"
+            f"transitions are too few for {design.n_columns} coefficients per equation"
         )
-    res1 = _ols(design.y1, design.X1, model.se, design.codes, design.tcodes)
-    res2 = _ols(design.y2, design.X2, model.se, design.codes, design.tcodes)
-    inf1 = equation_cov(design, res1, design.X1, model.se, model.bandwidth)
-    inf2 = equation_cov(design, res2, design.X2, model.se, model.bandwidth)
+    res1 = _fit_equation(design, 0, model.se, model.bandwidth)
+    res2 = _fit_equation(design, 1, model.se, model.bandwidth)
+    inf1, inf2 = ((r.bse, r.df, r.info) for r in (res1, res2))
     c1, c2 = res1.params.copy(), res2.params.copy()
     jk, masks, shift = None, None, None
     if opts["jackknife"]:

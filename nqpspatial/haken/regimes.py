@@ -21,7 +21,6 @@ from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from ..errors import InputError
@@ -277,11 +276,14 @@ class HakenRegimesModel:
     region, year : str
     intercept : bool
         A constant per group in each equation (k1, k2).
-    effects : {"none", "region"}
-        Region fixed effects (within transformation); the slopes stay by group.
-    se : {"classical", "hc1", "cluster"}
-        Covariance of the regime coefficients (statsmodels); the tests use
-        its F form with the matching degrees of freedom.
+    effects : {"none", "region", "year", "two-way"}
+        Fixed effects, absorbed by the within transformation
+        (:mod:`nqpspatial.haken.within`; equal to dummy columns); the
+        slopes stay by group.
+    se : {"classical", "hc1", "cluster", "driscoll-kraay", "twoway"}
+        Covariance of the regime coefficients, as :class:`~nqpspatial.haken.HakenModel`'s
+        (statsmodels' on the dummy-column design); the tests use its F form
+        with the matching degrees of freedom.
     window : (int, int), optional
 
     Examples
@@ -313,9 +315,10 @@ class HakenRegimesModel:
             raise InputError(f"se={se!r} is not valid; use one of {list(SE_TYPES)}")
         if effects not in EFFECTS:
             raise InputError(f"effects={effects!r} is not valid; use one of {list(EFFECTS)}")
-        if intercept and effects == "region":
+        if intercept and effects != "none":
             raise InputError(
-                "intercept=True with effects='region': region effects already contain the intercept; use one of the two"
+                f"intercept=True with effects={effects!r}: the fixed effects already contain the intercept; "
+                "use one of the two"
             )
         self.q1, self.q2 = str(q1), str(q2)
         self.intercept, self.effects, self.se = bool(intercept), effects, se
@@ -344,26 +347,22 @@ class HakenRegimesModel:
         -------
         HakenRegimesResults
         """
+        from .within import Absorbed, absorbed_ols
+
         cur, codes, y, terms = self._design()
-        region_codes = pd.factorize(cur["region"])[0]
+        region_codes, regions = pd.factorize(cur["region"])
+        years = np.sort(cur["year"].unique())
+        absorbed = Absorbed(region_codes, np.searchsorted(years, cur["year"]), list(regions), list(years), self.effects)
         fits, tests = {}, []
         for eq in ("q1", "q2"):
             cols = dict(zip(("lag", "inter"), terms[eq]))
             if self.intercept:
                 cols["const"] = np.ones(len(codes))
             Z, names = regime_design(cols, codes, self.groups)
-            if self.effects == "region":  # LSDV: region dummies after the regime columns (as HakenModel)
-                Z = np.column_stack([Z, (region_codes[:, None] == np.arange(region_codes.max() + 1)).astype(float)])
-            model = sm.OLS(y[eq], Z)
-            if self.se == "classical":
-                res = model.fit(use_t=True)
-            elif self.se == "hc1":
-                res = model.fit(cov_type="HC1", use_t=True)
-            else:
-                res = model.fit(cov_type="cluster", cov_kwds={"groups": region_codes}, use_t=True)
-            df2 = getattr(res, "df_resid_inference", None) or res.df_resid
-            k = len(names)
-            params, cov = np.asarray(res.params)[:k], np.asarray(res.cov_params())[:k, :k]
+            # fixed effects absorbed (within transformation): equal to dummy columns after the regime columns
+            res = absorbed_ols(y[eq], Z, names, absorbed, se=self.se)
+            df2 = res.df
+            params, cov = res.params[names].to_numpy(), res.cov_params().to_numpy()
             fits[eq] = (params, cov, names, df2)
             coefs = {c: t for c, t, _, _ in COEF_TERMS[eq] if c in cols}
             tests.append(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
 from types import MappingProxyType
 
 import numpy as np
@@ -329,6 +331,27 @@ def _r2(res) -> float:
     return float(1.0 - res.ssr / res.centered_tss)
 
 
+class _Potentials(Mapping):
+    """Region -> Potential, computed on first read and shared by equal systems."""
+
+    def __init__(self, systems: dict, make_potential):
+        self._systems = dict(systems)
+        self._make = make_potential
+        self._cache = {}
+
+    def __getitem__(self, region):
+        s = self._systems[region]
+        if s not in self._cache:
+            self._cache[s] = self._make(s)
+        return self._cache[s]
+
+    def __iter__(self):
+        return iter(self._systems)
+
+    def __len__(self) -> int:
+        return len(self._systems)
+
+
 class _CoevolutionMixin:
     """``coevolution()`` for results that have ``_panel_std``, ``q1``, ``q2`` and ``potentials()``."""
 
@@ -399,17 +422,21 @@ class HakenResultsBase(_CoevolutionMixin, Results):
         self._set("adiabatic", ok)
         self._set("reason", reason)
 
-    def _set_systems(self, systems: dict, make_potential):
-        """Region -> HakenSystem, their potentials (one per distinct system) and ``potential``."""
-        pots = {}
-        cache = {}
-        for r, s in systems.items():
-            if s not in cache:
-                cache[s] = make_potential(s)
-            pots[r] = cache[s]
+    def _set_systems(self, systems: dict, make_potential, lazy: bool = False):
+        """Region -> HakenSystem, their potentials (one per distinct system) and ``potential``.
+
+        With ``lazy`` and region-specific systems (region effects) each potential is computed when
+        first read, so that a fit of many regions costs no per-region root finding until its
+        potentials are asked for.
+        """
+        pots = _Potentials(systems, make_potential)
+        distinct = set(systems.values())
+        if not lazy or len(distinct) == 1:
+            for r in systems:
+                pots[r]
         self._set("_systems", MappingProxyType(dict(systems)))
         self._set("_potentials", MappingProxyType(pots))
-        self._set("potential", next(iter(cache.values())) if len(cache) == 1 else None)
+        self._set("potential", pots[next(iter(systems))] if len(distinct) == 1 else None)
 
     # ------------------------------------------------------------ access
     def systems(self) -> dict:
@@ -636,7 +663,7 @@ class HakenResults(HakenResultsBase):
             design, c1, c2, base, float(p.get("k1", 0.0)), float(p.get("k2", 0.0))
         )
         legacy = opts["legacy_stable_point"]
-        self._set_systems(systems, lambda s: s.potential(legacy_stable_point=legacy))
+        self._set_systems(systems, partial(HakenSystem.potential, legacy_stable_point=legacy), lazy=not legacy)
         if year_systems:
             self._set_year_systems(year_systems, lambda s: s.potential(legacy_stable_point=legacy))
         self._freeze()
@@ -651,8 +678,9 @@ class HakenResults(HakenResultsBase):
         Intervals: percentiles of the cluster-bootstrap draws of the
         parameters when ``bootstrap > 0`` (the sample's states held fixed);
         otherwise a t interval by the delta method, exact because each effect
-        is linear in its equation's coefficients (covariance of the
-        equation's fit, degrees of freedom as the estimates').
+        is linear in its equation's coefficients (the covariance of the fit's
+        ``se`` type, Driscoll-Kraay and two-way included; degrees of freedom
+        as the estimates').
 
         Returns
         -------
@@ -660,8 +688,7 @@ class HakenResults(HakenResultsBase):
             q1, q2, equation, wrt, estimate, ci_low, ci_high, ci_method.
         """
         res1, res2 = self._res
-        exog = [pd.DataFrame(np.asarray(r.model.exog), columns=r.model.exog_names) for r in (res1, res2)]
-        m1, m2 = float(exog[0]["lag"].mean()), float(exog[1]["lag"].mean())
+        m1, m2 = float(self._design.Z1["lag"].mean()), float(self._design.Z2["lag"].mean())
         p = self.params
         point = map_marginal_effects(p["gamma1"], p["a"], p["gamma2"], p["b"], m1, m2)
         alpha = self.options["alpha"]
@@ -680,10 +707,9 @@ class HakenResults(HakenResultsBase):
             ci = {}
             for k, (eq, g) in grads.items():
                 r = (res1, res2)[eq]
-                V = np.asarray(r.cov_params())[:2, :2]
+                V = r.cov_params().to_numpy()[:2, :2]
                 se = float(np.sqrt(np.asarray(g) @ V @ np.asarray(g)))
-                df = getattr(r, "df_resid_inference", None) or r.df_resid
-                q = stats.t.ppf(1 - alpha / 2, df)
+                q = stats.t.ppf(1 - alpha / 2, r.df)
                 ci[k] = (float(point[k]) - q * se, float(point[k]) + q * se)
             method = "t interval, delta method (linear in the coefficients)"
         rows = [
@@ -739,7 +765,7 @@ class HakenResults(HakenResultsBase):
         col = np.array([pos[r] for r in d.region])
         row = d.tcodes
         out = {}
-        for eq, X, y, res in (("q1", d.X1, d.y1, self._res[0]), ("q2", d.X2, d.y2, self._res[1])):
+        for eq, X, y, res in (("q1", d.Z1, d.y1, self._res[0]), ("q2", d.Z2, d.y2, self._res[1])):
             Xw, yw = d.within(X, y)
             Yb, Eb = np.empty((T, N)), np.empty((T, N))
             Xb = np.empty((T, N, Xw.shape[1]))
@@ -749,7 +775,12 @@ class HakenResults(HakenResultsBase):
 
     @property
     def equation_results(self):
-        """The two statsmodels results (q1 equation, q2 equation) of the full-panel fit."""
+        """The two equation fits (q1, q2) of the full panel, before any bias correction.
+
+        :class:`nqpspatial.haken.within.EquationFit` objects: ``params`` (slopes, then the fixed
+        effects), ``bse``, ``cov_params()``, ``resid``, ``fittedvalues``, ``df_resid``, ``df``,
+        ``rsquared``; equal to statsmodels' OLS on the dummy-column design.
+        """
         return self._res
 
     def summary(self):

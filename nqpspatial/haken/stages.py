@@ -255,7 +255,7 @@ def break_tests(
 def _break_equations(d: _Design) -> list[tuple]:
     """Per equation: slopes, within-transformed slopes and outcome, the restricted Q and residuals."""
     eqs = []
-    for X, y in ((d.X1, d.y1), (d.X2, d.y2)):
+    for X, y in ((d.Z1, d.y1), (d.Z2, d.y2)):
         Xs = X[d.slope_cols()].to_numpy(float)
         # slopes and any year dummies (which do not break), region effects partialled out
         Xs_d, y_d = d.within(X, y)

@@ -35,6 +35,12 @@ The statistic is studentized with the covariance clustered by year (CR1),
 the clustering of the multipliers.  Resamples are drawn in fixed-size chunks
 through :mod:`nqpspatial.backends` (chunk ``i`` from the ``i``-th child of the
 seed), so results do not depend on the backend or the number of workers.
+
+With no effects, year or region effects or an intercept (the default design; SLX on balanced panels) a
+chunk runs on grouped sums (:func:`_grouped_estimate`): the recursion goes period by period and adds each
+year's regressors to the year sums of ``x x'`` and ``x u``, from which the slopes and the CR1 scores follow
+without a regression on all rows (docs/inference.md).  Two-way effects, the jackknife and the analytic
+correction re-estimate the simulated rows in batches (:func:`_simulate_estimate`).
 """
 
 from __future__ import annotations
@@ -406,32 +412,322 @@ def _simulate_estimate(p, dgp1, dgp2, W, out=None):
     return tuple(np.concatenate([q[f] for q in parts]) for f in range(len(parts[0])))
 
 
+# --------------------------------------------------------------------------- grouped sums (issue 19)
+def _grouped_plan(p):
+    """Row plan of the grouped-sums path, or None when the design needs the generic one.
+
+    The path covers the designs whose estimator is OLS after no partialling, year or region demeaning
+    (effects ``"none"``, ``"year"`` or ``"region"``, with or without an intercept, SLX lags on balanced
+    panels); two-way effects, the jackknife and the analytic correction take the generic path.  Each step of
+    the recursion is ordered by year and region, so that a year's rows are one contiguous slab of the step's
+    states.
+    """
+    lay = p["layouts"][0][2]
+    if p["jackknife"] or p["analytic"] or lay.effects not in ("none", "year", "region"):
+        return None
+    codes, tc, N = p["codes"], p["tcodes"], lay.N
+    pos = np.empty(len(codes), int)
+    steps, prev = [], None
+    for R in p["steps"]:
+        R = R[np.lexsort((codes[R], tc[R]))]
+        cut = np.flatnonzero(np.diff(tc[R])) + 1
+        bounds = np.r_[0, cut, len(R)]
+        segs = [(int(tc[R[a]]), int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        if p.get("W") is not None and not (len(segs) == 1 and len(R) == N and (codes[R] == np.arange(N)).all()):
+            return None  # SLX lags need every region in every period (balanced panels)
+        pred = None
+        if prev is not None:
+            pred = pos[R - 1]
+            if len(pred) == len(prev) and (pred == np.arange(len(prev))).all():
+                pred = None  # the previous step's next values, in order
+        pos[R] = np.arange(len(R))
+        steps.append((R, segs, pred))
+        prev = R
+    return {"steps": steps, "count": np.bincount(tc, minlength=p["T"]).astype(float)}
+
+
+def _step_regressors(p, c1, c2, buf):
+    """Regressors of both equations at one step (states ``c1``, ``c2`` of shape (B, m)); ``None`` for the constant.
+
+    ``buf`` holds two (B, m) arrays for ``c1 c2`` and ``c1^2``.  Also returns the SLX lags (``W`` times the
+    states of the step, as :func:`_wlag` computes them).
+    """
+    inter1 = np.multiply(c1, c2, out=buf[0])
+    sq = np.multiply(c1, c1, out=buf[1])
+    x1, x2, lags = [c1, inter1], [c2, sq], None
+    if p.get("W") is not None:
+        # W times the states (rows x resamples, as _wlag computes them), back to contiguous resamples x rows
+        lags = [np.ascontiguousarray(np.asarray(p["W"] @ a.T).T) for a in (c1, inter1, c2, sq)]
+        x1 += lags[:2]
+        x2 += lags[2:]
+    if "const" in p["cols"]:
+        x1.append(None)
+        x2.append(None)
+    return x1, x2, lags
+
+
+def _accumulate(acc, xs, u, t, lo, hi, year_means):
+    """Add one year's slab (columns ``lo:hi`` of a step) to the sums ``G`` (x x'), ``h`` (x u) and ``s`` (x)."""
+    G, h, s = acc["G"], acc["h"], acc["s"]
+    sl = [None if x is None else x[:, lo:hi] for x in xs]
+    us = u[lo:hi]
+    for a, xa in enumerate(sl):
+        h[t, a] += us.sum() if xa is None else xa @ us
+        if year_means:
+            s[t, a] += (hi - lo) if xa is None else xa.sum(axis=1)
+        for b in range(a, len(sl)):
+            xb = sl[b]
+            if xa is None and xb is None:
+                v = hi - lo
+            elif xa is None or xb is None:
+                v = (xb if xa is None else xa).sum(axis=1)
+            else:
+                v = np.vecdot(xa, xb)
+            G[t, a, b] += v
+            if b != a:
+                G[t, b, a] += v
+
+
+def _next_values(l_, c, i_, ca, cb, off, w, u, out, tmp):
+    """``l c + i ca cb + off + w u`` into ``out``, in the order of :func:`_simulate_rows` (same bits; ``off``
+    None: zero)."""
+    np.multiply(c, l_, out=out)
+    np.multiply(ca, i_, out=tmp)
+    tmp *= cb
+    out += tmp
+    if off is not None:
+        out += off
+    np.multiply(w, u, out=tmp)
+    out += tmp
+    return out
+
+
+def _grouped_fit(p, acc, theta, u, Wm, count):
+    """Slopes and CR1 pieces of one equation for every resample from its year sums (no rows).
+
+    The simulated response is ``y = x'theta + FE + w_t u`` with the fixed effects ``FE`` removed by the
+    partialling (``~``), so ``beta - theta = A^-1 sum_t w_t h_t`` and the year scores are ``w_t h_t - q_t - G_t
+    (beta - theta)`` (``G_t``, ``h_t``, ``q_t``: the year's sums of ``x~ x~'``, ``x~ u`` and ``x~ m`` with ``m`` the
+    region means of ``w u``, zero without region effects): no cancellation between large sums.
+    """
+    G, h = np.moveaxis(acc["G"], -1, 0), np.moveaxis(acc["h"], -1, 0)  # (B, T, k, k), (B, T, k)
+    if p["layouts"][0][2].effects == "year":  # year demeaning, from the year sums
+        s = np.moveaxis(acc["s"], -1, 0)
+        usum = np.bincount(p["tcodes"], weights=u, minlength=p["T"])
+        with np.errstate(all="ignore"):
+            G = G - s[:, :, :, None] * s[:, :, None, :] / count[None, :, None, None]
+            h = h - s * (usum / count)[None, :, None]
+    A = G.sum(axis=1)
+    r = np.einsum("bt,btk->bk", Wm, h)
+    with np.errstate(all="ignore"):
+        Ainv = _inverses(A)
+        delta = (Ainv @ r[:, :, None])[:, :, 0]
+        S = Wm[:, :, None] * h - (G @ delta[:, None, :, None])[:, :, :, 0]
+        if "q" in acc:
+            S = S - np.moveaxis(acc["q"], -1, 0)
+    return theta[None, :] + delta, Ainv, S
+
+
+def _recursion(p, dgp1, dgp2, Wm, visit):
+    """Re-run the map for the resamples (rows) of ``Wm`` step by step; ``visit(s, R, segs, w, c1, c2, x1, x2)``
+    sees every step's states (B, m), multipliers and both equations' regressors (:func:`_step_regressors`).
+
+    The states are (resamples, rows of the step) arrays reused from step to step (a visitor that keeps them
+    copies them); they are those of :func:`_simulate_rows` bit for bit (the same operations in the same order).
+    """
+    plan, B = p["plan"], Wm.shape[0]
+    l1, i1, off1, u1, th1 = dgp1
+    l2, i2, off2, u2, th2 = dgp2
+    tc = p["tcodes"]
+    m0 = max(len(R) for R, _, _ in plan["steps"])
+    flat = np.empty((7, B * m0))  # states (2), next values (2), c1 c2, c1^2, a temporary: reused by every step
+    cur, nxt = (0, 1), (2, 3)
+    Y1 = Y2 = None
+    offs = [None if not off.any() else off for off in (off1, off2)]  # no intercept, no effects: nothing to add
+    with np.errstate(all="ignore"):
+        for s, (R, segs, pred) in enumerate(plan["steps"]):
+            view = [f[: B * len(R)].reshape(B, len(R)) for f in flat]
+            if s == 0:
+                view[0][...] = p["q1"][R][None, :]
+                view[1][...] = p["q2"][R][None, :]
+            elif pred is None:  # the previous step's next values are this step's states, in place
+                cur, nxt = nxt, cur
+            else:
+                np.take(Y1, pred, axis=1, out=view[cur[0]])
+                np.take(Y2, pred, axis=1, out=view[cur[1]])
+            c1, c2 = view[cur[0]], view[cur[1]]
+            w = Wm[:, segs[0][0]][:, None] if len(segs) == 1 else Wm[:, tc[R]]
+            x1, x2, lags = _step_regressors(p, c1, c2, view[4:6])
+            o1, o2 = (None if o is None else o[R][None, :] for o in offs)
+            Y1 = _next_values(l1, c1, i1, c1, c2, o1, w, u1[R][None, :], view[nxt[0]], view[6])
+            Y2 = _next_values(l2, c2, i2, c1, c1, o2, w, u2[R][None, :], view[nxt[1]], view[6])
+            if th1 is not None:
+                Y1 += th1[0] * lags[0] + th1[1] * lags[1]
+                Y2 += th2[0] * lags[2] + th2[1] * lags[3]
+            visit(s, R, segs, w, c1, c2, x1, x2)
+
+
+def _year_sums(p, dgp1, dgp2, Wm, eqs):
+    """Year sums of both equations (effects none or year): one pass of the recursion."""
+    B, T, k = Wm.shape[0], p["T"], len(p["cols"])
+    accs = [{"G": np.zeros((T, k, k, B)), "h": np.zeros((T, k, B)), "s": np.zeros((T, k, B))} for _ in range(2)]
+    us = (dgp1[3], dgp2[3])
+    year_means = p["layouts"][0][2].effects == "year"
+
+    def visit(s, R, segs, w, c1, c2, x1, x2):
+        for t, lo, hi in segs:
+            for e in eqs:
+                _accumulate(accs[e], (x1, x2)[e], us[e][R], t, lo, hi, year_means)
+
+    _recursion(p, dgp1, dgp2, Wm, visit)
+    return accs
+
+
+def _region_year_sums(p, dgp1, dgp2, Wm, eqs):
+    """Year sums of both equations after removing region means: two passes.
+
+    The first runs the recursion, keeps the states (two (B, rows) arrays; a chunk holds at most 5 million
+    resample-rows) and sums the regressors and ``w u`` by region; the second demeans each step's regressors
+    by their region means and forms the year sums of ``x~ x~'``, ``x~ u`` and ``x~ m`` (``m``: region means of
+    ``w u``), row by row as the batched path does.
+    """
+    B, T, k, codes = Wm.shape[0], p["T"], len(p["cols"]), p["codes"]
+    N = p["layouts"][0][2].N
+    count = np.bincount(codes, minlength=N).astype(float)
+    us = (dgp1[3], dgp2[3])
+    kept, rsum = [], [np.zeros((k, B, N)) for _ in range(2)]
+    msum = [np.zeros((B, N)) for _ in range(2)]
+
+    def regions(R):  # one row per region in a step; every region in order (balanced panels): a slice, no gather
+        cR = codes[R]
+        return slice(None) if len(cR) == N and (cR == np.arange(N)).all() else cR
+
+    def first(s, R, segs, w, c1, c2, x1, x2):
+        kept.append((c1.copy(), c2.copy()))
+        cR = regions(R)
+        for e in eqs:
+            for a, x in enumerate((x1, x2)[e]):
+                rsum[e][a][:, cR] += x
+            msum[e][:, cR] += w * us[e][R][None, :]
+
+    _recursion(p, dgp1, dgp2, Wm, first)
+    with np.errstate(all="ignore"):
+        means = [rsum[e] / count for e in range(2)]
+        mmean = [msum[e] / count for e in range(2)]
+    accs = [{"G": np.zeros((T, k, k, B)), "h": np.zeros((T, k, B)), "q": np.zeros((T, k, B))} for _ in range(2)]
+    m0 = max(len(R) for R, _, _ in p["plan"]["steps"])
+    buf = np.empty((2, B * m0))
+    with np.errstate(all="ignore"):
+        for (R, segs, _), (c1, c2) in zip(p["plan"]["steps"], kept):
+            view = [f[: B * len(R)].reshape(B, len(R)) for f in buf]
+            xs = _step_regressors(p, c1, c2, view)[:2]
+            cR = regions(R)
+            for e in eqs:
+                xt = [x - means[e][a][:, cR] for a, x in enumerate(xs[e])]
+                m = mmean[e][:, cR]
+                for t, lo, hi in segs:
+                    _accumulate_demeaned(accs[e], xt, us[e][R], m, t, lo, hi)
+    return accs
+
+
+def _accumulate_demeaned(acc, xs, u, m, t, lo, hi):
+    """:func:`_accumulate` for region-demeaned regressors, with the year sums ``q`` of ``x~ m``."""
+    G, h, q = acc["G"], acc["h"], acc["q"]
+    sl = [x[:, lo:hi] for x in xs]
+    us, ms = u[lo:hi], m[:, lo:hi]
+    for a, xa in enumerate(sl):
+        h[t, a] += xa @ us
+        q[t, a] += np.vecdot(xa, ms)
+        for b in range(a, len(sl)):
+            v = np.vecdot(xa, sl[b])
+            G[t, a, b] += v
+            if b != a:
+                G[t, b, a] += v
+
+
+def _grouped_estimate(p, dgp1, dgp2, Wm, thetas, only=None):
+    """:func:`_simulate_estimate` on the grouped-sums path: the recursion step by step, each year's slab of
+    both equations' regressors summed into ``x x'``, ``x u`` and ``x`` by year (region effects: two passes,
+    :func:`_region_year_sums`); the estimates follow from the sums (:func:`_grouped_fit`).
+
+    The simulated paths are :func:`_simulate_rows`'s bit for bit; the estimates equal :func:`_estimate`'s to
+    rounding (tests/test_haken_wild_fast.py).  ``only`` (0 or 1): estimate that equation alone (a restricted
+    set needs one; the other's slopes and standard errors are NaN, their covariance too).
+    """
+    B, k = Wm.shape[0], len(p["cols"])
+    eqs = [e for e in (0, 1) if only in (None, e)]
+    lay = p["layouts"][0][2]
+    sums = _region_year_sums if lay.effects == "region" else _year_sums
+    accs = sums(p, dgp1, dgp2, Wm, eqs)
+    n, G_ = lay.n, lay.Ty.shape[1]
+    factor = (G_ / (G_ - 1.0)) * ((n - 1.0) / (n - k - lay.n_fe)) if G_ > 1 else np.nan
+    out = [(np.full((B, k), np.nan), np.full((B, k), np.nan), None, None)] * 2
+    for e in eqs:
+        b, Ainv, S = _grouped_fit(p, accs[e], thetas[e], (dgp1, dgp2)[e][3], Wm, p["plan"]["count"])
+        V = _cov(Ainv, S, Ainv, S, factor)
+        out[e] = (b, np.sqrt(np.maximum(np.einsum("bkk->bk", V), 0.0)), Ainv, S)
+    (b1, se1, A1, S1), (b2, se2, A2, S2) = out
+    c12 = np.full(B, np.nan) if only is not None else _cov(A1, S1, A2, S2, factor)[:, 0, 0]
+    return b1, b2, se1, se2, c12
+
+
+def _prepare_dgps(p):
+    """The data-generating processes of the unrestricted and of every restricted resample set, once per bootstrap
+    (they do not depend on the resamples), with single-threaded BLAS like the chunks.
+
+    Returns the payload without the design matrices (the chunks need only these processes).
+    """
+    from ..backends import _one_thread
+
+    sp_ = p.get("W") is not None
+    eq1, eq2 = p["eqs"]
+    names = _terms(p["cols"])
+    with _one_thread():
+        free = (_dgp(eq1, eq1["coef"], sp_), _dgp(eq2, eq2["coef"], sp_))
+        restricted = {}
+        for e, eq in enumerate((eq1, eq2)):
+            for j, v0 in enumerate(_null_values(p["cols"])):
+                if names[e][j] in p["null_terms"]:
+                    coef, _ = _restricted(eq, j, v0)
+                    restricted[(e, j)] = (_dgp(eq, coef, sp_), coef)
+    eqs = [{key: v for key, v in eq.items() if key not in ("X", "y")} for eq in p["eqs"]]
+    return {**p, "eqs": eqs, "dgp_free": free, "dgp_restricted": restricted}
+
+
 def _wild_chunk(p, task):
     """One chunk: the unrestricted resamples and one restricted set per tested coefficient."""
     W = draw_multipliers(task.rng(), task.size, p["T"])
     eq1, eq2 = p["eqs"]
     k = len(p["cols"])
-    sp_ = p.get("W") is not None
-    free = (_dgp(eq1, eq1["coef"], sp_), _dgp(eq2, eq2["coef"], sp_))
-    # buffers reused by the chunk's simulations: rows x resamples while recursing, resamples x rows after
-    n_rows = len(p["q1"])
-    bufs = (
-        tuple(np.empty((n_rows, task.size)) for _ in range(4)),
-        tuple(np.empty((task.size, n_rows)) for _ in range(4)),
-    )
-    b1, b2, se1, se2, c12 = _simulate_estimate(p, free[0], free[1], W, bufs)
+    free = p["dgp_free"]
+    if p.get("plan") is not None:  # grouped sums: no arrays over rows x resamples
+
+        def run(dg, coefs, only=None):
+            return _grouped_estimate(p, dg[0], dg[1], W, [c[:k] for c in coefs], only)
+
+    else:
+        # buffers reused by the chunk's simulations: rows x resamples while recursing, resamples x rows after
+        n_rows = len(p["q1"])
+        bufs = (
+            tuple(np.empty((n_rows, task.size)) for _ in range(4)),
+            tuple(np.empty((task.size, n_rows)) for _ in range(4)),
+        )
+
+        def run(dg, coefs, only=None):
+            return _simulate_estimate(p, dg[0], dg[1], W, bufs)
+
+    b1, b2, se1, se2, c12 = run(free, (eq1["coef"], eq2["coef"]))
     r, rse = _ratio_t(b1, b2, se1, se2, c12)
     out = {"W": W, "b1": b1, "b2": b2, "se1": se1, "se2": se2, "r": r, "rse": rse, "tnull": []}
-    names = _terms(p["cols"])
-    for e, eq in enumerate((eq1, eq2)):
+    for e in range(2):
         for j, v0 in enumerate(_null_values(p["cols"])):
-            if names[e][j] not in p["null_terms"]:
+            if (e, j) not in p["dgp_restricted"]:
                 out["tnull"].append(np.full(task.size, np.nan))
                 continue
-            coef, _ = _restricted(eq, j, v0)
-            dg = [free[0], free[1]]
-            dg[e] = _dgp(eq, coef, sp_)
-            rb1, rb2, rs1, rs2, _ = _simulate_estimate(p, dg[0], dg[1], W, bufs)
+            dgp, coef = p["dgp_restricted"][(e, j)]
+            dg, cs = [free[0], free[1]], [eq1["coef"], eq2["coef"]]
+            dg[e], cs[e] = dgp, coef
+            rb1, rb2, rs1, rs2, _ = run(dg, cs, only=e)
             bb, ss = (rb1, rs1) if e == 0 else (rb2, rs2)
             with np.errstate(all="ignore"):
                 out["tnull"].append((bb[:, j] - v0) / ss[:, j])
@@ -581,6 +877,7 @@ def wild_year_bootstrap(
     p = _payload(design, coefs, jackknife, analytic, W=W)
     p["periods"] = [np.flatnonzero(p["tcodes"] == t) for t in range(p["T"])]
     p["null_terms"] = set(sum(_terms(p["cols"]), [])) if null_terms is None else set(null_terms)
+    p["plan"] = _grouped_plan(p)
     data = _estimate(
         p,
         design.X1["lag"].to_numpy(float)[None, :],
@@ -590,7 +887,9 @@ def wild_year_bootstrap(
     )
     b1, b2, se1, se2, c12 = (a[0] for a in data)
     r_hat, r_se = _ratio_t(data[0], data[1], data[2], data[3], data[4])
-    parts = run_chunks(_wild_chunk, p, int(B), seed=seed, chunk_size=chunk_size_for(design.nobs), backend=backend)
+    parts = run_chunks(
+        _wild_chunk, _prepare_dgps(p), int(B), seed=seed, chunk_size=chunk_size_for(design.nobs), backend=backend
+    )
     cat = {k: np.concatenate([c[k] for c in parts]) for k in ("W", "b1", "b2", "se1", "se2", "r", "rse", "tnull")}
     t1n, t2n = _terms(p["cols"])
     names = t1n + t2n

@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 _DPI = 110
+#: Resolution of the rasterized parts of SVG and PDF files (large maps' polygons, see
+#: ``nqpspatial.report.maps.RASTERIZE_ABOVE``); a figure without rasterized parts is all vector.
+_VECTOR_RASTER_DPI = 220
 #: At most this many entries in a legend of periods (more get a colour bar) and year tick labels.
 MAX_LEGEND = 12
 MAX_TICKS = 14
@@ -188,12 +191,13 @@ class FigureWriter:
             png = buf.getvalue()
             if self.folder is not None:
                 self.folder.mkdir(parents=True, exist_ok=True)
+                vector_dpi = _VECTOR_RASTER_DPI if any(a.get_rasterized() for a in fig.findobj()) else _DPI
                 for fmt in self.formats:
                     path = self.folder / f"{stem}.{fmt}"
                     if fmt == "png":
                         path.write_bytes(png)
                     else:  # no creation date: the same figure gives the same bytes
-                        fig.savefig(path, format=fmt, dpi=_DPI, metadata=_FIXED_METADATA.get(fmt))
+                        fig.savefig(path, format=fmt, dpi=vector_dpi, metadata=_FIXED_METADATA.get(fmt))
                     self.written.append(path.name)
         finally:
             plt.close(fig)

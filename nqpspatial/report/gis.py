@@ -17,7 +17,11 @@ layer                     columns (besides ``region``, the names and the geometr
 ========================  =====================================================================
 
 A layer is written only when its table exists.  Above 10,000 regions the
-geometry is simplified as in the report's maps.  GDAL stamps the write time
+geometry is simplified as in the report's static maps; a layer of more than
+1,000,000 vertices is simplified lightly (0.01 % of its extent, about 600 m for
+China's counties), which makes the county layer's file ten times smaller.  Both
+simplify the regions as a coverage (:func:`nqpspatial.report.maps.simplify_geometry`):
+neighbours keep their shared boundaries, without gaps or overlaps.  GDAL stamps the write time
 into the GeoPackage; it is fixed through ``OGR_CURRENT_DATE`` so that two
 runs give byte-identical files.
 """
@@ -28,12 +32,15 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["write_regions_gpkg", "region_layers", "FIXED_DATE", "SIMPLIFY_ABOVE"]
+__all__ = ["write_regions_gpkg", "region_layers", "FIXED_DATE", "SIMPLIFY_ABOVE", "SIMPLIFY_VERTICES"]
 
 #: The timestamp GDAL writes into the GeoPackage (``OGR_CURRENT_DATE``).
 FIXED_DATE = "2000-01-01T00:00:00.000Z"
 #: Simplify the geometry (as the report's maps) above this many regions.
 SIMPLIFY_ABOVE = 10_000
+#: Simplify the geometry lightly (:data:`LIGHT_SIMPLIFY` of the extent) above this many vertices.
+SIMPLIFY_VERTICES = 1_000_000
+LIGHT_SIMPLIFY = 0.0001
 
 _COEV = ("q1", "q2", "V", "d", "h", "grade", "grade_class")
 _CC = ("U1", "U2", "C", "C_corrected", "T", "D", "D_corrected", "grade", "grade_class", "grade_corrected")
@@ -152,7 +159,16 @@ def _zones_layer(clusters, scheme):
 
 
 def write_regions_gpkg(
-    path, geometry, tables: dict, *, region: str = "region", year: str = "year", scheme=None, names: dict | None = None
+    path,
+    geometry,
+    tables: dict,
+    *,
+    region: str = "region",
+    year: str = "year",
+    scheme=None,
+    names: dict | None = None,
+    simplified=None,
+    light=None,
 ) -> list[str]:
     """Write ``regions.gpkg``: the boundaries and a layer per per-region table.
 
@@ -170,6 +186,12 @@ def write_regions_gpkg(
         Region id -> group.
     names : dict, optional
         Region id (text) -> display name (a ``name`` column in every layer).
+    simplified : geopandas.GeoSeries, optional
+        The geometry already simplified as the report's static maps (used above
+        :data:`SIMPLIFY_ABOVE` regions instead of simplifying again).
+    light : geopandas.GeoSeries, optional
+        The geometry already simplified lightly (:data:`LIGHT_SIMPLIFY`), used for a layer of more
+        than :data:`SIMPLIFY_VERTICES` vertices.
 
     Returns
     -------
@@ -178,12 +200,17 @@ def write_regions_gpkg(
     """
     import geopandas as gpd
     import pyogrio
+    import shapely
+
+    from .maps import simplify_geometry
 
     gs = geometry.geometry if hasattr(geometry, "geometry") else geometry
     if len(gs) > SIMPLIFY_ABOVE:
-        from .maps import simplify_geometry
-
-        gs = simplify_geometry(gs, 0.0025)
+        gs = simplified if simplified is not None else simplify_geometry(gs, 0.0025)
+    elif light is not None:
+        gs = light
+    elif shapely.get_num_coordinates(gs.to_numpy()).sum() > SIMPLIFY_VERTICES:
+        gs = simplify_geometry(gs, LIGHT_SIMPLIFY)
     ids = [str(i) for i in gs.index]
     base = pd.DataFrame({"region": ids}, index=ids)
     if names:

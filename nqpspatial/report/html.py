@@ -28,6 +28,7 @@ __all__ = [
     "facts_html",
     "text_html",
     "map_html",
+    "CANVAS_ABOVE",
     "json_for_script",
     "render_page",
     "CSS",
@@ -69,7 +70,8 @@ def table_html(
     caption: str | None = None,
     highlight=None,
 ) -> str:
-    """An escaped HTML table as readers see it (at most ``max_rows`` rows, with a note when cut).
+    """An escaped HTML table as readers see it (at most ``max_rows`` rows; when cut, a note giving the
+    number of rows and linking the full CSV, ``tables/<name>.csv``).
 
     The table goes through :func:`nqpspatial.report.tables.display_table`:
     identifying columns first, human headers (the output column names as
@@ -92,7 +94,8 @@ def table_html(
 
     model = display_table(table, name, lang, max_rows=max_rows, digits=digits, title=caption or "")
     note = label("rows_shown", lang, shown=max_rows, total=len(table), name=name or "...")
-    return to_html(model, highlight=highlight, rows_note=note, caption=bool(caption))
+    link = f"tables/{name}.csv" if name else None
+    return to_html(model, highlight=highlight, rows_note=note, caption=bool(caption), rows_link=link)
 
 
 def figure_html(png: bytes, caption: str, *, name: str | None = None) -> str:
@@ -159,10 +162,19 @@ def _svg_extras(layers: dict | None, lang: str) -> tuple[str, str]:
     return under, over
 
 
+#: Layers of more regions get the canvas map (:func:`map_html` with ``data["geometry"]``) instead of SVG paths.
+CANVAS_ABOVE = 5000
+
+
 def map_html(
     data: dict, paths: list[str], width: float, height: float, *, lang: str = "en", layers: dict | None = None
 ) -> str:
-    """The interactive map: inline SVG, a period slider, a variable selector and a tooltip.
+    """The interactive map: inline SVG (or a canvas), a period slider, a variable selector and a tooltip.
+
+    With ``data["geometry"]`` (:func:`nqpspatial.report.maps.canvas_layers`; the report uses it above
+    :data:`CANVAS_ABOVE` regions) the map is drawn on a ``<canvas id="nqp-canvas">`` from packed
+    arrays, one ``Path2D`` per region, the region under the pointer found through a grid of bounding
+    boxes; variables then carry ``packed`` values (one base64 array per period) instead of ``values``.
 
     Parameters
     ----------
@@ -183,10 +195,20 @@ def map_html(
         f"<option value='{esc(k)}'{' selected' if k == data.get('initial') else ''}>{esc(v['label'])}</option>"
         for k, v in data["variables"].items()
     )
-    under, over = _svg_extras(layers, lang)
-    svg_paths = (
-        under + "".join(f"<path data-i='{i}' id='nqp-r-{i}' d='{d}'></path>" for i, d in enumerate(paths)) + over
-    )
+    if data.get("geometry") is not None:
+        drawing = (
+            f"<canvas id='nqp-canvas' role='img' aria-label='map' data-regions='{len(data['regions'])}' "
+            f"width='{int(width)}' height='{int(height)}'></canvas>"
+        )
+    else:
+        under, over = _svg_extras(layers, lang)
+        svg_paths = (
+            under + "".join(f"<path data-i='{i}' id='nqp-r-{i}' d='{d}'></path>" for i, d in enumerate(paths)) + over
+        )
+        drawing = (
+            f"<svg id='nqp-map' viewBox='0 0 {width} {height}' role='img' aria-label='map' "
+            f"preserveAspectRatio='xMidYMid meet'>{svg_paths}</svg>"
+        )
     last = len(periods) - 1
     return (
         "<div class='nqp-map-wrap'>"
@@ -195,8 +217,7 @@ def map_html(
         f"<label>{esc(label('period', lang))} <input type='range' id='nqp-period' min='0' max='{last}' "
         f"step='1' value='{last}'></label> <output id='nqp-period-label'>{esc(periods[last])}</output>"
         "</div>"
-        f"<svg id='nqp-map' viewBox='0 0 {width} {height}' role='img' aria-label='map' "
-        f"preserveAspectRatio='xMidYMid meet'>{svg_paths}</svg>"
+        f"{drawing}"
         "<div id='nqp-legend' class='legend'></div>"
         f"<p class='note'>{esc(label('hover', lang))}</p>"
         "<div id='nqp-tip' class='tip' role='tooltip'></div>"
@@ -262,6 +283,7 @@ figcaption{font-size:.85em;color:#555}.file{color:#888}
 .controls{display:flex;gap:1.2em;align-items:center;flex-wrap:wrap;margin:.5em 0}
 #nqp-period{width:260px;vertical-align:middle}
 #nqp-map{width:100%;max-height:560px;display:block;background:#fafcff;border:1px solid #e3e8ee}
+#nqp-canvas{display:block;background:#fafcff;border:1px solid #e3e8ee;max-width:100%}
 #nqp-map path{stroke:#555;stroke-width:.5;fill:#d9d9d9;fill-rule:evenodd;vector-effect:non-scaling-stroke}
 #nqp-map path:hover{stroke:#000;stroke-width:1.6}
 #nqp-map path.nqp-base{fill:#d9d9d9;stroke:#9a9a9a}
@@ -286,7 +308,8 @@ MAP_JS = r"""
   if (!src) { return; }
   var data = JSON.parse(src.textContent);
   var svg = document.getElementById("nqp-map");
-  var paths = Array.prototype.slice.call(svg.querySelectorAll("path[data-i]"));
+  var canvas = document.getElementById("nqp-canvas");
+  var paths = svg ? Array.prototype.slice.call(svg.querySelectorAll("path[data-i]")) : [];
   var slider = document.getElementById("nqp-period");
   var out = document.getElementById("nqp-period-label");
   var select = document.getElementById("nqp-variable");
@@ -300,8 +323,32 @@ MAP_JS = r"""
     var i = Math.min(Math.floor(t), STOPS.length - 2), f = t - i, a = STOPS[i], b = STOPS[i + 1];
     return "rgb(" + [0, 1, 2].map(function (k) { return Math.round(a[k] + f * (b[k] - a[k])); }).join(",") + ")";
   }
+  function bytes(b64) {
+    var s = atob(b64), u = new Uint8Array(s.length);
+    for (var k = 0; k < s.length; k++) { u[k] = s.charCodeAt(k); }
+    return u.buffer;
+  }
+  // a period's values: the JSON list, or the packed array (uint16 steps of the range, 65535 missing;
+  // uint8 category codes, 255 missing) decoded once
+  function row(v, p) {
+    if (!v.packed) { return v.values[p] || []; }
+    v._rows = v._rows || [];
+    if (!v._rows[p]) {
+      var r = [], k;
+      if (v.kind === "categorical") {
+        var c = new Uint8Array(bytes(v.packed[p]));
+        for (k = 0; k < c.length; k++) { r.push(c[k] === 255 ? null : c[k]); }
+      } else {
+        var q = new Uint16Array(bytes(v.packed[p])), step = (v.hi - v.lo) / 65534;
+        for (k = 0; k < q.length; k++) { r.push(q[k] === 65535 ? null : v.lo + q[k] * step); }
+      }
+      v._rows[p] = r;
+    }
+    return v._rows[p];
+  }
   function range(v) {
     if (v._range) { return v._range; }
+    if (v.packed) { v._range = [v.lo, v.hi]; return v._range; }
     var lo = Infinity, hi = -Infinity;
     v.values.forEach(function (row) { row.forEach(function (x) {
       if (x !== null && isFinite(x)) { lo = Math.min(lo, x); hi = Math.max(hi, x); } }); });
@@ -327,11 +374,13 @@ MAP_JS = r"""
     item.appendChild(sw); item.appendChild(document.createTextNode(text));
     legend.appendChild(item);
   }
-  function drawLegend(v, p) {
+  function drawLegend(v) {
     legend.textContent = "";
     if (v.kind === "categorical") {
       var seen = {};
-      v.values.forEach(function (row) { row.forEach(function (x) { if (x !== null) { seen[x] = true; } }); });
+      if (v.present) { v.present.forEach(function (k) { seen[k] = true; }); } else {
+        v.values.forEach(function (row) { row.forEach(function (x) { if (x !== null) { seen[x] = true; } }); });
+      }
       v.categories.forEach(function (c, k) { if (seen[k]) { swatch(String(c), v.colours[k]); } });
     } else {
       var r = range(v);
@@ -345,28 +394,32 @@ MAP_JS = r"""
       if (v.unit) { var u = document.createElement("span"); u.textContent = v.unit; legend.appendChild(u); }
     }
   }
+  var map = canvas ? canvasMap() : null;
   function draw() {
     var v = data.variables[select.value];
     var p = parseInt(slider.value, 10);
     out.textContent = String(data.periods[p]);
-    var row = v.values[p] || [];
-    paths.forEach(function (el) { el.style.fill = colour(v, row[parseInt(el.getAttribute("data-i"), 10)]); });
-    drawLegend(v, p);
+    var vals = row(v, p);
+    if (map) {
+      map.draw(function (i) { return colour(v, vals[i]); });
+    } else {
+      paths.forEach(function (el) { el.style.fill = colour(v, vals[parseInt(el.getAttribute("data-i"), 10)]); });
+    }
+    drawLegend(v);
   }
   function line(text, bold) {
     var d = document.createElement(bold ? "strong" : "div");
     d.textContent = text;
     tip.appendChild(d);
   }
-  function show(evt) {
-    var i = parseInt(evt.currentTarget.getAttribute("data-i"), 10);
+  function showRegion(i, evt) {
     var p = parseInt(slider.value, 10);
     tip.textContent = "";
     line(data.regions[i].name, true);
     line(data.labels.period + ": " + data.periods[p]);
     Object.keys(data.variables).forEach(function (k) {
       var v = data.variables[k];
-      line(v.label + ": " + fmt(v, (v.values[p] || [])[i]));
+      line(v.label + ": " + fmt(v, row(v, p)[i]));
     });
     tip.style.display = "block";
     var x = evt.clientX + 14, y = evt.clientY + 14;
@@ -375,8 +428,114 @@ MAP_JS = r"""
     if (y + h > window.innerHeight) { y = evt.clientY - h - 10; }
     tip.style.left = x + "px"; tip.style.top = y + "px";
   }
+  function show(evt) { showRegion(parseInt(evt.currentTarget.getAttribute("data-i"), 10), evt); }
   function hide() { tip.style.display = "none"; }
-  paths.concat(Array.prototype.slice.call(svg.querySelectorAll("use[data-i]"))).forEach(function (el) {
+
+  // ---- the canvas renderer of large layers: one Path2D per region, a grid of bounding boxes to find
+  // the region under the pointer, the South China Sea inset drawn again through its transform
+  function canvasMap() {
+    var G = data.geometry, W = G.width, H = G.height, ctx = canvas.getContext("2d");
+    function unpack(P) {
+      if (!P) { return null; }
+      var c = new Uint16Array(bytes(P.coords)), rings = new Uint32Array(bytes(P.rings));
+      var parts = new Uint32Array(bytes(P.parts)), s = P.scale, out = [], boxes = [];
+      for (var g = 0; g + 1 < parts.length; g++) {
+        var path = new Path2D(), x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+        for (var r = parts[g]; r < parts[g + 1]; r++) {
+          for (var k = rings[r]; k < rings[r + 1]; k++) {
+            var x = c[2 * k] / s, y = c[2 * k + 1] / s;
+            if (k === rings[r]) { path.moveTo(x, y); } else { path.lineTo(x, y); }
+            if (x < x0) { x0 = x; } if (x > x1) { x1 = x; } if (y < y0) { y0 = y; } if (y > y1) { y1 = y; }
+          }
+          if (P.closed !== false) { path.closePath(); }
+        }
+        out.push(path); boxes.push([x0, y0, x1, y1]);
+      }
+      return {paths: out, boxes: boxes};
+    }
+    var R = unpack(G.regions), B = unpack(G.base), L = unpack(G.line), I = G.inset;
+    var n = R.paths.length, stroke = n <= 20000, k = 1, dpr = window.devicePixelRatio || 1, colours = null;
+    var edges = null;
+    if (stroke) { edges = new Path2D(); R.paths.forEach(function (p) { edges.addPath(p); }); }
+    var NG = 96, grid = [], gi;
+    for (gi = 0; gi < NG * NG; gi++) { grid.push([]); }
+    R.boxes.forEach(function (b, i) {
+      if (!(b[2] >= b[0])) { return; }
+      var cx0 = Math.max(0, Math.floor(b[0] / W * NG)), cx1 = Math.min(NG - 1, Math.floor(b[2] / W * NG));
+      var cy0 = Math.max(0, Math.floor(b[1] / H * NG)), cy1 = Math.min(NG - 1, Math.floor(b[3] / H * NG));
+      for (var gy = cy0; gy <= cy1; gy++) { for (var gx = cx0; gx <= cx1; gx++) { grid[gy * NG + gx].push(i); } }
+    });
+    function size() {
+      var wrap = canvas.parentNode.clientWidth || 800;
+      var cssW = Math.min(wrap, 560 * W / H);
+      k = cssW / W;
+      canvas.style.width = cssW + "px"; canvas.style.height = (cssW * H / W) + "px";
+      canvas.width = Math.round(cssW * dpr); canvas.height = Math.round(cssW * H / W * dpr);
+    }
+    function layer(which) {  // regions (all, or the inset's), outline and line in the current transform
+      var j, list = which ? which.regions : null, lw = 0.5 / k / (which ? I.zoom : 1);
+      if (B) {
+        ctx.fillStyle = MISSING; ctx.strokeStyle = "#9a9a9a"; ctx.lineWidth = lw;
+        (which ? which.base : B.paths.map(function (_, q) { return q; })).forEach(function (q) {
+          ctx.fill(B.paths[q], "evenodd"); ctx.stroke(B.paths[q]); });
+      }
+      if (list) {
+        for (j = 0; j < list.length; j++) { ctx.fillStyle = colours[list[j]]; ctx.fill(R.paths[list[j]], "evenodd"); }
+      } else {
+        for (j = 0; j < n; j++) { ctx.fillStyle = colours[j]; ctx.fill(R.paths[j], "evenodd"); }
+      }
+      if (stroke) { ctx.strokeStyle = "#555"; ctx.lineWidth = lw; ctx.stroke(edges); }
+      if (L) { ctx.strokeStyle = "#3b6ea8"; ctx.lineWidth = 1.4 / k / (which ? I.zoom : 1);
+        L.paths.forEach(function (p) { ctx.stroke(p); }); }
+    }
+    function insetTransform() {
+      ctx.setTransform(k * dpr * I.zoom, 0, 0, k * dpr * I.zoom, k * dpr * (I.x - I.zoom * I.ox),
+                       k * dpr * (I.y - I.zoom * I.oy));
+    }
+    function paint(colourOf) {
+      if (colourOf) { colours = []; for (var i = 0; i < n; i++) { colours.push(colourOf(i)); } }
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      ctx.setTransform(k * dpr, 0, 0, k * dpr, 0, 0);
+      layer(null);
+      if (I) {
+        ctx.save();
+        ctx.beginPath(); ctx.rect(I.x, I.y, I.w, I.h); ctx.fillStyle = "#fff"; ctx.fill(); ctx.clip();
+        insetTransform();
+        layer(I);
+        ctx.restore();
+        ctx.setTransform(k * dpr, 0, 0, k * dpr, 0, 0);
+        ctx.strokeStyle = "#333"; ctx.lineWidth = 1 / k; ctx.strokeRect(I.x, I.y, I.w, I.h);
+      }
+      canvas.setAttribute("data-drawn", String(n));
+    }
+    function regionAt(evt) {
+      var rect = canvas.getBoundingClientRect();
+      var cx = evt.clientX - rect.left, cy = evt.clientY - rect.top, x = cx / k, y = cy / k, j, list;
+      if (I && x >= I.x && x <= I.x + I.w && y >= I.y && y <= I.y + I.h) {
+        insetTransform();
+        list = I.regions;
+      } else {
+        ctx.setTransform(k * dpr, 0, 0, k * dpr, 0, 0);
+        var gx = Math.floor(x / W * NG), gy = Math.floor(y / H * NG);
+        list = (gx >= 0 && gx < NG && gy >= 0 && gy < NG) ? grid[gy * NG + gx] : [];
+      }
+      for (j = list.length - 1; j >= 0; j--) {
+        if (ctx.isPointInPath(R.paths[list[j]], cx * dpr, cy * dpr, "evenodd")) { return list[j]; }
+      }
+      return -1;
+    }
+    size();
+    canvas.addEventListener("mousemove", function (evt) {
+      var i = regionAt(evt);
+      if (i < 0) { hide(); } else { showRegion(i, evt); }
+    });
+    canvas.addEventListener("mouseleave", hide);
+    window.addEventListener("resize", function () { size(); paint(null); });
+    return {draw: paint, regionAt: regionAt};
+  }
+
+  paths.concat(svg ? Array.prototype.slice.call(svg.querySelectorAll("use[data-i]")) : []).forEach(function (el) {
     el.addEventListener("mousemove", show);
     el.addEventListener("mouseleave", hide);
   });

@@ -33,6 +33,8 @@ __all__ = [
     "is_china",
     "CHINA_ALBERS",
     "svg_layers",
+    "canvas_layers",
+    "RASTERIZE_ABOVE",
 ]
 
 #: LISA cluster colours (the GeoDa convention).
@@ -59,31 +61,69 @@ def grade_colours(n: int) -> list[str]:
 
 
 def simplify_geometry(geometry, fraction: float = 0.002):
-    """Geometry simplified for drawing (a copy).
+    """Geometry simplified for drawing (a copy), shared boundaries simplified once.
+
+    The regions are simplified together as a coverage (``shapely.coverage_simplify``, GEOS's
+    topology-preserving Visvalingam-Whyatt simplification of coverages): every boundary two
+    regions share is simplified once and used by both, so simplification opens no gap and
+    makes no overlap between neighbours, and no simplified edge crosses another.  The
+    tolerance is ``fraction`` times the larger side of the layer's bounding box; it is
+    roughly the square root of the area of the triangles removed at each vertex
+    (Visvalingam and Whyatt 1993).  A layer that is not polygonal (or a shapely before 2.1)
+    is simplified geometry by geometry (Douglas-Peucker with ``preserve_topology``, same
+    tolerance), which keeps each polygon valid but not the edges neighbours share.
 
     Parameters
     ----------
     geometry : geopandas.GeoDataFrame or GeoSeries
         Region boundaries.
     fraction : float
-        Tolerance as a fraction of the larger side of the bounding box.
+        Tolerance as a fraction of the larger side of the bounding box (0: no simplification).
 
     Returns
     -------
     geopandas.GeoSeries
-        Simplified geometries (topology preserved per geometry), same index.
+        Simplified geometries, same index and CRS.  A region the simplification would
+        empty or leave invalid keeps its own per-geometry simplification (an emptied one its
+        original shape).
     """
     gs = geometry.geometry if hasattr(geometry, "geometry") else geometry
+    if not len(gs):
+        return gs.copy()
     x0, y0, x1, y1 = gs.total_bounds
     tol = fraction * max(x1 - x0, y1 - y0)
     if not (tol > 0 and math.isfinite(tol)):
         return gs.copy()
-    out = gs.simplify(tol, preserve_topology=True)
+    geoms = gs.to_numpy()
+    out = _coverage_simplified(geoms, tol)
+    if out is None:
+        out = gs.simplify(tol, preserve_topology=True).to_numpy()
+    else:
+        import shapely
+
+        bad = ~shapely.is_valid(out) | shapely.is_empty(out)
+        if bad.any():  # e.g. an input that is not a valid coverage (overlaps): that region on its own
+            out[bad] = shapely.simplify(geoms[bad], tol, preserve_topology=True)
+    import geopandas as gpd
+
+    out = gpd.GeoSeries(out, index=gs.index, crs=gs.crs)
     # keep the original where simplification emptied a tiny region
     empty = out.is_empty | out.isna()
     if empty.any():
         out[empty] = gs[empty]
     return out
+
+
+def _coverage_simplified(geoms, tol: float):
+    """``shapely.coverage_simplify`` of polygonal ``geoms`` (None when not polygonal or not available)."""
+    import shapely
+
+    if not hasattr(shapely, "coverage_simplify"):  # pragma: no cover - shapely < 2.1
+        return None
+    kinds = shapely.get_type_id(geoms)
+    if not np.isin(kinds, (3, 6)).all():  # Polygon, MultiPolygon only (no missing or other geometries)
+        return None
+    return np.asarray(shapely.coverage_simplify(geoms, tol), dtype=object)
 
 
 def fisher_jenks(values, k: int, *, max_points: int = 3000) -> np.ndarray:
@@ -447,50 +487,180 @@ def svg_layers(geometry, *, width: float = 800.0, fraction: float = 0.0015, lang
         the box in view-box units, ``transform`` of its content,
         ``regions`` and ``base``: indices of the shapes it repeats).
     """
+    frame = _map_frame(geometry, width=width, fraction=fraction, lang=lang)
+    if frame["base"] is None:
+        paths, w, h = svg_paths(frame["geoms"], width=width, fraction=0.0)  # simplified once, in the frame
+        return {"paths": paths, "width": w, "height": h, "base": [], "line": "", "inset": None}
+    tx = frame["tx"]
+    paths = [_svg_d(g, tx) for g in frame["geoms"]]
+    base = [(c, n, _svg_d(g, tx)) for c, n, g in frame["base"]]
+    line = "".join("M" + " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(*tx(seg))) for seg in frame["line"])
+    ins = frame["inset"]
+    transform = (
+        f"translate({ins['x']:.2f} {ins['y']:.2f}) scale({ins['zoom']:.5f}) "
+        f"translate({-ins['ox']:.2f} {-ins['oy']:.2f})"
+    )
+    inset = {
+        "x": round(ins["x"], 1),
+        "y": round(ins["y"], 1),
+        "w": round(ins["w"], 1),
+        "h": round(ins["h"], 1),
+        "transform": transform,
+        "regions": ins["regions"],
+        "base": ins["base"],
+    }
+    return {
+        "paths": paths,
+        "width": round(width, 1),
+        "height": frame["height"],
+        "base": base,
+        "line": line,
+        "inset": inset,
+    }
+
+
+def _map_frame(geometry, *, width: float, fraction: float, lang: str) -> dict:
+    """The interactive map's projection: the simplified geometries, ``tx`` (map coordinates -> view box
+    units), the view box height and, for China, the outline, the maritime line and the inset."""
     import shapely
 
     gs = simplify_geometry(geometry, fraction)
     if not is_china(gs):
-        paths, w, h = svg_paths(geometry, width=width, fraction=fraction)
-        return {"paths": paths, "width": w, "height": h, "base": [], "line": "", "inset": None}
-    lay = MapLayout(gs, china=True, lang=lang)
+        x0, y0, x1, y1 = gs.total_bounds
+        crs = getattr(gs, "crs", None)
+        geographic = (
+            bool(crs.is_geographic) if crs is not None else (-181 <= x0 and x1 <= 181 and -91 <= y0 and y1 <= 91)
+        )
+        kx = math.cos(math.radians((y0 + y1) / 2)) if geographic else 1.0
+        scale = width / max((x1 - x0) * kx, 1e-12)
+
+        def tx_plain(xy):
+            return (xy[:, 0] - x0) * kx * scale, (y1 - xy[:, 1]) * scale
+
+        height = round(max(y1 - y0, 1e-12) * scale, 1)
+        return {"geoms": gs, "tx": tx_plain, "height": height, "base": None, "line": [], "inset": None}
+    lay = MapLayout(gs, china=True, lang=lang, paths=False)
     x0, x1, y0, y1 = lay.extent
     scale = width / (x1 - x0)
 
     def tx(xy):
         return (xy[:, 0] - x0) * scale, (y1 - xy[:, 1]) * scale
 
-    paths = [_svg_d(g, tx) for g in lay.geoms]
-    base = [
-        (c, n[0 if lang == "zh" else 1], _svg_d(g, tx)) for c, n, g in zip(lay.base_ids, lay.base_names, lay.base_geoms)
-    ]
-    line = "".join("M" + " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(*tx(seg))) for seg in lay.lines)
+    base = [(c, n[0 if lang == "zh" else 1], g) for c, n, g in zip(lay.base_ids, lay.base_names, lay.base_geoms)]
     bx, by, bw, bh = lay.inset["box"]
     ex0, ex1, ey0, ey1 = lay.inset["extent"]
-    box_px = ((bx - x0) * scale, (y1 - (by + bh)) * scale, bw * scale, bh * scale)
-    zoom = bw / (ex1 - ex0)
-    transform = (
-        f"translate({box_px[0]:.2f} {box_px[1]:.2f}) scale({zoom:.5f}) "
-        f"translate({-(ex0 - x0) * scale:.2f} {-(y1 - ey1) * scale:.2f})"
-    )
     window = shapely.box(ex0, ey0, ex1, ey1)
     inset = {
-        "x": round(box_px[0], 1),
-        "y": round(box_px[1], 1),
-        "w": round(box_px[2], 1),
-        "h": round(box_px[3], 1),
-        "transform": transform,
+        "x": (bx - x0) * scale,
+        "y": (y1 - (by + bh)) * scale,
+        "w": bw * scale,
+        "h": bh * scale,
+        "zoom": bw / (ex1 - ex0),
+        "ox": (ex0 - x0) * scale,
+        "oy": (y1 - ey1) * scale,
         "regions": [i for i, g in enumerate(lay.geoms) if g is not None and g.intersects(window)],
         "base": [j for j, g in enumerate(lay.base_geoms) if g.intersects(window)],
     }
     return {
-        "paths": paths,
-        "width": round(width, 1),
+        "geoms": lay.geoms,
+        "tx": tx,
         "height": round((y1 - y0) * scale, 1),
         "base": base,
-        "line": line,
+        "line": lay.lines,
         "inset": inset,
     }
+
+
+def _pack_rings(geoms, tx, *, closed: bool = True) -> dict:
+    """Projected rings (or lines) as base64 arrays: ``coords`` (uint16 x, y in units of 1/``scale``),
+    ``rings`` (uint32 start of each ring in points, and the end), ``parts`` (uint32 first ring of each
+    geometry, and the end)."""
+    import base64
+
+    import shapely
+
+    if closed:  # polygons: every ring of every part, vectorised (one pass over the coordinates)
+        geoms = np.asarray(list(geoms), dtype=object)
+        missing = np.array([g is None for g in geoms], dtype=bool)
+        geoms = np.where(missing, shapely.Polygon(), geoms)
+        polys, owner = shapely.get_parts(geoms, return_index=True)
+        rings, poly = shapely.get_rings(polys, return_index=True)
+        xy, ring = shapely.get_coordinates(rings, return_index=True)
+        last = np.r_[ring[1:] != ring[:-1], True]  # the closing point repeats the first: closePath draws it
+        xy, ring = xy[~last], ring[~last]
+        ring_len = np.bincount(ring, minlength=len(rings))
+        per_geom = np.bincount(owner[poly], minlength=len(geoms))
+        parts = np.r_[0, np.cumsum(per_geom)]
+        x, y = tx(xy) if len(xy) else (np.zeros(0), np.zeros(0))
+    else:  # lines (arrays of coordinates)
+        lines = [np.asarray(g, dtype=float)[:, :2] for g in geoms]
+        ring_len = np.array([len(g) for g in lines], dtype=np.int64)
+        parts = np.arange(len(lines) + 1)
+        xy = np.concatenate(lines) if lines else np.zeros((0, 2))
+        x, y = tx(xy) if len(xy) else (np.zeros(0), np.zeros(0))
+    top = max(float(x.max(initial=0.0)), float(y.max(initial=0.0)), 1.0)
+    scale = min(20.0, 65535.0 / top)
+    coords = np.empty(2 * len(x), dtype="<u2")
+    coords[0::2] = np.clip(np.round(np.maximum(x, 0) * scale), 0, 65535)
+    coords[1::2] = np.clip(np.round(np.maximum(y, 0) * scale), 0, 65535)
+    starts = np.r_[0, np.cumsum(ring_len)].astype("<u4")
+
+    def b64(a):
+        return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+
+    return {
+        "scale": scale,
+        "closed": closed,
+        "coords": b64(coords),
+        "rings": b64(starts),
+        "parts": b64(np.asarray(parts, dtype="<u4")),
+    }
+
+
+def canvas_layers(geometry, *, width: float = 800.0, fraction: float = 0.0015, lang: str = "en") -> dict:
+    """The interactive map's geometry for the canvas renderer of large layers (see
+    :func:`nqpspatial.report.html.map_html`): the same projection, outline, maritime line and inset
+    as :func:`svg_layers`, as packed arrays instead of SVG path strings.
+
+    Parameters
+    ----------
+    geometry : geopandas.GeoDataFrame or GeoSeries
+        Region boundaries.
+    width : float
+        Width of the view box.
+    fraction : float
+        Simplification tolerance as a fraction of the bounding box (0: as given).
+    lang : str
+        Language of the outline units' names.
+
+    Returns
+    -------
+    dict
+        ``width``, ``height``, ``regions`` (packed rings, see below), for China ``base`` (packed
+        rings of the 34 outline units), ``base_names``, ``line`` (packed polylines) and ``inset``
+        (``x, y, w, h`` of its box, ``zoom``, ``ox``, ``oy``: a point ``p`` of the main map is drawn at
+        ``(x, y) + zoom * (p - (ox, oy))``; ``regions`` and ``base``: the indices it shows).  Packed
+        rings hold base64 little-endian arrays: ``coords`` (uint16 x, y pairs in view box units times
+        ``scale``), ``rings`` (uint32 first point of each ring, then the total) and ``parts`` (uint32
+        first ring of each region, then the total).
+    """
+    frame = _map_frame(geometry, width=width, fraction=fraction, lang=lang)
+    out = {
+        "width": round(width, 1),
+        "height": frame["height"],
+        "regions": _pack_rings(list(frame["geoms"]), frame["tx"]),
+        "base": None,
+        "base_names": [],
+        "line": None,
+        "inset": None,
+    }
+    if frame["base"] is not None:
+        out["base"] = _pack_rings([g for _, _, g in frame["base"]], frame["tx"])
+        out["base_names"] = [str(n) for _, n, _ in frame["base"]]
+        out["line"] = _pack_rings(list(frame["line"]), frame["tx"], closed=False)
+        ins = frame["inset"]
+        out["inset"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in ins.items()}
+    return out
 
 
 # ------------------------------------------------------------------------------------------ map layout
@@ -508,6 +678,10 @@ _EDGE = "#555555"
 _BASE_EDGE = "#9a9a9a"
 #: Simplification of the outline for drawing (a fraction of its extent, as the report's region maps).
 _BASE_SIMPLIFY = 0.0025
+#: Static maps of more regions than this draw the region polygons as an image inside SVG and PDF files
+#: (``rasterized``; text, legend, outline, scale bar and north arrow stay vector): one vector path per
+#: region and panel makes a county map's SVG several megabytes and slow to write and open.
+RASTERIZE_ABOVE = 1000
 
 
 def _segmentized_box(x0, y0, x1, y1, step=0.5):
@@ -615,6 +789,12 @@ class MapLayout:
     full : geopandas.GeoSeries, optional
         The unsimplified boundaries, to decide which units of the outline
         the panel covers (default ``geometry``).
+    rasterize_above : int
+        Above this many regions the region polygons are rasterized in SVG and PDF files
+        (:data:`RASTERIZE_ABOVE`); PNG files are the same either way.
+    paths : bool
+        Build the matplotlib paths the static maps draw (False: only the projection, extent, outline,
+        line and inset, as the interactive map needs).
 
     Attributes
     ----------
@@ -625,13 +805,27 @@ class MapLayout:
         Region ids in drawing order.
     no_data_units : list of str
         Names of the outline's units with no region of the panel (China maps).
+    rasterized : bool
+        Whether the region polygons are drawn as an image in vector files (more than
+        ``rasterize_above`` regions).
     """
 
-    def __init__(self, geometry, *, china: bool | None = None, lang: str = "en", full=None):
+    def __init__(
+        self,
+        geometry,
+        *,
+        china: bool | None = None,
+        lang: str = "en",
+        full=None,
+        rasterize_above: int = RASTERIZE_ABOVE,
+        paths: bool = True,
+    ):
+        self._draws = bool(paths)
         gs = geometry.geometry if hasattr(geometry, "geometry") else geometry
         self._full = full.geometry if hasattr(full, "geometry") else full
         self.china = is_china(gs) if china is None else bool(china)
         self.ids = [str(i) for i in gs.index]
+        self.rasterized = len(self.ids) > rasterize_above
         self.base_paths, self.base_ids, self.base_geoms, self.lines, self.inset = [], [], [], [], None
         self.no_data_units: list[str] = []
         if self.china:
@@ -645,7 +839,7 @@ class MapLayout:
             x0, y0, x1, y1 = gs.total_bounds
             self.extent = (x0, x1, y0, y1)
         self.geoms = gs.to_numpy()
-        self.paths = _paths(self.geoms)
+        self.paths = _paths(self.geoms) if self._draws else []
         self.aspect = 1.0
         if self.crs is not None and self.crs.is_geographic:
             y0, y1 = self.extent[2], self.extent[3]
@@ -661,7 +855,7 @@ class MapLayout:
         self.base_ids = [str(c) for c in base.index]
         self.base_geoms = simplify_geometry(base.geometry, _BASE_SIMPLIFY).to_numpy()
         self.base_names = base[["name_zh_short", "name_en"]].astype(str).to_numpy().tolist()
-        self.base_paths = _paths(self.base_geoms)
+        self.base_paths = _paths(self.base_geoms) if self._draws else []
         names = base["name_zh_short" if lang == "zh" else "name_en"].astype(str).tolist()
         full = self._full if self._full is not None else gs
         covered = _covered(china_outline().geometry.to_numpy(), full.to_crs("EPSG:4326").to_numpy())
@@ -693,6 +887,8 @@ class MapLayout:
         main = (x0 - 2 * pad, y0 - 2 * pad, x1 + 2 * pad, y1 + 2 * pad)
         window = (scs[0], scs[1], scs[2], scs[3])
         nd = [g for g, c in zip(self.base_geoms, covered) if not c]
+        if not self._draws:  # the interactive map's frame: no matplotlib paths
+            return
         self.clipped = {
             "main": {
                 "regions": _paths(_clip(gs.to_numpy(), main)),
@@ -755,6 +951,7 @@ class MapLayout:
             zorder=2,
         )
         regions.set_gid("regions")
+        regions.set_rasterized(self.rasterized)
         regions.nqp_ids = list(self.ids)
         ax.add_collection(regions)
         nodata = clipped["nodata"] if clipped else getattr(self, "no_data_paths", None)

@@ -8,7 +8,6 @@ at the top of the report and in ``run.json``.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 
@@ -20,7 +19,7 @@ from ..stage import Analysis, StageContext, StageOutput
 from . import fonts
 from .findings import TEXT as FINDINGS_TEXT
 from .findings import findings, findings_html
-from .html import Section, map_html, render_page, table_html, text_html
+from .html import CANVAS_ABOVE, Section, map_html, render_page, table_html, text_html
 from .sections import data_section, grade_colours, grade_order, weights_section
 from .view import ReportView, _table, escape, preferred_variables
 
@@ -38,6 +37,7 @@ REPORT_KEYS = {
     "formats": ["png", "svg"],
     "latex": True,
     "docx": True,
+    "rasterize_above": 1000,
 }
 
 #: The first-party sections in report order (the core's data and weights, then the stages' in run order).
@@ -93,54 +93,104 @@ def _options(ctx: StageContext, cfg: dict | None) -> dict:
     for key in ("latex", "docx"):
         if not isinstance(opts[key], bool):
             raise ConfigError(f"[report] {key} = {opts[key]!r}: use true or false.", source="config")
+    ras = opts["rasterize_above"]
+    if not isinstance(ras, int) or isinstance(ras, bool) or ras < 0:
+        raise ConfigError(
+            f"[report] rasterize_above = {ras!r}: give a number of regions (0 or more), e.g. rasterize_above = 1000.",
+            source="config",
+        )
     return opts
 
 
 # ------------------------------------------------------------------------------------------ interactive map
 class _MapValues:
-    """The interactive map's variables: one value (or category code) per period and region."""
+    """The interactive map's variables: one value (or category code) per period and region.
+
+    Values are held as period x region arrays (NaN or -1 where missing) and written either as JSON
+    lists (five significant digits, :meth:`as_json`) or, for the canvas map of large layers, as packed
+    arrays (:meth:`packed`).
+    """
 
     def __init__(self, S: _Ctx, ids: list[str], periods: list):
         self.R, self.Y = S.region, S.year
         self.ids, self.periods = ids, periods
-        self.pos = {r: i for i, r in enumerate(ids)}
-        self.pidx = {p: i for i, p in enumerate(periods)}
+        self.pos = pd.Index(ids)
+        self.pidx = pd.Index(periods)
         self.variables: dict = {}
 
     def _cells(self, frame, col):
+        """(period index, region index, value) arrays of the table's cells on the map."""
         sub = frame[[self.R, self.Y, col]].dropna()
-        for r, y, v in zip(sub[self.R].map(str), sub[self.Y], sub[col]):
-            if r in self.pos and y in self.pidx:
-                yield self.pidx[y], self.pos[r], v
+        j = self.pos.get_indexer(sub[self.R].map(str))
+        i = self.pidx.get_indexer(sub[self.Y])
+        ok = (i >= 0) & (j >= 0)
+        return i[ok], j[ok], sub[col].to_numpy()[ok]
 
     def numeric(self, key, lab, frame, col, unit=""):
-        vals = [[None] * len(self.ids) for _ in self.periods]
-        found = False
-        num = frame.assign(**{col: pd.to_numeric(frame[col], errors="coerce")})
-        for i, j, v in self._cells(num, col):
-            if v == v and math.isfinite(v):
-                vals[i][j] = float(f"{float(v):.5g}")
-                found = True
-        if found:
-            self.variables[key] = {"label": lab, "kind": "numeric", "unit": unit, "values": vals}
+        i, j, v = self._cells(frame.assign(**{col: pd.to_numeric(frame[col], errors="coerce")}), col)
+        v = v.astype(float)
+        ok = np.isfinite(v)
+        if ok.any():
+            grid = np.full((len(self.periods), len(self.ids)), np.nan)
+            grid[i[ok], j[ok]] = v[ok]
+            self.variables[key] = {"label": lab, "kind": "numeric", "unit": unit, "grid": grid}
 
     def categorical(self, key, lab, frame, col, order, colours, disp):
-        codes = {c: i for i, c in enumerate(order)}
-        vals = [[None] * len(self.ids) for _ in self.periods]
-        for i, j, c in self._cells(frame, col):
-            if c in codes:
-                vals[i][j] = codes[c]
+        codes = {c: k for k, c in enumerate(order)}
+        i, j, v = self._cells(frame, col)
+        code = np.array([codes.get(c, -1) for c in v], dtype=np.int64)
+        grid = np.full((len(self.periods), len(self.ids)), -1, dtype=np.int64)
+        ok = code >= 0
+        grid[i[ok], j[ok]] = code[ok]
         self.variables[key] = {
             "label": lab,
             "kind": "categorical",
             "categories": [str(disp.get(c, c)) for c in order],
             "colours": [colours.get(c, "#d9d9d9") for c in order],
-            "values": vals,
+            "grid": grid,
         }
 
+    def as_json(self) -> dict:
+        """The variables with ``values`` as JSON lists (None where missing)."""
+        out = {}
+        for key, var in self.variables.items():
+            var = dict(var)
+            grid = var.pop("grid")
+            if var["kind"] == "numeric":
+                var["values"] = [[float(f"{x:.5g}") if x == x else None for x in row] for row in grid.tolist()]
+            else:
+                var["values"] = [[int(c) if c >= 0 else None for c in row] for row in grid.tolist()]
+            out[key] = var
+        return out
 
-def _map_data(S: _Ctx):
-    """JSON data of the interactive map (or None without geometry or values)."""
+    def packed(self) -> dict:
+        """The variables with ``packed`` values: one base64 little-endian array per period, numeric
+        values as uint16 steps of ``[lo, hi]`` (``lo + q (hi - lo) / 65534``; 65535 missing), categories
+        as uint8 codes (255 missing), with ``present`` (the codes that occur, for the legend)."""
+        import base64
+
+        def b64(a):
+            return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+
+        out = {}
+        for key, var in self.variables.items():
+            var = dict(var)
+            grid = var.pop("grid")
+            if var["kind"] == "numeric":
+                lo, hi = float(np.nanmin(grid)), float(np.nanmax(grid))
+                q = np.round((grid - lo) / (hi - lo) * 65534) if hi > lo else np.zeros_like(grid)
+                q = np.where(np.isfinite(grid), q, 65535).astype("<u2")
+                var.update(lo=lo, hi=hi)
+            else:
+                q = np.where(grid >= 0, grid, 255).astype("u1")
+                var["present"] = sorted(int(c) for c in np.unique(grid[grid >= 0]))
+            var["packed"] = [b64(row) for row in q]
+            out[key] = var
+        return out
+
+
+def _map_data(S: _Ctx, *, packed: bool = False):
+    """JSON data of the interactive map (or None without geometry or values); ``packed`` for the canvas map."""
     if S.geometry is None:
         return None
     ids = [str(r) for r in S.geometry.index]
@@ -172,7 +222,7 @@ def _map_data(S: _Ctx):
             p if isinstance(p, (int, str)) else str(p)
             for p in [int(p) if isinstance(p, (np.integer,)) else p for p in periods]
         ],
-        "variables": m.variables,
+        "variables": m.packed() if packed else m.as_json(),
         "initial": initial,
         "labels": {"period": S.t("period")},
     }
@@ -249,7 +299,9 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
 
     with plt.rc_context(writer.rc()):
         sections, missing, timing = _sections(S, ctx, out)
+    tg = time.perf_counter()
     gpkg = _write_gpkg(S, out_dir, out)
+    timing["regions.gpkg"] = round(time.perf_counter() - tg, 3)
     font_warning = policy.warning()
     if font_warning:
         warnings.warn(font_warning, fonts.FontWarning, stacklevel=2)
@@ -269,7 +321,9 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.html").write_text(page, encoding="utf-8")
+    td = time.perf_counter()
     docx_info = _write_docx(S, out_dir, found, str(title), banner, f"{S.t('generated')} {__version__}")
+    timing["report.docx"] = round(time.perf_counter() - td, 3)
     out.notes.extend(S.notes)
     if missing:
         out.notes.append(f"report: sections without data: {', '.join(t for _, t in missing)}")
@@ -286,6 +340,7 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
         "latex": latex_files,
         "synthetic_banner": banner is not None,
         "section_seconds": timing,
+        "map": "canvas" if S.geometry is not None and len(S.geometry) > CANVAS_ABOVE else "svg",
         "gpkg": gpkg,
         "docx": docx_info,
         "findings": [{"key": f.key, "kind": f.kind} for f in found],
@@ -297,19 +352,27 @@ def build_report(ctx: StageContext, cfg: dict | None = None) -> StageOutput:
 def _sections(S: _Ctx, ctx, out: StageOutput):
     """The report's sections in run order (the map first), the sections without data and each builder's time."""
     sections, missing, timing = [], [], {}
-    mdata = _map_data(S)
+    tm = time.perf_counter()
+    canvas = S.geometry is not None and len(S.geometry) > CANVAS_ABOVE
+    mdata = _map_data(S, packed=canvas)
     if mdata is not None:
-        from .maps import svg_layers
+        from .maps import canvas_layers, svg_layers
 
-        svg = svg_layers(S.geometry, lang=S.lang)
-        msec = Section(
-            "map",
-            S.t("s_map"),
-            [map_html(mdata, svg["paths"], svg["width"], svg["height"], lang=S.lang, layers=svg)],
-        )
-        sections.append(msec)
+        if canvas:  # a canvas and packed arrays: thousands of SVG paths would make the page slow to open
+            mdata["geometry"] = canvas_layers(S.map_geoms, lang=S.lang, fraction=0.0)
+            block = map_html(mdata, [], mdata["geometry"]["width"], mdata["geometry"]["height"], lang=S.lang)
+        else:
+            svg = svg_layers(S.map_geoms, lang=S.lang, fraction=0.0)  # simplified once, in the view
+            block = map_html(mdata, svg["paths"], svg["width"], svg["height"], lang=S.lang, layers=svg)
+        sections.append(Section("map", S.t("s_map"), [block]))
+    timing["map"] = round(time.perf_counter() - tm, 3)
     builders = [("data", lambda v: [data_section(v)]), ("weights", lambda v: [weights_section(v)])]
-    builders += [(st.name, st.report_sections) for st in report_analyses(ctx)]
+    shared = set()  # stages that share one report_sections function (sensitivity, robustness) build it once
+    for st in report_analyses(ctx):
+        fn = getattr(st.report_sections, "__func__", st.report_sections)
+        if fn not in shared:
+            shared.add(fn)
+            builders.append((st.name, st.report_sections))
     for owner, build in ctx.progress(builders, total=len(builders), desc="report"):
         ts = time.perf_counter()
         for sec in _built(owner, build, S, out):
@@ -449,6 +512,8 @@ def _write_gpkg(S: _Ctx, out_dir, out: StageOutput) -> dict | None:
             year=S.year,
             scheme=S.ctx.scheme,
             names=S.names,
+            simplified=S.geoms,
+            light=S.gis_geoms,
         )
     except Exception as exc:  # noqa: BLE001 - the GIS hand-off must not lose the report
         out.warnings.append(f"regions.gpkg could not be written ({type(exc).__name__}: {exc})")

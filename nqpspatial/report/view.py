@@ -20,6 +20,11 @@ from ..errors import ConfigError
 from ..stage import StageContext
 from .html import Section, figure_html, table_html, text_html
 from .labels import label
+from .maps import RASTERIZE_ABOVE
+
+#: Simplification tolerances (fractions of the layer's extent) of the interactive map and the static maps.
+MAP_SIMPLIFY = 0.0015
+STATIC_SIMPLIFY = 0.0025
 
 __all__ = ["ReportView", "Section", "table_html", "text_html", "escape", "preferred_variables", "wide_values"]
 
@@ -52,6 +57,14 @@ class ReportView:
         The resolved ``[report]`` table.
     lang, fig_lang : str
         Languages of the page and of the figures.
+    geometry : geopandas.GeoDataFrame or None
+        The run's boundaries as read.
+    gis_geoms, map_geoms, geoms : geopandas.GeoSeries or None
+        The boundaries simplified as a coverage (:func:`nqpspatial.report.maps.simplify_geometry`):
+        lightly for regions.gpkg when the layer has more than
+        :data:`nqpspatial.report.gis.SIMPLIFY_VERTICES` vertices (else None), from those for the
+        interactive map (:data:`MAP_SIMPLIFY`) and from those for the static maps
+        (:data:`STATIC_SIMPLIFY`).
     names : dict
         Region id -> display name.
     years : list
@@ -74,11 +87,22 @@ class ReportView:
         self.region, self.year = ctx.region, ctx.year
         self.geometry = None
         self.geoms = None
+        self.map_geoms = None
+        self.gis_geoms = None
         if ctx.geometry is not None and len(ctx.geometry):
+            import shapely
+
+            from .gis import LIGHT_SIMPLIFY, SIMPLIFY_VERTICES
             from .maps import simplify_geometry
 
             self.geometry = ctx.geometry
-            self.geoms = simplify_geometry(ctx.geometry, 0.0025)
+            # one pass over the full layer, each later one from the previous one's few vertices: lightly for
+            # regions.gpkg (large layers only), then for the interactive map, then for the static maps
+            gs = ctx.geometry.geometry if hasattr(ctx.geometry, "geometry") else ctx.geometry
+            heavy = shapely.get_num_coordinates(gs.to_numpy()).sum() > SIMPLIFY_VERTICES
+            self.gis_geoms = simplify_geometry(gs, LIGHT_SIMPLIFY) if heavy else None
+            self.map_geoms = simplify_geometry(self.gis_geoms if heavy else gs, MAP_SIMPLIFY)
+            self.geoms = simplify_geometry(self.map_geoms, STATIC_SIMPLIFY)
         self.names = _region_names(ctx, lang)
         self.fig_names = _region_names(ctx, fig_lang)
         self.coev = _table(ctx, "coevolution")
@@ -93,7 +117,12 @@ class ReportView:
         if getattr(self, "_layout", None) is None and self.geoms is not None:
             from .maps import MapLayout
 
-            self._layout = MapLayout(self.geoms, lang=self.fig_lang, full=self.geometry)
+            self._layout = MapLayout(
+                self.geoms,
+                lang=self.fig_lang,
+                full=self.geometry,
+                rasterize_above=int(self.opts.get("rasterize_above", RASTERIZE_ABOVE)),
+            )
         return getattr(self, "_layout", None)
 
     def t(self, key, **fmt):

@@ -50,6 +50,14 @@ __all__ = [
 ]
 
 
+def _report_sections(self, view) -> list:
+    """The robustness section of the report, one function shared by the sensitivity and robustness stages
+    (the report builds a shared function once)."""
+    from .report import robustness_sections
+
+    return robustness_sections(view)
+
+
 def _concentration_ok(value, label, where):
     from .sensitivity import _concentration
 
@@ -188,11 +196,7 @@ class SensitivityStage(Analysis):
     provides = (SensitivityOutcome,)
     tables = ("sensitivity_summary", "sensitivity_regions")
 
-    def report_sections(self, view) -> list:
-        """The robustness section of the report (shared by the sensitivity and robustness stages)."""
-        from .report import robustness_sections
-
-        return robustness_sections(view)
+    report_sections = _report_sections
 
     optional = True
     order = 90
@@ -391,11 +395,7 @@ class RobustnessStage(Analysis):
     provides = (RobustnessOutcome,)
     tables = ("robustness",)
 
-    def report_sections(self, view) -> list:
-        """The robustness section of the report (shared by the sensitivity and robustness stages)."""
-        from .report import robustness_sections
-
-        return robustness_sections(view)
+    report_sections = _report_sections
 
     optional = True
     order = 95

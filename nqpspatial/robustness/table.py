@@ -166,15 +166,15 @@ def _aspatial_rows(
 ):
     """Identification rows of one variant (every ordering).
 
-    Without bootstrap the fits use the batched estimator of
-    :mod:`nqpspatial.robustness._chain` (equal to :class:`~nqpspatial.haken.HakenModel`, tested; region
-    effects by the within transformation instead of dummy columns, which keeps county-scale panels
-    cheap); with ``bootstrap > 0`` :func:`~nqpspatial.haken.identify` runs.
+    Without bootstrap, with no or region effects and no analytic correction the fits use the batched
+    estimator of :mod:`nqpspatial.robustness._chain` (equal to :class:`~nqpspatial.haken.HakenModel`,
+    tested); otherwise :func:`~nqpspatial.haken.identify` runs.  Both absorb the fixed effects by the
+    within transformation (no dummy columns), so every variant costs time and memory linear in the rows.
     """
     base = {"variant": variant, "kind": kind, "detail": detail}
     correction = "jackknife" if jackknife else correction
     if bootstrap or effects not in ("none", "region") or correction == "analytic":
-        # the batched chain covers effects none/region without the analytic correction
+        # the batched chain covers effects none/region without the analytic correction; HakenModel the rest
         return _identify_rows(
             data,
             subsystems,

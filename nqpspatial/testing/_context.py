@@ -64,7 +64,8 @@ def make_context(
     from ..stage import StageContext
 
     n = side * side
-    ids = [f"r{i}{j}" for i in range(side) for j in range(side)]
+    w = len(str(side - 1))  # r00 .. r99 up to side 10; zero-padded (unique) above
+    ids = [f"r{i:0{w}d}{j:0{w}d}" for i in range(side) for j in range(side)]
     q1, q2 = _simulate(n, periods, seed)
     years = list(range(2010, 2010 + periods))
     idx = pd.DataFrame(

@@ -28,7 +28,8 @@ def _tiny_inputs(side: int = 3, periods: int = 3):
     import geopandas as gpd
     from shapely.geometry import box
 
-    ids = [f"r{i}{j}" for i in range(side) for j in range(side)]
+    w = len(str(side - 1))  # r00 .. r99 up to side 10; zero-padded (unique) above
+    ids = [f"r{i:0{w}d}{j:0{w}d}" for i in range(side) for j in range(side)]
     polys = [box(j, i, j + 1, i + 1) for i in range(side) for j in range(side)]
     geometry = gpd.GeoDataFrame({"region": ids}, geometry=polys, crs="EPSG:4326").set_index("region")
     rng = np.random.default_rng(7)

@@ -165,18 +165,24 @@ def gravity_matrix(mass, distance, *, decay: float = 2.0, share=None, ids=None) 
         raise InputError(f"gravity needs n masses and an (n, n) distance matrix, got {M.shape} and {D.shape}")
     if not np.isfinite(M).all() or (M < 0).any() or x.shape != M.shape or not np.isfinite(x).all() or (x < 0).any():
         raise InputError("gravity masses and shares must be n finite values >= 0")
-    off = ~np.eye(M.size, dtype=bool)
-    if not (D[off] > 0).all():
-        i, j = np.argwhere(off & ~(D > 0))[0]
+    bad = ~(D > 0)
+    np.fill_diagonal(bad, False)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
         who = (ids[i], ids[j]) if ids is not None else (int(i), int(j))
         raise InputError(
             f"regions {who[0]!r} and {who[1]!r} are at distance 0 (the same point): merge them or fix the geometry"
         )
-    tot = x[:, None] + x[None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        k = np.where(tot > 0, x[:, None] / np.where(tot > 0, tot, 1.0), 0.0)
-        Dd = np.where(off, D, 1.0) ** float(decay)
-        Y = k * M[:, None] * M[None, :] / Dd
+    del bad
+    # y_ij = ((k_ij M_i) M_j) / D_ij^b, in place on one (n, n) buffer; k_ij = 0 where x_i = x_j = 0
+    tot = np.add.outer(x, x)
+    tot[tot == 0] = 1.0  # there x_i = 0, so k_ij = 0 / 1 = 0
+    Y = np.divide(x[:, None], tot, out=tot)
+    Y *= M[:, None]
+    Y *= M[None, :]
+    Dd = D ** float(decay)
+    np.fill_diagonal(Dd, 1.0)
+    Y /= Dd
     np.fill_diagonal(Y, 0.0)
     return Y
 
@@ -214,16 +220,16 @@ def binarize(gravity, rule: str = "row-mean") -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- structure
-def _reach_counts(A: np.ndarray) -> tuple[int, int]:
-    """(unordered pairs reachable at least one way, unordered pairs reachable both ways)."""
-    from scipy.sparse import csr_array
+def _reach_counts(A, src, dst) -> tuple[int, int]:
+    """(unordered pairs reachable at least one way, unordered pairs reachable both ways).
+
+    ``A`` is the sparse adjacency, ``src, dst`` its links.
+    """
     from scipy.sparse.csgraph import connected_components
 
-    n = A.shape[0]
-    k, lab = connected_components(csr_array(A), directed=True, connection="strong")
+    k, lab = connected_components(A, directed=True, connection="strong")
     size = np.bincount(lab, minlength=k).astype(np.int64)
     sym = int((size * (size - 1) // 2).sum())
-    src, dst = np.nonzero(A)
     cs, cd = lab[src], lab[dst]
     keep = cs != cd
     succ = [set() for _ in range(k)]
@@ -251,7 +257,6 @@ def _reach_counts(A: np.ndarray) -> tuple[int, int]:
             reach[c] |= reach[d]
             reach[c, d] = True
     cross = int((reach * np.outer(size, size)).sum())
-    del n
     return sym + cross, sym
 
 
@@ -280,21 +285,25 @@ def network_summary(A) -> dict:
     from scipy.sparse import csr_array
     from scipy.sparse.csgraph import connected_components
 
-    A = np.asarray(A) != 0
+    A = np.asarray(A)
     n = A.shape[0]
     if n < 3:
         raise InputError(f"a network needs at least 3 regions, got {n}")
-    np.fill_diagonal(A, False)
-    L = int(A.sum())
-    S = A | A.T
-    ncomp, lab = connected_components(csr_array(S), directed=False)
+    src, dst = np.nonzero(A)
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    L = int(src.size)
+    Asp = csr_array((np.ones(L, dtype=np.int8), (src, dst)), shape=(n, n))
+    S = (Asp + Asp.T).tocoo()  # the symmetrized network: |A or A'| cells, each unordered pair twice
+    mutual = 2 * L - S.nnz  # ordered pairs linked both ways
+    ncomp, lab = connected_components(S.tocsr(), directed=False)
     size = np.bincount(lab).astype(np.int64)
     pairs = n * (n - 1) // 2
     same = int((size * (size - 1) // 2).sum())
-    und_links = np.bincount(lab[np.nonzero(np.triu(S, 1))[0]], minlength=ncomp)
+    und_links = np.bincount(lab[S.row[S.row < S.col]], minlength=ncomp)
     redundant = int((und_links - (size - 1)).sum())
     max_red = int((size * (size - 1) // 2 - (size - 1)).sum())
-    reach, sym = _reach_counts(A)
+    reach, sym = _reach_counts(Asp, src, dst)
     return {
         "n": n,
         "links": L,
@@ -303,7 +312,7 @@ def network_summary(A) -> dict:
         "hierarchy": 1.0 - sym / reach if reach else float("nan"),
         "efficiency": 1.0 - redundant / max_red if max_red else float("nan"),
         "components": int(ncomp),
-        "reciprocity": float((A & A.T).sum() / L) if L else float("nan"),
+        "reciprocity": float(mutual / L) if L else float("nan"),
     }
 
 
@@ -426,7 +435,7 @@ def _corr(M: np.ndarray, dtype=np.float64) -> np.ndarray:
     Z[:, ok] /= s[ok]
     C = Z.T @ Z
     np.fill_diagonal(C, 1.0)
-    return np.clip(C, -1.0, 1.0)
+    return np.clip(C, -1.0, 1.0, out=C)
 
 
 def _two_blocks(C: np.ndarray) -> np.ndarray | None:
@@ -582,9 +591,13 @@ class DenseTerm(PairTerm):
         self.M = np.array(matrix, dtype=float)
         self.n = self.M.shape[0]
         np.fill_diagonal(self.M, 0.0)
+        self.symmetric = self.M.ndim == 2 and self.M.shape[0] == self.M.shape[1] and np.array_equal(self.M, self.M.T)
 
     def dense(self):
         return self.M.copy()
+
+    def _matrix(self):
+        return self.M
 
     def values(self, i, j):
         return self.M[i, j]
@@ -612,9 +625,12 @@ class GreatCircleTerm(PairTerm):
         return self._D.copy()
 
     def values(self, i, j):
+        return self._matrix()[i, j]
+
+    def _matrix(self):
         if self._D is None:
             self.dense()
-        return self._D[i, j]
+        return self._D
 
 
 class DifferenceTerm(PairTerm):
@@ -653,27 +669,86 @@ class SparseTerm(PairTerm):
         return self.dense()[i, j]
 
 
+class _Links:
+    """The cells of ``Y`` a permutation statistic runs over, grouped by row (row index ascending).
+
+    ``rows`` repeats each row index by its count, so ``x[rows]`` is
+    ``np.repeat(x, count)``, far cheaper than a gather.
+    """
+
+    def __init__(self, a, b, v, n):
+        self.b, self.v = b.astype(np.intp), v
+        self.count = np.bincount(a, minlength=n)
+
+    def rows_of(self, z):
+        return np.repeat(z, self.count)
+
+
+def _qap_links(Y):
+    """Directed links of ``Y`` and, for symmetric terms, its unordered pairs with weights ``Y_ab + Y_ba``."""
+    n = Y.shape[0]
+    a, b = np.nonzero(Y)
+    full = _Links(a, b, Y[a, b], n)
+    S = np.triu(Y + Y.T, 1)
+    ua, ub = np.nonzero(S)
+    return full, _Links(ua, ub, S[ua, ub], n)
+
+
 def _qap_chunk(payload, task):
-    """Permuted cross-products sum(X_k * Y_pi) for the permutations of one chunk."""
-    ea, eb, ev, Yd, terms, n = payload
+    """Permuted cross-products sum(X_k * Y_pi) for the permutations of one chunk.
+
+    ``Y_pi[a, b] = Y[pi(a), pi(b)]``, so ``sum X * Y_pi`` runs over the links
+    ``(a, b)`` of ``Y`` with ``X`` read at ``(pinv(a), pinv(b))``; a symmetric
+    ``X`` runs over the unordered pairs with weight ``Y_ab + Y_ba`` (fewer
+    reads).  Matrix terms gather through one flat index shared by all of
+    them, difference terms from their permuted vectors, sparse terms from
+    ``Y``.
+    """
+    full, sym, Yd, terms, n = payload
     rng = task.rng()
     out = np.empty((task.size, len(terms)))
+    groups = _term_groups(terms)
     for i in range(task.size):
         p = rng.permutation(n)
-        pinv = np.empty(n, dtype=np.int64)
+        pinv = np.empty(n, dtype=np.intp)
         pinv[p] = np.arange(n)
-        ra = rb = None
-        for k, t in enumerate(terms):
-            if isinstance(t, SparseTerm):
-                out[i, k] = t.w @ Yd[p[t.r], p[t.c]]
-            elif isinstance(t, DifferenceTerm):  # |x[pinv a] - x[pinv b]|: permute the short vector once
-                z = t.x[pinv]
-                out[i, k] = ev @ np.abs(z[ea] - z[eb])
-            else:
-                if ra is None:
-                    ra, rb = pinv[ea], pinv[eb]
-                out[i, k] = ev @ t.values(ra, rb)
+        for links, mats, diffs in ((full, *groups["full"]), (sym, *groups["sym"])):
+            if mats:
+                flat = links.rows_of(pinv * n)
+                flat += pinv[links.b]
+                for k in mats:
+                    out[i, k] = links.v @ np.take(terms[k]._matrix().ravel(), flat)
+            for k in diffs:  # |x[pinv a] - x[pinv b]|: permute the short vector once
+                z = terms[k].x[pinv]
+                d = links.rows_of(z)
+                d -= z[links.b]
+                out[i, k] = links.v @ np.abs(d, out=d)
+        for k in groups["sparse"]:
+            t = terms[k]
+            out[i, k] = t.w @ Yd[p[t.r], p[t.c]]
+        if groups["other"]:
+            ra, rb = full.rows_of(pinv), pinv[full.b]
+            for k in groups["other"]:
+                out[i, k] = full.v @ terms[k].values(ra, rb)
     return out
+
+
+def _term_groups(terms) -> dict:
+    """Positions of the terms by how permutations evaluate them: (matrix, difference) over the full or
+    the symmetric links, sparse, and other :class:`PairTerm` subclasses (through ``values``)."""
+    g = {"full": ([], []), "sym": ([], []), "sparse": [], "other": []}
+    for k, t in enumerate(terms):
+        if isinstance(t, SparseTerm):
+            g["sparse"].append(k)
+        elif isinstance(t, DifferenceTerm):
+            g["sym"][1].append(k)
+        elif isinstance(t, GreatCircleTerm):
+            g["sym"][0].append(k)
+        elif isinstance(t, DenseTerm):
+            g["sym" if t.symmetric else "full"][0].append(k)
+        else:
+            g["other"].append(k)
+    return g
 
 
 class QAPResults(Results):
@@ -768,8 +843,9 @@ def qap(
     ea, eb = np.nonzero(Y)
     ev = Y[ea, eb]
     xy = np.array([ev @ M[ea, eb] for M in Xs])
+    full, sym = _qap_links(Y)
     parts = run_chunks(
-        _qap_chunk, (ea, eb, ev, Y, terms, n), int(permutations), seed=seed, chunk_size=chunk_size, backend=backend
+        _qap_chunk, (full, sym, Y, terms, n), int(permutations), seed=seed, chunk_size=chunk_size, backend=backend
     )
     draws = np.vstack(parts) if parts else np.empty((0, len(names)))
     vx = G.diagonal() - sx**2 / m

@@ -86,9 +86,8 @@ def contiguity_graph(geometry, ids: Iterable | None = None, *, rook: bool = Fals
     by :func:`nqpspatial.spatial.connect_components` (the suite's one
     island-linking routine), reported in metres.
     """
-    from libpysal.graph import Graph
-
     from nqpspatial.spatial import connect_components, graph_from_coo
+    from nqpspatial.spatial._geometry import vertex_contiguity
 
     geoms = geometry.geometry if hasattr(geometry, "columns") else geometry
     if geoms.index.duplicated().any():
@@ -107,9 +106,9 @@ def contiguity_graph(geometry, ids: Iterable | None = None, *, rook: bool = Fals
     if len(ids) < 2:
         raise InputError("contiguity needs at least two regions", source=SOURCE)
     frame = geoms.loc[ids].to_frame("geometry").set_geometry("geometry", crs=geoms.crs)
-    base = Graph.build_contiguity(frame.geometry.reset_index(drop=True), rook=rook)
-    mat = base.sparse.tocoo()
-    raw = graph_from_coo(mat.row, mat.col, np.ones(len(mat.row)), ids)
+    # exactly Graph.build_contiguity's links, in O(V log V) (libpysal's sets took a minute on the counties)
+    i, j = vertex_contiguity(frame.geometry.reset_index(drop=True), rook=rook)
+    raw = graph_from_coo(i, j, np.ones(len(i)), ids)
     graph, added = connect_components(raw, ids, frame)
     links = pd.DataFrame(
         {

@@ -1,0 +1,617 @@
+"""Frozen copy of nqpspatial/haken/wild.py before the grouped-sums fast path (issue 19): the slow reference.
+
+Only the tests import it (tests/test_haken_wild_fast.py compares the new implementation with it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from nqpspatial.backends import run_chunks
+from nqpspatial.results import Results, Summary
+
+__all__ = [
+    "WEBB_WEIGHTS",
+    "RADEMACHER_WEIGHTS",
+    "WEBB_BELOW",
+    "wild_weights",
+    "draw_multipliers",
+    "wild_year_bootstrap",
+    "WildYearResults",
+    "chunk_size_for",
+]
+
+WEBB_WEIGHTS = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
+RADEMACHER_WEIGHTS = np.array([-1.0, 1.0])
+#: Webb's six-point weights are used with fewer transition years than this.
+WEBB_BELOW = 12
+
+
+def wild_weights(n_years: int):
+    """Name and support of the multipliers for ``n_years`` transition years.
+
+    Returns
+    -------
+    tuple
+        ``("webb", WEBB_WEIGHTS)`` below :data:`WEBB_BELOW` transition years,
+        else ``("rademacher", RADEMACHER_WEIGHTS)``.
+    """
+    return ("webb", WEBB_WEIGHTS) if n_years < WEBB_BELOW else ("rademacher", RADEMACHER_WEIGHTS)
+
+
+def draw_multipliers(rng: np.random.Generator, size: int, n_years: int) -> np.ndarray:
+    """``size x n_years`` multipliers, equally likely values of :func:`wild_weights`."""
+    _, values = wild_weights(n_years)
+    return values[rng.integers(0, len(values), size=(int(size), int(n_years)))]
+
+
+def chunk_size_for(n_rows: int) -> int:
+    """Resamples per chunk: at most 250, fewer for large panels (memory); fixed by the data."""
+    return int(max(10, min(250, 5_000_000 // max(int(n_rows), 1))))
+
+
+# --------------------------------------------------------------------------- layout
+class _Layout:
+    """Row structure of a design: recursion order and fixed-effect partialling."""
+
+    def __init__(self, codes, tcodes, n_regions, n_years, effects, mask=None):
+        self.codes = np.asarray(codes)
+        self.tcodes = np.asarray(tcodes)
+        self.mask = mask
+        self.effects = effects
+        n = len(self.codes)
+        self.n = n
+        self.N, self.T = int(n_regions), int(n_years)
+        self.Ty = np.zeros((n, self.T))
+        self.Ty[np.arange(n), self.tcodes] = 1.0
+        self.ycount = self.Ty.sum(axis=0)
+        present = self.ycount > 0
+        self.Ty, self.ycount = self.Ty[:, present], self.ycount[present]
+        # region indicator as a sparse (n, regions present) matrix: a dense one is n x N (1.2 GB and a
+        # quadratic product per partialling at county scale); the sums it forms are the same up to rounding
+        # (tests/test_haken_wild_sparse.py compares both to 1e-12)
+        present_r = np.bincount(self.codes, minlength=self.N) > 0
+        local = np.cumsum(present_r) - 1
+        self.rlocal = local[self.codes]
+        n_r = int(present_r.sum())
+        self.Rg = sp.csr_array((np.ones(n), (np.arange(n), self.rlocal)), shape=(n, n_r))
+        self.rcount = np.bincount(self.rlocal, minlength=n_r).astype(float)
+        self.tlocal = np.argmax(self.Ty, axis=1)
+        n_fe = {
+            "none": 0,
+            "region": self.Rg.shape[1],
+            "year": self.Ty.shape[1],
+            "two-way": self.Rg.shape[1] + self.Ty.shape[1] - 1,
+        }[effects]
+        self.n_fe = n_fe
+        self.Dt = None
+        if effects == "two-way":
+            D = self.Ty[:, 1:]
+            D = D - np.asarray(self.Rg @ ((self.Rg.T @ D) / self.rcount[:, None]))
+            self.Dt = D
+            self.Dpinv = np.linalg.pinv(D.T @ D) @ D.T
+
+    def year_sums(self, M: np.ndarray) -> np.ndarray:
+        """Sums of ``M`` (shape (..., n)) over the rows of each year present: shape (..., years)."""
+        # one pass of sums per row (a dense product with the year indicator costs n x years per row)
+        G = self.Ty.shape[1]
+        flat = M.reshape(-1, M.shape[-1])
+        out = np.empty((flat.shape[0], G))
+        for r in range(flat.shape[0]):
+            out[r] = np.bincount(self.tlocal, weights=flat[r], minlength=G)
+        return out.reshape(*M.shape[:-1], G)
+
+    def partial(self, A: np.ndarray) -> np.ndarray:
+        """Remove the fixed effects from the rows of ``A`` (shape (B, n))."""
+        if self.effects in ("region", "two-way"):
+            A = A - (np.asarray(self.Rg.T @ A.T).T / self.rcount)[:, self.rlocal]
+        if self.effects == "year":
+            A = A - ((A @ self.Ty) / self.ycount)[:, self.tlocal]
+        if self.effects == "two-way":
+            A = A - (A @ self.Dpinv.T) @ self.Dt.T
+        return A
+
+
+def _fit_batch(cols, y, lay: _Layout):
+    """Slopes and year-clustered (CR1) covariance of a batch of regressions.
+
+    ``cols``: list of (B, n) regressors (slope columns), ``y``: (B, n).
+    Returns ``beta`` (B, k), ``Ainv`` (B, k, k), ``S`` (B, T, k) year scores
+    and the CR1 factor.
+    """
+    Xs = [lay.partial(c) for c in cols]
+    yt = lay.partial(y)
+    X = np.stack(Xs, axis=1)  # (B, k, n)
+    A = X @ X.transpose(0, 2, 1)
+    rhs = (X @ yt[:, :, None])[:, :, 0]
+    with np.errstate(all="ignore"):
+        Ainv = _inverses(A)
+    beta = (Ainv @ rhs[:, :, None])[:, :, 0]
+    e = yt - (beta[:, None, :] @ X)[:, 0, :]
+    S = lay.year_sums(X * e[:, None, :]).transpose(0, 2, 1)  # (B, T, k) year scores
+    n, k, G = lay.n, X.shape[1], lay.Ty.shape[1]
+    factor = (G / (G - 1.0)) * ((n - 1.0) / (n - k - lay.n_fe)) if G > 1 else np.nan
+    return beta, Ainv, S, factor, X, e
+
+
+def _inverses(A: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of cross-product matrices (pseudo-inverses when one is singular); a resample whose
+    simulated path diverged (non-finite entries) gets NaN, which the bootstrap leaves out as invalid."""
+    finite = np.isfinite(A).all(axis=(1, 2))
+    if finite.all():
+        try:
+            return np.linalg.inv(A)
+        except np.linalg.LinAlgError:
+            return np.linalg.pinv(A)
+    out = np.full_like(A, np.nan)
+    if finite.any():
+        out[finite] = _inverses(A[finite])
+    return out
+
+
+def _analytic_shift(X, e, Ainv, codes, trim):
+    """Batched analytic bias correction (:func:`nqpspatial.haken.bias.analytic_bias`): add to beta."""
+    Ti = np.bincount(codes)[codes].astype(float)
+    acc = np.zeros(X.shape[:2])
+    for j in range(1, int(trim) + 1):
+        same = (codes[j:] == codes[:-j]) / Ti[:-j]
+        acc += np.einsum("bkn,bn->bk", X[:, :, j:], e[:, :-j] * same)
+    return (Ainv @ acc[:, :, None])[:, :, 0]
+
+
+def _cov(Ainv1, S1, Ainv2, S2, factor):
+    """Cluster covariance between the coefficients of two equations (B, k1, k2)."""
+    meat = S1.transpose(0, 2, 1) @ S2
+    return factor * (Ainv1 @ meat @ Ainv2.transpose(0, 2, 1))
+
+
+# --------------------------------------------------------------------------- payload
+#: Spatially lagged Haken terms of an SLX design (``W q(t)``, ``W q1 q2`` / ``W q1^2``), after lag and inter.
+SPATIAL_COLS = ("wlag", "winter")
+
+
+def _payload(design, coefs, jackknife, analytic=None, W=None):
+    """Everything a chunk needs, as plain arrays (picklable).
+
+    ``W`` (``N x N``, dense or scipy sparse, in the order of ``design.regions``): the design is an SLX one,
+    with the columns :data:`SPATIAL_COLS` after ``lag`` and ``inter``, re-computed from the simulated states.
+    """
+    from nqpspatial.haken.model import _half_masks
+
+    cols = design.slope_cols()
+    if W is not None:
+        cols = cols[:2] + list(SPATIAL_COLS) + cols[2:]
+    lay = _Layout(design.codes, design.tcodes, len(design.regions), len(design.years), design.effects)
+    layouts = [(1.0, None, lay)]
+    if jackknife:
+        for mask in _half_masks(design):
+            sub = _Layout(
+                design.codes[mask],
+                design.tcodes[mask],
+                len(design.regions),
+                len(design.years),
+                design.effects,
+                mask=mask,
+            )
+            layouts.append((-0.5, mask, sub))
+        layouts[0] = (2.0, None, lay)
+    codes = design.codes
+    first = np.r_[True, codes[1:] != codes[:-1]]
+    has_next = np.r_[codes[1:] == codes[:-1], False]
+    step = np.zeros(len(codes), int)
+    for r in range(1, len(codes)):
+        step[r] = 0 if first[r] else step[r - 1] + 1
+    q1 = design.X1["lag"].to_numpy(float)
+    q2 = design.X2["lag"].to_numpy(float)
+    eqs = []
+    for c, y, X in ((coefs[0], design.y1, design.X1), (coefs[1], design.y2, design.X2)):
+        eqs.append(
+            {
+                "y": np.asarray(y, float),
+                "X": X.to_numpy(float),
+                "names": list(X.columns),
+                "coef": c.reindex(X.columns).to_numpy(float),
+            }
+        )
+    return {
+        "cols": cols,
+        "layouts": layouts,
+        "tcodes": design.tcodes,
+        "T": len(design.years),
+        "steps": [np.flatnonzero(step == s) for s in range(step.max() + 1)],
+        "has_next": has_next,
+        "q1": q1,
+        "q2": q2,
+        "eqs": eqs,
+        "jackknife": bool(jackknife),
+        "analytic": analytic,
+        "W": None if W is None else (W.astype(float) if sp.issparse(W) else np.asarray(W, float)),
+        "codes": design.codes,
+    }
+
+
+def _restricted(eq, j, value):
+    """Coefficients (all columns) and residuals of one equation with coefficient j fixed at value."""
+    X, y = eq["X"], eq["y"]
+    others = [i for i in range(X.shape[1]) if i != j]
+    coef = np.empty(X.shape[1])
+    coef[j] = value
+    coef[others] = np.linalg.lstsq(X[:, others], y - value * X[:, j], rcond=None)[0]
+    return coef, y - X @ coef
+
+
+def _dgp(eq, coef, spatial=False):
+    """Slopes (lag, inter), per-row offsets (constant and fixed effects), residuals and the SLX thetas."""
+    X, y = eq["X"], eq["y"]
+    k = 4 if spatial else 2
+    off = X[:, k:] @ coef[k:]
+    return coef[0], coef[1], off, y - X @ coef, (coef[2], coef[3]) if spatial else None
+
+
+def _wlag(p, A, R):
+    """Spatial lag ``W a`` of the states ``A`` (B, len(R)) of the rows ``R`` (one period of every region)."""
+    codes = p["codes"][R]
+    full = np.zeros((A.shape[0], p["W"].shape[0]))
+    full[:, codes] = A
+    return np.asarray(p["W"] @ full.T).T[:, codes]
+
+
+def _simulate(p, dgp1, dgp2, W):
+    """Recursive resamples: current states S1, S2 and next values Y1, Y2, each (B, n)."""
+    return tuple(np.ascontiguousarray(a.T) for a in _simulate_rows(p, dgp1, dgp2, W))
+
+
+def _simulate_rows(p, dgp1, dgp2, W, out=None):
+    """:func:`_simulate` with the results (n, B) (rows x resamples).
+
+    Rows x resamples makes a step's rows contiguous; ``out`` (four (n, B) arrays) is reused between the
+    simulations of a chunk.  The arithmetic of every element is that of the resamples x rows layout.
+    """
+    B, n = W.shape[0], len(p["q1"])
+    S1, S2, Y1, Y2 = out if out is not None else (np.empty((n, B)) for _ in range(4))
+    l1, i1, off1, u1, th1 = dgp1
+    l2, i2, off2, u2, th2 = dgp2
+    tc, has_next = p["tcodes"], p["has_next"]
+    WT = np.ascontiguousarray(W.T)
+    with np.errstate(all="ignore"):
+        for s, R in enumerate(p["steps"]):
+            if s == 0:
+                S1[R] = p["q1"][R][:, None]
+                S2[R] = p["q2"][R][:, None]
+            c1, c2 = S1[R], S2[R]
+            w = WT[tc[R]]
+            Y1[R] = l1 * c1 + i1 * c1 * c2 + off1[R][:, None] + w * u1[R][:, None]
+            Y2[R] = l2 * c2 + i2 * c1 * c1 + off2[R][:, None] + w * u2[R][:, None]
+            if th1 is not None:  # SLX: the neighbours' states of the same simulated period
+                Y1[R] += (th1[0] * _wlag(p, c1.T, R) + th1[1] * _wlag(p, (c1 * c2).T, R)).T
+                Y2[R] += (th2[0] * _wlag(p, c2.T, R) + th2[1] * _wlag(p, (c1 * c1).T, R)).T
+            nxt = R[has_next[R]]
+            S1[nxt + 1] = Y1[nxt]
+            S2[nxt + 1] = Y2[nxt]
+    return S1, S2, Y1, Y2
+
+
+def _estimate(p, S1, S2, Y1, Y2):
+    """Estimator (OLS or jackknife) and full-fit CR1 inference on resamples (or the data, B = 1)."""
+    ones = np.ones_like(S1)
+    regs = {"q1": [S1, S1 * S2], "q2": [S2, S1 * S1]}
+    if p.get("W") is not None:
+        regs = {k: v + [_wlag_all(p, v[0]), _wlag_all(p, v[1])] for k, v in regs.items()}
+    if "const" in p["cols"]:
+        regs = {k: v + [ones] for k, v in regs.items()}
+    out = []
+    for key, Y in (("q1", Y1), ("q2", Y2)):
+        beta = None
+        for wgt, mask, lay in p["layouts"]:
+            cols = regs[key] if mask is None else [c[:, mask] for c in regs[key]]
+            b, Ainv, S, f, Xp, e = _fit_batch(cols, Y if mask is None else Y[:, mask], lay)
+            if mask is None:
+                full = (Ainv, S, f)
+                if p["analytic"]:
+                    b = b + _analytic_shift(Xp, e, Ainv, lay.codes, p["analytic"])
+            beta = wgt * b if beta is None else beta + wgt * b
+        out.append((beta, *full))
+    (b1, A1, S1_, f), (b2, A2, S2_, _) = out
+    V1 = _cov(A1, S1_, A1, S1_, f)
+    V2 = _cov(A2, S2_, A2, S2_, f)
+    C12 = _cov(A1, S1_, A2, S2_, f)
+    se1 = np.sqrt(np.maximum(np.einsum("bkk->bk", V1), 0.0))
+    se2 = np.sqrt(np.maximum(np.einsum("bkk->bk", V2), 0.0))
+    return b1, b2, se1, se2, C12[:, 0, 0]
+
+
+def _wlag_all(p, A):
+    """Spatial lag of a (B, n) array of states, period by period."""
+    out = np.empty_like(A)
+    for R in p["periods"]:
+        out[:, R] = _wlag(p, A[:, R], R)
+    return out
+
+
+def _ratio_t(b1, b2, se1, se2, c12):
+    """Ratio |gamma2|/|gamma1| and its delta-method standard error."""
+    g1, g2 = 1.0 - b1[:, 0], 1.0 - b2[:, 0]
+    with np.errstate(all="ignore"):
+        r = np.abs(g2) / np.abs(g1)
+        var = r * r * (se1[:, 0] ** 2 / g1**2 + se2[:, 0] ** 2 / g2**2 - 2.0 * c12 / (g1 * g2))
+    return r, np.sqrt(np.maximum(var, 0.0))
+
+
+def _null_values(cols):
+    """Null value of each coefficient's test: 1 for the own lags (gamma = 0), 0 otherwise."""
+    return [1.0 if c == "lag" else 0.0 for c in cols]
+
+
+#: Resample-by-row cells per batch inside a chunk: each resample's numbers do not depend on its batch, and
+#: arrays of a few MB are reused by the allocator instead of being mapped afresh (at county scale a chunk
+#: of 92 resamples in one batch spent most of its time faulting in 40 MB temporaries).
+BATCH_CELLS = 400_000
+
+
+def _simulate_estimate(p, dgp1, dgp2, W, out=None):
+    """:func:`_estimate` of :func:`_simulate` for the resamples (rows) of ``W``, estimated in batches of rows."""
+    step = max(1, BATCH_CELLS // max(len(p["q1"]), 1))
+    if p.get("W") is not None or any(lay.effects == "two-way" for _, _, lay in p["layouts"]):
+        # two-way partialling and the SLX lags are BLAS products whose last bits may depend on the batch
+        step = W.shape[0]
+    if out is None:
+        out = tuple(np.empty((len(p["q1"]), W.shape[0])) for _ in range(4)), None
+    rows, cols = out
+    sims = _simulate_rows(p, dgp1, dgp2, W, rows)
+    if cols is None:
+        sims = tuple(np.ascontiguousarray(a.T) for a in sims)
+    else:
+        for a, c in zip(sims, cols):
+            c[...] = a.T
+        sims = cols
+    parts = [_estimate(p, *(a[i : i + step] for a in sims)) for i in range(0, W.shape[0], step)]
+    if len(parts) == 1:
+        return parts[0]
+    return tuple(np.concatenate([q[f] for q in parts]) for f in range(len(parts[0])))
+
+
+def _wild_chunk(p, task):
+    """One chunk: the unrestricted resamples and one restricted set per tested coefficient."""
+    W = draw_multipliers(task.rng(), task.size, p["T"])
+    eq1, eq2 = p["eqs"]
+    k = len(p["cols"])
+    sp_ = p.get("W") is not None
+    free = (_dgp(eq1, eq1["coef"], sp_), _dgp(eq2, eq2["coef"], sp_))
+    # buffers reused by the chunk's simulations: rows x resamples while recursing, resamples x rows after
+    n_rows = len(p["q1"])
+    bufs = (
+        tuple(np.empty((n_rows, task.size)) for _ in range(4)),
+        tuple(np.empty((task.size, n_rows)) for _ in range(4)),
+    )
+    b1, b2, se1, se2, c12 = _simulate_estimate(p, free[0], free[1], W, bufs)
+    r, rse = _ratio_t(b1, b2, se1, se2, c12)
+    out = {"W": W, "b1": b1, "b2": b2, "se1": se1, "se2": se2, "r": r, "rse": rse, "tnull": []}
+    names = _terms(p["cols"])
+    for e, eq in enumerate((eq1, eq2)):
+        for j, v0 in enumerate(_null_values(p["cols"])):
+            if names[e][j] not in p["null_terms"]:
+                out["tnull"].append(np.full(task.size, np.nan))
+                continue
+            coef, _ = _restricted(eq, j, v0)
+            dg = [free[0], free[1]]
+            dg[e] = _dgp(eq, coef, sp_)
+            rb1, rb2, rs1, rs2, _ = _simulate_estimate(p, dg[0], dg[1], W, bufs)
+            bb, ss = (rb1, rs1) if e == 0 else (rb2, rs2)
+            with np.errstate(all="ignore"):
+                out["tnull"].append((bb[:, j] - v0) / ss[:, j])
+    out["tnull"] = np.stack(out["tnull"], axis=1) if k else np.zeros((task.size, 0))
+    return out
+
+
+# --------------------------------------------------------------------------- results
+class WildYearResults(Results):
+    """Draws, percentile-t intervals and restricted p-values of the wild-year bootstrap.
+
+    Attributes
+    ----------
+    draws : pandas.DataFrame
+        Parameter draws of the unrestricted resamples (gamma1, a, gamma2, b,
+        k1, k2 with an intercept, ratio).
+    intervals : pandas.DataFrame
+        ``term, ci_low, ci_high, std_err`` (percentile-t intervals;
+        std_err: standard deviation of the draws).
+    pvalues : pandas.Series
+        Two-sided p-values of each term's zero null (gamma = 0, a = 0, b = 0,
+        k = 0) from its null-imposed resamples.
+    verdict_share : float
+        Share of unrestricted resamples with ``gamma2 > 0`` and
+        ``|gamma2| > min_ratio |gamma1|``.
+    B : int
+        Resamples.
+    weights : str
+        ``"webb"`` or ``"rademacher"``.
+    n_distinct : int
+        Distinct multiplier vectors among the B resamples.
+    n_possible : int
+        Distinct multiplier vectors possible (``6^m`` or ``2^m``).
+    n_invalid : int
+        Resamples whose simulated paths or estimates were not finite (left
+        out of the intervals and p-values, and counted here).
+    scheme, method : str
+        ``"wild-year"`` and the description used as ``ci_method``.
+    """
+
+    def __init__(
+        self, draws, intervals, pvalues, verdict_share, *, B, weights, n_distinct, n_possible, n_invalid, alpha
+    ):
+        self.draws = draws
+        self.intervals = intervals
+        self.pvalues = pvalues
+        self.verdict_share = float(verdict_share)
+        self.B = int(B)
+        self.weights = weights
+        self.n_distinct = int(n_distinct)
+        self.n_possible = int(n_possible)
+        self.n_invalid = int(n_invalid)
+        self.alpha = float(alpha)
+        self.scheme = "wild-year"
+        wname = "Webb six-point" if weights == "webb" else "Rademacher"
+        self.method = (
+            f"restricted wild-year bootstrap, percentile-t (B = {self.B}, {wname} weights, "
+            f"{self.n_distinct} distinct draws"
+            + (f", {self.n_invalid} non-finite resamples left out" if self.n_invalid else "")
+            + ")"
+        )
+        self._freeze()
+
+    def summary(self) -> Summary:
+        """Intervals, p-values and the draw counts."""
+        tab = self.intervals.merge(self.pvalues.rename("p").rename_axis("term").reset_index(), on="term", how="left")
+        return Summary(
+            "Wild-year bootstrap",
+            {
+                "resamples": self.B,
+                "weights": self.weights,
+                "distinct draws": self.n_distinct,
+                "possible draws": self.n_possible,
+                "non-finite resamples": self.n_invalid,
+                "verdict share": self.verdict_share,
+            },
+            {"percentile-t intervals": tab},
+        )
+
+
+def _terms(cols):
+    eq1 = {"lag": "gamma1", "inter": "a", "const": "k1", "wlag": "theta_q1", "winter": "theta_q1q2"}
+    eq2 = {"lag": "gamma2", "inter": "b", "const": "k2", "wlag": "theta_q2", "winter": "theta_q1sq"}
+    return [eq1[c] for c in cols], [eq2[c] for c in cols]
+
+
+def _to_param(term, c):
+    """Map a coefficient (array) to the Haken parameter ``term``."""
+    if term in ("gamma1", "gamma2"):
+        return 1.0 - c
+    if term == "a":
+        return -c
+    return c
+
+
+def wild_year_bootstrap(
+    design,
+    coefs,
+    B: int,
+    *,
+    seed,
+    alpha: float = 0.05,
+    min_ratio: float = 1.0,
+    jackknife: bool = False,
+    analytic=None,
+    backend=None,
+    null_terms=None,
+    W=None,
+) -> WildYearResults:
+    """Recursive wild-year bootstrap of a Haken fit (see the module docstring).
+
+    Parameters
+    ----------
+    design : nqpspatial.haken.model._Design
+        The fit's design (rows, effects, regressors).
+    coefs : (pandas.Series, pandas.Series)
+        Coefficients of the q1 and q2 equations over the design's columns
+        (bias-corrected ones with ``jackknife``).
+    B : int
+        Resamples.
+    seed : int, SeedSequence or numpy.random.Generator
+        Chunk ``i`` draws from the ``i``-th child (see :mod:`nqpspatial.backends`).
+    alpha, min_ratio : float
+        Interval level ``1 - alpha``; ratio threshold of the verdict share.
+    jackknife : bool
+        The statistic is the split-panel jackknife estimate (re-computed on
+        every resample); standard errors are the full-panel fit's.
+    analytic : int, optional
+        Lag truncation of the analytic bias correction, re-computed on
+        every resample (standard errors of the uncorrected fit).
+    null_terms : sequence of str, optional
+        Terms whose restricted p-value is computed (default every term;
+        others get NaN).  The draws do not depend on it.
+    W : array, optional
+        Row-standardized ``N x N`` weights in the order of ``design.regions``:
+        the design is SLX-Haken's, whose columns ``wlag``, ``winter`` (after
+        ``lag`` and ``inter``) are the spatial lags ``W q``, ``W q1 q2`` /
+        ``W q1^2``, re-computed from the simulated states of every resample
+        (terms ``theta_q1``, ``theta_q1q2``, ``theta_q2``, ``theta_q1sq``;
+        balanced panels).  Used by the ``[spatial_haken]`` SLX bootstrap.
+    backend : backend object, optional
+
+    Returns
+    -------
+    WildYearResults
+    """
+    p = _payload(design, coefs, jackknife, analytic, W=W)
+    p["periods"] = [np.flatnonzero(p["tcodes"] == t) for t in range(p["T"])]
+    p["null_terms"] = set(sum(_terms(p["cols"]), [])) if null_terms is None else set(null_terms)
+    data = _estimate(
+        p,
+        design.X1["lag"].to_numpy(float)[None, :],
+        design.X2["lag"].to_numpy(float)[None, :],
+        np.asarray(design.y1, float)[None, :],
+        np.asarray(design.y2, float)[None, :],
+    )
+    b1, b2, se1, se2, c12 = (a[0] for a in data)
+    r_hat, r_se = _ratio_t(data[0], data[1], data[2], data[3], data[4])
+    parts = run_chunks(_wild_chunk, p, int(B), seed=seed, chunk_size=chunk_size_for(design.nobs), backend=backend)
+    cat = {k: np.concatenate([c[k] for c in parts]) for k in ("W", "b1", "b2", "se1", "se2", "r", "rse", "tnull")}
+    t1n, t2n = _terms(p["cols"])
+    names = t1n + t2n
+    bs = np.concatenate([cat["b1"], cat["b2"]], axis=1)
+    ss = np.concatenate([cat["se1"], cat["se2"]], axis=1)
+    est = np.concatenate([b1, b2])
+    se = np.concatenate([se1, se2])
+    with np.errstate(all="ignore"):
+        tstar = (bs - est) / ss
+        rt = (cat["r"] - r_hat[0]) / cat["rse"]
+    tested = [j for j, t in enumerate(names) if t in p["null_terms"]]
+    valid = np.isfinite(tstar).all(axis=1) & np.isfinite(rt) & np.isfinite(cat["tnull"][:, tested]).all(axis=1)
+    lo_q, hi_q = alpha / 2.0, 1.0 - alpha / 2.0
+    rows, pv = [], {}
+    draws = {}
+    null = _null_values(p["cols"]) * 2
+    for j, term in enumerate(names):
+        q_lo, q_hi = np.quantile(tstar[valid, j], [lo_q, hi_q])
+        c_lo, c_hi = est[j] - q_hi * se[j], est[j] - q_lo * se[j]
+        ends = sorted([_to_param(term, c_lo), _to_param(term, c_hi)])
+        draws[term] = _to_param(term, bs[:, j])
+        rows.append(
+            {"term": term, "ci_low": ends[0], "ci_high": ends[1], "std_err": float(np.std(draws[term][valid], ddof=1))}
+        )
+        with np.errstate(all="ignore"):
+            t_obs = (est[j] - null[j]) / se[j]
+        tn = cat["tnull"][valid, j]
+        pv[term] = (
+            float((1 + np.sum(np.abs(tn) >= abs(t_obs))) / (len(tn) + 1)) if term in p["null_terms"] else float("nan")
+        )
+    q_lo, q_hi = np.quantile(rt[valid], [lo_q, hi_q])
+    rows.append(
+        {
+            "term": "ratio",
+            "ci_low": r_hat[0] - q_hi * r_se[0],
+            "ci_high": r_hat[0] - q_lo * r_se[0],
+            "std_err": float(np.std(cat["r"][valid], ddof=1)),
+        }
+    )
+    order = ["gamma1", "a", "gamma2", "b"] + [t for t in names if t not in ("gamma1", "a", "gamma2", "b")]
+    d = pd.DataFrame({t: draws[t] for t in order})
+    d["ratio"] = cat["r"]
+    ok = (d["gamma2"] > 0) & (d["ratio"] > min_ratio)
+    wname, values = wild_weights(p["T"])
+    n_distinct = len(np.unique(cat["W"], axis=0))
+    iv = pd.DataFrame(rows).set_index("term").loc[order + ["ratio"]].reset_index()
+    return WildYearResults(
+        d,
+        iv,
+        pd.Series(pv).reindex(order),
+        float(ok[valid].mean()),
+        B=int(B),
+        weights=wname,
+        n_distinct=n_distinct,
+        n_possible=len(values) ** p["T"],
+        n_invalid=int((~valid).sum()),
+        alpha=alpha,
+    )
