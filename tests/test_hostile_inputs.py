@@ -270,6 +270,9 @@ def test_signal_leaves_the_target_unchanged(study, run_cli, sig):
         ],
         stderr=subprocess.PIPE,
         text=True,
+        # the child starts with the default action even when the suite runs under nohup (SIGHUP ignored,
+        # which nqpspatial keeps on purpose and a child would inherit)
+        preexec_fn=lambda: signal.signal(getattr(signal, sig), signal.SIG_DFL),
     )
     staging = outdir.staging_name(study.out, proc.pid)
     deadline = time.time() + HANG_GUARD
