@@ -73,6 +73,32 @@ def test_connect_components_links_until_connected():
     assert links["km"].tolist() == pytest.approx([0.013, 0.003])
 
 
+def test_connect_components_on_a_large_layer_projects_the_centroids_once(monkeypatch):
+    """Above 50 regions the centroid candidates are computed once for every component; same links as computing
+    them per component."""
+    from nqpspatial.spatial import _islands
+
+    # a 9 x 9 lattice of touching squares (one component) and six scattered single squares
+    boxes = [(x, y, x + 1, y + 1) for y in range(9) for x in range(9)]
+    boxes += [(30 + 7 * k, 3 * k, 31 + 7 * k, 3 * k + 1) for k in range(6)]
+    ids, layer = _layer(boxes, crs="EPSG:4326")
+    adj = [
+        (a, b)
+        for a in range(81)
+        for b in range(81)
+        if a != b and layer.geometry.iloc[a].touches(layer.geometry.iloc[b])
+    ]
+    raw = graph_from_coo([a for a, _ in adj], [b for _, b in adj], np.ones(len(adj)), ids)
+    calls = []
+    real = _islands.centroid_points
+    monkeypatch.setattr(_islands, "centroid_points", lambda *a, **k: calls.append(1) or real(*a, **k))
+    graph, links = connect_components(raw, ids, layer)
+    assert graph.n_components == 1 and len(links) == 6 and len(calls) == 1
+    monkeypatch.setattr(_islands, "_centroids_once", lambda geometry, ids: None)  # the per-component path
+    _, per_component = connect_components(raw, ids, layer)
+    assert links.equals(per_component)
+
+
 def test_one_routine_links_islands_for_weights_and_geodata():
     from nqpspatial.geodata import province_layer, province_neighbors
 

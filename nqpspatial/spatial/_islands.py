@@ -158,6 +158,14 @@ def _add_links(raw, ids, rows) -> Any:
     return graph_from_coo(coo.row, coo.col, coo.data, ids)
 
 
+def _centroids_once(geometry, ids: list):
+    """The ``centroids`` argument of :func:`nearest_by_boundary` for many calls on one layer (projected once)."""
+    if geometry is None or len(ids) <= 50 or geometry.geometry.crs is None:
+        return None
+    coords, geo = centroid_points(geometry, ids)
+    return {r: k for k, r in enumerate(ids)}, coords, geo
+
+
 def link_islands(raw, ids: Sequence, geometry, islands: Sequence | None = None) -> tuple[Any, pd.DataFrame]:
     """Link every region without neighbours to its nearest region by boundary distance.
 
@@ -184,10 +192,7 @@ def link_islands(raw, ids: Sequence, geometry, islands: Sequence | None = None) 
     found = [i for i in ids if i in set(raw.isolates)] if islands is None else list(islands)
     if not found:
         return raw, empty_links()
-    cents = None
-    if geometry is not None and len(ids) > 50 and geometry.geometry.crs is not None:
-        coords, geo = centroid_points(geometry, ids)
-        cents = ({r: k for k, r in enumerate(ids)}, coords, geo)
+    cents = _centroids_once(geometry, ids)
     rows = [nearest_by_boundary(geometry, ids, [isl], centroids=cents) for isl in found]
     return _add_links(raw, ids, rows), pd.DataFrame(rows, columns=["island", "neighbor", "km"])
 
@@ -221,6 +226,7 @@ def connect_components(raw, ids: Sequence, geometry) -> tuple[Any, pd.DataFrame]
     ids = list(ids)
     graph = raw
     rows = []
+    cents = None
     while True:
         n_comp, labels = connected_components(sparse.csr_array(graph.sparse), directed=False)
         if n_comp <= 1:
@@ -229,7 +235,9 @@ def connect_components(raw, ids: Sequence, geometry) -> tuple[Any, pd.DataFrame]
         smallest = [lab for lab in range(n_comp) if counts[lab] == counts.min()]
         first = min(smallest, key=lambda lab: int(np.flatnonzero(labels == lab)[0]))
         members = [ids[k] for k in np.flatnonzero(labels == first)]
-        row = nearest_by_boundary(geometry, ids, members)
+        if cents is None:
+            cents = _centroids_once(geometry, ids)
+        row = nearest_by_boundary(geometry, ids, members, centroids=cents)
         rows.append(row)
         graph = _add_links(graph, ids, [row])
     links = pd.DataFrame(rows, columns=["island", "neighbor", "km"]) if rows else empty_links()
