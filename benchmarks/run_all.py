@@ -542,28 +542,15 @@ def _sar(tab, n, large, repeats):
         )
 
 
-_CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-    "--disable-extensions",
-]
-
-
 def worker_chromium(html: str, repeats: int = 3) -> dict:
     """Open report.html in headless Chromium: seconds until the first frame after the load event with
     the interactive map drawn (median of ``repeats`` fresh pages), and of a period change."""
-    import shutil
-
     from playwright.sync_api import sync_playwright
 
-    exe = os.environ.get("NQPSPATIAL_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from _chromium import FLAGS, find_chromium
+
+    exe = find_chromium()
     url = Path(html).resolve().as_uri()
     drawn = "() => { const c = document.getElementById('nqp-canvas'); return !c || c.getAttribute('data-drawn'); }"
     frame = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now()))))"
@@ -573,7 +560,7 @@ def worker_chromium(html: str, repeats: int = 3) -> dict:
             () => requestAnimationFrame(() => r(performance.now() - t)))); }"""
     loads, redraws, errors = [], [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, headless=True, args=_CHROMIUM_FLAGS)
+        browser = p.chromium.launch(executable_path=exe, headless=True, args=FLAGS)
         try:
             for _ in range(repeats):
                 page = browser.new_page(viewport={"width": 1280, "height": 900})

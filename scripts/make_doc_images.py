@@ -21,16 +21,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "docs" / "images"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _run_demo(out: Path):
@@ -52,7 +42,10 @@ def _run_demo(out: Path):
 def _screenshot(html: Path, target: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    exe = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+    sys.path.insert(0, str(ROOT / "tests"))
+    from _chromium import FLAGS, find_chromium
+
+    exe = find_chromium()
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(
             profile,

@@ -7,40 +7,14 @@ found (.ci/run installs Debian's chromium when it is missing).
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 from test_report_pipeline import demo_config, report_registered
 
 import nqpspatial
+from _chromium import FLAGS
+from _chromium import find_chromium as _chromium
 
 pytestmark = pytest.mark.browser
-
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-    "--disable-extensions",
-]
-
-
-def _chromium() -> str | None:
-    env = os.environ.get("NQPSPATIAL_CHROMIUM")
-    if env and Path(env).exists():
-        return env
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return next((p for p in ("/usr/bin/chromium", "/usr/lib/chromium/chromium") if Path(p).exists()), None)
 
 
 def _check_findings(page, out) -> None:

@@ -245,9 +245,9 @@ def test_packed_map_values_decode_to_the_values():
 
 @pytest.mark.browser
 def test_canvas_map_draws_hovers_and_follows_the_slider(tmp_path, monkeypatch):
-    from test_report_browser import FLAGS, _chromium
+    from _chromium import FLAGS, find_chromium
 
-    exe = _chromium()
+    exe = find_chromium()
     if exe is None:
         pytest.skip("no chromium binary found")
     from playwright.sync_api import sync_playwright
