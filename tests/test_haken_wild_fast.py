@@ -105,6 +105,17 @@ def test_fast_path_equals_the_reference_on_a_mid_size_panel_with_effects(effects
     _assert_same(*_fits(panel, 60, 8, effects=effects))
 
 
+def _grouped_payload(design):
+    """The bootstrap payload of a design at its least-squares coefficients, with the grouped-sums plan."""
+    coefs = [
+        pd.Series(np.linalg.lstsq(X.to_numpy(float), y, rcond=None)[0], index=X.columns)
+        for X, y in ((design.X1, design.y1), (design.X2, design.y2))
+    ]
+    p = wild._payload(design, coefs, False)
+    p["plan"] = wild._grouped_plan(p)
+    return p
+
+
 def test_fast_path_keeps_the_divergence_handling():
     """An explosive map: resamples whose paths overflowed get NaN estimates (left out as invalid) as before, and
     those whose paths stayed near the data's scale agree with the reference.  In between (paths beyond about
@@ -114,12 +125,7 @@ def test_fast_path_keeps_the_divergence_handling():
 
     panel = simulate_panel(-0.1, 0.35, 0.6, 0.35, n_regions=8, n_periods=20, q1_start=(0.3, 0.6), seed=5)
     design = _Design(prepare_panel(panel, "q1", "q2"), False, "none")
-    coefs = [
-        pd.Series(np.linalg.lstsq(X.to_numpy(float), y, rcond=None)[0], index=X.columns)
-        for X, y in ((design.X1, design.y1), (design.X2, design.y2))
-    ]
-    p = wild._payload(design, coefs, False)
-    p["plan"] = wild._grouped_plan(p)
+    p = _grouped_payload(design)
     Wm = wild.draw_multipliers(np.random.default_rng(5), 200, p["T"])
     # shocks 200 times the residuals: a share of the resamples leaves the map's basin and overflows
     dg = [(*d[:3], 200.0 * d[3], d[4]) for d in (wild._dgp(eq, eq["coef"]) for eq in p["eqs"])]
@@ -172,12 +178,7 @@ def test_grouped_sums_are_closer_to_exact_arithmetic():
         -0.1, 0.35, 0.6, 0.35, n_regions=12, n_periods=9, q1_start=(0.3, 0.6), year_shock_sd=0.01, seed=5
     )
     design = _Design(prepare_panel(panel, "q1", "q2"), True, "none")
-    coefs = [
-        pd.Series(np.linalg.lstsq(X.to_numpy(float), y, rcond=None)[0], index=X.columns)
-        for X, y in ((design.X1, design.y1), (design.X2, design.y2))
-    ]
-    p = wild._payload(design, coefs, False)
-    p["plan"] = wild._grouped_plan(p)
+    p = _grouped_payload(design)
     Wm = wild.draw_multipliers(np.random.default_rng(0), 3, p["T"])
     dg = [wild._dgp(eq, eq["coef"]) for eq in p["eqs"]]
     new = wild._grouped_estimate(p, dg[0], dg[1], Wm, [eq["coef"][:3] for eq in p["eqs"]])

@@ -15,23 +15,13 @@ import pytest
 import scipy.sparse as sp
 from libpysal.weights import lat2W
 from scipy import optimize
+from test_spatial_haken_series_draws import _split_lattice
 from threadpoolctl import threadpool_limits
 
 from nqpspatial.plugins.spatial_haken import _estimators, _linalg
 from nqpspatial.plugins.spatial_haken._estimators import _newton_polish, fit_lag
 from nqpspatial.plugins.spatial_haken._linalg import SpatialFilter
 from nqpspatial.plugins.spatial_haken._panel import lag, split_weights
-
-
-def _split_lattice(rows=15, cols=14, rook=False):
-    w = lat2W(rows, cols, rook=rook)
-    w.transform = "r"
-    W = sp.csr_array(w.sparse)
-    groups = (np.arange(rows * cols) % cols >= cols // 2).astype(int) + 2 * (
-        np.arange(rows * cols) // cols >= rows // 2
-    )
-    Ww, Wa = split_weights(W, groups)
-    return Ww, Wa, groups
 
 
 @pytest.mark.parametrize("rho", [(0.3, 0.2), (0.9, -0.6), (-0.5, 0.95), (0.0, 0.0)])

@@ -9,8 +9,9 @@ from nqpspatial.plugins.spatial_haken._linalg import SpatialFilter
 from nqpspatial.plugins.spatial_haken._panel import split_weights
 
 
-def _split_lattice(rows=15, cols=14):
-    w = lat2W(rows, cols, rook=False)
+def _split_lattice(rows=15, cols=14, rook=False):
+    """A row-standardized lattice's weights split into within- and across-quadrant parts, and the quadrants."""
+    w = lat2W(rows, cols, rook=rook)
     w.transform = "r"
     W = sp.csr_array(w.sparse)
     groups = (np.arange(rows * cols) % cols >= cols // 2).astype(int) + 2 * (
