@@ -142,6 +142,19 @@ def test_alternative_methods_side_by_side(demo_small):
         assert f"h_{m}" in res.regions and f"grade_{m}" in res.regions and f"rank_{m}" in res.regions
 
 
+def test_alternative_method_rows_are_matched_by_region_and_year(demo_small):
+    normalized, weights, panel, indicators = demo_small
+    r = compute_weights(panel, indicators, method="entropy")
+    same = weight_sensitivity(normalized, weights, draws=0, alternatives={"entropy": (r.normalized, r.weights)}, seed=0)
+    shuffled = r.normalized.sample(frac=1.0, random_state=1)
+    got = weight_sensitivity(normalized, weights, draws=0, alternatives={"entropy": (shuffled, r.weights)}, seed=0)
+    pd.testing.assert_frame_equal(got.table, same.table)
+    with pytest.raises(InputError, match="lacks region-years"):
+        weight_sensitivity(
+            normalized, weights, draws=0, alternatives={"entropy": (shuffled.iloc[1:], r.weights)}, seed=0
+        )
+
+
 def test_inversion_count_equals_brute_force():
     rng = np.random.default_rng(0)
     for n in (2, 3, 7, 31, 100):

@@ -571,9 +571,10 @@ def weight_sensitivity(
 
 
 def _alternative(p, normalized, region, year, indicators, subs, norm_m, w_m, lay):
-    keys = normalized[[region, year]].astype(str).agg("\x1f".join, axis=1)
-    mk = norm_m[[region, year]].astype(str).agg("\x1f".join, axis=1)
-    pos = pd.Index(mk).get_indexer(keys)
+    # region-year keys compared as text (as the tables were written), column-wise, not row by row
+    keys = pd.MultiIndex.from_frame(normalized[[region, year]].astype(str))
+    mk = pd.MultiIndex.from_frame(norm_m[[region, year]].astype(str))
+    pos = mk.get_indexer(keys)
     if (pos < 0).any():
         raise InputError("an alternative method's normalized table lacks region-years of the baseline")
     Rm = norm_m[indicators].to_numpy(float)[pos][lay.rows]
