@@ -880,7 +880,8 @@ def commit(staging: Path, state: TargetState) -> dict:
             if isinstance(exc, OSError):
                 raise os_error_message(exc, target, "moving the results into the output folder") from None
             raise
-        _prune_empty(target, [r for r in old if r not in set(new)])
+        kept = set(new)
+        _prune_empty(target, [r for r in old if r not in kept])
         shutil.rmtree(backup, ignore_errors=True)
     return manifest
 

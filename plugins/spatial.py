@@ -395,7 +395,8 @@ def _compute_one(plug, sw, var, wide, perms, cfg, be, base_seed, ids, years):
     probs = output_problems("statistics", res, name=plug.table, years=years, regions=keep)
     if probs:
         return probs[0]
-    res = _add_dropped(res, [i for i in ids if i not in set(keep)], years)
+    kept = set(keep)
+    res = _add_dropped(res, [i for i in ids if i not in kept], years)
     head = pd.DataFrame({**label, "weights": sw.spec}, index=res.index)
     res = pd.concat([head, res.reset_index(drop=True)], axis=1)
     res["island_policy"] = sw.island_policy  # recorded in every output (as in weights_summary)

@@ -375,7 +375,8 @@ def build_weights(
                 + ", ".join(f"{a}-{b} ({km:.1f} km)" for a, b, km in links.itertuples(index=False))
             )
         elif islands == "drop":
-            kept_ids = [i for i in ids if i not in set(found)]
+            found_set = set(found)
+            kept_ids = [i for i in ids if i not in found_set]
             if len(kept_ids) < 3:
                 raise InputError(
                     f"island policy 'drop' leaves {len(kept_ids)} regions; use 'nearest' or 'keep'",
