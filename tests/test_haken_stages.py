@@ -75,3 +75,34 @@ def test_trajectories_brute_force():
     ref = df[df["region"].map(scheme) == "E"].groupby("year")["h"].mean()
     assert np.allclose(e["h"], ref) and (e["n_regions"] == 15).all()
     assert np.isnan(e["h_change"].iloc[0]) and np.isclose(e["h_change"].iloc[1], ref.iloc[1] - ref.iloc[0])
+
+
+@pytest.mark.parametrize("effects", ["none", "region", "year", "two-way"])
+def test_sup_f_bootstrap_on_region_sums_equals_the_row_level_reference(effects):
+    """The grouped-sums bootstrap gives the row-level (0.1.0) resamples' statistics to rounding, from the
+    same draws, so the p-value is the same."""
+    from _break_reference import sup_f_draws_rows
+    from nqpspatial.haken import stages as st
+    from nqpspatial.haken.model import _Design, prepare_panel
+
+    rng = np.random.default_rng(7)
+    eff = (rng.normal(0, 0.005, 31), rng.normal(0, 0.005, 31))
+    df = simulate_panel(
+        **TRUE,
+        n_periods=10,
+        q1_start=(0.3, 0.6),
+        region_effects=eff,
+        break_year=2019,
+        after={"gamma1": -0.05},
+        seed=rng,
+    )
+    d = _Design(prepare_panel(df, "q1", "q2"), False, effects)
+    eqs = st._break_equations(d)
+    cands = list(range(2016, 2022))
+    B = 301
+    ref = sup_f_draws_rows(d, eqs, cands, B, 5)
+    got = st._sup_f_draws(d, eqs, cands, B, 5)
+    assert got.shape == ref.shape == (B,)
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+    res = break_tests(df, "q1", "q2", effects=effects, bootstrap=B, seed=5)
+    assert res.p_value == (1 + np.sum(ref >= res.sup_f)) / (B + 1)

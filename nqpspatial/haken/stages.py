@@ -265,17 +265,20 @@ def _break_equations(d: _Design) -> list[tuple]:
     return eqs
 
 
+def _unrestricted_basis(d: _Design, Xs, Xs_d, tau):
+    """Orthonormal basis of one equation's design with its slopes broken at ``tau``."""
+    Z = Xs * (d.year >= tau).astype(float)[:, None]
+    if d.region_fe:
+        Z = _demean(Z, d.codes, len(d.regions))
+    return _qr(np.column_stack([Xs_d, Z]))
+
+
 def _break_stat(d: _Design, eqs, tau, E_list):
     """Per-equation F at break ``tau`` for a list of (N,) or (N,B) 'dependent' arrays (one per equation)."""
-    n = len(d.regions)
-    f = n if d.region_fe else 0
-    D = (d.year >= tau).astype(float)
+    f = len(d.regions) if d.region_fe else 0
     Fs = []
     for (Xs, Xs_d, _y_d, Qr, _e), E in zip(eqs, E_list):
-        Z = Xs * D[:, None]
-        if d.region_fe:
-            Z = _demean(Z, d.codes, n)
-        Qu = _qr(np.column_stack([Xs_d, Z]))
+        Qu = _unrestricted_basis(d, Xs, Xs_d, tau)
         tot = (E * E).sum(axis=0)
         ssr_r = tot - ((Qr.T @ E) ** 2).sum(axis=0)
         ssr_u = tot - ((Qu.T @ E) ** 2).sum(axis=0)
@@ -315,20 +318,52 @@ def _chow_table(q1: str, q2: str, by: int, Fs, q, dfu) -> pd.DataFrame:
 
 def _sup_f_pvalue(d: _Design, eqs, cands, sup_f: float, B: int, seed) -> float:
     """Wild (Rademacher, by region) bootstrap p-value of the sup-F statistic."""
+    sup_star = _sup_f_draws(d, eqs, cands, B, seed)
+    return float((1 + int(np.sum(sup_star >= sup_f))) / (B + 1))
+
+
+def _sup_f_draws(d: _Design, eqs, cands, B: int, seed) -> np.ndarray:
+    """The ``B`` bootstrap sup-F statistics of the wild (Rademacher, by region) bootstrap.
+
+    A resample multiplies the restricted residuals ``e`` of each equation by one sign ``v_r`` per region.
+    Its statistics need only ``Q' (e * v)`` for the restricted and each break's unrestricted basis ``Q``
+    and the total ``sum((e * v)^2) = e'e`` (``v_r^2 = 1``); ``Q' (e * v) = G' v`` with ``G`` the per-region
+    sums of the rows of ``Q * e``.  The resamples therefore cost regions x columns, not rows x columns, and
+    no resampled residual vector is formed.  Same draws as the row-level computation (the frozen reference
+    ``tests/_break_reference.py``), equal to rounding.
+    """
     rng = as_rng(seed)
     n = len(d.regions)
-    # resamples in chunks of a fixed size (from the data size only), drawn one after another from the
-    # same Generator: memory stays bounded whatever B is (B = 10**7 takes time, not (N x B) floats)
+    f = n if d.region_fe else 0
+
+    def grouped(Q, e):  # (regions, columns): per-region sums of Q * e
+        return np.stack([np.bincount(d.codes, Q[:, j] * e, minlength=n) for j in range(Q.shape[1])], axis=1)
+
+    parts = []
+    for Xs, Xs_d, _y_d, Qr, e in eqs:
+        tot = float(e @ e)
+        Gr = grouped(Qr, e)
+        Gu = []
+        for tau in cands:
+            Qu = _unrestricted_basis(d, Xs, Xs_d, tau)
+            Gu.append((grouped(Qu, e), Qu.shape[1] - Qr.shape[1], d.nobs - Qu.shape[1] - f))
+        parts.append((tot, Gr, Gu))
+    # resamples in chunks of a fixed size (from the data size only, as the draws of earlier releases),
+    # drawn one after another from the same Generator: memory stays bounded whatever B is
     chunk = max(1, min(B, _BREAK_CHUNK_ELEMENTS // max(1, d.nobs)))
-    exceed = 0
+    out = np.empty(max(B, 0))
     for start in range(0, B, chunk):
         size = min(chunk, B - start)
         v = rng.choice(np.array([-1.0, 1.0]), size=(size, n))
-        Vr = v[:, d.codes].T  # (N, size)
-        Es = [eq[4][:, None] * Vr for eq in eqs]
         sup_star = np.full(size, -np.inf)
-        for tau in cands:
-            (F1, F2), q, _ = _break_stat(d, eqs, tau, Es)
-            sup_star = np.maximum(sup_star, q * F1 + q * F2)
-        exceed += int(np.sum(sup_star >= sup_f))
-    return float((1 + exceed) / (B + 1))
+        F = np.zeros((len(parts), len(cands), size))
+        for k, (tot, Gr, Gu) in enumerate(parts):
+            ssr_r = tot - ((v @ Gr) ** 2).sum(axis=1)
+            for i, (G, q, df_u) in enumerate(Gu):
+                ssr_u = tot - ((v @ G) ** 2).sum(axis=1)
+                F[k, i] = ((ssr_r - ssr_u) / q) / (ssr_u / df_u)
+        for i in range(len(cands)):
+            q = parts[-1][2][i][1]  # the joint statistic as in break_tests' path: q of the last equation
+            sup_star = np.maximum(sup_star, q * F[0, i] + q * F[1, i])
+        out[start : start + size] = sup_star
+    return out
