@@ -343,31 +343,48 @@ def coevolution(
     missing = sorted(set(panel["region"]) - set(potentials), key=str)
     if missing:
         raise InputError(f"no fitted potential for regions {missing[:10]}")
-    parts = []
     from ..registry import keywords
 
     # plugins may leave out the optional domain keyword (read once, when the strategy is loaded)
     kw = {"domain": dom} if "domain" in keywords("coevolution", strat) else {}
-    for r, g in panel.groupby("region", sort=False):
-        pot = potentials[r]
-        q1 = g["q1"].to_numpy(float)
-        h = _checked(strat, strat(q1, pot, **kw), q1, dom)
-        V = pot(q1) if pot.valid else np.full(len(q1), np.nan)
-        d = pot.distance(q1) if pot.has_stable_point and pot.valid else np.full(len(q1), np.nan)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "region": g["region"].to_numpy(),
-                    "year": g["year"].to_numpy(),
-                    "q1": q1,
-                    "q2": g["q2"].to_numpy(float),
-                    "V": np.asarray(V, float),
-                    "d": np.asarray(d, float),
-                    "h": h,
-                }
-            )
-        )
-    tab = pd.concat(parts, ignore_index=True)
+    # rows grouped by region in order of first appearance (as ``groupby(sort=False)``), each region's rows
+    # in their order; the built-in strategies are elementwise, so they run once per distinct potential
+    # (one call for a pooled fit) instead of once per region; a plugin is called region by region
+    codes, uniques = pd.factorize(panel["region"], sort=False)
+    order = np.argsort(codes, kind="stable")
+    codes_o = codes[order]
+    bounds = np.flatnonzero(np.r_[True, codes_o[1:] != codes_o[:-1], True])
+    q1_all = panel["q1"].to_numpy(float)[order]
+    h_all = np.empty(len(order))
+    V_all = np.full(len(order), np.nan)
+    d_all = np.full(len(order), np.nan)
+    segments: dict = {}
+    for k in range(len(bounds) - 1):
+        pot = potentials[uniques[codes_o[bounds[k]]]]
+        segments.setdefault(id(pot), (pot, []))[1].append(slice(bounds[k], bounds[k + 1]))
+    elementwise = strat in STRATEGIES.values()
+    for pot, slices in segments.values():
+        rows = np.concatenate([np.arange(sl.start, sl.stop) for sl in slices])
+        calls = [rows] if elementwise else [np.arange(sl.start, sl.stop) for sl in slices]
+        for idx in calls:
+            q1 = q1_all[idx]
+            h_all[idx] = _checked(strat, strat(q1, pot, **kw), q1, dom)
+        q1 = q1_all[rows]
+        if pot.valid:
+            V_all[rows] = np.asarray(pot(q1), float)
+            if pot.has_stable_point:
+                d_all[rows] = np.asarray(pot.distance(q1), float)
+    tab = pd.DataFrame(
+        {
+            "region": panel["region"].to_numpy()[order],
+            "year": panel["year"].to_numpy()[order],
+            "q1": q1_all,
+            "q2": panel["q2"].to_numpy(float)[order],
+            "V": V_all,
+            "d": d_all,
+            "h": h_all,
+        }
+    )
     tab["in_domain"] = (tab["q1"] >= dom[0]) & (tab["q1"] <= dom[1])
     if strat.normalized:
         g = grade(tab["h"].where(tab["in_domain"]), edges, lab, labzh, out_of_range="na")
