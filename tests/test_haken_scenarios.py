@@ -6,6 +6,7 @@ import pytest
 
 from nqpspatial.errors import InputError
 from nqpspatial.haken import HakenModel, scenarios, simulate_panel
+from nqpspatial.haken.model import ShortPanelWarning
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +53,41 @@ def test_group_shock_and_errors(fit):
         scenarios(res, 2, [{"regions": ["XX"], "q1_growth": 1.1}])
     with pytest.raises(InputError, match="either regions"):
         scenarios(res, 2, [{"q1_growth": 1.1}])
+
+
+def _scalar_projection(res, periods, specs):
+    """The 0.1.0 projection, one region and one step at a time (reference of the batched one)."""
+    panel = res.fitted_panel
+    systems = res.systems()
+    last = panel.sort_values("year").groupby("region", sort=False).tail(1).set_index("region")
+    regions = list(pd.unique(panel["region"]))
+    rows = []
+    for name, scale in specs:
+        for r in regions:
+            s = float(scale.get(r, 1.0))
+            q1, q2, y0 = float(last.at[r, "q1"]), float(last.at[r, "q2"]), int(last.at[r, "year"])
+            rows.append((name, r, y0, 0, q1, q2, s))
+            for k in range(1, periods + 1):
+                n1, n2 = systems[r].step(q1, q2)
+                n1 = float(n1)
+                if s != 1.0:
+                    n1 = n1 + (s - 1.0) * (n1 - q1)
+                q1, q2 = n1, float(n2)
+                rows.append((name, r, y0 + k, k, q1, q2, s))
+    return pd.DataFrame(rows, columns=["scenario", "region", "year", "step", "q1", "q2", "q1_growth_scale"])
+
+
+@pytest.mark.parametrize("integer_ids", [False, True])
+def test_batched_projection_equals_the_scalar_reference(integer_ids):
+    """Region effects (one system per region), a shock on some regions, string or integer region ids."""
+    rng = np.random.default_rng(4)
+    eff = (rng.normal(0, 0.003, 31), rng.normal(0, 0.003, 31))
+    df = simulate_panel(-0.1, 0.35, 0.6, 0.35, n_periods=12, q1_start=(0.3, 0.6), region_effects=eff, seed=rng)
+    if integer_ids:
+        df["region"] = df["region"].str[1:].astype(int) * 7
+    with pytest.warns(ShortPanelWarning, match="Nickell"):
+        res = HakenModel(df, "q1", "q2", effects="region").fit(bootstrap=0)
+    picked = list(pd.unique(df["region"]))[3:9]
+    out = scenarios(res, 3, [{"name": "push", "regions": picked, "q1_growth": 1.7}]).table
+    ref = _scalar_projection(res, 3, [("baseline", {}), ("push", {r: 1.7 for r in picked})])
+    pd.testing.assert_frame_equal(out[list(ref.columns)], ref, check_exact=True)

@@ -165,22 +165,47 @@ def scenarios(
     years = np.sort(panel["year"].unique())
     step_y = int(np.min(np.diff(years))) if len(years) > 1 else 1
     specs = [("baseline", {})] + validate_shocks(shocks, regions, groups)
-    rows = []
+    # every region's path at once: the map's step is elementwise, so the regions that share a system
+    # (all of them for a pooled fit) step together; rows ordered scenario, region, step as before
+    last = last.loc[regions]
+    q1_0 = last["q1"].to_numpy(float)
+    q2_0 = last["q2"].to_numpy(float)
+    y0 = last["year"].to_numpy().astype(np.int64)
+    groups_by_system: dict = {}
+    for i, r in enumerate(regions):
+        groups_by_system.setdefault(id(systems[r]), (systems[r], []))[1].append(i)
+    members = [(sys_, np.asarray(idx)) for sys_, idx in groups_by_system.values()]
+    n_reg, n_steps = len(regions), periods + 1
+    frames = []
     for name, scale in specs:
-        for r in regions:
-            sys_ = systems[r]
-            s = float(scale.get(r, 1.0))
-            q1, q2 = float(last.at[r, "q1"]), float(last.at[r, "q2"])
-            y0 = int(last.at[r, "year"])
-            rows.append((name, r, y0, 0, q1, q2, s))
-            for k in range(1, periods + 1):
+        s_arr = np.array([float(scale.get(r, 1.0)) for r in regions])
+        Q1 = np.empty((n_reg, n_steps))
+        Q2 = np.empty((n_reg, n_steps))
+        Q1[:, 0], Q2[:, 0] = q1_0, q2_0
+        for sys_, idx in members:
+            q1, q2, sc = q1_0[idx], q2_0[idx], s_arr[idx]
+            shocked = sc != 1.0
+            for k in range(1, n_steps):
                 n1, n2 = sys_.step(q1, q2)
-                n1 = float(n1)
-                if s != 1.0:
-                    n1 = n1 + (s - 1.0) * (n1 - q1)
-                q1, q2 = n1, float(n2)
-                rows.append((name, r, y0 + k * step_y, k, q1, q2, s))
-    proj = pd.DataFrame(rows, columns=["scenario", "region", "year", "step", "q1", "q2", "q1_growth_scale"])
+                n1 = np.asarray(n1, float)
+                n1 = np.where(shocked, n1 + (sc - 1.0) * (n1 - q1), n1)
+                q1, q2 = n1, np.asarray(n2, float)
+                Q1[idx, k], Q2[idx, k] = q1, q2
+        steps = np.arange(n_steps)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "scenario": name,
+                    "region": np.repeat(pd.Series(regions).to_numpy(), n_steps),
+                    "year": (y0[:, None] + steps[None, :] * step_y).ravel(),
+                    "step": np.tile(steps, n_reg),
+                    "q1": Q1.ravel(),
+                    "q2": Q2.ravel(),
+                    "q1_growth_scale": np.repeat(s_arr, n_steps),
+                }
+            )
+        )
+    proj = pd.concat(frames, ignore_index=True)
     parts = []
     strat_name = None
     undefined = None
