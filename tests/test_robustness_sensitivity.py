@@ -205,3 +205,19 @@ def test_same_seed_same_numbers_and_bad_input(demo_small):
     bad = weights.assign(weight=weights["weight"] * 2)
     with pytest.raises(InputError, match="sum to"):
         weight_sensitivity(normalized, bad, draws=3)
+
+
+def test_inversion_count_on_distinct_values_and_kendall_against_scipy():
+    rng = np.random.default_rng(1)
+    # distinct values that are not 0..N-1 are counted through their ranks
+    y = rng.permutation(1000)[:37][None, :] * 3 - 50
+    brute = sum(int(y[0, i] > y[0, j]) for i in range(37) for j in range(i + 1, 37))
+    assert _chain.inversions(y)[0] == brute
+    assert np.array_equal(_chain.inversions(np.zeros((3, 0), int)), np.zeros(3, int))
+    # Kendall's tau of the draws against the baseline equals scipy's, including sizes around powers of two
+    for n in (2, 3, 63, 64, 65, 1000, 4097):
+        base = rng.random(n)
+        score = base[None, :] + rng.normal(0, 0.05, (4, n))
+        _, kt, _ = _chain.rank_correlations(base, score)
+        ref = [stats.kendalltau(base, row).statistic for row in score]
+        assert np.allclose(kt, ref, rtol=0, atol=1e-12), n
