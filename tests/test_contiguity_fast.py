@@ -54,3 +54,16 @@ def test_provinces_layer(rook):
     geodata = pytest.importorskip("nqpspatial.geodata")
     gdf = geodata.load_layer("provinces")
     assert _check(gdf.geometry, rook) > 0
+
+
+def test_links_within_groups_equal_every_ordered_pair_of_a_key():
+    from nqpspatial.spatial._geometry import _links_within_groups
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        m = int(rng.integers(0, 40))
+        kg = np.unique(np.c_[rng.integers(0, 8, m), rng.integers(0, 6, m)], axis=0) if m else np.zeros((0, 2), int)
+        k, g = kg[:, 0], kg[:, 1]
+        gi, gj = _links_within_groups(k, g)
+        brute = sorted((a, b) for key in set(k.tolist()) for a in g[k == key] for b in g[k == key] if a != b)
+        assert sorted(zip(gi.tolist(), gj.tolist())) == brute
