@@ -193,8 +193,18 @@ def _sorted_unique(a: np.ndarray) -> np.ndarray:
     return a[np.r_[True, a[1:] != a[:-1]]] if len(a) else a
 
 
+#: The last few contiguity results, keyed by the geometry objects themselves (shapely geometries are
+#: immutable): the weights step and the zones stage ask for the same layer's queen links in one run.
+_CONTIGUITY_CACHE: list = []
+_CONTIGUITY_CACHE_SIZE = 4
+
+
 def vertex_contiguity(geoms, rook: bool) -> tuple[np.ndarray, np.ndarray]:
     """Contiguity links by shared vertices (queen) or shared edges (rook), sorted by (i, j).
+
+    The result for the same geometry objects in the same order is computed once: the last four
+    results are kept with references to their geometries (compared by identity, so an equal but
+    different layer is computed anew) and returned as copies.
 
     The links of libpysal's ``Graph.build_contiguity(geoms, rook=rook)`` (its default, non-strict
     vertex-set method: two polygons are queen neighbours when they share a vertex coordinate, rook
@@ -214,10 +224,21 @@ def vertex_contiguity(geoms, rook: bool) -> tuple[np.ndarray, np.ndarray]:
     (i, j) : arrays of int
         Positions of linked regions, both directions, no self-links.
     """
+    arr = np.asarray(geoms.geometry.array if hasattr(geoms, "geometry") else geoms, dtype=object)
+    for key_rook, key_arr, i, j in _CONTIGUITY_CACHE:
+        if key_rook == rook and len(key_arr) == len(arr) and all(a is b for a, b in zip(key_arr, arr)):
+            return i.copy(), j.copy()
+    i, j = _vertex_contiguity(arr, rook)
+    _CONTIGUITY_CACHE.insert(0, (rook, arr.copy(), i, j))
+    del _CONTIGUITY_CACHE[_CONTIGUITY_CACHE_SIZE:]
+    return i.copy(), j.copy()
+
+
+def _vertex_contiguity(arr: np.ndarray, rook: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`vertex_contiguity` of an object array of geometries, without the cache."""
     import pandas as pd
     import shapely
 
-    arr = np.asarray(geoms.geometry.array if hasattr(geoms, "geometry") else geoms, dtype=object)
     verts, owner = shapely.get_coordinates(arr, return_index=True)
     vcode = _vertex_codes(verts)
     if rook:

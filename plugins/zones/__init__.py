@@ -16,7 +16,7 @@ theil_decomposition
 contiguity_graph, cluster_regions, trajectory_features
     SKATER, spatial Ward, max-p and k-means clustering of trajectories.
 markov_chains
-    Classical, spatial and LISA Markov chains (via ``giddy``).
+    Classical, spatial and LISA Markov chains (computed here, checked against ``giddy``).
 kernel_density, count_modes
     Gaussian kernel densities by period and group.
 convergence, beta_convergence

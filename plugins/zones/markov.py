@@ -17,13 +17,15 @@ A variable is *trending* when the Mann-Kendall test (Kendall's tau between
 the period and the cross-sectional mean) rejects "no monotone trend" at the
 5 % level; pooled classes of a trending variable get a note.
 
-Everything is computed by PySAL's ``giddy``:
+Everything is computed by nqpspatial (:mod:`._chains`, vectorised NumPy)
+with the formulas of PySAL's ``giddy`` 2.3, and checked against giddy to the
+last bit (``tests/test_zones_chains.py``; giddy is a test dependency only):
 
-* classical chain: :class:`giddy.markov.Markov`;
-* spatial Markov: :class:`giddy.markov.Spatial_Markov` (transitions
+* classical chain: as :class:`giddy.markov.Markov`;
+* spatial Markov: as :class:`giddy.markov.Spatial_Markov` (transitions
   conditioned on the class of the spatial lag, with the Bickenbach & Bode
   ``Q`` and ``LR`` homogeneity tests and Rey's per-lag chi-square tests);
-* LISA Markov: :class:`giddy.markov.LISA_Markov` (transitions between the
+* LISA Markov: as :class:`giddy.markov.LISA_Markov` (transitions between the
   local Moran quadrants 1 HH, 2 LH, 3 LL, 4 HL).  giddy's accompanying
   chi-square test of independence of own and neighbours' moves is not
   reported: in giddy 2.3 it builds its chains on the transposed array, so it
@@ -35,9 +37,6 @@ convergence. *Geographical Analysis* 33(3): 195-214.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
 from typing import Iterable
 
 import numpy as np
@@ -46,7 +45,8 @@ import pandas as pd
 from nqpspatial.errors import InputError
 from nqpspatial.results import Results, Summary
 
-from ._common import SOURCE, check_data, global_numpy_seed, seed_from, wide
+from ._chains import lisa_quadrants, quantile_classes, spatial_markov, transition_counts, warn_ties
+from ._common import SOURCE, check_data, seed_from, wide
 
 __all__ = [
     "markov_chains",
@@ -61,7 +61,6 @@ __all__ = [
 QUADRANTS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
 CLASS_MODES = ("pooled", "relative", "both")
 TREND_ALPHA = 0.05
-_TIES = "Not enough unique values"
 
 
 def row_standardized_w(graph, ids):
@@ -105,12 +104,6 @@ def row_standardized_w(graph, ids):
     w = W(neighbors, weights, id_order=ids, silence_warnings=True)
     w.transform = "r"
     return w
-
-
-def _quiet(fn, *args, **kw):
-    """Call a giddy function with stdout captured (some print summaries)."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        return fn(*args, **kw)
 
 
 def _transition_rows(T: np.ndarray, labels: list, **extra) -> list[dict]:
@@ -254,14 +247,13 @@ def relative_labels(k: int) -> list[str]:
 def _pooled_states(Y, v, classes, C=None):
     """(n x t) pooled class matrix, labels and class table (quantiles, or discrete classes ``C``)."""
     if C is None:
-        import mapclassify as mc
-
         y = Y.to_numpy(dtype=float)
-        q = mc.Quantiles(y.flatten(), k=int(classes))
-        ids = q.yb.reshape(y.shape)
-        k = len(q.bins)
-        labels = _bounds_labels(q.bins[:-1], y.min(), y.max())
-        lower = [y.min(), *q.bins[:-1]]
+        ids, bins, short = quantile_classes(y, int(classes))
+        if short:
+            warn_ties(int(classes), len(bins))
+        k = len(bins)
+        labels = _bounds_labels(bins[:-1], y.min(), y.max())
+        lower = [y.min(), *bins[:-1]]
         table = pd.DataFrame(
             {
                 "variable": v,
@@ -270,7 +262,7 @@ def _pooled_states(Y, v, classes, C=None):
                 "class": range(k),
                 "label": labels[:k],
                 "lower": lower[:k],
-                "upper": q.bins[:k],
+                "upper": bins[:k],
             }
         )
         return ids, labels[:k], table
@@ -296,25 +288,21 @@ def _pooled_states(Y, v, classes, C=None):
 
 def _relative_states(Y, v, k):
     """(n x t) per-period quantile classes (mapclassify.Quantiles of each period), labels, class table."""
-    import mapclassify as mc
-
     y = Y.to_numpy(dtype=float)
     ids = np.empty(y.shape, dtype=int)
     labels = relative_labels(k)
     rows = []
     for j, t in enumerate(Y.columns):
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_TIES, category=UserWarning, module="mapclassify")
-            q = mc.Quantiles(y[:, j], k=k)
-        if len(q.bins) < k or len(np.unique(q.yb)) < k:
+        yb, bins, _ = quantile_classes(y[:, j], k)
+        if len(bins) < k or len(np.unique(yb)) < k:
             raise InputError(
                 f"relative Markov classes: variable '{v}' has too many equal values in year {t} "
                 f"({len(np.unique(y[:, j]))} distinct) to form {k} quantile classes; use fewer classes "
                 "or pooled classes only",
                 source=SOURCE,
             )
-        ids[:, j] = q.yb
-        lower = [y[:, j].min(), *q.bins[:-1]]
+        ids[:, j] = yb
+        lower = [y[:, j].min(), *bins[:-1]]
         rows += [
             {
                 "variable": v,
@@ -323,7 +311,7 @@ def _relative_states(Y, v, k):
                 "class": c,
                 "label": labels[c],
                 "lower": lower[c],
-                "upper": q.bins[c],
+                "upper": bins[c],
             }
             for c in range(k)
         ]
@@ -331,7 +319,7 @@ def _relative_states(Y, v, k):
 
 
 def _spatial_rows(sm, labels, lag_labels, **extra) -> list[dict]:
-    """Transition and test rows of a giddy Spatial_Markov."""
+    """Transition and test rows of a :class:`._chains.SpatialMarkov`."""
     rows = []
     for c in range(sm.T.shape[0]):
         rows += _transition_rows(sm.T[c], labels, **extra, row_type="transition", lag_class=c, lag_label=lag_labels[c])
@@ -364,47 +352,33 @@ def _spatial_rows(sm, labels, lag_labels, **extra) -> list[dict]:
 
 
 def _spatial_markov(y, cid, w, labels, mode, discrete, seed):
-    """giddy's Spatial_Markov for one class mode; returns (rows, notes)."""
-    from giddy.markov import Spatial_Markov
-
+    """The spatial Markov chain of one class mode (giddy's ``Spatial_Markov``); returns (rows, notes)."""
     k = len(labels)
     notes = []
-    with global_numpy_seed(seed), warnings.catch_warnings(record=True) as caught:
-        warnings.filterwarnings("always", message=_TIES, category=UserWarning, module="mapclassify")
-        if mode == "pooled" and discrete:
-            sm = _quiet(Spatial_Markov, cid, w, discrete=True)
-            lag_labels = labels
-        elif mode == "pooled":
-            sm = _quiet(Spatial_Markov, y, w, k=k, m=k, fixed=True)
-            lag_labels = _bounds_labels(sm.lag_cutoffs, -np.inf, np.inf)
-        else:
-            sm = _quiet(Spatial_Markov, y, w, k=k, m=k, fixed=False)
-            lag_labels = relative_labels(k)
-    for c in caught:
-        if _TIES in str(c.message):
-            if mode == "relative":
-                notes.append(
-                    f"the spatial lag has too many equal values for {k} relative lag classes in "
-                    "some period: some lag classes are empty there"
-                )
-                break
-        else:  # anything else keeps its normal behaviour
-            warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
+    if mode == "pooled" and discrete:
+        sm = spatial_markov(cid, w, k=k, discrete=True, rng=np.random.RandomState(int(seed) % (2**32)))
+        lag_labels = labels
+    elif mode == "pooled":
+        sm = spatial_markov(y, w, k=k, m=k, fixed=True)
+        lag_labels = _bounds_labels(sm.lag_cutoffs, -np.inf, np.inf)
+    else:
+        sm = spatial_markov(y, w, k=k, m=k, fixed=False)
+        lag_labels = relative_labels(k)
+        if sm.lag_ties:
+            notes.append(
+                f"the spatial lag has too many equal values for {k} relative lag classes in "
+                "some period: some lag classes are empty there"
+            )
     return _spatial_rows(sm, labels, lag_labels, classes=mode), notes
 
 
-def _lisa_rows(y, w, seed, **extra) -> list[dict]:
-    """LISA Markov transitions (giddy.markov.LISA_Markov) between quadrants 1..4."""
-    from giddy.markov import LISA_Markov
-
-    with global_numpy_seed(seed):
-        lm = _quiet(LISA_Markov, y, w, permutations=0)
-    T = np.asarray(lm.transitions)
-    qlab = [QUADRANTS[q] for q in lm.classes]
-    rows = _transition_rows(T, qlab, **extra)
+def _lisa_rows(y, w, **extra) -> list[dict]:
+    """LISA Markov transitions (as giddy.markov.LISA_Markov) between quadrants 1..4."""
+    T = transition_counts(lisa_quadrants(y, w) - 1, 4)
+    rows = _transition_rows(T, [QUADRANTS[q] for q in range(1, 5)], **extra)
     for r in rows:
-        r["from"] = int(lm.classes[r["from"]])
-        r["to"] = int(lm.classes[r["to"]])
+        r["from"] += 1
+        r["to"] += 1
     return rows
 
 
@@ -485,8 +459,10 @@ def markov_chains(
     lisa : bool, default True
         Also compute the LISA Markov chain (needs ``graph``).
     seed : int or numpy.random.Generator, default 0
-        Seeds the global NumPy state inside giddy calls (ties of the
-        categorical lag are broken at random), restored afterwards.
+        Seeds the ``numpy.random.RandomState`` that breaks the remaining ties
+        of the neighbours' modal class (the draws libpysal makes from NumPy's
+        global state after ``numpy.random.seed(seed)``; the global state is
+        not touched).
     region, year : str
         Column names.
 
@@ -504,8 +480,6 @@ def markov_chains(
         classes, or a graph whose ids differ from the data's or that has an
         isolate.
     """
-    from giddy.markov import Markov
-
     variables = [variables] if isinstance(variables, str) else list(variables)
     _check_k(classes, class_column, class_mode)
     if class_column is None:
@@ -532,14 +506,14 @@ def markov_chains(
             else:
                 cid, labels, ctab = _relative_states(Y, v, int(classes))
             class_tabs.append(ctab)
-            mk = Markov(cid, classes=np.arange(len(labels)), summary=False)
-            t_rows += _transition_rows(mk.transitions, labels, variable=v, kind="classic", classes=mode)
+            counts = transition_counts(cid, len(labels))
+            t_rows += _transition_rows(counts, labels, variable=v, kind="classic", classes=mode)
             if w is not None:
                 rows, sm_notes = _spatial_markov(y, cid, w, labels, mode, C is not None, s)
                 s_rows += [{"variable": v, **r} for r in rows]
                 notes += [f"'{v}': {n}" for n in sm_notes]
         if w is not None and lisa:
-            t_rows += _lisa_rows(y, w, s, variable=v, kind="lisa", classes=None)
+            t_rows += _lisa_rows(y, w, variable=v, kind="lisa", classes=None)
     if w is None:
         notes.append("no spatial graph: spatial and LISA Markov chains skipped")
     return _results(t_rows, s_rows, class_tabs, notes, trend)
