@@ -247,3 +247,25 @@ def test_slx_bootstrap_builds_no_dummy_columns(graph, monkeypatch):
     out = slx_wild.slx_wild_year(res, 20, seed=1)
     t = out.table.set_index("term")
     assert len(t) == 9 and t["p"].drop(index="ratio").notna().all()
+
+
+@pytest.mark.parametrize("effects", ["none", "year", "region", "two-way"])
+def test_absorbed_fitted_is_the_dummy_product(effects):
+    """``Absorbed.fitted(r)``: the dummy columns times the effect coefficients (:meth:`Absorbed.values`), built here
+    densely; ``r`` minus it is the within residual."""
+    from nqpspatial.haken.model import prepare_panel
+
+    design = _Design(prepare_panel(_panel(unbalanced=True), "q1", "q2"), False, effects)
+    ab = design.absorbed
+    r = np.random.default_rng(1).normal(size=design.nobs) + np.arange(design.nobs) % 7
+    D = np.zeros((design.nobs, len(ab.names)))
+    n_r = len(ab.region_names)
+    if ab.region_fe:
+        D[np.arange(design.nobs), design.codes] = 1.0
+    for j, name in enumerate(ab.year_names):
+        D[:, n_r + j] = design.year == int(name[5:-1])
+    want = D @ ab.values(r).to_numpy()
+    got = ab.fitted(r)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(r - got, ab.residualize(r), rtol=0, atol=1e-13)
+    assert (got == 0).all() == (effects == "none")
