@@ -205,10 +205,11 @@ def _wild(df, B, seed):
     from nqpspatial.haken.wild import wild_year_bootstrap
 
     design = _Design(prepare_panel(df, "q1", "q2"), False, "none")
+    cols = design.slope_cols()
     cs = []
-    for X, y in ((design.X1, design.y1), (design.X2, design.y2)):
-        c = np.linalg.lstsq(X.to_numpy(float), y, rcond=None)[0]
-        cs.append(pd.Series(c, index=X.columns))
+    for Z, y in ((design.Z1, design.y1), (design.Z2, design.y2)):
+        c = np.linalg.lstsq(Z[cols].to_numpy(float), y, rcond=None)[0]
+        cs.append(pd.Series(c, index=cols))
     return wild_year_bootstrap(design, tuple(cs), B, seed=seed, null_terms=("gamma2",))
 
 

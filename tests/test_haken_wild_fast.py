@@ -106,10 +106,11 @@ def test_fast_path_equals_the_reference_on_a_mid_size_panel_with_effects(effects
 
 
 def _grouped_payload(design):
-    """The bootstrap payload of a design at its least-squares coefficients, with the grouped-sums plan."""
+    """The bootstrap payload of a design (no effects) at its least-squares coefficients, with the grouped-sums plan."""
+    cols = design.slope_cols()
     coefs = [
-        pd.Series(np.linalg.lstsq(X.to_numpy(float), y, rcond=None)[0], index=X.columns)
-        for X, y in ((design.X1, design.y1), (design.X2, design.y2))
+        pd.Series(np.linalg.lstsq(Z[cols].to_numpy(float), y, rcond=None)[0], index=cols)
+        for Z, y in ((design.Z1, design.y1), (design.Z2, design.y2))
     ]
     p = wild._payload(design, coefs, False)
     p["plan"] = wild._grouped_plan(p)

@@ -11,7 +11,6 @@ import warnings
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
 import shapely
 from libpysal.graph import Graph
@@ -20,7 +19,7 @@ from nqpspatial.errors import ConfigError
 from nqpspatial.haken.wild import _dgp, _payload, _simulate
 from nqpspatial.plugins.spatial_haken import SpatialHakenModel, simulate_panel
 from nqpspatial.plugins.spatial_haken.stage import SpatialHakenStage, stage
-from nqpspatial.plugins.spatial_haken.wild import BOOTSTRAP_COLUMNS, _design, slx_wild_year
+from nqpspatial.plugins.spatial_haken.wild import BOOTSTRAP_COLUMNS, _design, _slx_slopes, slx_wild_year
 from nqpspatial.testing import make_context
 
 SLX = {
@@ -47,21 +46,17 @@ def _fit(graph, effects="none"):
 def test_unit_multipliers_reproduce_the_panel(graph, effects):
     res = _fit(graph, effects)
     design, W = _design(res)
-    coefs = []
-    for X, y in ((design.X1, design.y1), (design.X2, design.y2)):
-        c = np.linalg.lstsq(X.to_numpy(float), y, rcond=None)[0]
-        coefs.append(dict(zip(X.columns, c)))
-    import pandas as pd
-
-    p = _payload(design, [pd.Series(c) for c in coefs], False, None, W=W)
+    coefs = _slx_slopes(design)
+    p = _payload(design, coefs, False, None, W=W)
     dg = [_dgp(eq, eq["coef"], True) for eq in p["eqs"]]
     S1, S2, Y1, Y2 = _simulate(p, dg[0], dg[1], np.ones((1, p["T"])))
     np.testing.assert_allclose(Y1[0], design.y1, atol=1e-12)
     np.testing.assert_allclose(Y2[0], design.y2, atol=1e-12)
-    np.testing.assert_allclose(S1[0], design.X1["lag"], atol=1e-12)
+    np.testing.assert_allclose(S1[0], design.Z1["lag"], atol=1e-12)
     # the spatial columns are W applied to each period's states (region order of the design)
     np.testing.assert_allclose(W.sum(axis=1), 1.0)
-    assert list(design.X1.columns[:4]) == ["lag", "inter", "wlag", "winter"]
+    assert list(design.Z1.columns[:4]) == ["lag", "inter", "wlag", "winter"]
+    assert design._lsdv == [None, None]  # no dummy columns
 
 
 def test_bootstrap_estimates_equal_the_slx_fit_and_are_reproducible(graph):
@@ -101,26 +96,23 @@ def test_stage_bootstrap_table_and_refusals():
 
 
 @pytest.mark.parametrize("effects", ["none", "year", "region", "two-way"])
-def test_grouped_sums_path_equals_the_previous_implementation(graph, effects, monkeypatch):
+def test_grouped_sums_path_equals_the_previous_implementation(graph, effects):
     """Issue 19: the SLX bootstrap on the grouped-sums path (none, year, region) and the generic one (two-way) gives the
     numbers of the frozen pre-issue-19 implementation (tests/_wild_reference.py) to rounding: 1e-11 here, as the
     four collinear SLX regressors leave the reference's batched products about 1e-12 from exact arithmetic (see
-    tests/test_haken_wild_fast.py for the comparison with exact arithmetic)."""
+    tests/test_haken_wild_fast.py for the comparison with exact arithmetic).  The reference bootstrap reads the
+    dummy-column SLX design of tests/_wild_lsdv_reference.py."""
+    import _wild_lsdv_reference as lsdv
     import _wild_reference as ref
 
     from nqpspatial.haken import wild
 
     res = _fit(graph, effects)
     design, W = _design(res)
-    coefs = [
-        pd.Series(np.linalg.lstsq(X.to_numpy(float), y, rcond=None)[0], index=X.columns)
-        for X, y in ((design.X1, design.y1), (design.X2, design.y2))
-    ]
-    p = _payload(design, coefs, False, None, W=W)
+    p = _payload(design, _slx_slopes(design), False, None, W=W)
     assert (wild._grouped_plan(p) is None) == (effects == "two-way")
     new = slx_wild_year(res, 40, seed=2).table
-    monkeypatch.setattr(wild, "wild_year_bootstrap", ref.wild_year_bootstrap)
-    old = slx_wild_year(res, 40, seed=2).table
+    old = lsdv.slx_wild_year(res, 40, seed=2, bootstrap=ref.wild_year_bootstrap).table
     assert new[["term", "weights_kind", "n_distinct", "ci_method"]].equals(
         old[["term", "weights_kind", "n_distinct", "ci_method"]]
     )

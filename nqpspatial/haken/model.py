@@ -301,9 +301,11 @@ class _Design:
     every year but the first, which the region effects absorb): a few
     columns.  Region effects are never columns: the fits absorb every fixed
     effect by the within transformation (:mod:`nqpspatial.haken.within`,
-    ``absorbed``), so memory and time stay linear in the rows.  ``X1``,
-    ``X2`` (the full dummy-column LSDV design, rows x regions) are built only
-    when read, for code that still needs them.
+    ``absorbed``), so memory and time stay linear in the rows; the wild-year
+    bootstrap reads the slope columns and ``absorbed`` too.  ``X1``, ``X2``
+    (the full dummy-column LSDV design, rows x regions) are built only when
+    read: no fit or bootstrap reads them, the test references do
+    (tests/_wild_reference.py, tests/_wild_lsdv_reference.py).
     """
 
     def __init__(self, panel: pd.DataFrame, intercept: bool, effects: str):

@@ -215,8 +215,14 @@ SPATIAL_COLS = ("wlag", "winter")
 def _payload(design, coefs, jackknife, analytic=None, W=None):
     """Everything a chunk needs, as plain arrays (picklable).
 
+    The equations are given by their slope columns (``design.Z1``/``Z2`` restricted to the slope columns) and
+    the design's absorbed fixed effects (:attr:`nqpspatial.haken.model._Design.absorbed`): no dummy column is
+    built.  ``coefs`` are read at the slope columns (any fixed-effect entries are ignored: the data-generating
+    process takes the effects that fit the slopes, :func:`_dgp`).
+
     ``W`` (``N x N``, dense or scipy sparse, in the order of ``design.regions``): the design is an SLX one,
-    with the columns :data:`SPATIAL_COLS` after ``lag`` and ``inter``, re-computed from the simulated states.
+    whose ``Z1``/``Z2`` hold the columns :data:`SPATIAL_COLS` after ``lag`` and ``inter``, re-computed from the
+    simulated states.
     """
     from .model import _half_masks
 
@@ -243,16 +249,16 @@ def _payload(design, coefs, jackknife, analytic=None, W=None):
     step = np.zeros(len(codes), int)
     for r in range(1, len(codes)):
         step[r] = 0 if first[r] else step[r - 1] + 1
-    q1 = design.X1["lag"].to_numpy(float)
-    q2 = design.X2["lag"].to_numpy(float)
+    q1 = design.Z1["lag"].to_numpy(float)
+    q2 = design.Z2["lag"].to_numpy(float)
     eqs = []
-    for c, y, X in ((coefs[0], design.y1, design.X1), (coefs[1], design.y2, design.X2)):
+    for c, y, Z in ((coefs[0], design.y1, design.Z1), (coefs[1], design.y2, design.Z2)):
         eqs.append(
             {
                 "y": np.asarray(y, float),
-                "X": X.to_numpy(float),
-                "names": list(X.columns),
-                "coef": c.reindex(X.columns).to_numpy(float),
+                "Z": Z[cols].to_numpy(float),
+                "absorbed": design.absorbed,
+                "coef": pd.Series(c).reindex(cols).to_numpy(float),
             }
         )
     return {
@@ -273,21 +279,33 @@ def _payload(design, coefs, jackknife, analytic=None, W=None):
 
 
 def _restricted(eq, j, value):
-    """Coefficients (all columns) and residuals of one equation with coefficient j fixed at value."""
-    X, y = eq["X"], eq["y"]
-    others = [i for i in range(X.shape[1]) if i != j]
-    coef = np.empty(X.shape[1])
+    """Slope coefficients of one equation with slope ``j`` fixed at ``value``: the absorbed slopes
+    (:func:`nqpspatial.haken.within.absorbed_slopes`) of ``y - value x_j`` on the other slope columns, which are
+    those of the dummy-column regression with that coefficient fixed (Frisch-Waugh-Lovell)."""
+    from .within import absorbed_slopes
+
+    Z, y = eq["Z"], eq["y"]
+    others = [i for i in range(Z.shape[1]) if i != j]
+    coef = np.empty(Z.shape[1])
     coef[j] = value
-    coef[others] = np.linalg.lstsq(X[:, others], y - value * X[:, j], rcond=None)[0]
-    return coef, y - X @ coef
+    coef[others] = absorbed_slopes(y - value * Z[:, j], Z[:, others], eq["absorbed"])
+    return coef
 
 
 def _dgp(eq, coef, spatial=False):
-    """Slopes (lag, inter), per-row offsets (constant and fixed effects), residuals and the SLX thetas."""
-    X, y = eq["X"], eq["y"]
+    """Slopes (lag, inter), per-row offsets (constant and fixed effects), residuals and the SLX thetas.
+
+    ``coef``: the slopes.  With ``r = y - Z coef`` the partial residual, the fixed effects are those fitted to
+    ``r`` (:meth:`~nqpspatial.haken.within.Absorbed.fitted`, the dummy-column coefficients given the slopes), the
+    offsets the constant (a slope column after the Haken terms) plus the effects, and the residuals ``r`` minus the
+    effects: the within residuals.
+    """
+    Z, y = eq["Z"], eq["y"]
     k = 4 if spatial else 2
-    off = X[:, k:] @ coef[k:]
-    return coef[0], coef[1], off, y - X @ coef, (coef[2], coef[3]) if spatial else None
+    r = y - Z @ coef
+    fe = eq["absorbed"].fitted(r)
+    off = Z[:, k:] @ coef[k:] + fe
+    return coef[0], coef[1], off, r - fe, (coef[2], coef[3]) if spatial else None
 
 
 def _wlag(p, A, R):
@@ -688,9 +706,9 @@ def _prepare_dgps(p):
         for e, eq in enumerate((eq1, eq2)):
             for j, v0 in enumerate(_null_values(p["cols"])):
                 if names[e][j] in p["null_terms"]:
-                    coef, _ = _restricted(eq, j, v0)
+                    coef = _restricted(eq, j, v0)
                     restricted[(e, j)] = (_dgp(eq, coef, sp_), coef)
-    eqs = [{key: v for key, v in eq.items() if key not in ("X", "y")} for eq in p["eqs"]]
+    eqs = [{key: v for key, v in eq.items() if key not in ("Z", "y", "absorbed")} for eq in p["eqs"]]
     return {**p, "eqs": eqs, "dgp_free": free, "dgp_restricted": restricted}
 
 
@@ -880,8 +898,8 @@ def wild_year_bootstrap(
     p["plan"] = _grouped_plan(p)
     data = _estimate(
         p,
-        design.X1["lag"].to_numpy(float)[None, :],
-        design.X2["lag"].to_numpy(float)[None, :],
+        p["q1"][None, :],
+        p["q2"][None, :],
         np.asarray(design.y1, float)[None, :],
         np.asarray(design.y2, float)[None, :],
     )

@@ -126,6 +126,26 @@ class Absorbed:
         out.append(g)
         return pd.Series(np.concatenate(out), index=self.names, dtype=float)
 
+    def fitted(self, r: np.ndarray) -> np.ndarray:
+        """Per-row sum of the fixed effects fitted to the partial residual ``r`` (zeros without effects).
+
+        The dummy-column product ``D delta`` with ``delta`` :meth:`values` of ``r``, formed by indexing: each
+        row's region coefficient plus its year coefficient (none for the first year with two-way effects), the
+        same sum the product forms (the other terms are exact zeros).  ``r - fitted(r)`` is
+        :meth:`residualize` of ``r`` to rounding.
+        """
+        r = np.asarray(r, float)
+        out = np.zeros(len(r))
+        delta = self.values(r).to_numpy()
+        n_r = len(self.region_names)
+        if self.region_fe:
+            out += delta[:n_r][self.codes]
+        if self._E is not None:
+            g = np.zeros(len(self.years))
+            g[len(self.years) - len(self.year_names) :] = delta[n_r:]  # two-way: the first year has no column
+            out += g[self.tcodes]
+        return out
+
 
 def absorbed_slopes(y, X, absorbed: Absorbed) -> np.ndarray:
     """Slopes of ``y`` on ``X`` with the fixed effects of ``absorbed`` (no covariance)."""

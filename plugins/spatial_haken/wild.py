@@ -60,7 +60,11 @@ class SLXWildYear(Results):
 
 
 def _design(res):
-    """The aspatial LSDV design of the fit's panel with the SLX columns, and W in its region order."""
+    """The aspatial design of the fit's panel with the SLX columns in its slope frames, and W in its region order.
+
+    ``Z1``/``Z2`` get the spatial lags ``wlag``, ``winter`` after ``lag`` and ``inter``; the fixed effects stay
+    absorbed (``design.absorbed``): no dummy column is built.
+    """
     from nqpspatial.haken.model import _Design
 
     design = _Design(res._panel_std, "const" in res.params("q1").index, res.effects_kind)
@@ -68,11 +72,11 @@ def _design(res):
     pos = {r: i for i, r in enumerate(P.ids)}
     order = [pos[r] for r in design.regions]
     W = sp.csr_array(P.W)[order][:, order]  # sparse: the lags cost the links, not N^2
-    for attr in ("X1", "X2"):
-        X = getattr(design, attr)
+    for attr in ("Z1", "Z2"):
+        Z = getattr(design, attr)
         lagged = {}
         for name, col in (("wlag", "lag"), ("winter", "inter")):
-            x = X[col].to_numpy(float)
+            x = Z[col].to_numpy(float)
             out = np.empty_like(x)
             for t in np.unique(design.tcodes):
                 rows = np.flatnonzero(design.tcodes == t)
@@ -80,9 +84,23 @@ def _design(res):
                 full[design.codes[rows]] = x[rows]
                 out[rows] = (W @ full)[design.codes[rows]]
             lagged[name] = out
-        rest = [c for c in X.columns if c not in ("lag", "inter")]
-        setattr(design, attr, pd.concat([X[["lag", "inter"]], pd.DataFrame(lagged, index=X.index), X[rest]], axis=1))
+        rest = [c for c in Z.columns if c not in ("lag", "inter")]
+        setattr(design, attr, pd.concat([Z[["lag", "inter"]], pd.DataFrame(lagged, index=Z.index), Z[rest]], axis=1))
     return design, W
+
+
+def _slx_slopes(design) -> list:
+    """Slopes of both SLX equations (``lag, inter, wlag, winter`` and ``const`` with an intercept) with the design's
+    fixed effects absorbed (:func:`nqpspatial.haken.within.absorbed_slopes`): the dummy-column least-squares slopes
+    (Frisch-Waugh-Lovell), to rounding."""
+    from nqpspatial.haken.within import absorbed_slopes
+
+    cols = design.slope_cols()
+    cols = cols[:2] + ["wlag", "winter"] + cols[2:]
+    return [
+        pd.Series(absorbed_slopes(np.asarray(y, float), Z[cols].to_numpy(float), design.absorbed), index=cols)
+        for Z, y in ((design.Z1, design.y1), (design.Z2, design.y2))
+    ]
 
 
 def slx_wild_year(res, B: int, *, seed, alpha: float = 0.05, min_ratio: float = 1.0, backend=None) -> SLXWildYear:
@@ -112,10 +130,7 @@ def slx_wild_year(res, B: int, *, seed, alpha: float = 0.05, min_ratio: float = 
             "config",
         )
     design, W = _design(res)
-    coefs = []
-    for X, y in ((design.X1, design.y1), (design.X2, design.y2)):  # LSDV: the SLX slopes (Frisch-Waugh-Lovell)
-        c = np.linalg.lstsq(X.to_numpy(float), np.asarray(y, float), rcond=None)[0]
-        coefs.append(pd.Series(c, index=X.columns))
+    coefs = _slx_slopes(design)
     boot = wild_year_bootstrap(design, coefs, int(B), seed=seed, alpha=alpha, min_ratio=min_ratio, backend=backend, W=W)
     est = {
         "gamma1": 1 - coefs[0]["lag"],
@@ -125,6 +140,8 @@ def slx_wild_year(res, B: int, *, seed, alpha: float = 0.05, min_ratio: float = 
     }
     est.update(theta_q1=coefs[0]["wlag"], theta_q1q2=coefs[0]["winter"])
     est.update(theta_q2=coefs[1]["wlag"], theta_q1sq=coefs[1]["winter"])
+    if "const" in coefs[0].index:  # an intercept (the API's intercept=True): its terms k1, k2 have rows too
+        est.update(k1=coefs[0]["const"], k2=coefs[1]["const"])
     est["ratio"] = abs(est["gamma2"]) / abs(est["gamma1"])
     iv = boot.intervals.set_index("term")
     rows = [
