@@ -1,0 +1,157 @@
+"""The fast CSV writer (issue 19) gives the bytes of the old pandas-based one (tests/_csv_reference.py)."""
+
+from __future__ import annotations
+
+import _csv_reference as ref
+import numpy as np
+import pandas as pd
+import pytest
+
+from nqpspatial import io as nio
+
+ASCII = "".join(chr(i) for i in range(1, 128))
+TRICKY_TEXT = [
+    "=SUM(A1)",
+    "+1",
+    "-1.5",
+    "-x",
+    "@cmd",
+    "\tlead tab",
+    "\rlead cr",
+    "'=already",
+    "''+twice",
+    "a,b",
+    'say "hi"',
+    "two\nlines",
+    "cr\rinside",
+    "crlf\r\n",
+    "长三角 – ü",
+    "\u2028sep\x85",
+    " spaced ",
+    "",
+    "-inf",
+    "nan",
+    "1e-3",
+    "\x01ctl\x1f",
+    ASCII,
+]
+
+
+def _tricky(n: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Every dtype the fast writer formats itself, with awkward values."""
+    rng = np.random.default_rng(seed)
+    text = [TRICKY_TEXT[i % len(TRICKY_TEXT)] for i in range(n)]
+    text[5] = None
+    x = rng.normal(size=n) * 10.0 ** rng.integers(-30, 30, n)
+    x[:10] = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e16, 1e15, 1e-5, 5e-324, 1.7976931348623157e308]
+    return pd.DataFrame(
+        {
+            "region": [f"{110101 + i % 7}" for i in range(n)],
+            "text": pd.array(text, dtype="str"),
+            "nullable_text": pd.array([None if i % 4 == 0 else t for i, t in enumerate(text)], dtype="string"),
+            "objtext": pd.Series([None if i % 5 == 0 else t for i, t in enumerate(text)], dtype=object),
+            "x": x,
+            "x32": np.clip(x, -1e30, 1e30).astype(np.float32),
+            "i": rng.integers(-(2**62), 2**62, n),
+            "year": np.repeat(np.arange(2000, 2000 + n // 10 + 1), 10)[:n],
+            "u8": rng.integers(0, 255, n).astype(np.uint8),
+            "flag": rng.random(n) < 0.5,
+            "rank": pd.array([None if i % 3 == 0 else i % 4 for i in range(n)], dtype="Int64"),
+            "ok": pd.array([None if i % 3 == 1 else bool(i % 2) for i in range(n)], dtype="boolean"),
+            "=name": np.arange(n),
+            "a,b": np.arange(n) * 0.5,
+            'q"uote': ["x"] * n,
+            "-1": np.zeros(n),
+        }
+    )
+
+
+def _other() -> pd.DataFrame:
+    """Dtypes left to pandas: mixed objects, nullable floats, categoricals, datetimes."""
+    n = 12
+    return pd.DataFrame(
+        {
+            "mixed": pd.Series(
+                [1, 1.0, True, None, "=x", np.nan, 2.5, "a,b", -3, np.float64(0.1), "t", b"b"], dtype=object
+            ),
+            "ints_obj": pd.Series(list(range(n)), dtype=object),
+            "f": pd.array([0.1, None] + [1.5] * (n - 2), dtype="Float64"),
+            "cat": pd.Categorical(["=a", "b", None] * 4),
+            "when": pd.date_range("2020-01-01", periods=n, freq="D"),
+            "x": np.linspace(0, 1, n),
+        }
+    )
+
+
+def _assert_same_bytes(table, tmp_path, **kw):
+    new, old = tmp_path / "new.csv", tmp_path / "old.csv"
+    try:
+        ref.write_csv(table, old, **kw)
+    except Exception as exc:  # the old writer's failures (repeated labels) stay the same
+        with pytest.raises(type(exc)):
+            nio.write_csv(table, new, **kw)
+        return
+    nio.write_csv(table, new, **kw)
+    assert new.read_bytes() == old.read_bytes()
+
+
+@pytest.mark.parametrize("escape", [True, False])
+def test_fast_writer_gives_the_reference_bytes(tmp_path, monkeypatch, escape):
+    table = _tricky()
+    before = table.copy()
+    new, old = tmp_path / "new.csv", tmp_path / "old.csv"
+    ref.write_csv(table, old, escape_formulas=escape)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the fast path should have written this table")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", refuse)  # proves the fast path wrote it
+    nio.write_csv(table, new, escape_formulas=escape)
+    assert new.read_bytes() == old.read_bytes()
+    pd.testing.assert_frame_equal(table, before)  # input not mutated
+    text = new.read_bytes()
+    assert text.startswith(b"\xef\xbb\xbf") and b'"two\nlines"' in text and b"\r\n" not in text.split(b"crlf")[0]
+
+
+def test_fast_writer_in_pieces(tmp_path, monkeypatch):
+    monkeypatch.setattr(nio, "_CSV_CHUNK", 7)
+    for n in (0, 1, 6, 7, 8, 60):
+        _assert_same_bytes(_tricky(60).head(n), tmp_path)
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        _other(),
+        pd.DataFrame(),
+        pd.DataFrame({"a": []}),
+        pd.DataFrame({"a": pd.Series([], dtype="str"), "b": pd.Series([], dtype=float)}),
+        pd.DataFrame({"only": ["", None, "=x", "a,b"]}),
+        pd.DataFrame({"all_missing": pd.Series([None, None], dtype=object), "s": pd.array([None, None], dtype="str")}),
+        pd.DataFrame([[1, 2.5, "x"]], columns=[0, 1.5, "c"]),  # labels that are not text
+        pd.DataFrame([[1, "=a", "b"]], columns=["d", "d", "=d"]),  # repeated labels
+        pd.DataFrame(np.ones((2, 2)), columns=pd.MultiIndex.from_tuples([("a", "b"), ("a", "c")])),
+    ],
+    ids=["others", "empty", "no-rows", "no-rows-typed", "one-column", "all-missing", "labels", "repeated", "multi"],
+)
+@pytest.mark.parametrize("escape", [True, False])
+def test_edge_tables_give_the_reference_bytes(tmp_path, table, escape):
+    _assert_same_bytes(table, tmp_path, escape_formulas=escape)
+
+
+def test_escaped_frame_equals_the_reference():
+    for table in (_tricky(), _other(), _tricky(200, seed=3).sample(frac=1, random_state=1)):
+        new, old = nio._escaped(table), ref.escaped(table)
+        pd.testing.assert_frame_equal(new, old, check_exact=True)
+    table = _tricky()
+    assert nio._escape_column(table["text"]) is not table["text"]
+
+
+def test_float_repr_is_numpys_text():
+    """The writer formats float64 by ``repr``; pandas by numpy's ``astype(str)``: the same text for any double."""
+    rng = np.random.default_rng(19)
+    x = rng.integers(0, 2**64, size=300_000, dtype=np.uint64).view(np.float64)
+    y = np.round(rng.normal(size=100_000) * 1e6) / 10.0 ** rng.integers(0, 12, 100_000)
+    edges = np.array([1e16, 1e15, 1e-4, 1e-5, 9999999999999998.0, 2.0**53, 5e-324, 2.2250738585072014e-308])
+    z = np.concatenate([x[~np.isnan(x)], y, edges, -edges, np.nextafter(edges, 0), np.nextafter(edges, np.inf)])
+    assert list(map(repr, z.tolist())) == z.astype(str).tolist()
