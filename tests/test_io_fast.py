@@ -155,3 +155,60 @@ def test_float_repr_is_numpys_text():
     edges = np.array([1e16, 1e15, 1e-4, 1e-5, 9999999999999998.0, 2.0**53, 5e-324, 2.2250738585072014e-308])
     z = np.concatenate([x[~np.isnan(x)], y, edges, -edges, np.nextafter(edges, 0), np.nextafter(edges, np.inf)])
     assert list(map(repr, z.tolist())) == z.astype(str).tolist()
+
+
+def _sheet_tables() -> list[tuple[str, pd.DataFrame]]:
+    """Tables for the workbook writer: every dtype, empty cells in some chunks only, awkward objects."""
+    import datetime
+    import decimal
+
+    tricky = _tricky(90, seed=5)
+    tricky.loc[40:, "x"] = 0.25  # the float column has empty cells in the first chunks only
+    mixed = pd.DataFrame(
+        {
+            "mixed": pd.Series(
+                [1, 1.0, True, -0.0, 0.0, None, np.nan, pd.NA, pd.NaT, decimal.Decimal("NaN"), "=x", b"b"],
+                dtype=object,
+            ),
+            "f": pd.array([0.1, None] + [1.5] * 10, dtype="Float64"),
+            "cat": pd.Categorical(["=a", "b", None] * 4),
+            "catnum": pd.Categorical([1.5, 2.0, None] * 4),
+            "when": pd.date_range("2020-01-01", periods=12, freq="D").insert(3, pd.NaT)[:12],
+            "day": [datetime.date(2020, 1, i + 1) for i in range(12)],
+            "big": np.array([2**53 + 1, -(2**63), 2**62, 10**15, 10**15 - 1, -(10**15)] * 2, dtype=np.int64),
+            "ubig": np.array([2**64 - 1, 0] * 6, dtype=np.uint64),
+            "ints_obj": pd.Series(list(range(12)), dtype=object),
+        }
+    )
+    return [
+        ("tricky", tricky),
+        ("mixed", mixed),
+        ("empty", pd.DataFrame({"a": pd.Series([], dtype=float), "b": pd.Series([], dtype="str")})),
+        ("nocols", pd.DataFrame(index=range(3))),
+        ("missing", pd.DataFrame({"s": pd.array([None] * 5, dtype="str"), "x": [np.nan] * 5})),
+    ]
+
+
+def test_sheet_xml_equals_the_reference():
+    """Every worksheet's XML is the old writer's (tests/_xlsx_reference.py), chunked or not."""
+    import _xlsx_reference as xref
+
+    from nqpspatial import _xlsx
+
+    for _, tab in _sheet_tables():
+        for chunk in (7, 20_000):
+            assert "".join(_xlsx.sheet_rows(tab, chunk)) == "".join(xref.sheet_rows(tab, chunk))
+        for j in range(tab.shape[1]):
+            rows = [str(i + 2) for i in range(len(tab))]
+            assert _xlsx._column_cells(tab.iloc[:, j], "C", rows) == xref._column_cells(tab.iloc[:, j], "C", rows)
+
+
+def test_workbook_bytes_equal_the_reference(tmp_path):
+    import _xlsx_reference as xref
+
+    from nqpspatial import _xlsx
+
+    sheets = _sheet_tables()
+    _xlsx.write_xlsx(tmp_path / "new.xlsx", sheets, created="2000-01-01T00:00:00Z")
+    xref.write_xlsx(tmp_path / "old.xlsx", sheets, created="2000-01-01T00:00:00Z")
+    assert (tmp_path / "new.xlsx").read_bytes() == (tmp_path / "old.xlsx").read_bytes()
