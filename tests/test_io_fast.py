@@ -212,3 +212,48 @@ def test_workbook_bytes_equal_the_reference(tmp_path):
     _xlsx.write_xlsx(tmp_path / "new.xlsx", sheets, created="2000-01-01T00:00:00Z")
     xref.write_xlsx(tmp_path / "old.xlsx", sheets, created="2000-01-01T00:00:00Z")
     assert (tmp_path / "new.xlsx").read_bytes() == (tmp_path / "old.xlsx").read_bytes()
+
+
+def _raw_panels():
+    """Raw panels as read_table gives them: numeric, text and nullable columns with awkward cells."""
+    n = 24
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=n)
+    x[[2, 9]] = np.nan
+    x[[4, 17]] = [np.inf, -np.inf]
+    base = {
+        "region": [f"r{i // 4}" for i in range(n)],
+        "year": np.tile(np.arange(2000, 2004), n // 4),
+        "num": x,
+        "ints": np.arange(n),
+        "nullable": pd.array([None if i % 5 == 0 else i for i in range(n)], dtype="Int64"),
+        "flags": np.arange(n) % 2 == 0,
+    }
+    cells = ["1.5", " ", "", None, "abc", "1,000", "inf", "-inf", "nan", " 2 ", "\t", "3e5", "=1", "长"]
+    text = [cells[i % len(cells)] for i in range(n)]
+    panels = [
+        pd.DataFrame(base),
+        pd.DataFrame({**base, "text": pd.array(text, dtype="str"), "obj": pd.Series(text, dtype=object)}),
+        pd.DataFrame({**base, "mixed": pd.Series([1, 2.5, "x", None, np.inf, " "] * 4, dtype=object)}),
+    ]
+    return [p.set_index(pd.RangeIndex(3, 3 + n)) if i == 1 else p for i, p in enumerate(panels)]
+
+
+def test_parse_values_equals_the_reference():
+    import _panel_reference as pref
+
+    from nqpspatial.panel import _parse_values
+
+    for raw in _raw_panels():
+        before = raw.copy()
+        cols = [c for c in raw.columns if c not in ("region", "year")]
+        for line_of in (None, {idx: idx + 2 for idx in raw.index}):
+            new, old = (
+                _parse_values(raw, cols, "region", "year", line_of),
+                pref.parse_values(raw, cols, "region", "year", line_of),
+            )
+            pd.testing.assert_frame_equal(new[0], old[0], check_exact=True)
+            assert new[1:] == old[1:]
+            assert new[1] and any("infinite value(s): num (r1, 2000)" in p for p in new[2])
+            assert any(p.startswith("non-numeric cell(s)") for p in new[2]) == (raw.shape[1] > 6)
+        pd.testing.assert_frame_equal(raw, before)
