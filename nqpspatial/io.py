@@ -485,8 +485,10 @@ def _escaped(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-#: Characters that make Python's csv writer (as pandas configures it) quote a cell.
-_CSV_QUOTED = re.compile('[,"\r\n\x00]')
+#: Cells with one of these characters are quoted as Python's csv writer decides (',', '"' and a newline make it
+#: quote; a carriage return and NUL are written as they are by Python 3.11).
+_CSV_QUOTED_CHARS = ',"\r\n\x00'
+_CSV_QUOTED = re.compile(f"[{_CSV_QUOTED_CHARS}]")
 #: Rows written per piece by :func:`_fast_csv` (bounds the memory of the cell texts).
 _CSV_CHUNK = 200_000
 
@@ -505,7 +507,7 @@ def _csv_handled(s: pd.Series) -> bool:
         if dtype.kind in "iubf":
             return True
         return dtype.kind == "O" and pd.api.types.infer_dtype(s.to_numpy(), skipna=True) in ("string", "empty")
-    return isinstance(dtype, (pd.StringDtype, pd.BooleanDtype, pd.core.arrays.integer.IntegerDtype))
+    return isinstance(dtype, pd.StringDtype) or isinstance(s.array, (pd.arrays.IntegerArray, pd.arrays.BooleanArray))
 
 
 def _csv_texts(s: pd.Series) -> list[str]:
@@ -536,7 +538,8 @@ def _csv_texts(s: pd.Series) -> list[str]:
     else:  # nullable integers and booleans
         codes, uniques = pd.factorize(s.array)  # missing cells -> -1 -> the appended ""
         return np.array([str(u) for u in uniques.tolist()] + [""], dtype=object)[codes].tolist()
-    if _CSV_QUOTED.search("".join(texts)):
+    joined = "".join(texts)
+    if any(ch in joined for ch in _CSV_QUOTED_CHARS):  # a substring test is many times faster than a regex
         texts = [_csv_quote(t) if _CSV_QUOTED.search(t) else t for t in texts]
     return texts
 
@@ -548,10 +551,15 @@ def _fast_csv(table: pd.DataFrame, path) -> bool:
     lineterminator="\\n")`` (tests/test_io_fast.py compares the two): the cells of a
     column are formatted at once, the rows joined and the text encoded in
     pieces.  Tables with fewer than two columns, labels that are not all text
-    or columns of another dtype (datetimes, categoricals, ...) are left to pandas.
+    or columns of another dtype (datetimes, categoricals, ...) are left to
+    pandas, and so are files not named ``*.csv`` (pandas compresses a
+    ``.csv.gz`` or ``.zip``).
     """
     k = table.shape[1]
     if k < 2 or not isinstance(path, (str, os.PathLike)) or isinstance(table.columns, pd.MultiIndex):
+        return False
+    path = os.path.expanduser(os.fspath(path))  # as pandas does
+    if not isinstance(path, str) or not path.lower().endswith(".csv"):
         return False
     if not all(type(c) is str for c in table.columns):
         return False

@@ -113,6 +113,18 @@ def test_fast_writer_gives_the_reference_bytes(tmp_path, monkeypatch, escape):
     assert text.startswith(b"\xef\xbb\xbf") and b'"two\nlines"' in text and b"\r\n" not in text.split(b"crlf")[0]
 
 
+def test_other_file_names_are_left_to_pandas(tmp_path):
+    import gzip
+
+    table = _tricky()
+    nio.write_csv(table, tmp_path / "new.csv.gz")
+    ref.write_csv(table, tmp_path / "old.csv")
+    assert gzip.decompress((tmp_path / "new.csv.gz").read_bytes()) == (tmp_path / "old.csv").read_bytes()
+    _assert_same_bytes(table, tmp_path)
+    nio.write_csv(table, str(tmp_path / "s.CSV"))
+    assert (tmp_path / "s.CSV").read_bytes() == (tmp_path / "old.csv").read_bytes()
+
+
 def test_fast_writer_in_pieces(tmp_path, monkeypatch):
     monkeypatch.setattr(nio, "_CSV_CHUNK", 7)
     for n in (0, 1, 6, 7, 8, 60):
