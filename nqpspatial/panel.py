@@ -728,7 +728,12 @@ def _listed_subsystems(ind_table, subsystems, indicators_where) -> list[str]:
 
 
 def _parse_values(raw, value_cols, region, year, line_of):
-    """The numeric table, the missing cells and the problems of non-numeric and infinite cells."""
+    """The numeric table, the missing cells and the problems of non-numeric and infinite cells.
+
+    A numeric column's missing cells are its NaN (no number is written as
+    blank text), so only text columns are converted to text for the check;
+    infinite cells are found column by column.
+    """
 
     def loc(idx):
         return f"row {line_of[idx]}" if line_of else f"{raw.at[idx, region]} {raw.at[idx, year]}"
@@ -738,7 +743,10 @@ def _parse_values(raw, value_cols, region, year, line_of):
     for col in value_cols:
         s = raw[col]
         num = pd.to_numeric(s, errors="coerce")
-        is_missing = s.isna() | s.astype(str).str.strip().eq("")
+        if pd.api.types.is_numeric_dtype(s.dtype):
+            is_missing = s.isna()
+        else:
+            is_missing = s.isna() | s.astype(str).str.strip().eq("")
         for idx in raw.index[(num.isna() & ~is_missing).to_numpy()]:
             nonnum.append(f"{col} at {loc(idx)} ({s[idx]!r})")
         for idx in raw.index[is_missing.to_numpy()]:
@@ -750,10 +758,10 @@ def _parse_values(raw, value_cols, region, year, line_of):
             f"non-numeric cell(s): {_listing(nonnum)}. Enter numbers (no units, "
             "thousands separators or notes) or leave the cell empty."
         )
-    inf_cells = [
-        f"{c} ({r}, {y})" for c in value_cols for r, y, v in zip(table[region], table[year], table[c]) if np.isinf(v)
-    ]
-    if inf_cells:
+    infinite = [(c, np.flatnonzero(np.isinf(table[c].to_numpy()))) for c in value_cols]
+    if any(len(at) for _, at in infinite):
+        regs, yrs = list(table[region]), list(table[year])
+        inf_cells = [f"{c} ({regs[i]}, {yrs[i]})" for c, at in infinite for i in at.tolist()]
         problems.append(f"infinite value(s): {_listing(inf_cells)}.")
     return table, missing_cells, problems
 
