@@ -54,6 +54,7 @@ from .errors import InputError
 
 __all__ = [
     "DEFAULT_CHUNK",
+    "DEFAULT_THREADS",
     "BACKENDS",
     "ChunkTask",
     "plan_chunks",
@@ -193,16 +194,66 @@ def _call_chunk(fn, payload, task):
         return fn(payload, task)
 
 
+#: Threads of the in-process backend by default (at most the usable cores): two chunks in flight at a
+#: time bound the memory of the largest chunks (the wild bootstrap's are about 300 MB at county scale).
+DEFAULT_THREADS = 2
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the platform tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - macOS and Windows have no sched_getaffinity
+        return max(1, os.cpu_count() or 1)
+
+
+def threadsafe(fn: Callable) -> Callable:
+    """Mark a chunk function that the in-process backend may run on several threads at once.
+
+    The function must only read its payload (no cache filled on first use) and spend most of its time
+    in NumPy, SciPy or BLAS calls, which release the interpreter lock.  Its results do not depend on the
+    thread that runs it: every chunk draws from its own generator and runs with single-threaded BLAS.
+    """
+    fn.nqpspatial_threadsafe = True
+    return fn
+
+
 class InProcessBackend:
-    """Run chunks one after another in this process (the default)."""
+    """Run chunks in this process (the default).
+
+    Chunk functions marked with :func:`threadsafe` run on up to ``threads`` threads (default
+    :data:`DEFAULT_THREADS`, at most :func:`usable_cores`); the others one after another.  The results
+    are the same either way (in chunk order, each chunk from its own generator, single-threaded BLAS).
+
+    Parameters
+    ----------
+    threads : int, optional
+        Threads for thread-safe chunk functions; 1 runs every chunk one after another.
+    """
 
     name = "inprocess"
     workers = 1
 
+    def __init__(self, threads: int | None = None):
+        self.threads = int(threads) if threads is not None else min(DEFAULT_THREADS, usable_cores())
+        if self.threads < 1:
+            raise InputError(f"threads must be >= 1, got {threads}")
+
     def map(self, fn: Callable, payload, tasks: Sequence[ChunkTask], progress=None) -> list:
         """``[fn(payload, task) for task in tasks]`` in task order."""
-        it = tasks if progress is None else progress(tasks, total=len(tasks), desc="chunks")
-        with _one_thread():
+        n = min(self.threads, len(tasks))
+        with _one_thread():  # process-wide: set once here, not per chunk, when chunks run on threads
+            if n > 1 and getattr(fn, "nqpspatial_threadsafe", False):
+                from concurrent.futures import ThreadPoolExecutor
+
+                pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="nqpspatial-chunk")
+                try:
+                    futures = [pool.submit(fn, payload, t) for t in tasks]
+                    it = futures if progress is None else progress(futures, total=len(futures), desc="chunks")
+                    return [f.result() for f in it]
+                finally:
+                    pool.shutdown(wait=True, cancel_futures=True)
+            it = tasks if progress is None else progress(tasks, total=len(tasks), desc="chunks")
             return [fn(payload, t) for t in it]
 
     def close(self) -> None:

@@ -25,8 +25,10 @@ import importlib.resources
 import json
 import os
 import platform
+import queue
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -329,7 +331,7 @@ def _run(config, *, out, force, seed, quiet, report, base_dir, write, workers, s
             staging = session.open_staging()
             state = _execute(cfg, base, where, analyses, rec, prep, staging, quiet, report, notes)
             info = _finish_info(state.info, started, t_start)
-            wb = write_workbook(state.tables, staging / "tables.xlsx")
+            wb = state.workbook[0]  # written by _execute's writer, before the report
             info["workbook"] = wb
             for t, why in wb["left_out"].items():
                 rec.say(f"note: table {t} left out of tables.xlsx: {why}")
@@ -366,6 +368,66 @@ def _finish_info(info: dict, started: str, t_start: float) -> dict:
     return info
 
 
+class _Writer:
+    """Writes the output files on one background thread, in the order they are submitted.
+
+    The stages go on computing while a table's CSV file (and, before the report, ``tables.xlsx``) is
+    written: most of a stage's time is in NumPy, SciPy and BLAS, which release the interpreter lock, and
+    writing a file is mostly formatting text.  The files are those the same functions write in the main
+    thread.  A writing error is raised in the main thread at the next submission or at :meth:`wait` (so
+    an ``OSError`` reaches the same handling as before); :meth:`close` waits for the file being written
+    and, when ``cancel`` (an interrupted or failed run), drops the rest, so nothing is written into the
+    staging folder after the run has left it.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue = queue.Queue()
+        self._error: BaseException | None = None
+        self._cancel = False
+        self._thread = threading.Thread(target=self._loop, name="nqpspatial-writer", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is None:
+                    return
+                fn, args, kwargs, box = job
+                if self._error is None and not self._cancel:
+                    try:
+                        result = fn(*args, **kwargs)
+                    except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                        self._error = exc
+                    else:
+                        if box is not None:
+                            box.append(result)
+            finally:
+                self._jobs.task_done()
+
+    def submit(self, fn, *args, box: list | None = None, **kwargs) -> None:
+        """Queue ``fn(*args, **kwargs)``; its result is appended to ``box`` when given."""
+        self.check()
+        self._jobs.put((fn, args, kwargs, box))
+
+    def check(self) -> None:
+        """Raise the first error of a finished job, if any."""
+        if self._error is not None:
+            exc, self._error = self._error, None
+            raise exc
+
+    def wait(self) -> None:
+        """Wait for every submitted job; raise the first error."""
+        self._jobs.join()
+        self.check()
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop the thread after the file being written (and, unless ``cancel``, every queued one)."""
+        self._cancel = cancel
+        self._jobs.put(None)
+        self._thread.join()
+
+
 @dataclass
 class _State:
     """What the stages have produced so far."""
@@ -380,13 +442,19 @@ class _State:
     artifacts: dict = field(default_factory=dict)
     used: list = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    writer: _Writer | None = None
+    workbook: list = field(default_factory=list)
 
     def add_tables(self, owner: str, new: dict) -> list[str]:
         for tname, tab in new.items():
             self.tables[tname] = tab
             self.owners[tname] = f"stage '{owner}'"
             if self.out_dir is not None:
-                write_csv(tab, self.out_dir / "tables" / f"{tname}.csv", escape_formulas=self.escape)
+                path = self.out_dir / "tables" / f"{tname}.csv"
+                if self.writer is not None:
+                    self.writer.submit(write_csv, tab, path, escape_formulas=self.escape)
+                else:
+                    write_csv(tab, path, escape_formulas=self.escape)
         return list(new)
 
     def taken(self) -> dict:
@@ -529,10 +597,23 @@ def _execute(cfg, base, where, analyses, rec, prep, out_dir, quiet, report, note
 
     from .backends import shared_backends
 
-    with registry.tracking() as used, shared_backends():  # one execution backend for every stage
-        for stage in prep.order:
-            _run_analysis(stage, cfg, ctx, rec, state)
-        _run_report(cfg, ctx, rec, state, report)
+    if out_dir is not None:
+        state.writer = _Writer()
+    done = False
+    try:
+        with registry.tracking() as used, shared_backends():  # one execution backend for every stage
+            for stage in prep.order:
+                _run_analysis(stage, cfg, ctx, rec, state)
+            if state.writer is not None:  # every table is in: the workbook is written while the report is drawn
+                state.writer.submit(write_workbook, dict(state.tables), out_dir / "tables.xlsx", box=state.workbook)
+            _run_report(cfg, ctx, rec, state, report)
+            if state.writer is not None:
+                state.writer.wait()
+        done = True
+    finally:
+        if state.writer is not None:
+            state.writer.close(cancel=not done)
+            state.writer = None
     state.artifacts = dict(ctx.artifacts)
     state.info = {
         "nqpspatial": __version__,

@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
+from nqpspatial.backends import threadsafe
 from nqpspatial.errors import InputError
 
 __all__ = [
@@ -204,6 +205,7 @@ def _quadform_products(X, Y, mat, rc, perm, work: dict):
 _WORKER_BLOCKS: dict = {}  # work blocks of _quadform_products, per worker process
 
 
+@threadsafe
 def _quadform_chunk(payload, task):
     """One permutation chunk on an execution backend (draws from the chunk's own Generator)."""
     X, Y, mat, rc = payload
@@ -352,6 +354,7 @@ def _lags_of_sample(X: np.ndarray, nb: _Neighbors, P: np.ndarray, reduce):
 _LOCAL_PERM_CHUNK = 250  # permutations per chunk of the local statistics (fixed: backend-independent)
 
 
+@threadsafe
 def _local_chunk(payload, task):
     """One chunk of conditional permutations: partial sums for :func:`_local_summary`.
 

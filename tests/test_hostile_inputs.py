@@ -388,8 +388,10 @@ def test_read_only_parent_folder_really(study, run_cli):  # pragma: no cover - r
         ro.chmod(0o755)
 
 
-def test_full_disk(study, run_cli, monkeypatch):
-    """ENOSPC while writing: exit 2 naming the folder and the fix; an earlier run's results stay."""
+@pytest.mark.parametrize("writer", ["write_workbook", "write_csv"])
+def test_full_disk(study, run_cli, monkeypatch, writer):
+    """ENOSPC while writing (the workbook, or a table's CSV on the background writer while the stages go
+    on): exit 2 naming the folder and the fix; an earlier run's results stay."""
     study.write(extra=FAST)
     assert _cli(run_cli, "run", study.config, "--out", study.out, "--quiet", "--no-report")[0] == 0
     before = _files(study.out)
@@ -398,7 +400,7 @@ def test_full_disk(study, run_cli, monkeypatch):
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(pipeline, "write_workbook", full)
+    monkeypatch.setattr(pipeline, writer, full)
     code, _, err = _cli(run_cli, "run", study.config, "--out", study.out, "--quiet", "--force", "--no-report")
     assert code == 2 and "full" in err and str(study.out) in err
     assert _files(study.out) == before

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backends import plan_chunks, run_chunks
+from ..backends import plan_chunks, run_chunks, threadsafe
 
 __all__ = ["BOOTSTRAP_CHUNK", "region_cross_products", "draw_counts", "batched_estimates", "cluster_bootstrap"]
 
@@ -137,6 +137,7 @@ def batched_estimates(W: np.ndarray, parts) -> np.ndarray:
     return out
 
 
+@threadsafe
 def _bootstrap_chunk(payload, task) -> list:
     """One chunk: draw its counts with the chunk's Generator, estimate every equation."""
     n_regions, equations = payload

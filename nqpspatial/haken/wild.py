@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..backends import run_chunks
+from ..backends import run_chunks, threadsafe
 from ..results import Results, Summary
 
 __all__ = [
@@ -712,6 +712,7 @@ def _prepare_dgps(p):
     return {**p, "eqs": eqs, "dgp_free": free, "dgp_restricted": restricted}
 
 
+@threadsafe
 def _wild_chunk(p, task):
     """One chunk: the unrestricted resamples and one restricted set per tested coefficient."""
     W = draw_multipliers(task.rng(), task.size, p["T"])

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..backends import DEFAULT_CHUNK, run_chunks
+from ..backends import DEFAULT_CHUNK, run_chunks, threadsafe
 from ..errors import InputError
 from ..results import Results, Summary
 from . import _chain
@@ -178,6 +178,7 @@ def draw_weights(
     return pd.DataFrame(W, columns=indicators)
 
 
+@threadsafe
 def _draw_chunk(payload, task):
     w0, blocks, conc = payload
     return _draw(w0, blocks, conc, task.rng(), task.size)
@@ -283,6 +284,7 @@ def _reduce(p, W, ev) -> dict:
     return res
 
 
+@threadsafe
 def _sensitivity_chunk(p, task):
     W = _draw(p["w0"], p["blocks"], p["conc"], task.rng(), task.size)
     return _reduce(p, W, _evaluate(p, p["R"], W))
