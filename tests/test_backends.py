@@ -158,3 +158,34 @@ def test_unreachable_scheduler_is_a_user_error(monkeypatch):
     with pytest.raises(InputError, match=rf"tcp://127\.0\.0\.1:{port}.*--scheduler"):
         with open_backend("auto", scheduler=f"tcp://127.0.0.1:{port}"):
             pass
+
+
+def _thread_name(payload, task):
+    import threading
+
+    return task.index, threading.current_thread().name
+
+
+def test_in_process_threads_run_only_marked_chunk_functions(small_study):
+    """Threaded and sequential in-process runs give the same bits; unmarked functions stay on the caller's thread."""
+    import threading
+
+    from nqpspatial.backends import threadsafe
+    from nqpspatial.haken import HakenModel, simulate_panel
+
+    normalized, weights = small_study
+    one = weight_sensitivity(normalized, weights, draws=600, seed=3, chunk_size=50, backend=InProcessBackend(1))
+    two = weight_sensitivity(normalized, weights, draws=600, seed=3, chunk_size=50, backend=InProcessBackend(2))
+    pd.testing.assert_frame_equal(one.table, two.table, check_exact=True)
+    pd.testing.assert_frame_equal(one.regions, two.regions, check_exact=True)
+    panel = simulate_panel(-0.1, 0.35, 0.6, 0.35, n_periods=10, q1_start=(0.3, 0.6), seed=7)
+    fits = [HakenModel(panel, "q1", "q2").fit(bootstrap=999, seed=1, backend=InProcessBackend(k)) for k in (1, 2)]
+    pd.testing.assert_frame_equal(fits[0].estimates, fits[1].estimates, check_exact=True)
+    main = threading.current_thread().name
+    tasks = plan_chunks(8, 1, chunk_size=1)
+    assert {name for _, name in InProcessBackend(2).map(_thread_name, None, tasks)} == {main}
+    marked = threadsafe(lambda payload, task: _thread_name(payload, task))
+    out = InProcessBackend(2).map(marked, None, tasks)
+    assert [i for i, _ in out] == list(range(8)) and main not in {name for _, name in out}
+    with pytest.raises(InputError, match="threads"):
+        InProcessBackend(0)
