@@ -57,6 +57,7 @@ import csv
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -630,10 +631,9 @@ def _county_rows(tab, tmp: Path, me: str, timeout: float, repeats: int = 1) -> N
     """Issue 19: the county study (eight zones through the province codes) without and with the report.
 
     With ``repeats`` > 1 each run is repeated in fresh processes: the row gives the median wall time (the
-    stage note is that run's) and the largest peak memory, and the note lists every wall time.
+    stage note is that run's) and the largest peak memory, and the note lists every wall time.  Each
+    run writes a new output folder (the previous one is removed outside the timed process).
     """
-    import statistics
-
     cfg, label = _county_study(tmp)
     size = "2848 x 20" if "2848" in label else "2870 x 20"
     for report, budget in ((False, 30.0), (True, 60.0)):
@@ -641,6 +641,7 @@ def _county_rows(tab, tmp: Path, me: str, timeout: float, repeats: int = 1) -> N
         runs = []
         try:
             for _ in range(max(1, int(repeats))):
+                shutil.rmtree(tmp / "county_out", ignore_errors=True)  # every repeat writes a new folder
                 runs.append(
                     _sub(
                         [PY, me, "--worker", "run", str(cfg), str(tmp / "county_out")]
