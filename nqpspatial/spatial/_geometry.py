@@ -259,13 +259,8 @@ def _vertex_contiguity(arr: np.ndarray, rook: bool) -> tuple[np.ndarray, np.ndar
     del code, who, owner
     k, g = pairs // n, pairs % n
     del pairs
-    # keep keys shared by two or more regions, then link each key's regions with each other
-    first = np.r_[True, k[1:] != k[:-1]]
-    start = np.flatnonzero(first)
-    size = np.diff(np.r_[start, len(k)])
-    shared = np.repeat(size >= 2, size)
-    gi, gj = _links_within_groups(k[shared], g[shared])
-    del k, g, shared
+    gi, gj = _links_within_groups(k, g)  # each key's regions linked with each other
+    del k, g
     ij = _sorted_unique(gi * max(n, 1) + gj)
     return ij // max(n, 1), ij % max(n, 1)
 
@@ -292,8 +287,9 @@ def _vertex_codes(verts: np.ndarray) -> np.ndarray:
 def _links_within_groups(k: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Directed links between the owners ``g`` of each key ``k`` (sorted by k, then g; distinct within a key).
 
-    Every ordered pair of distinct members of a key's group; a group of two (nearly every shared vertex of
-    a boundary layer) gives its two links directly, without the rows x rows join of a self-merge.
+    Every ordered pair of distinct members of a key's group; a key of one owner gives none, a group of two
+    (nearly every shared vertex of a boundary layer) its two links directly, without the rows x rows join
+    of a self-merge.
     """
     if len(k) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
