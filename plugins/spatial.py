@@ -438,7 +438,8 @@ def _sec_spatial(S: ReportView) -> Section | None:
         labels = {"ns": S.ft("ns"), "isolated": S.ft("isolated")}
         for var in preferred_variables(sub, S, _MAX_MAP_VARS):
             vs = sub[sub["variable"] == var]
-            years = [y for y in S.years if y in set(vs["year"])] or sorted(vs["year"].unique())[-1:]
+            have = set(vs["year"])
+            years = [y for y in S.years if y in have] or sorted(vs["year"].unique())[-1:]
             if S.opts["figures"] and S.geoms is not None:
                 from nqpspatial.report.maps import categorical_map
 

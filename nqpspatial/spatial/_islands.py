@@ -113,7 +113,8 @@ def nearest_by_boundary(
     best = _measure(src, project(gs.loc[measure]), factor)
     if len(measure) < len(others):
         # every region whose bounding box is nearer than the best distance could be nearer still
-        rest = [i for i in others if i not in set(measure)]
+        measured = set(measure)
+        rest = [i for i in others if i not in measured]
         boxes = project(gs.loc[rest].envelope)
         barr = np.asarray(boxes.array, dtype=object)
         bb = shapely.bounds(barr)
@@ -222,7 +223,11 @@ def link_islands(raw, ids: Sequence, geometry, islands: Sequence | None = None) 
         ``island, neighbor, km``.
     """
     ids = list(ids)
-    found = [i for i in ids if i in set(raw.isolates)] if islands is None else list(islands)
+    if islands is None:
+        isolated = set(raw.isolates)
+        found = [i for i in ids if i in isolated]
+    else:
+        found = list(islands)
     if not found:
         return raw, empty_links()
     cents = _centroids_once(geometry, ids)

@@ -349,7 +349,8 @@ def build_weights(
             f"weights builder '{name}' returned a graph over different ids or order than "
             "requested (contract: exactly `ids`, in that order)"
         )
-    found = [i for i in ids if i in set(raw.isolates)]
+    isolated = set(raw.isolates)
+    found = [i for i in ids if i in isolated]
     notes = []
     links = empty_links()
     graph_raw = raw
