@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _wild_compare import assert_same_bootstrap
 from nqpspatial.haken import HakenModel, simulate_panel, wild
 from nqpspatial.haken.model import _Design
 
@@ -55,21 +56,7 @@ def _both(model, B, seed, monkeypatch, **fit_kw):
 
 
 def _assert_same(a, b, coef_tol=1e-12):
-    assert a.B == b.B and a.weights == b.weights
-    assert a.n_distinct == b.n_distinct and a.n_invalid == b.n_invalid
-    assert list(a.draws.columns) == list(b.draws.columns)
-    coef = [c for c in a.draws.columns if c != "ratio"]
-    tol = {"rtol": coef_tol, "atol": coef_tol}
-    np.testing.assert_allclose(a.draws[coef].to_numpy(), b.draws[coef].to_numpy(), equal_nan=True, **tol)
-    np.testing.assert_allclose(a.draws["ratio"], b.draws["ratio"], equal_nan=True, **RATIO_TOL)
-    assert list(a.intervals["term"]) == list(b.intervals["term"])
-    num = ["ci_low", "ci_high", "std_err"]
-    ia, ib = a.intervals.set_index("term")[num], b.intervals.set_index("term")[num]
-    np.testing.assert_allclose(ia.drop(index="ratio").to_numpy(), ib.drop(index="ratio").to_numpy(), **tol)
-    np.testing.assert_allclose(ia.loc["ratio"].to_numpy(), ib.loc["ratio"].to_numpy(), **RATIO_TOL)
-    assert list(a.pvalues.index) == list(b.pvalues.index)
-    np.testing.assert_array_equal(a.pvalues.to_numpy(), b.pvalues.to_numpy())
-    assert a.verdict_share == b.verdict_share
+    assert_same_bootstrap(a, b, coef_tol, RATIO_TOL)
 
 
 CASES = [

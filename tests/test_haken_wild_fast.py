@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _wild_compare import assert_same_bootstrap
 from nqpspatial.haken import HakenModel, simulate_panel, wild
 
 TOL = {"rtol": 1e-12, "atol": 1e-12}
@@ -44,21 +45,7 @@ def _fits(panel, B, seed, **model_kw):
 
 
 def _assert_same(a, b, tol=1e-12):
-    assert a.B == b.B and a.weights == b.weights
-    assert a.n_distinct == b.n_distinct and a.n_invalid == b.n_invalid
-    assert list(a.draws.columns) == list(b.draws.columns)
-    coef = [c for c in a.draws.columns if c != "ratio"]
-    close = {"rtol": tol, "atol": tol}
-    np.testing.assert_allclose(a.draws[coef].to_numpy(), b.draws[coef].to_numpy(), equal_nan=True, **close)
-    np.testing.assert_allclose(a.draws["ratio"], b.draws["ratio"], equal_nan=True, **RATIO_TOL)
-    assert list(a.intervals["term"]) == list(b.intervals["term"])
-    num = ["ci_low", "ci_high", "std_err"]
-    ia, ib = a.intervals.set_index("term")[num], b.intervals.set_index("term")[num]
-    np.testing.assert_allclose(ia.drop(index="ratio").to_numpy(), ib.drop(index="ratio").to_numpy(), **close)
-    np.testing.assert_allclose(ia.loc["ratio"].to_numpy(), ib.loc["ratio"].to_numpy(), **RATIO_TOL)
-    # p-values count |t*| >= |t|: equal unless a resample ties at rounding level
-    np.testing.assert_array_equal(a.pvalues.to_numpy(), b.pvalues.to_numpy())
-    assert a.verdict_share == b.verdict_share
+    assert_same_bootstrap(a, b, tol, RATIO_TOL)
 
 
 @pytest.mark.parametrize(
