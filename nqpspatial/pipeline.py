@@ -449,12 +449,9 @@ class _State:
         for tname, tab in new.items():
             self.tables[tname] = tab
             self.owners[tname] = f"stage '{owner}'"
-            if self.out_dir is not None:
+            if self.out_dir is not None:  # the writer exists while _execute runs with an output folder
                 path = self.out_dir / "tables" / f"{tname}.csv"
-                if self.writer is not None:
-                    self.writer.submit(write_csv, tab, path, escape_formulas=self.escape)
-                else:
-                    write_csv(tab, path, escape_formulas=self.escape)
+                self.writer.submit(write_csv, tab, path, escape_formulas=self.escape)
         return list(new)
 
     def taken(self) -> dict:
@@ -566,7 +563,6 @@ def _with_failures(record, failures, state):
 def _execute(cfg, base, where, analyses, rec, prep, out_dir, quiet, report, notes) -> _State:
     """Record the pre-flight steps, run every analysis and the report; tables go to ``out_dir`` when given."""
     state = _State(out_dir, bool(cfg["run"]["escape_csv_formulas"]), reserved=_reserved(analyses))
-    _core_records(cfg, rec, prep, state)
     panel = prep.panel
     ctx = StageContext(
         config=cfg,
@@ -601,6 +597,7 @@ def _execute(cfg, base, where, analyses, rec, prep, out_dir, quiet, report, note
         state.writer = _Writer()
     done = False
     try:
+        _core_records(cfg, rec, prep, state)
         with registry.tracking() as used, shared_backends():  # one execution backend for every stage
             for stage in prep.order:
                 _run_analysis(stage, cfg, ctx, rec, state)
