@@ -181,6 +181,91 @@ def test_steady_states_equal_uniform_fixed_point(model):
     assert row["steady_q1_min"] == pytest.approx(q, abs=1e-8) and row["steady_q1_max"] == pytest.approx(q, abs=1e-8)
 
 
+def _slow_map(effects=None):
+    """A SAR map whose uniform mode contracts at rate 0.69 / 0.7 = 0.986 (thousands of plain steps to 1e-10).
+
+    q1' = (I - 0.3 W)^-1 (0.69 q1 + 0.007 + alpha), q2' = 0.5 q2 + 0.3 q1^2: without effects the fixed point is
+    uniform, q1* = 0.007 / (0.7 - 0.69) = 0.7 and q2* = 0.3 * 0.49 / 0.5 = 0.294.
+    """
+    W = libpysal.weights.lat2W(6, 6).sparse
+    W = W.multiply(1 / W.sum(axis=1)).tocsr()
+    return SpatialMap(
+        [W],
+        {
+            "q1": EquationMap(beta={"q1": 0.69, "q1q2": 0.0}, theta={}, rho=(0.3,), const=0.007, effects=effects),
+            "q2": EquationMap(beta={"q2": 0.5, "q1sq": 0.3}, theta={}),
+        },
+    ), W
+
+
+def test_steady_states_are_the_fixed_point_of_a_slow_map():
+    """A slowly contracting map: the steady state is its fixed point to 1e-12, not the plain iteration's stop.
+
+    Plain iteration stops when a step moves less than 1e-10, which at rate 0.986 is about 7e-9 away from the
+    fixed point; the Newton refinement (started once the steps shrink at a steady rate) lands on it.
+    """
+    smap, _ = _slow_map()
+    start = np.random.default_rng(0).uniform(0.3, 0.6, 36), np.random.default_rng(1).uniform(0.1, 0.4, 36)
+    st = smap.steady_states(*start)
+    assert st.converged and st.status == "converged"
+    np.testing.assert_allclose(st.q1, 0.7, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(st.q2, 0.294, atol=1e-12, rtol=0)
+    assert st.iterations < 200  # plain iteration needs about 1,700 steps
+    # the fixed point the plain iteration heads to (within its geometric tail)
+    x1, x2 = start
+    for _ in range(20000):
+        y1, y2 = smap.step(x1, x2)
+        if max(np.max(np.abs(y1 - x1)), np.max(np.abs(y2 - x2))) < 1e-15:
+            break
+        x1, x2 = y1, y2
+    np.testing.assert_allclose(st.q1, x1, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(st.q2, x2, atol=1e-12, rtol=0)
+
+
+def test_steady_states_newton_with_region_effects_equals_dense_solution():
+    """With region effects (a non-uniform fixed point) the refinement gives the dense fixed point to 1e-12."""
+    alpha = np.random.default_rng(5).normal(0, 0.001, 36)
+    smap, W = _slow_map(alpha)
+    st = smap.steady_states(np.full(36, 0.5), np.full(36, 0.2))
+    assert st.converged
+    # dense reference: iterate the dense map to machine precision
+    A = np.eye(36) - 0.3 * W.toarray()
+    q1, q2 = np.full(36, 0.5), np.full(36, 0.2)
+    for _ in range(40000):
+        n1 = np.linalg.solve(A, 0.69 * q1 + 0.007 + alpha)
+        n2 = 0.5 * q2 + 0.3 * q1 * q1
+        done = max(np.max(np.abs(n1 - q1)), np.max(np.abs(n2 - q2))) < 1e-15
+        q1, q2 = n1, n2
+        if done:
+            break
+    np.testing.assert_allclose(st.q1, q1, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(st.q2, q2, atol=1e-12, rtol=0)
+
+
+def test_steady_states_newton_with_oscillating_convergence():
+    """Complex eigenvalues (the true system of this file): the steps shrink while turning; still the fixed point.
+
+    Without spatial terms the map is the aspatial one, with the fixed point q2* = 0.1 / 0.35, q1* =
+    sqrt(0.6 q2* / 0.35) and a Jacobian there of eigenvalues about 0.7 +- 0.17i (modulus 0.72): plain iteration
+    stops about 3e-10 from the fixed point.
+    """
+    W = libpysal.weights.lat2W(3, 3).sparse
+    W = W.multiply(1 / W.sum(axis=1)).tocsr()
+    m = SpatialMap(
+        [W],
+        {
+            "q1": EquationMap(beta={"q1": SYS["q1"], "q1q2": SYS["q1q2"]}, theta={}),
+            "q2": EquationMap(beta={"q2": SYS["q2"], "q1sq": SYS["q1sq"]}, theta={}),
+        },
+    )
+    st = m.steady_states(np.linspace(0.5, 0.9, 9), np.linspace(0.1, 0.4, 9))
+    assert st.converged
+    q2s = (SYS["q1"] - 1.0) / -SYS["q1q2"]  # q1 = 1.1 q1 - 0.35 q1 q2
+    q1s = np.sqrt((1.0 - SYS["q2"]) * q2s / SYS["q1sq"])  # q2 = 0.4 q2 + 0.35 q1^2
+    np.testing.assert_allclose(st.q1, q1s, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(st.q2, q2s, atol=1e-12, rtol=0)
+
+
 def test_steady_states_diverge_and_cycle_flagged():
     """Divergence and no convergence give converged = False with empty stars."""
     W = libpysal.weights.lat2W(3, 3).sparse
