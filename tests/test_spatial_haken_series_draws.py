@@ -71,3 +71,59 @@ def test_near_unit_spatial_parameters_fall_back_to_lu():
     got = filt.effect_stats_many(rhos, [Ww, Wa], groups, {})
     ref = _stats(False, rhos, Ww, Wa, groups, {})
     np.testing.assert_array_equal(got["ones"]["t"], ref["ones"]["t"])
+
+
+def test_prepared_tables_give_the_chunk_by_chunk_numbers(monkeypatch):
+    """Tables built once for every chunk (prepare_series) = chunks building and rebuilding their own, bit for bit.
+
+    The builder's state limit is set to 0 so that chunk by chunk a table is rebuilt whenever a later chunk needs a
+    higher degree (what happens from about 10,000 regions); prepared, each centre's table is built once.
+    """
+    from nqpspatial.plugins.spatial_haken import _linalg
+    from nqpspatial.plugins.spatial_haken._draws import EquationDraws, effect_draws
+
+    monkeypatch.setattr(_linalg, "SERIES_STATE_MAX_BYTES", 0)
+    Ww, Wa, groups = _split_lattice()
+    N = Ww.shape[0]
+    rng = np.random.default_rng(6)
+    xbar = {"q1": rng.uniform(0.1, 0.9, N), "q2": rng.uniform(0.1, 0.9, N)}
+
+    def eqs():
+        out = {}
+        for eq, terms, centre in (("q1", ("q1", "q1q2"), (0.45, 0.4)), ("q2", ("q2", "q1sq"), (0.3, 0.35))):
+            filt = SpatialFilter([Ww, Wa], method="sparse")
+            filt.center = np.array(centre)
+            mean = np.r_[0.9, -0.2, 0.05, 0.04, -0.02, 0.01, centre]
+            cov = np.diag(np.r_[np.full(6, 1e-4), 4e-4, 4e-4])
+            out[eq] = EquationDraws(
+                mean=mean,
+                cov=cov,
+                beta_idx={terms[0]: 0, terms[1]: 1},
+                theta_idx={terms[0]: [2, 3], terms[1]: [4, 5]},
+                spatial_idx=[6, 7],
+                const_idx=None,
+                const_value=0.0,
+                bounds=(-0.99, 0.99),
+                slx_ws=[Ww, Wa],
+                filt=filt,
+            )
+        return out
+
+    built = []
+    orig = _linalg._SeriesBuilder.extend
+
+    def counting(self, P):
+        got = orig(self, P)
+        built.append(len(got[0]))
+        return got
+
+    monkeypatch.setattr(_linalg._SeriesBuilder, "extend", counting)
+    prepared = effect_draws(eqs(), groups, xbar, False, 1000, seed=11, chunk_size=100)
+    n_prepared = sum(built)
+    built.clear()
+    monkeypatch.setattr("nqpspatial.plugins.spatial_haken._draws._prepare_series", lambda *a: None)
+    chunked = effect_draws(eqs(), groups, xbar, False, 1000, seed=11, chunk_size=100)
+    assert set(prepared) == set(chunked)
+    for k in prepared:
+        np.testing.assert_array_equal(prepared[k], chunked[k], err_msg=str(k))
+    assert n_prepared < sum(built)  # each table built once instead of rebuilt

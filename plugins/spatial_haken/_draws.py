@@ -23,12 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nqpspatial.backends import run_chunks
+from nqpspatial.backends import _one_thread, plan_chunks, run_chunks, seed_sequence
 from nqpspatial.errors import ModelError
 from nqpspatial.haken.model import haken_params
 from nqpspatial.haken.potential import stable_points
 
-from ._linalg import SpatialFilter
+from ._linalg import DENSE_DRAW_MAX, SpatialFilter
 
 __all__ = [
     "EFFECT_CHUNK",
@@ -230,6 +230,27 @@ def _chunk(payload, task) -> dict:
     return draw_quantities(params, eqs, stats, uniform)
 
 
+def _prepare_series(eqs: dict, groups, xbar: dict, tasks) -> None:
+    """Each equation's series tables built once for every chunk's draws (:meth:`SpatialFilter.prepare_series`).
+
+    The chunks' coefficient draws are made here exactly as :func:`_chunk` makes them (the same Generator,
+    q1 then q2); a chunk then finds its table built and cuts it to its degree.
+    """
+    filters = [e.filt for e in eqs.values() if e.spatial_idx and isinstance(e.filt, SpatialFilter)]
+    if not filters or min(f.N for f in filters) <= DENSE_DRAW_MAX:
+        return
+    with _one_thread():
+        rhos = {eq: [] for eq in eqs}
+        for task in tasks:
+            rng = task.rng()
+            for eq in ("q1", "q2"):
+                e = eqs[eq]
+                rhos[eq].append(_draw(e, task.size, rng)[:, e.spatial_idx])
+        for eq, e in eqs.items():
+            if e.spatial_idx and isinstance(e.filt, SpatialFilter):
+                e.filt.prepare_series(rhos[eq], e.slx_ws, groups, xbar)
+
+
 def effect_draws(
     eqs: dict,
     groups,
@@ -268,11 +289,13 @@ def effect_draws(
     dict
         As :func:`draw_quantities`, arrays of length ``draws`` in draw order.
     """
+    ss = seed_sequence(seed)
+    _prepare_series(eqs, groups, xbar, plan_chunks(int(draws), ss, chunk_size))
     parts = run_chunks(
         _chunk,
         (eqs, groups, xbar, uniform),
         int(draws),
-        seed=seed,
+        seed=ss,
         chunk_size=chunk_size,
         backend=backend,
         progress=progress,

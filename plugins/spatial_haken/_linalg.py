@@ -536,7 +536,7 @@ class SpatialFilter:
             out.append({"d": vals[0, i], "t": vals[1, i], "w": w})
         return out
 
-    def _series_table(self, P: int, c, mats, Z, xs) -> tuple[np.ndarray, np.ndarray]:
+    def _series_table(self, P: int, c, mats, Z, xs, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Multi-indices of degree <= P and their coefficients (n_alpha, 3, L, nm), cached by content.
 
         The coefficients of a multi-index do not depend on ``P`` (each degree is built from the
@@ -545,7 +545,8 @@ class SpatialFilter:
         chunk ran first and wherever it runs.  A table that must grow is extended from its last degree
         while its builder's state is held (in-process, up to :data:`SERIES_STATE_MAX_BYTES`; released
         by :meth:`release_series_state`); otherwise it is rebuilt, a few degrees beyond what is asked
-        (later chunks' draws reach a little further).
+        (later chunks' draws reach a little further), unless ``exact`` (:meth:`prepare_series` knows the
+        highest degree any chunk needs).
         """
         import hashlib
 
@@ -570,7 +571,7 @@ class SpatialFilter:
             if builder is None:
                 builder = _SeriesBuilder(self, c, mats, Z, xs)
                 target = P
-                if P > 0 and not builder.keep(P):
+                if P > 0 and not exact and not builder.keep(P):
                     target = max(P, got["P"] if got is not None else 0)
                     target += max(SERIES_DRAW_MARGIN, target // 5)
                 with _one_thread():
@@ -596,6 +597,52 @@ class SpatialFilter:
             state["_series_cache"] = {k: {**v, "builder": None} for k, v in state["_series_cache"].items()}
         return state
 
+    def prepare_series(self, rho_chunks, slx_ws, groups, weights: dict) -> None:
+        """Build the series tables of every chunk of effect draws at once (arguments of :meth:`effect_stats_many`).
+
+        Each chunk plans its own series (:meth:`_series_plan`: degree and centre from its draws).  Chunk by
+        chunk, a table whose builder state is too large to hold (:data:`SERIES_STATE_MAX_BYTES`; from about
+        10,000 regions) is rebuilt from degree 0 whenever a later chunk needs a higher degree.  Here every
+        chunk's plan is made first and each centre's table is built once, to the highest degree any chunk
+        needs, and the builders' state is dropped; each chunk then cuts its table to its own degree.  The
+        coefficients of a multi-index do not depend on the degree a table is built to, so every chunk gets
+        the numbers of the chunk-by-chunk build.
+
+        Parameters
+        ----------
+        rho_chunks : list of (D_k, m) arrays
+            The spatial parameters' draws of each chunk, in chunk order.
+        slx_ws, groups, weights
+            As :meth:`effect_stats_many`.
+        """
+        mats = [None] + [sp.csr_array(W) for W in slx_ws]
+        need = {}
+        for rhos in rho_chunks:
+            rhos = np.asarray(rhos, dtype=float).reshape(len(rhos), -1)
+            if not self._series_path(rhos, mats):
+                return
+            plan = self._series_plan(rhos)
+            if plan is None:
+                continue
+            P, c = plan
+            key = np.asarray(c, dtype=float).tobytes()
+            if key not in need or need[key][0] < P:
+                need[key] = (P, c)
+        if not need:
+            return
+        Z = _group_matrix(groups)
+        xs = [np.ones(self.N)] + [np.asarray(x, dtype=float) for x in weights.values()]
+        for P, c in need.values():
+            self._series_table(P, c, mats, Z, xs, exact=True)
+        self.release_series_state()
+
+    def _series_path(self, rhos: np.ndarray, mats) -> bool:
+        """Whether :meth:`effect_stats_many` computes these draws by :meth:`_multi_series_stats`."""
+        per_draw = (
+            self.m > 0 and rhos.shape[1] > 0 and not (self.m == 1 and all(_same(W, self.Ws[0]) for W in mats[1:]))
+        )
+        return per_draw and self.N > DENSE_DRAW_MAX and self.series_draws
+
     def effect_stats_many(self, rhos: np.ndarray, slx_ws, groups, weights: dict) -> dict:
         """:meth:`effect_stats` without weights (key ``"ones"``, with ``groups``) and with each weight vector.
 
@@ -620,12 +667,7 @@ class SpatialFilter:
             out = {"ones": self.effect_stats(rhos, slx_ws, groups)}
             out.update({k: self.effect_stats(rhos, slx_ws, None, x=x) for k, x in weights.items()})
             return out
-        Z = None
-        if groups is not None:
-            g = np.asarray(groups)
-            Z = np.zeros((len(g), g.max() + 1))
-            Z[np.arange(len(g)), g] = 1.0
-        res = self._per_draw_stats(rhos, mats, Z, groups, [None] + list(weights.values()))
+        res = self._per_draw_stats(rhos, mats, _group_matrix(groups), groups, [None] + list(weights.values()))
         return dict(zip(["ones", *weights], res))
 
 
@@ -665,32 +707,34 @@ class _SeriesBuilder:
         self.Rt = Rt
         self.Rw = Rw.reshape(N * G, nm) if G else None
         self.WT = [sp.csr_array(W.T) for W in filt.Ws]
-        self.level = {(0,) * self.m: np.hstack([V, np.ones((N, 1))] + ([Z] if G else []))}
+        # the left blocks of the current degree, stacked (q, N, K + 1 + G), and their multi-indices (descending)
+        self.level = np.hstack([V, np.ones((N, 1))] + ([Z] if G else []))[None]
+        self.keys = [(0,) * self.m]
         self.p = -1  # last degree whose coefficients were returned
 
     def keep(self, P: int | None = None) -> bool:
         """Whether the state (the left blocks of degree ``P``, default the current one) is small enough to hold."""
         P = max(self.p if P is None else P, 0)
-        block = next(iter(self.level.values())).nbytes
+        block = self.level[0].nbytes
         return math.comb(P + self.m - 1, self.m - 1) * block + self.Rd.nbytes <= SERIES_STATE_MAX_BYTES
 
     def extend(self, P: int) -> tuple[np.ndarray, np.ndarray]:
         """Multi-indices and coefficients of the degrees ``p + 1 .. P``: (n_new, m), (n_new, 3, L, nm)."""
         alphas, coef = [], []
         while self.p < P:
-            if self.p >= 0:  # the next degree from the current one
-                nxt = {}
-                for a in sorted(self.level, reverse=True):
-                    Y = self.level[a] if self.solve_t is None else self.solve_t(self.level[a])
-                    for j in range(self.m):
-                        b = a[:j] + (a[j] + 1,) + a[j + 1 :]
-                        prod = np.asarray(self.WT[j] @ Y)
-                        nxt[b] = prod if b not in nxt else nxt[b] + prod
-                self.level = nxt
+            if self.p >= 0:  # the next degree from the current one, written into one stacked array
+                up = [[a[:j] + (a[j] + 1,) + a[j + 1 :] for j in range(self.m)] for a in self.keys]
+                keys = sorted({b for bs in up for b in bs}, reverse=True)
+                pos = {b: i for i, b in enumerate(keys)}
+                nxt = np.zeros((len(keys),) + self.level.shape[1:])
+                for i, bs in enumerate(up):
+                    Y = self.level[i] if self.solve_t is None else self.solve_t(self.level[i])
+                    for j, b in enumerate(bs):
+                        nxt[pos[b]] += np.asarray(self.WT[j] @ Y)
+                self.level, self.keys = nxt, keys
             self.p += 1
-            keys = sorted(self.level, reverse=True)
-            alphas += keys
-            coef.append(self._coefficients(np.stack([self.level[a] for a in keys])))
+            alphas += self.keys
+            coef.append(self._coefficients(self.level))
         if not alphas:
             return np.zeros((0, self.m), dtype=int), np.zeros((0, 3, self.L, self.nm))
         return np.array(alphas), np.concatenate(coef)
@@ -705,6 +749,16 @@ class _SeriesBuilder:
         if G:
             out[:, 2] = (np.ascontiguousarray(U[:, :, K + 1 :]).reshape(q, N * G) @ self.Rw)[:, None, :]
         return out
+
+
+def _group_matrix(groups) -> np.ndarray | None:
+    """Indicator matrix (N, G) of integer group codes (None without groups)."""
+    if groups is None:
+        return None
+    g = np.asarray(groups)
+    Z = np.zeros((len(g), g.max() + 1))
+    Z[np.arange(len(g)), g] = 1.0
+    return Z
 
 
 def _union_pattern(N: int, Ws) -> tuple:
