@@ -53,7 +53,6 @@ __all__ = [
     "MAX_STEPS",
     "STEADY_TOL",
     "ALL_EIGEN_MAX",
-    "NEWTON_WINDOW",
 ]
 
 #: Iteration limit of :meth:`SpatialMap.steady_states`.
@@ -64,15 +63,6 @@ STEADY_TOL = 1e-10
 ALL_EIGEN_MAX = 1000
 #: A state whose magnitude passes this bound has diverged.
 DIVERGED = 1e6
-#: Steps per window of the contraction estimate; the first Newton refinement of :meth:`SpatialMap.steady_states`
-#: is tried after two windows of plain steps, later ones after twice as many steps as the previous try.
-NEWTON_WINDOW = 10
-#: Newton steps per refinement, and their stop: ``max |dq| <= NEWTON_TOL * max(1, max |q|)``.
-NEWTON_STEPS = 30
-NEWTON_TOL = 1e-14
-#: Safety factor of the refinement's acceptance: its fixed point must lie within this many times the plain
-#: iteration's remaining path (the largest step of the last window over ``1 - r``) of the current state.
-NEWTON_REACH = 10.0
 
 TERMS = {"q1": ("q1", "q1q2"), "q2": ("q2", "q1sq")}
 
@@ -195,99 +185,19 @@ class SpatialMap:
             self._solve("q2", self._mean("q2", None, None, lin2)),
         )
 
-    def _operator(self, eq: str, term: str) -> sp.csc_array:
-        """``beta_k I + sum_j theta_kj W_j`` of one Haken term (sparse)."""
-        m = self.equations[eq]
-        op = m.beta[term] * sp.identity(self.N, format="csc")
-        for th, W in zip(m.theta.get(term, ()), self.Ws):
-            op = op + th * W
-        return sp.csc_array(op)
-
-    def _filter(self, eq: str) -> sp.csc_array:
-        """``A_e = I - sum_j rho_ej W_j`` (the identity without a spatial lag)."""
-        m = self.equations[eq]
-        A = sp.identity(self.N, format="csc")
-        for r, W in zip(m.rho, self.Ws):
-            A = A - r * W
-        return sp.csc_array(A)
-
-    def _residual(self, q1, q2) -> tuple[np.ndarray, np.ndarray]:
-        """``mean_e(q) - A_e q_e`` per equation: zero exactly at a fixed point of the map."""
-        r = []
-        for eq, q in (("q1", q1), ("q2", q2)):
-            A = self.__dict__.setdefault("_A", {}).get(eq)
-            if A is None:
-                A = self._A[eq] = self._filter(eq)
-            r.append(self._mean(eq, q1, q2) - A @ q)
-        return r[0], r[1]
-
-    def newton(self, q1, q2, *, steps: int = NEWTON_STEPS, tol: float = NEWTON_TOL):
-        """Newton's method for a fixed point of the map from ``(q1, q2)``.
-
-        A fixed point solves ``G(q) = mean(q) - A q = 0`` per equation; the Jacobian of ``G`` is the sparse
-        ``2N x 2N`` matrix ``M(q) - A`` with ``M(q)`` the blocks of :meth:`linear_step` before the filter
-        (``B_q1 + B_q1q2 D(q2)``, ``B_q1q2 D(q1)``; ``2 B_q1sq D(q1)``, ``B_q2``, where ``B_k = beta_k I +
-        sum_j theta_kj W_j``), factored once per step (SuperLU, COLAMD).
-
-        Returns
-        -------
-        tuple or None
-            ``(q1, q2, steps)`` when ``max |dq| <= tol * max(1, max |q|)`` within ``steps`` steps; None when a
-            step is singular or not finite or the steps do not settle.
-        """
-        B = self.__dict__.get("_B")
-        if B is None:
-            B = self._B = {(eq, t): self._operator(eq, t) for eq in self.equations for t in TERMS[eq]}
-            self._residual(q1, q2)  # the filters
-        x1 = np.asarray(q1, dtype=float).copy()
-        x2 = np.asarray(q2, dtype=float).copy()
-        D = sp.diags_array
-        with np.errstate(over="ignore", invalid="ignore"):
-            for k in range(1, int(steps) + 1):
-                J = sp.block_array(
-                    [
-                        [B["q1", "q1"] + B["q1", "q1q2"] @ D(x2) - self._A["q1"], B["q1", "q1q2"] @ D(x1)],
-                        [B["q2", "q1sq"] @ D(2.0 * x1), B["q2", "q2"] - self._A["q2"]],
-                    ],
-                    format="csc",
-                )
-                g1, g2 = self._residual(x1, x2)
-                try:
-                    d = spla.splu(J, permc_spec="COLAMD").solve(-np.concatenate([g1, g2]))
-                except RuntimeError:  # exactly singular
-                    return None
-                if not np.all(np.isfinite(d)):
-                    return None
-                x1, x2 = x1 + d[: self.N], x2 + d[self.N :]
-                scale = max(1.0, float(np.max(np.abs(x1))), float(np.max(np.abs(x2))))
-                if float(np.max(np.abs(d))) <= tol * scale:
-                    return x1, x2, k
-        return None
-
     def steady_states(self, q1, q2, *, max_steps: int = MAX_STEPS, tol: float = STEADY_TOL) -> SteadyStates:
-        """Iterate the map from ``(q1, q2)`` until it settles (at most ``max_steps`` steps), refined by Newton.
-
-        Plain steps are taken until a step moves no region by ``tol`` or more.  Once the steps shrink
-        (the largest step of a window of :data:`NEWTON_WINDOW` steps is smaller than that of the window before,
-        at the per-step rate ``r``), Newton's method (:meth:`newton`) is tried from the current state: its
-        point is accepted when it lies within :data:`NEWTON_REACH` times the plain iteration's remaining path
-        (the last window's largest step over ``1 - r``) of the current state and one step of the map moves
-        it by less than ``tol``: it is then the fixed point the plain iteration converges to, without the
-        iteration's stopping error (about ``tol * r / (1 - r)``, 1e-8 at ``r = 0.99``).  A refinement that is
-        not accepted is tried again after twice as many steps.
+        """Iterate the map from ``(q1, q2)`` until ``max |dq| < tol`` (at most ``max_steps`` steps).
 
         Returns
         -------
         SteadyStates
             Divergence (a non-finite state or ``|q| > 1e6``) and cycles (no
             convergence within the limit) give ``converged = False`` and NaN
-            states; ``iterations`` counts the steps of the map and Newton's steps.
+            states.
         """
         x1 = np.asarray(q1, dtype=float).copy()
         x2 = np.asarray(q2, dtype=float).copy()
         nan = np.full(self.N, np.nan)
-        deltas = []
-        next_try = 2 * NEWTON_WINDOW
         with np.errstate(over="ignore", invalid="ignore"):
             for it in range(1, int(max_steps) + 1):
                 y1, y2 = self.step(x1, x2)
@@ -300,32 +210,7 @@ class SpatialMap:
                 x1, x2 = y1, y2
                 if delta < tol:
                     return SteadyStates(x1, x2, True, it, "converged")
-                deltas.append(float(delta))
-                if it >= next_try:
-                    next_try = 2 * it
-                    got = self._refine(x1, x2, deltas[-2 * NEWTON_WINDOW :], tol)
-                    if got is not None:
-                        return SteadyStates(got[0], got[1], True, it + got[2], "converged")
         return SteadyStates(nan, nan.copy(), False, int(max_steps), "no convergence")
-
-    def _refine(self, x1, x2, deltas, tol):
-        """The Newton refinement of :meth:`steady_states` from the state ``(x1, x2)``, or None if not accepted."""
-        w = NEWTON_WINDOW
-        prev, last = max(deltas[:w]), max(deltas[w:])
-        if not (0.0 < last < prev):
-            return None
-        r = (last / prev) ** (1.0 / w)
-        got = self.newton(x1, x2)
-        if got is None:
-            return None
-        z1, z2, k = got
-        reach = max(np.max(np.abs(z1 - x1)), np.max(np.abs(z2 - x2)))
-        if not reach <= NEWTON_REACH * last / (1.0 - r) + tol:
-            return None
-        s1, s2 = self.step(z1, z2)
-        if not max(np.max(np.abs(s1 - z1)), np.max(np.abs(s2 - z2))) < tol:
-            return None
-        return z1, z2, k
 
 
 # ----------------------------------------------------------------------------- the uniform reading
