@@ -181,6 +181,45 @@ def test_steady_states_equal_uniform_fixed_point(model):
     assert row["steady_q1_min"] == pytest.approx(q, abs=1e-8) and row["steady_q1_max"] == pytest.approx(q, abs=1e-8)
 
 
+def test_steady_states_no_pivot_factorization_equals_colamd_reference():
+    """The map's filters are factored without pivoting (diagonally dominant): steady states as with COLAMD pivoting.
+
+    Reference: the iteration as it was before, with SuperLU's COLAMD partial-pivoting factors, on a SAR map with
+    a zone split and region effects (slow: hundreds of steps); same step count, states equal to 1e-12.
+    """
+    import scipy.sparse as sps
+    import scipy.sparse.linalg as spla
+
+    from nqpspatial.plugins.spatial_haken._panel import split_weights
+
+    w = libpysal.weights.lat2W(12, 12)
+    w.transform = "r"
+    Ww, Wa = split_weights(sps.csr_array(w.sparse), (np.arange(144) % 12 >= 6).astype(int))
+    alpha = np.random.default_rng(2).normal(0, 0.002, 144)
+    eqs = {
+        "q1": EquationMap(beta={"q1": 0.75, "q1q2": -0.1}, theta={}, rho=(0.3, 0.2), effects=alpha),
+        "q2": EquationMap(beta={"q2": 0.5, "q1sq": 0.2}, theta={}, rho=(0.25, 0.3)),
+    }
+    smap = SpatialMap([Ww, Wa], eqs)
+    q1, q2 = np.random.default_rng(3).uniform(0.2, 0.8, (2, 144))
+    st = smap.steady_states(q1, q2)
+    lus = {
+        eq: spla.splu(sps.csc_array(sps.identity(144) - m.rho[0] * Ww - m.rho[1] * Wa), permc_spec="COLAMD")
+        for eq, m in eqs.items()
+    }
+    x1, x2 = q1, q2
+    for it in range(1, 10001):
+        y1 = lus["q1"].solve(smap._mean("q1", x1, x2))
+        y2 = lus["q2"].solve(smap._mean("q2", x1, x2))
+        delta = max(np.max(np.abs(y1 - x1)), np.max(np.abs(y2 - x2)))
+        x1, x2 = y1, y2
+        if delta < dynamics.STEADY_TOL:
+            break
+    assert st.converged and st.iterations == it and it > 50
+    np.testing.assert_allclose(st.q1, x1, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(st.q2, x2, atol=1e-12, rtol=0)
+
+
 def test_steady_states_diverge_and_cycle_flagged():
     """Divergence and no convergence give converged = False with empty stars."""
     W = libpysal.weights.lat2W(3, 3).sparse
