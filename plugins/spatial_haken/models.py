@@ -27,6 +27,11 @@ the aspatial model's.  See ``docs/spatial_haken.md``.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import copy
+import dataclasses
+import hashlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -68,6 +73,7 @@ __all__ = [
     "SpatialHakenResults",
     "SpatialHakenPlugin",
     "SpatialPotential",
+    "shared_fits",
     "slx",
     "sar",
     "sem",
@@ -78,6 +84,44 @@ __all__ = [
 ]
 
 MODELS = ("slx", "sar", "sem", "sdm")
+#: The equation fits shared inside :func:`shared_fits` (None outside it).
+_SHARED_FITS: contextvars.ContextVar = contextvars.ContextVar("nqpspatial_spatial_haken_fits", default=None)
+
+
+@contextlib.contextmanager
+def shared_fits():
+    """Within this context, an equation fitted twice with the same data and options is estimated once.
+
+    The spatial Haken stage fits the same equation for several models: the SDM's diagnostics refit the SAR and
+    SLX restrictions that ``models`` usually lists too, and model selection repeats the unsplit fits.  Fits are
+    keyed by the equation, the model, the options and the content of the aligned panel and the weights
+    matrices (a SHA-1 digest), so a hit is the same computation; each caller gets its own copy of the
+    fit record (the arrays and the spatial filter are shared and never changed in place).  The fits are released
+    when the context ends.
+    """
+    token = _SHARED_FITS.set({}) if _SHARED_FITS.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _SHARED_FITS.reset(token)
+
+
+def _fit_key(parts, arrays, Ws) -> str:
+    """Digest of a fit's options (``parts``), data arrays and weights matrices."""
+    h = hashlib.sha1(repr(parts).encode())
+    for a in arrays:
+        a = np.ascontiguousarray(a, dtype=float)
+        h.update(repr(a.shape).encode())
+        h.update(a.tobytes())
+    for W in Ws:  # the entries of a row in column order (two alignments of one graph may list them differently)
+        W = sp.csr_array(W).sorted_indices()
+        h.update(repr(W.shape).encode())
+        for a in (W.indptr, W.indices, W.data):
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
 HAKEN_TERMS = {"q1": ["q1", "q1q2"], "q2": ["q2", "q1sq"]}
 ID_COLUMNS = list(IDENTIFICATION_COLUMNS)
 
@@ -262,6 +306,38 @@ class SpatialHakenModel(HakenModel):
         return [Ww, Wa], ["_within", "_across"]
 
     def _fit_equation(self, equation: str, model: str, tslice=slice(None), probes=64, trace_seed=0) -> _Equation:
+        shared = _SHARED_FITS.get()
+        if shared is None:
+            return self._fit_equation_now(equation, model, tslice, probes, trace_seed)
+        P = self.aligned
+        Ws, _ = self._weights()
+        key = _fit_key(
+            (
+                equation,
+                model,
+                tslice,
+                probes,
+                trace_seed,
+                self.effects,
+                self.intercept,
+                self.method,
+                self.se,
+                self.bandwidth,
+                list(P.ids),
+                list(P.years),
+            ),
+            [P.Q1, P.Q2],
+            Ws,
+        )
+        got = shared.get(key)
+        if got is None:
+            got = shared[key] = self._fit_equation_now(equation, model, tslice, probes, trace_seed)
+        fit = copy.copy(got.fit)
+        fit.info = dict(fit.info)
+        return dataclasses.replace(got, fit=fit)
+
+    def _fit_equation_now(self, equation: str, model: str, tslice, probes, trace_seed) -> _Equation:
+        """:meth:`_fit_equation` without the shared fits."""
         design = build_equation(self.aligned, equation, self.intercept)
         Ws, suffixes = self._weights()
         y = design.y[tslice]

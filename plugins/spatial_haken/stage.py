@@ -59,7 +59,7 @@ from nqpspatial.spatial import NO_WEIGHTS, check_specs
 from nqpspatial.specs import StageSpec, StudyFacts, key
 from nqpspatial.stage import Analysis, StageContext, StageOutput
 
-from .models import ShortPanelWarning, identification_table, lm_diagnostics
+from .models import ShortPanelWarning, identification_table, lm_diagnostics, shared_fits
 
 __all__ = ["SpatialHakenStage", "stage"]
 
@@ -334,7 +334,15 @@ class SpatialHakenStage(Analysis):
     )
 
     def run(self, ctx: StageContext, cfg: SpatialHakenSpec) -> StageOutput:
-        """Fit every requested model x weights x ordering; see the module doc."""
+        """Fit every requested model x weights x ordering; see the module doc.
+
+        The stage's fits share their equation estimates (:func:`~.models.shared_fits`): an equation that two
+        models fit alike (the SDM's diagnostic restrictions and the listed SAR and SLX) is estimated once.
+        """
+        with shared_fits():
+            return self._run(ctx, cfg)
+
+    def _run(self, ctx: StageContext, cfg: SpatialHakenSpec) -> StageOutput:
         cfg = SpatialHakenSpec.coerce(cfg, ctx)
         notes, warns = [], []
         ws = ctx.spatial_weights(cfg.weights)
