@@ -32,5 +32,22 @@ def test_reflected_density_equals_reference_bitwise():
     np.testing.assert_array_equal(reflected_density(y, grid, h), ref)
 
 
+@pytest.mark.parametrize("h", [0.005, 0.02, 0.3])
+def test_far_runs_skipped_with_the_same_bits(h):
+    """Reflected images in shift blocks: runs far from a grid block are zeros without exp, the same bits."""
+    rng = np.random.default_rng(9)
+    y = rng.beta(2.0, 5.0, size=2848)
+    grid = np.linspace(0.0, 1.0, 200)
+    length = 1.0
+    kmax = int(np.ceil((length + 10.0 * h) / (2.0 * length))) + 1
+    shifts = 2.0 * length * np.arange(-kmax, kmax + 1)
+    images = np.concatenate([y[None, :] + shifts[:, None], (-y)[None, :] + shifts[:, None]]).ravel()
+    ref = gaussian_density_reference(images, grid, h) * (images.size / y.size)
+    np.testing.assert_array_equal(reflected_density(y, grid, h), ref)
+    # and on sorted observations, where most runs are far from most grid blocks
+    ys = np.sort(y)
+    np.testing.assert_array_equal(gaussian_density(ys, grid, h), gaussian_density_reference(ys, grid, h))
+
+
 def test_empty_grid():
     assert gaussian_density(np.arange(3.0), np.array([]), 0.5).shape == (0,)

@@ -114,16 +114,45 @@ def gaussian_density(y, grid, bandwidth: float) -> np.ndarray:
     out = np.empty(g.size)
     rows = min(_GRID_ROWS, max(g.size, 1))
     z_buf, t_buf = np.empty((rows, y.size)), np.empty((rows, y.size))
+    # observations in runs of _FAR_CHUNK: a run whose every value lies more than _FAR_Z bandwidths from a grid
+    # block contributes exact zeros there (exp(-0.5 z^2) underflows to 0.0), written without being computed
+    edges = np.arange(0, y.size + _FAR_CHUNK, _FAR_CHUNK).clip(max=y.size)
+    lo_run = np.array([y[a:b].min() if b > a else np.inf for a, b in zip(edges[:-1], edges[1:])])
+    hi_run = np.array([y[a:b].max() if b > a else -np.inf for a, b in zip(edges[:-1], edges[1:])])
+    reach = _FAR_Z * bandwidth
     for a in range(0, g.size, rows):
         gb = g[a : a + rows]
         z, t = z_buf[: gb.size], t_buf[: gb.size]
-        np.subtract(gb[:, None], y[None, :], out=z)
-        z /= bandwidth
-        np.multiply(-0.5, z, out=t)
-        t *= z
-        np.exp(t, out=t)
+        near = ~((lo_run - gb.max() > reach) | (gb.min() - hi_run > reach)) if gb.size else np.ones(0, bool)
+        for near_run, c0, c1 in _runs(near, edges):
+            if not near_run:
+                t[:, c0:c1] = 0.0
+                continue
+            zc, tc = z[:, c0:c1], t[:, c0:c1]
+            np.subtract(gb[:, None], y[None, c0:c1], out=zc)
+            zc /= bandwidth
+            np.multiply(-0.5, zc, out=tc)
+            tc *= zc
+            np.exp(tc, out=tc)
         out[a : a + rows] = t.sum(axis=1)
     return out / (y.size * bandwidth * np.sqrt(2.0 * np.pi))
+
+
+def _runs(flags: np.ndarray, edges: np.ndarray):
+    """Maximal runs of equal ``flags`` as ``(flag, start, stop)`` over the observation positions ``edges``."""
+    if flags.size == 0:
+        return
+    cut = np.flatnonzero(flags[1:] != flags[:-1]) + 1
+    starts = np.r_[0, cut]
+    stops = np.r_[cut, flags.size]
+    for s0, s1 in zip(starts, stops):
+        yield bool(flags[s0]), int(edges[s0]), int(edges[s1])
+
+
+#: Observations per run of the far-run test of :func:`gaussian_density`, and the distance (in bandwidths)
+#: beyond which a kernel is exactly 0.0 in double precision (exp(-0.5 * 40^2) = exp(-800) underflows).
+_FAR_CHUNK = 512
+_FAR_Z = 40.0
 
 
 #: Grid points per block of :func:`gaussian_density`.
