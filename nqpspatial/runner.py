@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import fnmatch
+import sys
 import time
 import traceback
 import warnings
@@ -107,6 +108,16 @@ def plan(stages: Sequence, core: Mapping[type, str] | None = None) -> list:
     return done
 
 
+def max_rss_mb() -> float | None:
+    """The process's peak resident memory so far in MB (``getrusage``), or None where it is not available."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 1024), 1)
+
+
 @dataclass
 class StageRecord:
     """What run.json records for one stage.
@@ -114,7 +125,8 @@ class StageRecord:
     ``status`` is ``ok``, ``skipped``, ``failed`` or ``not requested``;
     a failed plugin stage carries ``plugin`` (name, package, version,
     entry point) and ``error`` (the message); ``traceback`` is kept for
-    ``--debug``.
+    ``--debug``.  ``max_rss_mb`` is the process's peak resident memory when the step ended (a high-water
+    mark: the step in which it rises is the one that set it).
     """
 
     name: str
@@ -127,6 +139,7 @@ class StageRecord:
     plugin: dict | None = None
     error: str | None = None
     traceback: str | None = None
+    max_rss_mb: float | None = field(default_factory=max_rss_mb)
 
     def as_dict(self) -> dict:
         """The run.json entry."""
@@ -138,6 +151,7 @@ class StageRecord:
             "warnings": list(self.warnings),
             "tables": list(self.tables),
             "info": self.info,
+            "max_rss_mb": self.max_rss_mb,
         }
         if self.plugin is not None:
             out["plugin"] = dict(self.plugin)

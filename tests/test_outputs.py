@@ -4,6 +4,7 @@ run.json records what the docs promise."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -144,6 +145,14 @@ def test_run_json_records(demo_run):
     assert isinstance(info["plugins_used"], list) and isinstance(info["config_notes"], list)
     for s in info["stages"]:
         assert s["status"] in ("ok", "skipped", "not requested") and s["seconds"] >= 0
+    # the process's peak memory when each step ended: a high-water mark, so never falling
+    peaks = [s["max_rss_mb"] for s in info["stages"]]
+    if sys.platform != "win32":
+        import resource
+
+        now = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
+        assert all(isinstance(p, float) and 10 < p <= now + 1 for p in peaks), peaks
+        assert peaks == sorted(peaks)
 
 
 def test_region_and_year_columns_are_canonical(study, run_cli):
