@@ -3,8 +3,9 @@
 For each size N the synthetic study of ``python -m nqpspatial.demo.generate --level synthetic --regions N``
 (a jittered lattice of N regions, a zone scheme, 10 periods from the demo's Haken design) runs in a fresh
 process with its defaults and ``--no-report``; the stage seconds come from ``run.json`` and the peak memory is
-the process's maximum resident set size.  Writes ``benchmarks/results/scaling.csv`` and a log-log plot with
-each stage's fitted slope (``docs/images/scaling.png``)::
+the process's maximum resident set size (``stage_max_rss_mb``: its value when each stage ended, from
+``run.json``, so the stage where it rises set the peak).  Writes ``benchmarks/results/scaling.csv`` and a
+log-log plot with each stage's fitted slope (``docs/images/scaling.png``)::
 
     python benchmarks/bench_scaling.py --sizes 1000,3000,10000,30000,100000
     python benchmarks/bench_scaling.py --plot-only          # redraw from the CSV
@@ -55,6 +56,7 @@ def _run_one(n: int, folder: Path, timeout: float) -> dict:
         "wall": wall,
         "peak_mb": info["peak_mb"],
         "stages": {s["name"]: s["seconds"] for s in run["stages"] if s.get("status", "ok") == "ok"},
+        "rss": {s["name"]: s.get("max_rss_mb") for s in run["stages"] if s.get("status", "ok") == "ok"},
     }
 
 
@@ -62,10 +64,20 @@ def _write(rows: list[dict]) -> None:
     CSV.parent.mkdir(parents=True, exist_ok=True)
     with CSV.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["regions", "stage", "seconds", "peak_mb", "wall"])
+        w.writerow(["regions", "stage", "seconds", "peak_mb", "wall", "stage_max_rss_mb"])
         for r in rows:
             for stage, sec in r["stages"].items():
-                w.writerow([r["regions"], stage, f"{sec:.3f}", f"{r['peak_mb']:.0f}", f"{r['wall']:.1f}"])
+                rss = r.get("rss", {}).get(stage)
+                w.writerow(
+                    [
+                        r["regions"],
+                        stage,
+                        f"{sec:.3f}",
+                        f"{r['peak_mb']:.0f}",
+                        f"{r['wall']:.1f}",
+                        "" if rss is None else f"{rss:.0f}",
+                    ]
+                )
 
 
 def _read() -> list[dict]:
@@ -77,6 +89,8 @@ def _read() -> list[dict]:
                 n, {"regions": n, "wall": float(rec["wall"]), "peak_mb": float(rec["peak_mb"]), "stages": {}}
             )
             r["stages"][rec["stage"]] = float(rec["seconds"])
+            if rec.get("stage_max_rss_mb"):
+                r.setdefault("rss", {})[rec["stage"]] = float(rec["stage_max_rss_mb"])
     return [rows[n] for n in sorted(rows)]
 
 
