@@ -564,6 +564,12 @@ def rank_desc(score: np.ndarray) -> np.ndarray:
 def rank_correlations(base_score: np.ndarray, score: np.ndarray):
     """Spearman and Kendall (tau-a; equal to tau-b without ties) of each row of ``score`` with ``base_score``.
 
+    One stable sort of a row gives both its ranks and the permutation whose inversions Kendall's tau
+    counts: without ties the average ranks are the ordinal ranks, and the order of the row's values
+    arranged by the baseline is the row's order relabelled by the baseline's positions.  Rows with ties
+    or non-finite values take the general path (average ranks, a second sort); both give the same bits
+    (``tests/test_robustness_sensitivity.py`` against the two-sort code).
+
     Parameters
     ----------
     base_score : ndarray (N,)
@@ -575,15 +581,26 @@ def rank_correlations(base_score: np.ndarray, score: np.ndarray):
     """
     D, N = score.shape
     rb = rank_desc(base_score)
-    r = rank_desc(score)
+    order = np.argsort(-base_score, kind="stable")
+    neg = -score
+    sigma = np.argsort(neg, axis=1, kind="stable")
+    srt = np.take_along_axis(neg, sigma, axis=1)
+    plain = np.isfinite(srt).all(axis=1) & ~(srt[:, 1:] == srt[:, :-1]).any(axis=1)
+    r = np.empty((D, N))
+    np.put_along_axis(r, sigma, np.arange(1.0, N + 1.0)[None, :], axis=1)
+    at = np.empty(N, dtype=sigma.dtype)
+    at[order] = np.arange(N, dtype=sigma.dtype)  # position of each region in the baseline's order
+    perm = at[sigma]
+    if not plain.all():
+        odd = np.flatnonzero(~plain)
+        r[odd] = rank_desc(score[odd])
+        perm[odd] = np.argsort(-score[odd][:, order], axis=1, kind="stable")
     rbc = rb - rb.mean()
     rc = r - r.mean(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         sp = (rc @ rbc) / np.sqrt((rc * rc).sum(axis=1) * (rbc @ rbc))
-    order = np.argsort(-base_score, kind="stable")
-    arranged = score[:, order]
     # the ordinal ranks of a row are the inverse of its sorting permutation, which has as many inversions
-    inv = inversions(np.argsort(-arranged, axis=1, kind="stable"))
+    inv = inversions(perm)
     kt = 1.0 - 4.0 * inv / (N * (N - 1)) if N > 1 else np.full(D, np.nan)
     return sp, kt, r
 
