@@ -253,3 +253,29 @@ def test_rank_correlations_single_sort_equals_two_sorts(n):
     ref = _rank_correlations_two_sorts(base, score)
     for g, r in zip(got, ref):
         np.testing.assert_array_equal(g, r)
+
+
+def test_folded_chunks_give_the_same_bits_whatever_the_group(demo_small, monkeypatch):
+    """The per-region-year accumulators folded a group of chunks at a time: every table equal, bit for bit.
+
+    Groups of two chunks (the smallest) against one group holding every chunk, which adds the accumulators
+    in chunk order exactly as ``sum`` over the collected chunks did before the fold.
+    """
+    from nqpspatial.robustness import sensitivity
+
+    normalized, weights, _, _ = demo_small
+    kw = dict(draws=41, seed=3, chunk_size=4)
+    monkeypatch.setattr(sensitivity, "FOLD_CELLS", 10**12)
+    whole = weight_sensitivity(normalized, weights, **kw)
+    monkeypatch.setattr(sensitivity, "FOLD_CELLS", 1)
+    groups = weight_sensitivity(normalized, weights, **kw)
+    for name in ("table", "regions", "draws", "rank_draws", "weights"):
+        a, b = getattr(whole, name), getattr(groups, name)
+        if isinstance(a, pd.DataFrame):
+            pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+    # the fold is sum() over the chunks in order: ((0 + a0) + a1) + ...
+    p_sum = sum(np.array([0.1, -0.0]) * k for k in (1.0, 3.0, 7.0))
+    folded = 0
+    for k in (1.0, 3.0, 7.0):
+        folded = folded + np.array([0.1, -0.0]) * k
+    np.testing.assert_array_equal(folded, p_sum)
