@@ -549,12 +549,12 @@ def weight_sensitivity(
             )
     if chunk_size is None:
         chunk_size = int(max(1, min(DEFAULT_CHUNK, 2_000_000 // max(1, lay.n * len(subs)))))
-    parts = _run_folded(p, int(draws), seed, int(chunk_size), backend, progress)
+    run = _run_folded(p, int(draws), seed, int(chunk_size), backend, progress)
     alt = {}
     for name, (norm_m, w_m) in (alternatives or {}).items():
         alt[name] = _alternative(p, normalized, region, year, indicators, subs, norm_m, w_m, lay)
     table, regions, draws_tab, rank_tab, wtab = _assemble(
-        p, parts, base, alt, subs, pairs_named, indicators, weights, lay
+        p, run, base, alt, subs, pairs_named, indicators, weights, lay
     )
     options = {
         "draws": int(draws),

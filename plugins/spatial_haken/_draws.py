@@ -28,7 +28,7 @@ from nqpspatial.errors import ModelError
 from nqpspatial.haken.model import haken_params
 from nqpspatial.haken.potential import stable_points
 
-from ._linalg import DENSE_DRAW_MAX, SpatialFilter
+from ._linalg import SpatialFilter
 
 __all__ = [
     "EFFECT_CHUNK",
@@ -236,8 +236,8 @@ def _prepare_series(eqs: dict, groups, xbar: dict, tasks) -> None:
     The chunks' coefficient draws are made here exactly as :func:`_chunk` makes them (the same Generator,
     q1 then q2); a chunk then finds its table built and cuts it to its degree.
     """
-    filters = [e.filt for e in eqs.values() if e.spatial_idx and isinstance(e.filt, SpatialFilter)]
-    if not filters or min(f.N for f in filters) <= DENSE_DRAW_MAX:
+    spatial = {eq: e for eq, e in eqs.items() if e.spatial_idx and isinstance(e.filt, SpatialFilter)}
+    if not spatial:
         return
     with _one_thread():
         rhos = {eq: [] for eq in eqs}
@@ -246,9 +246,8 @@ def _prepare_series(eqs: dict, groups, xbar: dict, tasks) -> None:
             for eq in ("q1", "q2"):
                 e = eqs[eq]
                 rhos[eq].append(_draw(e, task.size, rng)[:, e.spatial_idx])
-        for eq, e in eqs.items():
-            if e.spatial_idx and isinstance(e.filt, SpatialFilter):
-                e.filt.prepare_series(rhos[eq], e.slx_ws, groups, xbar)
+        for eq, e in spatial.items():
+            e.filt.prepare_series(rhos[eq], e.slx_ws, groups, xbar)
 
 
 def effect_draws(

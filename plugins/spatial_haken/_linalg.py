@@ -469,8 +469,7 @@ class SpatialFilter:
         """``max_draws || sum_j |rho_j| |W_j| ||_inf`` (0 without draws)."""
         absrow = self.__dict__.get("_absrow")
         if absrow is None:
-            absrow = np.column_stack([np.asarray(abs(W).sum(axis=1)).ravel() for W in self.Ws])
-            self._absrow = absrow
+            absrow = self._absrow = abs_row_sums(self.Ws)
         return float(np.max(np.abs(rhos) @ absrow.T)) if len(rhos) else 0.0
 
     def _series_plan(self, rhos: np.ndarray):
@@ -636,12 +635,13 @@ class SpatialFilter:
             self._series_table(P, c, mats, Z, xs, exact=True)
         self.release_series_state()
 
+    def _per_draw(self, rhos: np.ndarray, mats) -> bool:
+        """Whether :meth:`effect_stats_many` takes :meth:`_per_draw_stats` (not the single-matrix series)."""
+        return self.m > 0 and rhos.shape[1] > 0 and not (self.m == 1 and all(_same(W, self.Ws[0]) for W in mats[1:]))
+
     def _series_path(self, rhos: np.ndarray, mats) -> bool:
         """Whether :meth:`effect_stats_many` computes these draws by :meth:`_multi_series_stats`."""
-        per_draw = (
-            self.m > 0 and rhos.shape[1] > 0 and not (self.m == 1 and all(_same(W, self.Ws[0]) for W in mats[1:]))
-        )
-        return per_draw and self.N > DENSE_DRAW_MAX and self.series_draws
+        return self._per_draw(rhos, mats) and self.N > DENSE_DRAW_MAX and self.series_draws
 
     def effect_stats_many(self, rhos: np.ndarray, slx_ws, groups, weights: dict) -> dict:
         """:meth:`effect_stats` without weights (key ``"ones"``, with ``groups``) and with each weight vector.
@@ -660,10 +660,7 @@ class SpatialFilter:
         """
         rhos = np.asarray(rhos, dtype=float).reshape(len(rhos), -1)
         mats = [None] + [sp.csr_array(W) for W in slx_ws]
-        per_draw = (
-            self.m > 0 and rhos.shape[1] > 0 and not (self.m == 1 and all(_same(W, self.Ws[0]) for W in mats[1:]))
-        )
-        if not per_draw:
+        if not self._per_draw(rhos, mats):
             out = {"ones": self.effect_stats(rhos, slx_ws, groups)}
             out.update({k: self.effect_stats(rhos, slx_ws, None, x=x) for k, x in weights.items()})
             return out
@@ -749,6 +746,15 @@ class _SeriesBuilder:
         if G:
             out[:, 2] = (np.ascontiguousarray(U[:, :, K + 1 :]).reshape(q, N * G) @ self.Rw)[:, None, :]
         return out
+
+
+def abs_row_sums(Ws) -> np.ndarray:
+    """Row sums of ``|W_j|``, one column per matrix: an (N, m) array.
+
+    ``|rho| @ abs_row_sums(Ws).T`` are the row sums of ``sum_j |rho_j| |W_j|``; ``A = I - sum_j rho_j W_j`` is
+    strictly diagonally dominant by rows when their maximum is below 1.
+    """
+    return np.column_stack([np.asarray(abs(sp.csr_array(W)).sum(axis=1)).ravel() for W in Ws])
 
 
 def _group_matrix(groups) -> np.ndarray | None:
