@@ -125,8 +125,9 @@ class StageRecord:
     ``status`` is ``ok``, ``skipped``, ``failed`` or ``not requested``;
     a failed plugin stage carries ``plugin`` (name, package, version,
     entry point) and ``error`` (the message); ``traceback`` is kept for
-    ``--debug``.  ``max_rss_mb`` is the process's peak resident memory when the step ended (a high-water
-    mark: the step in which it rises is the one that set it).
+    ``--debug``.  ``max_rss_mb`` is the process's peak resident memory when the record was made (a
+    high-water mark: the step in which it rises is the one that set it; the pre-flight steps are recorded
+    together after the pre-flight).
     """
 
     name: str

@@ -153,6 +153,9 @@ def test_run_json_records(demo_run):
         now = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
         assert all(isinstance(p, float) and 10 < p <= now + 1 for p in peaks), peaks
         assert peaks == sorted(peaks)
+        # the pre-flight steps are recorded together when the pre-flight ends (docs/outputs.md)
+        pre = {s["max_rss_mb"] for s in info["stages"] if s["name"] in ("data", "weighting", "geometry", "weights")}
+        assert len(pre) == 1
 
 
 def test_region_and_year_columns_are_canonical(study, run_cli):
